@@ -1,0 +1,78 @@
+/* util: allocation that cannot fail, string vectors, ownership helpers, time. */
+#ifndef BERTH_UTIL_H
+#define BERTH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* TESTABLE functions are static in builds without tests, visible to unit tests. */
+#ifdef BERTH_TESTING
+#define TESTABLE
+#else
+#define TESTABLE static
+#endif
+
+/* Allocation: out-of-memory is fatal (log_fatal), so these never return NULL. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+void *xreallocarray(void *p, size_t nmemb, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) BERTH_PRINTF(1, 2);
+
+/* Hands over an owned fd or pointer, leaving the source -1 or NULL. */
+static inline int
+take_fd(int *fd)
+{
+	int v = *fd;
+	*fd = -1;
+	return v;
+}
+
+static inline void *
+take_ptr(void *pp)
+{
+	void **p = pp, *v = *p;
+	*p = NULL;
+	return v;
+}
+
+/* strv: a NULL-terminated vector of owned strings. NULL is the empty vector. */
+size_t strv_len(char *const *v);
+/* Appends a copy of s; returns the (possibly moved) vector. */
+char **strv_push(char **v, const char *s);
+/* Deep copy; NULL stays NULL. */
+char **strv_dup(char *const *v);
+void strv_free(char **v);
+/* Whether v holds s. */
+int strv_contains(char *const *v, const char *s);
+
+/* Lower-case hex of n bytes into out, which holds 2n+1 chars. */
+void hex_encode(const uint8_t *in, size_t n, char *out);
+/* sha256 of n bytes as 64 lower-case hex chars plus NUL. */
+void sha256_hex(const void *data, size_t n, char out[65]);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+int64_t now_mono_ms(void);
+/* Milliseconds since the epoch. */
+int64_t now_wall_ms(void);
+/* RFC 3339 UTC ("2026-11-26T10:55:46Z") of epoch milliseconds into out[32]. */
+void time_rfc3339(int64_t wall_ms, char out[32]);
+
+/* Parses a duration such as "30s", "5m", "1h30m", "500ms", "1.5s" into
+ * milliseconds. Returns 0, or -1 when s is not a duration. */
+int duration_parse(const char *s, int64_t *ms);
+
+/* Reads a whole file of at most max bytes into a NUL-terminated owned buffer. */
+int file_read_all(const char *path, size_t max, char **out, size_t *len, struct err *err);
+/* Writes a file atomically (temp file, fsync, rename) with the given mode. */
+int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *err);
+/* mkdir -p with mode for the created directories. */
+int mkdir_p(const char *path, int mode, struct err *err);
+
+#endif

@@ -1,0 +1,162 @@
+/* Unit tests of src/common: errors, buffers, string vectors, durations, files. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/util.h"
+
+static void
+test_err_make_and_wrap(void **state)
+{
+	struct err err = ERR_INIT;
+	int rc;
+
+	(void)state;
+	assert_false(err_isset(&err));
+	rc = err_make(&err, ENOENT, "open %s", "x.yml");
+	assert_int_equal(rc, -ENOENT);
+	assert_string_equal(err.msg, "open x.yml: No such file or directory");
+	rc = err_wrap(&err, "loading %s", "config");
+	assert_int_equal(rc, -ENOENT);
+	assert_string_equal(err.msg, "loading config: open x.yml: No such file or directory");
+	assert_true(err_isset(&err));
+	err_clear(&err);
+	assert_false(err_isset(&err));
+	assert_int_equal(err_make(&err, 0, "plain"), -1);
+	assert_string_equal(err.msg, "plain");
+	assert_int_equal(err_make(NULL, 0, "nobody listens"), -1);
+}
+
+static void
+test_buf(void **state)
+{
+	struct buf b = BUF_INIT;
+	char *s;
+
+	(void)state;
+	buf_puts(&b, "abc");
+	buf_putc(&b, '-');
+	for (int i = 0; i < 1000; i++)
+		buf_printf(&b, "%d,", i);
+	assert_int_equal(strncmp(b.data, "abc-0,1,2,", 10), 0);
+	assert_int_equal(b.len, strlen(b.data));
+	buf_reset(&b);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(b.data, "");
+	s = buf_take(&b);
+	assert_string_equal(s, "");
+	assert_null(b.data);
+	free(s);
+	buf_free(&b);
+}
+
+static void
+test_strv(void **state)
+{
+	char **v = NULL, **d;
+
+	(void)state;
+	assert_int_equal(strv_len(v), 0);
+	v = strv_push(v, "a");
+	v = strv_push(v, "b");
+	assert_int_equal(strv_len(v), 2);
+	assert_true(strv_contains(v, "b"));
+	assert_false(strv_contains(v, "c"));
+	d = strv_dup(v);
+	assert_string_equal(d[1], "b");
+	assert_null(d[2]);
+	assert_null(strv_dup(NULL));
+	strv_free(v);
+	strv_free(d);
+}
+
+static void
+test_duration(void **state)
+{
+	static const struct {
+		const char *in;
+		int ok;
+		int64_t ms;
+	} cases[] = {
+		{"30s", 1, 30000},	{"5m", 1, 300000},  {"1h30m", 1, 5400000},
+		{"500ms", 1, 500},	{"1.5s", 1, 1500},  {"2h", 1, 7200000},
+		{"1m30s", 1, 90000},	{"0s", 1, 0},	    {"", 0, 0},
+		{"30", 0, 0},		{"s", 0, 0},	    {"-1s", 0, 0},
+		{"1x", 0, 0},		{"1s ", 0, 0},	    {"1d", 0, 0},
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		int64_t ms = -7;
+		int rc = duration_parse(cases[i].in, &ms);
+		if (cases[i].ok) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(ms, cases[i].ms);
+		} else {
+			assert_int_equal(rc, -1);
+		}
+	}
+}
+
+static void
+test_sha256_and_time(void **state)
+{
+	char hex[65], t[32];
+
+	(void)state;
+	sha256_hex("abc", 3, hex);
+	assert_string_equal(hex,
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	time_rfc3339(0, t);
+	assert_string_equal(t, "1970-01-01T00:00:00Z");
+	time_rfc3339(1795690546000, t);
+	assert_string_equal(t, "2026-11-26T10:55:46Z");
+}
+
+static void
+test_files(void **state)
+{
+	char dir[] = "/tmp/berth-test-XXXXXX", *path, *sub, *data = NULL;
+	struct err err = ERR_INIT;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	sub = xasprintf("%s/a/b/c", dir);
+	assert_int_equal(mkdir_p(sub, 0700, &err), 0);
+	path = xasprintf("%s/f", sub);
+	assert_int_equal(file_write_atomic(path, "hello", 5, 0600, &err), 0);
+	assert_int_equal(file_read_all(path, 100, &data, &len, &err), 0);
+	assert_int_equal(len, 5);
+	assert_string_equal(data, "hello");
+	free(data);
+	assert_true(file_read_all(path, 3, &data, &len, &err) < 0);
+	assert_non_null(strstr(err.msg, "larger than 3 bytes"));
+	assert_true(file_read_all("/nonexistent/x", 3, &data, &len, &err) < 0);
+	unlink(path);
+	free(path);
+	free(sub);
+	sub = xasprintf("rm -rf %s", dir);
+	assert_int_equal(system(sub), 0);
+	free(sub);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_err_make_and_wrap), cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_strv),		  cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_sha256_and_time),	  cmocka_unit_test(test_files),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
