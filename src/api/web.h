@@ -5,9 +5,9 @@
 #include <stddef.h>
 
 struct web_asset {
-	const char *name;		/* file name, "index.html" */
+	const char *name; /* file name, "index.html" */
 	const char *content_type;
-	const unsigned char *data;	/* NUL-terminated for convenience */
+	const unsigned char *data; /* NUL-terminated for convenience */
 	size_t len;
 };
 
