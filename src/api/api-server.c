@@ -160,6 +160,14 @@ api_reply_text(struct api_req *r, int status, const char *content_type, const ch
 	evbuffer_free(buf);
 }
 
+void
+api_req_release(struct api_req *r)
+{
+	r->replied = 1;
+	if (!r->in_handler)
+		api_req_free(r);
+}
+
 json_t *
 api_req_json(struct api_req *r)
 {

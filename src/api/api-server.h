@@ -92,6 +92,10 @@ void api_reply_json(struct api_req *r, int status, json_t *body);
 void api_reply_error(struct api_req *r, int status, const char *code, const char *fmt, ...)
     BERTH_PRINTF(4, 5);
 
+/* Marks r answered by other means (e.g. an event stream that now owns r->req);
+ * frees r unless its handler is still running. */
+void api_req_release(struct api_req *r);
+
 /* Answers status with a plain-text body (may be NULL for none). */
 void api_reply_text(struct api_req *r, int status, const char *content_type, const char *body,
                     size_t len);
