@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/prom.h"
 #include "common/util.h"
 
 static void
@@ -149,6 +150,40 @@ test_files(void **state)
 	free(sub);
 }
 
+static void
+test_prom(void **state)
+{
+	static const double bounds[] = {0.5, 1, 5};
+	struct prom_hist h;
+	struct buf b = BUF_INIT;
+	char *esc;
+
+	(void)state;
+	prom_hist_init(&h, bounds, 3);
+	prom_hist_observe(&h, 0.2);
+	prom_hist_observe(&h, 0.7);
+	prom_hist_observe(&h, 0.7);
+	prom_hist_observe(&h, 30);
+	prom_header(&b, "berth_update_seconds", "histogram", "Update durations.");
+	prom_hist_write(&b, "berth_update_seconds", "outcome=\"ready\"", &h);
+	prom_sample(&b, "berth_containers", "status=\"running\"", 3);
+	prom_sample(&b, "berth_up", "", 1);
+	assert_string_equal(b.data, "# HELP berth_update_seconds Update durations.\n"
+	                            "# TYPE berth_update_seconds histogram\n"
+	                            "berth_update_seconds_bucket{outcome=\"ready\",le=\"0.5\"} 1\n"
+	                            "berth_update_seconds_bucket{outcome=\"ready\",le=\"1\"} 3\n"
+	                            "berth_update_seconds_bucket{outcome=\"ready\",le=\"5\"} 3\n"
+	                            "berth_update_seconds_bucket{outcome=\"ready\",le=\"+Inf\"} 4\n"
+	                            "berth_update_seconds_sum{outcome=\"ready\"} 31.6\n"
+	                            "berth_update_seconds_count{outcome=\"ready\"} 4\n"
+	                            "berth_containers{status=\"running\"} 3\n"
+	                            "berth_up 1\n");
+	buf_free(&b);
+	esc = prom_escape("a\"b\\c\nd");
+	assert_string_equal(esc, "a\\\"b\\\\c\\nd");
+	free(esc);
+}
+
 int
 main(void)
 {
@@ -159,6 +194,7 @@ main(void)
 	    cmocka_unit_test(test_duration),
 	    cmocka_unit_test(test_sha256_and_time),
 	    cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_prom),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
