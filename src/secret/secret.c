@@ -148,6 +148,10 @@ secret_key_load(const char *state_dir, struct secret_key **out, struct err *err)
 		}
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	}
+	if (fd < 0 && errno == ELOOP) {
+		rc = err_make(err, 0, "master key %s is a symbolic link; it must be a file", path);
+		goto out;
+	}
 	if (fd < 0) {
 		rc = err_make(err, errno, "open the master key %s", path);
 		goto out;

@@ -144,6 +144,7 @@ test_bad_key_files_refused(void **state)
 	assert_int_equal(symlink("/etc/hostname", path), 0);
 	assert_true(secret_key_load(dir, &k, &err) < 0);
 	assert_null(k);
+	assert_non_null(strstr(err.msg, "is a symbolic link"));
 	assert_int_equal(unlink(path), 0);
 
 	/* A missing state directory is an error, not a crash. */
