@@ -37,6 +37,10 @@ struct source_tag {
  * owned sentence in *error (the caller of the callback frees it). */
 typedef int (*source_validate_fn)(const char *text, size_t len, char **error, void *arg);
 
+/* A source_validate_fn that parses the text with config_parse() (arg unused);
+ * the error is config_errors_format()'s "file:line:col: key: sentence" lines. */
+int source_validate_config(const char *text, size_t len, char **error, void *arg);
+
 /* Initialises libgit2, once for the process; safe to call more than once. */
 int source_init(struct err *err);
 
