@@ -316,6 +316,26 @@ or_default(int64_t v, int64_t dflt)
 	return v > 0 ? v : dflt;
 }
 
+int64_t
+health_timeout_of_config(const struct config *c)
+{
+	int64_t t = or_default(c->deploy.health_timeout_ms, HEALTH_DEFAULT_HEALTH_TIMEOUT_MS);
+
+	for (size_t i = 0; i < c->n_containers; i++) {
+		const struct config_healthcheck *hc = &c->containers[i].healthcheck;
+		int64_t docker;
+
+		if (hc->kind != CONFIG_HEALTHCHECK_CMD && hc->kind != CONFIG_HEALTHCHECK_CMD_SHELL)
+			continue;
+		docker = (hc->start_period_ms > 0 ? hc->start_period_ms : 0) +
+		         (hc->retries > 0 ? hc->retries : HEALTH_DEFAULT_RETRIES) *
+		             or_default(hc->interval_ms, HEALTH_DEFAULT_INTERVAL_MS);
+		if (docker > t)
+			t = docker;
+	}
+	return t;
+}
+
 int
 health_checks_from_config(const struct config *c, const char *addr, struct health_check **out,
                           size_t *n, struct err *err)
@@ -367,7 +387,7 @@ health_checks_from_config(const struct config *c, const char *addr, struct healt
 	u->path = c->deploy.health_path != NULL ? xstrdup(c->deploy.health_path) : NULL;
 	u->interval_ms = HEALTH_UPSTREAM_INTERVAL_MS;
 	u->timeout_ms = HEALTH_UPSTREAM_TIMEOUT_MS;
-	u->start_period_ms = c->deploy.health_timeout_ms > 0 ? c->deploy.health_timeout_ms : 0;
+	u->start_period_ms = health_timeout_of_config(c);
 	u->start_interval_ms = HEALTH_UPSTREAM_START_INTERVAL_MS;
 	u->retries = HEALTH_UPSTREAM_RETRIES;
 	*out = v;

@@ -25,6 +25,7 @@
 #define HEALTH_DEFAULT_TIMEOUT_MS        30000
 #define HEALTH_DEFAULT_START_INTERVAL_MS 5000
 #define HEALTH_DEFAULT_RETRIES           3
+#define HEALTH_DEFAULT_HEALTH_TIMEOUT_MS (5 * 60 * 1000) /* deploy.health-timeout */
 
 /* The schedule of berth's own check of the upstream port (HTTP health-path or
  * TCP): every 250 ms while the enclave boots (its start period lasts the whole
@@ -83,6 +84,12 @@ int health_init(struct err *err);
  * health_checks_free()). */
 int health_checks_from_config(const struct config *c, const char *addr, struct health_check **out,
                               size_t *n, struct err *err);
+
+/* How long a new enclave of c may take to become healthy: deploy.health-timeout
+ * (5m when unset), extended to the time docker would need to call a
+ * container's healthcheck unhealthy (start_period + retries x interval), so a
+ * model that loads for 30m under `start_period: 30m` is not failed at 5m. */
+int64_t health_timeout_of_config(const struct config *c);
 
 /* Frees an array of n checks and what they own; NULL is fine. */
 void health_checks_free(struct health_check *checks, size_t n);

@@ -40,6 +40,9 @@ source_init(struct err *err)
 	pthread_once(&source_once, source_init_once);
 	if (source_init_rc < 0)
 		return err_make(err, 0, "libgit2 failed to initialise");
+	/* Worker threads use libgit2 at once: it must be built for that. */
+	if (!(git_libgit2_features() & GIT_FEATURE_THREADS))
+		return err_make(err, 0, "libgit2 is built without thread support");
 	return 0;
 }
 

@@ -404,8 +404,19 @@ test_checks_from_config(void **state)
 	assert_string_equal(v[2].addr, "10.88.0.5");
 	assert_int_equal(v[2].port, 8000);
 	assert_string_equal(v[2].path, "/health");
-	assert_int_equal(v[2].start_period_ms, 300000);
+	/* api's healthcheck: 30m start period + 5 retries x 10s > 5m. */
+	assert_int_equal(health_timeout_of_config(&cfg), 1800000 + 5 * 10000);
+	assert_int_equal(v[2].start_period_ms, 1850000);
 	health_checks_free(v, n);
+
+	/* Without long healthchecks, deploy.health-timeout (5m when unset). */
+	cc[0].healthcheck.start_period_ms = 0;
+	assert_int_equal(health_timeout_of_config(&cfg), 300000);
+	cfg.deploy.health_timeout_ms = 0;
+	assert_int_equal(health_timeout_of_config(&cfg), HEALTH_DEFAULT_HEALTH_TIMEOUT_MS);
+	cfg.deploy.health_timeout_ms = 10000;
+	/* worker: default 3 retries x 30s. */
+	assert_int_equal(health_timeout_of_config(&cfg), 90000);
 
 	/* No health path: a TCP check of the upstream port. */
 	cfg.deploy.health_path = NULL;
