@@ -272,6 +272,11 @@ secret_seal(const struct secret_key *key, const char *org, const char *name, con
 	if (len > SECRET_VALUE_MAX)
 		return err_make(err, 0, "secret %s is %zu bytes long, over the %d bytes allowed",
 		                name, len, SECRET_VALUE_MAX);
+	/* Values become environment variables, which end at a NUL. */
+	if (memchr(value, '\0', len) != NULL)
+		return err_make(err, 0,
+		                "secret %s holds a NUL byte, which an environment variable cannot",
+		                name);
 	ad = secret_ad(org, name, &adlen);
 	c = xmalloc(len + SECRET_TAG_BYTES);
 	randombytes_buf(nonce, SECRET_NONCE_BYTES);

@@ -47,7 +47,8 @@ void secret_key_free(struct secret_key *key);
  * Returns 0, or -1 with a sentence naming what is wrong. */
 int secret_name_check(const char *name, struct err *err);
 
-/* Seals len bytes of value for org/name with a fresh random nonce. On success
+/* Seals len bytes of value (no NUL byte: it becomes an environment variable)
+ * for org/name with a fresh random nonce. On success
  * *sealed (len + SECRET_TAG_BYTES bytes, caller frees) and nonce are set. */
 int secret_seal(const struct secret_key *key, const char *org, const char *name, const void *value,
                 size_t len, unsigned char **sealed, size_t *sealed_len,

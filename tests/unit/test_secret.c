@@ -256,6 +256,11 @@ test_seal_checks_input(void **state)
 	assert_true(secret_seal(k, "acme", "BIG", big, SECRET_VALUE_MAX + 1, &s, &l, nonce, &err) <
 	            0);
 	assert_non_null(strstr(err.msg, "over the"));
+	assert_true(secret_seal(k, "acme", "NUL", "a\0b", 3, &s, &l, nonce, &err) < 0);
+	assert_null(s);
+	assert_string_equal(err.msg,
+	                    "secret NUL holds a NUL byte, which an environment variable cannot");
+	memset(big, 'v', SECRET_VALUE_MAX);
 	assert_int_equal(secret_seal(k, "acme", "BIG", big, SECRET_VALUE_MAX, &s, &l, nonce, &err),
 	                 0);
 	free(s);
