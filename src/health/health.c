@@ -261,14 +261,32 @@ exec_label(const char *container, char *const argv[], int shell, char *out, size
 	buf_free(&cmd);
 }
 
+/* The last non-empty line of a command's output, trimmed, into out. */
+static void
+last_line(const char *output, char *out, size_t n)
+{
+	const char *end = output + strlen(output), *start;
+
+	while (end > output && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	start = end;
+	while (start > output && start[-1] != '\n')
+		start--;
+	while (start < end && (*start == ' ' || *start == '\t'))
+		start++;
+	snprintf(out, n, "%.*s", (int)(end - start), start);
+}
+
 void
 health_exec_check(health_exec_fn exec, void *exec_arg, const char *container, char *const argv[],
                   int shell, int64_t timeout_ms, struct health_result *r)
 {
 	struct err err = ERR_INIT;
-	char label[160], limit[32];
+	char label[160], limit[32], said[96] = "";
+	char *output = NULL;
 	int64_t start;
 	int code = -1;
+	size_t n;
 
 	exec_label(container, argv, shell, label, sizeof label);
 	result_start(r, &start);
@@ -276,18 +294,26 @@ health_exec_check(health_exec_fn exec, void *exec_arg, const char *container, ch
 		result_end(r, start, 0, "%s: nothing to run", label);
 		return;
 	}
-	if (exec(exec_arg, container, argv, timeout_ms, &code, &err) < 0) {
+	if (exec(exec_arg, container, argv, timeout_ms, &code, &output, &err) < 0) {
 		if (err.code == ETIMEDOUT) {
 			health_duration_str(timeout_ms, limit);
 			result_end(r, start, 0, "%s timed out after %s", label, limit);
 		} else {
 			result_end(r, start, 0, "%s: %s", label, err.msg);
 		}
+		free(output);
 		return;
 	}
 	result_end(r, start, code == 0, "%s exit %d", label, code);
-	snprintf(r->text + strlen(r->text), sizeof r->text - strlen(r->text), " (%lld ms)",
-	         (long long)r->duration_ms);
+	n = strlen(r->text);
+	snprintf(r->text + n, sizeof r->text - n, " (%lld ms)", (long long)r->duration_ms);
+	if (code != 0 && output != NULL)
+		last_line(output, said, sizeof said);
+	if (said[0] != '\0') {
+		n = strlen(r->text);
+		snprintf(r->text + n, sizeof r->text - n, ": %s", said);
+	}
+	free(output);
 }
 
 void

@@ -36,12 +36,14 @@
 #define HEALTH_UPSTREAM_RETRIES           3
 
 /* Runs argv inside the enclave's container named container, waits for it at
- * most timeout_ms, and sets *exit_code. Returns 0 when the command ran to its
- * end (whatever its exit code); a negative value with err set when it could not
- * run, and with err->code == ETIMEDOUT when it was killed for the timeout.
- * Supplied by the runtime (runc exec); called from worker threads. */
+ * most timeout_ms, and sets *exit_code and *output (owned, its combined output,
+ * or NULL). Returns 0 when the command ran to its end (whatever its exit code);
+ * a negative value with err set when it could not run, with err->code ==
+ * ETIMEDOUT when it was killed for the timeout. Supplied by the runtime
+ * (enclave_exec() has this shape after its first two arguments); called from
+ * worker threads. */
 typedef int (*health_exec_fn)(void *arg, const char *container, char *const argv[],
-                              int64_t timeout_ms, int *exit_code, struct err *err);
+                              int64_t timeout_ms, int *exit_code, char **output, struct err *err);
 
 enum health_check_kind {
 	HEALTH_CHECK_HTTP, /* GET http://addr:port/path, any 2xx passes */
@@ -103,7 +105,8 @@ void health_http_check(const char *addr, int port, const char *path, int64_t tim
 void health_tcp_check(const char *addr, int port, int64_t timeout_ms, struct health_result *r);
 
 /* Runs argv in container through exec within timeout_ms; exit 0 passes. shell
- * says whether argv is CMD-SHELL's /bin/sh -c (for the result's text). */
+ * says whether argv is CMD-SHELL's /bin/sh -c (for the result's text). A
+ * failure's text ends with the last line the command printed. */
 void health_exec_check(health_exec_fn exec, void *exec_arg, const char *container,
                        char *const argv[], int shell, int64_t timeout_ms, struct health_result *r);
 

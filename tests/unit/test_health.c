@@ -651,22 +651,31 @@ test_tcp_checks(void **state)
 
 static int
 host_exec(void *arg, const char *container, char *const argv[], int64_t timeout_ms, int *exit_code,
-          struct err *err)
+          char **output, struct err *err)
 {
 	int64_t deadline = now_mono_ms() + timeout_ms;
-	int *calls = arg, status;
+	int *calls = arg, status, pfd[2];
+	char buf[4096];
+	ssize_t got;
 	pid_t pid;
 
 	(*calls)++;
+	*output = NULL;
 	assert_string_equal(container, "app");
+	assert_int_equal(pipe(pfd), 0);
 	pid = fork();
 	if (pid < 0)
 		return err_make(err, errno, "fork");
 	if (pid == 0) {
 		setpgid(0, 0);
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		close(pfd[0]);
+		close(pfd[1]);
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	close(pfd[1]);
 	for (;;) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
 		if (w == pid)
@@ -675,11 +684,16 @@ host_exec(void *arg, const char *container, char *const argv[], int64_t timeout_
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
+			close(pfd[0]);
 			return err_make(err, ETIMEDOUT, "exec %s", argv[0]);
 		}
 		struct timespec ts = {0, 5 * 1000000};
 		nanosleep(&ts, NULL);
 	}
+	got = read(pfd[0], buf, sizeof buf - 1); /* the tests print little */
+	close(pfd[0]);
+	buf[got > 0 ? got : 0] = '\0';
+	*output = xstrdup(buf);
 	*exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	return 0;
 }
@@ -692,7 +706,7 @@ test_exec_checks(void **state)
 	int calls = 0;
 	int64_t t0;
 	char *pass[] = {"/bin/sh", "-c", "test 2 -gt 1", NULL};
-	char *fail[] = {"/bin/sh", "-c", "echo broken >&2; exit 3", NULL};
+	char *fail[] = {"/bin/sh", "-c", "echo starting; echo '  db: broken  ' >&2; exit 3", NULL};
 	char *slow[] = {"/bin/sh", "-c", "sleep 3", NULL};
 	char *cmd[] = {"/bin/true", NULL};
 	char *missing[] = {"/nonexistent/healthcheck", NULL};
@@ -704,7 +718,11 @@ test_exec_checks(void **state)
 
 	health_exec_check(host_exec, &calls, "app", fail, 1, 2000, &r);
 	assert_false(r.pass);
-	assert_prefix(r.text, "app: CMD-SHELL \"echo broken >&2; exit 3\" exit 3");
+	assert_prefix(
+	    r.text, "app: CMD-SHELL \"echo starting; echo '  db: broken  ' >&2; exit 3\" exit 3 (");
+	/* The last line the command printed, trimmed. */
+	assert_non_null(strstr(r.text, " ms): db: broken"));
+	assert_string_equal(strstr(r.text, ": db: broken"), ": db: broken");
 
 	t0 = now_mono_ms();
 	health_exec_check(host_exec, &calls, "app", slow, 1, 200, &r);
