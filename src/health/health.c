@@ -43,6 +43,15 @@ result_end(struct health_result *r, int64_t mono_start, int pass, const char *fm
 	va_end(ap);
 }
 
+/* Appends how long the check took: "GET /health 200 (3 ms)". */
+static void
+result_add_ms(struct health_result *r)
+{
+	size_t n = strlen(r->text);
+
+	snprintf(r->text + n, sizeof r->text - n, " (%lld ms)", (long long)r->duration_ms);
+}
+
 /* An error sentence as it reads inside a result: "connection refused". */
 static void
 lower_first(char *dst, size_t n, const char *src)
@@ -135,6 +144,7 @@ health_http_check(const char *addr, int port, const char *path, int64_t timeout_
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 		result_end(r, start, status >= 200 && status <= 299, "GET %s %ld", path, status);
+		result_add_ms(r);
 	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
 		health_duration_str(timeout_ms, limit);
 		result_end(r, start, 0, "GET %s: timed out after %s", path, limit);
@@ -145,10 +155,6 @@ health_http_check(const char *addr, int port, const char *path, int64_t timeout_
 		else
 			lower_first(why, sizeof why, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		result_end(r, start, 0, "GET %s: %s", path, why);
-	}
-	if (rc == CURLE_OK) {
-		size_t n = strlen(r->text);
-		snprintf(r->text + n, sizeof r->text - n, " (%lld ms)", (long long)r->duration_ms);
 	}
 out:
 	if (h != NULL)
@@ -222,8 +228,7 @@ health_tcp_check(const char *addr, int port, int64_t timeout_ms, struct health_r
 		goto failed;
 open:
 	result_end(r, start, 1, "%s open", label);
-	snprintf(r->text + strlen(r->text), sizeof r->text - strlen(r->text), " (%lld ms)",
-	         (long long)r->duration_ms);
+	result_add_ms(r);
 	goto out;
 bad_addr:
 	result_end(r, start, 0, "%s: not an IP address", label);
@@ -305,8 +310,7 @@ health_exec_check(health_exec_fn exec, void *exec_arg, const char *container, ch
 		return;
 	}
 	result_end(r, start, code == 0, "%s exit %d", label, code);
-	n = strlen(r->text);
-	snprintf(r->text + n, sizeof r->text - n, " (%lld ms)", (long long)r->duration_ms);
+	result_add_ms(r);
 	if (code != 0 && output != NULL)
 		last_line(output, said, sizeof said);
 	if (said[0] != '\0') {
