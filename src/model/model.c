@@ -63,26 +63,90 @@ parse_name(const char *const *names, size_t n, const char *s, int *out)
 
 #define NAMES(a) a, sizeof(a) / sizeof((a)[0])
 
-/* Each parser goes through an int so the enum's storage size does not matter. */
-#define DEFINE_NAMES(fn, type, table)                                                              \
-	const char *model_##fn##_str(enum type v)                                                  \
-	{                                                                                          \
-		return name_of(NAMES(table), (int)v);                                              \
-	}                                                                                          \
-	int model_##fn##_parse(const char *s, enum type *out)                                      \
-	{                                                                                          \
-		int v;                                                                             \
-		if (parse_name(NAMES(table), s, &v) < 0)                                           \
-			return -1;                                                                 \
-		*out = (enum type)v;                                                               \
-		return 0;                                                                          \
-	}
+const char *
+model_container_status_str(enum container_status v)
+{
+	return name_of(NAMES(container_status_names), (int)v);
+}
 
-DEFINE_NAMES(container_status, container_status, container_status_names)
-DEFINE_NAMES(update_status, update_status, update_status_names)
-DEFINE_NAMES(update_kind, update_kind, update_kind_names)
-DEFINE_NAMES(strategy, strategy, strategy_names)
-DEFINE_NAMES(enclave_state, enclave_state, enclave_state_names)
+int
+model_container_status_parse(const char *s, enum container_status *out)
+{
+	int v;
+
+	if (parse_name(NAMES(container_status_names), s, &v) < 0)
+		return -1;
+	*out = (enum container_status)v;
+	return 0;
+}
+
+const char *
+model_update_status_str(enum update_status v)
+{
+	return name_of(NAMES(update_status_names), (int)v);
+}
+
+int
+model_update_status_parse(const char *s, enum update_status *out)
+{
+	int v;
+
+	if (parse_name(NAMES(update_status_names), s, &v) < 0)
+		return -1;
+	*out = (enum update_status)v;
+	return 0;
+}
+
+const char *
+model_update_kind_str(enum update_kind v)
+{
+	return name_of(NAMES(update_kind_names), (int)v);
+}
+
+int
+model_update_kind_parse(const char *s, enum update_kind *out)
+{
+	int v;
+
+	if (parse_name(NAMES(update_kind_names), s, &v) < 0)
+		return -1;
+	*out = (enum update_kind)v;
+	return 0;
+}
+
+const char *
+model_strategy_str(enum strategy v)
+{
+	return name_of(NAMES(strategy_names), (int)v);
+}
+
+int
+model_strategy_parse(const char *s, enum strategy *out)
+{
+	int v;
+
+	if (parse_name(NAMES(strategy_names), s, &v) < 0)
+		return -1;
+	*out = (enum strategy)v;
+	return 0;
+}
+
+const char *
+model_enclave_state_str(enum enclave_state v)
+{
+	return name_of(NAMES(enclave_state_names), (int)v);
+}
+
+int
+model_enclave_state_parse(const char *s, enum enclave_state *out)
+{
+	int v;
+
+	if (parse_name(NAMES(enclave_state_names), s, &v) < 0)
+		return -1;
+	*out = (enum enclave_state)v;
+	return 0;
+}
 
 const char *
 model_phase_str(enum recreate_phase p)
