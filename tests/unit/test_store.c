@@ -567,6 +567,41 @@ test_updates(void **state)
 	store_container_clear(&c);
 }
 
+/* No row can name another container's deployment. */
+static void
+test_deployments_stay_with_their_container(void **state)
+{
+	struct fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct store_container a, b;
+	struct store_deployment da, db;
+	struct store_update u;
+	struct store_enclave e = {0};
+	const uint8_t sealed[] = {1};
+
+	make_deployed(f, "a", &a, &da);
+	make_deployed(f, "b", &b, &db);
+	memcpy(a.deployment_id, db.id, sizeof(store_id));
+	assert_int_equal(store_container_save(f->st, &a, &err), STORE_ENOTFOUND);
+	memcpy(a.deployment_id, da.id, sizeof(store_id));
+	new_update(f, &a, da.id, db.id, STRATEGY_BLUE_GREEN, &u, STORE_ENOTFOUND);
+	new_update(f, &a, db.id, da.id, STRATEGY_BLUE_GREEN, &u, STORE_ENOTFOUND);
+	memcpy(e.container_id, a.id, sizeof(store_id));
+	memcpy(e.deployment_id, db.id, sizeof(store_id));
+	e.name = "e-x";
+	assert_int_equal(store_enclave_create(f->st, &e, &err), STORE_ENOTFOUND);
+	assert_int_equal(store_secret_put(f->st, f->org.id, "K", sealed, 1, sealed, 1, &err), 0);
+	assert_int_equal(store_binding_add(f->st, a.id, db.id, "K", &err), STORE_ENOTFOUND);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM \"update\""), 0);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM enclave"), 0);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM secret_binding"), 0);
+
+	store_deployment_clear(&da);
+	store_deployment_clear(&db);
+	store_container_clear(&a);
+	store_container_clear(&b);
+}
+
 static void
 test_enclaves(void **state)
 {
@@ -1047,6 +1082,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_mark_deleted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deployments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_updates, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deployments_stay_with_their_container, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_enclaves, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_secrets_and_bindings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
