@@ -85,7 +85,8 @@ int store_container_list(struct store *st, const char *org_id, struct store_cont
 int store_container_list_deleted(struct store *st, struct store_container **out, size_t *n,
                                  struct err *err);
 /* Writes c's status, status_detail, debug, source and deployment_id and sets
- * c->updated_at. STORE_ESTATE when the status change is illegal. */
+ * c->updated_at. STORE_ESTATE when the status change is illegal,
+ * STORE_ENOTFOUND when deployment_id is not one of this container's. */
 int store_container_save(struct store *st, struct store_container *c, struct err *err);
 /* Marks the container deleted (it disappears from get_by_name and lists, its
  * name is free again) and cancels its update when one can be cancelled. The
@@ -113,7 +114,8 @@ void store_deployment_list_free(struct store_deployment *v, size_t n);
 
 /* Inserts u (container_id, kind, state.strategy, from/to deployment) in its
  * initial state (model_update_initial()); fills id, state and created_at.
- * STORE_ECONFLICT when the container has an unfinished update. */
+ * STORE_ECONFLICT when the container has an unfinished update,
+ * STORE_ENOTFOUND when a deployment is not one of this container's. */
 int store_update_create(struct store *st, struct store_update *u, struct err *err);
 int store_update_get(struct store *st, const char *id, struct store_update *out, struct err *err);
 /* The newest update of the container (in progress or the last one). */
@@ -139,7 +141,8 @@ void store_update_list_free(struct store_update *v, size_t n);
 /* ---- enclaves ---- */
 
 /* Inserts e (container_id, deployment_id, name, state, address); fills id and
- * times. STORE_ECONFLICT when an enclave of that name is not stopped. */
+ * times. STORE_ECONFLICT when an enclave of that name is not stopped,
+ * STORE_ENOTFOUND when the deployment is not the container's. */
 int store_enclave_create(struct store *st, struct store_enclave *e, struct err *err);
 int store_enclave_get(struct store *st, const char *id, struct store_enclave *out, struct err *err);
 /* Enclaves of a container, oldest first. */
@@ -172,7 +175,8 @@ void store_secret_clear(struct store_secret *s);
 void store_secret_list_free(struct store_secret *v, size_t n);
 
 /* Binds the org secret secret_name to a deployment of the container.
- * STORE_ENOTFOUND when the org has no such secret. Binding twice is a no-op. */
+ * STORE_ENOTFOUND when the org has no such secret or the deployment is not
+ * the container's. Binding twice is a no-op. */
 int store_binding_add(struct store *st, const char *container_id, const char *deployment_id,
                       const char *secret_name, struct err *err);
 /* Bindings of every deployment of the container, by deployment then name. */
