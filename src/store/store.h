@@ -54,9 +54,12 @@ void store_new_id(store_id out);
 
 /* Creates org name; out (may be NULL) receives it. STORE_ECONFLICT if taken. */
 int store_org_create(struct store *st, const char *name, struct store_org *out, struct err *err);
+/* The org with id, or STORE_ENOTFOUND. */
 int store_org_get(struct store *st, const char *id, struct store_org *out, struct err *err);
+/* The org named name, or STORE_ENOTFOUND. */
 int store_org_get_by_name(struct store *st, const char *name, struct store_org *out,
                           struct err *err);
+/* Frees the strings of o and zeroes it. */
 void store_org_clear(struct store_org *o);
 
 /* Adds an API token of org_id. Only its sha256 is stored. */
@@ -95,19 +98,24 @@ int store_container_mark_deleted(struct store *st, const char *id, struct err *e
 /* Removes the container with its deployments, updates, enclaves, bindings and
  * settings. Events keep its name. */
 int store_container_delete(struct store *st, const char *id, struct err *err);
+/* Frees the strings of c and zeroes it. */
 void store_container_clear(struct store_container *c);
+/* Frees a list of n containers. */
 void store_container_list_free(struct store_container *v, size_t n);
 
 /* ---- deployments (immutable) ---- */
 
 /* Inserts d; fills its id and created_at. */
 int store_deployment_create(struct store *st, struct store_deployment *d, struct err *err);
+/* The deployment with id, or STORE_ENOTFOUND. */
 int store_deployment_get(struct store *st, const char *id, struct store_deployment *out,
                          struct err *err);
 /* Deployments of a container, newest first. */
 int store_deployment_list(struct store *st, const char *container_id, struct store_deployment **out,
                           size_t *n, struct err *err);
+/* Frees the strings of d and zeroes it. */
 void store_deployment_clear(struct store_deployment *d);
+/* Frees a list of n deployments. */
 void store_deployment_list_free(struct store_deployment *v, size_t n);
 
 /* ---- updates ---- */
@@ -117,6 +125,7 @@ void store_deployment_list_free(struct store_deployment *v, size_t n);
  * STORE_ECONFLICT when the container has an unfinished update,
  * STORE_ENOTFOUND when a deployment is not one of this container's. */
 int store_update_create(struct store *st, struct store_update *u, struct err *err);
+/* The update with id, or STORE_ENOTFOUND. */
 int store_update_get(struct store *st, const char *id, struct store_update *out, struct err *err);
 /* The newest update of the container (in progress or the last one). */
 int store_update_latest(struct store *st, const char *container_id, struct store_update *out,
@@ -135,7 +144,9 @@ int store_update_save(struct store *st, struct store_update *u, struct err *err)
  * newest one is finished or past the switch. */
 int store_update_cancel(struct store *st, const char *container_id, struct store_update *out,
                         struct err *err);
+/* Frees the strings of u and zeroes it. */
 void store_update_clear(struct store_update *u);
+/* Frees a list of n updates. */
 void store_update_list_free(struct store_update *v, size_t n);
 
 /* ---- enclaves ---- */
@@ -144,6 +155,7 @@ void store_update_list_free(struct store_update *v, size_t n);
  * times. STORE_ECONFLICT when an enclave of that name is not stopped,
  * STORE_ENOTFOUND when the deployment is not the container's. */
 int store_enclave_create(struct store *st, struct store_enclave *e, struct err *err);
+/* The enclave with id, or STORE_ENOTFOUND. */
 int store_enclave_get(struct store *st, const char *id, struct store_enclave *out, struct err *err);
 /* Enclaves of a container, oldest first. */
 int store_enclave_list(struct store *st, const char *container_id, struct store_enclave **out,
@@ -154,8 +166,11 @@ int store_enclave_list_live(struct store *st, struct store_enclave **out, size_t
 /* Writes e's state and address, sets e->updated_at. STORE_ESTATE when the
  * state change is illegal. */
 int store_enclave_save(struct store *st, struct store_enclave *e, struct err *err);
+/* Forgets a stopped enclave; STORE_ENOTFOUND when unknown. */
 int store_enclave_delete(struct store *st, const char *id, struct err *err);
+/* Frees the strings of e and zeroes it. */
 void store_enclave_clear(struct store_enclave *e);
+/* Frees a list of n enclaves. */
 void store_enclave_list_free(struct store_enclave *v, size_t n);
 
 /* ---- secrets, sealed by src/secret ---- */
@@ -171,7 +186,9 @@ int store_secret_list(struct store *st, const char *org_id, struct store_secret 
                       struct err *err);
 /* Deletes it; STORE_EINUSE (naming the containers) while any deployment binds it. */
 int store_secret_delete(struct store *st, const char *org_id, const char *name, struct err *err);
+/* Wipes and frees the sealed value, frees the rest, zeroes s. */
 void store_secret_clear(struct store_secret *s);
+/* Frees a list of n secrets. */
 void store_secret_list_free(struct store_secret *v, size_t n);
 
 /* Binds the org secret secret_name to a deployment of the container.
@@ -184,6 +201,7 @@ int store_binding_list(struct store *st, const char *container_id, struct store_
                        size_t *n, struct err *err);
 /* Drops the bindings of a deployment whose enclave has stopped. */
 int store_binding_delete_deployment(struct store *st, const char *deployment_id, struct err *err);
+/* Frees a list of n bindings. */
 void store_binding_list_free(struct store_binding *v, size_t n);
 
 /* ---- external env settings of a container ---- */
@@ -197,6 +215,7 @@ int store_setting_list(struct store *st, const char *container_id, struct store_
 /* Removes key; STORE_ENOTFOUND when not set. */
 int store_setting_delete(struct store *st, const char *container_id, const char *key,
                          struct err *err);
+/* Frees a list of n settings. */
 void store_setting_list_free(struct store_setting *v, size_t n);
 
 /* ---- events (append-only) ---- */
@@ -209,6 +228,7 @@ int store_event_append(struct store *st, const char *org_id, const char *contain
  * only those of the container named container when not NULL. */
 int store_event_list(struct store *st, const char *org_id, const char *container, int64_t after,
                      size_t limit, struct store_event **out, size_t *n, struct err *err);
+/* Frees a list of n events. */
 void store_event_list_free(struct store_event *v, size_t n);
 
 #endif
