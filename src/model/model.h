@@ -3,7 +3,9 @@
  *
  * The lifecycle (reference/deployment-lifecycle.txt, DESIGN.md):
  *
- *   container   deploying -> running | failed      first deploy
+ *   container   deploying -> running | failed      first deploy (not an update: the
+ *                                                  container is created deploying
+ *                                                  with its first deployment)
  *               running   -> deploying             a recreate update begins
  *               failed    -> deploying             any update of a failed container
  *               running   -> failed                the live enclave broke
