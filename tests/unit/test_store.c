@@ -193,6 +193,21 @@ test_migrations(void **state)
 	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", store_schema_version());
 	assert_int_equal(sql_exec(f->path, sql), SQLITE_OK);
 
+	/* A file that is not a database is an error, and left alone. */
+	{
+		char junk[128];
+		FILE *fp;
+
+		snprintf(junk, sizeof junk, "%s/junk.db", f->dir);
+		fp = fopen(junk, "w");
+		assert_non_null(fp);
+		for (int i = 0; i < 256; i++)
+			fputs("not a database, ", fp);
+		fclose(fp);
+		assert_true(store_open_sqlite(junk, &again, &err) < 0);
+		assert_null(again);
+		assert_non_null(strstr(err.msg, "junk.db"));
+	}
 	/* A path that cannot be opened is an error, not a crash. */
 	assert_true(store_open_sqlite("/nonexistent-dir/x.db", &again, &err) < 0);
 	assert_true(err_isset(&err));
