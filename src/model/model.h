@@ -31,12 +31,7 @@
 
 #include <stddef.h>
 
-/* config-types.h has a slash-star inside a comment (-Wcomment); drop this
- * guard once it is fixed there. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "config/config-types.h"
-#pragma GCC diagnostic pop
 #include "model/model-types.h"
 
 /* Names, as in the API ("deploying", "blue-green", "edit-config", ...).
