@@ -51,3 +51,18 @@ def test_valgrind_clean(state_dir):
     assert http("GET", d.url + "/nope", timeout=10)[0] == 404
     rc = d.stop(signal.SIGTERM, timeout=60)
     assert rc == 0, d.read_log()
+
+
+def test_first_start_makes_an_admin_token_once(state_dir):
+    d = Berthd(os.path.join(BUILD, "berthd"), state_dir)
+    path = os.path.join(state_dir, "admin-token")
+    token = open(path).read().strip()
+    assert token.startswith("berth_") and len(token) == 49
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert os.stat(os.path.join(state_dir, "secret.key")).st_mode & 0o777 == 0o600
+    assert token in d.read_log()
+    assert d.stop() == 0
+    d = Berthd(os.path.join(BUILD, "berthd"), state_dir)
+    assert open(path).read().strip() == token
+    assert token not in d.read_log()
+    assert d.stop() == 0
