@@ -191,6 +191,8 @@ diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
 }
 
 struct builder {
+	const char *text; /* borrowed: the input, to place anchors and aliases */
+	size_t len;
 	struct config_errors *errs;
 	struct config_yaml_node *root;
 	struct config_yaml_node *cur; /* the open sequence or mapping */
@@ -244,6 +246,32 @@ check_duplicate_keys(struct builder *bd, struct config_yaml_node *map)
 	free(keys);
 }
 
+/* Reports what token (an anchor or a tag) of node n is not allowed, at the
+ * token. n stays in the tree: its content is still read and checked. */
+/* The position of a mark that libfyaml puts after the & of an anchor, the *
+ * of an alias or the opening quote of a scalar, moved back onto it. */
+static struct config_pos
+sigil_pos(struct builder *bd, const struct fy_mark *m, struct config_pos fallback, char sigil)
+{
+	struct config_pos pos = mark_pos(m, fallback);
+
+	if (m != NULL && m->input_pos > 0 && m->input_pos <= bd->len &&
+	    bd->text[m->input_pos - 1] == sigil && pos.column > 1)
+		pos.column--;
+	return pos;
+}
+
+static void
+token_error(struct builder *bd, struct config_yaml_node *n, struct fy_token *t, const char *msg)
+{
+	struct buf path = BUF_INIT;
+
+	config_yaml_path(n, &path);
+	config_error_add(bd->errs, sigil_pos(bd, fy_token_start_mark(t), n->pos, '&'),
+	                 path.data != NULL ? path.data : "", "%s", msg);
+	buf_free(&path);
+}
+
 /* Links a new node into the tree and checks what it may not be or carry. */
 static struct config_yaml_node *
 node_add(struct builder *bd, enum config_yaml_kind kind, struct config_pos pos,
@@ -266,14 +294,10 @@ node_add(struct builder *bd, enum config_yaml_kind kind, struct config_pos pos,
 		n->idx = p->n;
 		p->items[p->n++] = n;
 	}
-	if (anchor != NULL) {
-		config_error_at(bd->errs, n, NULL, "anchors (&name) are not supported");
-		n->bad = 1;
-	}
-	if (tag != NULL) {
-		config_error_at(bd->errs, n, NULL, "tags (!tag) are not supported");
-		n->bad = 1;
-	}
+	if (anchor != NULL)
+		token_error(bd, n, anchor, "anchors (&name) are not supported");
+	if (tag != NULL)
+		token_error(bd, n, tag, "tags (!tag) are not supported");
 	return n;
 }
 
@@ -320,6 +344,10 @@ on_event(struct builder *bd, struct fy_event *e)
 			break;
 		}
 		n->plain = fy_token_scalar_style(e->scalar.value) == FYSS_PLAIN;
+		if (fy_token_scalar_style(e->scalar.value) == FYSS_DOUBLE_QUOTED)
+			n->pos = sigil_pos(bd, fy_event_start_mark(e), pos, '"');
+		else if (fy_token_scalar_style(e->scalar.value) == FYSS_SINGLE_QUOTED)
+			n->pos = sigil_pos(bd, fy_event_start_mark(e), pos, '\'');
 		t = fy_token_get_text(e->scalar.value, &len);
 		if (t == NULL)
 			t = "", len = 0;
@@ -332,9 +360,11 @@ on_event(struct builder *bd, struct fy_event *e)
 			                t[bad] == '\0' ? "a NUL character is not allowed"
 			                               : "the value is not valid UTF-8");
 			n->bad = 1;
+			n->kind = CONFIG_YAML_NULL; /* reported: read as absent */
 			free(n->text);
 			n->text = xstrdup("");
 			n->len = 0;
+			break;
 		}
 		if (n->plain &&
 		    (len == 0 || strcmp(n->text, "~") == 0 || strcmp(n->text, "null") == 0 ||
@@ -342,6 +372,7 @@ on_event(struct builder *bd, struct fy_event *e)
 			n->kind = CONFIG_YAML_NULL;
 		break;
 	case FYET_ALIAS:
+		pos = sigil_pos(bd, fy_event_start_mark(e), pos, '*');
 		n = node_add(bd, CONFIG_YAML_NULL, pos, NULL, NULL);
 		config_error_at(bd->errs, n, NULL, "aliases (*name) are not supported");
 		n->bad = 1;
@@ -383,7 +414,7 @@ int
 config_yaml_parse(const char *text, size_t len, struct config_yaml_node **root,
                   struct config_errors *errs)
 {
-	struct builder bd = {.errs = errs, .last = {1, 1}};
+	struct builder bd = {.text = text, .len = len, .errs = errs, .last = {1, 1}};
 	struct fy_parse_cfg cfg = {0};
 	struct fy_diag_cfg dcfg;
 	struct fy_diag *diag = NULL;

@@ -269,7 +269,10 @@ unknown_key(struct pctx *p, const ynode *k, const struct field *fields, size_t n
 			if (strcmp(k->text, aliases[i].from) == 0 &&
 			    strcmp(fields[d].key, aliases[i].to) == 0)
 				best = aliases[i].to;
-	if (best != NULL)
+	if (strncmp(k->text, "x-", 2) == 0)
+		config_error_at(p->errs, k, NULL,
+		                "unknown key (docker-compose x- extensions are not supported)");
+	else if (best != NULL)
 		config_error_at(p->errs, k, NULL, "unknown key (did you mean \"%s\"?)", best);
 	else
 		config_error_at(p->errs, k, NULL, "unknown key");
@@ -901,7 +904,8 @@ parse_env(struct pctx *p, const ynode *v, void *obj)
 	check_unique(p, names, n, "variable");
 	free(names);
 	free(keys);
-	qsort(ct->env, ct->n_env, sizeof(*ct->env), env_cmp);
+	if (ct->n_env > 1)
+		qsort(ct->env, ct->n_env, sizeof(*ct->env), env_cmp);
 }
 
 static int
@@ -1220,7 +1224,8 @@ parse_tmpfs(struct pctx *p, const ynode *v, void *obj)
 	/* A map cannot repeat a path (duplicate keys are caught when read). */
 	check_unique(p, names, n, "tmpfs path");
 	free(names);
-	qsort(ct->tmpfs, ct->n_tmpfs, sizeof(*ct->tmpfs), tmpfs_cmp);
+	if (ct->n_tmpfs > 1)
+		qsort(ct->tmpfs, ct->n_tmpfs, sizeof(*ct->tmpfs), tmpfs_cmp);
 }
 
 static void
@@ -1440,6 +1445,16 @@ container_free(struct config_container *ct)
 	strv_free(ct->security_opt);
 }
 
+/* Whether map m lacks key (an empty value counts as missing, a value already
+ * reported as broken does not). */
+static int
+missing(const ynode *m, const char *key)
+{
+	const ynode *v = config_yaml_get(m, key);
+
+	return v == NULL || (v->kind == CONFIG_YAML_NULL && !v->bad);
+}
+
 static void
 parse_containers(struct pctx *p, const ynode *v, void *obj)
 {
@@ -1467,11 +1482,9 @@ parse_containers(struct pctx *p, const ynode *v, void *obj)
 		}
 		container_init(ct, it->pos);
 		walk_map(p, it, container_fields, ARRAY_LEN(container_fields), ct);
-		if (config_yaml_get(it, "name") == NULL ||
-		    config_yaml_get(it, "name")->kind == CONFIG_YAML_NULL)
+		if (missing(it, "name"))
 			config_error_at(p->errs, it, "name", "required key is missing");
-		if (config_yaml_get(it, "image") == NULL ||
-		    config_yaml_get(it, "image")->kind == CONFIG_YAML_NULL)
+		if (missing(it, "image"))
 			config_error_at(p->errs, it, "image",
 			                "required key is missing (name[:tag]@sha256:<64 hex>)");
 		/* A secret is injected as the variable of its name: one meaning only. */
@@ -1561,7 +1574,7 @@ parse_shim(struct pctx *p, const ynode *v, void *obj)
 	if (json_object_size(rec) > 0)
 		c->shim.extra_json = json_dumps(rec, CANONICAL_FLAGS);
 	json_decref(rec);
-	if (c->shim.upstream_port == 0 && config_yaml_get(v, "upstream-port") == NULL)
+	if (c->shim.upstream_port == 0 && missing(v, "upstream-port"))
 		config_error_at(p->errs, v, "upstream-port", "required key is missing");
 }
 
