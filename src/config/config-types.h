@@ -106,12 +106,13 @@ struct config_deploy {
 struct config_shim {
 	int upstream_port;		/* required, 1..65535 */
 	char *upstream_container;	/* owned; defaults to the first container's name */
-	char **paths;			/* owned strv: exact ("/health") or prefix (trailing '*'); NULL = all */
+	char **paths;			/* owned strv: "/health" exact, prefixes end in a star; NULL = all */
 	char **origins;			/* owned strv or NULL */
 	int listen_port;		/* legacy, -1 when absent */
 	int authenticated;		/* recorded, -1 when absent */
 	/* Other shim keys (rate-limit, tls-mode, ...) are kept in the canonical
 	 * form only. */
+	char *extra_json;		/* owned: those other keys as a JSON object, or NULL */
 };
 
 struct config {
@@ -127,6 +128,8 @@ struct config {
 	struct config_deploy deploy;
 	char *canonical;		/* owned: the canonical form (JSON, stable key order) */
 	char config_sha256[65];		/* sha256 hex of canonical */
+	char *extra_json;		/* owned: recorded top-level keys (models, volumes,
+					 * networks, ...) as a JSON object, or NULL */
 };
 
 /* One error found in a config: file:line:col: key.path: sentence. */
