@@ -106,7 +106,7 @@ struct config_deploy {
 struct config_shim {
 	int upstream_port;		/* required, 1..65535 */
 	char *upstream_container;	/* owned; defaults to the first container's name */
-	char **paths;			/* owned strv: "/health" exact, "/v1/*" prefix; NULL = all */
+	char **paths;			/* owned strv: exact ("/health") or prefix (trailing '*'); NULL = all */
 	char **origins;			/* owned strv or NULL */
 	int listen_port;		/* legacy, -1 when absent */
 	int authenticated;		/* recorded, -1 when absent */
