@@ -400,24 +400,40 @@ oci_exec(const struct oci *o, const char *id, char *const *argv, int64_t timeout
          char **output, struct err *err)
 {
 	size_t n = strv_len(argv), k = 0;
-	char **full = xcalloc(n + 6, sizeof *full);
+	char **full = xcalloc(n + 8, sizeof *full);
+	char pidfile[] = "/tmp/berth-exec-XXXXXX";
 	struct spawn_opts so = {.stdout_fd = -1, .timeout_ms = timeout_ms};
 	struct spawn_result res;
-	int rc;
+	int rc, fd;
 
+	*exit_code = -1;
+	*output = NULL;
+	fd = mkstemp(pidfile);
+	if (fd < 0)
+		return err_make(err, errno, "exec in %s: pid file", id);
+	close(fd);
 	full[k++] = o->binary;
 	full[k++] = "--root";
 	full[k++] = o->root;
 	full[k++] = "exec";
+	full[k++] = "--pid-file";
+	full[k++] = pidfile;
 	full[k++] = (char *)id;
 	for (size_t i = 0; i < n; i++)
 		full[k++] = argv[i];
 	so.argv = full;
-	*exit_code = -1;
-	*output = NULL;
 	rc = spawn_run(&so, &res, err);
 	free(full);
 	if (rc < 0) {
+		/* Killing the runtime does not kill what it started inside: the
+		 * pid file names it. */
+		char *text = NULL;
+		size_t len;
+		struct err ignored = ERR_INIT;
+
+		if (file_read_all(pidfile, 64, &text, &len, &ignored) == 0 && atoi(text) > 1)
+			kill((pid_t)atoi(text), SIGKILL);
+		free(text);
 		err_wrap(err, "exec in %s", id);
 		goto out;
 	}
@@ -425,6 +441,7 @@ oci_exec(const struct oci *o, const char *id, char *const *argv, int64_t timeout
 	buf_append(&res.out, res.errout.data, res.errout.len);
 	*output = buf_take(&res.out);
 out:
+	unlink(pidfile);
 	spawn_result_free(&res);
 	return rc;
 }
