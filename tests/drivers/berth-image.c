@@ -4,12 +4,15 @@
  *                    [--parallel N] [--unpack ROOTFS] REF
  *       pulls REF (and unpacks it into ROOTFS), prints "progress DONE TOTAL PCT"
  *       lines on stderr and the image as JSON on stdout
+ *   berth-image pull-many --cache DIR [options as pull] REF...
+ *       pulls every REF at once, one thread each; prints one JSON line per REF
  *   berth-image unpack --cache DIR REF ROOTFS
  *       unpacks REF (with a digest) from the cache alone
  *   berth-image gc --cache DIR [KEEP_REF...]
  *       removes the blobs no KEEP_REF references; prints "removed N"
  * Exits 0 on success, 1 with the error on stderr. */
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +72,55 @@ print_image(const struct image *img)
 	json_decref(o);
 }
 
+/* One pull of pull-many. */
+struct job {
+	struct image_cache *cache;
+	const struct image_settings *settings;
+	const char *ref;
+	struct image *img;
+	struct err err;
+	int rc;
+};
+
+static void *
+pull_thread(void *arg)
+{
+	struct job *j = arg;
+
+	j->rc = image_pull(j->cache, j->settings, j->ref, NULL, NULL, &j->img, &j->err);
+	return NULL;
+}
+
+static int
+pull_many(struct image_cache *cache, const struct image_settings *settings, char **refs,
+          struct err *err)
+{
+	size_t n = strv_len(refs), i;
+	struct job *jobs = xcalloc(n, sizeof *jobs);
+	pthread_t *threads = xcalloc(n, sizeof *threads);
+	int rc = 0;
+
+	for (i = 0; i < n; i++) {
+		jobs[i] = (struct job){cache, settings, refs[i], NULL, ERR_INIT, 0};
+		if (pthread_create(&threads[i], NULL, pull_thread, &jobs[i]) != 0)
+			log_fatal("pthread_create failed");
+	}
+	for (i = 0; i < n; i++)
+		pthread_join(threads[i], NULL);
+	for (i = 0; i < n; i++) {
+		if (jobs[i].rc < 0 && rc == 0) {
+			*err = jobs[i].err;
+			rc = -1;
+		}
+		if (jobs[i].img != NULL)
+			print_image(jobs[i].img);
+		image_free(jobs[i].img);
+	}
+	free(jobs);
+	free(threads);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -118,6 +170,9 @@ main(int argc, char **argv)
 		if (rootfs != NULL && image_unpack(cache, img, rootfs, &err) < 0)
 			goto out;
 		print_image(img);
+	} else if (strcmp(cmd, "pull-many") == 0 && strv_len(args) >= 1) {
+		if (pull_many(cache, &settings, args, &err) < 0)
+			goto out;
 	} else if (strcmp(cmd, "unpack") == 0 && strv_len(args) == 2) {
 		if (image_load(cache, args[0], &img, &err) < 0 ||
 		    image_unpack(cache, img, args[1], &err) < 0)

@@ -330,7 +330,8 @@ class Driver:
     def run(self, *args, timeout=120):
         cmd = [DRIVER, args[0], "--cache", self.cache] + list(args[1:])
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        p.image = json.loads(p.stdout) if p.returncode == 0 and p.stdout.startswith("{") else None
+        p.image = json.loads(p.stdout.splitlines()[0]) \
+            if p.returncode == 0 and p.stdout.startswith("{") else None
         p.progress = [tuple(int(x) for x in line.split()[1:])
                       for line in p.stderr.splitlines() if line.startswith("progress ")]
         return p

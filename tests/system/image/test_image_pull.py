@@ -223,3 +223,23 @@ def test_gc(registry, driver, unique):
     assert u.returncode != 0 and not os.path.exists(os.path.join(driver.root, "rootfs-b"))
     g = driver.run("gc")
     assert g.returncode == 0 and driver.blobs() == set()
+
+
+def test_concurrent_pulls_share_the_cache(registry, token_registry, driver, unique):
+    shared = layer([("shared.bin", "file", os.urandom(256 << 10))], compress=False)
+    refs = []
+    for i in range(3):
+        own = layer([("own%d" % i, "file", os.urandom(128 << 10))])
+        d, _ = registry.push_image(unique, "v%d" % i, [shared, own])
+        refs.append("%s/%s:v%d@%s" % (registry.addr, unique, i, d))
+    d, _ = token_registry.push_image(unique, "v1", [shared])
+    refs.append("%s/%s@%s" % (token_registry.addr, unique, d))
+    p = driver.run("pull-many", *token_registry.auth_args(), *refs)
+    assert p.returncode == 0, p.stderr
+    images = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [i["ref"] for i in images] == refs
+    assert driver.tmp_files() == []
+    # Every blob in the cache is whole: its name is its sha256.
+    for name in driver.blobs():
+        with open(os.path.join(driver.cache, "blobs", "sha256", name), "rb") as f:
+            assert sha256(f.read()) == "sha256:" + name
