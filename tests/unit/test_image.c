@@ -210,9 +210,10 @@ struct entry {
 	const char *data; /* content, or the link target */
 };
 
-/* A gzip'd tar layer of entries, put into the cache; returns its digest. */
+/* A tar layer of entries compressed with filter (ARCHIVE_FILTER_GZIP, _ZSTD or
+ * _NONE), put into the cache; returns its digest. */
 static char *
-put_layer(struct fixture *f, const struct entry *e, size_t n, size_t *size)
+put_layer_filter(struct fixture *f, const struct entry *e, size_t n, size_t *size, int filter)
 {
 	struct archive *a = archive_write_new();
 	struct archive_entry *ae = archive_entry_new();
@@ -220,7 +221,7 @@ put_layer(struct fixture *f, const struct entry *e, size_t n, size_t *size)
 	char *out = xmalloc(cap), *digest;
 
 	archive_write_set_format_pax_restricted(a);
-	archive_write_add_filter_gzip(a);
+	assert_int_equal(archive_write_add_filter(a, filter), ARCHIVE_OK);
 	assert_int_equal(archive_write_open_memory(a, out, cap, &used), ARCHIVE_OK);
 	for (i = 0; i < n; i++) {
 		archive_entry_clear(ae);
@@ -252,6 +253,12 @@ put_layer(struct fixture *f, const struct entry *e, size_t n, size_t *size)
 		*size = used;
 	free(out);
 	return digest;
+}
+
+static char *
+put_layer(struct fixture *f, const struct entry *e, size_t n, size_t *size)
+{
+	return put_layer_filter(f, e, n, size, ARCHIVE_FILTER_GZIP);
 }
 
 /* An image of the given layers with a manifest and config in the cache. */
@@ -418,6 +425,31 @@ test_unpack_escapes(void **state)
 }
 
 static void
+test_unpack_zstd_and_plain(void **state)
+{
+	static const struct entry z[] = {{"z.txt", AE_IFREG, "zstd"}};
+	static const struct entry p[] = {{"p.txt", AE_IFREG, "plain"}};
+	struct fixture *f = *state;
+	struct err err = ERR_INIT;
+	size_t sizes[2];
+	char *layers[3] = {put_layer_filter(f, z, 1, &sizes[0], ARCHIVE_FILTER_ZSTD),
+	                   put_layer_filter(f, p, 1, &sizes[1], ARCHIVE_FILTER_NONE), NULL};
+	struct image *img = put_image(f, layers, sizes, 2);
+	char *rootfs = xasprintf("%s/rootfs", f->dir), *s;
+
+	if (image_unpack(f->cache, img, rootfs, &err) < 0)
+		fail_msg("unpack: %s", err.msg);
+	assert_string_equal((s = read_file(rootfs, "z.txt")), "zstd");
+	free(s);
+	assert_string_equal((s = read_file(rootfs, "p.txt")), "plain");
+	free(s);
+	image_free(img);
+	free(layers[0]);
+	free(layers[1]);
+	free(rootfs);
+}
+
+static void
 test_load_and_gc(void **state)
 {
 	static const struct entry e1[] = {{"one", AE_IFREG, "1"}};
@@ -471,6 +503,7 @@ main(void)
 	    cmocka_unit_test(test_config_parse),
 	    cmocka_unit_test_setup_teardown(test_unpack_whiteouts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unpack_escapes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unpack_zstd_and_plain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_and_gc, setup, teardown),
 	};
 
