@@ -322,8 +322,8 @@ cache_put(struct image_cache *cache, const char *digest, const void *data, size_
 		p += w;
 		len -= (size_t)w;
 	}
-	if (close(take_fd(&fd)) < 0) {
-		rc = err_make(err, errno, "close %s", tmp);
+	if (fsync(fd) < 0 || close(take_fd(&fd)) < 0) {
+		rc = err_make(err, errno, "write %s", tmp);
 		goto out;
 	}
 	if (rename(tmp, path) < 0) {

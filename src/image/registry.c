@@ -564,6 +564,9 @@ transfer_finish(struct transfer *t, CURLcode cc, struct err *err)
 	if (strcmp(hex, b->digest + strlen("sha256:")) != 0)
 		return err_make(err, 0, "blob %s: digest mismatch (got sha256:%s), refused",
 		                b->digest, hex);
+	/* On disk before its name says it is verified, even across a crash. */
+	if (fsync(t->fd) < 0)
+		return err_make(err, errno, "blob %s: fsync %s", b->digest, b->tmp_path);
 	if (close(take_fd(&t->fd)) < 0)
 		return err_make(err, errno, "blob %s: close %s", b->digest, b->tmp_path);
 	if (rename(b->tmp_path, b->final_path) < 0)
