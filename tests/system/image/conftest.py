@@ -162,6 +162,17 @@ class Registry:
         hexd = digest.split(":", 1)[1]
         return os.path.join(self.storage, "docker/registry/v2/blobs/sha256", hexd[:2], hexd, "data")
 
+    def resize(self, digest, delta):
+        """Appends delta bytes to a stored blob, or cuts -delta bytes off it."""
+        path = self.blob_data_path(digest)
+        size = os.path.getsize(path)
+        with open(path, "r+b") as f:
+            if delta > 0:
+                f.seek(size)
+                f.write(os.urandom(delta))
+            else:
+                f.truncate(size + delta)
+
     def tamper(self, digest):
         """Flips a byte of a stored blob, keeping its size."""
         path = self.blob_data_path(digest)
@@ -192,6 +203,7 @@ class TokenServer:
                              check=True, capture_output=True).stdout
         self.x5c = base64.b64encode(der).decode()
         self.requests = []
+        self.key_name = "access_token"  # or "token": clients must read both
         self.port = free_port()
         server = self
 
@@ -209,7 +221,7 @@ class TokenServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                body = json.dumps({"access_token": server.mint(USER, q.get("scope", [""])[0]),
+                body = json.dumps({server.key_name: server.mint(USER, q.get("scope", [""])[0]),
                                    "expires_in": 300}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

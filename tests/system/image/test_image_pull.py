@@ -62,7 +62,9 @@ def test_pull_basic_auth(basic_registry, driver, unique):
     assert p.image["manifest_digest"] == digest
 
 
-def test_pull_token_auth(token_registry, driver, unique):
+@pytest.mark.parametrize("key_name", ["access_token", "token"])
+def test_pull_token_auth(token_registry, driver, unique, key_name):
+    token_registry.token_server.key_name = key_name
     digest, _ = small_image(token_registry, unique)
     ref = "%s/%s@%s" % (token_registry.addr, unique, digest)
     p = driver.pull(ref)
@@ -98,6 +100,18 @@ def test_tampered_layer_refused(registry, driver, unique):
     assert p.returncode != 0
     assert "blob %s: digest mismatch" % bad_digest in p.stderr
     assert bad_digest.split(":")[1] not in driver.blobs()
+    assert driver.tmp_files() == []
+
+
+@pytest.mark.parametrize("delta,msg", [(100, "more than the"), (-100, "the manifest declares")])
+def test_blob_of_wrong_size_refused(registry, driver, unique, delta, msg):
+    digest, doc = registry.push_image(unique, "v1", [layer([("x", "file", os.urandom(8192))])])
+    bad = doc["layers"][0]["digest"]
+    registry.resize(bad, delta)
+    p = driver.pull("%s/%s@%s" % (registry.addr, unique, digest))
+    assert p.returncode != 0
+    assert "blob %s: " % bad in p.stderr and msg in p.stderr, p.stderr
+    assert bad.split(":")[1] not in driver.blobs()
     assert driver.tmp_files() == []
 
 
