@@ -433,8 +433,7 @@ index_pick(json_t *root, const char *what, struct desc *d, struct err *err)
 	json_t *list = json_object_get(root, "manifests"), *m;
 	size_t i;
 
-	json_array_foreach(list, i, m)
-	{
+	for (i = 0; i < json_array_size(list) && (m = json_array_get(list, i)) != NULL; i++) {
 		json_t *p = json_object_get(m, "platform");
 		const char *os = json_string_value(json_object_get(p, "os"));
 		const char *arch = json_string_value(json_object_get(p, "architecture"));
@@ -626,8 +625,7 @@ image_resolve(struct image_cache *cache, struct registry *reg, const char *ref,
 	}
 	n_layers = json_array_size(jl);
 	layers = xcalloc(n_layers + 1, sizeof *layers);
-	json_array_foreach(jl, i, l)
-	{
+	for (i = 0; i < json_array_size(jl) && (l = json_array_get(jl, i)) != NULL; i++) {
 		const char *mt = json_string_value(json_object_get(l, "mediaType"));
 
 		if (desc_parse(l, &layers[i], "layer", err) < 0)
@@ -769,11 +767,12 @@ gc_mark(struct image_cache *cache, const char *digest, char ***keep, int depth)
 		    json_string_value(json_object_get(json_object_get(root, "config"), "digest")),
 		    keep, 2);
 		list = json_object_get(root, "layers");
-		json_array_foreach(list, i, m)
-		    gc_mark(cache, json_string_value(json_object_get(m, "digest")), keep, 2);
+		for (i = 0; i < json_array_size(list) && (m = json_array_get(list, i)) != NULL; i++)
+			gc_mark(cache, json_string_value(json_object_get(m, "digest")), keep, 2);
 		list = json_object_get(root, "manifests");
-		json_array_foreach(list, i, m) gc_mark(
-		    cache, json_string_value(json_object_get(m, "digest")), keep, depth + 1);
+		for (i = 0; i < json_array_size(list) && (m = json_array_get(list, i)) != NULL; i++)
+			gc_mark(cache, json_string_value(json_object_get(m, "digest")), keep,
+			        depth + 1);
 	}
 	json_decref(root);
 }

@@ -32,8 +32,7 @@ get_strv(json_t *obj, const char *key, char ***out, struct err *err)
 		return 0;
 	if (!json_is_array(a))
 		return err_make(err, EINVAL, "config.%s: not an array of strings", key);
-	json_array_foreach(a, i, s)
-	{
+	for (i = 0; i < json_array_size(a) && (s = json_array_get(a, i)) != NULL; i++) {
 		if (!json_is_string(s)) {
 			strv_free(take_ptr(out));
 			return err_make(err, EINVAL, "config.%s[%zu]: not a string", key, i);

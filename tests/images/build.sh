@@ -91,6 +91,7 @@ for m in json.load(open(sys.argv[1]))["manifests"]:
 PY
 }
 
+# shellcheck disable=SC2016 # expanded by the container's shell
 HTTPD='exec httpd -f -p "${PORT:-8080}" -h /www'
 
 hello() {
