@@ -1,11 +1,15 @@
 """Pulls through berth-image from a real docker-registry: every auth mode,
 digest verification, indexes, the cache, garbage collection, progress."""
+import base64
+import http.server
 import json
 import os
+import threading
 
 import pytest
 
-from conftest import (MT_DOCKER_LIST, MT_OCI_INDEX, PASSWORD, USER, layer, sha256)
+from conftest import (MT_DOCKER_LIST, MT_OCI_INDEX, PASSWORD, USER, image_config, layer,
+                      sha256)
 
 
 def small_image(reg, name, tag="v1", payload=None, **kw):
@@ -257,3 +261,76 @@ def test_concurrent_pulls_share_the_cache(registry, token_registry, driver, uniq
     for name in driver.blobs():
         with open(os.path.join(driver.cache, "blobs", "sha256", name), "rb") as f:
             assert sha256(f.read()) == "sha256:" + name
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Both halves of a registry that keeps its blobs elsewhere (as S3-backed
+    ones do): the front answers manifests and redirects blob GETs to the
+    storage, which serves them. Every request is recorded with its
+    Authorization header."""
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        srv = self.server
+        srv.seen.append((self.path, self.headers.get("Authorization")))
+        if srv.role == "front" and self.headers.get("Authorization") != srv.want_auth:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="front"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body, ctype = None, "application/octet-stream"
+        if srv.role == "front" and "/manifests/" in self.path:
+            body, ctype = srv.manifest, "application/vnd.oci.image.manifest.v1+json"
+        elif srv.role == "front" and "/blobs/" in self.path:
+            self.send_response(307)
+            self.send_header("Location", srv.storage_url + self.path.rsplit("/", 1)[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        elif srv.role == "storage":
+            body = srv.blobs.get(self.path.rsplit("/", 1)[1])
+        if body is None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_blob_redirect_drops_credentials(driver):
+    cfg = image_config()
+    l = layer([("x", "file", b"redirected")])
+    blobs = {sha256(cfg): cfg, sha256(l): l}
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": sha256(cfg), "size": len(cfg)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": sha256(l), "size": len(l)}]}).encode()
+    servers = []
+    for role in ("storage", "front"):
+        s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+        s.role, s.seen, s.blobs, s.manifest = role, [], blobs, manifest
+        s.want_auth = "Basic " + base64.b64encode(b"u:p").decode()
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+        servers.append(s)
+    storage, front = servers
+    front.storage_url = "http://127.0.0.1:%d/blob/" % storage.server_address[1]
+    try:
+        host = "127.0.0.1:%d" % front.server_address[1]
+        p = driver.pull("%s/app@%s" % (host, sha256(manifest)), "--auth", host + "=u:p")
+        assert p.returncode == 0, p.stderr
+        assert sorted(path for path, _ in storage.seen) == sorted(
+            "/blob/" + d for d in blobs)
+        assert all(auth is None for _, auth in storage.seen), storage.seen
+    finally:
+        for s in servers:
+            s.shutdown()
+            s.server_close()
