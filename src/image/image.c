@@ -533,11 +533,11 @@ progress_report(struct progress *p)
 }
 
 static void
-on_bytes(uint64_t delta, void *arg)
+on_bytes(int64_t delta, void *arg)
 {
 	struct progress *p = arg;
 
-	p->done += delta;
+	p->done += (uint64_t)delta; /* wraps back down when delta < 0 */
 	progress_report(p);
 }
 

@@ -20,6 +20,7 @@
 #define TOKEN_MAX      (1u << 20)
 #define ERROR_BODY_MAX (16u << 10)
 #define USER_AGENT     "berth/" BERTH_VERSION
+#define RETRIES        2 /* more tries of a request that failed transiently */
 
 struct registry {
 	char *host;           /* owned, "127.0.0.1:5000" */
@@ -129,6 +130,35 @@ registry_easy(struct registry *r, const char *url)
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
 	return c;
+}
+
+/* Whether a failed request may succeed when tried again: the network or an
+ * overloaded registry failed, rather than the registry answering no. */
+static int
+transient(CURLcode cc, long status)
+{
+	switch (cc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_GOT_NOTHING:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return 1;
+	case CURLE_OK:
+		return status == 429 || status == 502 || status == 503 || status == 504;
+	default:
+		return 0;
+	}
+}
+
+/* Waits before try number attempt + 2: 200 ms, then 400 ms. */
+static void
+backoff(int attempt)
+{
+	usleep(200000u << attempt);
 }
 
 /* The headers of a request: accept (may be NULL) and r's credentials. */
@@ -340,9 +370,9 @@ static int
 registry_get(struct registry *r, const char *url, const char *accept, size_t max,
              struct response *resp, struct err *err)
 {
-	int attempt;
+	int authenticated = 0, tries = 0;
 
-	for (attempt = 0;; attempt++) {
+	for (;;) {
 		struct curl_slist *headers = registry_headers(r, accept);
 		CURL *c = registry_easy(r, url);
 		CURLcode cc;
@@ -361,10 +391,15 @@ registry_get(struct registry *r, const char *url, const char *accept, size_t max
 		if (cc == CURLE_WRITE_ERROR && resp->overflow)
 			return err_make(err, EFBIG, "GET %s: answer larger than %zu bytes", url,
 			                max);
+		if (transient(cc, resp->status) && tries < RETRIES) {
+			backoff(tries++);
+			continue;
+		}
 		if (cc != CURLE_OK)
 			return err_make(err, 0, "GET %s: %s", url, curl_easy_strerror(cc));
-		if (resp->status != 401 || attempt > 0)
+		if (resp->status != 401 || authenticated)
 			break;
+		authenticated = 1;
 		if (registry_authenticate(r, resp->challenge, err) < 0)
 			return err_wrap(err, "GET %s", url);
 	}
@@ -440,6 +475,7 @@ struct transfer {
 	struct curl_slist *headers;       /* owned while running */
 	int fd;                           /* owned tmp file, -1 when closed */
 	int retried;                      /* answered a 401 once already */
+	int tries;                        /* retries after transient failures */
 	int done;
 	crypto_hash_sha256_state sha;
 	uint64_t got;
@@ -478,7 +514,7 @@ on_blob(char *data, size_t size, size_t n, void *arg)
 	crypto_hash_sha256_update(&t->sha, (const unsigned char *)data, len);
 	t->got += len;
 	if (t->progress != NULL)
-		t->progress(len, t->arg);
+		t->progress((int64_t)len, t->arg);
 	return len;
 }
 
@@ -525,7 +561,7 @@ transfer_stop(struct transfer *t, CURLM *multi)
 
 /* Checks a finished transfer: answered, complete, and the right bytes. Then
  * the blob enters the cache. Returns 1 when t must start again (after a 401
- * challenge was answered), 0 when done, -1 on failure. */
+ * challenge was answered, or a transient failure), 0 when done, -1 on failure. */
 static int
 transfer_finish(struct transfer *t, CURLcode cc, struct err *err)
 {
@@ -541,6 +577,12 @@ transfer_finish(struct transfer *t, CURLcode cc, struct err *err)
 	if (t->too_big)
 		return err_make(err, 0, "blob %s: more than the %llu bytes the manifest declares",
 		                b->digest, (unsigned long long)b->size);
+	if (transient(cc, status) && t->tries < RETRIES) {
+		if (t->progress != NULL) /* those bytes come again */
+			t->progress(-(int64_t)t->got, t->arg);
+		backoff(t->tries++);
+		return 1;
+	}
 	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && t->resp.overflow))
 		return err_make(err, 0, "blob %s: %s", b->digest, curl_easy_strerror(cc));
 	if (status == 401 && !t->retried) {

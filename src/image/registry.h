@@ -20,8 +20,9 @@ struct registry_blob {
 	const char *final_path; /* borrowed: renamed to once verified */
 };
 
-/* Called as bytes arrive: delta new bytes since the last call. */
-typedef void (*registry_progress_fn)(uint64_t delta, void *arg);
+/* Called as bytes arrive: delta new bytes since the last call (negative when
+ * a transfer starts again and its bytes no longer count). */
+typedef void (*registry_progress_fn)(int64_t delta, void *arg);
 
 /* Opens a client of repository repo on host; http selects plain HTTP;
  * username/password (borrowed, may be NULL) are used when the registry asks. */
@@ -36,6 +37,7 @@ int registry_get_manifest(struct registry *r, const char *reference, struct buf 
 
 /* Downloads blobs, up to parallel at once, each streamed through sha256 into
  * its tmp_path and renamed to final_path only when digest and size match.
+ * A transfer failing transiently (network, 429, 502-504) is tried twice more.
  * On failure no tmp_path is left and err names the failing blob. */
 int registry_fetch_blobs(struct registry *r, const struct registry_blob *blobs, size_t n,
                          int parallel, registry_progress_fn progress, void *arg, struct err *err);

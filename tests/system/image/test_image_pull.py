@@ -275,6 +275,12 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         srv = self.server
         srv.seen.append((self.path, self.headers.get("Authorization")))
+        if self.path in srv.fail_once:  # an overloaded registry, once
+            srv.fail_once.discard(self.path)
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if srv.role == "front" and self.headers.get("Authorization") != srv.want_auth:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="front"')
@@ -304,7 +310,9 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def test_blob_redirect_drops_credentials(driver):
+@pytest.fixture
+def split_registry():
+    """A front and a storage _Recorder serving one small image."""
     cfg = image_config()
     l = layer([("x", "file", b"redirected")])
     blobs = {sha256(cfg): cfg, sha256(l): l}
@@ -317,20 +325,37 @@ def test_blob_redirect_drops_credentials(driver):
     servers = []
     for role in ("storage", "front"):
         s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-        s.role, s.seen, s.blobs, s.manifest = role, [], blobs, manifest
+        s.role, s.seen, s.blobs, s.manifest, s.fail_once = role, [], blobs, manifest, set()
         s.want_auth = "Basic " + base64.b64encode(b"u:p").decode()
         threading.Thread(target=s.serve_forever, daemon=True).start()
         servers.append(s)
     storage, front = servers
     front.storage_url = "http://127.0.0.1:%d/blob/" % storage.server_address[1]
-    try:
-        host = "127.0.0.1:%d" % front.server_address[1]
-        p = driver.pull("%s/app@%s" % (host, sha256(manifest)), "--auth", host + "=u:p")
-        assert p.returncode == 0, p.stderr
-        assert sorted(path for path, _ in storage.seen) == sorted(
-            "/blob/" + d for d in blobs)
-        assert all(auth is None for _, auth in storage.seen), storage.seen
-    finally:
-        for s in servers:
-            s.shutdown()
-            s.server_close()
+    front.host = "127.0.0.1:%d" % front.server_address[1]
+    front.ref = "%s/app@%s" % (front.host, sha256(manifest))
+    yield front, storage
+    for s in servers:
+        s.shutdown()
+        s.server_close()
+
+
+def test_blob_redirect_drops_credentials(driver, split_registry):
+    front, storage = split_registry
+    p = driver.pull(front.ref, "--auth", front.host + "=u:p")
+    assert p.returncode == 0, p.stderr
+    assert sorted(path for path, _ in storage.seen) == sorted(
+        "/blob/" + d for d in storage.blobs)
+    assert all(auth is None for _, auth in storage.seen), storage.seen
+
+
+def test_transient_failures_retried(driver, split_registry):
+    front, storage = split_registry
+    layer_digest = [d for d in storage.blobs if storage.blobs[d][:2] == b"\x1f\x8b"][0]
+    front.fail_once = {"/v2/app/manifests/" + front.ref.split("@")[1]}
+    storage.fail_once = {"/blob/" + layer_digest}
+    p = driver.pull(front.ref, "--auth", front.host + "=u:p")
+    assert p.returncode == 0, p.stderr
+    assert not front.fail_once and not storage.fail_once
+    assert [path for path, _ in storage.seen].count("/blob/" + layer_digest) == 2
+    assert p.progress[-1][0] == p.progress[-1][1]
+    assert layer_digest.split(":")[1] in driver.blobs()
