@@ -6,6 +6,7 @@
 
 /* Holds the cache's lock shared (pulls, unpacks) so garbage collection waits. */
 void image_cache_lock_shared(struct image_cache *cache);
+/* Releases what image_cache_lock_shared() took. */
 void image_cache_unlock(struct image_cache *cache);
 
 #endif

@@ -48,12 +48,14 @@ typedef void (*image_progress_fn)(uint64_t done, uint64_t total, void *arg);
 /* Parses ref; the registry host is the part before the first '/' when it has
  * a '.' or ':' or is "localhost". Returns 0, or -1 with err naming the fault. */
 int image_ref_parse(const char *ref, struct image_ref *out, struct err *err);
+/* Frees what r owns and zeroes it. */
 void image_ref_clear(struct image_ref *r);
 
 /* Opens (creating it if needed) the cache under dir; *out is owned by the
  * caller, released with image_cache_close(). Leftover temporary files of an
  * earlier run are removed, so open a cache once per process. */
 int image_cache_open(const char *dir, struct image_cache **out, struct err *err);
+/* Frees cache (NULL is fine); no pull or unpack may still use it. */
 void image_cache_close(struct image_cache *cache);
 
 /* Path of the cached blob of digest ("sha256:<hex>"), owned by the caller;
@@ -85,6 +87,7 @@ int image_cache_gc(struct image_cache *cache, char *const *keep_refs, size_t *re
 /* Parses an image configuration JSON (the blob a manifest's config names)
  * into cfg, which the caller clears with image_config_clear(). */
 int image_config_parse(const char *json, size_t len, struct image_config *cfg, struct err *err);
+/* Frees what cfg owns and zeroes it. */
 void image_config_clear(struct image_config *cfg);
 
 /* Frees img and everything it owns; NULL is fine. */

@@ -252,8 +252,10 @@ unpack_layer(const char *root, const char *blob, const char *digest, struct err 
 
 	if (in == NULL || out == NULL)
 		log_fatal("out of memory (libarchive)");
+	/* As root, owners and extended attributes (file capabilities) as the
+	 * image has them; xattrs a filesystem refuses are only warnings. */
 	if (geteuid() == 0)
-		flags |= ARCHIVE_EXTRACT_OWNER;
+		flags |= ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_XATTR;
 	archive_write_disk_set_options(out, flags);
 	archive_read_support_filter_all(in);
 	archive_read_support_format_tar(in);

@@ -28,6 +28,7 @@ typedef void (*registry_progress_fn)(int64_t delta, void *arg);
  * username/password (borrowed, may be NULL) are used when the registry asks. */
 struct registry *registry_open(const char *host, const char *repo, int http, const char *username,
                                const char *password);
+/* Frees r (NULL is fine), wiping the credentials it negotiated. */
 void registry_close(struct registry *r);
 
 /* Fetches the manifest or index named by reference (a tag or digest) into
