@@ -609,9 +609,8 @@ route_registry_commit(struct route_registry *reg, const struct route_table *t, i
 			up->drain_timeout_ms = r->drain_timeout_ms;
 			atomic_store(&up->draining, 0);
 		} else if (!atomic_load(&up->draining)) {
-			if (r != NULL)
-				up->drain_timeout_ms = r->drain_timeout_ms;
-			else if (up->drain_timeout_ms == 0)
+			/* The drain timeout of the route it was served under. */
+			if (up->drain_timeout_ms == 0)
 				up->drain_timeout_ms = ROUTE_DEFAULT_DRAIN_MS;
 			atomic_store(&up->drain_deadline_ms, now_ms + up->drain_timeout_ms);
 			atomic_store(&up->draining, 1);
@@ -623,13 +622,8 @@ route_registry_commit(struct route_registry *reg, const struct route_table *t, i
 		reg->ups[n++] = up;
 	}
 	reg->nups = n;
-	for (i = n = 0; i < reg->nstats; i++) {
-		struct route_stats *s = reg->stats[i];
-		/* Statistics of a removed route stay for the metrics while they
-		 * have counted something; empty ones are dropped. */
-		reg->stats[n++] = s;
-	}
-	reg->nstats = n;
+	/* Statistics of removed routes stay: their counters are monotonic
+	 * for Prometheus and cost little. */
 }
 
 json_t *

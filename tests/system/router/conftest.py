@@ -253,14 +253,15 @@ class PyBackend:
     GET  /ws          -> WebSocket echo, replies "name:<text>"
     Every request is logged in .log as (path, headers)."""
 
-    def __init__(self, name):
+    def __init__(self, name, single=False):
         self.name = name
         self.log = []
         self.lock = threading.Lock()
         backend = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            # single: one request at a time, one per connection, in accept order
+            protocol_version = "HTTP/1.0" if single else "HTTP/1.1"
 
             def log_message(self, *a):
                 pass
@@ -353,8 +354,15 @@ class PyBackend:
         class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
             allow_reuse_address = True
+            request_queue_size = 128
 
-        self.server = Server(("127.0.0.1", 0), Handler)
+        if single:
+            class Single(http.server.HTTPServer):
+                request_queue_size = 128
+
+            self.server = Single(("127.0.0.1", 0), Handler)
+        else:
+            self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.addr = f"127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -374,7 +382,10 @@ def backends(tmpdir_router):
     made = []
 
     def make(name, kind="py"):
-        b = Busybox(tmpdir_router, name) if kind == "busybox" else PyBackend(name)
+        if kind == "busybox":
+            b = Busybox(tmpdir_router, name)
+        else:
+            b = PyBackend(name, single=kind == "single")
         made.append(b)
         return b
 
