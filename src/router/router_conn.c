@@ -338,6 +338,8 @@ status_reason(int status)
 		return "Request Header Fields Too Large";
 	case 501:
 		return "Not Implemented";
+	case 505:
+		return "HTTP Version Not Supported";
 	case 502:
 		return "Bad Gateway";
 	case 503:
@@ -521,6 +523,52 @@ hdr_is(const struct hdr *h, const char *name, size_t n)
 }
 
 #define HDR_IS(h, lit) hdr_is((h), lit, sizeof(lit) - 1)
+
+/* RFC 9110 tchar: the bytes of a token such as a header name. */
+static const unsigned char tchar[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
+    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
+    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
+    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
+    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+/* A header name is a non-empty token; a value holds visible characters,
+ * spaces, tabs and obs-text, nothing else. */
+static int
+header_valid(const struct hdr *h)
+{
+	size_t i;
+
+	if (h->nlen == 0)
+		return 0;
+	for (i = 0; i < h->nlen; i++)
+		if (!tchar[(unsigned char)h->name[i]])
+			return 0;
+	for (i = 0; i < h->vlen; i++) {
+		unsigned char ch = (unsigned char)h->val[i];
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* An origin-form request-target: visible ASCII only. */
+static int
+target_valid(const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f)
+			return 0;
+	return len > 0;
+}
 
 /* Whether the request-target's path holds a dot segment or an encoded '.',
  * '/' or '\\', which could step out of an allowed prefix on the upstream. */
@@ -738,8 +786,23 @@ conn_read_head(struct conn *c)
 			return 0;
 		}
 	}
+	/* http-parser as Debian builds it is lenient (spaces in names, for
+	 * one): check names, values and the target ourselves, so that what an
+	 * upstream reads is what we framed. */
+	if (c->rp.http_major != 1 || c->rp.http_minor > 1) {
+		conn_reply(c, 505, 1);
+		return 0;
+	}
+	if (!target_valid(w->url, w->url_len)) {
+		conn_reply(c, 400, 1);
+		return 0;
+	}
 	for (i = 0; i < w->nhdrs; i++) {
 		const struct hdr *h = &w->hdrs[i];
+		if (!header_valid(h)) {
+			conn_reply(c, 400, 1);
+			return 0;
+		}
 		if (HDR_IS(h, "host")) {
 			host = h;
 			nhost++;
@@ -1093,6 +1156,9 @@ conn_response_read(struct conn *c)
 		if ((e != HPE_OK && e != HPE_PAUSED) || !w->head_complete || np != n ||
 		    w->hdr_overflow)
 			goto bad;
+		for (np = 0; np < w->nhdrs; np++)
+			if (!header_valid(&w->hdrs[np]))
+				goto bad;
 		paused = e == HPE_PAUSED;
 		if (paused)
 			http_parser_pause(&c->sp, 0);
