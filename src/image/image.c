@@ -519,26 +519,30 @@ struct progress {
 	void *arg;
 	uint64_t done, total;
 	int last_pct;
+	int cancelled; /* fn asked to stop */
 };
 
-static void
+/* Reports a new percent; returns non-zero when the caller cancels. */
+static int
 progress_report(struct progress *p)
 {
 	int pct = p->total ? (int)(p->done * 100 / p->total) : 100;
 
 	if (p->fn != NULL && pct != p->last_pct) {
 		p->last_pct = pct;
-		p->fn(p->done, p->total, p->arg);
+		if (p->fn(p->done, p->total, p->arg) != 0)
+			p->cancelled = 1;
 	}
+	return p->cancelled;
 }
 
-static void
+static int
 on_bytes(int64_t delta, void *arg)
 {
 	struct progress *p = arg;
 
 	p->done += (uint64_t)delta; /* wraps back down when delta < 0 */
-	progress_report(p);
+	return progress_report(p);
 }
 
 void
@@ -585,7 +589,7 @@ image_resolve(struct image_cache *cache, struct registry *reg, const char *ref,
 {
 	struct source src = {cache, reg};
 	struct image_ref ir = {0};
-	struct progress prog = {progress, arg, 0, 0, -1};
+	struct progress prog = {progress, arg, 0, 0, -1, 0};
 	struct registry_blob *fetch = NULL;
 	struct desc config_desc, *layers = NULL;
 	struct image *img = NULL;
@@ -667,7 +671,10 @@ image_resolve(struct image_cache *cache, struct registry *reg, const char *ref,
 		fetch[n_fetch].final_path = final_paths[n_fetch];
 		n_fetch++;
 	}
-	progress_report(&prog);
+	if (progress_report(&prog) != 0) {
+		err_make(err, ECANCELED, "pull cancelled");
+		goto out;
+	}
 	if (n_fetch > 0 && registry_fetch_blobs(reg, fetch, n_fetch, 0, on_bytes, &prog, err) < 0)
 		goto out;
 
