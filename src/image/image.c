@@ -464,7 +464,7 @@ manifest_get(struct source *src, const char *reference, const char *digest, json
 	const char *what = digest ? digest : reference;
 	json_error_t jerr;
 	size_t len = 0;
-	int rc = -1;
+	int rc = -1, fetched = 0;
 
 	*root = NULL;
 	if (digest != NULL && cache_read(src->cache, digest, &data, &len, err) == 0) {
@@ -489,11 +489,7 @@ manifest_get(struct source *src, const char *reference, const char *digest, json
 			goto out;
 		}
 		*got_digest = xasprintf("sha256:%s", hex);
-		if (cache_put(src->cache, *got_digest, body.data ? body.data : "", body.len, err) <
-		    0) {
-			err_wrap(err, "caching manifest %s", *got_digest);
-			goto out;
-		}
+		fetched = 1;
 	}
 	if (*got_digest == NULL)
 		*got_digest = xstrdup(digest);
@@ -502,7 +498,15 @@ manifest_get(struct source *src, const char *reference, const char *digest, json
 		err_make(err, 0, "manifest %s: bad JSON: %s", what, jerr.text);
 		goto out;
 	}
-	rc = doc_kind(*root, media_type, what, kind, err);
+	if (doc_kind(*root, media_type, what, kind, err) < 0)
+		goto out;
+	/* Cached once it proved to be a manifest, by the digest it hashes to. */
+	if (fetched &&
+	    cache_put(src->cache, *got_digest, body.data ? body.data : "", body.len, err) < 0) {
+		err_wrap(err, "caching manifest %s", *got_digest);
+		goto out;
+	}
+	rc = 0;
 out:
 	if (rc < 0) {
 		json_decref(take_ptr(root));
@@ -649,10 +653,11 @@ image_resolve(struct image_cache *cache, struct registry *reg, const char *ref,
 		const struct desc *d = i == 0 ? &config_desc : &layers[i - 1];
 		size_t j;
 
-		for (j = 0; j < n_fetch; j++)
-			if (strcmp(fetch[j].digest, d->digest) == 0)
+		for (j = 0; j < i; j++) /* a layer listed twice counts once */
+			if (strcmp(j == 0 ? config_desc.digest : layers[j - 1].digest, d->digest) ==
+			    0)
 				break;
-		if (j < n_fetch)
+		if (j < i)
 			continue;
 		prog.total += d->size;
 		if (cache_has(cache, d)) {
