@@ -464,7 +464,7 @@ manifest_get(struct source *src, const char *reference, const char *digest, json
 	const char *what = digest ? digest : reference;
 	json_error_t jerr;
 	size_t len = 0;
-	int rc = -1;
+	int rc = -1, fetched = 0;
 
 	*root = NULL;
 	if (digest != NULL && cache_read(src->cache, digest, &data, &len, err) == 0) {
@@ -489,11 +489,7 @@ manifest_get(struct source *src, const char *reference, const char *digest, json
 			goto out;
 		}
 		*got_digest = xasprintf("sha256:%s", hex);
-		if (cache_put(src->cache, *got_digest, body.data ? body.data : "", body.len, err) <
-		    0) {
-			err_wrap(err, "caching manifest %s", *got_digest);
-			goto out;
-		}
+		fetched = 1;
 	}
 	if (*got_digest == NULL)
 		*got_digest = xstrdup(digest);
@@ -502,7 +498,15 @@ manifest_get(struct source *src, const char *reference, const char *digest, json
 		err_make(err, 0, "manifest %s: bad JSON: %s", what, jerr.text);
 		goto out;
 	}
-	rc = doc_kind(*root, media_type, what, kind, err);
+	if (doc_kind(*root, media_type, what, kind, err) < 0)
+		goto out;
+	/* Cached once it proved to be a manifest, by the digest it hashes to. */
+	if (fetched &&
+	    cache_put(src->cache, *got_digest, body.data ? body.data : "", body.len, err) < 0) {
+		err_wrap(err, "caching manifest %s", *got_digest);
+		goto out;
+	}
+	rc = 0;
 out:
 	if (rc < 0) {
 		json_decref(take_ptr(root));
@@ -519,26 +523,30 @@ struct progress {
 	void *arg;
 	uint64_t done, total;
 	int last_pct;
+	int cancelled; /* fn asked to stop */
 };
 
-static void
+/* Reports a new percent; returns non-zero when the caller cancels. */
+static int
 progress_report(struct progress *p)
 {
 	int pct = p->total ? (int)(p->done * 100 / p->total) : 100;
 
 	if (p->fn != NULL && pct != p->last_pct) {
 		p->last_pct = pct;
-		p->fn(p->done, p->total, p->arg);
+		if (p->fn(p->done, p->total, p->arg) != 0)
+			p->cancelled = 1;
 	}
+	return p->cancelled;
 }
 
-static void
+static int
 on_bytes(int64_t delta, void *arg)
 {
 	struct progress *p = arg;
 
 	p->done += (uint64_t)delta; /* wraps back down when delta < 0 */
-	progress_report(p);
+	return progress_report(p);
 }
 
 void
@@ -585,7 +593,7 @@ image_resolve(struct image_cache *cache, struct registry *reg, const char *ref,
 {
 	struct source src = {cache, reg};
 	struct image_ref ir = {0};
-	struct progress prog = {progress, arg, 0, 0, -1};
+	struct progress prog = {progress, arg, 0, 0, -1, 0};
 	struct registry_blob *fetch = NULL;
 	struct desc config_desc, *layers = NULL;
 	struct image *img = NULL;
@@ -645,10 +653,11 @@ image_resolve(struct image_cache *cache, struct registry *reg, const char *ref,
 		const struct desc *d = i == 0 ? &config_desc : &layers[i - 1];
 		size_t j;
 
-		for (j = 0; j < n_fetch; j++)
-			if (strcmp(fetch[j].digest, d->digest) == 0)
+		for (j = 0; j < i; j++) /* a layer listed twice counts once */
+			if (strcmp(j == 0 ? config_desc.digest : layers[j - 1].digest, d->digest) ==
+			    0)
 				break;
-		if (j < n_fetch)
+		if (j < i)
 			continue;
 		prog.total += d->size;
 		if (cache_has(cache, d)) {
@@ -667,7 +676,10 @@ image_resolve(struct image_cache *cache, struct registry *reg, const char *ref,
 		fetch[n_fetch].final_path = final_paths[n_fetch];
 		n_fetch++;
 	}
-	progress_report(&prog);
+	if (progress_report(&prog) != 0) {
+		err_make(err, ECANCELED, "pull cancelled");
+		goto out;
+	}
 	if (n_fetch > 0 && registry_fetch_blobs(reg, fetch, n_fetch, 0, on_bytes, &prog, err) < 0)
 		goto out;
 

@@ -42,8 +42,10 @@ struct image_ref {
 
 struct image_cache;
 
-/* Progress of a pull: bytes of the image's blobs present so far out of total. */
-typedef void (*image_progress_fn)(uint64_t done, uint64_t total, void *arg);
+/* Progress of a pull: bytes of the image's blobs present so far out of total,
+ * called at each new percent. Returns 0 to go on, non-zero to cancel the pull
+ * (it then fails with ECANCELED, leaving no partial blob). */
+typedef int (*image_progress_fn)(uint64_t done, uint64_t total, void *arg);
 
 /* Parses ref; the registry host is the part before the first '/' when it has
  * a '.' or ':' or is "localhost". Returns 0, or -1 with err naming the fault. */

@@ -479,6 +479,7 @@ struct transfer {
 	int done;
 	crypto_hash_sha256_state sha;
 	uint64_t got;
+	int cancelled;   /* the progress callback said stop */
 	int write_errno; /* the tmp file's write failed */
 	int too_big;     /* more bytes than declared */
 	struct response resp;
@@ -513,8 +514,10 @@ on_blob(char *data, size_t size, size_t n, void *arg)
 	}
 	crypto_hash_sha256_update(&t->sha, (const unsigned char *)data, len);
 	t->got += len;
-	if (t->progress != NULL)
-		t->progress((int64_t)len, t->arg);
+	if (t->progress != NULL && t->progress((int64_t)len, t->arg) != 0) {
+		t->cancelled = 1;
+		return 0;
+	}
 	return len;
 }
 
@@ -572,6 +575,8 @@ transfer_finish(struct transfer *t, CURLcode cc, struct err *err)
 
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
 	t->resp.status = status;
+	if (t->cancelled)
+		return err_make(err, ECANCELED, "pull cancelled");
 	if (t->write_errno != 0)
 		return err_make(err, t->write_errno, "blob %s: write %s", b->digest, b->tmp_path);
 	if (t->too_big)

@@ -21,8 +21,9 @@ struct registry_blob {
 };
 
 /* Called as bytes arrive: delta new bytes since the last call (negative when
- * a transfer starts again and its bytes no longer count). */
-typedef void (*registry_progress_fn)(int64_t delta, void *arg);
+ * a transfer starts again and its bytes no longer count). Returns non-zero
+ * to cancel every transfer. */
+typedef int (*registry_progress_fn)(int64_t delta, void *arg);
 
 /* Opens a client of repository repo on host; http selects plain HTTP;
  * username/password (borrowed, may be NULL) are used when the registry asks. */

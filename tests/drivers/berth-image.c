@@ -1,7 +1,7 @@
 /* berth-image: the image module's API for system tests and benchmarks.
  *
  *   berth-image pull --cache DIR [--auth HOST=USER:PASS]... [--insecure HOST]...
- *                    [--parallel N] [--unpack ROOTFS] REF
+ *                    [--parallel N] [--unpack ROOTFS] [--cancel-at PCT] REF
  *       pulls REF (and unpacks it into ROOTFS), prints "progress DONE TOTAL PCT"
  *       lines on stderr and the image as JSON on stdout
  *   berth-image pull-many --cache DIR [options as pull] REF...
@@ -28,12 +28,16 @@ usage(void)
 	exit(2);
 }
 
-static void
+/* Prints progress; cancels once past the --cancel-at percent, if given. */
+static int
 on_progress(uint64_t done, uint64_t total, void *arg)
 {
-	(void)arg;
+	const int *cancel_at = arg;
+	int pct = total ? (int)(done * 100 / total) : 100;
+
 	fprintf(stderr, "progress %llu %llu %d\n", (unsigned long long)done,
-	        (unsigned long long)total, total ? (int)(done * 100 / total) : 100);
+	        (unsigned long long)total, pct);
+	return *cancel_at >= 0 && pct >= *cancel_at;
 }
 
 static json_t *
@@ -131,7 +135,7 @@ main(int argc, char **argv)
 	struct err err = ERR_INIT;
 	const char *cmd, *cache_dir = NULL, *rootfs = NULL;
 	char **insecure = NULL, **args = NULL;
-	int i, rc = 1;
+	int i, rc = 1, cancel_at = -1;
 
 	log_init("berth-image", LOG_LEVEL_WARN);
 	if (argc < 2)
@@ -153,6 +157,8 @@ main(int argc, char **argv)
 			insecure = strv_push(insecure, argv[++i]);
 		} else if (strcmp(argv[i], "--parallel") == 0 && i + 1 < argc) {
 			settings.max_parallel = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--cancel-at") == 0 && i + 1 < argc) {
+			cancel_at = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--unpack") == 0 && i + 1 < argc) {
 			rootfs = argv[++i];
 		} else {
@@ -165,7 +171,7 @@ main(int argc, char **argv)
 	if (image_cache_open(cache_dir, &cache, &err) < 0)
 		goto out;
 	if (strcmp(cmd, "pull") == 0 && strv_len(args) == 1) {
-		if (image_pull(cache, &settings, args[0], on_progress, NULL, &img, &err) < 0)
+		if (image_pull(cache, &settings, args[0], on_progress, &cancel_at, &img, &err) < 0)
 			goto out;
 		if (rootfs != NULL && image_unpack(cache, img, rootfs, &err) < 0)
 			goto out;

@@ -359,3 +359,20 @@ def test_transient_failures_retried(driver, split_registry):
     assert [path for path, _ in storage.seen].count("/blob/" + layer_digest) == 2
     assert p.progress[-1][0] == p.progress[-1][1]
     assert layer_digest.split(":")[1] in driver.blobs()
+
+
+def test_pull_cancelled_from_progress(registry, driver, unique):
+    layers = [layer([("f%d" % i, "file", os.urandom(1 << 20))], compress=False)
+              for i in range(3)]
+    digest, doc = registry.push_image(unique, "v1", layers)
+    p = driver.pull("%s/%s@%s" % (registry.addr, unique, digest), "--cancel-at", "30",
+                    "--parallel", "1")
+    assert p.returncode != 0
+    assert "pull cancelled" in p.stderr
+    assert 30 <= p.progress[-1][2] < 100
+    assert driver.tmp_files() == []
+    cached = driver.blobs()
+    assert not all(l["digest"].split(":")[1] in cached for l in doc["layers"])
+    # The same pull, not cancelled, completes from where the cache stands.
+    p = driver.pull("%s/%s@%s" % (registry.addr, unique, digest))
+    assert p.returncode == 0, p.stderr

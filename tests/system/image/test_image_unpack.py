@@ -134,3 +134,19 @@ def test_unpack_into_existing_dir_refused(registry, driver, unique):
     p = driver.pull("%s/%s@%s" % (registry.addr, unique, digest), "--unpack", rootfs)
     assert p.returncode != 0 and "already exists" in p.stderr
     assert os.listdir(rootfs) == []
+
+
+def test_file_over_symlink_replaces_the_link(registry, driver, unique):
+    victim = os.path.join(driver.root, "victim")
+    with open(victim, "w") as f:
+        f.write("untouched")
+    lower = layer([("x", "symlink", victim), ("d", "symlink", driver.root)])
+    upper = layer([("x", "file", b"new"), ("d", "dir", None), ("d/y", "file", b"y")])
+    p, rootfs = pull_unpack(registry, driver, unique, [lower, upper])
+    assert p.returncode == 0, p.stderr
+    assert open(victim).read() == "untouched"
+    assert not os.path.islink(os.path.join(rootfs, "x"))
+    assert open(os.path.join(rootfs, "x"), "rb").read() == b"new"
+    assert os.path.isdir(os.path.join(rootfs, "d")) and not os.path.islink(
+        os.path.join(rootfs, "d"))
+    assert not os.path.exists(os.path.join(driver.root, "y"))
