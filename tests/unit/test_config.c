@@ -625,6 +625,15 @@ test_env_forms(void **state)
 	assert_string_equal(c->containers[0].env[2].value, "x: y");
 	assert_string_equal(c->containers[0].env[3].value, "");
 	config_free(c);
+	/* Quoted forms: '' escapes (runs of them too), folding, double-quoted escapes. */
+	c = parse_ok("containers:\n  - name: a\n    image: " IMG
+	             "\n    env:\n      - A: 'it''s'\n      - B: 'x''''''y'\n      - C: 'one\n"
+	             "          two\n\n          three  '\n      - D: \"t\\tu\\u00e9\"\n" SHIM);
+	assert_string_equal(c->containers[0].env[0].value, "it's");
+	assert_string_equal(c->containers[0].env[1].value, "x'''y");
+	assert_string_equal(c->containers[0].env[2].value, "one two\nthree  ");
+	assert_string_equal(c->containers[0].env[3].value, "t\tu\xc3\xa9");
+	config_free(c);
 	expect_errors("containers:\n  - name: a\n    image: " IMG
 	              "\n    env: [\"A=1\", {B: 1, C: 2}]\n    secrets: [\"my-secret\"]\n" SHIM,
 	              "t.yml:4:11: containers[0].env[0]: \"A=1\" is not a variable name; write - "
