@@ -35,6 +35,7 @@ struct pctx {
 	int seen_containers, seen_shim;  /* the keys were present */
 	const ynode *upstream_container; /* the shim's value node, or NULL */
 	const ynode **names;             /* owned: the name node of each container */
+	unsigned hints;                  /* "did you mean" hints computed so far */
 };
 
 enum ftype {
@@ -257,7 +258,8 @@ unknown_key(struct pctx *p, const ynode *k, const struct field *fields, size_t n
 	const char *best = NULL;
 	size_t i, d, bestd = 3;
 
-	for (i = 0; i < n; i++) {
+	/* Hints cost an edit distance per known key: only for the first few. */
+	for (i = 0; i < n && p->hints < 100; i++) {
 		d = edit_distance(k->text, fields[i].key);
 		if (d < bestd && d < strlen(fields[i].key)) {
 			bestd = d;
@@ -269,6 +271,7 @@ unknown_key(struct pctx *p, const ynode *k, const struct field *fields, size_t n
 			if (strcmp(k->text, aliases[i].from) == 0 &&
 			    strcmp(fields[d].key, aliases[i].to) == 0)
 				best = aliases[i].to;
+	p->hints++;
 	if (strncmp(k->text, "x-", 2) == 0)
 		config_error_at(p->errs, k, NULL,
 		                "unknown key (docker-compose x- extensions are not supported)");
