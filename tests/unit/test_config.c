@@ -745,6 +745,27 @@ test_canonical_stable(void **state)
 	free(sd);
 }
 
+/* go-yaml v3, the reference's parser, reads yes/no/on/off into bool fields. */
+static void
+test_yaml11_bools(void **state)
+{
+	char *a = sha_of("containers:\n  - name: a\n    image: " IMG
+	                 "\n    read_only: yes\n    privileged: off\n" SHIM "  authenticated: Y\n");
+	char *b =
+	    sha_of("containers:\n  - name: a\n    image: " IMG
+	           "\n    read_only: true\n    privileged: false\n" SHIM "  authenticated: true\n");
+	struct config *c;
+
+	(void)state;
+	assert_string_equal(a, b);
+	/* In recorded sections, untyped, they stay strings, as there. */
+	c = parse_ok("containers:\n  - name: a\n    image: " IMG "\n" SHIM "security: {x: yes}\n");
+	assert_non_null(strstr(c->canonical, "\"security\":{\"x\":\"yes\"}"));
+	config_free(c);
+	free(a);
+	free(b);
+}
+
 /* Known answers computed independently with Python:
  *   import hashlib, struct
  *   f = lambda b: struct.pack('>Q', len(b)) + b
@@ -820,6 +841,7 @@ main(void)
 	    cmocka_unit_test(test_gpus),
 	    cmocka_unit_test(test_error_order),
 	    cmocka_unit_test(test_canonical_stable),
+	    cmocka_unit_test(test_yaml11_bools),
 	    cmocka_unit_test(test_measurement),
 	};
 
