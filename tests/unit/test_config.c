@@ -125,6 +125,20 @@ test_cpu_file(void **state)
 	assert_int_equal(config_gpus_required(c, 8), 0);
 	assert_int_equal(strlen(c->config_sha256), 64);
 	assert_string_equal(c->path, "tests/config/cpu-app.yml");
+	/* The canonical form is pinned: changing it changes every deployment's
+	 * hash. Expected hash: printf '%s' '<the text>' | sha256sum */
+	assert_string_equal(
+	    c->canonical,
+	    "{\"containers\":[{\"command\":[\"--port\",\"8000\"],\"env\":[{\"key\":\"LOG_LEVEL\","
+	    "\"value\":\"info\"}],\"image\":\"registry.example/app:1.2@sha256:"
+	    "6288f5265d130be6426ba98cc0ea5b5cb7c0d2ec44a9c57829004dc8ee7f0e52\",\"name\":\"app\","
+	    "\"privileged\":false,\"read_only\":false,\"secrets\":[\"API_KEY\"]}],\"cpus\":2,"
+	    "\"cvm-version\":\"0.7.5\",\"deploy\":{\"drain-timeout\":30000,\"health-path\":\"/"
+	    "health\",\"health-timeout\":300000,\"hold-timeout\":30000,\"min-healthy-time\":2000,"
+	    "\"strategy\":\"auto\"},\"memory\":8192,\"shim\":{\"paths\":[\"/health\"],"
+	    "\"upstream-container\":\"app\",\"upstream-port\":8000}}");
+	assert_string_equal(c->config_sha256,
+	                    "7131c532c3c03aea8899f2ea725601be51f743ac0cab1815ad7249807a0843b0");
 	config_free(c);
 }
 
