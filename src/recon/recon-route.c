@@ -355,6 +355,7 @@ recon_router_spawn(struct recon *r, struct err *err)
 	char *bin = recon_router_bin(r);
 	char *listen = xasprintf("%s:%d", r->d->settings.router_addr, r->d->settings.router_port);
 	char *logpath = xasprintf("%s/router.log", r->d->settings.state_dir);
+	char *pidpath = xasprintf("%s/router.pid", r->d->settings.state_dir);
 	char *argv[] = {bin, "--listen", listen, "--admin-socket", r->router.socket, NULL};
 	pid_t pid;
 	int status, rc = 0;
@@ -366,11 +367,20 @@ recon_router_spawn(struct recon *r, struct err *err)
 		goto out;
 	}
 	if (pid == 0) {
+		char line[32];
+		pid_t child;
 		int fd;
 
 		setsid();
-		if (fork() != 0)
+		child = fork();
+		if (child != 0) {
+			/* The router's pid, for whoever must stop it. */
+			int n = snprintf(line, sizeof line, "%d\n", (int)child);
+			fd = open(pidpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			if (fd >= 0 && child > 0)
+				(void)!write(fd, line, (size_t)n);
 			_exit(0);
+		}
 		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			dup2(fd, STDOUT_FILENO);
@@ -389,6 +399,7 @@ out:
 	free(bin);
 	free(listen);
 	free(logpath);
+	free(pidpath);
 	return rc;
 }
 

@@ -761,13 +761,22 @@ recon_new(struct berthd *d, struct recon **out, struct err *err)
 {
 	struct recon *r = xcalloc(1, sizeof *r);
 	struct runtime_settings rs = {0};
-	char *images = NULL;
+	char *images = NULL, *run = NULL, *oci_root = NULL, *netns_dir = NULL, hex[65];
 	int rc = -1;
 
 	r->d = d;
 	rs.state_dir = d->settings.state_dir;
 	rs.oci_runtime = d->settings.runtime;
 	rs.subnet = d->settings.subnet;
+	rs.bridge = d->settings.bridge;
+	/* The runtime's state lives in a run directory of this state directory
+	 * alone, so that two berthd never take each other's enclaves. */
+	sha256_hex(d->settings.state_dir, strlen(d->settings.state_dir), hex);
+	run = xasprintf("/run/berth/%.12s", hex);
+	oci_root = xasprintf("%s/oci", run);
+	netns_dir = xasprintf("%s/netns", run);
+	rs.oci_root = oci_root;
+	rs.netns_dir = netns_dir;
 	rs.gpus_simulated = d->settings.gpus > 0 ? d->settings.gpus : 0;
 	if (runtime_open(&rs, &r->rt, err) < 0) {
 		err_wrap(err, "runtime");
@@ -793,6 +802,9 @@ recon_new(struct berthd *d, struct recon **out, struct err *err)
 	rc = 0;
 out:
 	free(images);
+	free(run);
+	free(oci_root);
+	free(netns_dir);
 	*out = r;
 	return rc;
 }
