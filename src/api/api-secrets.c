@@ -124,7 +124,7 @@ secrets_put(struct api_req *r)
 		api_reply_store_error(r, rc, &err);
 		goto out;
 	}
-	api_reply_json(r, 200, out != NULL ? out : json_null());
+	api_reply_object(r, 200, out);
 out:
 	free(sealed);
 	/* The body holds the value in the clear: wipe it before it is freed. */
