@@ -278,8 +278,8 @@ class Load:
     """Requests to a container through the router, back to back, from a
     thread, counting answers by status and failures by kind."""
 
-    def __init__(self, berthd, name, path="/"):
-        self.b, self.name, self.path = berthd, name, path
+    def __init__(self, berthd, name, path="/", timeout=10):
+        self.b, self.name, self.path, self.timeout = berthd, name, path, timeout
         self.statuses = {}
         self.bodies = {}
         self.errors = []
@@ -290,7 +290,7 @@ class Load:
     def run(self):
         while not self.stopping:
             try:
-                status, body, _ = self.b.get(self.name, self.path, timeout=10)
+                status, body, _ = self.b.get(self.name, self.path, timeout=self.timeout)
                 self.statuses[status] = self.statuses.get(status, 0) + 1
                 self.bodies[body] = self.bodies.get(body, 0) + 1
             except Exception as e:  # a failed request is what we count
