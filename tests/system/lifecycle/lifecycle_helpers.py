@@ -96,12 +96,14 @@ http:
 
 
 def config_text(image, upstream_port=8080, gpus=None, deploy=None, env=None, secrets=None,
-                paths=("/*", "/health")):
+                paths=("/*", "/health"), entrypoint=None):
     """A tinfoil-config.yml for one container of image."""
     lines = ["cvm-version: 0.7.5"]
     if gpus is not None:
         lines.append(f"gpus: {gpus}")
     lines += ["containers:", '  - name: "app"', f'    image: "{image}"']
+    if entrypoint:
+        lines.append("    entrypoint: " + json.dumps(entrypoint))
     if env:
         lines.append("    env:")
         for k, v in env.items():

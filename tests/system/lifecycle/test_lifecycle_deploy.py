@@ -56,3 +56,20 @@ def test_delete_removes_route_and_enclave(berthd, repo):
         time.sleep(0.1)
     assert os.listdir(enc) == []
     assert berthd.get("gone")[0] == 404
+
+
+def test_logs_of_a_debug_container_only(berthd, registry):
+    cfg = config_text(registry.images["hello:v1"], entrypoint=[
+        "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7; do echo line $i; done; "
+        "echo to-stderr >&2; exec httpd -f -p 8080 -h /www"])
+    berthd.call("POST", "/containers", {"name": "prod", "config": cfg})
+    berthd.call("POST", "/containers", {"name": "dbg", "config": cfg, "debug": True})
+    berthd.wait_status("prod", "running")
+    berthd.wait_status("dbg", "running")
+    status, body = berthd.call("GET", "/containers/prod/logs")
+    assert status == 403 and "only available for debug containers" in body["error"]["message"]
+    status, body = berthd.call("GET", "/containers/dbg/logs?tail=3")
+    assert status == 200, body
+    assert body.splitlines() == ["line 6", "line 7", "to-stderr"]
+    assert berthd.call("GET", "/containers/dbg/logs?tail=zero")[0] == 400
+    assert berthd.call("GET", "/containers/nope/logs")[0] == 404
