@@ -83,6 +83,7 @@ struct recon {
 	struct recon_router router;
 	int host_gpus;
 	uint64_t timer_count; /* timer passes, for the periodic resync */
+	int monitoring;       /* a monitor pass is on the workq */
 	const char *crash_at; /* BERTH_CRASH_AT: a named step that kills berthd */
 };
 

@@ -304,7 +304,7 @@ recon_retire(struct recon *r, struct recon_ctr *ctr, struct store_enclave *encla
  * something. */
 static int
 recon_cleanup(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
-	      const struct store_update *u, struct store_enclave *enclaves, size_t n)
+              const struct store_update *u, struct store_enclave *enclaves, size_t n)
 {
 	const char *target = NULL;
 
@@ -320,11 +320,13 @@ recon_cleanup(struct recon *r, struct recon_ctr *ctr, const struct store_contain
 		if (target != NULL && strcmp(e->deployment_id, target) == 0)
 			continue;
 		if (strcmp(e->deployment_id, c->deployment_id) == 0 &&
-		    (target != NULL || (e->state != ENCLAVE_FAILED && e->state != ENCLAVE_STOPPING)))
+		    (target != NULL ||
+		     (e->state != ENCLAVE_FAILED && e->state != ENCLAVE_STOPPING)))
 			continue; /* it serves, or it is the old version an update retires */
 		if (ctr->watch != NULL && strcmp(ctr->watch->enclave_id, e->id) == 0)
 			recon_watch_cancel(take_ptr(&ctr->watch));
-		if (e->state != ENCLAVE_STOPPING && recon_enclave_set(r, ctr, e, ENCLAVE_STOPPING) < 0)
+		if (e->state != ENCLAVE_STOPPING &&
+		    recon_enclave_set(r, ctr, e, ENCLAVE_STOPPING) < 0)
 			return 1;
 		recon_enclave_destroy(r, ctr, e);
 		return 1;
@@ -628,6 +630,22 @@ recon_settle(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 		recon_kick(r, c->id);
 		return;
 	}
+	if (c->status == CONTAINER_RUNNING && !serving) {
+		/* The live enclave broke (the monitor or a restart found it). */
+		c->status = CONTAINER_FAILED;
+		free(c->status_detail);
+		c->status_detail =
+		    xstrdup(ctr->fail_reason != NULL
+		                ? ctr->fail_reason
+		                : "the running enclave stopped; retry to deploy again");
+		if (store_container_save(r->d->store, c, &err) < 0) {
+			recon_store_failed(ctr, "settle", &err);
+			return;
+		}
+		recon_event(r, c, "container.failed", "%s", c->status_detail);
+		recon_kick(r, c->id);
+		return;
+	}
 	if (c->status == CONTAINER_RUNNING && c->status_detail != NULL)
 		recon_set_detail(r, ctr, c, NULL);
 }
@@ -736,6 +754,116 @@ recon_kick_all(struct recon *r)
 	}
 }
 
+/* ---- the monitor: serving enclaves that stopped on their own ---- */
+
+struct monitor_job {
+	struct recon_job hdr;
+	char **names;  /* owned: enclaves to look at */
+	char **broken; /* owned: those not running, with their reason in why */
+	char **why;
+};
+
+static void
+monitor_job_free(struct recon_job *hdr)
+{
+	struct monitor_job *job = (struct monitor_job *)hdr;
+
+	strv_free(job->names);
+	strv_free(job->broken);
+	strv_free(job->why);
+	free(job);
+}
+
+static void
+monitor_work(void *arg)
+{
+	struct monitor_job *job = arg;
+	struct runtime *rt = job->hdr.r->rt;
+
+	for (size_t i = 0; job->names != NULL && job->names[i] != NULL; i++) {
+		struct enclave *e = NULL;
+		struct err err = ERR_INIT;
+		char *why = NULL;
+
+		if (enclave_adopt(rt, job->names[i], &e, &err) < 0 ||
+		    enclave_state(rt, e, &err) < 0)
+			why = xasprintf("the running enclave is gone: %s", err.msg);
+		else if (enclave_observed(e) != ENCLAVE_OBSERVED_RUNNING)
+			why = xasprintf("the running enclave stopped: its containers are %s",
+			                enclave_observed_str(enclave_observed(e)));
+		enclave_free(e);
+		if (why != NULL) {
+			job->broken = strv_push(job->broken, job->names[i]);
+			job->why = strv_push(job->why, why);
+			free(why);
+		}
+	}
+}
+
+static void
+monitor_done(void *arg)
+{
+	struct monitor_job *job = arg;
+	struct recon *r = job->hdr.r;
+	struct store_enclave *live = NULL;
+	struct err err = ERR_INIT;
+	size_t n = 0;
+
+	recon_job_done(&job->hdr);
+	r->monitoring = 0;
+	if (r->d->stopping || job->broken == NULL ||
+	    store_enclave_list_live(r->d->store, &live, &n, &err) < 0)
+		goto out;
+	for (size_t i = 0; job->broken[i] != NULL; i++) {
+		for (size_t j = 0; j < n; j++) {
+			struct store_enclave *e = &live[j];
+			struct recon_ctr *ctr;
+
+			/* Only what still serves: a step may have moved it meanwhile. */
+			if (strcmp(e->name, job->broken[i]) != 0 || e->state != ENCLAVE_HEALTHY)
+				continue;
+			log_warn("enclave %s: %s", e->name, job->why[i]);
+			ctr = recon_ctr_get(r, e->container_id);
+			free(ctr->fail_reason);
+			ctr->fail_reason = xstrdup(job->why[i]);
+			e->state = ENCLAVE_FAILED;
+			if (store_enclave_save(r->d->store, e, &err) < 0) {
+				log_error("enclave %s: %s", e->name, err.msg);
+				err_clear(&err);
+			}
+			recon_kick(r, ctr->id);
+		}
+	}
+out:
+	store_enclave_list_free(live, n);
+	monitor_job_free(&job->hdr);
+}
+
+/* Looks at every serving enclave on a worker, one pass at a time. */
+static void
+recon_monitor(struct recon *r)
+{
+	struct store_enclave *live = NULL;
+	struct monitor_job *job;
+	struct err err = ERR_INIT;
+	size_t n = 0;
+
+	if (r->monitoring || store_enclave_list_live(r->d->store, &live, &n, &err) < 0)
+		return;
+	job = xcalloc(1, sizeof *job);
+	job->hdr.free = monitor_job_free;
+	for (size_t i = 0; i < n; i++)
+		if (live[i].state == ENCLAVE_HEALTHY)
+			job->names = strv_push(job->names, live[i].name);
+	store_enclave_list_free(live, n);
+	if (job->names == NULL) {
+		monitor_job_free(&job->hdr);
+		return;
+	}
+	r->monitoring = 1;
+	recon_job_submit(r, &job->hdr, monitor_work, monitor_done);
+}
+
 static void
 recon_on_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -749,6 +877,7 @@ recon_on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	recon_router_tick(r);
 	if (++r->timer_count % resync_every == 0) {
+		recon_monitor(r);
 		recon_kick_all(r);
 		return;
 	}

@@ -73,3 +73,23 @@ def test_logs_of_a_debug_container_only(berthd, registry):
     assert body.splitlines() == ["line 6", "line 7", "to-stderr"]
     assert berthd.call("GET", "/containers/dbg/logs?tail=zero")[0] == 400
     assert berthd.call("GET", "/containers/nope/logs")[0] == 404
+
+
+def test_a_running_container_whose_enclave_dies_turns_failed(berthd, repo):
+    import hashlib
+    import os
+    import subprocess
+    berthd.call("POST", "/containers", {"name": "web", "repo": repo.dir, "tag": "v1"})
+    berthd.wait_status("web", "running")
+    root = "/run/berth/%s/oci" % hashlib.sha256(berthd.state.encode()).hexdigest()[:12]
+    enclave = os.listdir(os.path.join(berthd.state, "enclaves"))[0]
+    subprocess.run(["runc", "--root", root, "kill", enclave + "-app", "KILL"], check=True)
+    c = berthd.wait_status("web", "failed", timeout=30)
+    assert "enclave" in c["status_detail"], c["status_detail"]
+    assert berthd.get("web")[0] == 503
+    # Retry is one step away.
+    status, u = berthd.call("POST", "/containers/web/updates", {"kind": "retry"})
+    assert status == 202, u
+    c = berthd.wait_update_end("web")
+    assert c["status"] == "running", c
+    assert berthd.get("web")[1] == b"hello v1\n"
