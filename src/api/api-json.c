@@ -96,7 +96,7 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 	struct store_setting *settings = NULL;
 	size_t n_settings = 0;
 	json_t *jdep = NULL, *jupd = NULL, *env = NULL;
-	char *url = NULL;
+	char *url = NULL, *debug_url = NULL;
 	int rc;
 
 	if (c->deployment_id[0] != '\0') {
@@ -118,14 +118,17 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 		json_object_set_new(env, settings[i].key, json_string(settings[i].value));
 	url = xasprintf("http://%s.%s.%s:%d", c->name, org_name, d->settings.domain,
 	                d->settings.router_port);
-	*out = json_pack("{s:s,s:s,s:s,s:o,s:s,s:b,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o}", "name",
-	                 c->name, "org", org_name, "status", model_container_status_str(c->status),
-	                 "status_detail", api_json_str_or_null(c->status_detail), "url", url,
-	                 "debug", c->debug, "source", "repo", api_json_str_or_null(c->source_repo),
-	                 "tag", api_json_str_or_null(c->source_tag), "deployment",
-	                 jdep != NULL ? jdep : json_null(), "update",
-	                 jupd != NULL ? jupd : json_null(), "env", env, "created_at",
-	                 api_json_time(c->created_at), "updated_at", api_json_time(c->updated_at));
+	debug_url = c->debug ? xasprintf("http://%s.%s.debug.%s:%d", c->name, org_name,
+	                                 d->settings.domain, d->settings.router_port)
+	                     : NULL;
+	*out = json_pack(
+	    "{s:s,s:s,s:s,s:o,s:s,s:s?,s:b,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o}", "name", c->name,
+	    "org", org_name, "status", model_container_status_str(c->status), "status_detail",
+	    api_json_str_or_null(c->status_detail), "url", url, "debug_url", debug_url, "debug",
+	    c->debug, "source", "repo", api_json_str_or_null(c->source_repo), "tag",
+	    api_json_str_or_null(c->source_tag), "deployment", jdep != NULL ? jdep : json_null(),
+	    "update", jupd != NULL ? jupd : json_null(), "env", env, "created_at",
+	    api_json_time(c->created_at), "updated_at", api_json_time(c->updated_at));
 	jdep = jupd = env = NULL;
 	rc = *out != NULL ? 0 : err_make(err, 0, "container %s could not be encoded", c->name);
 out:
@@ -133,6 +136,7 @@ out:
 	json_decref(jupd);
 	json_decref(env);
 	free(url);
+	free(debug_url);
 	store_setting_list_free(settings, n_settings);
 	store_update_clear(&u);
 	store_deployment_clear(&dep);

@@ -26,8 +26,10 @@
 #define ROUTER_CHECK_MS   1000
 #define ROUTER_START_WAIT 5000
 
-char *
-recon_route_host(struct recon *r, const struct store_container *c)
+/* The host of c, or with debug its debug host. Caller frees; NULL when the
+ * org cannot be read. */
+static char *
+recon_host(struct recon *r, const struct store_container *c, int debug)
 {
 	struct store_org org = {0};
 	struct err err = ERR_INIT;
@@ -37,12 +39,19 @@ recon_route_host(struct recon *r, const struct store_container *c)
 		log_error("org of %s: %s", c->name, err.msg);
 		return NULL;
 	}
-	host = xasprintf("%s.%s.%s", c->name, org.name, r->d->settings.domain);
+	host = xasprintf("%s.%s.%s%s", c->name, org.name, debug ? "debug." : "",
+	                 r->d->settings.domain);
 	store_org_clear(&org);
 	for (char *p = host; *p != '\0'; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	return host;
+}
+
+char *
+recon_route_host(struct recon *r, const struct store_container *c)
+{
+	return recon_host(r, c, 0);
 }
 
 /* The live enclave row of deployment id of container cid with an address
@@ -112,6 +121,32 @@ out:
 	return route;
 }
 
+/* Every host of c with its route, null for a host that must have none: the
+ * container's host, and its debug host (<name>.<org>.debug.<domain>), which
+ * a debug container has with every path allowed. NULL when the org is gone. */
+static json_t *
+recon_routes_of(struct recon *r, const struct store_container *c)
+{
+	char *host = recon_host(r, c, 0), *debug_host = recon_host(r, c, 1);
+	json_t *route = recon_route_object(r, c), *debug = NULL, *all = NULL;
+
+	if (host == NULL || debug_host == NULL)
+		goto out;
+	if (route != NULL && c->debug) {
+		debug = json_deep_copy(route);
+		json_object_set_new(debug, "paths", json_null());
+	}
+	all = json_object();
+	json_object_set(all, host, route != NULL ? route : json_null());
+	json_object_set(all, debug_host, debug != NULL ? debug : json_null());
+out:
+	json_decref(route);
+	json_decref(debug);
+	free(host);
+	free(debug_host);
+	return all;
+}
+
 static char *
 recon_json_text(const json_t *j)
 {
@@ -121,10 +156,10 @@ recon_json_text(const json_t *j)
 char *
 recon_route_desired(struct recon *r, const struct store_container *c)
 {
-	json_t *route = recon_route_object(r, c);
-	char *text = recon_json_text(route);
+	json_t *routes = recon_routes_of(r, c);
+	char *text = recon_json_text(routes);
 
-	json_decref(route);
+	json_decref(routes);
 	return text;
 }
 
@@ -149,25 +184,31 @@ push_job_free(struct recon_job *hdr)
 	free(job);
 }
 
+/* Sets (or, for null, removes) the route of every host in job->route. */
 static void
 push_work(void *arg)
 {
 	struct push_job *job = arg;
-	const char *sock = job->hdr.r->router.socket;
-	json_t *route;
+	const char *sock = job->hdr.r->router.socket, *host;
+	json_t *routes = json_loads(job->route, 0, NULL), *route;
 
-	if (strcmp(job->route, "null") == 0) {
-		job->rc = router_client_delete_route(sock, job->host, &job->err);
-		/* A route the router never had is as good as deleted. */
-		if (job->rc < 0 && strstr(job->err.msg, "404") != NULL) {
-			err_clear(&job->err);
-			job->rc = 0;
+	job->rc = 0;
+	json_object_foreach(routes, host, route)
+	{
+		if (json_is_null(route)) {
+			job->rc = router_client_delete_route(sock, host, &job->err);
+			/* A route the router never had is as good as deleted. */
+			if (job->rc < 0 && strstr(job->err.msg, "404") != NULL) {
+				err_clear(&job->err);
+				job->rc = 0;
+			}
+		} else {
+			job->rc = router_client_set_route(sock, host, route, &job->err);
 		}
-		return;
+		if (job->rc < 0)
+			break;
 	}
-	route = json_loads(job->route, 0, NULL);
-	job->rc = router_client_set_route(sock, job->host, route, &job->err);
-	json_decref(route);
+	json_decref(routes);
 }
 
 static void
@@ -310,17 +351,21 @@ recon_full_table(struct recon *r, int64_t generation, char ***ids, char ***texts
 	if (store_container_list(r->d->store, NULL, &v, &n, &err) < 0)
 		log_error("router table: %s", err.msg);
 	for (size_t i = 0; i < n; i++) {
-		json_t *route = recon_route_object(r, &v[i]);
-		char *host = recon_route_host(r, &v[i]), *text = recon_json_text(route);
+		json_t *all = recon_routes_of(r, &v[i]), *route;
+		char *text = recon_json_text(all);
+		const char *host;
 
 		*ids = strv_push(*ids, v[i].id);
 		*texts = strv_push(*texts, text);
-		if (route != NULL && host != NULL) {
+		json_object_foreach(all, host, route)
+		{
+			if (json_is_null(route))
+				continue;
+			route = json_deep_copy(route);
 			json_object_set_new(route, "host", json_string(host));
-			json_array_append(routes, route);
+			json_array_append_new(routes, route);
 		}
-		json_decref(route);
-		free(host);
+		json_decref(all);
 		free(text);
 	}
 	store_container_list_free(v, n);

@@ -461,6 +461,7 @@ recon_update_finish(struct recon *r, struct recon_ctr *ctr, struct store_contain
 	recon_event(r, c, "update.finished", "%s update to deployment %s done; it serves now",
 	            model_update_kind_str(u->kind), d->id);
 	recon_crashpoint(r, "finished");
+	recon_kick(r, c->id);
 	return;
 rollback:
 	store_rollback(r->d->store);

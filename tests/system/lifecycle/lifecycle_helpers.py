@@ -152,8 +152,10 @@ class Berthd:
 
     count = 0
 
-    def __init__(self, args=(), env=None):
+    def __init__(self, args=(), env=None, binary=None, wrapper=()):
         Berthd.count += 1
+        self.binary = binary or os.path.join(BUILD, "berthd")
+        self.wrapper = list(wrapper)
         n = (os.getpid() + Berthd.count) % 200 + 20
         self.state = tempfile.mkdtemp(prefix="berth-lc-")
         self.port = free_port()
@@ -174,7 +176,7 @@ class Berthd:
     def start(self, env=None):
         self.log = open(self.logpath, "a")
         e = dict(os.environ, **(self.env or {}), **(env or {}))
-        self.proc = subprocess.Popen([os.path.join(BUILD, "berthd")] + self.args,
+        self.proc = subprocess.Popen(self.wrapper + [self.binary] + self.args,
                                      stdout=self.log, stderr=subprocess.STDOUT, env=e)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

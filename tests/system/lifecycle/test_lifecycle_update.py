@@ -104,14 +104,26 @@ def test_edit_config_changes_env_and_secret(berthd, registry):
 
 
 def test_promote_a_debug_container(berthd, repo):
+    from lifecycle_helpers import http
     deploy(berthd, "dbg", repo=repo.dir, tag="v1", debug=True)
-    assert berthd.container("dbg")["debug"] is True
+    c = berthd.container("dbg")
+    assert c["debug"] is True
+    assert c["debug_url"] == f"http://dbg.default.debug.containers.localhost:{berthd.router_port}"
+    debug_host = {"Host": "dbg.default.debug.containers.localhost"}
+    router = f"http://127.0.0.1:{berthd.router_port}/"
+    assert http("GET", router, headers=debug_host)[1] == b"hello v1\n"
     u = update(berthd, "dbg", kind="promote")
     assert u["strategy"] == "blue-green"
     c = berthd.wait_update_end("dbg")
     assert c["update"]["status"] == "ready" and c["debug"] is False
-    assert c["deployment"]["debug"] is False
+    assert c["deployment"]["debug"] is False and c["debug_url"] is None
     assert berthd.get("dbg")[1] == b"hello v1\n"
+    # A production container has no debug host any more (the route goes
+    # right after the update's end).
+    deadline = time.monotonic() + 5
+    while http("GET", router, headers=debug_host)[0] != 404 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert http("GET", router, headers=debug_host)[0] == 404
 
 
 def test_recreate_on_a_gpu_host_holds_requests_then_serves(gpu_berthd, registry):
