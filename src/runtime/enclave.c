@@ -342,6 +342,7 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 			free(pidp);
 		}
 	}
+	e->netns_present = rc == 0;
 	if (rc == 0)
 		log_info("enclave %s: up at %s, %zu container(s)", e->name, e->ip, e->n_containers);
 out:
@@ -378,6 +379,10 @@ stop_containers(struct runtime *rt, struct enclave_container *cs, size_t n, stru
 		cs[i].status = st.status;
 		cs[i].pid = st.pid;
 		oci_state_free(&st);
+		/* Created but never started: it waits for start, not for a
+		 * signal; delete --force below ends it. */
+		if (cs[i].status == OCI_CREATED)
+			cs[i].pid = 0;
 		if (cs[i].status == OCI_RUNNING || cs[i].status == OCI_PAUSED) {
 			log_info("enclave: stopping %s (signal %d, %lld ms)", cs[i].id,
 			         cs[i].stop_signal, (long long)cs[i].stop_timeout_ms);
@@ -484,6 +489,7 @@ enclave_load(struct runtime *rt, const char *name, struct enclave **out, struct 
 		rc = err_make(err, ENOENT, "enclave %s", name);
 		goto out;
 	}
+	e->netns_present = linux_netns_exists(e->netns);
 	path = (free(path), xasprintf("%s/cni.json", edir));
 	{
 		json_t *r = json_load_file(path, 0, NULL), *a;
@@ -697,4 +703,28 @@ enclave_exec(struct runtime *rt, const struct enclave *e, const char *container,
 	if (argv == NULL || argv[0] == NULL)
 		return err_make(err, 0, "enclave %s: exec: empty command", e->name);
 	return oci_exec(&rt->oci, ec->id, argv, timeout_ms, exit_code, output, err);
+}
+
+int
+enclave_check_network(struct runtime *rt, const struct enclave *e, struct err *err)
+{
+	char *path = xasprintf("%s/%s/cni.json", rt->enclaves_dir, e->name), *prev = NULL;
+	size_t len;
+	int rc;
+
+	if (!linux_netns_exists(e->netns)) {
+		free(path);
+		return err_make(err, ENOENT, "enclave %s: network namespace %s", e->name, e->netns);
+	}
+	rc = file_read_all(path, 1 << 20, &prev, &len, err);
+	if (rc == 0) {
+		pthread_mutex_lock(&rt->lock);
+		rc = cni_check(&rt->net, e->name, e->netns, prev, err);
+		pthread_mutex_unlock(&rt->lock);
+	}
+	if (rc < 0)
+		err_wrap(err, "enclave %s: network check", e->name);
+	free(prev);
+	free(path);
+	return rc;
 }

@@ -16,7 +16,9 @@
  * runtime's log_max_bytes: at most 2 × log_max_bytes per container. The
  * copier exits when the container's last writer closes the pipe.
  *
- * Every function is blocking (run it on a worker) and thread-safe. */
+ * Every function is blocking (run it on a worker) and thread-safe; calls on
+ * one enclave name are to be serialised by the caller (the reconciler owns
+ * each enclave). */
 #ifndef BERTH_RUNTIME_ENCLAVE_H
 #define BERTH_RUNTIME_ENCLAVE_H
 
@@ -68,6 +70,7 @@ struct enclave {
 	char *deployment_id;                  /* owned or NULL */
 	char *ip;                             /* owned IPv4 address, NULL when unknown */
 	char *netns;                          /* owned: namespace path */
+	int netns_present;                    /* the namespace is pinned at netns */
 	struct enclave_container *containers; /* owned array */
 	size_t n_containers;
 };
@@ -122,6 +125,10 @@ const char *enclave_observed_str(enum enclave_observed o);
 int enclave_exec(struct runtime *rt, const struct enclave *e, const char *container,
                  char *const *argv, int64_t timeout_ms, int *exit_code, char **output,
                  struct err *err);
+
+/* Asks the CNI plugins to CHECK e's attachment (address, veth, bridge) against
+ * what ADD answered. */
+int enclave_check_network(struct runtime *rt, const struct enclave *e, struct err *err);
 
 /* The container named name in e, or NULL. */
 const struct enclave_container *enclave_container_find(const struct enclave *e, const char *name);

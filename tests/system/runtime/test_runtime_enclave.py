@@ -355,3 +355,31 @@ def test_gpu_simulated_count(rt, tmp_path):
     path.write_text(json.dumps(spec))
     out = json.loads(rt.run("--dev-dir", str(empty), "--gpus-simulated", "4", "create", str(path)).stdout)
     assert "nvidia" not in rt.exec(out["name"], "gpu", "ls", "/dev").stdout
+
+
+def test_parallel_creates_from_threads(rt):
+    """Four enclaves created at once by four threads of one process."""
+    paths, names = [], []
+    for i in range(4):
+        names.append(rt.name("p%d" % i))
+        spec = {"name": names[-1], "containers": [rt.container("web")]}
+        paths.append(os.path.join(rt.base, "par%d.json" % i))
+        with open(paths[-1], "w") as f:
+            json.dump(spec, f)
+    p = rt.run("create-parallel", *paths)
+    made = [json.loads(l) for l in p.stdout.splitlines()]
+    assert sorted(m["name"] for m in made) == sorted(names)
+    assert len({m["ip"] for m in made}) == 4
+    for m in made:
+        assert http_get(m["ip"]) == "hello from busybox\n"
+    assert rt.list() == sorted(names)
+
+
+def test_network_check_and_state(rt):
+    e = rt.create(rt.name(), [rt.container("web")])
+    rt.run("check", e["name"])
+    assert rt.state_of(e["name"])["netns_present"] is True
+    # Break the attachment: CHECK notices.
+    subprocess.run(["nsenter", "--net=" + e["netns"], "ip", "addr", "flush", "dev", "eth0"], check=True)
+    p = rt.run("check", e["name"], check=False)
+    assert p.returncode == 1 and "network check" in p.stderr
