@@ -190,6 +190,14 @@ create_container(struct runtime *rt, const struct enclave_spec *spec, size_t i, 
 
 		if (cs->config->gpus > 0 && (size_t)cs->config->gpus < n)
 			n = (size_t)cs->config->gpus;
+		if (n == 0 || (cs->config->gpus > 0 && n < (size_t)cs->config->gpus)) {
+			if (cs->config->gpus > 0)
+				err_make(err, 0, "asks for %d GPU(s), the enclave was given %zu",
+				         cs->config->gpus, spec->n_gpus);
+			else
+				err_make(err, 0, "asks for GPUs, the enclave was given none");
+			goto out;
+		}
 		if (gpu_edits(&rt->gpus, spec->gpus, n, &edits, err) < 0)
 			goto out;
 		if (rt->gpus.simulated)

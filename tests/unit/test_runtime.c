@@ -523,6 +523,53 @@ test_gpu_inventory(void **state)
 	gpu_inventory_free(&inv);
 }
 
+static void
+test_gpu_cdi(void **state)
+{
+	char dev[] = "/tmp/berth-unit-dev-XXXXXX", cdi[] = "/tmp/berth-unit-cdi-XXXXXX";
+	const char *dirs[] = {cdi, NULL};
+	static const char spec[] =
+	    "{\"cdiVersion\": \"0.6.0\", \"kind\": \"nvidia.com/gpu\",\n"
+	    " \"devices\": [{\"name\": \"0\", \"containerEdits\": {\"deviceNodes\": [\n"
+	    "   {\"path\": \"/dev/nvidia0\", \"hostPath\": \"/dev/null\"}]}}],\n"
+	    " \"containerEdits\": {\"env\": [\"NVIDIA_CTK_LIBCUDA_DIR=/usr/lib\"],\n"
+	    "   \"mounts\": [{\"hostPath\": \"/usr/lib/libcuda.so\",\n"
+	    "               \"containerPath\": \"/usr/lib/libcuda.so\"}]}}";
+	struct gpu_inventory inv;
+	struct err err = ERR_INIT;
+	json_t *edits, *d;
+	char *p;
+	int idx = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dev));
+	assert_non_null(mkdtemp(cdi));
+	p = xasprintf("%s/nvidia0", dev);
+	file_write_atomic(p, "", 0, 0644, &err);
+	free(p);
+	p = xasprintf("%s/other.json", cdi);
+	file_write_atomic(p, "{\"kind\": \"vendor.com/fpga\"}", 26, 0644, &err);
+	free(p);
+	p = xasprintf("%s/nvidia.json", cdi);
+	file_write_atomic(p, spec, sizeof spec - 1, 0644, &err);
+	assert_int_equal(gpu_inventory_scan(dev, 0, dirs, &inv, &err), 0);
+	assert_int_equal(inv.count, 1);
+	assert_string_equal(inv.cdi_spec, p);
+	free(p);
+	assert_int_equal(gpu_edits(&inv, &idx, 1, &edits, &err), 0);
+	d = json_array_get(json_object_get(edits, "devices"), 0);
+	assert_string_equal(json_string_value(json_object_get(d, "path")), "/dev/nvidia0");
+	assert_int_equal(json_integer_value(json_object_get(d, "major")), 1); /* /dev/null's */
+	assert_int_equal(json_integer_value(json_object_get(d, "minor")), 3);
+	assert_true(has(json_object_get(edits, "env"), "NVIDIA_CTK_LIBCUDA_DIR=/usr/lib"));
+	assert_true(has(json_object_get(edits, "env"), "NVIDIA_VISIBLE_DEVICES=0"));
+	assert_int_equal(json_array_size(json_object_get(edits, "mounts")), 1);
+	json_decref(edits);
+	gpu_inventory_free(&inv);
+	assert_int_equal(linux_remove_tree(dev, &err), 0);
+	assert_int_equal(linux_remove_tree(cdi, &err), 0);
+}
+
 int
 main(void)
 {
@@ -536,6 +583,7 @@ main(void)
 	    cmocka_unit_test(test_signals_and_names),
 	    cmocka_unit_test(test_spawn),
 	    cmocka_unit_test(test_gpu_inventory),
+	    cmocka_unit_test(test_gpu_cdi),
 	};
 
 	return cmocka_run_group_tests(tests, setup_rootfs, teardown_rootfs);

@@ -333,6 +333,12 @@ def test_gpu_detection_and_injection(rt, tmp_path):
     path.write_text(json.dumps(spec))
     out = json.loads(rt.run("--dev-dir", str(dev), "create", str(path)).stdout)
     ls = rt.exec(out["name"], "gpu", "ls", "/dev").stdout.split()
+    # Asking for more than the enclave was given is an error, not fewer GPUs.
+    spec["name"] = rt.name("y")
+    spec["containers"][0]["gpus"] = 2
+    path.write_text(json.dumps(spec))
+    p = rt.run("--dev-dir", str(dev), "create", str(path), check=False)
+    assert p.returncode == 1 and "asks for 2 GPU(s), the enclave was given 1" in p.stderr
     assert "nvidia1" in ls and "nvidiactl" in ls and "nvidia0" not in ls
     assert "NVIDIA_VISIBLE_DEVICES=1" in rt.exec(out["name"], "gpu", "env").stdout
     # Device cgroup allows it: reading the node works.
