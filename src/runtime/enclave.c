@@ -736,3 +736,49 @@ enclave_check_network(struct runtime *rt, const struct enclave *e, struct err *e
 	free(path);
 	return rc;
 }
+
+int
+enclave_log_tail(const struct runtime *rt, const struct enclave *e, const char *container,
+                 size_t lines, char **out, struct err *err)
+{
+	const struct enclave_container *ec = enclave_container_find(e, container);
+	struct buf b = BUF_INIT;
+	size_t max = (size_t)rt->log_max_bytes + 1, n = 0;
+	const char *start;
+
+	*out = NULL;
+	if (ec == NULL)
+		return err_make(err, ENOENT, "enclave %s: no container %s", e->name, container);
+	/* The rotated file first: it holds the older lines. */
+	for (int i = 0; i < 2; i++) {
+		char *path = i == 0 ? xasprintf("%s.1", ec->log_path) : xstrdup(ec->log_path),
+		     *text;
+		size_t len;
+		struct err ignored = ERR_INIT;
+
+		if (file_read_all(path, max, &text, &len, &ignored) == 0) {
+			buf_append(&b, text, len);
+			free(text);
+		}
+		free(path);
+	}
+	buf_puts(&b, "");
+	/* Back from the end (a final newline ends the last line, it does not
+	 * start one) to the newline before the first wanted line. */
+	start = b.data;
+	if (lines == 0) {
+		start = b.data + b.len;
+	} else {
+		ssize_t k = (ssize_t)b.len - (b.len > 0 && b.data[b.len - 1] == '\n' ? 2 : 1);
+
+		for (; k >= 0; k--) {
+			if (b.data[k] == '\n' && ++n == lines) {
+				start = b.data + k + 1;
+				break;
+			}
+		}
+	}
+	*out = xstrdup(start);
+	buf_free(&b);
+	return 0;
+}

@@ -130,6 +130,11 @@ int enclave_exec(struct runtime *rt, const struct enclave *e, const char *contai
  * what ADD answered. */
 int enclave_check_network(struct runtime *rt, const struct enclave *e, struct err *err);
 
+/* The last lines lines of container's output (its log and the rotated log.1),
+ * as one owned string in *out. */
+int enclave_log_tail(const struct runtime *rt, const struct enclave *e, const char *container,
+                     size_t lines, char **out, struct err *err);
+
 /* The container named name in e, or NULL. */
 const struct enclave_container *enclave_container_find(const struct enclave *e, const char *name);
 

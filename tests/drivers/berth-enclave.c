@@ -4,6 +4,7 @@
  *   berth-enclave [options] create SPEC.json [--wait-http PORT]
  *   berth-enclave [options] create-parallel SPEC.json...   (one thread each)
  *   berth-enclave [options] check NAME                     (CNI CHECK)
+ *   berth-enclave [options] logs NAME CONTAINER LINES      (the last LINES)
  *   berth-enclave [options] list | state NAME | stop NAME | destroy NAME
  *   berth-enclave [options] exec NAME CONTAINER [--timeout MS] -- ARGV...
  *   berth-enclave [options] gpus
@@ -447,6 +448,18 @@ main(int argc, char **argv)
 			print_json(enclave_json(e));
 			rc = 0;
 		}
+	} else if (strcmp(cmd, "logs") == 0 && optind + 2 < argc) {
+		char *text = NULL;
+
+		if (enclave_adopt(rt, argv[optind], &e, &err) < 0 ||
+		    enclave_log_tail(rt, e, argv[optind + 1], strtoul(argv[optind + 2], NULL, 10),
+		                     &text, &err) < 0) {
+			rc = fail(&err);
+		} else {
+			fputs(text, stdout);
+			rc = 0;
+		}
+		free(text);
 	} else if (strcmp(cmd, "check") == 0 && optind < argc) {
 		if (enclave_adopt(rt, argv[optind], &e, &err) < 0 ||
 		    enclave_check_network(rt, e, &err) < 0)

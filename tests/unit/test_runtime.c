@@ -418,6 +418,28 @@ test_mounts_limits_namespaces(void **state)
 	cc.working_dir = "relative";
 	assert_null(build(&cc, &ic, &err));
 	cc.working_dir = NULL;
+	cc.pid = "host";
+	assert_null(build(&cc, &ic, &err));
+	assert_non_null(strstr(err.msg, "pid: \"host\" is not supported"));
+	cc.pid = NULL;
+	cc.ipc = "host";
+	assert_null(build(&cc, &ic, &err));
+	cc.ipc = NULL;
+	{
+		char *nnp[] = {"no-new-privileges:true", "seccomp=unconfined", NULL};
+		char *label[] = {"label=type:foo", NULL};
+
+		cc.security_opt = nnp;
+		spec = build(&cc, &ic, &err);
+		assert_non_null(spec);
+		assert_true(json_is_true(
+		    json_object_get(json_object_get(spec, "process"), "noNewPrivileges")));
+		json_decref(spec);
+		cc.security_opt = label;
+		assert_null(build(&cc, &ic, &err));
+		assert_non_null(strstr(err.msg, "security_opt \"label=type:foo\""));
+		cc.security_opt = NULL;
+	}
 	cc.privileged = 1;
 	assert_null(build(&cc, &ic, &err));
 	assert_non_null(strstr(err.msg, "privileged"));

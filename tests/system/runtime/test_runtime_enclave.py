@@ -186,6 +186,13 @@ def test_logs_captured_and_capped(tmp_path, rootfs):
         # Older output was rotated away: only two files, capped.
         assert "to-stderr" not in cur and not os.path.exists(log + ".2")
         assert "line 0 " not in cur + old
+        # The tail spans both files when it must.
+        tail = r.run("logs", e["name"], "chatty", "3").stdout
+        assert tail.splitlines() == ["line 1998 " + "." * 48, "line 1999 " + "." * 48, "done"]
+        lines = cur.count("\n") + 5
+        tail = r.run("logs", e["name"], "chatty", str(lines)).stdout
+        assert tail.count("\n") == lines and tail.endswith(cur)
+        assert r.run("logs", e["name"], "chatty", "0").stdout == ""
     finally:
         r.cleanup()
 
