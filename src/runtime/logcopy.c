@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -91,6 +92,8 @@ logcopy_start(const char *path, int64_t max_bytes, int *write_fd, struct err *er
 		setsid();
 		if (fork() != 0)
 			_exit(0);
+		/* A name of its own, so `pgrep berthd` does not find copiers. */
+		prctl(PR_SET_NAME, "berth-logcopy", 0, 0, 0);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_IGN);

@@ -251,7 +251,9 @@ def test_destroy_leaves_nothing_behind(rt):
     assert os.path.exists("/run/berth/netns/" + name)
     assert subprocess.run(["ip", "-o", "link", "show", "master", rt.bridge],
                           capture_output=True, text=True).stdout.strip() != ""
-    assert _procs_mentioning(rt.state)  # the log copiers
+    copiers = _procs_mentioning(rt.state)  # the log copiers
+    assert copiers
+    assert {open("/proc/%d/comm" % p).read().strip() for p in copiers} == {"berth-logcopy"}
     rt.run("destroy", name)
     # Repeating it is fine.
     rt.run("destroy", name)
