@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import DRIVER, Runtime, http_get
+from runtime_helpers import Runtime, http_get
 
 
 def test_boot_httpd_reachable_from_host(rt):
