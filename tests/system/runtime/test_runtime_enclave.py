@@ -23,6 +23,9 @@ def test_boot_httpd_reachable_from_host(rt):
     out = rt.exec(e["name"], "web", "sh", "-c", "hostname; ip -o -4 addr").stdout
     assert out.splitlines()[0] == "web"
     assert "lo " in out and "127.0.0.1" in out and e["ip"] in out
+    # No egress: no default route, only the bridge's subnet.
+    routes = rt.exec(e["name"], "web", "ip", "route").stdout
+    assert "default" not in routes and routes.startswith(rt.subnet.split("/")[0])
 
 
 def test_blue_green_side_by_side(rt):
@@ -398,3 +401,14 @@ def test_network_check_and_state(rt):
     subprocess.run(["nsenter", "--net=" + e["netns"], "ip", "addr", "flush", "dev", "eth0"], check=True)
     p = rt.run("check", e["name"], check=False)
     assert p.returncode == 1 and "network check" in p.stderr
+
+
+def test_bad_settings_are_refused(rt):
+    p = rt.run("--subnet", "10.300.0.0/16", "list", check=False)
+    assert p.returncode == 1 and 'subnet "10.300.0.0/16" is not an IPv4 CIDR' in p.stderr
+    p = rt.run("--bridge", "way-too-long-bridge-name", "list", check=False)
+    assert p.returncode == 1 and "not a valid interface name" in p.stderr
+    p = rt.run("--state", "relative/dir", "list", check=False)
+    assert p.returncode == 1 and "must be an absolute path" in p.stderr
+    p = rt.run("--runtime", "/nonexistent/runc", "list", check=False)
+    assert p.returncode == 1 and "OCI runtime /nonexistent/runc" in p.stderr
