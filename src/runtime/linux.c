@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,44 @@
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
 #endif
+
+/* struct clone_args of clone3(2), spelled out to stay clear of the
+ * <linux/sched.h> and <sched.h> clash. */
+struct quiet_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+
+pid_t
+linux_fork_quiet(int *pidfd, struct err *err)
+{
+	struct quiet_clone_args args;
+	int fd = -1;
+	long pid;
+
+	memset(&args, 0, sizeof args);
+	args.exit_signal = 0;
+	if (pidfd != NULL) {
+		args.flags = CLONE_PIDFD;
+		args.pidfd = (uint64_t)(uintptr_t)&fd;
+	}
+	pid = syscall(SYS_clone3, &args, sizeof args);
+	/* No formatting without an err: the caller may be a child of a
+	 * threaded process, where only system calls are safe. */
+	if (pid < 0)
+		return err != NULL ? err_make(err, errno, "clone3") : -1;
+	if (pid > 0 && pidfd != NULL)
+		*pidfd = fd;
+	return (pid_t)pid;
+}
+
+int
+linux_wait_quiet(pid_t pid, int *status, struct err *err)
+{
+	while (waitpid(pid, status, __WALL) < 0)
+		if (errno != EINTR)
+			return err_make(err, errno, "wait for child %d", (int)pid);
+	return 0;
+}
 
 static int
 fs_type_is(const char *path, long magic)
@@ -54,9 +93,9 @@ linux_netns_create(const char *path, struct err *err)
 		close(fd);
 	/* unshare() in a child, so no thread of ours ever changes namespace; the
 	 * child only makes two system calls before _exit(). */
-	pid = fork();
+	pid = linux_fork_quiet(NULL, err);
 	if (pid < 0)
-		return err_make(err, errno, "fork");
+		return -1;
 	if (pid == 0) {
 		if (unshare(CLONE_NEWNET) < 0)
 			_exit(errno);
@@ -64,11 +103,9 @@ linux_netns_create(const char *path, struct err *err)
 			_exit(errno);
 		_exit(0);
 	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			unlink(path);
-			return err_make(err, errno, "wait for netns helper");
-		}
+	if (linux_wait_quiet(pid, &status, err) < 0) {
+		unlink(path);
+		return -1;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		unlink(path);

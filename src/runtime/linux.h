@@ -9,6 +9,17 @@
 
 #include "common/err.h"
 
+/* Forks a child that a SIGCHLD reaper elsewhere in the process cannot take:
+ * its exit signal is 0, so no SIGCHLD is sent and waitpid(-1, ...) without
+ * __WALL skips it (the daemon reaps with waitpid(-1) from its loop). Returns
+ * the pid in the parent, with a pidfd in *pidfd when pidfd is not NULL; 0 in
+ * the child; negative on error. The child of a threaded parent may only make
+ * system calls (no malloc, no stdio) until execve() or _exit(). */
+pid_t linux_fork_quiet(int *pidfd, struct err *err);
+
+/* Waits for a child of linux_fork_quiet(); its wait status goes in *status. */
+int linux_wait_quiet(pid_t pid, int *status, struct err *err);
+
 /* Creates a new network namespace and pins it by bind-mounting it on path (a
  * file, created, as `ip netns add` does). Succeeds without change when path
  * already holds a namespace. */

@@ -1,19 +1,22 @@
-/* spawn: posix_spawn (vfork-speed) plus a poll loop over the child's pipes. */
+/* spawn: a quiet fork + exec (see linux_fork_quiet()) plus a poll loop over
+ * the child's pipes and its pidfd. */
 #include "runtime/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/util.h"
+#include "runtime/linux.h"
 
 extern char **environ;
 
@@ -43,6 +46,130 @@ env_merge(char *const *extra)
 	return v;
 }
 
+/* The program file of name: name itself when it holds a '/', else the first
+ * executable in PATH. Owned, or NULL. */
+static char *
+find_program(const char *name)
+{
+	const char *p = getenv("PATH");
+
+	if (strchr(name, '/') != NULL)
+		return xstrdup(name);
+	if (p == NULL)
+		p = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (;;) {
+		size_t n = strcspn(p, ":");
+		char *cand = xasprintf("%.*s/%s", (int)(n ? n : 1), n ? p : ".", name);
+
+		if (access(cand, X_OK) == 0)
+			return cand;
+		free(cand);
+		if (p[n] == '\0')
+			return NULL;
+		p += n + 1;
+	}
+}
+
+/* In the child: stdio from fd0-fd2, every other descriptor closed, default
+ * signal handling, then exec. An exec failure's errno goes to report. Only
+ * system calls: the parent may be threaded. */
+static _Noreturn void
+child_exec(const char *path, char *const *argv, char *const *env, const int fds[3], int report)
+{
+	struct sigaction dfl;
+	sigset_t none;
+	int high[3], r, e;
+
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	/* Copies above 10 first, so no dup2() below clobbers a source. */
+	for (int i = 0; i < 3; i++)
+		high[i] = fcntl(fds[i], F_DUPFD, 10);
+	r = fcntl(report, F_DUPFD, 10);
+	for (int i = 0; i < 3; i++)
+		dup2(high[i], i);
+	dup2(r, 3);
+	fcntl(3, F_SETFD, FD_CLOEXEC);
+	close_range(4, ~0U, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(path, argv, env);
+	e = errno;
+	if (write(3, &e, sizeof e) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* In the child of linux_fork_quiet(): execve() gives a process the exit
+ * signal SIGCHLD back, so the program is not run here but in a grandchild
+ * this process waits for, passing its status on as an exit code (128 +
+ * signal when killed). It dies with us (PR_SET_PDEATHSIG), so killing this
+ * process on a deadline kills the program. */
+static _Noreturn void
+relay_child(const char *path, char *const *argv, char *const *env, const int fds[3], int report)
+{
+	pid_t g = linux_fork_quiet(NULL, NULL);
+	int status;
+
+	if (g == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		child_exec(path, argv, env, fds, report);
+	}
+	close_range(0, ~0U, 0);
+	if (g < 0)
+		_exit(127);
+	while (waitpid(g, &status, __WALL) < 0)
+		if (errno != EINTR)
+			_exit(127);
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
+/* Starts argv[0] (resolved in PATH) with the given stdio. The child is
+ * invisible to a waitpid(-1) reaper (linux_fork_quiet()). Returns its pid,
+ * its pidfd in *pidfd; negative when it could not be started (an exec failure
+ * included). */
+static pid_t
+start_child(char *const *argv, char *const *env, const int fds[3], int *pidfd, struct err *err)
+{
+	char *path = find_program(argv[0]);
+	int report[2], child_errno = 0, status;
+	sigset_t all, old;
+	ssize_t n;
+	pid_t pid;
+
+	*pidfd = -1;
+	if (path == NULL)
+		return err_make(err, ENOENT, "run %s", argv[0]);
+	if (pipe2(report, O_CLOEXEC) < 0) {
+		free(path);
+		return err_make(err, errno, "pipe");
+	}
+	/* No handler of ours may run in the child before it resets them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = linux_fork_quiet(pidfd, err);
+	if (pid == 0)
+		relay_child(path, argv, env, fds, report[1]);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(report[1]);
+	if (pid > 0) {
+		while ((n = read(report[0], &child_errno, sizeof child_errno)) < 0 &&
+		       errno == EINTR)
+			;
+		if (n == (ssize_t)sizeof child_errno) {
+			linux_wait_quiet(pid, &status, NULL);
+			close(take_fd(pidfd));
+			pid = err_make(err, child_errno, "run %s", path);
+		}
+	}
+	close(report[0]);
+	free(path);
+	return pid;
+}
+
 static void
 keep(struct buf *b, const char *data, size_t n, size_t max)
 {
@@ -56,9 +183,6 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
 	size_t max = opts->max_output ? opts->max_output : 1 << 20, written = 0;
 	int64_t deadline = now_mono_ms() + (opts->timeout_ms > 0 ? opts->timeout_ms : 30000);
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
 	char **env = NULL;
 	int rc = -1, status, timed_out = 0, exited = 0, pidfd = -1;
 	pid_t pid = -1;
@@ -73,32 +197,16 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 		rc = err_make(err, errno, "pipe");
 		goto out;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	if (opts->stdout_fd >= 0) {
-		posix_spawn_file_actions_adddup2(&fa, opts->stdout_fd, 1);
-		posix_spawn_file_actions_adddup2(&fa, opts->stdout_fd, 2);
-	} else {
-		posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-		posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	}
-	/* Nothing of ours leaks into the child, even a descriptor another thread
-	 * opened without O_CLOEXEC. */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&dfl);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	env = env_merge(opts->env_extra);
-	rc = posix_spawnp(&pid, opts->argv[0], &fa, &attr, opts->argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	{
+		int fds[3] = {in[0], opts->stdout_fd >= 0 ? opts->stdout_fd : out[1],
+		              opts->stdout_fd >= 0 ? opts->stdout_fd : errp[1]};
+
+		pid = start_child(opts->argv, env, fds, &pidfd, err);
+	}
 	free(env);
-	if (rc != 0) {
-		pid = -1;
-		rc = err_make(err, rc, "run %s", opts->argv[0]);
+	if (pid < 0) {
+		rc = -1;
 		goto out;
 	}
 	close(take_fd(&in[0]));
@@ -109,11 +217,6 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 	if (opts->stdin_data == NULL || opts->stdin_len == 0)
 		close(take_fd(&in[1]));
 
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0) {
-		rc = err_make(err, errno, "pidfd_open");
-		goto out;
-	}
 	/* Until the child exits and its pipes are drained. After it exits, what
 	 * its own children still hold open is not waited for. */
 	for (;;) {
@@ -166,11 +269,9 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 	}
 	if (timed_out)
 		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			rc = err_make(err, errno, "wait for %s", opts->argv[0]);
-			goto out;
-		}
+	if (linux_wait_quiet(pid, &status, err) < 0) {
+		pid = -1;
+		goto out;
 	}
 	pid = -1;
 	res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -184,8 +285,7 @@ out:
 		close(pidfd);
 	if (pid > 0) {
 		kill(pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
+		linux_wait_quiet(pid, &status, NULL);
 	}
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)

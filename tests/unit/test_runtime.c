@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -501,6 +503,42 @@ test_spawn(void **state)
 	spawn_result_free(&res);
 }
 
+static volatile int reaper_stop;
+
+static void *
+reaper(void *arg)
+{
+	(void)arg;
+	while (!reaper_stop) {
+		waitpid(-1, NULL, WNOHANG);
+		usleep(50);
+	}
+	return NULL;
+}
+
+/* A daemon reaping with waitpid(-1) from its loop never takes our children. */
+static void
+test_spawn_beside_a_reaper(void **state)
+{
+	char *sh[] = {"sh", "-c", "exit 5", NULL};
+	struct spawn_opts so = {.argv = sh, .stdout_fd = -1};
+	struct spawn_result res;
+	struct err err = ERR_INIT;
+	pthread_t t;
+
+	(void)state;
+	reaper_stop = 0;
+	assert_int_equal(pthread_create(&t, NULL, reaper, NULL), 0);
+	for (int i = 0; i < 40; i++) {
+		if (spawn_run(&so, &res, &err) < 0)
+			fail_msg("spawn_run: %s", err.msg);
+		assert_int_equal(res.status, 5);
+		spawn_result_free(&res);
+	}
+	reaper_stop = 1;
+	pthread_join(t, NULL);
+}
+
 static void
 test_gpu_inventory(void **state)
 {
@@ -604,6 +642,7 @@ main(void)
 	    cmocka_unit_test(test_mounts_limits_namespaces),
 	    cmocka_unit_test(test_signals_and_names),
 	    cmocka_unit_test(test_spawn),
+	    cmocka_unit_test(test_spawn_beside_a_reaper),
 	    cmocka_unit_test(test_gpu_inventory),
 	    cmocka_unit_test(test_gpu_cdi),
 	};
