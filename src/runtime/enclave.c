@@ -109,24 +109,25 @@ write_json(const char *path, json_t *j, struct err *err)
 	return rc;
 }
 
-static void
-write_hosts(const struct runtime *rt, const struct enclave_spec *spec, const char *dir,
-            const char *ip, struct err *err_out, int *rc)
+/* Writes the enclave's hosts (every container's name on loopback) and
+ * resolv.conf, bound into each container. */
+static int
+write_hosts(const struct enclave_spec *spec, const char *dir, const char *ip, struct err *err)
 {
 	struct buf b = BUF_INIT;
 	char *path, *host = NULL;
 	size_t len;
 	struct err ignored = ERR_INIT;
+	int rc;
 
-	(void)rt;
 	buf_puts(&b, "127.0.0.1\tlocalhost");
 	for (size_t i = 0; i < spec->n_containers; i++)
 		buf_printf(&b, " %s", spec->containers[i].config->name);
 	buf_printf(&b, "\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", ip, spec->name);
 	path = xasprintf("%s/hosts", dir);
-	*rc = file_write_atomic(path, b.data, b.len, 0644, err_out);
+	rc = file_write_atomic(path, b.data, b.len, 0644, err);
 	free(path);
-	if (*rc < 0)
+	if (rc < 0)
 		goto out;
 	/* The host's resolver settings, without loopback servers the enclave
 	 * cannot reach. Enclaves have no egress by default anyway. */
@@ -141,11 +142,12 @@ write_hosts(const struct runtime *rt, const struct enclave_spec *spec, const cha
 				buf_printf(&b, "%s\n", l);
 	}
 	path = xasprintf("%s/resolv.conf", dir);
-	*rc = file_write_atomic(path, b.data, b.len, 0644, err_out);
+	rc = file_write_atomic(path, b.data, b.len, 0644, err);
 	free(path);
 out:
 	free(host);
 	buf_free(&b);
+	return rc;
 }
 
 static int
@@ -301,7 +303,12 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	e->n_containers = spec->n_containers;
 	edir = enclave_dir(rt, spec->name);
 	if (mkdir(edir, 0700) < 0) {
-		rc = err_make(err, errno, "enclave %s", spec->name);
+		if (errno == EEXIST)
+			rc =
+			    err_make(err, EEXIST, "enclave %s exists already (adopt or destroy it)",
+			             spec->name);
+		else
+			rc = err_make(err, errno, "enclave %s", spec->name);
 		goto out;
 	}
 	created_dir = 1;
@@ -329,7 +336,7 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	free(path);
 	if (rc < 0)
 		goto out;
-	write_hosts(rt, spec, edir, e->ip, err, &rc);
+	rc = write_hosts(spec, edir, e->ip, err);
 	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++)
 		rc = create_container(rt, spec, i, edir, e->netns, &e->containers[i], err);
 	/* Start only when every container was created: a failure above leaves

@@ -28,6 +28,14 @@ def test_boot_httpd_reachable_from_host(rt):
     assert "default" not in routes and routes.startswith(rt.subnet.split("/")[0])
 
 
+def test_create_twice_is_refused_and_changes_nothing(rt):
+    e = rt.create(rt.name(), [rt.container("web")])
+    p = rt.create(e["name"], [rt.container("web")], check=False)
+    assert p.returncode == 1 and "exists already" in p.stderr
+    assert rt.state_of(e["name"])["observed"] == "running"
+    assert http_get(e["ip"]) == "hello from busybox\n"
+
+
 def test_blue_green_side_by_side(rt):
     blue = rt.create(rt.name("b"), [rt.container("web")])
     green = rt.create(rt.name("g"), [rt.container("web")])
