@@ -539,6 +539,15 @@ enclave_state(struct runtime *rt, struct enclave *e, struct err *err)
 			return err_wrap(err, "enclave %s", e->name);
 		ec->status = st.status;
 		ec->pid = st.pid;
+		if (st.annotations == NULL && st.bundle != NULL) {
+			/* Not every runtime's state lists annotations: the bundle has them. */
+			char *cfg = xasprintf("%s/config.json", st.bundle);
+			json_t *j = json_load_file(cfg, 0, NULL);
+
+			apply_annotations(ec, json_object_get(j, "annotations"));
+			json_decref(j);
+			free(cfg);
+		}
 		apply_annotations(ec, st.annotations);
 		oci_state_free(&st);
 	}

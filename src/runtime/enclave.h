@@ -118,6 +118,7 @@ int enclave_state(struct runtime *rt, struct enclave *e, struct err *err);
 /* Sums up the last observed statuses. */
 enum enclave_observed enclave_observed(const struct enclave *e);
 
+/* "absent", "running", "partial" or "stopped", for logs and JSON. */
 const char *enclave_observed_str(enum enclave_observed o);
 
 /* Runs argv in container (a name of the config) with a deadline; its exit
@@ -138,6 +139,7 @@ int enclave_log_tail(const struct runtime *rt, const struct enclave *e, const ch
 /* The container named name in e, or NULL. */
 const struct enclave_container *enclave_container_find(const struct enclave *e, const char *name);
 
+/* Frees e and everything it owns; NULL is fine. Nothing on the host changes. */
 void enclave_free(struct enclave *e);
 
 #endif

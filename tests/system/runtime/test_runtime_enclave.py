@@ -420,3 +420,17 @@ def test_bad_settings_are_refused(rt):
     assert p.returncode == 1 and "must be an absolute path" in p.stderr
     p = rt.run("--runtime", "/nonexistent/runc", "list", check=False)
     assert p.returncode == 1 and "OCI runtime /nonexistent/runc" in p.stderr
+
+
+def test_exited_container_is_observed(rt):
+    e = rt.create(rt.name(), [rt.container("web"), rt.container("oneshot", command=["sh", "-c", "exit 3"])])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        st = rt.state_of(e["name"])
+        if st["observed"] == "partial":
+            break
+        time.sleep(0.05)
+    assert st["observed"] == "partial"
+    assert {c["name"]: c["status"] for c in st["containers"]} == {"web": "running", "oneshot": "stopped"}
+    st = json.loads(rt.run("stop", e["name"]).stdout)
+    assert st["observed"] == "absent"
