@@ -500,7 +500,8 @@ enclave_load(struct runtime *rt, const char *name, struct enclave **out, struct 
 		    xreallocarray(e->containers, e->n_containers + 1, sizeof *e->containers);
 		container_init(rt, e, &e->containers[e->n_containers++], cn);
 	}
-	if (rec == NULL && e->n_containers == 0 && access(edir, F_OK) < 0) {
+	if (rec == NULL && e->n_containers == 0 && access(edir, F_OK) < 0 &&
+	    !linux_netns_exists(e->netns)) {
 		rc = err_make(err, ENOENT, "enclave %s", name);
 		goto out;
 	}
@@ -663,6 +664,14 @@ enclave_list(struct runtime *rt, char ***names, struct err *err)
 		if (enclave_name_valid(de->d_name))
 			v = strv_push(v, de->d_name);
 	closedir(d);
+	/* A namespace without a record is an orphan (its record was lost):
+	 * listed so that it gets destroyed. */
+	d = opendir(rt->netns_dir);
+	for (struct dirent *de; d != NULL && (de = readdir(d)) != NULL;)
+		if (enclave_name_valid(de->d_name) && !strv_contains(v, de->d_name))
+			v = strv_push(v, de->d_name);
+	if (d != NULL)
+		closedir(d);
 	if (oci_list(&rt->oci, &list, err) < 0) {
 		strv_free(v);
 		return err_wrap(err, "list enclaves");

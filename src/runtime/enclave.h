@@ -108,8 +108,9 @@ int enclave_destroy(struct runtime *rt, const char *name, struct err *err);
  * restart). *out is freed with enclave_free(). -ENOENT when unknown. */
 int enclave_adopt(struct runtime *rt, const char *name, struct enclave **out, struct err *err);
 
-/* The names of the enclaves of this runtime's state directory and OCI root
- * (owned strv, sorted; NULL for none). */
+/* The names of the enclaves found in this runtime's state directory, OCI
+ * root and namespace directory (owned strv, sorted; NULL for none). The
+ * namespace directory is the runtime's own: two runtimes must not share it. */
 int enclave_list(struct runtime *rt, char ***names, struct err *err);
 
 /* Refreshes the status and pid of each container of e. */

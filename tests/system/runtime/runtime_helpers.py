@@ -30,13 +30,16 @@ class Runtime:
         self.rootfs = rootfs
         self.state = os.path.join(base, "state")
         self.oci_root = os.path.join(base, "oci")
+        # Namespaces are pinned by bind mounts, which /tmp may not suit; a
+        # directory of this test's own under /run.
+        self.netns_dir = "/run/berth-test-%s/netns" % self.tag
         self.bridge = "bt" + self.tag
         self.subnet = _free_subnet()
         self.log_max = log_max
         self.env = dict(os.environ)
 
     def args(self):
-        a = [DRIVER, "--state", self.state, "--oci-root", self.oci_root,
+        a = [DRIVER, "--state", self.state, "--oci-root", self.oci_root, "--netns-dir", self.netns_dir,
              "--bridge", self.bridge, "--subnet", self.subnet]
         if self.log_max:
             a += ["--log-max", str(self.log_max)]
@@ -89,6 +92,13 @@ class Runtime:
         finally:
             subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
             subprocess.run(["umount", "-R", "-l", self.base], capture_output=True)
+            top = os.path.dirname(self.netns_dir)
+            for n in os.listdir(self.netns_dir) if os.path.isdir(self.netns_dir) else []:
+                subprocess.run(["umount", "-l", os.path.join(self.netns_dir, n)], capture_output=True)
+                os.unlink(os.path.join(self.netns_dir, n))
+            if os.path.isdir(top):
+                os.rmdir(self.netns_dir) if os.path.isdir(self.netns_dir) else None
+                os.rmdir(top)
 
 
 def http_get(ip, port=8080, path="/index.html", deadline_s=5.0):

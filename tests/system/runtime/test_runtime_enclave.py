@@ -133,7 +133,7 @@ def test_bad_input_is_refused_and_leaves_nothing(rt, bad, message):
     p = rt.create(name, [c], check=False)
     assert p.returncode == 1 and message in p.stderr, p.stderr
     assert rt.list() == []
-    assert not os.path.exists("/run/berth/netns/" + name)
+    assert not os.path.exists(os.path.join(rt.netns_dir, name))
     assert name not in open("/proc/mounts").read()
     links = subprocess.run(["ip", "-o", "link", "show", "master", rt.bridge],
                            capture_output=True, text=True).stdout
@@ -259,7 +259,7 @@ def test_destroy_leaves_nothing_behind(rt):
     name = rt.name()
     e = rt.create(name, [rt.container("web"), rt.container("side", command=["sleep", "1000"])])
     ids = [c["id"] for c in e["containers"]]
-    assert os.path.exists("/run/berth/netns/" + name)
+    assert os.path.exists(os.path.join(rt.netns_dir, name))
     assert subprocess.run(["ip", "-o", "link", "show", "master", rt.bridge],
                           capture_output=True, text=True).stdout.strip() != ""
     copiers = _procs_mentioning(rt.state)  # the log copiers
@@ -268,7 +268,7 @@ def test_destroy_leaves_nothing_behind(rt):
     rt.run("destroy", name)
     # Repeating it is fine.
     rt.run("destroy", name)
-    assert not os.path.exists("/run/berth/netns/" + name)
+    assert not os.path.exists(os.path.join(rt.netns_dir, name))
     mounts = open("/proc/mounts").read()
     assert name not in mounts and rt.state not in mounts
     veths = subprocess.run(["ip", "-o", "link", "show", "master", rt.bridge],
@@ -298,7 +298,7 @@ def test_destroy_cleans_up_a_half_made_enclave(rt):
     assert rt.list() == [name]
     assert rt.state_of(name)["observed"] == "absent"
     rt.run("destroy", name)
-    assert rt.list() == [] and not os.path.exists("/run/berth/netns/" + name)
+    assert rt.list() == [] and not os.path.exists(os.path.join(rt.netns_dir, name))
 
 
 def test_exec_has_a_deadline(rt):
@@ -434,3 +434,21 @@ def test_exited_container_is_observed(rt):
     assert {c["name"]: c["status"] for c in st["containers"]} == {"web": "running", "oneshot": "stopped"}
     st = json.loads(rt.run("stop", e["name"]).stdout)
     assert st["observed"] == "absent"
+
+
+def test_orphan_namespace_is_listed_and_destroyed(rt):
+    """A record lost (state dir wiped) while the namespace and address stay."""
+    name = rt.name()
+    e = rt.create(name, [rt.container("web")])
+    rt.run("stop", name)
+    subprocess.run(["umount", os.path.join(rt.state, "enclaves", name, "web", "rootfs")], check=True)
+    subprocess.run(["rm", "-rf", os.path.join(rt.state, "enclaves", name)], check=True)
+    assert rt.list() == [name]
+    assert rt.state_of(name)["netns_present"] is True
+    rt.run("destroy", name)
+    assert rt.list() == []
+    assert not os.path.exists(os.path.join(rt.netns_dir, name))
+    veths = subprocess.run(["ip", "-o", "link", "show", "master", rt.bridge],
+                           capture_output=True, text=True).stdout
+    assert veths.strip() == ""
+    assert e["ip"] not in os.listdir(os.path.join(rt.state, "cni", rt.bridge))
