@@ -88,10 +88,11 @@ test_duration(void **state)
 		int ok;
 		int64_t ms;
 	} cases[] = {
-	    {"30s", 1, 30000}, {"5m", 1, 300000},  {"1h30m", 1, 5400000}, {"500ms", 1, 500},
-	    {"1.5s", 1, 1500}, {"2h", 1, 7200000}, {"1m30s", 1, 90000},   {"0s", 1, 0},
-	    {"", 0, 0},        {"30", 0, 0},       {"s", 0, 0},           {"-1s", 0, 0},
-	    {"1x", 0, 0},      {"1s ", 0, 0},      {"1d", 0, 0},
+		{"30s", 1, 30000},	{"5m", 1, 300000},  {"1h30m", 1, 5400000},
+		{"500ms", 1, 500},	{"1.5s", 1, 1500},  {"2h", 1, 7200000},
+		{"1m30s", 1, 90000},	{"0s", 1, 0},	    {"", 0, 0},
+		{"30", 0, 0},		{"s", 0, 0},	    {"-1s", 0, 0},
+		{"1x", 0, 0},		{"1s ", 0, 0},	    {"1d", 0, 0},
 	};
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -114,7 +115,7 @@ test_sha256_and_time(void **state)
 	(void)state;
 	sha256_hex("abc", 3, hex);
 	assert_string_equal(hex,
-	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	time_rfc3339(0, t);
 	assert_string_equal(t, "1970-01-01T00:00:00Z");
 	time_rfc3339(1795690546000, t);
@@ -153,12 +154,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_err_make_and_wrap),
-	    cmocka_unit_test(test_buf),
-	    cmocka_unit_test(test_strv),
-	    cmocka_unit_test(test_duration),
-	    cmocka_unit_test(test_sha256_and_time),
-	    cmocka_unit_test(test_files),
+		cmocka_unit_test(test_err_make_and_wrap), cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_strv),		  cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_sha256_and_time),	  cmocka_unit_test(test_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
