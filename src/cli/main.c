@@ -1,9 +1,115 @@
-/* berth: the command-line client. */
+/* berth: the command-line client. `berth GROUP COMMAND [ARGS]`, dispatched
+ * through one table of command groups. */
 #include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/util.h"
+
+static const struct cli_group *const groups[] = {
+    &cli_group_config,
+};
+
+void
+cli_usage(FILE *f, const struct cli_group *group, const struct cli_cmd *cmd)
+{
+	fprintf(f, "usage: berth %s %s %s\n", group->name, cmd->name, cmd->args);
+}
+
+static void
+usage_group(FILE *f, const struct cli_group *g)
+{
+	size_t i;
+
+	fprintf(f, "berth %s: %s\n\ncommands:\n", g->name, g->summary);
+	for (i = 0; i < g->n_cmds; i++)
+		fprintf(f, "  berth %s %s %s\n      %s\n", g->name, g->cmds[i].name,
+		        g->cmds[i].args, g->cmds[i].summary);
+}
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: berth GROUP COMMAND [ARGS...]\n"
+	           "       berth help [GROUP]\n"
+	           "       berth --version\n\ngroups:\n");
+	for (i = 0; i < ARRAY_LEN(groups); i++)
+		fprintf(f, "  %-10s %s\n", groups[i]->name, groups[i]->summary);
+	fprintf(f, "\n`berth help GROUP` lists a group's commands.\n");
+}
+
+static const struct cli_group *
+group_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(groups); i++)
+		if (strcmp(groups[i]->name, name) == 0)
+			return groups[i];
+	return NULL;
+}
+
+static int
+is_help(const char *s)
+{
+	return strcmp(s, "help") == 0 || strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0;
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	fprintf(stderr, "berth %s\n", BERTH_VERSION);
-	return 1;
+	struct cli_ctx ctx = {.out = stdout, .err = stderr};
+	const struct cli_group *g;
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("berth %s\n", BERTH_VERSION);
+		return CLI_EXIT_OK;
+	}
+	if (is_help(argv[1])) {
+		if (argc < 3) {
+			usage(stdout);
+			return CLI_EXIT_OK;
+		}
+		g = group_find(argv[2]);
+		if (g == NULL) {
+			fprintf(stderr, "berth: no command group \"%s\"\n", argv[2]);
+			usage(stderr);
+			return CLI_EXIT_USAGE;
+		}
+		usage_group(stdout, g);
+		return CLI_EXIT_OK;
+	}
+	g = group_find(argv[1]);
+	if (g == NULL) {
+		fprintf(stderr, "berth: no command group \"%s\"\n", argv[1]);
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (argc < 3 || is_help(argv[2])) {
+		usage_group(argc < 3 ? stderr : stdout, g);
+		return argc < 3 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+	}
+	for (i = 0; i < g->n_cmds; i++) {
+		const struct cli_cmd *cmd = &g->cmds[i];
+
+		if (strcmp(cmd->name, argv[2]) != 0)
+			continue;
+		if (argc > 3 && is_help(argv[3]) && strcmp(argv[3], "help") != 0) {
+			cli_usage(stdout, g, cmd);
+			printf("\n%s\n", cmd->help != NULL ? cmd->help : cmd->summary);
+			return CLI_EXIT_OK;
+		}
+		return cmd->run(&ctx, argc - 2, argv + 2);
+	}
+	fprintf(stderr, "berth %s: no command \"%s\"\n", g->name, argv[2]);
+	usage_group(stderr, g);
+	return CLI_EXIT_USAGE;
 }

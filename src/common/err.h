@@ -15,11 +15,17 @@
 #define ERR_MSG_MAX 1024
 
 struct err {
-	int code;		 /* errno-like cause, 0 when none */
-	char msg[ERR_MSG_MAX];	 /* the sentence, "" when no error */
+	int code;              /* errno-like cause, 0 when none */
+	char msg[ERR_MSG_MAX]; /* the sentence, "" when no error */
 };
 
-#define ERR_INIT {0, {0}}
+#define ERR_INIT                                                                                   \
+	{                                                                                          \
+		0,                                                                                 \
+		{                                                                                  \
+			0                                                                          \
+		}                                                                                  \
+	}
 
 #if defined(__GNUC__)
 #define BERTH_PRINTF(a, b) __attribute__((format(printf, a, b)))

@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/prom.h"
 #include "common/util.h"
 
 static void
@@ -88,11 +89,10 @@ test_duration(void **state)
 		int ok;
 		int64_t ms;
 	} cases[] = {
-		{"30s", 1, 30000},	{"5m", 1, 300000},  {"1h30m", 1, 5400000},
-		{"500ms", 1, 500},	{"1.5s", 1, 1500},  {"2h", 1, 7200000},
-		{"1m30s", 1, 90000},	{"0s", 1, 0},	    {"", 0, 0},
-		{"30", 0, 0},		{"s", 0, 0},	    {"-1s", 0, 0},
-		{"1x", 0, 0},		{"1s ", 0, 0},	    {"1d", 0, 0},
+	    {"30s", 1, 30000}, {"5m", 1, 300000},  {"1h30m", 1, 5400000}, {"500ms", 1, 500},
+	    {"1.5s", 1, 1500}, {"2h", 1, 7200000}, {"1m30s", 1, 90000},   {"0s", 1, 0},
+	    {"", 0, 0},        {"30", 0, 0},       {"s", 0, 0},           {"-1s", 0, 0},
+	    {"1x", 0, 0},      {"1s ", 0, 0},      {"1d", 0, 0},
 	};
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -115,7 +115,7 @@ test_sha256_and_time(void **state)
 	(void)state;
 	sha256_hex("abc", 3, hex);
 	assert_string_equal(hex,
-			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	time_rfc3339(0, t);
 	assert_string_equal(t, "1970-01-01T00:00:00Z");
 	time_rfc3339(1795690546000, t);
@@ -150,13 +150,51 @@ test_files(void **state)
 	free(sub);
 }
 
+static void
+test_prom(void **state)
+{
+	static const double bounds[] = {0.5, 1, 5};
+	struct prom_hist h;
+	struct buf b = BUF_INIT;
+	char *esc;
+
+	(void)state;
+	prom_hist_init(&h, bounds, 3);
+	prom_hist_observe(&h, 0.2);
+	prom_hist_observe(&h, 0.7);
+	prom_hist_observe(&h, 0.7);
+	prom_hist_observe(&h, 30);
+	prom_header(&b, "berth_update_seconds", "histogram", "Update durations.");
+	prom_hist_write(&b, "berth_update_seconds", "outcome=\"ready\"", &h);
+	prom_sample(&b, "berth_containers", "status=\"running\"", 3);
+	prom_sample(&b, "berth_up", "", 1);
+	assert_string_equal(b.data, "# HELP berth_update_seconds Update durations.\n"
+	                            "# TYPE berth_update_seconds histogram\n"
+	                            "berth_update_seconds_bucket{outcome=\"ready\",le=\"0.5\"} 1\n"
+	                            "berth_update_seconds_bucket{outcome=\"ready\",le=\"1\"} 3\n"
+	                            "berth_update_seconds_bucket{outcome=\"ready\",le=\"5\"} 3\n"
+	                            "berth_update_seconds_bucket{outcome=\"ready\",le=\"+Inf\"} 4\n"
+	                            "berth_update_seconds_sum{outcome=\"ready\"} 31.6\n"
+	                            "berth_update_seconds_count{outcome=\"ready\"} 4\n"
+	                            "berth_containers{status=\"running\"} 3\n"
+	                            "berth_up 1\n");
+	buf_free(&b);
+	esc = prom_escape("a\"b\\c\nd");
+	assert_string_equal(esc, "a\\\"b\\\\c\\nd");
+	free(esc);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_err_make_and_wrap), cmocka_unit_test(test_buf),
-		cmocka_unit_test(test_strv),		  cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_sha256_and_time),	  cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_err_make_and_wrap),
+	    cmocka_unit_test(test_buf),
+	    cmocka_unit_test(test_strv),
+	    cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_sha256_and_time),
+	    cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_prom),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,355 @@
+#include "api/api-server.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+struct api_server {
+	struct evhttp *http;                   /* owned */
+	const struct api_route *const *tables; /* borrowed, static */
+	api_auth_fn auth;
+	void *ctx; /* borrowed */
+	int port;
+};
+
+static const char *const api_method_names[] = {"GET", "POST", "PUT", "DELETE"};
+
+static int
+api_method_of(struct evhttp_request *req, enum api_method *m)
+{
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:
+	case EVHTTP_REQ_HEAD:
+		*m = API_GET;
+		return 0;
+	case EVHTTP_REQ_POST:
+		*m = API_POST;
+		return 0;
+	case EVHTTP_REQ_PUT:
+		*m = API_PUT;
+		return 0;
+	case EVHTTP_REQ_DELETE:
+		*m = API_DELETE;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Matches path against pattern; on a match fills the captures (decoded). */
+static int
+api_match(const char *pattern, const char *path, struct api_req *r)
+{
+	const char *p = pattern, *s = path;
+	int n = 0;
+
+	while (*p != '\0' && *s != '\0') {
+		if (p[0] == '{' && p[1] == '}') {
+			const char *end = strchr(s, '/');
+			size_t len = end != NULL ? (size_t)(end - s) : strlen(s);
+			char *raw;
+
+			if (len == 0 || n == API_MAX_CAPTURES)
+				goto fail;
+			raw = xstrndup(s, len);
+			r->captures[n] = evhttp_uridecode(raw, 0, NULL);
+			free(raw);
+			if (r->captures[n] == NULL)
+				goto fail;
+			n++;
+			p += 2;
+			s += len;
+			continue;
+		}
+		if (*p != *s)
+			goto fail;
+		p++;
+		s++;
+	}
+	/* A trailing slash is tolerated. */
+	if (*p == '\0' && (*s == '\0' || (s[0] == '/' && s[1] == '\0'))) {
+		r->n_captures = n;
+		return 1;
+	}
+fail:
+	for (int i = 0; i < n; i++) {
+		free(r->captures[i]);
+		r->captures[i] = NULL;
+	}
+	return 0;
+}
+
+static void
+api_req_free(struct api_req *r)
+{
+	for (int i = 0; i < r->n_captures; i++)
+		free(r->captures[i]);
+	free(r);
+}
+
+/* Sends the reply and frees r unless its handler is still running. */
+static void
+api_send(struct api_req *r, int status, const char *content_type, struct evbuffer *body)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+
+	if (r->replied) {
+		log_error("api: second reply to %s ignored", r->path);
+		return;
+	}
+	r->replied = 1;
+	if (content_type != NULL)
+		evhttp_add_header(h, "Content-Type", content_type);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_send_reply(r->req, status, NULL, body);
+	if (!r->in_handler)
+		api_req_free(r);
+}
+
+void
+api_reply_json(struct api_req *r, int status, json_t *body)
+{
+	struct evbuffer *buf = evbuffer_new();
+	char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (text == NULL)
+		log_fatal("api: cannot encode a JSON reply");
+	evbuffer_add(buf, text, strlen(text));
+	evbuffer_add(buf, "\n", 1);
+	free(text);
+	json_decref(body);
+	api_send(r, status, "application/json", buf);
+	evbuffer_free(buf);
+}
+
+void
+api_reply_error(struct api_req *r, int status, const char *code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	api_reply_json(r, status,
+	               json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+void
+api_reply_text(struct api_req *r, int status, const char *content_type, const char *body,
+               size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	if (body != NULL)
+		evbuffer_add(buf, body, len);
+	api_send(r, status, content_type, buf);
+	evbuffer_free(buf);
+}
+
+void
+api_req_release(struct api_req *r)
+{
+	r->replied = 1;
+	if (!r->in_handler)
+		api_req_free(r);
+}
+
+json_t *
+api_req_json(struct api_req *r)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	size_t len = evbuffer_get_length(in);
+	json_error_t jerr;
+	json_t *v;
+
+	if (len > API_MAX_BODY) {
+		api_reply_error(r, 413, "too_large", "the request body is larger than %d bytes",
+		                API_MAX_BODY);
+		return NULL;
+	}
+	if (len == 0) {
+		api_reply_error(r, 400, "bad_json", "the request needs a JSON object body");
+		return NULL;
+	}
+	v = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &jerr);
+	if (v == NULL) {
+		api_reply_error(r, 400, "bad_json", "malformed JSON at line %d, column %d: %s",
+		                jerr.line, jerr.column, jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		api_reply_error(r, 400, "bad_json", "the request body must be a JSON object");
+		return NULL;
+	}
+	return v;
+}
+
+char *
+api_req_query(struct api_req *r, const char *key)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->req);
+	const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	struct evkeyvalq params;
+	const char *v;
+	char *out = NULL;
+
+	if (q == NULL)
+		return NULL;
+	params.tqh_first = NULL;
+	params.tqh_last = &params.tqh_first;
+	if (evhttp_parse_query_str(q, &params) == 0) {
+		v = evhttp_find_header(&params, key);
+		if (v != NULL)
+			out = xstrdup(v);
+	}
+	evhttp_clear_headers(&params);
+	return out;
+}
+
+/* The bearer token of req, or NULL. */
+static const char *
+api_bearer(struct evhttp_request *req)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h != '\0' ? h : NULL;
+}
+
+static void
+api_dispatch(struct evhttp_request *req, void *arg)
+{
+	struct api_server *s = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *raw_path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	const struct api_route *route = NULL;
+	struct api_req *r = xcalloc(1, sizeof *r);
+	int path_matched = 0;
+
+	r->req = req;
+	r->server = s;
+	r->ctx = s->ctx;
+	r->path = raw_path != NULL ? raw_path : "/";
+	r->in_handler = 1;
+
+	if (api_method_of(req, &r->method) < 0) {
+		api_reply_error(r, 405, "method_not_allowed", "this method is not supported");
+		goto out;
+	}
+	for (const struct api_route *const *t = s->tables; *t != NULL && route == NULL; t++) {
+		for (const struct api_route *e = *t; e->pattern != NULL; e++) {
+			if (!api_match(e->pattern, r->path, r))
+				continue;
+			path_matched = 1;
+			if (e->method == r->method) {
+				route = e;
+				break;
+			}
+			for (int i = 0; i < r->n_captures; i++) {
+				free(r->captures[i]);
+				r->captures[i] = NULL;
+			}
+			r->n_captures = 0;
+		}
+	}
+	if (route == NULL) {
+		if (path_matched)
+			api_reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s",
+			                api_method_names[r->method], r->path);
+		else
+			api_reply_error(r, 404, "not_found", "no such endpoint: %s", r->path);
+		goto out;
+	}
+	if (!(route->flags & API_PUBLIC)) {
+		const char *token = api_bearer(req);
+
+		if (token == NULL || s->auth == NULL || s->auth(s->ctx, token, &r->who) < 0) {
+			evhttp_add_header(evhttp_request_get_output_headers(req),
+			                  "WWW-Authenticate", "Bearer");
+			api_reply_error(r, 401, "unauthorized",
+			                token == NULL ? "this endpoint needs a bearer token"
+			                              : "the token is not valid");
+			goto out;
+		}
+	}
+	route->handler(r);
+out:
+	r->in_handler = 0;
+	if (r->replied)
+		api_req_free(r);
+}
+
+int
+api_server_new(struct event_base *base, const char *addr, int port,
+               const struct api_route *const *tables, api_auth_fn auth, void *ctx,
+               struct api_server **out, struct err *err)
+{
+	struct api_server *s = xcalloc(1, sizeof *s);
+	struct evhttp_bound_socket *sock;
+
+	s->http = evhttp_new(base);
+	if (s->http == NULL)
+		log_fatal("evhttp_new failed");
+	s->tables = tables;
+	s->auth = auth;
+	s->ctx = ctx;
+	evhttp_set_max_body_size(s->http, API_MAX_BODY + 1);
+	evhttp_set_max_headers_size(s->http, 64 * 1024);
+	evhttp_set_timeout(s->http, 60);
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+	                                        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	evhttp_set_gencb(s->http, api_dispatch, s);
+	sock = evhttp_bind_socket_with_handle(s->http, addr, (ev_uint16_t)port);
+	if (sock == NULL) {
+		int e = errno;
+		evhttp_free(s->http);
+		free(s);
+		return err_make(err, e, "listen on %s:%d", addr, port);
+	}
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		evutil_socket_t fd = evhttp_bound_socket_get_fd(sock);
+
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+			s->port =
+			    ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+			                                   : ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	*out = s;
+	return 0;
+}
+
+int
+api_server_port(const struct api_server *s)
+{
+	return s->port;
+}
+
+void
+api_server_free(struct api_server *s)
+{
+	if (s == NULL)
+		return;
+	evhttp_free(s->http);
+	free(s);
+}

@@ -1,0 +1,103 @@
+/* api-server: the HTTP server of berthd's REST API, on libevent's evhttp.
+ *
+ * Routes come from tables of `struct api_route` (one file per group of
+ * routes, STYLE.md rule 4). A route's pattern is a path whose `{}` segments
+ * capture one path segment each, e.g. "/api/v1/containers/{}/updates".
+ * Authentication is the daemon's: the server calls its auth hook with the
+ * bearer token and keeps what it answers in the request.
+ */
+#ifndef BERTH_API_SERVER_H
+#define BERTH_API_SERVER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "common/err.h"
+
+struct event_base;
+struct evhttp_request;
+struct api_server;
+
+#define API_MAX_CAPTURES 4
+#define API_MAX_BODY     (2 * 1024 * 1024)
+
+enum api_method {
+	API_GET,
+	API_POST,
+	API_PUT,
+	API_DELETE,
+};
+
+/* Who made a request, as the auth hook found it. */
+struct api_principal {
+	char org_id[65];
+	char org_name[129];
+	int admin; /* an admin token may create orgs */
+};
+
+struct api_req {
+	struct evhttp_request *req; /* borrowed from evhttp */
+	struct api_server *server;  /* borrowed */
+	void *ctx;                  /* the daemon's context, borrowed */
+	enum api_method method;
+	const char *path;                 /* decoded path without query, owned by req */
+	char *captures[API_MAX_CAPTURES]; /* owned, decoded path segments */
+	int n_captures;
+	struct api_principal who; /* valid when the route needs auth */
+	int replied;              /* a reply was sent */
+	int in_handler;           /* the handler has not returned yet */
+};
+
+/* A handler answers with api_reply_*(), now or later: a request not answered
+ * when its handler returns belongs to the handler until it is answered; the
+ * reply frees it. */
+typedef void (*api_handler_fn)(struct api_req *r);
+
+enum api_route_flags {
+	API_PUBLIC = 1 << 0, /* no token needed */
+};
+
+struct api_route {
+	enum api_method method;
+	const char *pattern;
+	api_handler_fn handler;
+	int flags;
+};
+
+/* Answers 0 and fills who for a valid token, -1 otherwise. */
+typedef int (*api_auth_fn)(void *ctx, const char *token, struct api_principal *who);
+
+/* Starts serving on addr:port with the NULL-terminated list of route tables.
+ * Returns 0, or -1 with err when the address cannot be bound. */
+int api_server_new(struct event_base *base, const char *addr, int port,
+                   const struct api_route *const *tables, api_auth_fn auth, void *ctx,
+                   struct api_server **out, struct err *err);
+
+/* The port actually bound (useful with port 0). */
+int api_server_port(const struct api_server *s);
+
+void api_server_free(struct api_server *s);
+
+/* Parses the JSON object body of r. On failure answers 400/413/415 itself and
+ * returns NULL. The caller owns the result. */
+json_t *api_req_json(struct api_req *r);
+
+/* A query parameter of r, or NULL; caller frees. */
+char *api_req_query(struct api_req *r, const char *key);
+
+/* Answers status with the JSON value (stolen: the reply owns it). */
+void api_reply_json(struct api_req *r, int status, json_t *body);
+
+/* Answers {"error": {"code", "message"}} with status. */
+void api_reply_error(struct api_req *r, int status, const char *code, const char *fmt, ...)
+    BERTH_PRINTF(4, 5);
+
+/* Marks r answered by other means (e.g. an event stream that now owns r->req);
+ * frees r unless its handler is still running. */
+void api_req_release(struct api_req *r);
+
+/* Answers status with a plain-text body (may be NULL for none). */
+void api_reply_text(struct api_req *r, int status, const char *content_type, const char *body,
+                    size_t len);
+
+#endif

@@ -1,0 +1,12 @@
+#include "api/web.h"
+
+#include <string.h>
+
+const struct web_asset *
+web_asset_find(const char *name)
+{
+	for (const struct web_asset *a = web_assets; a->name != NULL; a++)
+		if (strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}

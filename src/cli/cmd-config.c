@@ -1,0 +1,80 @@
+/* berth config: work with tinfoil-config.yml files locally. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "config/config.h"
+
+static int
+config_validate(struct cli_ctx *ctx, int argc, char **argv)
+{
+	int i, json = 0, nfiles = 0, bad = 0, opts = 1;
+
+	for (i = 1; i < argc; i++) {
+		if (opts && strcmp(argv[i], "--json") == 0) {
+			json = 1;
+		} else if (opts && strcmp(argv[i], "--") == 0) {
+			opts = 0;
+		} else if (opts && argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(ctx->err, "berth config validate: unknown option %s\n", argv[i]);
+			return CLI_EXIT_USAGE;
+		} else {
+			nfiles++;
+		}
+	}
+	if (nfiles == 0) {
+		fprintf(ctx->err, "berth config validate: no file given\n");
+		return CLI_EXIT_USAGE;
+	}
+	for (i = 1, opts = 1; i < argc; i++) {
+		struct config_errors errs = {0};
+		struct config *c = NULL;
+		char *text;
+
+		if (opts && strcmp(argv[i], "--") == 0) {
+			opts = 0;
+			continue;
+		}
+		if (opts && strcmp(argv[i], "--json") == 0)
+			continue;
+		if (config_load(argv[i], &c, &errs) < 0) {
+			text = config_errors_format(&errs);
+			fputs(text, ctx->err);
+			free(text);
+			config_errors_free(&errs);
+			bad = 1;
+			continue;
+		}
+		if (json) {
+			text = config_to_json(c);
+			fprintf(ctx->out, "%s\n", text);
+			free(text);
+		} else {
+			fprintf(ctx->out, "%s: ok sha256:%s\n", argv[i], c->config_sha256);
+		}
+		config_free(c);
+	}
+	fflush(ctx->out);
+	return bad ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+static const struct cli_cmd config_cmds[] = {
+    {
+        .name = "validate",
+        .args = "[--json] FILE...",
+        .summary = "check tinfoil-config.yml files and print their sha256",
+        .help = "Prints \"FILE: ok sha256:<hex>\" for each valid file (the sha256 of its\n"
+                "canonical form), or its errors as file:line:col: key: sentence on\n"
+                "stderr. --json prints the parsed, normalised config instead.\n"
+                "Exits 0 only when every file is valid.",
+        .run = config_validate,
+    },
+};
+
+const struct cli_group cli_group_config = {
+    .name = "config",
+    .summary = "work with tinfoil-config.yml files",
+    .cmds = config_cmds,
+    .n_cmds = sizeof(config_cmds) / sizeof(config_cmds[0]),
+};

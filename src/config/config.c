@@ -1,0 +1,2128 @@
+/* config: tinfoil-config.yml into typed structs, validated, with a canonical
+ * form and its hash.
+ *
+ * Each mapping of the format is a table of fields (key, type, where it goes).
+ * walk_map() applies a table to a mapping, so unknown keys, wrong types and
+ * ranges are reported the same way at every level. Every error is collected,
+ * then sorted into document order.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "config/config-yaml.h"
+#include "config/config.h"
+
+typedef struct config_yaml_node ynode;
+
+#define CANONICAL_FLAGS (JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+/* Parsing state of one config. */
+struct pctx {
+	struct config_errors *errs;
+	struct config *c;
+	json_t *rec;                     /* borrowed: where recorded keys of this map go */
+	int hc_disable;                  /* the healthcheck being read has disable: true */
+	int seen_containers, seen_shim;  /* the keys were present */
+	const ynode *upstream_container; /* the shim's value node, or NULL */
+	const ynode **names;             /* owned: the name node of each container */
+	unsigned hints;                  /* "did you mean" hints computed so far */
+};
+
+enum ftype {
+	F_STR,      /* char *: any scalar, as written */
+	F_PATH,     /* char *: an absolute path */
+	F_INT,      /* int in [min, max] */
+	F_INT64,    /* int64_t in [min, max] */
+	F_BOOL,     /* int: 0 or 1 */
+	F_STRV,     /* char **: a list of scalars */
+	F_DUR,      /* int64_t milliseconds from "30s", "1h30m", at least min */
+	F_SIZE,     /* int64_t bytes from "512m", "2g" or a number */
+	F_FUNC,     /* fn() does it */
+	F_REC,      /* recorded as is in pctx->rec */
+	F_REC_STR,  /* recorded, a scalar (one of choices when set) */
+	F_REC_BOOL, /* recorded, a bool */
+	F_REC_INT,  /* recorded, an integer in [min, max] */
+	F_REC_NUM,  /* recorded, a number >= min */
+	F_REC_PATHS /* recorded, a list of request paths */
+};
+
+struct field {
+	const char *key;
+	enum ftype type;
+	size_t off;
+	int64_t min, max;
+	void (*fn)(struct pctx *p, const ynode *v, void *obj);
+	const char *const *choices; /* NULL-terminated allowed values, or NULL */
+};
+
+/* ---- values ---- */
+
+/* v as the user wrote it, shortened, for messages. */
+static const char *
+shown(const ynode *v, char out[72])
+{
+	switch (v->kind) {
+	case CONFIG_YAML_NULL:
+		return "nothing";
+	case CONFIG_YAML_SEQ:
+		return "a list";
+	case CONFIG_YAML_MAP:
+		return "a mapping";
+	case CONFIG_YAML_SCALAR:
+		break;
+	}
+	if (v->len > 48)
+		snprintf(out, 72, "\"%.40s...\"", v->text);
+	else
+		snprintf(out, 72, "\"%s\"", v->text);
+	return out;
+}
+
+static void
+type_error(struct pctx *p, const ynode *v, const char *want)
+{
+	char tmp[72];
+
+	if (v->kind == CONFIG_YAML_SCALAR && !v->plain)
+		config_error_at(p->errs, v, NULL, "expected %s, got the string %s", want,
+		                shown(v, tmp));
+	else
+		config_error_at(p->errs, v, NULL, "expected %s, got %s", want, shown(v, tmp));
+}
+
+static int
+want_scalar(struct pctx *p, const ynode *v, const char *want)
+{
+	if (v->kind == CONFIG_YAML_SCALAR)
+		return 0;
+	type_error(p, v, want);
+	return -1;
+}
+
+/* A plain decimal integer: [-+]?[0-9]+ within int64. */
+static int
+scalar_int(const ynode *v, int64_t *out)
+{
+	const char *s = v->text;
+	long long r;
+	char *end;
+
+	if (v->kind != CONFIG_YAML_SCALAR || !v->plain)
+		return -1;
+	if (*s == '-' || *s == '+')
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	for (; *s != '\0'; s++)
+		if (!isdigit((unsigned char)*s))
+			return -1;
+	errno = 0;
+	r = strtoll(v->text, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = r;
+	return 0;
+}
+
+/* A YAML 1.2 core-schema bool; with yaml11 also the YAML 1.1 spellings (yes,
+ * no, on, off, y, n), which the reference's parser (go-yaml v3) accepts for a
+ * field typed bool, so real files use them. */
+static int
+scalar_bool(const ynode *v, int yaml11, int *out)
+{
+	static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
+	                                "on",   "On",   "ON",   "y",   "Y"};
+	static const char *const f[] = {"false", "False", "FALSE", "no", "No", "NO",
+	                                "off",   "Off",   "OFF",   "n",  "N"};
+	size_t i, n = yaml11 ? ARRAY_LEN(t) : 3;
+
+	if (v->kind != CONFIG_YAML_SCALAR || !v->plain)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (strcmp(v->text, t[i]) == 0)
+			return *out = 1, 0;
+		if (strcmp(v->text, f[i]) == 0)
+			return *out = 0, 0;
+	}
+	return -1;
+}
+
+/* A finite decimal number; quoted ones too when allow_quoted. */
+static int
+scalar_number(const ynode *v, int allow_quoted, double *out)
+{
+	const char *s = v->text;
+	char *end;
+	double d;
+
+	if (v->kind != CONFIG_YAML_SCALAR || (!v->plain && !allow_quoted))
+		return -1;
+	if (*s == '-' || *s == '+')
+		s++;
+	if (!isdigit((unsigned char)*s) && !(*s == '.' && isdigit((unsigned char)s[1])))
+		return -1;
+	errno = 0;
+	d = strtod(v->text, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(d) || strpbrk(v->text, "xXnNiI") != NULL)
+		return -1;
+	*out = d;
+	return 0;
+}
+
+/* "512m", "2g", "1.5GB" or bytes; binary units, case-insensitive, as docker. */
+static int
+size_parse(const char *s, int64_t *out)
+{
+	static const struct {
+		const char *unit;
+		double mult;
+	} units[] = {{"", 1},
+	             {"b", 1},
+	             {"k", 1024.0},
+	             {"kb", 1024.0},
+	             {"m", 1048576.0},
+	             {"mb", 1048576.0},
+	             {"g", 1073741824.0},
+	             {"gb", 1073741824.0},
+	             {"t", 1099511627776.0},
+	             {"tb", 1099511627776.0}};
+	char *end;
+	double v;
+	size_t i;
+
+	if (!isdigit((unsigned char)*s) && *s != '.')
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || !isfinite(v) || v < 0 || strpbrk(s, "xXpP") != NULL)
+		return -1;
+	for (i = 0; i < ARRAY_LEN(units); i++) {
+		if (strcasecmp(end, units[i].unit) == 0) {
+			v *= units[i].mult;
+			if (v >= 9.2e18)
+				return -1;
+			*out = (int64_t)v;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* ---- the field walker ---- */
+
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, prev, tmp;
+	size_t row[64];
+
+	if (la >= ARRAY_LEN(row) || lb >= ARRAY_LEN(row))
+		return (size_t)-1;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t best = prev + (tolower((unsigned char)a[i - 1]) !=
+			                      tolower((unsigned char)b[j - 1]));
+
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			tmp = row[j];
+			row[j] = best;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+static void
+unknown_key(struct pctx *p, const ynode *k, const struct field *fields, size_t n)
+{
+	static const struct {
+		const char *from, *to;
+	} aliases[] = {{"environment", "env"},
+	               {"container_name", "name"},
+	               {"cmd", "command"},
+	               {"workdir", "working_dir"},
+	               {"mem_limit", "memory"}};
+	const char *best = NULL;
+	size_t i, d, bestd = 3;
+
+	/* Hints cost an edit distance per known key: only for the first few. */
+	for (i = 0; i < n && p->hints < 100; i++) {
+		d = edit_distance(k->text, fields[i].key);
+		if (d < bestd && d < strlen(fields[i].key)) {
+			bestd = d;
+			best = fields[i].key;
+		}
+	}
+	for (i = 0; best == NULL && i < ARRAY_LEN(aliases); i++)
+		for (d = 0; d < n; d++)
+			if (strcmp(k->text, aliases[i].from) == 0 &&
+			    strcmp(fields[d].key, aliases[i].to) == 0)
+				best = aliases[i].to;
+	p->hints++;
+	if (strncmp(k->text, "x-", 2) == 0)
+		config_error_at(p->errs, k, NULL,
+		                "unknown key (docker-compose x- extensions are not supported)");
+	else if (best != NULL)
+		config_error_at(p->errs, k, NULL, "unknown key (did you mean \"%s\"?)", best);
+	else
+		config_error_at(p->errs, k, NULL, "unknown key");
+}
+
+static json_t *
+jstr(const char *s)
+{
+	json_t *j = json_string(s);
+
+	if (j == NULL) /* texts were checked for UTF-8 when read */
+		log_fatal("config: a string is not valid UTF-8");
+	return j;
+}
+
+/* Any YAML value as JSON: plain scalars become numbers, bools and null. */
+static json_t *
+yaml_to_json(const ynode *v)
+{
+	json_t *j;
+	int64_t i64;
+	double d;
+	int b;
+	size_t i;
+
+	switch (v->kind) {
+	case CONFIG_YAML_NULL:
+		return json_null();
+	case CONFIG_YAML_SCALAR:
+		if (scalar_int(v, &i64) == 0)
+			return json_integer(i64);
+		if (scalar_bool(v, 0, &b) == 0)
+			return json_boolean(b);
+		if (v->plain && scalar_number(v, 0, &d) == 0)
+			return json_real(d);
+		return jstr(v->text);
+	case CONFIG_YAML_SEQ:
+		j = json_array();
+		for (i = 0; i < v->n; i++)
+			json_array_append_new(j, yaml_to_json(v->items[i]));
+		return j;
+	case CONFIG_YAML_MAP:
+		j = json_object();
+		for (i = 0; i + 1 < v->n; i += 2)
+			if (!v->items[i]->bad && v->items[i]->kind == CONFIG_YAML_SCALAR)
+				json_object_set_new(j, v->items[i]->text,
+				                    yaml_to_json(v->items[i + 1]));
+		return j;
+	}
+	return json_null();
+}
+
+static int
+path_check(struct pctx *p, const ynode *v)
+{
+	const char *star;
+	size_t i;
+
+	if (want_scalar(p, v, "a request path") < 0)
+		return -1;
+	if (v->text[0] != '/') {
+		config_error_at(p->errs, v, NULL, "a path must start with /, got \"%s\"", v->text);
+		return -1;
+	}
+	for (i = 0; i < v->len; i++) {
+		if ((unsigned char)v->text[i] <= ' ' || v->text[i] == '?' || v->text[i] == '#') {
+			config_error_at(p->errs, v, NULL,
+			                "a path may not hold spaces, control characters, ? or #");
+			return -1;
+		}
+	}
+	star = strchr(v->text, '*');
+	if (star != NULL && star[1] != '\0') {
+		config_error_at(p->errs, v, NULL,
+		                "* is only allowed at the end of a path (\"/v1/*\"), got \"%s\"",
+		                v->text);
+		return -1;
+	}
+	return 0;
+}
+
+/* A list of scalars as a strv; an empty list gives an empty (non-NULL) vector. */
+static int
+read_strv(struct pctx *p, const ynode *v, const char *what, char ***out)
+{
+	char **r = xcalloc(1, sizeof(*r));
+	size_t i;
+	int bad = 0;
+
+	if (v->kind != CONFIG_YAML_SEQ) {
+		type_error(p, v, what);
+		free(r);
+		return -1;
+	}
+	for (i = 0; i < v->n; i++) {
+		if (v->items[i]->kind != CONFIG_YAML_SCALAR) {
+			type_error(p, v->items[i], "a string");
+			bad = 1;
+			continue;
+		}
+		r = strv_push(r, v->items[i]->text);
+	}
+	if (bad) {
+		strv_free(r);
+		return -1;
+	}
+	strv_free(*out);
+	*out = r;
+	return 0;
+}
+
+static void
+apply_field(struct pctx *p, const struct field *f, const ynode *v, void *obj)
+{
+	char *base = obj, tmp[72];
+	int64_t i64;
+	double d;
+	size_t i;
+	int b;
+
+	switch (f->type) {
+	case F_STR:
+	case F_PATH:
+	case F_REC_STR:
+		if (want_scalar(p, v, "a string") < 0)
+			return;
+		if (f->type == F_PATH && v->text[0] != '/') {
+			config_error_at(p->errs, v, NULL, "expected an absolute path, got %s",
+			                shown(v, tmp));
+			return;
+		}
+		if (f->choices != NULL) {
+			struct buf list = BUF_INIT;
+
+			for (i = 0; f->choices[i] != NULL; i++)
+				if (strcmp(v->text, f->choices[i]) == 0)
+					break;
+			if (f->choices[i] == NULL) {
+				for (i = 0; f->choices[i] != NULL; i++)
+					buf_printf(&list, "%s%s", i ? ", " : "", f->choices[i]);
+				config_error_at(p->errs, v, NULL, "expected one of %s, got %s",
+				                list.data, shown(v, tmp));
+				buf_free(&list);
+				return;
+			}
+		}
+		if (f->type == F_REC_STR) {
+			json_object_set_new(p->rec, f->key, jstr(v->text));
+		} else {
+			free(*(char **)(base + f->off));
+			*(char **)(base + f->off) = xstrdup(v->text);
+		}
+		return;
+	case F_INT:
+	case F_INT64:
+	case F_REC_INT:
+		if (scalar_int(v, &i64) < 0) {
+			type_error(p, v, "an integer");
+			return;
+		}
+		if (i64 < f->min || i64 > f->max) {
+			config_error_at(p->errs, v, NULL, "%s is out of range (%lld to %lld)",
+			                v->text, (long long)f->min, (long long)f->max);
+			return;
+		}
+		if (f->type == F_INT)
+			*(int *)(base + f->off) = (int)i64;
+		else if (f->type == F_INT64)
+			*(int64_t *)(base + f->off) = i64;
+		else
+			json_object_set_new(p->rec, f->key, json_integer(i64));
+		return;
+	case F_BOOL:
+	case F_REC_BOOL:
+		if (scalar_bool(v, 1, &b) < 0) {
+			type_error(p, v, "true or false");
+			return;
+		}
+		if (f->type == F_BOOL)
+			*(int *)(base + f->off) = b;
+		else
+			json_object_set_new(p->rec, f->key, json_boolean(b));
+		return;
+	case F_REC_NUM:
+		if (scalar_number(v, 0, &d) < 0) {
+			type_error(p, v, "a number");
+			return;
+		}
+		if (d < (double)f->min) {
+			config_error_at(p->errs, v, NULL, "must be at least %lld",
+			                (long long)f->min);
+			return;
+		}
+		if (scalar_int(v, &i64) == 0)
+			json_object_set_new(p->rec, f->key, json_integer(i64));
+		else
+			json_object_set_new(p->rec, f->key, json_real(d));
+		return;
+	case F_STRV:
+		read_strv(p, v, "a list of strings", (char ***)(base + f->off));
+		return;
+	case F_REC_PATHS:
+		if (v->kind != CONFIG_YAML_SEQ) {
+			type_error(p, v, "a list of paths");
+			return;
+		}
+		b = 0;
+		for (i = 0; i < v->n; i++)
+			b |= path_check(p, v->items[i]) < 0;
+		if (!b)
+			json_object_set_new(p->rec, f->key, yaml_to_json(v));
+		return;
+	case F_DUR:
+		if (v->kind != CONFIG_YAML_SCALAR || duration_parse(v->text, &i64) < 0) {
+			type_error(p, v, "a duration such as 30s, 5m or 1h30m");
+			return;
+		}
+		if (i64 < f->min) {
+			config_error_at(p->errs, v, NULL, "must be at least %lldms",
+			                (long long)f->min);
+			return;
+		}
+		*(int64_t *)(base + f->off) = i64;
+		return;
+	case F_SIZE:
+		if (v->kind != CONFIG_YAML_SCALAR || size_parse(v->text, &i64) < 0) {
+			type_error(p, v, "a size such as 512m or 2g");
+			return;
+		}
+		if (i64 < f->min) {
+			config_error_at(p->errs, v, NULL, "must be at least %lld bytes",
+			                (long long)f->min);
+			return;
+		}
+		*(int64_t *)(base + f->off) = i64;
+		return;
+	case F_REC:
+		json_object_set_new(p->rec, f->key, yaml_to_json(v));
+		return;
+	case F_FUNC:
+		f->fn(p, v, obj);
+		return;
+	}
+}
+
+/* Applies the field table to mapping m: each known key is read into obj,
+ * each unknown one reported. An empty value counts as absent. */
+static void
+walk_map(struct pctx *p, const ynode *m, const struct field *fields, size_t n, void *obj)
+{
+	size_t i, j;
+
+	for (i = 0; i + 1 < m->n; i += 2) {
+		const ynode *k = m->items[i], *v = m->items[i + 1];
+
+		if (k->bad || k->kind != CONFIG_YAML_SCALAR)
+			continue;
+		for (j = 0; j < n; j++)
+			if (strcmp(k->text, fields[j].key) == 0)
+				break;
+		if (j == n) {
+			unknown_key(p, k, fields, n);
+			continue;
+		}
+		if (v->kind == CONFIG_YAML_NULL)
+			continue;
+		apply_field(p, &fields[j], v, obj);
+	}
+}
+
+/* ---- duplicates ---- */
+
+struct named {
+	const char *name;
+	const ynode *node;
+	size_t idx;
+};
+
+static int
+named_cmp(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+
+	if (r != 0)
+		return r;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Reports every name of v[0..n) seen before, as "duplicate <what>". */
+static void
+check_unique(struct pctx *p, struct named *v, size_t n, const char *what)
+{
+	size_t i, first = 0;
+
+	for (i = 0; i < n; i++)
+		v[i].idx = i;
+	qsort(v, n, sizeof(*v), named_cmp);
+	for (i = 1; i < n; i++) {
+		if (strcmp(v[i].name, v[i - 1].name) != 0) {
+			first = i;
+			continue;
+		}
+		config_error_at(p->errs, v[i].node, NULL, "duplicate %s \"%s\" (first at line %d)",
+		                what, v[i].name, v[first].node->pos.line);
+	}
+}
+
+/* ---- containers ---- */
+
+static int
+name_ok(const char *s, size_t max)
+{
+	size_t i;
+
+	if (!isalnum((unsigned char)s[0]) || strlen(s) > max)
+		return 0;
+	for (i = 1; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return 0;
+	return 1;
+}
+
+static int
+env_name_ok(const char *s)
+{
+	size_t i;
+
+	if (!isalpha((unsigned char)s[0]) && s[0] != '_')
+		return 0;
+	for (i = 1; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+static void
+parse_name(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_container *ct = obj;
+
+	if (want_scalar(p, v, "a name") < 0)
+		return;
+	if (!name_ok(v->text, 63)) {
+		config_error_at(p->errs, v, NULL,
+		                "\"%s\" is not a valid name (letters, digits, _ . -, starting with "
+		                "a letter or digit, at most 63)",
+		                v->text);
+		return;
+	}
+	free(ct->name);
+	ct->name = xstrdup(v->text);
+	p->names[p->c->n_containers] = v;
+}
+
+/* Whether ref is name[:tag] in the docker reference grammar (loosely: the
+ * registry host may hold upper case, a port; the path is lower case). */
+static int
+image_name_ok(const char *ref, size_t len)
+{
+	const char *slash = memchr(ref, '/', len), *colon, *p;
+	size_t i, path_start = 0;
+
+	if (len == 0)
+		return 0;
+	/* A registry host is a first component with '.', ':' or "localhost". */
+	if (slash != NULL) {
+		size_t hl = (size_t)(slash - ref);
+
+		if (memchr(ref, '.', hl) || memchr(ref, ':', hl) ||
+		    (hl == 9 && memcmp(ref, "localhost", 9) == 0)) {
+			if (hl == 0)
+				return 0;
+			for (i = 0; i < hl; i++)
+				if (!isalnum((unsigned char)ref[i]) && !strchr(".-:", ref[i]))
+					return 0;
+			path_start = hl + 1;
+		}
+	}
+	/* The tag follows the last ':' after the last '/'. */
+	p = ref + path_start;
+	colon = NULL;
+	for (i = path_start; i < len; i++)
+		if (ref[i] == ':')
+			colon = ref + i;
+		else if (ref[i] == '/')
+			colon = NULL;
+	if (colon != NULL) {
+		size_t tl = len - (size_t)(colon - ref) - 1;
+
+		if (tl == 0 || tl > 128 || !(isalnum((unsigned char)colon[1]) || colon[1] == '_'))
+			return 0;
+		for (i = 1; i <= tl; i++)
+			if (!isalnum((unsigned char)colon[i]) && !strchr("_.-", colon[i]))
+				return 0;
+		len = (size_t)(colon - ref);
+	}
+	if ((size_t)(p - ref) >= len)
+		return 0;
+	for (; p < ref + len; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
+		      strchr("._-/", *p)))
+			return 0;
+	return !strchr("._-/", ref[len - 1]) && !strchr("._-/", ref[path_start]);
+}
+
+static void
+parse_image(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_container *ct = obj;
+	const char *at, *hex;
+	size_t i;
+
+	if (want_scalar(p, v, "an image reference") < 0)
+		return;
+	at = strrchr(v->text, '@');
+	if (at == NULL) {
+		config_error_at(p->errs, v, NULL,
+		                "\"%s\" is not pinned by digest; write name[:tag]@sha256:<64 hex>",
+		                v->text);
+		return;
+	}
+	hex = at + 1;
+	if (strncmp(hex, "sha256:", 7) != 0) {
+		config_error_at(p->errs, v, NULL, "the digest must be sha256:<64 hex>, got \"%s\"",
+		                hex);
+		return;
+	}
+	hex += 7;
+	for (i = 0; hex[i] != '\0'; i++)
+		if (!isdigit((unsigned char)hex[i]) && !(hex[i] >= 'a' && hex[i] <= 'f'))
+			break;
+	if (i != 64 || hex[i] != '\0') {
+		config_error_at(
+		    p->errs, v, NULL,
+		    "the digest must be sha256: and 64 lower-case hex digits, got \"%s\"", at + 1);
+		return;
+	}
+	if (!image_name_ok(v->text, (size_t)(at - v->text))) {
+		config_error_at(p->errs, v, NULL, "\"%.*s\" is not a valid image name",
+		                (int)(at - v->text), v->text);
+		return;
+	}
+	free(ct->image);
+	free(ct->image_digest);
+	ct->image = xstrdup(v->text);
+	ct->image_digest = xstrdup(at + 1);
+}
+
+/* Splits s into words as a POSIX shell would, without expansions. */
+static int
+shell_split(const char *s, char ***out)
+{
+	struct buf w = BUF_INIT;
+	char **v = xcalloc(1, sizeof(*v));
+	int in_word = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s == ' ' || *s == '\t' || *s == '\n') {
+			if (in_word) {
+				v = strv_push(v, w.data != NULL ? w.data : "");
+				buf_reset(&w);
+				in_word = 0;
+			}
+			continue;
+		}
+		in_word = 1;
+		if (*s == '\'') {
+			const char *e = strchr(s + 1, '\'');
+
+			if (e == NULL)
+				goto fail;
+			buf_append(&w, s + 1, (size_t)(e - s - 1));
+			s = e;
+		} else if (*s == '"') {
+			for (s++; *s != '"'; s++) {
+				if (*s == '\0')
+					goto fail;
+				if (*s == '\\' && s[1] != '\0' && strchr("\"\\$`", s[1]))
+					s++;
+				buf_putc(&w, *s);
+			}
+		} else if (*s == '\\') {
+			if (s[1] == '\0')
+				goto fail;
+			buf_putc(&w, *++s);
+		} else {
+			buf_putc(&w, *s);
+		}
+	}
+	if (in_word)
+		v = strv_push(v, w.data != NULL ? w.data : "");
+	buf_free(&w);
+	*out = v;
+	return 0;
+fail:
+	buf_free(&w);
+	strv_free(v);
+	return -1;
+}
+
+static void
+read_command(struct pctx *p, const ynode *v, char ***argv, int *is_string)
+{
+	char **r;
+
+	if (v->kind == CONFIG_YAML_SCALAR) {
+		if (shell_split(v->text, &r) < 0) {
+			config_error_at(p->errs, v, NULL,
+			                "unterminated quote or trailing \\ in \"%s\"", v->text);
+			return;
+		}
+		strv_free(*argv);
+		*argv = r;
+		*is_string = 1;
+		return;
+	}
+	if (read_strv(p, v, "a list of strings or one string", argv) == 0)
+		*is_string = 0;
+}
+
+static void
+parse_command(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_container *ct = obj;
+
+	read_command(p, v, &ct->command, &ct->command_is_string);
+}
+
+static void
+parse_entrypoint(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_container *ct = obj;
+
+	read_command(p, v, &ct->entrypoint, &ct->entrypoint_is_string);
+}
+
+static int
+env_key_ok(struct pctx *p, const ynode *k)
+{
+	size_t i;
+
+	if (k->len == 0 || strchr(k->text, '=') != NULL) {
+		config_error_at(p->errs, k, NULL,
+		                "\"%s\" is not a variable name; write - KEY: \"value\" for a value "
+		                "or - KEY to take it from the deployment's settings",
+		                k->text);
+		return 0;
+	}
+	for (i = 0; i < k->len; i++) {
+		if ((unsigned char)k->text[i] <= ' ') {
+			config_error_at(
+			    p->errs, k, NULL,
+			    "a variable name may not hold spaces or control characters");
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void
+env_add(struct pctx *p, struct config_container *ct, const ynode *k, const ynode *v)
+{
+	struct config_env *e;
+
+	if (!env_key_ok(p, k))
+		return;
+	if (v != NULL && v->kind != CONFIG_YAML_NULL && v->kind != CONFIG_YAML_SCALAR) {
+		type_error(p, v, "a string value");
+		return;
+	}
+	ct->env = xreallocarray(ct->env, ct->n_env + 1, sizeof(*ct->env));
+	e = &ct->env[ct->n_env++];
+	e->key = xstrdup(k->text);
+	e->value = v != NULL && v->kind == CONFIG_YAML_SCALAR ? xstrdup(v->text) : NULL;
+}
+
+static int
+env_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct config_env *)a)->key, ((const struct config_env *)b)->key);
+}
+
+static void
+parse_env(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_container *ct = obj;
+	struct named *names;
+	const ynode **keys;
+	size_t i, n = 0;
+
+	if (v->kind != CONFIG_YAML_SEQ && v->kind != CONFIG_YAML_MAP) {
+		type_error(p, v, "a list of - KEY: \"value\" or - KEY");
+		return;
+	}
+	keys = xcalloc(v->n + 1, sizeof(*keys));
+	if (v->kind == CONFIG_YAML_MAP) {
+		for (i = 0; i + 1 < v->n; i += 2) {
+			if (v->items[i]->bad || v->items[i]->kind != CONFIG_YAML_SCALAR)
+				continue;
+			env_add(p, ct, v->items[i], v->items[i + 1]);
+			keys[n++] = v->items[i];
+		}
+	} else {
+		for (i = 0; i < v->n; i++) {
+			const ynode *it = v->items[i];
+
+			if (it->kind == CONFIG_YAML_SCALAR) {
+				env_add(p, ct, it, NULL);
+				keys[n++] = it;
+			} else if (it->kind == CONFIG_YAML_MAP && it->n == 2) {
+				if (it->items[0]->bad || it->items[0]->kind != CONFIG_YAML_SCALAR)
+					continue;
+				env_add(p, ct, it->items[0], it->items[1]);
+				keys[n++] = it->items[0];
+			} else if (it->kind == CONFIG_YAML_MAP && it->n > 2) {
+				config_error_at(p->errs, it, NULL,
+				                "one KEY: \"value\" per list entry");
+			} else {
+				type_error(p, it, "- KEY: \"value\" or - KEY");
+			}
+		}
+	}
+	names = xcalloc(n + 1, sizeof(*names));
+	for (i = 0; i < n; i++) {
+		names[i].name = keys[i]->text;
+		names[i].node = keys[i];
+	}
+	check_unique(p, names, n, "variable");
+	free(names);
+	free(keys);
+	if (ct->n_env > 1)
+		qsort(ct->env, ct->n_env, sizeof(*ct->env), env_cmp);
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+parse_secrets(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_container *ct = obj;
+	struct named *names;
+	size_t i, n = 0;
+
+	if (read_strv(p, v, "a list of secret names", &ct->secrets) < 0)
+		return;
+	names = xcalloc(v->n + 1, sizeof(*names));
+	for (i = 0; i < v->n; i++) {
+		if (!env_name_ok(v->items[i]->text)) {
+			config_error_at(p->errs, v->items[i], NULL,
+			                "\"%s\" is not a valid secret name (letters, digits and _, "
+			                "not starting with a digit)",
+			                v->items[i]->text);
+			continue;
+		}
+		names[n].name = v->items[i]->text;
+		names[n++].node = v->items[i];
+	}
+	check_unique(p, names, n, "secret");
+	free(names);
+	qsort(ct->secrets, strv_len(ct->secrets), sizeof(char *), str_cmp);
+}
+
+static void
+parse_hc_test(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_healthcheck *hc = obj;
+	const char *kind;
+	char **argv = NULL;
+	size_t i, n;
+
+	if (v->kind == CONFIG_YAML_SCALAR) {
+		strv_free(hc->test);
+		hc->test = strv_push(NULL, v->text);
+		hc->kind = CONFIG_HEALTHCHECK_CMD_SHELL;
+		return;
+	}
+	if (read_strv(p, v, "a list such as [\"CMD\", ...] or a string", &argv) < 0)
+		return;
+	n = strv_len(argv);
+	kind = n > 0 ? argv[0] : "";
+	if (strcmp(kind, "CMD") == 0 && n >= 2) {
+		hc->kind = CONFIG_HEALTHCHECK_CMD;
+	} else if (strcmp(kind, "CMD-SHELL") == 0 && n == 2) {
+		hc->kind = CONFIG_HEALTHCHECK_CMD_SHELL;
+	} else if (strcmp(kind, "NONE") == 0 && n == 1) {
+		hc->kind = CONFIG_HEALTHCHECK_DISABLED;
+	} else {
+		config_error_at(p->errs, v, NULL,
+		                "expected [\"CMD\", program, args...], [\"CMD-SHELL\", \"script\"] "
+		                "or [\"NONE\"]");
+		strv_free(argv);
+		return;
+	}
+	strv_free(hc->test);
+	hc->test = NULL;
+	for (i = 1; i < n; i++)
+		hc->test = strv_push(hc->test, argv[i]);
+	strv_free(argv);
+}
+
+static void
+parse_hc_disable(struct pctx *p, const ynode *v, void *obj)
+{
+	int b;
+
+	(void)obj;
+	if (scalar_bool(v, 1, &b) < 0) {
+		type_error(p, v, "true or false");
+		return;
+	}
+	p->hc_disable = b;
+}
+
+static const struct field healthcheck_fields[] = {
+    {.key = "test", .type = F_FUNC, .fn = parse_hc_test},
+    {.key = "interval",
+     .type = F_DUR,
+     .off = offsetof(struct config_healthcheck, interval_ms),
+     .min = 1},
+    {.key = "timeout",
+     .type = F_DUR,
+     .off = offsetof(struct config_healthcheck, timeout_ms),
+     .min = 1},
+    {.key = "retries",
+     .type = F_INT,
+     .off = offsetof(struct config_healthcheck, retries),
+     .min = 0,
+     .max = 1000000},
+    {.key = "start_period",
+     .type = F_DUR,
+     .off = offsetof(struct config_healthcheck, start_period_ms)},
+    {.key = "start_interval",
+     .type = F_DUR,
+     .off = offsetof(struct config_healthcheck, start_interval_ms),
+     .min = 1},
+    {.key = "disable", .type = F_FUNC, .fn = parse_hc_disable},
+};
+
+static void
+parse_healthcheck(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_container *ct = obj;
+	struct config_healthcheck *hc = &ct->healthcheck;
+
+	if (v->kind != CONFIG_YAML_MAP) {
+		type_error(p, v, "a mapping (test, interval, timeout, retries, start_period)");
+		return;
+	}
+	p->hc_disable = 0;
+	walk_map(p, v, healthcheck_fields, ARRAY_LEN(healthcheck_fields), hc);
+	if (p->hc_disable) {
+		if (hc->kind != CONFIG_HEALTHCHECK_NONE_SET &&
+		    hc->kind != CONFIG_HEALTHCHECK_DISABLED)
+			config_error_at(p->errs, v, "disable",
+			                "disable: true contradicts the test given");
+		hc->kind = CONFIG_HEALTHCHECK_DISABLED;
+		strv_free(hc->test);
+		hc->test = NULL;
+	} else if (hc->kind == CONFIG_HEALTHCHECK_NONE_SET && config_yaml_get(v, "test") == NULL) {
+		config_error_at(p->errs, v, "test", "required key is missing");
+	}
+}
+
+static void
+parse_gpus(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_container *ct = obj;
+	int64_t n;
+
+	if (v->kind == CONFIG_YAML_SCALAR && strcmp(v->text, "all") == 0) {
+		ct->gpus_all = 1;
+		ct->gpus = -1;
+		return;
+	}
+	if (scalar_int(v, &n) < 0 || n < 0 || n > 64) {
+		type_error(p, v, "all or a number of GPUs (0 to 64)");
+		return;
+	}
+	ct->gpus = (int)n;
+	ct->gpus_all = 0;
+}
+
+static int
+port_ok(const char *s, size_t len)
+{
+	size_t i;
+	long v = 0;
+
+	if (len == 0 || len > 5)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return 0;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v >= 1 && v <= 65535;
+}
+
+/* Checks the numbers of "[ip:]host[-host]:container[-container][/proto]". */
+static int
+port_spec_ok(const char *spec)
+{
+	const char *s = spec, *end = spec + strcspn(spec, "/");
+	int numbers = 0;
+
+	if (*end == '/' && strcmp(end, "/tcp") != 0 && strcmp(end, "/udp") != 0 &&
+	    strcmp(end, "/sctp") != 0)
+		return 0;
+	while (s < end) {
+		const char *seg_end = s;
+		const char *colon;
+
+		while (seg_end < end && *seg_end != ':')
+			seg_end++;
+		colon = seg_end;
+		if (strspn(s, "0123456789-") >= (size_t)(seg_end - s)) {
+			const char *dash = memchr(s, '-', (size_t)(seg_end - s));
+
+			if (dash != NULL) {
+				if (!port_ok(s, (size_t)(dash - s)) ||
+				    !port_ok(dash + 1, (size_t)(seg_end - dash - 1)))
+					return 0;
+			} else if (!port_ok(s, (size_t)(seg_end - s))) {
+				return 0;
+			}
+			numbers++;
+		} else if (numbers > 0) {
+			return 0; /* an address after a port */
+		}
+		s = colon < end ? colon + 1 : end;
+	}
+	return numbers > 0;
+}
+
+static void
+parse_ports(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_container *ct = obj;
+	size_t i;
+	int bad = 0;
+
+	if (read_strv(p, v, "a list of ports", &ct->ports) < 0)
+		return;
+	for (i = 0; i < v->n; i++) {
+		if (!port_spec_ok(v->items[i]->text)) {
+			config_error_at(p->errs, v->items[i], NULL,
+			                "\"%s\" is not a port mapping, or a port is out of range "
+			                "(1 to 65535)",
+			                v->items[i]->text);
+			bad = 1;
+		}
+	}
+	if (bad) {
+		strv_free(ct->ports);
+		ct->ports = NULL;
+	}
+}
+
+static void
+parse_cpus_container(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_container *ct = obj;
+	double d;
+
+	if (scalar_number(v, 1, &d) < 0) {
+		type_error(p, v, "a number of CPUs such as 0.5 or 2");
+		return;
+	}
+	if (d <= 0 || d > 1024) {
+		config_error_at(p->errs, v, NULL, "%s is out of range (more than 0, at most 1024)",
+		                v->text);
+		return;
+	}
+	ct->cpus = d;
+}
+
+static int
+tmpfs_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct config_tmpfs *)a)->path,
+	              ((const struct config_tmpfs *)b)->path);
+}
+
+/* Adds path (plen bytes) with options; returns 0, or -1 when not absolute. */
+static int
+tmpfs_add(struct pctx *p, struct config_container *ct, const ynode *at, const char *path,
+          size_t plen, const char *options)
+{
+	struct config_tmpfs *t;
+
+	if (plen == 0 || path[0] != '/') {
+		config_error_at(p->errs, at, NULL, "a tmpfs path must be absolute, got \"%.*s\"",
+		                (int)plen, path);
+		return -1;
+	}
+	ct->tmpfs = xreallocarray(ct->tmpfs, ct->n_tmpfs + 1, sizeof(*ct->tmpfs));
+	t = &ct->tmpfs[ct->n_tmpfs++];
+	t->path = xstrndup(path, plen);
+	t->options = options != NULL && *options != '\0' ? xstrdup(options) : NULL;
+	return 0;
+}
+
+/* One "path[:options]" entry at node at. */
+static int
+tmpfs_add_entry(struct pctx *p, struct config_container *ct, const ynode *at)
+{
+	const char *colon = strchr(at->text, ':');
+
+	return tmpfs_add(p, ct, at, at->text, colon ? (size_t)(colon - at->text) : at->len,
+	                 colon ? colon + 1 : NULL);
+}
+
+/* tmpfs: one path, a list of "path[:options]", or a map of path to options. */
+static void
+parse_tmpfs(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_container *ct = obj;
+	struct named *names = xcalloc(v->n + 1, sizeof(*names));
+	size_t i, n = 0;
+	const ynode *it;
+
+	if (v->kind == CONFIG_YAML_SCALAR) {
+		tmpfs_add_entry(p, ct, v);
+	} else if (v->kind == CONFIG_YAML_SEQ) {
+		for (i = 0; i < v->n; i++) {
+			it = v->items[i];
+			if (want_scalar(p, it, "a path") < 0 || tmpfs_add_entry(p, ct, it) < 0)
+				continue;
+			names[n].name = ct->tmpfs[ct->n_tmpfs - 1].path;
+			names[n++].node = it;
+		}
+	} else {
+		for (i = 0; i + 1 < v->n; i += 2) {
+			if (v->items[i]->bad || v->items[i]->kind != CONFIG_YAML_SCALAR)
+				continue;
+			it = v->items[i + 1];
+			if (it->kind != CONFIG_YAML_NULL &&
+			    want_scalar(p, it, "mount options such as size=512m,mode=1777") < 0)
+				continue;
+			tmpfs_add(p, ct, v->items[i], v->items[i]->text, v->items[i]->len,
+			          it->kind == CONFIG_YAML_SCALAR ? it->text : NULL);
+		}
+	}
+	/* A map cannot repeat a path (duplicate keys are caught when read). */
+	check_unique(p, names, n, "tmpfs path");
+	free(names);
+	if (ct->n_tmpfs > 1)
+		qsort(ct->tmpfs, ct->n_tmpfs, sizeof(*ct->tmpfs), tmpfs_cmp);
+}
+
+static void
+parse_restart(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_container *ct = obj;
+	const char *s = v->text;
+
+	if (want_scalar(p, v, "a restart policy") < 0)
+		return;
+	if (strcmp(s, "no") == 0 || strcmp(s, "always") == 0 || strcmp(s, "on-failure") == 0 ||
+	    strcmp(s, "unless-stopped") == 0 ||
+	    (strncmp(s, "on-failure:", 11) == 0 && s[11] != '\0' &&
+	     strspn(s + 11, "0123456789") == strlen(s + 11) && strlen(s + 11) <= 6)) {
+		free(ct->restart);
+		ct->restart = xstrdup(s);
+		return;
+	}
+	config_error_at(p->errs, v, NULL,
+	                "expected no, always, on-failure[:N] or unless-stopped, got \"%s\"", s);
+}
+
+static void
+parse_stop_signal(struct pctx *p, const ynode *v, void *obj)
+{
+	static const char *const names[] = {
+	    "HUP",   "INT",  "QUIT", "ILL",  "TRAP", "ABRT", "BUS",    "FPE",    "KILL",
+	    "USR1",  "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD",   "CONT",
+	    "STOP",  "TSTP", "TTIN", "TTOU", "URG",  "XCPU", "XFSZ",   "VTALRM", "PROF",
+	    "WINCH", "IO",   "PWR",  "SYS",  "IOT",  "POLL"};
+	struct config_container *ct = obj;
+	char up[16];
+	const char *s;
+	size_t i;
+
+	if (want_scalar(p, v, "a signal name such as SIGTERM") < 0)
+		return;
+	for (i = 0; i < v->len && i + 1 < sizeof(up); i++)
+		up[i] = (char)toupper((unsigned char)v->text[i]);
+	up[i] = '\0';
+	s = strncmp(up, "SIG", 3) == 0 ? up + 3 : up;
+	for (i = 0; i < ARRAY_LEN(names); i++) {
+		if (v->len < sizeof(up) && strcmp(s, names[i]) == 0) {
+			free(ct->stop_signal);
+			ct->stop_signal = xasprintf("SIG%s", names[i]);
+			return;
+		}
+	}
+	config_error_at(p->errs, v, NULL, "\"%s\" is not a signal name such as SIGTERM", v->text);
+}
+
+static void
+parse_stop_timeout(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_container *ct = obj;
+	int64_t n;
+
+	if (scalar_int(v, &n) == 0) {
+		if (n < 0 || n > 86400) {
+			config_error_at(p->errs, v, NULL, "%s is out of range (0 to 86400 seconds)",
+			                v->text);
+			return;
+		}
+		ct->stop_timeout_ms = n * 1000;
+		return;
+	}
+	if (v->kind != CONFIG_YAML_SCALAR || duration_parse(v->text, &n) < 0) {
+		type_error(p, v, "seconds or a duration such as 10s");
+		return;
+	}
+	ct->stop_timeout_ms = n;
+}
+
+/* cap_add/cap_drop: upper case, "CAP_" removed, sorted, without repeats. */
+static void
+read_caps(struct pctx *p, const ynode *v, char ***out)
+{
+	char **caps = NULL, *c;
+	size_t i, j, n;
+
+	if (read_strv(p, v, "a list of capabilities", &caps) < 0)
+		return;
+	n = strv_len(caps);
+	for (i = 0; i < n; i++) {
+		c = caps[i];
+		for (j = 0; c[j] != '\0'; j++)
+			c[j] = (char)toupper((unsigned char)c[j]);
+		if (strncmp(c, "CAP_", 4) == 0)
+			memmove(c, c + 4, strlen(c + 4) + 1);
+		if (c[0] == '\0' ||
+		    strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") != strlen(c)) {
+			config_error_at(p->errs, v->items[i], NULL,
+			                "\"%s\" is not a capability name such as NET_ADMIN",
+			                v->items[i]->text);
+			strv_free(caps);
+			return;
+		}
+	}
+	qsort(caps, n, sizeof(*caps), str_cmp);
+	for (i = j = 0; i < n; i++) {
+		if (j > 0 && strcmp(caps[i], caps[j - 1]) == 0) {
+			free(caps[i]);
+			continue;
+		}
+		caps[j++] = caps[i];
+	}
+	caps[j] = NULL;
+	strv_free(*out);
+	*out = caps;
+}
+
+static void
+parse_cap_add(struct pctx *p, const ynode *v, void *obj)
+{
+	read_caps(p, v, &((struct config_container *)obj)->cap_add);
+}
+
+static void
+parse_cap_drop(struct pctx *p, const ynode *v, void *obj)
+{
+	read_caps(p, v, &((struct config_container *)obj)->cap_drop);
+}
+
+static const char *const runtimes[] = {"nvidia", "runc", "crun", NULL};
+
+#define CT(f) offsetof(struct config_container, f)
+static const struct field container_fields[] = {
+    {.key = "name", .type = F_FUNC, .fn = parse_name},
+    {.key = "image", .type = F_FUNC, .fn = parse_image},
+    {.key = "command", .type = F_FUNC, .fn = parse_command},
+    {.key = "entrypoint", .type = F_FUNC, .fn = parse_entrypoint},
+    {.key = "working_dir", .type = F_PATH, .off = CT(working_dir)},
+    {.key = "user", .type = F_STR, .off = CT(user)},
+    {.key = "env", .type = F_FUNC, .fn = parse_env},
+    {.key = "secrets", .type = F_FUNC, .fn = parse_secrets},
+    {.key = "healthcheck", .type = F_FUNC, .fn = parse_healthcheck},
+    {.key = "gpus", .type = F_FUNC, .fn = parse_gpus},
+    {.key = "runtime", .type = F_STR, .off = CT(runtime), .choices = runtimes},
+    {.key = "ports", .type = F_FUNC, .fn = parse_ports},
+    {.key = "memory", .type = F_SIZE, .off = CT(memory_bytes), .min = 1},
+    {.key = "cpus", .type = F_FUNC, .fn = parse_cpus_container},
+    {.key = "shm_size", .type = F_SIZE, .off = CT(shm_size_bytes), .min = 1},
+    {.key = "tmpfs", .type = F_FUNC, .fn = parse_tmpfs},
+    {.key = "read_only", .type = F_BOOL, .off = CT(read_only)},
+    {.key = "pids_limit", .type = F_INT64, .off = CT(pids_limit), .min = 1, .max = 4194304},
+    {.key = "restart", .type = F_FUNC, .fn = parse_restart},
+    {.key = "stop_signal", .type = F_FUNC, .fn = parse_stop_signal},
+    {.key = "stop_timeout", .type = F_FUNC, .fn = parse_stop_timeout},
+    {.key = "cap_add", .type = F_FUNC, .fn = parse_cap_add},
+    {.key = "cap_drop", .type = F_FUNC, .fn = parse_cap_drop},
+    {.key = "devices", .type = F_STRV, .off = CT(devices)},
+    {.key = "ipc", .type = F_STR, .off = CT(ipc)},
+    {.key = "pid", .type = F_STR, .off = CT(pid)},
+    {.key = "volumes", .type = F_STRV, .off = CT(volumes)},
+    {.key = "models", .type = F_STRV, .off = CT(models)},
+    {.key = "networks", .type = F_STRV, .off = CT(networks)},
+    {.key = "security_opt", .type = F_STRV, .off = CT(security_opt)},
+    {.key = "privileged", .type = F_BOOL, .off = CT(privileged)},
+};
+#undef CT
+
+static void
+container_init(struct config_container *ct, struct config_pos pos)
+{
+	memset(ct, 0, sizeof(*ct));
+	ct->gpus = -1;
+	ct->memory_bytes = -1;
+	ct->cpus = -1;
+	ct->shm_size_bytes = -1;
+	ct->pids_limit = -1;
+	ct->stop_timeout_ms = -1;
+	ct->healthcheck.kind = CONFIG_HEALTHCHECK_NONE_SET;
+	ct->healthcheck.interval_ms = 30000;
+	ct->healthcheck.timeout_ms = 30000;
+	ct->healthcheck.start_period_ms = 0;
+	ct->healthcheck.start_interval_ms = 5000;
+	ct->healthcheck.retries = 3;
+	ct->pos = pos;
+}
+
+static void
+container_free(struct config_container *ct)
+{
+	size_t i;
+
+	free(ct->name);
+	free(ct->image);
+	free(ct->image_digest);
+	strv_free(ct->command);
+	strv_free(ct->entrypoint);
+	free(ct->working_dir);
+	free(ct->user);
+	for (i = 0; i < ct->n_env; i++) {
+		free(ct->env[i].key);
+		free(ct->env[i].value);
+	}
+	free(ct->env);
+	strv_free(ct->secrets);
+	strv_free(ct->healthcheck.test);
+	free(ct->runtime);
+	strv_free(ct->ports);
+	for (i = 0; i < ct->n_tmpfs; i++) {
+		free(ct->tmpfs[i].path);
+		free(ct->tmpfs[i].options);
+	}
+	free(ct->tmpfs);
+	free(ct->restart);
+	free(ct->stop_signal);
+	strv_free(ct->cap_add);
+	strv_free(ct->cap_drop);
+	strv_free(ct->devices);
+	free(ct->ipc);
+	free(ct->pid);
+	strv_free(ct->volumes);
+	strv_free(ct->models);
+	strv_free(ct->networks);
+	strv_free(ct->security_opt);
+}
+
+/* Whether map m lacks key (an empty value counts as missing, a value already
+ * reported as broken does not). */
+static int
+missing(const ynode *m, const char *key)
+{
+	const ynode *v = config_yaml_get(m, key);
+
+	return v == NULL || (v->kind == CONFIG_YAML_NULL && !v->bad);
+}
+
+static void
+parse_containers(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config *c = obj;
+	size_t i, j;
+
+	p->seen_containers = 1;
+	if (v->kind != CONFIG_YAML_SEQ) {
+		type_error(p, v, "a list of containers");
+		return;
+	}
+	if (v->n == 0) {
+		config_error_at(p->errs, v, NULL, "at least one container is required");
+		return;
+	}
+	c->containers = xcalloc(v->n, sizeof(*c->containers));
+	p->names = xcalloc(v->n, sizeof(*p->names));
+	for (i = 0; i < v->n; i++) {
+		const ynode *it = v->items[i];
+		struct config_container *ct = &c->containers[c->n_containers];
+
+		if (it->kind != CONFIG_YAML_MAP) {
+			type_error(p, it, "a container (a mapping with name, image, ...)");
+			continue;
+		}
+		container_init(ct, it->pos);
+		walk_map(p, it, container_fields, ARRAY_LEN(container_fields), ct);
+		if (missing(it, "name"))
+			config_error_at(p->errs, it, "name", "required key is missing");
+		if (missing(it, "image"))
+			config_error_at(p->errs, it, "image",
+			                "required key is missing (name[:tag]@sha256:<64 hex>)");
+		/* A secret is injected as the variable of its name: one meaning only. */
+		for (j = 0; j < ct->n_env; j++) {
+			if (strv_contains(ct->secrets, ct->env[j].key))
+				config_error_at(p->errs, config_yaml_get(it, "secrets"), NULL,
+				                "%s is both a secret and in env", ct->env[j].key);
+		}
+		c->n_containers++;
+	}
+}
+
+/* ---- shim, deploy, top level ---- */
+
+static void
+parse_upstream_container(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_shim *s = obj;
+
+	if (want_scalar(p, v, "a container name") < 0)
+		return;
+	free(s->upstream_container);
+	s->upstream_container = xstrdup(v->text);
+	p->upstream_container = v;
+}
+
+static void
+parse_paths(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_shim *s = obj;
+	size_t i;
+	int bad = 0;
+
+	if (v->kind != CONFIG_YAML_SEQ) {
+		type_error(p, v, "a list of paths");
+		return;
+	}
+	for (i = 0; i < v->n; i++)
+		bad |= path_check(p, v->items[i]) < 0;
+	if (!bad)
+		read_strv(p, v, "a list of paths", &s->paths);
+}
+
+static const char *const tls_modes[] = {"self-signed", "acme", "cert-proxy", NULL};
+static const char *const tls_envs[] = {"production", "staging", NULL};
+static const char *const tls_challenges[] = {"tls", "dns", "http", NULL};
+
+#define SH(f) offsetof(struct config_shim, f)
+static const struct field shim_fields[] = {
+    {.key = "upstream-port", .type = F_INT, .off = SH(upstream_port), .min = 1, .max = 65535},
+    {.key = "upstream-container", .type = F_FUNC, .fn = parse_upstream_container},
+    {.key = "paths", .type = F_FUNC, .fn = parse_paths},
+    {.key = "origins", .type = F_STRV, .off = SH(origins)},
+    {.key = "listen-port", .type = F_INT, .off = SH(listen_port), .min = 1, .max = 65535},
+    {.key = "authenticated", .type = F_BOOL, .off = SH(authenticated)},
+    {.key = "authenticated-endpoints", .type = F_REC_PATHS},
+    {.key = "rate-limit", .type = F_REC_NUM, .min = 0},
+    {.key = "rate-burst", .type = F_REC_INT, .min = 0, .max = INT32_MAX},
+    {.key = "tls-mode", .type = F_REC_STR, .choices = tls_modes},
+    {.key = "tls-env", .type = F_REC_STR, .choices = tls_envs},
+    {.key = "tls-challenge", .type = F_REC_STR, .choices = tls_challenges},
+    {.key = "tls-wildcard", .type = F_REC_BOOL},
+    {.key = "tls-own-san-domain", .type = F_REC_BOOL},
+    {.key = "control-plane", .type = F_REC_STR},
+    {.key = "email", .type = F_REC_STR},
+    {.key = "publish-attestation", .type = F_REC_BOOL},
+    {.key = "dummy-attestation", .type = F_REC_BOOL},
+    {.key = "cache-dir", .type = F_REC_STR},
+};
+#undef SH
+
+static void
+parse_shim(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config *c = obj;
+	json_t *rec = json_object(), *saved = p->rec;
+
+	p->seen_shim = 1;
+	if (v->kind != CONFIG_YAML_MAP) {
+		type_error(p, v, "a mapping (upstream-port, paths, ...)");
+		json_decref(rec);
+		return;
+	}
+	p->rec = rec;
+	walk_map(p, v, shim_fields, ARRAY_LEN(shim_fields), &c->shim);
+	p->rec = saved;
+	if (json_object_size(rec) > 0)
+		c->shim.extra_json = json_dumps(rec, CANONICAL_FLAGS);
+	json_decref(rec);
+	if (c->shim.upstream_port == 0 && missing(v, "upstream-port"))
+		config_error_at(p->errs, v, "upstream-port", "required key is missing");
+}
+
+static void
+parse_strategy(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_deploy *d = obj;
+
+	if (v->kind == CONFIG_YAML_SCALAR && strcmp(v->text, "auto") == 0)
+		d->strategy = CONFIG_STRATEGY_AUTO;
+	else if (v->kind == CONFIG_YAML_SCALAR && strcmp(v->text, "blue-green") == 0)
+		d->strategy = CONFIG_STRATEGY_BLUE_GREEN;
+	else if (v->kind == CONFIG_YAML_SCALAR && strcmp(v->text, "recreate") == 0)
+		d->strategy = CONFIG_STRATEGY_RECREATE;
+	else
+		type_error(p, v, "auto, blue-green or recreate");
+}
+
+static void
+parse_health_path(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config_deploy *d = obj;
+
+	if (path_check(p, v) < 0)
+		return;
+	if (strchr(v->text, '*') != NULL) {
+		config_error_at(p->errs, v, NULL, "the health path must be one path, without *");
+		return;
+	}
+	free(d->health_path);
+	d->health_path = xstrdup(v->text);
+}
+
+#define DP(f) offsetof(struct config_deploy, f)
+static const struct field deploy_fields[] = {
+    {.key = "strategy", .type = F_FUNC, .fn = parse_strategy},
+    {.key = "health-timeout", .type = F_DUR, .off = DP(health_timeout_ms), .min = 1},
+    {.key = "min-healthy-time", .type = F_DUR, .off = DP(min_healthy_time_ms)},
+    {.key = "drain-timeout", .type = F_DUR, .off = DP(drain_timeout_ms)},
+    {.key = "hold-timeout", .type = F_DUR, .off = DP(hold_timeout_ms)},
+    {.key = "health-path", .type = F_FUNC, .fn = parse_health_path},
+};
+#undef DP
+
+static void
+parse_deploy(struct pctx *p, const ynode *v, void *obj)
+{
+	struct config *c = obj;
+
+	if (v->kind != CONFIG_YAML_MAP) {
+		type_error(p, v, "a mapping (strategy, health-timeout, ...)");
+		return;
+	}
+	walk_map(p, v, deploy_fields, ARRAY_LEN(deploy_fields), &c->deploy);
+}
+
+#define TOP(f) offsetof(struct config, f)
+static const struct field top_fields[] = {
+    {.key = "cvm-version", .type = F_STR, .off = TOP(cvm_version)},
+    {.key = "shim-version", .type = F_STR, .off = TOP(shim_version)},
+    {.key = "cpus", .type = F_INT, .off = TOP(cpus), .min = 1, .max = 1024},
+    {.key = "memory", .type = F_INT64, .off = TOP(memory_mib), .min = 1, .max = 64 * 1024 * 1024},
+    {.key = "gpus", .type = F_INT, .off = TOP(gpus), .min = 0, .max = 8},
+    {.key = "containers", .type = F_FUNC, .fn = parse_containers},
+    {.key = "shim", .type = F_FUNC, .fn = parse_shim},
+    {.key = "deploy", .type = F_FUNC, .fn = parse_deploy},
+    {.key = "models", .type = F_REC},
+    {.key = "volumes", .type = F_REC},
+    {.key = "networks", .type = F_REC},
+    {.key = "cvm-network", .type = F_REC},
+    {.key = "kbs-url", .type = F_REC_STR},
+    {.key = "vault-url", .type = F_REC_STR},
+    {.key = "security", .type = F_REC},
+};
+#undef TOP
+
+/* Checks between sections, once each is read. */
+static void
+check_whole(struct pctx *p, const ynode *root)
+{
+	struct config *c = p->c;
+	struct named *names;
+	size_t i, n = 0;
+	int64_t counted = 0;
+
+	if (!p->seen_containers)
+		config_error_at(p->errs, root, "containers", "required key is missing");
+	if (!p->seen_shim)
+		config_error_at(p->errs, root, "shim", "required key is missing");
+
+	names = xcalloc(c->n_containers + 1, sizeof(*names));
+	for (i = 0; i < c->n_containers; i++) {
+		if (c->containers[i].name == NULL || p->names[i] == NULL)
+			continue;
+		names[n].name = c->containers[i].name;
+		names[n++].node = p->names[i];
+	}
+	check_unique(p, names, n, "container name");
+	free(names);
+
+	if (c->shim.upstream_container != NULL) {
+		if (c->n_containers > 0 &&
+		    config_container_find(c, c->shim.upstream_container) == NULL)
+			config_error_at(p->errs, p->upstream_container, NULL,
+			                "no container is named \"%s\"", c->shim.upstream_container);
+	} else if (c->n_containers > 0 && c->containers[0].name != NULL) {
+		c->shim.upstream_container = xstrdup(c->containers[0].name);
+	}
+
+	if (c->deploy.health_path == NULL && strv_contains(c->shim.paths, "/health"))
+		c->deploy.health_path = xstrdup("/health");
+
+	/* The enclave's GPUs: containers may not ask for more than it declares. */
+	for (i = 0; i < c->n_containers; i++)
+		if (c->containers[i].gpus > 0)
+			counted += c->containers[i].gpus;
+	if (c->gpus >= 0 && counted > c->gpus)
+		config_error_at(p->errs, config_yaml_get(root, "gpus"), NULL,
+		                "the containers ask for %lld GPUs, more than the %d declared here",
+		                (long long)counted, c->gpus);
+	for (i = 0; i < c->n_containers && c->gpus == 0; i++)
+		if (c->containers[i].gpus_all)
+			config_error_at(p->errs, config_yaml_get(root, "gpus"), NULL,
+			                "container %s asks for gpus: all, but gpus is 0",
+			                c->containers[i].name ? c->containers[i].name : "");
+}
+
+/* ---- canonical form ---- */
+
+static json_t *
+jstrv(char *const *v)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		json_array_append_new(a, jstr(v[i]));
+	return a;
+}
+
+static void
+jset_str(json_t *o, const char *k, const char *v)
+{
+	if (v != NULL)
+		json_object_set_new(o, k, jstr(v));
+}
+
+static void
+jset_strv(json_t *o, const char *k, char *const *v)
+{
+	if (v != NULL)
+		json_object_set_new(o, k, jstrv(v));
+}
+
+static void
+jset_int(json_t *o, const char *k, int64_t v)
+{
+	if (v >= 0)
+		json_object_set_new(o, k, json_integer(v));
+}
+
+static void
+jmerge(json_t *o, const char *extra)
+{
+	json_t *x;
+
+	if (extra == NULL)
+		return;
+	x = json_loads(extra, 0, NULL);
+	if (x == NULL)
+		log_fatal("config: recorded keys are not JSON");
+	json_object_update(o, x);
+	json_decref(x);
+}
+
+static json_t *
+container_json(const struct config_container *ct)
+{
+	json_t *o = json_object(), *a, *t;
+	const struct config_healthcheck *hc = &ct->healthcheck;
+	size_t i;
+
+	jset_str(o, "name", ct->name);
+	jset_str(o, "image", ct->image);
+	jset_strv(o, "command", ct->command);
+	jset_strv(o, "entrypoint", ct->entrypoint);
+	jset_str(o, "working_dir", ct->working_dir);
+	jset_str(o, "user", ct->user);
+	if (ct->n_env > 0) {
+		a = json_array();
+		for (i = 0; i < ct->n_env; i++)
+			json_array_append_new(
+			    a, json_pack("{s:o,s:o}", "key", jstr(ct->env[i].key), "value",
+			                 ct->env[i].value ? jstr(ct->env[i].value) : json_null()));
+		json_object_set_new(o, "env", a);
+	}
+	jset_strv(o, "secrets", ct->secrets);
+	if (hc->kind != CONFIG_HEALTHCHECK_NONE_SET) {
+		static const char *const kinds[] = {"", "CMD", "CMD-SHELL", "NONE"};
+
+		t = json_array();
+		json_array_append_new(t, jstr(kinds[hc->kind]));
+		for (i = 0; hc->test != NULL && hc->test[i] != NULL; i++)
+			json_array_append_new(t, jstr(hc->test[i]));
+		a = json_object();
+		json_object_set_new(a, "test", t);
+		if (hc->kind != CONFIG_HEALTHCHECK_DISABLED) {
+			json_object_set_new(a, "interval", json_integer(hc->interval_ms));
+			json_object_set_new(a, "timeout", json_integer(hc->timeout_ms));
+			json_object_set_new(a, "start_period", json_integer(hc->start_period_ms));
+			json_object_set_new(a, "start_interval",
+			                    json_integer(hc->start_interval_ms));
+			json_object_set_new(a, "retries", json_integer(hc->retries));
+		}
+		json_object_set_new(o, "healthcheck", a);
+	}
+	if (ct->gpus_all)
+		json_object_set_new(o, "gpus", jstr("all"));
+	else
+		jset_int(o, "gpus", ct->gpus);
+	jset_str(o, "runtime", ct->runtime);
+	jset_strv(o, "ports", ct->ports);
+	jset_int(o, "memory", ct->memory_bytes);
+	if (ct->cpus > 0)
+		json_object_set_new(o, "cpus", json_real(ct->cpus));
+	jset_int(o, "shm_size", ct->shm_size_bytes);
+	if (ct->n_tmpfs > 0) {
+		a = json_array();
+		for (i = 0; i < ct->n_tmpfs; i++)
+			json_array_append_new(
+			    a, json_pack("{s:o,s:o}", "path", jstr(ct->tmpfs[i].path), "options",
+			                 ct->tmpfs[i].options ? jstr(ct->tmpfs[i].options)
+			                                      : json_null()));
+		json_object_set_new(o, "tmpfs", a);
+	}
+	json_object_set_new(o, "read_only", json_boolean(ct->read_only));
+	jset_int(o, "pids_limit", ct->pids_limit);
+	jset_str(o, "restart", ct->restart);
+	jset_str(o, "stop_signal", ct->stop_signal);
+	jset_int(o, "stop_timeout", ct->stop_timeout_ms);
+	jset_strv(o, "cap_add", ct->cap_add);
+	jset_strv(o, "cap_drop", ct->cap_drop);
+	jset_strv(o, "devices", ct->devices);
+	jset_str(o, "ipc", ct->ipc);
+	jset_str(o, "pid", ct->pid);
+	jset_strv(o, "volumes", ct->volumes);
+	jset_strv(o, "models", ct->models);
+	jset_strv(o, "networks", ct->networks);
+	jset_strv(o, "security_opt", ct->security_opt);
+	json_object_set_new(o, "privileged", json_boolean(ct->privileged));
+	return o;
+}
+
+static json_t *
+config_json(const struct config *c)
+{
+	static const char *const strategies[] = {"auto", "blue-green", "recreate"};
+	json_t *o = json_object(), *a, *s, *d;
+	size_t i;
+
+	jset_str(o, "cvm-version", c->cvm_version);
+	jset_str(o, "shim-version", c->shim_version);
+	jset_int(o, "cpus", c->cpus);
+	jset_int(o, "memory", c->memory_mib);
+	jset_int(o, "gpus", c->gpus);
+	a = json_array();
+	for (i = 0; i < c->n_containers; i++)
+		json_array_append_new(a, container_json(&c->containers[i]));
+	json_object_set_new(o, "containers", a);
+
+	s = json_object();
+	json_object_set_new(s, "upstream-port", json_integer(c->shim.upstream_port));
+	jset_str(s, "upstream-container", c->shim.upstream_container);
+	jset_strv(s, "paths", c->shim.paths);
+	jset_strv(s, "origins", c->shim.origins);
+	jset_int(s, "listen-port", c->shim.listen_port);
+	if (c->shim.authenticated >= 0)
+		json_object_set_new(s, "authenticated", json_boolean(c->shim.authenticated));
+	jmerge(s, c->shim.extra_json);
+	json_object_set_new(o, "shim", s);
+
+	d = json_object();
+	json_object_set_new(d, "strategy", jstr(strategies[c->deploy.strategy]));
+	json_object_set_new(d, "health-timeout", json_integer(c->deploy.health_timeout_ms));
+	json_object_set_new(d, "min-healthy-time", json_integer(c->deploy.min_healthy_time_ms));
+	json_object_set_new(d, "drain-timeout", json_integer(c->deploy.drain_timeout_ms));
+	json_object_set_new(d, "hold-timeout", json_integer(c->deploy.hold_timeout_ms));
+	json_object_set_new(d, "health-path",
+	                    c->deploy.health_path ? jstr(c->deploy.health_path) : json_null());
+	json_object_set_new(o, "deploy", d);
+
+	jmerge(o, c->extra_json);
+	return o;
+}
+
+/* ---- the API ---- */
+
+static int
+error_cmp(const void *a, const void *b)
+{
+	const struct config_error *x = a, *y = b;
+
+	if (x->pos.line != y->pos.line)
+		return x->pos.line < y->pos.line ? -1 : 1;
+	if (x->pos.column != y->pos.column)
+		return x->pos.column < y->pos.column ? -1 : 1;
+	return 0;
+}
+
+/* Sorts errs into document order, keeping the order of errors at one place. */
+static void
+errors_sort(struct config_errors *errs)
+{
+	size_t i, j;
+
+	/* Insertion sort is stable; error lists are short. Fall back to qsort
+	 * (unstable, still ordered by position) for pathological inputs. */
+	if (errs->n > 4096) {
+		qsort(errs->items, errs->n, sizeof(*errs->items), error_cmp);
+		return;
+	}
+	for (i = 1; i < errs->n; i++) {
+		struct config_error e = errs->items[i];
+
+		for (j = i; j > 0 && error_cmp(&errs->items[j - 1], &e) > 0; j--)
+			errs->items[j] = errs->items[j - 1];
+		errs->items[j] = e;
+	}
+}
+
+static struct config *
+config_new(const char *name)
+{
+	struct config *c = xcalloc(1, sizeof(*c));
+
+	c->path = xstrdup(name);
+	c->cpus = -1;
+	c->memory_mib = -1;
+	c->gpus = -1;
+	c->shim.listen_port = -1;
+	c->shim.authenticated = -1;
+	c->deploy.strategy = CONFIG_STRATEGY_AUTO;
+	c->deploy.health_timeout_ms = 5 * 60 * 1000;
+	c->deploy.min_healthy_time_ms = 2000;
+	c->deploy.drain_timeout_ms = 30000;
+	c->deploy.hold_timeout_ms = 30000;
+	return c;
+}
+
+int
+config_parse(const char *name, const char *text, size_t len, struct config **out,
+             struct config_errors *errs)
+{
+	struct pctx p = {.errs = errs};
+	struct config *c = NULL;
+	ynode *root = NULL;
+	json_t *rec = NULL, *canon;
+	int rc = -1;
+
+	*out = NULL;
+	memset(errs, 0, sizeof(*errs));
+	errs->path = xstrdup(name);
+	if (len > CONFIG_MAX_BYTES) {
+		config_error_add(errs, (struct config_pos){0, 0}, "",
+		                 "the file is %zu bytes, more than the limit of %d (1 MiB)", len,
+		                 CONFIG_MAX_BYTES);
+		goto out;
+	}
+	if (config_yaml_parse(text, len, &root, errs) < 0)
+		goto out;
+	if (root == NULL) {
+		config_error_add(errs, (struct config_pos){1, 1}, "",
+		                 "the file is empty; a config needs containers and shim");
+		goto out;
+	}
+	if (root->kind != CONFIG_YAML_MAP) {
+		config_error_at(errs, root, NULL,
+		                "expected a mapping at the top level (containers, shim, ...)");
+		goto out;
+	}
+	c = config_new(name);
+	p.c = c;
+	rec = json_object();
+	p.rec = rec;
+	walk_map(&p, root, top_fields, ARRAY_LEN(top_fields), c);
+	check_whole(&p, root);
+	if (errs->n > 0)
+		goto out;
+	if (json_object_size(rec) > 0)
+		c->extra_json = json_dumps(rec, CANONICAL_FLAGS);
+	canon = config_json(c);
+	c->canonical = json_dumps(canon, CANONICAL_FLAGS);
+	json_decref(canon);
+	if (c->canonical == NULL)
+		log_fatal("out of memory");
+	sha256_hex(c->canonical, strlen(c->canonical), c->config_sha256);
+	*out = take_ptr(&c);
+	rc = 0;
+out:
+	if (rc < 0) {
+		errors_sort(errs);
+	} else {
+		free(errs->path);
+		errs->path = NULL;
+	}
+	json_decref(rec);
+	free(p.names);
+	config_free(c);
+	config_yaml_free(root);
+	return rc;
+}
+
+int
+config_load(const char *path, struct config **out, struct config_errors *errs)
+{
+	struct err err = ERR_INIT;
+	size_t len = 0;
+	char *text = NULL;
+	int rc;
+
+	*out = NULL;
+	if (file_read_all(path, CONFIG_MAX_BYTES, &text, &len, &err) < 0) {
+		memset(errs, 0, sizeof(*errs));
+		errs->path = xstrdup(path);
+		config_error_add(errs, (struct config_pos){0, 0}, "", "%s",
+		                 err.code == EFBIG ? "the file is larger than the limit of 1 MiB"
+		                                   : err.msg);
+		return -1;
+	}
+	rc = config_parse(path, text, len, out, errs);
+	free(text);
+	return rc;
+}
+
+void
+config_free(struct config *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->cvm_version);
+	free(c->shim_version);
+	for (i = 0; i < c->n_containers; i++)
+		container_free(&c->containers[i]);
+	free(c->containers);
+	free(c->shim.upstream_container);
+	strv_free(c->shim.paths);
+	strv_free(c->shim.origins);
+	free(c->shim.extra_json);
+	free(c->deploy.health_path);
+	free(c->canonical);
+	free(c->extra_json);
+	free(c);
+}
+
+void
+config_errors_free(struct config_errors *errs)
+{
+	size_t i;
+
+	if (errs == NULL)
+		return;
+	for (i = 0; i < errs->n; i++) {
+		free(errs->items[i].key_path);
+		free(errs->items[i].message);
+	}
+	free(errs->items);
+	free(errs->path);
+	memset(errs, 0, sizeof(*errs));
+}
+
+char *
+config_errors_format(const struct config_errors *errs)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < errs->n; i++) {
+		const struct config_error *e = &errs->items[i];
+
+		buf_puts(&b, errs->path != NULL ? errs->path : "config");
+		if (e->pos.line > 0)
+			buf_printf(&b, ":%d:%d", e->pos.line, e->pos.column);
+		buf_puts(&b, ": ");
+		if (e->key_path != NULL && e->key_path[0] != '\0')
+			buf_printf(&b, "%s: ", e->key_path);
+		buf_printf(&b, "%s\n", e->message);
+	}
+	return buf_take(&b);
+}
+
+const struct config_container *
+config_container_find(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < c->n_containers; i++)
+		if (c->containers[i].name != NULL && strcmp(c->containers[i].name, name) == 0)
+			return &c->containers[i];
+	return NULL;
+}
+
+const struct config_container *
+config_upstream_container(const struct config *c)
+{
+	const struct config_container *ct = config_container_find(c, c->shim.upstream_container);
+
+	if (ct == NULL && c->n_containers > 0)
+		ct = &c->containers[0];
+	return ct;
+}
+
+int
+config_gpus_required(const struct config *c, int host_gpus)
+{
+	size_t i;
+	int sum = 0, all = 0;
+
+	if (c->gpus >= 0)
+		return c->gpus;
+	for (i = 0; i < c->n_containers; i++) {
+		if (c->containers[i].gpus_all)
+			all = 1;
+		else if (c->containers[i].gpus > 0)
+			sum += c->containers[i].gpus;
+	}
+	if (all)
+		return host_gpus > sum ? host_gpus : sum;
+	return sum;
+}
+
+char *
+config_to_json(const struct config *c)
+{
+	json_t *j = config_json(c);
+	char *s = json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+
+	json_decref(j);
+	if (s == NULL)
+		log_fatal("out of memory");
+	return s;
+}

@@ -1,0 +1,249 @@
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <jansson.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "api/api-routes.h"
+#include "api/api-server.h"
+#include "api/sse.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/workq.h"
+#include "health/health.h"
+#include "recon/recon.h"
+#include "secret/secret.h"
+#include "source/source.h"
+#include "store/store.h"
+
+static const struct api_route *const berthd_routes[] = {
+    api_routes_containers, api_routes_updates, api_routes_secrets, api_routes_orgs,
+    api_routes_events,     api_routes_metrics, api_routes_web,     NULL,
+};
+
+static void
+berthd_on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct berthd *d = arg;
+
+	(void)what;
+	log_info("signal %d: stopping; enclaves and the router keep serving", (int)sig);
+	d->stopping = 1;
+	event_base_loopexit(d->base, NULL);
+}
+
+/* Reaps every exited child (STYLE.md rule 13); owners of children learn of
+ * their exit through their own pipes or by polling the runtime. */
+static void
+berthd_on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	int status;
+	pid_t pid;
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		log_debug("child %d exited with status %d", (int)pid, status);
+}
+
+static int
+berthd_auth(void *ctx, const char *token, struct api_principal *who)
+{
+	struct berthd *d = ctx;
+	struct store_org org = {0};
+	struct err err = ERR_INIT;
+	int rc;
+
+	rc = store_token_lookup(d->store, token, &org, &err);
+	if (rc < 0) {
+		if (rc != STORE_ENOTFOUND)
+			log_error("token lookup: %s", err.msg);
+		return -1;
+	}
+	snprintf(who->org_id, sizeof who->org_id, "%s", org.id);
+	snprintf(who->org_name, sizeof who->org_name, "%s", org.name);
+	who->admin = strcmp(org.id, d->default_org_id) == 0;
+	store_org_clear(&org);
+	return 0;
+}
+
+/* At first start: org `default` and its admin token, written once to
+ * <state>/admin-token (0600) and printed. Later starts find the org. */
+static int
+berthd_bootstrap(struct berthd *d, struct err *err)
+{
+	struct store_org org = {0};
+	char token[TOKEN_LEN + 1], *path = NULL, *line = NULL;
+	int rc;
+
+	rc = store_org_get_by_name(d->store, "default", &org, err);
+	if (rc == 0) {
+		snprintf(d->default_org_id, sizeof d->default_org_id, "%s", org.id);
+		store_org_clear(&org);
+		return 0;
+	}
+	if (rc != STORE_ENOTFOUND)
+		return rc;
+	err_clear(err);
+	token_generate(token);
+	path = xasprintf("%s/admin-token", d->settings.state_dir);
+	line = xasprintf("%s\n", token);
+	if (store_begin(d->store, err) < 0)
+		goto out;
+	if ((rc = store_org_create(d->store, "default", &org, err)) < 0 ||
+	    (rc = store_token_add(d->store, org.id, token, err)) < 0) {
+		store_rollback(d->store);
+		goto out;
+	}
+	/* The file before the commit: a crash in between leaves no org whose
+	 * token nobody knows, and the next start tries again. */
+	if ((rc = file_write_atomic(path, line, strlen(line), 0600, err)) < 0) {
+		store_rollback(d->store);
+		goto out;
+	}
+	if ((rc = store_commit(d->store, err)) < 0)
+		goto out;
+	snprintf(d->default_org_id, sizeof d->default_org_id, "%s", org.id);
+	log_info("first start: org default created; its admin token is in %s", path);
+	printf("berthd: admin token (also in %s): %s\n", path, token);
+	fflush(stdout);
+	rc = 0;
+out:
+	sodium_memzero(token, sizeof token);
+	if (line != NULL)
+		sodium_memzero(line, strlen(line));
+	free(line);
+	free(path);
+	store_org_clear(&org);
+	return rc;
+}
+
+int
+berthd_event(struct berthd *d, const char *org_id, const char *container, const char *kind,
+             struct err *err, const char *fmt, ...)
+{
+	char msg[1024], when[32], *json;
+	int64_t id = 0;
+	va_list ap;
+	json_t *ev;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (store_event_append(d->store, org_id, container, kind, msg, &id, err) < 0)
+		return -1;
+	time_rfc3339(now_wall_ms(), when);
+	ev = json_pack("{s:I,s:s,s:s?,s:s,s:s}", "id", (json_int_t)id, "time", when, "container",
+	               container, "kind", kind, "message", msg);
+	json = json_dumps(ev, JSON_COMPACT);
+	if (d->hub != NULL)
+		sse_hub_publish(d->hub, org_id, id, kind, json);
+	free(json);
+	json_decref(ev);
+	return 0;
+}
+
+int
+berthd_http_status(int store_rc)
+{
+	switch (store_rc) {
+	case STORE_ENOTFOUND:
+		return 404;
+	case STORE_ECONFLICT:
+	case STORE_EINUSE:
+	case STORE_ESTATE:
+		return 409;
+	default:
+		return 500;
+	}
+}
+
+int
+berthd_start(struct berthd *d, struct settings *settings, struct err *err)
+{
+	static const double update_bounds[] = {1, 2, 5, 10, 30, 60, 120, 300, 600, 1800};
+	char *db;
+	int rc;
+
+	memset(d, 0, sizeof *d);
+	d->settings = *settings;
+	memset(settings, 0, sizeof *settings);
+
+	umask(077);
+	if (mkdir_p(d->settings.state_dir, 0700, err) < 0)
+		return err_wrap(err, "state directory");
+	evthread_use_pthreads();
+	d->base = event_base_new();
+	if (d->base == NULL)
+		log_fatal("event_base_new failed");
+	signal(SIGPIPE, SIG_IGN);
+	d->sigterm = evsignal_new(d->base, SIGTERM, berthd_on_stop_signal, d);
+	d->sigint = evsignal_new(d->base, SIGINT, berthd_on_stop_signal, d);
+	d->sigchld = evsignal_new(d->base, SIGCHLD, berthd_on_sigchld, d);
+	event_add(d->sigterm, NULL);
+	event_add(d->sigint, NULL);
+	event_add(d->sigchld, NULL);
+	d->workq = workq_new(d->base, d->settings.workers);
+	prom_hist_init(&d->metrics.update_seconds, update_bounds, (int)ARRAY_LEN(update_bounds));
+	if (secret_init(err) < 0 || health_init(err) < 0 || source_init(err) < 0)
+		return -1;
+	if (secret_key_load(d->settings.state_dir, &d->key, err) < 0)
+		return err_wrap(err, "secret key");
+	db = xasprintf("%s/berth.db", d->settings.state_dir);
+	rc = store_open_sqlite(db, &d->store, err);
+	free(db);
+	if (rc < 0)
+		return err_wrap(err, "store");
+	if (berthd_bootstrap(d, err) < 0)
+		return err_wrap(err, "first start");
+	d->hub = sse_hub_new(d->base, 15000);
+	if (recon_new(d, &d->recon, err) < 0)
+		return err_wrap(err, "reconciler");
+	if (recon_start(d->recon, err) < 0)
+		return err_wrap(err, "reconciler");
+	if (api_server_new(d->base, d->settings.listen_addr, d->settings.listen_port, berthd_routes,
+	                   berthd_auth, d, &d->api, err) < 0)
+		return err_wrap(err, "API");
+	log_info("berthd %s: API and dashboard on http://%s:%d/, state in %s", BERTH_VERSION,
+	         d->settings.listen_addr, api_server_port(d->api), d->settings.state_dir);
+	return 0;
+}
+
+int
+berthd_run(struct berthd *d)
+{
+	return event_base_dispatch(d->base) < 0 ? -1 : 0;
+}
+
+void
+berthd_stop(struct berthd *d)
+{
+	d->stopping = 1;
+	api_server_free(d->api);
+	/* The workq first: its last done() callbacks still use the reconciler. */
+	workq_free(d->workq);
+	recon_free(d->recon);
+	sse_hub_free(d->hub);
+	store_close(d->store);
+	secret_key_free(d->key);
+	if (d->sigterm != NULL)
+		event_free(d->sigterm);
+	if (d->sigint != NULL)
+		event_free(d->sigint);
+	if (d->sigchld != NULL)
+		event_free(d->sigchld);
+	if (d->base != NULL)
+		event_base_free(d->base);
+	settings_free(&d->settings);
+	memset(d, 0, sizeof *d);
+}

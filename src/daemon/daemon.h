@@ -1,0 +1,73 @@
+/* daemon: berthd's one context (STYLE.md rule 5) and its main loop.
+ *
+ * Everything berthd owns hangs off struct berthd, which is passed explicitly
+ * to the API handlers (api_req.ctx) and the reconciler. The loop thread owns
+ * the store handle: worker threads never touch it, their results come back
+ * to the loop through the workq.
+ */
+#ifndef BERTH_DAEMON_H
+#define BERTH_DAEMON_H
+
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/prom.h"
+#include "daemon/settings.h"
+
+struct event_base;
+struct event;
+struct workq;
+struct api_server;
+struct store;
+struct sse_hub;
+struct secret_key;
+struct recon;
+
+/* Counters behind GET /metrics that the store cannot answer. */
+struct berthd_metrics {
+	uint64_t updates_ready; /* updates that ended in success */
+	uint64_t updates_failed;
+	uint64_t updates_cancelled;
+	struct prom_hist update_seconds; /* update durations, created to finished */
+	uint64_t api_requests;
+};
+
+struct berthd {
+	struct settings settings; /* owned */
+	struct event_base *base;  /* owned */
+	struct workq *workq;      /* owned: blocking work */
+	struct store *store;      /* owned, loop thread only */
+	struct secret_key *key;   /* owned: seals secret values */
+	struct sse_hub *hub;      /* owned: event streams */
+	struct api_server *api;   /* owned */
+	struct recon *recon;      /* owned: the reconciler */
+	struct berthd_metrics metrics;
+	char default_org_id[33]; /* the org made at first start; its tokens are admin */
+	struct event *sigterm;   /* owned */
+	struct event *sigint;    /* owned */
+	struct event *sigchld;   /* owned */
+	_Atomic int stopping;    /* SIGTERM seen: finish and exit (read by workers) */
+};
+
+/* Prepares the state directory, opens the store (creating org `default` and
+ * its admin token at first start) and starts serving. Takes ownership of
+ * settings (moved into d). */
+int berthd_start(struct berthd *d, struct settings *settings, struct err *err);
+
+/* Runs the loop until SIGTERM or SIGINT. */
+int berthd_run(struct berthd *d);
+
+/* Releases everything berthd_start() made. Enclaves and the router are left
+ * running: the next start adopts them. */
+void berthd_stop(struct berthd *d);
+
+/* Appends an event about container (a name, may be NULL) of org_id to the
+ * store and sends it to the org's event streams. Returns 0 or negative with
+ * err. Loop thread only. */
+int berthd_event(struct berthd *d, const char *org_id, const char *container, const char *kind,
+                 struct err *err, const char *fmt, ...) BERTH_PRINTF(6, 7);
+
+/* The store's error code mapped to an HTTP status: 404, 409, or 500. */
+int berthd_http_status(int store_rc);
+
+#endif

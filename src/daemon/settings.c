@@ -1,0 +1,270 @@
+#include "daemon/settings.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+static const char usage[] =
+    "usage: berthd [options]\n"
+    "  --config FILE              read settings from FILE (key = value lines)\n"
+    "  --state-dir DIR            store, keys, caches, logs (default /var/lib/berth)\n"
+    "  --listen ADDR:PORT         API and dashboard (default 127.0.0.1:7070)\n"
+    "  --router-listen ADDR:PORT  the router's listener (default 127.0.0.1:8080)\n"
+    "  --router-socket PATH       the router's admin socket (default STATE/router.sock)\n"
+    "  --router-bin PATH          berth-router to start (default: beside berthd)\n"
+    "  --domain D                 containers answer at NAME.ORG.D (default containers.localhost)\n"
+    "  --insecure-registry H:P    a registry reached over plain HTTP (repeatable)\n"
+    "  --gpus N                   simulated GPU inventory (scheduling only)\n"
+    "  --runtime runc|crun        OCI runtime (default: detected)\n"
+    "  --subnet CIDR              enclaves' network (default 10.89.0.0/16)\n"
+    "  --workers N                threads for blocking work (default 4)\n"
+    "  --log-level LEVEL          debug, info, warn or error (default info)\n"
+    "  --version, --help\n";
+
+const char *
+settings_usage(void)
+{
+	return usage;
+}
+
+void
+settings_defaults(struct settings *s)
+{
+	memset(s, 0, sizeof *s);
+	s->state_dir = xstrdup("/var/lib/berth");
+	s->listen_addr = xstrdup("127.0.0.1");
+	s->listen_port = 7070;
+	s->router_addr = xstrdup("127.0.0.1");
+	s->router_port = 8080;
+	s->domain = xstrdup("containers.localhost");
+	s->gpus = -1;
+	s->subnet = xstrdup("10.89.0.0/16");
+	s->bridge = xstrdup("berth0");
+	s->workers = 4;
+	s->log_level = xstrdup("info");
+}
+
+void
+settings_free(struct settings *s)
+{
+	free(s->state_dir);
+	free(s->listen_addr);
+	free(s->router_addr);
+	free(s->router_socket);
+	free(s->router_bin);
+	free(s->domain);
+	strv_free(s->insecure_registries);
+	free(s->runtime);
+	free(s->subnet);
+	free(s->bridge);
+	free(s->log_level);
+	memset(s, 0, sizeof *s);
+}
+
+int
+settings_parse_hostport(const char *s, char **addr, int *port, struct err *err)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long p;
+
+	if (colon == NULL)
+		return err_make(err, 0, "%s: expected ADDR:PORT", s);
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 0 || p > 65535)
+		return err_make(err, 0, "%s: the port must be a number from 0 to 65535", s);
+	if (colon == s)
+		*addr = xstrdup("0.0.0.0");
+	else if (s[0] == '[' && colon[-1] == ']')
+		*addr = xstrndup(s + 1, (size_t)(colon - s - 2));
+	else
+		*addr = xstrndup(s, (size_t)(colon - s));
+	*port = (int)p;
+	return 0;
+}
+
+static int
+settings_int(const char *key, const char *value, int min, int max, int *out, struct err *err)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (*value == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+		return err_make(err, 0, "%s: expected a whole number from %d to %d, not \"%s\"",
+		                key, min, max, value);
+	*out = (int)v;
+	return 0;
+}
+
+static void
+settings_replace(char **field, const char *value)
+{
+	free(*field);
+	*field = xstrdup(value);
+}
+
+int
+settings_set(struct settings *s, const char *key, const char *value, struct err *err)
+{
+	if (strcmp(key, "state-dir") == 0) {
+		settings_replace(&s->state_dir, value);
+	} else if (strcmp(key, "listen") == 0) {
+		char *addr;
+		if (settings_parse_hostport(value, &addr, &s->listen_port, err) < 0)
+			return err_wrap(err, "listen");
+		free(s->listen_addr);
+		s->listen_addr = addr;
+	} else if (strcmp(key, "router-listen") == 0) {
+		char *addr;
+		if (settings_parse_hostport(value, &addr, &s->router_port, err) < 0)
+			return err_wrap(err, "router-listen");
+		free(s->router_addr);
+		s->router_addr = addr;
+	} else if (strcmp(key, "router-socket") == 0) {
+		settings_replace(&s->router_socket, value);
+	} else if (strcmp(key, "router-bin") == 0) {
+		settings_replace(&s->router_bin, value);
+	} else if (strcmp(key, "domain") == 0) {
+		if (*value == '\0' || strchr(value, '/') != NULL || strchr(value, ' ') != NULL)
+			return err_make(err, 0, "domain: \"%s\" is not a domain name", value);
+		settings_replace(&s->domain, value);
+	} else if (strcmp(key, "insecure-registry") == 0) {
+		char *addr;
+		int port;
+		if (settings_parse_hostport(value, &addr, &port, err) < 0)
+			return err_wrap(err, "insecure-registry");
+		free(addr);
+		s->insecure_registries = strv_push(s->insecure_registries, value);
+	} else if (strcmp(key, "gpus") == 0) {
+		return settings_int(key, value, 0, 1024, &s->gpus, err);
+	} else if (strcmp(key, "runtime") == 0) {
+		if (strcmp(value, "runc") != 0 && strcmp(value, "crun") != 0)
+			return err_make(err, 0, "runtime: expected runc or crun, not \"%s\"",
+			                value);
+		settings_replace(&s->runtime, value);
+	} else if (strcmp(key, "subnet") == 0) {
+		if (strchr(value, '/') == NULL)
+			return err_make(err, 0, "subnet: expected a CIDR such as 10.89.0.0/16");
+		settings_replace(&s->subnet, value);
+	} else if (strcmp(key, "bridge") == 0) {
+		if (*value == '\0' || strlen(value) > 15 || strchr(value, '/') != NULL)
+			return err_make(err, 0, "bridge: \"%s\" is not an interface name", value);
+		settings_replace(&s->bridge, value);
+	} else if (strcmp(key, "workers") == 0) {
+		return settings_int(key, value, 1, 64, &s->workers, err);
+	} else if (strcmp(key, "log-level") == 0) {
+		if (strcmp(value, "debug") && strcmp(value, "info") && strcmp(value, "warn") &&
+		    strcmp(value, "error"))
+			return err_make(err, 0, "log-level: expected debug, info, warn or error");
+		settings_replace(&s->log_level, value);
+	} else {
+		return err_make(err, 0, "unknown setting \"%s\"", key);
+	}
+	return 0;
+}
+
+static char *
+settings_trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+int
+settings_load_file(struct settings *s, const char *path, struct err *err)
+{
+	char *text = NULL, *line, *save = NULL;
+	int rc = 0, lineno = 0;
+
+	if (file_read_all(path, 1024 * 1024, &text, NULL, err) < 0)
+		return -1;
+	/* strtok_r would skip empty lines and so miscount them: split by hand. */
+	for (line = text; line != NULL; line = save) {
+		char *nl = strchr(line, '\n'), *eq, *key, *value;
+
+		save = nl != NULL ? nl + 1 : NULL;
+		if (nl != NULL)
+			*nl = '\0';
+		lineno++;
+		line = settings_trim(line);
+		if (*line == '\0' || *line == '#')
+			continue;
+		eq = strchr(line, '=');
+		if (eq == NULL) {
+			rc = err_make(err, 0, "%s:%d: expected key = value", path, lineno);
+			break;
+		}
+		*eq = '\0';
+		key = settings_trim(line);
+		value = settings_trim(eq + 1);
+		if (settings_set(s, key, value, err) < 0) {
+			rc = err_wrap(err, "%s:%d", path, lineno);
+			break;
+		}
+	}
+	free(text);
+	return rc;
+}
+
+int
+settings_from_args(struct settings *s, int argc, char **argv, struct err *err)
+{
+	settings_defaults(s);
+	/* The config file first, so that flags override it wherever they stand. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			if (settings_load_file(s, argv[i + 1], err) < 0)
+				return -1;
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			if (settings_load_file(s, argv[i] + 9, err) < 0)
+				return -1;
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *eq, *value;
+		char key[64];
+
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+			fputs(usage, stdout);
+			return 1;
+		}
+		if (strcmp(arg, "--version") == 0) {
+			printf("berthd %s\n", BERTH_VERSION);
+			return 1;
+		}
+		if (strncmp(arg, "--", 2) != 0)
+			return err_make(err, 0, "unexpected argument \"%s\" (see --help)", arg);
+		arg += 2;
+		eq = strchr(arg, '=');
+		if (eq != NULL) {
+			snprintf(key, sizeof key, "%.*s", (int)(eq - arg), arg);
+			value = eq + 1;
+		} else {
+			snprintf(key, sizeof key, "%s", arg);
+			if (i + 1 >= argc)
+				return err_make(err, 0, "--%s needs a value", key);
+			value = argv[++i];
+		}
+		if (strcmp(key, "config") == 0)
+			continue;
+		if (settings_set(s, key, value, err) < 0)
+			return -1;
+	}
+	if (s->router_socket == NULL)
+		s->router_socket = xasprintf("%s/router.sock", s->state_dir);
+	return 0;
+}

@@ -1,0 +1,49 @@
+/* settings: berthd's settings, from defaults, a config file, then flags. */
+#ifndef BERTH_SETTINGS_H
+#define BERTH_SETTINGS_H
+
+#include "common/err.h"
+
+struct settings {
+	char *state_dir;            /* owned; default /var/lib/berth */
+	char *listen_addr;          /* owned; API and dashboard, default 127.0.0.1 */
+	int listen_port;            /* default 7070 */
+	char *router_addr;          /* owned; berth-router's listener, default 127.0.0.1 */
+	int router_port;            /* default 8080 */
+	char *router_socket;        /* owned; admin socket, default <state>/router.sock */
+	char *router_bin;           /* owned or NULL: berth-router beside berthd */
+	char *domain;               /* owned; default containers.localhost */
+	char **insecure_registries; /* owned strv of HOST:PORT allowed over plain HTTP */
+	int gpus;                   /* simulated GPU count, -1 = detect */
+	char *runtime;              /* owned or NULL: "runc", "crun", NULL = detect */
+	char *subnet;               /* owned; enclaves' CIDR, default 10.89.0.0/16 */
+	char *bridge;               /* owned; the enclaves' bridge, default berth0 */
+	int workers;                /* worker threads for blocking work, default 4 */
+	char *log_level;            /* owned; default info */
+};
+
+/* Fills s with the defaults. */
+void settings_defaults(struct settings *s);
+
+/* Reads a settings file of `key = value` lines (# comments; keys as the long
+ * flags without dashes; repeatable keys may appear several times). Errors
+ * name the file and line. */
+int settings_load_file(struct settings *s, const char *path, struct err *err);
+
+/* Sets one setting by its flag name ("state-dir"); errors name the key. */
+int settings_set(struct settings *s, const char *key, const char *value, struct err *err);
+
+/* Fills s from argv: defaults, then --config FILE, then the other flags.
+ * Returns 0, 1 when --help or --version was answered (exit 0), or negative
+ * with err on a bad flag. */
+int settings_from_args(struct settings *s, int argc, char **argv, struct err *err);
+
+/* Usage text for berthd --help. */
+const char *settings_usage(void);
+
+void settings_free(struct settings *s);
+
+/* Splits "ADDR:PORT" (or ":PORT", "[v6]:PORT") into an owned address and a port. */
+int settings_parse_hostport(const char *s, char **addr, int *port, struct err *err);
+
+#endif

@@ -1,0 +1,75 @@
+"""Helpers for berthd's system tests: a daemon on free loopback ports with a
+private state directory, stopped by PID at the end."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+BUILD = os.environ.get("BERTH_BUILD", os.path.abspath("build-asan"))
+RELEASE = os.environ.get("BERTH_RELEASE_BUILD", os.path.abspath("build"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, token=None, timeout=5):
+    """Returns (status, headers, body bytes) without raising on 4xx/5xx."""
+    req = urllib.request.Request(url, data=body, method=method)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+class Berthd:
+    def __init__(self, binary, state_dir, args=(), wrapper=()):
+        self.port = free_port()
+        self.state_dir = state_dir
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(state_dir, "berthd.log")
+        self.log = open(self.log_path, "w")
+        cmd = list(wrapper) + [binary, "--state-dir", state_dir,
+                               "--listen", f"127.0.0.1:{self.port}",
+                               "--router-listen", f"127.0.0.1:{free_port()}"] + list(args)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("berthd exited: " + self.read_log())
+            try:
+                if http("GET", self.url + "/healthz", timeout=1)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("berthd did not answer in 30 s: " + self.read_log())
+
+    def read_log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode

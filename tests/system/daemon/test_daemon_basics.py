@@ -1,0 +1,68 @@
+"""berthd starts, serves its health endpoint and dashboard, refuses bad flags
+with a sentence, and stops cleanly on SIGTERM (also under valgrind)."""
+import os
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+from daemon_helpers import BUILD, RELEASE, Berthd, http
+
+
+def test_healthz_and_dashboard(berthd):
+    status, headers, body = http("GET", berthd.url + "/healthz")
+    assert status == 200 and body == b"ok\n"
+    status, headers, body = http("GET", berthd.url + "/")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/html")
+    assert b"<title>berth</title>" in body
+    status, headers, body = http("GET", berthd.url + "/app.js")
+    assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+    status, _, body = http("GET", berthd.url + "/nope.js")
+    assert status == 404 and b'"code":"not_found"' in body
+
+
+def test_api_needs_a_token(berthd):
+    status, headers, body = http("GET", berthd.url + "/api/v1/nothing-here")
+    assert status in (401, 404)
+
+
+def test_bad_flag_is_a_sentence(state_dir):
+    r = subprocess.run([os.path.join(BUILD, "berthd"), "--state-dir", state_dir, "--gpus", "many"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert r.stderr.strip() == 'berthd: gpus: expected a whole number from 0 to 1024, not "many"'
+
+
+def test_sigterm_exits_zero(berthd):
+    assert berthd.stop(signal.SIGTERM) == 0
+    assert "stopping" in berthd.read_log()
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None or
+                    not os.path.exists(os.path.join(RELEASE, "berthd")),
+                    reason="needs valgrind and the release build")
+def test_valgrind_clean(state_dir):
+    d = Berthd(os.path.join(RELEASE, "berthd"), state_dir,
+               wrapper=["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
+                        "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"])
+    assert http("GET", d.url + "/", timeout=10)[0] == 200
+    assert http("GET", d.url + "/nope", timeout=10)[0] == 404
+    rc = d.stop(signal.SIGTERM, timeout=60)
+    assert rc == 0, d.read_log()
+
+
+def test_first_start_makes_an_admin_token_once(state_dir):
+    d = Berthd(os.path.join(BUILD, "berthd"), state_dir)
+    path = os.path.join(state_dir, "admin-token")
+    token = open(path).read().strip()
+    assert token.startswith("berth_") and len(token) == 49
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert os.stat(os.path.join(state_dir, "secret.key")).st_mode & 0o777 == 0o600
+    assert token in d.read_log()
+    assert d.stop() == 0
+    d = Berthd(os.path.join(BUILD, "berthd"), state_dir)
+    assert open(path).read().strip() == token
+    assert token not in d.read_log()
+    assert d.stop() == 0

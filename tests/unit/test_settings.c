@@ -1,0 +1,140 @@
+/* Unit tests of src/daemon/settings: defaults, flags, files, bad values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "daemon/settings.h"
+
+static void
+test_defaults(void **state)
+{
+	struct settings s;
+	struct err err = ERR_INIT;
+	char *argv[] = {"berthd", NULL};
+
+	(void)state;
+	assert_int_equal(settings_from_args(&s, 1, argv, &err), 0);
+	assert_string_equal(s.state_dir, "/var/lib/berth");
+	assert_string_equal(s.listen_addr, "127.0.0.1");
+	assert_int_equal(s.listen_port, 7070);
+	assert_int_equal(s.router_port, 8080);
+	assert_string_equal(s.domain, "containers.localhost");
+	assert_string_equal(s.router_socket, "/var/lib/berth/router.sock");
+	assert_int_equal(s.gpus, -1);
+	assert_null(s.runtime);
+	settings_free(&s);
+}
+
+static void
+test_flags(void **state)
+{
+	struct settings s;
+	struct err err = ERR_INIT;
+	char *argv[] = {"berthd",
+	                "--state-dir",
+	                "/tmp/b",
+	                "--listen=0.0.0.0:9000",
+	                "--router-listen",
+	                "[::1]:8443",
+	                "--gpus",
+	                "8",
+	                "--runtime",
+	                "crun",
+	                "--insecure-registry",
+	                "127.0.0.1:5000",
+	                "--insecure-registry",
+	                "localhost:5001",
+	                NULL};
+
+	(void)state;
+	assert_int_equal(settings_from_args(&s, (int)ARRAY_LEN(argv) - 1, argv, &err), 0);
+	assert_string_equal(s.state_dir, "/tmp/b");
+	assert_string_equal(s.listen_addr, "0.0.0.0");
+	assert_int_equal(s.listen_port, 9000);
+	assert_string_equal(s.router_addr, "::1");
+	assert_int_equal(s.router_port, 8443);
+	assert_int_equal(s.gpus, 8);
+	assert_string_equal(s.runtime, "crun");
+	assert_int_equal(strv_len(s.insecure_registries), 2);
+	assert_string_equal(s.router_socket, "/tmp/b/router.sock");
+	settings_free(&s);
+}
+
+static void
+test_bad_flags(void **state)
+{
+	static const char *const bad[][3] = {
+	    {"--gpus", "lots", "gpus: expected a whole number"},
+	    {"--runtime", "docker", "runtime: expected runc or crun"},
+	    {"--listen", "127.0.0.1", "listen: 127.0.0.1: expected ADDR:PORT"},
+	    {"--listen", "1.2.3.4:99999", "the port must be a number"},
+	    {"--colour", "blue", "unknown setting \"colour\""},
+	    {"--subnet", "10.0.0.0", "subnet: expected a CIDR"},
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		struct settings s;
+		struct err err = ERR_INIT;
+		char *argv[] = {"berthd", (char *)bad[i][0], (char *)bad[i][1], NULL};
+
+		assert_true(settings_from_args(&s, 3, argv, &err) < 0);
+		if (strstr(err.msg, bad[i][2]) == NULL)
+			fail_msg("%s %s: got \"%s\"", bad[i][0], bad[i][1], err.msg);
+		settings_free(&s);
+	}
+}
+
+static void
+test_file_then_flags(void **state)
+{
+	char path[] = "/tmp/berth-settings-XXXXXX";
+	const char text[] = "# berthd settings\n\nstate-dir = /srv/berth\n"
+	                    "domain = example.test\n  gpus = 2  \n";
+	struct settings s;
+	struct err err = ERR_INIT;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+	close(fd);
+	{
+		char *argv[] = {"berthd", "--gpus", "4", "--config", path, NULL};
+		assert_int_equal(settings_from_args(&s, 5, argv, &err), 0);
+		assert_string_equal(s.state_dir, "/srv/berth");
+		assert_string_equal(s.domain, "example.test");
+		assert_int_equal(s.gpus, 4); /* the flag wins over the file */
+		settings_free(&s);
+	}
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "domain = a.test\nnonsense\n", 25), 25);
+	close(fd);
+	{
+		char *argv[] = {"berthd", "--config", path, NULL};
+		assert_true(settings_from_args(&s, 3, argv, &err) < 0);
+		assert_non_null(strstr(err.msg, ":2: expected key = value"));
+		settings_free(&s);
+	}
+	unlink(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_flags),
+	    cmocka_unit_test(test_bad_flags),
+	    cmocka_unit_test(test_file_then_flags),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
