@@ -105,69 +105,97 @@ child_exec(const char *path, char *const *argv, char *const *env, const int fds[
 
 /* In the child of linux_fork_quiet(): execve() gives a process the exit
  * signal SIGCHLD back, so the program is not run here but in a grandchild
- * this process waits for, passing its status on as an exit code (128 +
- * signal when killed). It dies with us (PR_SET_PDEATHSIG), so killing this
- * process on a deadline kills the program. */
+ * this process waits for. Its status (exit code, or 128 + signal) goes to
+ * the parent through status_fd: under valgrind this process's own exit code
+ * is valgrind's. The grandchild dies with us (PR_SET_PDEATHSIG), so killing
+ * this process on a deadline kills the program. */
 static _Noreturn void
-relay_child(const char *path, char *const *argv, char *const *env, const int fds[3], int report)
+relay_child(const char *path, char *const *argv, char *const *env, const int fds[3], int report,
+            int status_fd)
 {
 	pid_t g = linux_fork_quiet(NULL, NULL);
-	int status;
+	int status, code;
 
 	if (g == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		child_exec(path, argv, env, fds, report);
 	}
-	close_range(0, ~0U, 0);
+	/* Hold nothing of the parent's open (a copy of a pipe's write end would
+	 * keep its reader from EOF), only status_fd. */
+	if (status_fd > 0)
+		close_range(0, (unsigned)status_fd - 1, 0);
+	close_range((unsigned)status_fd + 1, ~0U, 0);
 	if (g < 0)
 		_exit(127);
 	while (waitpid(g, &status, __WALL) < 0)
 		if (errno != EINTR)
 			_exit(127);
-	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (write(status_fd, &code, sizeof code) < 0)
+		_exit(127);
+	_exit(code);
 }
 
-/* Starts argv[0] (resolved in PATH) with the given stdio. The child is
- * invisible to a waitpid(-1) reaper (linux_fork_quiet()). Returns its pid,
- * its pidfd in *pidfd; negative when it could not be started (an exec failure
- * included). */
-static pid_t
-start_child(char *const *argv, char *const *env, const int fds[3], int *pidfd, struct err *err)
+/* A started program: its relay's pid and pidfd, and where its status comes. */
+struct child {
+	pid_t pid;
+	int pidfd;
+	int status_fd;
+};
+
+/* Starts argv[0] (resolved in PATH) with the given stdio. The program is
+ * invisible to a waitpid(-1) reaper (see relay_child()). Returns 0 and fills
+ * c, or negative when it could not be started (an exec failure included). */
+static int
+start_child(char *const *argv, char *const *env, const int fds[3], struct child *c, struct err *err)
 {
 	char *path = find_program(argv[0]);
-	int report[2], child_errno = 0, status;
+	int report[2] = {-1, -1}, status_pipe[2] = {-1, -1}, child_errno = 0, status, rc = -1;
 	sigset_t all, old;
 	ssize_t n;
 	pid_t pid;
 
-	*pidfd = -1;
+	c->pid = -1;
+	c->pidfd = -1;
+	c->status_fd = -1;
 	if (path == NULL)
 		return err_make(err, ENOENT, "run %s", argv[0]);
-	if (pipe2(report, O_CLOEXEC) < 0) {
-		free(path);
-		return err_make(err, errno, "pipe");
+	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0) {
+		rc = err_make(err, errno, "pipe");
+		goto out;
 	}
 	/* No handler of ours may run in the child before it resets them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = linux_fork_quiet(pidfd, err);
+	pid = linux_fork_quiet(&c->pidfd, err);
 	if (pid == 0)
-		relay_child(path, argv, env, fds, report[1]);
+		relay_child(path, argv, env, fds, report[1], status_pipe[1]);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	close(report[1]);
-	if (pid > 0) {
-		while ((n = read(report[0], &child_errno, sizeof child_errno)) < 0 &&
-		       errno == EINTR)
-			;
-		if (n == (ssize_t)sizeof child_errno) {
-			linux_wait_quiet(pid, &status, NULL);
-			close(take_fd(pidfd));
-			pid = err_make(err, child_errno, "run %s", path);
-		}
+	close(take_fd(&report[1]));
+	close(take_fd(&status_pipe[1]));
+	if (pid < 0)
+		goto out;
+	/* EOF: the program was exec'd. An int: exec failed with that errno. */
+	while ((n = read(report[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR)
+		;
+	if (n == (ssize_t)sizeof child_errno) {
+		linux_wait_quiet(pid, &status, NULL);
+		close(take_fd(&c->pidfd));
+		rc = err_make(err, child_errno, "run %s", path);
+		goto out;
 	}
-	close(report[0]);
+	c->pid = pid;
+	c->status_fd = take_fd(&status_pipe[0]);
+	rc = 0;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (report[i] >= 0)
+			close(report[i]);
+		if (status_pipe[i] >= 0)
+			close(status_pipe[i]);
+	}
 	free(path);
-	return pid;
+	return rc;
 }
 
 static void
@@ -184,7 +212,8 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 	size_t max = opts->max_output ? opts->max_output : 1 << 20, written = 0;
 	int64_t deadline = now_mono_ms() + (opts->timeout_ms > 0 ? opts->timeout_ms : 30000);
 	char **env = NULL;
-	int rc = -1, status, timed_out = 0, exited = 0, pidfd = -1;
+	int rc = -1, status, timed_out = 0, exited = 0, pidfd = -1, code;
+	struct child c = {-1, -1, -1};
 	pid_t pid = -1;
 
 	memset(res, 0, sizeof *res);
@@ -202,13 +231,13 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 		int fds[3] = {in[0], opts->stdout_fd >= 0 ? opts->stdout_fd : out[1],
 		              opts->stdout_fd >= 0 ? opts->stdout_fd : errp[1]};
 
-		pid = start_child(opts->argv, env, fds, &pidfd, err);
+		rc = start_child(opts->argv, env, fds, &c, err);
 	}
 	free(env);
-	if (pid < 0) {
-		rc = -1;
+	if (rc < 0)
 		goto out;
-	}
+	pid = c.pid;
+	pidfd = c.pidfd;
 	close(take_fd(&in[0]));
 	if (out[1] >= 0)
 		close(take_fd(&out[1]));
@@ -274,7 +303,12 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 		goto out;
 	}
 	pid = -1;
-	res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	/* The program's status from the relay; without it (the relay was
+	 * killed on the deadline) the relay's own. */
+	if (read(c.status_fd, &code, sizeof code) == (ssize_t)sizeof code)
+		res->status = code;
+	else
+		res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	if (timed_out)
 		rc = err_make(err, ETIMEDOUT, "%s did not finish in %lld ms", opts->argv[0],
 		              (long long)(opts->timeout_ms > 0 ? opts->timeout_ms : 30000));
@@ -283,6 +317,8 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 out:
 	if (pidfd >= 0)
 		close(pidfd);
+	if (c.status_fd >= 0)
+		close(c.status_fd);
 	if (pid > 0) {
 		kill(pid, SIGKILL);
 		linux_wait_quiet(pid, &status, NULL);
