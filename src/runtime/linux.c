@@ -228,8 +228,8 @@ linux_pid_wait_exit(pid_t pid, int timeout_ms, struct err *err)
  * (valgrind, kernels before 5.6): components are looked up one by one from
  * rootfd without following links, ".." stops at the root, and a link's
  * target is resolved again from the root (absolute) or from where it is. */
-static int
-open_in_root_by_hand(int rootfd, const char *path)
+TESTABLE int
+linux_open_in_root_by_hand(int rootfd, const char *path)
 {
 	char resolved[PATH_MAX] = "", todo[2 * PATH_MAX], target[PATH_MAX], cand[PATH_MAX];
 	size_t rlen = 0;
@@ -316,7 +316,7 @@ linux_open_in_root(const char *root, const char *path, struct err *err)
 		return err_make(err, errno, "open %s", root);
 	fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof how);
 	if (fd < 0 && errno == ENOSYS)
-		fd = open_in_root_by_hand(dfd, path);
+		fd = linux_open_in_root_by_hand(dfd, path);
 	if (fd < 0)
 		err_make(err, errno, "open %s in %s", path, root);
 	close(dfd);

@@ -50,6 +50,12 @@ int linux_pid_wait_exit(pid_t pid, int timeout_ms, struct err *err);
  * negative. */
 int linux_open_in_root(const char *root, const char *path, struct err *err);
 
+#ifdef BERTH_TESTING
+/* linux_open_in_root() where openat2 is missing (valgrind, Linux < 5.6):
+ * returns an fd or -1 with errno. */
+int linux_open_in_root_by_hand(int rootfd, const char *path);
+#endif
+
 /* Removes path and everything below it, never crossing into another mount
  * (a still-mounted overlay stays untouched and makes this fail). "Absent" is
  * success. */

@@ -3,6 +3,7 @@
  * capabilities, tmpfs options, limits), enclave names, signals, the process
  * runner and GPU discovery. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -279,6 +280,69 @@ has(json_t *a, const char *s)
 
 	json_array_foreach(a, i, v) if (strcmp(json_string_value(v), s) == 0) return 1;
 	return 0;
+}
+
+static char *
+read_via(int rootfd, const char *path, int *err_no)
+{
+	char buf[256];
+	int fd = linux_open_in_root_by_hand(rootfd, path);
+	ssize_t n;
+
+	*err_no = fd < 0 ? errno : 0;
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return xstrdup(buf);
+}
+
+/* The openat2 fallback resolves links inside the root and never leaves it. */
+static void
+test_open_in_root_by_hand(void **state)
+{
+	static const char *links[][2] = {
+	    {"etc/abs", "/etc/passwd"},
+	    {"etc/rel", "../etc/./passwd"},
+	    {"etc/up", "../../../../etc/passwd"},
+	    {"etc/out", "/../../../../etc/hostname"},
+	    {"etc/loop1", "loop2"},
+	    {"etc/loop2", "loop1"},
+	    {"dir", "etc"},
+	};
+	int rootfd, e;
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(links); i++) {
+		char *p = xasprintf("%s/%s", rootfs, links[i][0]);
+
+		assert_int_equal(symlink(links[i][1], p), 0);
+		free(p);
+	}
+	rootfd = open(rootfs, O_PATH | O_DIRECTORY);
+	assert_true(rootfd >= 0);
+	const char *same[] = {"/etc/passwd", "etc/passwd", "/../../etc/passwd", "/etc/abs",
+	                      "/etc/rel",    "/etc/up",    "/dir/passwd",       "/dir/../dir/abs"};
+	for (size_t i = 0; i < ARRAY_LEN(same); i++) {
+		text = read_via(rootfd, same[i], &e);
+		assert_non_null(text);
+		assert_true(strncmp(text, "root:x:0:0:", 11) == 0);
+		free(text);
+	}
+	/* /etc/hostname exists on the host, not in the root. */
+	assert_null(read_via(rootfd, "/etc/out", &e));
+	assert_int_equal(e, ENOENT);
+	assert_null(read_via(rootfd, "/etc/loop1", &e));
+	assert_int_equal(e, ELOOP);
+	close(rootfd);
+	for (size_t i = 0; i < ARRAY_LEN(links); i++) {
+		char *p = xasprintf("%s/%s", rootfs, links[i][0]);
+
+		unlink(p);
+		free(p);
+	}
 }
 
 static void
@@ -638,6 +702,7 @@ main(void)
 	    cmocka_unit_test(test_env_order),
 	    cmocka_unit_test(test_user_lookup),
 	    cmocka_unit_test(test_user_lookup_stays_in_rootfs),
+	    cmocka_unit_test(test_open_in_root_by_hand),
 	    cmocka_unit_test(test_capabilities),
 	    cmocka_unit_test(test_mounts_limits_namespaces),
 	    cmocka_unit_test(test_signals_and_names),
