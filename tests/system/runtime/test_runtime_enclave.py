@@ -125,6 +125,9 @@ def test_numeric_user_and_image_defaults(rt):
     ({"tmpfs": [{"path": "/t", "options": "size=1m,evil=1"}]}, 'unsupported option "evil=1"'),
     ({"image": {}}, "no command"),
     ({"stop_signal": "SIGNOPE"}, "unknown signal"),
+    ({"rootfs": "/nonexistent/rootfs"}, "mount overlay of /nonexistent/rootfs"),
+    ({"rootfs": "relative/rootfs"}, "rootfs must be an absolute path"),
+    ({"pids_limit": 5, "command": ["/no/such/binary"]}, "create b-t"),
 ])
 def test_bad_input_is_refused_and_leaves_nothing(rt, bad, message):
     name = rt.name()
