@@ -238,6 +238,7 @@ def test_adopt_after_driver_restart(rt):
     st = json.loads(rt.run("stop", name).stdout)
     assert st["observed"] == "absent"
     assert json.loads(rt.run("state", name).stdout)["observed"] == "absent"
+    rt.run("stop", name)  # again: nothing left to stop is fine
     rt.run("destroy", name)
     assert rt.list() == []
     p = rt.run("state", name, check=False)
