@@ -557,6 +557,46 @@ build_resources(const struct bundle_input *in)
 	return r;
 }
 
+/* Every container of an enclave has its own pid and ipc namespace: sharing
+ * the host's is refused, not silently ignored. */
+static int
+namespace_option_check(const struct config_container *cc, struct err *err)
+{
+	if (cc->pid != NULL && strcmp(cc->pid, "private") != 0)
+		return err_make(err, 0, "container %s: pid: \"%s\" is not supported (only private)",
+		                cc->name, cc->pid);
+	if (cc->ipc != NULL && strcmp(cc->ipc, "private") != 0 && strcmp(cc->ipc, "shareable") != 0)
+		return err_make(err, 0,
+		                "container %s: ipc: \"%s\" is not supported (private or shareable)",
+		                cc->name, cc->ipc);
+	return 0;
+}
+
+/* security_opt: no-new-privileges is applied; the unconfined seccomp and
+ * apparmor options ask for what berth does anyway (it applies no profile);
+ * anything else is refused rather than ignored. */
+static int
+security_opts(const struct config_container *cc, int *no_new_privs, struct err *err)
+{
+	for (char *const *o = cc->security_opt; o != NULL && *o != NULL; o++) {
+		if (strcmp(*o, "no-new-privileges") == 0 ||
+		    strcmp(*o, "no-new-privileges:true") == 0 ||
+		    strcmp(*o, "no-new-privileges=true") == 0)
+			*no_new_privs = 1;
+		else if (strcmp(*o, "no-new-privileges:false") == 0 ||
+		         strcmp(*o, "no-new-privileges=false") == 0)
+			*no_new_privs = 0;
+		else if (strcmp(*o, "seccomp=unconfined") != 0 &&
+		         strcmp(*o, "seccomp:unconfined") != 0 &&
+		         strcmp(*o, "apparmor=unconfined") != 0 &&
+		         strcmp(*o, "apparmor:unconfined") != 0)
+			return err_make(err, 0,
+			                "container %s: security_opt \"%s\" is not supported",
+			                cc->name, *o);
+	}
+	return 0;
+}
+
 int
 bundle_spec(const struct bundle_input *in, json_t **spec, struct err *err)
 {
@@ -565,7 +605,7 @@ bundle_spec(const struct bundle_input *in, json_t **spec, struct err *err)
 	json_t *process, *linux_, *s;
 	const char *cwd = cc->working_dir;
 	long uid, gid;
-	int sig;
+	int sig, no_new_privs = 0;
 	char buf[32];
 
 	*spec = NULL;
@@ -579,6 +619,8 @@ bundle_spec(const struct bundle_input *in, json_t **spec, struct err *err)
 		cwd = "/";
 	if (cwd[0] != '/')
 		return err_make(err, 0, "container %s: working_dir must be absolute", cc->name);
+	if (namespace_option_check(cc, err) < 0 || security_opts(cc, &no_new_privs, err) < 0)
+		return -1;
 	sig = bundle_stop_signal(cc, in->image, err);
 	if (sig < 0 || process_args(in, &args, err) < 0 || process_env(in, &env, err) < 0 ||
 	    process_user(in, &uid, &gid, err) < 0 || process_caps(in, uid, &caps, err) < 0 ||
@@ -603,7 +645,7 @@ bundle_spec(const struct bundle_input *in, json_t **spec, struct err *err)
 	process = json_pack("{s:b, s:{s:I, s:I}, s:o, s:o, s:s, s:o, s:b}", "terminal", 0, "user",
 	                    "uid", (json_int_t)uid, "gid", (json_int_t)gid, "args", take_ptr(&args),
 	                    "env", take_ptr(&env), "cwd", cwd, "capabilities", take_ptr(&caps),
-	                    "noNewPrivileges", 0);
+	                    "noNewPrivileges", no_new_privs);
 	linux_ = json_pack("{s:[{s:s}, {s:s}, {s:s}, {s:s}, {s:s, s:s}], s:o, s:o, s:o, s:o}",
 	                   "namespaces", "type", "pid", "type", "ipc", "type", "uts", "type",
 	                   "mount", "type", "network", "path", in->netns, "resources",

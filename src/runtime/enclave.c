@@ -109,24 +109,25 @@ write_json(const char *path, json_t *j, struct err *err)
 	return rc;
 }
 
-static void
-write_hosts(const struct runtime *rt, const struct enclave_spec *spec, const char *dir,
-            const char *ip, struct err *err_out, int *rc)
+/* Writes the enclave's hosts (every container's name on loopback) and
+ * resolv.conf, bound into each container. */
+static int
+write_hosts(const struct enclave_spec *spec, const char *dir, const char *ip, struct err *err)
 {
 	struct buf b = BUF_INIT;
 	char *path, *host = NULL;
 	size_t len;
 	struct err ignored = ERR_INIT;
+	int rc;
 
-	(void)rt;
 	buf_puts(&b, "127.0.0.1\tlocalhost");
 	for (size_t i = 0; i < spec->n_containers; i++)
 		buf_printf(&b, " %s", spec->containers[i].config->name);
 	buf_printf(&b, "\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", ip, spec->name);
 	path = xasprintf("%s/hosts", dir);
-	*rc = file_write_atomic(path, b.data, b.len, 0644, err_out);
+	rc = file_write_atomic(path, b.data, b.len, 0644, err);
 	free(path);
-	if (*rc < 0)
+	if (rc < 0)
 		goto out;
 	/* The host's resolver settings, without loopback servers the enclave
 	 * cannot reach. Enclaves have no egress by default anyway. */
@@ -141,11 +142,12 @@ write_hosts(const struct runtime *rt, const struct enclave_spec *spec, const cha
 				buf_printf(&b, "%s\n", l);
 	}
 	path = xasprintf("%s/resolv.conf", dir);
-	*rc = file_write_atomic(path, b.data, b.len, 0644, err_out);
+	rc = file_write_atomic(path, b.data, b.len, 0644, err);
 	free(path);
 out:
 	free(host);
 	buf_free(&b);
+	return rc;
 }
 
 static int
@@ -190,6 +192,14 @@ create_container(struct runtime *rt, const struct enclave_spec *spec, size_t i, 
 
 		if (cs->config->gpus > 0 && (size_t)cs->config->gpus < n)
 			n = (size_t)cs->config->gpus;
+		if (n == 0 || (cs->config->gpus > 0 && n < (size_t)cs->config->gpus)) {
+			if (cs->config->gpus > 0)
+				err_make(err, 0, "asks for %d GPU(s), the enclave was given %zu",
+				         cs->config->gpus, spec->n_gpus);
+			else
+				err_make(err, 0, "asks for GPUs, the enclave was given none");
+			goto out;
+		}
 		if (gpu_edits(&rt->gpus, spec->gpus, n, &edits, err) < 0)
 			goto out;
 		if (rt->gpus.simulated)
@@ -293,7 +303,12 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	e->n_containers = spec->n_containers;
 	edir = enclave_dir(rt, spec->name);
 	if (mkdir(edir, 0700) < 0) {
-		rc = err_make(err, errno, "enclave %s", spec->name);
+		if (errno == EEXIST)
+			rc =
+			    err_make(err, EEXIST, "enclave %s exists already (adopt or destroy it)",
+			             spec->name);
+		else
+			rc = err_make(err, errno, "enclave %s", spec->name);
 		goto out;
 	}
 	created_dir = 1;
@@ -321,21 +336,28 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	free(path);
 	if (rc < 0)
 		goto out;
-	write_hosts(rt, spec, edir, e->ip, err, &rc);
+	rc = write_hosts(spec, edir, e->ip, err);
 	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++)
 		rc = create_container(rt, spec, i, edir, e->netns, &e->containers[i], err);
 	/* Start only when every container was created: a failure above leaves
 	 * nothing running. */
 	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++) {
-		struct oci_state st;
-
 		rc = oci_start(&rt->oci, e->containers[i].id, err);
-		if (rc == 0 && oci_state(&rt->oci, e->containers[i].id, &st, err) == 0) {
-			e->containers[i].status = st.status;
-			e->containers[i].pid = st.pid;
-			oci_state_free(&st);
+		if (rc == 0) {
+			/* The pid file of create saves a `state` call on the boot path. */
+			char *pidp = xasprintf("%s/%s/pid", edir, e->containers[i].name),
+			     *text = NULL;
+			size_t len;
+			struct err ignored2 = ERR_INIT;
+
+			e->containers[i].status = OCI_RUNNING;
+			if (file_read_all(pidp, 64, &text, &len, &ignored2) == 0)
+				e->containers[i].pid = (pid_t)atoi(text);
+			free(text);
+			free(pidp);
 		}
 	}
+	e->netns_present = rc == 0;
 	if (rc == 0)
 		log_info("enclave %s: up at %s, %zu container(s)", e->name, e->ip, e->n_containers);
 out:
@@ -372,6 +394,10 @@ stop_containers(struct runtime *rt, struct enclave_container *cs, size_t n, stru
 		cs[i].status = st.status;
 		cs[i].pid = st.pid;
 		oci_state_free(&st);
+		/* Created but never started: it waits for start, not for a
+		 * signal; delete --force below ends it. */
+		if (cs[i].status == OCI_CREATED)
+			cs[i].pid = 0;
 		if (cs[i].status == OCI_RUNNING || cs[i].status == OCI_PAUSED) {
 			log_info("enclave: stopping %s (signal %d, %lld ms)", cs[i].id,
 			         cs[i].stop_signal, (long long)cs[i].stop_timeout_ms);
@@ -474,10 +500,12 @@ enclave_load(struct runtime *rt, const char *name, struct enclave **out, struct 
 		    xreallocarray(e->containers, e->n_containers + 1, sizeof *e->containers);
 		container_init(rt, e, &e->containers[e->n_containers++], cn);
 	}
-	if (rec == NULL && e->n_containers == 0 && access(edir, F_OK) < 0) {
+	if (rec == NULL && e->n_containers == 0 && access(edir, F_OK) < 0 &&
+	    !linux_netns_exists(e->netns)) {
 		rc = err_make(err, ENOENT, "enclave %s", name);
 		goto out;
 	}
+	e->netns_present = linux_netns_exists(e->netns);
 	path = (free(path), xasprintf("%s/cni.json", edir));
 	{
 		json_t *r = json_load_file(path, 0, NULL), *a;
@@ -512,6 +540,15 @@ enclave_state(struct runtime *rt, struct enclave *e, struct err *err)
 			return err_wrap(err, "enclave %s", e->name);
 		ec->status = st.status;
 		ec->pid = st.pid;
+		if (st.annotations == NULL && st.bundle != NULL) {
+			/* Not every runtime's state lists annotations: the bundle has them. */
+			char *cfg = xasprintf("%s/config.json", st.bundle);
+			json_t *j = json_load_file(cfg, 0, NULL);
+
+			apply_annotations(ec, json_object_get(j, "annotations"));
+			json_decref(j);
+			free(cfg);
+		}
 		apply_annotations(ec, st.annotations);
 		oci_state_free(&st);
 	}
@@ -627,6 +664,14 @@ enclave_list(struct runtime *rt, char ***names, struct err *err)
 		if (enclave_name_valid(de->d_name))
 			v = strv_push(v, de->d_name);
 	closedir(d);
+	/* A namespace without a record is an orphan (its record was lost):
+	 * listed so that it gets destroyed. */
+	d = opendir(rt->netns_dir);
+	for (struct dirent *de; d != NULL && (de = readdir(d)) != NULL;)
+		if (enclave_name_valid(de->d_name) && !strv_contains(v, de->d_name))
+			v = strv_push(v, de->d_name);
+	if (d != NULL)
+		closedir(d);
 	if (oci_list(&rt->oci, &list, err) < 0) {
 		strv_free(v);
 		return err_wrap(err, "list enclaves");
@@ -691,4 +736,74 @@ enclave_exec(struct runtime *rt, const struct enclave *e, const char *container,
 	if (argv == NULL || argv[0] == NULL)
 		return err_make(err, 0, "enclave %s: exec: empty command", e->name);
 	return oci_exec(&rt->oci, ec->id, argv, timeout_ms, exit_code, output, err);
+}
+
+int
+enclave_check_network(struct runtime *rt, const struct enclave *e, struct err *err)
+{
+	char *path = xasprintf("%s/%s/cni.json", rt->enclaves_dir, e->name), *prev = NULL;
+	size_t len;
+	int rc;
+
+	if (!linux_netns_exists(e->netns)) {
+		free(path);
+		return err_make(err, ENOENT, "enclave %s: network namespace %s", e->name, e->netns);
+	}
+	rc = file_read_all(path, 1 << 20, &prev, &len, err);
+	if (rc == 0) {
+		pthread_mutex_lock(&rt->lock);
+		rc = cni_check(&rt->net, e->name, e->netns, prev, err);
+		pthread_mutex_unlock(&rt->lock);
+	}
+	if (rc < 0)
+		err_wrap(err, "enclave %s: network check", e->name);
+	free(prev);
+	free(path);
+	return rc;
+}
+
+int
+enclave_log_tail(const struct runtime *rt, const struct enclave *e, const char *container,
+                 size_t lines, char **out, struct err *err)
+{
+	const struct enclave_container *ec = enclave_container_find(e, container);
+	struct buf b = BUF_INIT;
+	size_t max = (size_t)rt->log_max_bytes + 1, n = 0;
+	const char *start;
+
+	*out = NULL;
+	if (ec == NULL)
+		return err_make(err, ENOENT, "enclave %s: no container %s", e->name, container);
+	/* The rotated file first: it holds the older lines. */
+	for (int i = 0; i < 2; i++) {
+		char *path = i == 0 ? xasprintf("%s.1", ec->log_path) : xstrdup(ec->log_path),
+		     *text;
+		size_t len;
+		struct err ignored = ERR_INIT;
+
+		if (file_read_all(path, max, &text, &len, &ignored) == 0) {
+			buf_append(&b, text, len);
+			free(text);
+		}
+		free(path);
+	}
+	buf_puts(&b, "");
+	/* Back from the end (a final newline ends the last line, it does not
+	 * start one) to the newline before the first wanted line. */
+	start = b.data;
+	if (lines == 0) {
+		start = b.data + b.len;
+	} else {
+		ssize_t k = (ssize_t)b.len - (b.len > 0 && b.data[b.len - 1] == '\n' ? 2 : 1);
+
+		for (; k >= 0; k--) {
+			if (b.data[k] == '\n' && ++n == lines) {
+				start = b.data + k + 1;
+				break;
+			}
+		}
+	}
+	*out = xstrdup(start);
+	buf_free(&b);
+	return 0;
 }

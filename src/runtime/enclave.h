@@ -16,7 +16,9 @@
  * runtime's log_max_bytes: at most 2 × log_max_bytes per container. The
  * copier exits when the container's last writer closes the pipe.
  *
- * Every function is blocking (run it on a worker) and thread-safe. */
+ * Every function is blocking (run it on a worker) and thread-safe; calls on
+ * one enclave name are to be serialised by the caller (the reconciler owns
+ * each enclave). */
 #ifndef BERTH_RUNTIME_ENCLAVE_H
 #define BERTH_RUNTIME_ENCLAVE_H
 
@@ -68,6 +70,7 @@ struct enclave {
 	char *deployment_id;                  /* owned or NULL */
 	char *ip;                             /* owned IPv4 address, NULL when unknown */
 	char *netns;                          /* owned: namespace path */
+	int netns_present;                    /* the namespace is pinned at netns */
 	struct enclave_container *containers; /* owned array */
 	size_t n_containers;
 };
@@ -105,8 +108,9 @@ int enclave_destroy(struct runtime *rt, const char *name, struct err *err);
  * restart). *out is freed with enclave_free(). -ENOENT when unknown. */
 int enclave_adopt(struct runtime *rt, const char *name, struct enclave **out, struct err *err);
 
-/* The names of the enclaves of this runtime's state directory and OCI root
- * (owned strv, sorted; NULL for none). */
+/* The names of the enclaves found in this runtime's state directory, OCI
+ * root and namespace directory (owned strv, sorted; NULL for none). The
+ * namespace directory is the runtime's own: two runtimes must not share it. */
 int enclave_list(struct runtime *rt, char ***names, struct err *err);
 
 /* Refreshes the status and pid of each container of e. */
@@ -115,6 +119,7 @@ int enclave_state(struct runtime *rt, struct enclave *e, struct err *err);
 /* Sums up the last observed statuses. */
 enum enclave_observed enclave_observed(const struct enclave *e);
 
+/* "absent", "running", "partial" or "stopped", for logs and JSON. */
 const char *enclave_observed_str(enum enclave_observed o);
 
 /* Runs argv in container (a name of the config) with a deadline; its exit
@@ -123,9 +128,19 @@ int enclave_exec(struct runtime *rt, const struct enclave *e, const char *contai
                  char *const *argv, int64_t timeout_ms, int *exit_code, char **output,
                  struct err *err);
 
+/* Asks the CNI plugins to CHECK e's attachment (address, veth, bridge) against
+ * what ADD answered. */
+int enclave_check_network(struct runtime *rt, const struct enclave *e, struct err *err);
+
+/* The last lines lines of container's output (its log and the rotated log.1),
+ * as one owned string in *out. */
+int enclave_log_tail(const struct runtime *rt, const struct enclave *e, const char *container,
+                     size_t lines, char **out, struct err *err);
+
 /* The container named name in e, or NULL. */
 const struct enclave_container *enclave_container_find(const struct enclave *e, const char *name);
 
+/* Frees e and everything it owns; NULL is fine. Nothing on the host changes. */
 void enclave_free(struct enclave *e);
 
 #endif

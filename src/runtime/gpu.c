@@ -147,8 +147,10 @@ cdi_apply(json_t *edits, json_t *ce, struct err *err)
 		const char *path = json_string_value(json_object_get(v, "path"));
 		const char *host = json_string_value(json_object_get(v, "hostPath"));
 
-		if (path == NULL || device_node(json_object_get(edits, "devices"),
-		                                host ? host : path, path, err) < 0)
+		if (path == NULL)
+			return err_make(err, 0, "CDI deviceNodes: an entry without path");
+		if (device_node(json_object_get(edits, "devices"), host ? host : path, path, err) <
+		    0)
 			return err_wrap(err, "CDI deviceNodes");
 	}
 	json_array_foreach(json_object_get(ce, "env"), i, v)
@@ -157,11 +159,16 @@ cdi_apply(json_t *edits, json_t *ce, struct err *err)
 	{
 		json_t *opts = json_object_get(v, "options");
 
-		json_array_append_new(json_object_get(edits, "mounts"),
-		                      json_pack("{s:O, s:s, s:O, s:O}", "destination",
-		                                json_object_get(v, "containerPath"), "type", "bind",
-		                                "source", json_object_get(v, "hostPath"), "options",
-		                                opts ? opts : json_pack("[s, s]", "rbind", "ro")));
+		if (!json_is_string(json_object_get(v, "containerPath")) ||
+		    !json_is_string(json_object_get(v, "hostPath")))
+			return err_make(err, 0,
+			                "CDI mounts: an entry without hostPath or containerPath");
+		json_array_append_new(
+		    json_object_get(edits, "mounts"),
+		    json_pack("{s:O, s:s, s:O, s:o}", "destination",
+		              json_object_get(v, "containerPath"), "type", "bind", "source",
+		              json_object_get(v, "hostPath"), "options",
+		              opts ? json_incref(opts) : json_pack("[s, s]", "rbind", "ro")));
 	}
 	return 0;
 }

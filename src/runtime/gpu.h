@@ -29,6 +29,7 @@ struct gpu_inventory {
 int gpu_inventory_scan(const char *dev_dir, int simulated, const char *const *cdi_dirs,
                        struct gpu_inventory *inv, struct err *err);
 
+/* Releases inv's lists and paths. */
 void gpu_inventory_free(struct gpu_inventory *inv);
 
 /* The spec edits giving a container the GPUs of the given indices:

@@ -7,8 +7,11 @@
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,35 @@
 #define NSFS_MAGIC 0x6e736673
 #endif
 
+pid_t
+linux_fork_quiet(int *pidfd, struct err *err)
+{
+	int fd = -1;
+	long pid;
+
+	/* clone(2) rather than clone3(2): valgrind knows only the former. The
+	 * low byte of the flags, the exit signal, is 0. With no new stack the
+	 * child runs on a copy of ours, as after fork(). */
+	pid = syscall(SYS_clone, pidfd != NULL ? (unsigned long)CLONE_PIDFD : 0UL, NULL, &fd, NULL,
+	              NULL);
+	/* No formatting without an err: the caller may be a child of a
+	 * threaded process, where only system calls are safe. */
+	if (pid < 0)
+		return err != NULL ? err_make(err, errno, "clone") : -1;
+	if (pid > 0 && pidfd != NULL)
+		*pidfd = fd;
+	return (pid_t)pid;
+}
+
+int
+linux_wait_quiet(pid_t pid, int *status, struct err *err)
+{
+	while (waitpid(pid, status, __WALL) < 0)
+		if (errno != EINTR)
+			return err_make(err, errno, "wait for child %d", (int)pid);
+	return 0;
+}
+
 static int
 fs_type_is(const char *path, long magic)
 {
@@ -39,11 +71,31 @@ linux_netns_exists(const char *path)
 	return fs_type_is(path, NSFS_MAGIC);
 }
 
+struct netns_job {
+	const char *path;
+	int error;
+};
+
+/* A short-lived thread: unshare() changes only the calling thread's network
+ * namespace, which is pinned and then left with the thread. */
+static void *
+netns_thread(void *arg)
+{
+	struct netns_job *job = arg;
+	char self[64];
+
+	snprintf(self, sizeof self, "/proc/self/task/%d/ns/net", (int)gettid());
+	if (unshare(CLONE_NEWNET) < 0 || mount(self, job->path, NULL, MS_BIND, NULL) < 0)
+		job->error = errno;
+	return NULL;
+}
+
 int
 linux_netns_create(const char *path, struct err *err)
 {
-	int fd, status;
-	pid_t pid;
+	struct netns_job job = {path, 0};
+	pthread_t t;
+	int fd, rc;
 
 	if (linux_netns_exists(path))
 		return 0;
@@ -52,28 +104,15 @@ linux_netns_create(const char *path, struct err *err)
 		return err_make(err, errno, "create %s", path);
 	if (fd >= 0)
 		close(fd);
-	/* unshare() in a child, so no thread of ours ever changes namespace; the
-	 * child only makes two system calls before _exit(). */
-	pid = fork();
-	if (pid < 0)
-		return err_make(err, errno, "fork");
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNET) < 0)
-			_exit(errno);
-		if (mount("/proc/self/ns/net", path, NULL, MS_BIND, NULL) < 0)
-			_exit(errno);
-		_exit(0);
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			unlink(path);
-			return err_make(err, errno, "wait for netns helper");
-		}
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	rc = pthread_create(&t, NULL, netns_thread, &job);
+	if (rc != 0) {
 		unlink(path);
-		return err_make(err, WIFEXITED(status) ? WEXITSTATUS(status) : 0,
-		                "new network namespace at %s", path);
+		return err_make(err, rc, "new network namespace at %s: thread", path);
+	}
+	pthread_join(t, NULL);
+	if (job.error != 0) {
+		unlink(path);
+		return err_make(err, job.error, "new network namespace at %s", path);
 	}
 	return 0;
 }
@@ -124,6 +163,28 @@ linux_umount(const char *target, struct err *err)
 	return err_make(err, errno, "unmount %s", target);
 }
 
+/* Whether pid is gone or a zombie, from /proc (no pidfd under valgrind). */
+static int
+pid_exited(pid_t pid)
+{
+	char path[64], buf[256];
+	ssize_t n;
+	int fd;
+	const char *p;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p != NULL && (p[2] == 'Z' || p[2] == 'X');
+}
+
 int
 linux_pid_wait_exit(pid_t pid, int timeout_ms, struct err *err)
 {
@@ -134,6 +195,14 @@ linux_pid_wait_exit(pid_t pid, int timeout_ms, struct err *err)
 	if (pid <= 0)
 		return 0;
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0 && errno == ENOSYS) {
+		while (!pid_exited(pid)) {
+			if (now_mono_ms() >= deadline)
+				return 1;
+			usleep(10000);
+		}
+		return 0;
+	}
 	if (fd < 0) {
 		if (errno == ESRCH)
 			return 0;
@@ -155,6 +224,84 @@ linux_pid_wait_exit(pid_t pid, int timeout_ms, struct err *err)
 	return rc > 0 ? 0 : 1;
 }
 
+/* openat2(RESOLVE_IN_ROOT) done by hand, for where openat2 is missing
+ * (valgrind, kernels before 5.6): components are looked up one by one from
+ * rootfd without following links, ".." stops at the root, and a link's
+ * target is resolved again from the root (absolute) or from where it is. */
+TESTABLE int
+linux_open_in_root_by_hand(int rootfd, const char *path)
+{
+	char resolved[PATH_MAX] = "", todo[2 * PATH_MAX], target[PATH_MAX], cand[PATH_MAX];
+	size_t rlen = 0;
+	int hops = 0;
+	const char *p;
+
+	if (strlen(path) >= sizeof todo) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(todo, path);
+	p = todo;
+	while (*p != '\0') {
+		size_t n;
+		struct stat st;
+		ssize_t tl;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 0)
+			break;
+		if (n == 1 && p[0] == '.') {
+			p += n;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (rlen > 0 && resolved[rlen - 1] != '/')
+				rlen--;
+			if (rlen > 0)
+				rlen--;
+			resolved[rlen] = '\0';
+			p += n;
+			continue;
+		}
+		if (snprintf(cand, sizeof cand, "%s%s%.*s", resolved, rlen ? "/" : "", (int)n, p) >=
+		    (int)sizeof cand) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (fstatat(rootfd, cand, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return -1;
+		p += n;
+		if (S_ISLNK(st.st_mode)) {
+			char rest[2 * PATH_MAX];
+
+			if (++hops > 40) {
+				errno = ELOOP;
+				return -1;
+			}
+			tl = readlinkat(rootfd, cand, target, sizeof target - 1);
+			if (tl < 0)
+				return -1;
+			target[tl] = '\0';
+			if (target[0] == '/') {
+				rlen = 0;
+				resolved[0] = '\0';
+			}
+			if (snprintf(rest, sizeof rest, "%s/%s", target, p) >= (int)sizeof rest) {
+				errno = ENAMETOOLONG;
+				return -1;
+			}
+			strcpy(todo, rest);
+			p = todo;
+			continue;
+		}
+		strcpy(resolved, cand);
+		rlen = strlen(resolved);
+	}
+	return openat(rootfd, rlen ? resolved : ".", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
 int
 linux_open_in_root(const char *root, const char *path, struct err *err)
 {
@@ -168,6 +315,8 @@ linux_open_in_root(const char *root, const char *path, struct err *err)
 	if (dfd < 0)
 		return err_make(err, errno, "open %s", root);
 	fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof how);
+	if (fd < 0 && errno == ENOSYS)
+		fd = linux_open_in_root_by_hand(dfd, path);
 	if (fd < 0)
 		err_make(err, errno, "open %s in %s", path, root);
 	close(dfd);

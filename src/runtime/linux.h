@@ -9,6 +9,17 @@
 
 #include "common/err.h"
 
+/* Forks a child that a SIGCHLD reaper elsewhere in the process cannot take:
+ * its exit signal is 0, so no SIGCHLD is sent and waitpid(-1, ...) without
+ * __WALL skips it (the daemon reaps with waitpid(-1) from its loop). Returns
+ * the pid in the parent, with a pidfd in *pidfd when pidfd is not NULL; 0 in
+ * the child; negative on error. The child of a threaded parent may only make
+ * system calls (no malloc, no stdio) until execve() or _exit(). */
+pid_t linux_fork_quiet(int *pidfd, struct err *err);
+
+/* Waits for a child of linux_fork_quiet(); its wait status goes in *status. */
+int linux_wait_quiet(pid_t pid, int *status, struct err *err);
+
 /* Creates a new network namespace and pins it by bind-mounting it on path (a
  * file, created, as `ip netns add` does). Succeeds without change when path
  * already holds a namespace. */
@@ -38,6 +49,12 @@ int linux_pid_wait_exit(pid_t pid, int timeout_ms, struct err *err);
  * and ".." cannot leave it (openat2 RESOLVE_IN_ROOT). Returns an fd or
  * negative. */
 int linux_open_in_root(const char *root, const char *path, struct err *err);
+
+#ifdef BERTH_TESTING
+/* linux_open_in_root() where openat2 is missing (valgrind, Linux < 5.6):
+ * returns an fd or -1 with errno. */
+int linux_open_in_root_by_hand(int rootfd, const char *path);
+#endif
 
 /* Removes path and everything below it, never crossing into another mount
  * (a still-mounted overlay stays untouched and makes this fail). "Absent" is

@@ -1,5 +1,5 @@
-/* logcopy: the copier process. After fork() in a threaded program only
- * async-signal-safe calls are made: open, read, write, rename, close. */
+/* logcopy: the copier process. Forked from a threaded program, it makes only
+ * system calls: open, read, write, rename, close. */
 #include "runtime/logcopy.h"
 
 #include <errno.h>
@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/util.h"
+#include "runtime/linux.h"
 
 static int
 open_log(const char *path, int64_t *size)
@@ -75,12 +77,12 @@ logcopy_start(const char *path, int64_t max_bytes, int *write_fd, struct err *er
 		free(rotated);
 		return err_make(err, errno, "pipe");
 	}
-	pid = fork();
+	pid = linux_fork_quiet(NULL, err);
 	if (pid < 0) {
 		close(p[0]);
 		close(p[1]);
 		free(rotated);
-		return err_make(err, errno, "fork log copier");
+		return err_wrap(err, "log copier");
 	}
 	if (pid == 0) {
 		sigset_t none;
@@ -89,8 +91,10 @@ logcopy_start(const char *path, int64_t max_bytes, int *write_fd, struct err *er
 		/* Detach: a new session, and a grandchild that init adopts, so the
 		 * copier survives the daemon and is never a zombie of ours. */
 		setsid();
-		if (fork() != 0)
+		if (linux_fork_quiet(NULL, NULL) != 0)
 			_exit(0);
+		/* A name of its own, so `pgrep berthd` does not find copiers. */
+		prctl(PR_SET_NAME, "berth-logcopy", 0, 0, 0);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_IGN);
@@ -105,8 +109,7 @@ logcopy_start(const char *path, int64_t max_bytes, int *write_fd, struct err *er
 	}
 	close(p[0]);
 	free(rotated);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	linux_wait_quiet(pid, &status, NULL);
 	*write_fd = p[1];
 	return 0;
 }

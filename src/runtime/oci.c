@@ -50,15 +50,23 @@ not_found(const struct spawn_result *res)
 static int
 oci_fail(struct err *err, const char *what, const char *id, const struct spawn_result *res)
 {
-	char line[301];
+	char line[301], clean[301];
 	const char *e = res->errout.data[0] ? res->errout.data : res->out.data;
-
-	/* runc prints "time=... level=error msg=\"...\"": keep the message. */
+	/* runc logs `time=... level=error msg="..."`: keep the message, unquoted. */
 	const char *m = strstr(e, "msg=");
+	size_t k = 0;
 
 	spawn_first_line(m != NULL ? m + 4 : e, line);
+	for (const char *p = line[0] == '"' ? line + 1 : line; *p != '\0'; p++) {
+		if (p[0] == '\\' && p[1] == '"')
+			continue;
+		if (p[0] == '"' && p[1] == '\0' && line[0] == '"')
+			break;
+		clean[k++] = *p;
+	}
+	clean[k] = '\0';
 	return err_make(err, 0, "%s %s: exit %d: %s", what, id, res->status,
-	                line[0] ? line : "(no message)");
+	                clean[0] ? clean : "(no message)");
 }
 
 /* Runs a trivial container with the candidate: the only sure test that it

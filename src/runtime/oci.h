@@ -38,6 +38,7 @@ struct oci_state {
  * container, else runc. Fills o (release with oci_free()). */
 int oci_open(struct oci *o, const char *want, const char *root, struct err *err);
 
+/* Releases o's strings (the containers are not touched). */
 void oci_free(struct oci *o);
 
 /* Creates container id from bundle. The container's stdout and stderr are
@@ -53,6 +54,7 @@ int oci_start(const struct oci *o, const char *id, struct err *err);
  * error. Free with oci_state_free(). */
 int oci_state(const struct oci *o, const char *id, struct oci_state *st, struct err *err);
 
+/* Releases st's bundle path and annotations. */
 void oci_state_free(struct oci_state *st);
 
 /* Sends signal (a number) to the container's init; a stopped or missing
@@ -72,6 +74,7 @@ int oci_list(const struct oci *o, json_t **out, struct err *err);
 int oci_exec(const struct oci *o, const char *id, char *const *argv, int64_t timeout_ms,
              int *exit_code, char **output, struct err *err);
 
+/* The runtime's word for s ("running"), "absent" for OCI_ABSENT. */
 const char *oci_status_str(enum oci_status s);
 
 #endif

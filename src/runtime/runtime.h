@@ -24,7 +24,7 @@ struct runtime_settings {
 	const char *state_dir;      /* required: berth's state directory */
 	const char *oci_runtime;    /* "runc", "crun", a path, or NULL to detect */
 	const char *oci_root;       /* NULL: /run/berth/oci */
-	const char *netns_dir;      /* NULL: /run/berth/netns */
+	const char *netns_dir;      /* NULL: /run/berth/netns; this runtime's own */
 	const char *cni_plugin_dir; /* NULL: /usr/lib/cni */
 	const char *bridge;         /* NULL: berth0 */
 	const char *subnet;         /* NULL: 10.213.0.0/16 */

@@ -1,19 +1,22 @@
-/* spawn: posix_spawn (vfork-speed) plus a poll loop over the child's pipes. */
+/* spawn: a quiet fork + exec (see linux_fork_quiet()) plus a poll loop over
+ * the child's pipes and its pidfd. */
 #include "runtime/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/util.h"
+#include "runtime/linux.h"
 
 extern char **environ;
 
@@ -43,6 +46,158 @@ env_merge(char *const *extra)
 	return v;
 }
 
+/* The program file of name: name itself when it holds a '/', else the first
+ * executable in PATH. Owned, or NULL. */
+static char *
+find_program(const char *name)
+{
+	const char *p = getenv("PATH");
+
+	if (strchr(name, '/') != NULL)
+		return xstrdup(name);
+	if (p == NULL)
+		p = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (;;) {
+		size_t n = strcspn(p, ":");
+		char *cand = xasprintf("%.*s/%s", (int)(n ? n : 1), n ? p : ".", name);
+
+		if (access(cand, X_OK) == 0)
+			return cand;
+		free(cand);
+		if (p[n] == '\0')
+			return NULL;
+		p += n + 1;
+	}
+}
+
+/* In the child: stdio from fd0-fd2, every other descriptor closed, default
+ * signal handling, then exec. An exec failure's errno goes to report. Only
+ * system calls: the parent may be threaded. */
+static _Noreturn void
+child_exec(const char *path, char *const *argv, char *const *env, const int fds[3], int report)
+{
+	struct sigaction dfl;
+	sigset_t none;
+	int high[3], r, e;
+
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	/* Copies above 10 first, so no dup2() below clobbers a source. */
+	for (int i = 0; i < 3; i++)
+		high[i] = fcntl(fds[i], F_DUPFD, 10);
+	r = fcntl(report, F_DUPFD, 10);
+	for (int i = 0; i < 3; i++)
+		dup2(high[i], i);
+	dup2(r, 3);
+	fcntl(3, F_SETFD, FD_CLOEXEC);
+	close_range(4, ~0U, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(path, argv, env);
+	e = errno;
+	if (write(3, &e, sizeof e) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* In the child of linux_fork_quiet(): execve() gives a process the exit
+ * signal SIGCHLD back, so the program is not run here but in a grandchild
+ * this process waits for. Its status (exit code, or 128 + signal) goes to
+ * the parent through status_fd: under valgrind this process's own exit code
+ * is valgrind's. The grandchild dies with us (PR_SET_PDEATHSIG), so killing
+ * this process on a deadline kills the program. */
+static _Noreturn void
+relay_child(const char *path, char *const *argv, char *const *env, const int fds[3], int report,
+            int status_fd)
+{
+	pid_t g = linux_fork_quiet(NULL, NULL);
+	int status, code;
+
+	if (g == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		child_exec(path, argv, env, fds, report);
+	}
+	/* Hold nothing of the parent's open (a copy of a pipe's write end would
+	 * keep its reader from EOF), only status_fd. */
+	if (status_fd > 0)
+		close_range(0, (unsigned)status_fd - 1, 0);
+	close_range((unsigned)status_fd + 1, ~0U, 0);
+	if (g < 0)
+		_exit(127);
+	while (waitpid(g, &status, __WALL) < 0)
+		if (errno != EINTR)
+			_exit(127);
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (write(status_fd, &code, sizeof code) < 0)
+		_exit(127);
+	_exit(code);
+}
+
+/* A started program: its relay's pid and pidfd, and where its status comes. */
+struct child {
+	pid_t pid;
+	int pidfd;
+	int status_fd;
+};
+
+/* Starts argv[0] (resolved in PATH) with the given stdio. The program is
+ * invisible to a waitpid(-1) reaper (see relay_child()). Returns 0 and fills
+ * c, or negative when it could not be started (an exec failure included). */
+static int
+start_child(char *const *argv, char *const *env, const int fds[3], struct child *c, struct err *err)
+{
+	char *path = find_program(argv[0]);
+	int report[2] = {-1, -1}, status_pipe[2] = {-1, -1}, child_errno = 0, status, rc = -1;
+	sigset_t all, old;
+	ssize_t n;
+	pid_t pid;
+
+	c->pid = -1;
+	c->pidfd = -1;
+	c->status_fd = -1;
+	if (path == NULL)
+		return err_make(err, ENOENT, "run %s", argv[0]);
+	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0) {
+		rc = err_make(err, errno, "pipe");
+		goto out;
+	}
+	/* No handler of ours may run in the child before it resets them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = linux_fork_quiet(&c->pidfd, err);
+	if (pid == 0)
+		relay_child(path, argv, env, fds, report[1], status_pipe[1]);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(take_fd(&report[1]));
+	close(take_fd(&status_pipe[1]));
+	if (pid < 0)
+		goto out;
+	/* EOF: the program was exec'd. An int: exec failed with that errno. */
+	while ((n = read(report[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR)
+		;
+	if (n == (ssize_t)sizeof child_errno) {
+		linux_wait_quiet(pid, &status, NULL);
+		close(take_fd(&c->pidfd));
+		rc = err_make(err, child_errno, "run %s", path);
+		goto out;
+	}
+	c->pid = pid;
+	c->status_fd = take_fd(&status_pipe[0]);
+	rc = 0;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (report[i] >= 0)
+			close(report[i]);
+		if (status_pipe[i] >= 0)
+			close(status_pipe[i]);
+	}
+	free(path);
+	return rc;
+}
+
 static void
 keep(struct buf *b, const char *data, size_t n, size_t max)
 {
@@ -56,11 +211,9 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
 	size_t max = opts->max_output ? opts->max_output : 1 << 20, written = 0;
 	int64_t deadline = now_mono_ms() + (opts->timeout_ms > 0 ? opts->timeout_ms : 30000);
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
 	char **env = NULL;
-	int rc = -1, status, timed_out = 0, exited = 0, pidfd = -1;
+	int rc = -1, status, timed_out = 0, exited = 0, pidfd = -1, code;
+	struct child c = {-1, -1, -1};
 	pid_t pid = -1;
 
 	memset(res, 0, sizeof *res);
@@ -73,34 +226,18 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 		rc = err_make(err, errno, "pipe");
 		goto out;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	if (opts->stdout_fd >= 0) {
-		posix_spawn_file_actions_adddup2(&fa, opts->stdout_fd, 1);
-		posix_spawn_file_actions_adddup2(&fa, opts->stdout_fd, 2);
-	} else {
-		posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-		posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	}
-	/* Nothing of ours leaks into the child, even a descriptor another thread
-	 * opened without O_CLOEXEC. */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&dfl);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	env = env_merge(opts->env_extra);
-	rc = posix_spawnp(&pid, opts->argv[0], &fa, &attr, opts->argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	free(env);
-	if (rc != 0) {
-		pid = -1;
-		rc = err_make(err, rc, "run %s", opts->argv[0]);
-		goto out;
+	{
+		int fds[3] = {in[0], opts->stdout_fd >= 0 ? opts->stdout_fd : out[1],
+		              opts->stdout_fd >= 0 ? opts->stdout_fd : errp[1]};
+
+		rc = start_child(opts->argv, env, fds, &c, err);
 	}
+	free(env);
+	if (rc < 0)
+		goto out;
+	pid = c.pid;
+	pidfd = c.pidfd;
 	close(take_fd(&in[0]));
 	if (out[1] >= 0)
 		close(take_fd(&out[1]));
@@ -109,11 +246,6 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 	if (opts->stdin_data == NULL || opts->stdin_len == 0)
 		close(take_fd(&in[1]));
 
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0) {
-		rc = err_make(err, errno, "pidfd_open");
-		goto out;
-	}
 	/* Until the child exits and its pipes are drained. After it exits, what
 	 * its own children still hold open is not waited for. */
 	for (;;) {
@@ -166,14 +298,17 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 	}
 	if (timed_out)
 		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			rc = err_make(err, errno, "wait for %s", opts->argv[0]);
-			goto out;
-		}
+	if (linux_wait_quiet(pid, &status, err) < 0) {
+		pid = -1;
+		goto out;
 	}
 	pid = -1;
-	res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	/* The program's status from the relay; without it (the relay was
+	 * killed on the deadline) the relay's own. */
+	if (read(c.status_fd, &code, sizeof code) == (ssize_t)sizeof code)
+		res->status = code;
+	else
+		res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	if (timed_out)
 		rc = err_make(err, ETIMEDOUT, "%s did not finish in %lld ms", opts->argv[0],
 		              (long long)(opts->timeout_ms > 0 ? opts->timeout_ms : 30000));
@@ -182,10 +317,11 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 out:
 	if (pidfd >= 0)
 		close(pidfd);
+	if (c.status_fd >= 0)
+		close(c.status_fd);
 	if (pid > 0) {
 		kill(pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
+		linux_wait_quiet(pid, &status, NULL);
 	}
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)

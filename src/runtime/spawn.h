@@ -2,8 +2,10 @@
  * with a deadline: feeds it stdin, captures stdout and stderr, or hands it
  * given descriptors instead. Blocking; safe from any thread.
  *
- * Children are waited for by pid: a daemon that reaps on SIGCHLD must reap only
- * the pids it started itself (waitid on its own pids), not waitpid(-1). */
+ * The program never is a direct child that a SIGCHLD reaper elsewhere in the
+ * process (waitpid(-1) in berthd's loop) could reap first: it runs under a
+ * relay process with exit signal 0, which such a reaper does not see (see
+ * linux_fork_quiet()). */
 #ifndef BERTH_RUNTIME_SPAWN_H
 #define BERTH_RUNTIME_SPAWN_H
 

@@ -2,6 +2,9 @@
  *
  *   berth-enclave [options] detect
  *   berth-enclave [options] create SPEC.json [--wait-http PORT]
+ *   berth-enclave [options] create-parallel SPEC.json...   (one thread each)
+ *   berth-enclave [options] check NAME                     (CNI CHECK)
+ *   berth-enclave [options] logs NAME CONTAINER LINES      (the last LINES)
  *   berth-enclave [options] list | state NAME | stop NAME | destroy NAME
  *   berth-enclave [options] exec NAME CONTAINER [--timeout MS] -- ARGV...
  *   berth-enclave [options] gpus
@@ -22,6 +25,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,9 +176,9 @@ enclave_json(const struct enclave *e)
 		                  "log", c->log_path, "stop_signal", c->stop_signal,
 		                  "stop_timeout_ms", (json_int_t)c->stop_timeout_ms));
 	}
-	return json_pack("{s:s, s:s?, s:s, s:s, s:o}", "name", e->name, "ip", e->ip, "netns",
-	                 e->netns, "observed", enclave_observed_str(enclave_observed(e)),
-	                 "containers", cs);
+	return json_pack("{s:s, s:s?, s:s, s:b, s:s, s:o}", "name", e->name, "ip", e->ip, "netns",
+	                 e->netns, "netns_present", e->netns_present, "observed",
+	                 enclave_observed_str(enclave_observed(e)), "containers", cs);
 }
 
 static void
@@ -286,6 +290,43 @@ cmd_create(struct runtime *rt, const char *path, int wait_port)
 	return rc < 0 ? 1 : 0;
 }
 
+struct parallel_job {
+	struct runtime *rt;
+	const char *spec;
+	int rc;
+};
+
+static void *
+parallel_create(void *arg)
+{
+	struct parallel_job *j = arg;
+
+	j->rc = cmd_create(j->rt, j->spec, 0);
+	return NULL;
+}
+
+/* Creates one enclave per spec, all at once from as many threads. */
+static int
+cmd_create_parallel(struct runtime *rt, char **specs, int n)
+{
+	struct parallel_job *jobs = xcalloc((size_t)n + 1, sizeof *jobs);
+	pthread_t *threads = xcalloc((size_t)n + 1, sizeof *threads);
+	int rc = 0;
+
+	for (int i = 0; i < n; i++) {
+		jobs[i] = (struct parallel_job){rt, specs[i], 1};
+		if (pthread_create(&threads[i], NULL, parallel_create, &jobs[i]) != 0)
+			log_fatal("pthread_create");
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(threads[i], NULL);
+		rc |= jobs[i].rc;
+	}
+	free(jobs);
+	free(threads);
+	return rc;
+}
+
 static int
 fail(const struct err *err)
 {
@@ -382,6 +423,8 @@ main(int argc, char **argv)
 			if (c == 'w')
 				wait_port = atoi(optarg);
 		rc = cmd_create(rt, spec, wait_port);
+	} else if (strcmp(cmd, "create-parallel") == 0 && optind < argc) {
+		rc = cmd_create_parallel(rt, argv + optind, argc - optind);
 	} else if (strcmp(cmd, "list") == 0) {
 		char **names = NULL;
 
@@ -405,6 +448,24 @@ main(int argc, char **argv)
 			print_json(enclave_json(e));
 			rc = 0;
 		}
+	} else if (strcmp(cmd, "logs") == 0 && optind + 2 < argc) {
+		char *text = NULL;
+
+		if (enclave_adopt(rt, argv[optind], &e, &err) < 0 ||
+		    enclave_log_tail(rt, e, argv[optind + 1], strtoul(argv[optind + 2], NULL, 10),
+		                     &text, &err) < 0) {
+			rc = fail(&err);
+		} else {
+			fputs(text, stdout);
+			rc = 0;
+		}
+		free(text);
+	} else if (strcmp(cmd, "check") == 0 && optind < argc) {
+		if (enclave_adopt(rt, argv[optind], &e, &err) < 0 ||
+		    enclave_check_network(rt, e, &err) < 0)
+			rc = fail(&err);
+		else
+			rc = 0;
 	} else if (strcmp(cmd, "destroy") == 0 && optind < argc) {
 		rc = enclave_destroy(rt, argv[optind], &err) < 0 ? fail(&err) : 0;
 	} else if (strcmp(cmd, "exec") == 0 && optind + 1 < argc) {

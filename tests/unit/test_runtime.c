@@ -3,6 +3,7 @@
  * capabilities, tmpfs options, limits), enclave names, signals, the process
  * runner and GPU discovery. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -279,6 +282,69 @@ has(json_t *a, const char *s)
 	return 0;
 }
 
+static char *
+read_via(int rootfd, const char *path, int *err_no)
+{
+	char buf[256];
+	int fd = linux_open_in_root_by_hand(rootfd, path);
+	ssize_t n;
+
+	*err_no = fd < 0 ? errno : 0;
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return xstrdup(buf);
+}
+
+/* The openat2 fallback resolves links inside the root and never leaves it. */
+static void
+test_open_in_root_by_hand(void **state)
+{
+	static const char *links[][2] = {
+	    {"etc/abs", "/etc/passwd"},
+	    {"etc/rel", "../etc/./passwd"},
+	    {"etc/up", "../../../../etc/passwd"},
+	    {"etc/out", "/../../../../etc/hostname"},
+	    {"etc/loop1", "loop2"},
+	    {"etc/loop2", "loop1"},
+	    {"dir", "etc"},
+	};
+	int rootfd, e;
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(links); i++) {
+		char *p = xasprintf("%s/%s", rootfs, links[i][0]);
+
+		assert_int_equal(symlink(links[i][1], p), 0);
+		free(p);
+	}
+	rootfd = open(rootfs, O_PATH | O_DIRECTORY);
+	assert_true(rootfd >= 0);
+	const char *same[] = {"/etc/passwd", "etc/passwd", "/../../etc/passwd", "/etc/abs",
+	                      "/etc/rel",    "/etc/up",    "/dir/passwd",       "/dir/../dir/abs"};
+	for (size_t i = 0; i < ARRAY_LEN(same); i++) {
+		text = read_via(rootfd, same[i], &e);
+		assert_non_null(text);
+		assert_true(strncmp(text, "root:x:0:0:", 11) == 0);
+		free(text);
+	}
+	/* /etc/hostname exists on the host, not in the root. */
+	assert_null(read_via(rootfd, "/etc/out", &e));
+	assert_int_equal(e, ENOENT);
+	assert_null(read_via(rootfd, "/etc/loop1", &e));
+	assert_int_equal(e, ELOOP);
+	close(rootfd);
+	for (size_t i = 0; i < ARRAY_LEN(links); i++) {
+		char *p = xasprintf("%s/%s", rootfs, links[i][0]);
+
+		unlink(p);
+		free(p);
+	}
+}
+
 static void
 test_capabilities(void **state)
 {
@@ -418,6 +484,28 @@ test_mounts_limits_namespaces(void **state)
 	cc.working_dir = "relative";
 	assert_null(build(&cc, &ic, &err));
 	cc.working_dir = NULL;
+	cc.pid = "host";
+	assert_null(build(&cc, &ic, &err));
+	assert_non_null(strstr(err.msg, "pid: \"host\" is not supported"));
+	cc.pid = NULL;
+	cc.ipc = "host";
+	assert_null(build(&cc, &ic, &err));
+	cc.ipc = NULL;
+	{
+		char *nnp[] = {"no-new-privileges:true", "seccomp=unconfined", NULL};
+		char *label[] = {"label=type:foo", NULL};
+
+		cc.security_opt = nnp;
+		spec = build(&cc, &ic, &err);
+		assert_non_null(spec);
+		assert_true(json_is_true(
+		    json_object_get(json_object_get(spec, "process"), "noNewPrivileges")));
+		json_decref(spec);
+		cc.security_opt = label;
+		assert_null(build(&cc, &ic, &err));
+		assert_non_null(strstr(err.msg, "security_opt \"label=type:foo\""));
+		cc.security_opt = NULL;
+	}
 	cc.privileged = 1;
 	assert_null(build(&cc, &ic, &err));
 	assert_non_null(strstr(err.msg, "privileged"));
@@ -479,6 +567,42 @@ test_spawn(void **state)
 	spawn_result_free(&res);
 }
 
+static volatile int reaper_stop;
+
+static void *
+reaper(void *arg)
+{
+	(void)arg;
+	while (!reaper_stop) {
+		waitpid(-1, NULL, WNOHANG);
+		usleep(50);
+	}
+	return NULL;
+}
+
+/* A daemon reaping with waitpid(-1) from its loop never takes our children. */
+static void
+test_spawn_beside_a_reaper(void **state)
+{
+	char *sh[] = {"sh", "-c", "exit 5", NULL};
+	struct spawn_opts so = {.argv = sh, .stdout_fd = -1};
+	struct spawn_result res;
+	struct err err = ERR_INIT;
+	pthread_t t;
+
+	(void)state;
+	reaper_stop = 0;
+	assert_int_equal(pthread_create(&t, NULL, reaper, NULL), 0);
+	for (int i = 0; i < 40; i++) {
+		if (spawn_run(&so, &res, &err) < 0)
+			fail_msg("spawn_run: %s", err.msg);
+		assert_int_equal(res.status, 5);
+		spawn_result_free(&res);
+	}
+	reaper_stop = 1;
+	pthread_join(t, NULL);
+}
+
 static void
 test_gpu_inventory(void **state)
 {
@@ -523,6 +647,53 @@ test_gpu_inventory(void **state)
 	gpu_inventory_free(&inv);
 }
 
+static void
+test_gpu_cdi(void **state)
+{
+	char dev[] = "/tmp/berth-unit-dev-XXXXXX", cdi[] = "/tmp/berth-unit-cdi-XXXXXX";
+	const char *dirs[] = {cdi, NULL};
+	static const char spec[] =
+	    "{\"cdiVersion\": \"0.6.0\", \"kind\": \"nvidia.com/gpu\",\n"
+	    " \"devices\": [{\"name\": \"0\", \"containerEdits\": {\"deviceNodes\": [\n"
+	    "   {\"path\": \"/dev/nvidia0\", \"hostPath\": \"/dev/null\"}]}}],\n"
+	    " \"containerEdits\": {\"env\": [\"NVIDIA_CTK_LIBCUDA_DIR=/usr/lib\"],\n"
+	    "   \"mounts\": [{\"hostPath\": \"/usr/lib/libcuda.so\",\n"
+	    "               \"containerPath\": \"/usr/lib/libcuda.so\"}]}}";
+	struct gpu_inventory inv;
+	struct err err = ERR_INIT;
+	json_t *edits, *d;
+	char *p;
+	int idx = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dev));
+	assert_non_null(mkdtemp(cdi));
+	p = xasprintf("%s/nvidia0", dev);
+	file_write_atomic(p, "", 0, 0644, &err);
+	free(p);
+	p = xasprintf("%s/other.json", cdi);
+	file_write_atomic(p, "{\"kind\": \"vendor.com/fpga\"}", 26, 0644, &err);
+	free(p);
+	p = xasprintf("%s/nvidia.json", cdi);
+	file_write_atomic(p, spec, sizeof spec - 1, 0644, &err);
+	assert_int_equal(gpu_inventory_scan(dev, 0, dirs, &inv, &err), 0);
+	assert_int_equal(inv.count, 1);
+	assert_string_equal(inv.cdi_spec, p);
+	free(p);
+	assert_int_equal(gpu_edits(&inv, &idx, 1, &edits, &err), 0);
+	d = json_array_get(json_object_get(edits, "devices"), 0);
+	assert_string_equal(json_string_value(json_object_get(d, "path")), "/dev/nvidia0");
+	assert_int_equal(json_integer_value(json_object_get(d, "major")), 1); /* /dev/null's */
+	assert_int_equal(json_integer_value(json_object_get(d, "minor")), 3);
+	assert_true(has(json_object_get(edits, "env"), "NVIDIA_CTK_LIBCUDA_DIR=/usr/lib"));
+	assert_true(has(json_object_get(edits, "env"), "NVIDIA_VISIBLE_DEVICES=0"));
+	assert_int_equal(json_array_size(json_object_get(edits, "mounts")), 1);
+	json_decref(edits);
+	gpu_inventory_free(&inv);
+	assert_int_equal(linux_remove_tree(dev, &err), 0);
+	assert_int_equal(linux_remove_tree(cdi, &err), 0);
+}
+
 int
 main(void)
 {
@@ -531,11 +702,14 @@ main(void)
 	    cmocka_unit_test(test_env_order),
 	    cmocka_unit_test(test_user_lookup),
 	    cmocka_unit_test(test_user_lookup_stays_in_rootfs),
+	    cmocka_unit_test(test_open_in_root_by_hand),
 	    cmocka_unit_test(test_capabilities),
 	    cmocka_unit_test(test_mounts_limits_namespaces),
 	    cmocka_unit_test(test_signals_and_names),
 	    cmocka_unit_test(test_spawn),
+	    cmocka_unit_test(test_spawn_beside_a_reaper),
 	    cmocka_unit_test(test_gpu_inventory),
+	    cmocka_unit_test(test_gpu_cdi),
 	};
 
 	return cmocka_run_group_tests(tests, setup_rootfs, teardown_rootfs);

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import DRIVER, Runtime, http_get
+from runtime_helpers import Runtime, http_get
 
 
 def test_boot_httpd_reachable_from_host(rt):
@@ -23,6 +23,17 @@ def test_boot_httpd_reachable_from_host(rt):
     out = rt.exec(e["name"], "web", "sh", "-c", "hostname; ip -o -4 addr").stdout
     assert out.splitlines()[0] == "web"
     assert "lo " in out and "127.0.0.1" in out and e["ip"] in out
+    # No egress: no default route, only the bridge's subnet.
+    routes = rt.exec(e["name"], "web", "ip", "route").stdout
+    assert "default" not in routes and routes.startswith(rt.subnet.split("/")[0])
+
+
+def test_create_twice_is_refused_and_changes_nothing(rt):
+    e = rt.create(rt.name(), [rt.container("web")])
+    p = rt.create(e["name"], [rt.container("web")], check=False)
+    assert p.returncode == 1 and "exists already" in p.stderr
+    assert rt.state_of(e["name"])["observed"] == "running"
+    assert http_get(e["ip"]) == "hello from busybox\n"
 
 
 def test_blue_green_side_by_side(rt):
@@ -114,6 +125,9 @@ def test_numeric_user_and_image_defaults(rt):
     ({"tmpfs": [{"path": "/t", "options": "size=1m,evil=1"}]}, 'unsupported option "evil=1"'),
     ({"image": {}}, "no command"),
     ({"stop_signal": "SIGNOPE"}, "unknown signal"),
+    ({"rootfs": "/nonexistent/rootfs"}, "mount overlay of /nonexistent/rootfs"),
+    ({"rootfs": "relative/rootfs"}, "rootfs must be an absolute path"),
+    ({"pids_limit": 5, "command": ["/no/such/binary"]}, "create b-t"),
 ])
 def test_bad_input_is_refused_and_leaves_nothing(rt, bad, message):
     name = rt.name()
@@ -122,7 +136,7 @@ def test_bad_input_is_refused_and_leaves_nothing(rt, bad, message):
     p = rt.create(name, [c], check=False)
     assert p.returncode == 1 and message in p.stderr, p.stderr
     assert rt.list() == []
-    assert not os.path.exists("/run/berth/netns/" + name)
+    assert not os.path.exists(os.path.join(rt.netns_dir, name))
     assert name not in open("/proc/mounts").read()
     links = subprocess.run(["ip", "-o", "link", "show", "master", rt.bridge],
                            capture_output=True, text=True).stdout
@@ -186,6 +200,13 @@ def test_logs_captured_and_capped(tmp_path, rootfs):
         # Older output was rotated away: only two files, capped.
         assert "to-stderr" not in cur and not os.path.exists(log + ".2")
         assert "line 0 " not in cur + old
+        # The tail spans both files when it must.
+        tail = r.run("logs", e["name"], "chatty", "3").stdout
+        assert tail.splitlines() == ["line 1998 " + "." * 48, "line 1999 " + "." * 48, "done"]
+        lines = cur.count("\n") + 5
+        tail = r.run("logs", e["name"], "chatty", str(lines)).stdout
+        assert tail.count("\n") == lines and tail.endswith(cur)
+        assert r.run("logs", e["name"], "chatty", "0").stdout == ""
     finally:
         r.cleanup()
 
@@ -217,6 +238,7 @@ def test_adopt_after_driver_restart(rt):
     st = json.loads(rt.run("stop", name).stdout)
     assert st["observed"] == "absent"
     assert json.loads(rt.run("state", name).stdout)["observed"] == "absent"
+    rt.run("stop", name)  # again: nothing left to stop is fine
     rt.run("destroy", name)
     assert rt.list() == []
     p = rt.run("state", name, check=False)
@@ -241,14 +263,16 @@ def test_destroy_leaves_nothing_behind(rt):
     name = rt.name()
     e = rt.create(name, [rt.container("web"), rt.container("side", command=["sleep", "1000"])])
     ids = [c["id"] for c in e["containers"]]
-    assert os.path.exists("/run/berth/netns/" + name)
+    assert os.path.exists(os.path.join(rt.netns_dir, name))
     assert subprocess.run(["ip", "-o", "link", "show", "master", rt.bridge],
                           capture_output=True, text=True).stdout.strip() != ""
-    assert _procs_mentioning(rt.state)  # the log copiers
+    copiers = _procs_mentioning(rt.state)  # the log copiers
+    assert copiers
+    assert {open("/proc/%d/comm" % p).read().strip() for p in copiers} == {"berth-logcopy"}
     rt.run("destroy", name)
     # Repeating it is fine.
     rt.run("destroy", name)
-    assert not os.path.exists("/run/berth/netns/" + name)
+    assert not os.path.exists(os.path.join(rt.netns_dir, name))
     mounts = open("/proc/mounts").read()
     assert name not in mounts and rt.state not in mounts
     veths = subprocess.run(["ip", "-o", "link", "show", "master", rt.bridge],
@@ -278,7 +302,7 @@ def test_destroy_cleans_up_a_half_made_enclave(rt):
     assert rt.list() == [name]
     assert rt.state_of(name)["observed"] == "absent"
     rt.run("destroy", name)
-    assert rt.list() == [] and not os.path.exists("/run/berth/netns/" + name)
+    assert rt.list() == [] and not os.path.exists(os.path.join(rt.netns_dir, name))
 
 
 def test_exec_has_a_deadline(rt):
@@ -333,6 +357,12 @@ def test_gpu_detection_and_injection(rt, tmp_path):
     path.write_text(json.dumps(spec))
     out = json.loads(rt.run("--dev-dir", str(dev), "create", str(path)).stdout)
     ls = rt.exec(out["name"], "gpu", "ls", "/dev").stdout.split()
+    # Asking for more than the enclave was given is an error, not fewer GPUs.
+    spec["name"] = rt.name("y")
+    spec["containers"][0]["gpus"] = 2
+    path.write_text(json.dumps(spec))
+    p = rt.run("--dev-dir", str(dev), "create", str(path), check=False)
+    assert p.returncode == 1 and "asks for 2 GPU(s), the enclave was given 1" in p.stderr
     assert "nvidia1" in ls and "nvidiactl" in ls and "nvidia0" not in ls
     assert "NVIDIA_VISIBLE_DEVICES=1" in rt.exec(out["name"], "gpu", "env").stdout
     # Device cgroup allows it: reading the node works.
@@ -355,3 +385,74 @@ def test_gpu_simulated_count(rt, tmp_path):
     path.write_text(json.dumps(spec))
     out = json.loads(rt.run("--dev-dir", str(empty), "--gpus-simulated", "4", "create", str(path)).stdout)
     assert "nvidia" not in rt.exec(out["name"], "gpu", "ls", "/dev").stdout
+
+
+def test_parallel_creates_from_threads(rt):
+    """Four enclaves created at once by four threads of one process."""
+    paths, names = [], []
+    for i in range(4):
+        names.append(rt.name("p%d" % i))
+        spec = {"name": names[-1], "containers": [rt.container("web")]}
+        paths.append(os.path.join(rt.base, "par%d.json" % i))
+        with open(paths[-1], "w") as f:
+            json.dump(spec, f)
+    p = rt.run("create-parallel", *paths)
+    made = [json.loads(l) for l in p.stdout.splitlines()]
+    assert sorted(m["name"] for m in made) == sorted(names)
+    assert len({m["ip"] for m in made}) == 4
+    for m in made:
+        assert http_get(m["ip"]) == "hello from busybox\n"
+    assert rt.list() == sorted(names)
+
+
+def test_network_check_and_state(rt):
+    e = rt.create(rt.name(), [rt.container("web")])
+    rt.run("check", e["name"])
+    assert rt.state_of(e["name"])["netns_present"] is True
+    # Break the attachment: CHECK notices.
+    subprocess.run(["nsenter", "--net=" + e["netns"], "ip", "addr", "flush", "dev", "eth0"], check=True)
+    p = rt.run("check", e["name"], check=False)
+    assert p.returncode == 1 and "network check" in p.stderr
+
+
+def test_bad_settings_are_refused(rt):
+    p = rt.run("--subnet", "10.300.0.0/16", "list", check=False)
+    assert p.returncode == 1 and 'subnet "10.300.0.0/16" is not an IPv4 CIDR' in p.stderr
+    p = rt.run("--bridge", "way-too-long-bridge-name", "list", check=False)
+    assert p.returncode == 1 and "not a valid interface name" in p.stderr
+    p = rt.run("--state", "relative/dir", "list", check=False)
+    assert p.returncode == 1 and "must be an absolute path" in p.stderr
+    p = rt.run("--runtime", "/nonexistent/runc", "list", check=False)
+    assert p.returncode == 1 and "OCI runtime /nonexistent/runc" in p.stderr
+
+
+def test_exited_container_is_observed(rt):
+    e = rt.create(rt.name(), [rt.container("web"), rt.container("oneshot", command=["sh", "-c", "exit 3"])])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        st = rt.state_of(e["name"])
+        if st["observed"] == "partial":
+            break
+        time.sleep(0.05)
+    assert st["observed"] == "partial"
+    assert {c["name"]: c["status"] for c in st["containers"]} == {"web": "running", "oneshot": "stopped"}
+    st = json.loads(rt.run("stop", e["name"]).stdout)
+    assert st["observed"] == "absent"
+
+
+def test_orphan_namespace_is_listed_and_destroyed(rt):
+    """A record lost (state dir wiped) while the namespace and address stay."""
+    name = rt.name()
+    e = rt.create(name, [rt.container("web")])
+    rt.run("stop", name)
+    subprocess.run(["umount", os.path.join(rt.state, "enclaves", name, "web", "rootfs")], check=True)
+    subprocess.run(["rm", "-rf", os.path.join(rt.state, "enclaves", name)], check=True)
+    assert rt.list() == [name]
+    assert rt.state_of(name)["netns_present"] is True
+    rt.run("destroy", name)
+    assert rt.list() == []
+    assert not os.path.exists(os.path.join(rt.netns_dir, name))
+    veths = subprocess.run(["ip", "-o", "link", "show", "master", rt.bridge],
+                           capture_output=True, text=True).stdout
+    assert veths.strip() == ""
+    assert e["ip"] not in os.listdir(os.path.join(rt.state, "cni", rt.bridge))

@@ -1,0 +1,115 @@
+"""Helpers of the runtime system tests (a module with a unique name, so the
+tests import it and not another folder's conftest)."""
+import json
+import os
+import random
+import subprocess
+import time
+import uuid
+
+BUILD = os.environ.get("BERTH_BUILD", os.path.join(os.path.dirname(__file__), "../../../build-asan"))
+DRIVER = os.path.join(BUILD, "tests", "berth-enclave")
+
+
+def _free_subnet():
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
+    for _ in range(100):
+        octet = random.randint(1, 254)
+        net = "10.213.%d." % octet
+        if net not in routes:
+            return net + "0/24"
+    raise RuntimeError("no free 10.213.x.0/24")
+
+
+class Runtime:
+    """One private runtime of the driver and what it created."""
+
+    def __init__(self, base, rootfs, log_max=None):
+        self.tag = uuid.uuid4().hex[:8]
+        self.base = base
+        self.rootfs = rootfs
+        self.state = os.path.join(base, "state")
+        self.oci_root = os.path.join(base, "oci")
+        # Namespaces are pinned by bind mounts, which /tmp may not suit; a
+        # directory of this test's own under /run.
+        self.netns_dir = "/run/berth-test-%s/netns" % self.tag
+        self.bridge = "bt" + self.tag
+        self.subnet = _free_subnet()
+        self.log_max = log_max
+        self.env = dict(os.environ)
+
+    def args(self):
+        a = [DRIVER, "--state", self.state, "--oci-root", self.oci_root, "--netns-dir", self.netns_dir,
+             "--bridge", self.bridge, "--subnet", self.subnet]
+        if self.log_max:
+            a += ["--log-max", str(self.log_max)]
+        return a
+
+    def run(self, *args, check=True, timeout=60, extra=()):
+        p = subprocess.run(self.args() + list(extra) + list(args), capture_output=True,
+                           text=True, timeout=timeout, env=self.env)
+        if check and p.returncode != 0:
+            raise AssertionError("berth-enclave %s: exit %d\n%s" % (" ".join(args), p.returncode, p.stderr))
+        return p
+
+    def name(self, suffix=""):
+        return "b-t%s%s" % (self.tag, suffix)
+
+    def container(self, name, **kw):
+        c = {"name": name, "rootfs": self.rootfs,
+             "image": {"cmd": ["httpd", "-f", "-p", "8080", "-h", "/www"]},
+             # busybox as pid 1 ignores SIGTERM: keep teardown quick.
+             "stop_timeout_ms": 300}
+        c.update(kw)
+        return c
+
+    def create(self, name, containers, check=True, **extra):
+        spec = {"name": name, "deployment_id": name, "containers": containers}
+        spec.update(extra)
+        path = os.path.join(self.base, "spec-%s.json" % uuid.uuid4().hex[:8])
+        with open(path, "w") as f:
+            json.dump(spec, f)
+        p = self.run("create", path, check=check)
+        return json.loads(p.stdout) if p.returncode == 0 else p
+
+    def exec(self, name, container, *argv, timeout_ms=10000, check=True):
+        p = self.run("exec", name, container, "--timeout", str(timeout_ms), "--", *argv,
+                     check=False)
+        if check and p.returncode != 0:
+            raise AssertionError("exec %s: exit %d\n%s%s" % (argv, p.returncode, p.stdout, p.stderr))
+        return p
+
+    def state_of(self, name):
+        return json.loads(self.run("state", name).stdout)
+
+    def list(self):
+        return json.loads(self.run("list").stdout)
+
+    def cleanup(self):
+        try:
+            for name in self.list():
+                self.run("destroy", name, check=False)
+        finally:
+            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+            subprocess.run(["umount", "-R", "-l", self.base], capture_output=True)
+            top = os.path.dirname(self.netns_dir)
+            for n in os.listdir(self.netns_dir) if os.path.isdir(self.netns_dir) else []:
+                subprocess.run(["umount", "-l", os.path.join(self.netns_dir, n)], capture_output=True)
+                os.unlink(os.path.join(self.netns_dir, n))
+            if os.path.isdir(top):
+                os.rmdir(self.netns_dir) if os.path.isdir(self.netns_dir) else None
+                os.rmdir(top)
+
+
+def http_get(ip, port=8080, path="/index.html", deadline_s=5.0):
+    import urllib.request
+    end = time.monotonic() + deadline_s
+    last = None
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen("http://%s:%d%s" % (ip, port, path), timeout=1) as r:
+                return r.read().decode()
+        except OSError as e:
+            last = e
+            time.sleep(0.05)
+    raise AssertionError("GET http://%s:%d%s: %s" % (ip, port, path, last))
