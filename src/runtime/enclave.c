@@ -570,7 +570,7 @@ enclave_adopt(struct runtime *rt, const char *name, struct enclave **out, struct
 		enclave_free(take_ptr(out));
 		return err_wrap(err, "adopt");
 	}
-	log_info("enclave %s: adopted (%s)", name, enclave_observed_str(enclave_observed(*out)));
+	log_debug("enclave %s: adopted (%s)", name, enclave_observed_str(enclave_observed(*out)));
 	return 0;
 }
 

@@ -85,7 +85,7 @@ netns_thread(void *arg)
 	char self[64];
 
 	snprintf(self, sizeof self, "/proc/self/task/%d/ns/net", (int)gettid());
-	if (unshare(CLONE_NEWNET) < 0 || mount(self, job->path, NULL, MS_BIND, NULL) < 0)
+	if (unshare(CLONE_NEWNET) < 0 || mount(self, job->path, "none", MS_BIND, NULL) < 0)
 		job->error = errno;
 	return NULL;
 }

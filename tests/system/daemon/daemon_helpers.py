@@ -57,6 +57,8 @@ class Berthd:
             except OSError:
                 pass
             time.sleep(0.05)
+        self.proc.kill()
+        self.proc.wait()
         raise RuntimeError("berthd did not answer in 30 s: " + self.read_log())
 
     def read_log(self):

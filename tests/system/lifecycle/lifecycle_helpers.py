@@ -188,6 +188,8 @@ class Berthd:
             except OSError:
                 pass
             time.sleep(0.05)
+        self.proc.kill()
+        self.proc.wait()
         raise RuntimeError("berthd did not answer")
 
     def read_log(self):
