@@ -7,4 +7,22 @@
 /* GET /, the dashboard's files, GET /healthz (api-web.c). */
 extern const struct api_route api_routes_web[];
 
+/* /api/v1/containers: list, create, get, delete, tags, events (api-containers.c). */
+extern const struct api_route api_routes_containers[];
+
+/* /api/v1/containers/{name}/updates: request, list, cancel (api-updates.c). */
+extern const struct api_route api_routes_updates[];
+
+/* /api/v1/secrets (api-secrets.c). */
+extern const struct api_route api_routes_secrets[];
+
+/* POST /api/v1/orgs (api-orgs.c). */
+extern const struct api_route api_routes_orgs[];
+
+/* GET /api/v1/events/stream (api-events.c). */
+extern const struct api_route api_routes_events[];
+
+/* GET /metrics (api-metrics.c). */
+extern const struct api_route api_routes_metrics[];
+
 #endif

@@ -26,8 +26,8 @@
 #include "store/store.h"
 
 static const struct api_route *const berthd_routes[] = {
-    api_routes_web,
-    NULL,
+    api_routes_containers, api_routes_updates, api_routes_secrets, api_routes_orgs,
+    api_routes_events,     api_routes_metrics, api_routes_web,     NULL,
 };
 
 static void

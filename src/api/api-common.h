@@ -1,0 +1,34 @@
+/* api-common: what the route files of /api/v1 share: the daemon behind a
+ * request, store errors as answers, container look-up, and work that must
+ * leave the loop (git) while the request waits for it. Loop thread only. */
+#ifndef BERTH_API_COMMON_H
+#define BERTH_API_COMMON_H
+
+#include "api/api-server.h"
+#include "common/err.h"
+#include "common/workq.h"
+#include "store/store-types.h"
+
+struct berthd;
+
+/* The daemon serving r; counts the request for GET /metrics. */
+struct berthd *api_daemon(struct api_req *r);
+
+/* Answers a store failure: 404 not_found, 409 conflict or 500 internal with
+ * err's sentence. */
+void api_reply_store_error(struct api_req *r, int rc, const struct err *err);
+
+/* The live container name of r's org into c (clear it after). Answers 404
+ * (or 500) and returns -1 when there is none. */
+int api_container_lookup(struct api_req *r, const char *name, struct store_container *c);
+
+/* Called on the loop when an api_async() job is done. r is NULL when the
+ * client went away meanwhile: done must then free arg and answer nothing. */
+typedef void (*api_async_done_fn)(struct api_req *r, void *arg);
+
+/* Runs work(arg) on the daemon's workq and then done(r, arg) on the loop;
+ * r stays unanswered until done answers it. The handler returns after this
+ * call without answering. */
+void api_async(struct api_req *r, workq_fn work, api_async_done_fn done, void *arg);
+
+#endif

@@ -1,0 +1,399 @@
+/* /api/v1/containers: list, create, get, delete, tags, events. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api-common.h"
+#include "api/api-deploy.h"
+#include "api/api-json.h"
+#include "api/api-routes.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/daemon.h"
+#include "model/model.h"
+#include "recon/recon.h"
+#include "store/store.h"
+
+static void
+containers_list(struct api_req *r)
+{
+	struct berthd *d = api_daemon(r);
+	struct store_container *cs = NULL;
+	struct err err = ERR_INIT;
+	json_t *list = json_array(), *c;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = store_container_list(d->store, r->who.org_id, &cs, &n, &err)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = api_json_container(d, r->who.org_name, &cs[i], &c, &err)) < 0)
+			goto fail;
+		json_array_append_new(list, c);
+	}
+	store_container_list_free(cs, n);
+	api_reply_json(r, 200, list);
+	return;
+fail:
+	store_container_list_free(cs, n);
+	json_decref(list);
+	api_reply_store_error(r, rc, &err);
+}
+
+static void
+containers_get(struct api_req *r)
+{
+	struct berthd *d = api_daemon(r);
+	struct store_container c = {0};
+	struct err err = ERR_INIT;
+	json_t *out;
+	int rc;
+
+	if (api_container_lookup(r, r->captures[0], &c) < 0)
+		return;
+	if ((rc = api_json_container(d, r->who.org_name, &c, &out, &err)) < 0)
+		api_reply_store_error(r, rc, &err);
+	else
+		api_reply_json(r, 200, out);
+	store_container_clear(&c);
+}
+
+/* A POST /containers on its way: the body's values, and the source's config
+ * once a worker has read it. */
+struct create_job {
+	struct berthd *d; /* borrowed */
+	char *name;       /* owned */
+	char *config;     /* owned or NULL: uploaded YAML */
+	int debug;
+	char **secrets; /* owned strv */
+	json_t *env;    /* owned object or NULL */
+	int from_repo;
+	struct api_fetch fetch; /* with from_repo */
+};
+
+static void
+create_job_free(struct create_job *j)
+{
+	free(j->name);
+	free(j->config);
+	strv_free(j->secrets);
+	json_decref(j->env);
+	api_fetch_clear(&j->fetch);
+	free(j);
+}
+
+/* Writes the container, its first deployment, bindings and settings and the
+ * event in one transaction; answers 202 with the container. */
+static void
+create_finish(struct api_req *r, struct create_job *j)
+{
+	struct berthd *d = j->d;
+	struct store_container c = {0};
+	struct store_deployment dep = {0};
+	struct api_deploy_spec spec = {0};
+	struct err err = ERR_INIT;
+	char file[256];
+	const char *key;
+	json_t *val, *out = NULL;
+	int rc;
+
+	if (j->from_repo) {
+		snprintf(file, sizeof file, "%s@%s", SOURCE_CONFIG_FILE, j->fetch.tag);
+		spec.file = file;
+		spec.config = j->fetch.text;
+		spec.config_len = j->fetch.len;
+		spec.tag = j->fetch.tag;
+	} else {
+		spec.file = "config";
+		spec.config = j->config;
+		spec.config_len = strlen(j->config);
+	}
+	spec.debug = j->debug;
+	spec.secrets = j->secrets;
+	spec.env = j->env;
+	if (api_deploy_prepare(r, d, &spec, &dep, NULL) < 0)
+		goto out;
+
+	snprintf(c.org_id, sizeof c.org_id, "%.*s", STORE_ID_LEN, r->who.org_id);
+	c.name = xstrdup(j->name);
+	c.status = CONTAINER_DEPLOYING;
+	c.status_detail = xstrdup("queued");
+	c.debug = dep.debug;
+	c.source_repo = j->from_repo ? xstrdup(j->fetch.url) : NULL;
+	c.source_tag = j->from_repo ? xstrdup(j->fetch.tag) : NULL;
+	if ((rc = store_begin(d->store, &err)) < 0)
+		goto fail;
+	if ((rc = store_container_create(d->store, &c, &err)) < 0 ||
+	    (rc = api_deploy_write(d, c.id, &dep, &err)) < 0)
+		goto rollback;
+	snprintf(c.deployment_id, sizeof c.deployment_id, "%s", dep.id);
+	if ((rc = store_container_save(d->store, &c, &err)) < 0)
+		goto rollback;
+	json_object_foreach(j->env, key, val)
+	{
+		if ((rc = store_setting_set(d->store, c.id, key, json_string_value(val), &err)) < 0)
+			goto rollback;
+	}
+	if ((rc = berthd_event(d, r->who.org_id, c.name, "container.created", &err,
+	                       "container %s created from %s%s%s%s", c.name,
+	                       j->from_repo ? j->fetch.url : "an uploaded config",
+	                       j->from_repo ? " at " : "", j->from_repo ? j->fetch.tag : "",
+	                       dep.debug ? " (debug)" : "")) < 0)
+		goto rollback;
+	if ((rc = store_commit(d->store, &err)) < 0)
+		goto fail;
+	recon_kick(d->recon, c.id);
+	if ((rc = api_json_container(d, r->who.org_name, &c, &out, &err)) < 0)
+		goto fail;
+	api_reply_json(r, 202, out);
+	goto out;
+rollback:
+	store_rollback(d->store);
+fail:
+	if (rc == STORE_ECONFLICT)
+		api_reply_error(r, 409, "name_taken", "name: a container named %s exists", j->name);
+	else
+		api_reply_store_error(r, rc, &err);
+out:
+	store_deployment_clear(&dep);
+	store_container_clear(&c);
+	create_job_free(j);
+}
+
+static void
+create_work(void *arg)
+{
+	struct create_job *j = arg;
+
+	api_fetch_run(&j->fetch);
+}
+
+static void
+create_fetched(struct api_req *r, void *arg)
+{
+	struct create_job *j = arg;
+
+	if (r == NULL || api_fetch_check(r, &j->fetch) < 0) {
+		create_job_free(j);
+		return;
+	}
+	create_finish(r, j);
+}
+
+static void
+containers_create(struct api_req *r)
+{
+	static const char *const fields[] = {"name",  "repo",    "tag", "config",
+	                                     "debug", "secrets", "env", NULL};
+	struct berthd *d = api_daemon(r);
+	struct store_container existing = {0};
+	struct create_job *j = NULL;
+	struct err err = ERR_INIT;
+	const char *name, *repo, *tag, *config;
+	json_t *body;
+	int present, rc;
+
+	if ((body = api_req_json(r)) == NULL)
+		return;
+	j = xcalloc(1, sizeof *j);
+	j->d = d;
+	if (api_json_check_fields(r, body, fields) < 0 ||
+	    api_json_get_string(r, body, "name", 0, &name) < 0 ||
+	    api_json_get_string(r, body, "repo", 1, &repo) < 0 ||
+	    api_json_get_string(r, body, "tag", 1, &tag) < 0 ||
+	    api_json_get_string(r, body, "config", 1, &config) < 0 ||
+	    api_json_get_bool(r, body, "debug", &j->debug) < 0 ||
+	    api_json_get_secret_names(r, body, "secrets", &j->secrets, &present) < 0 ||
+	    api_json_get_env(r, body, "env", &j->env) < 0)
+		goto out;
+	if (name == NULL) {
+		api_reply_error(r, 422, "invalid_field", "name: required");
+		goto out;
+	}
+	if (!api_json_dns_label(name)) {
+		api_reply_error(r, 422, "invalid_name",
+		                "name: \"%s\" is not a DNS label (a-z, 0-9 and -, at most 63, "
+		                "not starting or ending with -)",
+		                name);
+		goto out;
+	}
+	if (config != NULL && (repo != NULL || tag != NULL)) {
+		api_reply_error(r, 422, "invalid_request",
+		                "config: give either repo and tag, or config, not both");
+		goto out;
+	}
+	if (config == NULL && (repo == NULL || tag == NULL)) {
+		api_reply_error(r, 422, "invalid_request",
+		                repo != NULL  ? "tag: required with repo"
+		                : tag != NULL ? "repo: required with tag"
+		                              : "config: give either repo and tag, or config");
+		goto out;
+	}
+	/* Fail fast before a git fetch; the transaction checks again. */
+	rc = store_container_get_by_name(d->store, r->who.org_id, name, &existing, &err);
+	store_container_clear(&existing);
+	if (rc == 0) {
+		api_reply_error(r, 409, "name_taken", "name: a container named %s exists", name);
+		goto out;
+	}
+	if (rc != STORE_ENOTFOUND) {
+		api_reply_store_error(r, rc, &err);
+		goto out;
+	}
+	j->name = xstrdup(name);
+	if (config != NULL) {
+		j->config = xstrdup(config);
+		create_finish(r, take_ptr(&j));
+	} else {
+		j->from_repo = 1;
+		api_fetch_init(&j->fetch, d, repo, tag);
+		api_async(r, create_work, create_fetched, take_ptr(&j));
+	}
+out:
+	if (j != NULL)
+		create_job_free(j);
+	json_decref(body);
+}
+
+static void
+containers_delete(struct api_req *r)
+{
+	struct berthd *d = api_daemon(r);
+	struct store_container c = {0};
+	struct err err = ERR_INIT;
+	int rc;
+
+	if (api_container_lookup(r, r->captures[0], &c) < 0)
+		return;
+	if ((rc = store_begin(d->store, &err)) < 0)
+		goto fail;
+	if ((rc = store_container_mark_deleted(d->store, c.id, &err)) < 0 ||
+	    (rc = berthd_event(d, r->who.org_id, c.name, "container.deleting", &err,
+	                       "container %s is being deleted", c.name)) < 0) {
+		store_rollback(d->store);
+		goto fail;
+	}
+	if ((rc = store_commit(d->store, &err)) < 0)
+		goto fail;
+	recon_kick(d->recon, c.id);
+	api_reply_json(r, 202, json_pack("{s:s,s:s}", "name", c.name, "status", "deleting"));
+	store_container_clear(&c);
+	return;
+fail:
+	api_reply_store_error(r, rc, &err);
+	store_container_clear(&c);
+}
+
+static void
+tags_work(void *arg)
+{
+	api_fetch_run(arg);
+}
+
+static void
+tags_fetched(struct api_req *r, void *arg)
+{
+	struct api_fetch *f = arg;
+	json_t *list;
+
+	if (r == NULL || api_fetch_check(r, f) < 0)
+		goto out;
+	list = json_array();
+	for (size_t i = 0; i < f->n_tags; i++) {
+		json_t *t = json_pack("{s:s,s:s,s:b}", "tag", f->tags[i].name, "commit",
+		                      f->tags[i].commit, "valid", f->tags[i].valid);
+
+		if (!f->tags[i].valid && f->tags[i].error != NULL)
+			json_object_set_new(t, "error", json_string(f->tags[i].error));
+		json_array_append_new(list, t);
+	}
+	api_reply_json(r, 200, list);
+out:
+	api_fetch_clear(f);
+	free(f);
+}
+
+static void
+containers_tags(struct api_req *r)
+{
+	struct berthd *d = api_daemon(r);
+	struct store_container c = {0};
+	struct api_fetch *f;
+
+	if (api_container_lookup(r, r->captures[0], &c) < 0)
+		return;
+	if (c.source_repo == NULL) {
+		api_reply_error(r, 422, "no_source",
+		                "container %s was created from an uploaded config and has no repo",
+		                c.name);
+		store_container_clear(&c);
+		return;
+	}
+	f = xcalloc(1, sizeof *f);
+	api_fetch_init(f, d, c.source_repo, NULL);
+	f->list_tags = 1;
+	store_container_clear(&c);
+	api_async(r, tags_work, tags_fetched, f);
+}
+
+/* Parses ?after=<id>: 0 when absent. Answers 400 and returns -1 when bad. */
+static int
+events_after(struct api_req *r, int64_t *after)
+{
+	char *s = api_req_query(r, "after"), *end;
+	long long v;
+	int rc = 0;
+
+	*after = 0;
+	if (s == NULL)
+		return 0;
+	v = strtoll(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || v < 0 || v == LLONG_MAX) {
+		api_reply_error(r, 400, "invalid_query", "after: expected an event id, not \"%s\"",
+		                s);
+		rc = -1;
+	} else {
+		*after = v;
+	}
+	free(s);
+	return rc;
+}
+
+static void
+containers_events(struct api_req *r)
+{
+	struct berthd *d = api_daemon(r);
+	struct store_container c = {0};
+	struct store_event *evs = NULL;
+	struct err err = ERR_INIT;
+	json_t *list;
+	int64_t after;
+	size_t n = 0;
+	int rc;
+
+	if (events_after(r, &after) < 0 || api_container_lookup(r, r->captures[0], &c) < 0)
+		return;
+	rc = store_event_list(d->store, r->who.org_id, c.name, after, 0, &evs, &n, &err);
+	if (rc < 0) {
+		api_reply_store_error(r, rc, &err);
+		goto out;
+	}
+	list = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, api_json_event(&evs[i]));
+	api_reply_json(r, 200, list);
+out:
+	store_event_list_free(evs, n);
+	store_container_clear(&c);
+}
+
+const struct api_route api_routes_containers[] = {
+    {.method = API_GET, .pattern = "/api/v1/containers", .handler = containers_list},
+    {.method = API_POST, .pattern = "/api/v1/containers", .handler = containers_create},
+    {.method = API_GET, .pattern = "/api/v1/containers/{}", .handler = containers_get},
+    {.method = API_DELETE, .pattern = "/api/v1/containers/{}", .handler = containers_delete},
+    {.method = API_GET, .pattern = "/api/v1/containers/{}/tags", .handler = containers_tags},
+    {.method = API_GET, .pattern = "/api/v1/containers/{}/events", .handler = containers_events},
+    {0},
+};

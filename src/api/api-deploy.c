@@ -1,0 +1,280 @@
+#include "api/api-deploy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "config/config.h"
+#include "config/measurement.h"
+#include "daemon/daemon.h"
+#include "source/source.h"
+#include "store/store.h"
+
+/* What measurements name as the runtime until the runtime module reports its
+ * version. */
+#define API_DEPLOY_RUNTIME_VERSION "runc"
+
+void
+api_fetch_init(struct api_fetch *f, struct berthd *d, const char *repo, const char *tag)
+{
+	memset(f, 0, sizeof *f);
+	f->cache_dir = xasprintf("%s/sources", d->settings.state_dir);
+	f->repo = xstrdup(repo);
+	f->tag = tag != NULL ? xstrdup(tag) : NULL;
+}
+
+void
+api_fetch_run(struct api_fetch *f)
+{
+	struct source_repo *repo = NULL;
+	char commit[41];
+
+	f->stage = API_FETCH_SYNC;
+	if ((f->rc = source_sync(f->cache_dir, f->repo, &repo, &f->err)) < 0)
+		return;
+	f->url = xstrdup(source_url(repo));
+	if (f->tag != NULL) {
+		f->stage = API_FETCH_TAG;
+		if ((f->rc = source_tag_commit(repo, f->tag, commit, &f->err)) < 0)
+			goto out;
+		f->stage = API_FETCH_READ;
+		if ((f->rc = source_read_file(repo, f->tag, SOURCE_CONFIG_FILE, &f->text, &f->len,
+		                              &f->err)) < 0)
+			goto out;
+	}
+	if (f->list_tags) {
+		f->stage = API_FETCH_TAGS;
+		f->rc =
+		    source_tags(repo, source_validate_config, NULL, &f->tags, &f->n_tags, &f->err);
+	}
+out:
+	source_close(repo);
+}
+
+int
+api_fetch_check(struct api_req *r, const struct api_fetch *f)
+{
+	if (f->rc == 0)
+		return 0;
+	switch (f->stage) {
+	case API_FETCH_SYNC:
+		api_reply_error(r, 422, "invalid_source", "repo: cannot fetch %s: %s", f->repo,
+		                f->err.msg);
+		break;
+	case API_FETCH_TAG:
+		api_reply_error(r, 422, "unknown_tag", "tag: %s is not a tag of %s", f->tag,
+		                f->url != NULL ? f->url : f->repo);
+		break;
+	case API_FETCH_READ:
+		api_reply_error(r, 422, "invalid_config", "%s@%s: cannot read it: %s",
+		                SOURCE_CONFIG_FILE, f->tag, f->err.msg);
+		break;
+	case API_FETCH_TAGS:
+		api_reply_error(r, 500, "internal", "listing the tags of %s failed: %s", f->repo,
+		                f->err.msg);
+		break;
+	}
+	return -1;
+}
+
+void
+api_fetch_clear(struct api_fetch *f)
+{
+	free(f->cache_dir);
+	free(f->repo);
+	free(f->tag);
+	free(f->url);
+	free(f->text);
+	source_tags_free(f->tags, f->n_tags);
+	memset(f, 0, sizeof *f);
+}
+
+static int
+api_deploy_cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Answers 422 with every error of a config, one "file:line:col: key:
+ * sentence" line each (longer than api_reply_error's sentences may be). */
+static void
+api_deploy_reply_config_errors(struct api_req *r, const struct config_errors *errs)
+{
+	char *msg = config_errors_format(errs);
+	size_t n = strlen(msg);
+
+	if (n > 0 && msg[n - 1] == '\n')
+		msg[n - 1] = '\0';
+	api_reply_json(
+	    r, 422, json_pack("{s:{s:s,s:s}}", "error", "code", "invalid_config", "message", msg));
+	free(msg);
+}
+
+/* Answers 422 and returns -1 unless every name is a secret of the org. */
+static int
+api_deploy_check_secrets(struct api_req *r, struct berthd *d, char *const *names)
+{
+	struct store_secret *secrets = NULL;
+	struct err err = ERR_INIT;
+	size_t n = 0;
+	int rc = 0;
+
+	if (names == NULL)
+		return 0;
+	if ((rc = store_secret_list(d->store, r->who.org_id, &secrets, &n, &err)) < 0) {
+		api_reply_error(r, 500, "internal", "reading the secrets failed: %s", err.msg);
+		return -1;
+	}
+	for (size_t i = 0; names[i] != NULL && rc == 0; i++) {
+		size_t j;
+
+		for (j = 0; j < n && strcmp(secrets[j].name, names[i]) != 0; j++)
+			;
+		if (j == n) {
+			api_reply_error(r, 422, "unknown_secret",
+			                "secrets: %s is not a secret of org %s; set it first",
+			                names[i], r->who.org_name);
+			rc = -1;
+		}
+	}
+	store_secret_list_free(secrets, n);
+	return rc;
+}
+
+int
+api_deploy_prepare(struct api_req *r, struct berthd *d, const struct api_deploy_spec *spec,
+                   struct store_deployment *dep, struct config **cfg)
+{
+	struct config_errors errs;
+	struct config *c = NULL;
+	struct measurement_input in = {0};
+	const char **images = NULL;
+	char **names = NULL;
+	json_t *jimages = NULL, *jnames = NULL;
+	int rc = -1;
+
+	memset(&errs, 0, sizeof errs);
+	memset(dep, 0, sizeof *dep);
+	if (config_parse(spec->file, spec->config, spec->config_len, &c, &errs) < 0) {
+		api_deploy_reply_config_errors(r, &errs);
+		goto out;
+	}
+	names = strv_dup(spec->secrets);
+	for (size_t i = 0; i < c->n_containers; i++)
+		for (char **s = c->containers[i].secrets; s != NULL && *s != NULL; s++)
+			if (!strv_contains(names, *s))
+				names = strv_push(names, *s);
+	if (names != NULL)
+		qsort(names, strv_len(names), sizeof *names, api_deploy_cmp_names);
+	if (api_deploy_check_secrets(r, d, names) < 0)
+		goto out;
+
+	images = xcalloc(c->n_containers, sizeof *images);
+	jimages = json_array();
+	for (size_t i = 0; i < c->n_containers; i++) {
+		images[i] = c->containers[i].image;
+		json_array_append_new(jimages, json_string(c->containers[i].image));
+	}
+	jnames = json_array();
+	for (size_t i = 0; names != NULL && names[i] != NULL; i++)
+		json_array_append_new(jnames, json_string(names[i]));
+	in.canonical_config = c->canonical;
+	in.images = images;
+	in.n_images = c->n_containers;
+	in.debug = spec->debug ? 1 : 0;
+	in.secrets = (const char *const *)names;
+	in.n_secrets = strv_len(names);
+	in.runtime_version = API_DEPLOY_RUNTIME_VERSION;
+
+	dep->measurement = xmalloc(65);
+	measurement_compute(&in, dep->measurement);
+	dep->tag = spec->tag != NULL ? xstrdup(spec->tag) : NULL;
+	dep->config = xstrndup(spec->config, spec->config_len);
+	sha256_hex(spec->config, spec->config_len, dep->config_sha256);
+	dep->debug = in.debug;
+	dep->images_json = json_dumps(jimages, JSON_COMPACT);
+	dep->secrets_json = json_dumps(jnames, JSON_COMPACT);
+	dep->env_json = spec->env != NULL ? json_dumps(spec->env, JSON_COMPACT | JSON_SORT_KEYS)
+	                                  : xstrdup("{}");
+	if (cfg != NULL)
+		*cfg = take_ptr(&c);
+	rc = 0;
+out:
+	json_decref(jimages);
+	json_decref(jnames);
+	free(images);
+	strv_free(names);
+	config_free(c);
+	config_errors_free(&errs);
+	return rc;
+}
+
+int
+api_deploy_write(struct berthd *d, const char *container_id, struct store_deployment *dep,
+                 struct err *err)
+{
+	json_t *names, *v;
+	size_t i;
+	int rc;
+
+	snprintf(dep->container_id, sizeof dep->container_id, "%s", container_id);
+	if ((rc = store_deployment_create(d->store, dep, err)) < 0)
+		return rc;
+	names = json_loads(dep->secrets_json, 0, NULL);
+	json_array_foreach(names, i, v)
+	{
+		rc = store_binding_add(d->store, container_id, dep->id, json_string_value(v), err);
+		if (rc < 0)
+			break;
+	}
+	json_decref(names);
+	return rc;
+}
+
+int
+api_deploy_host_gpus(struct berthd *d)
+{
+	return d->settings.gpus > 0 ? d->settings.gpus : 0;
+}
+
+int
+api_deploy_config_gpus(const char *config, int host_gpus)
+{
+	struct config_errors errs;
+	struct config *c = NULL;
+	int n = 0;
+
+	memset(&errs, 0, sizeof errs);
+	if (config != NULL && config_parse("config", config, strlen(config), &c, &errs) == 0)
+		n = config_gpus_required(c, host_gpus);
+	config_free(c);
+	config_errors_free(&errs);
+	return n;
+}
+
+int
+api_deploy_gpus_in_use(struct berthd *d, const char *container_id, int host_gpus, int *out,
+                       struct err *err)
+{
+	struct store_container *cs = NULL;
+	size_t n = 0;
+	int rc, total = 0;
+
+	if ((rc = store_container_list(d->store, NULL, &cs, &n, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		struct store_deployment dep = {0};
+
+		if (strcmp(cs[i].id, container_id) == 0 || cs[i].deployment_id[0] == '\0')
+			continue;
+		rc = store_deployment_get(d->store, cs[i].deployment_id, &dep, err);
+		if (rc < 0)
+			break;
+		total += api_deploy_config_gpus(dep.config, host_gpus);
+		store_deployment_clear(&dep);
+	}
+	store_container_list_free(cs, n);
+	*out = total;
+	return rc;
+}

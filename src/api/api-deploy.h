@@ -1,0 +1,86 @@
+/* api-deploy: what creating a container and updating one share: reading
+ * tinfoil-config.yml of a source at a tag (on a worker), checking a config
+ * and the secrets it needs, writing a deployment with its bindings, and the
+ * GPU counts the update strategy is chosen from. */
+#ifndef BERTH_API_DEPLOY_H
+#define BERTH_API_DEPLOY_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "api/api-server.h"
+#include "common/err.h"
+#include "config/config-types.h"
+#include "source/source.h"
+#include "store/store-types.h"
+
+struct berthd;
+
+/* The config file of repo at tag, read off the loop by api_fetch_run(). */
+struct api_fetch {
+	char *cache_dir; /* owned, in: <state>/sources */
+	char *repo;      /* owned, in: as the request gave it */
+	char *tag;       /* owned, in; NULL: no file to read */
+	int list_tags;   /* in: list the tags, each validated */
+	char *url;       /* owned, out: the mirror's URL (a path made absolute) */
+	char *text;      /* owned, out: the file at the tag */
+	size_t len;
+	struct source_tag *tags; /* owned, out: with list_tags, newest first */
+	size_t n_tags;
+	enum {
+		API_FETCH_SYNC,
+		API_FETCH_TAG,
+		API_FETCH_READ,
+		API_FETCH_TAGS
+	} stage;        /* out: where it failed */
+	int rc;         /* out: 0 or negative with err */
+	struct err err; /* out */
+};
+
+/* Fills f's inputs for d (tag may be NULL to only sync). */
+void api_fetch_init(struct api_fetch *f, struct berthd *d, const char *repo, const char *tag);
+
+/* Syncs the source and reads its config at the tag. Blocks: worker only. */
+void api_fetch_run(struct api_fetch *f);
+
+/* Answers 422 for a failed fetch and returns -1; 0 when it succeeded. */
+int api_fetch_check(struct api_req *r, const struct api_fetch *f);
+
+/* Frees f's strings. */
+void api_fetch_clear(struct api_fetch *f);
+
+/* What a new deployment is made of. */
+struct api_deploy_spec {
+	const char *file;   /* the config's name in errors: "config", "tinfoil-config.yml@v2" */
+	const char *config; /* borrowed: the exact YAML text */
+	size_t config_len;
+	const char *tag; /* borrowed or NULL */
+	int debug;
+	char *const *secrets; /* borrowed strv: names bound besides the config's own */
+	json_t *env;          /* borrowed object or NULL: the external settings snapshot */
+};
+
+/* Parses and checks spec for r's org: a valid config, every secret bound
+ * (spec's and the config's) an existing secret of the org. Fills dep (not yet
+ * stored) and, when cfg is not NULL, the parsed config (caller frees).
+ * Answers 422 (or 500) and returns -1 otherwise. Loop thread. */
+int api_deploy_prepare(struct api_req *r, struct berthd *d, const struct api_deploy_spec *spec,
+                       struct store_deployment *dep, struct config **cfg);
+
+/* Stores dep (filling its id) as a deployment of container_id, with a binding
+ * per secret name. Meant for the caller's transaction. */
+int api_deploy_write(struct berthd *d, const char *container_id, struct store_deployment *dep,
+                     struct err *err);
+
+/* GPUs of the host for the strategy (settings.gpus; 0 when undetected). */
+int api_deploy_host_gpus(struct berthd *d);
+
+/* GPUs a stored config takes on the host (0 when it does not parse). */
+int api_deploy_config_gpus(const char *config, int host_gpus);
+
+/* GPUs taken on the host by the current deployments of every container but
+ * container_id, of every org. */
+int api_deploy_gpus_in_use(struct berthd *d, const char *container_id, int host_gpus, int *out,
+                           struct err *err);
+
+#endif

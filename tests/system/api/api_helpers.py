@@ -1,0 +1,170 @@
+"""Helpers for the REST API's system tests: a berthd on free loopback ports
+with a private state directory (stopped by PID), a JSON client, git sources
+made with the git CLI, and a look into the store with sqlite3."""
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+BUILD = os.environ.get("BERTH_BUILD", os.path.abspath("build-asan"))
+RELEASE = os.environ.get("BERTH_RELEASE_BUILD", os.path.abspath("build"))
+
+# Digest-pinned images on a registry address nobody listens on: a reconciler
+# can only fail them, never run them.
+DIGEST = "sha256:" + "6288f5265d130be6426ba98cc0ea5b5cb7c0d2ec44a9c57829004dc8ee7f0e52"
+IMAGE = "127.0.0.1:9/berth-api-test/app@" + DIGEST
+
+
+def config_text(image=IMAGE, secrets=(), port=8000, extra=""):
+    """A valid tinfoil-config.yml."""
+    text = ("cvm-version: 0.7.5\n"
+            "containers:\n"
+            "  - name: app\n"
+            f"    image: \"{image}\"\n")
+    if secrets:
+        text += "    secrets:\n" + "".join(f"      - {s}\n" for s in secrets)
+    text += f"shim:\n  upstream-port: {port}\n" + extra
+    return text
+
+
+# Line 4, column 12 holds an image without a digest.
+BAD_CONFIG = ("cvm-version: 0.7.5\n"
+              "containers:\n"
+              "  - name: app\n"
+              "    image: \"registry.example/app:1.2\"\n"
+              "shim:\n  upstream-port: 8000\n")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, token=None, timeout=10, headers=None):
+    """Returns (status, headers, body bytes) without raising on 4xx/5xx."""
+    req = urllib.request.Request(url, data=body, method=method)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+class Api:
+    """A JSON client of /api/v1 with one org's token."""
+
+    def __init__(self, url, token):
+        self.url = url
+        self.token = token
+
+    def call(self, method, path, body=None, raw=None, token=None):
+        """Returns (status, decoded JSON or None)."""
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        status, _, out = http(method, self.url + "/api/v1" + path, data,
+                              token=self.token if token is None else token)
+        return status, (json.loads(out) if out.strip() else None)
+
+    def get(self, path):
+        return self.call("GET", path)
+
+    def post(self, path, body=None, raw=None):
+        return self.call("POST", path, body, raw)
+
+
+def assert_error(status_body, status, code, *words):
+    """The error shape of API.md with status, code, and words in the message."""
+    st, body = status_body
+    assert st == status, body
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert body["error"]["code"] == code, body
+    for w in words:
+        assert w in body["error"]["message"], body
+    return body["error"]["message"]
+
+
+class Berthd:
+    def __init__(self, binary, state_dir, args=(), wrapper=()):
+        self.port = free_port()
+        self.router_port = free_port()
+        self.state_dir = state_dir
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(state_dir, "berthd.log")
+        self.log = open(self.log_path, "w")
+        cmd = list(wrapper) + [binary, "--state-dir", state_dir,
+                               "--listen", f"127.0.0.1:{self.port}",
+                               "--router-listen", f"127.0.0.1:{self.router_port}"] + list(args)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("berthd exited: " + self.read_log())
+            try:
+                if http("GET", self.url + "/healthz", timeout=1)[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("berthd did not answer in 30 s: " + self.read_log())
+        with open(os.path.join(state_dir, "admin-token")) as f:
+            self.admin_token = f.read().strip()
+
+    def api(self, token=None):
+        return Api(self.url, token or self.admin_token)
+
+    def db(self):
+        """A read-only look into the store."""
+        con = sqlite3.connect(f"file:{self.state_dir}/berth.db?mode=ro", uri=True, timeout=5)
+        con.row_factory = sqlite3.Row
+        return con
+
+    def read_log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+def git(repo, *args, date=None):
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+    if date is not None:
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"{date} +0000"
+    subprocess.run(["git", "-C", repo] + list(args), check=True, env=env,
+                   capture_output=True, timeout=30)
+
+
+def make_source(path, tags):
+    """A git repository at path with one commit and tag per (tag, config text),
+    oldest first, a minute apart."""
+    os.makedirs(path)
+    git(path, "init", "-q", "-b", "main")
+    for i, (tag, text) in enumerate(tags):
+        with open(os.path.join(path, "tinfoil-config.yml"), "w") as f:
+            f.write(text)
+        git(path, "add", "tinfoil-config.yml")
+        git(path, "commit", "-q", "-m", tag, date=1700000000 + 60 * i)
+        git(path, "tag", tag)
+    return path
