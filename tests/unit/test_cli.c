@@ -419,6 +419,9 @@ test_escape(void **state)
 	s = client_escape("web-1_a.b~");
 	assert_string_equal(s, "web-1_a.b~");
 	free(s);
+	s = client_escape(""); /* an empty buf_take() is a terminated string */
+	assert_string_equal(s, "");
+	free(s);
 	s = client_escape("a/b c?é");
 	assert_string_equal(s, "a%2Fb%20c%3F%C3%A9");
 	free(s);

@@ -1,0 +1,45 @@
+"""Fixtures of the `berth` CLI's system tests."""
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from cli_helpers import BUILD, Berth, Berthd, config_text
+
+
+@pytest.fixture
+def cli_dir():
+    d = tempfile.mkdtemp(prefix="berth-cli-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def berthd(cli_dir):
+    state = os.path.join(cli_dir, "state")
+    os.mkdir(state)
+    d = Berthd(os.path.join(BUILD, "berthd"), state)
+    yield d
+    assert d.stop() == 0, d.read_log()
+
+
+@pytest.fixture
+def home(cli_dir):
+    h = os.path.join(cli_dir, "home")
+    os.mkdir(h)
+    return h
+
+
+@pytest.fixture
+def berth(berthd, home):
+    """`berth` pointed at berthd with its admin token through the environment."""
+    return Berth(os.path.join(BUILD, "berth"), home, berthd.url, berthd.token)
+
+
+@pytest.fixture
+def config_file(cli_dir):
+    p = os.path.join(cli_dir, "tinfoil-config.yml")
+    with open(p, "w") as f:
+        f.write(config_text())
+    return p
