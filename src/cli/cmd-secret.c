@@ -74,64 +74,66 @@ out:
 	return rc;
 }
 
-/* Reads a secret's value: typed without echo on a terminal, else all of in
- * but one trailing newline. Returns the value (owned), or NULL with err. */
+/* Reads a secret's value: one line typed without echo on a terminal, else
+ * all of in but one trailing newline. Returns the value (owned), or NULL with
+ * err. */
 static char *
 value_read(struct cli_ctx *ctx, const char *name, struct err *err)
 {
-	int fd = fileno(ctx->in), tty = isatty(fd);
+	int fd = fileno(ctx->in), tty = isatty(fd), restore = 0;
 	struct termios old, quiet;
 	struct buf b = BUF_INIT;
-	char chunk[4096];
-	size_t n;
+	char chunk[4096], *line = NULL;
+	size_t n, cap = 0;
+	ssize_t got;
 
 	if (tty) {
-		fprintf(ctx->err, "value of secret %s (not shown): ", name);
-		fflush(ctx->err);
+		/* echo off before the prompt, so that nothing typed after it shows */
 		if (tcgetattr(fd, &old) == 0) {
 			quiet = old;
 			quiet.c_lflag &= ~(tcflag_t)ECHO;
 			quiet.c_lflag |= ECHONL;
-			tcsetattr(fd, TCSAFLUSH, &quiet);
+			restore = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
 		}
+		fprintf(ctx->err, "value of secret %s (not shown): ", name);
+		fflush(ctx->err);
+		got = getline(&line, &cap, ctx->in);
+		if (restore)
+			tcsetattr(fd, TCSAFLUSH, &old);
+		if (got > 0)
+			buf_append(&b, line, (size_t)got);
+		if (line != NULL)
+			explicit_bzero(line, cap);
+		free(line);
+	} else {
+		while ((n = fread(chunk, 1, sizeof(chunk), ctx->in)) > 0 && b.len <= SECRET_MAX)
+			buf_append(&b, chunk, n);
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), ctx->in)) > 0) {
-		buf_append(&b, chunk, n);
-		if (b.len > SECRET_MAX) {
-			err_make(err, 0, "the value is longer than %d bytes", SECRET_MAX);
-			goto fail;
-		}
-		if (tty && memchr(chunk, '\n', n) != NULL)
-			break; /* a terminal gives one line */
-	}
-	if (tty)
-		tcsetattr(fd, TCSAFLUSH, &old);
 	if (ferror(ctx->in)) {
 		err_make(err, 0, "cannot read the value from stdin");
-		buf_free(&b);
-		return NULL;
+		goto fail;
 	}
-	if (tty && b.data != NULL)
-		b.len = strcspn(b.data, "\n");
-	else if (b.len > 0 && b.data[b.len - 1] == '\n')
+	if (b.len > SECRET_MAX) {
+		err_make(err, 0, "the value is longer than %d bytes", SECRET_MAX);
+		goto fail;
+	}
+	if (b.len > 0 && b.data[b.len - 1] == '\n')
 		b.len--;
 	if (b.len > 0 && b.data[b.len - 1] == '\r')
 		b.len--;
 	if (b.len == 0) {
 		err_make(err, 0, "no value given (--value V, or the value on stdin)");
-		buf_free(&b);
-		return NULL;
+		goto fail;
 	}
 	if (memchr(b.data, '\0', b.len) != NULL) {
 		err_make(err, 0, "the value holds a NUL byte");
-		buf_free(&b);
-		return NULL;
+		goto fail;
 	}
 	b.data[b.len] = '\0';
 	return buf_take(&b);
 fail:
-	if (tty)
-		tcsetattr(fd, TCSAFLUSH, &old);
+	if (b.data != NULL)
+		explicit_bzero(b.data, b.cap);
 	buf_free(&b);
 	return NULL;
 }
