@@ -32,6 +32,17 @@ api_reply_store_error(struct api_req *r, int rc, const struct err *err)
 	                "%s", err->msg[0] != '\0' ? err->msg : "the store failed");
 }
 
+void
+api_reply_object(struct api_req *r, int status, json_t *v)
+{
+	if (v == NULL) {
+		log_error("api: %s: an answer could not be encoded", r->path);
+		api_reply_error(r, 500, "internal", "the answer could not be encoded");
+		return;
+	}
+	api_reply_json(r, status, v);
+}
+
 int
 api_container_lookup(struct api_req *r, const char *name, struct store_container *c)
 {

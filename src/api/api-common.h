@@ -18,6 +18,10 @@ struct berthd *api_daemon(struct api_req *r);
  * err's sentence. */
 void api_reply_store_error(struct api_req *r, int rc, const struct err *err);
 
+/* Answers status with v (stolen), or 500 when v is NULL (a value jansson
+ * could not build). */
+void api_reply_object(struct api_req *r, int status, json_t *v);
+
 /* The live container name of r's org into c (clear it after). Answers 404
  * (or 500) and returns -1 when there is none. */
 int api_container_lookup(struct api_req *r, const char *name, struct store_container *c);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api-common.h"
 #include "common/util.h"
 #include "config/config.h"
 #include "config/measurement.h"
@@ -106,7 +107,7 @@ api_deploy_reply_config_errors(struct api_req *r, const struct config_errors *er
 
 	if (n > 0 && msg[n - 1] == '\n')
 		msg[n - 1] = '\0';
-	api_reply_json(
+	api_reply_object(
 	    r, 422, json_pack("{s:{s:s,s:s}}", "error", "code", "invalid_config", "message", msg));
 	free(msg);
 }
@@ -156,6 +157,13 @@ api_deploy_prepare(struct api_req *r, struct berthd *d, const struct api_deploy_
 
 	memset(&errs, 0, sizeof errs);
 	memset(dep, 0, sizeof *dep);
+	/* Answers carry the text as a JSON string, which must be UTF-8. */
+	if ((jnames = json_stringn(spec->config, spec->config_len)) == NULL) {
+		api_reply_error(r, 422, "invalid_config", "%s: the file is not UTF-8 text",
+		                spec->file);
+		goto out;
+	}
+	json_decref(take_ptr(&jnames));
 	if (config_parse(spec->file, spec->config, spec->config_len, &c, &errs) < 0) {
 		api_deploy_reply_config_errors(r, &errs);
 		goto out;

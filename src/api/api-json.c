@@ -127,7 +127,7 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 	                 jupd != NULL ? jupd : json_null(), "env", env, "created_at",
 	                 api_json_time(c->created_at), "updated_at", api_json_time(c->updated_at));
 	jdep = jupd = env = NULL;
-	rc = 0;
+	rc = *out != NULL ? 0 : err_make(err, 0, "container %s could not be encoded", c->name);
 out:
 	json_decref(jdep);
 	json_decref(jupd);

@@ -243,7 +243,7 @@ update_finish(struct api_req *r, struct update_job *j)
 	if ((rc = store_commit(d->store, &err)) < 0)
 		goto fail;
 	recon_kick(d->recon, c.id);
-	api_reply_json(r, 202, api_json_update(&u));
+	api_reply_object(r, 202, api_json_update(&u));
 	goto out;
 rollback:
 	store_rollback(d->store);
@@ -423,7 +423,7 @@ updates_cancel(struct api_req *r)
 	if ((rc = store_commit(d->store, &err)) < 0)
 		goto fail;
 	recon_kick(d->recon, c.id);
-	api_reply_json(r, 202, api_json_update(&u));
+	api_reply_object(r, 202, api_json_update(&u));
 	goto out;
 fail:
 	if (rc == STORE_ENOTFOUND)

@@ -12,79 +12,79 @@
 
 /* Source position of a value, for errors that name file:line:col. */
 struct config_pos {
-	int line;	/* 1-based, 0 when unknown */
-	int column;	/* 1-based */
+	int line;   /* 1-based, 0 when unknown */
+	int column; /* 1-based */
 };
 
 /* One entry of a container's `env` list. */
 struct config_env {
-	char *key;	/* owned */
-	char *value;	/* owned; NULL for a bare `- KEY` taken from external settings */
+	char *key;   /* owned */
+	char *value; /* owned; NULL for a bare `- KEY` taken from external settings */
 };
 
 /* One `tmpfs` mount: a path with docker-compose style options. */
 struct config_tmpfs {
-	char *path;	/* owned, absolute */
-	char *options;	/* owned, "size=512m,mode=1777,exec" or NULL */
+	char *path;    /* owned, absolute */
+	char *options; /* owned, "size=512m,mode=1777,exec" or NULL */
 };
 
 enum config_healthcheck_kind {
-	CONFIG_HEALTHCHECK_NONE_SET,	/* no healthcheck key: the image's, or none */
-	CONFIG_HEALTHCHECK_CMD,		/* ["CMD", argv...] */
-	CONFIG_HEALTHCHECK_CMD_SHELL,	/* ["CMD-SHELL", "script"] or a plain string */
-	CONFIG_HEALTHCHECK_DISABLED,	/* ["NONE"] or disable: true */
+	CONFIG_HEALTHCHECK_NONE_SET,  /* no healthcheck key: the image's, or none */
+	CONFIG_HEALTHCHECK_CMD,       /* ["CMD", argv...] */
+	CONFIG_HEALTHCHECK_CMD_SHELL, /* ["CMD-SHELL", "script"] or a plain string */
+	CONFIG_HEALTHCHECK_DISABLED,  /* ["NONE"] or disable: true */
 };
 
 /* docker-compose `healthcheck`. Durations default as in docker. */
 struct config_healthcheck {
 	enum config_healthcheck_kind kind;
-	char **test;			/* owned strv: argv for CMD, one script for CMD-SHELL */
-	int64_t interval_ms;		/* default 30s */
-	int64_t timeout_ms;		/* default 30s */
-	int64_t start_period_ms;	/* default 0 */
-	int64_t start_interval_ms;	/* default 5s */
-	int retries;			/* default 3 */
+	char **test;               /* owned strv: argv for CMD, one script for CMD-SHELL */
+	int64_t interval_ms;       /* default 30s */
+	int64_t timeout_ms;        /* default 30s */
+	int64_t start_period_ms;   /* default 0 */
+	int64_t start_interval_ms; /* default 5s */
+	int retries;               /* default 3 */
 };
 
 struct config_container {
-	char *name;		/* owned, unique in the config */
-	char *image;		/* owned, "name[:tag]@sha256:<64 hex>" */
-	char *image_digest;	/* owned, "sha256:<64 hex>" part of image */
-	char **command;		/* owned strv or NULL (a string becomes a shell-split list) */
-	char **entrypoint;	/* owned strv or NULL */
-	int command_is_string;	/* command was given as one string */
+	char *name;            /* owned, unique in the config */
+	char *image;           /* owned, "name[:tag]@sha256:<64 hex>" */
+	char *image_digest;    /* owned, "sha256:<64 hex>" part of image */
+	char **command;        /* owned strv or NULL (a string becomes a shell-split list) */
+	char **entrypoint;     /* owned strv or NULL */
+	int command_is_string; /* command was given as one string */
 	int entrypoint_is_string;
-	char *working_dir;	/* owned or NULL */
-	char *user;		/* owned or NULL */
-	struct config_env *env;	/* owned array */
+	char *working_dir;      /* owned or NULL */
+	char *user;             /* owned or NULL */
+	struct config_env *env; /* owned array */
 	size_t n_env;
-	char **secrets;		/* owned strv of org secret names, or NULL */
+	char **secrets; /* owned strv of org secret names, or NULL */
 	struct config_healthcheck healthcheck;
-	int gpus_all;		/* `gpus: all` */
-	int gpus;		/* `gpus: N`, -1 when absent */
-	char *runtime;		/* owned, "nvidia" or NULL */
-	char **ports;		/* owned strv or NULL, recorded */
-	int64_t memory_bytes;	/* -1 when absent ("512m", "2g" or bytes) */
-	double cpus;		/* -1 when absent */
-	int64_t shm_size_bytes;	/* -1 when absent */
+	int gpus_all;               /* `gpus: all` */
+	int gpus;                   /* `gpus: N`, -1 when absent */
+	char *runtime;              /* owned, "nvidia" or NULL */
+	char **ports;               /* owned strv or NULL, recorded */
+	int64_t memory_bytes;       /* -1 when absent ("512m", "2g" or bytes) */
+	double cpus;                /* -1 when absent */
+	int64_t shm_size_bytes;     /* -1 when absent */
 	struct config_tmpfs *tmpfs; /* owned array */
 	size_t n_tmpfs;
-	int read_only;		/* 0/1 */
-	int64_t pids_limit;	/* -1 when absent */
-	char *restart;		/* owned: "no", "always", "on-failure", "unless-stopped" or NULL */
-	char *stop_signal;	/* owned, "SIGTERM" form, or NULL */
+	int read_only;           /* 0/1 */
+	int64_t pids_limit;      /* -1 when absent */
+	char *restart;           /* owned: "no", "always", "on-failure", "unless-stopped" or NULL */
+	char *stop_signal;       /* owned, "SIGTERM" form, or NULL */
 	int64_t stop_timeout_ms; /* -1 when absent (default 10s at run time) */
-	char **cap_add;		/* owned strv, "CAP_" prefix normalised away ("NET_ADMIN") */
-	char **cap_drop;	/* owned strv */
-	char **devices;		/* owned strv, recorded */
-	char *ipc;		/* owned or NULL */
-	char *pid;		/* owned or NULL */
-	char **volumes;		/* owned strv, recorded; unsupported at first */
-	char **models;		/* owned strv, recorded */
-	char **networks;	/* owned strv, recorded */
-	char **security_opt;	/* owned strv */
-	int privileged;		/* refused for production enclaves */
-	struct config_pos pos;	/* where the entry starts */
+	char **cap_add;          /* owned strv, "CAP_" prefix normalised away ("NET_ADMIN") */
+	char **cap_drop;         /* owned strv */
+	char **devices;          /* owned strv, recorded */
+	char *ipc;               /* owned or NULL */
+	char *pid;               /* owned or NULL */
+	char **volumes;          /* owned strv, recorded; unsupported at first */
+	char **models;           /* owned strv, recorded */
+	char **networks;         /* owned strv, recorded */
+	char **security_opt;     /* owned strv */
+	int privileged;          /* refused for production enclaves */
+	struct config_pos pos;   /* where the entry starts */
 };
 
 enum config_strategy {
@@ -95,53 +95,53 @@ enum config_strategy {
 
 /* `deploy`: berth's extension, every field defaulted when absent. */
 struct config_deploy {
-	enum config_strategy strategy;	/* default auto */
-	int64_t health_timeout_ms;	/* default 5m */
-	int64_t min_healthy_time_ms;	/* default 2s */
-	int64_t drain_timeout_ms;	/* default 30s */
-	int64_t hold_timeout_ms;	/* default 30s */
-	char *health_path;		/* owned; default "/health" when in shim.paths, else NULL (TCP) */
+	enum config_strategy strategy; /* default auto */
+	int64_t health_timeout_ms;     /* default 5m */
+	int64_t min_healthy_time_ms;   /* default 2s */
+	int64_t drain_timeout_ms;      /* default 30s */
+	int64_t hold_timeout_ms;       /* default 30s */
+	char *health_path; /* owned; default "/health" when in shim.paths, else NULL (TCP) */
 };
 
 struct config_shim {
-	int upstream_port;		/* required, 1..65535 */
-	char *upstream_container;	/* owned; defaults to the first container's name */
-	char **paths;			/* owned strv: "/health" exact, prefixes end in a star; NULL = all */
-	char **origins;			/* owned strv or NULL */
-	int listen_port;		/* legacy, -1 when absent */
-	int authenticated;		/* recorded, -1 when absent */
+	int upstream_port;        /* required, 1..65535 */
+	char *upstream_container; /* owned; defaults to the first container's name */
+	char **paths;      /* owned strv: "/health" exact, prefixes end in a star; NULL = all */
+	char **origins;    /* owned strv or NULL */
+	int listen_port;   /* legacy, -1 when absent */
+	int authenticated; /* recorded, -1 when absent */
 	/* Other shim keys (rate-limit, tls-mode, ...) are kept in the canonical
 	 * form only. */
-	char *extra_json;		/* owned: those other keys as a JSON object, or NULL */
+	char *extra_json; /* owned: those other keys as a JSON object, or NULL */
 };
 
 struct config {
-	char *path;			/* owned: the file name used in errors */
-	char *cvm_version;		/* owned or NULL */
-	char *shim_version;		/* owned or NULL */
-	int cpus;			/* -1 when absent */
-	int64_t memory_mib;		/* -1 when absent */
-	int gpus;			/* -1 when absent (CPU only) */
+	char *path;                          /* owned: the file name used in errors */
+	char *cvm_version;                   /* owned or NULL */
+	char *shim_version;                  /* owned or NULL */
+	int cpus;                            /* -1 when absent */
+	int64_t memory_mib;                  /* -1 when absent */
+	int gpus;                            /* -1 when absent (CPU only) */
 	struct config_container *containers; /* owned array, at least one */
 	size_t n_containers;
 	struct config_shim shim;
 	struct config_deploy deploy;
-	char *canonical;		/* owned: the canonical form (JSON, stable key order) */
-	char config_sha256[65];		/* sha256 hex of canonical */
-	char *extra_json;		/* owned: recorded top-level keys (models, volumes,
-					 * networks, ...) as a JSON object, or NULL */
+	char *canonical;        /* owned: the canonical form (JSON, stable key order) */
+	char config_sha256[65]; /* sha256 hex of canonical */
+	char *extra_json;       /* owned: recorded top-level keys (models, volumes,
+	                         * networks, ...) as a JSON object, or NULL */
 };
 
 /* One error found in a config: file:line:col: key.path: sentence. */
 struct config_error {
 	struct config_pos pos;
-	char *key_path;			/* owned, "containers[0].image", or "" */
-	char *message;			/* owned sentence */
+	char *key_path; /* owned, "containers[0].image", or "" */
+	char *message;  /* owned sentence */
 };
 
 struct config_errors {
-	char *path;			/* owned file name */
-	struct config_error *items;	/* owned array */
+	char *path;                 /* owned file name */
+	struct config_error *items; /* owned array */
 	size_t n;
 };
 

@@ -320,6 +320,82 @@ key_check(struct builder *bd, struct config_yaml_node *n)
 	}
 }
 
+/* Decodes the content of a single-quoted scalar starting at s (just after the
+ * opening quote): '' is a quote, a line break folds into a space, n empty
+ * lines into n newlines, and spaces around breaks go. Returns owned text. */
+static char *
+single_quoted_text(const char *s, const char *end, size_t *len)
+{
+	struct buf b = BUF_INIT;
+	size_t ws_from = (size_t)-1;
+	int breaks = 0, line_start = 0;
+
+	buf_puts(&b, "");
+	for (; s < end; s++) {
+		char c = *s;
+
+		if (c == '\'' && (s + 1 >= end || s[1] != '\''))
+			break; /* the closing quote */
+		if (c == '\r' || c == '\n') {
+			if (ws_from != (size_t)-1)
+				b.len = ws_from;
+			ws_from = (size_t)-1;
+			if (c == '\r' && s + 1 < end && s[1] == '\n')
+				s++;
+			breaks++;
+			line_start = 1;
+			continue;
+		}
+		if (line_start && (c == ' ' || c == '\t'))
+			continue;
+		if (line_start) {
+			if (breaks == 1)
+				buf_putc(&b, ' ');
+			for (; breaks > 1; breaks--)
+				buf_putc(&b, '\n');
+			breaks = 0;
+			line_start = 0;
+		}
+		if (c == ' ' || c == '\t') {
+			if (ws_from == (size_t)-1)
+				ws_from = b.len;
+		} else {
+			ws_from = (size_t)-1;
+		}
+		if (c == '\'')
+			s++; /* '' */
+		buf_putc(&b, c);
+	}
+	if (line_start) {
+		if (breaks == 1)
+			buf_putc(&b, ' ');
+		for (; breaks > 1; breaks--)
+			buf_putc(&b, '\n');
+	}
+	b.data[b.len] = '\0';
+	*len = b.len;
+	return buf_take(&b);
+}
+
+/* The text of a scalar token, escapes resolved, as an owned NUL-terminated
+ * string. libfyaml 0.7 leaks the buffer it formats some single-quoted scalars
+ * into (runs of ''), and its token iterator misreads them, so those are
+ * decoded here from the input. */
+static char *
+token_text(struct builder *bd, struct fy_token *fyt, size_t *len)
+{
+	const struct fy_mark *m = fy_token_start_mark(fyt);
+	const char *t;
+
+	if (fy_token_scalar_style(fyt) == FYSS_SINGLE_QUOTED && m != NULL && m->input_pos > 0 &&
+	    m->input_pos <= bd->len && bd->text[m->input_pos - 1] == '\'')
+		return single_quoted_text(bd->text + m->input_pos, bd->text + bd->len, len);
+	t = fy_token_get_text(fyt, len);
+	if (t == NULL)
+		t = "", *len = 0;
+	return xstrndup(t, *len);
+}
+
 static int
 on_event(struct builder *bd, struct fy_event *e)
 {
@@ -348,12 +424,10 @@ on_event(struct builder *bd, struct fy_event *e)
 			n->pos = sigil_pos(bd, fy_event_start_mark(e), pos, '"');
 		else if (fy_token_scalar_style(e->scalar.value) == FYSS_SINGLE_QUOTED)
 			n->pos = sigil_pos(bd, fy_event_start_mark(e), pos, '\'');
-		t = fy_token_get_text(e->scalar.value, &len);
-		if (t == NULL)
-			t = "", len = 0;
 		free(n->text);
-		n->text = xstrndup(t, len);
+		n->text = token_text(bd, e->scalar.value, &len);
 		n->len = len;
+		t = n->text;
 		bad = text_check(t, len);
 		if (bad < len) {
 			config_error_at(bd->errs, n, NULL, "%s",

@@ -35,6 +35,7 @@ struct pctx {
 	int seen_containers, seen_shim;  /* the keys were present */
 	const ynode *upstream_container; /* the shim's value node, or NULL */
 	const ynode **names;             /* owned: the name node of each container */
+	unsigned hints;                  /* "did you mean" hints computed so far */
 };
 
 enum ftype {
@@ -133,17 +134,21 @@ scalar_int(const ynode *v, int64_t *out)
 	return 0;
 }
 
-/* A YAML 1.2 core-schema bool. */
+/* A YAML 1.2 core-schema bool; with yaml11 also the YAML 1.1 spellings (yes,
+ * no, on, off, y, n), which the reference's parser (go-yaml v3) accepts for a
+ * field typed bool, so real files use them. */
 static int
-scalar_bool(const ynode *v, int *out)
+scalar_bool(const ynode *v, int yaml11, int *out)
 {
-	static const char *const t[] = {"true", "True", "TRUE"}, *const f[] = {"false", "False",
-	                                                                       "FALSE"};
-	size_t i;
+	static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
+	                                "on",   "On",   "ON",   "y",   "Y"};
+	static const char *const f[] = {"false", "False", "FALSE", "no", "No", "NO",
+	                                "off",   "Off",   "OFF",   "n",  "N"};
+	size_t i, n = yaml11 ? ARRAY_LEN(t) : 3;
 
 	if (v->kind != CONFIG_YAML_SCALAR || !v->plain)
 		return -1;
-	for (i = 0; i < ARRAY_LEN(t); i++) {
+	for (i = 0; i < n; i++) {
 		if (strcmp(v->text, t[i]) == 0)
 			return *out = 1, 0;
 		if (strcmp(v->text, f[i]) == 0)
@@ -257,7 +262,8 @@ unknown_key(struct pctx *p, const ynode *k, const struct field *fields, size_t n
 	const char *best = NULL;
 	size_t i, d, bestd = 3;
 
-	for (i = 0; i < n; i++) {
+	/* Hints cost an edit distance per known key: only for the first few. */
+	for (i = 0; i < n && p->hints < 100; i++) {
 		d = edit_distance(k->text, fields[i].key);
 		if (d < bestd && d < strlen(fields[i].key)) {
 			bestd = d;
@@ -269,6 +275,7 @@ unknown_key(struct pctx *p, const ynode *k, const struct field *fields, size_t n
 			if (strcmp(k->text, aliases[i].from) == 0 &&
 			    strcmp(fields[d].key, aliases[i].to) == 0)
 				best = aliases[i].to;
+	p->hints++;
 	if (strncmp(k->text, "x-", 2) == 0)
 		config_error_at(p->errs, k, NULL,
 		                "unknown key (docker-compose x- extensions are not supported)");
@@ -304,7 +311,7 @@ yaml_to_json(const ynode *v)
 	case CONFIG_YAML_SCALAR:
 		if (scalar_int(v, &i64) == 0)
 			return json_integer(i64);
-		if (scalar_bool(v, &b) == 0)
+		if (scalar_bool(v, 0, &b) == 0)
 			return json_boolean(b);
 		if (v->plain && scalar_number(v, 0, &d) == 0)
 			return json_real(d);
@@ -447,7 +454,7 @@ apply_field(struct pctx *p, const struct field *f, const ynode *v, void *obj)
 		return;
 	case F_BOOL:
 	case F_REC_BOOL:
-		if (scalar_bool(v, &b) < 0) {
+		if (scalar_bool(v, 1, &b) < 0) {
 			type_error(p, v, "true or false");
 			return;
 		}
@@ -984,7 +991,7 @@ parse_hc_disable(struct pctx *p, const ynode *v, void *obj)
 	int b;
 
 	(void)obj;
-	if (scalar_bool(v, &b) < 0) {
+	if (scalar_bool(v, 1, &b) < 0) {
 		type_error(p, v, "true or false");
 		return;
 	}

@@ -12,18 +12,23 @@
 
 /* Parses and validates len bytes of YAML. name is the file name used in errors.
  * On success returns 0 and a new config in *out (caller frees with
- * config_free()). On failure returns -1, *out stays NULL and errs holds every
- * error found (caller frees with config_errors_free()). */
+ * config_free()), errs left empty. On failure returns -1, *out stays NULL and
+ * errs holds every error found, in document order (caller frees with
+ * config_errors_free()). errs needs no initialisation. */
 int config_parse(const char *name, const char *text, size_t len, struct config **out,
-		 struct config_errors *errs);
+                 struct config_errors *errs);
 
 /* Reads path (at most CONFIG_MAX_BYTES) and parses it as config_parse(). */
 int config_load(const char *path, struct config **out, struct config_errors *errs);
 
+/* Frees a config; NULL is fine. */
 void config_free(struct config *c);
+/* Frees the errors' contents and empties errs; safe on an empty errs. */
 void config_errors_free(struct config_errors *errs);
 
-/* Formats errs as lines "file:line:col: key.path: sentence\n"; caller frees. */
+/* Formats errs as lines "file:line:col: key.path: sentence\n" (":line:col"
+ * absent for errors about the whole file, "key.path: " for errors outside
+ * any key); caller frees. */
 char *config_errors_format(const struct config_errors *errs);
 
 /* The container named name, or NULL. */
@@ -32,8 +37,10 @@ const struct config_container *config_container_find(const struct config *c, con
 /* The container that receives the shim's traffic. */
 const struct config_container *config_upstream_container(const struct config *c);
 
-/* GPUs the deployment takes on a host with host_gpus GPUs (`gpus: all` takes
- * them all). */
+/* GPUs the deployment takes on a host with host_gpus GPUs: the top-level
+ * `gpus` when set (the enclave's GPUs, shared by its `gpus: all` containers);
+ * else the sum of the containers' counts, or all of the host's GPUs when a
+ * container says `gpus: all`. */
 int config_gpus_required(const struct config *c, int host_gpus);
 
 /* The parsed, normalised config as pretty JSON (for `config validate --json`);

@@ -228,9 +228,11 @@ berthd_run(struct berthd *d)
 void
 berthd_stop(struct berthd *d)
 {
+	d->stopping = 1;
 	api_server_free(d->api);
-	recon_free(d->recon);
+	/* The workq first: its last done() callbacks still use the reconciler. */
 	workq_free(d->workq);
+	recon_free(d->recon);
 	sse_hub_free(d->hub);
 	store_close(d->store);
 	secret_key_free(d->key);

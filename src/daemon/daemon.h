@@ -46,7 +46,7 @@ struct berthd {
 	struct event *sigterm;   /* owned */
 	struct event *sigint;    /* owned */
 	struct event *sigchld;   /* owned */
-	int stopping;            /* SIGTERM seen: finish and exit */
+	_Atomic int stopping;    /* SIGTERM seen: finish and exit (read by workers) */
 };
 
 /* Prepares the state directory, opens the store (creating org `default` and

@@ -44,6 +44,7 @@ settings_defaults(struct settings *s)
 	s->domain = xstrdup("containers.localhost");
 	s->gpus = -1;
 	s->subnet = xstrdup("10.89.0.0/16");
+	s->bridge = xstrdup("berth0");
 	s->workers = 4;
 	s->log_level = xstrdup("info");
 }
@@ -60,6 +61,7 @@ settings_free(struct settings *s)
 	strv_free(s->insecure_registries);
 	free(s->runtime);
 	free(s->subnet);
+	free(s->bridge);
 	free(s->log_level);
 	memset(s, 0, sizeof *s);
 }
@@ -152,6 +154,10 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 		if (strchr(value, '/') == NULL)
 			return err_make(err, 0, "subnet: expected a CIDR such as 10.89.0.0/16");
 		settings_replace(&s->subnet, value);
+	} else if (strcmp(key, "bridge") == 0) {
+		if (*value == '\0' || strlen(value) > 15 || strchr(value, '/') != NULL)
+			return err_make(err, 0, "bridge: \"%s\" is not an interface name", value);
+		settings_replace(&s->bridge, value);
 	} else if (strcmp(key, "workers") == 0) {
 		return settings_int(key, value, 1, 64, &s->workers, err);
 	} else if (strcmp(key, "log-level") == 0) {

@@ -17,6 +17,7 @@ struct settings {
 	int gpus;                   /* simulated GPU count, -1 = detect */
 	char *runtime;              /* owned or NULL: "runc", "crun", NULL = detect */
 	char *subnet;               /* owned; enclaves' CIDR, default 10.89.0.0/16 */
+	char *bridge;               /* owned; the enclaves' bridge, default berth0 */
 	int workers;                /* worker threads for blocking work, default 4 */
 	char *log_level;            /* owned; default info */
 };

@@ -1,40 +1,691 @@
 #include "recon/recon.h"
 
+#include <errno.h>
 #include <event2/event.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/workq.h"
+#include "config/config.h"
 #include "daemon/daemon.h"
+#include "image/image.h"
+#include "model/model.h"
+#include "recon/recon-int.h"
+#include "runtime/enclave.h"
+#include "runtime/runtime.h"
 #include "store/store.h"
 
-struct recon {
-	struct berthd *d;   /* borrowed */
-	struct event *tick; /* owned: runs the kicked containers on the next pass */
-	char **kicked;      /* owned strv of container ids to look at */
+/* How often the timer looks at gates, drains and the router. */
+#define RECON_TIMER_MS 100
+/* Every container is looked at again this often, whatever happened. */
+#define RECON_RESYNC_MS 5000
+/* A step that failed for a transient reason (the disk, the router) waits. */
+#define RECON_RETRY_MS 1000
+
+/* Where a deployment's bring-up stands. */
+enum bringup {
+	BRINGUP_WORKING, /* a job or a health gate is under way */
+	BRINGUP_READY,   /* its enclave passed the health gate */
+	BRINGUP_FAILED,  /* its enclave failed; ctr->fail_reason may say why */
 };
 
 static void recon_on_tick(evutil_socket_t fd, short what, void *arg);
+static void recon_on_timer(evutil_socket_t fd, short what, void *arg);
+static void recon_step(struct recon *r, struct recon_ctr *ctr);
 
-int
-recon_new(struct berthd *d, struct recon **out, struct err *err)
+struct recon_ctr *
+recon_ctr_get(struct recon *r, const char *id)
 {
-	struct recon *r = xcalloc(1, sizeof *r);
+	struct recon_ctr *ctr;
 
-	(void)err;
-	r->d = d;
-	r->tick = event_new(d->base, -1, 0, recon_on_tick, r);
-	*out = r;
+	for (ctr = r->ctrs; ctr != NULL; ctr = ctr->next)
+		if (strcmp(ctr->id, id) == 0)
+			return ctr;
+	ctr = xcalloc(1, sizeof *ctr);
+	snprintf(ctr->id, sizeof ctr->id, "%s", id);
+	ctr->next = r->ctrs;
+	r->ctrs = ctr;
+	return ctr;
+}
+
+static void
+recon_ctr_free(struct recon_ctr *ctr)
+{
+	if (ctr->watch != NULL)
+		recon_watch_cancel(take_ptr(&ctr->watch));
+	free(ctr->route_pushed);
+	free(ctr->fail_reason);
+	free(ctr);
+}
+
+/* Forgets a container that is gone from the store. */
+static void
+recon_ctr_forget(struct recon *r, struct recon_ctr *ctr)
+{
+	for (struct recon_ctr **pp = &r->ctrs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == ctr) {
+			*pp = ctr->next;
+			recon_ctr_free(ctr);
+			return;
+		}
+	}
+}
+
+void
+recon_job_submit(struct recon *r, struct recon_job *job, void (*work)(void *), void (*done)(void *))
+{
+	job->r = r;
+	job->prev = NULL;
+	job->next = r->jobs;
+	if (r->jobs != NULL)
+		r->jobs->prev = job;
+	r->jobs = job;
+	workq_submit(r->d->workq, work, done, job);
+}
+
+void
+recon_job_done(struct recon_job *job)
+{
+	struct recon *r = job->r;
+
+	if (job->prev != NULL)
+		job->prev->next = job->next;
+	else
+		r->jobs = job->next;
+	if (job->next != NULL)
+		job->next->prev = job->prev;
+	job->prev = job->next = NULL;
+}
+
+void
+recon_crashpoint(struct recon *r, const char *step)
+{
+	if (r->crash_at != NULL && strcmp(r->crash_at, step) == 0) {
+		log_warn("BERTH_CRASH_AT=%s: killing berthd here", step);
+		kill(getpid(), SIGKILL);
+	}
+}
+
+void
+recon_event(struct recon *r, const struct store_container *c, const char *kind, const char *fmt,
+            ...)
+{
+	struct err err = ERR_INIT;
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (berthd_event(r->d, c->org_id, c->name, kind, &err, "%s", msg) < 0)
+		log_error("event %s of %s: %s", kind, c->name, err.msg);
+	log_info("%s: %s: %s", c->name, kind, msg);
+}
+
+struct config *
+recon_config_of(const struct store_deployment *d)
+{
+	struct config_errors errs = {0};
+	struct config *cfg = NULL;
+
+	if (config_parse("config", d->config, strlen(d->config), &cfg, &errs) < 0) {
+		char *text = config_errors_format(&errs);
+		log_error("deployment %s: its config no longer parses: %s", d->id, text);
+		free(text);
+		config_errors_free(&errs);
+		return NULL;
+	}
+	return cfg;
+}
+
+/* A store write failed: log it and look at the container again later. */
+static void
+recon_store_failed(struct recon_ctr *ctr, const char *what, const struct err *err)
+{
+	log_error("container %s: %s: %s", ctr->id, what, err->msg);
+	ctr->retry_at_ms = now_mono_ms() + RECON_RETRY_MS;
+}
+
+/* Writes the container's status_detail when it changed. */
+static void
+recon_set_detail(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+                 const char *detail)
+{
+	struct err err = ERR_INIT;
+
+	if ((c->status_detail == NULL && detail == NULL) ||
+	    (c->status_detail != NULL && detail != NULL && strcmp(c->status_detail, detail) == 0))
+		return;
+	free(c->status_detail);
+	c->status_detail = detail != NULL ? xstrdup(detail) : NULL;
+	if (store_container_save(r->d->store, c, &err) < 0)
+		recon_store_failed(ctr, "status detail", &err);
+}
+
+/* The live (not stopped) enclave row of deployment id among n, or NULL. */
+static struct store_enclave *
+recon_enclave_of(struct store_enclave *v, size_t n, const char *deployment_id)
+{
+	for (size_t i = n; i-- > 0;)
+		if (v[i].state != ENCLAVE_STOPPED && strcmp(v[i].deployment_id, deployment_id) == 0)
+			return &v[i];
+	return NULL;
+}
+
+/* Saves enclave e in state s; 0 or negative (logged, retried later). */
+static int
+recon_enclave_set(struct recon *r, struct recon_ctr *ctr, struct store_enclave *e,
+                  enum enclave_state s)
+{
+	struct err err = ERR_INIT;
+
+	if (e->state == s)
+		return 0;
+	e->state = s;
+	if (store_enclave_save(r->d->store, e, &err) < 0) {
+		recon_store_failed(ctr, "enclave state", &err);
+		return -1;
+	}
 	return 0;
 }
 
-int
-recon_start(struct recon *r, struct err *err)
+/* Brings deployment d of container c up as an enclave: creates its row, runs
+ * the boot job, then the health gate. Looked at again on every step. */
+static enum bringup
+recon_bringup(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+              const struct store_deployment *d, struct store_enclave *enclaves, size_t n)
 {
-	(void)r;
-	(void)err;
+	struct store_enclave *e = recon_enclave_of(enclaves, n, d->id);
+	struct err err = ERR_INIT;
+
+	if (e == NULL) {
+		struct store_enclave row = {0};
+		char name[MODEL_ENCLAVE_NAME_LEN + 1];
+
+		model_enclave_name(d->id, name);
+		snprintf(row.container_id, sizeof row.container_id, "%s", c->id);
+		snprintf(row.deployment_id, sizeof row.deployment_id, "%s", d->id);
+		row.name = name;
+		row.state = ENCLAVE_CREATING;
+		/* The row first: a crash from here on finds the enclave's name. */
+		if (store_enclave_create(r->d->store, &row, &err) < 0) {
+			row.name = NULL;
+			recon_store_failed(ctr, "enclave row", &err);
+			return BRINGUP_WORKING;
+		}
+		recon_crashpoint(r, "enclave-row");
+		free(ctr->fail_reason);
+		ctr->fail_reason = NULL;
+		recon_boot_start(r, ctr, c, d, &row, 0);
+		row.name = NULL;
+		store_enclave_clear(&row);
+		return BRINGUP_WORKING;
+	}
+	switch (e->state) {
+	case ENCLAVE_CREATING:
+		/* Not busy, so no job of ours: an attempt a crash interrupted. */
+		recon_boot_start(r, ctr, c, d, e, 1);
+		return BRINGUP_WORKING;
+	case ENCLAVE_BOOTING:
+	case ENCLAVE_UNHEALTHY:
+		if (ctr->watch == NULL || strcmp(ctr->watch->enclave_id, e->id) != 0) {
+			if (ctr->watch != NULL)
+				recon_watch_cancel(take_ptr(&ctr->watch));
+			recon_boot_adopt(r, ctr, d, e);
+		}
+		return BRINGUP_WORKING;
+	case ENCLAVE_HEALTHY:
+		return BRINGUP_READY;
+	case ENCLAVE_FAILED:
+	case ENCLAVE_STOPPING:
+	case ENCLAVE_STOPPED:
+		break;
+	}
+	return BRINGUP_FAILED;
+}
+
+/* Retires every live enclave of c but the one of deployment keep: marks it
+ * stopping (the router no longer routes to it), waits until the router says
+ * its requests drained or drain_ms passed, then removes it. Returns 1 while
+ * at work, 0 when none is left. */
+static int
+recon_retire(struct recon *r, struct recon_ctr *ctr, struct store_enclave *enclaves, size_t n,
+             const char *keep, int64_t drain_ms)
+{
+	int64_t now = now_mono_ms();
+
+	for (size_t i = 0; i < n; i++) {
+		struct store_enclave *e = &enclaves[i];
+
+		if (e->state == ENCLAVE_STOPPED ||
+		    (keep != NULL && strcmp(e->deployment_id, keep) == 0))
+			continue;
+		if (e->state != ENCLAVE_STOPPING) {
+			if (recon_enclave_set(r, ctr, e, ENCLAVE_STOPPING) < 0)
+				return 1;
+			recon_crashpoint(r, "draining");
+			ctr->drain_deadline_ms = 0;
+		}
+		if (e->address == NULL) {
+			/* It never had traffic. */
+			recon_enclave_destroy(r, ctr, e);
+			return 1;
+		}
+		if (ctr->drain_deadline_ms == 0) {
+			ctr->drain_deadline_ms = now + drain_ms;
+			ctr->drained = 0;
+		}
+		if (!ctr->drained && now < ctr->drain_deadline_ms) {
+			recon_route_poll_drain(r, ctr, e->address);
+			return 1;
+		}
+		if (!ctr->drained)
+			log_warn("enclave %s: drain-timeout passed with requests in flight",
+			         e->name);
+		ctr->drain_deadline_ms = 0;
+		ctr->drained = 0;
+		recon_enclave_destroy(r, ctr, e);
+		return 1;
+	}
 	return 0;
+}
+
+/* Removes enclaves nobody wants: failed ones, and those of deployments that
+ * neither serve nor are the target of the update in progress (a cancelled or
+ * failed update's new version). Returns 1 when it started something. */
+static int
+recon_cleanup(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
+              const struct store_update *u, struct store_enclave *enclaves, size_t n)
+{
+	int active = u != NULL && !u->state.finished;
+
+	for (size_t i = 0; i < n; i++) {
+		struct store_enclave *e = &enclaves[i];
+		int wanted = strcmp(e->deployment_id, c->deployment_id) == 0 ||
+		             (active && strcmp(e->deployment_id, u->to_deployment_id) == 0);
+
+		if (e->state == ENCLAVE_STOPPED)
+			continue;
+		if (wanted && e->state != ENCLAVE_FAILED)
+			continue;
+		if (wanted && u != NULL && active && !u->state.switched &&
+		    strcmp(e->deployment_id, u->to_deployment_id) != 0)
+			continue; /* the old version of an update: retired by it */
+		if (ctr->watch != NULL && strcmp(ctr->watch->enclave_id, e->id) == 0)
+			recon_watch_cancel(take_ptr(&ctr->watch));
+		if (e->state != ENCLAVE_STOPPING &&
+		    recon_enclave_set(r, ctr, e, ENCLAVE_STOPPING) < 0)
+			return 1;
+		recon_enclave_destroy(r, ctr, e);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+recon_count_update(struct recon *r, const struct store_update *u)
+{
+	struct berthd_metrics *m = &r->d->metrics;
+
+	if (u->state.status == UPDATE_READY)
+		m->updates_ready++;
+	else if (u->state.status == UPDATE_FAILED)
+		m->updates_failed++;
+	else if (u->state.status == UPDATE_CANCELLED)
+		m->updates_cancelled++;
+	if (u->finished_at > 0 && u->created_at > 0)
+		prom_hist_observe(&m->update_seconds,
+		                  (double)(u->finished_at - u->created_at) / 1000);
+}
+
+/* The first deploy of c: no update, status deploying. */
+static void
+recon_first_deploy(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+                   struct store_enclave *enclaves, size_t n)
+{
+	struct store_deployment d = {0};
+	struct err err = ERR_INIT;
+
+	if (store_deployment_get(r->d->store, c->deployment_id, &d, &err) < 0) {
+		recon_store_failed(ctr, "deployment", &err);
+		return;
+	}
+	switch (recon_bringup(r, ctr, c, &d, enclaves, n)) {
+	case BRINGUP_WORKING:
+		break;
+	case BRINGUP_READY:
+		c->status = CONTAINER_RUNNING;
+		free(c->status_detail);
+		c->status_detail = NULL;
+		if (store_container_save(r->d->store, c, &err) < 0) {
+			recon_store_failed(ctr, "container running", &err);
+			break;
+		}
+		recon_event(r, c, "container.running", "deployment %s is live at its URL", d.id);
+		recon_kick(r, c->id);
+		break;
+	case BRINGUP_FAILED:
+		c->status = CONTAINER_FAILED;
+		free(c->status_detail);
+		c->status_detail =
+		    xstrdup(ctr->fail_reason != NULL ? ctr->fail_reason : "the enclave failed");
+		if (store_container_save(r->d->store, c, &err) < 0) {
+			recon_store_failed(ctr, "container failed", &err);
+			break;
+		}
+		recon_event(r, c, "container.failed", "%s", c->status_detail);
+		recon_kick(r, c->id);
+		break;
+	}
+	store_deployment_clear(&d);
+}
+
+/* Ends update u in failure: the new version failed before the switch. */
+static void
+recon_update_fail(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+                  struct store_update *u, const char *reason)
+{
+	struct err err = ERR_INIT;
+
+	u->state = model_update_end(&u->state, 1);
+	free(u->error);
+	u->error = xstrdup(reason);
+	if (store_begin(r->d->store, &err) < 0)
+		goto fail;
+	if (store_update_save(r->d->store, u, &err) < 0)
+		goto rollback;
+	/* Blue-green: the old version never noticed, unless nothing served. */
+	if (u->state.strategy == STRATEGY_RECREATE || c->status != CONTAINER_RUNNING) {
+		c->status = CONTAINER_FAILED;
+		free(c->status_detail);
+		c->status_detail = xasprintf("update failed: %s", reason);
+	} else {
+		free(c->status_detail);
+		c->status_detail = NULL;
+	}
+	if (store_container_save(r->d->store, c, &err) < 0)
+		goto rollback;
+	if (store_commit(r->d->store, &err) < 0)
+		goto fail;
+	recon_count_update(r, u);
+	recon_event(r, c, "update.failed", "%s", reason);
+	recon_crashpoint(r, "update-failed");
+	recon_kick(r, c->id);
+	return;
+rollback:
+	store_rollback(r->d->store);
+fail:
+	recon_store_failed(ctr, "update failed", &err);
+}
+
+/* The update succeeded: the container runs its new deployment. */
+static void
+recon_update_finish(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+                    struct store_update *u, const struct store_deployment *d)
+{
+	struct err err = ERR_INIT;
+
+	u->state.finished = 1;
+	if (store_begin(r->d->store, &err) < 0)
+		goto fail;
+	if (store_update_save(r->d->store, u, &err) < 0)
+		goto rollback;
+	snprintf(c->deployment_id, sizeof c->deployment_id, "%s", d->id);
+	c->status = CONTAINER_RUNNING;
+	c->debug = d->debug;
+	free(c->status_detail);
+	c->status_detail = NULL;
+	free(c->source_tag);
+	c->source_tag = d->tag != NULL ? xstrdup(d->tag) : NULL;
+	if (store_container_save(r->d->store, c, &err) < 0)
+		goto rollback;
+	/* The old version stopped: its secrets' bindings go. */
+	if (u->from_deployment_id[0] != '\0' &&
+	    store_binding_delete_deployment(r->d->store, u->from_deployment_id, &err) < 0)
+		goto rollback;
+	if (store_commit(r->d->store, &err) < 0)
+		goto fail;
+	recon_count_update(r, u);
+	recon_event(r, c, "update.finished", "%s update to deployment %s done; it serves now",
+	            model_update_kind_str(u->kind), d->id);
+	recon_crashpoint(r, "finished");
+	return;
+rollback:
+	store_rollback(r->d->store);
+fail:
+	recon_store_failed(ctr, "update finish", &err);
+}
+
+/* Saves u in status s (and phase p); 0 or negative (logged). */
+static int
+recon_update_set(struct recon *r, struct recon_ctr *ctr, struct store_update *u,
+                 enum update_status s, enum recreate_phase p)
+{
+	struct err err = ERR_INIT;
+
+	u->state.status = s;
+	u->state.phase = p;
+	if (store_update_save(r->d->store, u, &err) < 0) {
+		recon_store_failed(ctr, "update state", &err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Drives the update u in progress of c. */
+static void
+recon_update(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+             struct store_update *u, struct store_enclave *enclaves, size_t n)
+{
+	struct store_deployment d = {0};
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	int64_t drain_ms;
+
+	if (store_deployment_get(r->d->store, u->to_deployment_id, &d, &err) < 0) {
+		recon_store_failed(ctr, "deployment", &err);
+		return;
+	}
+	cfg = recon_config_of(&d);
+	drain_ms = cfg != NULL ? cfg->deploy.drain_timeout_ms : 30000;
+
+	if (u->state.switched) {
+		/* Traffic is on the new version (the route converged before this
+		 * step ran): retire the old one, then the update is done. */
+		if (recon_retire(r, ctr, enclaves, n, d.id, drain_ms))
+			goto out;
+		recon_crashpoint(r, "old-stopped");
+		recon_update_finish(r, ctr, c, u, &d);
+		goto out;
+	}
+	if (u->state.strategy == STRATEGY_RECREATE && u->state.phase == PHASE_STOPPING) {
+		/* The route holds requests (converged before this step): the old
+		 * version drains and stops before the new one may take its GPUs. */
+		recon_set_detail(r, ctr, c, "stopping the old version");
+		if (recon_retire(r, ctr, enclaves, n, d.id, drain_ms))
+			goto out;
+		if (recon_update_set(r, ctr, u, UPDATE_PENDING, PHASE_DEPLOYING) == 0) {
+			recon_event(r, c, "update.deploying",
+			            "the old version stopped; deploying the new one");
+			recon_crashpoint(r, "recreate-stopped");
+			recon_kick(r, c->id);
+		}
+		goto out;
+	}
+	switch (recon_bringup(r, ctr, c, &d, enclaves, n)) {
+	case BRINGUP_WORKING: {
+		struct store_enclave *e = recon_enclave_of(enclaves, n, d.id);
+		if (e != NULL && e->state == ENCLAVE_BOOTING && u->state.status == UPDATE_PENDING &&
+		    recon_update_set(r, ctr, u, UPDATE_STARTED, u->state.phase) == 0) {
+			recon_event(r, c, "update.started",
+			            "the new version's enclave runs; health checks in progress");
+			recon_crashpoint(r, "started");
+		}
+		break;
+	}
+	case BRINGUP_READY:
+		if (u->state.status == UPDATE_PENDING &&
+		    recon_update_set(r, ctr, u, UPDATE_STARTED, u->state.phase) < 0)
+			break;
+		if (u->state.status == UPDATE_STARTED) {
+			if (recon_update_set(r, ctr, u, UPDATE_READY, u->state.phase) < 0)
+				break;
+			recon_event(r, c, "update.ready",
+			            "the new version is healthy; switching traffic to it");
+			recon_crashpoint(r, "ready");
+		}
+		/* The switch: written first, the route follows on the next step. */
+		u->state.switched = 1;
+		if (store_update_save(r->d->store, u, &err) < 0) {
+			recon_store_failed(ctr, "switch", &err);
+			break;
+		}
+		recon_crashpoint(r, "switched");
+		recon_event(r, c, "update.switched", "traffic goes to deployment %s", d.id);
+		recon_kick(r, c->id);
+		break;
+	case BRINGUP_FAILED:
+		recon_update_fail(r, ctr, c, u,
+		                  ctr->fail_reason != NULL ? ctr->fail_reason
+		                                           : "the new version's enclave failed");
+		break;
+	}
+out:
+	config_free(cfg);
+	store_deployment_clear(&d);
+}
+
+/* A container whose delete was asked: everything goes, then its rows. */
+static void
+recon_delete(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+             struct store_enclave *enclaves, size_t n)
+{
+	struct err err = ERR_INIT;
+
+	if (ctr->watch != NULL)
+		recon_watch_cancel(take_ptr(&ctr->watch));
+	for (size_t i = 0; i < n; i++) {
+		struct store_enclave *e = &enclaves[i];
+
+		if (e->state == ENCLAVE_STOPPED)
+			continue;
+		if (e->state != ENCLAVE_STOPPING &&
+		    recon_enclave_set(r, ctr, e, ENCLAVE_STOPPING) < 0)
+			return;
+		recon_enclave_destroy(r, ctr, e);
+		return;
+	}
+	recon_crashpoint(r, "delete-stopped");
+	if (store_container_delete(r->d->store, c->id, &err) < 0) {
+		recon_store_failed(ctr, "delete", &err);
+		return;
+	}
+	recon_event(r, c, "container.deleted", "its enclaves stopped; it is gone");
+	recon_ctr_forget(r, ctr);
+}
+
+/* A container at rest, or after a cancelled update: makes its status say
+ * what serves. */
+static void
+recon_settle(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+             const struct store_update *u, struct store_enclave *enclaves, size_t n)
+{
+	struct store_enclave *e = recon_enclave_of(enclaves, n, c->deployment_id);
+	int serving = e != NULL && (e->state == ENCLAVE_HEALTHY || e->state == ENCLAVE_UNHEALTHY);
+	struct err err = ERR_INIT;
+
+	if (c->status == CONTAINER_DEPLOYING) {
+		/* An update was cancelled while the container was deploying. */
+		free(c->status_detail);
+		if (serving) {
+			c->status = CONTAINER_RUNNING;
+			c->status_detail = NULL;
+		} else {
+			c->status = CONTAINER_FAILED;
+			c->status_detail =
+			    xstrdup(u != NULL && u->state.status == UPDATE_CANCELLED
+			                ? "the update was cancelled after the old version stopped; "
+			                  "retry to deploy again"
+			                : "nothing serves; retry to deploy again");
+		}
+		if (store_container_save(r->d->store, c, &err) < 0) {
+			recon_store_failed(ctr, "settle", &err);
+			return;
+		}
+		recon_event(
+		    r, c, c->status == CONTAINER_RUNNING ? "container.running" : "container.failed",
+		    "%s", c->status_detail != NULL ? c->status_detail : "serving");
+		recon_kick(r, c->id);
+		return;
+	}
+	if (c->status == CONTAINER_RUNNING && c->status_detail != NULL)
+		recon_set_detail(r, ctr, c, NULL);
+}
+
+static void
+recon_step(struct recon *r, struct recon_ctr *ctr)
+{
+	struct store_container c = {0};
+	struct store_update u = {0};
+	struct store_enclave *enclaves = NULL;
+	struct err err = ERR_INIT;
+	char *route = NULL;
+	int rc, has_update;
+	size_t n = 0;
+
+	if (r->d->stopping || ctr->busy || now_mono_ms() < ctr->retry_at_ms)
+		return;
+	rc = store_container_get(r->d->store, ctr->id, &c, &err);
+	if (rc == STORE_ENOTFOUND) {
+		recon_ctr_forget(r, ctr);
+		return;
+	}
+	if (rc < 0) {
+		recon_store_failed(ctr, "load", &err);
+		return;
+	}
+	rc = store_update_latest(r->d->store, c.id, &u, &err);
+	if (rc < 0 && rc != STORE_ENOTFOUND) {
+		recon_store_failed(ctr, "load update", &err);
+		goto out;
+	}
+	has_update = rc == 0;
+	if (store_enclave_list(r->d->store, c.id, &enclaves, &n, &err) < 0) {
+		recon_store_failed(ctr, "load enclaves", &err);
+		goto out;
+	}
+
+	/* The route first: nothing moves on until the router has what the
+	 * store says (the switch, a hold, a removal). */
+	route = recon_route_desired(r, &c);
+	if (ctr->route_pushed == NULL || strcmp(route, ctr->route_pushed) != 0) {
+		recon_route_push(r, ctr, &c, take_ptr(&route));
+		goto out;
+	}
+	if (c.deleted_at != 0) {
+		recon_delete(r, ctr, &c, enclaves, n);
+		goto out;
+	}
+	if (recon_cleanup(r, ctr, &c, has_update ? &u : NULL, enclaves, n))
+		goto out;
+	if (has_update && !u.state.finished)
+		recon_update(r, ctr, &c, &u, enclaves, n);
+	else if (c.status == CONTAINER_DEPLOYING && !has_update)
+		recon_first_deploy(r, ctr, &c, enclaves, n);
+	else
+		recon_settle(r, ctr, &c, has_update ? &u : NULL, enclaves, n);
+out:
+	free(route);
+	store_enclave_list_free(enclaves, n);
+	store_update_clear(&u);
+	store_container_clear(&c);
 }
 
 void
@@ -54,8 +705,180 @@ recon_on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	for (size_t i = 0; ids != NULL && ids[i] != NULL; i++)
-		log_debug("recon: container %s kicked", ids[i]);
+		recon_step(r, recon_ctr_get(r, ids[i]));
 	strv_free(ids);
+}
+
+/* Kicks every container the store knows, live or being deleted. */
+static void
+recon_kick_all(struct recon *r)
+{
+	struct store_container *v = NULL;
+	struct err err = ERR_INIT;
+	size_t n = 0;
+
+	if (store_container_list(r->d->store, NULL, &v, &n, &err) == 0) {
+		for (size_t i = 0; i < n; i++)
+			recon_kick(r, v[i].id);
+		store_container_list_free(v, n);
+	} else {
+		log_error("recon: list containers: %s", err.msg);
+	}
+	if (store_container_list_deleted(r->d->store, &v, &n, &err) == 0) {
+		for (size_t i = 0; i < n; i++)
+			recon_kick(r, v[i].id);
+		store_container_list_free(v, n);
+	} else {
+		log_error("recon: list deleted containers: %s", err.msg);
+	}
+}
+
+static void
+recon_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct recon *r = arg;
+	int64_t now = now_mono_ms();
+	static const int resync_every = RECON_RESYNC_MS / RECON_TIMER_MS;
+
+	(void)fd;
+	(void)what;
+	if (r->d->stopping)
+		return;
+	recon_router_tick(r);
+	if (++r->timer_count % resync_every == 0) {
+		recon_kick_all(r);
+		return;
+	}
+	/* Drains poll and failed steps retry on their own schedule. */
+	for (struct recon_ctr *ctr = r->ctrs; ctr != NULL; ctr = ctr->next)
+		if (!ctr->busy && ((ctr->retry_at_ms != 0 && now >= ctr->retry_at_ms) ||
+		                   ctr->drain_deadline_ms != 0))
+			recon_kick(r, ctr->id);
+}
+
+int
+recon_new(struct berthd *d, struct recon **out, struct err *err)
+{
+	struct recon *r = xcalloc(1, sizeof *r);
+	struct runtime_settings rs = {0};
+	char *images = NULL, *run = NULL, *oci_root = NULL, *netns_dir = NULL, hex[65];
+	int rc = -1;
+
+	r->d = d;
+	rs.state_dir = d->settings.state_dir;
+	rs.oci_runtime = d->settings.runtime;
+	rs.subnet = d->settings.subnet;
+	rs.bridge = d->settings.bridge;
+	/* The runtime's state lives in a run directory of this state directory
+	 * alone, so that two berthd never take each other's enclaves. */
+	sha256_hex(d->settings.state_dir, strlen(d->settings.state_dir), hex);
+	run = xasprintf("/run/berth/%.12s", hex);
+	oci_root = xasprintf("%s/oci", run);
+	netns_dir = xasprintf("%s/netns", run);
+	rs.oci_root = oci_root;
+	rs.netns_dir = netns_dir;
+	rs.gpus_simulated = d->settings.gpus > 0 ? d->settings.gpus : 0;
+	if (runtime_open(&rs, &r->rt, err) < 0) {
+		err_wrap(err, "runtime");
+		goto out;
+	}
+	r->host_gpus = runtime_gpus(r->rt)->count;
+	images = xasprintf("%s/images", d->settings.state_dir);
+	if (image_cache_open(images, &r->images, err) < 0) {
+		err_wrap(err, "image cache");
+		goto out;
+	}
+	r->rootfs_dir = xasprintf("%s/rootfs", d->settings.state_dir);
+	if (mkdir_p(r->rootfs_dir, 0700, err) < 0)
+		goto out;
+	r->image_settings.insecure_hosts = d->settings.insecure_registries;
+	r->router.socket = d->settings.router_socket;
+	r->crash_at = getenv("BERTH_CRASH_AT");
+	r->tick = event_new(d->base, -1, 0, recon_on_tick, r);
+	r->timer = event_new(d->base, -1, EV_PERSIST, recon_on_timer, r);
+	log_info("runtime %s, %d GPU%s%s", runtime_oci_name(r->rt), r->host_gpus,
+	         r->host_gpus == 1 ? "" : "s",
+	         runtime_gpus(r->rt)->simulated ? " (simulated: scheduling only, no devices)" : "");
+	rc = 0;
+out:
+	free(images);
+	free(run);
+	free(oci_root);
+	free(netns_dir);
+	*out = r;
+	return rc;
+}
+
+/* At start-up: enclaves the runtime has but the store does not know as live
+ * are orphans of an interrupted attempt: they go. Live rows whose enclave
+ * is gone or broken are marked failed (the steps then retire them). */
+static void
+recon_adopt_all(struct recon *r)
+{
+	struct store_enclave *live = NULL;
+	struct err err = ERR_INIT;
+	char **names = NULL;
+	size_t n = 0;
+
+	if (store_enclave_list_live(r->d->store, &live, &n, &err) < 0) {
+		log_error("recon: list live enclaves: %s", err.msg);
+		return;
+	}
+	if (enclave_list(r->rt, &names, &err) < 0) {
+		log_error("recon: list the runtime's enclaves: %s", err.msg);
+		err_clear(&err);
+	}
+	for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+		int known = 0;
+
+		for (size_t j = 0; j < n; j++)
+			known |= strcmp(live[j].name, names[i]) == 0;
+		if (known)
+			continue;
+		log_info("recon: removing orphan enclave %s", names[i]);
+		if (enclave_destroy(r->rt, names[i], &err) < 0) {
+			log_error("recon: orphan %s: %s", names[i], err.msg);
+			err_clear(&err);
+		}
+	}
+	for (size_t j = 0; j < n; j++) {
+		struct store_enclave *e = &live[j];
+		struct enclave *enc = NULL;
+
+		if (e->state != ENCLAVE_HEALTHY && e->state != ENCLAVE_UNHEALTHY)
+			continue; /* creating/booting/stopping: their steps resume them */
+		if (enclave_adopt(r->rt, e->name, &enc, &err) == 0 &&
+		    enclave_state(r->rt, enc, &err) == 0 &&
+		    enclave_observed(enc) == ENCLAVE_OBSERVED_RUNNING) {
+			log_info("recon: adopted enclave %s at %s", e->name,
+			         e->address != NULL ? e->address : "?");
+		} else {
+			log_warn("recon: enclave %s is not running any more%s%s", e->name,
+			         err_isset(&err) ? ": " : "", err.msg);
+			err_clear(&err);
+			e->state = ENCLAVE_FAILED;
+			if (store_enclave_save(r->d->store, e, &err) < 0) {
+				log_error("recon: %s", err.msg);
+				err_clear(&err);
+			}
+		}
+		enclave_free(enc);
+	}
+	strv_free(names);
+	store_enclave_list_free(live, n);
+}
+
+int
+recon_start(struct recon *r, struct err *err)
+{
+	struct timeval tv = {0, RECON_TIMER_MS * 1000};
+
+	(void)err;
+	recon_adopt_all(r);
+	recon_router_tick(r);
+	recon_kick_all(r);
+	event_add(r->timer, &tv);
+	return 0;
 }
 
 void
@@ -63,7 +886,24 @@ recon_free(struct recon *r)
 {
 	if (r == NULL)
 		return;
-	event_free(r->tick);
+	while (r->ctrs != NULL) {
+		struct recon_ctr *ctr = r->ctrs;
+		r->ctrs = ctr->next;
+		recon_ctr_free(ctr);
+	}
+	/* Jobs the workq dropped when it stopped. */
+	while (r->jobs != NULL) {
+		struct recon_job *job = r->jobs;
+		recon_job_done(job);
+		job->free(job);
+	}
+	if (r->tick != NULL)
+		event_free(r->tick);
+	if (r->timer != NULL)
+		event_free(r->timer);
 	strv_free(r->kicked);
+	image_cache_close(r->images);
+	runtime_close(r->rt);
+	free(r->rootfs_dir);
 	free(r);
 }

@@ -125,6 +125,20 @@ test_cpu_file(void **state)
 	assert_int_equal(config_gpus_required(c, 8), 0);
 	assert_int_equal(strlen(c->config_sha256), 64);
 	assert_string_equal(c->path, "tests/config/cpu-app.yml");
+	/* The canonical form is pinned: changing it changes every deployment's
+	 * hash. Expected hash: printf '%s' '<the text>' | sha256sum */
+	assert_string_equal(
+	    c->canonical,
+	    "{\"containers\":[{\"command\":[\"--port\",\"8000\"],\"env\":[{\"key\":\"LOG_LEVEL\","
+	    "\"value\":\"info\"}],\"image\":\"registry.example/app:1.2@sha256:"
+	    "6288f5265d130be6426ba98cc0ea5b5cb7c0d2ec44a9c57829004dc8ee7f0e52\",\"name\":\"app\","
+	    "\"privileged\":false,\"read_only\":false,\"secrets\":[\"API_KEY\"]}],\"cpus\":2,"
+	    "\"cvm-version\":\"0.7.5\",\"deploy\":{\"drain-timeout\":30000,\"health-path\":\"/"
+	    "health\",\"health-timeout\":300000,\"hold-timeout\":30000,\"min-healthy-time\":2000,"
+	    "\"strategy\":\"auto\"},\"memory\":8192,\"shim\":{\"paths\":[\"/health\"],"
+	    "\"upstream-container\":\"app\",\"upstream-port\":8000}}");
+	assert_string_equal(c->config_sha256,
+	                    "7131c532c3c03aea8899f2ea725601be51f743ac0cab1815ad7249807a0843b0");
 	config_free(c);
 }
 
@@ -625,6 +639,15 @@ test_env_forms(void **state)
 	assert_string_equal(c->containers[0].env[2].value, "x: y");
 	assert_string_equal(c->containers[0].env[3].value, "");
 	config_free(c);
+	/* Quoted forms: '' escapes (runs of them too), folding, double-quoted escapes. */
+	c = parse_ok("containers:\n  - name: a\n    image: " IMG
+	             "\n    env:\n      - A: 'it''s'\n      - B: 'x''''''y'\n      - C: 'one\n"
+	             "          two\n\n          three  '\n      - D: \"t\\tu\\u00e9\"\n" SHIM);
+	assert_string_equal(c->containers[0].env[0].value, "it's");
+	assert_string_equal(c->containers[0].env[1].value, "x'''y");
+	assert_string_equal(c->containers[0].env[2].value, "one two\nthree  ");
+	assert_string_equal(c->containers[0].env[3].value, "t\tu\xc3\xa9");
+	config_free(c);
 	expect_errors("containers:\n  - name: a\n    image: " IMG
 	              "\n    env: [\"A=1\", {B: 1, C: 2}]\n    secrets: [\"my-secret\"]\n" SHIM,
 	              "t.yml:4:11: containers[0].env[0]: \"A=1\" is not a variable name; write - "
@@ -736,6 +759,27 @@ test_canonical_stable(void **state)
 	free(sd);
 }
 
+/* go-yaml v3, the reference's parser, reads yes/no/on/off into bool fields. */
+static void
+test_yaml11_bools(void **state)
+{
+	char *a = sha_of("containers:\n  - name: a\n    image: " IMG
+	                 "\n    read_only: yes\n    privileged: off\n" SHIM "  authenticated: Y\n");
+	char *b =
+	    sha_of("containers:\n  - name: a\n    image: " IMG
+	           "\n    read_only: true\n    privileged: false\n" SHIM "  authenticated: true\n");
+	struct config *c;
+
+	(void)state;
+	assert_string_equal(a, b);
+	/* In recorded sections, untyped, they stay strings, as there. */
+	c = parse_ok("containers:\n  - name: a\n    image: " IMG "\n" SHIM "security: {x: yes}\n");
+	assert_non_null(strstr(c->canonical, "\"security\":{\"x\":\"yes\"}"));
+	config_free(c);
+	free(a);
+	free(b);
+}
+
 /* Known answers computed independently with Python:
  *   import hashlib, struct
  *   f = lambda b: struct.pack('>Q', len(b)) + b
@@ -811,6 +855,7 @@ main(void)
 	    cmocka_unit_test(test_gpus),
 	    cmocka_unit_test(test_error_order),
 	    cmocka_unit_test(test_canonical_stable),
+	    cmocka_unit_test(test_yaml11_bools),
 	    cmocka_unit_test(test_measurement),
 	};
 

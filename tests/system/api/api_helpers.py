@@ -162,8 +162,8 @@ def make_source(path, tags):
     os.makedirs(path)
     git(path, "init", "-q", "-b", "main")
     for i, (tag, text) in enumerate(tags):
-        with open(os.path.join(path, "tinfoil-config.yml"), "w") as f:
-            f.write(text)
+        with open(os.path.join(path, "tinfoil-config.yml"), "wb") as f:
+            f.write(text.encode("utf-8", "surrogateescape"))
         git(path, "add", "tinfoil-config.yml")
         git(path, "commit", "-q", "-m", tag, date=1700000000 + 60 * i)
         git(path, "tag", tag)

@@ -1,9 +1,10 @@
 """POST/GET/DELETE /api/v1/containers against a real berthd: the container
 object, creation from a config or a git tag, every refusal (and that a
 refused request changes nothing), tags, events, other orgs."""
+import os
 import re
 
-from api_helpers import BAD_CONFIG, IMAGE, assert_error, config_text, http
+from api_helpers import BAD_CONFIG, IMAGE, assert_error, config_text, http, make_source
 
 CONTAINER_FIELDS = {"name", "org", "status", "status_detail", "url", "debug", "source",
                     "deployment", "update", "env", "created_at", "updated_at"}
@@ -93,6 +94,10 @@ def test_unknown_tag_and_bad_configs_are_422(berthd, api, source):
     assert re.match(r"^config:4:\d+: containers\[0\]\.image: ", msg), msg
     assert_error(api.post("/containers", {"name": "x", "repo": "/nonexistent/repo", "tag": "v1"}),
                  422, "invalid_source", "repo")
+    latin1 = make_source(os.path.join(berthd.state_dir, "latin1"),
+                         [("v1", "# caf\udce9\n" + config_text())])
+    assert_error(api.post("/containers", {"name": "x", "repo": latin1, "tag": "v1"}),
+                 422, "invalid_config", "tinfoil-config.yml@v1: the file is not UTF-8 text")
     assert snapshot(berthd, api) == before
 
 

@@ -1,0 +1,729 @@
+/* recon-boot: a deployment becomes an enclave (pull, unpack, create on a
+ * worker), then passes its health gate, or fails with a reason. */
+#include <errno.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "config/config.h"
+#include "daemon/daemon.h"
+#include "image/image.h"
+#include "model/model.h"
+#include "recon/recon-int.h"
+#include "runtime/enclave.h"
+#include "secret/secret.h"
+#include "store/store.h"
+
+#define BOOT_PROGRESS_MS 250
+
+struct boot_job {
+	struct recon_job hdr;
+	store_id container_id;
+	store_id enclave_id;
+	char name[MODEL_ENCLAVE_NAME_LEN + 1];
+	int resume; /* remove an interrupted attempt's leftovers first */
+	int upstream_port;
+	struct config *cfg;         /* owned; read-only while the work runs */
+	struct bundle_kv *settings; /* owned array; strings in settings_json */
+	size_t n_settings;
+	json_t *settings_json;     /* owned */
+	struct bundle_kv *secrets; /* owned array, values owned and wiped */
+	size_t n_secrets;
+	struct event *progress; /* owned: shows the pull's progress */
+	_Atomic int percent;    /* of the pull, 0..100 */
+	_Atomic int booting;    /* the pull is done, the enclave is being created */
+	int shown;              /* what the container's detail says: percent, 101 booting */
+	/* Results of the work. */
+	int rc;
+	struct err err;
+	struct enclave *enclave; /* owned */
+};
+
+static void
+boot_job_free(struct recon_job *hdr)
+{
+	struct boot_job *job = (struct boot_job *)hdr;
+
+	config_free(job->cfg);
+	free(job->settings);
+	json_decref(job->settings_json);
+	for (size_t i = 0; i < job->n_secrets; i++) {
+		secret_value_free((char *)job->secrets[i].value, strlen(job->secrets[i].value));
+		free((char *)job->secrets[i].key);
+	}
+	free(job->secrets);
+	if (job->progress != NULL)
+		event_free(job->progress);
+	enclave_free(job->enclave);
+	free(job);
+}
+
+struct boot_pull {
+	struct boot_job *job;
+	size_t index, count;
+};
+
+static int
+boot_on_progress(uint64_t done, uint64_t total, void *arg)
+{
+	struct boot_pull *p = arg;
+	uint64_t pct = total > 0 ? done * 100 / total : 0;
+
+	atomic_store(&p->job->percent, (int)((p->index * 100 + pct) / p->count));
+	/* Non-zero cancels the pull: the daemon is stopping. */
+	return atomic_load(&p->job->hdr.r->d->stopping);
+}
+
+/* Pulls and unpacks the image of every container, then creates the enclave.
+ * Runs on a worker: touches only the job, the runtime and the image cache. */
+static void
+boot_work(void *arg)
+{
+	struct boot_job *job = arg;
+	struct recon *r = job->hdr.r;
+	size_t n = job->cfg->n_containers;
+	struct image **imgs = xcalloc(n, sizeof *imgs);
+	struct enclave_container_spec *specs = xcalloc(n, sizeof *specs);
+	char **rootfs = xcalloc(n, sizeof *rootfs);
+	struct enclave_spec spec = {0};
+
+	if (job->resume && enclave_destroy(r->rt, job->name, &job->err) < 0) {
+		log_warn("enclave %s: leftovers of an interrupted attempt: %s", job->name,
+		         job->err.msg);
+		err_clear(&job->err);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct config_container *cc = &job->cfg->containers[i];
+		struct boot_pull p = {job, i, n};
+		const char *hex;
+
+		if (image_pull(r->images, &r->image_settings, cc->image, boot_on_progress, &p,
+		               &imgs[i], &job->err) < 0) {
+			job->rc = err_wrap(&job->err, "pulling image %s", cc->image);
+			goto out;
+		}
+		hex = strchr(imgs[i]->manifest_digest, ':');
+		rootfs[i] = xasprintf("%s/%s", r->rootfs_dir, hex != NULL ? hex + 1 : "x");
+		/* Unpacked images are shared and never written (overlays are). */
+		if (access(rootfs[i], F_OK) != 0 &&
+		    image_unpack(r->images, imgs[i], rootfs[i], &job->err) < 0) {
+			if (access(rootfs[i], F_OK) != 0) {
+				job->rc = err_wrap(&job->err, "unpacking image %s", cc->image);
+				goto out;
+			}
+			err_clear(&job->err); /* another job unpacked it meanwhile */
+		}
+		specs[i].config = cc;
+		specs[i].image = &imgs[i]->config;
+		specs[i].rootfs = rootfs[i];
+	}
+	atomic_store(&job->percent, 100);
+	atomic_store(&job->booting, 1);
+	spec.name = job->name;
+	spec.deployment_id = NULL;
+	spec.containers = specs;
+	spec.n_containers = n;
+	spec.settings = job->settings;
+	spec.n_settings = job->n_settings;
+	spec.secrets = job->secrets;
+	spec.n_secrets = job->n_secrets;
+	if (enclave_create(r->rt, &spec, &job->enclave, &job->err) < 0) {
+		job->rc = err_wrap(&job->err, "booting the enclave");
+		goto out;
+	}
+	job->rc = 0;
+out:
+	for (size_t i = 0; i < n; i++) {
+		image_free(imgs[i]);
+		free(rootfs[i]);
+	}
+	free(imgs);
+	free(rootfs);
+	free(specs);
+}
+
+/* Shows the pull's progress in the container's status_detail. */
+static void
+boot_on_progress_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct boot_job *job = arg;
+	struct recon *r = job->hdr.r;
+	int now = atomic_load(&job->booting) ? 101 : atomic_load(&job->percent);
+	struct store_container c = {0};
+	struct err err = ERR_INIT;
+
+	(void)fd;
+	(void)what;
+	if (now == job->shown || r->d->stopping)
+		return;
+	job->shown = now;
+	if (store_container_get(r->d->store, job->container_id, &c, &err) < 0)
+		return;
+	free(c.status_detail);
+	c.status_detail = now > 100 ? xstrdup("booting") : xasprintf("pulling image %d%%", now);
+	if (store_container_save(r->d->store, &c, &err) < 0)
+		log_error("container %s: progress: %s", c.name, err.msg);
+	store_container_clear(&c);
+}
+
+/* Marks enclave row id failed, remembering why for the step that follows. */
+static void
+boot_fail(struct recon *r, struct recon_ctr *ctr, const char *enclave_id, const char *reason)
+{
+	struct store_enclave e = {0};
+	struct err err = ERR_INIT;
+
+	free(ctr->fail_reason);
+	ctr->fail_reason = xstrdup(reason);
+	if (store_enclave_get(r->d->store, enclave_id, &e, &err) == 0) {
+		e.state = ENCLAVE_FAILED;
+		if (store_enclave_save(r->d->store, &e, &err) < 0)
+			log_error("enclave %s: %s", e.name, err.msg);
+	}
+	store_enclave_clear(&e);
+	recon_kick(r, ctr->id);
+}
+
+static void
+boot_done(void *arg)
+{
+	struct boot_job *job = arg;
+	struct recon *r = job->hdr.r;
+	struct recon_ctr *ctr;
+	struct store_enclave e = {0};
+	struct store_deployment d = {0};
+	struct err err = ERR_INIT;
+
+	recon_job_done(&job->hdr);
+	if (r->d->stopping)
+		goto out; /* the next start resumes the row's attempt */
+	ctr = recon_ctr_get(r, job->container_id);
+	ctr->busy = 0;
+	if (job->rc < 0) {
+		log_warn("enclave %s: %s", job->name, job->err.msg);
+		boot_fail(r, ctr, job->enclave_id, job->err.msg);
+		goto out;
+	}
+	if (store_enclave_get(r->d->store, job->enclave_id, &e, &err) < 0 ||
+	    store_deployment_get(r->d->store, e.deployment_id, &d, &err) < 0) {
+		log_error("enclave %s: %s", job->name, err.msg);
+		goto out;
+	}
+	e.state = ENCLAVE_BOOTING;
+	free(e.address);
+	e.address = xasprintf("%s:%d", job->enclave->ip, job->upstream_port);
+	if (store_enclave_save(r->d->store, &e, &err) < 0) {
+		log_error("enclave %s: %s", job->name, err.msg);
+		ctr->retry_at_ms = now_mono_ms() + 1000;
+		goto out;
+	}
+	recon_crashpoint(r, "booted");
+	log_info("enclave %s booted at %s", e.name, e.address);
+	recon_watch_start(r, ctr, &d, &e, take_ptr(&job->enclave));
+	recon_kick(r, ctr->id);
+out:
+	store_enclave_clear(&e);
+	store_deployment_clear(&d);
+	boot_job_free(&job->hdr);
+}
+
+/* Opens the deployment's secrets for the enclave's environment. A secret the
+ * org no longer has fails the deployment before boot. */
+static int
+boot_open_secrets(struct recon *r, const struct store_container *c,
+                  const struct store_deployment *d, struct boot_job *job, struct err *err)
+{
+	json_t *names = json_loads(d->secrets_json != NULL ? d->secrets_json : "[]", 0, NULL);
+	size_t n = json_array_size(names);
+	int rc = 0;
+
+	job->secrets = xcalloc(n + 1, sizeof *job->secrets);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *name = json_string_value(json_array_get(names, i));
+		struct store_secret s = {0};
+		char *value = NULL;
+		size_t len = 0;
+
+		if (name == NULL)
+			continue;
+		rc = store_secret_get(r->d->store, c->org_id, name, &s, err);
+		if (rc == STORE_ENOTFOUND) {
+			rc = err_make(err, 0, "secret %s does not exist in the org", name);
+		} else if (rc == 0 && s.nonce_len != SECRET_NONCE_BYTES) {
+			rc = err_make(err, 0, "secret %s is damaged", name);
+		} else if (rc == 0) {
+			rc = secret_open(r->d->key, c->org_id, name, s.sealed, s.sealed_len,
+			                 s.nonce, &value, &len, err);
+			if (rc < 0)
+				err_wrap(err, "secret %s", name);
+		}
+		store_secret_clear(&s);
+		if (rc == 0) {
+			job->secrets[job->n_secrets].key = xstrdup(name);
+			job->secrets[job->n_secrets].value = value;
+			job->n_secrets++;
+		}
+	}
+	json_decref(names);
+	return rc;
+}
+
+void
+recon_boot_start(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
+                 const struct store_deployment *d, const struct store_enclave *e, int resume)
+{
+	struct boot_job *job = xcalloc(1, sizeof *job);
+	struct timeval tv = {0, BOOT_PROGRESS_MS * 1000};
+	const char *key;
+	json_t *value;
+	struct err err = ERR_INIT;
+	size_t i = 0;
+
+	job->hdr.free = boot_job_free;
+	job->hdr.r = r;
+	snprintf(job->container_id, sizeof job->container_id, "%s", c->id);
+	snprintf(job->enclave_id, sizeof job->enclave_id, "%s", e->id);
+	snprintf(job->name, sizeof job->name, "%s", e->name);
+	job->resume = resume;
+	job->shown = -1;
+	job->cfg = recon_config_of(d);
+	if (job->cfg == NULL) {
+		boot_fail(r, ctr, e->id, "the deployment's config does not parse");
+		boot_job_free(&job->hdr);
+		return;
+	}
+	job->upstream_port = job->cfg->shim.upstream_port;
+	if (boot_open_secrets(r, c, d, job, &err) < 0) {
+		boot_fail(r, ctr, e->id, err.msg);
+		boot_job_free(&job->hdr);
+		return;
+	}
+	/* External settings as they were when the deployment was made. */
+	job->settings_json = json_loads(d->env_json != NULL ? d->env_json : "{}", 0, NULL);
+	if (!json_is_object(job->settings_json)) {
+		json_decref(job->settings_json);
+		job->settings_json = json_object();
+	}
+	job->settings = xcalloc(json_object_size(job->settings_json) + 1, sizeof *job->settings);
+	json_object_foreach(job->settings_json, key, value)
+	{
+		if (!json_is_string(value))
+			continue;
+		job->settings[i].key = key;
+		job->settings[i].value = json_string_value(value);
+		i++;
+	}
+	job->n_settings = i;
+	job->progress = event_new(r->d->base, -1, EV_PERSIST, boot_on_progress_timer, job);
+	event_add(job->progress, &tv);
+	ctr->busy = 1;
+	log_info("%s: deploying %s as enclave %s%s", c->name, d->id, e->name,
+	         resume ? " (resuming an interrupted attempt)" : "");
+	recon_job_submit(r, &job->hdr, boot_work, boot_done);
+}
+
+/* ---- adopting a booting enclave after a restart ---- */
+
+struct adopt_job {
+	struct recon_job hdr;
+	store_id container_id;
+	store_id enclave_id;
+	char name[MODEL_ENCLAVE_NAME_LEN + 1];
+	int rc;
+	struct err err;
+	struct enclave *enclave; /* owned */
+};
+
+static void
+adopt_job_free(struct recon_job *hdr)
+{
+	struct adopt_job *job = (struct adopt_job *)hdr;
+
+	enclave_free(job->enclave);
+	free(job);
+}
+
+static void
+adopt_work(void *arg)
+{
+	struct adopt_job *job = arg;
+	struct runtime *rt = job->hdr.r->rt;
+
+	job->rc = enclave_adopt(rt, job->name, &job->enclave, &job->err);
+	if (job->rc == 0)
+		job->rc = enclave_state(rt, job->enclave, &job->err);
+	if (job->rc == 0 && enclave_observed(job->enclave) != ENCLAVE_OBSERVED_RUNNING)
+		job->rc = err_make(&job->err, 0, "its containers are %s",
+		                   enclave_observed_str(enclave_observed(job->enclave)));
+}
+
+static void
+adopt_done(void *arg)
+{
+	struct adopt_job *job = arg;
+	struct recon *r = job->hdr.r;
+	struct store_enclave e = {0};
+	struct store_deployment d = {0};
+	struct recon_ctr *ctr;
+	struct err err = ERR_INIT;
+
+	recon_job_done(&job->hdr);
+	if (r->d->stopping)
+		goto out;
+	ctr = recon_ctr_get(r, job->container_id);
+	ctr->busy = 0;
+	if (job->rc < 0) {
+		char *why = xasprintf("the enclave did not survive the restart: %s", job->err.msg);
+		boot_fail(r, ctr, job->enclave_id, why);
+		free(why);
+		goto out;
+	}
+	if (store_enclave_get(r->d->store, job->enclave_id, &e, &err) < 0 ||
+	    store_deployment_get(r->d->store, e.deployment_id, &d, &err) < 0) {
+		log_error("enclave %s: %s", job->name, err.msg);
+		goto out;
+	}
+	log_info("enclave %s adopted; its health gate starts again", job->name);
+	recon_watch_start(r, ctr, &d, &e, take_ptr(&job->enclave));
+	recon_kick(r, ctr->id);
+out:
+	store_enclave_clear(&e);
+	store_deployment_clear(&d);
+	adopt_job_free(&job->hdr);
+}
+
+void
+recon_boot_adopt(struct recon *r, struct recon_ctr *ctr, const struct store_deployment *d,
+                 const struct store_enclave *e)
+{
+	struct adopt_job *job = xcalloc(1, sizeof *job);
+
+	(void)d;
+	job->hdr.free = adopt_job_free;
+	snprintf(job->container_id, sizeof job->container_id, "%s", e->container_id);
+	snprintf(job->enclave_id, sizeof job->enclave_id, "%s", e->id);
+	snprintf(job->name, sizeof job->name, "%s", e->name);
+	ctr->busy = 1;
+	recon_job_submit(r, &job->hdr, adopt_work, adopt_done);
+}
+
+/* ---- removing an enclave ---- */
+
+struct destroy_job {
+	struct recon_job hdr;
+	store_id container_id;
+	store_id enclave_id;
+	char name[MODEL_ENCLAVE_NAME_LEN + 1];
+	int rc;
+	struct err err;
+};
+
+static void
+destroy_job_free(struct recon_job *hdr)
+{
+	free(hdr);
+}
+
+static void
+destroy_work(void *arg)
+{
+	struct destroy_job *job = arg;
+
+	job->rc = enclave_destroy(job->hdr.r->rt, job->name, &job->err);
+}
+
+static void
+destroy_done(void *arg)
+{
+	struct destroy_job *job = arg;
+	struct recon *r = job->hdr.r;
+	struct store_enclave e = {0};
+	struct store_container c = {0};
+	struct recon_ctr *ctr;
+	struct err err = ERR_INIT;
+
+	recon_job_done(&job->hdr);
+	if (r->d->stopping)
+		goto out;
+	ctr = recon_ctr_get(r, job->container_id);
+	ctr->busy = 0;
+	if (job->rc < 0) {
+		log_error("enclave %s: stop: %s", job->name, job->err.msg);
+		ctr->retry_at_ms = now_mono_ms() + 1000;
+		goto out;
+	}
+	if (store_enclave_get(r->d->store, job->enclave_id, &e, &err) < 0)
+		goto fail;
+	e.state = ENCLAVE_STOPPED;
+	if (store_enclave_save(r->d->store, &e, &err) < 0)
+		goto fail;
+	log_info("enclave %s stopped and removed", e.name);
+	/* A deployment that does not serve keeps no secret bound once its
+	 * enclave stopped (the serving one's go when its update finishes). */
+	if (store_container_get(r->d->store, e.container_id, &c, &err) == 0 &&
+	    strcmp(c.deployment_id, e.deployment_id) != 0 &&
+	    store_binding_delete_deployment(r->d->store, e.deployment_id, &err) < 0)
+		goto fail;
+	recon_crashpoint(r, "enclave-stopped");
+	recon_kick(r, ctr->id);
+	goto out;
+fail:
+	log_error("enclave %s: %s", job->name, err.msg);
+	ctr->retry_at_ms = now_mono_ms() + 1000;
+out:
+	store_container_clear(&c);
+	store_enclave_clear(&e);
+	destroy_job_free(&job->hdr);
+}
+
+void
+recon_enclave_destroy(struct recon *r, struct recon_ctr *ctr, const struct store_enclave *e)
+{
+	struct destroy_job *job = xcalloc(1, sizeof *job);
+
+	job->hdr.free = destroy_job_free;
+	snprintf(job->container_id, sizeof job->container_id, "%s", e->container_id);
+	snprintf(job->enclave_id, sizeof job->enclave_id, "%s", e->id);
+	snprintf(job->name, sizeof job->name, "%s", e->name);
+	ctr->busy = 1;
+	recon_job_submit(r, &job->hdr, destroy_work, destroy_done);
+}
+
+/* ---- the health gate ---- */
+
+struct check_job {
+	struct recon_job hdr;
+	struct recon_watch *w; /* borrowed: lives until its running checks are back */
+	size_t index;
+	struct health_result result;
+};
+
+static void
+check_job_free(struct recon_job *hdr)
+{
+	struct check_job *job = (struct check_job *)hdr;
+
+	/* Dropped at shutdown: the watch goes with the last of its checks. */
+	if (job->w != NULL && --job->w->running == 0 && job->w->cancelled)
+		recon_watch_cancel(job->w);
+	free(job);
+}
+
+static void watch_free(struct recon_watch *w);
+static void watch_schedule(struct recon_watch *w);
+
+static int
+watch_exec(void *arg, const char *container, char *const argv[], int64_t timeout_ms, int *exit_code,
+           char **output, struct err *err)
+{
+	struct recon_watch *w = arg;
+
+	return enclave_exec(w->r->rt, w->enclave, container, argv, timeout_ms, exit_code, output,
+	                    err);
+}
+
+static void
+check_work(void *arg)
+{
+	struct check_job *job = arg;
+
+	health_check_run(&job->w->checks[job->index], watch_exec, job->w, &job->result);
+}
+
+/* Writes the gate's log into the update that waits for it. */
+static void
+watch_log(struct recon_watch *w)
+{
+	struct recon *r = w->r;
+	struct store_update u = {0};
+	struct err err = ERR_INIT;
+	char **log;
+	json_t *a;
+
+	if (w->update_id[0] == '\0' || store_update_get(r->d->store, w->update_id, &u, &err) < 0 ||
+	    u.state.finished) {
+		store_update_clear(&u);
+		return;
+	}
+	log = health_tracker_log(w->tracker);
+	a = json_array();
+	for (size_t i = 0; log != NULL && log[i] != NULL; i++)
+		json_array_append_new(a, json_string(log[i]));
+	free(u.health_log_json);
+	u.health_log_json = json_dumps(a, JSON_COMPACT);
+	if (store_update_save(r->d->store, &u, &err) < 0)
+		log_warn("update %s: health log: %s", u.id, err.msg);
+	json_decref(a);
+	strv_free(log);
+	store_update_clear(&u);
+}
+
+/* The gate decided: the enclave row says so, the container's step acts. */
+static void
+watch_verdict(struct recon_watch *w, enum health_gate gate)
+{
+	struct recon *r = w->r;
+	struct recon_ctr *ctr = recon_ctr_get(r, w->container_id);
+	struct store_enclave e = {0};
+	struct err err = ERR_INIT;
+
+	if (ctr->watch == w)
+		ctr->watch = NULL;
+	if (gate == HEALTH_GATE_FAILED) {
+		boot_fail(r, ctr, w->enclave_id, health_tracker_reason(w->tracker));
+	} else if (store_enclave_get(r->d->store, w->enclave_id, &e, &err) == 0) {
+		e.state = ENCLAVE_HEALTHY;
+		if (store_enclave_save(r->d->store, &e, &err) < 0)
+			log_error("enclave %s: %s", e.name, err.msg);
+		else
+			log_info("enclave %s passed its health gate", e.name);
+		recon_kick(r, ctr->id);
+	}
+	store_enclave_clear(&e);
+	recon_watch_cancel(w);
+}
+
+static void
+check_done(void *arg)
+{
+	struct check_job *job = arg;
+	struct recon_watch *w = job->w;
+	enum health_gate gate;
+
+	recon_job_done(&job->hdr);
+	job->w = NULL;
+	w->running--;
+	if (w->cancelled || w->r->d->stopping) {
+		if (w->running == 0 && w->cancelled)
+			watch_free(w);
+		free(job);
+		return;
+	}
+	health_tracker_record(w->tracker, job->index, now_mono_ms(), &job->result);
+	free(job);
+	watch_log(w);
+	gate = health_tracker_gate(w->tracker, now_mono_ms());
+	if (gate != HEALTH_GATE_WAITING)
+		watch_verdict(w, gate);
+	else
+		watch_schedule(w);
+}
+
+static void
+watch_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct recon_watch *w = arg;
+	int64_t now = now_mono_ms();
+	enum health_gate gate;
+	int i;
+
+	(void)fd;
+	(void)what;
+	if (w->cancelled || w->r->d->stopping)
+		return;
+	while ((i = health_tracker_take_due(w->tracker, now)) >= 0) {
+		struct check_job *job = xcalloc(1, sizeof *job);
+
+		job->hdr.free = check_job_free;
+		job->w = w;
+		job->index = (size_t)i;
+		w->running++;
+		recon_job_submit(w->r, &job->hdr, check_work, check_done);
+	}
+	gate = health_tracker_gate(w->tracker, now);
+	if (gate != HEALTH_GATE_WAITING)
+		watch_verdict(w, gate);
+	else
+		watch_schedule(w);
+}
+
+static void
+watch_schedule(struct recon_watch *w)
+{
+	int64_t at = health_tracker_next_wakeup(w->tracker), now = now_mono_ms();
+	int64_t wait = at == INT64_MAX ? 1000 : at - now;
+	struct timeval tv;
+
+	if (wait < 5)
+		wait = 5;
+	tv.tv_sec = (time_t)(wait / 1000);
+	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+	evtimer_add(w->timer, &tv);
+}
+
+void
+recon_watch_start(struct recon *r, struct recon_ctr *ctr, const struct store_deployment *d,
+                  const struct store_enclave *e, struct enclave *enclave)
+{
+	struct recon_watch *w = xcalloc(1, sizeof *w);
+	struct config *cfg = recon_config_of(d);
+	struct store_update u = {0};
+	struct err err = ERR_INIT;
+	const char *colon = e->address != NULL ? strrchr(e->address, ':') : NULL;
+	char *ip = colon != NULL ? xstrndup(e->address, (size_t)(colon - e->address))
+	                         : xstrdup(enclave->ip != NULL ? enclave->ip : "");
+
+	w->r = r;
+	snprintf(w->container_id, sizeof w->container_id, "%s", e->container_id);
+	snprintf(w->deployment_id, sizeof w->deployment_id, "%s", d->id);
+	snprintf(w->enclave_id, sizeof w->enclave_id, "%s", e->id);
+	w->enclave = enclave;
+	w->timer = evtimer_new(r->d->base, watch_on_timer, w);
+	if (store_update_latest(r->d->store, e->container_id, &u, &err) == 0 && !u.state.finished &&
+	    strcmp(u.to_deployment_id, d->id) == 0)
+		snprintf(w->update_id, sizeof w->update_id, "%s", u.id);
+	store_update_clear(&u);
+	if (cfg == NULL || health_checks_from_config(cfg, ip, &w->checks, &w->n_checks, &err) < 0) {
+		free(ip);
+		config_free(cfg);
+		boot_fail(r, ctr, e->id, cfg == NULL ? "the config does not parse" : err.msg);
+		watch_free(w);
+		return;
+	}
+	w->tracker =
+	    health_tracker_new(w->checks, w->n_checks, now_mono_ms(),
+	                       cfg->deploy.min_healthy_time_ms, health_timeout_of_config(cfg));
+	free(ip);
+	config_free(cfg);
+	if (ctr->watch != NULL)
+		recon_watch_cancel(ctr->watch);
+	ctr->watch = w;
+	{
+		struct store_container c = {0};
+
+		if (store_container_get(r->d->store, e->container_id, &c, &err) == 0) {
+			free(c.status_detail);
+			c.status_detail = xstrdup("health checks");
+			if (store_container_save(r->d->store, &c, &err) < 0)
+				log_error("container %s: %s", c.name, err.msg);
+		}
+		store_container_clear(&c);
+	}
+	watch_on_timer(-1, 0, w);
+}
+
+static void
+watch_free(struct recon_watch *w)
+{
+	if (w->timer != NULL)
+		event_free(w->timer);
+	health_tracker_free(w->tracker);
+	health_checks_free(w->checks, w->n_checks);
+	enclave_free(w->enclave);
+	free(w);
+}
+
+void
+recon_watch_cancel(struct recon_watch *w)
+{
+	w->cancelled = 1;
+	if (w->timer != NULL)
+		evtimer_del(w->timer);
+	if (w->running == 0)
+		watch_free(w);
+}

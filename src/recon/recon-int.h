@@ -1,0 +1,137 @@
+/* recon-int: what the reconciler's files share. Not for other modules. */
+#ifndef BERTH_RECON_INT_H
+#define BERTH_RECON_INT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "config/config-types.h"
+#include "health/health.h"
+#include "image/image.h"
+#include "recon/recon.h"
+#include "store/store-types.h"
+
+struct event;
+struct berthd;
+struct enclave;
+struct runtime;
+struct image_cache;
+
+/* Every job on the workq starts with this, so that jobs still queued when
+ * the daemon stops can be found and freed (the workq drops them). */
+struct recon_job {
+	struct recon *r;                     /* borrowed */
+	struct recon_job *prev, *next;       /* in r->jobs */
+	void (*free)(struct recon_job *job); /* frees the whole job */
+};
+
+/* A health gate in progress: the checks of one new enclave until it is ready
+ * (healthy for min-healthy-time) or failed (health-timeout). */
+struct recon_watch {
+	struct recon *r; /* borrowed */
+	store_id container_id;
+	store_id deployment_id;
+	store_id enclave_id;         /* its store row */
+	store_id update_id;          /* the update waiting for it, "" for a first deploy */
+	struct enclave *enclave;     /* owned: for exec checks */
+	struct health_check *checks; /* owned array */
+	size_t n_checks;
+	struct health_tracker *tracker; /* owned */
+	struct event *timer;            /* owned */
+	int running;                    /* checks in flight on the workq */
+	int cancelled;                  /* nobody wants the verdict: free when running is 0 */
+	enum health_gate gate;          /* the verdict, once not WAITING */
+	size_t logged;                  /* health log entries already written */
+};
+
+/* What the reconciler remembers of a container between steps. The store is
+ * the truth; this only says what is in flight. */
+struct recon_ctr {
+	store_id id;
+	int busy;                  /* a job of this container is on the workq */
+	struct recon_watch *watch; /* owned, or NULL */
+	char *route_pushed;        /* owned JSON of the route the router has, or NULL */
+	int64_t drain_deadline_ms; /* monotonic; 0 when no drain is under way */
+	int drained;               /* the router reported the draining upstream idle */
+	int64_t retry_at_ms;       /* monotonic; a failed step waits until then */
+	char *fail_reason;         /* owned: why the last enclave failed, or NULL */
+	struct recon_ctr *next;
+};
+
+/* The router link: berth-router found or started, its table kept in sync. */
+struct recon_router {
+	char *socket;          /* borrowed from settings */
+	int up;                /* the last liveness check answered */
+	int checking;          /* a liveness check or full push is in flight */
+	int64_t generation;    /* of the last full table pushed */
+	int64_t next_check_ms; /* monotonic */
+	int spawned;           /* berthd started a router at least once */
+};
+
+struct recon {
+	struct berthd *d;                     /* borrowed */
+	struct runtime *rt;                   /* owned */
+	struct image_cache *images;           /* owned */
+	char *rootfs_dir;                     /* owned: <state>/rootfs, unpacked images */
+	struct image_settings image_settings; /* borrows the daemon's settings */
+	struct event *tick;                   /* owned: runs kicked containers on the next pass */
+	struct event *timer;                  /* owned: periodic resync and router liveness */
+	char **kicked;                        /* owned strv of container ids */
+	struct recon_ctr *ctrs;               /* owned list */
+	struct recon_job *jobs;               /* owned list of jobs on the workq */
+	struct recon_router router;
+	int host_gpus;
+	uint64_t timer_count; /* timer passes, for the periodic resync */
+	const char *crash_at; /* BERTH_CRASH_AT: a named step that kills berthd */
+};
+
+/* recon.c */
+struct recon_ctr *recon_ctr_get(struct recon *r, const char *id);
+void recon_job_submit(struct recon *r, struct recon_job *job, void (*work)(void *),
+                      void (*done)(void *));
+void recon_job_done(struct recon_job *job);
+/* Dies with SIGKILL when BERTH_CRASH_AT names step (crash tests). */
+void recon_crashpoint(struct recon *r, const char *step);
+/* Records an event about container c (its org and name). */
+void recon_event(struct recon *r, const struct store_container *c, const char *kind,
+                 const char *fmt, ...) BERTH_PRINTF(4, 5);
+
+/* recon-boot.c: bringing a deployment up as an enclave, and its health gate. */
+/* Starts (or resumes) the enclave of deployment d of container c: pulls,
+ * unpacks, creates. The enclave row e exists (state creating). resume: remove
+ * leftovers of an interrupted attempt first. Marks ctr busy. */
+void recon_boot_start(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
+                      const struct store_deployment *d, const struct store_enclave *e, int resume);
+/* Takes back a booting enclave after a restart and starts its health gate. */
+void recon_boot_adopt(struct recon *r, struct recon_ctr *ctr, const struct store_deployment *d,
+                      const struct store_enclave *e);
+/* Starts the health gate of enclave (taken). */
+void recon_watch_start(struct recon *r, struct recon_ctr *ctr, const struct store_deployment *d,
+                       const struct store_enclave *e, struct enclave *enclave);
+/* Stops a gate; it is freed once its running checks came back. */
+void recon_watch_cancel(struct recon_watch *w);
+/* Removes an enclave from the host (stop, delete, network). Marks ctr busy. */
+void recon_enclave_destroy(struct recon *r, struct recon_ctr *ctr, const struct store_enclave *e);
+
+/* recon-route.c: the router. */
+/* The route of container c as the router should have it now (a new JSON
+ * text), or NULL when it should have none. */
+char *recon_route_desired(struct recon *r, const struct store_container *c);
+/* Pushes route (JSON text, taken; NULL deletes) for c's host. Marks ctr busy. */
+void recon_route_push(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
+                      char *route);
+/* The host name of container c: <name>.<org>.<domain>. Caller frees. */
+char *recon_route_host(struct recon *r, const struct store_container *c);
+/* Asks the router whether address has requests in flight. Marks ctr busy;
+ * sets ctr->drained when it has none, then kicks the container. */
+void recon_route_poll_drain(struct recon *r, struct recon_ctr *ctr, const char *address);
+/* Liveness of the router: starts it when nobody answers, pushes the full
+ * table when it (re)appears. Called from the periodic timer. */
+void recon_router_tick(struct recon *r);
+
+/* Parses the config of deployment d; NULL (logged) when it does not parse,
+ * which cannot happen for a deployment the API accepted. */
+struct config *recon_config_of(const struct store_deployment *d);
+
+#endif

@@ -1,0 +1,582 @@
+/* recon-route: berth-router as berthd sees it. The route of a container is
+ * derived from the store alone (recon_route_desired), pushed when it differs
+ * from what the router was last given, and the whole table is pushed when
+ * the router (re)appears. berthd starts the router when nobody answers on
+ * its admin socket, detached, so that it keeps serving across berthd's own
+ * restarts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "config/config.h"
+#include "daemon/daemon.h"
+#include "model/model.h"
+#include "recon/recon-int.h"
+#include "router/router_client.h"
+#include "store/store.h"
+
+#define ROUTER_CHECK_MS   1000
+#define ROUTER_START_WAIT 5000
+
+char *
+recon_route_host(struct recon *r, const struct store_container *c)
+{
+	struct store_org org = {0};
+	struct err err = ERR_INIT;
+	char *host;
+
+	if (store_org_get(r->d->store, c->org_id, &org, &err) < 0) {
+		log_error("org of %s: %s", c->name, err.msg);
+		return NULL;
+	}
+	host = xasprintf("%s.%s.%s", c->name, org.name, r->d->settings.domain);
+	store_org_clear(&org);
+	for (char *p = host; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return host;
+}
+
+/* The live enclave row of deployment id of container cid with an address
+ * that passed its gate, or NULL. */
+static int
+recon_serving_address(struct recon *r, const char *cid, const char *deployment_id, char **address)
+{
+	struct store_enclave *v = NULL;
+	struct err err = ERR_INIT;
+	size_t n = 0;
+
+	*address = NULL;
+	if (store_enclave_list(r->d->store, cid, &v, &n, &err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].deployment_id, deployment_id) == 0 && v[i].address != NULL &&
+		    (v[i].state == ENCLAVE_HEALTHY || v[i].state == ENCLAVE_UNHEALTHY))
+			*address = xstrdup(v[i].address);
+	store_enclave_list_free(v, n);
+	return 0;
+}
+
+/* The route object of c, without its host; NULL when c has no route. */
+static json_t *
+recon_route_object(struct recon *r, const struct store_container *c)
+{
+	struct store_update u = {0};
+	struct store_deployment d = {0};
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	const char *mode = "down", *serving = c->deployment_id;
+	char *address = NULL;
+	json_t *route = NULL, *ups = json_array(), *paths = json_null();
+	int active;
+
+	if (c->deleted_at != 0)
+		goto out;
+	active = store_update_latest(r->d->store, c->id, &u, &err) == 0 && !u.state.finished;
+	if (active && u.state.switched)
+		serving = u.to_deployment_id;
+	if (active && u.state.strategy == STRATEGY_RECREATE && !u.state.switched) {
+		/* The gap of a recreate: requests wait for the new version. */
+		mode = "hold";
+		serving = u.to_deployment_id;
+	} else if (recon_serving_address(r, c->id, serving, &address) == 0 && address != NULL) {
+		mode = "serve";
+		json_array_append_new(ups, json_string(address));
+	}
+	if (store_deployment_get(r->d->store, serving, &d, &err) == 0)
+		cfg = recon_config_of(&d);
+	if (cfg != NULL && cfg->shim.paths != NULL) {
+		paths = json_array();
+		for (size_t i = 0; cfg->shim.paths[i] != NULL; i++)
+			json_array_append_new(paths, json_string(cfg->shim.paths[i]));
+	}
+	route = json_pack(
+	    "{s:s,s:O,s:O,s:I,s:I}", "mode", mode, "upstreams", ups, "paths", paths,
+	    "drain_timeout_ms", (json_int_t)(cfg != NULL ? cfg->deploy.drain_timeout_ms : 30000),
+	    "hold_timeout_ms", (json_int_t)(cfg != NULL ? cfg->deploy.hold_timeout_ms : 30000));
+out:
+	json_decref(ups);
+	json_decref(paths);
+	free(address);
+	config_free(cfg);
+	store_deployment_clear(&d);
+	store_update_clear(&u);
+	return route;
+}
+
+static char *
+recon_json_text(const json_t *j)
+{
+	return j != NULL ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : xstrdup("null");
+}
+
+char *
+recon_route_desired(struct recon *r, const struct store_container *c)
+{
+	json_t *route = recon_route_object(r, c);
+	char *text = recon_json_text(route);
+
+	json_decref(route);
+	return text;
+}
+
+/* ---- pushing one route ---- */
+
+struct push_job {
+	struct recon_job hdr;
+	store_id container_id;
+	char *host;  /* owned */
+	char *route; /* owned JSON text, "null" to delete */
+	int rc;
+	struct err err;
+};
+
+static void
+push_job_free(struct recon_job *hdr)
+{
+	struct push_job *job = (struct push_job *)hdr;
+
+	free(job->host);
+	free(job->route);
+	free(job);
+}
+
+static void
+push_work(void *arg)
+{
+	struct push_job *job = arg;
+	const char *sock = job->hdr.r->router.socket;
+	json_t *route;
+
+	if (strcmp(job->route, "null") == 0) {
+		job->rc = router_client_delete_route(sock, job->host, &job->err);
+		/* A route the router never had is as good as deleted. */
+		if (job->rc < 0 && strstr(job->err.msg, "404") != NULL) {
+			err_clear(&job->err);
+			job->rc = 0;
+		}
+		return;
+	}
+	route = json_loads(job->route, 0, NULL);
+	job->rc = router_client_set_route(sock, job->host, route, &job->err);
+	json_decref(route);
+}
+
+static void
+push_done(void *arg)
+{
+	struct push_job *job = arg;
+	struct recon *r = job->hdr.r;
+	struct recon_ctr *ctr;
+
+	recon_job_done(&job->hdr);
+	if (r->d->stopping)
+		goto out;
+	ctr = recon_ctr_get(r, job->container_id);
+	ctr->busy = 0;
+	if (job->rc < 0) {
+		log_warn("route of %s: %s", job->host, job->err.msg);
+		ctr->retry_at_ms = now_mono_ms() + 500;
+		r->router.next_check_ms = 0; /* look at the router now */
+		goto out;
+	}
+	log_debug("route of %s: %s", job->host, job->route);
+	free(ctr->route_pushed);
+	ctr->route_pushed = take_ptr(&job->route);
+	recon_crashpoint(r, "routed");
+	recon_kick(r, ctr->id);
+out:
+	push_job_free(&job->hdr);
+}
+
+void
+recon_route_push(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
+                 char *route)
+{
+	struct push_job *job = xcalloc(1, sizeof *job);
+
+	job->hdr.free = push_job_free;
+	snprintf(job->container_id, sizeof job->container_id, "%s", c->id);
+	job->host = recon_route_host(r, c);
+	job->route = route;
+	if (job->host == NULL) {
+		ctr->retry_at_ms = now_mono_ms() + 1000;
+		push_job_free(&job->hdr);
+		return;
+	}
+	ctr->busy = 1;
+	recon_job_submit(r, &job->hdr, push_work, push_done);
+}
+
+/* ---- drains ---- */
+
+struct drain_job {
+	struct recon_job hdr;
+	store_id container_id;
+	char *address; /* owned */
+	int drained;
+};
+
+static void
+drain_job_free(struct recon_job *hdr)
+{
+	struct drain_job *job = (struct drain_job *)hdr;
+
+	free(job->address);
+	free(job);
+}
+
+static void
+drain_work(void *arg)
+{
+	struct drain_job *job = arg;
+	struct err err = ERR_INIT;
+	json_t *counters = NULL, *ups, *v;
+	size_t i;
+
+	/* Unreachable router: not drained; the deadline decides. */
+	if (router_client_get_counters(job->hdr.r->router.socket, &counters, &err) < 0)
+		return;
+	job->drained = 1;
+	ups = json_object_get(counters, "upstreams");
+	json_array_foreach(ups, i, v)
+	{
+		const char *addr = json_string_value(json_object_get(v, "address"));
+		const char *state = json_string_value(json_object_get(v, "state"));
+
+		if (addr == NULL || strcmp(addr, job->address) != 0)
+			continue;
+		if ((state != NULL && strcmp(state, "active") == 0) ||
+		    json_integer_value(json_object_get(v, "in_flight")) > 0)
+			job->drained = 0;
+	}
+	json_decref(counters);
+}
+
+static void
+drain_done(void *arg)
+{
+	struct drain_job *job = arg;
+	struct recon *r = job->hdr.r;
+	struct recon_ctr *ctr;
+
+	recon_job_done(&job->hdr);
+	if (!r->d->stopping) {
+		ctr = recon_ctr_get(r, job->container_id);
+		ctr->busy = 0;
+		ctr->drained = job->drained;
+		if (job->drained)
+			recon_kick(r, ctr->id);
+		else
+			ctr->retry_at_ms = now_mono_ms() + 100;
+	}
+	drain_job_free(&job->hdr);
+}
+
+void
+recon_route_poll_drain(struct recon *r, struct recon_ctr *ctr, const char *address)
+{
+	struct drain_job *job = xcalloc(1, sizeof *job);
+
+	job->hdr.free = drain_job_free;
+	snprintf(job->container_id, sizeof job->container_id, "%s", ctr->id);
+	job->address = xstrdup(address);
+	ctr->busy = 1;
+	recon_job_submit(r, &job->hdr, drain_work, drain_done);
+}
+
+/* ---- the router's liveness, start and full table ---- */
+
+/* The full table from the store; ids and texts (strv, same order) let the
+ * caller remember what each container was given. */
+static json_t *
+recon_full_table(struct recon *r, int64_t generation, char ***ids, char ***texts)
+{
+	struct store_container *v = NULL;
+	struct err err = ERR_INIT;
+	json_t *routes = json_array();
+	size_t n = 0;
+
+	*ids = NULL;
+	*texts = NULL;
+	if (store_container_list(r->d->store, NULL, &v, &n, &err) < 0)
+		log_error("router table: %s", err.msg);
+	for (size_t i = 0; i < n; i++) {
+		json_t *route = recon_route_object(r, &v[i]);
+		char *host = recon_route_host(r, &v[i]), *text = recon_json_text(route);
+
+		*ids = strv_push(*ids, v[i].id);
+		*texts = strv_push(*texts, text);
+		if (route != NULL && host != NULL) {
+			json_object_set_new(route, "host", json_string(host));
+			json_array_append(routes, route);
+		}
+		json_decref(route);
+		free(host);
+		free(text);
+	}
+	store_container_list_free(v, n);
+	return json_pack("{s:I,s:o}", "generation", (json_int_t)generation, "routes", routes);
+}
+
+/* The path of berth-router: the setting, or beside berthd. */
+static char *
+recon_router_bin(struct recon *r)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (r->d->settings.router_bin != NULL)
+		return xstrdup(r->d->settings.router_bin);
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		return xstrdup("berth-router");
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash != NULL)
+		slash[1] = '\0';
+	return xasprintf("%sberth-router", self);
+}
+
+/* Starts berth-router detached (its own session, reparented to init), so it
+ * outlives berthd; its output goes to <state>/router.log. */
+static int
+recon_router_spawn(struct recon *r, struct err *err)
+{
+	char *bin = recon_router_bin(r);
+	char *listen = xasprintf("%s:%d", r->d->settings.router_addr, r->d->settings.router_port);
+	char *logpath = xasprintf("%s/router.log", r->d->settings.state_dir);
+	char *pidpath = xasprintf("%s/router.pid", r->d->settings.state_dir);
+	char *argv[] = {bin, "--listen", listen, "--admin-socket", r->router.socket, NULL};
+	pid_t pid;
+	int status, rc = 0;
+
+	log_info("starting %s --listen %s --admin-socket %s", bin, listen, r->router.socket);
+	pid = fork();
+	if (pid < 0) {
+		rc = err_make(err, errno, "fork");
+		goto out;
+	}
+	if (pid == 0) {
+		char line[32];
+		pid_t child;
+		int fd;
+
+		setsid();
+		child = fork();
+		if (child != 0) {
+			/* The router's pid, for whoever must stop it. */
+			int n = snprintf(line, sizeof line, "%d\n", (int)child);
+			fd = open(pidpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			if (fd >= 0 && child > 0)
+				(void)!write(fd, line, (size_t)n);
+			_exit(0);
+		}
+		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			dup2(fd, STDIN_FILENO);
+		signal(SIGPIPE, SIG_DFL);
+		execv(bin, argv);
+		_exit(127);
+	}
+	(void)waitpid(pid, &status, 0);
+	r->router.spawned = 1;
+out:
+	free(bin);
+	free(listen);
+	free(logpath);
+	free(pidpath);
+	return rc;
+}
+
+static int
+recon_router_alive(struct recon *r)
+{
+	struct err err = ERR_INIT;
+	char *resp = NULL;
+	int status = 0;
+
+	if (router_client_request(r->router.socket, "GET", "/v1/status", NULL, &status, &resp,
+	                          &err) < 0)
+		return 0;
+	free(resp);
+	return status == 200;
+}
+
+/* Remembers what each container's route now is at the router. */
+static void
+recon_router_remember(struct recon *r, char **ids, char **texts)
+{
+	for (size_t i = 0; ids != NULL && ids[i] != NULL; i++) {
+		struct recon_ctr *ctr = recon_ctr_get(r, ids[i]);
+
+		free(ctr->route_pushed);
+		ctr->route_pushed = xstrdup(texts[i]);
+	}
+}
+
+/* At start-up, before the API serves: find or start the router and give it
+ * the whole table. Blocking, once. */
+static void
+recon_router_start_sync(struct recon *r)
+{
+	struct err err = ERR_INIT;
+	char **ids, **texts;
+	json_t *table;
+
+	if (!recon_router_alive(r)) {
+		if (recon_router_spawn(r, &err) < 0) {
+			log_error("router: %s", err.msg);
+			return;
+		}
+		for (int64_t end = now_mono_ms() + ROUTER_START_WAIT;
+		     !recon_router_alive(r) && now_mono_ms() < end;)
+			usleep(20000);
+	}
+	r->router.generation = now_wall_ms();
+	table = recon_full_table(r, r->router.generation, &ids, &texts);
+	if (router_client_push_table(r->router.socket, table, &err) < 0) {
+		log_error("router: the table was refused: %s", err.msg);
+	} else {
+		r->router.up = 1;
+		recon_router_remember(r, ids, texts);
+		log_info("router: table of %zu routes pushed",
+		         json_array_size(json_object_get(table, "routes")));
+	}
+	json_decref(table);
+	strv_free(ids);
+	strv_free(texts);
+}
+
+/* A liveness check of the router (table NULL), or a push of the full table
+ * when the check found it gone, restarted or new. */
+struct router_job {
+	struct recon_job hdr;
+	json_t *table; /* owned, or NULL for a check */
+	char **ids, **texts;
+	int alive;
+	int64_t generation; /* what the router said it has */
+	int spawned;
+	int rc;
+	struct err err;
+};
+
+static void
+router_job_free(struct recon_job *hdr)
+{
+	struct router_job *job = (struct router_job *)hdr;
+
+	json_decref(job->table);
+	strv_free(job->ids);
+	strv_free(job->texts);
+	free(job);
+}
+
+static void
+router_work(void *arg)
+{
+	struct router_job *job = arg;
+	struct recon *r = job->hdr.r;
+	char *resp = NULL;
+	int status = 0;
+	json_t *st;
+
+	if (job->table != NULL) {
+		job->rc = router_client_push_table(r->router.socket, job->table, &job->err);
+		return;
+	}
+	if (router_client_request(r->router.socket, "GET", "/v1/status", NULL, &status, &resp,
+	                          &job->err) == 0 &&
+	    status == 200) {
+		job->alive = 1;
+		st = json_loads(resp, 0, NULL);
+		job->generation = json_integer_value(json_object_get(st, "generation"));
+		json_decref(st);
+		free(resp);
+		return;
+	}
+	free(resp);
+	if (recon_router_spawn(r, &job->err) < 0)
+		return;
+	job->spawned = 1;
+	for (int64_t end = now_mono_ms() + ROUTER_START_WAIT;
+	     !recon_router_alive(r) && now_mono_ms() < end;)
+		usleep(20000);
+	job->alive = recon_router_alive(r);
+}
+
+static void
+router_done(void *arg)
+{
+	struct router_job *job = arg, *push;
+	struct recon *r = job->hdr.r;
+
+	recon_job_done(&job->hdr);
+	r->router.checking = 0;
+	if (r->d->stopping)
+		goto out;
+	if (job->table != NULL) {
+		if (job->rc < 0) {
+			log_error("router: the table was refused: %s", job->err.msg);
+			goto out;
+		}
+		log_info("router: full table of generation %lld pushed",
+		         (long long)r->router.generation);
+		recon_router_remember(r, job->ids, job->texts);
+		goto out;
+	}
+	if (!job->alive && r->router.up)
+		log_warn("router: no answer on %s%s%s", r->router.socket,
+		         err_isset(&job->err) ? ": " : "", job->err.msg);
+	r->router.up = job->alive;
+	/* A router that restarted (or was started) lacks our table. */
+	if (!job->alive || (!job->spawned && job->generation >= r->router.generation))
+		goto out;
+	if (job->spawned)
+		log_warn("router: started again");
+	else
+		log_warn("router: it has an older table (generation %lld); pushing ours",
+		         (long long)job->generation);
+	push = xcalloc(1, sizeof *push);
+	push->hdr.free = router_job_free;
+	r->router.generation = now_wall_ms();
+	push->table = recon_full_table(r, r->router.generation, &push->ids, &push->texts);
+	r->router.checking = 1;
+	recon_job_submit(r, &push->hdr, router_work, router_done);
+out:
+	router_job_free(&job->hdr);
+}
+
+void
+recon_router_tick(struct recon *r)
+{
+	struct router_job *job;
+	int64_t now = now_mono_ms();
+
+	if (r->router.generation == 0) {
+		recon_router_start_sync(r);
+		r->router.next_check_ms = now + ROUTER_CHECK_MS;
+		return;
+	}
+	if (r->router.checking || now < r->router.next_check_ms)
+		return;
+	r->router.next_check_ms = now + ROUTER_CHECK_MS;
+	job = xcalloc(1, sizeof *job);
+	job->hdr.free = router_job_free;
+	r->router.checking = 1;
+	recon_job_submit(r, &job->hdr, router_work, router_done);
+}

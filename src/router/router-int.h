@@ -1,0 +1,113 @@
+/* router-int: what router.c, router_conn.c and router_admin.c share. Not for
+ * other modules: they use router.h. */
+#ifndef BERTH_ROUTER_INT_H
+#define BERTH_ROUTER_INT_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <event2/listener.h>
+#include <http_parser.h>
+
+#include "router/route.h"
+#include "router/router.h"
+
+#define ROUTER_MAX_HEADERS   100
+#define ROUTER_RESP_HEAD_MAX (64 * 1024)
+#define ROUTER_HIGH_WATER    (256 * 1024) /* bytes queued for one side before the other pauses */
+
+struct hdr {
+	const char *name;
+	size_t nlen;
+	const char *val;
+	size_t vlen;
+};
+
+struct conn;
+TAILQ_HEAD(conn_list, conn);
+
+/* One worker thread: an event loop, its listeners, its connections. Everything
+ * here is touched by the worker's thread only, but for the fields marked
+ * shared. */
+struct worker {
+	struct router *r; /* borrowed */
+	size_t id;
+	pthread_t thread;
+	struct event_base *base;           /* owned */
+	struct evconnlistener **listeners; /* owned, one per listen address */
+	size_t nlisteners;
+	struct event *notify;                  /* owned; activated by the main thread */
+	_Atomic(struct route_table *) mailbox; /* shared: a new table handed over */
+	_Atomic int stop_requested;            /* shared */
+	struct route_table *table;             /* the worker's reference to its table */
+	int stopping;                          /* no new connections, close after each exchange */
+	struct conn_list conns;                /* every client connection */
+	struct conn_list held;                 /* held requests, oldest first */
+	unsigned nheld;
+	struct upconn_list idle;   /* every pooled upstream connection */
+	struct conn_list dead;     /* closed, freed on the next loop pass */
+	struct event *reap;        /* owned: frees dead */
+	struct event *drain_timer; /* owned: cuts drains past their deadline */
+	int drain_armed;
+	struct event *stop_timer; /* owned: the end of a graceful stop */
+	unsigned rr;              /* round robin position */
+	const struct timeval *tv_idle, *tv_header, *tv_connect, *tv_response; /* common timeouts */
+	/* scratch for parsing one head; valid during one call */
+	struct hdr hdrs[ROUTER_MAX_HEADERS];
+	size_t nhdrs;
+	int hdr_overflow;
+	int hdr_last_was_value;
+	const char *url;
+	size_t url_len;
+	int head_complete;
+	/* shared counters, written by the worker only */
+	_Atomic uint64_t conns_open;
+	_Atomic uint64_t conns_total;
+	_Atomic uint64_t in_flight;
+	_Atomic uint64_t held_now;
+} __attribute__((aligned(64)));
+
+struct router {
+	struct router_settings set; /* owned copies */
+	size_t nworkers;
+	struct worker *workers;  /* owned array */
+	struct event_base *base; /* owned: the main thread's loop (admin, signals) */
+	struct route_registry reg;
+	struct route_table *table;   /* the main thread's reference to the current table */
+	struct route_stats *nostats; /* requests that matched no route */
+	int *listen_fds;             /* owned: nworkers * nlisten sockets */
+	size_t nlisten;
+	struct evhttp *admin; /* owned */
+	int admin_fd;
+	struct event *sigterm, *sigint; /* owned */
+	_Atomic int nrunning;           /* worker threads still running */
+	struct event *workers_done;     /* owned: activated by the last worker to stop */
+	int stopping;
+};
+
+/* Accepts a client connection on a worker; takes ownership of fd. */
+void router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa,
+                        socklen_t salen);
+/* Acts on the worker's new table: releases held requests, starts drains. */
+void router_conn_table_changed(struct worker *w);
+/* Starts a graceful stop of the worker's connections. */
+void router_conn_stop(struct worker *w);
+/* Closes every connection of the worker at once. */
+void router_conn_close_all(struct worker *w);
+/* Frees the connections closed since the last call. */
+void router_conn_reap(struct worker *w);
+
+/* Installs t (takes the caller's reference) as the current table: hands it to
+ * every worker and marks removed upstreams as draining. */
+void router_install_table(struct router *r, struct route_table *t);
+
+/* Starts the admin API on the settings' unix socket. Returns 0 or -1 with err. */
+int router_admin_start(struct router *r, struct err *err);
+/* Stops it and removes the socket. */
+void router_admin_stop(struct router *r);
+
+#endif

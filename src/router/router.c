@@ -1,0 +1,416 @@
+/* router: lifecycle of berth-router: listeners, worker threads, table handoff
+ * and the graceful stop. The proxying itself is in router_conn.c. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "router/router-int.h"
+
+void
+router_settings_init(struct router_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->max_header_size = 16 * 1024;
+	s->header_timeout_ms = 10000;
+	s->idle_timeout_ms = 60000;
+	s->connect_timeout_ms = 5000;
+	s->response_timeout_ms = 60000;
+	s->shutdown_timeout_ms = 30000;
+	s->hold_queue_max = 1024;
+	s->retry_after_s = 5;
+}
+
+void
+router_settings_free(struct router_settings *s)
+{
+	strv_free(s->listen);
+	free(s->admin_socket);
+	s->listen = NULL;
+	s->admin_socket = NULL;
+}
+
+static int
+listen_socket(const struct sockaddr_storage *sa, socklen_t salen, struct err *err)
+{
+	int fd, one = 1;
+
+	fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_make(err, errno, "socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		err_make(err, errno, "setsockopt");
+		close(fd);
+		return -1;
+	}
+	if (bind(fd, (const struct sockaddr *)sa, salen) < 0) {
+		err_make(err, errno, "bind");
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, 1024) < 0) {
+		err_make(err, errno, "listen");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Binds nworkers sockets per listen address; a port 0 is resolved by the
+ * first socket so that every worker listens on the same port. */
+static int
+router_bind(struct router *r, struct err *err)
+{
+	size_t i, k;
+
+	r->nlisten = strv_len(r->set.listen);
+	r->listen_fds = xcalloc(r->nlisten * r->nworkers, sizeof(int));
+	for (i = 0; i < r->nlisten * r->nworkers; i++)
+		r->listen_fds[i] = -1;
+	for (i = 0; i < r->nlisten; i++) {
+		struct sockaddr_storage sa;
+		socklen_t salen;
+
+		if (route_parse_address(r->set.listen[i], &sa, &salen) < 0)
+			return err_make(err, 0, "listen address \"%s\" is not a numeric ADDR:PORT",
+			                r->set.listen[i]);
+		for (k = 0; k < r->nworkers; k++) {
+			int fd = listen_socket(&sa, salen, err);
+			if (fd < 0)
+				return err_wrap(err, "listen on %s", r->set.listen[i]);
+			r->listen_fds[k * r->nlisten + i] = fd;
+			if (k == 0) {
+				salen = sizeof(sa);
+				if (getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
+					return err_make(err, errno, "getsockname");
+			}
+		}
+		log_info("listening on %s (port %d), %zu threads", r->set.listen[i],
+		         router_listen_port(r, i), r->nworkers);
+	}
+	return 0;
+}
+
+int
+router_listen_port(const struct router *r, size_t i)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
+
+	if (i >= r->nlisten || getsockname(r->listen_fds[i], (struct sockaddr *)&sa, &salen) < 0)
+		return -1;
+	if (sa.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+	router_conn_accept(arg, fd, sa, (socklen_t)salen);
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	evconnlistener_enable(arg);
+}
+
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	router_conn_reap(arg);
+}
+
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	int e = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE and friends: pause accepting briefly rather than spin. */
+	log_warn("accept: %s", evutil_socket_error_to_string(e));
+	evconnlistener_disable(l);
+	{
+		struct timeval tv = {0, 100000};
+		event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT, accept_resume_cb, l,
+		                &tv);
+	}
+}
+
+/* Runs on the worker: picks up a new table or a stop request. */
+static void
+worker_notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct route_table *t = atomic_exchange(&w->mailbox, NULL);
+
+	if (t != NULL) {
+		route_table_unref(w->table);
+		w->table = t;
+		router_conn_table_changed(w);
+	}
+	if (atomic_exchange(&w->stop_requested, 0) && !w->stopping)
+		router_conn_stop(w);
+}
+
+static void
+worker_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	log_warn("worker %zu: shutdown timeout, closing %s connections", w->id,
+	         TAILQ_EMPTY(&w->conns) ? "no" : "the remaining");
+	router_conn_close_all(w);
+	event_base_loopbreak(w->base);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct router *r = w->r;
+
+	event_base_dispatch(w->base);
+	router_conn_close_all(w);
+	router_conn_reap(w);
+	if (atomic_fetch_sub(&r->nrunning, 1) == 1)
+		event_active(r->workers_done, EV_READ, 0);
+	return NULL;
+}
+
+static int
+worker_init(struct router *r, struct worker *w, size_t id, struct err *err)
+{
+	struct timeval tv;
+	size_t i;
+
+	w->r = r;
+	w->id = id;
+	w->base = event_base_new();
+	if (w->base == NULL)
+		return err_make(err, 0, "event_base_new failed");
+	TAILQ_INIT(&w->conns);
+	TAILQ_INIT(&w->held);
+	TAILQ_INIT(&w->idle);
+	TAILQ_INIT(&w->dead);
+	w->notify = event_new(w->base, -1, 0, worker_notify_cb, w);
+	w->reap = event_new(w->base, -1, 0, reap_cb, w);
+	w->stop_timer = evtimer_new(w->base, worker_stop_timer_cb, w);
+	w->drain_timer = NULL; /* made by router_conn on first use */
+#define MS_TV(ms) (tv.tv_sec = (ms) / 1000, tv.tv_usec = ((ms) % 1000) * 1000, &tv)
+	w->tv_idle = event_base_init_common_timeout(w->base, MS_TV(r->set.idle_timeout_ms));
+	w->tv_header = event_base_init_common_timeout(w->base, MS_TV(r->set.header_timeout_ms));
+	w->tv_connect = event_base_init_common_timeout(w->base, MS_TV(r->set.connect_timeout_ms));
+	w->tv_response = event_base_init_common_timeout(w->base, MS_TV(r->set.response_timeout_ms));
+#undef MS_TV
+	w->listeners = xcalloc(r->nlisten, sizeof(*w->listeners));
+	for (i = 0; i < r->nlisten; i++) {
+		int fd = r->listen_fds[id * r->nlisten + i];
+		w->listeners[i] =
+		    evconnlistener_new(w->base, accept_cb, w, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+		if (w->listeners[i] == NULL)
+			return err_make(err, 0, "evconnlistener_new failed");
+		r->listen_fds[id * r->nlisten + i] = -1; /* the listener owns it now */
+		evconnlistener_set_error_cb(w->listeners[i], accept_error_cb);
+		w->nlisteners++;
+	}
+	w->table = route_table_ref(r->table);
+	return 0;
+}
+
+int
+router_new(const struct router_settings *s, struct router **out, struct err *err)
+{
+	struct router *r;
+	size_t i;
+	long ncpu;
+
+	*out = NULL;
+	if (evthread_use_pthreads() < 0)
+		return err_make(err, 0, "evthread_use_pthreads failed");
+	r = xcalloc(1, sizeof(*r));
+	r->set = *s;
+	r->set.listen = s->listen ? strv_dup(s->listen) : strv_push(NULL, "127.0.0.1:8080");
+	r->set.admin_socket = s->admin_socket ? xstrdup(s->admin_socket) : NULL;
+	r->admin_fd = -1;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	r->nworkers = s->threads > 0 ? (size_t)s->threads : ncpu > 0 ? (size_t)ncpu : 1;
+	route_registry_init(&r->reg, r->nworkers);
+	r->nostats = route_stats_new("", r->nworkers);
+	r->table = xcalloc(1, sizeof(*r->table));
+	atomic_init(&r->table->refs, 1);
+	if (router_bind(r, err) < 0)
+		goto fail;
+	r->workers = aligned_alloc(64, r->nworkers * sizeof(*r->workers));
+	if (r->workers == NULL)
+		log_fatal("out of memory");
+	memset(r->workers, 0, r->nworkers * sizeof(*r->workers));
+	for (i = 0; i < r->nworkers; i++)
+		if (worker_init(r, &r->workers[i], i, err) < 0)
+			goto fail;
+	r->base = event_base_new();
+	if (r->base == NULL) {
+		err_make(err, 0, "event_base_new failed");
+		goto fail;
+	}
+	*out = r;
+	return 0;
+fail:
+	router_free(r);
+	return -1;
+}
+
+void
+router_install_table(struct router *r, struct route_table *t)
+{
+	size_t i;
+
+	route_registry_commit(&r->reg, t, now_mono_ms());
+	route_table_unref(r->table);
+	r->table = t;
+	for (i = 0; i < r->nworkers; i++) {
+		struct worker *w = &r->workers[i];
+		struct route_table *old = atomic_exchange(&w->mailbox, route_table_ref(t));
+		/* A table the worker never picked up is simply superseded. */
+		route_table_unref(old);
+		if (w->notify != NULL)
+			event_active(w->notify, EV_READ, 0);
+	}
+	log_info("route table generation %llu installed, %zu routes",
+	         (unsigned long long)t->generation, t->nroutes);
+}
+
+int
+router_set_table_json(struct router *r, const json_t *table, struct err *err)
+{
+	struct route_table *t;
+
+	if (route_table_from_json(&r->reg, table, &t, err) < 0)
+		return -1;
+	router_install_table(r, t);
+	return 0;
+}
+
+static void
+workers_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct router *r = arg;
+
+	event_base_loopexit(r->base, NULL);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct router *r = arg;
+	size_t i;
+
+	if (r->stopping) {
+		log_info("signal %d again: stopping now", (int)sig);
+		for (i = 0; i < r->nworkers; i++) {
+			atomic_store(&r->workers[i].stop_requested, 1);
+			event_base_loopbreak(r->workers[i].base);
+		}
+		return;
+	}
+	r->stopping = 1;
+	log_info("signal %d: stopping, in-flight requests get %lld ms", (int)sig,
+	         (long long)r->set.shutdown_timeout_ms);
+	router_admin_stop(r);
+	for (i = 0; i < r->nworkers; i++) {
+		atomic_store(&r->workers[i].stop_requested, 1);
+		event_active(r->workers[i].notify, EV_READ, 0);
+	}
+}
+
+int
+router_run(struct router *r, struct err *err)
+{
+	size_t i, started = 0;
+	int rc = 0;
+
+	r->workers_done = event_new(r->base, -1, 0, workers_done_cb, r);
+	r->sigterm = evsignal_new(r->base, SIGTERM, signal_cb, r);
+	r->sigint = evsignal_new(r->base, SIGINT, signal_cb, r);
+	signal(SIGPIPE, SIG_IGN);
+	event_add(r->sigterm, NULL);
+	event_add(r->sigint, NULL);
+	if (r->set.admin_socket != NULL && router_admin_start(r, err) < 0)
+		return -1;
+	atomic_store(&r->nrunning, (int)r->nworkers);
+	for (i = 0; i < r->nworkers; i++) {
+		int e = pthread_create(&r->workers[i].thread, NULL, worker_main, &r->workers[i]);
+		if (e != 0) {
+			rc = err_make(err, e, "pthread_create");
+			break;
+		}
+		started++;
+	}
+	if (rc == 0)
+		event_base_dispatch(r->base);
+	else
+		for (i = 0; i < started; i++)
+			event_base_loopbreak(r->workers[i].base);
+	for (i = 0; i < started; i++)
+		pthread_join(r->workers[i].thread, NULL);
+	router_admin_stop(r);
+	log_info("stopped");
+	return rc;
+}
+
+void
+router_free(struct router *r)
+{
+	size_t i, k;
+
+	if (r == NULL)
+		return;
+	router_admin_stop(r);
+	for (i = 0; r->workers != NULL && i < r->nworkers; i++) {
+		struct worker *w = &r->workers[i];
+		if (w->base == NULL)
+			continue;
+		router_conn_close_all(w);
+		router_conn_reap(w);
+		for (k = 0; k < w->nlisteners; k++)
+			evconnlistener_free(w->listeners[k]);
+		free(w->listeners);
+		route_table_unref(atomic_exchange(&w->mailbox, NULL));
+		route_table_unref(w->table);
+		if (w->notify)
+			event_free(w->notify);
+		if (w->reap)
+			event_free(w->reap);
+		if (w->stop_timer)
+			event_free(w->stop_timer);
+		if (w->drain_timer)
+			event_free(w->drain_timer);
+		event_base_free(w->base);
+	}
+	free(r->workers);
+	for (i = 0; r->listen_fds != NULL && i < r->nlisten * r->nworkers; i++)
+		if (r->listen_fds[i] >= 0)
+			close(r->listen_fds[i]);
+	free(r->listen_fds);
+	route_table_unref(r->table);
+	route_stats_unref(r->nostats);
+	route_registry_free(&r->reg);
+	if (r->sigterm)
+		event_free(r->sigterm);
+	if (r->sigint)
+		event_free(r->sigint);
+	if (r->workers_done)
+		event_free(r->workers_done);
+	if (r->base)
+		event_base_free(r->base);
+	router_settings_free(&r->set);
+	free(r);
+}

@@ -1,0 +1,33 @@
+/* router_client: a small blocking client of berth-router's admin API, for
+ * berthd. Each call opens the unix socket, makes one HTTP request and closes
+ * it; a call takes at most a few seconds (socket timeouts). */
+#ifndef BERTH_ROUTER_CLIENT_H
+#define BERTH_ROUTER_CLIENT_H
+
+#include <jansson.h>
+
+#include "common/err.h"
+
+/* Makes one request (body may be NULL). Returns 0 with the HTTP status and the
+ * response body (owned by the caller, NUL-terminated), or -1 with err when the
+ * router could not be reached or answered garbage. */
+int router_client_request(const char *socket_path, const char *method, const char *path,
+                          const char *body, int *status, char **resp, struct err *err);
+
+/* Replaces the whole table ({"generation": N, "routes": [...]}). Returns 0, or
+ * -1 with err holding the router's reason (e.g. an older generation). */
+int router_client_push_table(const char *socket_path, const json_t *table, struct err *err);
+
+/* Creates or replaces the route of host. Returns 0 or -1 with err. */
+int router_client_set_route(const char *socket_path, const char *host, const json_t *route,
+                            struct err *err);
+
+/* Removes the route of host. Returns 0 or -1 with err. */
+int router_client_delete_route(const char *socket_path, const char *host, struct err *err);
+
+/* Reads the per-upstream counters: {"generation": N, "upstreams": [{"host",
+ * "address", "state", "in_flight", "total", "errors"}]}. Returns 0 and a new
+ * reference in *out, or -1 with err. */
+int router_client_get_counters(const char *socket_path, json_t **out, struct err *err);
+
+#endif

@@ -1,0 +1,1547 @@
+/* router_conn: one client connection of berth-router and the upstream
+ * connection serving its current request.
+ *
+ * A request head is read whole (up to max_header_size), checked, routed on the
+ * worker's current table and rewritten; the body then streams through as the
+ * parser validates it, byte for byte, so chunked framing is kept and nothing is
+ * buffered whole. The response does the same the other way. Upstream
+ * connections are pooled per worker and upstream.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <limits.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "router/router-int.h"
+
+#define RELAXED memory_order_relaxed
+/* Counters written by one thread only: a plain add, published atomically. */
+#define STAT_ADD(field, n)                                                                         \
+	atomic_store_explicit(&(field), atomic_load_explicit(&(field), RELAXED) + (n), RELAXED)
+#define STAT_INC(field) STAT_ADD(field, 1)
+
+#define UPCONN_POOL_MAX 512
+
+enum conn_state {
+	CS_HEAD,    /* reading a request head, or idle between requests */
+	CS_HELD,    /* head read, waiting for the route to serve again */
+	CS_CONNECT, /* waiting for the upstream connection (transient) */
+	CS_PROXY,   /* request and response streaming */
+	CS_TUNNEL,  /* after 101 Switching Protocols: bytes both ways */
+	CS_CLOSING, /* writing a last response, then closed */
+	CS_DEAD,    /* closed, freed on the next loop pass */
+};
+
+struct upconn {
+	struct bufferevent *bev; /* owned */
+	struct upstream *up;     /* reference */
+	struct worker *w;        /* borrowed */
+	struct conn *conn;       /* borrowed: the user, NULL while pooled */
+	unsigned connected : 1;
+	unsigned reused : 1;
+	TAILQ_ENTRY(upconn) slot_link; /* in up->slots[w->id].idle while pooled */
+	TAILQ_ENTRY(upconn) idle_link; /* in w->idle while pooled */
+};
+
+struct conn {
+	struct worker *w;        /* borrowed */
+	struct bufferevent *bev; /* owned: the client */
+	struct upconn *uc;       /* owned while serving the request */
+	enum conn_state state;
+	struct event timer;
+	http_parser rp;        /* the request */
+	http_parser sp;        /* the response */
+	struct evbuffer *head; /* owned: the request head as sent upstream */
+	size_t scanned;        /* client input searched for the end of a head */
+	size_t rscanned;       /* upstream input searched for the end of a head */
+	size_t ntries;         /* upstreams tried for the request */
+	/* the request under way */
+	struct route_table *table; /* reference while a request is under way */
+	const struct route *route; /* in table */
+	struct upstream *up;       /* in table: the upstream of the attempt */
+	uint64_t tried;            /* bitmask of route->ups indices tried */
+	int64_t t_start_us;
+	int status;
+	unsigned in_request : 1;  /* a head was read and its reply is not finished */
+	unsigned attempt : 1;     /* counted as started on up */
+	unsigned req_done : 1;    /* the request message was forwarded whole */
+	unsigned resp_head : 1;   /* the response head was forwarded */
+	unsigned resp_done : 1;   /* the response message was forwarded whole */
+	unsigned resp_eof : 1;    /* the response body ends when the upstream closes */
+	unsigned keepalive : 1;   /* the client wants the connection kept */
+	unsigned close_after : 1; /* close the client after this response */
+	unsigned upgrade : 1;
+	unsigned is_head : 1;
+	unsigned idempotent : 1;
+	unsigned body_sent : 1; /* request body bytes went to the upstream */
+	unsigned stale_retry : 1;
+	unsigned c_paused : 1; /* client reading paused for backpressure */
+	unsigned u_paused : 1; /* upstream reading paused for backpressure */
+	unsigned timed_out : 1;
+	unsigned head_started : 1; /* the header timeout runs */
+	char host[ROUTE_HOST_MAX + 1];
+	char client_ip[INET6_ADDRSTRLEN];
+	TAILQ_ENTRY(conn) link;      /* in w->conns, or w->dead */
+	TAILQ_ENTRY(conn) hold_link; /* in w->held while held */
+};
+
+static void client_read_cb(struct bufferevent *bev, void *arg);
+static void client_write_cb(struct bufferevent *bev, void *arg);
+static void client_event_cb(struct bufferevent *bev, short what, void *arg);
+static void upstream_read_cb(struct bufferevent *bev, void *arg);
+static void upstream_write_cb(struct bufferevent *bev, void *arg);
+static void upstream_event_cb(struct bufferevent *bev, short what, void *arg);
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_process(struct conn *c);
+static void conn_dispatch(struct conn *c);
+static void conn_close(struct conn *c);
+static int forward_request_body(struct conn *c);
+static void conn_response_read(struct conn *c);
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+set_nodelay(struct bufferevent *bev)
+{
+	int one = 1;
+	evutil_socket_t fd = bufferevent_getfd(bev);
+
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static void
+timer_set(struct conn *c, const struct timeval *tv)
+{
+	event_add(&c->timer, tv);
+}
+
+static void
+timer_set_ms(struct conn *c, int64_t ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	event_add(&c->timer, &tv);
+}
+
+/* --- upstream connections --- */
+
+static void
+upconn_free(struct upconn *uc)
+{
+	if (uc == NULL)
+		return;
+	bufferevent_free(uc->bev);
+	upstream_unref(uc->up);
+	free(uc);
+}
+
+static void
+pool_remove(struct upconn *uc)
+{
+	struct upstream_slot *slot = &uc->up->slots[uc->w->id];
+
+	TAILQ_REMOVE(&slot->idle, uc, slot_link);
+	slot->nidle--;
+	TAILQ_REMOVE(&uc->w->idle, uc, idle_link);
+}
+
+/* Pools uc when the upstream still takes requests, else closes it. */
+static void
+pool_put(struct upconn *uc)
+{
+	struct worker *w = uc->w;
+	struct upstream_slot *slot = &uc->up->slots[w->id];
+
+	uc->conn = NULL;
+	if (w->stopping || atomic_load_explicit(&uc->up->draining, RELAXED) ||
+	    slot->nidle >= UPCONN_POOL_MAX ||
+	    evbuffer_get_length(bufferevent_get_input(uc->bev)) > 0) {
+		upconn_free(uc);
+		return;
+	}
+	uc->reused = 1;
+	TAILQ_INSERT_HEAD(&slot->idle, uc, slot_link);
+	slot->nidle++;
+	TAILQ_INSERT_HEAD(&w->idle, uc, idle_link);
+}
+
+static struct upconn *
+pool_take(struct worker *w, struct upstream *up)
+{
+	struct upconn *uc = TAILQ_FIRST(&up->slots[w->id].idle);
+
+	if (uc != NULL)
+		pool_remove(uc);
+	return uc;
+}
+
+static struct upconn *
+upconn_connect(struct worker *w, struct upstream *up)
+{
+	struct upconn *uc = xcalloc(1, sizeof(*uc));
+
+	uc->w = w;
+	uc->up = upstream_ref(up);
+	uc->bev = bufferevent_socket_new(w->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (uc->bev == NULL)
+		log_fatal("bufferevent_socket_new failed");
+	bufferevent_setcb(uc->bev, upstream_read_cb, upstream_write_cb, upstream_event_cb, uc);
+	bufferevent_setwatermark(uc->bev, EV_READ, 0, ROUTER_HIGH_WATER);
+	bufferevent_enable(uc->bev, EV_READ | EV_WRITE);
+	/* A failure, even an immediate one, is reported to upstream_event_cb. */
+	if (bufferevent_socket_connect(uc->bev, (struct sockaddr *)&up->sa, (int)up->salen) < 0)
+		uc->connected = 0;
+	return uc;
+}
+
+/* --- counters --- */
+
+static void
+attempt_end(struct conn *c, int error)
+{
+	struct upstream_slot *slot;
+
+	if (!c->attempt)
+		return;
+	slot = &c->up->slots[c->w->id];
+	STAT_INC(slot->finished);
+	if (error)
+		STAT_INC(slot->errors);
+	c->attempt = 0;
+}
+
+/* Counts the finished request for the route and ends it. */
+static void
+request_end(struct conn *c)
+{
+	struct route_stats *rs;
+	struct route_stats_slot *s;
+	uint64_t us;
+	int cls, b;
+
+	if (!c->in_request)
+		return;
+	c->in_request = 0;
+	rs = c->route ? c->route->stats : c->w->r->nostats;
+	s = &rs->slots[c->w->id];
+	cls = c->status >= 100 && c->status < 600 ? c->status / 100 : 0;
+	STAT_INC(s->status[cls]);
+	us = (uint64_t)(now_us() - c->t_start_us);
+	for (b = 0; b < ROUTE_LATENCY_BUCKETS - 1 && us > route_latency_bounds_us[b]; b++)
+		;
+	STAT_INC(s->latency[b]);
+	STAT_ADD(s->latency_sum_us, us);
+	STAT_ADD(c->w->in_flight, (uint64_t)-1);
+	route_table_unref(take_ptr(&c->table));
+	c->route = NULL;
+	c->up = NULL;
+}
+
+/* --- closing --- */
+
+static void
+conn_close(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->state == CS_DEAD)
+		return;
+	if (c->state == CS_HELD) {
+		TAILQ_REMOVE(&w->held, c, hold_link);
+		w->nheld--;
+		STAT_ADD(w->held_now, (uint64_t)-1);
+	}
+	if (c->in_request && c->status == 0)
+		c->status = 499; /* the client went away first */
+	attempt_end(c, 0);
+	request_end(c);
+	upconn_free(take_ptr(&c->uc));
+	event_del(&c->timer);
+	bufferevent_free(take_ptr(&c->bev));
+	c->state = CS_DEAD;
+	TAILQ_REMOVE(&w->conns, c, link);
+	TAILQ_INSERT_TAIL(&w->dead, c, link);
+	event_active(w->reap, EV_READ, 0);
+	STAT_ADD(w->conns_open, (uint64_t)-1);
+}
+
+void
+router_conn_reap(struct worker *w)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&w->dead)) != NULL) {
+		TAILQ_REMOVE(&w->dead, c, link);
+		evbuffer_free(c->head);
+		free(c);
+	}
+	if (w->stopping && TAILQ_EMPTY(&w->conns))
+		event_base_loopexit(w->base, NULL);
+}
+
+/* Closes the client once its output is written. */
+static void
+conn_close_after_write(struct conn *c)
+{
+	if (c->state == CS_DEAD)
+		return;
+	if (c->state == CS_HELD) {
+		TAILQ_REMOVE(&c->w->held, c, hold_link);
+		c->w->nheld--;
+		STAT_ADD(c->w->held_now, (uint64_t)-1);
+	}
+	c->state = CS_CLOSING;
+	event_del(&c->timer);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_close(c);
+		return;
+	}
+	/* Stop reading; a bounded wait for the last bytes to leave. */
+	bufferevent_disable(c->bev, EV_READ);
+	timer_set(c, c->w->tv_header);
+}
+
+/* --- local replies --- */
+
+static const char *
+status_reason(int status)
+{
+	switch (status) {
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 501:
+		return "Not Implemented";
+	case 505:
+		return "HTTP Version Not Supported";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	}
+	return "Error";
+}
+
+static void
+request_begin(struct conn *c)
+{
+	c->in_request = 1;
+	c->t_start_us = now_us();
+	c->status = 0;
+	c->tried = 0;
+	c->ntries = 0;
+	c->req_done = c->resp_head = c->resp_done = c->resp_eof = 0;
+	c->close_after = c->upgrade = c->is_head = c->idempotent = 0;
+	c->body_sent = c->stale_retry = c->timed_out = 0;
+	c->keepalive = 0;
+	STAT_INC(c->w->in_flight);
+}
+
+/* Answers the current request itself. Keeps the connection when the request
+ * was read whole and the client wants it, else closes it after writing. After
+ * it, c is either back in CS_HEAD or closing. */
+static void
+conn_reply(struct conn *c, int status, int force_close)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	const char *reason = status_reason(status);
+	char retry[48] = "";
+	int keep = !force_close && c->req_done && c->keepalive && !c->w->stopping &&
+	           !c->close_after && !c->upgrade;
+
+	if (status == 503)
+		snprintf(retry, sizeof(retry), "Retry-After: %d\r\n", c->w->r->set.retry_after_s);
+	c->status = status;
+	evbuffer_add_printf(out,
+	                    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+	                    "%s%s\r\n%s\n",
+	                    status, reason, strlen(reason) + 1, retry,
+	                    keep ? "" : "Connection: close\r\n", reason);
+	attempt_end(c, 0);
+	request_end(c);
+	upconn_free(take_ptr(&c->uc));
+	if (!keep) {
+		conn_close_after_write(c);
+		return;
+	}
+	c->state = CS_HEAD;
+	c->head_started = 0;
+	c->scanned = 0;
+	timer_set(c, c->w->tv_idle);
+}
+
+/* --- parsing --- */
+
+/* Finds the end of an HTTP head in p[0..len): returns the head's length, or 0
+ * when it is not there yet. *scanned remembers how far it looked. */
+static size_t
+head_end(const char *p, size_t len, size_t *scanned)
+{
+	size_t i = *scanned > 2 ? *scanned - 2 : 0;
+
+	while (i < len) {
+		const char *nl = memchr(p + i, '\n', len - i);
+		if (nl == NULL)
+			break;
+		i = (size_t)(nl - p);
+		if (i + 1 < len && p[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < len && p[i + 1] == '\r' && p[i + 2] == '\n')
+			return i + 3;
+		i++;
+	}
+	*scanned = len;
+	return 0;
+}
+
+static int
+on_url(http_parser *p, const char *at, size_t len)
+{
+	struct worker *w = ((struct conn *)p->data)->w;
+
+	if (w->url == NULL) {
+		w->url = at;
+		w->url_len = len;
+	} else {
+		w->url_len = (size_t)(at + len - w->url);
+	}
+	return 0;
+}
+
+static int
+on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct worker *w = ((struct conn *)p->data)->w;
+	struct hdr *h;
+
+	if (!w->hdr_last_was_value && w->nhdrs > 0) {
+		h = &w->hdrs[w->nhdrs - 1];
+		h->nlen = (size_t)(at + len - h->name);
+		return 0;
+	}
+	if (w->nhdrs == ROUTER_MAX_HEADERS) {
+		w->hdr_overflow = 1;
+		return 1;
+	}
+	h = &w->hdrs[w->nhdrs++];
+	h->name = at;
+	h->nlen = len;
+	h->val = NULL;
+	h->vlen = 0;
+	w->hdr_last_was_value = 0;
+	return 0;
+}
+
+static int
+on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct worker *w = ((struct conn *)p->data)->w;
+	struct hdr *h = &w->hdrs[w->nhdrs - 1];
+
+	if (h->val == NULL) {
+		h->val = at;
+		h->vlen = len;
+	} else {
+		h->vlen = (size_t)(at + len - h->val);
+	}
+	w->hdr_last_was_value = 1;
+	return 0;
+}
+
+static int
+on_headers_complete(http_parser *p)
+{
+	struct conn *c = p->data;
+
+	c->w->head_complete = 1;
+	/* A response to HEAD has no body whatever its headers say. */
+	return p->type == HTTP_RESPONSE && c->is_head ? 1 : 0;
+}
+
+static int
+on_message_complete(http_parser *p)
+{
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static const http_parser_settings head_settings = {
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_message_complete = on_message_complete,
+};
+
+static const http_parser_settings body_settings = {
+    .on_message_complete = on_message_complete,
+};
+
+static void
+head_scratch_reset(struct worker *w)
+{
+	w->nhdrs = 0;
+	w->hdr_overflow = 0;
+	w->hdr_last_was_value = 1;
+	w->head_complete = 0;
+	w->url = NULL;
+	w->url_len = 0;
+}
+
+static int
+hdr_is(const struct hdr *h, const char *name, size_t n)
+{
+	return h->nlen == n && strncasecmp(h->name, name, n) == 0;
+}
+
+#define HDR_IS(h, lit) hdr_is((h), lit, sizeof(lit) - 1)
+
+/* RFC 9110 tchar: the bytes of a token such as a header name. */
+static const unsigned char tchar[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
+    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
+    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
+    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
+    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+/* A header name is a non-empty token; a value holds visible characters,
+ * spaces, tabs and obs-text, nothing else. */
+static int
+header_valid(const struct hdr *h)
+{
+	size_t i;
+
+	if (h->nlen == 0)
+		return 0;
+	for (i = 0; i < h->nlen; i++)
+		if (!tchar[(unsigned char)h->name[i]])
+			return 0;
+	for (i = 0; i < h->vlen; i++) {
+		unsigned char ch = (unsigned char)h->val[i];
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* An origin-form request-target: visible ASCII only. */
+static int
+target_valid(const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f)
+			return 0;
+	return len > 0;
+}
+
+/* Whether the request-target's path holds a dot segment or an encoded '.',
+ * '/' or '\\', which could step out of an allowed prefix on the upstream. */
+static int
+path_is_tricky(const char *path, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (path[i] == '%' && i + 2 < len + 0 && i + 2 <= len - 1) {
+			char a = path[i + 1], b = (char)(path[i + 2] | 0x20);
+			if ((a == '2' && (b == 'e' || b == 'f')) || (a == '5' && b == 'c'))
+				return 1;
+		}
+		if (path[i] == '\\')
+			return 1;
+		if (path[i] == '/' && i + 1 < len && path[i + 1] == '.') {
+			if (i + 2 == len || path[i + 2] == '/')
+				return 1;
+			if (path[i + 2] == '.' && (i + 3 == len || path[i + 3] == '/'))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static void
+add_hdr(struct evbuffer *b, const struct hdr *h)
+{
+	evbuffer_add(b, h->name, h->nlen);
+	evbuffer_add(b, ": ", 2);
+	evbuffer_add(b, h->val ? h->val : "", h->vlen);
+	evbuffer_add(b, "\r\n", 2);
+}
+
+/* Writes the request head as the upstream gets it into c->head. */
+static void
+build_request_head(struct conn *c, const struct hdr *host)
+{
+	struct worker *w = c->w;
+	struct evbuffer *b = c->head;
+	const struct hdr *upgrade = NULL;
+	size_t i;
+	int v6 = strchr(c->client_ip, ':') != NULL;
+
+	evbuffer_drain(b, evbuffer_get_length(b));
+	evbuffer_add_printf(b, "%s ", http_method_str(c->rp.method));
+	evbuffer_add(b, w->url, w->url_len);
+	evbuffer_add(b, " HTTP/1.1\r\n", 11);
+	for (i = 0; i < w->nhdrs; i++) {
+		const struct hdr *h = &w->hdrs[i];
+		switch (h->nlen) {
+		case 2:
+			if (HDR_IS(h, "te"))
+				continue;
+			break;
+		case 7:
+			if (HDR_IS(h, "upgrade")) {
+				upgrade = h;
+				continue;
+			}
+			break;
+		case 9:
+			if (HDR_IS(h, "forwarded"))
+				continue;
+			break;
+		case 10:
+			if (HDR_IS(h, "connection") || HDR_IS(h, "keep-alive"))
+				continue;
+			break;
+		case 15:
+			if (HDR_IS(h, "x-forwarded-for"))
+				continue;
+			break;
+		case 16:
+			if (HDR_IS(h, "x-forwarded-host") || HDR_IS(h, "proxy-connection"))
+				continue;
+			break;
+		case 17:
+			if (HDR_IS(h, "x-forwarded-proto"))
+				continue;
+			break;
+		}
+		add_hdr(b, h);
+	}
+	evbuffer_add_printf(b, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n", c->client_ip);
+	if (host != NULL) {
+		evbuffer_add(b, "X-Forwarded-Host: ", 18);
+		evbuffer_add(b, host->val, host->vlen);
+		evbuffer_add_printf(b, "\r\nForwarded: for=%s%s%s;host=\"", v6 ? "\"[" : "",
+		                    c->client_ip, v6 ? "]\"" : "");
+		evbuffer_add(b, host->val, host->vlen);
+		evbuffer_add(b, "\";proto=http\r\n", 14);
+	} else {
+		evbuffer_add_printf(b, "Forwarded: for=%s%s%s;proto=http\r\n", v6 ? "\"[" : "",
+		                    c->client_ip, v6 ? "]\"" : "");
+	}
+	if (c->upgrade && upgrade != NULL) {
+		evbuffer_add(b, "Connection: upgrade\r\n", 21);
+		add_hdr(b, upgrade);
+	}
+	evbuffer_add(b, "\r\n", 2);
+}
+
+/* --- holding --- */
+
+static void
+conn_hold(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (w->nheld >= w->r->set.hold_queue_max || w->stopping) {
+		conn_reply(c, 503, 0);
+		return;
+	}
+	c->state = CS_HELD;
+	TAILQ_INSERT_TAIL(&w->held, c, hold_link);
+	w->nheld++;
+	STAT_INC(w->held_now);
+	timer_set_ms(c, c->route->hold_timeout_ms);
+}
+
+static void
+conn_unhold(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	TAILQ_REMOVE(&w->held, c, hold_link);
+	w->nheld--;
+	STAT_ADD(w->held_now, (uint64_t)-1);
+	c->state = CS_CONNECT; /* transient: no longer held, not yet anywhere */
+	event_del(&c->timer);
+}
+
+/* Acts on the request's route: answers, holds or sends it upstream. */
+static void
+conn_route(struct conn *c)
+{
+	switch (c->route->mode) {
+	case ROUTE_DOWN:
+		conn_reply(c, 503, 0);
+		return;
+	case ROUTE_HOLD:
+		conn_hold(c);
+		return;
+	case ROUTE_SERVE:
+		conn_dispatch(c);
+		return;
+	}
+}
+
+/* Reads, checks and acts on one request head. Returns 1 when it did (the
+ * caller may look for the next one), 0 when the head is not complete or c
+ * left CS_HEAD. */
+static int
+conn_read_head(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct router *r = w->r;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t len = evbuffer_get_length(in), want, n, np, i;
+	const struct hdr *host = NULL;
+	int nhost = 0, nte = 0;
+	enum http_errno e;
+	const char *p, *q;
+	size_t plen;
+
+	if (len == 0)
+		return 0;
+	if (!c->head_started) {
+		c->head_started = 1;
+		timer_set(c, w->tv_header);
+	}
+	want = len < r->set.max_header_size + 2 ? len : r->set.max_header_size + 2;
+	p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
+	n = head_end(p, want, &c->scanned);
+	if (n == 0 || n > r->set.max_header_size) {
+		if (len > r->set.max_header_size) {
+			request_begin(c);
+			conn_reply(c, 431, 1);
+		}
+		return 0;
+	}
+	request_begin(c);
+	head_scratch_reset(w);
+	http_parser_init(&c->rp, HTTP_REQUEST);
+	c->rp.data = c;
+	np = http_parser_execute(&c->rp, &head_settings, p, n);
+	e = HTTP_PARSER_ERRNO(&c->rp);
+	if (w->hdr_overflow) {
+		conn_reply(c, 431, 1);
+		return 0;
+	}
+	if ((e != HPE_OK && e != HPE_PAUSED) || !w->head_complete || np != n || w->url == NULL) {
+		log_debug("bad request from %s: %s", c->client_ip, http_errno_name(e));
+		conn_reply(c, 400, 1);
+		return 0;
+	}
+	if (e == HPE_PAUSED) {
+		http_parser_pause(&c->rp, 0);
+		c->req_done = 1;
+	}
+	c->keepalive = http_should_keep_alive(&c->rp) != 0;
+	c->upgrade = c->rp.upgrade;
+	c->is_head = c->rp.method == HTTP_HEAD;
+	c->idempotent = c->is_head || c->rp.method == HTTP_GET || c->rp.method == HTTP_OPTIONS;
+	if (c->rp.method == HTTP_CONNECT) {
+		conn_reply(c, 405, 1);
+		return 0;
+	}
+	/* Obsolete line folding: a header line that starts with a blank. */
+	for (q = p; (q = memchr(q, '\n', (size_t)(p + n - q))) != NULL; q++) {
+		if (q + 1 < p + n && (q[1] == ' ' || q[1] == '\t')) {
+			conn_reply(c, 400, 1);
+			return 0;
+		}
+	}
+	/* http-parser as Debian builds it is lenient (spaces in names, for
+	 * one): check names, values and the target ourselves, so that what an
+	 * upstream reads is what we framed. */
+	if (c->rp.http_major != 1 || c->rp.http_minor > 1) {
+		conn_reply(c, 505, 1);
+		return 0;
+	}
+	if (!target_valid(w->url, w->url_len)) {
+		conn_reply(c, 400, 1);
+		return 0;
+	}
+	for (i = 0; i < w->nhdrs; i++) {
+		const struct hdr *h = &w->hdrs[i];
+		if (!header_valid(h)) {
+			conn_reply(c, 400, 1);
+			return 0;
+		}
+		if (HDR_IS(h, "host")) {
+			host = h;
+			nhost++;
+		} else if (HDR_IS(h, "transfer-encoding")) {
+			nte++;
+			if (h->vlen != 7 || strncasecmp(h->val, "chunked", 7) != 0)
+				nte = 99;
+		}
+	}
+	/* One Host (RFC 9112 3.2); Transfer-Encoding only as one plain
+	 * "chunked" and only from HTTP/1.1 clients, so that the upstream
+	 * cannot frame the body differently from us. */
+	if (nhost > 1 || (nhost == 0 && c->rp.http_minor >= 1) || nte > 1 ||
+	    (nte == 1 && (c->rp.http_major != 1 || c->rp.http_minor == 0))) {
+		conn_reply(c, 400, 1);
+		return 0;
+	}
+	c->host[0] = '\0';
+	if (host != NULL && route_host_normalize(host->val, host->vlen, c->host) < 0) {
+		conn_reply(c, 400, 1);
+		return 0;
+	}
+	if (w->url[0] != '/') {
+		conn_reply(c, 400, 1);
+		return 0;
+	}
+	c->table = route_table_ref(w->table);
+	c->route = c->host[0] ? route_table_lookup(c->table, c->host) : c->table->any;
+	for (plen = 0; plen < w->url_len && w->url[plen] != '?' && w->url[plen] != '#'; plen++)
+		;
+	if (c->route != NULL && c->route->paths != NULL && path_is_tricky(w->url, plen)) {
+		conn_reply(c, 400, 1);
+		return 0;
+	}
+	if (c->route == NULL || !route_path_allowed(c->route, w->url, plen)) {
+		evbuffer_drain(in, n);
+		c->scanned = 0;
+		conn_reply(c, 404, 0);
+		return c->state == CS_HEAD;
+	}
+	build_request_head(c, host);
+	evbuffer_drain(in, n);
+	c->scanned = 0;
+	conn_route(c);
+	return c->state == CS_HEAD;
+}
+
+/* Handles the request heads waiting in the client's input, as long as each
+ * is answered at once. */
+static void
+conn_process(struct conn *c)
+{
+	while (c->state == CS_HEAD && conn_read_head(c))
+		;
+}
+
+/* --- upstream attempts --- */
+
+static int
+pick_upstream(struct conn *c)
+{
+	const struct route *rt = c->route;
+	unsigned k, acc = 0;
+	size_t i, j;
+
+	if (c->ntries >= rt->nups)
+		return -1;
+	k = c->w->rr++ % rt->total_weight;
+	for (i = 0; i < rt->nups; i++) {
+		acc += rt->ups[i].weight;
+		if (k < acc)
+			break;
+	}
+	for (j = 0; j < rt->nups; j++) {
+		size_t idx = (i + j) % rt->nups;
+		if (idx >= 64 || !(c->tried & (1ull << idx)))
+			return (int)idx;
+	}
+	return -1;
+}
+
+static void
+conn_upstream_ready(struct conn *c)
+{
+	c->state = CS_PROXY;
+	c->rscanned = 0;
+	timer_set(c, c->w->tv_response);
+	if (!c->req_done)
+		forward_request_body(c);
+}
+
+/* Sends the request to up, on a pooled connection unless fresh. */
+static void
+conn_attempt(struct conn *c, struct upstream *up, int fresh)
+{
+	struct worker *w = c->w;
+	struct upconn *uc = fresh ? NULL : pool_take(w, up);
+
+	c->up = up;
+	c->attempt = 1;
+	STAT_INC(up->slots[w->id].started);
+	if (uc == NULL)
+		uc = upconn_connect(w, up);
+	uc->conn = c;
+	c->uc = uc;
+	evbuffer_add(bufferevent_get_output(uc->bev), evbuffer_pullup(c->head, -1),
+	             evbuffer_get_length(c->head));
+	if (uc->connected) {
+		conn_upstream_ready(c);
+	} else {
+		c->state = CS_CONNECT;
+		timer_set(c, w->tv_connect);
+	}
+}
+
+/* Sends the request to an upstream not tried yet, or answers 502/504. */
+static void
+conn_dispatch(struct conn *c)
+{
+	int idx = pick_upstream(c);
+
+	if (idx < 0) {
+		conn_reply(c, c->timed_out ? 504 : 502, !c->req_done);
+		return;
+	}
+	if (idx < 64)
+		c->tried |= 1ull << idx;
+	c->ntries++;
+	conn_attempt(c, c->route->ups[idx].up, 0);
+}
+
+/* Feeds the request body the client sent so far to the upstream. Returns -1
+ * when it ended the exchange. */
+static int
+forward_request_body(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(c->uc->bev);
+
+	while (!c->req_done && evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		enum http_errno e;
+		size_t n;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		n = http_parser_execute(&c->rp, &body_settings, v.iov_base, v.iov_len);
+		e = HTTP_PARSER_ERRNO(&c->rp);
+		if (e != HPE_OK && e != HPE_PAUSED) {
+			log_debug("bad request body from %s: %s", c->client_ip, http_errno_name(e));
+			attempt_end(c, 0);
+			upconn_free(take_ptr(&c->uc));
+			if (!c->resp_head)
+				conn_reply(c, 400, 1);
+			else
+				conn_close(c);
+			return -1;
+		}
+		if (n > 0) {
+			evbuffer_remove_buffer(in, out, n);
+			c->body_sent = 1;
+		}
+		if (e == HPE_PAUSED) {
+			http_parser_pause(&c->rp, 0);
+			c->req_done = 1;
+		}
+	}
+	if (!c->req_done && evbuffer_get_length(out) > ROUTER_HIGH_WATER) {
+		bufferevent_disable(c->bev, EV_READ);
+		c->c_paused = 1;
+	}
+	return 0;
+}
+
+/* The response is complete: pool the upstream, wait for the next request. */
+static void
+conn_exchange_done(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct upconn *uc = take_ptr(&c->uc);
+	int reuse = c->req_done && !c->resp_eof && !c->upgrade && http_should_keep_alive(&c->sp);
+
+	attempt_end(c, 0);
+	request_end(c);
+	if (reuse)
+		pool_put(uc);
+	else
+		upconn_free(uc);
+	if (c->close_after || !c->keepalive || w->stopping) {
+		conn_close_after_write(c);
+		return;
+	}
+	c->state = CS_HEAD;
+	c->head_started = 0;
+	c->scanned = 0;
+	timer_set(c, w->tv_idle);
+	if (c->c_paused) {
+		c->c_paused = 0;
+		bufferevent_enable(c->bev, EV_READ);
+	}
+	conn_process(c);
+}
+
+static void
+conn_tunnel(struct conn *c)
+{
+	struct evbuffer *uin = bufferevent_get_input(c->uc->bev);
+	struct evbuffer *cin = bufferevent_get_input(c->bev);
+
+	c->state = CS_TUNNEL;
+	c->status = 101;
+	event_del(&c->timer);
+	evbuffer_add_buffer(bufferevent_get_output(c->bev), uin);
+	evbuffer_add_buffer(bufferevent_get_output(c->uc->bev), cin);
+	if (c->c_paused) {
+		c->c_paused = 0;
+		bufferevent_enable(c->bev, EV_READ);
+	}
+}
+
+/* Whether the response body ends only when the upstream closes: no length,
+ * not chunked, and a status and method that allow a body. */
+static int
+response_needs_eof(const struct conn *c)
+{
+	unsigned st = c->sp.status_code;
+
+	if (c->is_head || st / 100 == 1 || st == 204 || st == 304)
+		return 0;
+	return !(c->sp.flags & F_CHUNKED) && c->sp.content_length == ULLONG_MAX;
+}
+
+/* Writes the response head as the client gets it. */
+static void
+write_response_head(struct conn *c, const char *p)
+{
+	struct worker *w = c->w;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	const char *sp = memchr(p, ' ', 16);
+	const char *eol = strchr(p, '\n');
+	size_t i;
+
+	/* The status line, as HTTP/1.1 whatever the upstream spoke. */
+	evbuffer_add(out, "HTTP/1.1", 8);
+	if (sp != NULL && eol != NULL && sp < eol)
+		evbuffer_add(out, sp, (size_t)(eol - sp + 1));
+	else
+		evbuffer_add_printf(out, " %d \r\n", c->sp.status_code);
+	for (i = 0; i < w->nhdrs; i++) {
+		const struct hdr *h = &w->hdrs[i];
+		if (HDR_IS(h, "connection") || HDR_IS(h, "keep-alive") ||
+		    HDR_IS(h, "proxy-connection"))
+			continue;
+		add_hdr(out, h);
+	}
+	if (c->close_after || !c->keepalive || w->stopping)
+		evbuffer_add(out, "Connection: close\r\n\r\n", 21);
+	else if (c->rp.http_minor == 0)
+		evbuffer_add(out, "Connection: keep-alive\r\n\r\n", 26);
+	else
+		evbuffer_add(out, "\r\n", 2);
+}
+
+/* The upstream failed the attempt: retry, answer 502, or cut the client. */
+static void
+conn_upstream_failed(struct conn *c, int eof)
+{
+	struct upconn *uc = c->uc;
+
+	switch (c->state) {
+	case CS_CONNECT:
+		attempt_end(c, 1);
+		upconn_free(take_ptr(&c->uc));
+		conn_dispatch(c);
+		break;
+	case CS_TUNNEL:
+		evbuffer_add_buffer(bufferevent_get_output(c->bev), bufferevent_get_input(uc->bev));
+		attempt_end(c, 0);
+		upconn_free(take_ptr(&c->uc));
+		conn_close_after_write(c);
+		return;
+	case CS_PROXY:
+		if (c->resp_head) {
+			if (c->resp_eof && eof) {
+				/* The body ends with the connection. */
+				conn_response_read(c);
+				if (c->state != CS_PROXY || c->resp_done)
+					return;
+				http_parser_execute(&c->sp, &body_settings, NULL, 0);
+				c->resp_done = 1;
+				conn_exchange_done(c);
+				return;
+			}
+			attempt_end(c, 1);
+			upconn_free(take_ptr(&c->uc));
+			conn_close_after_write(c);
+			return;
+		}
+		if (uc->reused && !c->body_sent && c->idempotent && !c->stale_retry &&
+		    evbuffer_get_length(bufferevent_get_input(uc->bev)) == 0) {
+			/* A pooled connection the upstream had closed: the request
+			 * never reached it, send it again on a new one. */
+			struct upstream *up = c->up;
+			c->stale_retry = 1;
+			attempt_end(c, 0);
+			upconn_free(take_ptr(&c->uc));
+			conn_attempt(c, up, 1);
+			return;
+		}
+		attempt_end(c, 1);
+		upconn_free(take_ptr(&c->uc));
+		conn_reply(c, 502, !c->req_done);
+		break;
+	default:
+		return;
+	}
+	if (c->state == CS_HEAD)
+		conn_process(c);
+}
+
+/* Forwards what the upstream sent: the response head, then its body. */
+static void
+conn_response_read(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct evbuffer *in = bufferevent_get_input(c->uc->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	enum http_errno e;
+
+	while (!c->resp_head) {
+		size_t len = evbuffer_get_length(in), want, n, np;
+		const char *p;
+		int paused;
+
+		if (len == 0)
+			return;
+		want = len < ROUTER_RESP_HEAD_MAX + 2 ? len : ROUTER_RESP_HEAD_MAX + 2;
+		p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
+		n = head_end(p, want, &c->rscanned);
+		if (n == 0) {
+			if (len > ROUTER_RESP_HEAD_MAX)
+				goto bad;
+			return;
+		}
+		c->rscanned = 0;
+		head_scratch_reset(w);
+		http_parser_init(&c->sp, HTTP_RESPONSE);
+		c->sp.data = c;
+		np = http_parser_execute(&c->sp, &head_settings, p, n);
+		e = HTTP_PARSER_ERRNO(&c->sp);
+		if ((e != HPE_OK && e != HPE_PAUSED) || !w->head_complete || np != n ||
+		    w->hdr_overflow)
+			goto bad;
+		for (np = 0; np < w->nhdrs; np++)
+			if (!header_valid(&w->hdrs[np]))
+				goto bad;
+		paused = e == HPE_PAUSED;
+		if (paused)
+			http_parser_pause(&c->sp, 0);
+		if (c->sp.status_code >= 100 && c->sp.status_code < 200 &&
+		    c->sp.status_code != 101) {
+			/* Interim responses pass as they are. */
+			evbuffer_remove_buffer(in, out, n);
+			continue;
+		}
+		if (c->sp.status_code == 101) {
+			if (!c->upgrade)
+				goto bad;
+			evbuffer_remove_buffer(in, out, n);
+			conn_tunnel(c);
+			return;
+		}
+		c->resp_eof = response_needs_eof(c);
+		if (!c->req_done || c->resp_eof || c->upgrade)
+			c->close_after = 1;
+		c->status = c->sp.status_code;
+		write_response_head(c, p);
+		evbuffer_drain(in, n);
+		c->resp_head = 1;
+		event_del(&c->timer);
+		if (paused) {
+			c->resp_done = 1;
+			conn_exchange_done(c);
+			return;
+		}
+	}
+	while (!c->resp_done && evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		size_t n;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		n = http_parser_execute(&c->sp, &body_settings, v.iov_base, v.iov_len);
+		e = HTTP_PARSER_ERRNO(&c->sp);
+		if (e != HPE_OK && e != HPE_PAUSED) {
+			log_warn("bad response body from %s: %s", c->up->address,
+			         http_errno_name(e));
+			attempt_end(c, 1);
+			upconn_free(take_ptr(&c->uc));
+			conn_close_after_write(c);
+			return;
+		}
+		if (n > 0)
+			evbuffer_remove_buffer(in, out, n);
+		if (e == HPE_PAUSED) {
+			http_parser_pause(&c->sp, 0);
+			c->resp_done = 1;
+		}
+	}
+	if (c->resp_done) {
+		conn_exchange_done(c);
+		return;
+	}
+	if (evbuffer_get_length(out) > ROUTER_HIGH_WATER) {
+		bufferevent_disable(c->uc->bev, EV_READ);
+		c->u_paused = 1;
+	}
+	return;
+bad:
+	log_warn("bad response from %s", c->up->address);
+	attempt_end(c, 1);
+	upconn_free(take_ptr(&c->uc));
+	conn_reply(c, 502, !c->req_done);
+	if (c->state == CS_HEAD)
+		conn_process(c);
+}
+
+/* --- callbacks --- */
+
+static void
+upstream_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct upconn *uc = arg;
+	struct conn *c = uc->conn;
+
+	if (c == NULL) {
+		/* A pooled connection must stay silent. */
+		pool_remove(uc);
+		upconn_free(uc);
+		return;
+	}
+	if (c->state == CS_TUNNEL) {
+		evbuffer_add_buffer(bufferevent_get_output(c->bev), bufferevent_get_input(bev));
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > ROUTER_HIGH_WATER) {
+			bufferevent_disable(bev, EV_READ);
+			c->u_paused = 1;
+		}
+		return;
+	}
+	if (c->state == CS_PROXY)
+		conn_response_read(c);
+}
+
+static void
+upstream_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct upconn *uc = arg;
+	struct conn *c = uc->conn;
+
+	if (c == NULL || !c->c_paused)
+		return;
+	c->c_paused = 0;
+	bufferevent_enable(c->bev, EV_READ);
+	if (c->state == CS_PROXY && !c->req_done)
+		forward_request_body(c);
+	else if (c->state == CS_TUNNEL)
+		evbuffer_add_buffer(bufferevent_get_output(bev), bufferevent_get_input(c->bev));
+}
+
+static void
+upstream_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct upconn *uc = arg;
+	struct conn *c = uc->conn;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		uc->connected = 1;
+		set_nodelay(bev);
+		if (c != NULL && c->state == CS_CONNECT)
+			conn_upstream_ready(c);
+		return;
+	}
+	if (c == NULL) {
+		pool_remove(uc);
+		upconn_free(uc);
+		return;
+	}
+	conn_upstream_failed(c, (what & BEV_EVENT_EOF) != 0);
+}
+
+static void
+client_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	switch (c->state) {
+	case CS_HEAD:
+		conn_process(c);
+		break;
+	case CS_PROXY:
+		if (!c->req_done)
+			forward_request_body(c);
+		break;
+	case CS_TUNNEL:
+		evbuffer_add_buffer(bufferevent_get_output(c->uc->bev), bufferevent_get_input(bev));
+		if (evbuffer_get_length(bufferevent_get_output(c->uc->bev)) > ROUTER_HIGH_WATER) {
+			bufferevent_disable(bev, EV_READ);
+			c->c_paused = 1;
+		}
+		break;
+	case CS_CLOSING:
+		evbuffer_drain(bufferevent_get_input(bev),
+		               evbuffer_get_length(bufferevent_get_input(bev)));
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CS_CLOSING) {
+		conn_close(c);
+		return;
+	}
+	if (!c->u_paused || c->uc == NULL)
+		return;
+	c->u_paused = 0;
+	bufferevent_enable(c->uc->bev, EV_READ);
+	if (c->state == CS_PROXY)
+		conn_response_read(c);
+	else if (c->state == CS_TUNNEL)
+		evbuffer_add_buffer(bufferevent_get_output(bev), bufferevent_get_input(c->uc->bev));
+}
+
+static void
+client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	conn_close(arg);
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	switch (c->state) {
+	case CS_HEAD:
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+			conn_close(c); /* idle keep-alive connection */
+			return;
+		}
+		if (!c->in_request)
+			request_begin(c);
+		conn_reply(c, 408, 1);
+		return;
+	case CS_HELD:
+		conn_unhold(c);
+		conn_reply(c, 503, 0);
+		break;
+	case CS_CONNECT:
+		c->timed_out = 1;
+		attempt_end(c, 1);
+		upconn_free(take_ptr(&c->uc));
+		conn_dispatch(c);
+		break;
+	case CS_PROXY:
+		attempt_end(c, 1);
+		upconn_free(take_ptr(&c->uc));
+		conn_reply(c, 504, !c->req_done);
+		break;
+	case CS_CLOSING:
+		conn_close(c);
+		return;
+	default:
+		return;
+	}
+	if (c->state == CS_HEAD)
+		conn_process(c);
+}
+
+/* --- the worker's side --- */
+
+void
+router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->w = w;
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		log_fatal("bufferevent_socket_new failed");
+	c->head = evbuffer_new();
+	if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->client_ip,
+		          sizeof(c->client_ip));
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->client_ip,
+		          sizeof(c->client_ip));
+	set_nodelay(c->bev);
+	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, ROUTER_HIGH_WATER);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	event_assign(&c->timer, w->base, -1, 0, conn_timer_cb, c);
+	c->state = CS_HEAD;
+	TAILQ_INSERT_TAIL(&w->conns, c, link);
+	STAT_INC(w->conns_open);
+	STAT_INC(w->conns_total);
+	timer_set(c, w->tv_idle);
+}
+
+static void
+drain_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct conn *c, *next;
+	int64_t now = now_mono_ms();
+	int pending = 0;
+
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (!c->attempt || !atomic_load_explicit(&c->up->draining, RELAXED))
+			continue;
+		if (now < atomic_load_explicit(&c->up->drain_deadline_ms, RELAXED)) {
+			pending = 1;
+			continue;
+		}
+		log_info("drain of %s: cutting a request past the drain timeout", c->up->address);
+		attempt_end(c, 1);
+		upconn_free(take_ptr(&c->uc));
+		if (!c->resp_head && c->state != CS_TUNNEL)
+			conn_reply(c, 504, 1);
+		else
+			conn_close(c);
+	}
+	if (!pending) {
+		event_del(w->drain_timer);
+		w->drain_armed = 0;
+	}
+}
+
+void
+router_conn_table_changed(struct worker *w)
+{
+	struct conn_list held;
+	struct upconn *uc, *unext;
+	struct conn *c;
+
+	/* Pooled connections to upstreams no longer routed to. */
+	for (uc = TAILQ_FIRST(&w->idle); uc != NULL; uc = unext) {
+		unext = TAILQ_NEXT(uc, idle_link);
+		if (atomic_load_explicit(&uc->up->draining, RELAXED)) {
+			pool_remove(uc);
+			upconn_free(uc);
+		}
+	}
+	/* Requests in flight on them drain, up to the deadline. */
+	TAILQ_FOREACH(c, &w->conns, link)
+	{
+		if (c->attempt && atomic_load_explicit(&c->up->draining, RELAXED)) {
+			if (w->drain_timer == NULL)
+				w->drain_timer =
+				    event_new(w->base, -1, EV_PERSIST, drain_timer_cb, w);
+			if (!w->drain_armed) {
+				struct timeval tv = {0, 50000};
+				event_add(w->drain_timer, &tv);
+				w->drain_armed = 1;
+			}
+			break;
+		}
+	}
+	/* Held requests go on, in the order they came, if their route serves. */
+	TAILQ_INIT(&held);
+	while ((c = TAILQ_FIRST(&w->held)) != NULL) {
+		TAILQ_REMOVE(&w->held, c, hold_link);
+		TAILQ_INSERT_TAIL(&held, c, hold_link);
+	}
+	while ((c = TAILQ_FIRST(&held)) != NULL) {
+		TAILQ_REMOVE(&held, c, hold_link);
+		TAILQ_INSERT_TAIL(&w->held, c, hold_link); /* so that unhold finds it */
+		route_table_unref(c->table);
+		c->table = route_table_ref(w->table);
+		c->route = c->host[0] ? route_table_lookup(c->table, c->host) : c->table->any;
+		if (c->route != NULL && c->route->mode == ROUTE_HOLD)
+			continue; /* still held, its deadline unchanged */
+		conn_unhold(c);
+		if (c->route == NULL)
+			conn_reply(c, 404, 0);
+		else
+			conn_route(c);
+		if (c->state == CS_HEAD)
+			conn_process(c);
+	}
+}
+
+void
+router_conn_stop(struct worker *w)
+{
+	struct timeval tv = {w->r->set.shutdown_timeout_ms / 1000,
+	                     (w->r->set.shutdown_timeout_ms % 1000) * 1000};
+	struct conn *c, *next;
+	struct upconn *uc;
+	size_t i;
+
+	w->stopping = 1;
+	for (i = 0; i < w->nlisteners; i++)
+		evconnlistener_free(w->listeners[i]);
+	w->nlisteners = 0;
+	evtimer_add(w->stop_timer, &tv);
+	while ((uc = TAILQ_FIRST(&w->idle)) != NULL) {
+		pool_remove(uc);
+		upconn_free(uc);
+	}
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->state == CS_HEAD && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+			conn_close(c);
+		else if (c->state == CS_HELD) {
+			conn_unhold(c);
+			conn_reply(c, 503, 1);
+		}
+	}
+	if (TAILQ_EMPTY(&w->conns))
+		event_base_loopexit(w->base, NULL);
+}
+
+void
+router_conn_close_all(struct worker *w)
+{
+	struct upconn *uc;
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
+		conn_close(c);
+	while ((uc = TAILQ_FIRST(&w->idle)) != NULL) {
+		pool_remove(uc);
+		upconn_free(uc);
+	}
+}

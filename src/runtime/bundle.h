@@ -1,0 +1,63 @@
+/* bundle: the OCI runtime spec (config.json) of one container, built from its
+ * image config and its entry in tinfoil-config.yml, docker-compatible where
+ * docker defines the behaviour:
+ *   - entrypoint: the config's replaces the image's and drops the image's Cmd
+ *     unless the config gives a command too; a config command replaces Cmd;
+ *   - env: image env, then config literals, then external settings for bare
+ *     keys, then secrets (same-named keys are replaced in that order);
+ *   - user "uid[:gid]" numeric or names looked up in the rootfs's /etc/passwd
+ *     and /etc/group (without leaving the rootfs);
+ *   - docker's default capabilities, cap_add on top, cap_drop removed ("ALL"
+ *     works in both); docker's masked and read-only /proc and /sys paths;
+ *   - new pid, ipc, uts and mount namespaces; the enclave's network namespace
+ *     by path; /etc/hosts and /etc/resolv.conf bound from the enclave's files.
+ * Pure apart from reading the rootfs's passwd and group files. */
+#ifndef BERTH_RUNTIME_BUNDLE_H
+#define BERTH_RUNTIME_BUNDLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "config/config-types.h"
+#include "image/image-types.h"
+
+#define BUNDLE_STOP_TIMEOUT_MS 10000
+
+struct bundle_kv {
+	const char *key;   /* borrowed */
+	const char *value; /* borrowed */
+};
+
+struct bundle_input {
+	const char *id;                    /* borrowed: OCI container id (cgroup name) */
+	const struct config_container *cc; /* borrowed: the config's container entry */
+	const struct image_config *image;  /* borrowed, NULL for an empty image config */
+	const char *rootfs;                /* borrowed: where to read /etc/passwd and /etc/group */
+	const char *netns;                 /* borrowed: the enclave's namespace path */
+	const char *hosts_file;            /* borrowed, or NULL */
+	const char *resolv_file;           /* borrowed, or NULL */
+	const struct bundle_kv *settings;  /* borrowed: external settings for bare env keys */
+	size_t n_settings;
+	const struct bundle_kv *secrets; /* borrowed: secret name -> value */
+	size_t n_secrets;
+	json_t *annotations; /* borrowed object merged into annotations, or NULL */
+	json_t *gpu_edits;   /* borrowed {"devices", "env", "mounts"} or NULL */
+};
+
+/* Builds the runtime spec of in; *spec is a new JSON object (caller decrefs).
+ * Fails with a sentence on anything the input gets wrong (no command, unknown
+ * user or capability, bad tmpfs option, missing secret). */
+int bundle_spec(const struct bundle_input *in, json_t **spec, struct err *err);
+
+/* The container's stop signal (config, then image, then SIGTERM) as a
+ * number; -1 with err for an unknown name. */
+int bundle_stop_signal(const struct config_container *cc, const struct image_config *image,
+                       struct err *err);
+
+/* Parses "SIGTERM", "TERM" or "15"; returns the number or -1. */
+int bundle_signal_parse(const char *s);
+
+#endif

@@ -1,0 +1,36 @@
+/* cni: attaches network namespaces to berth's bridge by running the CNI
+ * plugins (containernetworking-plugins) as the CNI spec 1.0 says: the plugin
+ * binary with CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME, CNI_PATH in
+ * its environment and the network config JSON on stdin.
+ *
+ * Two networks per namespace: `loopback` (lo up) and `bridge` with
+ * `host-local` IPAM (eth0). The bridge holds the gateway address so the host
+ * reaches every enclave; ipMasq is off, so enclaves have no egress. */
+#ifndef BERTH_RUNTIME_CNI_H
+#define BERTH_RUNTIME_CNI_H
+
+#include "common/err.h"
+
+struct cni_net {
+	const char *plugin_dir; /* borrowed: where the plugin binaries are (CNI_PATH) */
+	const char *bridge;     /* borrowed: bridge name, also the CNI network name */
+	const char *subnet;     /* borrowed: IPv4 CIDR handed out by host-local */
+	const char *ipam_dir;   /* borrowed: host-local's data directory */
+};
+
+/* Attaches netns (a path) for container id: lo up, eth0 on the bridge. On
+ * success *result is the bridge plugin's result JSON (owned; keep it for
+ * cni_detach) and *ip the namespace's IPv4 address without prefix (owned). */
+int cni_attach(const struct cni_net *net, const char *id, const char *netns, char **result,
+               char **ip, struct err *err);
+
+/* Detaches id: releases its address and removes its veth. prev_result (the
+ * ADD result, or NULL) is passed as prevResult. Absent pieces are success. */
+int cni_detach(const struct cni_net *net, const char *id, const char *netns,
+               const char *prev_result, struct err *err);
+
+/* Asks the bridge plugin to CHECK the attachment against prev_result. */
+int cni_check(const struct cni_net *net, const char *id, const char *netns, const char *prev_result,
+              struct err *err);
+
+#endif

@@ -1,0 +1,694 @@
+/* enclave: namespaces, CNI, bundles and OCI containers put together.
+ *
+ * Order of creation, each step recorded before it is taken so that destroy
+ * can find it: state dir and enclave.json → namespace → CNI ADD (cni.json) →
+ * hosts files → per container: overlay rootfs, config.json, log copier,
+ * runtime create → runtime start of every container. Destroy walks the same
+ * list backwards and treats "absent" as done. */
+#include "runtime/enclave.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "runtime/cni.h"
+#include "runtime/gpu.h"
+#include "runtime/linux.h"
+#include "runtime/logcopy.h"
+#include "runtime/runtime-internal.h"
+
+#define KILL_WAIT_MS 10000
+
+void
+enclave_name(const char *deployment_id, char out[ENCLAVE_NAME_MAX + 1])
+{
+	size_t n = 0;
+
+	memcpy(out, "b-", 2);
+	for (const char *p = deployment_id; p != NULL && *p != '\0' && n < 12; p++)
+		if (isalnum((unsigned char)*p))
+			out[2 + n++] = (char)tolower((unsigned char)*p);
+	out[2 + n] = '\0';
+}
+
+static int
+enclave_name_valid(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n > 0 && n <= ENCLAVE_NAME_MAX && isalnum((unsigned char)s[0]) &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+static int
+container_name_valid(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n > 0 && n <= 63 && isalnum((unsigned char)s[0]) &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+static char *
+enclave_dir(const struct runtime *rt, const char *name)
+{
+	return xasprintf("%s/%s", rt->enclaves_dir, name);
+}
+
+static char *
+netns_path(const struct runtime *rt, const char *name)
+{
+	return xasprintf("%s/%s", rt->netns_dir, name);
+}
+
+const struct enclave_container *
+enclave_container_find(const struct enclave *e, const char *name)
+{
+	for (size_t i = 0; i < e->n_containers; i++)
+		if (strcmp(e->containers[i].name, name) == 0)
+			return &e->containers[i];
+	return NULL;
+}
+
+void
+enclave_free(struct enclave *e)
+{
+	if (e == NULL)
+		return;
+	for (size_t i = 0; i < e->n_containers; i++) {
+		free(e->containers[i].name);
+		free(e->containers[i].id);
+		free(e->containers[i].log_path);
+	}
+	free(e->containers);
+	free(e->name);
+	free(e->deployment_id);
+	free(e->ip);
+	free(e->netns);
+	free(e);
+}
+
+static int
+write_json(const char *path, json_t *j, struct err *err)
+{
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	int rc = file_write_atomic(path, text, strlen(text), 0600, err);
+
+	free(text);
+	return rc;
+}
+
+static void
+write_hosts(const struct runtime *rt, const struct enclave_spec *spec, const char *dir,
+            const char *ip, struct err *err_out, int *rc)
+{
+	struct buf b = BUF_INIT;
+	char *path, *host = NULL;
+	size_t len;
+	struct err ignored = ERR_INIT;
+
+	(void)rt;
+	buf_puts(&b, "127.0.0.1\tlocalhost");
+	for (size_t i = 0; i < spec->n_containers; i++)
+		buf_printf(&b, " %s", spec->containers[i].config->name);
+	buf_printf(&b, "\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", ip, spec->name);
+	path = xasprintf("%s/hosts", dir);
+	*rc = file_write_atomic(path, b.data, b.len, 0644, err_out);
+	free(path);
+	if (*rc < 0)
+		goto out;
+	/* The host's resolver settings, without loopback servers the enclave
+	 * cannot reach. Enclaves have no egress by default anyway. */
+	buf_reset(&b);
+	buf_puts(&b, "# berth enclave\n");
+	if (file_read_all("/etc/resolv.conf", 1 << 16, &host, &len, &ignored) == 0) {
+		char *save = NULL;
+
+		for (char *l = strtok_r(host, "\n", &save); l != NULL;
+		     l = strtok_r(NULL, "\n", &save))
+			if (strncmp(l, "nameserver", 10) != 0 || strstr(l, " 127.") == NULL)
+				buf_printf(&b, "%s\n", l);
+	}
+	path = xasprintf("%s/resolv.conf", dir);
+	*rc = file_write_atomic(path, b.data, b.len, 0644, err_out);
+	free(path);
+out:
+	free(host);
+	buf_free(&b);
+}
+
+static int
+wants_gpus(const struct config_container *cc)
+{
+	return cc->gpus_all || cc->gpus > 0 ||
+	       (cc->runtime != NULL && strcmp(cc->runtime, "nvidia") == 0);
+}
+
+/* Prepares the bundle of container i and creates it with the runtime. */
+static int
+create_container(struct runtime *rt, const struct enclave_spec *spec, size_t i, const char *edir,
+                 const char *netns, struct enclave_container *ec, struct err *err)
+{
+	const struct enclave_container_spec *cs = &spec->containers[i];
+	char *bdir = xasprintf("%s/%s", edir, cs->config->name);
+	char *rootfs = xasprintf("%s/rootfs", bdir), *upper = xasprintf("%s/upper", bdir);
+	char *work = xasprintf("%s/work", bdir), *cfg = xasprintf("%s/config.json", bdir);
+	char *hosts = xasprintf("%s/hosts", edir), *resolv = xasprintf("%s/resolv.conf", edir);
+	json_t *spec_json = NULL, *edits = NULL, *ann;
+	int wfd = -1, rc = -1;
+	struct bundle_input in = {
+	    .id = ec->id,
+	    .cc = cs->config,
+	    .image = cs->image,
+	    .rootfs = cs->rootfs,
+	    .netns = netns,
+	    .hosts_file = hosts,
+	    .resolv_file = resolv,
+	    .settings = spec->settings,
+	    .n_settings = spec->n_settings,
+	    .secrets = spec->secrets,
+	    .n_secrets = spec->n_secrets,
+	};
+
+	ann = json_pack("{s:s}", "berth.enclave", spec->name);
+	if (spec->deployment_id != NULL)
+		json_object_set_new(ann, "berth.deployment", json_string(spec->deployment_id));
+	in.annotations = ann;
+	if (wants_gpus(cs->config)) {
+		size_t n = spec->n_gpus;
+
+		if (cs->config->gpus > 0 && (size_t)cs->config->gpus < n)
+			n = (size_t)cs->config->gpus;
+		if (gpu_edits(&rt->gpus, spec->gpus, n, &edits, err) < 0)
+			goto out;
+		if (rt->gpus.simulated)
+			log_warn("enclave %s: container %s asks for GPUs: simulated, none passed",
+			         spec->name, cs->config->name);
+		in.gpu_edits = edits;
+	}
+	if (bundle_spec(&in, &spec_json, err) < 0)
+		goto out;
+	ec->stop_signal = bundle_stop_signal(cs->config, cs->image, err);
+	ec->stop_timeout_ms =
+	    cs->config->stop_timeout_ms >= 0 ? cs->config->stop_timeout_ms : BUNDLE_STOP_TIMEOUT_MS;
+	if (mkdir_p(bdir, 0700, err) < 0 || write_json(cfg, spec_json, err) < 0 ||
+	    linux_overlay_mount(cs->rootfs, upper, work, rootfs, err) < 0 ||
+	    logcopy_start(ec->log_path, rt->log_max_bytes, &wfd, err) < 0)
+		goto out;
+	rc = oci_create(&rt->oci, ec->id, bdir, wfd, err);
+	if (rc == 0)
+		ec->status = OCI_CREATED;
+out:
+	if (wfd >= 0)
+		close(wfd);
+	if (rc < 0)
+		err_wrap(err, "container %s", cs->config->name);
+	json_decref(spec_json);
+	json_decref(edits);
+	json_decref(ann);
+	free(bdir);
+	free(rootfs);
+	free(upper);
+	free(work);
+	free(cfg);
+	free(hosts);
+	free(resolv);
+	return rc;
+}
+
+static int
+validate_spec(const struct enclave_spec *spec, struct err *err)
+{
+	if (!enclave_name_valid(spec->name))
+		return err_make(err, 0, "enclave name \"%s\" is not 1-%d of [a-z0-9-]",
+		                spec->name ? spec->name : "", ENCLAVE_NAME_MAX);
+	if (spec->n_containers == 0)
+		return err_make(err, 0, "enclave %s: no container", spec->name);
+	for (size_t i = 0; i < spec->n_containers; i++) {
+		const struct enclave_container_spec *cs = &spec->containers[i];
+
+		if (cs->config == NULL || !container_name_valid(cs->config->name))
+			return err_make(err, 0, "enclave %s: container %zu has an invalid name",
+			                spec->name, i);
+		if (cs->rootfs == NULL || cs->rootfs[0] != '/')
+			return err_make(err, 0, "container %s: rootfs must be an absolute path",
+			                cs->config->name);
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(spec->containers[k].config->name, cs->config->name) == 0)
+				return err_make(err, 0, "enclave %s: container %s twice",
+				                spec->name, cs->config->name);
+	}
+	return 0;
+}
+
+static struct enclave *
+enclave_new(const struct runtime *rt, const char *name, const char *deployment_id)
+{
+	struct enclave *e = xcalloc(1, sizeof *e);
+
+	e->name = xstrdup(name);
+	e->deployment_id = deployment_id != NULL ? xstrdup(deployment_id) : NULL;
+	e->netns = netns_path(rt, name);
+	return e;
+}
+
+static void
+container_init(const struct runtime *rt, struct enclave *e, struct enclave_container *ec,
+               const char *cname)
+{
+	ec->name = xstrdup(cname);
+	ec->id = xasprintf("%s-%s", e->name, cname);
+	ec->log_path = xasprintf("%s/%s/%s/log", rt->enclaves_dir, e->name, cname);
+	ec->status = OCI_ABSENT;
+	ec->stop_signal = SIGTERM;
+	ec->stop_timeout_ms = BUNDLE_STOP_TIMEOUT_MS;
+}
+
+int
+enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct enclave **out,
+               struct err *err)
+{
+	struct enclave *e = NULL;
+	char *edir = NULL, *result = NULL, *path;
+	json_t *rec = NULL, *names;
+	int rc = -1, created_dir = 0;
+	struct err ignored = ERR_INIT;
+
+	*out = NULL;
+	if (validate_spec(spec, err) < 0)
+		return -1;
+	e = enclave_new(rt, spec->name, spec->deployment_id);
+	e->containers = xcalloc(spec->n_containers, sizeof *e->containers);
+	e->n_containers = spec->n_containers;
+	edir = enclave_dir(rt, spec->name);
+	if (mkdir(edir, 0700) < 0) {
+		rc = err_make(err, errno, "enclave %s", spec->name);
+		goto out;
+	}
+	created_dir = 1;
+	/* Record first: from here on, destroy finds whatever exists. */
+	names = json_array();
+	for (size_t i = 0; i < spec->n_containers; i++) {
+		container_init(rt, e, &e->containers[i], spec->containers[i].config->name);
+		json_array_append_new(names, json_pack("{s:s, s:s}", "name", e->containers[i].name,
+		                                       "id", e->containers[i].id));
+	}
+	rec = json_pack("{s:s, s:s?, s:s, s:o}", "name", e->name, "deployment_id", e->deployment_id,
+	                "netns", e->netns, "containers", names);
+	path = xasprintf("%s/enclave.json", edir);
+	rc = write_json(path, rec, err);
+	free(path);
+	if (rc < 0 || (rc = linux_netns_create(e->netns, err)) < 0)
+		goto out;
+	pthread_mutex_lock(&rt->lock);
+	rc = cni_attach(&rt->net, e->name, e->netns, &result, &e->ip, err);
+	pthread_mutex_unlock(&rt->lock);
+	if (rc < 0)
+		goto out;
+	path = xasprintf("%s/cni.json", edir);
+	rc = file_write_atomic(path, result, strlen(result), 0600, err);
+	free(path);
+	if (rc < 0)
+		goto out;
+	write_hosts(rt, spec, edir, e->ip, err, &rc);
+	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++)
+		rc = create_container(rt, spec, i, edir, e->netns, &e->containers[i], err);
+	/* Start only when every container was created: a failure above leaves
+	 * nothing running. */
+	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++) {
+		struct oci_state st;
+
+		rc = oci_start(&rt->oci, e->containers[i].id, err);
+		if (rc == 0 && oci_state(&rt->oci, e->containers[i].id, &st, err) == 0) {
+			e->containers[i].status = st.status;
+			e->containers[i].pid = st.pid;
+			oci_state_free(&st);
+		}
+	}
+	if (rc == 0)
+		log_info("enclave %s: up at %s, %zu container(s)", e->name, e->ip, e->n_containers);
+out:
+	if (rc < 0) {
+		err_wrap(err, "create enclave %s", spec->name);
+		if (created_dir && enclave_destroy(rt, spec->name, &ignored) < 0)
+			log_error("enclave %s: cleanup after failed create: %s", spec->name,
+			          ignored.msg);
+		enclave_free(e);
+	} else {
+		*out = e;
+	}
+	json_decref(rec);
+	free(result);
+	free(edir);
+	return rc < 0 ? rc : 0;
+}
+
+/* Signals every running container, then waits for each up to its own
+ * timeout from the same start, then SIGKILLs the rest. */
+static int
+stop_containers(struct runtime *rt, struct enclave_container *cs, size_t n, struct err *err)
+{
+	int64_t t0 = now_mono_ms();
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct oci_state st;
+
+		if (oci_state(&rt->oci, cs[i].id, &st, err) < 0) {
+			rc = -1;
+			continue;
+		}
+		cs[i].status = st.status;
+		cs[i].pid = st.pid;
+		oci_state_free(&st);
+		if (cs[i].status == OCI_RUNNING || cs[i].status == OCI_PAUSED) {
+			log_info("enclave: stopping %s (signal %d, %lld ms)", cs[i].id,
+			         cs[i].stop_signal, (long long)cs[i].stop_timeout_ms);
+			if (oci_kill(&rt->oci, cs[i].id, cs[i].stop_signal, err) < 0)
+				rc = -1;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		int64_t left;
+		int w;
+
+		if (cs[i].pid <= 0)
+			continue;
+		left = t0 + cs[i].stop_timeout_ms - now_mono_ms();
+		w = linux_pid_wait_exit(cs[i].pid, left > 0 ? (int)left : 0, err);
+		if (w == 1) {
+			log_warn("enclave: %s ignored signal %d for %lld ms: SIGKILL", cs[i].id,
+			         cs[i].stop_signal, (long long)cs[i].stop_timeout_ms);
+			if (oci_kill(&rt->oci, cs[i].id, SIGKILL, err) < 0 ||
+			    linux_pid_wait_exit(cs[i].pid, KILL_WAIT_MS, err) != 0)
+				rc = -1;
+		} else if (w < 0) {
+			rc = -1;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (oci_delete(&rt->oci, cs[i].id, err) < 0) {
+			rc = -1;
+			continue;
+		}
+		cs[i].status = OCI_ABSENT;
+		cs[i].pid = 0;
+	}
+	return rc;
+}
+
+int
+enclave_stop(struct runtime *rt, struct enclave *e, struct err *err)
+{
+	if (stop_containers(rt, e->containers, e->n_containers, err) < 0)
+		return err_wrap(err, "stop enclave %s", e->name);
+	log_info("enclave %s: stopped", e->name);
+	return 0;
+}
+
+static void
+apply_annotations(struct enclave_container *ec, json_t *ann)
+{
+	const char *s = json_string_value(json_object_get(ann, "berth.stop-signal"));
+	const char *t = json_string_value(json_object_get(ann, "berth.stop-timeout-ms"));
+
+	if (s != NULL && bundle_signal_parse(s) > 0)
+		ec->stop_signal = bundle_signal_parse(s);
+	if (t != NULL)
+		ec->stop_timeout_ms = strtoll(t, NULL, 10);
+}
+
+/* Reads the record and the runtime's view of enclave name. Containers found
+ * under the runtime's root but not in the record are added (a record lost in
+ * a crash must not hide a running container). */
+static int
+enclave_load(struct runtime *rt, const char *name, struct enclave **out, struct err *err)
+{
+	char *edir = enclave_dir(rt, name), *path = xasprintf("%s/enclave.json", edir);
+	json_t *rec = json_load_file(path, 0, NULL), *list = NULL, *c;
+	struct enclave *e = enclave_new(rt, name, NULL);
+	size_t i;
+	int rc = 0;
+
+	*out = NULL;
+	if (rec != NULL) {
+		const char *d = json_string_value(json_object_get(rec, "deployment_id"));
+
+		if (d != NULL)
+			e->deployment_id = xstrdup(d);
+		e->containers = xcalloc(json_array_size(json_object_get(rec, "containers")) + 1,
+		                        sizeof *e->containers);
+		json_array_foreach(json_object_get(rec, "containers"), i, c)
+		{
+			const char *cn = json_string_value(json_object_get(c, "name"));
+
+			if (cn != NULL && container_name_valid(cn))
+				container_init(rt, e, &e->containers[e->n_containers++], cn);
+		}
+	}
+	if (oci_list(&rt->oci, &list, err) < 0) {
+		rc = -1;
+		goto out;
+	}
+	json_array_foreach(list, i, c)
+	{
+		json_t *ann = json_object_get(c, "annotations");
+		const char *en = json_string_value(json_object_get(ann, "berth.enclave"));
+		const char *cn = json_string_value(json_object_get(ann, "berth.container"));
+
+		if (en == NULL || cn == NULL || strcmp(en, name) != 0 ||
+		    !container_name_valid(cn) || enclave_container_find(e, cn) != NULL)
+			continue;
+		e->containers =
+		    xreallocarray(e->containers, e->n_containers + 1, sizeof *e->containers);
+		container_init(rt, e, &e->containers[e->n_containers++], cn);
+	}
+	if (rec == NULL && e->n_containers == 0 && access(edir, F_OK) < 0) {
+		rc = err_make(err, ENOENT, "enclave %s", name);
+		goto out;
+	}
+	path = (free(path), xasprintf("%s/cni.json", edir));
+	{
+		json_t *r = json_load_file(path, 0, NULL), *a;
+
+		json_array_foreach(json_object_get(r, "ips"), i, a)
+		{
+			const char *addr = json_string_value(json_object_get(a, "address"));
+
+			if (addr != NULL && strchr(addr, '.') != NULL && e->ip == NULL)
+				e->ip = xstrndup(addr, strcspn(addr, "/"));
+		}
+		json_decref(r);
+	}
+	*out = take_ptr(&e);
+out:
+	enclave_free(e);
+	json_decref(rec);
+	json_decref(list);
+	free(path);
+	free(edir);
+	return rc;
+}
+
+int
+enclave_state(struct runtime *rt, struct enclave *e, struct err *err)
+{
+	for (size_t i = 0; i < e->n_containers; i++) {
+		struct enclave_container *ec = &e->containers[i];
+		struct oci_state st;
+
+		if (oci_state(&rt->oci, ec->id, &st, err) < 0)
+			return err_wrap(err, "enclave %s", e->name);
+		ec->status = st.status;
+		ec->pid = st.pid;
+		apply_annotations(ec, st.annotations);
+		oci_state_free(&st);
+	}
+	return 0;
+}
+
+int
+enclave_adopt(struct runtime *rt, const char *name, struct enclave **out, struct err *err)
+{
+	int rc;
+
+	*out = NULL;
+	if (!enclave_name_valid(name))
+		return err_make(err, 0, "enclave name \"%s\" is not valid", name);
+	if (enclave_load(rt, name, out, err) < 0)
+		return err_wrap(err, "adopt");
+	rc = enclave_state(rt, *out, err);
+	if (rc < 0) {
+		enclave_free(take_ptr(out));
+		return err_wrap(err, "adopt");
+	}
+	log_info("enclave %s: adopted (%s)", name, enclave_observed_str(enclave_observed(*out)));
+	return 0;
+}
+
+int
+enclave_destroy(struct runtime *rt, const char *name, struct err *err)
+{
+	struct enclave *e = NULL;
+	char *edir, *path, *prev = NULL;
+	size_t len;
+	struct err step = ERR_INIT;
+	int rc = 0;
+	DIR *d;
+
+	if (!enclave_name_valid(name))
+		return err_make(err, 0, "enclave name \"%s\" is not valid", name);
+	edir = enclave_dir(rt, name);
+	/* Keep going past a failed step, reporting the first failure. */
+#define STEP(call)                                                                                 \
+	do {                                                                                       \
+		if ((call) < 0 && rc == 0) {                                                       \
+			rc = -1;                                                                   \
+			*err = step;                                                               \
+		}                                                                                  \
+		err_clear(&step);                                                                  \
+	} while (0)
+	if (enclave_load(rt, name, &e, &step) == 0) {
+		if (enclave_state(rt, e, &step) < 0)
+			STEP(-1);
+		STEP(stop_containers(rt, e->containers, e->n_containers, &step));
+	} else if (step.code != ENOENT) {
+		STEP(-1);
+	}
+	err_clear(&step);
+	d = opendir(edir);
+	if (d != NULL) {
+		struct dirent *de;
+
+		while ((de = readdir(d)) != NULL) {
+			char *rootfs;
+
+			if (de->d_type != DT_DIR || de->d_name[0] == '.')
+				continue;
+			rootfs = xasprintf("%s/%s/rootfs", edir, de->d_name);
+			STEP(linux_umount(rootfs, &step));
+			free(rootfs);
+		}
+		closedir(d);
+	}
+	path = xasprintf("%s/cni.json", edir);
+	if (file_read_all(path, 1 << 20, &prev, &len, &step) < 0)
+		err_clear(&step);
+	free(path);
+	path = netns_path(rt, name);
+	pthread_mutex_lock(&rt->lock);
+	STEP(cni_detach(&rt->net, name, path, prev, &step));
+	pthread_mutex_unlock(&rt->lock);
+	STEP(linux_netns_remove(path, &step));
+	free(path);
+	if (rc == 0)
+		STEP(linux_remove_tree(edir, &step));
+#undef STEP
+	if (rc < 0)
+		err_wrap(err, "destroy enclave %s", name);
+	else
+		log_info("enclave %s: destroyed", name);
+	enclave_free(e);
+	free(prev);
+	free(edir);
+	return rc;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+enclave_list(struct runtime *rt, char ***names, struct err *err)
+{
+	char **v = NULL;
+	json_t *list = NULL, *c;
+	size_t i;
+	DIR *d;
+
+	*names = NULL;
+	d = opendir(rt->enclaves_dir);
+	if (d == NULL)
+		return err_make(err, errno, "open %s", rt->enclaves_dir);
+	for (struct dirent *de; (de = readdir(d)) != NULL;)
+		if (enclave_name_valid(de->d_name))
+			v = strv_push(v, de->d_name);
+	closedir(d);
+	if (oci_list(&rt->oci, &list, err) < 0) {
+		strv_free(v);
+		return err_wrap(err, "list enclaves");
+	}
+	json_array_foreach(list, i, c)
+	{
+		const char *en = json_string_value(
+		    json_object_get(json_object_get(c, "annotations"), "berth.enclave"));
+
+		if (en != NULL && enclave_name_valid(en) && !strv_contains(v, en))
+			v = strv_push(v, en);
+	}
+	json_decref(list);
+	if (v != NULL)
+		qsort(v, strv_len(v), sizeof *v, cmp_str);
+	*names = v;
+	return 0;
+}
+
+enum enclave_observed
+enclave_observed(const struct enclave *e)
+{
+	size_t running = 0, present = 0;
+
+	for (size_t i = 0; i < e->n_containers; i++) {
+		running += e->containers[i].status == OCI_RUNNING;
+		present += e->containers[i].status != OCI_ABSENT;
+	}
+	if (present == 0)
+		return ENCLAVE_OBSERVED_ABSENT;
+	if (running == e->n_containers)
+		return ENCLAVE_OBSERVED_RUNNING;
+	return running > 0 ? ENCLAVE_OBSERVED_PARTIAL : ENCLAVE_OBSERVED_STOPPED;
+}
+
+const char *
+enclave_observed_str(enum enclave_observed o)
+{
+	switch (o) {
+	case ENCLAVE_OBSERVED_ABSENT:
+		return "absent";
+	case ENCLAVE_OBSERVED_RUNNING:
+		return "running";
+	case ENCLAVE_OBSERVED_PARTIAL:
+		return "partial";
+	case ENCLAVE_OBSERVED_STOPPED:
+		return "stopped";
+	}
+	return "?";
+}
+
+int
+enclave_exec(struct runtime *rt, const struct enclave *e, const char *container, char *const *argv,
+             int64_t timeout_ms, int *exit_code, char **output, struct err *err)
+{
+	const struct enclave_container *ec = enclave_container_find(e, container);
+
+	*exit_code = -1;
+	*output = NULL;
+	if (ec == NULL)
+		return err_make(err, ENOENT, "enclave %s: no container %s", e->name, container);
+	if (argv == NULL || argv[0] == NULL)
+		return err_make(err, 0, "enclave %s: exec: empty command", e->name);
+	return oci_exec(&rt->oci, ec->id, argv, timeout_ms, exit_code, output, err);
+}

@@ -1,0 +1,131 @@
+/* enclave: one running instance of a deployment. One network namespace (lo
+ * up, eth0 on berth's bridge, no egress) holding every container of the
+ * config, each an OCI container run by runc or crun. Containers of an enclave
+ * reach each other on localhost and by name (/etc/hosts); the host reaches
+ * the enclave at its IPv4 address.
+ *
+ * Names are deterministic (enclave_name() of the deployment id; containers
+ * "<enclave>-<name>"), and every step is recorded before it is taken, so a
+ * restarted berthd finds its enclaves with enclave_list(), takes them back
+ * with enclave_adopt() or removes them with enclave_destroy(), which repeats
+ * safely after any partial failure.
+ *
+ * Logs: each container's stdout and stderr go to a pipe read by a small
+ * copier process (forked per container, detached, so it outlives berthd
+ * restarts) that appends to <bundle>/log and rotates it to log.1 past the
+ * runtime's log_max_bytes: at most 2 × log_max_bytes per container. The
+ * copier exits when the container's last writer closes the pipe.
+ *
+ * Every function is blocking (run it on a worker) and thread-safe. */
+#ifndef BERTH_RUNTIME_ENCLAVE_H
+#define BERTH_RUNTIME_ENCLAVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+#include "config/config-types.h"
+#include "image/image-types.h"
+#include "runtime/bundle.h"
+#include "runtime/oci.h"
+#include "runtime/runtime.h"
+
+/* Longest enclave name (the OCI id adds "-<container>"). */
+#define ENCLAVE_NAME_MAX 40
+
+struct enclave_container_spec {
+	const struct config_container *config; /* borrowed: the config's entry */
+	const struct image_config *image;      /* borrowed; NULL for an empty config */
+	const char *rootfs;                    /* borrowed: unpacked image rootfs, never written */
+};
+
+struct enclave_spec {
+	const char *name;                                /* borrowed: see enclave_name() */
+	const char *deployment_id;                       /* borrowed, recorded; may be NULL */
+	const struct enclave_container_spec *containers; /* borrowed array, at least one */
+	size_t n_containers;
+	const struct bundle_kv *settings; /* borrowed: external settings for bare env keys */
+	size_t n_settings;
+	const struct bundle_kv *secrets; /* borrowed: secret name -> value */
+	size_t n_secrets;
+	const int *gpus; /* borrowed: GPU indices for containers that ask for GPUs */
+	size_t n_gpus;
+};
+
+struct enclave_container {
+	char *name;             /* owned: the container's name in the config */
+	char *id;               /* owned: OCI id */
+	char *log_path;         /* owned: current log file (log.1 is the older one) */
+	enum oci_status status; /* as last observed */
+	pid_t pid;              /* host pid of its init, 0 when not running */
+	int stop_signal;
+	int64_t stop_timeout_ms;
+};
+
+struct enclave {
+	char *name;                           /* owned */
+	char *deployment_id;                  /* owned or NULL */
+	char *ip;                             /* owned IPv4 address, NULL when unknown */
+	char *netns;                          /* owned: namespace path */
+	struct enclave_container *containers; /* owned array */
+	size_t n_containers;
+};
+
+/* What an enclave's containers are doing, summed up. */
+enum enclave_observed {
+	ENCLAVE_OBSERVED_ABSENT,  /* no container exists */
+	ENCLAVE_OBSERVED_RUNNING, /* every container runs */
+	ENCLAVE_OBSERVED_PARTIAL, /* some run, some do not (exited or missing) */
+	ENCLAVE_OBSERVED_STOPPED, /* containers exist, none runs */
+};
+
+/* The enclave name of a deployment: "b-" and the first 12 letters or digits
+ * of its id, lower-cased. out holds ENCLAVE_NAME_MAX + 1. */
+void enclave_name(const char *deployment_id, char out[ENCLAVE_NAME_MAX + 1]);
+
+/* Creates and starts an enclave: records it, creates the namespace, attaches
+ * it (CNI ADD), writes hosts files and bundles, creates and starts every
+ * container. On failure everything done is undone. On success *out is the
+ * enclave (caller frees with enclave_free()), its address in (*out)->ip. */
+int enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct enclave **out,
+                   struct err *err);
+
+/* Stops every container: its stop signal, SIGKILL past its stop timeout, then
+ * the runtime's delete. The namespace, address and logs stay (destroy removes
+ * them). Containers already gone are success. */
+int enclave_stop(struct runtime *rt, struct enclave *e, struct err *err);
+
+/* Removes everything of enclave name: containers (stopped as enclave_stop()
+ * does when running), overlays, address, veth, namespace, state and logs.
+ * Each step tolerates "already gone", so it can be repeated. */
+int enclave_destroy(struct runtime *rt, const char *name, struct err *err);
+
+/* Takes back an enclave found on disk and under the runtime's root (after a
+ * restart). *out is freed with enclave_free(). -ENOENT when unknown. */
+int enclave_adopt(struct runtime *rt, const char *name, struct enclave **out, struct err *err);
+
+/* The names of the enclaves of this runtime's state directory and OCI root
+ * (owned strv, sorted; NULL for none). */
+int enclave_list(struct runtime *rt, char ***names, struct err *err);
+
+/* Refreshes the status and pid of each container of e. */
+int enclave_state(struct runtime *rt, struct enclave *e, struct err *err);
+
+/* Sums up the last observed statuses. */
+enum enclave_observed enclave_observed(const struct enclave *e);
+
+const char *enclave_observed_str(enum enclave_observed o);
+
+/* Runs argv in container (a name of the config) with a deadline; its exit
+ * code and combined output (owned) come back. For health checks. */
+int enclave_exec(struct runtime *rt, const struct enclave *e, const char *container,
+                 char *const *argv, int64_t timeout_ms, int *exit_code, char **output,
+                 struct err *err);
+
+/* The container named name in e, or NULL. */
+const struct enclave_container *enclave_container_find(const struct enclave *e, const char *name);
+
+void enclave_free(struct enclave *e);
+
+#endif

@@ -1,0 +1,77 @@
+/* oci: the OCI runtime command line (runc or crun), under a berth-owned
+ * --root so berth's containers are apart from anything else on the host.
+ * Every call is blocking and runs the runtime binary once. */
+#ifndef BERTH_RUNTIME_OCI_H
+#define BERTH_RUNTIME_OCI_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+
+struct oci {
+	char *binary; /* owned: path or name of runc/crun */
+	char *name;   /* owned: "runc" or "crun" (what --version said) */
+	char *root;   /* owned: the --root state directory */
+};
+
+enum oci_status {
+	OCI_ABSENT,   /* no such container */
+	OCI_CREATING, /* transient */
+	OCI_CREATED,
+	OCI_RUNNING,
+	OCI_PAUSED,
+	OCI_STOPPED,
+};
+
+struct oci_state {
+	enum oci_status status;
+	pid_t pid;           /* 0 when not running */
+	char *bundle;        /* owned or NULL */
+	json_t *annotations; /* owned object or NULL */
+};
+
+/* Chooses the runtime: want is "runc", "crun" or a path (it must run a
+ * container), or NULL to detect: crun when it is installed and can run a
+ * container, else runc. Fills o (release with oci_free()). */
+int oci_open(struct oci *o, const char *want, const char *root, struct err *err);
+
+void oci_free(struct oci *o);
+
+/* Creates container id from bundle. The container's stdout and stderr are
+ * stdio_fd (a pipe to the log copier); the runtime's own messages go to
+ * <bundle>/oci.log and are quoted in the error. */
+int oci_create(const struct oci *o, const char *id, const char *bundle, int stdio_fd,
+               struct err *err);
+
+/* Starts a created container. */
+int oci_start(const struct oci *o, const char *id, struct err *err);
+
+/* Reads the state of id; a missing container is status OCI_ABSENT, not an
+ * error. Free with oci_state_free(). */
+int oci_state(const struct oci *o, const char *id, struct oci_state *st, struct err *err);
+
+void oci_state_free(struct oci_state *st);
+
+/* Sends signal (a number) to the container's init; a stopped or missing
+ * container is success. */
+int oci_kill(const struct oci *o, const char *id, int sig, struct err *err);
+
+/* Deletes the container (forcibly: a running one is killed); "absent" is
+ * success. */
+int oci_delete(const struct oci *o, const char *id, struct err *err);
+
+/* The containers under our root: a JSON array of {id, status, pid, bundle,
+ * annotations} (caller owns). */
+int oci_list(const struct oci *o, json_t **out, struct err *err);
+
+/* Runs argv inside the running container id, with a deadline; the exit code
+ * and the combined output (owned, capped at 1 MiB) come back. */
+int oci_exec(const struct oci *o, const char *id, char *const *argv, int64_t timeout_ms,
+             int *exit_code, char **output, struct err *err);
+
+const char *oci_status_str(enum oci_status s);
+
+#endif

@@ -1,0 +1,125 @@
+/* runtime: settings, directories and detection at start-up. */
+#include "runtime/runtime.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "runtime/runtime-internal.h"
+
+static int
+subnet_valid(const char *s)
+{
+	unsigned a, b, c, d, len;
+	char tail;
+
+	return sscanf(s, "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &len, &tail) == 5 && a < 256 &&
+	       b < 256 && c < 256 && d < 256 && len >= 8 && len <= 30;
+}
+
+static int
+name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < IFNAMSIZ && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
+int
+runtime_open(const struct runtime_settings *s, struct runtime **out, struct err *err)
+{
+	struct runtime *rt;
+	char *oci_root;
+	int rc = -1;
+
+	*out = NULL;
+	if (s->state_dir == NULL || s->state_dir[0] != '/')
+		return err_make(err, 0, "runtime: the state directory must be an absolute path");
+	if (s->subnet != NULL && !subnet_valid(s->subnet))
+		return err_make(err, 0, "runtime: subnet \"%s\" is not an IPv4 CIDR (/8 to /30)",
+		                s->subnet);
+	if (s->bridge != NULL && !name_valid(s->bridge))
+		return err_make(err, 0, "runtime: bridge name \"%s\" is not a valid interface name",
+		                s->bridge);
+	rt = xcalloc(1, sizeof *rt);
+	pthread_mutex_init(&rt->lock, NULL);
+	rt->state_dir = xstrdup(s->state_dir);
+	rt->enclaves_dir = xasprintf("%s/enclaves", s->state_dir);
+	rt->ipam_dir = xasprintf("%s/cni", s->state_dir);
+	rt->netns_dir = xstrdup(s->netns_dir ? s->netns_dir : "/run/berth/netns");
+	rt->cni_plugin_dir = xstrdup(s->cni_plugin_dir ? s->cni_plugin_dir : "/usr/lib/cni");
+	rt->bridge = xstrdup(s->bridge ? s->bridge : "berth0");
+	rt->subnet = xstrdup(s->subnet ? s->subnet : "10.213.0.0/16");
+	rt->log_max_bytes = s->log_max_bytes > 0 ? s->log_max_bytes : 1 << 20;
+	rt->net = (struct cni_net){.plugin_dir = rt->cni_plugin_dir,
+	                           .bridge = rt->bridge,
+	                           .subnet = rt->subnet,
+	                           .ipam_dir = rt->ipam_dir};
+	if (mkdir_p(rt->enclaves_dir, 0700, err) < 0 || mkdir_p(rt->ipam_dir, 0700, err) < 0 ||
+	    mkdir_p(rt->netns_dir, 0755, err) < 0)
+		goto out;
+	{
+		char *plugin = xasprintf("%s/bridge", rt->cni_plugin_dir);
+		int ok = access(plugin, X_OK) == 0;
+
+		free(plugin);
+		if (!ok) {
+			err_make(err, 0, "runtime: no CNI bridge plugin in %s", rt->cni_plugin_dir);
+			goto out;
+		}
+	}
+	oci_root = xstrdup(s->oci_root ? s->oci_root : "/run/berth/oci");
+	rc = oci_open(&rt->oci, s->oci_runtime, oci_root, err);
+	free(oci_root);
+	if (rc < 0)
+		goto out;
+	rc = gpu_inventory_scan(s->dev_dir ? s->dev_dir : "/dev", s->gpus_simulated, NULL,
+	                        &rt->gpus, err);
+	if (rc < 0)
+		goto out;
+	log_info("runtime: %s (%s), root %s, bridge %s %s", rt->oci.name, rt->oci.binary,
+	         rt->oci.root, rt->bridge, rt->subnet);
+	*out = take_ptr(&rt);
+	rc = 0;
+out:
+	if (rt != NULL) {
+		runtime_close(rt);
+		if (rc == 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+void
+runtime_close(struct runtime *rt)
+{
+	if (rt == NULL)
+		return;
+	oci_free(&rt->oci);
+	gpu_inventory_free(&rt->gpus);
+	free(rt->state_dir);
+	free(rt->enclaves_dir);
+	free(rt->netns_dir);
+	free(rt->cni_plugin_dir);
+	free(rt->bridge);
+	free(rt->subnet);
+	free(rt->ipam_dir);
+	pthread_mutex_destroy(&rt->lock);
+	free(rt);
+}
+
+const char *
+runtime_oci_name(const struct runtime *rt)
+{
+	return rt->oci.name;
+}
+
+const struct gpu_inventory *
+runtime_gpus(const struct runtime *rt)
+{
+	return &rt->gpus;
+}

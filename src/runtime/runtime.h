@@ -1,0 +1,51 @@
+/* runtime: the host runtime context shared by every enclave operation: the
+ * settings, the chosen OCI runtime, the CNI network and the GPU inventory.
+ * Open one per berthd; every function taking it is blocking and thread-safe.
+ *
+ * Layout on disk:
+ *   <state_dir>/enclaves/<enclave>/enclave.json   what was asked (written first)
+ *   <state_dir>/enclaves/<enclave>/cni.json       the CNI ADD result
+ *   <state_dir>/enclaves/<enclave>/hosts, resolv.conf
+ *   <state_dir>/enclaves/<enclave>/<container>/   OCI bundle: config.json,
+ *       rootfs (overlay: the image rootfs below, upper/ and work/ beside it),
+ *       log and log.1 (stdout and stderr, capped), oci.log (the runtime's own)
+ *   <state_dir>/cni/                              host-local IPAM data
+ *   <oci_root>                                    runc/crun --root
+ *   <netns_dir>/<enclave>                         pinned network namespaces */
+#ifndef BERTH_RUNTIME_H
+#define BERTH_RUNTIME_H
+
+#include <stdint.h>
+
+#include "common/err.h"
+#include "runtime/gpu.h"
+
+struct runtime_settings {
+	const char *state_dir;      /* required: berth's state directory */
+	const char *oci_runtime;    /* "runc", "crun", a path, or NULL to detect */
+	const char *oci_root;       /* NULL: /run/berth/oci */
+	const char *netns_dir;      /* NULL: /run/berth/netns */
+	const char *cni_plugin_dir; /* NULL: /usr/lib/cni */
+	const char *bridge;         /* NULL: berth0 */
+	const char *subnet;         /* NULL: 10.213.0.0/16 */
+	const char *dev_dir;        /* NULL: /dev (GPU detection) */
+	int gpus_simulated;         /* GPUs to declare when none is found; 0 for none */
+	int64_t log_max_bytes;      /* per log file, 0: 1 MiB; one rotated file is kept */
+};
+
+struct runtime;
+
+/* Opens the runtime: validates settings, creates directories, detects the OCI
+ * runtime and the GPUs. *out is freed with runtime_close(). */
+int runtime_open(const struct runtime_settings *s, struct runtime **out, struct err *err);
+
+/* Releases the context; enclaves keep running. */
+void runtime_close(struct runtime *rt);
+
+/* "runc" or "crun": the OCI runtime in use. */
+const char *runtime_oci_name(const struct runtime *rt);
+
+/* The GPU inventory (borrowed). */
+const struct gpu_inventory *runtime_gpus(const struct runtime *rt);
+
+#endif

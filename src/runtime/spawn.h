@@ -1,0 +1,45 @@
+/* spawn: runs a helper program (the OCI runtime, a CNI plugin) to completion
+ * with a deadline: feeds it stdin, captures stdout and stderr, or hands it
+ * given descriptors instead. Blocking; safe from any thread.
+ *
+ * Children are waited for by pid: a daemon that reaps on SIGCHLD must reap only
+ * the pids it started itself (waitid on its own pids), not waitpid(-1). */
+#ifndef BERTH_RUNTIME_SPAWN_H
+#define BERTH_RUNTIME_SPAWN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+struct spawn_opts {
+	char *const *argv; /* borrowed; argv[0] is run as is (a path) or looked up in PATH */
+	char *const
+	    *env_extra; /* borrowed "K=V" strv added to (overriding) our environment, or NULL */
+	const char *stdin_data; /* borrowed bytes for stdin, or NULL for /dev/null */
+	size_t stdin_len;
+	int stdout_fd;      /* >= 0: the child's stdout and stderr, nothing captured */
+	int64_t timeout_ms; /* killed (SIGKILL) past this; <= 0 means 30 s */
+	size_t max_output;  /* captured bytes kept per stream; 0 means 1 MiB */
+};
+
+struct spawn_result {
+	int status;        /* exit code, or 128 + signal */
+	struct buf out;    /* owned: captured stdout */
+	struct buf errout; /* owned: captured stderr */
+};
+
+/* Runs opts->argv and waits for it. Returns 0 when it ran (whatever its exit
+ * status, in res->status), negative when it could not be started or passed its
+ * deadline (it is then killed). res is filled in both cases; free it with
+ * spawn_result_free(). */
+int spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *err);
+
+/* Releases captured output. */
+void spawn_result_free(struct spawn_result *res);
+
+/* The first line of s trimmed of spaces, at most 300 bytes, into out. */
+void spawn_first_line(const char *s, char out[301]);
+
+#endif

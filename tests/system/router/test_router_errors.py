@@ -1,0 +1,157 @@
+"""berth-router: 502/504 paths, retries, timeouts, graceful stop, valgrind."""
+import os
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import BUILD, free_port, raw_exchange, route, status_of
+
+
+class Closer:
+    """A TCP server that reads a request and closes without answering, or
+    answers garbage."""
+
+    def __init__(self, reply=b""):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.reply = reply
+        self.stopped = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopped:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                c.settimeout(2)
+                c.recv(65536)
+                if self.reply:
+                    c.sendall(self.reply)
+            except OSError:
+                pass
+            c.close()
+
+    def stop(self):
+        self.stopped = True
+        self.sock.close()
+
+
+def test_refused_upstream_gives_502(router_factory):
+    dead = f"127.0.0.1:{free_port()}"
+    r = router_factory()
+    r.put_table([route("e.example.com", dead)], 1)
+    st, _, _ = r.get("e.example.com")
+    assert st == 502
+    u = r.upstreams()[("e.example.com", dead)]
+    assert (u["total"], u["errors"], u["in_flight"]) == (1, 1, 0)
+
+
+def test_refused_upstream_is_retried_on_another(router_factory, backends):
+    ok = backends("ok", "busybox")
+    dead = f"127.0.0.1:{free_port()}"
+    r = router_factory()
+    r.put_table([route("e.example.com", dead, ok.addr)], 1)
+    for _ in range(10):
+        assert r.get("e.example.com")[:2] == (200, b"ok")
+    assert r.upstreams()[("e.example.com", dead)]["errors"] >= 1
+
+
+def test_upstream_closing_without_answer_gives_502(router_factory):
+    c = Closer()
+    g = Closer(b"this is not http\r\n\r\n")
+    r = router_factory()
+    r.put_table([route("e.example.com", c.addr), route("g.example.com", g.addr)], 1)
+    assert r.get("e.example.com")[0] == 502
+    assert r.get("g.example.com")[0] == 502
+    c.stop()
+    g.stop()
+
+
+def test_response_timeout_gives_504(router_factory, backends):
+    b = backends("slow")
+    r = router_factory(["--response-timeout", "500"])
+    r.put_table([route("e.example.com", b.addr)], 1)
+    t0 = time.time()
+    st, _, _ = r.get("e.example.com", "/slow?ms=3000")
+    assert st == 504 and time.time() - t0 < 2.5
+    assert r.get("e.example.com", "/slow?ms=10")[:2] == (200, b"slow")
+
+
+def test_header_and_idle_timeouts(router_factory, backends):
+    b = backends("b")
+    r = router_factory(["--header-timeout", "400", "--idle-timeout", "600"])
+    r.put_table([route("e.example.com", b.addr)], 1)
+    t0 = time.time()
+    raw = raw_exchange(r.port, b"GET / HTTP/1.1\r\nHost: e.exa", timeout=5)
+    assert status_of(raw) == 408 and time.time() - t0 < 3
+    # an idle keep-alive connection is closed without a response
+    s = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: e.example.com\r\n\r\n")
+    first = b""
+    while not first.endswith(b"\r\n\r\nb"):
+        chunk = s.recv(65536)
+        assert chunk, first
+        first += chunk
+    assert status_of(first) == 200
+    t0 = time.time()
+    assert s.recv(65536) == b""
+    assert 0.4 < time.time() - t0 < 3
+    s.close()
+
+
+def test_sigterm_finishes_in_flight_requests(router_factory, backends):
+    b = backends("b")
+    r = router_factory()
+    r.put_table([route("e.example.com", b.addr)], 1)
+    idle = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+    result = {}
+
+    def slow():
+        result["r"] = r.get("e.example.com", "/slow?ms=1500")[:2]
+
+    t = threading.Thread(target=slow)
+    t.start()
+    end = time.time() + 5
+    while r.metric("berth_router_in_flight") != 1:
+        assert time.time() < end
+        time.sleep(0.02)
+    r.proc.send_signal(signal.SIGTERM)
+    # the idle connection is closed, no new connection is accepted
+    assert idle.recv(100) == b""
+    time.sleep(0.2)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", r.port), timeout=1).recv(1)
+    t.join(10)
+    assert result["r"] == (200, b"b")
+    r.proc.wait(10)
+    assert r.proc.returncode == 0
+
+
+def test_runs_clean_under_valgrind(router_factory, backends):
+    """The release build under valgrind: requests, a switch, a hold, a drain."""
+    release = os.path.join(os.path.dirname(os.path.abspath(BUILD)), "build", "berth-router")
+    if not os.path.exists(release):
+        pytest.skip(f"no release build at {release} (make build)")
+    v1 = backends("v1")
+    v2 = backends("v2")
+    r = router_factory(["--route", f"a.example.com={v1.addr}"], valgrind=True, binary=release)
+    assert r.get("a.example.com", timeout=30)[:2] == (200, b"v1")
+    assert r.get("b.example.com", timeout=30)[0] == 404
+    c = r.conn(30)
+    c.request("GET", "/stream?n=2&gap=10", headers={"Host": "a.example.com"})
+    assert c.getresponse().read() == b"v1:0\nv1:1\n"
+    r.put_table([route("a.example.com", v2.addr)], 1)
+    c.request("GET", "/", headers={"Host": "a.example.com"})
+    assert c.getresponse().read() == b"v2"
+    c.close()
+    r.put_table([route("a.example.com", mode="hold", hold_ms=300)], 2)
+    assert r.get("a.example.com", timeout=30)[0] == 503
+    r.stop(60)

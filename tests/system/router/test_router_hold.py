@@ -1,0 +1,92 @@
+"""berth-router: hold then release in order, hold timeout, down."""
+import threading
+import time
+
+from conftest import route
+
+
+def wait_metric(r, name, value, timeout=5):
+    end = time.time() + timeout
+    while r.metric(name) != value:
+        assert time.time() < end, f"{name} never reached {value}: {r.metric(name)}"
+        time.sleep(0.02)
+
+
+def test_hold_then_release_in_order(router_factory, backends):
+    v1 = backends("v1")
+    # v2 takes one connection at a time in accept order, so the order it logs
+    # is the order the router sent the requests in
+    v2 = backends("v2", "single")
+    # one worker thread: the order of a hold queue is per thread
+    r = router_factory(threads=1)
+    r.put_table([route("app.example.com", v1.addr)], 1)
+    assert r.get("app.example.com")[:2] == (200, b"v1")
+    r.set_route("app.example.com", {"mode": "hold", "upstreams": [], "hold_timeout_ms": 20000})
+    results = {}
+
+    def req(i):
+        results[i] = r.get("app.example.com", f"/?n={i}", timeout=30)[:2]
+
+    threads = []
+    for i in range(8):
+        t = threading.Thread(target=req, args=(i,))
+        t.start()
+        threads.append(t)
+        wait_metric(r, "berth_router_held", i + 1)
+    time.sleep(0.3)
+    assert not results, "a held request was answered"
+    assert v2.paths() == []
+    r.set_route("app.example.com", {"mode": "serve", "upstreams": [v2.addr]})
+    for t in threads:
+        t.join(10)
+    assert results == {i: (200, b"v2") for i in range(8)}
+    assert v2.paths() == [f"/?n={i}" for i in range(8)]
+    assert r.metric("berth_router_held") == 0
+
+
+def test_hold_timeout_gives_503_with_retry_after(router_factory, backends):
+    v1 = backends("v1")
+    r = router_factory()
+    r.put_table([route("app.example.com", v1.addr, mode="hold", hold_ms=400)], 1)
+    t0 = time.time()
+    st, body, resp = r.get("app.example.com")
+    elapsed = time.time() - t0
+    assert st == 503
+    assert resp.getheader("Retry-After") == "5"
+    assert 0.35 < elapsed < 3
+    assert v1.paths() == []
+
+
+def test_hold_queue_is_bounded(router_factory, backends):
+    v1 = backends("v1")
+    r = router_factory(["--hold-queue", "2"], threads=1)
+    r.put_table([route("app.example.com", v1.addr, mode="hold", hold_ms=3000)], 1)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(r.get("app.example.com")[0]))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    wait_metric(r, "berth_router_held", 2)
+    st, _, resp = r.get("app.example.com")
+    assert st == 503 and resp.getheader("Retry-After")
+    r.set_route("app.example.com", route("app.example.com", v1.addr))
+    for t in threads:
+        t.join(10)
+    assert results == [200, 200]
+
+
+def test_down_gives_503(router_factory, backends):
+    v1 = backends("v1")
+    r = router_factory()
+    r.put_table([route("app.example.com", mode="down")], 1)
+    st, _, resp = r.get("app.example.com")
+    assert st == 503 and resp.getheader("Retry-After") == "5"
+    # a kept-alive connection stays usable after a 503
+    c = r.conn()
+    c.request("GET", "/", headers={"Host": "app.example.com"})
+    assert c.getresponse().read() and True
+    r.set_route("app.example.com", route("app.example.com", v1.addr))
+    c.request("GET", "/", headers={"Host": "app.example.com"})
+    resp = c.getresponse()
+    assert (resp.status, resp.read()) == (200, b"v1")
+    c.close()

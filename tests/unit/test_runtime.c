@@ -1,0 +1,542 @@
+/* Unit tests of src/runtime without the kernel: the OCI spec of a container
+ * (docker's entrypoint/command and env rules, users from the rootfs,
+ * capabilities, tmpfs options, limits), enclave names, signals, the process
+ * runner and GPU discovery. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "runtime/bundle.h"
+#include "runtime/enclave.h"
+#include "runtime/gpu.h"
+#include "runtime/linux.h"
+#include "runtime/spawn.h"
+
+static char rootfs[] = "/tmp/berth-unit-rootfs-XXXXXX";
+
+static int
+setup_rootfs(void **state)
+{
+	char *p;
+	struct err err = ERR_INIT;
+
+	(void)state;
+	if (mkdtemp(rootfs) == NULL)
+		return -1;
+	p = xasprintf("%s/etc", rootfs);
+	mkdir(p, 0755);
+	free(p);
+	p = xasprintf("%s/etc/passwd", rootfs);
+	static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n"
+	                             "# a comment line\n"
+	                             "app:x:1000:1001::/home/app:/bin/sh\n"
+	                             "broken:x:notanumber:1\n";
+	file_write_atomic(p, passwd, sizeof passwd - 1, 0644, &err);
+	free(p);
+	p = xasprintf("%s/etc/group", rootfs);
+	static const char group[] = "root:x:0:\napp:x:1001:\nstaff:x:50:app\n";
+	file_write_atomic(p, group, sizeof group - 1, 0644, &err);
+	free(p);
+	return 0;
+}
+
+static int
+teardown_rootfs(void **state)
+{
+	struct err err = ERR_INIT;
+
+	(void)state;
+	return linux_remove_tree(rootfs, &err);
+}
+
+static void
+cc_init(struct config_container *cc)
+{
+	memset(cc, 0, sizeof *cc);
+	cc->name = "web";
+	cc->gpus = -1;
+	cc->memory_bytes = -1;
+	cc->cpus = -1;
+	cc->shm_size_bytes = -1;
+	cc->pids_limit = -1;
+	cc->stop_timeout_ms = -1;
+}
+
+static json_t *
+build(const struct config_container *cc, const struct image_config *ic, struct err *err)
+{
+	struct bundle_input in = {.id = "b-x-web",
+	                          .cc = cc,
+	                          .image = ic,
+	                          .rootfs = rootfs,
+	                          .netns = "/run/berth/netns/b-x",
+	                          .hosts_file = "/s/hosts",
+	                          .resolv_file = "/s/resolv.conf"};
+	json_t *spec = NULL;
+
+	if (bundle_spec(&in, &spec, err) < 0)
+		return NULL;
+	return spec;
+}
+
+static char *
+args_of(json_t *spec)
+{
+	json_t *a = json_object_get(json_object_get(spec, "process"), "args"), *v;
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	json_array_foreach(a, i, v) buf_printf(&b, "%s%s", i ? " " : "", json_string_value(v));
+	return buf_take(&b);
+}
+
+static void
+check_args(struct config_container *cc, struct image_config *ic, const char *want)
+{
+	struct err err = ERR_INIT;
+	json_t *spec = build(cc, ic, &err);
+	char *got;
+
+	assert_non_null(spec);
+	got = args_of(spec);
+	assert_string_equal(got, want);
+	free(got);
+	json_decref(spec);
+}
+
+static void
+test_entrypoint_and_command_rules(void **state)
+{
+	struct config_container cc;
+	struct image_config ic = {0};
+	char *img_entry[] = {"/entry", "-v", NULL}, *img_cmd[] = {"serve", NULL};
+	char *cfg_entry[] = {"/other", NULL}, *cfg_cmd[] = {"--port", "8000", NULL};
+	struct err err = ERR_INIT;
+
+	(void)state;
+	cc_init(&cc);
+	ic.entrypoint = img_entry;
+	ic.cmd = img_cmd;
+	check_args(&cc, &ic, "/entry -v serve");
+	cc.command = cfg_cmd; /* replaces Cmd, keeps Entrypoint */
+	check_args(&cc, &ic, "/entry -v --port 8000");
+	cc.entrypoint = cfg_entry; /* replaces both when a command is given too */
+	check_args(&cc, &ic, "/other --port 8000");
+	cc.command = NULL; /* an entrypoint alone drops the image's Cmd */
+	check_args(&cc, &ic, "/other");
+	cc.entrypoint = NULL;
+	ic.entrypoint = NULL;
+	check_args(&cc, &ic, "serve");
+	ic.cmd = NULL;
+	assert_null(build(&cc, &ic, &err));
+	assert_non_null(strstr(err.msg, "no command"));
+	assert_null(build(&cc, NULL, &err));
+}
+
+static const char *
+env_get(json_t *spec, const char *key)
+{
+	json_t *env = json_object_get(json_object_get(spec, "process"), "env"), *v;
+	size_t i, n = strlen(key), seen = 0;
+	const char *found = NULL;
+
+	json_array_foreach(env, i, v)
+	{
+		const char *s = json_string_value(v);
+
+		if (strncmp(s, key, n) == 0 && s[n] == '=') {
+			found = s + n + 1;
+			seen++;
+		}
+	}
+	assert_true(seen <= 1); /* never twice */
+	return found;
+}
+
+static void
+test_env_order(void **state)
+{
+	struct config_container cc;
+	char *img_env[] = {"A=image", "B=image", "PATH=/img/bin", "NOVALUE", NULL};
+	char *cmd[] = {"x", NULL}, *secrets[] = {"B", "TOKEN", NULL}, *missing[] = {"NOPE", NULL};
+	struct image_config ic = {.env = img_env, .cmd = cmd};
+	struct config_env env[] = {{"A", "config"}, {"C", NULL}, {"D", NULL}, {"B", "config"}};
+	struct bundle_kv settings[] = {{"C", "setting"}, {"A", "setting-not-for-literal"}};
+	struct bundle_kv sec[] = {{"B", "secret"}, {"TOKEN", "t"}};
+	struct bundle_input in = {.cc = &cc,
+	                          .image = &ic,
+	                          .rootfs = rootfs,
+	                          .netns = "/n",
+	                          .settings = settings,
+	                          .n_settings = 2,
+	                          .secrets = sec,
+	                          .n_secrets = 2};
+	struct err err = ERR_INIT;
+	json_t *spec;
+
+	(void)state;
+	cc_init(&cc);
+	cc.env = env;
+	cc.n_env = ARRAY_LEN(env);
+	cc.secrets = secrets;
+	assert_int_equal(bundle_spec(&in, &spec, &err), 0);
+	assert_string_equal(env_get(spec, "A"), "config");
+	assert_string_equal(env_get(spec, "B"), "secret");
+	assert_string_equal(env_get(spec, "C"), "setting");
+	assert_null(env_get(spec, "D")); /* bare key without a setting: unset */
+	assert_string_equal(env_get(spec, "TOKEN"), "t");
+	assert_string_equal(env_get(spec, "PATH"), "/img/bin");
+	assert_string_equal(env_get(spec, "NOVALUE"), "");
+	assert_string_equal(env_get(spec, "HOSTNAME"), "web");
+	json_decref(spec);
+	cc.secrets = missing;
+	assert_int_equal(bundle_spec(&in, &spec, &err), -1);
+	assert_string_equal(err.msg, "container web: secret NOPE was not provided");
+	/* No PATH anywhere: docker's default. */
+	cc.secrets = NULL;
+	ic.env = NULL;
+	assert_int_equal(bundle_spec(&in, &spec, &err), 0);
+	assert_non_null(strstr(env_get(spec, "PATH"), "/usr/local/sbin"));
+	json_decref(spec);
+}
+
+static void
+check_user(const char *user, int uid, int gid, const char *error)
+{
+	struct config_container cc;
+	char *cmd[] = {"x", NULL};
+	struct image_config ic = {.cmd = cmd};
+	struct err err = ERR_INIT;
+	json_t *spec, *u;
+
+	cc_init(&cc);
+	cc.user = (char *)user;
+	spec = build(&cc, &ic, &err);
+	if (error != NULL) {
+		assert_null(spec);
+		assert_non_null(strstr(err.msg, error));
+		return;
+	}
+	assert_non_null(spec);
+	u = json_object_get(json_object_get(spec, "process"), "user");
+	assert_int_equal(json_integer_value(json_object_get(u, "uid")), uid);
+	assert_int_equal(json_integer_value(json_object_get(u, "gid")), gid);
+	json_decref(spec);
+}
+
+static void
+test_user_lookup(void **state)
+{
+	(void)state;
+	check_user(NULL, 0, 0, NULL);
+	check_user("app", 1000, 1001, NULL);
+	check_user("1000", 1000, 1001, NULL); /* numeric uid, group from passwd */
+	check_user("4242", 4242, 0, NULL);    /* unlisted numeric uid */
+	check_user("app:staff", 1000, 50, NULL);
+	check_user("1000:77", 1000, 77, NULL);
+	check_user("ghost", 0, 0, "user \"ghost\" not found");
+	check_user("app:nogroup", 0, 0, "group \"nogroup\" not found");
+	check_user("broken", 0, 0, "not found");
+}
+
+static void
+test_user_lookup_stays_in_rootfs(void **state)
+{
+	/* /etc/passwd as a symlink to the host's file resolves inside the rootfs. */
+	char *p = xasprintf("%s/etc/passwd", rootfs), *saved = xasprintf("%s.saved", p);
+
+	(void)state;
+	assert_int_equal(rename(p, saved), 0);
+	assert_int_equal(symlink("/../../../../etc/passwd.saved", p), 0);
+	check_user("app", 1000, 1001, NULL); /* found via /etc/passwd.saved in the rootfs */
+	unlink(p);
+	assert_int_equal(symlink("/../../../../../etc/shadow", p), 0);
+	check_user("root", 0, 0, "not found"); /* the host's file is never read */
+	unlink(p);
+	assert_int_equal(rename(saved, p), 0);
+	free(p);
+	free(saved);
+}
+
+static int
+has(json_t *a, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(a, i, v) if (strcmp(json_string_value(v), s) == 0) return 1;
+	return 0;
+}
+
+static void
+test_capabilities(void **state)
+{
+	struct config_container cc;
+	char *cmd[] = {"x", NULL}, *add[] = {"NET_ADMIN", "CAP_SYS_TIME", NULL};
+	char *drop[] = {"chown", NULL}, *all[] = {"ALL", NULL}, *bad[] = {"WIZARDRY", NULL};
+	struct image_config ic = {.cmd = cmd};
+	struct err err = ERR_INIT;
+	json_t *spec, *caps;
+
+	(void)state;
+	cc_init(&cc);
+	spec = build(&cc, &ic, &err);
+	caps = json_object_get(json_object_get(spec, "process"), "capabilities");
+	assert_true(has(json_object_get(caps, "bounding"), "CAP_CHOWN"));
+	assert_true(has(json_object_get(caps, "effective"), "CAP_NET_BIND_SERVICE"));
+	assert_false(has(json_object_get(caps, "bounding"), "CAP_SYS_ADMIN"));
+	assert_int_equal(json_array_size(json_object_get(caps, "bounding")), 14);
+	json_decref(spec);
+	cc.cap_add = add;
+	cc.cap_drop = drop;
+	spec = build(&cc, &ic, &err);
+	caps = json_object_get(json_object_get(spec, "process"), "capabilities");
+	assert_true(has(json_object_get(caps, "bounding"), "CAP_NET_ADMIN"));
+	assert_true(has(json_object_get(caps, "bounding"), "CAP_SYS_TIME"));
+	assert_false(has(json_object_get(caps, "bounding"), "CAP_CHOWN"));
+	json_decref(spec);
+	cc.cap_add = add;
+	cc.cap_drop = all;
+	spec = build(&cc, &ic, &err);
+	caps = json_object_get(json_object_get(spec, "process"), "capabilities");
+	assert_int_equal(json_array_size(json_object_get(caps, "bounding")), 2);
+	json_decref(spec);
+	cc.cap_drop = NULL;
+	cc.cap_add = all;
+	spec = build(&cc, &ic, &err);
+	caps = json_object_get(json_object_get(spec, "process"), "capabilities");
+	assert_true(has(json_object_get(caps, "bounding"), "CAP_SYS_ADMIN"));
+	json_decref(spec);
+	cc.cap_add = bad;
+	assert_null(build(&cc, &ic, &err));
+	assert_non_null(strstr(err.msg, "unknown capability"));
+	/* A non-root user keeps only the bounding set. */
+	cc.cap_add = NULL;
+	cc.user = "app";
+	spec = build(&cc, &ic, &err);
+	caps = json_object_get(json_object_get(spec, "process"), "capabilities");
+	assert_int_equal(json_array_size(json_object_get(caps, "effective")), 0);
+	assert_int_equal(json_array_size(json_object_get(caps, "bounding")), 14);
+	json_decref(spec);
+}
+
+static json_t *
+mount_at(json_t *spec, const char *dst)
+{
+	size_t i;
+	json_t *m;
+
+	json_array_foreach(
+	    json_object_get(spec, "mounts"), i,
+	    m) if (strcmp(json_string_value(json_object_get(m, "destination")), dst) == 0) return m;
+	return NULL;
+}
+
+static void
+test_mounts_limits_namespaces(void **state)
+{
+	struct config_container cc;
+	char *cmd[] = {"x", NULL};
+	struct image_config ic = {.cmd = cmd, .working_dir = "/srv", .stop_signal = "SIGQUIT"};
+	struct config_tmpfs t[] = {{"/tmp", "size=512m,mode=1777,exec"}, {"/cache", NULL}};
+	struct config_tmpfs bad[] = {{"/x", "size=1m,bind=/etc"}};
+	struct err err = ERR_INIT;
+	json_t *spec, *linux_, *m, *ns;
+	size_t i;
+	int net = 0, pid = 0;
+
+	(void)state;
+	cc_init(&cc);
+	cc.tmpfs = t;
+	cc.n_tmpfs = 2;
+	cc.read_only = 1;
+	cc.pids_limit = 64;
+	cc.memory_bytes = 256 << 20;
+	cc.cpus = 1.5;
+	cc.stop_timeout_ms = 2500;
+	spec = build(&cc, &ic, &err);
+	assert_non_null(spec);
+	assert_true(json_is_true(json_object_get(json_object_get(spec, "root"), "readonly")));
+	assert_string_equal(json_string_value(json_object_get(spec, "hostname")), "web");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(spec, "process"), "cwd")), "/srv");
+	m = mount_at(spec, "/tmp");
+	assert_true(has(json_object_get(m, "options"), "size=512m"));
+	assert_true(has(json_object_get(m, "options"), "exec"));
+	assert_false(has(json_object_get(m, "options"), "noexec"));
+	m = mount_at(spec, "/cache");
+	assert_true(has(json_object_get(m, "options"), "noexec"));
+	assert_true(has(json_object_get(m, "options"), "nosuid"));
+	m = mount_at(spec, "/etc/hosts");
+	assert_string_equal(json_string_value(json_object_get(m, "source")), "/s/hosts");
+	assert_non_null(mount_at(spec, "/etc/resolv.conf"));
+	assert_non_null(mount_at(spec, "/proc"));
+	assert_non_null(mount_at(spec, "/dev/shm"));
+	linux_ = json_object_get(spec, "linux");
+	assert_true(has(json_object_get(linux_, "maskedPaths"), "/proc/kcore"));
+	assert_true(has(json_object_get(linux_, "readonlyPaths"), "/proc/sys"));
+	json_array_foreach(json_object_get(linux_, "namespaces"), i, ns)
+	{
+		const char *type = json_string_value(json_object_get(ns, "type"));
+
+		if (strcmp(type, "network") == 0) {
+			net = 1;
+			assert_string_equal(json_string_value(json_object_get(ns, "path")),
+			                    "/run/berth/netns/b-x");
+		}
+		pid |= strcmp(type, "pid") == 0;
+	}
+	assert_true(net && pid);
+	m = json_object_get(linux_, "resources");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "pids"), "limit")),
+	                 64);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "memory"), "limit")),
+	                 256 << 20);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "cpu"), "quota")),
+	                 150000);
+	m = json_object_get(spec, "annotations");
+	assert_string_equal(json_string_value(json_object_get(m, "berth.stop-signal")), "3");
+	assert_string_equal(json_string_value(json_object_get(m, "berth.stop-timeout-ms")), "2500");
+	json_decref(spec);
+	cc.tmpfs = bad;
+	cc.n_tmpfs = 1;
+	assert_null(build(&cc, &ic, &err));
+	assert_non_null(strstr(err.msg, "unsupported option \"bind=/etc\""));
+	cc.tmpfs = NULL;
+	cc.n_tmpfs = 0;
+	cc.working_dir = "relative";
+	assert_null(build(&cc, &ic, &err));
+	cc.working_dir = NULL;
+	cc.privileged = 1;
+	assert_null(build(&cc, &ic, &err));
+	assert_non_null(strstr(err.msg, "privileged"));
+}
+
+static void
+test_signals_and_names(void **state)
+{
+	char name[ENCLAVE_NAME_MAX + 1];
+
+	(void)state;
+	assert_int_equal(bundle_signal_parse("SIGTERM"), SIGTERM);
+	assert_int_equal(bundle_signal_parse("usr1"), SIGUSR1);
+	assert_int_equal(bundle_signal_parse("9"), 9);
+	assert_int_equal(bundle_signal_parse("SIGNOPE"), -1);
+	assert_int_equal(bundle_signal_parse("99"), -1);
+	assert_int_equal(bundle_signal_parse(""), -1);
+	enclave_name("0F1E2D3C-4B5A-6978-8796-a5b4c3d2e1f0", name);
+	assert_string_equal(name, "b-0f1e2d3c4b5a");
+	enclave_name("abc", name);
+	assert_string_equal(name, "b-abc");
+}
+
+static void
+test_spawn(void **state)
+{
+	char *cat[] = {"cat", NULL}, *fail[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
+	char *slow[] = {"sleep", "5", NULL}, *env[] = {"sh", "-c", "echo $BERTH_X", NULL};
+	char *extra[] = {"BERTH_X=yes", NULL}, *none[] = {"/nonexistent/prog", NULL};
+	struct spawn_opts so = {
+	    .argv = cat, .stdout_fd = -1, .stdin_data = "hello", .stdin_len = 5};
+	struct spawn_result res;
+	struct err err = ERR_INIT;
+	int64_t t0;
+
+	(void)state;
+	assert_int_equal(spawn_run(&so, &res, &err), 0);
+	assert_int_equal(res.status, 0);
+	assert_string_equal(res.out.data, "hello");
+	spawn_result_free(&res);
+	so = (struct spawn_opts){.argv = fail, .stdout_fd = -1};
+	assert_int_equal(spawn_run(&so, &res, &err), 0);
+	assert_int_equal(res.status, 3);
+	assert_string_equal(res.out.data, "out\n");
+	assert_string_equal(res.errout.data, "err\n");
+	spawn_result_free(&res);
+	so = (struct spawn_opts){.argv = env, .env_extra = extra, .stdout_fd = -1};
+	assert_int_equal(spawn_run(&so, &res, &err), 0);
+	assert_string_equal(res.out.data, "yes\n");
+	spawn_result_free(&res);
+	so = (struct spawn_opts){.argv = slow, .stdout_fd = -1, .timeout_ms = 200};
+	t0 = now_mono_ms();
+	assert_true(spawn_run(&so, &res, &err) < 0);
+	assert_int_equal(err.code, ETIMEDOUT);
+	assert_true(now_mono_ms() - t0 < 2000);
+	spawn_result_free(&res);
+	so = (struct spawn_opts){.argv = none, .stdout_fd = -1};
+	assert_true(spawn_run(&so, &res, &err) < 0);
+	spawn_result_free(&res);
+}
+
+static void
+test_gpu_inventory(void **state)
+{
+	char dir[] = "/tmp/berth-unit-dev-XXXXXX";
+	const char *names[] = {"nvidia1", "nvidia0", "nvidiactl", "nvidia-uvm", "nvidia10x"};
+	struct gpu_inventory inv;
+	struct err err = ERR_INIT;
+	const char *no_cdi[] = {NULL};
+	json_t *edits;
+	int idx = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(gpu_inventory_scan(dir, 0, no_cdi, &inv, &err), 0);
+	assert_int_equal(inv.count, 0);
+	gpu_inventory_free(&inv);
+	assert_int_equal(gpu_inventory_scan(dir, 2, no_cdi, &inv, &err), 0);
+	assert_int_equal(inv.count, 2);
+	assert_true(inv.simulated);
+	assert_int_equal(gpu_edits(&inv, &idx, 1, &edits, &err), 0);
+	assert_null(edits); /* simulated: nothing passed */
+	gpu_inventory_free(&inv);
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		char *p = xasprintf("%s/%s", dir, names[i]);
+
+		file_write_atomic(p, "", 0, 0644, &err);
+		free(p);
+	}
+	assert_int_equal(gpu_inventory_scan(dir, 4, no_cdi, &inv, &err), 0);
+	assert_int_equal(inv.count, 2);
+	assert_false(inv.simulated);
+	assert_non_null(strstr(inv.devices[0], "/nvidia0"));
+	/* Regular files are not devices: a clear error. */
+	assert_true(gpu_edits(&inv, &idx, 1, &edits, &err) < 0);
+	assert_non_null(strstr(err.msg, "not a character device"));
+	idx = 5;
+	assert_true(gpu_edits(&inv, &idx, 1, &edits, &err) < 0);
+	assert_non_null(strstr(err.msg, "gpu 5 does not exist"));
+	gpu_inventory_free(&inv);
+	assert_int_equal(linux_remove_tree(dir, &err), 0);
+	assert_true(gpu_inventory_scan(dir, 0, no_cdi, &inv, &err) < 0);
+	gpu_inventory_free(&inv);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_entrypoint_and_command_rules),
+	    cmocka_unit_test(test_env_order),
+	    cmocka_unit_test(test_user_lookup),
+	    cmocka_unit_test(test_user_lookup_stays_in_rootfs),
+	    cmocka_unit_test(test_capabilities),
+	    cmocka_unit_test(test_mounts_limits_namespaces),
+	    cmocka_unit_test(test_signals_and_names),
+	    cmocka_unit_test(test_spawn),
+	    cmocka_unit_test(test_gpu_inventory),
+	};
+
+	return cmocka_run_group_tests(tests, setup_rootfs, teardown_rootfs);
+}
