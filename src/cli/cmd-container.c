@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -115,15 +116,14 @@ container_list(struct cli_ctx *ctx, int argc, char **argv)
 	json_array_foreach(list, i, v)
 	{
 		char *version = version_summary(v),
-		     *update = update_summary(json_object_get(v, "update"));
-		const char *row[] = {cli_json_str(v, "name"),
-		                     cli_json_str(v, "status"),
-		                     cli_json_str(v, "status_detail"),
-		                     version,
-		                     update,
-		                     cli_json_str(v, "url")};
+		     *update = update_summary(json_object_get(v, "update")),
+		     *detail = table_fit(str_or(cli_json_str(v, "status_detail"), ""), 40);
+		const char *row[] = {
+		    cli_json_str(v, "name"), cli_json_str(v, "status"), detail, version, update,
+		    cli_json_str(v, "url")};
 
 		table_add(&t, row);
+		free(detail);
 		free(version);
 		free(update);
 	}
@@ -267,6 +267,17 @@ on_interrupt(int sig)
 	_exit(130);
 }
 
+/* The columns of the terminal f is on; 80 when unknown. */
+static size_t
+terminal_width(FILE *f)
+{
+	struct winsize ws;
+
+	if (ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	return 80;
+}
+
 /* Finds update_id in GET /containers/{name}/updates and puts it in the
  * container object. Returns 0, or -1 when it is not there. */
 static int
@@ -351,9 +362,13 @@ follow(struct cli_ctx *ctx, struct client *c, const char *name, const char *upda
 		}
 		for (l = f.logs; l != NULL && *l != NULL; l++)
 			fprintf(ctx->err, "%s  health  %s\n", tty ? "\r\033[K" : "", *l);
-		if (tty && (f.logs != NULL || line == NULL || strcmp(line, f.line) != 0))
-			fprintf(ctx->err, "\r\033[K%s", f.line);
-		else if (!tty && (line == NULL || strcmp(line, f.line) != 0))
+		if (tty && (f.logs != NULL || line == NULL || strcmp(line, f.line) != 0)) {
+			/* one terminal row, or \r cannot take the cursor back to its start */
+			char *fit = table_fit(f.line, terminal_width(ctx->err) - 1);
+
+			fprintf(ctx->err, "\r\033[K%s", fit);
+			free(fit);
+		} else if (!tty && (line == NULL || strcmp(line, f.line) != 0))
 			fprintf(ctx->err, "%s\n", f.line);
 		fflush(ctx->err);
 		shown = 1;

@@ -154,7 +154,7 @@ feed_first_deploy(struct progress *p, const json_t *c, struct progress_frame *f)
 		       url != NULL ? xasprintf("%s is running at %s", p->name, url)
 		                   : xasprintf("%s is running", p->name));
 	} else if (status != NULL && strcmp(status, "failed") == 0) {
-		f->line = line_make(p, "failed", detail);
+		f->line = line_make(p, "failed", NULL);
 		finish(p, 0,
 		       xasprintf("%s failed to deploy: %s", p->name,
 		                 detail != NULL ? detail : "berthd gave no reason"));
@@ -213,7 +213,7 @@ progress_feed(struct progress *p, const json_t *c, struct progress_frame *f)
 		why = str_of(u, "error");
 		if (why == NULL)
 			why = detail != NULL ? detail : "berthd gave no reason";
-		f->line = line_make(p, "failed", why);
+		f->line = line_make(p, "failed", NULL);
 		finish(p, 0, xasprintf("the update of %s failed: %s", p->name, why));
 		return 0;
 	}
@@ -232,7 +232,7 @@ progress_feed(struct progress *p, const json_t *c, struct progress_frame *f)
 		}
 		if (strcmp(cstatus, "failed") == 0) {
 			why = detail != NULL ? detail : "berthd gave no reason";
-			f->line = line_make(p, "failed", why);
+			f->line = line_make(p, "failed", NULL);
 			finish(p, 0, xasprintf("the update of %s failed: %s", p->name, why));
 			return 0;
 		}
@@ -250,7 +250,8 @@ progress_feed(struct progress *p, const json_t *c, struct progress_frame *f)
 			detail = "draining";
 	} else if (recreate && phase != NULL && strcmp(phase, "deploying") == 0) {
 		stage = "2/2 deploying new";
-		if (detail == NULL)
+		/* the first phase's detail may linger until the new version's pull */
+		if (detail == NULL || strncmp(detail, "stopping", 8) == 0)
 			detail = "booting";
 	} else {
 		stage = ustatus;

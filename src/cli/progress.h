@@ -24,7 +24,8 @@ struct progress {
 
 /* What one container frame adds. */
 struct progress_frame {
-	char *line;  /* owned: the status line, without newline */
+	char *line;  /* owned: the status line, without newline; when it ended in
+	              * failure, the reason is in p->result, not here */
 	char **logs; /* owned strv: health log lines new since the last frame */
 };
 

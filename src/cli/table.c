@@ -38,6 +38,28 @@ width_of(const char *s)
 	return w;
 }
 
+char *
+table_fit(const char *s, size_t width)
+{
+	size_t cells = 0, i, cut = 0;
+
+	if (width_of(s) <= width)
+		return xstrdup(s);
+	if (width < 4)
+		return xstrndup("...", width);
+	/* keep width - 3 cells, never splitting a UTF-8 sequence */
+	for (i = 0; s[i] != '\0'; i++) {
+		if (((unsigned char)s[i] & 0xc0) == 0x80)
+			continue;
+		if (cells == width - 3) {
+			cut = i;
+			break;
+		}
+		cells++;
+	}
+	return xasprintf("%.*s...", (int)cut, s);
+}
+
 void
 table_print(const struct table *t, FILE *f)
 {

@@ -20,6 +20,9 @@ void table_add(struct table *t, const char *const *cells);
 /* Prints t to f: columns two spaces apart, the last one unpadded. */
 void table_print(const struct table *t, FILE *f);
 
+/* s cut to at most width display cells, ending in "..." when cut; owned. */
+char *table_fit(const char *s, size_t width);
+
 /* Frees what t holds. */
 void table_free(struct table *t);
 

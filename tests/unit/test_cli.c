@@ -411,6 +411,29 @@ test_table(void **state)
 }
 
 static void
+test_table_fit(void **state)
+{
+	char *s;
+
+	(void)state;
+	s = table_fit("short", 10);
+	assert_string_equal(s, "short");
+	free(s);
+	s = table_fit("exactly 10", 10);
+	assert_string_equal(s, "exactly 10");
+	free(s);
+	s = table_fit("pulling image registry.example/app", 10);
+	assert_string_equal(s, "pulling...");
+	free(s);
+	s = table_fit("ééééééé", 5); /* cut between characters, not inside one */
+	assert_string_equal(s, "éé...");
+	free(s);
+	s = table_fit("abcdef", 2);
+	assert_string_equal(s, "..");
+	free(s);
+}
+
+static void
 test_escape(void **state)
 {
 	char *s;
@@ -572,6 +595,13 @@ test_progress_recreate(void **state)
 	    {"{\"status\": \"deploying\", \"status_detail\": null, " RUPD("pending", "\"stopping\"",
 	                                                                  "null", "null") "}",
 	     "web: 1/2 stopping old  draining", NULL, 0, 0},
+	    {"{\"status\": \"deploying\", \"status_detail\": \"stopping the old version\", " RUPD(
+	         "pending", "\"stopping\"", "null", "null") "}",
+	     "web: 1/2 stopping old  stopping the old version", NULL, 0, 0},
+	    /* the first phase's detail, not yet replaced, is not shown in the second */
+	    {"{\"status\": \"deploying\", \"status_detail\": \"stopping the old version\", " RUPD(
+	         "pending", "\"deploying\"", "null", "null") "}",
+	     "web: 2/2 deploying new  booting", NULL, 0, 0},
 	    {"{\"status\": \"deploying\", \"status_detail\": \"pulling image 50%\", " RUPD(
 	         "pending", "\"deploying\"", "null", "null") "}",
 	     "web: 2/2 deploying new  pulling image [############............]  50%", NULL, 0, 0},
@@ -593,7 +623,7 @@ test_progress_recreate(void **state)
 	     "web: 2/2 deploying new  booting", NULL, 0, 0},
 	    {"{\"status\": \"failed\", \"status_detail\": \"app exited with status 1\", " RUPD(
 	         "failed", "null", "\"2026-11-26T10:00:09Z\"", "\"app exited with status 1\"") "}",
-	     "web: failed  app exited with status 1", NULL, 1, 0},
+	     "web: failed", NULL, 1, 0},
 	};
 
 	(void)state;
@@ -609,8 +639,7 @@ test_progress_failed_and_cancelled(void **state)
 	    {"{\"status\": \"running\", \"status_detail\": null, " UPD(
 	         "failed", "null", "\"10:00:01 tcp 8000: connection refused\"",
 	         "\"2026-11-26T10:00:09Z\"", "\"health checks failed for 2m\"") "}",
-	     "web: failed  health checks failed for 2m", "10:00:01 tcp 8000: connection refused", 1,
-	     0},
+	     "web: failed", "10:00:01 tcp 8000: connection refused", 1, 0},
 	};
 	static const struct frame cancelled[] = {
 	    {"{\"status\": \"running\", " UPD("cancelled", "null", "", "\"2026-11-26T10:00:09Z\"",
@@ -621,7 +650,7 @@ test_progress_failed_and_cancelled(void **state)
 	static const struct frame ended_failed[] = {
 	    {"{\"status\": \"failed\", \"status_detail\": \"enclave died\", " UPD(
 	         "ready", "null", "", "\"2026-11-26T10:00:09Z\"", "null") "}",
-	     "web: failed  enclave died", NULL, 1, 0},
+	     "web: failed", NULL, 1, 0},
 	};
 
 	(void)state;
@@ -646,8 +675,8 @@ test_progress_first_deploy(void **state)
 	     "web: running  http://web.acme.containers.localhost:8080", NULL, 1, 1},
 	};
 	static const struct frame failed[] = {
-	    {"{\"status\": \"failed\", \"status_detail\": \"image not found\"}",
-	     "web: failed  image not found", NULL, 1, 0},
+	    {"{\"status\": \"failed\", \"status_detail\": \"image not found\"}", "web: failed",
+	     NULL, 1, 0},
 	};
 
 	(void)state;
@@ -687,6 +716,7 @@ main(void)
 	    cmocka_unit_test(test_create_body),
 	    cmocka_unit_test(test_update_body),
 	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_table_fit),
 	    cmocka_unit_test(test_escape),
 	    cmocka_unit_test(test_percent_and_bar),
 	    cmocka_unit_test(test_progress_blue_green),
