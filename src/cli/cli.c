@@ -33,7 +33,8 @@ cli_args_parse(struct cli_args *a, const struct cli_opt *opts, int max_pos, int 
 
 	memset(a, 0, sizeof(*a));
 	for (i = 1; i < argc; i++) {
-		const char *arg = argv[i], *eq, *val = NULL;
+		const char *arg = argv[i], *eq, *val = NULL, **global = NULL;
+		int takes_value = 1;
 		size_t n;
 
 		if (!options || arg[0] != '-' || arg[1] == '\0') {
@@ -50,30 +51,26 @@ cli_args_parse(struct cli_args *a, const struct cli_opt *opts, int max_pos, int 
 		n = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
 		if (eq != NULL)
 			val = eq + 1;
+		k = -1;
 		if (n == 5 && strncmp(arg, "--url", 5) == 0)
-			k = -2;
+			global = &a->url;
 		else if (n == 7 && strncmp(arg, "--token", 7) == 0)
-			k = -3;
-		else if ((k = opt_find(opts, arg, n)) < 0)
+			global = &a->token;
+		else if ((k = opt_find(opts, arg, n)) < 0 || k >= CLI_MAX_OPTS)
 			return err_make(err, 0, "unknown option %.*s", (int)n, arg);
-		if (k >= 0 && opts[k].kind == CLI_OPT_FLAG) {
-			if (val != NULL)
-				return err_make(err, 0, "%.*s takes no value", (int)n, arg);
-		} else if (val == NULL) {
+		else
+			takes_value = opts[k].kind != CLI_OPT_FLAG;
+		if (!takes_value && val != NULL)
+			return err_make(err, 0, "%.*s takes no value", (int)n, arg);
+		if (takes_value && val == NULL) {
 			if (i + 1 >= argc)
 				return err_make(err, 0, "%s needs a value", arg);
 			val = argv[++i];
 		}
-		if (k == -2) {
-			a->url = val;
+		if (global != NULL) {
+			*global = val;
 			continue;
 		}
-		if (k == -3) {
-			a->token = val;
-			continue;
-		}
-		if (k >= CLI_MAX_OPTS)
-			return err_make(err, 0, "too many options in the table (internal)");
 		a->seen[k]++;
 		a->value[k] = val;
 		if (opts[k].kind == CLI_OPT_LIST)
