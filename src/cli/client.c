@@ -219,6 +219,199 @@ out:
 }
 
 void
+client_sse_init(struct client_sse *p,
+                int (*on_event)(void *arg, const char *id, const char *event, const char *data),
+                void *arg)
+{
+	memset(p, 0, sizeof(*p));
+	p->on_event = on_event;
+	p->arg = arg;
+}
+
+void
+client_sse_clear(struct client_sse *p)
+{
+	buf_free(&p->line);
+	buf_free(&p->data);
+	free(p->id);
+	free(p->event);
+	p->id = p->event = NULL;
+}
+
+/* One complete line of the stream (without its end). */
+static void
+sse_line(struct client_sse *p, const char *line, size_t n)
+{
+	const char *colon, *val;
+	size_t flen, vlen;
+
+	if (n == 0) { /* dispatch */
+		if (p->has_data && !p->stopped &&
+		    p->on_event(p->arg, p->id, p->event, p->data.data != NULL ? p->data.data : "") <
+		        0)
+			p->stopped = 1;
+		buf_reset(&p->data);
+		p->has_data = 0;
+		free(p->event);
+		p->event = NULL;
+		return; /* the id stays: it is the stream's last event id */
+	}
+	if (line[0] == ':')
+		return;
+	colon = memchr(line, ':', n);
+	flen = colon != NULL ? (size_t)(colon - line) : n;
+	val = colon != NULL ? colon + 1 : line + n;
+	vlen = (size_t)(line + n - val);
+	if (vlen > 0 && val[0] == ' ') {
+		val++;
+		vlen--;
+	}
+	if (flen == 4 && memcmp(line, "data", 4) == 0) {
+		if (p->has_data)
+			buf_putc(&p->data, '\n');
+		buf_append(&p->data, val, vlen);
+		p->has_data = 1;
+	} else if (flen == 2 && memcmp(line, "id", 2) == 0) {
+		free(p->id);
+		p->id = xstrndup(val, vlen);
+	} else if (flen == 5 && memcmp(line, "event", 5) == 0) {
+		free(p->event);
+		p->event = xstrndup(val, vlen);
+	}
+}
+
+void
+client_sse_feed(struct client_sse *p, const char *bytes, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && !p->stopped; i++) {
+		char ch = bytes[i];
+
+		if (ch == '\n' && p->after_cr) {
+			p->after_cr = 0;
+			continue;
+		}
+		p->after_cr = ch == '\r';
+		if (ch == '\n' || ch == '\r') {
+			sse_line(p, p->line.data != NULL ? p->line.data : "", p->line.len);
+			buf_reset(&p->line);
+		} else {
+			buf_putc(&p->line, ch);
+		}
+	}
+}
+
+struct stream_state {
+	struct client *c;
+	struct client_sse *p;
+	int (*on_open)(void *arg);
+	void *arg;
+	int opened;       /* the answer is a 200 event stream, on_open was called */
+	int stopped;      /* on_open asked to stop */
+	struct buf other; /* the body of an answer that is not a stream */
+};
+
+static size_t
+on_stream_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct stream_state *s = arg;
+	size_t n = size * nmemb;
+	const char *ct = NULL;
+	long status = 0;
+
+	if (!s->opened) {
+		curl_easy_getinfo(s->c->curl, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(s->c->curl, CURLINFO_CONTENT_TYPE, &ct);
+		if (status != 200 || ct == NULL || strncmp(ct, "text/event-stream", 17) != 0) {
+			if (s->other.len + n > CLIENT_MAX_BODY)
+				return 0;
+			buf_append(&s->other, data, n);
+			return n;
+		}
+		s->opened = 1;
+		if (s->on_open != NULL && s->on_open(s->arg) < 0) {
+			s->stopped = 1;
+			return 0; /* ends the transfer */
+		}
+	}
+	client_sse_feed(s->p, data, n);
+	if (s->p->stopped) {
+		s->stopped = 1;
+		return 0; /* ends the transfer */
+	}
+	return n;
+}
+
+int
+client_stream(struct client *c, const char *path, struct client_sse *p, int (*on_open)(void *arg),
+              void *arg, long idle_ms, long *status, struct err *err)
+{
+	struct stream_state s = {.c = c, .p = p, .on_open = on_open, .arg = arg};
+	char errbuf[CURL_ERROR_SIZE] = "", *url, *auth = NULL;
+	struct curl_slist *headers = NULL;
+	struct client_resp resp = {0};
+	CURLcode rc;
+	int ret;
+
+	*status = 0;
+	curl_easy_reset(c->curl);
+	url = xasprintf("%s/api/v1%s", c->url, path);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)CLIENT_CONNECT_MS);
+	/* no overall timeout: a stream lasts; silence past idle_ms means it is dead */
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, (idle_ms + 999) / 1000);
+	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_stream_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "berth/" BERTH_VERSION);
+	if (c->loopback)
+		curl_easy_setopt(c->curl, CURLOPT_NOPROXY, "*");
+	if (c->token != NULL) {
+		auth = xasprintf("Authorization: Bearer %s", c->token);
+		headers = curl_slist_append(headers, auth);
+	}
+	headers = curl_slist_append(headers, "Accept: text/event-stream");
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+	rc = curl_easy_perform(c->curl);
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+	if (s.stopped ||
+	    (s.opened && (rc == CURLE_OK || rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR))) {
+		ret = 0; /* berthd ended the stream (a restart, say): the caller goes on */
+	} else if (rc != CURLE_OK && !s.opened && *status == 0) {
+		reach_error(c, rc, errbuf, err);
+		ret = CLIENT_EREACH;
+	} else if (s.opened) {
+		reach_error(c, rc, errbuf, err); /* went silent */
+		ret = CLIENT_EREACH;
+	} else {
+		const char *ct = NULL;
+
+		resp.status = *status;
+		curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct);
+		if (ct != NULL && strncmp(ct, "application/json", 16) == 0 && s.other.len > 0)
+			resp.json = json_loadb(s.other.data, s.other.len, 0, NULL);
+		if (*status == 200)
+			err_make(err, 0,
+			         "berthd answered %s with something that is not an event stream",
+			         path);
+		else
+			client_resp_error(&resp, err);
+		json_decref(resp.json);
+		ret = CLIENT_EHTTP;
+	}
+	curl_easy_reset(c->curl);
+	curl_slist_free_all(headers);
+	buf_free(&s.other);
+	free(auth);
+	free(url);
+	return ret;
+}
+
+void
 client_resp_clear(struct client_resp *resp)
 {
 	free(resp->body);

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 
 struct client;
@@ -53,6 +54,46 @@ void client_resp_clear(struct client_resp *resp);
 /* The sentence of an error answer: the API's error.message, or a sentence
  * naming the status when the body has none. Fills err, returns CLIENT_EHTTP. */
 int client_resp_error(const struct client_resp *resp, struct err *err);
+
+/* ---- server-sent events ---- */
+
+/* A text/event-stream parser: feed it bytes, it calls on_event once per
+ * event (a blank line ends one); comments and unknown fields are skipped. */
+struct client_sse {
+	struct buf line;  /* the line being read */
+	struct buf data;  /* data lines of the event so far, joined by '\n' */
+	char *id, *event; /* owned, or NULL */
+	int has_data;     /* a data field was seen */
+	int after_cr;     /* the last byte was '\r' (a "\r\n" is one end of line) */
+	/* Called with the event's id and name (may be NULL) and its data;
+	 * returns 0, or -1 to stop (client_stream() then ends the stream). */
+	int (*on_event)(void *arg, const char *id, const char *event, const char *data);
+	void *arg;
+	int stopped; /* on_event returned -1: the rest is ignored */
+};
+
+/* Starts a parser calling on_event(arg, ...). */
+void client_sse_init(struct client_sse *p,
+                     int (*on_event)(void *arg, const char *id, const char *event,
+                                     const char *data),
+                     void *arg);
+
+/* Parses n more bytes of the stream. */
+void client_sse_feed(struct client_sse *p, const char *bytes, size_t n);
+
+/* Frees what p holds. */
+void client_sse_clear(struct client_sse *p);
+
+/* Reads GET path (below /api/v1) as an event stream until berthd ends it:
+ * on_open(arg) once the 200 answer starts (it may return -1 to stop), then
+ * p's on_event for each event. Returns 0 when the stream ended, or on_open or
+ * on_event stopped it; CLIENT_EHTTP when the answer was not an event stream (*status
+ * holds its HTTP status, err the sentence); CLIENT_EREACH when berthd
+ * cannot be reached or went silent (no byte, not even a keep-alive, for
+ * idle_ms). */
+int client_stream(struct client *c, const char *path, struct client_sse *p,
+                  int (*on_open)(void *arg), void *arg, long idle_ms, long *status,
+                  struct err *err);
 
 /* s percent-encoded for one path segment; owned. */
 char *client_escape(const char *s);

@@ -17,6 +17,7 @@
 
 #define POLL_MS            200
 #define EVENTS_POLL_MS     500
+#define EVENTS_IDLE_MS     45000 /* berthd sends a keep-alive every 15 s */
 #define UNREACHABLE_MAX_MS 30000
 #define CONFIG_MAX         (1024 * 1024)
 
@@ -771,37 +772,150 @@ static const struct cli_opt events_opts[] = {
     {NULL, 0},
 };
 
-/* Prints the events of list newer than *after; moves *after on. */
+/* Prints one event: a line, or (json) its compact JSON on one line. */
 static void
-events_print(struct cli_ctx *ctx, const json_t *list, int json, int follow_mode, long long *after)
+event_print(struct cli_ctx *ctx, const json_t *e, int json)
 {
-	const json_t *e;
-	size_t i;
+	if (json) {
+		char *s = json_dumps(e, JSON_COMPACT);
 
-	if (json && !follow_mode) {
-		cli_print_json(ctx->out, list);
+		fprintf(ctx->out, "%s\n", s != NULL ? s : "null");
+		free(s);
 		return;
+	}
+	fprintf(ctx->out, "%-6lld %s  %-20s %s\n",
+	        (long long)json_integer_value(json_object_get(e, "id")),
+	        str_or(cli_json_str(e, "time"), "-"), str_or(cli_json_str(e, "kind"), "-"),
+	        str_or(cli_json_str(e, "message"), ""));
+}
+
+/* Following a container's events: the org's event stream, filtered. */
+struct events_follow {
+	struct cli_ctx *ctx;
+	struct client *lister; /* owned: a second connection for catching up */
+	const char *name;      /* borrowed */
+	char *esc;             /* owned: name escaped for paths */
+	int json;
+	long long after; /* the last event printed */
+	int opened;      /* a stream opened since the last check */
+	int failed;      /* catching up failed (message printed) */
+	int ended;       /* the container was deleted */
+};
+
+/* Prints the container's events after f->after. Returns 0, or -1 after
+ * printing the API's error (an unknown container, say). */
+static int
+events_catch_up(struct events_follow *f)
+{
+	char *path = xasprintf("/containers/%s/events?after=%lld", f->esc, f->after);
+	json_t *list = NULL, *e;
+	size_t i;
+	int rc;
+
+	rc = cli_call(f->ctx, f->lister, "GET", path, NULL, &list);
+	free(path);
+	if (rc != CLI_EXIT_OK) {
+		f->failed = 1;
+		return -1;
 	}
 	json_array_foreach(list, i, e)
 	{
 		long long id = json_integer_value(json_object_get(e, "id"));
 
-		if (id <= *after)
+		if (id <= f->after)
 			continue;
-		*after = id;
-		if (json) {
-			char *s = json_dumps(e, JSON_COMPACT);
-
-			fprintf(ctx->out, "%s\n", s != NULL ? s : "null");
-			free(s);
-		} else {
-			fprintf(ctx->out, "%-6lld %s  %-20s %s\n", id,
-			        str_or(cli_json_str(e, "time"), "-"),
-			        str_or(cli_json_str(e, "kind"), "-"),
-			        str_or(cli_json_str(e, "message"), ""));
-		}
+		f->after = id;
+		event_print(f->ctx, e, f->json);
+		/* a container.deleted here is an earlier container's of that name:
+		 * the events of a name outlive it */
 	}
-	fflush(ctx->out);
+	fflush(f->ctx->out);
+	json_decref(list);
+	return 0;
+}
+
+/* The stream is open: from here on no event is missed, so catch up with
+ * what happened before it (and while it was down). */
+static int
+on_events_open(void *arg)
+{
+	struct events_follow *f = arg;
+
+	f->opened = 1;
+	return events_catch_up(f);
+}
+
+static int
+on_events_event(void *arg, const char *id, const char *kind, const char *data)
+{
+	struct events_follow *f = arg;
+	json_t *e = json_loads(data, 0, NULL);
+	const char *container = cli_json_str(e, "container");
+	long long n = json_integer_value(json_object_get(e, "id"));
+
+	(void)id;
+	(void)kind;
+	if (container != NULL && strcmp(container, f->name) == 0 && n > f->after && !f->ended) {
+		f->after = n;
+		event_print(f->ctx, e, f->json);
+		fflush(f->ctx->out);
+		if (strcmp(str_or(cli_json_str(e, "kind"), ""), "container.deleted") == 0)
+			f->ended = 1;
+	}
+	json_decref(e);
+	return f->ended ? -1 : 0;
+}
+
+/* Without an event stream (an older berthd): asks every half second. */
+static int
+events_poll(struct events_follow *f)
+{
+	for (;;) {
+		if (events_catch_up(f) < 0)
+			return CLI_EXIT_FAIL;
+		sleep_ms(EVENTS_POLL_MS);
+	}
+}
+
+static int
+events_follow(struct cli_ctx *ctx, struct client *c, struct events_follow *f)
+{
+	int64_t unreachable_since = 0;
+
+	for (;;) {
+		struct err err = ERR_INIT;
+		struct client_sse p;
+		long status = 0;
+		int r;
+
+		f->opened = 0;
+		client_sse_init(&p, on_events_event, f);
+		r = client_stream(c, "/events/stream", &p, on_events_open, f, EVENTS_IDLE_MS,
+		                  &status, &err);
+		client_sse_clear(&p);
+		if (f->failed)
+			return CLI_EXIT_FAIL;
+		if (f->ended)
+			return CLI_EXIT_OK;
+		if (r == CLIENT_EHTTP && (status == 404 || status == 405 || status == 501))
+			return events_poll(f);
+		if (r == CLIENT_EHTTP) {
+			fprintf(ctx->err, "berth: %s\n", err.msg);
+			return CLI_EXIT_FAIL;
+		}
+		if (f->opened)
+			unreachable_since = 0;
+		else if (unreachable_since == 0)
+			unreachable_since = now_mono_ms();
+		if (unreachable_since != 0 &&
+		    now_mono_ms() - unreachable_since > UNREACHABLE_MAX_MS) {
+			fprintf(ctx->err, "berth: %s\n",
+			        r < 0 ? err.msg : "berthd keeps ending the event stream");
+			return CLI_EXIT_FAIL;
+		}
+		/* the stream ended (berthd restarting?): open it again */
+		sleep_ms(r < 0 ? 1000 : POLL_MS);
+	}
 }
 
 #define EVENTS_USAGE "NAME [--after ID] [--follow] [--json]"
@@ -809,41 +923,52 @@ events_print(struct cli_ctx *ctx, const json_t *list, int json, int follow_mode,
 static int
 container_events(struct cli_ctx *ctx, int argc, char **argv)
 {
+	struct events_follow f = {.ctx = ctx};
 	struct client *c = NULL;
 	struct cli_args a;
-	long long after = 0;
-	char *end, *esc = NULL;
+	json_t *list = NULL;
+	char *end, *path = NULL;
 	int rc;
 
 	if ((rc = name_args(ctx, "events", events_opts, EVENTS_USAGE, argc, argv, &a)) != 0)
 		goto out;
 	if (a.seen[EVENTS_AFTER]) {
 		errno = 0;
-		after = strtoll(a.value[EVENTS_AFTER], &end, 10);
-		if (errno != 0 || *end != '\0' || after < 0 || end == a.value[EVENTS_AFTER]) {
+		f.after = strtoll(a.value[EVENTS_AFTER], &end, 10);
+		if (errno != 0 || *end != '\0' || f.after < 0 || end == a.value[EVENTS_AFTER]) {
 			rc = usage_error(ctx, "events", EVENTS_USAGE, "--after wants an event id");
 			goto out;
 		}
 	}
 	if ((rc = cli_connect(ctx, &a, &c)) != CLI_EXIT_OK)
 		goto out;
-	esc = client_escape(a.pos[0]);
-	for (;;) {
-		char *path = xasprintf("/containers/%s/events?after=%lld", esc, after);
-		json_t *list = NULL;
+	f.name = a.pos[0];
+	f.esc = client_escape(a.pos[0]);
+	f.json = a.seen[EVENTS_JSON];
+	if (a.seen[EVENTS_FOLLOW]) {
+		if ((rc = cli_connect(ctx, &a, &f.lister)) == CLI_EXIT_OK)
+			rc = events_follow(ctx, c, &f);
+		goto out;
+	}
+	path = xasprintf("/containers/%s/events?after=%lld", f.esc, f.after);
+	if ((rc = cli_call(ctx, c, "GET", path, NULL, &list)) != CLI_EXIT_OK)
+		goto out;
+	if (f.json) {
+		cli_print_json(ctx->out, list);
+	} else {
+		json_t *e;
+		size_t i;
 
-		rc = cli_call(ctx, c, "GET", path, NULL, &list);
-		free(path);
-		if (rc != CLI_EXIT_OK)
-			break;
-		events_print(ctx, list, a.seen[EVENTS_JSON], a.seen[EVENTS_FOLLOW], &after);
-		json_decref(list);
-		if (!a.seen[EVENTS_FOLLOW])
-			break;
-		sleep_ms(EVENTS_POLL_MS);
+		json_array_foreach(list, i, e)
+		{
+			event_print(ctx, e, 0);
+		}
 	}
 out:
-	free(esc);
+	json_decref(list);
+	free(path);
+	free(f.esc);
+	client_free(f.lister);
 	client_free(c);
 	cli_args_free(&a);
 	return rc;

@@ -450,6 +450,63 @@ test_escape(void **state)
 	free(s);
 }
 
+/* ---- server-sent events ---- */
+
+struct sse_seen {
+	char text[1024]; /* "id|event|data;" per event */
+	int n, stop_after;
+};
+
+static int
+on_sse(void *arg, const char *id, const char *event, const char *data)
+{
+	struct sse_seen *s = arg;
+	size_t len = strlen(s->text);
+
+	snprintf(s->text + len, sizeof(s->text) - len, "%s|%s|%s;", id ? id : "-",
+	         event ? event : "-", data);
+	s->n++;
+	return s->stop_after > 0 && s->n >= s->stop_after ? -1 : 0;
+}
+
+static void
+sse_parse(const char *stream, size_t chunk, int stop_after, const char *want)
+{
+	struct sse_seen seen = {.stop_after = stop_after};
+	struct client_sse p;
+	size_t i, n = strlen(stream);
+
+	client_sse_init(&p, on_sse, &seen);
+	for (i = 0; i < n; i += chunk)
+		client_sse_feed(&p, stream + i, n - i < chunk ? n - i : chunk);
+	client_sse_clear(&p);
+	assert_string_equal(seen.text, want);
+}
+
+static void
+test_sse_parser(void **state)
+{
+	static const char stream[] =
+	    ": berth events\n\n"
+	    "id: 17\nevent: update.started\ndata: {\"id\":17}\n\n"
+	    ": keepalive\n\n"
+	    "event: x\r\ndata:no space\r\ndata:  two\r\n\r\n" /* id 17 stays */
+	    "id: 18\rdata\r\r"                                /* bare CRs; empty data */
+	    "retry: 5\nunknown\ndata: last\n\n"
+	    "data: never ended";
+	static const char want[] = "17|update.started|{\"id\":17};"
+	                           "17|x|no space\n two;"
+	                           "18|-|;"
+	                           "18|-|last;";
+
+	(void)state;
+	sse_parse(stream, sizeof(stream), 0, want); /* all at once */
+	sse_parse(stream, 1, 0, want);              /* byte by byte: \r|\n split too */
+	sse_parse(stream, 7, 0, want);
+	/* on_event stops the parser: nothing more is reported */
+	sse_parse(stream, 3, 1, "17|update.started|{\"id\":17};");
+}
+
 /* ---- progress ---- */
 
 static void
@@ -718,6 +775,7 @@ main(void)
 	    cmocka_unit_test(test_table),
 	    cmocka_unit_test(test_table_fit),
 	    cmocka_unit_test(test_escape),
+	    cmocka_unit_test(test_sse_parser),
 	    cmocka_unit_test(test_percent_and_bar),
 	    cmocka_unit_test(test_progress_blue_green),
 	    cmocka_unit_test(test_progress_not_a_tty),

@@ -138,6 +138,60 @@ def test_events_follow(berth, berthd, config_file):
         p.stderr.close()
 
 
+def metric(berthd, name):
+    import urllib.request
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(berthd.url + "/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return None
+
+
+def test_events_follow_streams_and_ends_with_the_container(berth, berthd, config_file):
+    """--follow reads berthd's event stream (one open stream, events printed
+    as they happen, other containers' left out) and ends, exit 0, when the
+    container is deleted."""
+    assert berth("container", "create", "web", "--config", config_file).returncode == 0
+    assert berth("container", "create", "other", "--config", config_file).returncode == 0
+    p = subprocess.Popen([berth.binary, "container", "events", "web", "--follow"],
+                         env=berth.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL, text=True)
+    try:
+        first = p.stdout.readline()
+        assert "container.created" in first and "container web created" in first
+        deadline = time.monotonic() + 10
+        while metric(berthd, "berth_event_streams") != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert metric(berthd, "berth_event_streams") == 1
+        assert berthd.api("DELETE", "/containers/other")[0] == 202
+        t = time.monotonic()
+        assert berthd.api("POST", "/containers/web/updates", {"kind": "edit-config"})[0] == 202
+        line = p.stdout.readline()
+        latency = time.monotonic() - t
+        assert "update." in line and "other" not in line, line
+        assert latency < 5
+        print(f"event printed {latency * 1000:.0f} ms after the request")
+        assert berthd.api("DELETE", "/containers/web")[0] == 202
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+        p.stderr.close()
+    assert p.returncode == 0, err
+    lines = out.splitlines()
+    assert "container.deleted" in lines[-1], lines
+    assert not any(" other " in l or "container other" in l for l in lines)
+
+
+def test_events_follow_unknown_container(berth):
+    r = berth("container", "events", "nope", "--follow", timeout=30)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == "berth: no container named nope\n"
+
+
 def reconciler_runs(berthd, name, seconds=10):
     """Whether berthd moves a new container past "queued" within seconds."""
     deadline = time.monotonic() + seconds
@@ -227,3 +281,18 @@ def test_valgrind_clean(berthd, home, config_file):
             p.wait()
     assert p.returncode == 1, err
     assert "berth: the update of web was cancelled" in err
+    # and the event stream, ended by the container's deletion
+    p = subprocess.Popen(vg + [b.binary, "container", "events", "web", "--follow"],
+                         env=b.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL, text=True)
+    try:
+        assert "container.created" in p.stdout.readline()
+        time.sleep(1)
+        assert berthd.api("DELETE", "/containers/web")[0] == 202
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert "container.deleted" in out.splitlines()[-1]
