@@ -284,3 +284,10 @@ def test_logs(berth, config_file):
         import pytest
         pytest.skip("berthd has no logs endpoint yet")
     assert (r.returncode, r.stderr) == (1, "berth: logs are only available for debug containers\n")
+
+
+def test_loopback_never_goes_through_a_proxy(berth):
+    dead = "http://127.0.0.1:1"
+    r = berth("container", "list", env={"http_proxy": dead, "HTTP_PROXY": dead,
+                                        "all_proxy": dead, "no_proxy": ""})
+    assert r.returncode == 0, r.stderr
