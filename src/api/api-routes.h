@@ -25,4 +25,7 @@ extern const struct api_route api_routes_events[];
 /* GET /metrics (api-metrics.c). */
 extern const struct api_route api_routes_metrics[];
 
+/* GET /api/v1/containers/{name}/logs (api-logs.c). */
+extern const struct api_route api_routes_logs[];
+
 #endif

@@ -187,8 +187,9 @@ api_req_json(struct api_req *r)
 	}
 	v = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &jerr);
 	if (v == NULL) {
-		api_reply_error(r, 400, "bad_json", "malformed JSON at line %d, column %d: %s",
-		                jerr.line, jerr.column, jerr.text);
+		/* Not jansson's text: it quotes the body, which may hold a secret. */
+		api_reply_error(r, 400, "bad_json", "malformed JSON at line %d, column %d",
+		                jerr.line, jerr.column);
 		return NULL;
 	}
 	if (!json_is_object(v)) {

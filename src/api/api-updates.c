@@ -422,6 +422,7 @@ updates_cancel(struct api_req *r)
 	}
 	if ((rc = store_commit(d->store, &err)) < 0)
 		goto fail;
+	d->metrics.updates_cancelled++;
 	recon_kick(d->recon, c.id);
 	api_reply_object(r, 202, api_json_update(&u));
 	goto out;

@@ -26,8 +26,9 @@
 #include "store/store.h"
 
 static const struct api_route *const berthd_routes[] = {
-    api_routes_containers, api_routes_updates, api_routes_secrets, api_routes_orgs,
-    api_routes_events,     api_routes_metrics, api_routes_web,     NULL,
+    api_routes_containers, api_routes_updates, api_routes_secrets,
+    api_routes_orgs,       api_routes_events,  api_routes_metrics,
+    api_routes_logs,       api_routes_web,     NULL,
 };
 
 static void
@@ -39,21 +40,6 @@ berthd_on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: stopping; enclaves and the router keep serving", (int)sig);
 	d->stopping = 1;
 	event_base_loopexit(d->base, NULL);
-}
-
-/* Reaps every exited child (STYLE.md rule 13); owners of children learn of
- * their exit through their own pipes or by polling the runtime. */
-static void
-berthd_on_sigchld(evutil_socket_t sig, short what, void *arg)
-{
-	int status;
-	pid_t pid;
-
-	(void)sig;
-	(void)what;
-	(void)arg;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		log_debug("child %d exited with status %d", (int)pid, status);
 }
 
 static int
@@ -189,10 +175,8 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 	signal(SIGPIPE, SIG_IGN);
 	d->sigterm = evsignal_new(d->base, SIGTERM, berthd_on_stop_signal, d);
 	d->sigint = evsignal_new(d->base, SIGINT, berthd_on_stop_signal, d);
-	d->sigchld = evsignal_new(d->base, SIGCHLD, berthd_on_sigchld, d);
 	event_add(d->sigterm, NULL);
 	event_add(d->sigint, NULL);
-	event_add(d->sigchld, NULL);
 	d->workq = workq_new(d->base, d->settings.workers);
 	prom_hist_init(&d->metrics.update_seconds, update_bounds, (int)ARRAY_LEN(update_bounds));
 	if (secret_init(err) < 0 || health_init(err) < 0 || source_init(err) < 0)
@@ -240,8 +224,6 @@ berthd_stop(struct berthd *d)
 		event_free(d->sigterm);
 	if (d->sigint != NULL)
 		event_free(d->sigint);
-	if (d->sigchld != NULL)
-		event_free(d->sigchld);
 	if (d->base != NULL)
 		event_base_free(d->base);
 	settings_free(&d->settings);

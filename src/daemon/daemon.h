@@ -45,7 +45,6 @@ struct berthd {
 	char default_org_id[33]; /* the org made at first start; its tokens are admin */
 	struct event *sigterm;   /* owned */
 	struct event *sigint;    /* owned */
-	struct event *sigchld;   /* owned */
 	_Atomic int stopping;    /* SIGTERM seen: finish and exit (read by workers) */
 };
 

@@ -297,31 +297,34 @@ recon_retire(struct recon *r, struct recon_ctr *ctr, struct store_enclave *encla
 	return 0;
 }
 
-/* Removes enclaves nobody wants: failed ones, and those of deployments that
- * neither serve nor are the target of the update in progress (a cancelled or
- * failed update's new version). Returns 1 when it started something. */
+/* Removes enclaves nobody wants: those of deployments that neither serve
+ * nor are being brought up (a cancelled or failed update's new version), and
+ * failed ones. The deployment being brought up is left to its bring-up, which
+ * records a failure before its enclave goes. Returns 1 when it started
+ * something. */
 static int
 recon_cleanup(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
-              const struct store_update *u, struct store_enclave *enclaves, size_t n)
+	      const struct store_update *u, struct store_enclave *enclaves, size_t n)
 {
-	int active = u != NULL && !u->state.finished;
+	const char *target = NULL;
 
+	if (u != NULL && !u->state.finished)
+		target = u->to_deployment_id;
+	else if (u == NULL && c->status == CONTAINER_DEPLOYING)
+		target = c->deployment_id;
 	for (size_t i = 0; i < n; i++) {
 		struct store_enclave *e = &enclaves[i];
-		int wanted = strcmp(e->deployment_id, c->deployment_id) == 0 ||
-		             (active && strcmp(e->deployment_id, u->to_deployment_id) == 0);
 
 		if (e->state == ENCLAVE_STOPPED)
 			continue;
-		if (wanted && e->state != ENCLAVE_FAILED)
+		if (target != NULL && strcmp(e->deployment_id, target) == 0)
 			continue;
-		if (wanted && u != NULL && active && !u->state.switched &&
-		    strcmp(e->deployment_id, u->to_deployment_id) != 0)
-			continue; /* the old version of an update: retired by it */
+		if (strcmp(e->deployment_id, c->deployment_id) == 0 &&
+		    (target != NULL || (e->state != ENCLAVE_FAILED && e->state != ENCLAVE_STOPPING)))
+			continue; /* it serves, or it is the old version an update retires */
 		if (ctr->watch != NULL && strcmp(ctr->watch->enclave_id, e->id) == 0)
 			recon_watch_cancel(take_ptr(&ctr->watch));
-		if (e->state != ENCLAVE_STOPPING &&
-		    recon_enclave_set(r, ctr, e, ENCLAVE_STOPPING) < 0)
+		if (e->state != ENCLAVE_STOPPING && recon_enclave_set(r, ctr, e, ENCLAVE_STOPPING) < 0)
 			return 1;
 		recon_enclave_destroy(r, ctr, e);
 		return 1;

@@ -1,0 +1,126 @@
+/* GET /api/v1/containers/{name}/logs?tail=N: the output of a debug
+ * container's serving enclave, every container of its config, the last N
+ * lines of each (default 200). Production containers answer 403: their
+ * output stays inside the enclave. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api-common.h"
+#include "api/api-routes.h"
+#include "common/buf.h"
+#include "common/util.h"
+#include "config/config.h"
+#include "daemon/daemon.h"
+#include "model/model.h"
+#include "store/store.h"
+
+#define LOGS_TAIL_DEFAULT 200
+#define LOGS_TAIL_MAX     10000
+#define LOGS_FILE_MAX     (4 * 1024 * 1024)
+
+/* Appends the last n lines of what path and its rotated path.1 hold. */
+static void
+logs_tail(struct buf *out, const char *path, long n)
+{
+	char *older = xasprintf("%s.1", path), *a = NULL, *b = NULL;
+	struct err err = ERR_INIT;
+	struct buf both = BUF_INIT;
+	size_t la = 0, lb = 0;
+	const char *start;
+	long lines = 0;
+
+	if (file_read_all(older, LOGS_FILE_MAX, &a, &la, &err) == 0)
+		buf_append(&both, a, la);
+	err_clear(&err);
+	if (file_read_all(path, LOGS_FILE_MAX, &b, &lb, &err) == 0)
+		buf_append(&both, b, lb);
+	if (both.len == 0)
+		goto out;
+	start = both.data + both.len;
+	if (start[-1] == '\n')
+		start--;
+	while (start > both.data && lines < n) {
+		start--;
+		if (*start == '\n' && ++lines == n) {
+			start++;
+			break;
+		}
+	}
+	buf_append(out, start, (size_t)(both.data + both.len - start));
+	if (out->len > 0 && out->data[out->len - 1] != '\n')
+		buf_putc(out, '\n');
+out:
+	buf_free(&both);
+	free(a);
+	free(b);
+	free(older);
+}
+
+static void
+containers_logs(struct api_req *r)
+{
+	struct berthd *d = api_daemon(r);
+	struct store_container c = {0};
+	struct store_deployment dep = {0};
+	struct config_errors errs = {0};
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	struct buf out = BUF_INIT;
+	char *q = api_req_query(r, "tail"), *end = NULL;
+	char name[MODEL_ENCLAVE_NAME_LEN + 1];
+	long tail = LOGS_TAIL_DEFAULT;
+	int rc;
+
+	if (q != NULL) {
+		errno = 0;
+		tail = strtol(q, &end, 10);
+		if (*q == '\0' || *end != '\0' || errno != 0 || tail < 1 || tail > LOGS_TAIL_MAX) {
+			api_reply_error(r, 400, "bad_tail",
+			                "tail must be a whole number from 1 to %d", LOGS_TAIL_MAX);
+			goto out;
+		}
+	}
+	if (api_container_lookup(r, r->captures[0], &c) < 0)
+		goto out;
+	if (!c.debug) {
+		api_reply_error(r, 403, "not_debug",
+		                "logs are only available for debug containers; %s is a "
+		                "production container",
+		                c.name);
+		goto out;
+	}
+	if ((rc = store_deployment_get(d->store, c.deployment_id, &dep, &err)) < 0) {
+		api_reply_store_error(r, rc, &err);
+		goto out;
+	}
+	if (config_parse("config", dep.config, strlen(dep.config), &cfg, &errs) < 0) {
+		api_reply_error(r, 500, "internal", "the deployment's config does not parse");
+		goto out;
+	}
+	model_enclave_name(dep.id, name);
+	for (size_t i = 0; i < cfg->n_containers; i++) {
+		const char *cname = cfg->containers[i].name;
+		char *path = xasprintf("%s/enclaves/%s/%s/log", d->settings.state_dir, name, cname);
+
+		if (cfg->n_containers > 1)
+			buf_printf(&out, "==> %s <==\n", cname);
+		logs_tail(&out, path, tail);
+		free(path);
+	}
+	api_reply_text(r, 200, "text/plain; charset=utf-8", out.data != NULL ? out.data : "",
+	               out.len);
+out:
+	buf_free(&out);
+	config_free(cfg);
+	config_errors_free(&errs);
+	store_deployment_clear(&dep);
+	store_container_clear(&c);
+	free(q);
+}
+
+const struct api_route api_routes_logs[] = {
+    {.method = API_GET, .pattern = "/api/v1/containers/{}/logs", .handler = containers_logs},
+    {0},
+};

@@ -1,0 +1,75 @@
+"""Deploying: deploying -> running, or failed with a reason (the reference's
+three statuses), with real images, enclaves and the router."""
+from lifecycle_helpers import config_text
+
+
+def test_deploy_from_a_tag_runs_and_serves(berthd, repo):
+    status, c = berthd.call("POST", "/containers", {"name": "web", "repo": repo.dir, "tag": "v1"})
+    assert status == 202, c
+    assert c["status"] == "deploying"
+    c = berthd.wait_status("web", "running")
+    assert c["status_detail"] is None
+    assert c["deployment"]["tag"] == "v1"
+    assert c["url"] == f"http://web.default.containers.localhost:{berthd.router_port}"
+    status, body, _ = berthd.get("web")
+    assert (status, body) == (200, b"hello v1\n")
+    # shim.paths is enforced by the router: /health and /* are allowed here.
+    assert berthd.get("web", "/health")[1] == b"ok v1\n"
+
+
+def test_deploy_never_healthy_fails_with_the_reason(berthd, repo):
+    status, c = berthd.call("POST", "/containers", {"name": "bad", "repo": repo.dir, "tag": "v3"})
+    assert status == 202, c
+    c = berthd.wait_status("bad", "failed", timeout=60)
+    assert "never healthy in 6s" in c["status_detail"], c["status_detail"]
+    # Nothing serves it: the router answers 503, and no enclave is left.
+    assert berthd.get("bad")[0] == 503
+
+
+def test_deploy_uploaded_config(berthd, registry):
+    cfg = config_text(registry.images["hello:v2"])
+    status, c = berthd.call("POST", "/containers", {"name": "up", "config": cfg})
+    assert status == 202, c
+    berthd.wait_status("up", "running")
+    assert berthd.get("up")[1] == b"hello v2\n"
+
+
+def test_deploy_of_a_crashing_image_fails(berthd, registry):
+    cfg = config_text(registry.images["crash:v1"], deploy={"health-timeout": "5s"})
+    status, c = berthd.call("POST", "/containers", {"name": "crash", "config": cfg})
+    assert status == 202, c
+    c = berthd.wait_status("crash", "failed", timeout=60)
+    assert c["status_detail"]
+
+
+def test_delete_removes_route_and_enclave(berthd, repo):
+    berthd.call("POST", "/containers", {"name": "gone", "repo": repo.dir, "tag": "v1"})
+    berthd.wait_status("gone", "running")
+    status, body = berthd.call("DELETE", "/containers/gone")
+    assert status == 202, body
+    assert berthd.call("GET", "/containers/gone")[0] == 404
+    import os
+    import time
+    deadline = time.monotonic() + 30
+    enc = os.path.join(berthd.state, "enclaves")
+    while time.monotonic() < deadline and os.listdir(enc):
+        time.sleep(0.1)
+    assert os.listdir(enc) == []
+    assert berthd.get("gone")[0] == 404
+
+
+def test_logs_of_a_debug_container_only(berthd, registry):
+    cfg = config_text(registry.images["hello:v1"], entrypoint=[
+        "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7; do echo line $i; done; "
+        "echo to-stderr >&2; exec httpd -f -p 8080 -h /www"])
+    berthd.call("POST", "/containers", {"name": "prod", "config": cfg})
+    berthd.call("POST", "/containers", {"name": "dbg", "config": cfg, "debug": True})
+    berthd.wait_status("prod", "running")
+    berthd.wait_status("dbg", "running")
+    status, body = berthd.call("GET", "/containers/prod/logs")
+    assert status == 403 and "only available for debug containers" in body["error"]["message"]
+    status, body = berthd.call("GET", "/containers/dbg/logs?tail=3")
+    assert status == 200, body
+    assert body.splitlines() == ["line 6", "line 7", "to-stderr"]
+    assert berthd.call("GET", "/containers/dbg/logs?tail=zero")[0] == 400
+    assert berthd.call("GET", "/containers/nope/logs")[0] == 404

@@ -1,0 +1,165 @@
+"""Updates: blue-green under load with no failed request, a failing update
+that leaves the old version serving, recreate on a host whose GPUs cannot
+hold both versions, cancel, edit-config, promote, retry."""
+import os
+import time
+
+from lifecycle_helpers import Load, config_text
+
+
+def deploy(b, name, **body):
+    status, c = b.call("POST", "/containers", dict(name=name, **body))
+    assert status == 202, c
+    return b.wait_status(name, "running")
+
+
+def update(b, name, **body):
+    status, u = b.call("POST", f"/containers/{name}/updates", body)
+    assert status == 202, u
+    return u
+
+
+def live_enclaves(b):
+    enc = os.path.join(b.state, "enclaves")
+    return sorted(os.listdir(enc)) if os.path.isdir(enc) else []
+
+
+def test_blue_green_under_load_loses_no_request(berthd, repo):
+    deploy(berthd, "web", repo=repo.dir, tag="v1")
+    load = Load(berthd, "web")
+    time.sleep(0.5)
+    u = update(berthd, "web", kind="tag", tag="v2")
+    assert u["strategy"] == "blue-green" and u["status"] == "pending"
+    seen = set()
+    c = berthd.wait(
+        "web", lambda c: (seen.add(c["update"]["status"]), c["status"] == "running")[1]
+        and c["update"]["finished_at"] is not None, what="the update's end")
+    time.sleep(0.5)
+    statuses, errors = load.stop()
+    # Traffic moved only when the new version was healthy, and no request failed.
+    assert errors == [] and set(statuses) == {200}, (statuses, errors[:3])
+    assert load.bodies.get(b"hello v1\n", 0) > 0 and load.bodies.get(b"hello v2\n", 0) > 0
+    assert c["status"] == "running"  # never changed while the old version served
+    assert c["update"]["status"] == "ready" and c["update"]["error"] is None
+    assert c["deployment"]["tag"] == "v2" and c["source"]["tag"] == "v2"
+    assert any(line.endswith(")") for line in c["update"]["health_log"])
+    assert "started" in seen or "ready" in seen
+    assert berthd.get("web")[1] == b"hello v2\n"
+    # The old enclave drained and stopped: only the new one is left.
+    assert len(live_enclaves(berthd)) == 1
+
+
+def test_failing_update_leaves_the_old_version_serving(berthd, repo):
+    deploy(berthd, "web", repo=repo.dir, tag="v1")
+    load = Load(berthd, "web")
+    update(berthd, "web", kind="tag", tag="v3")
+    c = berthd.wait_update_end("web")
+    statuses, errors = load.stop()
+    assert c["update"]["status"] == "failed"
+    assert "never healthy in 6s" in c["update"]["error"]
+    assert c["status"] == "running" and c["deployment"]["tag"] == "v1"
+    assert errors == [] and set(statuses) == {200}, (statuses, errors[:3])
+    assert set(load.bodies) == {b"hello v1\n"}
+    deadline = time.monotonic() + 30
+    while len(live_enclaves(berthd)) != 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(live_enclaves(berthd)) == 1
+
+
+def test_cancel_mid_update_tears_the_new_version_down(berthd, repo):
+    deploy(berthd, "web", repo=repo.dir, tag="v1")
+    update(berthd, "web", kind="tag", tag="v3")
+    berthd.wait("web", lambda c: c["update"]["status"] == "started", what="started")
+    status, u = berthd.call("POST", "/containers/web/updates/current/cancel")
+    assert status == 202 and u["status"] == "cancelled", u
+    deadline = time.monotonic() + 30
+    while len(live_enclaves(berthd)) != 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(live_enclaves(berthd)) == 1
+    c = berthd.container("web")
+    assert c["status"] == "running" and c["deployment"]["tag"] == "v1"
+    assert berthd.get("web")[1] == b"hello v1\n"
+
+
+def test_edit_config_changes_env_and_secret(berthd, registry):
+    assert berthd.call("PUT", "/secrets/API_KEY", {"value": "first"})[0] == 200
+    cfg = config_text(registry.images["env:v1"], env={"LOG_LEVEL": "info", "REGION": None},
+                      secrets=["API_KEY"])
+    deploy(berthd, "env", config=cfg, env={"REGION": "eu"})
+    body = berthd.get("env", "/cgi-bin/env")[1].decode()
+    assert "LOG_LEVEL=info" in body and "REGION=eu" in body and "API_KEY=first" in body
+    assert berthd.call("PUT", "/secrets/API_KEY", {"value": "second"})[0] == 200
+    cfg2 = cfg.replace('LOG_LEVEL: "info"', 'LOG_LEVEL: "debug"')
+    u = update(berthd, "env", kind="edit-config", config=cfg2, env={"REGION": "us"})
+    assert u["kind"] == "edit-config" and u["strategy"] == "blue-green"
+    c = berthd.wait_update_end("env")
+    assert c["update"]["status"] == "ready", c["update"]
+    body = berthd.get("env", "/cgi-bin/env")[1].decode()
+    assert "LOG_LEVEL=debug" in body and "REGION=us" in body and "API_KEY=second" in body
+    # The secret's value never shows in the API.
+    assert "second" not in str(berthd.call("GET", "/containers/env")[1])
+    # Old bindings went with the old enclave: only the new deployment binds it.
+    status, secrets = berthd.call("GET", "/secrets")
+    assert secrets[0]["bound_to"] == ["env"]
+
+
+def test_promote_a_debug_container(berthd, repo):
+    deploy(berthd, "dbg", repo=repo.dir, tag="v1", debug=True)
+    assert berthd.container("dbg")["debug"] is True
+    u = update(berthd, "dbg", kind="promote")
+    assert u["strategy"] == "blue-green"
+    c = berthd.wait_update_end("dbg")
+    assert c["update"]["status"] == "ready" and c["debug"] is False
+    assert c["deployment"]["debug"] is False
+    assert berthd.get("dbg")[1] == b"hello v1\n"
+
+
+def test_recreate_on_a_gpu_host_holds_requests_then_serves(gpu_berthd, registry):
+    b = gpu_berthd
+    v1 = config_text(registry.images["hello:v1"], gpus=8)
+    v2 = config_text(registry.images["hello:v2"], gpus=8)
+    deploy(b, "llm", config=v1)
+    u = update(b, "llm", kind="edit-config", config=v2)
+    assert u["strategy"] == "recreate" and u["phase"] == "stopping"
+    # A request during the gap is held by the router, then served by v2.
+    load = Load(b, "llm", timeout=45)  # held past the old version's stop
+    phases = set()
+    c = b.wait("llm", lambda c: (phases.add((c["status"], c["update"]["phase"])),
+                                  c["update"]["finished_at"] is not None)[1], what="the end")
+    statuses, errors = load.stop()
+    assert c["update"]["status"] == "ready" and c["status"] == "running"
+    assert ("deploying", "stopping") in phases or ("deploying", "deploying") in phases
+    assert errors == [] and set(statuses) == {200}, (statuses, errors[:3])
+    assert b.get("llm")[1] == b"hello v2\n"
+
+
+def test_recreate_failure_leaves_failed_then_retry_works(gpu_berthd, registry):
+    b = gpu_berthd
+    v1 = config_text(registry.images["hello:v1"], gpus=8)
+    bad = config_text(registry.images["broken:v1"], gpus=8, deploy={"health-timeout": "4s"})
+    deploy(b, "llm", config=v1)
+    u = update(b, "llm", kind="edit-config", config=bad)
+    assert u["strategy"] == "recreate"
+    c = b.wait_update_end("llm")
+    assert c["update"]["status"] == "failed" and c["update"]["phase"] == "deploying"
+    assert c["status"] == "failed" and "never healthy" in c["status_detail"]
+    status, body, headers = b.get("llm")
+    assert status == 503 and headers.get("Retry-After")
+    # Retry redeploys the deployment of the last failed update: still broken,
+    # so it fails again; an edit-config back to v1 then recovers.
+    u = update(b, "llm", kind="edit-config", config=v1)
+    c = b.wait_update_end("llm")
+    assert c["update"]["status"] == "ready" and c["status"] == "running", c
+    assert b.get("llm")[1] == b"hello v1\n"
+
+
+def test_retry_after_a_failed_deploy(berthd, registry):
+    assert berthd.call("PUT", "/secrets/TOKEN", {"value": "x"})[0] == 200
+    cfg = config_text(registry.images["hello:v1"], secrets=["TOKEN"])
+    status, c = berthd.call("POST", "/containers", {"name": "r", "config": cfg})
+    assert status == 202
+    berthd.wait_status("r", "running")
+    u = update(berthd, "r", kind="retry")
+    assert u["kind"] == "retry"
+    c = berthd.wait_update_end("r")
+    assert c["update"]["status"] == "ready" and c["status"] == "running"
