@@ -992,7 +992,7 @@ container_logs(struct cli_ctx *ctx, int argc, char **argv)
 	if (a.seen[0]) {
 		errno = 0;
 		tail = strtol(a.value[0], &end, 10);
-		if (errno != 0 || *end != '\0' || tail < 0 || end == a.value[0]) {
+		if (errno != 0 || *end != '\0' || tail < 1 || end == a.value[0]) {
 			rc = usage_error(ctx, "logs", "NAME [--tail N]",
 			                 "--tail wants a line count");
 			goto out;

@@ -13,18 +13,37 @@ import urllib.request
 BUILD = os.environ.get("BERTH_BUILD", os.path.abspath("build-asan"))
 RELEASE = os.environ.get("BERTH_RELEASE_BUILD", os.path.abspath("build"))
 
+DIGEST = "sha256:6288f5265d130be6426ba98cc0ea5b5cb7c0d2ec44a9c57829004dc8ee7f0e52"
 # A digest-pinned image on a registry address nobody listens on: a reconciler
-# can only fail it, never run it.
-IMAGE = ("127.0.0.1:9/berth-cli-test/app@sha256:"
-         "6288f5265d130be6426ba98cc0ea5b5cb7c0d2ec44a9c57829004dc8ee7f0e52")
+# fails its pull at once.
+IMAGE = "127.0.0.1:9/berth-cli-test/app@" + DIGEST
 
 
-def config_text(secrets=(), port=8000):
+def image_at(addr):
+    """The test image on the registry at addr ("127.0.0.1:port")."""
+    return f"{addr}/berth-cli-test/app@{DIGEST}"
+
+
+class SilentRegistry:
+    """A port that takes connections and never answers: a pull from it
+    waits, so deploys and updates stay pending while a test looks at them."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)  # never accepted: the kernel holds them
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()
+
+
+def config_text(secrets=(), port=8000, image=IMAGE):
     """A valid tinfoil-config.yml."""
     text = ("cvm-version: 0.7.5\n"
             "containers:\n"
             "  - name: app\n"
-            f"    image: \"{IMAGE}\"\n")
+            f"    image: \"{image}\"\n")
     if secrets:
         text += "    secrets:\n" + "".join(f"      - {s}\n" for s in secrets)
     return text + f"shim:\n  upstream-port: {port}\n"
@@ -49,7 +68,10 @@ def api(method, url, token, body=None):
             status, out = r.status, r.read()
     except urllib.error.HTTPError as e:
         status, out = e.code, e.read()
-    return status, (json.loads(out) if out.strip() else None)
+    try:
+        return status, (json.loads(out) if out.strip() else None)
+    except ValueError:  # a text answer (logs)
+        return status, out.decode()
 
 
 class Berthd:

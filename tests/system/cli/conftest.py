@@ -5,7 +5,7 @@ import tempfile
 
 import pytest
 
-from cli_helpers import BUILD, Berth, Berthd, config_text
+from cli_helpers import BUILD, Berth, Berthd, SilentRegistry, config_text, image_at
 
 
 @pytest.fixture
@@ -38,8 +38,25 @@ def berth(berthd, home):
 
 
 @pytest.fixture
-def config_file(cli_dir):
+def silent_registry():
+    r = SilentRegistry()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def config_file(cli_dir, silent_registry):
+    """A config whose image pull never ends: deploys and updates stay pending."""
     p = os.path.join(cli_dir, "tinfoil-config.yml")
+    with open(p, "w") as f:
+        f.write(config_text(image=image_at(silent_registry.addr)))
+    return p
+
+
+@pytest.fixture
+def failing_config_file(cli_dir):
+    """A config whose image pull fails at once (connection refused)."""
+    p = os.path.join(cli_dir, "failing-config.yml")
     with open(p, "w") as f:
         f.write(config_text())
     return p

@@ -29,6 +29,7 @@ def live_repo():
     repo.tag("v3", lh.config_text(reg.images["broken:v1"], deploy={"health-timeout": "6s"}))
     repo.tag("g1", lh.config_text(reg.images["hello:v1"], gpus=8))
     repo.tag("g2", lh.config_text(reg.images["hello:v2"], gpus=8))
+    repo.images = reg.images
     yield repo
     repo.remove()
     reg.stop()
@@ -86,5 +87,27 @@ def test_recreate_update_shows_both_phases(live_repo):
         second = [i for i, l in enumerate(lines) if l.startswith("gpu: 2/2 deploying new")]
         assert first and second and first[0] < second[0], lines
         assert lines[-1] == "gpu now runs g2"
+    finally:
+        d.stop()
+
+
+def test_logs_of_a_running_debug_container(live_repo, tmp_path):
+    cfg = tmp_path / "tinfoil-config.yml"
+    cfg.write_text(lh.config_text(live_repo.images["hello:v1"], entrypoint=[
+        "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7; do echo line $i; done; "
+        "echo to-stderr >&2; exec httpd -f -p 8080 -h /www"]))
+    d = lh.Berthd()
+    try:
+        r = berth(d, "container", "create", "dbg", "--config", str(cfg), "--debug", "--wait")
+        assert r.returncode == 0, r.stderr
+        deadline = time.monotonic() + 10
+        while True:
+            r = berth(d, "container", "logs", "dbg", "--tail", "3")
+            if r.stdout.splitlines() == ["line 6", "line 7", "to-stderr"] or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "line 6\nline 7\nto-stderr\n"
     finally:
         d.stop()

@@ -148,10 +148,11 @@ def metric(berthd, name):
     return None
 
 
-def test_events_follow_streams_and_ends_with_the_container(berth, berthd, config_file):
+def test_events_follow_streams_and_ends_with_the_container(berth, berthd, failing_config_file):
     """--follow reads berthd's event stream (one open stream, events printed
     as they happen, other containers' left out) and ends, exit 0, when the
     container is deleted."""
+    config_file = failing_config_file  # deletes end quickly
     assert berth("container", "create", "web", "--config", config_file).returncode == 0
     assert berth("container", "create", "other", "--config", config_file).returncode == 0
     p = subprocess.Popen([berth.binary, "container", "events", "web", "--follow"],
@@ -203,12 +204,12 @@ def reconciler_runs(berthd, name, seconds=10):
     return False
 
 
-def test_live_follow_to_the_end(berth, berthd, config_file):
+def test_live_follow_to_the_end(berth, berthd, failing_config_file):
     """create --wait and update follow until the reconciler ends them. The
     image's registry does not answer, so both end failed: exit 1 with the
     reason. Skipped while the reconciler does not run in this build."""
-    p = subprocess.Popen([berth.binary, "container", "create", "web", "--config", config_file,
-                          "--wait"], env=berth.env, stdout=subprocess.PIPE,
+    p = subprocess.Popen([berth.binary, "container", "create", "web", "--config",
+                          failing_config_file, "--wait"], env=berth.env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
         if not reconciler_runs(berthd, "web"):
@@ -234,7 +235,7 @@ def test_live_follow_to_the_end(berth, berthd, config_file):
 @pytest.mark.skipif(shutil.which("valgrind") is None or
                     not os.path.exists(os.path.join(RELEASE, "berth")),
                     reason="needs valgrind and the release build")
-def test_valgrind_clean(berthd, home, config_file):
+def test_valgrind_clean(berthd, home, config_file, failing_config_file):
     b = Berth(os.path.join(RELEASE, "berth"), home, berthd.url, berthd.token)
     vg = ["valgrind", "--quiet", "--leak-check=full", "--error-exitcode=99"]
     runs = [
@@ -281,7 +282,13 @@ def test_valgrind_clean(berthd, home, config_file):
             p.wait()
     assert p.returncode == 1, err
     assert "berth: the update of web was cancelled" in err
-    # and the event stream, ended by the container's deletion
+    # and the event stream, ended by the container's deletion (of a container
+    # whose pull fails at once: a pull in progress would hold the deletion)
+    assert berthd.api("DELETE", "/containers/web")[0] == 202
+    deadline = time.monotonic() + 60
+    while berthd.api("GET", "/containers/web")[0] != 404 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert b("container", "create", "web", "--config", failing_config_file).returncode == 0
     p = subprocess.Popen(vg + [b.binary, "container", "events", "web", "--follow"],
                          env=b.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          stdin=subprocess.DEVNULL, text=True)
