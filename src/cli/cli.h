@@ -1,10 +1,17 @@
 /* cli: the command table of `berth`. Each command group lives in its own
- * cmd-<group>.c and exports one struct cli_group; main.c lists them all. */
+ * cmd-<group>.c and exports one struct cli_group; main.c lists them all.
+ * cli.c holds what the commands share: argument parsing, reaching the API,
+ * printing its errors. */
 #ifndef BERTH_CLI_H
 #define BERTH_CLI_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
+
+#include "common/err.h"
+
+struct client;
 
 /* Exit statuses of a command. */
 enum {
@@ -13,10 +20,13 @@ enum {
 	CLI_EXIT_USAGE = 2, /* bad arguments */
 };
 
-/* What every command gets: where to write, and (later) where the API is. */
+/* What every command gets: where to write, and the global flags. */
 struct cli_ctx {
-	FILE *out; /* borrowed: results */
-	FILE *err; /* borrowed: errors and progress */
+	FILE *out;         /* borrowed: results */
+	FILE *err;         /* borrowed: errors and progress */
+	FILE *in;          /* borrowed: input (secret values, confirmations) */
+	const char *url;   /* borrowed: `berth --url U GROUP ...`, or NULL */
+	const char *token; /* borrowed: `berth --token T GROUP ...`, or NULL */
 };
 
 struct cli_cmd {
@@ -38,6 +48,110 @@ struct cli_group {
 /* Prints the usage line of cmd in group to f. */
 void cli_usage(FILE *f, const struct cli_group *group, const struct cli_cmd *cmd);
 
+/* ---- arguments ---- */
+
+enum cli_opt_kind {
+	CLI_OPT_FLAG,  /* --yes */
+	CLI_OPT_VALUE, /* --tag v2 or --tag=v2; the last one given wins */
+	CLI_OPT_LIST,  /* --secret A --secret B: every value kept */
+};
+
+/* One option of a command; a table of them ends with {NULL}. */
+struct cli_opt {
+	const char *name; /* "--tag" */
+	enum cli_opt_kind kind;
+};
+
+#define CLI_MAX_OPTS 16
+#define CLI_MAX_POS  4
+
+/* A command line parsed against a table of cli_opt, indexed like the table. */
+struct cli_args {
+	int seen[CLI_MAX_OPTS];          /* how many times each option was given */
+	const char *value[CLI_MAX_OPTS]; /* VALUE options: the last value, borrowed from argv */
+	char **list[CLI_MAX_OPTS];       /* LIST options: every value, owned strv */
+	const char *pos[CLI_MAX_POS];    /* positional arguments, borrowed from argv */
+	int npos;
+	const char *url;   /* --url, which every command takes; borrowed */
+	const char *token; /* --token, likewise */
+};
+
+/* Parses argv[1..argc) against opts (at most CLI_MAX_OPTS, ended by {NULL})
+ * into a, accepting at most max_pos positional arguments; `--` ends the
+ * options. Returns 0, or -1 with the usage mistake in err. Free a with
+ * cli_args_free() either way. */
+int cli_args_parse(struct cli_args *a, const struct cli_opt *opts, int max_pos, int argc,
+                   char **argv, struct err *err);
+
+/* Frees the lists of a. */
+void cli_args_free(struct cli_args *a);
+
+/* ---- the API ---- */
+
+/* Reaches berthd where the flags, the environment and the config file say
+ * (cli-conf.h). Returns 0 with a new client in *out, or CLI_EXIT_FAIL after
+ * printing why. */
+int cli_connect(struct cli_ctx *ctx, const struct cli_args *a, struct client **out);
+
+/* Calls the API (path below /api/v1, body borrowed, may be NULL). Returns
+ * CLI_EXIT_OK with the answer's JSON in *out (owned; NULL when it had none),
+ * or CLI_EXIT_FAIL after printing the API's error sentence. */
+int cli_call(struct cli_ctx *ctx, struct client *c, const char *method, const char *path,
+             json_t *body, json_t **out);
+
+/* Prints v pretty (two-space indent) and a newline to f. */
+void cli_print_json(FILE *f, const json_t *v);
+
+/* The string member key of obj, or NULL when absent, null or not a string. */
+const char *cli_json_str(const json_t *obj, const char *key);
+
+/* ---- request bodies (cmd-container.c), apart so the unit tests reach them ---- */
+
+/* The options of `container create`, in the order of its option table. */
+enum {
+	CREATE_REPO,
+	CREATE_TAG,
+	CREATE_CONFIG,
+	CREATE_DEBUG,
+	CREATE_SECRET,
+	CREATE_ENV,
+	CREATE_WAIT,
+	CREATE_JSON,
+};
+
+/* The options of `container update`, likewise. */
+enum {
+	UPDATE_TAG,
+	UPDATE_EDIT_CONFIG,
+	UPDATE_PROMOTE,
+	UPDATE_RETRY,
+	UPDATE_CONFIG,
+	UPDATE_SECRET,
+	UPDATE_ENV,
+	UPDATE_DEBUG,
+	UPDATE_NO_DEBUG,
+	UPDATE_NO_WAIT,
+	UPDATE_JSON,
+};
+
+extern const struct cli_opt cli_create_opts[];
+extern const struct cli_opt cli_update_opts[];
+
+/* The body of POST /containers from parsed `container create` arguments
+ * (the --config file is read). Returns 0 with *out owned; -1 with err for a
+ * usage mistake, -2 with err when the config file cannot be read. */
+int cli_create_body(const struct cli_args *a, json_t **out, struct err *err);
+
+/* The body of POST /containers/{name}/updates from parsed `container update`
+ * arguments; returns like cli_create_body(). */
+int cli_update_body(const struct cli_args *a, json_t **out, struct err *err);
+
+/* {"KEY": "VALUE", ...} from a strv of KEY=VALUE; 0, or -1 with err. */
+int cli_env_object(char *const *list, json_t **out, struct err *err);
+
 extern const struct cli_group cli_group_config;
+extern const struct cli_group cli_group_container;
+extern const struct cli_group cli_group_secret;
+extern const struct cli_group cli_group_org;
 
 #endif

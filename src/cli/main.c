@@ -3,18 +3,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli-conf.h"
 #include "cli/cli.h"
 #include "common/util.h"
 
 static const struct cli_group *const groups[] = {
+    &cli_group_container,
+    &cli_group_secret,
+    &cli_group_org,
     &cli_group_config,
 };
-
-void
-cli_usage(FILE *f, const struct cli_group *group, const struct cli_cmd *cmd)
-{
-	fprintf(f, "usage: berth %s %s %s\n", group->name, cmd->name, cmd->args);
-}
 
 static void
 usage_group(FILE *f, const struct cli_group *g)
@@ -32,12 +30,14 @@ usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: berth GROUP COMMAND [ARGS...]\n"
+	fprintf(f, "usage: berth [--url URL] [--token TOKEN] GROUP COMMAND [ARGS...]\n"
 	           "       berth help [GROUP]\n"
 	           "       berth --version\n\ngroups:\n");
 	for (i = 0; i < ARRAY_LEN(groups); i++)
 		fprintf(f, "  %-10s %s\n", groups[i]->name, groups[i]->summary);
-	fprintf(f, "\n`berth help GROUP` lists a group's commands.\n");
+	fprintf(f, "\n`berth help GROUP` lists a group's commands.\n"
+	           "berthd is at $BERTH_URL (default " CLI_CONF_DEFAULT_URL "), the token in\n"
+	           "$BERTH_TOKEN, or both in ~/.config/berth/config (url = ..., token = ...).\n");
 }
 
 static const struct cli_group *
@@ -60,10 +60,39 @@ is_help(const char *s)
 int
 main(int argc, char **argv)
 {
-	struct cli_ctx ctx = {.out = stdout, .err = stderr};
+	struct cli_ctx ctx = {.out = stdout, .err = stderr, .in = stdin};
 	const struct cli_group *g;
 	size_t i;
 
+	/* Global flags before the group: --url U, --token T (or --url=U). */
+	while (argc > 1 && argv[1][0] == '-') {
+		const char **dst;
+		size_t n;
+
+		if (strncmp(argv[1], "--url", 5) == 0 &&
+		    (argv[1][5] == '\0' || argv[1][5] == '=')) {
+			dst = &ctx.url;
+			n = 5;
+		} else if (strncmp(argv[1], "--token", 7) == 0 &&
+		           (argv[1][7] == '\0' || argv[1][7] == '=')) {
+			dst = &ctx.token;
+			n = 7;
+		} else {
+			break;
+		}
+		if (argv[1][n] == '=') {
+			*dst = argv[1] + n + 1;
+		} else if (argc > 2) {
+			*dst = argv[2];
+			argv++;
+			argc--;
+		} else {
+			fprintf(stderr, "berth: %s needs a value\n", argv[1]);
+			return CLI_EXIT_USAGE;
+		}
+		argv++;
+		argc--;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_EXIT_USAGE;

@@ -75,6 +75,7 @@ buf_take(struct buf *b)
 	char *p;
 
 	buf_grow(b, 0);
+	b->data[b->len] = '\0'; /* a buffer never appended to was not terminated yet */
 	p = b->data;
 	b->data = NULL;
 	b->len = b->cap = 0;

@@ -1,0 +1,167 @@
+/* cli: what the commands of `berth` share: argument parsing, reaching the
+ * API, printing its errors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli-conf.h"
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "common/util.h"
+
+void
+cli_usage(FILE *f, const struct cli_group *group, const struct cli_cmd *cmd)
+{
+	fprintf(f, "usage: berth %s %s %s\n", group->name, cmd->name, cmd->args);
+}
+
+static int
+opt_find(const struct cli_opt *opts, const char *name, size_t n)
+{
+	int i;
+
+	for (i = 0; opts[i].name != NULL; i++)
+		if (strlen(opts[i].name) == n && strncmp(opts[i].name, name, n) == 0)
+			return i;
+	return -1;
+}
+
+int
+cli_args_parse(struct cli_args *a, const struct cli_opt *opts, int max_pos, int argc, char **argv,
+               struct err *err)
+{
+	int i, k, options = 1;
+
+	memset(a, 0, sizeof(*a));
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i], *eq, *val = NULL, **global = NULL;
+		int takes_value = 1;
+		size_t n;
+
+		if (!options || arg[0] != '-' || arg[1] == '\0') {
+			if (a->npos >= max_pos || a->npos >= CLI_MAX_POS)
+				return err_make(err, 0, "unexpected argument \"%s\"", arg);
+			a->pos[a->npos++] = arg;
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			options = 0;
+			continue;
+		}
+		eq = strchr(arg, '=');
+		n = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+		if (eq != NULL)
+			val = eq + 1;
+		k = -1;
+		if (n == 5 && strncmp(arg, "--url", 5) == 0)
+			global = &a->url;
+		else if (n == 7 && strncmp(arg, "--token", 7) == 0)
+			global = &a->token;
+		else if ((k = opt_find(opts, arg, n)) < 0 || k >= CLI_MAX_OPTS)
+			return err_make(err, 0, "unknown option %.*s", (int)n, arg);
+		else
+			takes_value = opts[k].kind != CLI_OPT_FLAG;
+		if (!takes_value && val != NULL)
+			return err_make(err, 0, "%.*s takes no value", (int)n, arg);
+		if (takes_value && val == NULL) {
+			if (i + 1 >= argc)
+				return err_make(err, 0, "%s needs a value", arg);
+			val = argv[++i];
+		}
+		if (global != NULL) {
+			*global = val;
+			continue;
+		}
+		a->seen[k]++;
+		a->value[k] = val;
+		if (opts[k].kind == CLI_OPT_LIST)
+			a->list[k] = strv_push(a->list[k], val);
+	}
+	return 0;
+}
+
+void
+cli_args_free(struct cli_args *a)
+{
+	int i;
+
+	for (i = 0; i < CLI_MAX_OPTS; i++) {
+		strv_free(a->list[i]);
+		a->list[i] = NULL;
+	}
+}
+
+int
+cli_connect(struct cli_ctx *ctx, const struct cli_args *a, struct client **out)
+{
+	struct cli_conf_sources src = {
+	    .flag_url = a->url != NULL ? a->url : ctx->url,
+	    .flag_token = a->token != NULL ? a->token : ctx->token,
+	    .env_url = getenv("BERTH_URL"),
+	    .env_token = getenv("BERTH_TOKEN"),
+	    .admin_token_path = CLI_CONF_ADMIN_TOKEN_PATH,
+	};
+	struct cli_conf conf;
+	struct err err = ERR_INIT;
+	char *path = cli_conf_default_path();
+	int rc;
+
+	src.config_path = path;
+	rc = cli_conf_resolve(&src, &conf, &err);
+	free(path);
+	if (rc == 0) {
+		rc = client_new(conf.url, conf.token, out, &err);
+		cli_conf_clear(&conf);
+	}
+	if (rc < 0) {
+		fprintf(ctx->err, "berth: %s\n", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+int
+cli_call(struct cli_ctx *ctx, struct client *c, const char *method, const char *path, json_t *body,
+         json_t **out)
+{
+	struct client_resp resp;
+	struct err err = ERR_INIT;
+	int rc;
+
+	*out = NULL;
+	rc = client_request(c, method, path, body, &resp, &err);
+	if (rc == 0 && resp.json == NULL && resp.len > 0) {
+		rc = -1;
+		err_make(&err, 0, "berthd answered %s %s with something that is not JSON", method,
+		         path);
+	}
+	if (rc < 0) {
+		fprintf(ctx->err, "berth: %s\n", err.msg);
+		if (resp.status == 401 && !client_has_token(c))
+			fprintf(ctx->err,
+			        "berth: no token is configured: set BERTH_TOKEN, "
+			        "--token, or \"token = ...\" in ~/.config/berth/config\n");
+		client_resp_clear(&resp);
+		return CLI_EXIT_FAIL;
+	}
+	*out = take_ptr(&resp.json);
+	client_resp_clear(&resp);
+	return CLI_EXIT_OK;
+}
+
+void
+cli_print_json(FILE *f, const json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+	if (s != NULL)
+		fprintf(f, "%s\n", s);
+	free(s);
+}
+
+const char *
+cli_json_str(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
