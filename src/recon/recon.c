@@ -518,6 +518,7 @@ recon_update(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 		if (recon_retire(r, ctr, enclaves, n, d.id, drain_ms))
 			goto out;
 		if (recon_update_set(r, ctr, u, UPDATE_PENDING, PHASE_DEPLOYING) == 0) {
+			recon_set_detail(r, ctr, c, "deploying the new version");
 			recon_event(r, c, "update.deploying",
 			            "the old version stopped; deploying the new one");
 			recon_crashpoint(r, "recreate-stopped");
