@@ -29,6 +29,59 @@ struct hdr {
 
 struct conn;
 TAILQ_HEAD(conn_list, conn);
+struct worker;
+
+/* A non-blocking socket with input and output buffers (router_io.c). Reading
+ * is a persistent event, registered once; output is written at the end of the
+ * loop pass that queued it, without waiting for a write event, so a request
+ * costs no epoll_ctl at all. Callbacks may free the stream. */
+enum rstream_event {
+	RSTREAM_CONNECTED,
+	RSTREAM_EOF,
+	RSTREAM_ERROR,
+};
+
+struct rstream;
+typedef void (*rstream_cb)(struct rstream *s, void *arg);
+typedef void (*rstream_event_cb)(struct rstream *s, enum rstream_event ev, void *arg);
+
+struct rstream {
+	struct worker *w; /* borrowed */
+	evutil_socket_t fd;
+	struct evbuffer *in;  /* owned */
+	struct evbuffer *out; /* owned */
+	struct event rev, wev;
+	rstream_cb on_read;        /* new input */
+	rstream_cb on_drained;     /* the output was written out */
+	rstream_event_cb on_event; /* connected, EOF, error */
+	void *arg;
+	size_t read_max; /* reading pauses while the input holds this much */
+	unsigned want_read : 1;
+	unsigned wm_paused : 1;
+	unsigned rev_added : 1;
+	unsigned wev_added : 1;
+	unsigned connecting : 1;
+	unsigned connect_failed : 1;
+	unsigned dirty : 1;
+	TAILQ_ENTRY(rstream) dirty_link; /* in w->dirty while output waits */
+};
+TAILQ_HEAD(rstream_list, rstream);
+
+/* Wraps a connected socket (takes ownership of fd); reading starts at once. */
+struct rstream *rstream_new(struct worker *w, evutil_socket_t fd, rstream_cb on_read,
+                            rstream_cb on_drained, rstream_event_cb on_event, void *arg);
+/* Starts connecting to sa; the outcome comes as RSTREAM_CONNECTED or
+ * RSTREAM_ERROR, never from within this call. Output queued meanwhile is
+ * sent once connected. */
+struct rstream *rstream_connect(struct worker *w, const struct sockaddr *sa, socklen_t salen,
+                                rstream_cb on_read, rstream_cb on_drained,
+                                rstream_event_cb on_event, void *arg);
+/* Turns reading on or off. */
+void rstream_read(struct rstream *s, int on);
+/* Closes the socket and frees the stream. NULL is fine. */
+void rstream_free(struct rstream *s);
+/* Writes the output of every stream that queued some (the worker's flush event). */
+void rstream_flush_all(struct worker *w);
 
 /* One worker thread: an event loop, its listeners, its connections. Everything
  * here is touched by the worker's thread only, but for the fields marked
@@ -40,7 +93,8 @@ struct worker {
 	struct event_base *base;           /* owned */
 	struct evconnlistener **listeners; /* owned, one per listen address */
 	size_t nlisteners;
-	struct event *notify;                  /* owned; activated by the main thread */
+	int notify_fd;                         /* owned eventfd: other threads wake the worker */
+	struct event *notify;                  /* owned: reads notify_fd */
 	_Atomic(struct route_table *) mailbox; /* shared: a new table handed over */
 	_Atomic int stop_requested;            /* shared */
 	struct route_table *table;             /* the worker's reference to its table */
@@ -53,8 +107,10 @@ struct worker {
 	struct event *reap;        /* owned: frees dead */
 	struct event *drain_timer; /* owned: cuts drains past their deadline */
 	int drain_armed;
-	struct event *stop_timer; /* owned: the end of a graceful stop */
-	unsigned rr;              /* round robin position */
+	struct event *stop_timer;  /* owned: the end of a graceful stop */
+	struct rstream_list dirty; /* streams with output to write */
+	struct event *flush;       /* owned: writes them, later in the same loop pass */
+	unsigned rr;               /* round robin position */
 	const struct timeval *tv_idle, *tv_header, *tv_connect, *tv_response; /* common timeouts */
 	/* scratch for parsing one head; valid during one call */
 	struct hdr hdrs[ROUTER_MAX_HEADERS];
@@ -64,6 +120,8 @@ struct worker {
 	const char *url;
 	size_t url_len;
 	int head_complete;
+	char *scratch; /* owned: a head being written */
+	size_t scratch_len, scratch_cap;
 	/* shared counters, written by the worker only */
 	_Atomic uint64_t conns_open;
 	_Atomic uint64_t conns_total;
@@ -85,7 +143,8 @@ struct router {
 	int admin_fd;
 	struct event *sigterm, *sigint; /* owned */
 	_Atomic int nrunning;           /* worker threads still running */
-	struct event *workers_done;     /* owned: activated by the last worker to stop */
+	int done_fd;                    /* owned eventfd, written by the last worker to stop */
+	struct event *workers_done;     /* owned: reads done_fd */
 	int stopping;
 };
 

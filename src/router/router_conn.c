@@ -19,7 +19,6 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -44,10 +43,10 @@ enum conn_state {
 };
 
 struct upconn {
-	struct bufferevent *bev; /* owned */
-	struct upstream *up;     /* reference */
-	struct worker *w;        /* borrowed */
-	struct conn *conn;       /* borrowed: the user, NULL while pooled */
+	struct rstream *s;   /* owned */
+	struct upstream *up; /* reference */
+	struct worker *w;    /* borrowed */
+	struct conn *conn;   /* borrowed: the user, NULL while pooled */
 	unsigned connected : 1;
 	unsigned reused : 1;
 	TAILQ_ENTRY(upconn) slot_link; /* in up->slots[w->id].idle while pooled */
@@ -55,9 +54,9 @@ struct upconn {
 };
 
 struct conn {
-	struct worker *w;        /* borrowed */
-	struct bufferevent *bev; /* owned: the client */
-	struct upconn *uc;       /* owned while serving the request */
+	struct worker *w;   /* borrowed */
+	struct rstream *cs; /* owned: the client */
+	struct upconn *uc;  /* owned while serving the request */
 	enum conn_state state;
 	struct event timer;
 	http_parser rp;        /* the request */
@@ -96,12 +95,12 @@ struct conn {
 	TAILQ_ENTRY(conn) hold_link; /* in w->held while held */
 };
 
-static void client_read_cb(struct bufferevent *bev, void *arg);
-static void client_write_cb(struct bufferevent *bev, void *arg);
-static void client_event_cb(struct bufferevent *bev, short what, void *arg);
-static void upstream_read_cb(struct bufferevent *bev, void *arg);
-static void upstream_write_cb(struct bufferevent *bev, void *arg);
-static void upstream_event_cb(struct bufferevent *bev, short what, void *arg);
+static void client_read_cb(struct rstream *s, void *arg);
+static void client_write_cb(struct rstream *s, void *arg);
+static void client_event_cb(struct rstream *s, enum rstream_event ev, void *arg);
+static void upstream_read_cb(struct rstream *s, void *arg);
+static void upstream_write_cb(struct rstream *s, void *arg);
+static void upstream_event_cb(struct rstream *s, enum rstream_event ev, void *arg);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_process(struct conn *c);
 static void conn_dispatch(struct conn *c);
@@ -116,16 +115,6 @@ now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void
-set_nodelay(struct bufferevent *bev)
-{
-	int one = 1;
-	evutil_socket_t fd = bufferevent_getfd(bev);
-
-	if (fd >= 0)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 static void
@@ -149,7 +138,7 @@ upconn_free(struct upconn *uc)
 {
 	if (uc == NULL)
 		return;
-	bufferevent_free(uc->bev);
+	rstream_free(uc->s);
 	upstream_unref(uc->up);
 	free(uc);
 }
@@ -173,8 +162,7 @@ pool_put(struct upconn *uc)
 
 	uc->conn = NULL;
 	if (w->stopping || atomic_load_explicit(&uc->up->draining, RELAXED) ||
-	    slot->nidle >= UPCONN_POOL_MAX ||
-	    evbuffer_get_length(bufferevent_get_input(uc->bev)) > 0) {
+	    slot->nidle >= UPCONN_POOL_MAX || evbuffer_get_length(uc->s->in) > 0) {
 		upconn_free(uc);
 		return;
 	}
@@ -201,15 +189,8 @@ upconn_connect(struct worker *w, struct upstream *up)
 
 	uc->w = w;
 	uc->up = upstream_ref(up);
-	uc->bev = bufferevent_socket_new(w->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (uc->bev == NULL)
-		log_fatal("bufferevent_socket_new failed");
-	bufferevent_setcb(uc->bev, upstream_read_cb, upstream_write_cb, upstream_event_cb, uc);
-	bufferevent_setwatermark(uc->bev, EV_READ, 0, ROUTER_HIGH_WATER);
-	bufferevent_enable(uc->bev, EV_READ | EV_WRITE);
-	/* A failure, even an immediate one, is reported to upstream_event_cb. */
-	if (bufferevent_socket_connect(uc->bev, (struct sockaddr *)&up->sa, (int)up->salen) < 0)
-		uc->connected = 0;
+	uc->s = rstream_connect(w, (struct sockaddr *)&up->sa, up->salen, upstream_read_cb,
+	                        upstream_write_cb, upstream_event_cb, uc);
 	return uc;
 }
 
@@ -276,7 +257,7 @@ conn_close(struct conn *c)
 	request_end(c);
 	upconn_free(take_ptr(&c->uc));
 	event_del(&c->timer);
-	bufferevent_free(take_ptr(&c->bev));
+	rstream_free(take_ptr(&c->cs));
 	c->state = CS_DEAD;
 	TAILQ_REMOVE(&w->conns, c, link);
 	TAILQ_INSERT_TAIL(&w->dead, c, link);
@@ -311,12 +292,12 @@ conn_close_after_write(struct conn *c)
 	}
 	c->state = CS_CLOSING;
 	event_del(&c->timer);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+	if (evbuffer_get_length(c->cs->out) == 0) {
 		conn_close(c);
 		return;
 	}
 	/* Stop reading; a bounded wait for the last bytes to leave. */
-	bufferevent_disable(c->bev, EV_READ);
+	rstream_read(c->cs, 0);
 	timer_set(c, c->w->tv_header);
 }
 
@@ -371,7 +352,7 @@ request_begin(struct conn *c)
 static void
 conn_reply(struct conn *c, int status, int force_close)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *out = c->cs->out;
 	const char *reason = status_reason(status);
 	char retry[48] = "";
 	int keep = !force_close && c->req_done && c->keepalive && !c->w->stopping &&
@@ -595,13 +576,30 @@ path_is_tricky(const char *path, size_t len)
 	return 0;
 }
 
+/* Appends to the worker's scratch head; it has room for any head we accept
+ * plus our own headers. */
 static void
-add_hdr(struct evbuffer *b, const struct hdr *h)
+scratch_add(struct worker *w, const void *p, size_t n)
 {
-	evbuffer_add(b, h->name, h->nlen);
-	evbuffer_add(b, ": ", 2);
-	evbuffer_add(b, h->val ? h->val : "", h->vlen);
-	evbuffer_add(b, "\r\n", 2);
+	if (w->scratch_len + n > w->scratch_cap) {
+		w->scratch_cap = (w->scratch_len + n) * 2;
+		w->scratch = xrealloc(w->scratch, w->scratch_cap);
+	}
+	memcpy(w->scratch + w->scratch_len, p, n);
+	w->scratch_len += n;
+}
+
+#define SCRATCH_LIT(w, lit) scratch_add((w), lit, sizeof(lit) - 1)
+#define SCRATCH_STR(w, s)   scratch_add((w), (s), strlen(s))
+
+static void
+scratch_hdr(struct worker *w, const struct hdr *h)
+{
+	scratch_add(w, h->name, h->nlen);
+	SCRATCH_LIT(w, ": ");
+	if (h->vlen > 0)
+		scratch_add(w, h->val, h->vlen);
+	SCRATCH_LIT(w, "\r\n");
 }
 
 /* Writes the request head as the upstream gets it into c->head. */
@@ -609,15 +607,15 @@ static void
 build_request_head(struct conn *c, const struct hdr *host)
 {
 	struct worker *w = c->w;
-	struct evbuffer *b = c->head;
 	const struct hdr *upgrade = NULL;
 	size_t i;
 	int v6 = strchr(c->client_ip, ':') != NULL;
 
-	evbuffer_drain(b, evbuffer_get_length(b));
-	evbuffer_add_printf(b, "%s ", http_method_str(c->rp.method));
-	evbuffer_add(b, w->url, w->url_len);
-	evbuffer_add(b, " HTTP/1.1\r\n", 11);
+	w->scratch_len = 0;
+	SCRATCH_STR(w, http_method_str(c->rp.method));
+	SCRATCH_LIT(w, " ");
+	scratch_add(w, w->url, w->url_len);
+	SCRATCH_LIT(w, " HTTP/1.1\r\n");
 	for (i = 0; i < w->nhdrs; i++) {
 		const struct hdr *h = &w->hdrs[i];
 		switch (h->nlen) {
@@ -652,25 +650,35 @@ build_request_head(struct conn *c, const struct hdr *host)
 				continue;
 			break;
 		}
-		add_hdr(b, h);
+		scratch_hdr(w, h);
 	}
-	evbuffer_add_printf(b, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n", c->client_ip);
+	SCRATCH_LIT(w, "X-Forwarded-For: ");
+	SCRATCH_STR(w, c->client_ip);
+	SCRATCH_LIT(w, "\r\nX-Forwarded-Proto: http\r\n");
 	if (host != NULL) {
-		evbuffer_add(b, "X-Forwarded-Host: ", 18);
-		evbuffer_add(b, host->val, host->vlen);
-		evbuffer_add_printf(b, "\r\nForwarded: for=%s%s%s;host=\"", v6 ? "\"[" : "",
-		                    c->client_ip, v6 ? "]\"" : "");
-		evbuffer_add(b, host->val, host->vlen);
-		evbuffer_add(b, "\";proto=http\r\n", 14);
-	} else {
-		evbuffer_add_printf(b, "Forwarded: for=%s%s%s;proto=http\r\n", v6 ? "\"[" : "",
-		                    c->client_ip, v6 ? "]\"" : "");
+		SCRATCH_LIT(w, "X-Forwarded-Host: ");
+		scratch_add(w, host->val, host->vlen);
+		SCRATCH_LIT(w, "\r\n");
 	}
+	SCRATCH_LIT(w, "Forwarded: for=");
+	if (v6)
+		SCRATCH_LIT(w, "\"[");
+	SCRATCH_STR(w, c->client_ip);
+	if (v6)
+		SCRATCH_LIT(w, "]\"");
+	if (host != NULL) {
+		SCRATCH_LIT(w, ";host=\"");
+		scratch_add(w, host->val, host->vlen);
+		SCRATCH_LIT(w, "\"");
+	}
+	SCRATCH_LIT(w, ";proto=http\r\n");
 	if (c->upgrade && upgrade != NULL) {
-		evbuffer_add(b, "Connection: upgrade\r\n", 21);
-		add_hdr(b, upgrade);
+		SCRATCH_LIT(w, "Connection: upgrade\r\n");
+		scratch_hdr(w, upgrade);
 	}
-	evbuffer_add(b, "\r\n", 2);
+	SCRATCH_LIT(w, "\r\n");
+	evbuffer_drain(c->head, evbuffer_get_length(c->head));
+	evbuffer_add(c->head, w->scratch, w->scratch_len);
 }
 
 /* --- holding --- */
@@ -728,7 +736,7 @@ conn_read_head(struct conn *c)
 {
 	struct worker *w = c->w;
 	struct router *r = w->r;
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = c->cs->in;
 	size_t len = evbuffer_get_length(in), want, n, np, i;
 	const struct hdr *host = NULL;
 	int nhost = 0, nte = 0;
@@ -908,8 +916,7 @@ conn_attempt(struct conn *c, struct upstream *up, int fresh)
 		uc = upconn_connect(w, up);
 	uc->conn = c;
 	c->uc = uc;
-	evbuffer_add(bufferevent_get_output(uc->bev), evbuffer_pullup(c->head, -1),
-	             evbuffer_get_length(c->head));
+	evbuffer_add(uc->s->out, evbuffer_pullup(c->head, -1), evbuffer_get_length(c->head));
 	if (uc->connected) {
 		conn_upstream_ready(c);
 	} else {
@@ -939,8 +946,8 @@ conn_dispatch(struct conn *c)
 static int
 forward_request_body(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer *out = bufferevent_get_output(c->uc->bev);
+	struct evbuffer *in = c->cs->in;
+	struct evbuffer *out = c->uc->s->out;
 
 	while (!c->req_done && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
@@ -971,7 +978,7 @@ forward_request_body(struct conn *c)
 		}
 	}
 	if (!c->req_done && evbuffer_get_length(out) > ROUTER_HIGH_WATER) {
-		bufferevent_disable(c->bev, EV_READ);
+		rstream_read(c->cs, 0);
 		c->c_paused = 1;
 	}
 	return 0;
@@ -1001,7 +1008,7 @@ conn_exchange_done(struct conn *c)
 	timer_set(c, w->tv_idle);
 	if (c->c_paused) {
 		c->c_paused = 0;
-		bufferevent_enable(c->bev, EV_READ);
+		rstream_read(c->cs, 1);
 	}
 	conn_process(c);
 }
@@ -1009,17 +1016,17 @@ conn_exchange_done(struct conn *c)
 static void
 conn_tunnel(struct conn *c)
 {
-	struct evbuffer *uin = bufferevent_get_input(c->uc->bev);
-	struct evbuffer *cin = bufferevent_get_input(c->bev);
+	struct evbuffer *uin = c->uc->s->in;
+	struct evbuffer *cin = c->cs->in;
 
 	c->state = CS_TUNNEL;
 	c->status = 101;
 	event_del(&c->timer);
-	evbuffer_add_buffer(bufferevent_get_output(c->bev), uin);
-	evbuffer_add_buffer(bufferevent_get_output(c->uc->bev), cin);
+	evbuffer_add_buffer(c->cs->out, uin);
+	evbuffer_add_buffer(c->uc->s->out, cin);
 	if (c->c_paused) {
 		c->c_paused = 0;
-		bufferevent_enable(c->bev, EV_READ);
+		rstream_read(c->cs, 1);
 	}
 }
 
@@ -1040,30 +1047,34 @@ static void
 write_response_head(struct conn *c, const char *p)
 {
 	struct worker *w = c->w;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
 	const char *sp = memchr(p, ' ', 16);
 	const char *eol = strchr(p, '\n');
+	char line[32];
 	size_t i;
 
+	w->scratch_len = 0;
 	/* The status line, as HTTP/1.1 whatever the upstream spoke. */
-	evbuffer_add(out, "HTTP/1.1", 8);
-	if (sp != NULL && eol != NULL && sp < eol)
-		evbuffer_add(out, sp, (size_t)(eol - sp + 1));
-	else
-		evbuffer_add_printf(out, " %d \r\n", c->sp.status_code);
+	SCRATCH_LIT(w, "HTTP/1.1");
+	if (sp != NULL && eol != NULL && sp < eol) {
+		scratch_add(w, sp, (size_t)(eol - sp + 1));
+	} else {
+		snprintf(line, sizeof(line), " %u \r\n", c->sp.status_code);
+		SCRATCH_STR(w, line);
+	}
 	for (i = 0; i < w->nhdrs; i++) {
 		const struct hdr *h = &w->hdrs[i];
 		if (HDR_IS(h, "connection") || HDR_IS(h, "keep-alive") ||
 		    HDR_IS(h, "proxy-connection"))
 			continue;
-		add_hdr(out, h);
+		scratch_hdr(w, h);
 	}
 	if (c->close_after || !c->keepalive || w->stopping)
-		evbuffer_add(out, "Connection: close\r\n\r\n", 21);
+		SCRATCH_LIT(w, "Connection: close\r\n\r\n");
 	else if (c->rp.http_minor == 0)
-		evbuffer_add(out, "Connection: keep-alive\r\n\r\n", 26);
+		SCRATCH_LIT(w, "Connection: keep-alive\r\n\r\n");
 	else
-		evbuffer_add(out, "\r\n", 2);
+		SCRATCH_LIT(w, "\r\n");
+	evbuffer_add(c->cs->out, w->scratch, w->scratch_len);
 }
 
 /* The upstream failed the attempt: retry, answer 502, or cut the client. */
@@ -1079,7 +1090,7 @@ conn_upstream_failed(struct conn *c, int eof)
 		conn_dispatch(c);
 		break;
 	case CS_TUNNEL:
-		evbuffer_add_buffer(bufferevent_get_output(c->bev), bufferevent_get_input(uc->bev));
+		evbuffer_add_buffer(c->cs->out, uc->s->in);
 		attempt_end(c, 0);
 		upconn_free(take_ptr(&c->uc));
 		conn_close_after_write(c);
@@ -1102,7 +1113,7 @@ conn_upstream_failed(struct conn *c, int eof)
 			return;
 		}
 		if (uc->reused && !c->body_sent && c->idempotent && !c->stale_retry &&
-		    evbuffer_get_length(bufferevent_get_input(uc->bev)) == 0) {
+		    evbuffer_get_length(uc->s->in) == 0) {
 			/* A pooled connection the upstream had closed: the request
 			 * never reached it, send it again on a new one. */
 			struct upstream *up = c->up;
@@ -1128,8 +1139,8 @@ static void
 conn_response_read(struct conn *c)
 {
 	struct worker *w = c->w;
-	struct evbuffer *in = bufferevent_get_input(c->uc->bev);
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *in = c->uc->s->in;
+	struct evbuffer *out = c->cs->out;
 	enum http_errno e;
 
 	while (!c->resp_head) {
@@ -1217,7 +1228,7 @@ conn_response_read(struct conn *c)
 		return;
 	}
 	if (evbuffer_get_length(out) > ROUTER_HIGH_WATER) {
-		bufferevent_disable(c->uc->bev, EV_READ);
+		rstream_read(c->uc->s, 0);
 		c->u_paused = 1;
 	}
 	return;
@@ -1233,7 +1244,7 @@ bad:
 /* --- callbacks --- */
 
 static void
-upstream_read_cb(struct bufferevent *bev, void *arg)
+upstream_read_cb(struct rstream *s, void *arg)
 {
 	struct upconn *uc = arg;
 	struct conn *c = uc->conn;
@@ -1245,9 +1256,9 @@ upstream_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (c->state == CS_TUNNEL) {
-		evbuffer_add_buffer(bufferevent_get_output(c->bev), bufferevent_get_input(bev));
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > ROUTER_HIGH_WATER) {
-			bufferevent_disable(bev, EV_READ);
+		evbuffer_add_buffer(c->cs->out, s->in);
+		if (evbuffer_get_length(c->cs->out) > ROUTER_HIGH_WATER) {
+			rstream_read(s, 0);
 			c->u_paused = 1;
 		}
 		return;
@@ -1257,7 +1268,7 @@ upstream_read_cb(struct bufferevent *bev, void *arg)
 }
 
 static void
-upstream_write_cb(struct bufferevent *bev, void *arg)
+upstream_write_cb(struct rstream *s, void *arg)
 {
 	struct upconn *uc = arg;
 	struct conn *c = uc->conn;
@@ -1265,22 +1276,21 @@ upstream_write_cb(struct bufferevent *bev, void *arg)
 	if (c == NULL || !c->c_paused)
 		return;
 	c->c_paused = 0;
-	bufferevent_enable(c->bev, EV_READ);
+	rstream_read(c->cs, 1);
 	if (c->state == CS_PROXY && !c->req_done)
 		forward_request_body(c);
 	else if (c->state == CS_TUNNEL)
-		evbuffer_add_buffer(bufferevent_get_output(bev), bufferevent_get_input(c->bev));
+		evbuffer_add_buffer(s->out, c->cs->in);
 }
 
 static void
-upstream_event_cb(struct bufferevent *bev, short what, void *arg)
+upstream_event_cb(struct rstream *s, enum rstream_event ev, void *arg)
 {
 	struct upconn *uc = arg;
 	struct conn *c = uc->conn;
 
-	if (what & BEV_EVENT_CONNECTED) {
+	if (ev == RSTREAM_CONNECTED) {
 		uc->connected = 1;
-		set_nodelay(bev);
 		if (c != NULL && c->state == CS_CONNECT)
 			conn_upstream_ready(c);
 		return;
@@ -1290,11 +1300,11 @@ upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 		upconn_free(uc);
 		return;
 	}
-	conn_upstream_failed(c, (what & BEV_EVENT_EOF) != 0);
+	conn_upstream_failed(c, ev == RSTREAM_EOF);
 }
 
 static void
-client_read_cb(struct bufferevent *bev, void *arg)
+client_read_cb(struct rstream *s, void *arg)
 {
 	struct conn *c = arg;
 
@@ -1307,15 +1317,14 @@ client_read_cb(struct bufferevent *bev, void *arg)
 			forward_request_body(c);
 		break;
 	case CS_TUNNEL:
-		evbuffer_add_buffer(bufferevent_get_output(c->uc->bev), bufferevent_get_input(bev));
-		if (evbuffer_get_length(bufferevent_get_output(c->uc->bev)) > ROUTER_HIGH_WATER) {
-			bufferevent_disable(bev, EV_READ);
+		evbuffer_add_buffer(c->uc->s->out, s->in);
+		if (evbuffer_get_length(c->uc->s->out) > ROUTER_HIGH_WATER) {
+			rstream_read(s, 0);
 			c->c_paused = 1;
 		}
 		break;
 	case CS_CLOSING:
-		evbuffer_drain(bufferevent_get_input(bev),
-		               evbuffer_get_length(bufferevent_get_input(bev)));
+		evbuffer_drain(s->in, evbuffer_get_length(s->in));
 		break;
 	default:
 		break;
@@ -1323,7 +1332,7 @@ client_read_cb(struct bufferevent *bev, void *arg)
 }
 
 static void
-client_write_cb(struct bufferevent *bev, void *arg)
+client_write_cb(struct rstream *s, void *arg)
 {
 	struct conn *c = arg;
 
@@ -1334,15 +1343,15 @@ client_write_cb(struct bufferevent *bev, void *arg)
 	if (!c->u_paused || c->uc == NULL)
 		return;
 	c->u_paused = 0;
-	bufferevent_enable(c->uc->bev, EV_READ);
+	rstream_read(c->uc->s, 1);
 	if (c->state == CS_PROXY)
 		conn_response_read(c);
 	else if (c->state == CS_TUNNEL)
-		evbuffer_add_buffer(bufferevent_get_output(bev), bufferevent_get_input(c->uc->bev));
+		evbuffer_add_buffer(s->out, c->uc->s->in);
 }
 
 static void
-client_event_cb(struct bufferevent *bev, short what, void *arg)
+client_event_cb(struct rstream *s, enum rstream_event ev, void *arg)
 {
 	conn_close(arg);
 }
@@ -1354,7 +1363,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	switch (c->state) {
 	case CS_HEAD:
-		if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+		if (evbuffer_get_length(c->cs->in) == 0) {
 			conn_close(c); /* idle keep-alive connection */
 			return;
 		}
@@ -1395,9 +1404,7 @@ router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *
 	struct conn *c = xcalloc(1, sizeof(*c));
 
 	c->w = w;
-	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL)
-		log_fatal("bufferevent_socket_new failed");
+	c->cs = rstream_new(w, fd, client_read_cb, client_write_cb, client_event_cb, c);
 	c->head = evbuffer_new();
 	if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->client_ip,
@@ -1405,10 +1412,6 @@ router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *
 	else
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->client_ip,
 		          sizeof(c->client_ip));
-	set_nodelay(c->bev);
-	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, ROUTER_HIGH_WATER);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	event_assign(&c->timer, w->base, -1, 0, conn_timer_cb, c);
 	c->state = CS_HEAD;
 	TAILQ_INSERT_TAIL(&w->conns, c, link);
@@ -1521,7 +1524,7 @@ router_conn_stop(struct worker *w)
 	}
 	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, link);
-		if (c->state == CS_HEAD && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+		if (c->state == CS_HEAD && evbuffer_get_length(c->cs->in) == 0)
 			conn_close(c);
 		else if (c->state == CS_HELD) {
 			conn_unhold(c);
