@@ -7,7 +7,10 @@
 # same number of worker threads/processes each and logs off.
 #
 # usage: bench/router.sh [BUILD_DIR]     (default build/, a release build)
-# env:   WORKERS (1), DURATION (10s), CONNS (64), WRK_THREADS (2)
+# env:   WORKERS (1), DURATION (10s), CONNS (64), WRK_THREADS (2), ROUNDS (3)
+#
+# The targets take turns, ROUNDS times; each figure is the median of its
+# rounds, so that a noisy neighbour on a shared machine hits all of them.
 set -eu
 [ -n "${TRACE:-}" ] && set -x
 
@@ -17,6 +20,7 @@ WORKERS=${WORKERS:-1}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 WRK_THREADS=${WRK_THREADS:-2}
+ROUNDS=${ROUNDS:-3}
 
 [ -x "$ROUTER" ] || { echo "no $ROUTER: run make build" >&2; exit 1; }
 for t in wrk nginx haproxy python3; do
@@ -127,7 +131,7 @@ for p in $BACKEND $NGINX $HAPROXY $BERTH; do wait_port $p; done
 
 # run NAME PORT: prints "rps p50_ms p99_ms"
 run() {
-	wrk -t"$WRK_THREADS" -c"$CONNS" -d2s -H 'Host: app.example.com' "http://127.0.0.1:$2/" >/dev/null
+	wrk -t"$WRK_THREADS" -c"$CONNS" -d1s -H 'Host: app.example.com' "http://127.0.0.1:$2/" >/dev/null
 	wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency -H 'Host: app.example.com' \
 		"http://127.0.0.1:$2/" >"$TMP/$1.out"
 	python3 - "$TMP/$1.out" <<'EOF'
@@ -147,16 +151,29 @@ print(f"{rps:.0f} {p50:.3f} {p99:.3f}")
 EOF
 }
 
-echo "workers=$WORKERS conns=$CONNS duration=$DURATION wrk_threads=$WRK_THREADS"
+echo "workers=$WORKERS conns=$CONNS duration=$DURATION wrk_threads=$WRK_THREADS rounds=$ROUNDS"
+round=1
+while [ $round -le "$ROUNDS" ]; do
+	for t in direct berth nginx haproxy; do
+		case $t in
+		direct) port=$BACKEND ;;
+		berth) port=$BERTH ;;
+		nginx) port=$NGINX ;;
+		haproxy) port=$HAPROXY ;;
+		esac
+		run $t $port >>"$TMP/$t.results"
+	done
+	round=$((round + 1))
+done
+
+# median: prints the median line (by req/s) of a results file
+median() {
+	sort -n "$1" | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
+}
+
 printf '%-10s %12s %10s %10s\n' target req/s p50_ms p99_ms
 for t in direct berth nginx haproxy; do
-	case $t in
-	direct) port=$BACKEND ;;
-	berth) port=$BERTH ;;
-	nginx) port=$NGINX ;;
-	haproxy) port=$HAPROXY ;;
-	esac
-	set -- $(run $t $port)
+	set -- $(median "$TMP/$t.results")
 	eval "rps_$t=$1 p50_$t=$2 p99_$t=$3"
 	printf '%-10s %12s %10s %10s\n' $t $1 $2 $3
 done
