@@ -232,6 +232,8 @@ request_end(struct conn *c)
 	STAT_INC(s->latency[b]);
 	STAT_ADD(s->latency_sum_us, us);
 	STAT_ADD(c->w->in_flight, (uint64_t)-1);
+	/* An idle connection keeps no buffer. */
+	evbuffer_drain(c->head, evbuffer_get_length(c->head));
 	route_table_unref(take_ptr(&c->table));
 	c->route = NULL;
 	c->up = NULL;
