@@ -1355,7 +1355,18 @@ client_write_cb(struct rstream *s, void *arg)
 static void
 client_event_cb(struct rstream *s, enum rstream_event ev, void *arg)
 {
-	conn_close(arg);
+	struct conn *c = arg;
+
+	/* A client that shut its side down after a whole request (printf |
+	 * nc) still gets the answer; the connection closes after it. */
+	if (ev == RSTREAM_EOF && c->in_request && c->req_done &&
+	    (c->state == CS_HELD || c->state == CS_CONNECT || c->state == CS_PROXY)) {
+		c->close_after = 1;
+		c->keepalive = 0;
+		rstream_read(s, 0);
+		return;
+	}
+	conn_close(c);
 }
 
 static void

@@ -96,3 +96,21 @@ def test_head_and_no_content(router_factory, backends):
     resp = c.getresponse()
     assert (resp.status, resp.read()) == (200, b"h")
     c.close()
+
+
+def test_half_closed_client_gets_its_answer(router_factory, backends):
+    b = backends("half")
+    r = router_factory()
+    r.put_table([route("h.example.com", b.addr)], 1)
+    s = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+    s.sendall(b"GET /slow?ms=300 HTTP/1.1\r\nHost: h.example.com\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    assert got.startswith(b"HTTP/1.1 200") and got.endswith(b"half"), got
+    assert b"connection: close" in got.lower()
