@@ -300,7 +300,7 @@ conn_close_after_write(struct conn *c)
 	}
 	/* Stop reading; a bounded wait for the last bytes to leave. */
 	rstream_read(c->cs, 0);
-	timer_set(c, c->w->tv_header);
+	timer_set(c, c->w->tv_idle);
 }
 
 /* --- local replies --- */
