@@ -107,10 +107,11 @@ struct worker {
 	struct event *reap;        /* owned: frees dead */
 	struct event *drain_timer; /* owned: cuts drains past their deadline */
 	int drain_armed;
-	struct event *stop_timer;  /* owned: the end of a graceful stop */
-	struct rstream_list dirty; /* streams with output to write */
-	struct event *flush;       /* owned: writes them, later in the same loop pass */
-	unsigned rr;               /* round robin position */
+	struct event *stop_timer;   /* owned: the end of a graceful stop */
+	struct event *accept_timer; /* owned: resumes accepting after an error */
+	struct rstream_list dirty;  /* streams with output to write */
+	struct event *flush;        /* owned: writes them, later in the same loop pass */
+	unsigned rr;                /* round robin position */
 	const struct timeval *tv_idle, *tv_header, *tv_connect, *tv_response; /* common timeouts */
 	/* scratch for parsing one head; valid during one call */
 	struct hdr hdrs[ROUTER_MAX_HEADERS];

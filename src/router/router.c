@@ -121,7 +121,11 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 static void
 accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
-	evconnlistener_enable(arg);
+	struct worker *w = arg;
+	size_t i;
+
+	for (i = 0; i < w->nlisteners; i++)
+		evconnlistener_enable(w->listeners[i]);
 }
 
 static void
@@ -139,16 +143,16 @@ flush_cb(evutil_socket_t fd, short what, void *arg)
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
+	struct worker *w = arg;
+	struct timeval tv = {0, 100000};
 	int e = EVUTIL_SOCKET_ERROR();
+	size_t i;
 
-	/* EMFILE and friends: pause accepting briefly rather than spin. */
+	/* EMFILE and friends: pause accepting for a moment rather than spin. */
 	log_warn("accept: %s", evutil_socket_error_to_string(e));
-	evconnlistener_disable(l);
-	{
-		struct timeval tv = {0, 100000};
-		event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT, accept_resume_cb, l,
-		                &tv);
-	}
+	for (i = 0; i < w->nlisteners; i++)
+		evconnlistener_disable(w->listeners[i]);
+	evtimer_add(w->accept_timer, &tv);
 }
 
 /* Runs on the worker: picks up a new table or a stop request. */
@@ -241,6 +245,7 @@ worker_init(struct router *r, struct worker *w, size_t id, struct err *err)
 	w->flush = event_new(w->base, -1, 0, flush_cb, w);
 	TAILQ_INIT(&w->dirty);
 	w->stop_timer = evtimer_new(w->base, worker_stop_timer_cb, w);
+	w->accept_timer = evtimer_new(w->base, accept_resume_cb, w);
 	w->drain_timer = NULL; /* made by router_conn on first use */
 #define MS_TV(ms) (tv.tv_sec = (ms) / 1000, tv.tv_usec = ((ms) % 1000) * 1000, &tv)
 	w->tv_idle = event_base_init_common_timeout(w->base, MS_TV(r->set.idle_timeout_ms));
@@ -437,6 +442,8 @@ router_free(struct router *r)
 			event_free(w->flush);
 		if (w->stop_timer)
 			event_free(w->stop_timer);
+		if (w->accept_timer)
+			event_free(w->accept_timer);
 		if (w->drain_timer)
 			event_free(w->drain_timer);
 		event_base_free(w->base);

@@ -89,11 +89,33 @@ struct conn {
 	unsigned u_paused : 1; /* upstream reading paused for backpressure */
 	unsigned timed_out : 1;
 	unsigned head_started : 1; /* the header timeout runs */
+	unsigned dechunk : 1;      /* an HTTP/1.0 client gets the chunked body decoded */
 	char host[ROUTE_HOST_MAX + 1];
 	char client_ip[INET6_ADDRSTRLEN];
 	TAILQ_ENTRY(conn) link;      /* in w->conns, or w->dead */
 	TAILQ_ENTRY(conn) hold_link; /* in w->held while held */
 };
+
+static const char *
+conn_state_str(enum conn_state st)
+{
+	static const char *names[] = {
+	    [CS_HEAD] = "head",   [CS_HELD] = "held",     [CS_CONNECT] = "connect",
+	    [CS_PROXY] = "proxy", [CS_TUNNEL] = "tunnel", [CS_CLOSING] = "closing",
+	    [CS_DEAD] = "dead",
+	};
+
+	return names[st];
+}
+
+/* Every state change goes through here: CS_DEAD is final. */
+static void
+conn_set_state(struct conn *c, enum conn_state st)
+{
+	if (c->state == CS_DEAD)
+		log_fatal("connection from %s: %s after dead", c->client_ip, conn_state_str(st));
+	c->state = st;
+}
 
 static void client_read_cb(struct rstream *s, void *arg);
 static void client_write_cb(struct rstream *s, void *arg);
@@ -260,7 +282,7 @@ conn_close(struct conn *c)
 	upconn_free(take_ptr(&c->uc));
 	event_del(&c->timer);
 	rstream_free(take_ptr(&c->cs));
-	c->state = CS_DEAD;
+	conn_set_state(c, CS_DEAD);
 	TAILQ_REMOVE(&w->conns, c, link);
 	TAILQ_INSERT_TAIL(&w->dead, c, link);
 	event_active(w->reap, EV_READ, 0);
@@ -292,7 +314,7 @@ conn_close_after_write(struct conn *c)
 		c->w->nheld--;
 		STAT_ADD(c->w->held_now, (uint64_t)-1);
 	}
-	c->state = CS_CLOSING;
+	conn_set_state(c, CS_CLOSING);
 	event_del(&c->timer);
 	if (evbuffer_get_length(c->cs->out) == 0) {
 		conn_close(c);
@@ -343,7 +365,7 @@ request_begin(struct conn *c)
 	c->ntries = 0;
 	c->req_done = c->resp_head = c->resp_done = c->resp_eof = 0;
 	c->close_after = c->upgrade = c->is_head = c->idempotent = 0;
-	c->body_sent = c->stale_retry = c->timed_out = 0;
+	c->body_sent = c->stale_retry = c->timed_out = c->dechunk = 0;
 	c->keepalive = 0;
 	STAT_INC(c->w->in_flight);
 }
@@ -375,7 +397,7 @@ conn_reply(struct conn *c, int status, int force_close)
 		conn_close_after_write(c);
 		return;
 	}
-	c->state = CS_HEAD;
+	conn_set_state(c, CS_HEAD);
 	c->head_started = 0;
 	c->scanned = 0;
 	timer_set(c, c->w->tv_idle);
@@ -485,6 +507,22 @@ static const http_parser_settings head_settings = {
 };
 
 static const http_parser_settings body_settings = {
+    .on_message_complete = on_message_complete,
+};
+
+static int
+on_body_copy(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+
+	evbuffer_add(c->cs->out, at, len);
+	return 0;
+}
+
+/* For an HTTP/1.0 client, which cannot read chunked framing: the body
+ * decoded, its end marked by closing the connection. */
+static const http_parser_settings dechunk_settings = {
+    .on_body = on_body_copy,
     .on_message_complete = on_message_complete,
 };
 
@@ -694,7 +732,7 @@ conn_hold(struct conn *c)
 		conn_reply(c, 503, 0);
 		return;
 	}
-	c->state = CS_HELD;
+	conn_set_state(c, CS_HELD);
 	TAILQ_INSERT_TAIL(&w->held, c, hold_link);
 	w->nheld++;
 	STAT_INC(w->held_now);
@@ -709,7 +747,7 @@ conn_unhold(struct conn *c)
 	TAILQ_REMOVE(&w->held, c, hold_link);
 	w->nheld--;
 	STAT_ADD(w->held_now, (uint64_t)-1);
-	c->state = CS_CONNECT; /* transient: no longer held, not yet anywhere */
+	conn_set_state(c, CS_CONNECT); /* transient: no longer held, not yet anywhere */
 	event_del(&c->timer);
 }
 
@@ -897,7 +935,7 @@ pick_upstream(struct conn *c)
 static void
 conn_upstream_ready(struct conn *c)
 {
-	c->state = CS_PROXY;
+	conn_set_state(c, CS_PROXY);
 	c->rscanned = 0;
 	timer_set(c, c->w->tv_response);
 	if (!c->req_done)
@@ -922,7 +960,7 @@ conn_attempt(struct conn *c, struct upstream *up, int fresh)
 	if (uc->connected) {
 		conn_upstream_ready(c);
 	} else {
-		c->state = CS_CONNECT;
+		conn_set_state(c, CS_CONNECT);
 		timer_set(c, w->tv_connect);
 	}
 }
@@ -1004,7 +1042,7 @@ conn_exchange_done(struct conn *c)
 		conn_close_after_write(c);
 		return;
 	}
-	c->state = CS_HEAD;
+	conn_set_state(c, CS_HEAD);
 	c->head_started = 0;
 	c->scanned = 0;
 	timer_set(c, w->tv_idle);
@@ -1021,7 +1059,7 @@ conn_tunnel(struct conn *c)
 	struct evbuffer *uin = c->uc->s->in;
 	struct evbuffer *cin = c->cs->in;
 
-	c->state = CS_TUNNEL;
+	conn_set_state(c, CS_TUNNEL);
 	c->status = 101;
 	event_del(&c->timer);
 	evbuffer_add_buffer(c->cs->out, uin);
@@ -1066,7 +1104,7 @@ write_response_head(struct conn *c, const char *p)
 	for (i = 0; i < w->nhdrs; i++) {
 		const struct hdr *h = &w->hdrs[i];
 		if (HDR_IS(h, "connection") || HDR_IS(h, "keep-alive") ||
-		    HDR_IS(h, "proxy-connection"))
+		    HDR_IS(h, "proxy-connection") || (c->dechunk && HDR_IS(h, "transfer-encoding")))
 			continue;
 		scratch_hdr(w, h);
 	}
@@ -1189,7 +1227,8 @@ conn_response_read(struct conn *c)
 			return;
 		}
 		c->resp_eof = response_needs_eof(c);
-		if (!c->req_done || c->resp_eof || c->upgrade)
+		c->dechunk = c->rp.http_minor == 0 && (c->sp.flags & F_CHUNKED) && !paused;
+		if (!c->req_done || c->resp_eof || c->upgrade || c->dechunk)
 			c->close_after = 1;
 		c->status = c->sp.status_code;
 		write_response_head(c, p);
@@ -1208,7 +1247,8 @@ conn_response_read(struct conn *c)
 
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
-		n = http_parser_execute(&c->sp, &body_settings, v.iov_base, v.iov_len);
+		n = http_parser_execute(&c->sp, c->dechunk ? &dechunk_settings : &body_settings,
+		                        v.iov_base, v.iov_len);
 		e = HTTP_PARSER_ERRNO(&c->sp);
 		if (e != HPE_OK && e != HPE_PAUSED) {
 			log_warn("bad response body from %s: %s", c->up->address,
@@ -1218,7 +1258,9 @@ conn_response_read(struct conn *c)
 			conn_close_after_write(c);
 			return;
 		}
-		if (n > 0)
+		if (n > 0 && c->dechunk)
+			evbuffer_drain(in, n);
+		else if (n > 0)
 			evbuffer_remove_buffer(in, out, n);
 		if (e == HPE_PAUSED) {
 			http_parser_pause(&c->sp, 0);
@@ -1426,7 +1468,7 @@ router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->client_ip,
 		          sizeof(c->client_ip));
 	event_assign(&c->timer, w->base, -1, 0, conn_timer_cb, c);
-	c->state = CS_HEAD;
+	conn_set_state(c, CS_HEAD);
 	TAILQ_INSERT_TAIL(&w->conns, c, link);
 	STAT_INC(w->conns_open);
 	STAT_INC(w->conns_total);
@@ -1530,6 +1572,7 @@ router_conn_stop(struct worker *w)
 	for (i = 0; i < w->nlisteners; i++)
 		evconnlistener_free(w->listeners[i]);
 	w->nlisteners = 0;
+	event_del(w->accept_timer);
 	evtimer_add(w->stop_timer, &tv);
 	while ((uc = TAILQ_FIRST(&w->idle)) != NULL) {
 		pool_remove(uc);

@@ -114,3 +114,23 @@ def test_half_closed_client_gets_its_answer(router_factory, backends):
     s.close()
     assert got.startswith(b"HTTP/1.1 200") and got.endswith(b"half"), got
     assert b"connection: close" in got.lower()
+
+
+def test_http10_client_gets_a_decoded_body(router_factory, backends):
+    b = backends("d")
+    r = router_factory()
+    r.put_table([route("d.example.com", b.addr)], 1)
+    s = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+    s.sendall(b"GET /stream?n=3&gap=10 HTTP/1.0\r\nHost: d.example.com\r\n\r\n")
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    head, body = got.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"transfer-encoding" not in head.lower()
+    assert b"connection: close" in head.lower()
+    assert body == b"d:0\nd:1\nd:2\n"
