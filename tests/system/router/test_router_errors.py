@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, free_port, raw_exchange, route, status_of
+from router_harness import BUILD, free_port, raw_exchange, route, status_of
 
 
 class Closer:

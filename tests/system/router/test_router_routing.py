@@ -1,7 +1,7 @@
 """berth-router: host routing, 404s, path allow-list, forwarded headers, admin API."""
 import json
 
-from conftest import raw_exchange, route, status_of
+from router_harness import raw_exchange, route, status_of
 
 
 def test_host_routing_and_unknown_host(router_factory, backends):

@@ -5,7 +5,7 @@ import os
 import socket
 import time
 
-from conftest import route
+from router_harness import route
 
 
 def test_streamed_response_arrives_chunk_by_chunk(router_factory, backends):

@@ -5,7 +5,7 @@ import socket
 import threading
 import time
 
-from conftest import route, ws_recv, ws_send
+from router_harness import route, ws_recv, ws_send
 
 
 def test_switch_in_the_middle_of_a_keepalive_connection(router_factory, backends):
