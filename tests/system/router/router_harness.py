@@ -10,13 +10,11 @@ import http.client
 import http.server
 import json
 import os
-import shutil
 import signal
 import socket
 import socketserver
 import struct
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.parse
