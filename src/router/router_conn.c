@@ -932,12 +932,24 @@ pick_upstream(struct conn *c)
 	return -1;
 }
 
+/* The timer of an exchange: whoever must act next gets a deadline. */
+static void
+proxy_timer(struct conn *c)
+{
+	if (c->u_paused)
+		timer_set(c, c->w->tv_idle); /* the client must read */
+	else if (!c->req_done && !c->resp_head)
+		timer_set(c, c->w->tv_idle); /* the client must send its body */
+	else
+		timer_set(c, c->w->tv_response); /* the upstream must answer, or go on */
+}
+
 static void
 conn_upstream_ready(struct conn *c)
 {
 	conn_set_state(c, CS_PROXY);
 	c->rscanned = 0;
-	timer_set(c, c->w->tv_response);
+	proxy_timer(c);
 	if (!c->req_done)
 		forward_request_body(c);
 }
@@ -1016,6 +1028,8 @@ forward_request_body(struct conn *c)
 			http_parser_pause(&c->rp, 0);
 			c->req_done = 1;
 		}
+		if (n > 0 || c->req_done)
+			proxy_timer(c);
 	}
 	if (!c->req_done && evbuffer_get_length(out) > ROUTER_HIGH_WATER) {
 		rstream_read(c->cs, 0);
@@ -1234,7 +1248,6 @@ conn_response_read(struct conn *c)
 		write_response_head(c, p);
 		evbuffer_drain(in, n);
 		c->resp_head = 1;
-		event_del(&c->timer);
 		if (paused) {
 			c->resp_done = 1;
 			conn_exchange_done(c);
@@ -1275,6 +1288,7 @@ conn_response_read(struct conn *c)
 		rstream_read(c->uc->s, 0);
 		c->u_paused = 1;
 	}
+	proxy_timer(c);
 	return;
 bad:
 	log_warn("bad response from %s", c->up->address);
@@ -1388,9 +1402,10 @@ client_write_cb(struct rstream *s, void *arg)
 		return;
 	c->u_paused = 0;
 	rstream_read(c->uc->s, 1);
-	if (c->state == CS_PROXY)
+	if (c->state == CS_PROXY) {
+		proxy_timer(c);
 		conn_response_read(c);
-	else if (c->state == CS_TUNNEL)
+	} else if (c->state == CS_TUNNEL)
 		evbuffer_add_buffer(s->out, c->uc->s->in);
 }
 
@@ -1437,9 +1452,27 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_dispatch(c);
 		break;
 	case CS_PROXY:
+		if (c->resp_head) {
+			/* Stalled in the middle of a response: the upstream
+			 * stopped sending, or the client stopped reading. */
+			attempt_end(c, !c->u_paused);
+			upconn_free(take_ptr(&c->uc));
+			if (c->u_paused)
+				conn_close(c);
+			else
+				conn_close_after_write(c);
+			return;
+		}
+		if (!c->req_done) {
+			/* The client stopped sending its body. */
+			attempt_end(c, 0);
+			upconn_free(take_ptr(&c->uc));
+			conn_reply(c, 408, 1);
+			return;
+		}
 		attempt_end(c, 1);
 		upconn_free(take_ptr(&c->uc));
-		conn_reply(c, 504, !c->req_done);
+		conn_reply(c, 504, 0);
 		break;
 	case CS_CLOSING:
 		conn_close(c);

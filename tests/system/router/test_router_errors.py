@@ -85,6 +85,39 @@ def test_response_timeout_gives_504(router_factory, backends):
     assert r.get("e.example.com", "/slow?ms=10")[:2] == (200, b"slow")
 
 
+def test_upstream_stalling_mid_response_is_cut(router_factory, backends):
+    b = backends("stall")
+    r = router_factory(["--response-timeout", "500"])
+    r.put_table([route("e.example.com", b.addr)], 1)
+    t0 = time.time()
+    raw = raw_exchange(r.port, b"GET /stall?ms=5000 HTTP/1.1\r\nHost: e.example.com\r\n\r\n")
+    elapsed = time.time() - t0
+    assert status_of(raw) == 200 and raw.endswith(b"0123456789"), raw
+    assert elapsed < 4, elapsed
+    u = r.upstreams()[("e.example.com", b.addr)]
+    assert (u["in_flight"], u["errors"]) == (0, 1), u
+
+
+def test_slow_upload_is_not_a_response_timeout(router_factory, backends):
+    b = backends("up")
+    r = router_factory(["--response-timeout", "500", "--idle-timeout", "3000"])
+    r.put_table([route("e.example.com", b.addr)], 1)
+    s = socket.create_connection(("127.0.0.1", r.port), timeout=10)
+    s.sendall(b"POST /echo HTTP/1.1\r\nHost: e.example.com\r\nContent-Length: 5\r\n"
+              b"Connection: close\r\n\r\n")
+    for ch in b"hello":
+        time.sleep(0.3)
+        s.sendall(bytes([ch]))
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    assert status_of(got) == 200 and b'"len": 5' in got, got
+
+
 def test_header_and_idle_timeouts(router_factory, backends):
     b = backends("b")
     r = router_factory(["--header-timeout", "400", "--idle-timeout", "600"])
