@@ -1554,8 +1554,7 @@ router_conn_table_changed(struct worker *w)
 		}
 	}
 	/* Requests in flight on them drain, up to the deadline. */
-	TAILQ_FOREACH(c, &w->conns, link)
-	{
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = TAILQ_NEXT(c, link)) {
 		if (c->attempt && atomic_load_explicit(&c->up->draining, RELAXED)) {
 			if (w->drain_timer == NULL)
 				w->drain_timer =
