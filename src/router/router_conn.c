@@ -387,9 +387,11 @@ conn_reply(struct conn *c, int status, int force_close)
 	c->status = status;
 	evbuffer_add_printf(out,
 	                    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-	                    "%s%s\r\n%s\n",
+	                    "%s%s\r\n",
 	                    status, reason, strlen(reason) + 1, retry,
-	                    keep ? "" : "Connection: close\r\n", reason);
+	                    keep ? "" : "Connection: close\r\n");
+	if (!c->is_head) /* a response to HEAD has the length, not the body */
+		evbuffer_add_printf(out, "%s\n", reason);
 	attempt_end(c, 0);
 	request_end(c);
 	upconn_free(take_ptr(&c->uc));
@@ -1098,11 +1100,11 @@ response_needs_eof(const struct conn *c)
 
 /* Writes the response head as the client gets it. */
 static void
-write_response_head(struct conn *c, const char *p)
+write_response_head(struct conn *c, const char *p, size_t n)
 {
 	struct worker *w = c->w;
-	const char *sp = memchr(p, ' ', 16);
-	const char *eol = strchr(p, '\n');
+	const char *sp = memchr(p, ' ', n < 16 ? n : 16);
+	const char *eol = memchr(p, '\n', n);
 	char line[32];
 	size_t i;
 
@@ -1245,7 +1247,7 @@ conn_response_read(struct conn *c)
 		if (!c->req_done || c->resp_eof || c->upgrade || c->dechunk)
 			c->close_after = 1;
 		c->status = c->sp.status_code;
-		write_response_head(c, p);
+		write_response_head(c, p, n);
 		evbuffer_drain(in, n);
 		c->resp_head = 1;
 		if (paused) {

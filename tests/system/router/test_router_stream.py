@@ -134,3 +134,20 @@ def test_http10_client_gets_a_decoded_body(router_factory, backends):
     assert b"transfer-encoding" not in head.lower()
     assert b"connection: close" in head.lower()
     assert body == b"d:0\nd:1\nd:2\n"
+
+
+def test_local_answers_to_head_have_no_body(router_factory, backends):
+    b = backends("h", "busybox")
+    r = router_factory()
+    r.put_table([route("h.example.com", b.addr), route("d.example.com", mode="down")], 1)
+    c = r.conn()
+    for host, status in (("nope.example.com", 404), ("d.example.com", 503),
+                         ("h.example.com", 200)):
+        c.request("HEAD", "/", headers={"Host": host})
+        resp = c.getresponse()
+        assert (resp.status, resp.read()) == (status, b"")
+    # the connection is still in step
+    c.request("GET", "/", headers={"Host": "h.example.com"})
+    resp = c.getresponse()
+    assert (resp.status, resp.read()) == (200, b"h")
+    c.close()
