@@ -64,6 +64,42 @@ def test_refused_upstream_is_retried_on_another(router_factory, backends):
     assert r.upstreams()[("e.example.com", dead)]["errors"] >= 1
 
 
+class Blackhole:
+    """A listener whose accept queue is full: connecting to it hangs."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.fillers = []
+        for _ in range(4):
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(self.sock.getsockname())
+            self.fillers.append(f)
+        time.sleep(0.1)
+
+    def stop(self):
+        for f in self.fillers:
+            f.close()
+        self.sock.close()
+
+
+def test_connect_timeout_tries_the_next_upstream_then_504(router_factory, backends):
+    ok = backends("ok", "busybox")
+    hole = Blackhole()
+    r = router_factory(["--connect-timeout", "300"])
+    r.put_table([route("e.example.com", hole.addr, ok.addr), route("h.example.com", hole.addr)], 1)
+    for _ in range(4):
+        assert r.get("e.example.com")[:2] == (200, b"ok")
+    t0 = time.time()
+    assert r.get("h.example.com")[0] == 504
+    assert 0.25 < time.time() - t0 < 3
+    assert r.upstreams()[("h.example.com", hole.addr)]["errors"] == 1
+    hole.stop()
+
+
 def test_upstream_closing_without_answer_gives_502(router_factory):
     c = Closer()
     g = Closer(b"this is not http\r\n\r\n")
