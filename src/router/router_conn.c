@@ -31,6 +31,10 @@
 #define STAT_INC(field) STAT_ADD(field, 1)
 
 #define UPCONN_POOL_MAX 512
+/* A pooled connection idle for longer is closed rather than reused: many
+ * servers close idle connections after a few seconds (gunicorn 2 s, node 5 s),
+ * and a request sent as they do would be lost. */
+#define UPCONN_IDLE_MAX_MS 2000
 
 enum conn_state {
 	CS_HEAD,    /* reading a request head, or idle between requests */
@@ -49,6 +53,7 @@ struct upconn {
 	struct conn *conn;   /* borrowed: the user, NULL while pooled */
 	unsigned connected : 1;
 	unsigned reused : 1;
+	int64_t idle_since_ms;         /* while pooled */
 	TAILQ_ENTRY(upconn) slot_link; /* in up->slots[w->id].idle while pooled */
 	TAILQ_ENTRY(upconn) idle_link; /* in w->idle while pooled */
 };
@@ -189,6 +194,7 @@ pool_put(struct upconn *uc)
 		return;
 	}
 	uc->reused = 1;
+	uc->idle_since_ms = now_mono_ms();
 	TAILQ_INSERT_HEAD(&slot->idle, uc, slot_link);
 	slot->nidle++;
 	TAILQ_INSERT_HEAD(&w->idle, uc, idle_link);
@@ -197,8 +203,20 @@ pool_put(struct upconn *uc)
 static struct upconn *
 pool_take(struct worker *w, struct upstream *up)
 {
-	struct upconn *uc = TAILQ_FIRST(&up->slots[w->id].idle);
+	struct upconn_list *idle = &up->slots[w->id].idle;
+	struct upconn *uc;
+	int64_t now;
 
+	if (TAILQ_EMPTY(idle))
+		return NULL;
+	/* Oldest last: drop those idle too long, then take the newest. */
+	now = now_mono_ms();
+	while ((uc = TAILQ_LAST(idle, upconn_list)) != NULL &&
+	       now - uc->idle_since_ms > UPCONN_IDLE_MAX_MS) {
+		pool_remove(uc);
+		upconn_free(uc);
+	}
+	uc = TAILQ_FIRST(idle);
 	if (uc != NULL)
 		pool_remove(uc);
 	return uc;

@@ -227,6 +227,7 @@ class PyBackend:
     def __init__(self, name, single=False):
         self.name = name
         self.log = []
+        self.ports = []  # the client port of each GET: which connection carried it
         self.lock = threading.Lock()
         backend = self
 
@@ -249,6 +250,7 @@ class PyBackend:
                 q = dict(urllib.parse.parse_qsl(url.query))
                 with backend.lock:
                     backend.log.append((self.path, dict(self.headers)))
+                    backend.ports.append(self.client_address[1])
                 if url.path == "/slow":
                     time.sleep(int(q.get("ms", "1000")) / 1000)
                     self.reply(200, backend.name.encode())
