@@ -139,6 +139,7 @@ struct router {
 	struct route_table *table;   /* the main thread's reference to the current table */
 	struct route_stats *nostats; /* requests that matched no route */
 	int *listen_fds;             /* owned: nworkers * nlisten sockets */
+	int *listen_ports;           /* owned: the port of each listen address */
 	size_t nlisten;
 	struct evhttp *admin; /* owned */
 	int admin_fd;

@@ -73,6 +73,7 @@ router_bind(struct router *r, struct err *err)
 
 	r->nlisten = strv_len(r->set.listen);
 	r->listen_fds = xcalloc(r->nlisten * r->nworkers, sizeof(int));
+	r->listen_ports = xcalloc(r->nlisten, sizeof(int));
 	for (i = 0; i < r->nlisten * r->nworkers; i++)
 		r->listen_fds[i] = -1;
 	for (i = 0; i < r->nlisten; i++) {
@@ -91,6 +92,10 @@ router_bind(struct router *r, struct err *err)
 				salen = sizeof(sa);
 				if (getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
 					return err_make(err, errno, "getsockname");
+				r->listen_ports[i] =
+				    ntohs(sa.ss_family == AF_INET6
+				              ? ((struct sockaddr_in6 *)&sa)->sin6_port
+				              : ((struct sockaddr_in *)&sa)->sin_port);
 			}
 		}
 		log_info("listening on %s (port %d), %zu threads", r->set.listen[i],
@@ -102,14 +107,7 @@ router_bind(struct router *r, struct err *err)
 int
 router_listen_port(const struct router *r, size_t i)
 {
-	struct sockaddr_storage sa;
-	socklen_t salen = sizeof(sa);
-
-	if (i >= r->nlisten || getsockname(r->listen_fds[i], (struct sockaddr *)&sa, &salen) < 0)
-		return -1;
-	if (sa.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+	return i < r->nlisten ? r->listen_ports[i] : -1;
 }
 
 static void
@@ -453,6 +451,7 @@ router_free(struct router *r)
 		if (r->listen_fds[i] >= 0)
 			close(r->listen_fds[i]);
 	free(r->listen_fds);
+	free(r->listen_ports);
 	route_table_unref(r->table);
 	route_stats_unref(r->nostats);
 	route_registry_free(&r->reg);

@@ -54,6 +54,9 @@ setup(void **state)
 	if (router_new(&set, &f->r, &err) < 0)
 		fail_msg("router_new: %s", err.msg);
 	router_settings_free(&set);
+	/* port 0 became one real port, the same for every worker */
+	assert_true(router_listen_port(f->r, 0) > 0);
+	assert_int_equal(router_listen_port(f->r, 1), -1);
 	pthread_create(&f->thread, NULL, run, f);
 	for (i = 0; i < 500 && stat(f->sock, &st) < 0; i++)
 		usleep(10000);
