@@ -1,4 +1,4 @@
-/* router_io: the streams under berth-router's connections.
+/* rstream: the streams under berth-router's connections.
  *
  * bufferevents cost four epoll_ctl and two FIONREAD ioctls per proxied
  * request: the write event is added when output is queued and removed once it
@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "router/router-int.h"
+#include "router/rstream.h"
 
 #define READ_SIZE 16384
 
