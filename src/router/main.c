@@ -1,5 +1,6 @@
 /* berth-router: the data plane. Wiring only. */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,10 @@ main(int argc, char **argv)
 	int opt, rc = 1, level = LOG_LEVEL_INFO;
 	int64_t *ms;
 
+	/* Buffers come and go with every request: keep freed memory instead
+	 * of handing it back to the kernel and faulting it in again. */
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 	router_settings_init(&set);
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		ms = NULL;

@@ -74,7 +74,7 @@ route_parse_address(const char *s, struct sockaddr_storage *sa, socklen_t *salen
 	host[hlen] = '\0';
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || end == colon + 1 || port < 1 || port > 65535)
+	if (errno != 0 || *end != '\0' || end == colon + 1 || port < 0 || port > 65535)
 		return -1;
 	if (*s == '[') {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)sa;
@@ -97,7 +97,8 @@ route_parse_address(const char *s, struct sockaddr_storage *sa, socklen_t *salen
 int
 route_host_normalize(const char *in, size_t len, char *out)
 {
-	size_t i, n = 0;
+	const char *port = NULL;
+	size_t i, n = 0, port_len = 0;
 
 	while (len > 0 && (in[0] == ' ' || in[0] == '\t'))
 		in++, len--;
@@ -108,12 +109,25 @@ route_host_normalize(const char *in, size_t len, char *out)
 		const char *rb = memchr(in, ']', len);
 		if (rb == NULL)
 			return -1;
+		port = rb + 1;
+		port_len = len - (size_t)(port - in);
 		len = (size_t)(rb - in) + 1;
+		if (port_len > 0 && *port != ':')
+			return -1;
 	} else {
 		const char *colon = memchr(in, ':', len);
-		if (colon != NULL)
+		if (colon != NULL) {
+			port = colon;
+			port_len = len - (size_t)(colon - in);
 			len = (size_t)(colon - in);
+		}
 	}
+	/* The port, ignored, must be one: ":" and up to five digits. */
+	if (port_len == 1 || port_len > 6)
+		return -1;
+	for (i = 1; i < port_len; i++)
+		if (port[i] < '0' || port[i] > '9')
+			return -1;
 	if (len > 0 && in[len - 1] == '.')
 		len--;
 	if (len == 0 || len > ROUTE_HOST_MAX)
@@ -401,7 +415,8 @@ route_from_json(struct route_registry *reg, const json_t *j, const char *host, s
 			}
 			weight = json_integer_value(json_object_get(v, "weight"));
 		}
-		if (addr == NULL || route_parse_address(addr, &sa, &salen) < 0) {
+		if (addr == NULL || route_parse_address(addr, &sa, &salen) < 0 ||
+		    ((struct sockaddr_in *)&sa)->sin_port == 0) {
 			err_make(err, 0, "upstream \"%s\" is not a numeric ADDR:PORT",
 			         addr ? addr : "?");
 			goto fail;

@@ -160,7 +160,8 @@ int route_path_allowed(const struct route *r, const char *path, size_t len);
 /* Lower-cases a Host header value and strips its port and a trailing dot into
  * out[ROUTE_HOST_MAX + 1]. Returns 0, or -1 when it is not a valid host. */
 int route_host_normalize(const char *in, size_t len, char *out);
-/* Parses a numeric "a.b.c.d:port" or "[v6]:port" address. Returns 0 or -1. */
+/* Parses a numeric "a.b.c.d:port" or "[v6]:port" address (port 0 allowed, for
+ * listening). Returns 0 or -1. */
 int route_parse_address(const char *s, struct sockaddr_storage *sa, socklen_t *salen);
 
 /* Requests in flight on an upstream: sum of its slots. */

@@ -15,6 +15,7 @@
 
 #include "router/route.h"
 #include "router/router.h"
+#include "router/rstream.h"
 
 #define ROUTER_MAX_HEADERS   100
 #define ROUTER_RESP_HEAD_MAX (64 * 1024)
@@ -29,6 +30,7 @@ struct hdr {
 
 struct conn;
 TAILQ_HEAD(conn_list, conn);
+struct worker;
 
 /* One worker thread: an event loop, its listeners, its connections. Everything
  * here is touched by the worker's thread only, but for the fields marked
@@ -40,7 +42,8 @@ struct worker {
 	struct event_base *base;           /* owned */
 	struct evconnlistener **listeners; /* owned, one per listen address */
 	size_t nlisteners;
-	struct event *notify;                  /* owned; activated by the main thread */
+	int notify_fd;                         /* owned eventfd: other threads wake the worker */
+	struct event *notify;                  /* owned: reads notify_fd */
 	_Atomic(struct route_table *) mailbox; /* shared: a new table handed over */
 	_Atomic int stop_requested;            /* shared */
 	struct route_table *table;             /* the worker's reference to its table */
@@ -53,8 +56,11 @@ struct worker {
 	struct event *reap;        /* owned: frees dead */
 	struct event *drain_timer; /* owned: cuts drains past their deadline */
 	int drain_armed;
-	struct event *stop_timer; /* owned: the end of a graceful stop */
-	unsigned rr;              /* round robin position */
+	struct event *stop_timer;   /* owned: the end of a graceful stop */
+	struct event *accept_timer; /* owned: resumes accepting after an error */
+	struct rstream_list dirty;  /* streams with output to write */
+	struct event *flush;        /* owned: writes them, later in the same loop pass */
+	unsigned rr;                /* round robin position */
 	const struct timeval *tv_idle, *tv_header, *tv_connect, *tv_response; /* common timeouts */
 	/* scratch for parsing one head; valid during one call */
 	struct hdr hdrs[ROUTER_MAX_HEADERS];
@@ -64,6 +70,8 @@ struct worker {
 	const char *url;
 	size_t url_len;
 	int head_complete;
+	char *scratch; /* owned: a head being written */
+	size_t scratch_len, scratch_cap;
 	/* shared counters, written by the worker only */
 	_Atomic uint64_t conns_open;
 	_Atomic uint64_t conns_total;
@@ -80,12 +88,14 @@ struct router {
 	struct route_table *table;   /* the main thread's reference to the current table */
 	struct route_stats *nostats; /* requests that matched no route */
 	int *listen_fds;             /* owned: nworkers * nlisten sockets */
+	int *listen_ports;           /* owned: the port of each listen address */
 	size_t nlisten;
 	struct evhttp *admin; /* owned */
 	int admin_fd;
 	struct event *sigterm, *sigint; /* owned */
 	_Atomic int nrunning;           /* worker threads still running */
-	struct event *workers_done;     /* owned: activated by the last worker to stop */
+	int done_fd;                    /* owned eventfd, written by the last worker to stop */
+	struct event *workers_done;     /* owned: reads done_fd */
 	int stopping;
 };
 

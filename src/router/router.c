@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/thread.h>
+#include <sys/eventfd.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -73,6 +73,7 @@ router_bind(struct router *r, struct err *err)
 
 	r->nlisten = strv_len(r->set.listen);
 	r->listen_fds = xcalloc(r->nlisten * r->nworkers, sizeof(int));
+	r->listen_ports = xcalloc(r->nlisten, sizeof(int));
 	for (i = 0; i < r->nlisten * r->nworkers; i++)
 		r->listen_fds[i] = -1;
 	for (i = 0; i < r->nlisten; i++) {
@@ -91,6 +92,10 @@ router_bind(struct router *r, struct err *err)
 				salen = sizeof(sa);
 				if (getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
 					return err_make(err, errno, "getsockname");
+				r->listen_ports[i] =
+				    ntohs(sa.ss_family == AF_INET6
+				              ? ((struct sockaddr_in6 *)&sa)->sin6_port
+				              : ((struct sockaddr_in *)&sa)->sin_port);
 			}
 		}
 		log_info("listening on %s (port %d), %zu threads", r->set.listen[i],
@@ -102,14 +107,7 @@ router_bind(struct router *r, struct err *err)
 int
 router_listen_port(const struct router *r, size_t i)
 {
-	struct sockaddr_storage sa;
-	socklen_t salen = sizeof(sa);
-
-	if (i >= r->nlisten || getsockname(r->listen_fds[i], (struct sockaddr *)&sa, &salen) < 0)
-		return -1;
-	if (sa.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+	return i < r->nlisten ? r->listen_ports[i] : -1;
 }
 
 static void
@@ -121,7 +119,11 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 static void
 accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
-	evconnlistener_enable(arg);
+	struct worker *w = arg;
+	size_t i;
+
+	for (i = 0; i < w->nlisteners; i++)
+		evconnlistener_enable(w->listeners[i]);
 }
 
 static void
@@ -131,18 +133,24 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	rstream_flush_all(arg);
+}
+
+static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
+	struct worker *w = arg;
+	struct timeval tv = {0, 100000};
 	int e = EVUTIL_SOCKET_ERROR();
+	size_t i;
 
-	/* EMFILE and friends: pause accepting briefly rather than spin. */
+	/* EMFILE and friends: pause accepting for a moment rather than spin. */
 	log_warn("accept: %s", evutil_socket_error_to_string(e));
-	evconnlistener_disable(l);
-	{
-		struct timeval tv = {0, 100000};
-		event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT, accept_resume_cb, l,
-		                &tv);
-	}
+	for (i = 0; i < w->nlisteners; i++)
+		evconnlistener_disable(w->listeners[i]);
+	evtimer_add(w->accept_timer, &tv);
 }
 
 /* Runs on the worker: picks up a new table or a stop request. */
@@ -150,15 +158,35 @@ static void
 worker_notify_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct route_table *t = atomic_exchange(&w->mailbox, NULL);
+	struct route_table *t;
+	uint64_t v;
+	int stop;
 
+	if (read(w->notify_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("worker %zu: eventfd: %s", w->id, strerror(errno));
+	t = atomic_exchange(&w->mailbox, NULL);
 	if (t != NULL) {
 		route_table_unref(w->table);
 		w->table = t;
 		router_conn_table_changed(w);
 	}
-	if (atomic_exchange(&w->stop_requested, 0) && !w->stopping)
+	stop = atomic_exchange(&w->stop_requested, 0);
+	if (stop == 2) {
+		router_conn_close_all(w);
+		event_base_loopbreak(w->base);
+	} else if (stop == 1 && !w->stopping) {
 		router_conn_stop(w);
+	}
+}
+
+/* Wakes a worker up from another thread: it reads its mailbox and flags. */
+static void
+worker_wake(struct worker *w)
+{
+	uint64_t one = 1;
+
+	if (w->notify_fd >= 0 && write(w->notify_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("worker %zu: eventfd: %s", w->id, strerror(errno));
 }
 
 static void
@@ -181,8 +209,11 @@ worker_main(void *arg)
 	event_base_dispatch(w->base);
 	router_conn_close_all(w);
 	router_conn_reap(w);
-	if (atomic_fetch_sub(&r->nrunning, 1) == 1)
-		event_active(r->workers_done, EV_READ, 0);
+	if (atomic_fetch_sub(&r->nrunning, 1) == 1) {
+		uint64_t one = 1;
+		if (write(r->done_fd, &one, sizeof(one)) < 0)
+			log_warn("eventfd: %s", strerror(errno));
+	}
 	return NULL;
 }
 
@@ -201,9 +232,18 @@ worker_init(struct router *r, struct worker *w, size_t id, struct err *err)
 	TAILQ_INIT(&w->held);
 	TAILQ_INIT(&w->idle);
 	TAILQ_INIT(&w->dead);
-	w->notify = event_new(w->base, -1, 0, worker_notify_cb, w);
+	/* Other threads wake the worker through an eventfd rather than
+	 * event_active(), so that its event base needs no locks. */
+	w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->notify_fd < 0)
+		return err_make(err, errno, "eventfd");
+	w->notify = event_new(w->base, w->notify_fd, EV_READ | EV_PERSIST, worker_notify_cb, w);
+	event_add(w->notify, NULL);
 	w->reap = event_new(w->base, -1, 0, reap_cb, w);
+	w->flush = event_new(w->base, -1, 0, flush_cb, w);
+	TAILQ_INIT(&w->dirty);
 	w->stop_timer = evtimer_new(w->base, worker_stop_timer_cb, w);
+	w->accept_timer = evtimer_new(w->base, accept_resume_cb, w);
 	w->drain_timer = NULL; /* made by router_conn on first use */
 #define MS_TV(ms) (tv.tv_sec = (ms) / 1000, tv.tv_usec = ((ms) % 1000) * 1000, &tv)
 	w->tv_idle = event_base_init_common_timeout(w->base, MS_TV(r->set.idle_timeout_ms));
@@ -234,9 +274,8 @@ router_new(const struct router_settings *s, struct router **out, struct err *err
 	long ncpu;
 
 	*out = NULL;
-	if (evthread_use_pthreads() < 0)
-		return err_make(err, 0, "evthread_use_pthreads failed");
 	r = xcalloc(1, sizeof(*r));
+	r->done_fd = -1;
 	r->set = *s;
 	r->set.listen = s->listen ? strv_dup(s->listen) : strv_push(NULL, "127.0.0.1:8080");
 	r->set.admin_socket = s->admin_socket ? xstrdup(s->admin_socket) : NULL;
@@ -253,6 +292,8 @@ router_new(const struct router_settings *s, struct router **out, struct err *err
 	if (r->workers == NULL)
 		log_fatal("out of memory");
 	memset(r->workers, 0, r->nworkers * sizeof(*r->workers));
+	for (i = 0; i < r->nworkers; i++)
+		r->workers[i].notify_fd = -1;
 	for (i = 0; i < r->nworkers; i++)
 		if (worker_init(r, &r->workers[i], i, err) < 0)
 			goto fail;
@@ -281,8 +322,7 @@ router_install_table(struct router *r, struct route_table *t)
 		struct route_table *old = atomic_exchange(&w->mailbox, route_table_ref(t));
 		/* A table the worker never picked up is simply superseded. */
 		route_table_unref(old);
-		if (w->notify != NULL)
-			event_active(w->notify, EV_READ, 0);
+		worker_wake(w);
 	}
 	log_info("route table generation %llu installed, %zu routes",
 	         (unsigned long long)t->generation, t->nroutes);
@@ -316,8 +356,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	if (r->stopping) {
 		log_info("signal %d again: stopping now", (int)sig);
 		for (i = 0; i < r->nworkers; i++) {
-			atomic_store(&r->workers[i].stop_requested, 1);
-			event_base_loopbreak(r->workers[i].base);
+			atomic_store(&r->workers[i].stop_requested, 2);
+			worker_wake(&r->workers[i]);
 		}
 		return;
 	}
@@ -327,7 +367,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	router_admin_stop(r);
 	for (i = 0; i < r->nworkers; i++) {
 		atomic_store(&r->workers[i].stop_requested, 1);
-		event_active(r->workers[i].notify, EV_READ, 0);
+		worker_wake(&r->workers[i]);
 	}
 }
 
@@ -337,7 +377,11 @@ router_run(struct router *r, struct err *err)
 	size_t i, started = 0;
 	int rc = 0;
 
-	r->workers_done = event_new(r->base, -1, 0, workers_done_cb, r);
+	r->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (r->done_fd < 0)
+		return err_make(err, errno, "eventfd");
+	r->workers_done = event_new(r->base, r->done_fd, EV_READ, workers_done_cb, r);
+	event_add(r->workers_done, NULL);
 	r->sigterm = evsignal_new(r->base, SIGTERM, signal_cb, r);
 	r->sigint = evsignal_new(r->base, SIGINT, signal_cb, r);
 	signal(SIGPIPE, SIG_IGN);
@@ -358,7 +402,7 @@ router_run(struct router *r, struct err *err)
 		event_base_dispatch(r->base);
 	else
 		for (i = 0; i < started; i++)
-			event_base_loopbreak(r->workers[i].base);
+			atomic_store(&r->workers[i].stop_requested, 2), worker_wake(&r->workers[i]);
 	for (i = 0; i < started; i++)
 		pthread_join(r->workers[i].thread, NULL);
 	router_admin_stop(r);
@@ -387,10 +431,17 @@ router_free(struct router *r)
 		route_table_unref(w->table);
 		if (w->notify)
 			event_free(w->notify);
+		if (w->notify_fd >= 0)
+			close(w->notify_fd);
+		free(w->scratch);
 		if (w->reap)
 			event_free(w->reap);
+		if (w->flush)
+			event_free(w->flush);
 		if (w->stop_timer)
 			event_free(w->stop_timer);
+		if (w->accept_timer)
+			event_free(w->accept_timer);
 		if (w->drain_timer)
 			event_free(w->drain_timer);
 		event_base_free(w->base);
@@ -400,6 +451,7 @@ router_free(struct router *r)
 		if (r->listen_fds[i] >= 0)
 			close(r->listen_fds[i]);
 	free(r->listen_fds);
+	free(r->listen_ports);
 	route_table_unref(r->table);
 	route_stats_unref(r->nostats);
 	route_registry_free(&r->reg);
@@ -409,6 +461,8 @@ router_free(struct router *r)
 		event_free(r->sigint);
 	if (r->workers_done)
 		event_free(r->workers_done);
+	if (r->done_fd >= 0)
+		close(r->done_fd);
 	if (r->base)
 		event_base_free(r->base);
 	router_settings_free(&r->set);

@@ -1,6 +1,7 @@
 /* router_admin: the admin API of berth-router, HTTP + JSON on a unix socket.
  * Runs on the main thread, which alone builds tables. See docs/router.md. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -319,23 +320,28 @@ int
 router_admin_start(struct router *r, struct err *err)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	const char *path = r->set.admin_socket;
 	struct stat st;
-	int fd;
+	int fd, rc = -1;
 
-	if (strlen(r->set.admin_socket) >= sizeof(sun.sun_path))
-		return err_make(err, 0, "admin socket path %s is too long", r->set.admin_socket);
-	strcpy(sun.sun_path, r->set.admin_socket);
+	/* Bound under a temporary name and renamed once listening, so that
+	 * the socket appears only when it accepts connections. */
+	if (strlen(path) + 5 >= sizeof(sun.sun_path))
+		return err_make(err, 0, "admin socket path %s is too long", path);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s.new", path);
 	/* A socket left by an earlier run; anything else is not ours to remove. */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		return err_make(err, EEXIST, "admin socket %s", path);
 	if (lstat(sun.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(sun.sun_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_make(err, errno, "socket");
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(sun.sun_path, 0600) < 0 ||
-	    listen(fd, 64) < 0) {
-		err_make(err, errno, "admin socket %s", sun.sun_path);
-		close(fd);
-		return -1;
+	    listen(fd, 64) < 0 || rename(sun.sun_path, path) < 0) {
+		err_make(err, errno, "admin socket %s", path);
+		unlink(sun.sun_path);
+		goto out;
 	}
 	r->admin = evhttp_new(r->base);
 	evhttp_set_max_body_size(r->admin, ADMIN_BODY_MAX);
@@ -343,14 +349,18 @@ router_admin_start(struct router *r, struct err *err)
 	                                         EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(r->admin, admin_cb, r);
 	if (evhttp_accept_socket_with_handle(r->admin, fd) == NULL) {
-		close(fd);
 		evhttp_free(take_ptr(&r->admin));
-		return err_make(err, 0, "admin socket %s: evhttp_accept_socket failed",
-		                sun.sun_path);
+		unlink(path);
+		err_make(err, 0, "admin socket %s: evhttp_accept_socket failed", path);
+		goto out;
 	}
-	r->admin_fd = fd;
-	log_info("admin API on %s", sun.sun_path);
-	return 0;
+	r->admin_fd = take_fd(&fd);
+	log_info("admin API on %s", path);
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 void

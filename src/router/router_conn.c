@@ -19,7 +19,6 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -32,6 +31,10 @@
 #define STAT_INC(field) STAT_ADD(field, 1)
 
 #define UPCONN_POOL_MAX 512
+/* A pooled connection idle for longer is closed rather than reused: many
+ * servers close idle connections after a few seconds (gunicorn 2 s, node 5 s),
+ * and a request sent as they do would be lost. */
+#define UPCONN_IDLE_MAX_MS 2000
 
 enum conn_state {
 	CS_HEAD,    /* reading a request head, or idle between requests */
@@ -44,20 +47,21 @@ enum conn_state {
 };
 
 struct upconn {
-	struct bufferevent *bev; /* owned */
-	struct upstream *up;     /* reference */
-	struct worker *w;        /* borrowed */
-	struct conn *conn;       /* borrowed: the user, NULL while pooled */
+	struct rstream *s;   /* owned */
+	struct upstream *up; /* reference */
+	struct worker *w;    /* borrowed */
+	struct conn *conn;   /* borrowed: the user, NULL while pooled */
 	unsigned connected : 1;
 	unsigned reused : 1;
+	int64_t idle_since_ms;         /* while pooled */
 	TAILQ_ENTRY(upconn) slot_link; /* in up->slots[w->id].idle while pooled */
 	TAILQ_ENTRY(upconn) idle_link; /* in w->idle while pooled */
 };
 
 struct conn {
-	struct worker *w;        /* borrowed */
-	struct bufferevent *bev; /* owned: the client */
-	struct upconn *uc;       /* owned while serving the request */
+	struct worker *w;   /* borrowed */
+	struct rstream *cs; /* owned: the client */
+	struct upconn *uc;  /* owned while serving the request */
 	enum conn_state state;
 	struct event timer;
 	http_parser rp;        /* the request */
@@ -90,18 +94,40 @@ struct conn {
 	unsigned u_paused : 1; /* upstream reading paused for backpressure */
 	unsigned timed_out : 1;
 	unsigned head_started : 1; /* the header timeout runs */
+	unsigned dechunk : 1;      /* an HTTP/1.0 client gets the chunked body decoded */
 	char host[ROUTE_HOST_MAX + 1];
 	char client_ip[INET6_ADDRSTRLEN];
 	TAILQ_ENTRY(conn) link;      /* in w->conns, or w->dead */
 	TAILQ_ENTRY(conn) hold_link; /* in w->held while held */
 };
 
-static void client_read_cb(struct bufferevent *bev, void *arg);
-static void client_write_cb(struct bufferevent *bev, void *arg);
-static void client_event_cb(struct bufferevent *bev, short what, void *arg);
-static void upstream_read_cb(struct bufferevent *bev, void *arg);
-static void upstream_write_cb(struct bufferevent *bev, void *arg);
-static void upstream_event_cb(struct bufferevent *bev, short what, void *arg);
+static const char *
+conn_state_str(enum conn_state st)
+{
+	static const char *names[] = {
+	    [CS_HEAD] = "head",   [CS_HELD] = "held",     [CS_CONNECT] = "connect",
+	    [CS_PROXY] = "proxy", [CS_TUNNEL] = "tunnel", [CS_CLOSING] = "closing",
+	    [CS_DEAD] = "dead",
+	};
+
+	return names[st];
+}
+
+/* Every state change goes through here: CS_DEAD is final. */
+static void
+conn_set_state(struct conn *c, enum conn_state st)
+{
+	if (c->state == CS_DEAD)
+		log_fatal("connection from %s: %s after dead", c->client_ip, conn_state_str(st));
+	c->state = st;
+}
+
+static void client_read_cb(struct rstream *s, void *arg);
+static void client_write_cb(struct rstream *s, void *arg);
+static void client_event_cb(struct rstream *s, enum rstream_event ev, void *arg);
+static void upstream_read_cb(struct rstream *s, void *arg);
+static void upstream_write_cb(struct rstream *s, void *arg);
+static void upstream_event_cb(struct rstream *s, enum rstream_event ev, void *arg);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_process(struct conn *c);
 static void conn_dispatch(struct conn *c);
@@ -116,16 +142,6 @@ now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void
-set_nodelay(struct bufferevent *bev)
-{
-	int one = 1;
-	evutil_socket_t fd = bufferevent_getfd(bev);
-
-	if (fd >= 0)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 static void
@@ -149,7 +165,7 @@ upconn_free(struct upconn *uc)
 {
 	if (uc == NULL)
 		return;
-	bufferevent_free(uc->bev);
+	rstream_free(uc->s);
 	upstream_unref(uc->up);
 	free(uc);
 }
@@ -173,12 +189,12 @@ pool_put(struct upconn *uc)
 
 	uc->conn = NULL;
 	if (w->stopping || atomic_load_explicit(&uc->up->draining, RELAXED) ||
-	    slot->nidle >= UPCONN_POOL_MAX ||
-	    evbuffer_get_length(bufferevent_get_input(uc->bev)) > 0) {
+	    slot->nidle >= UPCONN_POOL_MAX || evbuffer_get_length(uc->s->in) > 0) {
 		upconn_free(uc);
 		return;
 	}
 	uc->reused = 1;
+	uc->idle_since_ms = now_mono_ms();
 	TAILQ_INSERT_HEAD(&slot->idle, uc, slot_link);
 	slot->nidle++;
 	TAILQ_INSERT_HEAD(&w->idle, uc, idle_link);
@@ -187,8 +203,20 @@ pool_put(struct upconn *uc)
 static struct upconn *
 pool_take(struct worker *w, struct upstream *up)
 {
-	struct upconn *uc = TAILQ_FIRST(&up->slots[w->id].idle);
+	struct upconn_list *idle = &up->slots[w->id].idle;
+	struct upconn *uc;
+	int64_t now;
 
+	if (TAILQ_EMPTY(idle))
+		return NULL;
+	/* Oldest last: drop those idle too long, then take the newest. */
+	now = now_mono_ms();
+	while ((uc = TAILQ_LAST(idle, upconn_list)) != NULL &&
+	       now - uc->idle_since_ms > UPCONN_IDLE_MAX_MS) {
+		pool_remove(uc);
+		upconn_free(uc);
+	}
+	uc = TAILQ_FIRST(idle);
 	if (uc != NULL)
 		pool_remove(uc);
 	return uc;
@@ -201,15 +229,8 @@ upconn_connect(struct worker *w, struct upstream *up)
 
 	uc->w = w;
 	uc->up = upstream_ref(up);
-	uc->bev = bufferevent_socket_new(w->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (uc->bev == NULL)
-		log_fatal("bufferevent_socket_new failed");
-	bufferevent_setcb(uc->bev, upstream_read_cb, upstream_write_cb, upstream_event_cb, uc);
-	bufferevent_setwatermark(uc->bev, EV_READ, 0, ROUTER_HIGH_WATER);
-	bufferevent_enable(uc->bev, EV_READ | EV_WRITE);
-	/* A failure, even an immediate one, is reported to upstream_event_cb. */
-	if (bufferevent_socket_connect(uc->bev, (struct sockaddr *)&up->sa, (int)up->salen) < 0)
-		uc->connected = 0;
+	uc->s = rstream_connect(w, (struct sockaddr *)&up->sa, up->salen, upstream_read_cb,
+	                        upstream_write_cb, upstream_event_cb, uc);
 	return uc;
 }
 
@@ -251,6 +272,8 @@ request_end(struct conn *c)
 	STAT_INC(s->latency[b]);
 	STAT_ADD(s->latency_sum_us, us);
 	STAT_ADD(c->w->in_flight, (uint64_t)-1);
+	/* An idle connection keeps no buffer. */
+	evbuffer_drain(c->head, evbuffer_get_length(c->head));
 	route_table_unref(take_ptr(&c->table));
 	c->route = NULL;
 	c->up = NULL;
@@ -276,8 +299,8 @@ conn_close(struct conn *c)
 	request_end(c);
 	upconn_free(take_ptr(&c->uc));
 	event_del(&c->timer);
-	bufferevent_free(take_ptr(&c->bev));
-	c->state = CS_DEAD;
+	rstream_free(take_ptr(&c->cs));
+	conn_set_state(c, CS_DEAD);
 	TAILQ_REMOVE(&w->conns, c, link);
 	TAILQ_INSERT_TAIL(&w->dead, c, link);
 	event_active(w->reap, EV_READ, 0);
@@ -309,15 +332,15 @@ conn_close_after_write(struct conn *c)
 		c->w->nheld--;
 		STAT_ADD(c->w->held_now, (uint64_t)-1);
 	}
-	c->state = CS_CLOSING;
+	conn_set_state(c, CS_CLOSING);
 	event_del(&c->timer);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+	if (evbuffer_get_length(c->cs->out) == 0) {
 		conn_close(c);
 		return;
 	}
 	/* Stop reading; a bounded wait for the last bytes to leave. */
-	bufferevent_disable(c->bev, EV_READ);
-	timer_set(c, c->w->tv_header);
+	rstream_read(c->cs, 0);
+	timer_set(c, c->w->tv_idle);
 }
 
 /* --- local replies --- */
@@ -360,7 +383,7 @@ request_begin(struct conn *c)
 	c->ntries = 0;
 	c->req_done = c->resp_head = c->resp_done = c->resp_eof = 0;
 	c->close_after = c->upgrade = c->is_head = c->idempotent = 0;
-	c->body_sent = c->stale_retry = c->timed_out = 0;
+	c->body_sent = c->stale_retry = c->timed_out = c->dechunk = 0;
 	c->keepalive = 0;
 	STAT_INC(c->w->in_flight);
 }
@@ -371,7 +394,7 @@ request_begin(struct conn *c)
 static void
 conn_reply(struct conn *c, int status, int force_close)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *out = c->cs->out;
 	const char *reason = status_reason(status);
 	char retry[48] = "";
 	int keep = !force_close && c->req_done && c->keepalive && !c->w->stopping &&
@@ -382,9 +405,11 @@ conn_reply(struct conn *c, int status, int force_close)
 	c->status = status;
 	evbuffer_add_printf(out,
 	                    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-	                    "%s%s\r\n%s\n",
+	                    "%s%s\r\n",
 	                    status, reason, strlen(reason) + 1, retry,
-	                    keep ? "" : "Connection: close\r\n", reason);
+	                    keep ? "" : "Connection: close\r\n");
+	if (!c->is_head) /* a response to HEAD has the length, not the body */
+		evbuffer_add_printf(out, "%s\n", reason);
 	attempt_end(c, 0);
 	request_end(c);
 	upconn_free(take_ptr(&c->uc));
@@ -392,7 +417,7 @@ conn_reply(struct conn *c, int status, int force_close)
 		conn_close_after_write(c);
 		return;
 	}
-	c->state = CS_HEAD;
+	conn_set_state(c, CS_HEAD);
 	c->head_started = 0;
 	c->scanned = 0;
 	timer_set(c, c->w->tv_idle);
@@ -505,6 +530,22 @@ static const http_parser_settings body_settings = {
     .on_message_complete = on_message_complete,
 };
 
+static int
+on_body_copy(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+
+	evbuffer_add(c->cs->out, at, len);
+	return 0;
+}
+
+/* For an HTTP/1.0 client, which cannot read chunked framing: the body
+ * decoded, its end marked by closing the connection. */
+static const http_parser_settings dechunk_settings = {
+    .on_body = on_body_copy,
+    .on_message_complete = on_message_complete,
+};
+
 static void
 head_scratch_reset(struct worker *w)
 {
@@ -595,13 +636,30 @@ path_is_tricky(const char *path, size_t len)
 	return 0;
 }
 
+/* Appends to the worker's scratch head; it has room for any head we accept
+ * plus our own headers. */
 static void
-add_hdr(struct evbuffer *b, const struct hdr *h)
+scratch_add(struct worker *w, const void *p, size_t n)
 {
-	evbuffer_add(b, h->name, h->nlen);
-	evbuffer_add(b, ": ", 2);
-	evbuffer_add(b, h->val ? h->val : "", h->vlen);
-	evbuffer_add(b, "\r\n", 2);
+	if (w->scratch_len + n > w->scratch_cap) {
+		w->scratch_cap = (w->scratch_len + n) * 2;
+		w->scratch = xrealloc(w->scratch, w->scratch_cap);
+	}
+	memcpy(w->scratch + w->scratch_len, p, n);
+	w->scratch_len += n;
+}
+
+#define SCRATCH_LIT(w, lit) scratch_add((w), lit, sizeof(lit) - 1)
+#define SCRATCH_STR(w, s)   scratch_add((w), (s), strlen(s))
+
+static void
+scratch_hdr(struct worker *w, const struct hdr *h)
+{
+	scratch_add(w, h->name, h->nlen);
+	SCRATCH_LIT(w, ": ");
+	if (h->vlen > 0)
+		scratch_add(w, h->val, h->vlen);
+	SCRATCH_LIT(w, "\r\n");
 }
 
 /* Writes the request head as the upstream gets it into c->head. */
@@ -609,15 +667,15 @@ static void
 build_request_head(struct conn *c, const struct hdr *host)
 {
 	struct worker *w = c->w;
-	struct evbuffer *b = c->head;
 	const struct hdr *upgrade = NULL;
 	size_t i;
 	int v6 = strchr(c->client_ip, ':') != NULL;
 
-	evbuffer_drain(b, evbuffer_get_length(b));
-	evbuffer_add_printf(b, "%s ", http_method_str(c->rp.method));
-	evbuffer_add(b, w->url, w->url_len);
-	evbuffer_add(b, " HTTP/1.1\r\n", 11);
+	w->scratch_len = 0;
+	SCRATCH_STR(w, http_method_str(c->rp.method));
+	SCRATCH_LIT(w, " ");
+	scratch_add(w, w->url, w->url_len);
+	SCRATCH_LIT(w, " HTTP/1.1\r\n");
 	for (i = 0; i < w->nhdrs; i++) {
 		const struct hdr *h = &w->hdrs[i];
 		switch (h->nlen) {
@@ -652,25 +710,35 @@ build_request_head(struct conn *c, const struct hdr *host)
 				continue;
 			break;
 		}
-		add_hdr(b, h);
+		scratch_hdr(w, h);
 	}
-	evbuffer_add_printf(b, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n", c->client_ip);
+	SCRATCH_LIT(w, "X-Forwarded-For: ");
+	SCRATCH_STR(w, c->client_ip);
+	SCRATCH_LIT(w, "\r\nX-Forwarded-Proto: http\r\n");
 	if (host != NULL) {
-		evbuffer_add(b, "X-Forwarded-Host: ", 18);
-		evbuffer_add(b, host->val, host->vlen);
-		evbuffer_add_printf(b, "\r\nForwarded: for=%s%s%s;host=\"", v6 ? "\"[" : "",
-		                    c->client_ip, v6 ? "]\"" : "");
-		evbuffer_add(b, host->val, host->vlen);
-		evbuffer_add(b, "\";proto=http\r\n", 14);
-	} else {
-		evbuffer_add_printf(b, "Forwarded: for=%s%s%s;proto=http\r\n", v6 ? "\"[" : "",
-		                    c->client_ip, v6 ? "]\"" : "");
+		SCRATCH_LIT(w, "X-Forwarded-Host: ");
+		scratch_add(w, host->val, host->vlen);
+		SCRATCH_LIT(w, "\r\n");
 	}
+	SCRATCH_LIT(w, "Forwarded: for=");
+	if (v6)
+		SCRATCH_LIT(w, "\"[");
+	SCRATCH_STR(w, c->client_ip);
+	if (v6)
+		SCRATCH_LIT(w, "]\"");
+	if (host != NULL) {
+		SCRATCH_LIT(w, ";host=\"");
+		scratch_add(w, host->val, host->vlen);
+		SCRATCH_LIT(w, "\"");
+	}
+	SCRATCH_LIT(w, ";proto=http\r\n");
 	if (c->upgrade && upgrade != NULL) {
-		evbuffer_add(b, "Connection: upgrade\r\n", 21);
-		add_hdr(b, upgrade);
+		SCRATCH_LIT(w, "Connection: upgrade\r\n");
+		scratch_hdr(w, upgrade);
 	}
-	evbuffer_add(b, "\r\n", 2);
+	SCRATCH_LIT(w, "\r\n");
+	evbuffer_drain(c->head, evbuffer_get_length(c->head));
+	evbuffer_add(c->head, w->scratch, w->scratch_len);
 }
 
 /* --- holding --- */
@@ -684,7 +752,7 @@ conn_hold(struct conn *c)
 		conn_reply(c, 503, 0);
 		return;
 	}
-	c->state = CS_HELD;
+	conn_set_state(c, CS_HELD);
 	TAILQ_INSERT_TAIL(&w->held, c, hold_link);
 	w->nheld++;
 	STAT_INC(w->held_now);
@@ -699,7 +767,7 @@ conn_unhold(struct conn *c)
 	TAILQ_REMOVE(&w->held, c, hold_link);
 	w->nheld--;
 	STAT_ADD(w->held_now, (uint64_t)-1);
-	c->state = CS_CONNECT; /* transient: no longer held, not yet anywhere */
+	conn_set_state(c, CS_CONNECT); /* transient: no longer held, not yet anywhere */
 	event_del(&c->timer);
 }
 
@@ -728,7 +796,7 @@ conn_read_head(struct conn *c)
 {
 	struct worker *w = c->w;
 	struct router *r = w->r;
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = c->cs->in;
 	size_t len = evbuffer_get_length(in), want, n, np, i;
 	const struct hdr *host = NULL;
 	int nhost = 0, nte = 0;
@@ -884,12 +952,24 @@ pick_upstream(struct conn *c)
 	return -1;
 }
 
+/* The timer of an exchange: whoever must act next gets a deadline. */
+static void
+proxy_timer(struct conn *c)
+{
+	if (c->u_paused)
+		timer_set(c, c->w->tv_idle); /* the client must read */
+	else if (!c->req_done && !c->resp_head)
+		timer_set(c, c->w->tv_idle); /* the client must send its body */
+	else
+		timer_set(c, c->w->tv_response); /* the upstream must answer, or go on */
+}
+
 static void
 conn_upstream_ready(struct conn *c)
 {
-	c->state = CS_PROXY;
+	conn_set_state(c, CS_PROXY);
 	c->rscanned = 0;
-	timer_set(c, c->w->tv_response);
+	proxy_timer(c);
 	if (!c->req_done)
 		forward_request_body(c);
 }
@@ -908,12 +988,11 @@ conn_attempt(struct conn *c, struct upstream *up, int fresh)
 		uc = upconn_connect(w, up);
 	uc->conn = c;
 	c->uc = uc;
-	evbuffer_add(bufferevent_get_output(uc->bev), evbuffer_pullup(c->head, -1),
-	             evbuffer_get_length(c->head));
+	evbuffer_add(uc->s->out, evbuffer_pullup(c->head, -1), evbuffer_get_length(c->head));
 	if (uc->connected) {
 		conn_upstream_ready(c);
 	} else {
-		c->state = CS_CONNECT;
+		conn_set_state(c, CS_CONNECT);
 		timer_set(c, w->tv_connect);
 	}
 }
@@ -939,8 +1018,8 @@ conn_dispatch(struct conn *c)
 static int
 forward_request_body(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer *out = bufferevent_get_output(c->uc->bev);
+	struct evbuffer *in = c->cs->in;
+	struct evbuffer *out = c->uc->s->out;
 
 	while (!c->req_done && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
@@ -969,9 +1048,11 @@ forward_request_body(struct conn *c)
 			http_parser_pause(&c->rp, 0);
 			c->req_done = 1;
 		}
+		if (n > 0 || c->req_done)
+			proxy_timer(c);
 	}
 	if (!c->req_done && evbuffer_get_length(out) > ROUTER_HIGH_WATER) {
-		bufferevent_disable(c->bev, EV_READ);
+		rstream_read(c->cs, 0);
 		c->c_paused = 1;
 	}
 	return 0;
@@ -995,13 +1076,13 @@ conn_exchange_done(struct conn *c)
 		conn_close_after_write(c);
 		return;
 	}
-	c->state = CS_HEAD;
+	conn_set_state(c, CS_HEAD);
 	c->head_started = 0;
 	c->scanned = 0;
 	timer_set(c, w->tv_idle);
 	if (c->c_paused) {
 		c->c_paused = 0;
-		bufferevent_enable(c->bev, EV_READ);
+		rstream_read(c->cs, 1);
 	}
 	conn_process(c);
 }
@@ -1009,17 +1090,17 @@ conn_exchange_done(struct conn *c)
 static void
 conn_tunnel(struct conn *c)
 {
-	struct evbuffer *uin = bufferevent_get_input(c->uc->bev);
-	struct evbuffer *cin = bufferevent_get_input(c->bev);
+	struct evbuffer *uin = c->uc->s->in;
+	struct evbuffer *cin = c->cs->in;
 
-	c->state = CS_TUNNEL;
+	conn_set_state(c, CS_TUNNEL);
 	c->status = 101;
 	event_del(&c->timer);
-	evbuffer_add_buffer(bufferevent_get_output(c->bev), uin);
-	evbuffer_add_buffer(bufferevent_get_output(c->uc->bev), cin);
+	evbuffer_add_buffer(c->cs->out, uin);
+	evbuffer_add_buffer(c->uc->s->out, cin);
 	if (c->c_paused) {
 		c->c_paused = 0;
-		bufferevent_enable(c->bev, EV_READ);
+		rstream_read(c->cs, 1);
 	}
 }
 
@@ -1037,33 +1118,37 @@ response_needs_eof(const struct conn *c)
 
 /* Writes the response head as the client gets it. */
 static void
-write_response_head(struct conn *c, const char *p)
+write_response_head(struct conn *c, const char *p, size_t n)
 {
 	struct worker *w = c->w;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	const char *sp = memchr(p, ' ', 16);
-	const char *eol = strchr(p, '\n');
+	const char *sp = memchr(p, ' ', n < 16 ? n : 16);
+	const char *eol = memchr(p, '\n', n);
+	char line[32];
 	size_t i;
 
+	w->scratch_len = 0;
 	/* The status line, as HTTP/1.1 whatever the upstream spoke. */
-	evbuffer_add(out, "HTTP/1.1", 8);
-	if (sp != NULL && eol != NULL && sp < eol)
-		evbuffer_add(out, sp, (size_t)(eol - sp + 1));
-	else
-		evbuffer_add_printf(out, " %d \r\n", c->sp.status_code);
+	SCRATCH_LIT(w, "HTTP/1.1");
+	if (sp != NULL && eol != NULL && sp < eol) {
+		scratch_add(w, sp, (size_t)(eol - sp + 1));
+	} else {
+		snprintf(line, sizeof(line), " %u \r\n", c->sp.status_code);
+		SCRATCH_STR(w, line);
+	}
 	for (i = 0; i < w->nhdrs; i++) {
 		const struct hdr *h = &w->hdrs[i];
 		if (HDR_IS(h, "connection") || HDR_IS(h, "keep-alive") ||
-		    HDR_IS(h, "proxy-connection"))
+		    HDR_IS(h, "proxy-connection") || (c->dechunk && HDR_IS(h, "transfer-encoding")))
 			continue;
-		add_hdr(out, h);
+		scratch_hdr(w, h);
 	}
 	if (c->close_after || !c->keepalive || w->stopping)
-		evbuffer_add(out, "Connection: close\r\n\r\n", 21);
+		SCRATCH_LIT(w, "Connection: close\r\n\r\n");
 	else if (c->rp.http_minor == 0)
-		evbuffer_add(out, "Connection: keep-alive\r\n\r\n", 26);
+		SCRATCH_LIT(w, "Connection: keep-alive\r\n\r\n");
 	else
-		evbuffer_add(out, "\r\n", 2);
+		SCRATCH_LIT(w, "\r\n");
+	evbuffer_add(c->cs->out, w->scratch, w->scratch_len);
 }
 
 /* The upstream failed the attempt: retry, answer 502, or cut the client. */
@@ -1079,7 +1164,7 @@ conn_upstream_failed(struct conn *c, int eof)
 		conn_dispatch(c);
 		break;
 	case CS_TUNNEL:
-		evbuffer_add_buffer(bufferevent_get_output(c->bev), bufferevent_get_input(uc->bev));
+		evbuffer_add_buffer(c->cs->out, uc->s->in);
 		attempt_end(c, 0);
 		upconn_free(take_ptr(&c->uc));
 		conn_close_after_write(c);
@@ -1102,7 +1187,7 @@ conn_upstream_failed(struct conn *c, int eof)
 			return;
 		}
 		if (uc->reused && !c->body_sent && c->idempotent && !c->stale_retry &&
-		    evbuffer_get_length(bufferevent_get_input(uc->bev)) == 0) {
+		    evbuffer_get_length(uc->s->in) == 0) {
 			/* A pooled connection the upstream had closed: the request
 			 * never reached it, send it again on a new one. */
 			struct upstream *up = c->up;
@@ -1128,8 +1213,8 @@ static void
 conn_response_read(struct conn *c)
 {
 	struct worker *w = c->w;
-	struct evbuffer *in = bufferevent_get_input(c->uc->bev);
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *in = c->uc->s->in;
+	struct evbuffer *out = c->cs->out;
 	enum http_errno e;
 
 	while (!c->resp_head) {
@@ -1176,13 +1261,13 @@ conn_response_read(struct conn *c)
 			return;
 		}
 		c->resp_eof = response_needs_eof(c);
-		if (!c->req_done || c->resp_eof || c->upgrade)
+		c->dechunk = c->rp.http_minor == 0 && (c->sp.flags & F_CHUNKED) && !paused;
+		if (!c->req_done || c->resp_eof || c->upgrade || c->dechunk)
 			c->close_after = 1;
 		c->status = c->sp.status_code;
-		write_response_head(c, p);
+		write_response_head(c, p, n);
 		evbuffer_drain(in, n);
 		c->resp_head = 1;
-		event_del(&c->timer);
 		if (paused) {
 			c->resp_done = 1;
 			conn_exchange_done(c);
@@ -1195,7 +1280,8 @@ conn_response_read(struct conn *c)
 
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
-		n = http_parser_execute(&c->sp, &body_settings, v.iov_base, v.iov_len);
+		n = http_parser_execute(&c->sp, c->dechunk ? &dechunk_settings : &body_settings,
+		                        v.iov_base, v.iov_len);
 		e = HTTP_PARSER_ERRNO(&c->sp);
 		if (e != HPE_OK && e != HPE_PAUSED) {
 			log_warn("bad response body from %s: %s", c->up->address,
@@ -1205,7 +1291,9 @@ conn_response_read(struct conn *c)
 			conn_close_after_write(c);
 			return;
 		}
-		if (n > 0)
+		if (n > 0 && c->dechunk)
+			evbuffer_drain(in, n);
+		else if (n > 0)
 			evbuffer_remove_buffer(in, out, n);
 		if (e == HPE_PAUSED) {
 			http_parser_pause(&c->sp, 0);
@@ -1217,9 +1305,10 @@ conn_response_read(struct conn *c)
 		return;
 	}
 	if (evbuffer_get_length(out) > ROUTER_HIGH_WATER) {
-		bufferevent_disable(c->uc->bev, EV_READ);
+		rstream_read(c->uc->s, 0);
 		c->u_paused = 1;
 	}
+	proxy_timer(c);
 	return;
 bad:
 	log_warn("bad response from %s", c->up->address);
@@ -1233,7 +1322,7 @@ bad:
 /* --- callbacks --- */
 
 static void
-upstream_read_cb(struct bufferevent *bev, void *arg)
+upstream_read_cb(struct rstream *s, void *arg)
 {
 	struct upconn *uc = arg;
 	struct conn *c = uc->conn;
@@ -1245,9 +1334,9 @@ upstream_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (c->state == CS_TUNNEL) {
-		evbuffer_add_buffer(bufferevent_get_output(c->bev), bufferevent_get_input(bev));
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > ROUTER_HIGH_WATER) {
-			bufferevent_disable(bev, EV_READ);
+		evbuffer_add_buffer(c->cs->out, s->in);
+		if (evbuffer_get_length(c->cs->out) > ROUTER_HIGH_WATER) {
+			rstream_read(s, 0);
 			c->u_paused = 1;
 		}
 		return;
@@ -1257,7 +1346,7 @@ upstream_read_cb(struct bufferevent *bev, void *arg)
 }
 
 static void
-upstream_write_cb(struct bufferevent *bev, void *arg)
+upstream_write_cb(struct rstream *s, void *arg)
 {
 	struct upconn *uc = arg;
 	struct conn *c = uc->conn;
@@ -1265,22 +1354,21 @@ upstream_write_cb(struct bufferevent *bev, void *arg)
 	if (c == NULL || !c->c_paused)
 		return;
 	c->c_paused = 0;
-	bufferevent_enable(c->bev, EV_READ);
+	rstream_read(c->cs, 1);
 	if (c->state == CS_PROXY && !c->req_done)
 		forward_request_body(c);
 	else if (c->state == CS_TUNNEL)
-		evbuffer_add_buffer(bufferevent_get_output(bev), bufferevent_get_input(c->bev));
+		evbuffer_add_buffer(s->out, c->cs->in);
 }
 
 static void
-upstream_event_cb(struct bufferevent *bev, short what, void *arg)
+upstream_event_cb(struct rstream *s, enum rstream_event ev, void *arg)
 {
 	struct upconn *uc = arg;
 	struct conn *c = uc->conn;
 
-	if (what & BEV_EVENT_CONNECTED) {
+	if (ev == RSTREAM_CONNECTED) {
 		uc->connected = 1;
-		set_nodelay(bev);
 		if (c != NULL && c->state == CS_CONNECT)
 			conn_upstream_ready(c);
 		return;
@@ -1290,11 +1378,11 @@ upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 		upconn_free(uc);
 		return;
 	}
-	conn_upstream_failed(c, (what & BEV_EVENT_EOF) != 0);
+	conn_upstream_failed(c, ev == RSTREAM_EOF);
 }
 
 static void
-client_read_cb(struct bufferevent *bev, void *arg)
+client_read_cb(struct rstream *s, void *arg)
 {
 	struct conn *c = arg;
 
@@ -1307,15 +1395,14 @@ client_read_cb(struct bufferevent *bev, void *arg)
 			forward_request_body(c);
 		break;
 	case CS_TUNNEL:
-		evbuffer_add_buffer(bufferevent_get_output(c->uc->bev), bufferevent_get_input(bev));
-		if (evbuffer_get_length(bufferevent_get_output(c->uc->bev)) > ROUTER_HIGH_WATER) {
-			bufferevent_disable(bev, EV_READ);
+		evbuffer_add_buffer(c->uc->s->out, s->in);
+		if (evbuffer_get_length(c->uc->s->out) > ROUTER_HIGH_WATER) {
+			rstream_read(s, 0);
 			c->c_paused = 1;
 		}
 		break;
 	case CS_CLOSING:
-		evbuffer_drain(bufferevent_get_input(bev),
-		               evbuffer_get_length(bufferevent_get_input(bev)));
+		evbuffer_drain(s->in, evbuffer_get_length(s->in));
 		break;
 	default:
 		break;
@@ -1323,7 +1410,7 @@ client_read_cb(struct bufferevent *bev, void *arg)
 }
 
 static void
-client_write_cb(struct bufferevent *bev, void *arg)
+client_write_cb(struct rstream *s, void *arg)
 {
 	struct conn *c = arg;
 
@@ -1334,17 +1421,29 @@ client_write_cb(struct bufferevent *bev, void *arg)
 	if (!c->u_paused || c->uc == NULL)
 		return;
 	c->u_paused = 0;
-	bufferevent_enable(c->uc->bev, EV_READ);
-	if (c->state == CS_PROXY)
+	rstream_read(c->uc->s, 1);
+	if (c->state == CS_PROXY) {
+		proxy_timer(c);
 		conn_response_read(c);
-	else if (c->state == CS_TUNNEL)
-		evbuffer_add_buffer(bufferevent_get_output(bev), bufferevent_get_input(c->uc->bev));
+	} else if (c->state == CS_TUNNEL)
+		evbuffer_add_buffer(s->out, c->uc->s->in);
 }
 
 static void
-client_event_cb(struct bufferevent *bev, short what, void *arg)
+client_event_cb(struct rstream *s, enum rstream_event ev, void *arg)
 {
-	conn_close(arg);
+	struct conn *c = arg;
+
+	/* A client that shut its side down after a whole request (printf |
+	 * nc) still gets the answer; the connection closes after it. */
+	if (ev == RSTREAM_EOF && c->in_request && c->req_done &&
+	    (c->state == CS_HELD || c->state == CS_CONNECT || c->state == CS_PROXY)) {
+		c->close_after = 1;
+		c->keepalive = 0;
+		rstream_read(s, 0);
+		return;
+	}
+	conn_close(c);
 }
 
 static void
@@ -1354,7 +1453,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	switch (c->state) {
 	case CS_HEAD:
-		if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+		if (evbuffer_get_length(c->cs->in) == 0) {
 			conn_close(c); /* idle keep-alive connection */
 			return;
 		}
@@ -1373,9 +1472,27 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_dispatch(c);
 		break;
 	case CS_PROXY:
+		if (c->resp_head) {
+			/* Stalled in the middle of a response: the upstream
+			 * stopped sending, or the client stopped reading. */
+			attempt_end(c, !c->u_paused);
+			upconn_free(take_ptr(&c->uc));
+			if (c->u_paused)
+				conn_close(c);
+			else
+				conn_close_after_write(c);
+			return;
+		}
+		if (!c->req_done) {
+			/* The client stopped sending its body. */
+			attempt_end(c, 0);
+			upconn_free(take_ptr(&c->uc));
+			conn_reply(c, 408, 1);
+			return;
+		}
 		attempt_end(c, 1);
 		upconn_free(take_ptr(&c->uc));
-		conn_reply(c, 504, !c->req_done);
+		conn_reply(c, 504, 0);
 		break;
 	case CS_CLOSING:
 		conn_close(c);
@@ -1395,9 +1512,7 @@ router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *
 	struct conn *c = xcalloc(1, sizeof(*c));
 
 	c->w = w;
-	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL)
-		log_fatal("bufferevent_socket_new failed");
+	c->cs = rstream_new(w, fd, client_read_cb, client_write_cb, client_event_cb, c);
 	c->head = evbuffer_new();
 	if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->client_ip,
@@ -1405,12 +1520,8 @@ router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *
 	else
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->client_ip,
 		          sizeof(c->client_ip));
-	set_nodelay(c->bev);
-	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, ROUTER_HIGH_WATER);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	event_assign(&c->timer, w->base, -1, 0, conn_timer_cb, c);
-	c->state = CS_HEAD;
+	conn_set_state(c, CS_HEAD);
 	TAILQ_INSERT_TAIL(&w->conns, c, link);
 	STAT_INC(w->conns_open);
 	STAT_INC(w->conns_total);
@@ -1463,8 +1574,7 @@ router_conn_table_changed(struct worker *w)
 		}
 	}
 	/* Requests in flight on them drain, up to the deadline. */
-	TAILQ_FOREACH(c, &w->conns, link)
-	{
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = TAILQ_NEXT(c, link)) {
 		if (c->attempt && atomic_load_explicit(&c->up->draining, RELAXED)) {
 			if (w->drain_timer == NULL)
 				w->drain_timer =
@@ -1514,6 +1624,7 @@ router_conn_stop(struct worker *w)
 	for (i = 0; i < w->nlisteners; i++)
 		evconnlistener_free(w->listeners[i]);
 	w->nlisteners = 0;
+	event_del(w->accept_timer);
 	evtimer_add(w->stop_timer, &tv);
 	while ((uc = TAILQ_FIRST(&w->idle)) != NULL) {
 		pool_remove(uc);
@@ -1521,7 +1632,7 @@ router_conn_stop(struct worker *w)
 	}
 	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, link);
-		if (c->state == CS_HEAD && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+		if (c->state == CS_HEAD && evbuffer_get_length(c->cs->in) == 0)
 			conn_close(c);
 		else if (c->state == CS_HELD) {
 			conn_unhold(c);

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, free_port, raw_exchange, route, status_of
+from router_harness import BUILD, free_port, raw_exchange, route, status_of
 
 
 class Closer:
@@ -64,6 +64,42 @@ def test_refused_upstream_is_retried_on_another(router_factory, backends):
     assert r.upstreams()[("e.example.com", dead)]["errors"] >= 1
 
 
+class Blackhole:
+    """A listener whose accept queue is full: connecting to it hangs."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.fillers = []
+        for _ in range(4):
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(self.sock.getsockname())
+            self.fillers.append(f)
+        time.sleep(0.1)
+
+    def stop(self):
+        for f in self.fillers:
+            f.close()
+        self.sock.close()
+
+
+def test_connect_timeout_tries_the_next_upstream_then_504(router_factory, backends):
+    ok = backends("ok", "busybox")
+    hole = Blackhole()
+    r = router_factory(["--connect-timeout", "300"])
+    r.put_table([route("e.example.com", hole.addr, ok.addr), route("h.example.com", hole.addr)], 1)
+    for _ in range(4):
+        assert r.get("e.example.com")[:2] == (200, b"ok")
+    t0 = time.time()
+    assert r.get("h.example.com")[0] == 504
+    assert 0.25 < time.time() - t0 < 3
+    assert r.upstreams()[("h.example.com", hole.addr)]["errors"] == 1
+    hole.stop()
+
+
 def test_upstream_closing_without_answer_gives_502(router_factory):
     c = Closer()
     g = Closer(b"this is not http\r\n\r\n")
@@ -83,6 +119,39 @@ def test_response_timeout_gives_504(router_factory, backends):
     st, _, _ = r.get("e.example.com", "/slow?ms=3000")
     assert st == 504 and time.time() - t0 < 2.5
     assert r.get("e.example.com", "/slow?ms=10")[:2] == (200, b"slow")
+
+
+def test_upstream_stalling_mid_response_is_cut(router_factory, backends):
+    b = backends("stall")
+    r = router_factory(["--response-timeout", "500"])
+    r.put_table([route("e.example.com", b.addr)], 1)
+    t0 = time.time()
+    raw = raw_exchange(r.port, b"GET /stall?ms=5000 HTTP/1.1\r\nHost: e.example.com\r\n\r\n")
+    elapsed = time.time() - t0
+    assert status_of(raw) == 200 and raw.endswith(b"0123456789"), raw
+    assert elapsed < 4, elapsed
+    u = r.upstreams()[("e.example.com", b.addr)]
+    assert (u["in_flight"], u["errors"]) == (0, 1), u
+
+
+def test_slow_upload_is_not_a_response_timeout(router_factory, backends):
+    b = backends("up")
+    r = router_factory(["--response-timeout", "500", "--idle-timeout", "3000"])
+    r.put_table([route("e.example.com", b.addr)], 1)
+    s = socket.create_connection(("127.0.0.1", r.port), timeout=10)
+    s.sendall(b"POST /echo HTTP/1.1\r\nHost: e.example.com\r\nContent-Length: 5\r\n"
+              b"Connection: close\r\n\r\n")
+    for ch in b"hello":
+        time.sleep(0.3)
+        s.sendall(bytes([ch]))
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    assert status_of(got) == 200 and b'"len": 5' in got, got
 
 
 def test_header_and_idle_timeouts(router_factory, backends):

@@ -2,7 +2,7 @@
 import threading
 import time
 
-from conftest import route
+from router_harness import route
 
 
 def wait_metric(r, name, value, timeout=5):

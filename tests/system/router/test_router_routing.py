@@ -1,7 +1,7 @@
 """berth-router: host routing, 404s, path allow-list, forwarded headers, admin API."""
 import json
 
-from conftest import raw_exchange, route, status_of
+from router_harness import raw_exchange, route, status_of
 
 
 def test_host_routing_and_unknown_host(router_factory, backends):
@@ -23,7 +23,7 @@ def test_host_routing_and_unknown_host(router_factory, backends):
 def test_wildcard_route_and_static_routes(router_factory, backends):
     a = backends("alpha", "busybox")
     b = backends("beta", "busybox")
-    r = router_factory([f"--route", f"x.example.com={a.addr}", "--route", f"*={b.addr}"])
+    r = router_factory(["--route", f"x.example.com={a.addr}", "--route", f"*={b.addr}"])
     assert r.get("x.example.com")[:2] == (200, b"alpha")
     assert r.get("anything.else")[:2] == (200, b"beta")
     # HTTP/1.0 without Host goes to the wildcard

@@ -2,7 +2,7 @@
 refused before any of it can reach an upstream as a second request."""
 import pytest
 
-from conftest import raw_exchange, route, status_of
+from router_harness import raw_exchange, route, status_of
 
 H = b"Host: s.example.com\r\n"
 
@@ -50,10 +50,10 @@ REJECTED = {
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    import conftest
+    import router_harness as harness
     tmp = str(tmp_path_factory.mktemp("smuggle"))
-    b = conftest.PyBackend("s")
-    r = conftest.Router(tmp, [])
+    b = harness.PyBackend("s")
+    r = harness.Router(tmp, [])
     r.put_table([route("s.example.com", b.addr)], 1)
     yield r, b
     b.stop()

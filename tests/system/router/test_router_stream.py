@@ -5,7 +5,7 @@ import os
 import socket
 import time
 
-from conftest import route
+from router_harness import route
 
 
 def test_streamed_response_arrives_chunk_by_chunk(router_factory, backends):
@@ -92,6 +92,61 @@ def test_head_and_no_content(router_factory, backends):
     c.request("HEAD", "/", headers={"Host": "h.example.com"})
     resp = c.getresponse()
     assert resp.status == 200 and resp.read() == b""
+    c.request("GET", "/", headers={"Host": "h.example.com"})
+    resp = c.getresponse()
+    assert (resp.status, resp.read()) == (200, b"h")
+    c.close()
+
+
+def test_half_closed_client_gets_its_answer(router_factory, backends):
+    b = backends("half")
+    r = router_factory()
+    r.put_table([route("h.example.com", b.addr)], 1)
+    s = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+    s.sendall(b"GET /slow?ms=300 HTTP/1.1\r\nHost: h.example.com\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    assert got.startswith(b"HTTP/1.1 200") and got.endswith(b"half"), got
+    assert b"connection: close" in got.lower()
+
+
+def test_http10_client_gets_a_decoded_body(router_factory, backends):
+    b = backends("d")
+    r = router_factory()
+    r.put_table([route("d.example.com", b.addr)], 1)
+    s = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+    s.sendall(b"GET /stream?n=3&gap=10 HTTP/1.0\r\nHost: d.example.com\r\n\r\n")
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    head, body = got.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"transfer-encoding" not in head.lower()
+    assert b"connection: close" in head.lower()
+    assert body == b"d:0\nd:1\nd:2\n"
+
+
+def test_local_answers_to_head_have_no_body(router_factory, backends):
+    b = backends("h", "busybox")
+    r = router_factory()
+    r.put_table([route("h.example.com", b.addr), route("d.example.com", mode="down")], 1)
+    c = r.conn()
+    for host, status in (("nope.example.com", 404), ("d.example.com", 503),
+                         ("h.example.com", 200)):
+        c.request("HEAD", "/", headers={"Host": host})
+        resp = c.getresponse()
+        assert (resp.status, resp.read()) == (status, b"")
+    # the connection is still in step
     c.request("GET", "/", headers={"Host": "h.example.com"})
     resp = c.getresponse()
     assert (resp.status, resp.read()) == (200, b"h")

@@ -5,7 +5,7 @@ import socket
 import threading
 import time
 
-from conftest import route, ws_recv, ws_send
+from router_harness import route, ws_recv, ws_send
 
 
 def test_switch_in_the_middle_of_a_keepalive_connection(router_factory, backends):
@@ -162,3 +162,16 @@ def test_concurrent_switches_lose_no_request(router_factory, backends):
         t.join(10)
     assert not bad, bad[:5]
     assert counts[b"v1"] > 0 and counts[b"v2"] > 0
+
+
+def test_upstream_connections_are_pooled_while_fresh(router_factory, backends):
+    b = backends("pool")
+    r = router_factory(threads=1)
+    r.put_table([route("p.example.com", b.addr)], 1)
+    for _ in range(5):
+        assert r.get("p.example.com")[:2] == (200, b"pool")
+    assert len(set(b.ports)) == 1, b.ports
+    time.sleep(2.5)
+    # idle past 2 s: not reused, a new connection is made
+    assert r.get("p.example.com")[:2] == (200, b"pool")
+    assert len(set(b.ports)) == 2 and b.ports[-1] != b.ports[0], b.ports
