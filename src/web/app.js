@@ -142,7 +142,7 @@ function statusCell(c) {
   // While running, status_detail speaks of an update's new version: the
   // update cell says that; show it here only while deploying or failed.
   if (detail && c.status !== "running") {
-    parts.push(h("div", { class: "detail-line" + (c.status === "failed" ? " error" : ""), "data-detail": "" }, detail));
+    parts.push(h("div", { class: "detail-line" + (c.status === "failed" ? " error" : ""), "data-detail": "", title: detail }, detail));
     const m = /(\d{1,3})\s*%/.exec(detail);
     if (m && c.status === "deploying")
       parts.push(h("progress", { max: "100", value: String(Math.min(100, +m[1])), "aria-label": detail }));
@@ -175,7 +175,7 @@ function updateCell(c) {
     out.push(h("div", { class: "phases", "aria-label": "blue-green steps" }, order.map((p, i) =>
       h("span", { class: "phase" + (i < at ? " done" : i === at ? " now" : "") }, p))));
   }
-  if (u.error) out.push(h("div", { class: "error detail-line", "data-update-error": "" }, u.error));
+  if (u.error) out.push(h("div", { class: "error detail-line", "data-update-error": "", title: u.error }, u.error));
   else if (u.finished_at) out.push(h("div", { class: "detail-line" }, "finished " + ago(u.finished_at)));
   return out;
 }
@@ -218,7 +218,8 @@ function renderRow(c) {
     h("td", { "data-cell": "name" },
       h("button", { type: "button", class: "link name", "aria-expanded": String(c.name === state.selected),
         title: "show details", onclick: () => select(c.name) }, c.name),
-      c.url ? h("div", { class: "detail-line" }, h("a", { href: c.url, target: "_blank", rel: "noopener" }, c.url)) : null),
+      c.url ? h("div", { class: "detail-line" }, h("a", { href: c.url, target: "_blank", rel: "noopener", title: c.url },
+        c.url.replace(/^https?:\/\//, ""))) : null),
     h("td", { "data-cell": "status" }, statusCell(c)),
     h("td", { "data-cell": "version" }, versionCell(c)),
     h("td", { "data-cell": "update" }, updateCell(c)),

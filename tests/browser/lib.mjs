@@ -6,6 +6,7 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 export const env = (name) => {
@@ -14,7 +15,7 @@ export const env = (name) => {
   return v;
 };
 
-export const URL = () => env("BERTH_URL");
+export const baseUrl = () => env("BERTH_URL");
 export const TOKEN = () => env("BERTH_TOKEN");
 
 let checks = 0;
@@ -81,10 +82,12 @@ export async function scenario(name, fn) {
   process.exit(rc);
 }
 
-// screenshot saves the page under BERTH_SCREENSHOTS when that is set.
+// screenshot saves the page under BERTH_SCREENSHOTS when that is set (a
+// folder, or 1 for tests/browser/screenshots, which git ignores).
 export async function screenshot(page, name) {
-  const dir = process.env.BERTH_SCREENSHOTS;
-  if (!dir) return;
+  let dir = process.env.BERTH_SCREENSHOTS;
+  if (!dir || dir === "0") return;
+  if (dir === "1") dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "screenshots");
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
@@ -93,7 +96,7 @@ export async function screenshot(page, name) {
 
 // signIn opens the dashboard and signs in with token through the form.
 export async function signIn(page, token = TOKEN()) {
-  await page.goto(URL() + "/");
+  await page.goto(baseUrl() + "/");
   await page.getByLabel("API token").fill(token);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.locator("#view-containers").waitFor({ state: "visible" });
@@ -178,7 +181,7 @@ export function routerGet(name, reqPath = "/", org = "default") {
 // apiCall is for setup and for checks behind the page, never for what a
 // scenario claims the user did.
 export async function apiCall(method, p, body) {
-  const res = await fetch(URL() + "/api/v1" + p, {
+  const res = await fetch(baseUrl() + "/api/v1" + p, {
     method, headers: { Authorization: "Bearer " + TOKEN(), "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });

@@ -1,9 +1,9 @@
 // Sign in: a wrong token shows an error and stays on the form; the admin
 // token opens the containers view; signing out goes back to the form.
-import { check, scenario, signIn, TOKEN, URL } from "./lib.mjs";
+import { baseUrl, check, scenario, signIn, TOKEN } from "./lib.mjs";
 
 scenario("sign_in", async ({ page }) => {
-  await page.goto(URL() + "/");
+  await page.goto(baseUrl() + "/");
   const form = page.getByRole("heading", { name: "Sign in" });
   check("the sign-in form shows first", await form.isVisible());
   check("no view tabs before signing in", !(await page.getByRole("button", { name: "Secrets" }).isVisible()));

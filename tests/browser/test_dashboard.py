@@ -69,7 +69,7 @@ def test_retry_then_delete(berthd, scenarios, registry):
 
 
 def test_secrets(berthd, scenarios):
-    scenarios.run("secrets", berthd, IMG_HELLO_V1=scenarios.registry.images["hello:v1"])
+    scenarios.run("secrets", berthd)
     status, secrets = berthd.call("GET", "/secrets")
     assert [s["name"] for s in secrets] == ["API_KEY"]
 
