@@ -1,6 +1,6 @@
 // Update -> Edit config: the modal holds the current config and environment
 // settings; a changed value redeploys, and the row ends running again.
-import { apiCall, check, clickRowButton, routerGet, scenario, seen, signIn, waitRow, watchRows } from "./lib.mjs";
+import { apiCall, check, screenshot, clickRowButton, routerGet, scenario, seen, signIn, waitRow, watchRows } from "./lib.mjs";
 
 scenario("edit_config", async ({ page }) => {
   await signIn(page);
@@ -16,6 +16,7 @@ scenario("edit_config", async ({ page }) => {
   const env = dlg.getByLabel("Environment settings");
   check("the environment settings are pre-populated", (await env.inputValue()) === "REGION=eu", await env.inputValue());
 
+  await screenshot(page, "edit-config-modal");
   await cfg.fill(before.deployment.config.replace('LOG_LEVEL: "info"', 'LOG_LEVEL: "debug"'));
   await env.fill("REGION=us");
   await dlg.getByRole("button", { name: "Redeploy" }).click();
@@ -23,7 +24,8 @@ scenario("edit_config", async ({ page }) => {
 
   const text = await waitRow(page, "envy", /done/, 60000);
   const s = await seen(page, "envy");
-  check("an edit-config update ran", s.update.some((x) => /edit config · blue-green (pending|started|ready)/.test(x)), s.update.join(" | "));
+  check("an edit-config update ran", s.update.filter((x) => x !== "—").every((x) => /edit config · blue-green/.test(x)), s.update.join(" | "));
+  check("its statuses showed, ending done", s.badge.length >= 2 && s.badge.at(-1) === "done", s.badge);
   check("the row ends running", /running/.test(text), text);
   const res = await routerGet("envy", "/cgi-bin/env");
   check("the new version has the changed values", /LOG_LEVEL=debug/.test(res.body) && /REGION=us/.test(res.body), res.body);

@@ -112,20 +112,25 @@ export async function rowText(page, name) {
   return t.replace(/\s+/g, " ").trim();
 }
 
-// watchRows records every text a row's status and update cells show, so that
-// quick transitions (deploying lasts a second or two) are not missed.
+// watchRows records every text a row's status and update cells show, the
+// update's status badge and its current step or phase, so that quick
+// transitions (deploying lasts a second or two) are not missed.
 export async function watchRows(page) {
   await page.evaluate(() => {
     window.__seen = {};
     const note = () => {
       for (const tr of document.querySelectorAll("#containers tbody tr[data-name]")) {
         const n = tr.dataset.name;
-        const seen = (window.__seen[n] ||= { status: [], update: [] });
+        const seen = (window.__seen[n] ||= { status: [], update: [], badge: [], phase: [] });
         const s = tr.querySelector("[data-cell=status] .status");
         const u = tr.querySelector("[data-cell=update]");
         const add = (list, v) => { if (v && list[list.length - 1] !== v) list.push(v); };
         if (s) add(seen.status, s.textContent.trim());
         if (u) add(seen.update, u.innerText.replace(/\s+/g, " ").trim());
+        const b = tr.querySelector("[data-cell=update] .status");
+        if (b) add(seen.badge, b.textContent.trim());
+        const p = tr.querySelector("[data-cell=update] .phase.now");
+        if (p) add(seen.phase, p.textContent.trim());
       }
     };
     note();
@@ -135,7 +140,7 @@ export async function watchRows(page) {
 }
 
 export async function seen(page, name) {
-  return page.evaluate((n) => (window.__seen && window.__seen[n]) || { status: [], update: [] }, name);
+  return page.evaluate((n) => (window.__seen && window.__seen[n]) || { status: [], update: [], badge: [], phase: [] }, name);
 }
 
 // waitRow waits until the row's text matches re; returns that text.

@@ -17,7 +17,8 @@ scenario("promote", async ({ page }) => {
 
   const text = await waitRow(page, "dbg", /done/, 60000);
   const s = await seen(page, "dbg");
-  check("a promote update ran", s.update.some((x) => /deploy to prod · blue-green/.test(x)), s.update.join(" | "));
+  check("a promote update ran", s.update.filter((x) => x !== "—").every((x) => /deploy to prod · blue-green/.test(x)), s.update.join(" | "));
+  check("its statuses showed, ending done", s.badge.length >= 2 && s.badge.at(-1) === "done", s.badge);
   check("the row no longer says debug", !/\bdebug\b/.test(await row(page, "dbg").locator("[data-cell=version]").innerText()), text);
   check("the container is running", /running/.test(text), text);
   await clickRowButton(page, "dbg", "Update");

@@ -1,6 +1,6 @@
 // Secrets: set two, see them listed; one bound to a container shows it in
 // "Bound to" and cannot be deleted (berthd's reason shows); the other can.
-import { apiCall, check, env, scenario, signIn } from "./lib.mjs";
+import { apiCall, check, env, screenshot, scenario, signIn } from "./lib.mjs";
 
 scenario("secrets", async ({ page }) => {
   await signIn(page);
@@ -33,6 +33,7 @@ scenario("secrets", async ({ page }) => {
     await err.innerText());
   check("the bound secret is still listed", (await view.locator('#secrets tr[data-name="API_KEY"]').count()) === 1);
 
+  await screenshot(page, "secrets");
   await view.locator('#secrets tr[data-name="UNUSED"]').getByRole("button", { name: "Delete" }).click();
   await view.locator('#secrets tr[data-name="UNUSED"]').waitFor({ state: "detached" });
   check("an unbound secret is deleted", true);

@@ -1,7 +1,7 @@
 // Update -> New tag: the tag list marks the current and the invalid tags;
 // picking v2 shows the blue-green steps, and the row ends running v2; the
 // detail panel shows the new version's health log.
-import { check, clickRowButton, row, scenario, seen, signIn, stillSamePage, waitRow, watchRows } from "./lib.mjs";
+import { check, clickRowButton, screenshot, row, scenario, seen, signIn, stillSamePage, waitRow, watchRows } from "./lib.mjs";
 
 scenario("update_tag", async ({ page }) => {
   await signIn(page);
@@ -25,13 +25,18 @@ scenario("update_tag", async ({ page }) => {
   check("the current tag is marked current", /current/.test(await dlg.locator('.tag-choice[data-tag="v1"]').innerText()));
 
   await dlg.getByRole("radio", { name: /^v2/ }).check();
+  await screenshot(page, "update-modal-tags");
   await dlg.getByRole("button", { name: "Deploy tag" }).click();
   await dlg.waitFor({ state: "hidden" });
 
   const text = await waitRow(page, "blue", /done/, 60000);
   const s = await seen(page, "blue");
-  const steps = s.update.join(" | ");
-  check("the update's blue-green statuses showed", /pending|started/.test(steps) && /blue-green/.test(steps), steps);
+  check("the update is blue-green", s.update.filter((x) => x !== "—").every((x) => /new tag · blue-green/.test(x)), s.update.join(" | "));
+  check("its statuses showed in order, ending done",
+    ["pending", "started", "ready", "done"].includes(s.badge[0]) && s.badge.at(-1) === "done" &&
+    s.badge.every((b, i) => i === 0 || ["pending", "started", "ready", "done"].indexOf(b) > ["pending", "started", "ready", "done"].indexOf(s.badge[i - 1])),
+    s.badge);
+  check("the current step was highlighted", s.phase.length > 0 && s.phase.every((p) => ["pending", "started", "ready"].includes(p)), s.phase);
   check("the container stayed running during the update", s.status.every((x) => x === "running"), s.status);
   check("the row ends running v2", /running/.test(text) && /\bv2\b/.test(text), text);
   check("no reload was needed", await stillSamePage(page));
@@ -41,5 +46,6 @@ scenario("update_tag", async ({ page }) => {
   await log.waitFor();
   const logText = await log.innerText();
   check("the detail panel shows the health log", /\d{4}-\d\d-\d\dT.*\S/.test(logText), logText);
+  await screenshot(page, "detail-panel");
   check("the detail panel shows the deployment's config", /hello:v2/.test(await page.locator("#detail").innerText()));
 });
