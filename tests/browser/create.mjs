@@ -11,14 +11,15 @@ scenario("create", async ({ page }) => {
 
   // Create without a name: the form says what is missing, nothing is sent.
   await dlg.getByRole("button", { name: "Create" }).click();
-  check("an empty name is refused by the form", await dlg.isVisible());
+  check("an empty name is refused by the form", await dlg.isVisible() &&
+    await dlg.getByLabel("Name").evaluate((e) => e.validity.valueMissing));
 
   await dlg.getByLabel("Name").fill("web");
   await dlg.getByLabel("Git repository").fill(env("REPO"));
   await dlg.getByLabel("Tag", { exact: true }).fill("v1");
-  await dlg.getByRole("button", { name: "Create" }).click();
+  await dlg.getByLabel("Tag", { exact: true }).press("Enter");
   await dlg.waitFor({ state: "hidden" });
-  check("the modal closes once berthd accepted the container", true);
+  check("Enter in the form creates it: the modal closes once berthd accepted it", true);
 
   await row(page, "web").waitFor();
   const text = await waitRow(page, "web", /running/);

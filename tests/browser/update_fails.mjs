@@ -1,5 +1,6 @@
 // A failing update (v3: an image never healthy, health-timeout 4s): the row
-// says the update failed and why, while the container stays running v1.
+// says the update failed and why, while the container stays running v1. The
+// same update again is cancelled from the row.
 import { check, clickRowButton, row, scenario, screenshot, seen, signIn, waitRow, watchRows } from "./lib.mjs";
 
 scenario("update_fails", async ({ page }) => {
@@ -23,4 +24,15 @@ scenario("update_fails", async ({ page }) => {
   check("still on v1", /\bv1\b/.test(text), text);
   check("Retry is offered", await row(page, "steady").getByRole("button", { name: "Retry" }).isVisible());
   await screenshot(page, "update-failed");
+
+  // The same update again, cancelled while it runs.
+  await clickRowButton(page, "steady", "Update");
+  await dlg.getByRole("radio", { name: /^v3/ }).check();
+  await dlg.getByRole("button", { name: "Deploy tag" }).click();
+  await dlg.waitFor({ state: "hidden" });
+  await clickRowButton(page, "steady", "Cancel update");
+  const cancelled = await waitRow(page, "steady", /cancelled/, 20000);
+  check("Cancel update cancels it", /cancelled/.test(cancelled), cancelled);
+  check("the container still runs v1", /running/.test(cancelled) && /\bv1\b/.test(cancelled), cancelled);
+  check("Update is offered again", await row(page, "steady").getByRole("button", { name: "Update" }).isVisible());
 });
