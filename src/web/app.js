@@ -105,9 +105,12 @@ function show() {
   if (!signedIn) setTimeout(() => $("#token").focus(), 0);
 }
 
-function notice(el, message) {
+// notice shows message in el (role=alert) with a dismiss button; kind tags
+// it so that a later success can clear its own kind of message only.
+function notice(el, message, kind) {
   el.replaceChildren();
   el.hidden = !message;
+  el.dataset.kind = message ? kind || "action" : "";
   if (!message) return;
   el.append(h("span", {}, message),
     h("button", { type: "button", class: "link", "aria-label": "Dismiss", onclick: () => notice(el, "") }, "×"));
@@ -120,6 +123,12 @@ function ago(time) {
   if (s < 3600) return Math.round(s / 60) + "m ago";
   if (s < 86400) return Math.round(s / 3600) + "h ago";
   return new Date(time).toISOString().slice(0, 10);
+}
+
+// agoMinutes is ago() to the minute: rows are redrawn once a minute at most.
+function agoMinutes(time) {
+  const s = (Date.now() - Date.parse(time)) / 1000;
+  return s < 60 ? "just now" : ago(time);
 }
 
 /* ---- the containers table ---- */
@@ -176,7 +185,7 @@ function updateCell(c) {
       h("span", { class: "phase" + (i < at ? " done" : i === at ? " now" : "") }, p))));
   }
   if (u.error) out.push(h("div", { class: "error detail-line", "data-update-error": "", title: u.error }, u.error));
-  else if (u.finished_at) out.push(h("div", { class: "detail-line" }, "finished " + ago(u.finished_at)));
+  else if (u.finished_at) out.push(h("div", { class: "detail-line", title: u.finished_at }, "finished " + agoMinutes(u.finished_at)));
   return out;
 }
 
@@ -230,6 +239,8 @@ function renderRow(c) {
 // focus and hover survive the auto-refresh.
 function renderContainers() {
   const tbody = $("#containers tbody");
+  const failed = state.containers.filter((c) => c.status === "failed").length;
+  document.title = failed ? `berth (${failed} failed)` : "berth";
   $("#empty").hidden = state.containers.length > 0;
   $("#containers").hidden = state.containers.length === 0;
   const keep = new Set();
@@ -282,10 +293,11 @@ async function refresh() {
   refreshing = (async () => {
     try {
       state.containers = await api("GET", "/containers");
+      if ($("#notice").dataset.kind === "load") notice($("#notice"), "");
       renderContainers();
       if (state.selected) await renderDetail();
     } catch (e) {
-      if (e.status !== 401) notice($("#notice"), "Could not load the containers: " + e.message);
+      if (e.status !== 401) notice($("#notice"), "Could not load the containers: " + e.message, "load");
     }
   })();
   try { await refreshing; } finally { refreshing = null; }
