@@ -208,7 +208,7 @@ function versionCell(c) {
 function actions(c) {
   const busy = state.busy.has(c.name);
   const list = [];
-  const post = (body, what) => rowAction(c.name, what, () => api("POST", `/containers/${enc(c.name)}/updates`, body));
+  const post = (body, what) => rowAction(c.name, what, () => postUpdate(c.name, body));
   if (inProgress(c.update)) {
     list.push(h("button", { type: "button", disabled: busy,
       onclick: () => rowAction(c.name, "cancel the update", () => api("POST", `/containers/${enc(c.name)}/updates/current/cancel`)) },
@@ -361,6 +361,18 @@ async function renderDetail() {
   box.hidden = false;
 }
 
+// postUpdate starts an update of container name and shows berthd's answer (the
+// update as it now stands: a recreate's first phase) before the next poll.
+async function postUpdate(name, body) {
+  const u = await api("POST", `/containers/${enc(name)}/updates`, body);
+  const c = state.containers.find((x) => x.name === name);
+  if (c && u && u.id) {
+    c.update = u;
+    renderContainers();
+  }
+  return u;
+}
+
 /* ---- the modal ---- */
 
 let modalSubmit = null;
@@ -491,7 +503,7 @@ async function openUpdate(c) {
       submit = () => {
         const r = radios.find((x) => x.checked);
         if (!r) throw new Error("Choose a tag.");
-        return api("POST", `/containers/${enc(c.name)}/updates`, { kind: "tag", tag: r.value });
+        return postUpdate(c.name, { kind: "tag", tag: r.value });
       };
     } else if (which === "edit-config") {
       setModalOk("Redeploy", false);
@@ -521,13 +533,13 @@ async function openUpdate(c) {
         const body2 = { kind: "edit-config", config: cfg.value, env: envValue(env.value) };
         if (secrets.value !== secretsWas) body2.secrets = listValue(secrets.value);
         if (debug.checked !== !!cur.debug) body2.debug = debug.checked;
-        return api("POST", `/containers/${enc(c.name)}/updates`, body2);
+        return postUpdate(c.name, body2);
       };
     } else {
       body.append(h("p", {}, `Redeploys ${c.name}'s current deployment as a production enclave (debug off), blue-green. ` +
         "Its logs will no longer be readable."));
       setModalOk("Deploy to prod", true);
-      submit = () => api("POST", `/containers/${enc(c.name)}/updates`, { kind: "promote" });
+      submit = () => postUpdate(c.name, { kind: "promote" });
     }
   };
   for (const [k, label] of kinds)
