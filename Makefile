@@ -9,7 +9,7 @@ FUZZDIR ?= build-fuzz
 PYTEST  ?= /usr/bin/python3 -m pytest
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build asan test unit system fuzz format lint demo clean
+.PHONY: all deps build asan test unit system browser fuzz format lint demo clean
 
 all: build
 
@@ -28,12 +28,16 @@ asan:
 test: deps build asan
 	cd $(ASAN) && ctest --output-on-failure -j $(JOBS)
 	scripts/run-system-tests.sh $(ASAN)
+	scripts/run-browser-tests.sh $(ASAN)
 
 unit: asan
 	cd $(ASAN) && ctest --output-on-failure -j $(JOBS)
 
 system: asan
 	scripts/run-system-tests.sh $(ASAN)
+
+browser: deps asan
+	scripts/run-browser-tests.sh $(ASAN)
 
 fuzz: deps
 	CC=clang cmake -S . -B $(FUZZDIR) -DCMAKE_BUILD_TYPE=Debug -DBERTH_FUZZ=ON \

@@ -22,18 +22,35 @@ for p in $PKGS; do
 	fi
 done
 
-if [ -z "$missing" ]; then
-	echo "install-deps: all packages present"
-	exit 0
-fi
-
-echo "install-deps: installing$missing"
 if [ "$(id -u)" -ne 0 ]; then
 	SUDO=sudo
 else
 	SUDO=
 fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+if [ -z "$missing" ]; then
+	echo "install-deps: all packages present"
+else
+	echo "install-deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086
+	$SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# The browser tests' npm packages (playwright-core, which drives Debian's
+# chromium above: no browser is downloaded). npm ci runs only when
+# node_modules is missing or package-lock.json changed since the last run.
+cd "$(dirname "$0")/.."
+if ! command -v npm >/dev/null; then
+	echo "install-deps: no npm on this machine: the browser tests will be skipped"
+	exit 0
+fi
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.berth-package-lock.sha256
+if [ -d node_modules/playwright-core ] && [ "$(cat "$stamp" 2>/dev/null)" = "$lock_sum" ]; then
+	echo "install-deps: node_modules up to date"
+else
+	echo "install-deps: npm ci"
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	echo "$lock_sum" >"$stamp"
+fi

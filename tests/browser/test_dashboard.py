@@ -1,0 +1,80 @@
+"""The dashboard in a real browser (chromium, headless) against a real berthd
+deploying real enclaves: each test runs one node scenario (NAME.mjs) that
+clicks through the page as a user would and checks what the page shows.
+Setup that is not under test (a container to update) goes through the API."""
+import subprocess
+
+from lifecycle_helpers import config_text
+
+
+def deploy(b, name, **body):
+    status, c = b.call("POST", "/containers", dict(name=name, **body))
+    assert status == 202, c
+    return b.wait_status(name, "running")
+
+
+def test_sign_in(berthd, scenarios):
+    scenarios.run("sign_in", berthd)
+
+
+def test_create_container(berthd, scenarios):
+    scenarios.run("create", berthd)
+    c = berthd.container("web")
+    assert c["status"] == "running" and c["deployment"]["tag"] == "v1"
+    assert berthd.get("web")[1] == b"hello v1\n"
+
+
+def test_update_to_a_new_tag(berthd, scenarios):
+    deploy(berthd, "blue", repo=scenarios.repo.dir, tag="v1")
+    scenarios.run("update_tag", berthd)
+    assert berthd.get("blue")[1] == b"hello v2\n"
+
+
+def test_failing_update_keeps_the_old_version(berthd, scenarios):
+    deploy(berthd, "steady", repo=scenarios.repo.dir, tag="v1")
+    scenarios.run("update_fails", berthd)
+    assert berthd.get("steady")[1] == b"hello v1\n"
+
+
+def test_edit_config(berthd, scenarios, registry):
+    cfg = config_text(registry.images["env:v1"], env={"LOG_LEVEL": "info", "REGION": None})
+    deploy(berthd, "envy", config=cfg, env={"REGION": "eu"})
+    scenarios.run("edit_config", berthd)
+    body = berthd.get("envy", "/cgi-bin/env")[1].decode()
+    assert "LOG_LEVEL=debug" in body and "REGION=us" in body, body
+
+
+def test_promote_a_debug_container(berthd, scenarios):
+    deploy(berthd, "dbg", repo=scenarios.repo.dir, tag="v1", debug=True)
+    scenarios.run("promote", berthd)
+    c = berthd.container("dbg")
+    assert c["debug"] is False and c["deployment"]["debug"] is False
+
+
+def test_retry_then_delete(berthd, scenarios, registry):
+    """A deploy fails: its image is not in the registry yet. The image is
+    pushed (the underlying issue fixed); Retry in the dashboard deploys it;
+    Delete removes it."""
+    slow = registry.images["slow:v1"]
+    late = slow.replace("/slow:v1@", "/late:v1@")
+    cfg = config_text(late, env={"SLOW_SECONDS": "1"})
+    status, c = berthd.call("POST", "/containers", {"name": "late", "config": cfg})
+    assert status == 202, c
+    berthd.wait_status("late", "failed", timeout=60)
+    subprocess.run(["skopeo", "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false",
+                    "docker://" + slow.split("@")[0], "docker://" + late.split("@")[0]],
+                   check=True, timeout=60)
+    scenarios.run("retry_delete", berthd)
+    assert berthd.call("GET", "/containers/late")[0] == 404
+
+
+def test_secrets(berthd, scenarios):
+    scenarios.run("secrets", berthd)
+    status, secrets = berthd.call("GET", "/secrets")
+    assert [s["name"] for s in secrets] == ["API_KEY"]
+
+
+def test_recreate_shows_two_phases(gpu_berthd, scenarios, registry):
+    deploy(gpu_berthd, "llm", config=config_text(registry.images["hello:v1"], gpus=8))
+    scenarios.run("recreate", gpu_berthd)
+    assert gpu_berthd.get("llm")[1] == b"hello v2\n"
