@@ -48,6 +48,14 @@ env_alive() {
 	[ -n "$1" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]
 }
 
+# env_running PID: true while our child PID runs (set up or exec'd, not a
+# zombie); its command may not be known yet just after the fork.
+env_running() {
+	case $(ps -o stat= -p "$1" 2>/dev/null) in
+	'' | Z*) return 1 ;;
+	esac
+}
+
 # env_kill PID NAME: SIGTERM to PID if it is NAME, then waits up to 10 s for it
 # to go, then SIGKILL.
 env_kill() {
@@ -92,7 +100,7 @@ YML
 	ENV_REG_PID=$!
 	i=0
 	until curl -sf --noproxy '*' "http://$ENV_REGISTRY/v2/" >/dev/null 2>&1; do
-		env_alive "$ENV_REG_PID" docker-registry ||
+		env_running "$ENV_REG_PID" ||
 			env_die "docker-registry exited: $(tail -5 "$ENV_DIR/registry/registry.log")"
 		i=$((i + 1))
 		[ $i -lt 200 ] || env_die "docker-registry did not answer in 20 s"
@@ -144,17 +152,20 @@ env_repo() {
 	rm -rf "$ENV_REPO"
 	git init -q -b main "$ENV_REPO" || env_die "git init failed"
 	now=$(date +%s)
-	for v in v1 v2; do
-		if [ $v = v1 ]; then img=$ENV_HELLO_V1 && at=$((now - 60)); else img=$ENV_HELLO_V2 && at=$now; fi
-		env_config "$img" >"$ENV_REPO/tinfoil-config.yml"
-		# Commit times apart: tags list newest first by commit time.
-		GIT_AUTHOR_NAME=berth GIT_AUTHOR_EMAIL=demo@berth.invalid \
-			GIT_COMMITTER_NAME=berth GIT_COMMITTER_EMAIL=demo@berth.invalid \
-			GIT_AUTHOR_DATE="@$at +0000" GIT_COMMITTER_DATE="@$at +0000" \
-			sh -c 'git -C "$1" add tinfoil-config.yml &&
-				git -C "$1" commit -q -m "hello $2" && git -C "$1" tag "$2"' _ "$ENV_REPO" $v ||
-			env_die "git commit failed"
-	done
+	env_repo_tag v1 "$ENV_HELLO_V1" "$ENV_MIN_HEALTHY" $((now - 60))
+	env_repo_tag v2 "$ENV_HELLO_V2" "$ENV_MIN_HEALTHY" "$now"
+}
+
+# env_repo_tag TAG IMAGE MIN_HEALTHY WHEN: a commit at unix time WHEN (tags
+# list newest first by commit time) of IMAGE's config, tagged TAG.
+env_repo_tag() {
+	env_config "$2" "$3" >"$ENV_REPO/tinfoil-config.yml"
+	GIT_AUTHOR_NAME=berth GIT_AUTHOR_EMAIL=demo@berth.invalid \
+		GIT_COMMITTER_NAME=berth GIT_COMMITTER_EMAIL=demo@berth.invalid \
+		GIT_AUTHOR_DATE="@$4 +0000" GIT_COMMITTER_DATE="@$4 +0000" \
+		sh -c 'git -C "$1" add tinfoil-config.yml &&
+			git -C "$1" commit -q -m "$2" && git -C "$1" tag "$2"' _ "$ENV_REPO" "$1" ||
+		env_die "git commit failed"
 }
 
 # env_berthd_start: berthd on ENV_LISTEN with its router on ENV_ROUTER, state in
@@ -178,7 +189,7 @@ env_berthd_start() {
 	ENV_BERTHD_PID=$!
 	i=0
 	until curl -sf --noproxy '*' "http://$ENV_LISTEN/healthz" >/dev/null 2>&1; do
-		env_alive "$ENV_BERTHD_PID" berthd ||
+		env_running "$ENV_BERTHD_PID" ||
 			env_die "berthd exited: $(tail -5 "$ENV_STATE/berthd.log")"
 		i=$((i + 1))
 		[ $i -lt 600 ] || env_die "berthd did not answer in 60 s"
@@ -254,4 +265,10 @@ env_stop() {
 		ip link del "$ENV_BRIDGE" || env_log "could not remove the bridge $ENV_BRIDGE"
 	fi
 	env_kill "$ENV_REG_PID" docker-registry
+	# berthd's run dir for this state dir (see recon_new), if empty now.
+	if [ -n "${ENV_STATE:-}" ]; then
+		run=/run/berth/$(printf %s "$ENV_STATE" | sha256sum | cut -c1-12)
+		rmdir "$run/netns" "$run/oci" "$run" 2>/dev/null
+	fi
+	return 0
 }

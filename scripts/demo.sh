@@ -25,6 +25,7 @@ BUILD=$(cd "${1:-build}" 2>/dev/null && pwd) || {
 	echo "demo: no build dir ${1:-build} (run make build)" >&2
 	exit 2
 }
+# shellcheck source=scripts/demo-env.sh
 . "$(dirname "$0")/demo-env.sh"
 
 mkdir -p "${DEMO_DIR:=$ENV_ROOT/state/demo}"
@@ -47,6 +48,7 @@ ENV_MIN_HEALTHY=2s
 
 [ "$(id -u)" = 0 ] || env_die "berthd makes network namespaces and runs runc: run as root"
 
+# shellcheck disable=SC2317 # called by the trap
 on_signal() {
 	trap '' INT TERM
 	echo
@@ -85,6 +87,8 @@ env_wait_status web running 60 || env_die "web did not start (see $ENV_STATE/ber
 
 APP=http://web.default.containers.localhost:${ENV_ROUTER##*:}/
 TOKEN_FILE=$ENV_STATE/admin-token
+URL_VAR=
+[ "$ENV_LISTEN" = 127.0.0.1:7070 ] || URL_VAR="BERTH_URL=http://$ENV_LISTEN "
 cat <<EOF
 
 berth is running.
@@ -97,7 +101,7 @@ berth is running.
 
 Update web to v2 (blue-green: v1 serves until v2 is healthy), from the CLI:
 
-  BERTH_URL=http://$ENV_LISTEN BERTH_TOKEN=\$(cat $TOKEN_FILE) \\
+  ${URL_VAR}BERTH_TOKEN=\$(cat $TOKEN_FILE) \\
     $BUILD/berth container update web --tag v2
 
 or with curl:
