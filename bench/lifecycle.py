@@ -3,7 +3,8 @@ repository and berthd, and takes them down): create -> running, update ->
 traffic, and GET /containers with 1,000 containers in the store.
 
 Environment (set by lifecycle.sh): BENCH_API, BENCH_TOKEN, BENCH_ROUTER
-(ADDR:PORT), BENCH_REPO, BENCH_LOG (berthd's debug log), RUNS, UPDATES,
+(ADDR:PORT), BENCH_REPO, BENCH_REGISTRY, BENCH_STATE (berthd's state dir),
+BENCH_LOG (berthd's debug log), RUNS, UPDATES,
 LIST_N, LIST_GETS. Python's standard library only."""
 import http.client
 import json
@@ -20,6 +21,7 @@ ROUTER = os.environ["BENCH_ROUTER"]
 REPO = os.environ["BENCH_REPO"]
 REGISTRY = os.environ["BENCH_REGISTRY"]
 LOG = os.environ["BENCH_LOG"]
+ENCLAVES = os.path.join(os.environ["BENCH_STATE"], "enclaves")
 RUNS = int(os.environ.get("RUNS", "7"))
 UPDATES = int(os.environ.get("UPDATES", "5"))
 LIST_N = int(os.environ.get("LIST_N", "1000"))
@@ -69,15 +71,22 @@ class Api:
         raise SystemExit(f"{name}: timed out; last: {json.dumps(c)[:2000]}")
 
     def delete_all(self, names, timeout=120):
+        """Deletes names and waits for their teardown: gone from the list,
+        and their enclaves too (so that runs do not overlap)."""
+        others = set()
+        for c in self.call("GET", "/containers")[1]:
+            if c["name"] not in names and c["deployment"]:
+                others.add("e-" + c["deployment"]["id"][:12])
         for n in names:
             self.call("DELETE", "/containers/" + n)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             st, items = self.call("GET", "/containers")
-            if not any(c["name"] in names for c in items):
+            if not any(c["name"] in names for c in items) and \
+                    set(os.listdir(ENCLAVES)) <= others:
                 return
             time.sleep(0.1)
-        raise SystemExit("containers still listed after their DELETE")
+        raise SystemExit("containers or enclaves still there after their DELETE")
 
 
 def app_get(name):
