@@ -168,20 +168,25 @@ env_repo_tag() {
 		env_die "git commit failed"
 }
 
-# env_berthd_start: berthd on ENV_LISTEN with its router on ENV_ROUTER, state in
-# ENV_DIR/berthd. Sets ENV_BERTHD_PID, ENV_STATE, ENV_API, ENV_TOKEN.
-env_berthd_start() {
-	ENV_STATE=$ENV_DIR/berthd
-	ENV_API=http://$ENV_LISTEN/api/v1
+# env_check: dies unless berthd can start: built, its ports free.
+env_check() {
 	[ -x "$ENV_BUILD/berthd" ] || env_die "no $ENV_BUILD/berthd (run make build)"
 	env_port_busy "$ENV_LISTEN" &&
 		env_die "$ENV_LISTEN is taken (another berthd?); free it or choose other ports (see the script's header)"
 	# The router of an earlier run of this state dir may still run: berthd
 	# adopts it. Any other owner of the port is an error.
 	if env_port_busy "$ENV_ROUTER" &&
-		! env_alive "$(cat "$ENV_STATE/router.pid" 2>/dev/null)" berth-router; then
+		! env_alive "$(cat "$ENV_DIR/berthd/router.pid" 2>/dev/null)" berth-router; then
 		env_die "$ENV_ROUTER is taken; free it or choose other ports (see the script's header)"
 	fi
+}
+
+# env_berthd_start: berthd on ENV_LISTEN with its router on ENV_ROUTER, state in
+# ENV_DIR/berthd. Sets ENV_BERTHD_PID, ENV_STATE, ENV_API, ENV_TOKEN.
+env_berthd_start() {
+	ENV_STATE=$ENV_DIR/berthd
+	ENV_API=http://$ENV_LISTEN/api/v1
+	env_check
 	mkdir -p "$ENV_STATE"
 	setsid "$ENV_BUILD/berthd" --state-dir "$ENV_STATE" --listen "$ENV_LISTEN" \
 		--router-listen "$ENV_ROUTER" --subnet "$ENV_SUBNET" --bridge "$ENV_BRIDGE" \
@@ -257,16 +262,18 @@ env_stop() {
 		[ $i -lt 600 ] || env_log "enclaves still there after 60 s: $(ls "$ENV_STATE/enclaves")"
 	fi
 	env_kill "$ENV_BERTHD_PID" berthd
-	if [ -n "${ENV_STATE:-}" ]; then
+	# The router and the bridge, if our berthd started or adopted them (not
+	# another run's, when this one stopped before its berthd).
+	if [ -n "$ENV_BERTHD_PID" ]; then
 		env_kill "$(cat "$ENV_STATE/router.pid" 2>/dev/null)" berth-router
 		rm -f "$ENV_STATE/router.pid"
-	fi
-	if [ -n "${ENV_BRIDGE:-}" ] && ip link show "$ENV_BRIDGE" >/dev/null 2>&1; then
-		ip link del "$ENV_BRIDGE" || env_log "could not remove the bridge $ENV_BRIDGE"
+		if ip link show "$ENV_BRIDGE" >/dev/null 2>&1; then
+			ip link del "$ENV_BRIDGE" || env_log "could not remove the bridge $ENV_BRIDGE"
+		fi
 	fi
 	env_kill "$ENV_REG_PID" docker-registry
 	# berthd's run dir for this state dir (see recon_new), if empty now.
-	if [ -n "${ENV_STATE:-}" ]; then
+	if [ -n "$ENV_BERTHD_PID" ]; then
 		run=/run/berth/$(printf %s "$ENV_STATE" | sha256sum | cut -c1-12)
 		rmdir "$run/netns" "$run/oci" "$run" 2>/dev/null
 	fi

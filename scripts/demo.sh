@@ -61,6 +61,7 @@ on_signal() {
 trap 'env_stop' EXIT
 trap on_signal INT TERM
 
+env_check
 echo "demo: starting the registry..."
 env_registry_start
 echo "demo: building hello v1 and v2 and pushing them to $ENV_REGISTRY..."
