@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "common/log.h"
@@ -330,6 +331,11 @@ api_server_new(struct event_base *base, const char *addr, int port,
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof ss;
 		evutil_socket_t fd = evhttp_bound_socket_get_fd(sock);
+		int one = 1;
+
+		/* Accepted connections inherit it: answers of a few segments
+		 * must not wait for the client's delayed ACK (Nagle). */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
 		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 			s->port =

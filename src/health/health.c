@@ -420,6 +420,7 @@ health_checks_from_config(const struct config *c, const char *addr, struct healt
 	u->start_period_ms = health_timeout_of_config(c);
 	u->start_interval_ms = HEALTH_UPSTREAM_START_INTERVAL_MS;
 	u->retries = HEALTH_UPSTREAM_RETRIES;
+	u->immediate = 1;
 	*out = v;
 	*n = k;
 	return 0;
@@ -527,7 +528,8 @@ health_tracker_new(const struct health_check *checks, size_t n, int64_t start_ms
 		c->state = HEALTH_STARTING;
 		c->ok_since = -1;
 		c->running_since = -1;
-		c->next_due = start_ms + tracker_interval(t, c, start_ms);
+		c->next_due =
+		    checks[i].immediate ? start_ms : start_ms + tracker_interval(t, c, start_ms);
 	}
 	return t;
 }

@@ -28,10 +28,10 @@
 #define HEALTH_DEFAULT_HEALTH_TIMEOUT_MS (5 * 60 * 1000) /* deploy.health-timeout */
 
 /* The schedule of berth's own check of the upstream port (HTTP health-path or
- * TCP): every 250 ms while the enclave boots (its start period lasts the whole
+ * TCP): at once, then every 100 ms while the enclave boots (its start period lasts the whole
  * health-timeout, so boot-time failures do not count), every second after. */
 #define HEALTH_UPSTREAM_INTERVAL_MS       1000
-#define HEALTH_UPSTREAM_START_INTERVAL_MS 250
+#define HEALTH_UPSTREAM_START_INTERVAL_MS 100
 #define HEALTH_UPSTREAM_TIMEOUT_MS        2000
 #define HEALTH_UPSTREAM_RETRIES           3
 
@@ -65,6 +65,7 @@ struct health_check {
 	int64_t start_period_ms;   /* failures in it do not count, until a success */
 	int64_t start_interval_ms; /* the interval during start_period */
 	int retries;               /* consecutive failures that make it unhealthy */
+	int immediate;             /* first run at once, not one interval after start */
 };
 
 /* The outcome of one check. */

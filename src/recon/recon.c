@@ -719,16 +719,24 @@ recon_kick(struct recon *r, const char *container_id)
 	event_active(r->tick, 0, 0);
 }
 
+/* Containers stepped per loop pass: a resync of many containers leaves
+ * room for the API's requests between passes. */
+#define RECON_STEPS_PER_PASS 32
+
 static void
 recon_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct recon *r = arg;
 	char **ids = take_ptr(&r->kicked);
+	size_t i;
 
 	(void)fd;
 	(void)what;
-	for (size_t i = 0; ids != NULL && ids[i] != NULL; i++)
+	for (i = 0; ids != NULL && ids[i] != NULL && i < RECON_STEPS_PER_PASS; i++)
 		recon_step(r, recon_ctr_get(r, ids[i]));
+	/* The rest on the next pass, after what else is ready. */
+	for (; ids != NULL && ids[i] != NULL; i++)
+		recon_kick(r, ids[i]);
 	strv_free(ids);
 }
 

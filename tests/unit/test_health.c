@@ -126,6 +126,26 @@ test_start_period_then_ready(void **state)
 	health_tracker_free(t);
 }
 
+/* berth's own upstream check runs at once, then at its start interval: a
+ * version that is up at once is not kept waiting an interval. */
+static void
+test_immediate_first_check(void **state)
+{
+	struct health_check c = schedule(1000, 60000, 100, 3);
+	struct health_tracker *t;
+
+	(void)state;
+	c.immediate = 1;
+	t = health_tracker_new(&c, 1, 1000, 500, 300000);
+	assert_int_equal(health_tracker_next_wakeup(t), 1000);
+	run_at(t, 1000, 0, 0, "TCP 10.0.0.2:80: connection refused");
+	assert_int_equal(health_tracker_next_wakeup(t), 1100);
+	run_at(t, 1100, 0, 1, "TCP 10.0.0.2:80 open (1 ms)");
+	assert_int_equal(health_tracker_gate(t, 1599), HEALTH_GATE_WAITING);
+	assert_int_equal(health_tracker_gate(t, 1600), HEALTH_GATE_READY);
+	health_tracker_free(t);
+}
+
 /* docker: after the start period, failures count: unhealthy after retries;
  * one success makes it healthy again and resets the streak. */
 static void
@@ -752,6 +772,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_duration_str),
 	    cmocka_unit_test(test_start_period_then_ready),
+	    cmocka_unit_test(test_immediate_first_check),
 	    cmocka_unit_test(test_retries_outside_start_period),
 	    cmocka_unit_test(test_start_period_expires),
 	    cmocka_unit_test(test_never_healthy_reason),
