@@ -15,16 +15,57 @@
 #include "recon/recon.h"
 #include "store/store.h"
 
+/* The cached answer of the org's list, when the store has not moved since. */
+static struct berthd_list_cache *
+containers_list_cached(struct berthd *d, const char *org_id)
+{
+	for (int i = 0; i < BERTHD_LIST_CACHE; i++) {
+		struct berthd_list_cache *e = &d->list_cache[i];
+
+		if (e->body != NULL && strcmp(e->org_id, org_id) == 0 &&
+		    e->generation == store_generation(d->store))
+			return e;
+	}
+	return NULL;
+}
+
+static void
+containers_list_remember(struct berthd *d, const char *org_id, uint64_t generation,
+                         const char *body, size_t len)
+{
+	struct berthd_list_cache *e = NULL;
+
+	for (int i = 0; i < BERTHD_LIST_CACHE && e == NULL; i++)
+		if (strcmp(d->list_cache[i].org_id, org_id) == 0)
+			e = &d->list_cache[i];
+	if (e == NULL)
+		e = &d->list_cache[d->list_cache_next++ % BERTHD_LIST_CACHE];
+	free(e->body);
+	snprintf(e->org_id, sizeof e->org_id, "%s", org_id);
+	e->generation = generation;
+	e->body = xstrndup(body, len);
+	e->len = len;
+}
+
 static void
 containers_list(struct api_req *r)
 {
 	struct berthd *d = api_daemon(r);
 	struct store_container *cs = NULL;
+	struct berthd_list_cache *hit = containers_list_cached(d, r->who.org_id);
+	uint64_t generation = store_generation(d->store);
 	struct err err = ERR_INIT;
-	json_t *list = json_array(), *c;
+	json_t *list, *c;
+	char *text;
 	size_t n = 0;
 	int rc;
 
+	/* Nothing was written since the last answer: it still holds. */
+	if (hit != NULL) {
+		api_reply_text(r, 200, "application/json", hit->body, hit->len);
+		return;
+	}
+	list = json_array();
 	if ((rc = store_container_list(d->store, r->who.org_id, &cs, &n, &err)) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -33,7 +74,20 @@ containers_list(struct api_req *r)
 		json_array_append_new(list, c);
 	}
 	store_container_list_free(cs, n);
-	api_reply_json(r, 200, list);
+	text = json_dumps(list, JSON_COMPACT);
+	json_decref(list);
+	if (text == NULL) {
+		api_reply_error(r, 500, "internal", "the container list could not be encoded");
+		return;
+	}
+	n = strlen(text);
+	text = xrealloc(text, n + 2);
+	text[n++] = '\n';
+	text[n] = '\0';
+	/* Reading does not write: the generation is still the one read at. */
+	containers_list_remember(d, r->who.org_id, generation, text, n);
+	api_reply_text(r, 200, "application/json", text, n);
+	free(text);
 	return;
 fail:
 	store_container_list_free(cs, n);

@@ -226,6 +226,8 @@ berthd_stop(struct berthd *d)
 		event_free(d->sigint);
 	if (d->base != NULL)
 		event_base_free(d->base);
+	for (int i = 0; i < BERTHD_LIST_CACHE; i++)
+		free(d->list_cache[i].body);
 	settings_free(&d->settings);
 	memset(d, 0, sizeof *d);
 }

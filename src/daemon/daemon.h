@@ -23,6 +23,17 @@ struct sse_hub;
 struct secret_key;
 struct recon;
 
+/* GET /containers of an org as it was last answered, for as long as the
+ * store has not been written since (store_generation()). */
+struct berthd_list_cache {
+	char org_id[33];
+	uint64_t generation;
+	char *body; /* owned JSON text, or NULL */
+	size_t len;
+};
+
+#define BERTHD_LIST_CACHE 8
+
 /* Counters behind GET /metrics that the store cannot answer. */
 struct berthd_metrics {
 	uint64_t updates_ready; /* updates that ended in success */
@@ -42,6 +53,8 @@ struct berthd {
 	struct api_server *api;   /* owned */
 	struct recon *recon;      /* owned: the reconciler */
 	struct berthd_metrics metrics;
+	struct berthd_list_cache list_cache[BERTHD_LIST_CACHE]; /* by org, round robin */
+	unsigned list_cache_next;
 	char default_org_id[33]; /* the org made at first start; its tokens are admin */
 	struct event *sigterm;   /* owned */
 	struct event *sigint;    /* owned */

@@ -222,6 +222,7 @@ struct store_ops {
 struct store {
 	const struct store_ops *ops; /* borrowed, static */
 	int txn_depth;               /* 1 inside store_begin() .. commit/rollback */
+	uint64_t generation;         /* bumped by every write call: caches compare it */
 };
 
 #endif

@@ -108,6 +108,7 @@ store_fail(struct err *err, int code, const char *what)
 int
 store_org_create(struct store *st, const char *name, struct store_org *out, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	struct store_org o = {.name = (char *)name, .created_at = now_wall_ms()};
 	int rc;
 
@@ -143,6 +144,7 @@ store_org_clear(struct store_org *o)
 int
 store_token_add(struct store *st, const char *org_id, const char *token, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	char hash[65];
 
 	if (token == NULL || strlen(token) < 16)
@@ -163,6 +165,7 @@ store_token_lookup(struct store *st, const char *token, struct store_org *out, s
 int
 store_token_delete(struct store *st, const char *token, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	char hash[65];
 
 	sha256_hex(token, strlen(token), hash);
@@ -174,6 +177,7 @@ store_token_delete(struct store *st, const char *token, struct err *err)
 int
 store_container_create(struct store *st, struct store_container *c, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	store_new_id(c->id);
 	c->created_at = c->updated_at = now_wall_ms();
 	c->deleted_at = 0;
@@ -210,6 +214,7 @@ store_container_list_deleted(struct store *st, struct store_container **out, siz
 int
 store_container_save(struct store *st, struct store_container *c, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	struct store_container cur = {0};
 	int own, rc;
 
@@ -237,6 +242,7 @@ out:
 int
 store_container_mark_deleted(struct store *st, const char *id, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	struct store_container c = {0};
 	struct store_update u = {0};
 	int own, rc;
@@ -270,6 +276,7 @@ out:
 int
 store_container_delete(struct store *st, const char *id, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	return OPS(st)->container_delete(st, id, err);
 }
 
@@ -296,6 +303,7 @@ store_container_list_free(struct store_container *v, size_t n)
 int
 store_deployment_create(struct store *st, struct store_deployment *d, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	store_new_id(d->id);
 	d->created_at = now_wall_ms();
 	return OPS(st)->deployment_create(st, d, err);
@@ -340,6 +348,7 @@ store_deployment_list_free(struct store_deployment *v, size_t n)
 int
 store_update_create(struct store *st, struct store_update *u, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	if (u->state.strategy != STRATEGY_BLUE_GREEN && u->state.strategy != STRATEGY_RECREATE)
 		return err_make(err, 0, "unknown update strategy %d", (int)u->state.strategy);
 	store_new_id(u->id);
@@ -396,6 +405,7 @@ update_state_text(const struct update_state *s, char *out, size_t n)
 int
 store_update_save(struct store *st, struct store_update *u, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	struct store_update cur = {0};
 	int own, rc;
 
@@ -429,6 +439,7 @@ int
 store_update_cancel(struct store *st, const char *container_id, struct store_update *out,
                     struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	struct store_update u = {0};
 	int own, rc;
 
@@ -480,6 +491,7 @@ store_update_list_free(struct store_update *v, size_t n)
 int
 store_enclave_create(struct store *st, struct store_enclave *e, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	store_new_id(e->id);
 	e->created_at = e->updated_at = now_wall_ms();
 	return OPS(st)->enclave_create(st, e, err);
@@ -507,6 +519,7 @@ store_enclave_list_live(struct store *st, struct store_enclave **out, size_t *n,
 int
 store_enclave_save(struct store *st, struct store_enclave *e, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	struct store_enclave cur = {0};
 	int own, rc;
 
@@ -532,6 +545,7 @@ out:
 int
 store_enclave_delete(struct store *st, const char *id, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	return OPS(st)->enclave_delete(st, id, err);
 }
 
@@ -557,6 +571,7 @@ int
 store_secret_put(struct store *st, const char *org_id, const char *name, const uint8_t *sealed,
                  size_t sealed_len, const uint8_t *nonce, size_t nonce_len, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	struct store_secret s = {
 	    .name = (char *)name,
 	    .sealed = (uint8_t *)sealed,
@@ -588,6 +603,7 @@ store_secret_list(struct store *st, const char *org_id, struct store_secret **ou
 int
 store_secret_delete(struct store *st, const char *org_id, const char *name, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	return OPS(st)->secret_delete(st, org_id, name, err);
 }
 
@@ -615,6 +631,7 @@ int
 store_binding_add(struct store *st, const char *container_id, const char *deployment_id,
                   const char *secret_name, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	return OPS(st)->binding_add(st, container_id, deployment_id, secret_name, err);
 }
 
@@ -628,6 +645,7 @@ store_binding_list(struct store *st, const char *container_id, struct store_bind
 int
 store_binding_delete_deployment(struct store *st, const char *deployment_id, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	return OPS(st)->binding_delete_deployment(st, deployment_id, err);
 }
 
@@ -645,6 +663,7 @@ int
 store_setting_set(struct store *st, const char *container_id, const char *key, const char *value,
                   struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	return OPS(st)->setting_set(st, container_id, key, value, err);
 }
 
@@ -658,6 +677,7 @@ store_setting_list(struct store *st, const char *container_id, struct store_sett
 int
 store_setting_delete(struct store *st, const char *container_id, const char *key, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	return OPS(st)->setting_delete(st, container_id, key, err);
 }
 
@@ -677,6 +697,7 @@ int
 store_event_append(struct store *st, const char *org_id, const char *container, const char *kind,
                    const char *message, int64_t *id, struct err *err)
 {
+	st->generation++; /* whatever happens next, readers look again */
 	struct store_event e = {
 	    .container = (char *)container,
 	    .time = now_wall_ms(),

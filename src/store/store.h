@@ -37,6 +37,14 @@ int store_open_sqlite(const char *path, struct store **out, struct err *err);
 /* Closes the store (rolling back an open transaction) and frees it; NULL is ok. */
 void store_close(struct store *st);
 
+/* A number that changes with every write through this handle: what was read
+ * at one value is still true while it has not moved. */
+static inline uint64_t
+store_generation(const struct store *st)
+{
+	return st->generation;
+}
+
 /* The schema version this program writes. */
 int store_schema_version(void);
 

@@ -204,3 +204,17 @@ def test_events_after(berthd, api):
     for bad in ("abc", "-1", "1x", ""):
         assert_error(api.get(f"/containers/web/events?after={bad}"), 400, "invalid_query",
                      "after")
+
+
+def test_list_answers_what_changed_since_the_last_list(berthd, api):
+    """The list is served from a cache while the store is unchanged: every
+    write must show in the next answer."""
+    assert api.get("/containers") == (200, [])
+    assert api.get("/containers") == (200, [])  # the cached answer
+    assert create(api, name="lc1")[0] == 202
+    st, after = api.get("/containers")
+    assert st == 200 and [c["name"] for c in after] == ["lc1"]
+    assert create(api, name="lc2")[0] == 202
+    assert [c["name"] for c in api.get("/containers")[1]] == ["lc1", "lc2"]
+    assert api.call("DELETE", "/containers/lc1")[0] == 202
+    assert [c["name"] for c in api.get("/containers")[1]] == ["lc2"]
