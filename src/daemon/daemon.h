@@ -26,7 +26,7 @@ struct recon;
 /* GET /containers of an org as it was last answered, for as long as the
  * store has not been written since (store_generation()). */
 struct berthd_list_cache {
-	char org_id[33];
+	char org_id[65];
 	uint64_t generation;
 	char *body; /* owned JSON text, or NULL */
 	size_t len;
