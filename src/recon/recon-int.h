@@ -2,6 +2,7 @@
 #ifndef BERTH_RECON_INT_H
 #define BERTH_RECON_INT_H
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -55,7 +56,11 @@ struct recon_ctr {
 	int64_t drain_deadline_ms; /* monotonic; 0 when no drain is under way */
 	int drained;               /* the router reported the draining upstream idle */
 	int64_t retry_at_ms;       /* monotonic; a failed step waits until then */
-	char *fail_reason;         /* owned: why the last enclave failed, or NULL */
+	store_id route_cfg_id;     /* the deployment route_paths and the timeouts are of */
+	json_t *route_paths;       /* owned: its shim.paths, or JSON null */
+	int64_t route_drain_ms;
+	int64_t route_hold_ms;
+	char *fail_reason; /* owned: why the last enclave failed, or NULL */
 	struct recon_ctr *next;
 };
 

@@ -83,6 +83,7 @@ recon_route_object(struct recon *r, const struct store_container *c)
 	struct config *cfg = NULL;
 	struct err err = ERR_INIT;
 	const char *mode = "down", *serving = c->deployment_id;
+	struct recon_ctr *ctr;
 	char *address = NULL;
 	json_t *route = NULL, *ups = json_array(), *paths = json_null();
 	int active;
@@ -100,17 +101,33 @@ recon_route_object(struct recon *r, const struct store_container *c)
 		mode = "serve";
 		json_array_append_new(ups, json_string(address));
 	}
-	if (store_deployment_get(r->d->store, serving, &d, &err) == 0)
-		cfg = recon_config_of(&d);
-	if (cfg != NULL && cfg->shim.paths != NULL) {
-		paths = json_array();
-		for (size_t i = 0; cfg->shim.paths[i] != NULL; i++)
-			json_array_append_new(paths, json_string(cfg->shim.paths[i]));
+	/* A deployment never changes: what its config says of routing is
+	 * parsed once per container and deployment, not at every step. */
+	ctr = recon_ctr_get(r, c->id);
+	if (strcmp(ctr->route_cfg_id, serving) != 0) {
+		json_decref(ctr->route_paths);
+		ctr->route_paths = json_null();
+		ctr->route_drain_ms = ctr->route_hold_ms = 30000;
+		if (store_deployment_get(r->d->store, serving, &d, &err) == 0)
+			cfg = recon_config_of(&d);
+		if (cfg != NULL && cfg->shim.paths != NULL) {
+			json_decref(ctr->route_paths);
+			ctr->route_paths = json_array();
+			for (size_t i = 0; cfg->shim.paths[i] != NULL; i++)
+				json_array_append_new(ctr->route_paths,
+				                      json_string(cfg->shim.paths[i]));
+		}
+		if (cfg != NULL) {
+			ctr->route_drain_ms = cfg->deploy.drain_timeout_ms;
+			ctr->route_hold_ms = cfg->deploy.hold_timeout_ms;
+			snprintf(ctr->route_cfg_id, sizeof ctr->route_cfg_id, "%s", serving);
+		}
 	}
-	route = json_pack(
-	    "{s:s,s:O,s:O,s:I,s:I}", "mode", mode, "upstreams", ups, "paths", paths,
-	    "drain_timeout_ms", (json_int_t)(cfg != NULL ? cfg->deploy.drain_timeout_ms : 30000),
-	    "hold_timeout_ms", (json_int_t)(cfg != NULL ? cfg->deploy.hold_timeout_ms : 30000));
+	json_decref(paths);
+	paths = json_incref(ctr->route_paths);
+	route = json_pack("{s:s,s:O,s:O,s:I,s:I}", "mode", mode, "upstreams", ups, "paths", paths,
+	                  "drain_timeout_ms", (json_int_t)ctr->route_drain_ms, "hold_timeout_ms",
+	                  (json_int_t)ctr->route_hold_ms);
 out:
 	json_decref(ups);
 	json_decref(paths);

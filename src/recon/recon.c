@@ -61,6 +61,7 @@ recon_ctr_free(struct recon_ctr *ctr)
 	if (ctr->watch != NULL)
 		recon_watch_cancel(take_ptr(&ctr->watch));
 	free(ctr->route_pushed);
+	json_decref(ctr->route_paths);
 	free(ctr->fail_reason);
 	free(ctr);
 }
@@ -721,7 +722,7 @@ recon_kick(struct recon *r, const char *container_id)
 
 /* Containers stepped per loop pass: a resync of many containers leaves
  * room for the API's requests between passes. */
-#define RECON_STEPS_PER_PASS 32
+#define RECON_STEPS_PER_PASS 16
 
 static void
 recon_on_tick(evutil_socket_t fd, short what, void *arg)
