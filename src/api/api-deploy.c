@@ -199,7 +199,9 @@ api_deploy_prepare(struct api_req *r, struct berthd *d, const struct api_deploy_
 	measurement_compute(&in, dep->measurement);
 	dep->tag = spec->tag != NULL ? xstrdup(spec->tag) : NULL;
 	dep->config = xstrndup(spec->config, spec->config_len);
-	sha256_hex(spec->config, spec->config_len, dep->config_sha256);
+	/* The canonical form's hash, as `berth config validate` prints it: the
+	 * same config written differently is the same config. */
+	memcpy(dep->config_sha256, c->config_sha256, sizeof dep->config_sha256);
 	dep->debug = in.debug;
 	dep->images_json = json_dumps(jimages, JSON_COMPACT);
 	dep->secrets_json = json_dumps(jnames, JSON_COMPACT);

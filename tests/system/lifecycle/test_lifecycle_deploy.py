@@ -26,10 +26,19 @@ def test_deploy_never_healthy_fails_with_the_reason(berthd, repo):
     assert berthd.get("bad")[0] == 503
 
 
-def test_deploy_uploaded_config(berthd, registry):
+def test_deploy_uploaded_config(berthd, registry, tmp_path):
+    import os
+    import subprocess
+    from lifecycle_helpers import BUILD
     cfg = config_text(registry.images["hello:v2"])
     status, c = berthd.call("POST", "/containers", {"name": "up", "config": cfg})
     assert status == 202, c
+    # The deployment's config_sha256 is the canonical form's, as validate says.
+    path = tmp_path / "tinfoil-config.yml"
+    path.write_text(cfg)
+    out = subprocess.run([os.path.join(BUILD, "berth"), "config", "validate", str(path)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == f"{path}: ok sha256:{c['deployment']['config_sha256']}"
     berthd.wait_status("up", "running")
     assert berthd.get("up")[1] == b"hello v2\n"
 
