@@ -132,11 +132,56 @@ berthd_event(struct berthd *d, const char *org_id, const char *container, const 
 	ev = json_pack("{s:I,s:s,s:s?,s:s,s:s}", "id", (json_int_t)id, "time", when, "container",
 	               container, "kind", kind, "message", msg);
 	json = json_dumps(ev, JSON_COMPACT);
+	json_decref(ev);
+	if (store_in_transaction(d->store)) {
+		/* Streams hear it once it is committed: after this callback,
+		 * when the caller's transaction has ended one way or the other. */
+		struct berthd_pending_event *p = xcalloc(1, sizeof *p);
+
+		snprintf(p->org_id, sizeof p->org_id, "%s", org_id);
+		p->id = id;
+		p->kind = xstrdup(kind);
+		p->json = json;
+		p->next = d->pending;
+		d->pending = p;
+		event_active(d->flush, 0, 0);
+		return 0;
+	}
 	if (d->hub != NULL)
 		sse_hub_publish(d->hub, org_id, id, kind, json);
 	free(json);
-	json_decref(ev);
 	return 0;
+}
+
+/* Publishes the events written inside transactions that committed; those of
+ * a rolled-back transaction are not in the store and are dropped. */
+static void
+berthd_on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct berthd *d = arg;
+	struct berthd_pending_event *p, *next, *rev = NULL;
+
+	(void)fd;
+	(void)what;
+	for (p = take_ptr(&d->pending); p != NULL; p = next) {
+		next = p->next;
+		p->next = rev;
+		rev = p;
+	}
+	for (p = rev; p != NULL; p = next) {
+		struct store_event *v = NULL;
+		struct err err = ERR_INIT;
+		size_t n = 0;
+
+		next = p->next;
+		if (store_event_list(d->store, p->org_id, NULL, p->id - 1, 1, &v, &n, &err) == 0 &&
+		    n == 1 && v[0].id == p->id && d->hub != NULL)
+			sse_hub_publish(d->hub, p->org_id, p->id, p->kind, p->json);
+		store_event_list_free(v, n);
+		free(p->kind);
+		free(p->json);
+		free(p);
+	}
 }
 
 int
@@ -191,6 +236,7 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 	if (berthd_bootstrap(d, err) < 0)
 		return err_wrap(err, "first start");
 	d->hub = sse_hub_new(d->base, 15000);
+	d->flush = event_new(d->base, -1, 0, berthd_on_flush, d);
 	if (recon_new(d, &d->recon, err) < 0)
 		return err_wrap(err, "reconciler");
 	if (recon_start(d->recon, err) < 0)
@@ -217,6 +263,10 @@ berthd_stop(struct berthd *d)
 	/* The workq first: its last done() callbacks still use the reconciler. */
 	workq_free(d->workq);
 	recon_free(d->recon);
+	if (d->flush != NULL) {
+		berthd_on_flush(-1, 0, d); /* frees what is left */
+		event_free(d->flush);
+	}
 	sse_hub_free(d->hub);
 	store_close(d->store);
 	secret_key_free(d->key);

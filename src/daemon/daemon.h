@@ -34,6 +34,15 @@ struct berthd_list_cache {
 
 #define BERTHD_LIST_CACHE 8
 
+/* An event written inside a transaction, published once it committed. */
+struct berthd_pending_event {
+	char org_id[65];
+	int64_t id;
+	char *kind; /* owned */
+	char *json; /* owned */
+	struct berthd_pending_event *next;
+};
+
 /* Counters behind GET /metrics that the store cannot answer. */
 struct berthd_metrics {
 	uint64_t updates_ready; /* updates that ended in success */
@@ -44,14 +53,16 @@ struct berthd_metrics {
 };
 
 struct berthd {
-	struct settings settings; /* owned */
-	struct event_base *base;  /* owned */
-	struct workq *workq;      /* owned: blocking work */
-	struct store *store;      /* owned, loop thread only */
-	struct secret_key *key;   /* owned: seals secret values */
-	struct sse_hub *hub;      /* owned: event streams */
-	struct api_server *api;   /* owned */
-	struct recon *recon;      /* owned: the reconciler */
+	struct settings settings;             /* owned */
+	struct event_base *base;              /* owned */
+	struct workq *workq;                  /* owned: blocking work */
+	struct store *store;                  /* owned, loop thread only */
+	struct secret_key *key;               /* owned: seals secret values */
+	struct sse_hub *hub;                  /* owned: event streams */
+	struct berthd_pending_event *pending; /* owned list, newest first */
+	struct event *flush;                  /* owned: publishes pending events */
+	struct api_server *api;               /* owned */
+	struct recon *recon;                  /* owned: the reconciler */
 	struct berthd_metrics metrics;
 	struct berthd_list_cache list_cache[BERTHD_LIST_CACHE]; /* by org, round robin */
 	unsigned list_cache_next;

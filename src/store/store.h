@@ -45,6 +45,13 @@ store_generation(const struct store *st)
 	return st->generation;
 }
 
+/* Whether a store_begin() transaction is open. */
+static inline int
+store_in_transaction(const struct store *st)
+{
+	return st->txn_depth > 0;
+}
+
 /* The schema version this program writes. */
 int store_schema_version(void);
 
