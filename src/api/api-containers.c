@@ -315,27 +315,42 @@ containers_delete(struct api_req *r)
 {
 	struct berthd *d = api_daemon(r);
 	struct store_container c = {0};
+	struct store_update u = {0};
 	struct err err = ERR_INIT;
-	int rc;
+	int rc, cancels = 0;
 
 	if (api_container_lookup(r, r->captures[0], &c) < 0)
 		return;
 	if ((rc = store_begin(d->store, &err)) < 0)
 		goto fail;
-	if ((rc = store_container_mark_deleted(d->store, c.id, &err)) < 0 ||
-	    (rc = berthd_event(d, r->who.org_id, c.name, "container.deleting", &err,
-	                       "container %s is being deleted", c.name)) < 0) {
-		store_rollback(d->store);
-		goto fail;
-	}
+	/* mark_deleted cancels the update in progress: say so in the events. */
+	rc = store_update_latest(d->store, c.id, &u, &err);
+	if (rc == 0)
+		cancels = model_update_can_cancel(&u.state);
+	else if (rc == STORE_ENOTFOUND)
+		err_clear(&err);
+	else
+		goto rollback;
+	if ((rc = store_container_mark_deleted(d->store, c.id, &err)) < 0)
+		goto rollback;
+	if (cancels && (rc = berthd_event(d, r->who.org_id, c.name, "update.cancelled", &err,
+	                                  "%s update of %s cancelled by its delete",
+	                                  model_update_kind_str(u.kind), c.name)) < 0)
+		goto rollback;
+	if ((rc = berthd_event(d, r->who.org_id, c.name, "container.deleting", &err,
+	                       "container %s is being deleted", c.name)) < 0)
+		goto rollback;
 	if ((rc = store_commit(d->store, &err)) < 0)
 		goto fail;
 	recon_kick(d->recon, c.id);
 	api_reply_json(r, 202, json_pack("{s:s,s:s}", "name", c.name, "status", "deleting"));
-	store_container_clear(&c);
-	return;
+	goto out;
+rollback:
+	store_rollback(d->store);
 fail:
 	api_reply_store_error(r, rc, &err);
+out:
+	store_update_clear(&u);
 	store_container_clear(&c);
 }
 

@@ -192,3 +192,7 @@ def test_delete_cancels_the_update(berthd, api):
     with berthd.db() as db:
         row = db.execute("SELECT status FROM \"update\" WHERE id = ?", (u["id"],)).fetchone()
     assert row["status"] == "cancelled"
+    with berthd.db() as db:
+        kinds = [r[0] for r in db.execute("SELECT kind FROM event ORDER BY id")]
+    assert kinds == ["container.created", "update.pending", "update.cancelled",
+                     "container.deleting"]
