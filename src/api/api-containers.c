@@ -342,6 +342,8 @@ containers_delete(struct api_req *r)
 		goto rollback;
 	if ((rc = store_commit(d->store, &err)) < 0)
 		goto fail;
+	if (cancels)
+		d->metrics.updates_cancelled++;
 	recon_kick(d->recon, c.id);
 	api_reply_json(r, 202, json_pack("{s:s,s:s}", "name", c.name, "status", "deleting"));
 	goto out;
