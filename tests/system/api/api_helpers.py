@@ -63,6 +63,17 @@ def http(method, url, body=None, token=None, timeout=10, headers=None):
         return e.code, e.headers, e.read()
 
 
+
+def kill_router(state_dir):
+    """Stops the berth-router that berthd started detached for state_dir (it
+    outlives berthd on purpose), by the pid berthd wrote."""
+    try:
+        with open(os.path.join(state_dir, "router.pid")) as f:
+            pid = int(f.read())
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
+
 class Api:
     """A JSON client of /api/v1 with one org's token."""
 
@@ -144,6 +155,7 @@ class Berthd:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        kill_router(self.state_dir)
         return self.proc.returncode
 
 

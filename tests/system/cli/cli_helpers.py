@@ -24,6 +24,17 @@ def image_at(addr):
     return f"{addr}/berth-cli-test/app@{DIGEST}"
 
 
+
+def kill_router(state_dir):
+    """Stops the berth-router that berthd started detached for state_dir (it
+    outlives berthd on purpose), by the pid berthd wrote."""
+    try:
+        with open(os.path.join(state_dir, "router.pid")) as f:
+            pid = int(f.read())
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
+
 class SilentRegistry:
     """A port that takes connections and never answers: a pull from it
     waits, so deploys and updates stay pending while a test looks at them."""
@@ -120,6 +131,7 @@ class Berthd:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        kill_router(self.state_dir)
         return self.proc.returncode
 
 
