@@ -8,7 +8,7 @@ build-essential cmake pkg-config git clang clang-format clang-tidy cppcheck
 libclang-rt-14-dev valgrind
 libevent-dev libhttp-parser-dev libjansson-dev libfyaml-dev libsqlite3-dev
 libcurl4-openssl-dev libarchive-dev libsodium-dev libgit2-dev libcmocka-dev
-runc crun containernetworking-plugins iproute2 iptables busybox-static
+runc crun runsc containernetworking-plugins iproute2 iptables nftables busybox-static
 umoci skopeo docker-registry
 python3-pytest python3-requests curl openssl
 wrk nginx-light haproxy hyperfine

@@ -132,6 +132,9 @@ boot_work(void *arg)
 	spec.n_settings = job->n_settings;
 	spec.secrets = job->secrets;
 	spec.n_secrets = job->n_secrets;
+	/* The config's top-level cpus and memory (MiB) bound the whole enclave. */
+	spec.memory_bytes = job->cfg->memory_mib > 0 ? job->cfg->memory_mib << 20 : 0;
+	spec.cpus = job->cfg->cpus > 0 ? job->cfg->cpus : 0;
 	if (enclave_create(r->rt, &spec, &job->enclave, &job->err) < 0) {
 		job->rc = err_wrap(&job->err, "booting the enclave");
 		goto out;

@@ -59,12 +59,19 @@ static const char *const all_caps[] = {"CHOWN",
                                        "BPF",
                                        "CHECKPOINT_RESTORE"};
 
-/* docker's default set. */
-static const char *const default_caps[] = {
-    "CHOWN",   "DAC_OVERRIDE", "FSETID",           "FOWNER",
-    "MKNOD",   "NET_RAW",      "SETGID",           "SETUID",
-    "SETFCAP", "SETPCAP",      "NET_BIND_SERVICE", "SYS_CHROOT",
-    "KILL",    "AUDIT_WRITE"};
+/* The capabilities every container starts with: podman's default set, which
+ * is docker's without NET_RAW (raw sockets: spoofing, sniffing the bridge),
+ * MKNOD (device nodes) and AUDIT_WRITE. docs/security.md lists it. */
+static const char *const default_caps[] = {"CHOWN",   "DAC_OVERRIDE",     "FOWNER",    "FSETID",
+                                           "KILL",    "NET_BIND_SERVICE", "SETFCAP",   "SETGID",
+                                           "SETPCAP", "SETUID",           "SYS_CHROOT"};
+
+/* The only capabilities cap_add may name (the reference's policy). */
+static const char *const allowed_cap_add[] = {"IPC_LOCK", "NET_BIND_SERVICE", "SYS_NICE"};
+
+/* Every container's processes stay below this many tasks unless its
+ * pids_limit says otherwise: a fork bomb stops here. */
+#define DEFAULT_PIDS_LIMIT 4096
 
 static const char *const masked_paths[] = {"/proc/asound",
                                            "/proc/acpi",
@@ -353,6 +360,15 @@ cap_strip(const char *c)
 }
 
 static int
+cap_allowed(const char *c)
+{
+	for (size_t i = 0; i < ARRAY_LEN(allowed_cap_add); i++)
+		if (strcasecmp(allowed_cap_add[i], c) == 0)
+			return 1;
+	return 0;
+}
+
+static int
 process_caps(const struct bundle_input *in, long uid, json_t **out, struct err *err)
 {
 	int set[ARRAY_LEN(all_caps)] = {0};
@@ -360,27 +376,22 @@ process_caps(const struct bundle_input *in, long uid, json_t **out, struct err *
 
 	for (size_t i = 0; i < ARRAY_LEN(default_caps); i++)
 		set[cap_known(default_caps[i])] = 1;
-	/* docker: drops first (ALL empties), then adds (ALL fills). */
-	for (char *const *c = in->cc->cap_drop; c != NULL && *c != NULL; c++) {
-		int k = cap_known(cap_strip(*c));
-
-		if (strcasecmp(cap_strip(*c), "ALL") == 0)
-			memset(set, 0, sizeof set);
-		else if (k < 0)
-			goto unknown;
-		else
-			set[k] = 0;
-	}
 	for (char *const *c = in->cc->cap_add; c != NULL && *c != NULL; c++) {
 		int k = cap_known(cap_strip(*c));
 
-		if (strcasecmp(cap_strip(*c), "ALL") == 0)
-			for (size_t i = 0; i < ARRAY_LEN(set); i++)
-				set[i] = 1;
-		else if (k < 0)
-			goto unknown;
-		else
-			set[k] = 1;
+		if (k < 0 && strcasecmp(cap_strip(*c), "ALL") != 0) {
+			json_decref(list);
+			return err_make(err, 0, "container %s: unknown capability %s in cap_add",
+			                in->cc->name, *c);
+		}
+		if (k < 0 || !cap_allowed(cap_strip(*c))) {
+			json_decref(list);
+			return err_make(err, 0,
+			                "container %s: cap_add %s is refused (only IPC_LOCK, "
+			                "NET_BIND_SERVICE and SYS_NICE)",
+			                in->cc->name, *c);
+		}
+		set[k] = 1;
 	}
 	for (size_t i = 0; i < ARRAY_LEN(all_caps); i++) {
 		if (set[i]) {
@@ -398,10 +409,6 @@ process_caps(const struct bundle_input *in, long uid, json_t **out, struct err *
 	json_decref(list);
 	*out = caps;
 	return 0;
-unknown:
-	json_decref(list);
-	return err_make(err, 0, "container %s: unknown capability in cap_add/cap_drop",
-	                in->cc->name);
 }
 
 /* docker-compose tmpfs options → mount options, noexec,nosuid,nodev unless
@@ -476,6 +483,21 @@ opts_json(const char *csv)
 	return a;
 }
 
+/* /dev/shm's size: shm_size or 64 MiB, never more than the memory the
+ * container may use (its pages count against that limit anyway; a larger
+ * size would only promise what the OOM killer takes back). */
+static int64_t
+shm_bytes(const struct bundle_input *in)
+{
+	int64_t size = in->cc->shm_size_bytes > 0 ? in->cc->shm_size_bytes : 64 << 20;
+
+	if (in->cc->memory_bytes > 0 && size > in->cc->memory_bytes)
+		size = in->cc->memory_bytes;
+	if (in->enclave_memory_bytes > 0 && size > in->enclave_memory_bytes)
+		size = in->enclave_memory_bytes;
+	return size;
+}
+
 static int
 build_mounts(const struct bundle_input *in, json_t **out, struct err *err)
 {
@@ -490,8 +512,7 @@ build_mounts(const struct bundle_input *in, json_t **out, struct err *err)
 	json_array_append_new(
 	    m, mount_entry("/dev/pts", "devpts", "devpts",
 	                   opts_json("nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5")));
-	shm = xasprintf("nosuid,noexec,nodev,mode=1777,size=%lld",
-	                (long long)(cc->shm_size_bytes > 0 ? cc->shm_size_bytes : 64 << 20));
+	shm = xasprintf("nosuid,noexec,nodev,mode=1777,size=%lld", (long long)shm_bytes(in));
 	json_array_append_new(m, mount_entry("/dev/shm", "tmpfs", "shm", opts_json(shm)));
 	free(shm);
 	json_array_append_new(
@@ -543,9 +564,10 @@ build_resources(const struct bundle_input *in)
 		                           json_object_get(d, "minor"), "access", "rwm"));
 	}
 	json_object_set_new(r, "devices", devices);
-	if (cc->pids_limit > 0)
-		json_object_set_new(r, "pids",
-		                    json_pack("{s:I}", "limit", (json_int_t)cc->pids_limit));
+	json_object_set_new(
+	    r, "pids",
+	    json_pack("{s:I}", "limit",
+	              (json_int_t)(cc->pids_limit > 0 ? cc->pids_limit : DEFAULT_PIDS_LIMIT)));
 	if (cc->memory_bytes > 0)
 		json_object_set_new(r, "memory",
 		                    json_pack("{s:I}", "limit", (json_int_t)cc->memory_bytes));
@@ -557,44 +579,63 @@ build_resources(const struct bundle_input *in)
 	return r;
 }
 
-/* Every container of an enclave has its own pid and ipc namespace: sharing
- * the host's is refused, not silently ignored. */
+/* The reference's policy (docs/config.md), checked again here: a deployment
+ * stored before the config validator refused these must not boot with them. */
 static int
-namespace_option_check(const struct config_container *cc, struct err *err)
+policy_check(const struct config_container *cc, struct err *err)
 {
-	if (cc->pid != NULL && strcmp(cc->pid, "private") != 0)
-		return err_make(err, 0, "container %s: pid: \"%s\" is not supported (only private)",
-		                cc->name, cc->pid);
-	if (cc->ipc != NULL && strcmp(cc->ipc, "private") != 0 && strcmp(cc->ipc, "shareable") != 0)
-		return err_make(err, 0,
-		                "container %s: ipc: \"%s\" is not supported (private or shareable)",
-		                cc->name, cc->ipc);
+	const char *why = NULL;
+
+	if (cc->privileged)
+		why = "privileged containers are refused";
+	else if (cc->security_opt != NULL && cc->security_opt[0] != NULL)
+		why = "security_opt is refused";
+	else if (cc->cap_drop != NULL && cc->cap_drop[0] != NULL)
+		why = "cap_drop is refused";
+	else if (cc->devices != NULL && cc->devices[0] != NULL)
+		why = "devices are refused (GPUs come from gpus and runtime: nvidia)";
+	else if (cc->pid != NULL && cc->pid[0] != '\0')
+		why = "pid is refused (every container has its own pid namespace)";
+	else if (cc->ipc != NULL && cc->ipc[0] != '\0' && strcmp(cc->ipc, "private") != 0 &&
+	         strcmp(cc->ipc, "none") != 0 && strcmp(cc->ipc, "shareable") != 0 &&
+	         strcmp(cc->ipc, "host") != 0)
+		why = "ipc must be private, none, shareable or host (the enclave's)";
+	if (why != NULL)
+		return err_make(err, 0, "container %s: %s", cc->name, why);
 	return 0;
 }
 
-/* security_opt: no-new-privileges is applied; the unconfined seccomp and
- * apparmor options ask for what berth does anyway (it applies no profile);
- * anything else is refused rather than ignored. */
-static int
-security_opts(const struct config_container *cc, int *no_new_privs, struct err *err)
+/* The default seccomp profile (src/runtime/seccomp-default.json, embedded at
+ * build time). */
+extern const char seccomp_default_json[];
+extern const unsigned long seccomp_default_json_len;
+
+static json_t *
+seccomp_profile(void)
 {
-	for (char *const *o = cc->security_opt; o != NULL && *o != NULL; o++) {
-		if (strcmp(*o, "no-new-privileges") == 0 ||
-		    strcmp(*o, "no-new-privileges:true") == 0 ||
-		    strcmp(*o, "no-new-privileges=true") == 0)
-			*no_new_privs = 1;
-		else if (strcmp(*o, "no-new-privileges:false") == 0 ||
-		         strcmp(*o, "no-new-privileges=false") == 0)
-			*no_new_privs = 0;
-		else if (strcmp(*o, "seccomp=unconfined") != 0 &&
-		         strcmp(*o, "seccomp:unconfined") != 0 &&
-		         strcmp(*o, "apparmor=unconfined") != 0 &&
-		         strcmp(*o, "apparmor:unconfined") != 0)
-			return err_make(err, 0,
-			                "container %s: security_opt \"%s\" is not supported",
-			                cc->name, *o);
-	}
-	return 0;
+	json_error_t je;
+	json_t *j = json_loadb(seccomp_default_json, seccomp_default_json_len, 0, &je);
+
+	if (j == NULL) /* built into the binary: a broken build */
+		log_fatal("bundle: embedded seccomp profile: %s", je.text);
+	return j;
+}
+
+/* The namespaces: new pid, uts and mount ones, the enclave's network
+ * namespace by path, and ipc either new or (ipc: host) the enclave's. */
+static json_t *
+namespaces(const struct bundle_input *in)
+{
+	json_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s, s:s}]", "type", "pid", "type", "uts",
+	                       "type", "mount", "type", "network", "path", in->netns);
+	const char *ipc = in->cc->ipc;
+
+	if (ipc != NULL && strcmp(ipc, "host") == 0 && in->ipc_ns != NULL)
+		json_array_append_new(ns,
+		                      json_pack("{s:s, s:s}", "type", "ipc", "path", in->ipc_ns));
+	else
+		json_array_append_new(ns, json_pack("{s:s}", "type", "ipc"));
+	return ns;
 }
 
 int
@@ -605,13 +646,12 @@ bundle_spec(const struct bundle_input *in, json_t **spec, struct err *err)
 	json_t *process, *linux_, *s;
 	const char *cwd = cc->working_dir;
 	long uid, gid;
-	int sig, no_new_privs = 0;
+	int sig;
 	char buf[32];
 
 	*spec = NULL;
-	if (cc->privileged)
-		return err_make(err, 0, "container %s: privileged containers are refused",
-		                cc->name);
+	if (policy_check(cc, err) < 0)
+		return -1;
 	if (cwd == NULL && in->image != NULL && in->image->working_dir != NULL &&
 	    in->image->working_dir[0] != '\0')
 		cwd = in->image->working_dir;
@@ -619,8 +659,6 @@ bundle_spec(const struct bundle_input *in, json_t **spec, struct err *err)
 		cwd = "/";
 	if (cwd[0] != '/')
 		return err_make(err, 0, "container %s: working_dir must be absolute", cc->name);
-	if (namespace_option_check(cc, err) < 0 || security_opts(cc, &no_new_privs, err) < 0)
-		return -1;
 	sig = bundle_stop_signal(cc, in->image, err);
 	if (sig < 0 || process_args(in, &args, err) < 0 || process_env(in, &env, err) < 0 ||
 	    process_user(in, &uid, &gid, err) < 0 || process_caps(in, uid, &caps, err) < 0 ||
@@ -645,14 +683,16 @@ bundle_spec(const struct bundle_input *in, json_t **spec, struct err *err)
 	process = json_pack("{s:b, s:{s:I, s:I}, s:o, s:o, s:s, s:o, s:b}", "terminal", 0, "user",
 	                    "uid", (json_int_t)uid, "gid", (json_int_t)gid, "args", take_ptr(&args),
 	                    "env", take_ptr(&env), "cwd", cwd, "capabilities", take_ptr(&caps),
-	                    "noNewPrivileges", no_new_privs);
-	linux_ = json_pack("{s:[{s:s}, {s:s}, {s:s}, {s:s}, {s:s, s:s}], s:o, s:o, s:o, s:o}",
-	                   "namespaces", "type", "pid", "type", "ipc", "type", "uts", "type",
-	                   "mount", "type", "network", "path", in->netns, "resources",
-	                   build_resources(in), "maskedPaths", json_array(), "readonlyPaths",
-	                   json_array(), "devices", json_array());
+	                    "noNewPrivileges", 1);
+	linux_ =
+	    json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "namespaces", namespaces(in), "resources",
+	              build_resources(in), "maskedPaths", json_array(), "readonlyPaths",
+	              json_array(), "devices", json_array(), "seccomp", seccomp_profile());
 	{
-		char *cg = xasprintf("/berth/%s", in->id != NULL ? in->id : cc->name);
+		/* Below the enclave's cgroup, whose limits it shares. */
+		char *cg = in->cgroup_parent != NULL
+		               ? xasprintf("/%s/%s", in->cgroup_parent, cc->name)
+		               : xasprintf("/berth/%s", in->id != NULL ? in->id : cc->name);
 
 		json_object_set_new(linux_, "cgroupsPath", json_string(cg));
 		free(cg);
@@ -681,7 +721,8 @@ bundle_spec(const struct bundle_input *in, json_t **spec, struct err *err)
 	json_object_set_new(annotations, "berth.stop-timeout-ms", json_string(buf));
 	json_object_set_new(annotations, "berth.container", json_string(cc->name));
 	s = json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o, s:o}", "ociVersion", "1.0.2",
-	              "process", process, "root", "path", "rootfs", "readonly",
+	              "process", process, "root", "path",
+	              in->root_path != NULL ? in->root_path : "rootfs", "readonly",
 	              cc->read_only ? 1 : 0, "hostname", cc->name, "mounts", take_ptr(&mounts),
 	              "linux", linux_, "annotations", annotations);
 	if (s == NULL) /* json_pack fails only on a NULL string: a broken invariant */

@@ -7,10 +7,14 @@
  *     keys, then secrets (same-named keys are replaced in that order);
  *   - user "uid[:gid]" numeric or names looked up in the rootfs's /etc/passwd
  *     and /etc/group (without leaving the rootfs);
- *   - docker's default capabilities, cap_add on top, cap_drop removed ("ALL"
- *     works in both); docker's masked and read-only /proc and /sys paths;
- *   - new pid, ipc, uts and mount namespaces; the enclave's network namespace
- *     by path; /etc/hosts and /etc/resolv.conf bound from the enclave's files.
+ *   - the enclave sandbox (docs/security.md): podman's default capabilities
+ *     (no NET_RAW, MKNOD, AUDIT_WRITE) plus the allowed cap_add (IPC_LOCK,
+ *     NET_BIND_SERVICE, SYS_NICE), no_new_privs always, the default seccomp
+ *     profile, docker's masked and read-only /proc and /sys paths, a pids
+ *     limit; the reference's refused keys refused again;
+ *   - new pid, uts and mount namespaces, a new ipc one or (ipc: host) the
+ *     enclave's; the enclave's network namespace by path; /etc/hosts and
+ *     /etc/resolv.conf bound from the enclave's files.
  * Pure apart from reading the rootfs's passwd and group files. */
 #ifndef BERTH_RUNTIME_BUNDLE_H
 #define BERTH_RUNTIME_BUNDLE_H
@@ -43,8 +47,12 @@ struct bundle_input {
 	size_t n_settings;
 	const struct bundle_kv *secrets; /* borrowed: secret name -> value */
 	size_t n_secrets;
-	json_t *annotations; /* borrowed object merged into annotations, or NULL */
-	json_t *gpu_edits;   /* borrowed {"devices", "env", "mounts"} or NULL */
+	json_t *annotations;          /* borrowed object merged into annotations, or NULL */
+	json_t *gpu_edits;            /* borrowed {"devices", "env", "mounts"} or NULL */
+	const char *root_path;        /* borrowed: root.path (absolute), NULL for "rootfs" */
+	const char *cgroup_parent;    /* borrowed: "berth/<enclave>", or NULL for /berth/<id> */
+	const char *ipc_ns;           /* borrowed: the enclave's ipc namespace path, or NULL */
+	int64_t enclave_memory_bytes; /* the enclave's memory limit, 0 for none */
 };
 
 /* Builds the runtime spec of in; *spec is a new JSON object (caller decrefs).

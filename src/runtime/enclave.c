@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "runtime/cni.h"
+#include "runtime/firewall.h"
 #include "runtime/gpu.h"
 #include "runtime/linux.h"
 #include "runtime/logcopy.h"
@@ -64,6 +65,57 @@ static char *
 enclave_dir(const struct runtime *rt, const char *name)
 {
 	return xasprintf("%s/%s", rt->enclaves_dir, name);
+}
+
+static char *
+bundle_dir(const struct runtime *rt, const char *name)
+{
+	return xasprintf("%s/%s", rt->bundles_dir, name);
+}
+
+static char *
+cgroup_path(const char *name)
+{
+	return xasprintf("berth/%s", name);
+}
+
+/* The host side of the enclave's veth, from the CNI result: the interface
+ * that is neither in the namespace nor the bridge. Owned, or NULL. */
+static char *
+cni_host_veth(const char *result, const char *bridge)
+{
+	json_t *r = json_loads(result, 0, NULL), *itf;
+	char *veth = NULL;
+	size_t i;
+
+	json_array_foreach(json_object_get(r, "interfaces"), i, itf)
+	{
+		const char *n = json_string_value(json_object_get(itf, "name"));
+
+		if (n != NULL && json_object_get(itf, "sandbox") == NULL &&
+		    strcmp(n, bridge) != 0 && veth == NULL)
+			veth = xstrdup(n);
+	}
+	json_decref(r);
+	return veth;
+}
+
+/* Installs the firewall tables of enclave name at ip, whose CNI result is
+ * result. */
+static int
+apply_firewall(const struct runtime *rt, const char *name, const char *ip, const char *result,
+               struct err *err)
+{
+	char *veth = cni_host_veth(result, rt->bridge);
+	struct firewall_enclave fe = {.name = name, .bridge = rt->bridge, .veth = veth, .ip = ip};
+	int rc;
+
+	if (veth == NULL || ip == NULL)
+		rc = err_make(err, 0, "enclave %s: no veth or address in the CNI result", name);
+	else
+		rc = firewall_apply(&fe, err);
+	free(veth);
+	return rc;
 }
 
 static char *
@@ -160,17 +212,24 @@ wants_gpus(const struct config_container *cc)
 /* Prepares the bundle of container i and creates it with the runtime. */
 static int
 create_container(struct runtime *rt, const struct enclave_spec *spec, size_t i, const char *edir,
-                 const char *netns, struct enclave_container *ec, struct err *err)
+                 const char *netns, const char *ipc_ns, struct enclave_container *ec,
+                 struct err *err)
 {
 	const struct enclave_container_spec *cs = &spec->containers[i];
-	char *bdir = xasprintf("%s/%s", edir, cs->config->name);
-	char *rootfs = xasprintf("%s/rootfs", bdir), *upper = xasprintf("%s/upper", bdir);
-	char *work = xasprintf("%s/work", bdir), *cfg = xasprintf("%s/config.json", bdir);
+	char *cdir = xasprintf("%s/%s", edir, cs->config->name);
+	char *bdir = xasprintf("%s/%s/%s", rt->bundles_dir, spec->name, cs->config->name);
+	char *rootfs = xasprintf("%s/rootfs", cdir), *upper = xasprintf("%s/upper", cdir);
+	char *work = xasprintf("%s/work", cdir), *cfg = xasprintf("%s/config.json", bdir);
 	char *hosts = xasprintf("%s/hosts", edir), *resolv = xasprintf("%s/resolv.conf", edir);
+	char *cgroup = cgroup_path(spec->name);
 	json_t *spec_json = NULL, *edits = NULL, *ann;
 	int wfd = -1, rc = -1;
 	struct bundle_input in = {
 	    .id = ec->id,
+	    .root_path = rootfs,
+	    .cgroup_parent = cgroup,
+	    .ipc_ns = ipc_ns,
+	    .enclave_memory_bytes = spec->memory_bytes,
 	    .cc = cs->config,
 	    .image = cs->image,
 	    .rootfs = cs->rootfs,
@@ -212,7 +271,8 @@ create_container(struct runtime *rt, const struct enclave_spec *spec, size_t i, 
 	ec->stop_signal = bundle_stop_signal(cs->config, cs->image, err);
 	ec->stop_timeout_ms =
 	    cs->config->stop_timeout_ms >= 0 ? cs->config->stop_timeout_ms : BUNDLE_STOP_TIMEOUT_MS;
-	if (mkdir_p(bdir, 0700, err) < 0 || write_json(cfg, spec_json, err) < 0 ||
+	if (mkdir_p(cdir, 0700, err) < 0 || mkdir_p(bdir, 0700, err) < 0 ||
+	    write_json(cfg, spec_json, err) < 0 ||
 	    linux_overlay_mount(cs->rootfs, upper, work, rootfs, err) < 0 ||
 	    logcopy_start(ec->log_path, rt->log_max_bytes, &wfd, err) < 0)
 		goto out;
@@ -227,7 +287,9 @@ out:
 	json_decref(spec_json);
 	json_decref(edits);
 	json_decref(ann);
+	free(cdir);
 	free(bdir);
+	free(cgroup);
 	free(rootfs);
 	free(upper);
 	free(work);
@@ -285,12 +347,30 @@ container_init(const struct runtime *rt, struct enclave *e, struct enclave_conta
 	ec->stop_timeout_ms = BUNDLE_STOP_TIMEOUT_MS;
 }
 
+/* The pid of container i's init, from the pid file of its create (it saves a
+ * `state` call on the boot path); 0 when unknown. */
+static pid_t
+container_pid_file(const struct runtime *rt, const struct enclave *e, size_t i)
+{
+	char *pidp = xasprintf("%s/%s/%s/pid", rt->bundles_dir, e->name, e->containers[i].name);
+	char *text = NULL;
+	size_t len;
+	struct err ignored = ERR_INIT;
+	pid_t pid = 0;
+
+	if (file_read_all(pidp, 64, &text, &len, &ignored) == 0)
+		pid = (pid_t)atoi(text);
+	free(text);
+	free(pidp);
+	return pid;
+}
+
 int
 enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct enclave **out,
                struct err *err)
 {
 	struct enclave *e = NULL;
-	char *edir = NULL, *result = NULL, *path;
+	char *edir = NULL, *result = NULL, *path, *ipc_ns = NULL;
 	json_t *rec = NULL, *names;
 	int rc = -1, created_dir = 0;
 	struct err ignored = ERR_INIT;
@@ -336,25 +416,37 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	free(path);
 	if (rc < 0)
 		goto out;
-	rc = write_hosts(spec, edir, e->ip, err);
-	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++)
-		rc = create_container(rt, spec, i, edir, e->netns, &e->containers[i], err);
+	/* The boundary before anything runs in it. */
+	rc = apply_firewall(rt, e->name, e->ip, result, err);
+	if (rc == 0) {
+		struct linux_cgroup_limits lim = {.memory_bytes = spec->memory_bytes,
+		                                  .cpus = spec->cpus};
+		char *cg = cgroup_path(e->name);
+
+		rc = linux_cgroup_create(cg, &lim, err);
+		free(cg);
+	}
+	if (rc == 0)
+		rc = write_hosts(spec, edir, e->ip, err);
+	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++) {
+		rc = create_container(rt, spec, i, edir, e->netns, ipc_ns, &e->containers[i], err);
+		/* The first container with ipc: host makes the enclave's ipc
+		 * namespace; the next ones join it. */
+		if (rc == 0 && ipc_ns == NULL && spec->containers[i].config->ipc != NULL &&
+		    strcmp(spec->containers[i].config->ipc, "host") == 0) {
+			pid_t pid = container_pid_file(rt, e, i);
+
+			if (pid > 0)
+				ipc_ns = xasprintf("/proc/%d/ns/ipc", (int)pid);
+		}
+	}
 	/* Start only when every container was created: a failure above leaves
 	 * nothing running. */
 	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++) {
 		rc = oci_start(&rt->oci, e->containers[i].id, err);
 		if (rc == 0) {
-			/* The pid file of create saves a `state` call on the boot path. */
-			char *pidp = xasprintf("%s/%s/pid", edir, e->containers[i].name),
-			     *text = NULL;
-			size_t len;
-			struct err ignored2 = ERR_INIT;
-
 			e->containers[i].status = OCI_RUNNING;
-			if (file_read_all(pidp, 64, &text, &len, &ignored2) == 0)
-				e->containers[i].pid = (pid_t)atoi(text);
-			free(text);
-			free(pidp);
+			e->containers[i].pid = container_pid_file(rt, e, i);
 		}
 	}
 	e->netns_present = rc == 0;
@@ -373,6 +465,7 @@ out:
 	json_decref(rec);
 	free(result);
 	free(edir);
+	free(ipc_ns);
 	return rc < 0 ? rc : 0;
 }
 
@@ -555,6 +648,28 @@ enclave_state(struct runtime *rt, struct enclave *e, struct err *err)
 	return 0;
 }
 
+/* Rules are kernel state and survive berthd, but not a flush of the
+ * ruleset by someone else: an adopted enclave gets its tables back. */
+static int
+ensure_firewall(const struct runtime *rt, const struct enclave *e, struct err *err)
+{
+	char *path, *result = NULL;
+	size_t len;
+	int rc = firewall_present(e->name, err);
+
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	path = xasprintf("%s/%s/cni.json", rt->enclaves_dir, e->name);
+	rc = file_read_all(path, 1 << 20, &result, &len, err);
+	if (rc == 0) {
+		log_warn("enclave %s: firewall tables missing: installed again", e->name);
+		rc = apply_firewall(rt, e->name, e->ip, result, err);
+	}
+	free(result);
+	free(path);
+	return rc;
+}
+
 int
 enclave_adopt(struct runtime *rt, const char *name, struct enclave **out, struct err *err)
 {
@@ -566,6 +681,8 @@ enclave_adopt(struct runtime *rt, const char *name, struct enclave **out, struct
 	if (enclave_load(rt, name, out, err) < 0)
 		return err_wrap(err, "adopt");
 	rc = enclave_state(rt, *out, err);
+	if (rc == 0 && (*out)->netns_present)
+		rc = ensure_firewall(rt, *out, err);
 	if (rc < 0) {
 		enclave_free(take_ptr(out));
 		return err_wrap(err, "adopt");
@@ -629,6 +746,13 @@ enclave_destroy(struct runtime *rt, const char *name, struct err *err)
 	pthread_mutex_unlock(&rt->lock);
 	STEP(linux_netns_remove(path, &step));
 	free(path);
+	STEP(firewall_remove(name, &step));
+	path = cgroup_path(name);
+	STEP(linux_cgroup_remove(path, &step));
+	free(path);
+	path = bundle_dir(rt, name);
+	STEP(linux_remove_tree(path, &step));
+	free(path);
 	if (rc == 0)
 		STEP(linux_remove_tree(edir, &step));
 #undef STEP
@@ -664,14 +788,16 @@ enclave_list(struct runtime *rt, char ***names, struct err *err)
 		if (enclave_name_valid(de->d_name))
 			v = strv_push(v, de->d_name);
 	closedir(d);
-	/* A namespace without a record is an orphan (its record was lost):
-	 * listed so that it gets destroyed. */
-	d = opendir(rt->netns_dir);
-	for (struct dirent *de; d != NULL && (de = readdir(d)) != NULL;)
-		if (enclave_name_valid(de->d_name) && !strv_contains(v, de->d_name))
-			v = strv_push(v, de->d_name);
-	if (d != NULL)
-		closedir(d);
+	/* A namespace or a bundle without a record is an orphan (its record
+	 * was lost): listed so that it gets destroyed. */
+	for (int k = 0; k < 2; k++) {
+		d = opendir(k == 0 ? rt->netns_dir : rt->bundles_dir);
+		for (struct dirent *de; d != NULL && (de = readdir(d)) != NULL;)
+			if (enclave_name_valid(de->d_name) && !strv_contains(v, de->d_name))
+				v = strv_push(v, de->d_name);
+		if (d != NULL)
+			closedir(d);
+	}
 	if (oci_list(&rt->oci, &list, err) < 0) {
 		strv_free(v);
 		return err_wrap(err, "list enclaves");

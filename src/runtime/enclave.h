@@ -16,6 +16,11 @@
  * runtime's log_max_bytes: at most 2 × log_max_bytes per container. The
  * copier exits when the container's last writer closes the pipe.
  *
+ * The boundary (docs/security.md): each container runs in the process sandbox
+ * of bundle.h; the enclave has a parent cgroup with its limits
+ * (berth/<enclave>) and its own firewall tables (firewall.h), applied before
+ * any container starts and removed last.
+ *
  * Every function is blocking (run it on a worker) and thread-safe; calls on
  * one enclave name are to be serialised by the caller (the reconciler owns
  * each enclave). */
@@ -53,6 +58,8 @@ struct enclave_spec {
 	size_t n_secrets;
 	const int *gpus; /* borrowed: GPU indices for containers that ask for GPUs */
 	size_t n_gpus;
+	int64_t memory_bytes; /* the enclave's memory limit (config `memory`), 0 for none */
+	double cpus;          /* the enclave's CPU limit (config `cpus`), 0 for none */
 };
 
 struct enclave_container {

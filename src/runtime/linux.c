@@ -1,6 +1,7 @@
 /* linux: namespaces, mounts and process waits behind small wrappers. */
 #include "runtime/linux.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -342,5 +343,208 @@ linux_remove_tree(const char *path, struct err *err)
 		return errno == ENOENT ? 0 : err_make(err, errno, "stat %s", path);
 	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
 		return err_make(err, errno, "remove %s", path);
+	return 0;
+}
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+
+static int
+cgroup_unified(void)
+{
+	return access(CGROUP_ROOT "/cgroup.controllers", F_OK) == 0;
+}
+
+static int
+cgroup_write(const char *dir, const char *file, const char *value, struct err *err)
+{
+	char *path = xasprintf("%s/%s", dir, file);
+	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
+	size_t len = strlen(value);
+
+	if (fd < 0 || write(fd, value, len) != (ssize_t)len)
+		rc = err_make(err, errno, "write %s to %s", value, path);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return rc;
+}
+
+/* v1: the directory of path in the hierarchy that holds controller. */
+static char *
+cgroup_v1_dir(const char *controller, const char *path)
+{
+	return xasprintf(CGROUP_ROOT "/%s/%s", controller, path);
+}
+
+static int
+cgroup_create_v1(const char *path, const struct linux_cgroup_limits *l, struct err *err)
+{
+	static const char *const controllers[] = {"memory", "cpu", "pids"};
+	char value[64];
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < ARRAY_LEN(controllers); i++) {
+		char *dir = cgroup_v1_dir(controllers[i], path);
+
+		rc = mkdir_p(dir, 0755, err);
+		if (rc == 0 && i == 0) {
+			snprintf(value, sizeof value, "%lld",
+			         l->memory_bytes > 0 ? (long long)l->memory_bytes : -1LL);
+			rc = cgroup_write(dir, "memory.limit_in_bytes", value, err);
+		} else if (rc == 0 && i == 1) {
+			rc = cgroup_write(dir, "cpu.cfs_period_us", "100000", err);
+			snprintf(value, sizeof value, "%lld",
+			         l->cpus > 0 ? (long long)(l->cpus * 100000) : -1LL);
+			if (rc == 0)
+				rc = cgroup_write(dir, "cpu.cfs_quota_us", value, err);
+		} else if (rc == 0) {
+			if (l->pids > 0)
+				snprintf(value, sizeof value, "%lld", (long long)l->pids);
+			else
+				snprintf(value, sizeof value, "max");
+			rc = cgroup_write(dir, "pids.max", value, err);
+		}
+		free(dir);
+	}
+	return rc;
+}
+
+static int
+cgroup_create_v2(const char *path, const struct linux_cgroup_limits *l, struct err *err)
+{
+	char *copy = xstrdup(path), *dir = NULL, value[64];
+	int rc = 0;
+
+	/* Each level enables the controllers for the one below it. */
+	for (char *p = copy; rc == 0 && p != NULL;) {
+		char *parent = xasprintf(CGROUP_ROOT "/%.*s", (int)(p - copy), copy);
+
+		if (p > copy)
+			rc = mkdir(parent, 0755) < 0 && errno != EEXIST
+			         ? err_make(err, errno, "mkdir %s", parent)
+			         : 0;
+		if (rc == 0)
+			rc = cgroup_write(parent, "cgroup.subtree_control", "+memory +cpu +pids",
+			                  err);
+		free(parent);
+		p = strchr(p + (p > copy), '/');
+		if (p == NULL)
+			break;
+	}
+	dir = xasprintf(CGROUP_ROOT "/%s", path);
+	if (rc == 0 && mkdir(dir, 0755) < 0 && errno != EEXIST)
+		rc = err_make(err, errno, "mkdir %s", dir);
+	if (rc == 0) {
+		if (l->memory_bytes > 0)
+			snprintf(value, sizeof value, "%lld", (long long)l->memory_bytes);
+		else
+			snprintf(value, sizeof value, "max");
+		rc = cgroup_write(dir, "memory.max", value, err);
+	}
+	if (rc == 0) {
+		if (l->cpus > 0)
+			snprintf(value, sizeof value, "%lld 100000", (long long)(l->cpus * 100000));
+		else
+			snprintf(value, sizeof value, "max 100000");
+		rc = cgroup_write(dir, "cpu.max", value, err);
+	}
+	if (rc == 0) {
+		if (l->pids > 0)
+			snprintf(value, sizeof value, "%lld", (long long)l->pids);
+		else
+			snprintf(value, sizeof value, "max");
+		rc = cgroup_write(dir, "pids.max", value, err);
+	}
+	free(dir);
+	free(copy);
+	return rc;
+}
+
+int
+linux_cgroup_create(const char *path, const struct linux_cgroup_limits *limits, struct err *err)
+{
+	int rc;
+
+	if (path == NULL || path[0] == '/' || strstr(path, "..") != NULL)
+		return err_make(err, 0, "cgroup path \"%s\" must be relative", path ? path : "");
+	rc = cgroup_unified() ? cgroup_create_v2(path, limits, err)
+	                      : cgroup_create_v1(path, limits, err);
+	return rc < 0 ? err_wrap(err, "cgroup %s", path) : 0;
+}
+
+int
+linux_cgroup_remove(const char *path, struct err *err)
+{
+	DIR *d;
+	int rc = 0;
+
+	if (path == NULL || path[0] == '/' || strstr(path, "..") != NULL)
+		return err_make(err, 0, "cgroup path \"%s\" must be relative", path ? path : "");
+	if (cgroup_unified()) {
+		char *dir = xasprintf(CGROUP_ROOT "/%s", path);
+
+		if (rmdir(dir) < 0 && errno != ENOENT)
+			rc = err_make(err, errno, "remove cgroup %s", dir);
+		free(dir);
+		return rc;
+	}
+	d = opendir(CGROUP_ROOT);
+	if (d == NULL)
+		return err_make(err, errno, "open " CGROUP_ROOT);
+	for (struct dirent *de; (de = readdir(d)) != NULL;) {
+		char *dir;
+
+		/* Symlinks (cpu -> cpu,cpuacct) name a hierarchy twice: the
+		 * second rmdir finds nothing. */
+		if (de->d_name[0] == '.')
+			continue;
+		dir = xasprintf(CGROUP_ROOT "/%s/%s", de->d_name, path);
+		if (rmdir(dir) < 0 && errno != ENOENT && errno != ENOTDIR && rc == 0)
+			rc = err_make(err, errno, "remove cgroup %s", dir);
+		free(dir);
+	}
+	closedir(d);
+	return rc;
+}
+
+int
+linux_cgroup_read(const char *path, const char *file, char **out, struct err *err)
+{
+	char *dir, *name, *full;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if (cgroup_unified()) {
+		dir = xasprintf(CGROUP_ROOT "/%s", path);
+	} else {
+		const char *dot = strchr(file, '.');
+
+		name = xstrndup(file, dot != NULL ? (size_t)(dot - file) : strlen(file));
+		dir = cgroup_v1_dir(name, path);
+		free(name);
+	}
+	full = xasprintf("%s/%s", dir, file);
+	rc = file_read_all(full, 4096, out, &len, err);
+	free(full);
+	free(dir);
+	return rc;
+}
+
+int
+linux_tmpfs_ensure(const char *path, int size_mib, struct err *err)
+{
+	struct statfs sf;
+	char opts[64];
+
+	if (mkdir_p(path, 0700, err) < 0)
+		return -1;
+	if (statfs(path, &sf) < 0)
+		return err_make(err, errno, "statfs %s", path);
+	if (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC)
+		return 0;
+	snprintf(opts, sizeof opts, "mode=0700,size=%dm", size_mib);
+	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
+		return err_make(err, errno, "mount tmpfs on %s", path);
 	return 0;
 }

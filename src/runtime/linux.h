@@ -5,6 +5,7 @@
 #ifndef BERTH_RUNTIME_LINUX_H
 #define BERTH_RUNTIME_LINUX_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/err.h"
@@ -60,5 +61,31 @@ int linux_open_in_root_by_hand(int rootfd, const char *path);
  * (a still-mounted overlay stays untouched and makes this fail). "Absent" is
  * success. */
 int linux_remove_tree(const char *path, struct err *err);
+
+/* Makes sure path (a directory, created 0700) is on a memory file system:
+ * mounts a tmpfs of size_mib there when it is not on one already. */
+int linux_tmpfs_ensure(const char *path, int size_mib, struct err *err);
+
+/* The limits of an enclave's parent cgroup; 0 leaves one unlimited. */
+struct linux_cgroup_limits {
+	int64_t memory_bytes;
+	double cpus;
+	int64_t pids;
+};
+
+/* Creates (or updates) the cgroup path (relative, "berth/<enclave>") in the
+ * memory, cpu and pids hierarchies of cgroup v1, or in the unified one of v2,
+ * with limits: the OCI runtime puts the enclave's containers below it, so
+ * they share its limits on top of their own. */
+int linux_cgroup_create(const char *path, const struct linux_cgroup_limits *limits,
+                        struct err *err);
+
+/* Removes the cgroup path from every hierarchy (runtimes create it in all
+ * of them); "absent" is success, a cgroup still holding processes fails. */
+int linux_cgroup_remove(const char *path, struct err *err);
+
+/* Reads a cgroup file of path, "memory.limit_in_bytes" (v1, found in the
+ * hierarchy of its controller) or "memory.max" (v2), into out (owned). */
+int linux_cgroup_read(const char *path, const char *file, char **out, struct err *err);
 
 #endif

@@ -14,6 +14,7 @@ struct runtime {
 	char *state_dir;      /* owned */
 	char *enclaves_dir;   /* owned: <state_dir>/enclaves */
 	char *netns_dir;      /* owned */
+	char *bundles_dir;    /* owned: <netns_dir>/../bundles, on tmpfs */
 	char *cni_plugin_dir; /* owned */
 	char *bridge;         /* owned */
 	char *subnet;         /* owned */

@@ -9,7 +9,11 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "runtime/linux.h"
 #include "runtime/runtime-internal.h"
+
+/* Bundles are config.json files of a few KiB each. */
+#define BUNDLES_TMPFS_MIB 64
 
 static int
 subnet_valid(const char *s)
@@ -51,6 +55,16 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	rt->enclaves_dir = xasprintf("%s/enclaves", s->state_dir);
 	rt->ipam_dir = xasprintf("%s/cni", s->state_dir);
 	rt->netns_dir = xstrdup(s->netns_dir ? s->netns_dir : "/run/berth/netns");
+	{
+		/* Bundles hold secrets (config.json's env): beside the namespaces,
+		 * on /run's tmpfs, never in the state directory. */
+		const char *slash = strrchr(rt->netns_dir, '/');
+
+		rt->bundles_dir =
+		    slash != NULL && slash != rt->netns_dir
+		        ? xasprintf("%.*s/bundles", (int)(slash - rt->netns_dir), rt->netns_dir)
+		        : xstrdup("/run/berth/bundles");
+	}
 	rt->cni_plugin_dir = xstrdup(s->cni_plugin_dir ? s->cni_plugin_dir : "/usr/lib/cni");
 	rt->bridge = xstrdup(s->bridge ? s->bridge : "berth0");
 	rt->subnet = xstrdup(s->subnet ? s->subnet : "10.213.0.0/16");
@@ -60,7 +74,8 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	                           .subnet = rt->subnet,
 	                           .ipam_dir = rt->ipam_dir};
 	if (mkdir_p(rt->enclaves_dir, 0700, err) < 0 || mkdir_p(rt->ipam_dir, 0700, err) < 0 ||
-	    mkdir_p(rt->netns_dir, 0755, err) < 0)
+	    mkdir_p(rt->netns_dir, 0755, err) < 0 ||
+	    linux_tmpfs_ensure(rt->bundles_dir, BUNDLES_TMPFS_MIB, err) < 0)
 		goto out;
 	{
 		char *plugin = xasprintf("%s/bridge", rt->cni_plugin_dir);
@@ -104,6 +119,7 @@ runtime_close(struct runtime *rt)
 	free(rt->state_dir);
 	free(rt->enclaves_dir);
 	free(rt->netns_dir);
+	free(rt->bundles_dir);
 	free(rt->cni_plugin_dir);
 	free(rt->bridge);
 	free(rt->subnet);

@@ -6,12 +6,18 @@
  *   <state_dir>/enclaves/<enclave>/enclave.json   what was asked (written first)
  *   <state_dir>/enclaves/<enclave>/cni.json       the CNI ADD result
  *   <state_dir>/enclaves/<enclave>/hosts, resolv.conf
- *   <state_dir>/enclaves/<enclave>/<container>/   OCI bundle: config.json,
- *       rootfs (overlay: the image rootfs below, upper/ and work/ beside it),
- *       log and log.1 (stdout and stderr, capped), oci.log (the runtime's own)
+ *   <state_dir>/enclaves/<enclave>/<container>/   rootfs (overlay: the image
+ *       rootfs below, upper/ and work/ beside it), log and log.1 (stdout and
+ *       stderr, capped)
+ *   <netns_dir>/../bundles/<enclave>/<container>/ OCI bundle: config.json
+ *       (it holds secret values: on /run's tmpfs, never on disk), pid,
+ *       oci.log (the runtime's own)
  *   <state_dir>/cni/                              host-local IPAM data
  *   <oci_root>                                    runc/crun --root
- *   <netns_dir>/<enclave>                         pinned network namespaces */
+ *   <netns_dir>/<enclave>                         pinned network namespaces
+ *   /sys/fs/cgroup/.../berth/<enclave>/<container> cgroups: the enclave's
+ *       limits on the parent, the container's on its own
+ *   nftables tables inet and bridge berth-<enclave> (runtime/firewall.h) */
 #ifndef BERTH_RUNTIME_H
 #define BERTH_RUNTIME_H
 

@@ -13,12 +13,13 @@
  *
  * SPEC.json describes what the image puller and config parser would give:
  * {"name": "b-...", "deployment_id": "...", "settings": {"K": "v"},
- *  "secrets": {"S": "v"}, "gpus": [0],
+ *  "secrets": {"S": "v"}, "gpus": [0], "memory": BYTES, "cpus": N,
  *  "containers": [{"name", "rootfs", "image": {"entrypoint", "cmd", "env",
  *     "user", "working_dir", "stop_signal"}, "entrypoint", "command", "env":
  *     [["K", "v"], ["BARE"]], "user", "working_dir", "read_only", "tmpfs":
  *     [{"path", "options"}], "cap_add", "cap_drop", "secrets", "pids_limit",
- *     "memory", "cpus", "shm_size", "stop_signal", "stop_timeout_ms", "gpus"}]}
+ *     "memory", "cpus", "shm_size", "stop_signal", "stop_timeout_ms", "gpus",
+ *     "ipc", "pid", "privileged", "security_opt", "devices"}]}
  * Output is JSON on stdout; errors go to stderr with exit status 1. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -83,6 +84,11 @@ container_from(json_t *j, struct config_container *cc, struct image_config *ic)
 	cc->read_only = json_is_true(json_object_get(j, "read_only"));
 	cc->cap_add = strv_from(json_object_get(j, "cap_add"));
 	cc->cap_drop = strv_from(json_object_get(j, "cap_drop"));
+	cc->security_opt = strv_from(json_object_get(j, "security_opt"));
+	cc->devices = strv_from(json_object_get(j, "devices"));
+	cc->ipc = str_from(json_object_get(j, "ipc"));
+	cc->pid = str_from(json_object_get(j, "pid"));
+	cc->privileged = json_is_true(json_object_get(j, "privileged"));
 	cc->secrets = strv_from(json_object_get(j, "secrets"));
 	cc->pids_limit = int_or(json_object_get(j, "pids_limit"), -1);
 	cc->memory_bytes = int_or(json_object_get(j, "memory"), -1);
@@ -125,6 +131,10 @@ container_free(struct config_container *cc, struct image_config *ic)
 	free(cc->working_dir);
 	strv_free(cc->cap_add);
 	strv_free(cc->cap_drop);
+	strv_free(cc->security_opt);
+	strv_free(cc->devices);
+	free(cc->ipc);
+	free(cc->pid);
 	strv_free(cc->secrets);
 	free(cc->stop_signal);
 	for (size_t i = 0; i < cc->n_env; i++) {
@@ -264,6 +274,10 @@ cmd_create(struct runtime *rt, const char *path, int wait_port)
 	spec.settings = settings;
 	spec.secrets = secrets;
 	spec.gpus = gpus;
+	spec.memory_bytes = int_or(json_object_get(j, "memory"), 0);
+	spec.cpus = json_is_number(json_object_get(j, "cpus"))
+	                ? json_number_value(json_object_get(j, "cpus"))
+	                : 0;
 	t0 = now_mono_ms();
 	rc = enclave_create(rt, &spec, &e, &err);
 	if (rc == 0 && wait_port > 0) {

@@ -349,8 +349,9 @@ static void
 test_capabilities(void **state)
 {
 	struct config_container cc;
-	char *cmd[] = {"x", NULL}, *add[] = {"NET_ADMIN", "CAP_SYS_TIME", NULL};
+	char *cmd[] = {"x", NULL}, *add[] = {"SYS_NICE", "CAP_IPC_LOCK", NULL};
 	char *drop[] = {"chown", NULL}, *all[] = {"ALL", NULL}, *bad[] = {"WIZARDRY", NULL};
+	char *admin[] = {"NET_ADMIN", NULL}, *raw[] = {"CAP_NET_RAW", NULL};
 	struct image_config ic = {.cmd = cmd};
 	struct err err = ERR_INIT;
 	json_t *spec, *caps;
@@ -362,38 +363,45 @@ test_capabilities(void **state)
 	assert_true(has(json_object_get(caps, "bounding"), "CAP_CHOWN"));
 	assert_true(has(json_object_get(caps, "effective"), "CAP_NET_BIND_SERVICE"));
 	assert_false(has(json_object_get(caps, "bounding"), "CAP_SYS_ADMIN"));
-	assert_int_equal(json_array_size(json_object_get(caps, "bounding")), 14);
+	assert_false(has(json_object_get(caps, "bounding"), "CAP_NET_RAW"));
+	assert_false(has(json_object_get(caps, "bounding"), "CAP_MKNOD"));
+	assert_false(has(json_object_get(caps, "bounding"), "CAP_AUDIT_WRITE"));
+	assert_int_equal(json_array_size(json_object_get(caps, "bounding")), 11);
+	assert_true(
+	    json_is_true(json_object_get(json_object_get(spec, "process"), "noNewPrivileges")));
 	json_decref(spec);
+	/* The allowed additions, with or without the prefix. */
 	cc.cap_add = add;
-	cc.cap_drop = drop;
 	spec = build(&cc, &ic, &err);
 	caps = json_object_get(json_object_get(spec, "process"), "capabilities");
-	assert_true(has(json_object_get(caps, "bounding"), "CAP_NET_ADMIN"));
-	assert_true(has(json_object_get(caps, "bounding"), "CAP_SYS_TIME"));
-	assert_false(has(json_object_get(caps, "bounding"), "CAP_CHOWN"));
+	assert_true(has(json_object_get(caps, "bounding"), "CAP_SYS_NICE"));
+	assert_true(has(json_object_get(caps, "bounding"), "CAP_IPC_LOCK"));
+	assert_int_equal(json_array_size(json_object_get(caps, "bounding")), 13);
 	json_decref(spec);
-	cc.cap_add = add;
-	cc.cap_drop = all;
-	spec = build(&cc, &ic, &err);
-	caps = json_object_get(json_object_get(spec, "process"), "capabilities");
-	assert_int_equal(json_array_size(json_object_get(caps, "bounding")), 2);
-	json_decref(spec);
-	cc.cap_drop = NULL;
+	/* Anything else is refused, as is cap_drop. */
+	cc.cap_add = admin;
+	assert_null(build(&cc, &ic, &err));
+	assert_non_null(strstr(err.msg, "cap_add NET_ADMIN is refused"));
+	cc.cap_add = raw;
+	assert_null(build(&cc, &ic, &err));
+	assert_non_null(strstr(err.msg, "cap_add CAP_NET_RAW is refused"));
 	cc.cap_add = all;
-	spec = build(&cc, &ic, &err);
-	caps = json_object_get(json_object_get(spec, "process"), "capabilities");
-	assert_true(has(json_object_get(caps, "bounding"), "CAP_SYS_ADMIN"));
-	json_decref(spec);
+	assert_null(build(&cc, &ic, &err));
+	assert_non_null(strstr(err.msg, "cap_add ALL is refused"));
 	cc.cap_add = bad;
 	assert_null(build(&cc, &ic, &err));
 	assert_non_null(strstr(err.msg, "unknown capability"));
-	/* A non-root user keeps only the bounding set. */
 	cc.cap_add = NULL;
+	cc.cap_drop = drop;
+	assert_null(build(&cc, &ic, &err));
+	assert_non_null(strstr(err.msg, "cap_drop is refused"));
+	cc.cap_drop = NULL;
+	/* A non-root user keeps only the bounding set. */
 	cc.user = "app";
 	spec = build(&cc, &ic, &err);
 	caps = json_object_get(json_object_get(spec, "process"), "capabilities");
 	assert_int_equal(json_array_size(json_object_get(caps, "effective")), 0);
-	assert_int_equal(json_array_size(json_object_get(caps, "bounding")), 14);
+	assert_int_equal(json_array_size(json_object_get(caps, "bounding")), 11);
 	json_decref(spec);
 }
 
@@ -486,29 +494,113 @@ test_mounts_limits_namespaces(void **state)
 	cc.working_dir = NULL;
 	cc.pid = "host";
 	assert_null(build(&cc, &ic, &err));
-	assert_non_null(strstr(err.msg, "pid: \"host\" is not supported"));
-	cc.pid = NULL;
-	cc.ipc = "host";
+	assert_non_null(strstr(err.msg, "pid is refused"));
+	cc.pid = "private";
 	assert_null(build(&cc, &ic, &err));
+	cc.pid = NULL;
+	cc.ipc = "container:db";
+	assert_null(build(&cc, &ic, &err));
+	assert_non_null(strstr(err.msg, "ipc must be"));
 	cc.ipc = NULL;
 	{
-		char *nnp[] = {"no-new-privileges:true", "seccomp=unconfined", NULL};
-		char *label[] = {"label=type:foo", NULL};
+		char *nnp[] = {"no-new-privileges:true", NULL};
+		char *dev[] = {"/dev/kmsg", NULL};
 
 		cc.security_opt = nnp;
-		spec = build(&cc, &ic, &err);
-		assert_non_null(spec);
-		assert_true(json_is_true(
-		    json_object_get(json_object_get(spec, "process"), "noNewPrivileges")));
-		json_decref(spec);
-		cc.security_opt = label;
 		assert_null(build(&cc, &ic, &err));
-		assert_non_null(strstr(err.msg, "security_opt \"label=type:foo\""));
+		assert_non_null(strstr(err.msg, "security_opt is refused"));
 		cc.security_opt = NULL;
+		cc.devices = dev;
+		assert_null(build(&cc, &ic, &err));
+		assert_non_null(strstr(err.msg, "devices are refused"));
+		cc.devices = NULL;
 	}
 	cc.privileged = 1;
 	assert_null(build(&cc, &ic, &err));
 	assert_non_null(strstr(err.msg, "privileged"));
+}
+
+/* Every container gets the seccomp profile, a pids limit, its cgroup below
+ * the enclave's, an absolute root and, with ipc: host, the enclave's ipc
+ * namespace. */
+static void
+test_sandbox_fields(void **state)
+{
+	struct config_container cc;
+	char *cmd[] = {"x", NULL};
+	struct image_config ic = {.cmd = cmd};
+	struct err err = ERR_INIT;
+	json_t *spec, *linux_, *sc, *ns, *s;
+	size_t i;
+	int seen_clone = 0, seen_mount_denied = 0;
+	const char *ipc_path = NULL;
+
+	(void)state;
+	cc_init(&cc);
+	spec = build(&cc, &ic, &err);
+	linux_ = json_object_get(spec, "linux");
+	sc = json_object_get(linux_, "seccomp");
+	assert_string_equal(json_string_value(json_object_get(sc, "defaultAction")),
+	                    "SCMP_ACT_ERRNO");
+	assert_true(json_array_size(json_object_get(sc, "syscalls")) > 10);
+	json_array_foreach(json_object_get(sc, "syscalls"), i, s)
+	{
+		const char *action = json_string_value(json_object_get(s, "action"));
+		size_t k;
+		json_t *n;
+
+		json_array_foreach(json_object_get(s, "names"), k, n)
+		{
+			if (strcmp(json_string_value(n), "clone") == 0) {
+				seen_clone = 1;
+				assert_non_null(json_object_get(s, "args"));
+			}
+			if (strcmp(json_string_value(n), "mount") == 0 ||
+			    strcmp(json_string_value(n), "unshare") == 0) {
+				assert_string_equal(action, "SCMP_ACT_ERRNO");
+				seen_mount_denied++;
+			}
+		}
+	}
+	assert_true(seen_clone);
+	assert_int_equal(seen_mount_denied, 2);
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+	        json_object_get(json_object_get(linux_, "resources"), "pids"), "limit")),
+	    4096);
+	json_decref(spec);
+	cc.ipc = "host";
+	cc.shm_size_bytes = 256 << 20;
+	cc.memory_bytes = 128 << 20;
+	{
+		struct bundle_input in = {.id = "b-x-web",
+		                          .cc = &cc,
+		                          .image = &ic,
+		                          .rootfs = "/nonexistent",
+		                          .netns = "/run/berth/netns/b-x",
+		                          .root_path = "/s/web/rootfs",
+		                          .cgroup_parent = "berth/b-x",
+		                          .ipc_ns = "/proc/42/ns/ipc",
+		                          .enclave_memory_bytes = 64 << 20};
+
+		assert_int_equal(bundle_spec(&in, &spec, &err), 0);
+	}
+	linux_ = json_object_get(spec, "linux");
+	assert_string_equal(json_string_value(json_object_get(linux_, "cgroupsPath")),
+	                    "/berth/b-x/web");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(spec, "root"), "path")),
+	    "/s/web/rootfs");
+	json_array_foreach(json_object_get(linux_, "namespaces"), i, ns)
+	{
+		if (strcmp(json_string_value(json_object_get(ns, "type")), "ipc") == 0)
+			ipc_path = json_string_value(json_object_get(ns, "path"));
+	}
+	assert_non_null(ipc_path);
+	assert_string_equal(ipc_path, "/proc/42/ns/ipc");
+	/* /dev/shm: the smallest of shm_size, the container's and the enclave's memory. */
+	assert_true(has(json_object_get(mount_at(spec, "/dev/shm"), "options"), "size=67108864"));
+	json_decref(spec);
 }
 
 static void
@@ -705,6 +797,7 @@ main(void)
 	    cmocka_unit_test(test_open_in_root_by_hand),
 	    cmocka_unit_test(test_capabilities),
 	    cmocka_unit_test(test_mounts_limits_namespaces),
+	    cmocka_unit_test(test_sandbox_fields),
 	    cmocka_unit_test(test_signals_and_names),
 	    cmocka_unit_test(test_spawn),
 	    cmocka_unit_test(test_spawn_beside_a_reaper),

@@ -1,8 +1,10 @@
 """Helpers of the runtime system tests (a module with a unique name, so the
 tests import it and not another folder's conftest)."""
+import glob
 import json
 import os
 import random
+import shutil
 import subprocess
 import time
 import uuid
@@ -37,6 +39,7 @@ class Runtime:
         self.subnet = _free_subnet()
         self.log_max = log_max
         self.env = dict(os.environ)
+        self.leaks_expected = False
 
     def args(self):
         a = [DRIVER, "--state", self.state, "--oci-root", self.oci_root, "--netns-dir", self.netns_dir,
@@ -96,9 +99,33 @@ class Runtime:
             for n in os.listdir(self.netns_dir) if os.path.isdir(self.netns_dir) else []:
                 subprocess.run(["umount", "-l", os.path.join(self.netns_dir, n)], capture_output=True)
                 os.unlink(os.path.join(self.netns_dir, n))
+            # Destroy removes bundles, firewall tables and cgroups: whatever is
+            # left here is a leak, removed, then reported.
+            leaks = []
+            bundles = os.path.join(top, "bundles")
+            if os.path.isdir(bundles):
+                leaks += ["bundle " + n for n in os.listdir(bundles)]
+                # berth mounts a tmpfs there where /run is none.
+                subprocess.run(["umount", bundles], capture_output=True)
+                shutil.rmtree(bundles, ignore_errors=True)
+            for fam, table in nft_tables():
+                if table.startswith("berth-" + self.name()):
+                    leaks.append("nft table %s %s" % (fam, table))
+                    subprocess.run(["nft", "delete", "table", fam, table], capture_output=True)
+            for d in glob.glob("/sys/fs/cgroup/*/berth/%s*" % self.name()):
+                leaks.append("cgroup " + d)
+                subprocess.run(["rmdir", d], capture_output=True)
             if os.path.isdir(top):
                 os.rmdir(self.netns_dir) if os.path.isdir(self.netns_dir) else None
                 os.rmdir(top)
+            if leaks and not self.leaks_expected:
+                raise AssertionError("left behind: %s" % ", ".join(leaks))
+
+
+def nft_tables():
+    """(family, name) of every nftables table."""
+    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    return [tuple(l.split()[1:3]) for l in out.splitlines() if l.startswith("table ")]
 
 
 def http_get(ip, port=8080, path="/index.html", deadline_s=5.0):

@@ -76,7 +76,7 @@ def test_settings_take_effect_inside(rt):
         read_only=True,
         tmpfs=[{"path": "/scratch", "options": "size=1m,mode=1777"},
                {"path": "/run/x", "options": "exec"}],
-        cap_add=["NET_ADMIN"], cap_drop=["CHOWN"],
+        cap_add=["IPC_LOCK"],
         pids_limit=20, memory=64 * 1024 * 1024, cpus=0.5)
     e = rt.create(rt.name(), [box], settings={"FROM_SETTING": "s"}, secrets={"API_KEY": "k3y"})
     n = e["name"]
@@ -95,11 +95,11 @@ def test_settings_take_effect_inside(rt):
     assert "size=1024k" in scratch and "noexec" in scratch and "nosuid" in scratch
     runx = [l for l in mounts.splitlines() if " /run/x " in l][0]
     assert "noexec" not in runx
-    # Capabilities: NET_ADMIN (12) added, CHOWN (0) dropped, in the bounding set.
+    # Capabilities: IPC_LOCK (14) added to the default set (CHOWN 0, KILL 5).
     bnd = [l for l in rt.exec(n, "box", "cat", "/proc/self/status").stdout.splitlines()
            if l.startswith("CapBnd")][0]
     caps = int(bnd.split()[1], 16)
-    assert caps & (1 << 12) and not caps & (1 << 0) and caps & (1 << 5)  # KILL kept
+    assert caps & (1 << 14) and caps & (1 << 0) and caps & (1 << 5)
     # cgroup limits, read from inside.
     assert rt.exec(n, "box", "cat", "/sys/fs/cgroup/pids/pids.max").stdout.strip() == "20"
     assert rt.exec(n, "box", "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes").stdout.strip() == str(64 << 20)
@@ -122,6 +122,14 @@ def test_numeric_user_and_image_defaults(rt):
     ({"user": "ghost"}, 'user "ghost" not found'),
     ({"secrets": ["MISSING"]}, "secret MISSING was not provided"),
     ({"cap_add": ["NOT_A_CAP"]}, "unknown capability"),
+    ({"cap_add": ["SYS_ADMIN"]}, "cap_add SYS_ADMIN is refused"),
+    ({"cap_add": ["ALL"]}, "cap_add ALL is refused"),
+    ({"cap_drop": ["CHOWN"]}, "cap_drop is refused"),
+    ({"privileged": True}, "privileged containers are refused"),
+    ({"security_opt": ["seccomp=unconfined"]}, "security_opt is refused"),
+    ({"devices": ["/dev/kmsg"]}, "devices are refused"),
+    ({"pid": "host"}, "pid is refused"),
+    ({"ipc": "container:x"}, "ipc must be"),
     ({"tmpfs": [{"path": "/t", "options": "size=1m,evil=1"}]}, 'unsupported option "evil=1"'),
     ({"image": {}}, "no command"),
     ({"stop_signal": "SIGNOPE"}, "unknown signal"),

@@ -1,0 +1,147 @@
+/* firewall: per-enclave nftables tables, applied with `nft -f -`. */
+#include "runtime/firewall.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/util.h"
+#include "runtime/spawn.h"
+
+#define NFT_TIMEOUT_MS 10000
+
+/* Before the filter priority: a later accept elsewhere cannot undo a drop. */
+#define PRIO "-10"
+
+char *
+firewall_ruleset(const struct firewall_enclave *fe)
+{
+	struct buf b = BUF_INIT;
+	const char *n = fe->name, *br = fe->bridge, *v = fe->veth, *ip = fe->ip;
+
+	/* Declaring then deleting makes the definition below a replacement,
+	 * all in one transaction. */
+	buf_printf(&b, "table inet berth-%s {}\ndelete table inet berth-%s\n", n, n);
+	buf_printf(&b, "table bridge berth-%s {}\ndelete table bridge berth-%s\n", n, n);
+	buf_printf(&b,
+	           "table bridge berth-%s {\n"
+	           "\tchain forward {\n"
+	           "\t\ttype filter hook forward priority " PRIO "; policy accept;\n"
+	           "\t\tiifname \"%s\" drop\n"
+	           "\t\toifname \"%s\" drop\n"
+	           "\t}\n"
+	           "\tchain input {\n"
+	           "\t\ttype filter hook input priority " PRIO "; policy accept;\n"
+	           "\t\tiifname \"%s\" ether type arp accept\n"
+	           "\t\tiifname \"%s\" ether type ip ip saddr %s accept\n"
+	           "\t\tiifname \"%s\" drop\n"
+	           "\t}\n"
+	           "}\n",
+	           n, v, v, v, v, ip, v);
+	buf_printf(&b,
+	           "table inet berth-%s {\n"
+	           "\tchain input {\n"
+	           "\t\ttype filter hook input priority " PRIO "; policy accept;\n"
+	           "\t\tiifname \"%s\" ip saddr %s ct state established,related accept\n"
+	           "\t\tiifname \"%s\" ip saddr %s drop\n"
+	           "\t}\n"
+	           "\tchain forward {\n"
+	           "\t\ttype filter hook forward priority " PRIO "; policy accept;\n"
+	           "\t\tip saddr %s drop\n"
+	           "\t\tip daddr %s drop\n"
+	           "\t}\n"
+	           "}\n",
+	           n, br, ip, br, ip, ip, ip);
+	return buf_take(&b);
+}
+
+static int
+nft_run(char *const *argv, const char *input, struct err *err)
+{
+	struct spawn_opts so = {.argv = argv,
+	                        .stdin_data = input,
+	                        .stdin_len = input != NULL ? strlen(input) : 0,
+	                        .stdout_fd = -1,
+	                        .timeout_ms = NFT_TIMEOUT_MS};
+	struct spawn_result res;
+	int rc = spawn_run(&so, &res, err);
+
+	if (rc == 0 && res.status != 0) {
+		char line[301];
+
+		spawn_first_line(res.errout.data, line);
+		rc = err_make(err, 0, "nft: %s", line[0] ? line : "failed");
+	} else if (rc == 0) {
+		rc = res.status;
+	}
+	spawn_result_free(&res);
+	return rc;
+}
+
+static int
+safe_token(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n > 0 && n < 64 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
+int
+firewall_apply(const struct firewall_enclave *fe, struct err *err)
+{
+	char *argv[] = {"nft", "-f", "-", NULL}, *rules;
+	int rc;
+
+	/* Everything interpolated is berth's own, but a name that could break
+	 * out of the ruleset must not reach nft. */
+	if (!safe_token(fe->name) || !safe_token(fe->bridge) || !safe_token(fe->veth) ||
+	    !safe_token(fe->ip) || strspn(fe->ip, "0123456789.") != strlen(fe->ip))
+		return err_make(err, 0, "firewall of enclave %s: invalid name or address",
+		                fe->name != NULL ? fe->name : "");
+	rules = firewall_ruleset(fe);
+	rc = nft_run(argv, rules, err);
+	free(rules);
+	if (rc < 0)
+		return err_wrap(err, "firewall of enclave %s", fe->name);
+	return 0;
+}
+
+int
+firewall_remove(const char *name, struct err *err)
+{
+	char *argv[] = {"nft", "-f", "-", NULL}, *rules;
+	int rc;
+
+	if (!safe_token(name))
+		return err_make(err, 0, "firewall: invalid enclave name");
+	rules = xasprintf("table inet berth-%s {}\ndelete table inet berth-%s\n"
+	                  "table bridge berth-%s {}\ndelete table bridge berth-%s\n",
+	                  name, name, name, name);
+	rc = nft_run(argv, rules, err);
+	free(rules);
+	if (rc < 0)
+		return err_wrap(err, "remove firewall of enclave %s", name);
+	return 0;
+}
+
+int
+firewall_present(const char *name, struct err *err)
+{
+	char *table = xasprintf("berth-%s", name);
+	char *argv[] = {"nft", "list", "table", "inet", table, NULL};
+	struct spawn_opts so = {.argv = argv, .stdout_fd = -1, .timeout_ms = NFT_TIMEOUT_MS};
+	struct spawn_result res;
+	int rc;
+
+	if (!safe_token(name)) {
+		free(table);
+		return err_make(err, 0, "firewall: invalid enclave name");
+	}
+	rc = spawn_run(&so, &res, err);
+	if (rc == 0)
+		rc = res.status == 0;
+	spawn_result_free(&res);
+	free(table);
+	return rc;
+}

@@ -1,0 +1,42 @@
+/* firewall: the network boundary of each enclave, as nftables rules.
+ *
+ * Every enclave gets two tables of its own, `inet berth-<enclave>` and
+ * `bridge berth-<enclave>`, written in one `nft -f` transaction and removed
+ * with the enclave:
+ *   - bridge forward: nothing the enclave's veth sends reaches another port
+ *     of the bridge, nothing from another port reaches it (no enclave talks
+ *     to another, of any org);
+ *   - bridge input: only IPv4 and ARP from the enclave's own address
+ *     reach the host (no IPv6, no spoofed source);
+ *   - inet input: from the enclave's address the host accepts replies only
+ *     (the router's and health checks' connections into the enclave); a new
+ *     connection to any address or port of the host is dropped;
+ *   - inet forward: no egress: nothing from the enclave is routed anywhere,
+ *     nothing is routed to it.
+ * The rules are kernel state: they outlive berthd and are re-applied when an
+ * enclave is adopted. Blocking (runs nft); thread-safe. */
+#ifndef BERTH_RUNTIME_FIREWALL_H
+#define BERTH_RUNTIME_FIREWALL_H
+
+#include "common/err.h"
+
+struct firewall_enclave {
+	const char *name;   /* borrowed: the enclave's name */
+	const char *bridge; /* borrowed: the bridge it is attached to */
+	const char *veth;   /* borrowed: the host side of its veth */
+	const char *ip;     /* borrowed: its IPv4 address */
+};
+
+/* The ruleset of fe as nft input (owned), for firewall_apply() and tests. */
+char *firewall_ruleset(const struct firewall_enclave *fe);
+
+/* Installs (or replaces, atomically) the tables of fe. */
+int firewall_apply(const struct firewall_enclave *fe, struct err *err);
+
+/* Removes the tables of enclave name; absent tables are success. */
+int firewall_remove(const char *name, struct err *err);
+
+/* Whether the tables of enclave name are installed: 1 yes, 0 no, -1 error. */
+int firewall_present(const char *name, struct err *err);
+
+#endif
