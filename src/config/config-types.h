@@ -74,17 +74,20 @@ struct config_container {
 	char *restart;           /* owned: "no", "always", "on-failure", "unless-stopped" or NULL */
 	char *stop_signal;       /* owned, "SIGTERM" form, or NULL */
 	int64_t stop_timeout_ms; /* -1 when absent (default 10s at run time) */
-	char **cap_add;          /* owned strv, "CAP_" prefix normalised away ("NET_ADMIN") */
-	char **cap_drop;         /* owned strv */
-	char **devices;          /* owned strv, recorded */
-	char *ipc;               /* owned or NULL */
-	char *pid;               /* owned or NULL */
-	char **volumes;          /* owned strv, recorded; unsupported at first */
-	char **models;           /* owned strv, recorded */
-	char **networks;         /* owned strv, recorded */
-	char **security_opt;     /* owned strv */
-	int privileged;          /* refused for production enclaves */
-	struct config_pos pos;   /* where the entry starts */
+	/* The policy (config-policy.c) holds in a parsed config: cap_add names only
+	 * IPC_LOCK, NET_BIND_SERVICE or SYS_NICE; cap_drop and security_opt are
+	 * NULL, devices NULL or empty, pid NULL or "", privileged 0. */
+	char **cap_add;        /* owned strv, "CAP_" prefix normalised away ("SYS_NICE") */
+	char **cap_drop;       /* owned strv */
+	char **devices;        /* owned strv */
+	char *ipc;             /* owned or NULL: private, none, shareable or host (the enclave's) */
+	char *pid;             /* owned or NULL */
+	char **volumes;        /* owned strv, recorded; unsupported at first */
+	char **models;         /* owned strv, recorded */
+	char **networks;       /* owned strv, recorded */
+	char **security_opt;   /* owned strv */
+	int privileged;        /* 0/1 */
+	struct config_pos pos; /* where the entry starts */
 };
 
 enum config_strategy {

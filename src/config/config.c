@@ -19,6 +19,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "config/config-policy.h"
 #include "config/config-yaml.h"
 #include "config/config.h"
 
@@ -1310,20 +1311,14 @@ parse_stop_timeout(struct pctx *p, const ynode *v, void *obj)
 static void
 read_caps(struct pctx *p, const ynode *v, char ***out)
 {
-	char **caps = NULL, *c;
+	char **caps = NULL;
 	size_t i, j, n;
 
 	if (read_strv(p, v, "a list of capabilities", &caps) < 0)
 		return;
 	n = strv_len(caps);
 	for (i = 0; i < n; i++) {
-		c = caps[i];
-		for (j = 0; c[j] != '\0'; j++)
-			c[j] = (char)toupper((unsigned char)c[j]);
-		if (strncmp(c, "CAP_", 4) == 0)
-			memmove(c, c + 4, strlen(c + 4) + 1);
-		if (c[0] == '\0' ||
-		    strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") != strlen(c)) {
+		if (config_policy_cap_normalise(caps[i]) < 0) {
 			config_error_at(p->errs, v->items[i], NULL,
 			                "\"%s\" is not a capability name such as NET_ADMIN",
 			                v->items[i]->text);
@@ -1489,6 +1484,7 @@ parse_containers(struct pctx *p, const ynode *v, void *obj)
 		}
 		container_init(ct, it->pos);
 		walk_map(p, it, container_fields, ARRAY_LEN(container_fields), ct);
+		config_policy_check_container(it, p->errs);
 		if (missing(it, "name"))
 			config_error_at(p->errs, it, "name", "required key is missing");
 		if (missing(it, "image"))

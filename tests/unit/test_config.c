@@ -1,5 +1,6 @@
 /* Unit tests of src/config: parsing, every rejection with its position, the
  * accepted forms, defaults, the canonical form and the measurement. */
+#include <ctype.h>
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -242,10 +243,11 @@ test_compose_forms(void **state)
 	assert_string_equal(web->tmpfs[1].options, "size=64m");
 	assert_string_equal(web->stop_signal, "SIGTERM");
 	assert_int_equal(web->stop_timeout_ms, 20000);
+	/* Upper case, CAP_ removed, sorted. */
 	assert_int_equal(strv_len(web->cap_add), 2);
-	assert_string_equal(web->cap_add[0], "CHOWN");
-	assert_string_equal(web->cap_add[1], "NET_BIND_SERVICE");
-	assert_string_equal(web->cap_drop[0], "ALL");
+	assert_string_equal(web->cap_add[0], "NET_BIND_SERVICE");
+	assert_string_equal(web->cap_add[1], "SYS_NICE");
+	assert_null(web->cap_drop);
 	assert_int_equal(web->healthcheck.kind, CONFIG_HEALTHCHECK_CMD_SHELL);
 	assert_string_equal(web->healthcheck.test[0],
 	                    "curl -sf http://localhost:8080/healthz || exit 1");
@@ -464,11 +466,11 @@ test_types_and_ranges(void **state)
 {
 	(void)state;
 	expect_errors("cpus: 2.5\nmemory: 8g\ngpus: -1\ncontainers:\n  - name: a\n    image: " IMG
-	              "\n    privileged: 1\n    pids_limit: 0\n    gpus: some\n" SHIM,
+	              "\n    read_only: 1\n    pids_limit: 0\n    gpus: some\n" SHIM,
 	              "t.yml:1:7: cpus: expected an integer, got \"2.5\"\n"
 	              "t.yml:2:9: memory: expected an integer, got \"8g\"\n"
 	              "t.yml:3:7: gpus: -1 is out of range (0 to 8)\n"
-	              "t.yml:7:17: containers[0].privileged: expected true or false, got \"1\"\n"
+	              "t.yml:7:16: containers[0].read_only: expected true or false, got \"1\"\n"
 	              "t.yml:8:17: containers[0].pids_limit: 0 is out of range (1 to 4194304)\n"
 	              "t.yml:9:11: containers[0].gpus: expected all or a number of GPUs (0 to 64), "
 	              "got \"some\"\n");
@@ -689,6 +691,237 @@ test_error_order(void **state)
 	              "name[:tag]@sha256:<64 hex>\n");
 }
 
+/* ---- the container policy (config-policy.c) ---- */
+
+/* A one-container config with line as the container's last key, on line 4
+ * (its key at column 5). */
+#define WITH(line) "containers:\n  - name: a\n    image: " IMG "\n    " line "\n" SHIM
+
+#define WHY_PRIVILEGED                                                                             \
+	"privileged containers are refused: an enclave's containers never get host privileges\n"
+#define WHY_SECURITY_OPT                                                                           \
+	"security_opt is refused: berth applies the same security options (seccomp, AppArmor, "    \
+	"no-new-privileges) to every container, and a config may not loosen them\n"
+#define WHY_CAP_DROP                                                                               \
+	"cap_drop is refused: every container starts from the same capability set, which only "    \
+	"cap_add changes\n"
+#define WHY_PID                                                                                    \
+	" is refused: each container has its own PID namespace, never the host's or another "      \
+	"container's\n"
+#define WHY_DEVICE                                                                                 \
+	" is refused: containers get no host devices; GPUs come only from gpus with runtime: "     \
+	"nvidia\n"
+#define WHY_CAP " is refused: cap_add may only add IPC_LOCK, NET_BIND_SERVICE or SYS_NICE\n"
+#define WHY_IPC                                                                                    \
+	" is refused: expected private, none, shareable or host (host is the IPC namespace the "   \
+	"enclave's containers share, never the host's)\n"
+
+/* privileged, security_opt and cap_drop are refused whenever the key is
+ * written, whatever the value, with one error at the key. */
+static void
+test_policy_refused_keys(void **state)
+{
+	static const char *const privileged[] = {"false", "true", "off", "", "~", "null"};
+	static const char *const opts[] = {"[no-new-privileges]", "[]", "",
+	                                   "\n      - seccomp=unconfined"};
+	static const char *const caps[] = {"[ALL]", "[]", "", "\n      - CHOWN"};
+	char yaml[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(privileged); i++) {
+		snprintf(yaml, sizeof yaml, WITH("privileged: %s"), privileged[i]);
+		expect_errors(yaml, "t.yml:4:5: containers[0].privileged: " WHY_PRIVILEGED);
+	}
+	for (i = 0; i < ARRAY_LEN(opts); i++) {
+		snprintf(yaml, sizeof yaml, WITH("security_opt: %s"), opts[i]);
+		expect_errors(yaml, "t.yml:4:5: containers[0].security_opt: " WHY_SECURITY_OPT);
+	}
+	for (i = 0; i < ARRAY_LEN(caps); i++) {
+		snprintf(yaml, sizeof yaml, WITH("cap_drop: %s"), caps[i]);
+		expect_errors(yaml, "t.yml:4:5: containers[0].cap_drop: " WHY_CAP_DROP);
+	}
+	/* A value of the wrong type is reported as well, where it is. */
+	expect_errors(WITH("privileged: 1"),
+	              "t.yml:4:5: containers[0].privileged: " WHY_PRIVILEGED
+	              "t.yml:4:17: containers[0].privileged: expected true or false, got \"1\"\n");
+	/* The flow form: the error is at the key, in the second container. */
+	expect_errors("containers:\n  - {name: a, image: " IMG "}\n  - {name: b, image: " IMG
+	              ", privileged: false}\n" SHIM,
+	              "t.yml:3:101: containers[1].privileged: " WHY_PRIVILEGED);
+	/* A repeated key is one duplicate error and one refusal. */
+	expect_errors(
+	    WITH("cap_drop: [ALL]\n    cap_drop: [ALL]"),
+	    "t.yml:4:5: containers[0].cap_drop: " WHY_CAP_DROP
+	    "t.yml:5:5: containers[0].cap_drop: duplicate key; first defined at line 4\n");
+}
+
+static void
+test_policy_pid_and_devices(void **state)
+{
+	struct config *c;
+
+	(void)state;
+	expect_errors(WITH("pid: host"), "t.yml:4:10: containers[0].pid: pid \"host\"" WHY_PID);
+	expect_errors(WITH("pid: private"),
+	              "t.yml:4:10: containers[0].pid: pid \"private\"" WHY_PID);
+	expect_errors(WITH("pid: \"container:db\""),
+	              "t.yml:4:10: containers[0].pid: pid \"container:db\"" WHY_PID);
+	expect_errors(WITH("pid: [host]"),
+	              "t.yml:4:10: containers[0].pid: expected a string, got a list\n");
+	/* Empty is no pid at all. */
+	c = parse_ok(WITH("pid: \"\""));
+	assert_string_equal(c->containers[0].pid, "");
+	config_free(c);
+	c = parse_ok(WITH("pid:"));
+	assert_null(c->containers[0].pid);
+	config_free(c);
+
+	expect_errors(
+	    WITH("devices:\n      - /dev/kvm\n      - \"/dev/nvidia0:/dev/nvidia0\""),
+	    "t.yml:5:9: containers[0].devices[0]: device \"/dev/kvm\"" WHY_DEVICE
+	    "t.yml:6:9: containers[0].devices[1]: device \"/dev/nvidia0:/dev/nvidia0\"" WHY_DEVICE);
+	expect_errors(WITH("devices: [/dev/fuse]"),
+	              "t.yml:4:15: containers[0].devices[0]: device \"/dev/fuse\"" WHY_DEVICE);
+	expect_errors(WITH("devices: /dev/kvm"),
+	              "t.yml:4:14: containers[0].devices: expected a list of strings, got "
+	              "\"/dev/kvm\"\n");
+	c = parse_ok(WITH("devices: []"));
+	assert_int_equal(strv_len(c->containers[0].devices), 0);
+	config_free(c);
+	c = parse_ok(WITH("devices:"));
+	assert_null(c->containers[0].devices);
+	config_free(c);
+	/* GPUs come from gpus and runtime: nvidia. */
+	c = parse_ok(WITH("runtime: nvidia\n    gpus: all"));
+	assert_true(c->containers[0].gpus_all);
+	config_free(c);
+}
+
+/* cap_add: IPC_LOCK, NET_BIND_SERVICE, SYS_NICE in any case, with or
+ * without CAP_; everything else refused at its entry. */
+static void
+test_policy_cap_add(void **state)
+{
+	static const char *const allowed[] = {"IPC_LOCK", "NET_BIND_SERVICE", "SYS_NICE"};
+	static const char *const prefixes[] = {"", "CAP_", "cap_", "Cap_"};
+	static const char *const refused[] = {"ALL",
+	                                      "all",
+	                                      "CAP_ALL",
+	                                      "cap_all",
+	                                      "SYS_ADMIN",
+	                                      "CAP_SYS_ADMIN",
+	                                      "NET_ADMIN",
+	                                      "CHOWN",
+	                                      "SYS_PTRACE",
+	                                      "NET_RAW",
+	                                      "DAC_READ_SEARCH",
+	                                      "SYS_MODULE",
+	                                      "IPC_LOCKS",
+	                                      "CAP_CAP_IPC_LOCK",
+	                                      "NET_BIND"};
+	char lower[64], yaml[512], want[512];
+	struct config *c;
+	size_t i, j, k;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(allowed); i++) {
+		for (k = 0; allowed[i][k] != '\0'; k++)
+			lower[k] = (char)tolower((unsigned char)allowed[i][k]);
+		lower[k] = '\0';
+		for (j = 0; j < 2 * ARRAY_LEN(prefixes); j++) {
+			snprintf(yaml, sizeof yaml, WITH("cap_add: [\"%s%s\"]"), prefixes[j / 2],
+			         j % 2 ? lower : allowed[i]);
+			c = parse_ok(yaml);
+			assert_int_equal(strv_len(c->containers[0].cap_add), 1);
+			assert_string_equal(c->containers[0].cap_add[0], allowed[i]);
+			config_free(c);
+		}
+	}
+	/* All three, repeated: normalised, sorted, once each. */
+	c = parse_ok(WITH("cap_add: [sys_nice, CAP_NET_BIND_SERVICE, IPC_LOCK, cap_ipc_lock]"));
+	assert_int_equal(strv_len(c->containers[0].cap_add), 3);
+	assert_string_equal(c->containers[0].cap_add[0], "IPC_LOCK");
+	assert_string_equal(c->containers[0].cap_add[1], "NET_BIND_SERVICE");
+	assert_string_equal(c->containers[0].cap_add[2], "SYS_NICE");
+	config_free(c);
+	c = parse_ok(WITH("cap_add: []"));
+	assert_int_equal(strv_len(c->containers[0].cap_add), 0);
+	config_free(c);
+
+	for (i = 0; i < ARRAY_LEN(refused); i++) {
+		snprintf(yaml, sizeof yaml, WITH("cap_add: [%s]"), refused[i]);
+		snprintf(want, sizeof want,
+		         "t.yml:4:15: containers[0].cap_add[0]: capability \"%s\"" WHY_CAP,
+		         refused[i]);
+		expect_errors(yaml, want);
+	}
+	/* One error per refused entry, at the entry; allowed ones pass. */
+	expect_errors(WITH("cap_add:\n      - IPC_LOCK\n      - ALL\n      - SYS_NICE\n"
+	                   "      - cap_sys_admin"),
+	              "t.yml:6:9: containers[0].cap_add[1]: capability \"ALL\"" WHY_CAP
+	              "t.yml:8:9: containers[0].cap_add[3]: capability \"cap_sys_admin\"" WHY_CAP);
+	/* What is no capability name at all, or not a list, is the parser's
+	 * error alone. */
+	expect_errors(WITH("cap_add: [\"NET ADMIN\"]"),
+	              "t.yml:4:15: containers[0].cap_add[0]: \"NET ADMIN\" is not a capability "
+	              "name such as NET_ADMIN\n");
+	expect_errors(WITH("cap_add: SYS_ADMIN"),
+	              "t.yml:4:14: containers[0].cap_add: expected a list of capabilities, got "
+	              "\"SYS_ADMIN\"\n");
+}
+
+/* ipc: private, none, shareable or host (the enclave's), or nothing. */
+static void
+test_policy_ipc(void **state)
+{
+	static const char *const allowed[] = {"private", "none", "shareable", "host"};
+	static const char *const refused[] = {"container:db", "service:db", "HOST",
+	                                      "Private",      "host ",      "shareable:x"};
+	char yaml[512], want[512];
+	struct config *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(allowed); i++) {
+		snprintf(yaml, sizeof yaml, WITH("ipc: %s"), allowed[i]);
+		c = parse_ok(yaml);
+		assert_string_equal(c->containers[0].ipc, allowed[i]);
+		config_free(c);
+	}
+	c = parse_ok(WITH("ipc: ''"));
+	assert_string_equal(c->containers[0].ipc, "");
+	config_free(c);
+	c = parse_ok(WITH("ipc:"));
+	assert_null(c->containers[0].ipc);
+	config_free(c);
+	for (i = 0; i < ARRAY_LEN(refused); i++) {
+		snprintf(yaml, sizeof yaml, WITH("ipc: \"%s\""), refused[i]);
+		snprintf(want, sizeof want, "t.yml:4:10: containers[0].ipc: ipc \"%s\"" WHY_IPC,
+		         refused[i]);
+		expect_errors(yaml, want);
+	}
+	expect_errors(WITH("ipc: {mode: host}"),
+	              "t.yml:4:10: containers[0].ipc: expected a string, got a mapping\n");
+}
+
+/* Refusals of several containers come in document order with the others. */
+static void
+test_policy_error_order(void **state)
+{
+	(void)state;
+	expect_errors("containers:\n  - name: a\n    image: " IMG "\n    pid: host\n    imag: x\n"
+	              "    cap_add: [SYS_ADMIN]\n  - name: b\n    image: " IMG
+	              "\n    devices: [/dev/kvm]\n    privileged: true\n    memory: lots\n" SHIM,
+	              "t.yml:4:10: containers[0].pid: pid \"host\"" WHY_PID
+	              "t.yml:5:5: containers[0].imag: unknown key (did you mean \"image\"?)\n"
+	              "t.yml:6:15: containers[0].cap_add[0]: capability \"SYS_ADMIN\"" WHY_CAP
+	              "t.yml:9:15: containers[1].devices[0]: device \"/dev/kvm\"" WHY_DEVICE
+	              "t.yml:10:5: containers[1].privileged: " WHY_PRIVILEGED
+	              "t.yml:11:13: containers[1].memory: expected a size such as 512m or 2g, got "
+	              "\"lots\"\n");
+}
+
 static char *
 sha_of(const char *yaml)
 {
@@ -763,11 +996,14 @@ test_canonical_stable(void **state)
 static void
 test_yaml11_bools(void **state)
 {
-	char *a = sha_of("containers:\n  - name: a\n    image: " IMG
-	                 "\n    read_only: yes\n    privileged: off\n" SHIM "  authenticated: Y\n");
+	char *a =
+	    sha_of("containers:\n  - name: a\n    image: " IMG
+	           "\n    read_only: yes\n    healthcheck: {test: [CMD, x], disable: off}\n" SHIM
+	           "  authenticated: Y\n");
 	char *b =
 	    sha_of("containers:\n  - name: a\n    image: " IMG
-	           "\n    read_only: true\n    privileged: false\n" SHIM "  authenticated: true\n");
+	           "\n    read_only: true\n    healthcheck: {test: [CMD, x], disable: false}\n" SHIM
+	           "  authenticated: true\n");
 	struct config *c;
 
 	(void)state;
@@ -854,6 +1090,11 @@ main(void)
 	    cmocka_unit_test(test_env_forms),
 	    cmocka_unit_test(test_gpus),
 	    cmocka_unit_test(test_error_order),
+	    cmocka_unit_test(test_policy_refused_keys),
+	    cmocka_unit_test(test_policy_pid_and_devices),
+	    cmocka_unit_test(test_policy_cap_add),
+	    cmocka_unit_test(test_policy_ipc),
+	    cmocka_unit_test(test_policy_error_order),
 	    cmocka_unit_test(test_canonical_stable),
 	    cmocka_unit_test(test_yaml11_bools),
 	    cmocka_unit_test(test_measurement),
