@@ -58,7 +58,9 @@ struct enclave_spec {
 	size_t n_secrets;
 	const int *gpus; /* borrowed: GPU indices for containers that ask for GPUs */
 	size_t n_gpus;
-	int64_t memory_bytes; /* the enclave's memory limit (config `memory`), 0 for none */
+	const char *isolation; /* borrowed: "runc" or "gvisor" (runsc); NULL for the runtime's
+	                        * default (runtime_isolation()) */
+	int64_t memory_bytes;  /* the enclave's memory limit (config `memory`), 0 for none */
 	double cpus;          /* the enclave's CPU limit (config `cpus`), 0 for none */
 };
 

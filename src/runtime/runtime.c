@@ -139,3 +139,17 @@ runtime_gpus(const struct runtime *rt)
 {
 	return &rt->gpus;
 }
+
+const char *
+runtime_isolation(const struct runtime *rt)
+{
+	(void)rt;
+	return "runc";
+}
+
+int
+runtime_isolation_available(const struct runtime *rt, const char *iso)
+{
+	(void)rt;
+	return iso != NULL && strcmp(iso, "runc") == 0;
+}

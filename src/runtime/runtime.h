@@ -48,6 +48,14 @@ int runtime_open(const struct runtime_settings *s, struct runtime **out, struct 
 /* Releases the context; enclaves keep running. */
 void runtime_close(struct runtime *rt);
 
+/* The isolation level enclaves get when their spec names none: "runc" (the
+ * hardened OCI runtime, runc or crun) or "gvisor" (runsc). */
+const char *runtime_isolation(const struct runtime *rt);
+
+/* Whether this host can run enclaves at isolation level iso ("runc",
+ * "gvisor"). */
+int runtime_isolation_available(const struct runtime *rt, const char *iso);
+
 /* "runc" or "crun": the OCI runtime in use. */
 const char *runtime_oci_name(const struct runtime *rt);
 
