@@ -146,6 +146,7 @@ enclave_free(struct enclave *e)
 	free(e->containers);
 	free(e->name);
 	free(e->deployment_id);
+	free(e->isolation);
 	free(e->ip);
 	free(e->netns);
 	free(e);
@@ -211,9 +212,9 @@ wants_gpus(const struct config_container *cc)
 
 /* Prepares the bundle of container i and creates it with the runtime. */
 static int
-create_container(struct runtime *rt, const struct enclave_spec *spec, size_t i, const char *edir,
-                 const char *netns, const char *ipc_ns, struct enclave_container *ec,
-                 struct err *err)
+create_container(struct runtime *rt, const struct oci *oci, const struct enclave_spec *spec,
+                 size_t i, const char *edir, const char *netns, const char *ipc_ns,
+                 struct enclave_container *ec, struct err *err)
 {
 	const struct enclave_container_spec *cs = &spec->containers[i];
 	char *cdir = xasprintf("%s/%s", edir, cs->config->name);
@@ -276,7 +277,7 @@ create_container(struct runtime *rt, const struct enclave_spec *spec, size_t i, 
 	    linux_overlay_mount(cs->rootfs, upper, work, rootfs, err) < 0 ||
 	    logcopy_start(ec->log_path, rt->log_max_bytes, &wfd, err) < 0)
 		goto out;
-	rc = oci_create(&rt->oci, ec->id, bdir, wfd, err);
+	rc = oci_create(oci, ec->id, bdir, wfd, err);
 	if (rc == 0)
 		ec->status = OCI_CREATED;
 out:
@@ -324,6 +325,60 @@ validate_spec(const struct enclave_spec *spec, struct err *err)
 	return 0;
 }
 
+/* The OCI runtime of e's isolation level. */
+static const struct oci *
+enclave_oci(struct runtime *rt, const struct enclave *e, struct err *err)
+{
+	const struct oci *o = runtime_oci_for(rt, e->isolation, err);
+
+	if (o == NULL)
+		err_wrap(err, "enclave %s", e->name);
+	return o;
+}
+
+static int
+dir_has_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	int found = 0;
+
+	for (struct dirent *de; d != NULL && !found && (de = readdir(d)) != NULL;)
+		found = de->d_name[0] != '.';
+	if (d != NULL)
+		closedir(d);
+	return found;
+}
+
+/* The containers under every runtime's root, each with "isolation" added.
+ * runsc is asked only when its root holds something (asking opens it). */
+static int
+oci_list_all(struct runtime *rt, json_t **out, struct err *err)
+{
+	json_t *all = NULL, *more = NULL, *c;
+	size_t i;
+
+	*out = NULL;
+	if (oci_list(&rt->oci, &all, err) < 0)
+		return -1;
+	json_array_foreach(all, i, c) json_object_set_new(c, "isolation", json_string("runc"));
+	if (dir_has_entries(rt->gvisor_root)) {
+		const struct oci *g = runtime_oci_for(rt, "gvisor", err);
+
+		if (g == NULL || oci_list(g, &more, err) < 0) {
+			json_decref(all);
+			return err_wrap(err, "containers under %s", rt->gvisor_root);
+		}
+		json_array_foreach(more, i, c)
+		{
+			json_object_set_new(c, "isolation", json_string("gvisor"));
+			json_array_append(all, c);
+		}
+		json_decref(more);
+	}
+	*out = all;
+	return 0;
+}
+
 static struct enclave *
 enclave_new(const struct runtime *rt, const char *name, const char *deployment_id)
 {
@@ -331,6 +386,7 @@ enclave_new(const struct runtime *rt, const char *name, const char *deployment_i
 
 	e->name = xstrdup(name);
 	e->deployment_id = deployment_id != NULL ? xstrdup(deployment_id) : NULL;
+	e->isolation = xstrdup("runc");
 	e->netns = netns_path(rt, name);
 	return e;
 }
@@ -365,12 +421,24 @@ container_pid_file(const struct runtime *rt, const struct enclave *e, size_t i)
 	return pid;
 }
 
+static size_t
+ipc_host_count(const struct enclave_spec *spec)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < spec->n_containers; i++)
+		n += spec->containers[i].config->ipc != NULL &&
+		     strcmp(spec->containers[i].config->ipc, "host") == 0;
+	return n;
+}
+
 int
 enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct enclave **out,
                struct err *err)
 {
 	struct enclave *e = NULL;
 	char *edir = NULL, *result = NULL, *path, *ipc_ns = NULL;
+	const struct oci *oci;
 	json_t *rec = NULL, *names;
 	int rc = -1, created_dir = 0;
 	struct err ignored = ERR_INIT;
@@ -378,7 +446,17 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	*out = NULL;
 	if (validate_spec(spec, err) < 0)
 		return -1;
+	oci = runtime_oci_for(rt, spec->isolation, err);
+	if (oci == NULL)
+		return err_wrap(err, "create enclave %s", spec->name);
+	if (oci != &rt->oci && ipc_host_count(spec) > 1)
+		return err_make(err, 0,
+		                "create enclave %s: ipc: host is not available under gvisor "
+		                "(each container is a sandbox of its own)",
+		                spec->name);
 	e = enclave_new(rt, spec->name, spec->deployment_id);
+	free(e->isolation);
+	e->isolation = xstrdup(spec->isolation != NULL ? spec->isolation : runtime_isolation(rt));
 	e->containers = xcalloc(spec->n_containers, sizeof *e->containers);
 	e->n_containers = spec->n_containers;
 	edir = enclave_dir(rt, spec->name);
@@ -399,8 +477,9 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 		json_array_append_new(names, json_pack("{s:s, s:s}", "name", e->containers[i].name,
 		                                       "id", e->containers[i].id));
 	}
-	rec = json_pack("{s:s, s:s?, s:s, s:o}", "name", e->name, "deployment_id", e->deployment_id,
-	                "netns", e->netns, "containers", names);
+	rec = json_pack("{s:s, s:s?, s:s, s:s, s:o}", "name", e->name, "deployment_id",
+	                e->deployment_id, "isolation", e->isolation, "netns", e->netns,
+	                "containers", names);
 	path = xasprintf("%s/enclave.json", edir);
 	rc = write_json(path, rec, err);
 	free(path);
@@ -429,10 +508,12 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	if (rc == 0)
 		rc = write_hosts(spec, edir, e->ip, err);
 	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++) {
-		rc = create_container(rt, spec, i, edir, e->netns, ipc_ns, &e->containers[i], err);
+		rc = create_container(rt, oci, spec, i, edir, e->netns, ipc_ns, &e->containers[i],
+		                      err);
 		/* The first container with ipc: host makes the enclave's ipc
 		 * namespace; the next ones join it. */
-		if (rc == 0 && ipc_ns == NULL && spec->containers[i].config->ipc != NULL &&
+		if (rc == 0 && ipc_ns == NULL && strcmp(e->isolation, "runc") == 0 &&
+		    spec->containers[i].config->ipc != NULL &&
 		    strcmp(spec->containers[i].config->ipc, "host") == 0) {
 			pid_t pid = container_pid_file(rt, e, i);
 
@@ -443,7 +524,7 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	/* Start only when every container was created: a failure above leaves
 	 * nothing running. */
 	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++) {
-		rc = oci_start(&rt->oci, e->containers[i].id, err);
+		rc = oci_start(oci, e->containers[i].id, err);
 		if (rc == 0) {
 			e->containers[i].status = OCI_RUNNING;
 			e->containers[i].pid = container_pid_file(rt, e, i);
@@ -472,7 +553,7 @@ out:
 /* Signals every running container, then waits for each up to its own
  * timeout from the same start, then SIGKILLs the rest. */
 static int
-stop_containers(struct runtime *rt, struct enclave_container *cs, size_t n, struct err *err)
+stop_containers(const struct oci *oci, struct enclave_container *cs, size_t n, struct err *err)
 {
 	int64_t t0 = now_mono_ms();
 	int rc = 0;
@@ -480,7 +561,7 @@ stop_containers(struct runtime *rt, struct enclave_container *cs, size_t n, stru
 	for (size_t i = 0; i < n; i++) {
 		struct oci_state st;
 
-		if (oci_state(&rt->oci, cs[i].id, &st, err) < 0) {
+		if (oci_state(oci, cs[i].id, &st, err) < 0) {
 			rc = -1;
 			continue;
 		}
@@ -494,7 +575,7 @@ stop_containers(struct runtime *rt, struct enclave_container *cs, size_t n, stru
 		if (cs[i].status == OCI_RUNNING || cs[i].status == OCI_PAUSED) {
 			log_info("enclave: stopping %s (signal %d, %lld ms)", cs[i].id,
 			         cs[i].stop_signal, (long long)cs[i].stop_timeout_ms);
-			if (oci_kill(&rt->oci, cs[i].id, cs[i].stop_signal, err) < 0)
+			if (oci_kill(oci, cs[i].id, cs[i].stop_signal, err) < 0)
 				rc = -1;
 		}
 	}
@@ -509,7 +590,7 @@ stop_containers(struct runtime *rt, struct enclave_container *cs, size_t n, stru
 		if (w == 1) {
 			log_warn("enclave: %s ignored signal %d for %lld ms: SIGKILL", cs[i].id,
 			         cs[i].stop_signal, (long long)cs[i].stop_timeout_ms);
-			if (oci_kill(&rt->oci, cs[i].id, SIGKILL, err) < 0 ||
+			if (oci_kill(oci, cs[i].id, SIGKILL, err) < 0 ||
 			    linux_pid_wait_exit(cs[i].pid, KILL_WAIT_MS, err) != 0)
 				rc = -1;
 		} else if (w < 0) {
@@ -517,7 +598,7 @@ stop_containers(struct runtime *rt, struct enclave_container *cs, size_t n, stru
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (oci_delete(&rt->oci, cs[i].id, err) < 0) {
+		if (oci_delete(oci, cs[i].id, err) < 0) {
 			rc = -1;
 			continue;
 		}
@@ -530,7 +611,9 @@ stop_containers(struct runtime *rt, struct enclave_container *cs, size_t n, stru
 int
 enclave_stop(struct runtime *rt, struct enclave *e, struct err *err)
 {
-	if (stop_containers(rt, e->containers, e->n_containers, err) < 0)
+	const struct oci *oci = enclave_oci(rt, e, err);
+
+	if (oci == NULL || stop_containers(oci, e->containers, e->n_containers, err) < 0)
 		return err_wrap(err, "stop enclave %s", e->name);
 	log_info("enclave %s: stopped", e->name);
 	return 0;
@@ -564,8 +647,14 @@ enclave_load(struct runtime *rt, const char *name, struct enclave **out, struct 
 	if (rec != NULL) {
 		const char *d = json_string_value(json_object_get(rec, "deployment_id"));
 
+		const char *iso = json_string_value(json_object_get(rec, "isolation"));
+
 		if (d != NULL)
 			e->deployment_id = xstrdup(d);
+		if (iso != NULL && strcmp(iso, "gvisor") == 0) {
+			free(e->isolation);
+			e->isolation = xstrdup(iso);
+		}
 		e->containers = xcalloc(json_array_size(json_object_get(rec, "containers")) + 1,
 		                        sizeof *e->containers);
 		json_array_foreach(json_object_get(rec, "containers"), i, c)
@@ -576,7 +665,7 @@ enclave_load(struct runtime *rt, const char *name, struct enclave **out, struct 
 				container_init(rt, e, &e->containers[e->n_containers++], cn);
 		}
 	}
-	if (oci_list(&rt->oci, &list, err) < 0) {
+	if (oci_list_all(rt, &list, err) < 0) {
 		rc = -1;
 		goto out;
 	}
@@ -585,10 +674,16 @@ enclave_load(struct runtime *rt, const char *name, struct enclave **out, struct 
 		json_t *ann = json_object_get(c, "annotations");
 		const char *en = json_string_value(json_object_get(ann, "berth.enclave"));
 		const char *cn = json_string_value(json_object_get(ann, "berth.container"));
+		const char *iso = json_string_value(json_object_get(c, "isolation"));
 
 		if (en == NULL || cn == NULL || strcmp(en, name) != 0 ||
 		    !container_name_valid(cn) || enclave_container_find(e, cn) != NULL)
 			continue;
+		/* Without a record, the runtime that holds it says. */
+		if (rec == NULL && iso != NULL && strcmp(iso, e->isolation) != 0) {
+			free(e->isolation);
+			e->isolation = xstrdup(iso);
+		}
 		e->containers =
 		    xreallocarray(e->containers, e->n_containers + 1, sizeof *e->containers);
 		container_init(rt, e, &e->containers[e->n_containers++], cn);
@@ -625,11 +720,15 @@ out:
 int
 enclave_state(struct runtime *rt, struct enclave *e, struct err *err)
 {
+	const struct oci *oci = enclave_oci(rt, e, err);
+
+	if (oci == NULL)
+		return -1;
 	for (size_t i = 0; i < e->n_containers; i++) {
 		struct enclave_container *ec = &e->containers[i];
 		struct oci_state st;
 
-		if (oci_state(&rt->oci, ec->id, &st, err) < 0)
+		if (oci_state(oci, ec->id, &st, err) < 0)
 			return err_wrap(err, "enclave %s", e->name);
 		ec->status = st.status;
 		ec->pid = st.pid;
@@ -716,7 +815,10 @@ enclave_destroy(struct runtime *rt, const char *name, struct err *err)
 	if (enclave_load(rt, name, &e, &step) == 0) {
 		if (enclave_state(rt, e, &step) < 0)
 			STEP(-1);
-		STEP(stop_containers(rt, e->containers, e->n_containers, &step));
+		const struct oci *oci = enclave_oci(rt, e, &step);
+
+		STEP(oci != NULL ? stop_containers(oci, e->containers, e->n_containers, &step)
+		                 : -1);
 	} else if (step.code != ENOENT) {
 		STEP(-1);
 	}
@@ -798,7 +900,7 @@ enclave_list(struct runtime *rt, char ***names, struct err *err)
 		if (d != NULL)
 			closedir(d);
 	}
-	if (oci_list(&rt->oci, &list, err) < 0) {
+	if (oci_list_all(rt, &list, err) < 0) {
 		strv_free(v);
 		return err_wrap(err, "list enclaves");
 	}
@@ -861,7 +963,13 @@ enclave_exec(struct runtime *rt, const struct enclave *e, const char *container,
 		return err_make(err, ENOENT, "enclave %s: no container %s", e->name, container);
 	if (argv == NULL || argv[0] == NULL)
 		return err_make(err, 0, "enclave %s: exec: empty command", e->name);
-	return oci_exec(&rt->oci, ec->id, argv, timeout_ms, exit_code, output, err);
+	{
+		const struct oci *oci = enclave_oci(rt, e, err);
+
+		if (oci == NULL)
+			return -1;
+		return oci_exec(oci, ec->id, argv, timeout_ms, exit_code, output, err);
+	}
 }
 
 int

@@ -61,7 +61,7 @@ struct enclave_spec {
 	const char *isolation; /* borrowed: "runc" or "gvisor" (runsc); NULL for the runtime's
 	                        * default (runtime_isolation()) */
 	int64_t memory_bytes;  /* the enclave's memory limit (config `memory`), 0 for none */
-	double cpus;          /* the enclave's CPU limit (config `cpus`), 0 for none */
+	double cpus;           /* the enclave's CPU limit (config `cpus`), 0 for none */
 };
 
 struct enclave_container {
@@ -77,6 +77,7 @@ struct enclave_container {
 struct enclave {
 	char *name;                           /* owned */
 	char *deployment_id;                  /* owned or NULL */
+	char *isolation;                      /* owned: "runc" or "gvisor" */
 	char *ip;                             /* owned IPv4 address, NULL when unknown */
 	char *netns;                          /* owned: namespace path */
 	int netns_present;                    /* the namespace is pinned at netns */

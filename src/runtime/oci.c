@@ -1,4 +1,4 @@
-/* oci: runc/crun over their command line.
+/* oci: runc/crun/runsc over their command line.
  *
  * Errors of the runtime are quoted from its stderr (or its --log file for
  * create, whose stderr is the container's). "Does not exist" answers are
@@ -31,6 +31,8 @@ run_oci(const struct oci *o, const char *const *args, struct spawn_result *res, 
 	argv[n++] = o->binary;
 	argv[n++] = "--root";
 	argv[n++] = o->root;
+	for (char **f = o->flags; f != NULL && *f != NULL && n < ARRAY_LEN(argv) - 1; f++)
+		argv[n++] = *f;
 	for (; *args != NULL && n < ARRAY_LEN(argv) - 1; args++)
 		argv[n++] = (char *)*args;
 	argv[n] = NULL;
@@ -72,7 +74,7 @@ oci_fail(struct err *err, const char *what, const char *id, const struct spawn_r
 /* Runs a trivial container with the candidate: the only sure test that it
  * works in this kernel's cgroup setup (crun refuses hybrid cgroup v1/v2). */
 static int
-probe_runs(const char *binary, struct err *err)
+probe_runs(const char *binary, char *const *flags, struct err *err)
 {
 	char dir[] = "/tmp/berth-oci-probe-XXXXXX";
 	char *rootfs = NULL, *cfg = NULL, *root = NULL;
@@ -115,9 +117,19 @@ probe_runs(const char *binary, struct err *err)
 		}
 	}
 	{
-		char *argv[] = {(char *)binary, "--root", root,       "run",
-		                "--bundle",     dir,      (char *)id, NULL};
+		char *argv[16];
+		size_t n = 0;
 
+		argv[n++] = (char *)binary;
+		argv[n++] = "--root";
+		argv[n++] = root;
+		for (; flags != NULL && *flags != NULL && n < 10; flags++)
+			argv[n++] = *flags;
+		argv[n++] = "run";
+		argv[n++] = "--bundle";
+		argv[n++] = dir;
+		argv[n++] = id;
+		argv[n] = NULL;
 		so.argv = argv;
 		rc = spawn_run(&so, &res, err);
 	}
@@ -152,8 +164,10 @@ version_name(const char *binary, char **name, struct err *err)
 			*name = xstrdup("runc");
 		else if (strncmp(res.out.data, "crun", 4) == 0)
 			*name = xstrdup("crun");
+		else if (strncmp(res.out.data, "runsc", 5) == 0)
+			*name = xstrdup("runsc");
 		else
-			rc = err_make(err, 0, "%s --version: neither runc nor crun", binary);
+			rc = err_make(err, 0, "%s --version: neither runc, crun nor runsc", binary);
 	}
 	spawn_result_free(&res);
 	return rc;
@@ -164,14 +178,24 @@ try_runtime(struct oci *o, const char *binary, struct err *err)
 {
 	char *name = NULL;
 
+	char **flags = NULL;
+
 	if (version_name(binary, &name, err) < 0)
 		return -1;
-	if (probe_runs(binary, err) < 0) {
+	if (strcmp(name, "runsc") == 0) {
+		flags = strv_push(flags, "--platform=ptrace");
+		flags = strv_push(flags, "--network=host");
+		/* The default profile inside the sandbox too, as under runc. */
+		flags = strv_push(flags, "--oci-seccomp");
+	}
+	if (probe_runs(binary, flags, err) < 0) {
 		free(name);
+		strv_free(flags);
 		return -1;
 	}
 	o->binary = xstrdup(binary);
 	o->name = name;
+	o->flags = flags;
 	return 0;
 }
 
@@ -202,6 +226,7 @@ oci_free(struct oci *o)
 	free(o->binary);
 	free(o->name);
 	free(o->root);
+	strv_free(o->flags);
 	memset(o, 0, sizeof *o);
 }
 
@@ -209,12 +234,26 @@ int
 oci_create(const struct oci *o, const char *id, const char *bundle, int stdio_fd, struct err *err)
 {
 	char *logp = xasprintf("%s/oci.log", bundle), *pidp = xasprintf("%s/pid", bundle);
-	char *argv[] = {o->binary,  "--root",       o->root,      "--log", logp,       "create",
-	                "--bundle", (char *)bundle, "--pid-file", pidp,    (char *)id, NULL};
+	char *argv[20];
+	size_t n = 0;
 	struct spawn_opts so = {.argv = argv, .stdout_fd = stdio_fd, .timeout_ms = OCI_TIMEOUT_MS};
 	struct spawn_result res;
 	int rc;
 
+	argv[n++] = o->binary;
+	argv[n++] = "--root";
+	argv[n++] = o->root;
+	for (char **f = o->flags; f != NULL && *f != NULL && n < 12; f++)
+		argv[n++] = *f;
+	argv[n++] = "--log";
+	argv[n++] = logp;
+	argv[n++] = "create";
+	argv[n++] = "--bundle";
+	argv[n++] = (char *)bundle;
+	argv[n++] = "--pid-file";
+	argv[n++] = pidp;
+	argv[n++] = (char *)id;
+	argv[n] = NULL;
 	unlink(logp);
 	rc = spawn_run(&so, &res, err);
 	if (rc == 0 && res.status != 0) {
@@ -408,7 +447,7 @@ oci_exec(const struct oci *o, const char *id, char *const *argv, int64_t timeout
          char **output, struct err *err)
 {
 	size_t n = strv_len(argv), k = 0;
-	char **full = xcalloc(n + 8, sizeof *full);
+	char **full = xcalloc(n + 8 + strv_len(o->flags), sizeof *full);
 	char pidfile[] = "/tmp/berth-exec-XXXXXX";
 	struct spawn_opts so = {.stdout_fd = -1, .timeout_ms = timeout_ms};
 	struct spawn_result res;
@@ -423,6 +462,8 @@ oci_exec(const struct oci *o, const char *id, char *const *argv, int64_t timeout
 	full[k++] = o->binary;
 	full[k++] = "--root";
 	full[k++] = o->root;
+	for (char **f = o->flags; f != NULL && *f != NULL; f++)
+		full[k++] = *f;
 	full[k++] = "exec";
 	full[k++] = "--pid-file";
 	full[k++] = pidfile;

@@ -1,6 +1,6 @@
-/* oci: the OCI runtime command line (runc or crun), under a berth-owned
- * --root so berth's containers are apart from anything else on the host.
- * Every call is blocking and runs the runtime binary once. */
+/* oci: the OCI runtime command line (runc, crun or gVisor's runsc), under a
+ * berth-owned --root so berth's containers are apart from anything else on
+ * the host. Every call is blocking and runs the runtime binary once. */
 #ifndef BERTH_RUNTIME_OCI_H
 #define BERTH_RUNTIME_OCI_H
 
@@ -12,9 +12,10 @@
 #include "common/err.h"
 
 struct oci {
-	char *binary; /* owned: path or name of runc/crun */
-	char *name;   /* owned: "runc" or "crun" (what --version said) */
+	char *binary; /* owned: path or name of runc/crun/runsc */
+	char *name;   /* owned: "runc", "crun" or "runsc" (what --version said) */
 	char *root;   /* owned: the --root state directory */
+	char **flags; /* owned strv: global flags after --root (runsc's platform), or NULL */
 };
 
 enum oci_status {
@@ -33,9 +34,12 @@ struct oci_state {
 	json_t *annotations; /* owned object or NULL */
 };
 
-/* Chooses the runtime: want is "runc", "crun" or a path (it must run a
- * container), or NULL to detect: crun when it is installed and can run a
- * container, else runc. Fills o (release with oci_free()). */
+/* Chooses the runtime: want is "runc", "crun", "runsc" or a path (it must run
+ * a container), or NULL to detect: crun when it is installed and can run a
+ * container, else runc. runsc runs with --platform=ptrace (its kvm platform
+ * needs nested virtualisation) and --network=host: the enclave's network
+ * namespace is its host network, berth's firewall its boundary. Fills o
+ * (release with oci_free()). */
 int oci_open(struct oci *o, const char *want, const char *root, struct err *err);
 
 /* Releases o's strings (the containers are not touched). */

@@ -20,12 +20,25 @@ struct runtime {
 	char *subnet;         /* owned */
 	char *ipam_dir;       /* owned */
 	int64_t log_max_bytes;
-	struct oci oci;            /* owned */
+	struct oci oci;    /* owned: runc or crun, isolation "runc" */
+	char *isolation;   /* owned: the default level, "runc" or "gvisor" */
+	char *runsc;       /* owned: runsc binary */
+	char *gvisor_root; /* owned: runsc's --root, apart from runc's */
+	/* gVisor's runtime, opened on first use: gvisor_state 0 untried, 1
+	 * usable (gvisor is owned), -1 not (gvisor_error says why). */
+	pthread_mutex_t gvisor_lock;
+	int gvisor_state;
+	struct oci gvisor;
+	struct err gvisor_error;
 	struct gpu_inventory gpus; /* owned */
 	struct cni_net net;        /* borrows the strings above */
 	/* Serialises CNI calls (bridge creation races between plugins) and
 	 * operations on one enclave name. */
 	pthread_mutex_t lock;
 };
+
+/* The OCI runtime of isolation level iso, opening runsc on first use; NULL
+ * with err when the level is unknown or unavailable. */
+const struct oci *runtime_oci_for(struct runtime *rt, const char *iso, struct err *err);
 
 #endif

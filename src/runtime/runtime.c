@@ -49,8 +49,15 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	if (s->bridge != NULL && !name_valid(s->bridge))
 		return err_make(err, 0, "runtime: bridge name \"%s\" is not a valid interface name",
 		                s->bridge);
+	if (s->isolation != NULL && strcmp(s->isolation, "runc") != 0 &&
+	    strcmp(s->isolation, "gvisor") != 0)
+		return err_make(err, 0, "runtime: isolation \"%s\" is neither runc nor gvisor",
+		                s->isolation);
 	rt = xcalloc(1, sizeof *rt);
 	pthread_mutex_init(&rt->lock, NULL);
+	pthread_mutex_init(&rt->gvisor_lock, NULL);
+	rt->isolation = xstrdup(s->isolation != NULL ? s->isolation : "runc");
+	rt->runsc = xstrdup(s->runsc != NULL ? s->runsc : "runsc");
 	rt->state_dir = xstrdup(s->state_dir);
 	rt->enclaves_dir = xasprintf("%s/enclaves", s->state_dir);
 	rt->ipam_dir = xasprintf("%s/cni", s->state_dir);
@@ -88,10 +95,16 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 		}
 	}
 	oci_root = xstrdup(s->oci_root ? s->oci_root : "/run/berth/oci");
+	rt->gvisor_root = xasprintf("%s-runsc", oci_root);
 	rc = oci_open(&rt->oci, s->oci_runtime, oci_root, err);
 	free(oci_root);
 	if (rc < 0)
 		goto out;
+	/* A host whose default is gvisor must have it from the start. */
+	if (strcmp(rt->isolation, "gvisor") == 0 && runtime_oci_for(rt, "gvisor", err) == NULL) {
+		rc = -1;
+		goto out;
+	}
 	rc = gpu_inventory_scan(s->dev_dir ? s->dev_dir : "/dev", s->gpus_simulated, NULL,
 	                        &rt->gpus, err);
 	if (rc < 0)
@@ -115,6 +128,11 @@ runtime_close(struct runtime *rt)
 	if (rt == NULL)
 		return;
 	oci_free(&rt->oci);
+	oci_free(&rt->gvisor);
+	pthread_mutex_destroy(&rt->gvisor_lock);
+	free(rt->isolation);
+	free(rt->runsc);
+	free(rt->gvisor_root);
 	gpu_inventory_free(&rt->gpus);
 	free(rt->state_dir);
 	free(rt->enclaves_dir);
@@ -143,13 +161,48 @@ runtime_gpus(const struct runtime *rt)
 const char *
 runtime_isolation(const struct runtime *rt)
 {
-	(void)rt;
-	return "runc";
+	return rt->isolation;
+}
+
+const struct oci *
+runtime_oci_for(struct runtime *rt, const char *iso, struct err *err)
+{
+	const struct oci *o = NULL;
+
+	if (iso == NULL)
+		iso = rt->isolation;
+	if (strcmp(iso, "runc") == 0)
+		return &rt->oci;
+	if (strcmp(iso, "gvisor") != 0) {
+		err_make(err, 0, "unknown isolation level \"%s\" (runc or gvisor)", iso);
+		return NULL;
+	}
+	pthread_mutex_lock(&rt->gvisor_lock);
+	if (rt->gvisor_state == 0) {
+		if (oci_open(&rt->gvisor, rt->runsc, rt->gvisor_root, &rt->gvisor_error) == 0 &&
+		    strcmp(rt->gvisor.name, "runsc") == 0) {
+			rt->gvisor_state = 1;
+			log_info("runtime: gvisor available (%s, platform ptrace)",
+			         rt->gvisor.binary);
+		} else {
+			if (!err_isset(&rt->gvisor_error))
+				err_make(&rt->gvisor_error, 0, "%s is not runsc", rt->runsc);
+			oci_free(&rt->gvisor);
+			rt->gvisor_state = -1;
+			log_warn("runtime: gvisor not available: %s", rt->gvisor_error.msg);
+		}
+	}
+	if (rt->gvisor_state == 1)
+		o = &rt->gvisor;
+	else
+		err_make(err, 0, "isolation gvisor is not available on this host: %s",
+		         rt->gvisor_error.msg);
+	pthread_mutex_unlock(&rt->gvisor_lock);
+	return o;
 }
 
 int
-runtime_isolation_available(const struct runtime *rt, const char *iso)
+runtime_isolation_available(struct runtime *rt, const char *iso, struct err *err)
 {
-	(void)rt;
-	return iso != NULL && strcmp(iso, "runc") == 0;
+	return runtime_oci_for(rt, iso, err) != NULL;
 }

@@ -37,6 +37,8 @@ struct runtime_settings {
 	const char *dev_dir;        /* NULL: /dev (GPU detection) */
 	int gpus_simulated;         /* GPUs to declare when none is found; 0 for none */
 	int64_t log_max_bytes;      /* per log file, 0: 1 MiB; one rotated file is kept */
+	const char *isolation;      /* "runc" (NULL) or "gvisor": for specs that name none */
+	const char *runsc;          /* gVisor's runtime, NULL: "runsc" on PATH */
 };
 
 struct runtime;
@@ -53,8 +55,9 @@ void runtime_close(struct runtime *rt);
 const char *runtime_isolation(const struct runtime *rt);
 
 /* Whether this host can run enclaves at isolation level iso ("runc",
- * "gvisor"). */
-int runtime_isolation_available(const struct runtime *rt, const char *iso);
+ * "gvisor"): 1 yes, 0 no with the reason in err. The first question about
+ * gvisor probes runsc (it runs a container: about a second). */
+int runtime_isolation_available(struct runtime *rt, const char *iso, struct err *err);
 
 /* "runc" or "crun": the OCI runtime in use. */
 const char *runtime_oci_name(const struct runtime *rt);

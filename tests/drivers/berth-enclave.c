@@ -10,10 +10,12 @@
  *   berth-enclave [options] gpus
  * options: --state DIR --oci-root DIR --netns-dir DIR --bridge NAME
  *   --subnet CIDR --runtime NAME --log-max BYTES --dev-dir DIR --gpus-simulated N
+ *   --isolation runc|gvisor (the default of specs that name none)
  *
  * SPEC.json describes what the image puller and config parser would give:
  * {"name": "b-...", "deployment_id": "...", "settings": {"K": "v"},
  *  "secrets": {"S": "v"}, "gpus": [0], "memory": BYTES, "cpus": N,
+ *  "isolation": "runc"|"gvisor",
  *  "containers": [{"name", "rootfs", "image": {"entrypoint", "cmd", "env",
  *     "user", "working_dir", "stop_signal"}, "entrypoint", "command", "env":
  *     [["K", "v"], ["BARE"]], "user", "working_dir", "read_only", "tmpfs":
@@ -186,9 +188,10 @@ enclave_json(const struct enclave *e)
 		                  "log", c->log_path, "stop_signal", c->stop_signal,
 		                  "stop_timeout_ms", (json_int_t)c->stop_timeout_ms));
 	}
-	return json_pack("{s:s, s:s?, s:s, s:b, s:s, s:o}", "name", e->name, "ip", e->ip, "netns",
-	                 e->netns, "netns_present", e->netns_present, "observed",
-	                 enclave_observed_str(enclave_observed(e)), "containers", cs);
+	return json_pack("{s:s, s:s?, s:s, s:b, s:s, s:s, s:o}", "name", e->name, "ip", e->ip,
+	                 "netns", e->netns, "netns_present", e->netns_present, "isolation",
+	                 e->isolation, "observed", enclave_observed_str(enclave_observed(e)),
+	                 "containers", cs);
 }
 
 static void
@@ -274,6 +277,7 @@ cmd_create(struct runtime *rt, const char *path, int wait_port)
 	spec.settings = settings;
 	spec.secrets = secrets;
 	spec.gpus = gpus;
+	spec.isolation = json_string_value(json_object_get(j, "isolation"));
 	spec.memory_bytes = int_or(json_object_get(j, "memory"), 0);
 	spec.cpus = json_is_number(json_object_get(j, "cpus"))
 	                ? json_number_value(json_object_get(j, "cpus"))
@@ -362,6 +366,7 @@ main(int argc, char **argv)
 	                                         {"gpus-simulated", required_argument, NULL, 'g'},
 	                                         {"wait-http", required_argument, NULL, 'w'},
 	                                         {"timeout", required_argument, NULL, 't'},
+	                                         {"isolation", required_argument, NULL, 'i'},
 	                                         {NULL, 0, NULL, 0}};
 	struct runtime_settings s = {0};
 	struct runtime *rt = NULL;
@@ -392,6 +397,9 @@ main(int argc, char **argv)
 			break;
 		case 'r':
 			s.oci_runtime = optarg;
+			break;
+		case 'i':
+			s.isolation = optarg;
 			break;
 		case 'l':
 			s.log_max_bytes = strtoll(optarg, NULL, 10);

@@ -49,3 +49,13 @@ def rt(tmp_path, rootfs):
     r = Runtime(str(tmp_path), rootfs)
     yield r
     r.cleanup()
+
+
+@pytest.fixture(params=["runc", "gvisor"])
+def rt_iso(request, tmp_path, rootfs):
+    """A runtime whose enclaves run at each isolation level in turn."""
+    if request.param == "gvisor" and not shutil.which("runsc"):
+        pytest.fail("runsc is missing: scripts/install-deps.sh installs it")
+    r = Runtime(str(tmp_path), rootfs, isolation=request.param)
+    yield r
+    r.cleanup()

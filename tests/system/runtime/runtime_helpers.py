@@ -26,7 +26,7 @@ def _free_subnet():
 class Runtime:
     """One private runtime of the driver and what it created."""
 
-    def __init__(self, base, rootfs, log_max=None):
+    def __init__(self, base, rootfs, log_max=None, isolation=None):
         self.tag = uuid.uuid4().hex[:8]
         self.base = base
         self.rootfs = rootfs
@@ -40,10 +40,13 @@ class Runtime:
         self.log_max = log_max
         self.env = dict(os.environ)
         self.leaks_expected = False
+        self.isolation = isolation
 
     def args(self):
         a = [DRIVER, "--state", self.state, "--oci-root", self.oci_root, "--netns-dir", self.netns_dir,
              "--bridge", self.bridge, "--subnet", self.subnet]
+        if self.isolation:
+            a += ["--isolation", self.isolation]
         if self.log_max:
             a += ["--log-max", str(self.log_max)]
         return a
