@@ -546,5 +546,5 @@ linux_tmpfs_ensure(const char *path, int size_mib, struct err *err)
 	snprintf(opts, sizeof opts, "mode=0700,size=%dm", size_mib);
 	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
 		return err_make(err, errno, "mount tmpfs on %s", path);
-	return 0;
+	return 1;
 }

@@ -63,7 +63,8 @@ int linux_open_in_root_by_hand(int rootfd, const char *path);
 int linux_remove_tree(const char *path, struct err *err);
 
 /* Makes sure path (a directory, created 0700) is on a memory file system:
- * mounts a tmpfs of size_mib there when it is not on one already. */
+ * mounts a tmpfs of size_mib there when it is not on one already. Returns 1
+ * when it mounted one, 0 when path was on one already. */
 int linux_tmpfs_ensure(const char *path, int size_mib, struct err *err);
 
 /* The limits of an enclave's parent cgroup; 0 leaves one unlimited. */

@@ -15,6 +15,7 @@ struct runtime {
 	char *enclaves_dir;   /* owned: <state_dir>/enclaves */
 	char *netns_dir;      /* owned */
 	char *bundles_dir;    /* owned: <netns_dir>/../bundles, on tmpfs */
+	int bundles_mounted;  /* 1: runtime_open() mounted that tmpfs */
 	char *cni_plugin_dir; /* owned */
 	char *bridge;         /* owned */
 	char *subnet;         /* owned */

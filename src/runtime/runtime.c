@@ -1,10 +1,12 @@
 /* runtime: settings, directories and detection at start-up. */
 #include "runtime/runtime.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -82,7 +84,7 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	                           .ipam_dir = rt->ipam_dir};
 	if (mkdir_p(rt->enclaves_dir, 0700, err) < 0 || mkdir_p(rt->ipam_dir, 0700, err) < 0 ||
 	    mkdir_p(rt->netns_dir, 0755, err) < 0 ||
-	    linux_tmpfs_ensure(rt->bundles_dir, BUNDLES_TMPFS_MIB, err) < 0)
+	    (rt->bundles_mounted = linux_tmpfs_ensure(rt->bundles_dir, BUNDLES_TMPFS_MIB, err)) < 0)
 		goto out;
 	{
 		char *plugin = xasprintf("%s/bridge", rt->cni_plugin_dir);
@@ -127,6 +129,19 @@ runtime_close(struct runtime *rt)
 {
 	if (rt == NULL)
 		return;
+	/* The tmpfs berth mounted for bundles goes with the last enclave; while
+	 * enclaves run it stays, as their namespaces do. */
+	if (rt->bundles_mounted > 0 && rmdir(rt->bundles_dir) < 0 && errno == EBUSY) {
+		DIR *d = opendir(rt->bundles_dir);
+		int empty = 1;
+
+		for (struct dirent *de; d != NULL && empty && (de = readdir(d)) != NULL;)
+			empty = de->d_name[0] == '.';
+		if (d != NULL)
+			closedir(d);
+		if (empty && umount2(rt->bundles_dir, MNT_DETACH) == 0)
+			rmdir(rt->bundles_dir);
+	}
 	oci_free(&rt->oci);
 	oci_free(&rt->gvisor);
 	pthread_mutex_destroy(&rt->gvisor_lock);

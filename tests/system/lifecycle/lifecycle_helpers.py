@@ -1,6 +1,7 @@
 """Helpers of the lifecycle system tests: a real registry holding the test
 images, a real git repository whose tags pin them, and berthd driving real
 enclaves (runc, CNI) behind its own berth-router."""
+import hashlib
 import json
 import os
 import shutil
@@ -276,8 +277,24 @@ class Berthd:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+        self.destroy_leftovers()
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
         return self.proc.returncode
+
+    def destroy_leftovers(self):
+        """Enclaves a dead berthd could not delete (a test that killed it and
+        failed before a restart) go through the runtime driver, with their
+        firewall tables, cgroups and bundles."""
+        enc = os.path.join(self.state, "enclaves")
+        run = "/run/berth/" + hashlib.sha256(self.state.encode()).hexdigest()[:12]
+        if os.path.isdir(enc) and os.listdir(enc):
+            sub = self.args[self.args.index("--subnet") + 1]
+            drv = [os.path.join(BUILD, "tests", "berth-enclave"), "--state", self.state,
+                   "--oci-root", run + "/oci", "--netns-dir", run + "/netns",
+                   "--bridge", self.bridge, "--subnet", sub]
+            for name in os.listdir(enc):
+                subprocess.run(drv + ["destroy", name], capture_output=True, timeout=120)
+        subprocess.run(["umount", run + "/bundles"], capture_output=True)
 
 
 class Load:
