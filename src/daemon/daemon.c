@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -252,6 +254,23 @@ berthd_http_status(int store_rc)
 	default:
 		return 500;
 	}
+}
+
+int
+berthd_harden(struct err *err)
+{
+	/* Hard too: no library of ours raises it again, and what berthd starts
+	 * (the OCI runtime, and through it the enclaves, whose environment
+	 * holds their secrets) writes no core file either. */
+	struct rlimit none = {0, 0};
+
+	if (setrlimit(RLIMIT_CORE, &none) < 0)
+		return err_make(err, errno, "setrlimit RLIMIT_CORE");
+	/* Inherited by fork(), reset by execve(): the forked helpers (the log
+	 * copiers) are covered, the programs berthd runs are their own. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return err_make(err, errno, "prctl PR_SET_DUMPABLE");
+	return 0;
 }
 
 int

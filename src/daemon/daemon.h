@@ -74,6 +74,14 @@ struct berthd {
 	_Atomic int stopping;    /* SIGTERM seen: finish and exit (read by workers) */
 };
 
+/* Keeps berthd's memory, where secret values are opened, out of core files
+ * and away from other processes of its user: no core dump (RLIMIT_CORE 0,
+ * soft and hard, which its children inherit) and not dumpable (only a process
+ * with CAP_SYS_PTRACE can ptrace it, open its /proc/<pid>/mem or follow its
+ * /proc/<pid>/fd links). Call first in main(). Returns 0, or negative with
+ * err. */
+int berthd_harden(struct err *err);
+
 /* Prepares the state directory, opens the store (creating org `default` and
  * its admin token at first start) and starts serving. Takes ownership of
  * settings (moved into d). */

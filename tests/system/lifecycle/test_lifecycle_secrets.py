@@ -1,12 +1,13 @@
 """No secret value comes back out: what an enclave prints is redacted before
-berthd stores, logs or shows it."""
+berthd stores, logs or shows it, and berthd's own memory, where the values are
+opened, stays out of core files and out of other processes' reach."""
 import fnmatch
 import os
 import socket
 import subprocess
 import uuid
 
-from lifecycle_helpers import BUILD, config_text, http
+from lifecycle_helpers import BUILD, Berthd, config_text, http
 
 NAME = "LEAK_TOKEN"
 MARK = f"[secret {NAME}]".encode()
@@ -138,3 +139,29 @@ def test_a_secret_an_enclave_prints_comes_back_nowhere(berthd, registry, tmp_pat
     assert any(h.endswith("/app/log") for h in files_holding(berthd.state, value.encode(),
                                                               everything=True))
 
+
+def test_berthd_dumps_no_core_and_is_not_dumpable():
+    # Without CAP_SYS_PTRACE, root opens another root process's /proc/<pid>/mem
+    # only when that process is dumpable and holds no capability the opener
+    # lacks: so berthd runs without CAP_SYS_PTRACE too. (This kernel lets
+    # environ and maps be read either way; mem and fd/ follow dumpability.)
+    drop = ["setpriv", "--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace"]
+
+    def memory_opens(pid):
+        out = subprocess.run(drop + ["python3", "-c", "import os, sys; os.open(sys.argv[1], 0)",
+                                     f"/proc/{pid}/mem"], capture_output=True, text=True)
+        assert out.returncode == 0 or "PermissionError" in out.stderr, out.stderr
+        return out.returncode == 0
+
+    sleeper = subprocess.Popen(drop + ["sleep", "60"])
+    b = Berthd(wrapper=drop)
+    try:
+        assert memory_opens(sleeper.pid)  # the probe works on a dumpable process
+        assert not memory_opens(b.proc.pid)
+        limits = open(f"/proc/{b.proc.pid}/limits").read().splitlines()
+        core = [line for line in limits if line.startswith("Max core file size")]
+        assert core and core[0].split()[4:6] == ["0", "0"], core
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        b.stop()
