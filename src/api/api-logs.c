@@ -1,7 +1,8 @@
 /* GET /api/v1/containers/{name}/logs?tail=N: the output of a debug
  * container's serving enclave, every container of its config, the last N
  * lines of each (default 200). Production containers answer 403: their
- * output stays inside the enclave. */
+ * output stays inside the enclave. The values of the deployment's secrets
+ * are redacted from what is shown, the CLI's and the dashboard's logs. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,20 +15,22 @@
 #include "config/config.h"
 #include "daemon/daemon.h"
 #include "model/model.h"
+#include "secret/redact.h"
 #include "store/store.h"
 
 #define LOGS_TAIL_DEFAULT 200
 #define LOGS_TAIL_MAX     10000
 #define LOGS_FILE_MAX     (4 * 1024 * 1024)
 
-/* Appends the last n lines of what path and its rotated path.1 hold. */
+/* Appends the last n lines of what path and its rotated path.1 hold, with
+ * rd's values redacted. */
 static void
-logs_tail(struct buf *out, const char *path, long n)
+logs_tail(struct buf *out, const struct redact *rd, const char *path, long n)
 {
-	char *older = xasprintf("%s.1", path), *a = NULL, *b = NULL;
+	char *older = xasprintf("%s.1", path), *a = NULL, *b = NULL, *text = NULL;
 	struct err err = ERR_INIT;
 	struct buf both = BUF_INIT;
-	size_t la = 0, lb = 0;
+	size_t la = 0, lb = 0, len = 0;
 	const char *start;
 	long lines = 0;
 
@@ -38,21 +41,25 @@ logs_tail(struct buf *out, const char *path, long n)
 		buf_append(&both, b, lb);
 	if (both.len == 0)
 		goto out;
-	start = both.data + both.len;
-	if (start[-1] == '\n')
+	/* All of it, then the tail: a value across the rotation, or over
+	 * several lines of which the tail keeps only the last, is whole here. */
+	text = redact_mem(rd, both.data, both.len, &len);
+	start = text + len;
+	if (len > 0 && start[-1] == '\n')
 		start--;
-	while (start > both.data && lines < n) {
+	while (start > text && lines < n) {
 		start--;
 		if (*start == '\n' && ++lines == n) {
 			start++;
 			break;
 		}
 	}
-	buf_append(out, start, (size_t)(both.data + both.len - start));
+	buf_append(out, start, (size_t)(text + len - start));
 	if (out->len > 0 && out->data[out->len - 1] != '\n')
 		buf_putc(out, '\n');
 out:
 	buf_free(&both);
+	free(text);
 	free(a);
 	free(b);
 	free(older);
@@ -66,6 +73,7 @@ containers_logs(struct api_req *r)
 	struct store_deployment dep = {0};
 	struct config_errors errs = {0};
 	struct config *cfg = NULL;
+	struct redact *rd = NULL;
 	struct err err = ERR_INIT;
 	struct buf out = BUF_INIT;
 	char *q = api_req_query(r, "tail"), *end = NULL;
@@ -99,6 +107,11 @@ containers_logs(struct api_req *r)
 		api_reply_error(r, 500, "internal", "the deployment's config does not parse");
 		goto out;
 	}
+	/* Logs whose secrets cannot all be redacted are not shown. */
+	if (berthd_redact_of(d, c.org_id, dep.secrets_json, &rd, &err) < 0) {
+		api_reply_error(r, 500, "internal", "the logs cannot be redacted: %s", err.msg);
+		goto out;
+	}
 	model_enclave_name(dep.id, name);
 	for (size_t i = 0; i < cfg->n_containers; i++) {
 		const char *cname = cfg->containers[i].name;
@@ -106,13 +119,14 @@ containers_logs(struct api_req *r)
 
 		if (cfg->n_containers > 1)
 			buf_printf(&out, "==> %s <==\n", cname);
-		logs_tail(&out, path, tail);
+		logs_tail(&out, rd, path, tail);
 		free(path);
 	}
 	api_reply_text(r, 200, "text/plain; charset=utf-8", out.data != NULL ? out.data : "",
 	               out.len);
 out:
 	buf_free(&out);
+	redact_free(rd);
 	config_free(cfg);
 	config_errors_free(&errs);
 	store_deployment_clear(&dep);

@@ -13,6 +13,11 @@ main(int argc, char **argv)
 	struct berthd d;
 	int rc;
 
+	/* Before anything reads a key or a secret. */
+	if (berthd_harden(&err) < 0) {
+		fprintf(stderr, "berthd: %s\n", err.msg);
+		return 1;
+	}
 	rc = settings_from_args(&settings, argc, argv, &err);
 	if (rc != 0) {
 		settings_free(&settings);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -21,6 +23,7 @@
 #include "common/workq.h"
 #include "health/health.h"
 #include "recon/recon.h"
+#include "secret/redact.h"
 #include "secret/secret.h"
 #include "source/source.h"
 #include "store/store.h"
@@ -185,6 +188,60 @@ berthd_on_flush(evutil_socket_t fd, short what, void *arg)
 }
 
 int
+berthd_secret_open(struct berthd *d, const char *org_id, const char *name, char **value,
+                   size_t *len, struct err *err)
+{
+	struct store_secret s = {0};
+	int rc;
+
+	*value = NULL;
+	*len = 0;
+	rc = store_secret_get(d->store, org_id, name, &s, err);
+	if (rc == STORE_ENOTFOUND) {
+		rc = err_make(err, 0, "secret %s does not exist in the org", name);
+	} else if (rc == 0 && s.nonce_len != SECRET_NONCE_BYTES) {
+		rc = err_make(err, 0, "secret %s is damaged", name);
+	} else if (rc == 0) {
+		rc = secret_open(d->key, org_id, name, s.sealed, s.sealed_len, s.nonce, value, len,
+		                 err);
+		if (rc < 0)
+			err_wrap(err, "secret %s", name);
+	}
+	store_secret_clear(&s);
+	return rc;
+}
+
+int
+berthd_redact_of(struct berthd *d, const char *org_id, const char *secrets_json,
+                 struct redact **out, struct err *err)
+{
+	json_t *names = json_loads(secrets_json != NULL ? secrets_json : "[]", 0, NULL);
+	struct redact *rd = redact_new();
+	int rc = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < json_array_size(names) && rc == 0; i++) {
+		const char *name = json_string_value(json_array_get(names, i));
+		char *value;
+		size_t len;
+
+		if (name == NULL)
+			continue;
+		rc = berthd_secret_open(d, org_id, name, &value, &len, err);
+		if (rc == 0)
+			redact_add(rd, name, value, len);
+		secret_value_free(value, len);
+	}
+	json_decref(names);
+	if (rc < 0) {
+		redact_free(rd);
+		return rc;
+	}
+	*out = rd;
+	return 0;
+}
+
+int
 berthd_http_status(int store_rc)
 {
 	switch (store_rc) {
@@ -197,6 +254,23 @@ berthd_http_status(int store_rc)
 	default:
 		return 500;
 	}
+}
+
+int
+berthd_harden(struct err *err)
+{
+	/* Hard too: no library of ours raises it again, and what berthd starts
+	 * (the OCI runtime, and through it the enclaves, whose environment
+	 * holds their secrets) writes no core file either. */
+	struct rlimit none = {0, 0};
+
+	if (setrlimit(RLIMIT_CORE, &none) < 0)
+		return err_make(err, errno, "setrlimit RLIMIT_CORE");
+	/* Inherited by fork(), reset by execve(): the forked helpers (the log
+	 * copiers) are covered, the programs berthd runs are their own. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return err_make(err, errno, "prctl PR_SET_DUMPABLE");
+	return 0;
 }
 
 int

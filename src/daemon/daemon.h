@@ -8,6 +8,7 @@
 #ifndef BERTH_DAEMON_H
 #define BERTH_DAEMON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -22,6 +23,7 @@ struct store;
 struct sse_hub;
 struct secret_key;
 struct recon;
+struct redact;
 
 /* GET /containers of an org as it was last answered, for as long as the
  * store has not been written since (store_generation()). */
@@ -72,6 +74,14 @@ struct berthd {
 	_Atomic int stopping;    /* SIGTERM seen: finish and exit (read by workers) */
 };
 
+/* Keeps berthd's memory, where secret values are opened, out of core files
+ * and away from other processes of its user: no core dump (RLIMIT_CORE 0,
+ * soft and hard, which its children inherit) and not dumpable (only a process
+ * with CAP_SYS_PTRACE can ptrace it, open its /proc/<pid>/mem or follow its
+ * /proc/<pid>/fd links). Call first in main(). Returns 0, or negative with
+ * err. */
+int berthd_harden(struct err *err);
+
 /* Prepares the state directory, opens the store (creating org `default` and
  * its admin token at first start) and starts serving. Takes ownership of
  * settings (moved into d). */
@@ -89,6 +99,21 @@ void berthd_stop(struct berthd *d);
  * err. Loop thread only. */
 int berthd_event(struct berthd *d, const char *org_id, const char *container, const char *kind,
                  struct err *err, const char *fmt, ...) BERTH_PRINTF(6, 7);
+
+/* Opens the value of org_id's secret name: on success *value, NUL-terminated
+ * and *len bytes long, which the caller releases with secret_value_free().
+ * Fails with a sentence when the org has no such secret or it does not open.
+ * Loop thread only. */
+int berthd_secret_open(struct berthd *d, const char *org_id, const char *name, char **value,
+                       size_t *len, struct err *err);
+
+/* What redacts the secrets named in secrets_json (a deployment's JSON array of
+ * names; NULL is none) from an enclave's text, with their values as org_id
+ * holds them now: *out is a new set (secret/redact.h) the caller frees with
+ * redact_free(). Fails as berthd_secret_open() does: a set that missed a value
+ * would let it through. Loop thread only. */
+int berthd_redact_of(struct berthd *d, const char *org_id, const char *secrets_json,
+                     struct redact **out, struct err *err);
 
 /* The store's error code mapped to an HTTP status: 404, 409, or 500. */
 int berthd_http_status(int store_rc);

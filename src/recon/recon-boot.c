@@ -1,8 +1,18 @@
 /* recon-boot: a deployment becomes an enclave (pull, unpack, create on a
- * worker), then passes its health gate, or fails with a reason. */
+ * worker), then passes its health gate, or fails with a reason.
+ *
+ * What an enclave prints reaches the reconciler here: the output of its exec
+ * health checks (watch_exec), and the runtime's errors while it boots or is
+ * adopted, which quote the first line the OCI runtime printed. Each is
+ * redacted with the values of the enclave's secrets where it arrives, before
+ * a reason, a health log, an event or a log line is made of it, so neither
+ * the store nor berthd's log ever holds a value. (The other errors of the
+ * runtime, from state, kill and delete, quote nothing from inside. Its logs
+ * are redacted as they are shown: api-logs.c.) */
 #include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +26,7 @@
 #include "model/model.h"
 #include "recon/recon-int.h"
 #include "runtime/enclave.h"
+#include "secret/redact.h"
 #include "secret/secret.h"
 #include "store/store.h"
 
@@ -34,6 +45,7 @@ struct boot_job {
 	json_t *settings_json;     /* owned */
 	struct bundle_kv *secrets; /* owned array, values owned and wiped */
 	size_t n_secrets;
+	struct redact *redact;  /* owned: those values, out of the enclave's texts */
 	struct event *progress; /* owned: shows the pull's progress */
 	_Atomic int percent;    /* of the pull, 0..100 */
 	_Atomic int booting;    /* the pull is done, the enclave is being created */
@@ -57,6 +69,7 @@ boot_job_free(struct recon_job *hdr)
 		free((char *)job->secrets[i].key);
 	}
 	free(job->secrets);
+	redact_free(job->redact);
 	if (job->progress != NULL)
 		event_free(job->progress);
 	enclave_free(job->enclave);
@@ -208,6 +221,8 @@ boot_done(void *arg)
 	ctr = recon_ctr_get(r, job->container_id);
 	ctr->busy = 0;
 	if (job->rc < 0) {
+		/* The runtime's error may quote what the enclave printed. */
+		redact_inplace(job->redact, job->err.msg, sizeof job->err.msg);
 		log_warn("enclave %s: %s", job->name, job->err.msg);
 		boot_fail(r, ctr, job->enclave_id, job->err.msg);
 		goto out;
@@ -227,7 +242,9 @@ boot_done(void *arg)
 	}
 	recon_crashpoint(r, "booted");
 	log_info("enclave %s booted at %s", e.name, e.address);
-	recon_watch_start(r, ctr, &d, &e, take_ptr(&job->enclave));
+	/* The values the enclave was given, not the store's: a secret set again
+	 * meanwhile has a new value there, the enclave the old one. */
+	recon_watch_start(r, ctr, &d, &e, take_ptr(&job->enclave), take_ptr(&job->redact));
 	recon_kick(r, ctr->id);
 out:
 	store_enclave_clear(&e);
@@ -235,8 +252,9 @@ out:
 	boot_job_free(&job->hdr);
 }
 
-/* Opens the deployment's secrets for the enclave's environment. A secret the
- * org no longer has fails the deployment before boot. */
+/* Opens the deployment's secrets for the enclave's environment, and the set
+ * that redacts them. A secret the org no longer has fails the deployment
+ * before boot. */
 static int
 boot_open_secrets(struct recon *r, const struct store_container *c,
                   const struct store_deployment *d, struct boot_job *job, struct err *err)
@@ -246,27 +264,23 @@ boot_open_secrets(struct recon *r, const struct store_container *c,
 	int rc = 0;
 
 	job->secrets = xcalloc(n + 1, sizeof *job->secrets);
+	job->redact = redact_new();
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const char *name = json_string_value(json_array_get(names, i));
-		struct store_secret s = {0};
 		char *value = NULL;
 		size_t len = 0;
 
 		if (name == NULL)
 			continue;
-		rc = store_secret_get(r->d->store, c->org_id, name, &s, err);
-		if (rc == STORE_ENOTFOUND) {
-			rc = err_make(err, 0, "secret %s does not exist in the org", name);
-		} else if (rc == 0 && s.nonce_len != SECRET_NONCE_BYTES) {
-			rc = err_make(err, 0, "secret %s is damaged", name);
-		} else if (rc == 0) {
-			rc = secret_open(r->d->key, c->org_id, name, s.sealed, s.sealed_len,
-			                 s.nonce, &value, &len, err);
-			if (rc < 0)
-				err_wrap(err, "secret %s", name);
-		}
-		store_secret_clear(&s);
+		rc = berthd_secret_open(r->d, c->org_id, name, &value, &len, err);
 		if (rc == 0) {
+			size_t had = redact_count(job->redact);
+
+			redact_add(job->redact, name, value, len);
+			if (redact_count(job->redact) == had)
+				log_warn("%s: secret %s is shorter than %d bytes: what the enclave "
+				         "prints shows it as it is",
+				         c->name, name, REDACT_MIN_LEN);
 			job->secrets[job->n_secrets].key = xstrdup(name);
 			job->secrets[job->n_secrets].value = value;
 			job->n_secrets++;
@@ -337,6 +351,7 @@ struct adopt_job {
 	store_id container_id;
 	store_id enclave_id;
 	char name[MODEL_ENCLAVE_NAME_LEN + 1];
+	struct redact *redact; /* owned: the deployment's secrets as the store has them */
 	int rc;
 	struct err err;
 	struct enclave *enclave; /* owned */
@@ -347,6 +362,7 @@ adopt_job_free(struct recon_job *hdr)
 {
 	struct adopt_job *job = (struct adopt_job *)hdr;
 
+	redact_free(job->redact);
 	enclave_free(job->enclave);
 	free(job);
 }
@@ -381,7 +397,10 @@ adopt_done(void *arg)
 	ctr = recon_ctr_get(r, job->container_id);
 	ctr->busy = 0;
 	if (job->rc < 0) {
-		char *why = xasprintf("the enclave did not survive the restart: %s", job->err.msg);
+		char *why;
+
+		redact_inplace(job->redact, job->err.msg, sizeof job->err.msg);
+		why = xasprintf("the enclave did not survive the restart: %s", job->err.msg);
 		boot_fail(r, ctr, job->enclave_id, why);
 		free(why);
 		goto out;
@@ -392,7 +411,7 @@ adopt_done(void *arg)
 		goto out;
 	}
 	log_info("enclave %s adopted; its health gate starts again", job->name);
-	recon_watch_start(r, ctr, &d, &e, take_ptr(&job->enclave));
+	recon_watch_start(r, ctr, &d, &e, take_ptr(&job->enclave), take_ptr(&job->redact));
 	recon_kick(r, ctr->id);
 out:
 	store_enclave_clear(&e);
@@ -401,16 +420,25 @@ out:
 }
 
 void
-recon_boot_adopt(struct recon *r, struct recon_ctr *ctr, const struct store_deployment *d,
-                 const struct store_enclave *e)
+recon_boot_adopt(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
+                 const struct store_deployment *d, const struct store_enclave *e)
 {
 	struct adopt_job *job = xcalloc(1, sizeof *job);
+	struct err err = ERR_INIT;
 
-	(void)d;
 	job->hdr.free = adopt_job_free;
 	snprintf(job->container_id, sizeof job->container_id, "%s", e->container_id);
 	snprintf(job->enclave_id, sizeof job->enclave_id, "%s", e->id);
 	snprintf(job->name, sizeof job->name, "%s", e->name);
+	/* What the enclave was given is in its bundle, not here: the store's
+	 * values are the best berthd has (the same unless set again since). A
+	 * check whose output could not be redacted must not run. */
+	if (berthd_redact_of(r->d, c->org_id, d->secrets_json, &job->redact, &err) < 0) {
+		log_warn("enclave %s: %s", job->name, err.msg);
+		boot_fail(r, ctr, e->id, err.msg);
+		adopt_job_free(&job->hdr);
+		return;
+	}
 	ctr->busy = 1;
 	recon_job_submit(r, &job->hdr, adopt_work, adopt_done);
 }
@@ -520,14 +548,25 @@ check_job_free(struct recon_job *hdr)
 static void watch_free(struct recon_watch *w);
 static void watch_schedule(struct recon_watch *w);
 
+/* Runs an exec check in the enclave. Its output leaves redacted, whole,
+ * before the health module cuts a line of it into a result (a cut value
+ * would no longer be recognised). Worker thread: w->redact is only read. */
 static int
 watch_exec(void *arg, const char *container, char *const argv[], int64_t timeout_ms, int *exit_code,
            char **output, struct err *err)
 {
 	struct recon_watch *w = arg;
+	char *raw = NULL;
+	int rc;
 
-	return enclave_exec(w->r->rt, w->enclave, container, argv, timeout_ms, exit_code, output,
-	                    err);
+	rc = enclave_exec(w->r->rt, w->enclave, container, argv, timeout_ms, exit_code, &raw, err);
+	if (rc < 0)
+		redact_inplace(w->redact, err->msg, sizeof err->msg);
+	*output = raw != NULL ? redact_text(w->redact, raw) : NULL;
+	if (raw != NULL)
+		sodium_memzero(raw, strlen(raw));
+	free(raw);
+	return rc;
 }
 
 static void
@@ -661,7 +700,7 @@ watch_schedule(struct recon_watch *w)
 
 void
 recon_watch_start(struct recon *r, struct recon_ctr *ctr, const struct store_deployment *d,
-                  const struct store_enclave *e, struct enclave *enclave)
+                  const struct store_enclave *e, struct enclave *enclave, struct redact *redact)
 {
 	struct recon_watch *w = xcalloc(1, sizeof *w);
 	struct config *cfg = recon_config_of(d);
@@ -676,6 +715,7 @@ recon_watch_start(struct recon *r, struct recon_ctr *ctr, const struct store_dep
 	snprintf(w->deployment_id, sizeof w->deployment_id, "%s", d->id);
 	snprintf(w->enclave_id, sizeof w->enclave_id, "%s", e->id);
 	w->enclave = enclave;
+	w->redact = redact;
 	w->timer = evtimer_new(r->d->base, watch_on_timer, w);
 	if (store_update_latest(r->d->store, e->container_id, &u, &err) == 0 && !u.state.finished &&
 	    strcmp(u.to_deployment_id, d->id) == 0)
@@ -718,6 +758,7 @@ watch_free(struct recon_watch *w)
 	health_tracker_free(w->tracker);
 	health_checks_free(w->checks, w->n_checks);
 	enclave_free(w->enclave);
+	redact_free(w->redact);
 	free(w);
 }
 

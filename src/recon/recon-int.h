@@ -18,6 +18,7 @@ struct berthd;
 struct enclave;
 struct runtime;
 struct image_cache;
+struct redact;
 
 /* Every job on the workq starts with this, so that jobs still queued when
  * the daemon stops can be found and freed (the workq drops them). */
@@ -36,6 +37,7 @@ struct recon_watch {
 	store_id enclave_id;         /* its store row */
 	store_id update_id;          /* the update waiting for it, "" for a first deploy */
 	struct enclave *enclave;     /* owned: for exec checks */
+	struct redact *redact;       /* owned: the enclave's secret values, out of their output */
 	struct health_check *checks; /* owned array */
 	size_t n_checks;
 	struct health_tracker *tracker; /* owned */
@@ -109,12 +111,15 @@ void recon_event(struct recon *r, const struct store_container *c, const char *k
  * leftovers of an interrupted attempt first. Marks ctr busy. */
 void recon_boot_start(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
                       const struct store_deployment *d, const struct store_enclave *e, int resume);
-/* Takes back a booting enclave after a restart and starts its health gate. */
-void recon_boot_adopt(struct recon *r, struct recon_ctr *ctr, const struct store_deployment *d,
-                      const struct store_enclave *e);
-/* Starts the health gate of enclave (taken). */
+/* Takes back a booting enclave of deployment d of container c after a
+ * restart and starts its health gate. */
+void recon_boot_adopt(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
+                      const struct store_deployment *d, const struct store_enclave *e);
+/* Starts the health gate of enclave (taken), whose exec checks' output is
+ * redacted with redact (taken; the values of the enclave's secrets). */
 void recon_watch_start(struct recon *r, struct recon_ctr *ctr, const struct store_deployment *d,
-                       const struct store_enclave *e, struct enclave *enclave);
+                       const struct store_enclave *e, struct enclave *enclave,
+                       struct redact *redact);
 /* Stops a gate; it is freed once its running checks came back. */
 void recon_watch_cancel(struct recon_watch *w);
 /* Removes an enclave from the host (stop, delete, network). Marks ctr busy. */

@@ -239,7 +239,7 @@ recon_bringup(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 		if (ctr->watch == NULL || strcmp(ctr->watch->enclave_id, e->id) != 0) {
 			if (ctr->watch != NULL)
 				recon_watch_cancel(take_ptr(&ctr->watch));
-			recon_boot_adopt(r, ctr, d, e);
+			recon_boot_adopt(r, ctr, c, d, e);
 		}
 		return BRINGUP_WORKING;
 	case ENCLAVE_HEALTHY:

@@ -97,8 +97,9 @@ http:
 
 
 def config_text(image, upstream_port=8080, gpus=None, deploy=None, env=None, secrets=None,
-                paths=("/*", "/health"), entrypoint=None):
-    """A tinfoil-config.yml for one container of image."""
+                paths=("/*", "/health"), entrypoint=None, healthcheck=None):
+    """A tinfoil-config.yml for one container of image; healthcheck is the
+    container's docker-compose healthcheck as a dict."""
     lines = ["cvm-version: 0.7.5"]
     if gpus is not None:
         lines.append(f"gpus: {gpus}")
@@ -112,6 +113,10 @@ def config_text(image, upstream_port=8080, gpus=None, deploy=None, env=None, sec
     if secrets:
         lines.append("    secrets:")
         lines += [f"      - {s}" for s in secrets]
+    if healthcheck:
+        lines.append("    healthcheck:")
+        lines += [f"      {k}: {json.dumps(v) if isinstance(v, list) else v}"
+                  for k, v in healthcheck.items()]
     lines += ["shim:", f"  upstream-port: {upstream_port}", "  paths:"]
     lines += [f'    - "{p}"' for p in paths]
     d = {"min-healthy-time": "1s", "health-timeout": "20s", "drain-timeout": "5s",
