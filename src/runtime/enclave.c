@@ -210,6 +210,32 @@ wants_gpus(const struct config_container *cc)
 	       (cc->runtime != NULL && strcmp(cc->runtime, "nvidia") == 0);
 }
 
+/* The log copier of a container of spec, told every secret value bound to
+ * the enclave, so that none reaches the log file. */
+static int
+start_log_copier(const struct enclave_spec *spec, const char *path, int64_t max, int *wfd,
+                 struct err *err)
+{
+	struct logcopy_value *v = xcalloc(spec->n_secrets + 1, sizeof *v);
+	int rc;
+
+	for (size_t i = 0; i < spec->n_secrets; i++) {
+		const char *val = spec->secrets[i].value != NULL ? spec->secrets[i].value : "";
+		size_t len = strlen(val);
+
+		/* As redact.h: the trailing line break is not the secret. */
+		while (len > 0 && (val[len - 1] == '\n' || val[len - 1] == '\r'))
+			len--;
+		v[i] = (struct logcopy_value){val, len,
+		                              xasprintf("[secret %s]", spec->secrets[i].key)};
+	}
+	rc = logcopy_start(path, max, v, spec->n_secrets, wfd, err);
+	for (size_t i = 0; i < spec->n_secrets; i++)
+		free((char *)v[i].replacement);
+	free(v);
+	return rc;
+}
+
 /* Prepares the bundle of container i and creates it with the runtime. */
 static int
 create_container(struct runtime *rt, const struct oci *oci, const struct enclave_spec *spec,
@@ -275,7 +301,7 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 	if (mkdir_p(cdir, 0700, err) < 0 || mkdir_p(bdir, 0700, err) < 0 ||
 	    write_json(cfg, spec_json, err) < 0 ||
 	    linux_overlay_mount(cs->rootfs, upper, work, rootfs, err) < 0 ||
-	    logcopy_start(ec->log_path, rt->log_max_bytes, &wfd, err) < 0)
+	    start_log_copier(spec, ec->log_path, rt->log_max_bytes, &wfd, err) < 0)
 		goto out;
 	rc = oci_create(oci, ec->id, bdir, wfd, err);
 	if (rc == 0)

@@ -255,3 +255,24 @@ def test_gvisor_enclave_limits_on_the_host(tmp_path, rootfs):
         assert p.returncode == 1 and "not available under gvisor" in p.stderr
     finally:
         rt.cleanup()
+
+
+def test_log_files_never_hold_a_secret_value(rt):
+    import time
+    value = "tok-5f1e0c7d9a"
+    # Printed whole, then in two writes a second apart (the copier must see it
+    # across reads), then a near miss that stays as printed.
+    script = ('echo "whole=$TOKEN"; printf "split=tok-5f1e"; sleep 1; echo "0c7d9a end";'
+              ' echo "near=tok-5f1e0c7d9b"; exec sleep 1000')
+    e = rt.create(rt.name(), [rt.container("app", command=["sh", "-c", script],
+                                           secrets=["TOKEN"])],
+                  secrets={"TOKEN": value})
+    log = e["containers"][0]["log"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "near=" not in open(log).read():
+        time.sleep(0.1)
+    text = open(log).read()
+    assert value not in text
+    assert "whole=[secret TOKEN]\n" in text
+    assert "split=[secret TOKEN] end\n" in text
+    assert "near=tok-5f1e0c7d9b\n" in text
