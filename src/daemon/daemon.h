@@ -90,6 +90,16 @@ void berthd_stop(struct berthd *d);
 int berthd_event(struct berthd *d, const char *org_id, const char *container, const char *kind,
                  struct err *err, const char *fmt, ...) BERTH_PRINTF(6, 7);
 
+/* The isolation level a deployment gets when its config names none:
+ * --runtime's (runsc: "gvisor"), else the runtime's default. */
+const char *berthd_isolation_default(const struct berthd *d);
+
+/* Whether this host's runtime can run enclaves at isolation level iso. */
+int berthd_isolation_available(const struct berthd *d, const char *iso);
+
+/* The isolation levels this host offers, "runc, gvisor"; caller frees. */
+char *berthd_isolation_offered(const struct berthd *d);
+
 /* The store's error code mapped to an HTTP status: 404, 409, or 500. */
 int berthd_http_status(int store_rc);
 

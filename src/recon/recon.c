@@ -1050,3 +1050,9 @@ recon_free(struct recon *r)
 	free(r->rootfs_dir);
 	free(r);
 }
+
+const struct runtime *
+recon_runtime(const struct recon *r)
+{
+	return r->rt;
+}
