@@ -150,7 +150,7 @@ api_deploy_prepare(struct api_req *r, struct berthd *d, const struct api_deploy_
 	struct config_errors errs;
 	struct config *c = NULL;
 	struct measurement_input in = {0};
-	const char **images = NULL;
+	const char **images = NULL, *iso;
 	char **names = NULL;
 	json_t *jimages = NULL, *jnames = NULL;
 	int rc = -1;
@@ -166,6 +166,27 @@ api_deploy_prepare(struct api_req *r, struct berthd *d, const struct api_deploy_
 	json_decref(take_ptr(&jnames));
 	if (config_parse(spec->file, spec->config, spec->config_len, &c, &errs) < 0) {
 		api_deploy_reply_config_errors(r, &errs);
+		goto out;
+	}
+	/* Resolved now and recorded: a later --runtime does not change what
+	 * this deployment is, nor its measurement. */
+	iso = spec->isolation != NULL       ? spec->isolation
+	      : c->deploy.isolation != NULL ? c->deploy.isolation
+	                                    : berthd_isolation_default(d);
+	if (!berthd_isolation_available(d, iso)) {
+		char *offered = berthd_isolation_offered(d);
+
+		if (spec->isolation == NULL && c->deploy.isolation != NULL)
+			api_reply_error(
+			    r, 422, "isolation_unavailable",
+			    "%s: deploy.isolation: isolation %s is not available on this "
+			    "host: it offers %s",
+			    spec->file, iso, offered);
+		else
+			api_reply_error(r, 422, "isolation_unavailable",
+			                "isolation %s is not available on this host: it offers %s",
+			                iso, offered);
+		free(offered);
 		goto out;
 	}
 	names = strv_dup(spec->secrets);
@@ -194,6 +215,7 @@ api_deploy_prepare(struct api_req *r, struct berthd *d, const struct api_deploy_
 	in.secrets = (const char *const *)names;
 	in.n_secrets = strv_len(names);
 	in.runtime_version = API_DEPLOY_RUNTIME_VERSION;
+	in.isolation = iso;
 
 	dep->measurement = xmalloc(65);
 	measurement_compute(&in, dep->measurement);
@@ -203,6 +225,7 @@ api_deploy_prepare(struct api_req *r, struct berthd *d, const struct api_deploy_
 	 * same config written differently is the same config. */
 	memcpy(dep->config_sha256, c->config_sha256, sizeof dep->config_sha256);
 	dep->debug = in.debug;
+	dep->isolation = xstrdup(iso);
 	dep->images_json = json_dumps(jimages, JSON_COMPACT);
 	dep->secrets_json = json_dumps(jnames, JSON_COMPACT);
 	dep->env_json = spec->env != NULL ? json_dumps(spec->env, JSON_COMPACT | JSON_SORT_KEYS)

@@ -56,13 +56,17 @@ struct api_deploy_spec {
 	size_t config_len;
 	const char *tag; /* borrowed or NULL */
 	int debug;
-	char *const *secrets; /* borrowed strv: names bound besides the config's own */
-	json_t *env;          /* borrowed object or NULL: the external settings snapshot */
+	char *const *secrets;  /* borrowed strv: names bound besides the config's own */
+	json_t *env;           /* borrowed object or NULL: the external settings snapshot */
+	const char *isolation; /* borrowed or NULL: the level of the deployment copied; NULL
+	                        * resolves it: the config's deploy.isolation, else the
+	                        * host's default */
 };
 
-/* Parses and checks spec for r's org: a valid config, every secret bound
- * (spec's and the config's) an existing secret of the org. Fills dep (not yet
- * stored) and, when cfg is not NULL, the parsed config (caller frees).
+/* Parses and checks spec for r's org: a valid config, an isolation level
+ * this host offers, every secret bound (spec's and the config's) an existing
+ * secret of the org. Fills dep (not yet stored; its isolation and measurement
+ * resolved) and, when cfg is not NULL, the parsed config (caller frees).
  * Answers 422 (or 500) and returns -1 otherwise. Loop thread. */
 int api_deploy_prepare(struct api_req *r, struct berthd *d, const struct api_deploy_spec *spec,
                        struct store_deployment *dep, struct config **cfg);

@@ -42,12 +42,13 @@ api_json_column(const char *text, json_t *fallback)
 json_t *
 api_json_deployment(const struct store_deployment *dep)
 {
-	return json_pack("{s:s,s:o,s:s,s:s,s:s,s:o,s:b,s:o,s:o}", "id", dep->id, "tag",
+	return json_pack("{s:s,s:o,s:s,s:s,s:s,s:o,s:b,s:o,s:s,s:o}", "id", dep->id, "tag",
 	                 api_json_str_or_null(dep->tag), "config", dep->config ? dep->config : "",
 	                 "config_sha256", dep->config_sha256, "measurement",
 	                 dep->measurement ? dep->measurement : "", "images",
 	                 api_json_column(dep->images_json, json_array()), "debug", dep->debug,
-	                 "secrets", api_json_column(dep->secrets_json, json_array()), "created_at",
+	                 "secrets", api_json_column(dep->secrets_json, json_array()), "isolation",
+	                 dep->isolation ? dep->isolation : "runc", "created_at",
 	                 api_json_time(dep->created_at));
 }
 
@@ -122,10 +123,11 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 	                                 d->settings.domain, d->settings.router_port)
 	                     : NULL;
 	*out = json_pack(
-	    "{s:s,s:s,s:s,s:o,s:s,s:s?,s:b,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o}", "name", c->name,
+	    "{s:s,s:s,s:s,s:o,s:s,s:s?,s:b,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o}", "name", c->name,
 	    "org", org_name, "status", model_container_status_str(c->status), "status_detail",
 	    api_json_str_or_null(c->status_detail), "url", url, "debug_url", debug_url, "debug",
-	    c->debug, "source", "repo", api_json_str_or_null(c->source_repo), "tag",
+	    c->debug, "isolation", api_json_str_or_null(jdep != NULL ? dep.isolation : NULL),
+	    "source", "repo", api_json_str_or_null(c->source_repo), "tag",
 	    api_json_str_or_null(c->source_tag), "deployment", jdep != NULL ? jdep : json_null(),
 	    "update", jupd != NULL ? jupd : json_null(), "env", env, "created_at",
 	    api_json_time(c->created_at), "updated_at", api_json_time(c->updated_at));

@@ -1,8 +1,9 @@
 /* /api/v1/containers/{name}/updates: request, list and cancel updates.
  *
  * Every update gets a new deployment row, even retry and promote (a copy), so
- * the enclave of each update has its own name. The container keeps its
- * deployment_id and source tag: the reconciler moves them when the update
+ * the enclave of each update has its own name. A copy keeps the isolation
+ * level of what it copies; a new config resolves its own. The container keeps
+ * its deployment_id and source tag: the reconciler moves them when the update
  * succeeds. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,10 @@ update_finish(struct api_req *r, struct update_job *j)
 	spec.secrets = names;
 	spec.config = from->config;
 	spec.config_len = strlen(from->config);
+	/* The isolation level goes with the config: a copy of a deployment's
+	 * config keeps its level; a new config (a tag, an edited config)
+	 * resolves it anew. */
+	spec.isolation = from->isolation;
 	if (from->tag != NULL)
 		snprintf(file, sizeof file, "%s@%s", SOURCE_CONFIG_FILE, from->tag);
 	else
@@ -181,12 +186,14 @@ update_finish(struct api_req *r, struct update_job *j)
 		spec.config_len = j->fetch.len;
 		spec.tag = j->fetch.tag;
 		spec.env = settings;
+		spec.isolation = NULL;
 		break;
 	case UPDATE_KIND_EDIT_CONFIG:
 		if (j->config != NULL) {
 			snprintf(file, sizeof file, "config");
 			spec.config = j->config;
 			spec.config_len = strlen(j->config);
+			spec.isolation = NULL;
 		}
 		if (j->secrets_given)
 			spec.secrets = j->secrets;

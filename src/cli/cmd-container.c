@@ -92,7 +92,8 @@ static const struct cli_opt json_opts[] = {{"--json", CLI_OPT_FLAG}, {NULL, 0}};
 static int
 container_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const char *const heads[] = {"NAME", "STATUS", "DETAIL", "VERSION", "UPDATE", "URL"};
+	static const char *const heads[] = {"NAME",      "STATUS", "DETAIL", "VERSION",
+	                                    "ISOLATION", "UPDATE", "URL"};
 	struct err err = ERR_INIT;
 	struct client *c = NULL;
 	struct cli_args a;
@@ -119,9 +120,13 @@ container_list(struct cli_ctx *ctx, int argc, char **argv)
 		char *version = version_summary(v),
 		     *update = update_summary(json_object_get(v, "update")),
 		     *detail = table_fit(str_or(cli_json_str(v, "status_detail"), ""), 40);
-		const char *row[] = {
-		    cli_json_str(v, "name"), cli_json_str(v, "status"), detail, version, update,
-		    cli_json_str(v, "url")};
+		const char *row[] = {cli_json_str(v, "name"),
+		                     cli_json_str(v, "status"),
+		                     detail,
+		                     version,
+		                     cli_json_str(v, "isolation"),
+		                     update,
+		                     cli_json_str(v, "url")};
 
 		table_add(&t, row);
 		free(detail);
@@ -175,6 +180,7 @@ container_print(FILE *f, const json_t *c)
 	print_field(f, "detail:", cli_json_str(c, "status_detail"));
 	print_field(f, "url:", cli_json_str(c, "url"));
 	print_field(f, "debug:", json_is_true(json_object_get(c, "debug")) ? "yes" : "no");
+	print_field(f, "isolation:", cli_json_str(c, "isolation"));
 	if (cli_json_str(src, "repo") != NULL) {
 		s = xasprintf("%s at %s", cli_json_str(src, "repo"),
 		              str_or(cli_json_str(src, "tag"), "-"));

@@ -104,6 +104,8 @@ struct config_deploy {
 	int64_t drain_timeout_ms;      /* default 30s */
 	int64_t hold_timeout_ms;       /* default 30s */
 	char *health_path; /* owned; default "/health" when in shim.paths, else NULL (TCP) */
+	char *isolation;   /* owned: "runc" or "gvisor"; NULL when absent: the host's default,
+	                    * which the deployment records when it is made */
 };
 
 struct config_shim {

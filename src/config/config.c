@@ -1611,6 +1611,8 @@ parse_health_path(struct pctx *p, const ynode *v, void *obj)
 	d->health_path = xstrdup(v->text);
 }
 
+const char *const config_isolation_levels[] = {"runc", "gvisor", NULL};
+
 #define DP(f) offsetof(struct config_deploy, f)
 static const struct field deploy_fields[] = {
     {.key = "strategy", .type = F_FUNC, .fn = parse_strategy},
@@ -1619,6 +1621,7 @@ static const struct field deploy_fields[] = {
     {.key = "drain-timeout", .type = F_DUR, .off = DP(drain_timeout_ms)},
     {.key = "hold-timeout", .type = F_DUR, .off = DP(hold_timeout_ms)},
     {.key = "health-path", .type = F_FUNC, .fn = parse_health_path},
+    {.key = "isolation", .type = F_STR, .off = DP(isolation), .choices = config_isolation_levels},
 };
 #undef DP
 
@@ -1867,6 +1870,7 @@ config_json(const struct config *c)
 	json_object_set_new(d, "hold-timeout", json_integer(c->deploy.hold_timeout_ms));
 	json_object_set_new(d, "health-path",
 	                    c->deploy.health_path ? jstr(c->deploy.health_path) : json_null());
+	jset_str(d, "isolation", c->deploy.isolation);
 	json_object_set_new(o, "deploy", d);
 
 	jmerge(o, c->extra_json);
@@ -2030,6 +2034,7 @@ config_free(struct config *c)
 	strv_free(c->shim.origins);
 	free(c->shim.extra_json);
 	free(c->deploy.health_path);
+	free(c->deploy.isolation);
 	free(c->canonical);
 	free(c->extra_json);
 	free(c);

@@ -7,6 +7,10 @@
 #include "common/err.h"
 #include "config/config-types.h"
 
+/* The isolation levels an enclave can have (`deploy.isolation`), NULL
+ * terminated: "runc" (the hardened OCI runtime) and "gvisor" (runsc). */
+extern const char *const config_isolation_levels[];
+
 /* Largest config file accepted. */
 #define CONFIG_MAX_BYTES (1024 * 1024)
 

@@ -59,6 +59,7 @@ measurement_encode(const struct measurement_input *in, char **out, size_t *len)
 	struct buf b = BUF_INIT;
 	const char *cfg = in->canonical_config ? in->canonical_config : "";
 	const char *rt = in->runtime_version ? in->runtime_version : "";
+	const char *iso = in->isolation ? in->isolation : "";
 	unsigned char debug = in->debug ? 1 : 0;
 
 	put_field(&b, MEASUREMENT_VERSION, strlen(MEASUREMENT_VERSION));
@@ -67,6 +68,7 @@ measurement_encode(const struct measurement_input *in, char **out, size_t *len)
 	put_field(&b, &debug, 1);
 	put_list(&b, in->secrets, in->n_secrets);
 	put_field(&b, rt, strlen(rt));
+	put_field(&b, iso, strlen(iso));
 	*len = b.len;
 	*out = buf_take(&b);
 }

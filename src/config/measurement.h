@@ -1,7 +1,8 @@
 /* measurement: the sha256 that identifies what a deployment runs.
  *
  * It covers the canonical config, the resolved image digests, the debug flag,
- * the names of the bound secrets (never their values) and the runtime version.
+ * the names of the bound secrets (never their values), the runtime version and
+ * the isolation level the enclave runs at.
  * The encoding is unambiguous: a version tag, then every field as an 8-byte
  * big-endian length and its bytes, lists as an 8-byte count and their items.
  * Lists are sorted and their repeats removed first, so the order callers
@@ -13,7 +14,7 @@
 #include <stddef.h>
 
 /* Version tag at the start of the encoding; a new encoding gets a new tag. */
-#define MEASUREMENT_VERSION "berth-measurement-v1"
+#define MEASUREMENT_VERSION "berth-measurement-v2"
 
 struct measurement_input {
 	const char *canonical_config; /* borrowed: struct config's canonical */
@@ -23,6 +24,7 @@ struct measurement_input {
 	const char *const *secrets; /* borrowed: secret names */
 	size_t n_secrets;
 	const char *runtime_version; /* borrowed: e.g. "runc 1.1.5"; NULL means "" */
+	const char *isolation;       /* borrowed: "runc" or "gvisor"; NULL means "" */
 };
 
 /* Computes the measurement of in as 64 lower-case hex chars and a NUL. */

@@ -18,12 +18,16 @@
 #include "api/api-routes.h"
 #include "api/api-server.h"
 #include "api/sse.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "common/workq.h"
+#include "config/config.h"
 #include "health/health.h"
 #include "recon/recon.h"
 #include "secret/redact.h"
+
+#include "runtime/runtime.h"
 #include "secret/secret.h"
 #include "source/source.h"
 #include "store/store.h"
@@ -256,6 +260,58 @@ berthd_http_status(int store_rc)
 	}
 }
 
+const char *
+berthd_isolation_default(const struct berthd *d)
+{
+	if (d->settings.isolation != NULL)
+		return d->settings.isolation;
+	return runtime_isolation(recon_runtime(d->recon));
+}
+
+int
+berthd_isolation_available(const struct berthd *d, const char *iso)
+{
+	struct err ignored = ERR_INIT;
+
+	/* Probed when the runtime opened: this does not block. */
+	return runtime_isolation_available(recon_runtime(d->recon), iso, &ignored) > 0;
+}
+
+char *
+berthd_isolation_offered(const struct berthd *d)
+{
+	struct buf b = BUF_INIT;
+
+	for (size_t i = 0; config_isolation_levels[i] != NULL; i++)
+		if (berthd_isolation_available(d, config_isolation_levels[i]))
+			buf_printf(&b, "%s%s", b.len > 0 ? ", " : "", config_isolation_levels[i]);
+	if (b.len == 0) {
+		buf_free(&b);
+		return xstrdup("none");
+	}
+	return buf_take(&b);
+}
+
+/* Says which isolation levels this host offers; refuses a default it does
+ * not (--runtime runsc without a working runsc): every deployment that does
+ * not name its level would be refused. */
+static int
+berthd_check_isolation(struct berthd *d, struct err *err)
+{
+	const char *def = berthd_isolation_default(d);
+	char *offered = berthd_isolation_offered(d);
+	int rc = 0;
+
+	if (!berthd_isolation_available(d, def))
+		rc = err_make(err, 0,
+		              "--runtime: isolation %s is not available on this host: it offers %s",
+		              def, offered);
+	else
+		log_info("isolation levels: %s (default %s)", offered, def);
+	free(offered);
+	return rc;
+}
+
 int
 berthd_harden(struct err *err)
 {
@@ -313,6 +369,8 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 	d->flush = event_new(d->base, -1, 0, berthd_on_flush, d);
 	if (recon_new(d, &d->recon, err) < 0)
 		return err_wrap(err, "reconciler");
+	if (berthd_check_isolation(d, err) < 0)
+		return -1;
 	if (recon_start(d->recon, err) < 0)
 		return err_wrap(err, "reconciler");
 	if (api_server_new(d->base, d->settings.listen_addr, d->settings.listen_port, berthd_routes,

@@ -115,6 +115,16 @@ int berthd_secret_open(struct berthd *d, const char *org_id, const char *name, c
 int berthd_redact_of(struct berthd *d, const char *org_id, const char *secrets_json,
                      struct redact **out, struct err *err);
 
+/* The isolation level a deployment gets when its config names none:
+ * --runtime's (runsc: "gvisor"), else the runtime's default. */
+const char *berthd_isolation_default(const struct berthd *d);
+
+/* Whether this host's runtime can run enclaves at isolation level iso. */
+int berthd_isolation_available(const struct berthd *d, const char *iso);
+
+/* The isolation levels this host offers, "runc, gvisor"; caller frees. */
+char *berthd_isolation_offered(const struct berthd *d);
+
 /* The store's error code mapped to an HTTP status: 404, 409, or 500. */
 int berthd_http_status(int store_rc);
 

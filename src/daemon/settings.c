@@ -20,7 +20,8 @@ static const char usage[] =
     "  --domain D                 containers answer at NAME.ORG.D (default containers.localhost)\n"
     "  --insecure-registry H:P    a registry reached over plain HTTP (repeatable)\n"
     "  --gpus N                   simulated GPU inventory (scheduling only)\n"
-    "  --runtime runc|crun        OCI runtime (default: detected)\n"
+    "  --runtime runc|crun|runsc  OCI runtime; runsc: enclaves run under gVisor unless\n"
+    "                             their config says deploy.isolation: runc (default: detected)\n"
     "  --subnet CIDR              enclaves' network (default 10.89.0.0/16)\n"
     "  --workers N                threads for blocking work (default 4)\n"
     "  --log-level LEVEL          debug, info, warn or error (default info)\n"
@@ -60,6 +61,7 @@ settings_free(struct settings *s)
 	free(s->domain);
 	strv_free(s->insecure_registries);
 	free(s->runtime);
+	free(s->isolation);
 	free(s->subnet);
 	free(s->bridge);
 	free(s->log_level);
@@ -146,10 +148,20 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 	} else if (strcmp(key, "gpus") == 0) {
 		return settings_int(key, value, 0, 1024, &s->gpus, err);
 	} else if (strcmp(key, "runtime") == 0) {
+		if (strcmp(value, "runsc") == 0) {
+			/* gVisor is an isolation level, not the runtime of every
+			 * enclave: deploy.isolation: runc still needs runc or crun,
+			 * detected as without the flag. */
+			free(s->runtime);
+			s->runtime = NULL;
+			settings_replace(&s->isolation, "gvisor");
+			return 0;
+		}
 		if (strcmp(value, "runc") != 0 && strcmp(value, "crun") != 0)
-			return err_make(err, 0, "runtime: expected runc or crun, not \"%s\"",
+			return err_make(err, 0, "runtime: expected runc, crun or runsc, not \"%s\"",
 			                value);
 		settings_replace(&s->runtime, value);
+		settings_replace(&s->isolation, "runc");
 	} else if (strcmp(key, "subnet") == 0) {
 		if (strchr(value, '/') == NULL)
 			return err_make(err, 0, "subnet: expected a CIDR such as 10.89.0.0/16");

@@ -16,6 +16,9 @@ struct settings {
 	char **insecure_registries; /* owned strv of HOST:PORT allowed over plain HTTP */
 	int gpus;                   /* simulated GPU count, -1 = detect */
 	char *runtime;              /* owned or NULL: "runc", "crun", NULL = detect */
+	char *isolation;            /* owned or NULL: the host's default isolation level,
+	                             * "gvisor" for --runtime runsc, "runc" for runc or
+	                             * crun, NULL = the runtime's default */
 	char *subnet;               /* owned; enclaves' CIDR, default 10.89.0.0/16 */
 	char *bridge;               /* owned; the enclaves' bridge, default berth0 */
 	int workers;                /* worker threads for blocking work, default 4 */

@@ -39,6 +39,7 @@ struct boot_job {
 	char name[MODEL_ENCLAVE_NAME_LEN + 1];
 	int resume; /* remove an interrupted attempt's leftovers first */
 	int upstream_port;
+	char isolation[16];         /* the deployment's level: "runc", "gvisor" */
 	struct config *cfg;         /* owned; read-only while the work runs */
 	struct bundle_kv *settings; /* owned array; strings in settings_json */
 	size_t n_settings;
@@ -145,6 +146,7 @@ boot_work(void *arg)
 	spec.n_settings = job->n_settings;
 	spec.secrets = job->secrets;
 	spec.n_secrets = job->n_secrets;
+	spec.isolation = job->isolation[0] != '\0' ? job->isolation : NULL;
 	/* The config's top-level cpus and memory (MiB) bound the whole enclave. */
 	spec.memory_bytes = job->cfg->memory_mib > 0 ? job->cfg->memory_mib << 20 : 0;
 	spec.cpus = job->cfg->cpus > 0 ? job->cfg->cpus : 0;
@@ -308,6 +310,7 @@ recon_boot_start(struct recon *r, struct recon_ctr *ctr, const struct store_cont
 	snprintf(job->name, sizeof job->name, "%s", e->name);
 	job->resume = resume;
 	job->shown = -1;
+	snprintf(job->isolation, sizeof job->isolation, "%s", d->isolation ? d->isolation : "");
 	job->cfg = recon_config_of(d);
 	if (job->cfg == NULL) {
 		boot_fail(r, ctr, e->id, "the deployment's config does not parse");

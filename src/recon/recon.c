@@ -921,6 +921,9 @@ recon_new(struct berthd *d, struct recon **out, struct err *err)
 	rs.oci_root = oci_root;
 	rs.netns_dir = netns_dir;
 	rs.gpus_simulated = d->settings.gpus > 0 ? d->settings.gpus : 0;
+	rs.isolation = d->settings.isolation;
+	/* The API asks which levels work from the loop: find out now. */
+	rs.probe_isolation = 1;
 	if (runtime_open(&rs, &r->rt, err) < 0) {
 		err_wrap(err, "runtime");
 		goto out;
@@ -1049,4 +1052,10 @@ recon_free(struct recon *r)
 	runtime_close(r->rt);
 	free(r->rootfs_dir);
 	free(r);
+}
+
+struct runtime *
+recon_runtime(const struct recon *r)
+{
+	return r->rt;
 }

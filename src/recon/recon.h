@@ -13,6 +13,7 @@
 
 struct berthd;
 struct recon;
+struct runtime;
 
 /* A reconciler for the daemon d (borrowed). */
 int recon_new(struct berthd *d, struct recon **out, struct err *err);
@@ -24,6 +25,10 @@ int recon_start(struct recon *r, struct err *err);
 /* The desired state of container_id changed (created, updated, cancelled,
  * deleted): look at it again soon. */
 void recon_kick(struct recon *r, const char *container_id);
+
+/* The host runtime r drives (borrowed, r's lifetime), for what the API asks
+ * of it: which isolation levels this host offers. */
+struct runtime *recon_runtime(const struct recon *r);
 
 /* Frees r; running enclaves are left running. */
 void recon_free(struct recon *r);

@@ -107,6 +107,11 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 		rc = -1;
 		goto out;
 	}
+	if (s->probe_isolation) {
+		struct err ignored = ERR_INIT;
+
+		runtime_oci_for(rt, "gvisor", &ignored);
+	}
 	rc = gpu_inventory_scan(s->dev_dir ? s->dev_dir : "/dev", s->gpus_simulated, NULL,
 	                        &rt->gpus, err);
 	if (rc < 0)

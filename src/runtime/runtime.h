@@ -39,6 +39,8 @@ struct runtime_settings {
 	int64_t log_max_bytes;      /* per log file, 0: 1 MiB; one rotated file is kept */
 	const char *isolation;      /* "runc" (NULL) or "gvisor": for specs that name none */
 	const char *runsc;          /* gVisor's runtime, NULL: "runsc" on PATH */
+	int probe_isolation;        /* find out at open which levels work, so that
+	                             * runtime_isolation_available() never blocks */
 };
 
 struct runtime;
@@ -55,8 +57,9 @@ void runtime_close(struct runtime *rt);
 const char *runtime_isolation(const struct runtime *rt);
 
 /* Whether this host can run enclaves at isolation level iso ("runc",
- * "gvisor"): 1 yes, 0 no with the reason in err. The first question about
- * gvisor probes runsc (it runs a container: about a second). */
+ * "gvisor"): 1 yes, 0 no with the reason in err. Unless the runtime was
+ * opened with probe_isolation, the first question about gvisor probes runsc
+ * (it runs a container: about a second). */
 int runtime_isolation_available(struct runtime *rt, const char *iso, struct err *err);
 
 /* "runc" or "crun": the OCI runtime in use. */

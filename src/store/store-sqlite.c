@@ -148,6 +148,10 @@ static const char *const migrations[] = {
     "CREATE INDEX event_org ON event(org_id, id);"
     "CREATE TRIGGER event_append_only BEFORE UPDATE ON event"
     "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+    /* 2: the isolation level a deployment runs at. Deployments made before it
+     * ran under runc. No CHECK: levels will be added (vm, cvm), and SQLite
+     * cannot widen a CHECK without rebuilding the table. */
+    "ALTER TABLE deployment ADD COLUMN isolation TEXT NOT NULL DEFAULT 'runc';",
 };
 
 #define CONTAINER_COLS                                                                             \
@@ -155,7 +159,7 @@ static const char *const migrations[] = {
 	"deployment_id, created_at, updated_at, deleted_at"
 #define DEPLOYMENT_COLS                                                                            \
 	"id, container_id, tag, config, config_sha256, measurement, images, debug, secrets, "      \
-	"env, created_at"
+	"env, created_at, isolation"
 #define UPDATE_COLS                                                                                \
 	"id, container_id, kind, strategy, status, phase, from_deployment_id, "                    \
 	"to_deployment_id, error, health_log, created_at, switched_at, finished_at"
@@ -234,7 +238,7 @@ static const char *const stmt_sql[S__COUNT] = {
                            " updated_at = ?8, deleted_at = ?9 WHERE id = ?1",
     [S_CONTAINER_DELETE] = "DELETE FROM container WHERE id = ?1",
     [S_DEPLOYMENT_INSERT] = "INSERT INTO deployment (" DEPLOYMENT_COLS ")"
-                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [S_DEPLOYMENT_GET] = "SELECT " DEPLOYMENT_COLS " FROM deployment WHERE id = ?1",
     [S_DEPLOYMENT_LIST] = "SELECT " DEPLOYMENT_COLS " FROM deployment WHERE container_id = ?1"
                           " ORDER BY created_at DESC, rowid DESC",
@@ -812,6 +816,7 @@ row_deployment(sqlite3_stmt *st, void *out, struct err *err)
 	d->secrets_json = col_dup(st, 8);
 	d->env_json = col_dup(st, 9);
 	d->created_at = col_int(st, 10);
+	d->isolation = col_dup(st, 11);
 	return 0;
 }
 
@@ -830,8 +835,8 @@ sq_deployment_create(struct store *st, const struct store_deployment *d, struct 
 
 	if (q == NULL)
 		return -1;
-	if (d->config == NULL || d->measurement == NULL)
-		return err_make(err, 0, "a deployment needs its config and measurement");
+	if (d->config == NULL || d->measurement == NULL || d->isolation == NULL)
+		return err_make(err, 0, "a deployment needs its config, measurement and isolation");
 	bind_text(q, 1, d->id);
 	bind_text(q, 2, d->container_id);
 	bind_text(q, 3, d->tag);
@@ -843,6 +848,7 @@ sq_deployment_create(struct store *st, const struct store_deployment *d, struct 
 	bind_text(q, 9, d->secrets_json ? d->secrets_json : "[]");
 	bind_text(q, 10, d->env_json ? d->env_json : "{}");
 	bind_int(q, 11, d->created_at);
+	bind_text(q, 12, d->isolation);
 	rc = step_done(s, q, "insert deployment", err);
 	if (rc < 0 && failed_foreign_key(s))
 		rc = fail(err, STORE_ENOTFOUND, "container of the deployment not found");

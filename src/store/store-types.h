@@ -61,6 +61,7 @@ struct store_deployment {
 	int debug;
 	char *secrets_json; /* owned: ["API_KEY", ...] (names only) */
 	char *env_json;     /* owned: {"KEY": "value", ...} */
+	char *isolation;    /* owned: "runc" or "gvisor", resolved when it was made */
 	int64_t created_at;
 };
 

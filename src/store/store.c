@@ -332,6 +332,7 @@ store_deployment_clear(struct store_deployment *d)
 	free(d->images_json);
 	free(d->secrets_json);
 	free(d->env_json);
+	free(d->isolation);
 	memset(d, 0, sizeof *d);
 }
 

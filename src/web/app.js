@@ -195,12 +195,25 @@ function updateBadge(u) {
   return badge(u.status, cls, UPDATE_WORDS[u.status]);
 }
 
+// The isolation level the serving deployment runs at (recorded in its
+// measurement): runc, or gvisor's user-space kernel.
+const ISOLATION_WORDS = {
+  runc: "isolation runc: namespaces, seccomp and cgroups under the hardened OCI runtime",
+  gvisor: "isolation gvisor: a user-space kernel (runsc) between the app and the host",
+};
+
+function isolationBadge(iso) {
+  return h("span", { class: "status isolation " + iso, "data-isolation": iso,
+    title: ISOLATION_WORDS[iso] || "isolation " + iso }, iso);
+}
+
 function versionCell(c) {
   const d = c.deployment;
   const tag = (d && d.tag) || (c.source && c.source.tag);
   return [
     h("span", { class: "tag" }, tag || "uploaded config"),
     c.debug ? h("span", { class: "status debug", title: "debug enclave: logs readable, not attested for production" }, "debug") : null,
+    c.isolation ? h("div", { class: "detail-line" }, "isolation ", isolationBadge(c.isolation)) : null,
     d && d.measurement ? h("div", { class: "detail-line mono", title: "measurement " + d.measurement }, "measurement " + short(d.measurement, 12)) : null,
   ];
 }
@@ -337,6 +350,7 @@ async function renderDetail() {
   if (c.source && c.source.repo) fact("Source", `${c.source.repo} @ ${c.source.tag || "?"}`);
   if (d) {
     fact("Deployment", `${d.id} (${ago(d.created_at)})`);
+    fact("Isolation", d.isolation || "—");
     fact("Measurement", h("span", { class: "mono" }, d.measurement || "—"));
     fact("Config sha256", h("span", { class: "mono" }, d.config_sha256 || "—"));
     fact("Images", h("span", { class: "mono" }, (d.images || []).join("\n") || "—"));

@@ -2,6 +2,7 @@
 deploying real enclaves: each test runs one node scenario (NAME.mjs) that
 clicks through the page as a user would and checks what the page shows.
 Setup that is not under test (a container to update) goes through the API."""
+import re
 import subprocess
 
 from lifecycle_helpers import config_text
@@ -78,3 +79,21 @@ def test_recreate_shows_two_phases(gpu_berthd, scenarios, registry):
     deploy(gpu_berthd, "llm", config=config_text(registry.images["hello:v1"], gpus=8))
     scenarios.run("recreate", gpu_berthd)
     assert gpu_berthd.get("llm")[1] == b"hello v2\n"
+
+
+def test_isolation_level(berthd, scenarios, registry):
+    """The row and the detail panel show the level; a level the host does not
+    offer (berthd logs the ones it does) is refused in the modal."""
+    deploy(berthd, "iso", config=config_text(registry.images["hello:v1"],
+                                             deploy={"isolation": "runc"}))
+    m = re.search(r"isolation levels: ([a-z, ]+) \(default", berthd.read_log())
+    assert m, berthd.read_log()[-3000:]
+    levels = m.group(1).split(", ")
+    scenarios.run("isolation", berthd, ISOLATIONS=",".join(levels),
+                  CONFIG_GVISOR=config_text(registry.images["hello:v1"],
+                                            deploy={"isolation": "gvisor"}))
+    assert berthd.container("iso")["isolation"] == "runc"
+    if "gvisor" not in levels:
+        assert berthd.call("GET", "/containers/gv")[0] == 404
+    else:
+        assert berthd.container("gv")["isolation"] == "gvisor"

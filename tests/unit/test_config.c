@@ -1016,12 +1016,70 @@ test_yaml11_bools(void **state)
 	free(b);
 }
 
+/* deploy.isolation: runc or gvisor, as written; absent is the host's default,
+ * which the deployment records (so the canonical form leaves it out). */
+static void
+test_deploy_isolation(void **state)
+{
+	struct config *c;
+	char *absent, *gvisor, *runc;
+
+	(void)state;
+	c = parse_ok("containers:\n  - name: a\n    image: " IMG "\n" SHIM "deploy: {}\n");
+	assert_null(c->deploy.isolation);
+	assert_null(strstr(c->canonical, "isolation"));
+	config_free(c);
+	c = parse_ok("containers:\n  - name: a\n    image: " IMG "\n" SHIM
+	             "deploy:\n  isolation: gvisor\n");
+	assert_string_equal(c->deploy.isolation, "gvisor");
+	assert_non_null(strstr(c->canonical, ",\"isolation\":\"gvisor\",\"min-healthy-time\""));
+	config_free(c);
+	c = parse_ok("containers:\n  - name: a\n    image: " IMG "\n" SHIM
+	             "deploy: {isolation: \"runc\", strategy: recreate}\n");
+	assert_string_equal(c->deploy.isolation, "runc");
+	config_free(c);
+	/* An empty value is absent, like the other keys. */
+	c = parse_ok("containers:\n  - name: a\n    image: " IMG "\n" SHIM
+	             "deploy:\n  isolation:\n");
+	assert_null(c->deploy.isolation);
+	config_free(c);
+	/* Writing it changes the config's hash, even when it names what the
+	 * host would have chosen. */
+	absent = sha_of("containers:\n  - name: a\n    image: " IMG "\n" SHIM);
+	gvisor = sha_of("containers:\n  - name: a\n    image: " IMG "\n" SHIM
+	                "deploy: {isolation: gvisor}\n");
+	runc = sha_of("containers:\n  - name: a\n    image: " IMG "\n" SHIM
+	              "deploy: {isolation: runc}\n");
+	assert_string_not_equal(absent, gvisor);
+	assert_string_not_equal(absent, runc);
+	assert_string_not_equal(gvisor, runc);
+	free(absent);
+	free(gvisor);
+	free(runc);
+	/* Anything else is an error at the value: other levels, other spellings,
+	 * the OCI runtime's name, a list. */
+	expect_errors("containers:\n  - name: a\n    image: " IMG "\n" SHIM
+	              "deploy:\n  isolation: vm\n  strategy: auto\n",
+	              "t.yml:7:14: deploy.isolation: expected one of runc, gvisor, got \"vm\"\n");
+	expect_errors("containers:\n  - name: a\n    image: " IMG "\n" SHIM
+	              "deploy: {isolation: gVisor}\n",
+	              "t.yml:6:21: deploy.isolation: expected one of runc, gvisor, got "
+	              "\"gVisor\"\n");
+	expect_errors("containers:\n  - name: a\n    image: " IMG "\n" SHIM
+	              "deploy: {isolation: runsc}\n",
+	              "t.yml:6:21: deploy.isolation: expected one of runc, gvisor, got "
+	              "\"runsc\"\n");
+	expect_errors("containers:\n  - name: a\n    image: " IMG "\n" SHIM
+	              "deploy:\n  isolation: [gvisor]\n",
+	              "t.yml:7:14: deploy.isolation: expected a string, got a list\n");
+}
+
 /* Known answers computed independently with Python:
  *   import hashlib, struct
  *   f = lambda b: struct.pack('>Q', len(b)) + b
  *   l = lambda xs: struct.pack('>Q', len(set(xs))) + b''.join(f(x) for x in sorted(set(xs)))
- *   enc = f(b'berth-measurement-v1') + f(cfg) + l(images) + f(bytes([debug]))
- *         + l(secrets) + f(runtime)
+ *   enc = f(b'berth-measurement-v2') + f(cfg) + l(images) + f(bytes([debug]))
+ *         + l(secrets) + f(runtime) + f(isolation)
  *   hashlib.sha256(enc).hexdigest()
  */
 static void
@@ -1042,6 +1100,7 @@ test_measurement(void **state)
 	    .secrets = secrets,
 	    .n_secrets = 2,
 	    .runtime_version = "runc 1.1.5",
+	    .isolation = "runc",
 	};
 	struct measurement_input empty = {0};
 	char out[65], *enc;
@@ -1050,20 +1109,26 @@ test_measurement(void **state)
 	(void)state;
 	measurement_compute(&in, out);
 	assert_string_equal(out,
-	                    "76e3d4fb8657d42495cfd1ec061685da36dab69d201eadb413c4a41f29723219");
+	                    "31b49555c4522e6b25497cb25e633798a5083d814a7e706bbac29c3773e38ae8");
 	/* Order and repeats of the lists do not matter; the debug flag does. */
 	in.images = images2;
 	in.n_images = 2;
 	in.debug = 0;
 	measurement_compute(&in, out);
 	assert_string_equal(out,
-	                    "176a64746b63a4db7130580dd369744263ccf6e2b33a6a9de18bc6616f9eaf68");
+	                    "1a6d84377ec97cee53b03954ffe11963207cbba54a566861af68e1cd79c41a23");
+	/* So does the isolation level: the same deployment under gVisor is
+	 * another one. */
+	in.isolation = "gvisor";
+	measurement_compute(&in, out);
+	assert_string_equal(out,
+	                    "f76bbc94b4f2c377023d098e8a1c909ca667eb69a18d5a9a7f73fded7d5f9c5b");
 	measurement_compute(&empty, out);
 	assert_string_equal(out,
-	                    "e7a2401d3b55ee52f3992f05cbac319653e814e5a1d17dfc0d1a5674eb48ca17");
+	                    "028316940e35ddc1affc0830ac18af931954dd654cae6dfeb0de82becaa91684");
 	/* Moving a byte between fields changes the encoding: lengths prefix them. */
 	measurement_encode(&empty, &enc, &len);
-	assert_int_equal(len, 8 + 20 + 8 + 8 + 8 + 1 + 8 + 8);
+	assert_int_equal(len, 8 + 20 + 8 + 8 + 8 + 1 + 8 + 8 + 8);
 	assert_memory_equal(enc, "\0\0\0\0\0\0\0\x14" MEASUREMENT_VERSION, 28);
 	free(enc);
 }
@@ -1097,6 +1162,7 @@ main(void)
 	    cmocka_unit_test(test_policy_error_order),
 	    cmocka_unit_test(test_canonical_stable),
 	    cmocka_unit_test(test_yaml11_bools),
+	    cmocka_unit_test(test_deploy_isolation),
 	    cmocka_unit_test(test_measurement),
 	};
 

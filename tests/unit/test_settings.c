@@ -31,6 +31,7 @@ test_defaults(void **state)
 	assert_string_equal(s.router_socket, "/var/lib/berth/router.sock");
 	assert_int_equal(s.gpus, -1);
 	assert_null(s.runtime);
+	assert_null(s.isolation); /* the runtime's default */
 	settings_free(&s);
 }
 
@@ -64,6 +65,7 @@ test_flags(void **state)
 	assert_int_equal(s.router_port, 8443);
 	assert_int_equal(s.gpus, 8);
 	assert_string_equal(s.runtime, "crun");
+	assert_string_equal(s.isolation, "runc");
 	assert_int_equal(strv_len(s.insecure_registries), 2);
 	assert_string_equal(s.router_socket, "/tmp/b/router.sock");
 	settings_free(&s);
@@ -74,7 +76,8 @@ test_bad_flags(void **state)
 {
 	static const char *const bad[][3] = {
 	    {"--gpus", "lots", "gpus: expected a whole number"},
-	    {"--runtime", "docker", "runtime: expected runc or crun"},
+	    {"--runtime", "docker", "runtime: expected runc, crun or runsc, not \"docker\""},
+	    {"--runtime", "gvisor", "runtime: expected runc, crun or runsc, not \"gvisor\""},
 	    {"--listen", "127.0.0.1", "listen: 127.0.0.1: expected ADDR:PORT"},
 	    {"--listen", "1.2.3.4:99999", "the port must be a number"},
 	    {"--colour", "blue", "unknown setting \"colour\""},
@@ -93,12 +96,45 @@ test_bad_flags(void **state)
 	}
 }
 
+/* --runtime runsc makes gVisor the host's default isolation level; the OCI
+ * runtime for isolation runc stays detected. The last --runtime wins. */
+static void
+test_runtime_runsc(void **state)
+{
+	struct settings s;
+	struct err err = ERR_INIT;
+
+	(void)state;
+	{
+		char *argv[] = {"berthd", "--runtime", "runsc", NULL};
+		assert_int_equal(settings_from_args(&s, 3, argv, &err), 0);
+		assert_null(s.runtime);
+		assert_string_equal(s.isolation, "gvisor");
+		settings_free(&s);
+	}
+	{
+		char *argv[] = {"berthd", "--runtime", "crun", "--runtime=runsc", NULL};
+		assert_int_equal(settings_from_args(&s, 4, argv, &err), 0);
+		assert_null(s.runtime);
+		assert_string_equal(s.isolation, "gvisor");
+		settings_free(&s);
+	}
+	{
+		char *argv[] = {"berthd", "--runtime", "runsc", "--runtime", "runc", NULL};
+		assert_int_equal(settings_from_args(&s, 5, argv, &err), 0);
+		assert_string_equal(s.runtime, "runc");
+		assert_string_equal(s.isolation, "runc");
+		settings_free(&s);
+	}
+	assert_non_null(strstr(settings_usage(), "--runtime runc|crun|runsc"));
+}
+
 static void
 test_file_then_flags(void **state)
 {
 	char path[] = "/tmp/berth-settings-XXXXXX";
 	const char text[] = "# berthd settings\n\nstate-dir = /srv/berth\n"
-	                    "domain = example.test\n  gpus = 2  \n";
+	                    "domain = example.test\n  gpus = 2  \nruntime = runsc\n";
 	struct settings s;
 	struct err err = ERR_INIT;
 	int fd = mkstemp(path);
@@ -113,6 +149,7 @@ test_file_then_flags(void **state)
 		assert_string_equal(s.state_dir, "/srv/berth");
 		assert_string_equal(s.domain, "example.test");
 		assert_int_equal(s.gpus, 4); /* the flag wins over the file */
+		assert_string_equal(s.isolation, "gvisor");
 		settings_free(&s);
 	}
 	fd = open(path, O_WRONLY | O_TRUNC);
@@ -131,9 +168,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_flags),
-	    cmocka_unit_test(test_bad_flags),
+	    cmocka_unit_test(test_defaults),        cmocka_unit_test(test_flags),
+	    cmocka_unit_test(test_bad_flags),       cmocka_unit_test(test_runtime_runsc),
 	    cmocka_unit_test(test_file_then_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -126,6 +126,7 @@ make_deployment(struct fixture *f, const char *container_id, const char *tag,
 	d->images_json = xstrdup("[\"app@sha256:00\"]");
 	d->secrets_json = xstrdup("[\"API_KEY\"]");
 	d->env_json = xstrdup("{\"A\":\"1\"}");
+	d->isolation = xstrdup("runc");
 	if (store_deployment_create(f->st, d, &err) < 0)
 		fail_msg("%s", err.msg);
 }
@@ -171,6 +172,7 @@ test_migrations(void **state)
 	strcpy(d.container_id, "no-such-container");
 	d.config = "x";
 	d.measurement = "m";
+	d.isolation = "runc";
 	assert_int_equal(store_deployment_create(f->st, &d, &err), STORE_ENOTFOUND);
 	err_clear(&err);
 
@@ -411,6 +413,7 @@ test_deployments(void **state)
 	assert_string_equal(got.images_json, "[\"app@sha256:00\"]");
 	assert_string_equal(got.secrets_json, "[\"API_KEY\"]");
 	assert_string_equal(got.env_json, "{\"A\":\"1\"}");
+	assert_string_equal(got.isolation, "runc");
 	assert_int_equal(got.debug, 0);
 	assert_int_equal(got.created_at, d1.created_at);
 	store_deployment_clear(&got);
@@ -436,6 +439,54 @@ test_deployments(void **state)
 
 	store_deployment_clear(&d1);
 	store_deployment_clear(&d2);
+	store_container_clear(&c);
+}
+
+/* A deployment keeps the isolation level it was made with; rows made before
+ * schema version 2 read as runc, what they ran under. */
+static void
+test_deployment_isolation(void **state)
+{
+	struct fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct store_container c;
+	struct store_deployment d = {0}, got = {0}, bad = {0};
+	struct store *again = NULL;
+	char sql[160];
+
+	make_container(f, f->org.id, "web", &c);
+	memcpy(d.container_id, c.id, sizeof(store_id));
+	d.config = xstrdup("x");
+	d.measurement = xstrdup("m");
+	d.isolation = xstrdup("gvisor");
+	assert_int_equal(store_deployment_create(f->st, &d, &err), 0);
+	assert_int_equal(store_deployment_get(f->st, d.id, &got, &err), 0);
+	assert_string_equal(got.isolation, "gvisor");
+	store_deployment_clear(&got);
+	/* It is part of what a deployment is: none is refused. */
+	memcpy(bad.container_id, c.id, sizeof(store_id));
+	bad.config = "x";
+	bad.measurement = "m";
+	assert_true(store_deployment_create(f->st, &bad, &err) < 0);
+	assert_non_null(strstr(err.msg, "isolation"));
+	err_clear(&err);
+	snprintf(sql, sizeof sql, "UPDATE deployment SET isolation = 'runc' WHERE id = '%s'", d.id);
+	assert_int_not_equal(sql_exec(f->path, sql), SQLITE_OK);
+
+	/* The file as version 1 left it: the migration gives the row runc. */
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sql_exec(f->path, "ALTER TABLE deployment DROP COLUMN isolation;"
+	                                   "PRAGMA user_version = 1"),
+	                 SQLITE_OK);
+	assert_int_equal(store_open_sqlite(f->path, &again, &err), 0);
+	f->st = again;
+	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), store_schema_version());
+	assert_int_equal(store_deployment_get(f->st, d.id, &got, &err), 0);
+	assert_string_equal(got.isolation, "runc");
+	assert_string_equal(got.measurement, "m");
+	store_deployment_clear(&got);
+	store_deployment_clear(&d);
 	store_container_clear(&c);
 }
 
@@ -1096,6 +1147,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_containers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mark_deleted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deployments, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deployment_isolation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_updates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deployments_stay_with_their_container, setup,
 	                                    teardown),

@@ -6,10 +6,11 @@ import re
 
 from api_helpers import BAD_CONFIG, IMAGE, assert_error, config_text, http, make_source
 
-CONTAINER_FIELDS = {"name", "org", "status", "status_detail", "url", "debug_url", "debug", "source",
-                    "deployment", "update", "env", "created_at", "updated_at"}
+CONTAINER_FIELDS = {"name", "org", "status", "status_detail", "url", "debug_url", "debug",
+                    "isolation", "source", "deployment", "update", "env", "created_at",
+                    "updated_at"}
 DEPLOYMENT_FIELDS = {"id", "tag", "config", "config_sha256", "measurement", "images", "debug",
-                     "secrets", "created_at"}
+                     "secrets", "isolation", "created_at"}
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
@@ -57,6 +58,8 @@ def test_create_from_config(berthd, api):
     assert re.match(r"^[0-9a-f]{64}$", d["config_sha256"])
     assert re.match(r"^[0-9a-f]{64}$", d["measurement"])
     assert d["images"] == [IMAGE] and d["debug"] is True and d["secrets"] == []
+    # The config names no isolation level: berthd's default (runc unless --runtime runsc).
+    assert d["isolation"] == "runc" and c["isolation"] == "runc"
     assert RFC3339.match(d["created_at"])
 
     st, got = api.get("/containers/web")
