@@ -35,6 +35,8 @@
  * servers close idle connections after a few seconds (gunicorn 2 s, node 5 s),
  * and a request sent as they do would be lost. */
 #define UPCONN_IDLE_MAX_MS 2000
+/* Resends of an idempotent request whose upstream closed without answering. */
+#define EMPTY_RETRIES 2
 
 enum conn_state {
 	CS_HEAD,    /* reading a request head, or idle between requests */
@@ -90,8 +92,9 @@ struct conn {
 	unsigned idempotent : 1;
 	unsigned body_sent : 1; /* request body bytes went to the upstream */
 	unsigned stale_retry : 1;
-	unsigned c_paused : 1; /* client reading paused for backpressure */
-	unsigned u_paused : 1; /* upstream reading paused for backpressure */
+	unsigned empty_retries : 2; /* resends after an empty answer (EMPTY_RETRIES) */
+	unsigned c_paused : 1;      /* client reading paused for backpressure */
+	unsigned u_paused : 1;      /* upstream reading paused for backpressure */
 	unsigned timed_out : 1;
 	unsigned head_started : 1; /* the header timeout runs */
 	unsigned dechunk : 1;      /* an HTTP/1.0 client gets the chunked body decoded */
@@ -384,6 +387,7 @@ request_begin(struct conn *c)
 	c->req_done = c->resp_head = c->resp_done = c->resp_eof = 0;
 	c->close_after = c->upgrade = c->is_head = c->idempotent = 0;
 	c->body_sent = c->stale_retry = c->timed_out = c->dechunk = 0;
+	c->empty_retries = 0;
 	c->keepalive = 0;
 	STAT_INC(c->w->in_flight);
 }
@@ -1193,6 +1197,21 @@ conn_upstream_failed(struct conn *c, int eof)
 			struct upstream *up = c->up;
 			c->stale_retry = 1;
 			attempt_end(c, 0);
+			upconn_free(take_ptr(&c->uc));
+			conn_attempt(c, up, 1);
+			return;
+		}
+		if (!c->body_sent && c->idempotent && c->empty_retries < EMPTY_RETRIES &&
+		    evbuffer_get_length(uc->s->in) == 0) {
+			/* Closed with not a byte of answer: an idempotent request may
+			 * be sent again (RFC 9110 9.2.2), as nginx's
+			 * proxy_next_upstream and HAProxy's retry-on empty-response
+			 * do. An upstream that drops a connection now and then
+			 * (gVisor's host network under load does) costs no request;
+			 * one that always does still gets its 502. */
+			struct upstream *up = c->up;
+			c->empty_retries++;
+			attempt_end(c, 1);
 			upconn_free(take_ptr(&c->uc));
 			conn_attempt(c, up, 1);
 			return;

@@ -56,6 +56,7 @@ def iso_source(api_state_dir):
 def test_the_log_names_the_levels(berthd):
     levels, default = offered(berthd)
     assert "runc" in levels  # the hardened OCI runtime is always there
+    assert "gvisor" in levels  # scripts/install-deps.sh installs runsc
     assert set(levels) <= {"runc", "gvisor"}
     assert default == "runc"  # no --runtime: the runtime's default
 

@@ -111,6 +111,54 @@ def test_upstream_closing_without_answer_gives_502(router_factory):
     g.stop()
 
 
+class Flaky(Closer):
+    """Closes its first `drops` connections without a byte, then answers."""
+
+    def __init__(self, drops):
+        self.drops = drops
+        self.accepted = 0
+        super().__init__(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+
+    def run(self):
+        while not self.stopped:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            try:
+                c.settimeout(2)
+                c.recv(65536)
+                if self.accepted > self.drops:
+                    c.sendall(self.reply)
+            except OSError:
+                pass
+            c.close()
+
+
+def test_empty_answers_are_retried_for_idempotent_requests_only(router_factory):
+    r = router_factory()
+    # Two drops, then an answer: a GET gets it, on the third connection.
+    f = Flaky(2)
+    r.put_table([route("f.example.com", f.addr)], 1)
+    st, body, _ = r.get("f.example.com")
+    assert (st, body, f.accepted) == (200, b"ok\n", 3)
+    f.stop()
+    # Three drops are more than the router resends: 502, after three tries.
+    f = Flaky(3)
+    r.put_table([route("f.example.com", f.addr)], 2)
+    assert r.get("f.example.com")[0] == 502
+    assert f.accepted == 3
+    f.stop()
+    # A POST is not resent: the upstream may have acted on it.
+    f = Flaky(1)
+    r.put_table([route("f.example.com", f.addr)], 3)
+    raw = raw_exchange(r.port, b"POST / HTTP/1.1\r\nHost: f.example.com\r\n"
+                       b"Content-Length: 2\r\nConnection: close\r\n\r\nhi")
+    assert status_of(raw) == 502 and f.accepted == 1
+    f.stop()
+
+
 def test_response_timeout_gives_504(router_factory, backends):
     b = backends("slow")
     r = router_factory(["--response-timeout", "500"])
