@@ -429,6 +429,24 @@ container_init(const struct runtime *rt, struct enclave *e, struct enclave_conta
 	ec->stop_timeout_ms = BUNDLE_STOP_TIMEOUT_MS;
 }
 
+/* How long a holder of the address has to answer the probe: a reply across
+ * a local bridge takes microseconds. */
+#define ADDRESS_PROBE_MS 20
+
+static int
+check_address_free(const struct enclave *e, struct err *err)
+{
+	char mac[18];
+	int rc = linux_arp_probe(e->netns, "eth0", e->ip, ADDRESS_PROBE_MS, mac, err);
+
+	if (rc > 0)
+		return err_make(err, EADDRINUSE,
+		                "address %s is held by %s on the bridge already (another berthd "
+		                "on it, or a lost state directory): not used",
+		                e->ip, mac);
+	return rc;
+}
+
 /* The pid of container i's init, from the pid file of its create (it saves a
  * `state` call on the boot path); 0 when unknown. */
 static pid_t
@@ -521,8 +539,12 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	free(path);
 	if (rc < 0)
 		goto out;
+	/* An address someone else on the bridge still holds (another berthd on
+	 * it, a lost state directory) would send this enclave's traffic there. */
+	rc = check_address_free(e, err);
 	/* The boundary before anything runs in it. */
-	rc = apply_firewall(rt, e->name, e->ip, result, err);
+	if (rc == 0)
+		rc = apply_firewall(rt, e->name, e->ip, result, err);
 	if (rc == 0) {
 		struct linux_cgroup_limits lim = {.memory_bytes = spec->memory_bytes,
 		                                  .cpus = spec->cpus};

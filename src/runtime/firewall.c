@@ -27,6 +27,7 @@ firewall_ruleset(const struct firewall_enclave *fe)
 	           "table bridge berth-%s {\n"
 	           "\tchain forward {\n"
 	           "\t\ttype filter hook forward priority " PRIO "; policy accept;\n"
+	           "\t\tether type arp accept\n"
 	           "\t\tiifname \"%s\" drop\n"
 	           "\t\toifname \"%s\" drop\n"
 	           "\t}\n"

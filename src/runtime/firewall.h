@@ -5,7 +5,8 @@
  * with the enclave:
  *   - bridge forward: nothing the enclave's veth sends reaches another port
  *     of the bridge, nothing from another port reaches it (no enclave talks
- *     to another, of any org);
+ *     to another, of any org), but ARP, which the kernel alone speaks (no
+ *     container holds NET_RAW) and which finds an address held twice;
  *   - bridge input: only IPv4 and ARP from the enclave's own address
  *     reach the host (no IPv6, no spoofed source);
  *   - inet input: from the enclave's address the host accepts replies only

@@ -16,13 +16,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/in.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/util.h"
 
 #ifndef NSFS_MAGIC
@@ -547,4 +556,102 @@ linux_tmpfs_ensure(const char *path, int size_mib, struct err *err)
 	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
 		return err_make(err, errno, "mount tmpfs on %s", path);
 	return 1;
+}
+
+/* An ARP packet for Ethernet and IPv4 (RFC 826). */
+struct arp_eth {
+	uint16_t htype, ptype;
+	uint8_t hlen, plen;
+	uint16_t op;
+	uint8_t sha[6], spa[4], tha[6], tpa[4];
+} __attribute__((packed));
+
+/* A packet socket for ARP created inside netns (it stays bound there). */
+static int
+arp_socket_in(const char *netns, struct err *err)
+{
+	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	int target = open(netns, O_RDONLY | O_CLOEXEC), fd = -1;
+
+	if (self < 0 || target < 0) {
+		err_make(err, errno, "open network namespace %s", netns);
+		goto out;
+	}
+	if (setns(target, CLONE_NEWNET) < 0) {
+		err_make(err, errno, "enter network namespace %s", netns);
+		goto out;
+	}
+	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	if (fd < 0)
+		err_make(err, errno, "ARP socket in %s", netns);
+	if (setns(self, CLONE_NEWNET) < 0) /* a thread left elsewhere is broken */
+		log_fatal("linux: back to our network namespace: %s", strerror(errno));
+out:
+	if (self >= 0)
+		close(self);
+	if (target >= 0)
+		close(target);
+	return fd;
+}
+
+int
+linux_arp_probe(const char *netns, const char *ifname, const char *ip, int timeout_ms,
+                char mac_out[18], struct err *err)
+{
+	struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP)};
+	struct arp_eth req = {.htype = htons(1),
+	                      .ptype = htons(ETH_P_IP),
+	                      .hlen = 6,
+	                      .plen = 4,
+	                      .op = htons(ARPOP_REQUEST)};
+	struct ifreq ifr = {0};
+	struct in_addr want;
+	int64_t deadline = now_mono_ms() + timeout_ms;
+	int fd, rc = 0;
+
+	mac_out[0] = '\0';
+	if (inet_pton(AF_INET, ip, &want) != 1)
+		return err_make(err, 0, "ARP probe: \"%s\" is not an IPv4 address", ip);
+	fd = arp_socket_in(netns, err);
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+	if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0) {
+		rc = err_make(err, errno, "ARP probe: interface %s", ifname);
+		goto out;
+	}
+	to.sll_ifindex = ifr.ifr_ifindex;
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
+		rc = err_make(err, errno, "ARP probe: address of %s", ifname);
+		goto out;
+	}
+	memcpy(req.sha, ifr.ifr_hwaddr.sa_data, 6);
+	memcpy(req.tpa, &want, 4); /* spa stays 0.0.0.0: a probe, not a claim */
+	to.sll_halen = 6;
+	memset(to.sll_addr, 0xff, 6);
+	if (bind(fd, (struct sockaddr *)&to, sizeof to) < 0 ||
+	    sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&to, sizeof to) < 0) {
+		rc = err_make(err, errno, "ARP probe on %s", ifname);
+		goto out;
+	}
+	for (;;) {
+		int64_t left = deadline - now_mono_ms();
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		struct arp_eth ans;
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			break;
+		n = recv(fd, &ans, sizeof ans, MSG_DONTWAIT);
+		if (n < (ssize_t)sizeof ans || ntohs(ans.op) != ARPOP_REPLY ||
+		    memcmp(ans.spa, &want, 4) != 0 || memcmp(ans.sha, req.sha, 6) == 0)
+			continue;
+		snprintf(mac_out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", ans.sha[0], ans.sha[1],
+		         ans.sha[2], ans.sha[3], ans.sha[4], ans.sha[5]);
+		rc = 1;
+		break;
+	}
+out:
+	close(fd);
+	return rc;
 }

@@ -67,6 +67,14 @@ int linux_remove_tree(const char *path, struct err *err);
  * when it mounted one, 0 when path was on one already. */
 int linux_tmpfs_ensure(const char *path, int size_mib, struct err *err);
 
+/* Asks, from inside the network namespace at netns, whether any other host
+ * on ifname's link holds ip (an ARP probe with no sender address, as
+ * duplicate address detection sends, answered within timeout_ms). Returns 1
+ * when one answers (its MAC in mac_out, "aa:bb:..", 18 bytes), 0 when none
+ * does, negative on error. The calling thread's namespace is restored. */
+int linux_arp_probe(const char *netns, const char *ifname, const char *ip, int timeout_ms,
+                    char mac_out[18], struct err *err);
+
 /* The limits of an enclave's parent cgroup; 0 leaves one unlimited. */
 struct linux_cgroup_limits {
 	int64_t memory_bytes;

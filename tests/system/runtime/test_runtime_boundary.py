@@ -276,3 +276,28 @@ def test_log_files_never_hold_a_secret_value(rt):
     assert "whole=[secret TOKEN]\n" in text
     assert "split=[secret TOKEN] end\n" in text
     assert "near=tok-5f1e0c7d9b\n" in text
+
+
+def test_an_address_held_on_the_bridge_is_not_handed_out_again(rt, tmp_path, rootfs):
+    """A second runtime on the same bridge and subnet (another berthd, or this
+    one after losing its state directory) starts its IPAM from scratch: its
+    first address is one a live enclave holds. The probe finds the holder,
+    the create fails with the reason, and the next attempt gets a free one."""
+    from runtime_helpers import Runtime
+    a = rt.create(rt.name("a"), [rt.container("web")])
+    (tmp_path / "other").mkdir()
+    other = Runtime(str(tmp_path / "other"), rootfs)
+    other.bridge, other.subnet = rt.bridge, rt.subnet
+    other.tag = rt.tag + "o"
+    try:
+        p = other.create(other.name("b"), [other.container("web")], check=False)
+        assert p.returncode == 1 and "address %s is held by" % a["ip"] in p.stderr, p.stderr
+        b = other.create(other.name("b"), [other.container("web")])
+        assert b["ip"] != a["ip"]
+        assert http_get(a["ip"]) == "hello from busybox\n"
+        assert http_get(b["ip"]) == "hello from busybox\n"
+    finally:
+        for name in other.list():
+            other.run("destroy", name, check=False)
+        other.bridge = "none-" + other.tag  # the bridge is rt's: rt removes it
+        other.cleanup()
