@@ -378,6 +378,17 @@ cgroup_write(const char *dir, const char *file, const char *value, struct err *e
 	return rc;
 }
 
+/* A limit as a cgroup file wants it: the number, or unlimited's word. */
+static const char *
+limit_str(char out[64], long long v, const char *unlimited)
+{
+	if (v > 0)
+		snprintf(out, 64, "%lld", v);
+	else
+		snprintf(out, 64, "%s", unlimited);
+	return out;
+}
+
 /* v1: the directory of path in the hierarchy that holds controller. */
 static char *
 cgroup_v1_dir(const char *controller, const char *path)
@@ -396,23 +407,16 @@ cgroup_create_v1(const char *path, const struct linux_cgroup_limits *l, struct e
 		char *dir = cgroup_v1_dir(controllers[i], path);
 
 		rc = mkdir_p(dir, 0755, err);
-		if (rc == 0 && i == 0) {
-			snprintf(value, sizeof value, "%lld",
-			         l->memory_bytes > 0 ? (long long)l->memory_bytes : -1LL);
-			rc = cgroup_write(dir, "memory.limit_in_bytes", value, err);
-		} else if (rc == 0 && i == 1) {
-			rc = cgroup_write(dir, "cpu.cfs_period_us", "100000", err);
-			snprintf(value, sizeof value, "%lld",
-			         l->cpus > 0 ? (long long)(l->cpus * 100000) : -1LL);
-			if (rc == 0)
-				rc = cgroup_write(dir, "cpu.cfs_quota_us", value, err);
-		} else if (rc == 0) {
-			if (l->pids > 0)
-				snprintf(value, sizeof value, "%lld", (long long)l->pids);
-			else
-				snprintf(value, sizeof value, "max");
-			rc = cgroup_write(dir, "pids.max", value, err);
-		}
+		if (rc == 0 && i == 0)
+			rc = cgroup_write(dir, "memory.limit_in_bytes",
+			                  limit_str(value, l->memory_bytes, "-1"), err);
+		else if (rc == 0 && i == 1 &&
+		         (rc = cgroup_write(dir, "cpu.cfs_period_us", "100000", err)) == 0)
+			rc = cgroup_write(dir, "cpu.cfs_quota_us",
+			                  limit_str(value, (long long)(l->cpus * 100000), "-1"),
+			                  err);
+		else if (rc == 0 && i == 2)
+			rc = cgroup_write(dir, "pids.max", limit_str(value, l->pids, "max"), err);
 		free(dir);
 	}
 	return rc;
@@ -443,13 +447,8 @@ cgroup_create_v2(const char *path, const struct linux_cgroup_limits *l, struct e
 	dir = xasprintf(CGROUP_ROOT "/%s", path);
 	if (rc == 0 && mkdir(dir, 0755) < 0 && errno != EEXIST)
 		rc = err_make(err, errno, "mkdir %s", dir);
-	if (rc == 0) {
-		if (l->memory_bytes > 0)
-			snprintf(value, sizeof value, "%lld", (long long)l->memory_bytes);
-		else
-			snprintf(value, sizeof value, "max");
-		rc = cgroup_write(dir, "memory.max", value, err);
-	}
+	if (rc == 0)
+		rc = cgroup_write(dir, "memory.max", limit_str(value, l->memory_bytes, "max"), err);
 	if (rc == 0) {
 		if (l->cpus > 0)
 			snprintf(value, sizeof value, "%lld 100000", (long long)(l->cpus * 100000));
@@ -457,13 +456,8 @@ cgroup_create_v2(const char *path, const struct linux_cgroup_limits *l, struct e
 			snprintf(value, sizeof value, "max 100000");
 		rc = cgroup_write(dir, "cpu.max", value, err);
 	}
-	if (rc == 0) {
-		if (l->pids > 0)
-			snprintf(value, sizeof value, "%lld", (long long)l->pids);
-		else
-			snprintf(value, sizeof value, "max");
-		rc = cgroup_write(dir, "pids.max", value, err);
-	}
+	if (rc == 0)
+		rc = cgroup_write(dir, "pids.max", limit_str(value, l->pids, "max"), err);
 	free(dir);
 	free(copy);
 	return rc;
