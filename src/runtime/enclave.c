@@ -433,11 +433,12 @@ container_init(const struct runtime *rt, struct enclave *e, struct enclave_conta
  * a local bridge takes microseconds. */
 #define ADDRESS_PROBE_MS 20
 
+/* The answer to the address probe, if any, as the create's error. */
 static int
-check_address_free(const struct enclave *e, struct err *err)
+address_probe_result(struct linux_arp_probe *p, const struct enclave *e, struct err *err)
 {
 	char mac[18];
-	int rc = linux_arp_probe(e->netns, "eth0", e->ip, ADDRESS_PROBE_MS, mac, err);
+	int rc = linux_arp_probe_wait(p, mac, err);
 
 	if (rc > 0)
 		return err_make(err, EADDRINUSE,
@@ -482,6 +483,7 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 {
 	struct enclave *e = NULL;
 	char *edir = NULL, *result = NULL, *path, *ipc_ns = NULL;
+	struct linux_arp_probe probe = {.fd = -1};
 	const struct oci *oci;
 	json_t *rec = NULL, *names;
 	int rc = -1, created_dir = 0;
@@ -540,8 +542,10 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	if (rc < 0)
 		goto out;
 	/* An address someone else on the bridge still holds (another berthd on
-	 * it, a lost state directory) would send this enclave's traffic there. */
-	rc = check_address_free(e, err);
+	 * it, a lost state directory) would send this enclave's traffic there.
+	 * The holder answers while the bundles are made; nothing starts
+	 * before its answer is in. */
+	rc = linux_arp_probe_start(&probe, e->netns, "eth0", e->ip, ADDRESS_PROBE_MS, err);
 	/* The boundary before anything runs in it. */
 	if (rc == 0)
 		rc = apply_firewall(rt, e->name, e->ip, result, err);
@@ -569,8 +573,10 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 				ipc_ns = xasprintf("/proc/%d/ns/ipc", (int)pid);
 		}
 	}
-	/* Start only when every container was created: a failure above leaves
-	 * nothing running. */
+	if (rc == 0)
+		rc = address_probe_result(&probe, e, err);
+	/* Start only when every container was created and the address is
+	 * ours: a failure above leaves nothing running. */
 	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++) {
 		rc = oci_start(oci, e->containers[i].id, err);
 		if (rc == 0) {
@@ -591,6 +597,8 @@ out:
 	} else {
 		*out = e;
 	}
+	if (probe.fd >= 0)
+		close(probe.fd);
 	json_decref(rec);
 	free(result);
 	free(edir);

@@ -589,8 +589,8 @@ out:
 }
 
 int
-linux_arp_probe(const char *netns, const char *ifname, const char *ip, int timeout_ms,
-                char mac_out[18], struct err *err)
+linux_arp_probe_start(struct linux_arp_probe *p, const char *netns, const char *ifname,
+                      const char *ip, int timeout_ms, struct err *err)
 {
 	struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP)};
 	struct arp_eth req = {.htype = htons(1),
@@ -599,53 +599,70 @@ linux_arp_probe(const char *netns, const char *ifname, const char *ip, int timeo
 	                      .plen = 4,
 	                      .op = htons(ARPOP_REQUEST)};
 	struct ifreq ifr = {0};
-	struct in_addr want;
-	int64_t deadline = now_mono_ms() + timeout_ms;
-	int fd, rc = 0;
 
-	mac_out[0] = '\0';
-	if (inet_pton(AF_INET, ip, &want) != 1)
+	memset(p, 0, sizeof *p);
+	p->fd = -1;
+	if (inet_pton(AF_INET, ip, p->ip) != 1)
 		return err_make(err, 0, "ARP probe: \"%s\" is not an IPv4 address", ip);
-	fd = arp_socket_in(netns, err);
-	if (fd < 0)
+	p->fd = arp_socket_in(netns, err);
+	if (p->fd < 0)
 		return -1;
+	p->deadline_ms = now_mono_ms() + timeout_ms;
 	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
-	if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0) {
-		rc = err_make(err, errno, "ARP probe: interface %s", ifname);
-		goto out;
+	if (ioctl(p->fd, SIOCGIFINDEX, &ifr) < 0) {
+		err_make(err, errno, "ARP probe: interface %s", ifname);
+		goto fail;
 	}
 	to.sll_ifindex = ifr.ifr_ifindex;
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
-		rc = err_make(err, errno, "ARP probe: address of %s", ifname);
-		goto out;
+	if (ioctl(p->fd, SIOCGIFHWADDR, &ifr) < 0) {
+		err_make(err, errno, "ARP probe: address of %s", ifname);
+		goto fail;
 	}
-	memcpy(req.sha, ifr.ifr_hwaddr.sa_data, 6);
-	memcpy(req.tpa, &want, 4); /* spa stays 0.0.0.0: a probe, not a claim */
+	memcpy(p->mac, ifr.ifr_hwaddr.sa_data, 6);
+	memcpy(req.sha, p->mac, 6);
+	memcpy(req.tpa, p->ip, 4); /* spa stays 0.0.0.0: a probe, not a claim */
 	to.sll_halen = 6;
 	memset(to.sll_addr, 0xff, 6);
-	if (bind(fd, (struct sockaddr *)&to, sizeof to) < 0 ||
-	    sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&to, sizeof to) < 0) {
-		rc = err_make(err, errno, "ARP probe on %s", ifname);
-		goto out;
+	if (bind(p->fd, (struct sockaddr *)&to, sizeof to) < 0 ||
+	    sendto(p->fd, &req, sizeof req, 0, (struct sockaddr *)&to, sizeof to) < 0) {
+		err_make(err, errno, "ARP probe on %s", ifname);
+		goto fail;
 	}
+	return 0;
+fail:
+	close(take_fd(&p->fd));
+	return -1;
+}
+
+int
+linux_arp_probe_wait(struct linux_arp_probe *p, char mac_out[18], struct err *err)
+{
+	int rc = 0;
+
+	(void)err;
+	mac_out[0] = '\0';
+	if (p->fd < 0)
+		return 0;
 	for (;;) {
-		int64_t left = deadline - now_mono_ms();
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int64_t left = p->deadline_ms - now_mono_ms();
+		struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
 		struct arp_eth ans;
 		ssize_t n;
 
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+		if (left < 0)
+			left = 0;
+		/* One look even past the deadline: the answer may be queued. */
+		if (poll(&pfd, 1, (int)left) <= 0)
 			break;
-		n = recv(fd, &ans, sizeof ans, MSG_DONTWAIT);
+		n = recv(p->fd, &ans, sizeof ans, MSG_DONTWAIT);
 		if (n < (ssize_t)sizeof ans || ntohs(ans.op) != ARPOP_REPLY ||
-		    memcmp(ans.spa, &want, 4) != 0 || memcmp(ans.sha, req.sha, 6) == 0)
+		    memcmp(ans.spa, p->ip, 4) != 0 || memcmp(ans.sha, p->mac, 6) == 0)
 			continue;
 		snprintf(mac_out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", ans.sha[0], ans.sha[1],
 		         ans.sha[2], ans.sha[3], ans.sha[4], ans.sha[5]);
 		rc = 1;
 		break;
 	}
-out:
-	close(fd);
+	close(take_fd(&p->fd));
 	return rc;
 }

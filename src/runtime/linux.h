@@ -67,13 +67,25 @@ int linux_remove_tree(const char *path, struct err *err);
  * when it mounted one, 0 when path was on one already. */
 int linux_tmpfs_ensure(const char *path, int size_mib, struct err *err);
 
-/* Asks, from inside the network namespace at netns, whether any other host
- * on ifname's link holds ip (an ARP probe with no sender address, as
- * duplicate address detection sends, answered within timeout_ms). Returns 1
- * when one answers (its MAC in mac_out, "aa:bb:..", 18 bytes), 0 when none
- * does, negative on error. The calling thread's namespace is restored. */
-int linux_arp_probe(const char *netns, const char *ifname, const char *ip, int timeout_ms,
-                    char mac_out[18], struct err *err);
+/* Whether any other host on ifname's link holds ip, asked from inside the
+ * network namespace at netns with an ARP probe (no sender address, as
+ * duplicate address detection sends). Start it, do other work, then wait:
+ * the answer has until timeout_ms after the start. */
+struct linux_arp_probe {
+	int fd;               /* owned: packet socket in the namespace */
+	unsigned char mac[6]; /* the interface's own address */
+	unsigned char ip[4];
+	int64_t deadline_ms;
+};
+
+/* Sends the probe; the calling thread's namespace is restored. */
+int linux_arp_probe_start(struct linux_arp_probe *p, const char *netns, const char *ifname,
+                          const char *ip, int timeout_ms, struct err *err);
+
+/* Waits for an answer until the deadline and closes the probe: 1 when a
+ * holder answered (its MAC in mac_out, "aa:bb:..", 18 bytes), 0 when none
+ * did, negative on error. */
+int linux_arp_probe_wait(struct linux_arp_probe *p, char mac_out[18], struct err *err);
 
 /* The limits of an enclave's parent cgroup; 0 leaves one unlimited. */
 struct linux_cgroup_limits {
