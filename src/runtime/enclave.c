@@ -429,6 +429,51 @@ container_init(const struct runtime *rt, struct enclave *e, struct enclave_conta
 	ec->stop_timeout_ms = BUNDLE_STOP_TIMEOUT_MS;
 }
 
+/* The firewall of an enclave applied on a thread of its own. */
+struct firewall_job {
+	pthread_t thread;
+	int started;
+	const struct runtime *rt; /* borrowed */
+	const struct enclave *e;  /* borrowed */
+	const char *result;       /* borrowed: the CNI result */
+	int rc;
+	struct err err;
+};
+
+static void *
+firewall_job_run(void *arg)
+{
+	struct firewall_job *j = arg;
+
+	j->rc = apply_firewall(j->rt, j->e->name, j->e->ip, j->result, &j->err);
+	return NULL;
+}
+
+static int
+firewall_job_start(struct firewall_job *j, const struct runtime *rt, const struct enclave *e,
+                   const char *result, struct err *err)
+{
+	int rc;
+
+	*j = (struct firewall_job){.rt = rt, .e = e, .result = result};
+	rc = pthread_create(&j->thread, NULL, firewall_job_run, j);
+	if (rc != 0)
+		return err_make(err, rc, "firewall of enclave %s: thread", e->name);
+	j->started = 1;
+	return 0;
+}
+
+/* Waits for the job; its error goes to err. */
+static int
+firewall_job_end(struct firewall_job *j, struct err *err)
+{
+	pthread_join(j->thread, NULL);
+	j->started = 0;
+	if (j->rc < 0)
+		*err = j->err;
+	return j->rc;
+}
+
 /* How long a holder of the address has to answer the probe: a reply across
  * a local bridge takes microseconds. */
 #define ADDRESS_PROBE_MS 20
@@ -484,6 +529,7 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	struct enclave *e = NULL;
 	char *edir = NULL, *result = NULL, *path, *ipc_ns = NULL;
 	struct linux_arp_probe probe = {.fd = -1};
+	struct firewall_job fw = {0};
 	const struct oci *oci;
 	json_t *rec = NULL, *names;
 	int rc = -1, created_dir = 0;
@@ -546,9 +592,10 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	 * The holder answers while the bundles are made; nothing starts
 	 * before its answer is in. */
 	rc = linux_arp_probe_start(&probe, e->netns, "eth0", e->ip, ADDRESS_PROBE_MS, err);
-	/* The boundary before anything runs in it. */
+	/* The boundary before anything runs in it: nft runs while the
+	 * containers are created (nothing of theirs runs before start). */
 	if (rc == 0)
-		rc = apply_firewall(rt, e->name, e->ip, result, err);
+		rc = firewall_job_start(&fw, rt, e, result, err);
 	if (rc == 0) {
 		struct linux_cgroup_limits lim = {.memory_bytes = spec->memory_bytes,
 		                                  .cpus = spec->cpus};
@@ -573,6 +620,8 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 				ipc_ns = xasprintf("/proc/%d/ns/ipc", (int)pid);
 		}
 	}
+	if (fw.started && firewall_job_end(&fw, rc == 0 ? err : &ignored) < 0)
+		rc = -1;
 	if (rc == 0)
 		rc = address_probe_result(&probe, e, err);
 	/* Start only when every container was created and the address is
@@ -588,6 +637,10 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	if (rc == 0)
 		log_info("enclave %s: up at %s, %zu container(s)", e->name, e->ip, e->n_containers);
 out:
+	/* Joined before any cleanup: it reads e, and its tables must be in
+	 * place for destroy to remove them. */
+	if (fw.started)
+		firewall_job_end(&fw, &ignored);
 	if (rc < 0) {
 		err_wrap(err, "create enclave %s", spec->name);
 		if (created_dir && enclave_destroy(rt, spec->name, &ignored) < 0)
