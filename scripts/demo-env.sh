@@ -275,7 +275,7 @@ env_stop() {
 	# berthd's run dir for this state dir (see recon_new), if empty now.
 	if [ -n "$ENV_BERTHD_PID" ]; then
 		run=/run/berth/$(printf %s "$ENV_STATE" | sha256sum | cut -c1-12)
-		rmdir "$run/netns" "$run/oci" "$run" 2>/dev/null
+		rmdir "$run/netns" "$run/oci" "$run/oci-runsc" "$run/bundles" "$run" 2>/dev/null
 	fi
 	return 0
 }

@@ -76,6 +76,12 @@ int image_pull(struct image_cache *cache, const struct image_settings *settings,
 int image_unpack(struct image_cache *cache, const struct image *img, const char *rootfs_dir,
                  struct err *err);
 
+/* image_unpack() with every owner shifted by id_base: uid u of a layer is
+ * written as id_base + u (gids alike), for an enclave whose user namespace
+ * maps 0..id_count-1 there; an id at or past id_count is refused. */
+int image_unpack_shifted(struct image_cache *cache, const struct image *img, const char *rootfs_dir,
+                         unsigned id_base, unsigned id_count, struct err *err);
+
 /* Loads an image from the cache alone: ref must carry a digest whose
  * manifest (and blobs) are cached. *out is owned by the caller. */
 int image_load(struct image_cache *cache, const char *ref, struct image **out, struct err *err);

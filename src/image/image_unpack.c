@@ -237,9 +237,15 @@ copy_data(struct archive *in, struct archive *out, struct layer *l, const char *
 	}
 }
 
+/* Owners shifted into an enclave's id range (0, 0: as they are). */
+struct id_shift {
+	unsigned base, count;
+};
+
 /* Unpacks one layer blob (tar, gzip or zstd) over root. */
 static int
-unpack_layer(const char *root, const char *blob, const char *digest, struct err *err)
+unpack_layer(const char *root, const char *blob, const char *digest, const struct id_shift *ids,
+             struct err *err)
 {
 	int flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_UNLINK |
 	            ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS;
@@ -308,6 +314,20 @@ unpack_layer(const char *root, const char *blob, const char *digest, struct err 
 			abs = xasprintf("%s/%s", root, link.data);
 			archive_entry_set_hardlink(e, abs);
 		}
+		if (ids->count > 0) {
+			la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
+
+			if (uid < 0 || gid < 0 || uid >= ids->count || gid >= ids->count) {
+				err_make(err, ERANGE,
+				         "layer %s: %s is owned by %lld:%lld, outside the "
+				         "enclave's ids 0-%u",
+				         digest, rel.data, (long long)uid, (long long)gid,
+				         ids->count - 1);
+				goto out;
+			}
+			archive_entry_set_uid(e, ids->base + uid);
+			archive_entry_set_gid(e, ids->base + gid);
+		}
 		mark_seen(&l, rel.data);
 		free(abs);
 		abs = xasprintf("%s/%s", root, rel.data);
@@ -340,9 +360,9 @@ out:
 	return rc;
 }
 
-int
-image_unpack(struct image_cache *cache, const struct image *img, const char *rootfs_dir,
-             struct err *err)
+static int
+unpack_image(struct image_cache *cache, const struct image *img, const char *rootfs_dir,
+             const struct id_shift *ids, struct err *err)
 {
 	char *copy = xstrdup(rootfs_dir), *parent = NULL, *tmp = NULL;
 	char *const *layer;
@@ -366,8 +386,8 @@ image_unpack(struct image_cache *cache, const struct image *img, const char *roo
 		free(take_ptr(&tmp));
 		goto out;
 	}
-	if (chmod(tmp, 0755) < 0) {
-		rc = err_make(err, errno, "unpack: chmod %s", tmp);
+	if (chmod(tmp, 0755) < 0 || (ids->count > 0 && chown(tmp, ids->base, ids->base) < 0)) {
+		rc = err_make(err, errno, "unpack: chmod/chown %s", tmp);
 		goto out;
 	}
 	image_cache_lock_shared(cache);
@@ -384,7 +404,7 @@ image_unpack(struct image_cache *cache, const struct image *img, const char *roo
 			free(blob);
 			goto out;
 		}
-		rc = unpack_layer(tmp, blob, *layer, err);
+		rc = unpack_layer(tmp, blob, *layer, ids, err);
 		free(blob);
 		if (rc < 0)
 			goto out;
@@ -408,4 +428,25 @@ out:
 	free(copy);
 	free(parent);
 	return rc;
+}
+
+int
+image_unpack(struct image_cache *cache, const struct image *img, const char *rootfs_dir,
+             struct err *err)
+{
+	struct id_shift none = {0, 0};
+
+	return unpack_image(cache, img, rootfs_dir, &none, err);
+}
+
+int
+image_unpack_shifted(struct image_cache *cache, const struct image *img, const char *rootfs_dir,
+                     unsigned id_base, unsigned id_count, struct err *err)
+{
+	struct id_shift ids = {id_base, id_count};
+
+	if (id_count == 0 || geteuid() != 0)
+		return err_make(err, EINVAL, "unpack %s: shifted owners need root and a range",
+		                rootfs_dir);
+	return unpack_image(cache, img, rootfs_dir, &ids, err);
 }

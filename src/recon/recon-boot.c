@@ -93,6 +93,19 @@ boot_on_progress(uint64_t done, uint64_t total, void *arg)
 	return atomic_load(&p->job->hdr.r->d->stopping);
 }
 
+static int
+config_wants_gpus(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_containers; i++) {
+		const struct config_container *cc = &cfg->containers[i];
+
+		if (cc->gpus_all || cc->gpus > 0 ||
+		    (cc->runtime != NULL && strcmp(cc->runtime, "nvidia") == 0))
+			return 1;
+	}
+	return 0;
+}
+
 /* Pulls and unpacks the image of every container, then creates the enclave.
  * Runs on a worker: touches only the job, the runtime and the image cache. */
 static void
@@ -105,6 +118,10 @@ boot_work(void *arg)
 	struct enclave_container_spec *specs = xcalloc(n, sizeof *specs);
 	char **rootfs = xcalloc(n, sizeof *rootfs);
 	struct enclave_spec spec = {0};
+	/* Images unpacked owned by the enclave's root (its user namespace's
+	 * range), kept apart from the same image unpacked as it is. */
+	unsigned owner = runtime_rootfs_owner(r->rt, job->isolation[0] ? job->isolation : NULL,
+	                                      config_wants_gpus(job->cfg));
 
 	if (job->resume && enclave_destroy(r->rt, job->name, &job->err) < 0) {
 		log_warn("enclave %s: leftovers of an interrupted attempt: %s", job->name,
@@ -122,10 +139,16 @@ boot_work(void *arg)
 			goto out;
 		}
 		hex = strchr(imgs[i]->manifest_digest, ':');
-		rootfs[i] = xasprintf("%s/%s", r->rootfs_dir, hex != NULL ? hex + 1 : "x");
+		if (owner != 0)
+			rootfs[i] = xasprintf("%s/%s-u%u", r->rootfs_dir,
+			                      hex != NULL ? hex + 1 : "x", owner);
+		else
+			rootfs[i] = xasprintf("%s/%s", r->rootfs_dir, hex != NULL ? hex + 1 : "x");
 		/* Unpacked images are shared and never written (overlays are). */
 		if (access(rootfs[i], F_OK) != 0 &&
-		    image_unpack(r->images, imgs[i], rootfs[i], &job->err) < 0) {
+		    (owner != 0 ? image_unpack_shifted(r->images, imgs[i], rootfs[i], owner,
+		                                       RUNTIME_USERNS_COUNT, &job->err)
+		                : image_unpack(r->images, imgs[i], rootfs[i], &job->err)) < 0) {
 			if (access(rootfs[i], F_OK) != 0) {
 				job->rc = err_wrap(&job->err, "unpacking image %s", cc->image);
 				goto out;

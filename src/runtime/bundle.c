@@ -522,11 +522,11 @@ build_mounts(const struct bundle_input *in, json_t **out, struct err *err)
 	json_array_append_new(m, mount_entry("/sys/fs/cgroup", "cgroup", "cgroup",
 	                                     opts_json("nosuid,noexec,nodev,relatime,ro")));
 	if (in->hosts_file != NULL)
-		json_array_append_new(
-		    m, mount_entry("/etc/hosts", "bind", in->hosts_file, opts_json("rbind,ro")));
+		json_array_append_new(m, mount_entry("/etc/hosts", "bind", in->hosts_file,
+		                                     opts_json("rbind,ro,nosuid,nodev,noexec")));
 	if (in->resolv_file != NULL)
 		json_array_append_new(m, mount_entry("/etc/resolv.conf", "bind", in->resolv_file,
-		                                     opts_json("rbind,ro")));
+		                                     opts_json("rbind,ro,nosuid,nodev,noexec")));
 	for (size_t i = 0; i < cc->n_tmpfs; i++) {
 		if (cc->tmpfs[i].path == NULL || cc->tmpfs[i].path[0] != '/') {
 			json_decref(m);
@@ -630,6 +630,9 @@ namespaces(const struct bundle_input *in)
 	                       "type", "mount", "type", "network", "path", in->netns);
 	const char *ipc = in->cc->ipc;
 
+	if (in->userns != NULL)
+		json_array_append_new(ns,
+		                      json_pack("{s:s, s:s}", "type", "user", "path", in->userns));
 	if (ipc != NULL && strcmp(ipc, "host") == 0 && in->ipc_ns != NULL)
 		json_array_append_new(ns,
 		                      json_pack("{s:s, s:s}", "type", "ipc", "path", in->ipc_ns));
@@ -688,6 +691,13 @@ bundle_spec(const struct bundle_input *in, json_t **spec, struct err *err)
 	    json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "namespaces", namespaces(in), "resources",
 	              build_resources(in), "maskedPaths", json_array(), "readonlyPaths",
 	              json_array(), "devices", json_array(), "seccomp", seccomp_profile());
+	if (in->userns != NULL) {
+		json_t *map = json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID",
+		                        (json_int_t)in->id_base, "size", (json_int_t)in->id_count);
+
+		json_object_set(linux_, "uidMappings", map);
+		json_object_set_new(linux_, "gidMappings", map);
+	}
 	{
 		/* Below the enclave's cgroup, whose limits it shares. */
 		char *cg = in->cgroup_parent != NULL

@@ -53,6 +53,9 @@ struct bundle_input {
 	const char *cgroup_parent;    /* borrowed: "berth/<enclave>", or NULL for /berth/<id> */
 	const char *ipc_ns;           /* borrowed: the enclave's ipc namespace path, or NULL */
 	int64_t enclave_memory_bytes; /* the enclave's memory limit, 0 for none */
+	const char *userns;           /* borrowed: the enclave's user namespace path, or NULL */
+	unsigned id_base;             /* with userns: host id of root inside */
+	unsigned id_count;
 };
 
 /* Builds the runtime spec of in; *spec is a new JSON object (caller decrefs).

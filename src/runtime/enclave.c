@@ -73,6 +73,48 @@ bundle_dir(const struct runtime *rt, const char *name)
 	return xasprintf("%s/%s", rt->bundles_dir, name);
 }
 
+static int wants_gpus(const struct config_container *cc);
+
+/* GPU device nodes cannot be made in a user namespace, only bound from the
+ * host: until that is done, an enclave with GPUs runs without one. */
+static int
+any_gpus(const struct enclave_spec *spec)
+{
+	for (size_t i = 0; i < spec->n_containers; i++)
+		if (wants_gpus(spec->containers[i].config))
+			return 1;
+	return 0;
+}
+
+/* Where the enclave's user namespace is pinned, beside its network one. */
+static char *
+userns_file(const struct runtime *rt, const char *name)
+{
+	return xasprintf("%s/%s.user", rt->netns_dir, name);
+}
+
+/* Every rootfs of a runc enclave is owned by the range's root: the image
+ * was unpacked for it (image_unpack_shifted()). */
+static int
+check_rootfs_owner(const struct enclave_spec *spec, unsigned base, struct err *err)
+{
+	for (size_t i = 0; i < spec->n_containers; i++) {
+		const char *r = spec->containers[i].rootfs;
+		struct stat st;
+
+		if (stat(r, &st) < 0)
+			return err_make(err, errno, "container %s: rootfs %s",
+			                spec->containers[i].config->name, r);
+		if (st.st_uid != base)
+			return err_make(err, 0,
+			                "container %s: rootfs %s is owned by uid %u, not %u (the "
+			                "enclave's root): unpack it shifted into the enclave's ids",
+			                spec->containers[i].config->name, r, (unsigned)st.st_uid,
+			                base);
+	}
+	return 0;
+}
+
 static char *
 cgroup_path(const char *name)
 {
@@ -162,6 +204,18 @@ write_json(const char *path, json_t *j, struct err *err)
 	return rc;
 }
 
+/* A file bound read-only into the containers: readable by their ids,
+ * whatever the umask. */
+static int
+public_file(const char *path, const char *data, size_t len, struct err *err)
+{
+	if (file_write_atomic(path, data, len, 0644, err) < 0)
+		return -1;
+	if (chmod(path, 0644) < 0)
+		return err_make(err, errno, "chmod %s", path);
+	return 0;
+}
+
 /* Writes the enclave's hosts (every container's name on loopback) and
  * resolv.conf, bound into each container. */
 static int
@@ -178,7 +232,7 @@ write_hosts(const struct enclave_spec *spec, const char *dir, const char *ip, st
 		buf_printf(&b, " %s", spec->containers[i].config->name);
 	buf_printf(&b, "\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", ip, spec->name);
 	path = xasprintf("%s/hosts", dir);
-	rc = file_write_atomic(path, b.data, b.len, 0644, err);
+	rc = public_file(path, b.data, b.len, err);
 	free(path);
 	if (rc < 0)
 		goto out;
@@ -195,7 +249,7 @@ write_hosts(const struct enclave_spec *spec, const char *dir, const char *ip, st
 				buf_printf(&b, "%s\n", l);
 	}
 	path = xasprintf("%s/resolv.conf", dir);
-	rc = file_write_atomic(path, b.data, b.len, 0644, err);
+	rc = public_file(path, b.data, b.len, err);
 	free(path);
 out:
 	free(host);
@@ -237,17 +291,36 @@ start_log_copier(const struct enclave_spec *spec, const char *path, int64_t max,
 }
 
 /* Prepares the bundle of container i and creates it with the runtime. */
+/* The overlay's upper directory, owned by the enclave's root: it is the
+ * root directory of the container's file system. */
+static int
+owned_upper(const char *upper, unsigned base, struct err *err)
+{
+	if (mkdir_p(upper, 0755, err) < 0)
+		return -1;
+	if (chown(upper, base, base) < 0)
+		return err_make(err, errno, "chown %s", upper);
+	return 0;
+}
+
 static int
 create_container(struct runtime *rt, const struct oci *oci, const struct enclave_spec *spec,
                  size_t i, const char *edir, const char *netns, const char *ipc_ns,
-                 struct enclave_container *ec, struct err *err)
+                 const char *ec_userns, struct enclave_container *ec, struct err *err)
 {
 	const struct enclave_container_spec *cs = &spec->containers[i];
 	char *cdir = xasprintf("%s/%s", edir, cs->config->name);
 	char *bdir = xasprintf("%s/%s/%s", rt->bundles_dir, spec->name, cs->config->name);
-	char *rootfs = xasprintf("%s/rootfs", cdir), *upper = xasprintf("%s/upper", cdir);
+	/* What the container's own setup (runc init, inside its user namespace)
+	 * reaches goes under the bundles directory, whose directories it may
+	 * cross (0711): the root mount point and the files bound into it. The
+	 * overlay's layers stay in the state directory: only the kernel,
+	 * with berth's credentials, reads those. */
+	char *rootfs = xasprintf("%s/rootfs", bdir), *upper = xasprintf("%s/upper", cdir);
 	char *work = xasprintf("%s/work", cdir), *cfg = xasprintf("%s/config.json", bdir);
-	char *hosts = xasprintf("%s/hosts", edir), *resolv = xasprintf("%s/resolv.conf", edir);
+	char *hosts = xasprintf("%s/%s/hosts", rt->bundles_dir, spec->name);
+	char *resolv = xasprintf("%s/%s/resolv.conf", rt->bundles_dir, spec->name);
+	int userns = ec_userns != NULL;
 	char *cgroup = cgroup_path(spec->name);
 	json_t *spec_json = NULL, *edits = NULL, *ann;
 	int wfd = -1, rc = -1;
@@ -257,6 +330,9 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 	    .cgroup_parent = cgroup,
 	    .ipc_ns = ipc_ns,
 	    .enclave_memory_bytes = spec->memory_bytes,
+	    .userns = userns ? ec_userns : NULL,
+	    .id_base = rt->userns_base,
+	    .id_count = RUNTIME_USERNS_COUNT,
 	    .cc = cs->config,
 	    .image = cs->image,
 	    .rootfs = cs->rootfs,
@@ -298,11 +374,17 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 	ec->stop_signal = bundle_stop_signal(cs->config, cs->image, err);
 	ec->stop_timeout_ms =
 	    cs->config->stop_timeout_ms >= 0 ? cs->config->stop_timeout_ms : BUNDLE_STOP_TIMEOUT_MS;
-	if (mkdir_p(cdir, 0700, err) < 0 || mkdir_p(bdir, 0700, err) < 0 ||
+	if (mkdir_p(cdir, 0700, err) < 0 || mkdir_p(bdir, 0711, err) < 0 || chmod(bdir, 0711) < 0 ||
 	    write_json(cfg, spec_json, err) < 0 ||
+	    (userns && owned_upper(upper, rt->userns_base, err) < 0) ||
 	    linux_overlay_mount(cs->rootfs, upper, work, rootfs, err) < 0 ||
 	    start_log_copier(spec, ec->log_path, rt->log_max_bytes, &wfd, err) < 0)
 		goto out;
+	/* The container's own stdout, which it may reopen (/proc/1/fd/1). */
+	if (userns && fchown(wfd, rt->userns_base, rt->userns_base) < 0) {
+		err_make(err, errno, "log pipe");
+		goto out;
+	}
 	rc = oci_create(oci, ec->id, bdir, wfd, err);
 	if (rc == 0)
 		ec->status = OCI_CREATED;
@@ -527,7 +609,7 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
                struct err *err)
 {
 	struct enclave *e = NULL;
-	char *edir = NULL, *result = NULL, *path, *ipc_ns = NULL;
+	char *edir = NULL, *result = NULL, *path, *ipc_ns = NULL, *userns_path = NULL;
 	struct linux_arp_probe probe = {.fd = -1};
 	struct firewall_job fw = {0};
 	const struct oci *oci;
@@ -575,7 +657,28 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	path = xasprintf("%s/enclave.json", edir);
 	rc = write_json(path, rec, err);
 	free(path);
-	if (rc < 0 || (rc = linux_netns_create(e->netns, err)) < 0)
+	if (rc < 0)
+		goto out;
+	/* The bundle directory of the enclave: crossed by its containers'
+	 * setup (0711), listed and read by no one else. */
+	path = bundle_dir(rt, e->name);
+	rc = mkdir_p(path, 0711, err);
+	if (rc == 0 && chmod(path, 0711) < 0)
+		rc = err_make(err, errno, "chmod %s", path);
+	free(path);
+	/* runc: a user namespace of the enclave (its root is an unprivileged
+	 * host id), owning its network namespace; gVisor's kernel keeps ids its
+	 * own. */
+	if (rc == 0 && oci == &rt->oci && !any_gpus(spec)) {
+		userns_path = userns_file(rt, e->name);
+		rc = check_rootfs_owner(spec, rt->userns_base, err);
+		if (rc == 0)
+			rc = linux_userns_netns_create(userns_path, e->netns, rt->userns_base,
+			                               RUNTIME_USERNS_COUNT, err);
+	} else if (rc == 0) {
+		rc = linux_netns_create(e->netns, err);
+	}
+	if (rc < 0)
 		goto out;
 	pthread_mutex_lock(&rt->lock);
 	rc = cni_attach(&rt->net, e->name, e->netns, &result, &e->ip, err);
@@ -604,11 +707,14 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 		rc = linux_cgroup_create(cg, &lim, err);
 		free(cg);
 	}
-	if (rc == 0)
-		rc = write_hosts(spec, edir, e->ip, err);
+	if (rc == 0) {
+		path = bundle_dir(rt, e->name);
+		rc = write_hosts(spec, path, e->ip, err);
+		free(path);
+	}
 	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++) {
-		rc = create_container(rt, oci, spec, i, edir, e->netns, ipc_ns, &e->containers[i],
-		                      err);
+		rc = create_container(rt, oci, spec, i, edir, e->netns, ipc_ns, userns_path,
+		                      &e->containers[i], err);
 		/* The first container with ipc: host makes the enclave's ipc
 		 * namespace; the next ones join it. */
 		if (rc == 0 && ipc_ns == NULL && strcmp(e->isolation, "runc") == 0 &&
@@ -656,6 +762,7 @@ out:
 	free(result);
 	free(edir);
 	free(ipc_ns);
+	free(userns_path);
 	return rc < 0 ? rc : 0;
 }
 
@@ -932,20 +1039,24 @@ enclave_destroy(struct runtime *rt, const char *name, struct err *err)
 		STEP(-1);
 	}
 	err_clear(&step);
-	d = opendir(edir);
-	if (d != NULL) {
-		struct dirent *de;
+	/* Root mounts: in the bundle directory, and in the state directory
+	 * where enclaves made before it kept them. */
+	for (int k = 0; k < 2; k++) {
+		char *dir = k == 0 ? bundle_dir(rt, name) : xstrdup(edir);
 
-		while ((de = readdir(d)) != NULL) {
+		d = opendir(dir);
+		for (struct dirent *de; d != NULL && (de = readdir(d)) != NULL;) {
 			char *rootfs;
 
 			if (de->d_type != DT_DIR || de->d_name[0] == '.')
 				continue;
-			rootfs = xasprintf("%s/%s/rootfs", edir, de->d_name);
+			rootfs = xasprintf("%s/%s/rootfs", dir, de->d_name);
 			STEP(linux_umount(rootfs, &step));
 			free(rootfs);
 		}
-		closedir(d);
+		if (d != NULL)
+			closedir(d);
+		free(dir);
 	}
 	path = xasprintf("%s/cni.json", edir);
 	if (file_read_all(path, 1 << 20, &prev, &len, &step) < 0)
@@ -955,6 +1066,9 @@ enclave_destroy(struct runtime *rt, const char *name, struct err *err)
 	pthread_mutex_lock(&rt->lock);
 	STEP(cni_detach(&rt->net, name, path, prev, &step));
 	pthread_mutex_unlock(&rt->lock);
+	STEP(linux_netns_remove(path, &step));
+	free(path);
+	path = userns_file(rt, name);
 	STEP(linux_netns_remove(path, &step));
 	free(path);
 	STEP(firewall_remove(name, &step));

@@ -127,6 +127,121 @@ linux_netns_create(const char *path, struct err *err)
 	return 0;
 }
 
+static int
+write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
+	size_t len = strlen(text);
+
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
+		rc = -1;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static int
+pin_file(const char *path, struct err *err)
+{
+	int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
+
+	if (fd < 0)
+		return err_make(err, errno, "create %s", path);
+	close(fd);
+	return 0;
+}
+
+int
+linux_userns_netns_create(const char *user_path, const char *net_path, unsigned base, unsigned size,
+                          struct err *err)
+{
+	int up[2] = {-1, -1}, down[2] = {-1, -1}, status, rc = -1;
+	char path[64], map[64], c = 0;
+	pid_t pid = -1;
+
+	if (linux_netns_exists(user_path) && linux_netns_exists(net_path))
+		return 0;
+	if (pin_file(user_path, err) < 0 || pin_file(net_path, err) < 0)
+		return -1;
+	if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0) {
+		err_make(err, errno, "pipe");
+		goto out;
+	}
+	/* A user namespace cannot be made by one thread of many: a child makes
+	 * both, one step at a time, while we map and pin them. It only makes
+	 * system calls. */
+	pid = linux_fork_quiet(NULL, err);
+	if (pid < 0)
+		goto out;
+	if (pid == 0) {
+		char step;
+
+		/* Our ends only: a closed down[1] in the parent is our EOF. */
+		close(up[0]);
+		close(down[1]);
+		step = unshare(CLONE_NEWUSER) == 0 ? 'u' : 'E';
+
+		if (write(up[1], &step, 1) != 1 || step == 'E' || read(down[0], &step, 1) != 1)
+			_exit(1);
+		step = unshare(CLONE_NEWNET) == 0 ? 'n' : 'E';
+		if (write(up[1], &step, 1) != 1)
+			_exit(1);
+		(void)read(down[0], &step, 1);
+		_exit(0);
+	}
+	/* The child's ends: its exit is then our EOF. */
+	close(take_fd(&up[1]));
+	close(take_fd(&down[0]));
+	if (read(up[0], &c, 1) != 1 || c != 'u') {
+		err_make(err, 0, "new user namespace: the child could not make it");
+		goto out;
+	}
+	snprintf(map, sizeof map, "0 %u %u\n", base, size);
+	snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
+	if (write_file(path, map) < 0) {
+		err_make(err, errno, "write %s", path);
+		goto out;
+	}
+	snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
+	if (write_file(path, map) < 0) {
+		err_make(err, errno, "write %s", path);
+		goto out;
+	}
+	snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+	if (mount(path, user_path, "none", MS_BIND, NULL) < 0) {
+		err_make(err, errno, "pin user namespace at %s", user_path);
+		goto out;
+	}
+	/* Mapped: the child is root of its namespace, and makes the network
+	 * namespace inside it. */
+	if (write(down[1], "g", 1) != 1 || read(up[0], &c, 1) != 1 || c != 'n') {
+		err_make(err, 0, "new network namespace in the user namespace: the child failed");
+		goto out;
+	}
+	snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
+	if (mount(path, net_path, "none", MS_BIND, NULL) < 0) {
+		err_make(err, errno, "pin network namespace at %s", net_path);
+		goto out;
+	}
+	rc = 0;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (up[i] >= 0)
+			close(up[i]);
+		if (down[i] >= 0)
+			close(down[i]); /* the child's read ends: it exits */
+	}
+	if (pid > 0)
+		linux_wait_quiet(pid, &status, NULL);
+	if (rc < 0) {
+		umount2(net_path, MNT_DETACH);
+		umount2(user_path, MNT_DETACH);
+		unlink(net_path);
+		unlink(user_path);
+	}
+	return rc;
+}
+
 int
 linux_netns_remove(const char *path, struct err *err)
 {
@@ -396,6 +511,30 @@ cgroup_v1_dir(const char *controller, const char *path)
 	return xasprintf(CGROUP_ROOT "/%s/%s", controller, path);
 }
 
+/* dir and its parent up to the hierarchy's root: 0755. */
+static int
+cgroup_chmod(const char *dir, struct err *err)
+{
+	char *p = xstrdup(dir);
+	int rc = 0;
+
+	while (rc == 0 && strlen(p) > strlen(CGROUP_ROOT "/x")) {
+		char *slash;
+
+		if (chmod(p, 0755) < 0)
+			rc = err_make(err, errno, "chmod %s", p);
+		slash = strrchr(p, '/');
+		if (slash == NULL)
+			break;
+		*slash = '\0';
+		/* Stop at the hierarchy itself (/sys/fs/cgroup/<controller>). */
+		if (strchr(p + strlen(CGROUP_ROOT "/"), '/') == NULL)
+			break;
+	}
+	free(p);
+	return rc;
+}
+
 static int
 cgroup_create_v1(const char *path, const struct linux_cgroup_limits *l, struct err *err)
 {
@@ -407,6 +546,10 @@ cgroup_create_v1(const char *path, const struct linux_cgroup_limits *l, struct e
 		char *dir = cgroup_v1_dir(controllers[i], path);
 
 		rc = mkdir_p(dir, 0755, err);
+		/* Whatever the umask: a container in a user namespace looks its
+		 * cgroup up as an unprivileged id. */
+		if (rc == 0)
+			rc = cgroup_chmod(dir, err);
 		if (rc == 0 && i == 0)
 			rc = cgroup_write(dir, "memory.limit_in_bytes",
 			                  limit_str(value, l->memory_bytes, "-1"), err);
@@ -447,6 +590,8 @@ cgroup_create_v2(const char *path, const struct linux_cgroup_limits *l, struct e
 	dir = xasprintf(CGROUP_ROOT "/%s", path);
 	if (rc == 0 && mkdir(dir, 0755) < 0 && errno != EEXIST)
 		rc = err_make(err, errno, "mkdir %s", dir);
+	if (rc == 0)
+		rc = cgroup_chmod(dir, err);
 	if (rc == 0)
 		rc = cgroup_write(dir, "memory.max", limit_str(value, l->memory_bytes, "max"), err);
 	if (rc == 0) {
@@ -540,13 +685,13 @@ linux_tmpfs_ensure(const char *path, int size_mib, struct err *err)
 	struct statfs sf;
 	char opts[64];
 
-	if (mkdir_p(path, 0700, err) < 0)
+	if (mkdir_p(path, 0711, err) < 0)
 		return -1;
 	if (statfs(path, &sf) < 0)
 		return err_make(err, errno, "statfs %s", path);
 	if (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC)
-		return 0;
-	snprintf(opts, sizeof opts, "mode=0700,size=%dm", size_mib);
+		return chmod(path, 0711) < 0 ? err_make(err, errno, "chmod %s", path) : 0;
+	snprintf(opts, sizeof opts, "mode=0711,size=%dm", size_mib);
 	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
 		return err_make(err, errno, "mount tmpfs on %s", path);
 	return 1;

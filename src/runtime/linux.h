@@ -26,6 +26,14 @@ int linux_wait_quiet(pid_t pid, int *status, struct err *err);
  * already holds a namespace. */
 int linux_netns_create(const char *path, struct err *err);
 
+/* Creates a user namespace that maps ids 0..size-1 to base..base+size-1 of
+ * the host, pinned at user_path, and a network namespace owned by it, pinned
+ * at net_path (files, created). A container that joins both is root of that
+ * range only, and may still mount sysfs for its network namespace. Succeeds
+ * without change when both paths hold namespaces already. */
+int linux_userns_netns_create(const char *user_path, const char *net_path, unsigned base,
+                              unsigned size, struct err *err);
+
 /* Unmounts and unlinks a pinned namespace; "already gone" is success. */
 int linux_netns_remove(const char *path, struct err *err);
 
@@ -62,7 +70,8 @@ int linux_open_in_root_by_hand(int rootfd, const char *path);
  * success. */
 int linux_remove_tree(const char *path, struct err *err);
 
-/* Makes sure path (a directory, created 0700) is on a memory file system:
+/* Makes sure path (a directory, 0711: crossed, never listed) is on a memory
+ * file system:
  * mounts a tmpfs of size_mib there when it is not on one already. Returns 1
  * when it mounted one, 0 when path was on one already. */
 int linux_tmpfs_ensure(const char *path, int size_mib, struct err *err);

@@ -21,10 +21,11 @@ struct runtime {
 	char *subnet;         /* owned */
 	char *ipam_dir;       /* owned */
 	int64_t log_max_bytes;
-	struct oci oci;    /* owned: runc or crun, isolation "runc" */
-	char *isolation;   /* owned: the default level, "runc" or "gvisor" */
-	char *runsc;       /* owned: runsc binary */
-	char *gvisor_root; /* owned: runsc's --root, apart from runc's */
+	struct oci oci;       /* owned: runc or crun, isolation "runc" */
+	char *isolation;      /* owned: the default level, "runc" or "gvisor" */
+	unsigned userns_base; /* host id of root in runc enclaves */
+	char *runsc;          /* owned: runsc binary */
+	char *gvisor_root;    /* owned: runsc's --root, apart from runc's */
 	/* gVisor's runtime, opened on first use: gvisor_state 0 untried, 1
 	 * usable (gvisor is owned), -1 not (gvisor_error says why). */
 	pthread_mutex_t gvisor_lock;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -35,6 +36,30 @@ name_valid(const char *s)
 	return n > 0 && n < IFNAMSIZ && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
 }
 
+/* The setup of a container in a user namespace crosses the directories
+ * down to its bundle as an unprivileged id: they get search permission
+ * (never read: nothing is listed). The first level ("/run") is left alone. */
+static int
+searchable_parents(const char *dir, struct err *err)
+{
+	char *p = xstrdup(dir);
+	int rc = 0;
+
+	for (char *s = strchr(p + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		struct stat st;
+
+		*s = '\0';
+		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
+		    (st.st_mode & 0011) != 0011 && chmod(p, (st.st_mode & 07777) | 0011) < 0)
+			rc = err_make(err, errno, "chmod %s", p);
+		*s = '/';
+		if (rc < 0)
+			break;
+	}
+	free(p);
+	return rc;
+}
+
 int
 runtime_open(const struct runtime_settings *s, struct runtime **out, struct err *err)
 {
@@ -59,6 +84,7 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	pthread_mutex_init(&rt->lock, NULL);
 	pthread_mutex_init(&rt->gvisor_lock, NULL);
 	rt->isolation = xstrdup(s->isolation != NULL ? s->isolation : "runc");
+	rt->userns_base = s->userns_base != 0 ? s->userns_base : RUNTIME_USERNS_BASE;
 	rt->runsc = xstrdup(s->runsc != NULL ? s->runsc : "runsc");
 	rt->state_dir = xstrdup(s->state_dir);
 	rt->enclaves_dir = xasprintf("%s/enclaves", s->state_dir);
@@ -84,7 +110,9 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	                           .ipam_dir = rt->ipam_dir};
 	if (mkdir_p(rt->enclaves_dir, 0700, err) < 0 || mkdir_p(rt->ipam_dir, 0700, err) < 0 ||
 	    mkdir_p(rt->netns_dir, 0755, err) < 0 ||
-	    (rt->bundles_mounted = linux_tmpfs_ensure(rt->bundles_dir, BUNDLES_TMPFS_MIB, err)) < 0)
+	    (rt->bundles_mounted = linux_tmpfs_ensure(rt->bundles_dir, BUNDLES_TMPFS_MIB, err)) <
+	        0 ||
+	    searchable_parents(rt->bundles_dir, err) < 0)
 		goto out;
 	{
 		char *plugin = xasprintf("%s/bridge", rt->cni_plugin_dir);
@@ -176,6 +204,14 @@ const struct gpu_inventory *
 runtime_gpus(const struct runtime *rt)
 {
 	return &rt->gpus;
+}
+
+unsigned
+runtime_rootfs_owner(const struct runtime *rt, const char *iso, int gpus)
+{
+	if (iso == NULL)
+		iso = rt->isolation;
+	return strcmp(iso, "runc") == 0 && !gpus ? rt->userns_base : 0;
 }
 
 const char *

@@ -39,9 +39,16 @@ struct runtime_settings {
 	int64_t log_max_bytes;      /* per log file, 0: 1 MiB; one rotated file is kept */
 	const char *isolation;      /* "runc" (NULL) or "gvisor": for specs that name none */
 	const char *runsc;          /* gVisor's runtime, NULL: "runsc" on PATH */
+	unsigned userns_base;       /* host id of enclave root (runc), 0: RUNTIME_USERNS_BASE */
 	int probe_isolation;        /* find out at open which levels work, so that
 	                             * runtime_isolation_available() never blocks */
 };
+
+/* Enclaves at isolation runc run in a user namespace mapping their ids
+ * 0-65535 to this range of the host (docs/security.md): one range per host,
+ * far above any uid a distribution gives out. */
+#define RUNTIME_USERNS_BASE  1073741824u
+#define RUNTIME_USERNS_COUNT 65536u
 
 struct runtime;
 
@@ -61,6 +68,13 @@ const char *runtime_isolation(const struct runtime *rt);
  * opened with probe_isolation, the first question about gvisor probes runsc
  * (it runs a container: about a second). */
 int runtime_isolation_available(struct runtime *rt, const char *iso, struct err *err);
+
+/* The host id that owns an image rootfs (and is root inside) of an enclave
+ * at isolation level iso: the user namespace range's base for runc, 0 for
+ * gvisor (whose kernel keeps ids its own) and for enclaves with GPUs (no
+ * user namespace yet: device nodes cannot be made in one). Unpack images
+ * with image_unpack_shifted() by this much when it is not 0. */
+unsigned runtime_rootfs_owner(const struct runtime *rt, const char *iso, int gpus);
 
 /* "runc" or "crun": the OCI runtime in use. */
 const char *runtime_oci_name(const struct runtime *rt);

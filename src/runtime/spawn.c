@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -96,6 +97,10 @@ child_exec(const char *path, char *const *argv, char *const *env, const int fds[
 	close_range(4, ~0U, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Not berthd's 077: the OCI runtime makes cgroups and mount points
+	 * that a container's setup, as an unprivileged id of its user
+	 * namespace, must look up. What is private sits in 0700 directories. */
+	umask(022);
 	execve(path, argv, env);
 	e = errno;
 	if (write(3, &e, sizeof e) < 0)

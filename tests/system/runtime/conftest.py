@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from runtime_helpers import Runtime
+from runtime_helpers import USERNS_BASE, Runtime
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -41,6 +41,13 @@ def rootfs(tmp_path_factory):
     (root / "etc/group").write_text("root:x:0:\napp:x:1000:\nstaff:x:50:\n")
     (root / "www/index.html").write_text("hello from busybox\n")
     os.chmod(root / "tmp", 0o1777)
+    # As berth unpacks images for runc enclaves: owned by the user
+    # namespace's root (RUNTIME_USERNS_BASE). gVisor's enclaves take the
+    # image as it is: a copy beside it (Runtime picks it).
+    subprocess.run(["cp", "-a", str(root), str(root) + "-plain"], check=True)
+    subprocess.run(["chown", "-R", "-h", "%d:%d" % (USERNS_BASE, USERNS_BASE), str(root)],
+                   check=True)
+    os.chown(root / "home/app", USERNS_BASE + 1000, USERNS_BASE + 1000)
     return str(root)
 
 

@@ -11,6 +11,8 @@ import uuid
 
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(os.path.dirname(__file__), "../../../build-asan"))
 DRIVER = os.path.join(BUILD, "tests", "berth-enclave")
+# src/runtime/runtime.h: the host id of root in runc enclaves.
+USERNS_BASE = 1073741824
 
 
 def _free_subnet():
@@ -29,7 +31,9 @@ class Runtime:
     def __init__(self, base, rootfs, log_max=None, isolation=None):
         self.tag = uuid.uuid4().hex[:8]
         self.base = base
-        self.rootfs = rootfs
+        # gVisor keeps ids its own: the image as it is, not shifted.
+        plain = rootfs + "-plain"
+        self.rootfs = plain if isolation == "gvisor" and os.path.isdir(plain) else rootfs
         self.state = os.path.join(base, "state")
         self.oci_root = os.path.join(base, "oci")
         # Namespaces are pinned by bind mounts, which /tmp may not suit; a

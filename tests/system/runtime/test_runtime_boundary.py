@@ -301,3 +301,30 @@ def test_an_address_held_on_the_bridge_is_not_handed_out_again(rt, tmp_path, roo
             other.run("destroy", name, check=False)
         other.bridge = "none-" + other.tag  # the bridge is rt's: rt removes it
         other.cleanup()
+
+
+def test_enclave_root_is_an_unprivileged_host_id(rt):
+    from runtime_helpers import USERNS_BASE
+    e = rt.create(rt.name(), [rt.container("web"),
+                              rt.container("app", command=["sleep", "1000"], user="app")])
+    n = e["name"]
+    # Inside: root, and the map says which host ids that is.
+    assert rt.exec(n, "web", "id", "-u").stdout == "0\n"
+    uid_map = rt.exec(n, "web", "cat", "/proc/self/uid_map").stdout.split()
+    assert uid_map == ["0", str(USERNS_BASE), "65536"]
+    # From the host: the processes run as the range's ids, not as root.
+    pids = {c["name"]: c["pid"] for c in e["containers"]}
+    def host_uid(pid):
+        line = [l for l in open("/proc/%d/status" % pid) if l.startswith("Uid:")][0]
+        return int(line.split()[1])
+    assert host_uid(pids["web"]) == USERNS_BASE
+    assert host_uid(pids["app"]) == USERNS_BASE + 1000
+    # Its user namespace is not the host's, and its network namespace is
+    # owned by it: sysfs shows the enclave's interfaces only.
+    assert os.readlink("/proc/%d/ns/user" % pids["web"]) != os.readlink("/proc/self/ns/user")
+    nets = rt.exec(n, "web", "ls", "/sys/class/net").stdout.split()
+    assert sorted(nets) == ["eth0", "lo"]
+    # Root inside owns nothing of the host: a host root file bound in
+    # (/etc/hosts, root-owned) cannot be written even with the mount made rw.
+    p = rt.exec(n, "web", "sh", "-c", "echo x >> /etc/hosts", check=False)
+    assert p.returncode != 0

@@ -133,7 +133,7 @@ def test_numeric_user_and_image_defaults(rt):
     ({"tmpfs": [{"path": "/t", "options": "size=1m,evil=1"}]}, 'unsupported option "evil=1"'),
     ({"image": {}}, "no command"),
     ({"stop_signal": "SIGNOPE"}, "unknown signal"),
-    ({"rootfs": "/nonexistent/rootfs"}, "mount overlay of /nonexistent/rootfs"),
+    ({"rootfs": "/nonexistent/rootfs"}, "rootfs /nonexistent/rootfs: No such file"),
     ({"rootfs": "relative/rootfs"}, "rootfs must be an absolute path"),
     ({"pids_limit": 5, "command": ["/no/such/binary"]}, "create b-t"),
 ])
@@ -453,7 +453,8 @@ def test_orphan_namespace_is_listed_and_destroyed(rt):
     name = rt.name()
     e = rt.create(name, [rt.container("web")])
     rt.run("stop", name)
-    subprocess.run(["umount", os.path.join(rt.state, "enclaves", name, "web", "rootfs")], check=True)
+    bundles = os.path.join(os.path.dirname(rt.netns_dir), "bundles")
+    subprocess.run(["umount", os.path.join(bundles, name, "web", "rootfs")], check=True)
     subprocess.run(["rm", "-rf", os.path.join(rt.state, "enclaves", name)], check=True)
     assert rt.list() == [name]
     assert rt.state_of(name)["netns_present"] is True
