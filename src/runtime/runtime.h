@@ -5,16 +5,18 @@
  * Layout on disk:
  *   <state_dir>/enclaves/<enclave>/enclave.json   what was asked (written first)
  *   <state_dir>/enclaves/<enclave>/cni.json       the CNI ADD result
- *   <state_dir>/enclaves/<enclave>/hosts, resolv.conf
- *   <state_dir>/enclaves/<enclave>/<container>/   rootfs (overlay: the image
- *       rootfs below, upper/ and work/ beside it), log and log.1 (stdout and
- *       stderr, capped)
+ *   <state_dir>/enclaves/<enclave>/<container>/   upper/ and work/ of the
+ *       overlay rootfs (the image rootfs below), log and log.1 (stdout and
+ *       stderr, capped, secret values replaced)
+ *   <netns_dir>/../bundles/<enclave>/             hosts, resolv.conf (0711:
+ *       crossed by the containers' setup in their user namespace)
  *   <netns_dir>/../bundles/<enclave>/<container>/ OCI bundle: config.json
- *       (it holds secret values: on /run's tmpfs, never on disk), pid,
- *       oci.log (the runtime's own)
+ *       (0600: it holds secret values, on tmpfs, never on disk), rootfs (the
+ *       overlay's mount point), pid, oci.log (the runtime's own)
  *   <state_dir>/cni/                              host-local IPAM data
  *   <oci_root>                                    runc/crun --root
- *   <netns_dir>/<enclave>                         pinned network namespaces
+ *   <netns_dir>/<enclave>, <enclave>.user         pinned network and user
+ *       namespaces (runc enclaves: the network one is owned by the user one)
  *   /sys/fs/cgroup/.../berth/<enclave>/<container> cgroups: the enclave's
  *       limits on the parent, the container's on its own
  *   nftables tables inet and bridge berth-<enclave> (runtime/firewall.h) */
