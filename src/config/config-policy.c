@@ -42,17 +42,6 @@ static const struct {
                  "which only cap_add changes"},
 };
 
-/* v's text quoted, shortened for messages. */
-static const char *
-quoted(const ynode *v, char out[72])
-{
-	if (v->len > 48)
-		snprintf(out, 72, "\"%.40s...\"", v->text);
-	else
-		snprintf(out, 72, "\"%s\"", v->text);
-	return out;
-}
-
 /* "a, b or c" into b. */
 static void
 join_or(struct buf *b, const char *const *words, size_t n)
@@ -99,7 +88,7 @@ check_pid(const ynode *v, struct config_errors *errs)
 	config_error_at(errs, v, NULL,
 	                "pid %s is refused: each container has its own PID namespace, never the "
 	                "host's or another container's",
-	                quoted(v, tmp));
+	                config_yaml_shown(v, tmp));
 }
 
 static void
@@ -115,7 +104,7 @@ check_ipc(const ynode *v, struct config_errors *errs)
 	config_error_at(errs, v, NULL,
 	                "ipc %s is refused: expected %s (host is the IPC namespace the enclave's "
 	                "containers share, never the host's)",
-	                quoted(v, tmp), modes.data);
+	                config_yaml_shown(v, tmp), modes.data);
 	buf_free(&modes);
 }
 
@@ -134,7 +123,7 @@ check_devices(const ynode *v, struct config_errors *errs)
 			    errs, v->items[i], NULL,
 			    "device %s is refused: containers get no host devices; GPUs "
 			    "come only from gpus with runtime: nvidia",
-			    quoted(v->items[i], tmp));
+			    config_yaml_shown(v->items[i], tmp));
 }
 
 static void
@@ -156,7 +145,7 @@ check_cap_add(const ynode *v, struct config_errors *errs)
 		    !in_list(c, allowed_caps, ARRAY_LEN(allowed_caps)))
 			config_error_at(errs, v->items[i], NULL,
 			                "capability %s is refused: cap_add may only add %s",
-			                quoted(v->items[i], tmp), caps.data);
+			                config_yaml_shown(v->items[i], tmp), caps.data);
 		free(c);
 	}
 	buf_free(&caps);

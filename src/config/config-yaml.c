@@ -557,3 +557,23 @@ out:
 	fy_diag_destroy(diag);
 	return rc;
 }
+
+const char *
+config_yaml_shown(const struct config_yaml_node *v, char out[72])
+{
+	switch (v->kind) {
+	case CONFIG_YAML_NULL:
+		return "nothing";
+	case CONFIG_YAML_SEQ:
+		return "a list";
+	case CONFIG_YAML_MAP:
+		return "a mapping";
+	case CONFIG_YAML_SCALAR:
+		break;
+	}
+	if (v->len > 48)
+		snprintf(out, 72, "\"%.40s...\"", v->text);
+	else
+		snprintf(out, 72, "\"%s\"", v->text);
+	return out;
+}

@@ -65,4 +65,8 @@ void config_error_add(struct config_errors *errs, struct config_pos pos, const c
 void config_error_at(struct config_errors *errs, const struct config_yaml_node *n,
                      const char *suffix, const char *fmt, ...) BERTH_PRINTF(4, 5);
 
+/* v as the user wrote it (a scalar quoted and shortened, else its kind),
+ * for messages: into out, which is returned. */
+const char *config_yaml_shown(const struct config_yaml_node *v, char out[72]);
+
 #endif

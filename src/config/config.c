@@ -68,27 +68,6 @@ struct field {
 
 /* ---- values ---- */
 
-/* v as the user wrote it, shortened, for messages. */
-static const char *
-shown(const ynode *v, char out[72])
-{
-	switch (v->kind) {
-	case CONFIG_YAML_NULL:
-		return "nothing";
-	case CONFIG_YAML_SEQ:
-		return "a list";
-	case CONFIG_YAML_MAP:
-		return "a mapping";
-	case CONFIG_YAML_SCALAR:
-		break;
-	}
-	if (v->len > 48)
-		snprintf(out, 72, "\"%.40s...\"", v->text);
-	else
-		snprintf(out, 72, "\"%s\"", v->text);
-	return out;
-}
-
 static void
 type_error(struct pctx *p, const ynode *v, const char *want)
 {
@@ -96,9 +75,10 @@ type_error(struct pctx *p, const ynode *v, const char *want)
 
 	if (v->kind == CONFIG_YAML_SCALAR && !v->plain)
 		config_error_at(p->errs, v, NULL, "expected %s, got the string %s", want,
-		                shown(v, tmp));
+		                config_yaml_shown(v, tmp));
 	else
-		config_error_at(p->errs, v, NULL, "expected %s, got %s", want, shown(v, tmp));
+		config_error_at(p->errs, v, NULL, "expected %s, got %s", want,
+		                config_yaml_shown(v, tmp));
 }
 
 static int
@@ -409,7 +389,7 @@ apply_field(struct pctx *p, const struct field *f, const ynode *v, void *obj)
 			return;
 		if (f->type == F_PATH && v->text[0] != '/') {
 			config_error_at(p->errs, v, NULL, "expected an absolute path, got %s",
-			                shown(v, tmp));
+			                config_yaml_shown(v, tmp));
 			return;
 		}
 		if (f->choices != NULL) {
@@ -422,7 +402,7 @@ apply_field(struct pctx *p, const struct field *f, const ynode *v, void *obj)
 				for (i = 0; f->choices[i] != NULL; i++)
 					buf_printf(&list, "%s%s", i ? ", " : "", f->choices[i]);
 				config_error_at(p->errs, v, NULL, "expected one of %s, got %s",
-				                list.data, shown(v, tmp));
+				                list.data, config_yaml_shown(v, tmp));
 				buf_free(&list);
 				return;
 			}

@@ -12,9 +12,12 @@ from router_harness import BUILD, free_port, raw_exchange, route, status_of
 
 class Closer:
     """A TCP server that reads a request and closes without answering, or
-    answers garbage."""
+    answers reply; with drops, it closes that many connections without a byte
+    first, then answers."""
 
-    def __init__(self, reply=b""):
+    def __init__(self, reply=b"", drops=0):
+        self.drops = drops
+        self.accepted = 0
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -30,10 +33,11 @@ class Closer:
                 c, _ = self.sock.accept()
             except OSError:
                 return
+            self.accepted += 1
             try:
                 c.settimeout(2)
                 c.recv(65536)
-                if self.reply:
+                if self.reply and self.accepted > self.drops:
                     c.sendall(self.reply)
             except OSError:
                 pass
@@ -111,29 +115,12 @@ def test_upstream_closing_without_answer_gives_502(router_factory):
     g.stop()
 
 
-class Flaky(Closer):
-    """Closes its first `drops` connections without a byte, then answers."""
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n"
 
-    def __init__(self, drops):
-        self.drops = drops
-        self.accepted = 0
-        super().__init__(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
 
-    def run(self):
-        while not self.stopped:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            try:
-                c.settimeout(2)
-                c.recv(65536)
-                if self.accepted > self.drops:
-                    c.sendall(self.reply)
-            except OSError:
-                pass
-            c.close()
+def Flaky(drops):
+    """Closes its first drops connections without a byte, then answers."""
+    return Closer(OK, drops=drops)
 
 
 def test_empty_answers_are_retried_for_idempotent_requests_only(router_factory):
