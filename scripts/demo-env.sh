@@ -190,7 +190,8 @@ env_berthd_start() {
 	mkdir -p "$ENV_STATE"
 	setsid "$ENV_BUILD/berthd" --state-dir "$ENV_STATE" --listen "$ENV_LISTEN" \
 		--router-listen "$ENV_ROUTER" --subnet "$ENV_SUBNET" --bridge "$ENV_BRIDGE" \
-		--log-level "$ENV_LOG_LEVEL" >>"$ENV_STATE/berthd.log" 2>&1 </dev/null &
+		--log-level "$ENV_LOG_LEVEL" --source-root "$ENV_DIR" \
+		>>"$ENV_STATE/berthd.log" 2>&1 </dev/null &
 	ENV_BERTHD_PID=$!
 	i=0
 	until curl -sf --noproxy '*' "http://$ENV_LISTEN/healthz" >/dev/null 2>&1; do

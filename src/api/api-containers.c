@@ -1,4 +1,5 @@
 /* /api/v1/containers: list, create, get, delete, tags, events. */
+#include <event2/http.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,7 +303,8 @@ containers_create(struct api_req *r)
 	} else {
 		j->from_repo = 1;
 		api_fetch_init(&j->fetch, d, repo, tag);
-		api_async(r, create_work, create_fetched, take_ptr(&j));
+		api_fetch_start(r, d, &j->fetch, 0, 0, create_work, create_fetched, j);
+		j = NULL;
 	}
 out:
 	if (j != NULL)
@@ -356,6 +358,9 @@ out:
 	store_container_clear(&c);
 }
 
+/* A tag list this fresh answers from the mirror without fetching. */
+#define API_TAGS_FRESH_MS 10000
+
 static void
 tags_work(void *arg)
 {
@@ -368,8 +373,31 @@ tags_fetched(struct api_req *r, void *arg)
 	struct api_fetch *f = arg;
 	json_t *list;
 
-	if (r == NULL || api_fetch_check(r, f) < 0)
+	if (r == NULL)
 		goto out;
+	if (f->rc < 0 && f->stage == API_FETCH_SYNC && f->source != API_SOURCE_FETCHED) {
+		char host[256];
+
+		/* No mirror to answer from. */
+		source_url_host(f->repo, host, sizeof host);
+		if (f->source == API_SOURCE_FAILED)
+			api_reply_error(r, 422, "invalid_source", "repo: %s", f->source_err.msg);
+		else
+			api_reply_error(r, 504, "source_timeout",
+			                "repo: %s has not answered within %d ms and berth has no "
+			                "copy of %s yet; it goes on fetching: ask again shortly",
+			                host, API_SOURCE_WAIT_MS, f->repo);
+		goto out;
+	}
+	if (api_fetch_check(r, f) < 0)
+		goto out;
+	/* The tags as the mirror has them, and how old that is. */
+	if (f->age_s >= 0) {
+		char age[32];
+
+		snprintf(age, sizeof age, "%lld", (long long)f->age_s);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Age", age);
+	}
 	list = json_array();
 	for (size_t i = 0; i < f->n_tags; i++) {
 		json_t *t = json_pack("{s:s,s:s,s:b}", "tag", f->tags[i].name, "commit",
@@ -405,7 +433,7 @@ containers_tags(struct api_req *r)
 	api_fetch_init(f, d, c.source_repo, NULL);
 	f->list_tags = 1;
 	store_container_clear(&c);
-	api_async(r, tags_work, tags_fetched, f);
+	api_fetch_start(r, d, f, API_TAGS_FRESH_MS, 1, tags_work, tags_fetched, f);
 }
 
 /* Parses ?after=<id>: 0 when absent. Answers 400 and returns -1 when bad. */

@@ -21,6 +21,7 @@ api_fetch_init(struct api_fetch *f, struct berthd *d, const char *repo, const ch
 {
 	memset(f, 0, sizeof *f);
 	f->cache_dir = xasprintf("%s/sources", d->settings.state_dir);
+	f->opts = &d->sources;
 	f->repo = xstrdup(repo);
 	f->tag = tag != NULL ? xstrdup(tag) : NULL;
 }
@@ -32,7 +33,9 @@ api_fetch_run(struct api_fetch *f)
 	char commit[41];
 
 	f->stage = API_FETCH_SYNC;
-	if ((f->rc = source_sync(f->cache_dir, f->repo, &repo, &f->err)) < 0)
+	f->rc = f->synced ? source_open(f->cache_dir, f->repo, f->opts, &repo, &f->err)
+	                  : source_sync(f->cache_dir, f->repo, f->opts, &repo, &f->err);
+	if (f->rc < 0)
 		return;
 	f->url = xstrdup(source_url(repo));
 	if (f->tag != NULL) {
@@ -53,6 +56,63 @@ out:
 	source_close(repo);
 }
 
+/* A request waiting for its source before its work. */
+struct fetch_start {
+	struct api_fetch *f; /* borrowed: in arg */
+	int use_stale;
+	workq_fn work;
+	api_async_done_fn done;
+	void *arg;
+};
+
+static void
+fetch_start_waited(struct api_req *r, void *p, enum api_source_result res, int64_t age_s,
+                   const struct err *err)
+{
+	struct fetch_start *s = p;
+	struct api_fetch *f = s->f;
+	char host[256];
+
+	f->source = res;
+	f->age_s = age_s;
+	if (r == NULL) {
+		s->done(NULL, s->arg);
+	} else if (res == API_SOURCE_FETCHED || s->use_stale) {
+		/* Fetched, or the mirror as it is will do: read it. */
+		f->synced = 1;
+		if (res == API_SOURCE_FAILED)
+			f->source_err = *err;
+		api_async(r, s->work, s->done, s->arg);
+	} else if (res == API_SOURCE_FAILED) {
+		f->stage = API_FETCH_SYNC;
+		f->rc = -1;
+		f->err = *err;
+		s->done(r, s->arg);
+	} else {
+		source_url_host(f->repo, host, sizeof host);
+		api_reply_error(r, 504, "source_timeout",
+		                "repo: %s has not answered within %d ms; berth goes on fetching "
+		                "%s (up to --fetch-connect-timeout): ask again shortly",
+		                host, API_SOURCE_WAIT_MS, f->repo);
+		s->done(NULL, s->arg);
+	}
+	free(s);
+}
+
+void
+api_fetch_start(struct api_req *r, struct berthd *d, struct api_fetch *f, int64_t fresh_ms,
+                int use_stale, workq_fn work, api_async_done_fn done, void *arg)
+{
+	struct fetch_start *s = xcalloc(1, sizeof *s);
+
+	s->f = f;
+	s->use_stale = use_stale;
+	s->work = work;
+	s->done = done;
+	s->arg = arg;
+	api_source_fetch(r, d, f->repo, fresh_ms, fetch_start_waited, s);
+}
+
 int
 api_fetch_check(struct api_req *r, const struct api_fetch *f)
 {
@@ -60,8 +120,8 @@ api_fetch_check(struct api_req *r, const struct api_fetch *f)
 		return 0;
 	switch (f->stage) {
 	case API_FETCH_SYNC:
-		api_reply_error(r, 422, "invalid_source", "repo: cannot fetch %s: %s", f->repo,
-		                f->err.msg);
+		/* The sentence names the source (and what failed). */
+		api_reply_error(r, 422, "invalid_source", "repo: %s", f->err.msg);
 		break;
 	case API_FETCH_TAG:
 		api_reply_error(r, 422, "unknown_tag", "tag: %s is not a tag of %s", f->tag,

@@ -8,7 +8,9 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "api/api-common.h"
 #include "api/api-server.h"
+#include "api/api-source.h"
 #include "common/err.h"
 #include "config/config-types.h"
 #include "source/source.h"
@@ -18,12 +20,17 @@ struct berthd;
 
 /* The config file of repo at tag, read off the loop by api_fetch_run(). */
 struct api_fetch {
-	char *cache_dir; /* owned, in: <state>/sources */
-	char *repo;      /* owned, in: as the request gave it */
-	char *tag;       /* owned, in; NULL: no file to read */
-	int list_tags;   /* in: list the tags, each validated */
-	char *url;       /* owned, out: the mirror's URL (a path made absolute) */
-	char *text;      /* owned, out: the file at the tag */
+	char *cache_dir;                /* owned, in: <state>/sources */
+	const struct source_opts *opts; /* borrowed, in: the daemon's */
+	char *repo;                     /* owned, in: as the request gave it */
+	char *tag;                      /* owned, in; NULL: no file to read */
+	int list_tags;                  /* in: list the tags, each validated */
+	int synced;                     /* in: the mirror is fresh: open it, do not fetch */
+	int64_t age_s;                  /* out of api_fetch_start(): the mirror's age, -1 unknown */
+	enum api_source_result source;  /* out of api_fetch_start(): how its wait ended */
+	struct err source_err;          /* out: with source API_SOURCE_FAILED, why */
+	char *url;                      /* owned, out: the mirror's URL (a path made absolute) */
+	char *text;                     /* owned, out: the file at the tag */
 	size_t len;
 	struct source_tag *tags; /* owned, out: with list_tags, newest first */
 	size_t n_tags;
@@ -40,8 +47,18 @@ struct api_fetch {
 /* Fills f's inputs for d (tag may be NULL to only sync). */
 void api_fetch_init(struct api_fetch *f, struct berthd *d, const char *repo, const char *tag);
 
-/* Syncs the source and reads its config at the tag. Blocks: worker only. */
+/* Syncs the source (or opens it, f->synced) and reads its config at the
+ * tag. Blocks: worker only. */
 void api_fetch_run(struct api_fetch *f);
+
+/* api_async(r, work, done, arg) once f's source was fetched (a fetch at most
+ * fresh_ms old will do), work calling api_fetch_run(f): the API never waits
+ * on a source longer than API_SOURCE_WAIT_MS. A source still being fetched
+ * then: with use_stale, work opens the mirror as it is (f->source says so);
+ * else 504 is answered and done(NULL, arg) frees arg. A failed fetch: done(r,
+ * arg) at once, f failed at API_FETCH_SYNC. */
+void api_fetch_start(struct api_req *r, struct berthd *d, struct api_fetch *f, int64_t fresh_ms,
+                     int use_stale, workq_fn work, api_async_done_fn done, void *arg);
 
 /* Answers 422 for a failed fetch and returns -1; 0 when it succeeded. */
 int api_fetch_check(struct api_req *r, const struct api_fetch *f);

@@ -372,7 +372,8 @@ updates_create(struct api_req *r)
 		goto out;
 	}
 	api_fetch_init(&j->fetch, d, c.source_repo, tag);
-	api_async(r, update_work, update_fetched, take_ptr(&j));
+	api_fetch_start(r, d, &j->fetch, 0, 0, update_work, update_fetched, j);
+	j = NULL;
 out:
 	if (j != NULL)
 		update_job_free(j);

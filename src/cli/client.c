@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/client.h"
 #include "common/buf.h"
@@ -12,6 +13,9 @@
 #define CLIENT_MAX_BODY   (64 * 1024 * 1024)
 #define CLIENT_CONNECT_MS 5000
 #define CLIENT_TIMEOUT_MS 60000
+/* How long a request is asked again while berthd fetches its source; past
+ * it, berthd's own deadlines have answered. */
+#define CLIENT_SOURCE_WAIT_MS (10 * 60 * 1000)
 
 struct client {
 	char *url;    /* owned: base URL without trailing '/' */
@@ -140,9 +144,9 @@ client_resp_error(const struct client_resp *resp, struct err *err)
 	return CLIENT_EHTTP;
 }
 
-int
-client_request(struct client *c, const char *method, const char *path, const json_t *body,
-               struct client_resp *resp, struct err *err)
+static int
+client_request_once(struct client *c, const char *method, const char *path, const json_t *body,
+                    struct client_resp *resp, struct err *err)
 {
 	char errbuf[CURL_ERROR_SIZE] = "", *url = NULL, *auth = NULL, *text = NULL;
 	struct curl_slist *headers = NULL;
@@ -216,6 +220,33 @@ out:
 	free(auth);
 	free(url);
 	return ret;
+}
+
+/* berthd answered that it is still fetching a source (it waits for one at
+ * most a second): the request is asked again, joining that fetch. */
+static int
+client_source_pending(const struct client_resp *resp)
+{
+	json_t *code = json_object_get(json_object_get(resp->json, "error"), "code");
+
+	return resp->status == 504 && json_is_string(code) &&
+	       strcmp(json_string_value(code), "source_timeout") == 0;
+}
+
+int
+client_request(struct client *c, const char *method, const char *path, const json_t *body,
+               struct client_resp *resp, struct err *err)
+{
+	int64_t until = now_mono_ms() + CLIENT_SOURCE_WAIT_MS;
+	int rc;
+
+	while ((rc = client_request_once(c, method, path, body, resp, err)) == CLIENT_EHTTP &&
+	       client_source_pending(resp) && now_mono_ms() < until) {
+		client_resp_clear(resp);
+		err_clear(err);
+		usleep(500 * 1000);
+	}
+	return rc;
 }
 
 void

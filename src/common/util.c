@@ -345,3 +345,18 @@ mkdir_p(const char *path, int mode, struct err *err)
 	free(p);
 	return rc;
 }
+
+char *
+exe_sibling(const char *name)
+{
+	char self[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+
+	if (n <= 0)
+		return xstrdup(name);
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash != NULL)
+		slash[1] = '\0';
+	return xasprintf("%s%s", self, name);
+}

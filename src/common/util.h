@@ -59,6 +59,10 @@ void sha256_hex(const void *data, size_t n, char out[65]);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t now_mono_ms(void);
+
+/* The path of program name in the directory of this process's own binary
+ * ("/usr/lib/berth/berth-router"); name alone when that is unknown. Owned. */
+char *exe_sibling(const char *name);
 /* Milliseconds since the epoch. */
 int64_t now_wall_ms(void);
 /* RFC 3339 UTC ("2026-11-26T10:55:46Z") of epoch milliseconds into out[32]. */

@@ -16,7 +16,15 @@ struct workq_job {
 	workq_fn work;
 	workq_fn done;
 	void *arg;
+	char *key; /* owned or NULL: the lane, see workq_submit_keyed() */
 	struct workq_job *next;
+};
+
+/* A key with jobs running, and how many. */
+struct workq_lane {
+	char *key; /* owned */
+	int running;
+	struct workq_lane *next;
 };
 
 struct workq_list {
@@ -27,13 +35,15 @@ struct workq_list {
 struct workq {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct workq_list todo; /* guarded by lock */
-	struct workq_list done; /* guarded by lock */
-	int stopping;           /* guarded by lock */
-	int pending;            /* loop thread only */
-	int efd;                /* eventfd: workers wake the loop */
-	struct event *ev;       /* owned */
-	pthread_t *threads;     /* owned */
+	struct workq_list todo;   /* guarded by lock */
+	struct workq_list done;   /* guarded by lock */
+	struct workq_lane *lanes; /* guarded by lock: keys with running jobs */
+	int per_key;              /* jobs of one key running at once at most */
+	int stopping;             /* guarded by lock */
+	int pending;              /* loop thread only */
+	int efd;                  /* eventfd: workers wake the loop */
+	struct event *ev;         /* owned */
+	pthread_t *threads;       /* owned */
 	int nthreads;
 };
 
@@ -57,6 +67,67 @@ workq_list_take_all(struct workq_list *l)
 	return h;
 }
 
+static struct workq_lane *
+workq_lane(struct workq *q, const char *key)
+{
+	struct workq_lane *l;
+
+	for (l = q->lanes; l != NULL && strcmp(l->key, key) != 0; l = l->next)
+		;
+	return l;
+}
+
+/* Takes the first queued job whose lane has room (under lock), or NULL. */
+static struct workq_job *
+workq_take(struct workq *q)
+{
+	struct workq_job **pp, *j;
+	struct workq_lane *l;
+
+	for (pp = &q->todo.head; (j = *pp) != NULL; pp = &j->next) {
+		if (j->key == NULL)
+			break;
+		l = workq_lane(q, j->key);
+		if (l == NULL || l->running < q->per_key)
+			break;
+	}
+	if (j == NULL)
+		return NULL;
+	*pp = j->next;
+	if (q->todo.tail == j) {
+		struct workq_job *t = q->todo.head;
+
+		while (t != NULL && t->next != NULL)
+			t = t->next;
+		q->todo.tail = t;
+	}
+	if (j->key != NULL) {
+		if ((l = workq_lane(q, j->key)) == NULL) {
+			l = xcalloc(1, sizeof *l);
+			l->key = xstrdup(j->key);
+			l->next = q->lanes;
+			q->lanes = l;
+		}
+		l->running++;
+	}
+	return j;
+}
+
+/* A job of key ended (under lock): its lane makes room, or goes. */
+static void
+workq_lane_release(struct workq *q, const char *key)
+{
+	struct workq_lane **pp, *l;
+
+	for (pp = &q->lanes; (l = *pp) != NULL && strcmp(l->key, key) != 0; pp = &l->next)
+		;
+	if (l == NULL || --l->running > 0)
+		return;
+	*pp = l->next;
+	free(l->key);
+	free(l);
+}
+
 static void *
 workq_thread(void *arg)
 {
@@ -67,19 +138,20 @@ workq_thread(void *arg)
 	for (;;) {
 		struct workq_job *j;
 
-		while (q->todo.head == NULL && !q->stopping)
+		while (!q->stopping && (j = workq_take(q)) == NULL)
 			pthread_cond_wait(&q->cond, &q->lock);
 		if (q->stopping)
 			break;
-		j = q->todo.head;
-		q->todo.head = j->next;
-		if (q->todo.head == NULL)
-			q->todo.tail = NULL;
 		pthread_mutex_unlock(&q->lock);
 
 		j->work(j->arg);
 
 		pthread_mutex_lock(&q->lock);
+		if (j->key != NULL) {
+			workq_lane_release(q, j->key);
+			/* A job of that lane may wait for the room made. */
+			pthread_cond_broadcast(&q->cond);
+		}
 		workq_list_push(&q->done, j);
 		(void)!write(q->efd, &one, sizeof one);
 	}
@@ -101,6 +173,7 @@ workq_drain_done(struct workq *q)
 		q->pending--;
 		if (j->done != NULL)
 			j->done(j->arg);
+		free(j->key);
 		free(j);
 	}
 }
@@ -116,12 +189,13 @@ workq_on_wake(evutil_socket_t fd, short what, void *arg)
 }
 
 struct workq *
-workq_new(struct event_base *base, int nthreads)
+workq_new(struct event_base *base, int nthreads, int per_key)
 {
 	struct workq *q = xcalloc(1, sizeof *q);
 
 	if (nthreads < 1)
 		nthreads = 1;
+	q->per_key = per_key > 0 ? per_key : nthreads;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->cond, NULL);
 	q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -139,18 +213,28 @@ workq_new(struct event_base *base, int nthreads)
 }
 
 void
-workq_submit(struct workq *q, workq_fn work, workq_fn done, void *arg)
+workq_submit_keyed(struct workq *q, const char *key, workq_fn work, workq_fn done, void *arg)
 {
 	struct workq_job *j = xmalloc(sizeof *j);
 
 	j->work = work;
 	j->done = done;
 	j->arg = arg;
+	j->key = key != NULL ? xstrdup(key) : NULL;
 	q->pending++;
 	pthread_mutex_lock(&q->lock);
 	workq_list_push(&q->todo, j);
-	pthread_cond_signal(&q->cond);
+	/* Every worker: the one woken must be one whose pick is this job,
+	 * and a worker waits whether the queue is empty or its jobs' lanes
+	 * are full. */
+	pthread_cond_broadcast(&q->cond);
 	pthread_mutex_unlock(&q->lock);
+}
+
+void
+workq_submit(struct workq *q, workq_fn work, workq_fn done, void *arg)
+{
+	workq_submit_keyed(q, NULL, work, done, arg);
 }
 
 int
@@ -173,10 +257,18 @@ workq_free(struct workq *q)
 	pthread_mutex_unlock(&q->lock);
 	for (; j != NULL; j = next) {
 		next = j->next;
+		free(j->key);
 		free(j);
 	}
 	for (int i = 0; i < q->nthreads; i++)
 		pthread_join(q->threads[i], NULL);
+	while (q->lanes != NULL) {
+		struct workq_lane *l = q->lanes;
+
+		q->lanes = l->next;
+		free(l->key);
+		free(l);
+	}
 	workq_drain_done(q);
 	event_free(q->ev);
 	close(q->efd);

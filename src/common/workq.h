@@ -14,11 +14,18 @@ struct workq;
 
 typedef void (*workq_fn)(void *arg);
 
-/* Starts nthreads workers reporting to base. Never returns NULL. */
-struct workq *workq_new(struct event_base *base, int nthreads);
+/* Starts nthreads workers reporting to base; jobs of one key run at most
+ * per_key at once (<= 0: no limit but nthreads). Never returns NULL. */
+struct workq *workq_new(struct event_base *base, int nthreads, int per_key);
 
 /* Queues work; done (may be NULL) runs on the loop after work returned. */
 void workq_submit(struct workq *q, workq_fn work, workq_fn done, void *arg);
+
+/* workq_submit() in the lane key (copied; NULL: no lane): while per_key jobs
+ * of the key run, its next ones wait and later jobs of other keys pass them,
+ * so work stuck on one peer (a registry, a git host) holds at most per_key
+ * workers. Jobs of a key start in the order they were queued. */
+void workq_submit_keyed(struct workq *q, const char *key, workq_fn work, workq_fn done, void *arg);
 
 /* Jobs queued or running, not yet done. Loop thread only. */
 int workq_pending(const struct workq *q);

@@ -17,6 +17,7 @@
 
 #include "api/api-routes.h"
 #include "api/api-server.h"
+#include "api/api-source.h"
 #include "api/sse.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -352,7 +353,16 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 	d->sigint = evsignal_new(d->base, SIGINT, berthd_on_stop_signal, d);
 	event_add(d->sigterm, NULL);
 	event_add(d->sigint, NULL);
-	d->workq = workq_new(d->base, d->settings.workers);
+	d->fetch_program = exe_sibling("berth-fetch");
+	d->sources.roots = d->settings.source_roots;
+	d->sources.fetch_program = d->fetch_program;
+	d->sources.connect_ms = (int64_t)d->settings.fetch_connect_s * 1000;
+	d->sources.idle_ms = (int64_t)d->settings.fetch_idle_s * 1000;
+	d->sources.total_ms = (int64_t)d->settings.source_timeout_s * 1000;
+	d->sources.cancel = &d->stopping;
+	d->workq = workq_new(d->base, d->settings.workers, 0);
+	d->fetchq = workq_new(d->base, d->settings.fetch_workers, d->settings.fetch_per_host);
+	d->healthq = workq_new(d->base, d->settings.workers, 0);
 	prom_hist_init(&d->metrics.update_seconds, update_bounds, (int)ARRAY_LEN(update_bounds));
 	if (secret_init(err) < 0 || health_init(err) < 0 || source_init(err) < 0)
 		return -1;
@@ -392,8 +402,12 @@ berthd_stop(struct berthd *d)
 {
 	d->stopping = 1;
 	api_server_free(d->api);
-	/* The workq first: its last done() callbacks still use the reconciler. */
+	/* The workqs first: their last done() callbacks still use the
+	 * reconciler. Work waiting on peers sees `stopping` and ends. */
+	workq_free(d->fetchq);
+	workq_free(d->healthq);
 	workq_free(d->workq);
+	api_sources_free(take_ptr(&d->api_sources));
 	recon_free(d->recon);
 	if (d->flush != NULL) {
 		berthd_on_flush(-1, 0, d); /* frees what is left */
@@ -411,5 +425,6 @@ berthd_stop(struct berthd *d)
 	for (int i = 0; i < BERTHD_LIST_CACHE; i++)
 		free(d->list_cache[i].body);
 	settings_free(&d->settings);
+	free(d->fetch_program);
 	memset(d, 0, sizeof *d);
 }

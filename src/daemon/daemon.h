@@ -14,10 +14,12 @@
 #include "common/err.h"
 #include "common/prom.h"
 #include "daemon/settings.h"
+#include "source/source.h"
 
 struct event_base;
 struct event;
 struct workq;
+struct api_sources;
 struct api_server;
 struct store;
 struct sse_hub;
@@ -57,7 +59,9 @@ struct berthd_metrics {
 struct berthd {
 	struct settings settings;             /* owned */
 	struct event_base *base;              /* owned */
-	struct workq *workq;                  /* owned: blocking work */
+	struct workq *workq;                  /* owned: blocking work (runtime, API) */
+	struct workq *fetchq;                 /* owned: fetches and pulls, a lane per host */
+	struct workq *healthq;                /* owned: health checks and monitoring */
 	struct store *store;                  /* owned, loop thread only */
 	struct secret_key *key;               /* owned: seals secret values */
 	struct sse_hub *hub;                  /* owned: event streams */
@@ -68,10 +72,13 @@ struct berthd {
 	struct berthd_metrics metrics;
 	struct berthd_list_cache list_cache[BERTHD_LIST_CACHE]; /* by org, round robin */
 	unsigned list_cache_next;
-	char default_org_id[33]; /* the org made at first start; its tokens are admin */
-	struct event *sigterm;   /* owned */
-	struct event *sigint;    /* owned */
-	_Atomic int stopping;    /* SIGTERM seen: finish and exit (read by workers) */
+	char default_org_id[33];         /* the org made at first start; its tokens are admin */
+	struct event *sigterm;           /* owned */
+	struct event *sigint;            /* owned */
+	_Atomic int stopping;            /* SIGTERM seen: finish and exit (read by workers) */
+	char *fetch_program;             /* owned: berth-fetch beside berthd */
+	struct source_opts sources;      /* how sources are reached (borrows the above) */
+	struct api_sources *api_sources; /* owned: the API's fetches, made on first use */
 };
 
 /* Keeps berthd's memory, where secret values are opened, out of core files

@@ -25,6 +25,14 @@ static const char usage[] =
     "  --subnet CIDR              enclaves' network (default 10.89.0.0/16)\n"
     "  --workers N                threads for blocking work (default 4)\n"
     "  --log-level LEVEL          debug, info, warn or error (default info)\n"
+    "  --source-root DIR          local repository paths may be under DIR (repeatable;\n"
+    "                             default none: only URLs)\n"
+    "  --fetch-workers N          threads for git fetches and image pulls (default 8)\n"
+    "  --fetch-per-host N         of which one host holds at most N (default 2)\n"
+    "  --fetch-connect-timeout S  a git host or registry answers within S (default 15)\n"
+    "  --fetch-idle-timeout S     and is never silent for longer (default 30)\n"
+    "  --source-timeout S         a git fetch ends within S (default 300)\n"
+    "  --pull-timeout S           an image pull ends within S (default 7200)\n"
     "  --version, --help\n";
 
 const char *
@@ -48,6 +56,12 @@ settings_defaults(struct settings *s)
 	s->bridge = xstrdup("berth0");
 	s->workers = 4;
 	s->log_level = xstrdup("info");
+	s->fetch_workers = 8;
+	s->fetch_per_host = 2;
+	s->fetch_connect_s = 15;
+	s->fetch_idle_s = 30;
+	s->source_timeout_s = 300;
+	s->pull_timeout_s = 7200;
 }
 
 void
@@ -65,6 +79,7 @@ settings_free(struct settings *s)
 	free(s->subnet);
 	free(s->bridge);
 	free(s->log_level);
+	strv_free(s->source_roots);
 	memset(s, 0, sizeof *s);
 }
 
@@ -177,6 +192,27 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 		    strcmp(value, "error"))
 			return err_make(err, 0, "log-level: expected debug, info, warn or error");
 		settings_replace(&s->log_level, value);
+	} else if (strcmp(key, "source-root") == 0) {
+		char abs[PATH_MAX];
+
+		errno = 0;
+		if (value[0] != '/' || realpath(value, abs) == NULL)
+			return err_make(err, errno ? errno : EINVAL,
+			                "source-root: \"%s\" is not an existing absolute directory",
+			                value);
+		s->source_roots = strv_push(s->source_roots, abs);
+	} else if (strcmp(key, "fetch-workers") == 0) {
+		return settings_int(key, value, 1, 256, &s->fetch_workers, err);
+	} else if (strcmp(key, "fetch-per-host") == 0) {
+		return settings_int(key, value, 1, 256, &s->fetch_per_host, err);
+	} else if (strcmp(key, "fetch-connect-timeout") == 0) {
+		return settings_int(key, value, 1, 3600, &s->fetch_connect_s, err);
+	} else if (strcmp(key, "fetch-idle-timeout") == 0) {
+		return settings_int(key, value, 1, 3600, &s->fetch_idle_s, err);
+	} else if (strcmp(key, "source-timeout") == 0) {
+		return settings_int(key, value, 1, 86400, &s->source_timeout_s, err);
+	} else if (strcmp(key, "pull-timeout") == 0) {
+		return settings_int(key, value, 1, 7 * 86400, &s->pull_timeout_s, err);
 	} else {
 		return err_make(err, 0, "unknown setting \"%s\"", key);
 	}

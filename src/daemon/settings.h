@@ -23,6 +23,15 @@ struct settings {
 	char *bridge;               /* owned; the enclaves' bridge, default berth0 */
 	int workers;                /* worker threads for blocking work, default 4 */
 	char *log_level;            /* owned; default info */
+
+	/* Peers berth waits on: git sources and registries. */
+	char **source_roots;  /* owned strv: where local repository paths may be */
+	int fetch_workers;    /* threads for fetches and pulls, default 8 */
+	int fetch_per_host;   /* of which one host holds at most, default 2 */
+	int fetch_connect_s;  /* a peer answers at all within, default 15 */
+	int fetch_idle_s;     /* and never goes silent longer, default 30 */
+	int source_timeout_s; /* a git fetch ends within, default 300 */
+	int pull_timeout_s;   /* an image pull ends within, default 7200 */
 };
 
 /* Fills s with the defaults. */

@@ -724,6 +724,7 @@ image_pull(struct image_cache *cache, const struct image_settings *settings, con
            image_progress_fn progress, void *arg, struct image **out, struct err *err)
 {
 	const struct image_registry_auth *auth = NULL;
+	struct registry_limits lim = {0};
 	struct image_ref ir;
 	struct registry *reg;
 	size_t i;
@@ -736,8 +737,14 @@ image_pull(struct image_cache *cache, const struct image_settings *settings, con
 		if (settings->auths[i].host != NULL &&
 		    strcmp(settings->auths[i].host, ir.host) == 0)
 			auth = &settings->auths[i];
+	if (settings != NULL) {
+		lim.connect_s = settings->connect_s;
+		lim.idle_s = settings->idle_s;
+		lim.timeout_ms = settings->timeout_ms;
+		lim.cancel = settings->cancel;
+	}
 	reg = registry_open(ir.host, ir.name, host_insecure(settings, ir.host),
-	                    auth ? auth->username : NULL, auth ? auth->password : NULL);
+	                    auth ? auth->username : NULL, auth ? auth->password : NULL, &lim);
 	pthread_rwlock_rdlock(&cache->lock);
 	rc = image_resolve(cache, reg, ref, progress, arg, out, err);
 	pthread_rwlock_unlock(&cache->lock);

@@ -30,6 +30,12 @@ struct image_settings {
 	 * hosts (127.0.0.1, localhost, ::1) always are. Borrowed strv or NULL. */
 	char *const *insecure_hosts;
 	int max_parallel; /* concurrent blob downloads; 0 means 4 */
+	/* Deadlines of a pull (0: the defaults, 30 s, 60 s, none), and a flag
+	 * (borrowed or NULL) that cancels it: each reaches a stuck registry. */
+	long connect_s;            /* to accept a connection */
+	long idle_s;               /* of silence, an answer awaited included */
+	int64_t timeout_ms;        /* for the whole pull */
+	const _Atomic int *cancel; /* non-zero ends the pull (ECANCELED) */
 };
 
 /* A parsed "[host/]name[:tag][@sha256:<hex>]". */

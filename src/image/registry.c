@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -30,6 +31,8 @@ struct registry {
 	const char *username; /* borrowed or NULL */
 	const char *password; /* borrowed or NULL */
 	char *authorization;  /* owned "Authorization: ..." header, or NULL */
+	struct registry_limits lim;
+	enum { REG_GOING, REG_CANCELLED, REG_DEADLINE } stop; /* why a transfer was aborted */
 };
 
 /* What one request answered. */
@@ -109,6 +112,48 @@ on_body(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* curl's progress callback, about once a second even while nothing comes:
+ * ends the transfer when the pull is cancelled or past its deadline. */
+static int
+on_xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct registry *r = arg;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	if (r->lim.cancel != NULL && atomic_load(r->lim.cancel))
+		r->stop = REG_CANCELLED;
+	else if (r->lim.deadline_ms > 0 && now_mono_ms() > r->lim.deadline_ms)
+		r->stop = REG_DEADLINE;
+	return r->stop != REG_GOING;
+}
+
+/* Why a request of r failed with cc, as a sentence naming the registry and,
+ * for a deadline, the setting. Into buf; returns buf. */
+static const char *
+registry_strerror(struct registry *r, CURL *c, CURLcode cc, char *buf, size_t size)
+{
+	curl_off_t connected = 0;
+
+	if (cc == CURLE_ABORTED_BY_CALLBACK && r->stop == REG_CANCELLED)
+		snprintf(buf, size, "cancelled (berthd is stopping)");
+	else if (cc == CURLE_ABORTED_BY_CALLBACK && r->stop == REG_DEADLINE)
+		snprintf(buf, size, "%s: the pull took longer than %lld s (--pull-timeout)",
+		         r->host, (long long)(r->lim.timeout_ms / 1000));
+	else if (cc == CURLE_OPERATION_TIMEDOUT &&
+	         (curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connected) != CURLE_OK ||
+	          connected == 0))
+		snprintf(buf, size,
+		         "%s did not accept a connection within %ld s "
+		         "(--fetch-connect-timeout)",
+		         r->host, r->lim.connect_s);
+	else if (cc == CURLE_OPERATION_TIMEDOUT)
+		snprintf(buf, size, "%s went silent for %ld s (--fetch-idle-timeout)", r->host,
+		         r->lim.idle_s);
+	else
+		snprintf(buf, size, "%s", curl_easy_strerror(cc));
+	return buf;
+}
+
 /* A curl handle with the settings every request of r shares. */
 static CURL *
 registry_easy(struct registry *r, const char *url)
@@ -124,10 +169,14 @@ registry_easy(struct registry *r, const char *url)
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protocols);
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	/* A stalled transfer (under 1 byte/s for a minute) fails. */
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, r->lim.connect_s);
+	/* A stalled transfer (under 1 byte/s for idle_s), the answer awaited
+	 * included, fails. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, r->lim.idle_s);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
 	return c;
 }
@@ -142,7 +191,6 @@ transient(CURLcode cc, long status)
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 	case CURLE_PARTIAL_FILE:
-	case CURLE_OPERATION_TIMEDOUT:
 	case CURLE_GOT_NOTHING:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
@@ -310,7 +358,11 @@ registry_fetch_token(struct registry *r, const char *challenge, struct err *err)
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
-		rc = err_make(err, 0, "token from %s: %s", realm, curl_easy_strerror(cc));
+		char why[256];
+
+		rc = err_make(err, cc == CURLE_ABORTED_BY_CALLBACK ? ECANCELED : 0,
+		              "token from %s: %s", realm,
+		              registry_strerror(r, c, cc, why, sizeof why));
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
@@ -384,8 +436,12 @@ registry_get(struct registry *r, const char *url, const char *accept, size_t max
 		curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+		char why[256];
+
 		cc = curl_easy_perform(c);
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+		if (cc != CURLE_OK)
+			registry_strerror(r, c, cc, why, sizeof why);
 		curl_easy_cleanup(c);
 		curl_slist_free_all(headers);
 		if (cc == CURLE_WRITE_ERROR && resp->overflow)
@@ -396,7 +452,8 @@ registry_get(struct registry *r, const char *url, const char *accept, size_t max
 			continue;
 		}
 		if (cc != CURLE_OK)
-			return err_make(err, 0, "GET %s: %s", url, curl_easy_strerror(cc));
+			return err_make(err, cc == CURLE_ABORTED_BY_CALLBACK ? ECANCELED : 0,
+			                "GET %s: %s", url, why);
 		if (resp->status != 401 || authenticated)
 			break;
 		authenticated = 1;
@@ -412,9 +469,18 @@ registry_get(struct registry *r, const char *url, const char *accept, size_t max
 
 struct registry *
 registry_open(const char *host, const char *repo, int http, const char *username,
-              const char *password)
+              const char *password, const struct registry_limits *lim)
 {
 	struct registry *r = xcalloc(1, sizeof *r);
+
+	if (lim != NULL)
+		r->lim = *lim;
+	if (r->lim.connect_s <= 0)
+		r->lim.connect_s = 30;
+	if (r->lim.idle_s <= 0)
+		r->lim.idle_s = 60;
+	if (r->lim.timeout_ms > 0)
+		r->lim.deadline_ms = now_mono_ms() + r->lim.timeout_ms;
 
 	r->host = xstrdup(host);
 	r->repo = xstrdup(repo);
@@ -588,8 +654,12 @@ transfer_finish(struct transfer *t, CURLcode cc, struct err *err)
 		backoff(t->tries++);
 		return 1;
 	}
-	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && t->resp.overflow))
-		return err_make(err, 0, "blob %s: %s", b->digest, curl_easy_strerror(cc));
+	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && t->resp.overflow)) {
+		char why[256];
+
+		return err_make(err, cc == CURLE_ABORTED_BY_CALLBACK ? ECANCELED : 0, "blob %s: %s",
+		                b->digest, registry_strerror(t->r, t->easy, cc, why, sizeof why));
+	}
 	if (status == 401 && !t->retried) {
 		t->retried = 1;
 		if (registry_authenticate(t->r, t->resp.challenge, err) < 0)

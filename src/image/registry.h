@@ -25,10 +25,20 @@ struct registry_blob {
  * to cancel every transfer. */
 typedef int (*registry_progress_fn)(int64_t delta, void *arg);
 
+/* How long a registry may take; zeros are the defaults (30 s, 60 s, none). */
+struct registry_limits {
+	long connect_s;            /* to accept a connection */
+	long idle_s;               /* of silence, an answer awaited included */
+	int64_t timeout_ms;        /* for everything from registry_open() on */
+	int64_t deadline_ms;       /* set by registry_open() */
+	const _Atomic int *cancel; /* borrowed or NULL: non-zero ends every transfer */
+};
+
 /* Opens a client of repository repo on host; http selects plain HTTP;
- * username/password (borrowed, may be NULL) are used when the registry asks. */
+ * username/password (borrowed, may be NULL) are used when the registry asks;
+ * lim (copied, may be NULL) bounds every request. */
 struct registry *registry_open(const char *host, const char *repo, int http, const char *username,
-                               const char *password);
+                               const char *password, const struct registry_limits *lim);
 /* Frees r (NULL is fine), wiping the credentials it negotiated. */
 void registry_close(struct registry *r);
 

@@ -315,6 +315,24 @@ boot_open_secrets(struct recon *r, const struct store_container *c,
 	return rc;
 }
 
+/* The registry the first image comes from ("" when unnamed), for the
+ * pull's lane. Borrowed from a static buffer: loop thread only. */
+static const char *
+boot_registry_host(const struct config *cfg)
+{
+	static char host[256];
+	struct image_ref ref;
+	struct err err = ERR_INIT;
+
+	host[0] = '\0';
+	if (cfg->n_containers > 0 && image_ref_parse(cfg->containers[0].image, &ref, &err) == 0) {
+		snprintf(host, sizeof host, "%s", ref.host != NULL ? ref.host : "");
+		image_ref_clear(&ref);
+	}
+	err_clear(&err);
+	return host;
+}
+
 void
 recon_boot_start(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
                  const struct store_deployment *d, const struct store_enclave *e, int resume)
@@ -367,7 +385,9 @@ recon_boot_start(struct recon *r, struct recon_ctr *ctr, const struct store_cont
 	ctr->busy = 1;
 	log_info("%s: deploying %s as enclave %s%s", c->name, d->id, e->name,
 	         resume ? " (resuming an interrupted attempt)" : "");
-	recon_job_submit(r, &job->hdr, boot_work, boot_done);
+	/* The pull waits on a registry: in the fetch pool, in its lane. */
+	recon_job_submit_in(r, RECON_POOL_FETCH, boot_registry_host(job->cfg), &job->hdr, boot_work,
+	                    boot_done);
 }
 
 /* ---- adopting a booting enclave after a restart ---- */
@@ -701,7 +721,8 @@ watch_on_timer(evutil_socket_t fd, short what, void *arg)
 		job->w = w;
 		job->index = (size_t)i;
 		w->running++;
-		recon_job_submit(w->r, &job->hdr, check_work, check_done);
+		recon_job_submit_in(w->r, RECON_POOL_HEALTH, NULL, &job->hdr, check_work,
+		                    check_done);
 	}
 	gate = health_tracker_gate(w->tracker, now);
 	if (gate != HEALTH_GATE_WAITING)

@@ -98,6 +98,16 @@ struct recon {
 struct recon_ctr *recon_ctr_get(struct recon *r, const char *id);
 void recon_job_submit(struct recon *r, struct recon_job *job, void (*work)(void *),
                       void (*done)(void *));
+/* The daemon's pools: work waiting on peers (pulls, fetches) and health
+ * checks each have their own workers, so neither delays the runtime's
+ * steps (boots' last part, stops, deletes, router pushes). */
+enum recon_pool {
+	RECON_POOL_RUNTIME,
+	RECON_POOL_FETCH, /* keyed by the peer's host: one stuck peer holds few workers */
+	RECON_POOL_HEALTH,
+};
+void recon_job_submit_in(struct recon *r, enum recon_pool pool, const char *key,
+                         struct recon_job *job, void (*work)(void *), void (*done)(void *));
 void recon_job_done(struct recon_job *job);
 /* Dies with SIGKILL when BERTH_CRASH_AT names step (crash tests). */
 void recon_crashpoint(struct recon *r, const char *step);

@@ -393,20 +393,9 @@ recon_full_table(struct recon *r, int64_t generation, char ***ids, char ***texts
 static char *
 recon_router_bin(struct recon *r)
 {
-	char self[PATH_MAX];
-	ssize_t n;
-	char *slash;
-
 	if (r->d->settings.router_bin != NULL)
 		return xstrdup(r->d->settings.router_bin);
-	n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n <= 0)
-		return xstrdup("berth-router");
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (slash != NULL)
-		slash[1] = '\0';
-	return xasprintf("%sberth-router", self);
+	return exe_sibling("berth-router");
 }
 
 /* Starts berth-router detached (its own session, reparented to init), so it

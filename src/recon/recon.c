@@ -82,13 +82,24 @@ recon_ctr_forget(struct recon *r, struct recon_ctr *ctr)
 void
 recon_job_submit(struct recon *r, struct recon_job *job, void (*work)(void *), void (*done)(void *))
 {
+	recon_job_submit_in(r, RECON_POOL_RUNTIME, NULL, job, work, done);
+}
+
+void
+recon_job_submit_in(struct recon *r, enum recon_pool pool, const char *key, struct recon_job *job,
+                    void (*work)(void *), void (*done)(void *))
+{
+	struct workq *q = pool == RECON_POOL_FETCH    ? r->d->fetchq
+	                  : pool == RECON_POOL_HEALTH ? r->d->healthq
+	                                              : r->d->workq;
+
 	job->r = r;
 	job->prev = NULL;
 	job->next = r->jobs;
 	if (r->jobs != NULL)
 		r->jobs->prev = job;
 	r->jobs = job;
-	workq_submit(r->d->workq, work, done, job);
+	workq_submit_keyed(q, key, work, done, job);
 }
 
 void
@@ -872,7 +883,7 @@ recon_monitor(struct recon *r)
 		return;
 	}
 	r->monitoring = 1;
-	recon_job_submit(r, &job->hdr, monitor_work, monitor_done);
+	recon_job_submit_in(r, RECON_POOL_HEALTH, NULL, &job->hdr, monitor_work, monitor_done);
 }
 
 static void
@@ -938,6 +949,10 @@ recon_new(struct berthd *d, struct recon **out, struct err *err)
 	if (mkdir_p(r->rootfs_dir, 0700, err) < 0)
 		goto out;
 	r->image_settings.insecure_hosts = d->settings.insecure_registries;
+	r->image_settings.connect_s = d->settings.fetch_connect_s;
+	r->image_settings.idle_s = d->settings.fetch_idle_s;
+	r->image_settings.timeout_ms = (int64_t)d->settings.pull_timeout_s * 1000;
+	r->image_settings.cancel = &d->stopping;
 	r->router.socket = d->settings.router_socket;
 	r->crash_at = getenv("BERTH_CRASH_AT");
 	r->tick = event_new(d->base, -1, 0, recon_on_tick, r);

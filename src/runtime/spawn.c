@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,7 +218,9 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 	size_t max = opts->max_output ? opts->max_output : 1 << 20, written = 0;
 	int64_t deadline = now_mono_ms() + (opts->timeout_ms > 0 ? opts->timeout_ms : 30000);
 	char **env = NULL;
-	int rc = -1, status, timed_out = 0, exited = 0, pidfd = -1, code;
+	int64_t started = now_mono_ms(), last_output = 0;
+	int rc = -1, status, exited = 0, pidfd = -1, code;
+	enum spawn_killed killed = SPAWN_RAN;
 	struct child c = {-1, -1, -1};
 	pid_t pid = -1;
 
@@ -258,16 +261,29 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 		                      {out[0], POLLIN, 0},
 		                      {errp[0], POLLIN, 0},
 		                      {exited ? -1 : pidfd, POLLIN, 0}};
-		int64_t left = deadline - now_mono_ms();
+		int64_t now = now_mono_ms(), left = deadline - now;
 		char chunk[8192];
 		ssize_t n;
 		int ready;
 
 		if (exited && out[0] < 0 && errp[0] < 0)
 			break;
-		if (left <= 0 && !exited) {
-			timed_out = 1;
-			break;
+		if (!exited) {
+			if (left <= 0)
+				killed = SPAWN_TIMEOUT;
+			else if (opts->first_ms > 0 && last_output == 0 &&
+			         now - started >= opts->first_ms)
+				killed = SPAWN_SILENT;
+			else if (opts->idle_ms > 0 && last_output > 0 &&
+			         now - last_output >= opts->idle_ms)
+				killed = SPAWN_IDLE;
+			else if (opts->cancel != NULL && atomic_load(opts->cancel))
+				killed = SPAWN_CANCELLED;
+			if (killed != SPAWN_RAN)
+				break;
+			/* Awake in time for the nearest deadline. */
+			if (opts->first_ms > 0 || opts->idle_ms > 0 || opts->cancel != NULL)
+				left = left < 200 ? left : 200;
 		}
 		ready = poll(p, 4, exited ? 0 : (int)left);
 		if (ready < 0) {
@@ -295,13 +311,14 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 			if (!p[i].revents)
 				continue;
 			n = read(*fd, chunk, sizeof chunk);
-			if (n > 0)
+			if (n > 0) {
 				keep(i == 1 ? &res->out : &res->errout, chunk, (size_t)n, max);
-			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+				last_output = now_mono_ms();
+			} else if (n == 0 || (errno != EINTR && errno != EAGAIN))
 				close(take_fd(fd));
 		}
 	}
-	if (timed_out)
+	if (killed != SPAWN_RAN)
 		kill(pid, SIGKILL);
 	if (linux_wait_quiet(pid, &status, err) < 0) {
 		pid = -1;
@@ -314,11 +331,27 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 		res->status = code;
 	else
 		res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	if (timed_out)
+	res->killed = killed;
+	switch (killed) {
+	case SPAWN_RAN:
+		rc = 0;
+		break;
+	case SPAWN_TIMEOUT:
 		rc = err_make(err, ETIMEDOUT, "%s did not finish in %lld ms", opts->argv[0],
 		              (long long)(opts->timeout_ms > 0 ? opts->timeout_ms : 30000));
-	else
-		rc = 0;
+		break;
+	case SPAWN_SILENT:
+		rc = err_make(err, ETIMEDOUT, "%s was silent for its first %lld ms", opts->argv[0],
+		              (long long)opts->first_ms);
+		break;
+	case SPAWN_IDLE:
+		rc = err_make(err, ETIMEDOUT, "%s went silent for %lld ms", opts->argv[0],
+		              (long long)opts->idle_ms);
+		break;
+	case SPAWN_CANCELLED:
+		rc = err_make(err, ECANCELED, "%s was cancelled", opts->argv[0]);
+		break;
+	}
 out:
 	if (pidfd >= 0)
 		close(pidfd);

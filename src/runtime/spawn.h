@@ -24,12 +24,29 @@ struct spawn_opts {
 	int stdout_fd;      /* >= 0: the child's stdout and stderr, nothing captured */
 	int64_t timeout_ms; /* killed (SIGKILL) past this; <= 0 means 30 s */
 	size_t max_output;  /* captured bytes kept per stream; 0 means 1 MiB */
+	/* For a program that talks to a peer and reports progress as output:
+	 * killed when its first byte of output has not come after first_ms, or
+	 * once it was silent for idle_ms (each 0: no such deadline); and when
+	 * *cancel (may be NULL) turns non-zero, looked at every 200 ms. */
+	int64_t first_ms;
+	int64_t idle_ms;
+	const _Atomic int *cancel;
+};
+
+/* Why spawn_run() killed a program. */
+enum spawn_killed {
+	SPAWN_RAN,       /* not killed */
+	SPAWN_TIMEOUT,   /* timeout_ms passed */
+	SPAWN_SILENT,    /* first_ms passed without output */
+	SPAWN_IDLE,      /* idle_ms of silence */
+	SPAWN_CANCELLED, /* *cancel was set */
 };
 
 struct spawn_result {
-	int status;        /* exit code, or 128 + signal */
-	struct buf out;    /* owned: captured stdout */
-	struct buf errout; /* owned: captured stderr */
+	int status;               /* exit code, or 128 + signal */
+	enum spawn_killed killed; /* with a negative return: why */
+	struct buf out;           /* owned: captured stdout */
+	struct buf errout;        /* owned: captured stderr */
 };
 
 /* Runs opts->argv and waits for it. Returns 0 when it ran (whatever its exit

@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "runtime/spawn.h"
 
 /* The mirror holds the source's tags and nothing else. */
 #define SOURCE_REFSPEC "+refs/tags/*:refs/tags/*"
@@ -62,25 +64,115 @@ git_fail(struct err *err, const char *fmt, ...)
 	return err_make(err, 0, "%s: %s", ctx, e != NULL && e->message ? e->message : "git error");
 }
 
-/* A plain path is made absolute (so "./app" and "/srv/app" share a mirror);
- * URLs (scheme:// or scp-like host:path) are kept as given. */
+/* path lies in dir or below it (both absolute, without "." or ".."). */
+static int
+path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0' || n == 1);
+}
+
+static int
+path_under_any(const char *path, char *const *roots)
+{
+	for (; roots != NULL && *roots != NULL; roots++)
+		if (path_under(path, *roots))
+			return 1;
+	return 0;
+}
+
+/* path made absolute and rid of ".", ".." and repeated slashes by its text
+ * alone (nothing is looked up). Owned. */
 static char *
-source_normalize_url(const char *url, struct err *err)
+path_lexical(const char *path)
+{
+	char cwd[PATH_MAX], *joined, *out, *o;
+	const char *p;
+
+	if (path[0] != '/' && getcwd(cwd, sizeof cwd) != NULL)
+		joined = xasprintf("%s/%s", cwd, path);
+	else
+		joined = xasprintf("/%s", path);
+	out = xmalloc(strlen(joined) + 2);
+	o = out;
+	for (p = joined; *p != '\0';) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 0)
+			break;
+		if (n == 1 && p[0] == '.') {
+			/* nothing */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (o > out && *--o != '/')
+				;
+		} else {
+			*o++ = '/';
+			memcpy(o, p, n);
+			o += n;
+		}
+		p += n;
+	}
+	if (o == out)
+		*o++ = '/';
+	*o = '\0';
+	free(joined);
+	return out;
+}
+
+/* A plain path is made absolute (so "./app" and "/srv/app" share a mirror);
+ * URLs (scheme:// or scp-like host:path) are kept as given. With opts, a
+ * path must lie under one of opts->roots, as written and once resolved, and
+ * whether a path outside them exists is never told; file:// is refused
+ * (it would pass the roots by). */
+static char *
+source_normalize_url(const char *url, const struct source_opts *opts, struct err *err)
 {
 	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
-	char abs[PATH_MAX];
+	char abs[PATH_MAX], *lex;
 
 	if (url[0] == '\0') {
 		err_make(err, 0, "source URL is empty");
 		return NULL;
 	}
+	if (strncasecmp(url, "file:", 5) == 0) {
+		err_make(err, 0, "%s: file:// URLs are not accepted; give the repository's path",
+		         url);
+		return NULL;
+	}
 	if (strstr(url, "://") != NULL || (colon != NULL && (slash == NULL || colon < slash)))
 		return xstrdup(url);
+	if (opts != NULL) {
+		lex = path_lexical(url);
+		if (!path_under_any(lex, opts->roots)) {
+			free(lex);
+			goto outside;
+		}
+		free(lex);
+	}
 	if (realpath(url, abs) == NULL) {
 		err_make(err, errno, "source %s", url);
 		return NULL;
 	}
+	if (opts != NULL && !path_under_any(abs, opts->roots))
+		goto outside; /* a symbolic link out of the roots */
 	return xstrdup(abs);
+outside:
+	if (opts->roots == NULL)
+		err_make(err, 0,
+		         "%s: local repository paths are not accepted here (berthd has no "
+		         "--source-root); give a URL",
+		         url);
+	else
+		err_make(err, 0, "%s: local repository paths must be under %s%s", url,
+		         opts->roots[0],
+		         opts->roots[1] != NULL ? " or another --source-root" : " (--source-root)");
+	return NULL;
 }
 
 static struct source_repo *
@@ -112,6 +204,8 @@ source_url(const struct source_repo *r)
 struct fetch_guard {
 	int64_t deadline;
 	int timed_out;
+	source_progress_fn progress; /* or NULL */
+	void *arg;
 };
 
 static int
@@ -120,6 +214,8 @@ fetch_progress(const git_indexer_progress *stats, void *payload)
 	struct fetch_guard *g = payload;
 
 	(void)stats;
+	if (g->progress != NULL)
+		g->progress(g->arg);
 	if (now_mono_ms() > g->deadline) {
 		g->timed_out = 1;
 		return -1; /* cancels the transfer */
@@ -127,40 +223,158 @@ fetch_progress(const git_indexer_progress *stats, void *payload)
 	return 0;
 }
 
-/* Fetches url's tags into repo. The remote is anonymous and skips url.*.insteadOf
- * rewriting: the mirror is named from the URL, so its config needs no remote,
- * and libgit2 1.5 leaks memory in the config regex lookups both would make. */
 static int
-source_fetch(git_repository *repo, const char *url, struct err *err)
+fetch_sideband(const char *str, int len, void *payload)
+{
+	struct fetch_guard *g = payload;
+
+	(void)str, (void)len;
+	if (g->progress != NULL)
+		g->progress(g->arg);
+	return 0;
+}
+
+int
+source_fetch_into(const char *git_dir, const char *url, int64_t timeout_ms,
+                  source_progress_fn progress, void *arg, struct err *err)
 {
 	char *spec = SOURCE_REFSPEC;
 	git_strarray refspecs = {&spec, 1};
 	git_remote_create_options ropts;
 	git_fetch_options opts;
-	struct fetch_guard guard = {now_mono_ms() + SOURCE_FETCH_TIMEOUT_MS, 0};
+	struct fetch_guard guard = {now_mono_ms() + timeout_ms, 0, progress, arg};
+	git_repository *repo = NULL;
 	git_remote *remote = NULL;
-	int rc;
+	int rc = -1;
 
+	if (source_init(err) < 0)
+		return -1;
+	if (git_repository_open_bare(&repo, git_dir) < 0)
+		return git_fail(err, "open mirror %s", git_dir);
+	/* The remote is anonymous and skips url.*.insteadOf rewriting: the
+	 * mirror is named from the URL, so its config needs no remote, and
+	 * libgit2 1.5 leaks memory in the config regex lookups both would make. */
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
 	git_remote_create_options_init(&ropts, GIT_REMOTE_CREATE_OPTIONS_VERSION);
 	ropts.repository = repo;
 	ropts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
-	if (git_remote_create_with_opts(&remote, url, &ropts) < 0)
-		return git_fail(err, "source %s", url);
+	if (git_remote_create_with_opts(&remote, url, &ropts) < 0) {
+		rc = git_fail(err, "source %s", url);
+		goto out;
+	}
 	opts.prune = GIT_FETCH_PRUNE;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE; /* the refspec takes them all */
 	opts.callbacks.transfer_progress = fetch_progress;
+	opts.callbacks.sideband_progress = fetch_sideband;
 	opts.callbacks.payload = &guard;
 	rc = git_remote_fetch(remote, &refspecs, &opts, "berth: fetch");
 	if (rc < 0) {
 		if (guard.timed_out)
-			rc = err_make(err, 0, "fetch %s: took longer than %d s", url,
-			              SOURCE_FETCH_TIMEOUT_MS / 1000);
+			rc = err_make(err, 0, "fetch %s: took longer than %lld s", url,
+			              (long long)(timeout_ms / 1000));
 		else
 			rc = git_fail(err, "fetch %s", url);
 	}
+out:
 	git_remote_free(remote);
+	git_repository_free(repo);
 	return rc;
+}
+
+void
+source_url_host(const char *url, char *out, size_t size)
+{
+	const char *p = strstr(url, "://"), *end;
+
+	if (p == NULL) {
+		const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
+
+		if (colon == NULL || (slash != NULL && slash < colon)) {
+			snprintf(out, size, "%s", url); /* a local path */
+			return;
+		}
+		p = url; /* scp-like [user@]host:path */
+		end = colon;
+	} else {
+		p += 3;
+		end = p + strcspn(p, "/?#");
+	}
+	for (const char *at = p; at < end; at++)
+		if (*at == '@')
+			p = at + 1;
+	snprintf(out, size, "%.*s", (int)(end - p), p);
+}
+
+/* Runs the fetch in opts->fetch_program, a process of its own that is killed
+ * on a deadline or a cancel: libgit2 1.5 has no timeout of its own for a peer
+ * that stops answering. */
+static int
+source_fetch_child(const char *git_dir, const char *url, const struct source_opts *opts,
+                   struct err *err)
+{
+	char *argv[] = {(char *)opts->fetch_program, (char *)git_dir, (char *)url, NULL};
+	struct spawn_opts so = {0};
+	struct spawn_result res;
+	char host[256], line[301];
+	struct err sub = ERR_INIT;
+	int rc;
+
+	source_url_host(url, host, sizeof host);
+	so.argv = argv;
+	so.stdout_fd = -1;
+	so.timeout_ms = opts->total_ms > 0 ? opts->total_ms : SOURCE_FETCH_TIMEOUT_MS;
+	so.first_ms = opts->connect_ms;
+	so.idle_ms = opts->idle_ms;
+	so.cancel = opts->cancel;
+	so.max_output = 4096;
+	rc = spawn_run(&so, &res, &sub);
+	if (rc < 0) {
+		switch (res.killed) {
+		case SPAWN_SILENT:
+			rc = err_make(err, 0,
+			              "fetch %s: %s did not answer within %lld s "
+			              "(--fetch-connect-timeout)",
+			              url, host, (long long)(opts->connect_ms / 1000));
+			break;
+		case SPAWN_IDLE:
+			rc = err_make(err, 0,
+			              "fetch %s: %s went silent for %lld s (--fetch-idle-timeout)",
+			              url, host, (long long)(opts->idle_ms / 1000));
+			break;
+		case SPAWN_TIMEOUT:
+			rc = err_make(err, 0,
+			              "fetch %s: %s: the fetch took longer than %lld s "
+			              "(--source-timeout)",
+			              url, host, (long long)(so.timeout_ms / 1000));
+			break;
+		case SPAWN_CANCELLED:
+			rc = err_make(err, 0, "fetch %s: cancelled (berthd is stopping)", url);
+			err->code = ECANCELED;
+			break;
+		case SPAWN_RAN:
+			rc = err_make(err, sub.code, "fetch %s: %s", url, sub.msg);
+			break;
+		}
+	} else if (res.status != 0) {
+		spawn_first_line(res.errout.data, line);
+		rc = err_make(err, 0, "%s", line[0] != '\0' ? line : "the fetch failed");
+	}
+	spawn_result_free(&res);
+	err_clear(&sub);
+	return rc;
+}
+
+/* Fetches url's tags into the mirror at git_dir: in a child when opts names
+ * the program, else here. */
+static int
+source_fetch(const char *git_dir, const char *url, const struct source_opts *opts, struct err *err)
+{
+	if (opts != NULL && opts->fetch_program != NULL)
+		return source_fetch_child(git_dir, url, opts, err);
+	return source_fetch_into(git_dir, url,
+	                         opts != NULL && opts->total_ms > 0 ? opts->total_ms
+	                                                            : SOURCE_FETCH_TIMEOUT_MS,
+	                         NULL, NULL, err);
 }
 
 static int
@@ -174,7 +388,8 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
  * mirror directory that exists is always a complete one. Called under the
  * entry's lock. */
 static int
-source_clone(const char *tmp, const char *dir, const char *url, struct err *err)
+source_clone(const char *tmp, const char *dir, const char *url, const struct source_opts *opts,
+             struct err *err)
 {
 	git_repository *repo = NULL;
 	int rc = -1;
@@ -188,7 +403,8 @@ source_clone(const char *tmp, const char *dir, const char *url, struct err *err)
 		rc = git_fail(err, "create mirror %s", tmp);
 		goto out;
 	}
-	if (source_fetch(repo, url, err) < 0)
+	git_repository_free(take_ptr(&repo));
+	if (source_fetch(tmp, url, opts, err) < 0)
 		goto out;
 	if (rename(tmp, dir) < 0) {
 		rc = err_make(err, errno, "rename %s to %s", tmp, dir);
@@ -213,7 +429,8 @@ source_mirror_path(const char *cache_dir, const char *url, const char *suffix)
 }
 
 int
-source_sync(const char *cache_dir, const char *url, struct source_repo **out, struct err *err)
+source_sync(const char *cache_dir, const char *url, const struct source_opts *opts,
+            struct source_repo **out, struct err *err)
 {
 	git_repository *repo = NULL;
 	char *norm = NULL, *dir = NULL, *tmp = NULL, *lock = NULL;
@@ -222,7 +439,7 @@ source_sync(const char *cache_dir, const char *url, struct source_repo **out, st
 	*out = NULL;
 	if (source_init(err) < 0)
 		return -1;
-	norm = source_normalize_url(url, err);
+	norm = source_normalize_url(url, opts, err);
 	if (norm == NULL)
 		goto out;
 	if (mkdir_p(cache_dir, 0700, err) < 0) {
@@ -246,19 +463,19 @@ source_sync(const char *cache_dir, const char *url, struct source_repo **out, st
 		}
 	}
 	if (access(dir, F_OK) != 0) {
-		if (source_clone(tmp, dir, norm, err) < 0)
+		if (source_clone(tmp, dir, norm, opts, err) < 0)
 			goto out;
 		if (git_repository_open_bare(&repo, dir) < 0) {
 			rc = git_fail(err, "open mirror %s", dir);
 			goto out;
 		}
 	} else {
+		if (source_fetch(dir, norm, opts, err) < 0)
+			goto out;
 		if (git_repository_open_bare(&repo, dir) < 0) {
 			rc = git_fail(err, "open mirror %s", dir);
 			goto out;
 		}
-		if (source_fetch(repo, norm, err) < 0)
-			goto out;
 	}
 	*out = source_repo_new(take_ptr(&repo), norm);
 	rc = 0;
@@ -274,7 +491,8 @@ out:
 }
 
 int
-source_open(const char *cache_dir, const char *url, struct source_repo **out, struct err *err)
+source_open(const char *cache_dir, const char *url, const struct source_opts *opts,
+            struct source_repo **out, struct err *err)
 {
 	git_repository *repo = NULL;
 	char *norm, *dir;
@@ -283,7 +501,7 @@ source_open(const char *cache_dir, const char *url, struct source_repo **out, st
 	*out = NULL;
 	if (source_init(err) < 0)
 		return -1;
-	norm = source_normalize_url(url, err);
+	norm = source_normalize_url(url, opts, err);
 	if (norm == NULL)
 		return -1;
 	dir = source_mirror_path(cache_dir, norm, ".git");

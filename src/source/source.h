@@ -21,6 +21,17 @@
 /* How long one fetch may transfer before it is abandoned. */
 #define SOURCE_FETCH_TIMEOUT_MS (5 * 60 * 1000)
 
+/* How berth reaches sources. */
+struct source_opts {
+	char *const *roots; /* borrowed strv: local paths must be under one; NULL: none is */
+	const char
+	    *fetch_program; /* borrowed: berth-fetch, run per fetch; NULL: fetch in process */
+	int64_t connect_ms; /* with fetch_program: killed when silent this long at first, */
+	int64_t idle_ms;    /* or later this long (0: no such deadline), */
+	int64_t total_ms;   /* or past this (0: SOURCE_FETCH_TIMEOUT_MS) */
+	const _Atomic int *cancel; /* borrowed or NULL: non-zero kills the fetch */
+};
+
 /* An open mirror of a source. */
 struct source_repo;
 
@@ -44,13 +55,29 @@ int source_validate_config(const char *text, size_t len, char **error, void *arg
 /* Initialises libgit2, once for the process; safe to call more than once. */
 int source_init(struct err *err);
 
-/* Mirrors url (a local path, file://, http(s)://) into cache_dir: clones it
- * on first use, fetches it after (tags forced and pruned). On success *out is
- * an open mirror; the caller closes it with source_close(). */
-int source_sync(const char *cache_dir, const char *url, struct source_repo **out, struct err *err);
+/* Mirrors url (a local path, http(s)://, ssh) into cache_dir: clones it on
+ * first use, fetches it after (tags forced and pruned). opts NULL: any local
+ * path, fetched in this process (tests); else as opts says. On success *out
+ * is an open mirror; the caller closes it with source_close(). */
+int source_sync(const char *cache_dir, const char *url, const struct source_opts *opts,
+                struct source_repo **out, struct err *err);
 
-/* Opens the mirror of url made by an earlier source_sync(), without fetching. */
-int source_open(const char *cache_dir, const char *url, struct source_repo **out, struct err *err);
+/* Opens the mirror of url made by an earlier source_sync(), without fetching;
+ * url is checked against opts as source_sync() does. */
+int source_open(const char *cache_dir, const char *url, const struct source_opts *opts,
+                struct source_repo **out, struct err *err);
+
+/* Called as a fetch makes progress. */
+typedef void (*source_progress_fn)(void *arg);
+
+/* Fetches url's tags into the bare repository at git_dir, in this process,
+ * calling progress (may be NULL) as bytes come; what berth-fetch runs. */
+int source_fetch_into(const char *git_dir, const char *url, int64_t timeout_ms,
+                      source_progress_fn progress, void *arg, struct err *err);
+
+/* The host (with its port) url names, for errors: "git.example.com:8443";
+ * a local path is itself. */
+void source_url_host(const char *url, char *out, size_t size);
 
 /* Closes a mirror; NULL is fine. */
 void source_close(struct source_repo *r);

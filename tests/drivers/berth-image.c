@@ -129,7 +129,7 @@ int
 main(int argc, char **argv)
 {
 	struct image_registry_auth auths[8];
-	struct image_settings settings = {auths, 0, NULL, 0};
+	struct image_settings settings = {.auths = auths};
 	struct image_cache *cache = NULL;
 	struct image *img = NULL;
 	struct err err = ERR_INIT;

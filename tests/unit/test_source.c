@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -189,7 +192,7 @@ test_tags_listed_newest_first(void **state)
 	size_t n;
 	int calls = 0;
 
-	assert_int_equal(source_sync(f->cache, f->origin, &r, &err), 0);
+	assert_int_equal(source_sync(f->cache, f->origin, NULL, &r, &err), 0);
 	assert_string_equal(source_url(r), f->origin);
 	assert_int_equal(source_tags(r, validate_ok, &calls, &tags, &n, &err), 0);
 	assert_int_equal(n, 7);
@@ -258,7 +261,7 @@ test_read_file(void **state)
 	char *text = (char *)"untouched", *msg, commit[41], want[41];
 	size_t len = 99;
 
-	assert_int_equal(source_sync(f->cache, f->origin, &r, &err), 0);
+	assert_int_equal(source_sync(f->cache, f->origin, NULL, &r, &err), 0);
 	assert_int_equal(source_read_file(r, "v1", SOURCE_CONFIG_FILE, &text, &len, &err), 0);
 	assert_int_equal(len, 6);
 	assert_string_equal(text, "ok: 1\n");
@@ -310,7 +313,7 @@ test_fetch_moves_and_prunes(void **state)
 	size_t n, len;
 	int calls = 0;
 
-	assert_int_equal(source_sync(f->cache, f->origin, &old, &err), 0);
+	assert_int_equal(source_sync(f->cache, f->origin, NULL, &old, &err), 0);
 	assert_int_equal(source_tags(old, validate_ok, &calls, &tags, &n, &err), 0);
 	assert_int_equal(n, 7);
 	source_tags_free(tags, n);
@@ -322,12 +325,12 @@ test_fetch_moves_and_prunes(void **state)
 	git_sh(f, "git tag -a v4 -m 'release 4'");
 
 	/* Not fetched yet: source_open() sees the mirror as it was. */
-	assert_int_equal(source_open(f->cache, f->origin, &r, &err), 0);
+	assert_int_equal(source_open(f->cache, f->origin, NULL, &r, &err), 0);
 	assert_int_equal(source_read_file(r, "v2", SOURCE_CONFIG_FILE, &text, &len, &err), 0);
 	free(text);
 	source_close(r);
 
-	assert_int_equal(source_sync(f->cache, f->origin, &r, &err), 0);
+	assert_int_equal(source_sync(f->cache, f->origin, NULL, &r, &err), 0);
 	assert_int_equal(source_tags(r, validate_ok, &calls, &tags, &n, &err), 0);
 	assert_int_equal(n, 6);
 	assert_string_equal(tags[0].name, "v4");
@@ -367,44 +370,46 @@ test_urls_and_errors(void **state)
 	size_t n;
 
 	/* Not synced yet. */
-	assert_true(source_open(f->cache, f->origin, &r, &err) < 0);
+	assert_true(source_open(f->cache, f->origin, NULL, &r, &err) < 0);
 	assert_null(r);
 	assert_non_null(strstr(err.msg, "has not been fetched yet"));
 
-	/* file:// is another URL, hence another mirror, with the same tags. */
+	/* file:// is refused: it would pass --source-root by. */
 	url = xasprintf("file://%s", f->origin);
-	assert_int_equal(source_sync(f->cache, url, &r, &err), 0);
-	assert_string_equal(source_url(r), url);
-	assert_int_equal(source_tags(r, NULL, NULL, &tags, &n, &err), 0);
-	assert_int_equal(n, 7);
-	source_tags_free(tags, n);
-	source_close(r);
+	assert_true(source_sync(f->cache, url, NULL, &r, &err) < 0);
+	assert_null(r);
+	assert_non_null(strstr(err.msg, "file:// URLs are not accepted"));
 	free(url);
+	url = xasprintf("FILE:%s", f->origin);
+	assert_true(source_sync(f->cache, url, NULL, &r, &err) < 0);
+	free(url);
+	assert_int_equal(source_sync(f->cache, f->origin, NULL, &r, &err), 0);
+	source_close(r);
 
 	/* A path with extra slashes and dots shares the mirror of its real path. */
 	url = xasprintf("%s/./origin//", f->dir);
-	assert_int_equal(source_sync(f->cache, url, &r, &err), 0);
+	assert_int_equal(source_sync(f->cache, url, NULL, &r, &err), 0);
 	assert_string_equal(source_url(r), f->origin);
 	source_close(r);
 	free(url);
-	assert_int_equal(count_cache(f, ".git"), 2);
+	assert_int_equal(count_cache(f, ".git"), 1);
 
 	/* Missing, not a repository, empty. */
-	assert_true(source_sync(f->cache, "/nonexistent/berth-repo", &r, &err) < 0);
+	assert_true(source_sync(f->cache, "/nonexistent/berth-repo", NULL, &r, &err) < 0);
 	assert_null(r);
 	assert_string_equal(err.msg, "source /nonexistent/berth-repo: No such file or directory");
 	notgit = xasprintf("%s/notgit", f->dir);
 	assert_int_equal(mkdir(notgit, 0700), 0);
-	assert_true(source_sync(f->cache, notgit, &r, &err) < 0);
+	assert_true(source_sync(f->cache, notgit, NULL, &r, &err) < 0);
 	assert_non_null(strstr(err.msg, notgit));
-	assert_int_equal(count_cache(f, ".git"), 2);
+	assert_int_equal(count_cache(f, ".git"), 1);
 	assert_int_equal(count_cache(f, ".tmp"), 0);
-	assert_true(source_sync(f->cache, "", &r, &err) < 0);
+	assert_true(source_sync(f->cache, "", NULL, &r, &err) < 0);
 
 	empty = xasprintf("%s/empty", f->dir);
 	url = xasprintf("git init -q '%s'", empty);
 	assert_int_equal(system(url), 0);
-	assert_int_equal(source_sync(f->cache, empty, &r, &err), 0);
+	assert_int_equal(source_sync(f->cache, empty, NULL, &r, &err), 0);
 	assert_int_equal(source_tags(r, NULL, NULL, &tags, &n, &err), 0);
 	assert_int_equal(n, 0);
 	assert_null(tags);
@@ -429,7 +434,7 @@ sync_thread(void *arg)
 	struct source_repo *r;
 	struct source_tag *tags;
 
-	j->rc = source_sync(j->f->cache, j->f->origin, &r, &err);
+	j->rc = source_sync(j->f->cache, j->f->origin, NULL, &r, &err);
 	if (j->rc == 0) {
 		j->rc = source_tags(r, NULL, NULL, &tags, &j->n, &err);
 		if (j->rc == 0)
@@ -464,6 +469,90 @@ test_concurrent_sync(void **state)
 	assert_int_equal(count_cache(f, ".tmp"), 0);
 }
 
+/* Local paths only under the roots: one sentence whether a path outside
+ * exists or not, and a link out of a root is outside. */
+static void
+test_source_roots(void **state)
+{
+	struct fixture *f = *state;
+	char *roots[] = {f->dir, NULL};
+	struct source_opts opts = {.roots = roots};
+	struct source_opts none = {0};
+	struct err err = ERR_INIT;
+	struct source_repo *r = NULL;
+	char *link, *dotdot, msg_etc[ERR_MSG_MAX];
+
+	assert_int_equal(source_sync(f->cache, f->origin, &opts, &r, &err), 0);
+	source_close(r);
+	assert_true(source_sync(f->cache, "/etc", &opts, &r, &err) < 0);
+	assert_non_null(strstr(err.msg, "must be under"));
+	snprintf(msg_etc, sizeof msg_etc, "%s", err.msg + strlen("/etc"));
+	assert_true(source_sync(f->cache, "/nonexistent/berth", &opts, &r, &err) < 0);
+	assert_string_equal(err.msg + strlen("/nonexistent/berth"), msg_etc);
+	dotdot = xasprintf("%s/../../etc", f->dir);
+	assert_true(source_sync(f->cache, dotdot, &opts, &r, &err) < 0);
+	assert_non_null(strstr(err.msg, "must be under"));
+	link = xasprintf("%s/out", f->dir);
+	assert_int_equal(symlink("/etc", link), 0);
+	assert_true(source_sync(f->cache, link, &opts, &r, &err) < 0);
+	assert_non_null(strstr(err.msg, "must be under"));
+	assert_true(source_open(f->cache, link, &opts, &r, &err) < 0);
+	/* No roots: no local path at all; URLs still go. */
+	assert_true(source_sync(f->cache, f->origin, &none, &r, &err) < 0);
+	assert_non_null(strstr(err.msg, "--source-root"));
+	assert_null(r);
+	free(link);
+	free(dotdot);
+}
+
+/* A fetch in berth-fetch from a host that accepts connections and never
+ * answers ends at the first-answer deadline, with a sentence that names
+ * the host and the setting; a cancel ends it too. */
+static void
+test_fetch_program_deadlines(void **state)
+{
+	struct fixture *f = *state;
+	char *roots[] = {f->dir, NULL};
+	char *prog = exe_sibling("../berth-fetch"), *url;
+	struct source_opts opts = {.roots = roots,
+	                           .fetch_program = prog,
+	                           .connect_ms = 1000,
+	                           .idle_ms = 1000,
+	                           .total_ms = 20000};
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof sa;
+	struct err err = ERR_INIT;
+	struct source_repo *r = NULL;
+	_Atomic int cancel = 1;
+	int64_t t0;
+	int fd;
+
+	/* Through the program, a real fetch works as in process. */
+	assert_int_equal(source_sync(f->cache, f->origin, &opts, &r, &err), 0);
+	source_close(r);
+	/* The kernel completes the handshakes of a listener that never
+	 * accepts: connected, and silent. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	url = xasprintf("http://127.0.0.1:%d/stuck.git", ntohs(sa.sin_port));
+	t0 = now_mono_ms();
+	assert_true(source_sync(f->cache, url, &opts, &r, &err) < 0);
+	assert_true(now_mono_ms() - t0 < 5000);
+	assert_non_null(strstr(err.msg, "127.0.0.1:"));
+	assert_non_null(strstr(err.msg, "did not answer within 1 s (--fetch-connect-timeout)"));
+	assert_int_equal(count_cache(f, ".tmp"), 0);
+	opts.connect_ms = 0;
+	opts.cancel = &cancel;
+	assert_true(source_sync(f->cache, url, &opts, &r, &err) < 0);
+	assert_non_null(strstr(err.msg, "cancelled"));
+	close(fd);
+	free(url);
+	free(prog);
+}
+
 int
 main(void)
 {
@@ -473,6 +562,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_fetch_moves_and_prunes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_urls_and_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_sync, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_source_roots, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fetch_program_deadlines, setup, teardown),
 	};
 
 	if (source_init(NULL) < 0)

@@ -49,7 +49,7 @@ static void
 test_workq_runs_jobs(void **state)
 {
 	struct event_base *base = event_base_new();
-	struct workq *q = workq_new(base, 3);
+	struct workq *q = workq_new(base, 3, 0);
 	struct job jobs[50];
 	int finished = 0;
 
@@ -74,7 +74,7 @@ static void
 test_workq_free_drops_queued(void **state)
 {
 	struct event_base *base = event_base_new();
-	struct workq *q = workq_new(base, 1);
+	struct workq *q = workq_new(base, 1, 0);
 	struct job jobs[20];
 	int finished = 0;
 
@@ -94,12 +94,86 @@ test_workq_free_drops_queued(void **state)
 	event_base_free(base);
 }
 
+/* A job of the "stuck" lane waits until released; jobs of another lane
+ * count themselves and end the loop when all ran. */
+struct lane_state {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int released;
+	int stuck_running, stuck_max;
+	int good_done;
+	struct event_base *base;
+};
+
+static void
+stuck_work(void *arg)
+{
+	struct lane_state *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	if (++s->stuck_running > s->stuck_max)
+		s->stuck_max = s->stuck_running;
+	while (!s->released)
+		pthread_cond_wait(&s->cond, &s->lock);
+	s->stuck_running--;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void
+good_work(void *arg)
+{
+	(void)arg;
+}
+
+static void
+good_done(void *arg)
+{
+	struct lane_state *s = arg;
+
+	if (++s->good_done == 6)
+		event_base_loopbreak(s->base);
+}
+
+static void
+test_workq_lanes_pass_a_stuck_key(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct workq *q = workq_new(base, 3, 2);
+	struct lane_state s = {.base = base};
+
+	(void)state;
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.cond, NULL);
+	/* Five jobs stuck on one peer, then six for others: the stuck key
+	 * holds two of the three workers, never the third. */
+	for (int i = 0; i < 5; i++)
+		workq_submit_keyed(q, "registry.stuck:5000", stuck_work, NULL, &s);
+	for (int i = 0; i < 6; i++)
+		workq_submit_keyed(q, i % 2 ? "good.example" : NULL, good_work, good_done, &s);
+	event_base_dispatch(base);
+	assert_int_equal(s.good_done, 6);
+	pthread_mutex_lock(&s.lock);
+	assert_int_equal(s.stuck_max, 2);
+	s.released = 1;
+	pthread_cond_broadcast(&s.cond);
+	pthread_mutex_unlock(&s.lock);
+	/* The stuck ones then all run, two at a time; free waits for them. */
+	while (workq_pending(q) > 0)
+		event_base_loop(base, EVLOOP_ONCE);
+	assert_int_equal(s.stuck_max, 2);
+	workq_free(q);
+	pthread_cond_destroy(&s.cond);
+	pthread_mutex_destroy(&s.lock);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_workq_runs_jobs),
 	    cmocka_unit_test(test_workq_free_drops_queued),
+	    cmocka_unit_test(test_workq_lanes_pass_a_stuck_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@ with a private state directory (stopped by PID), a JSON client, git sources
 made with the git CLI, and a look into the store with sqlite3."""
 import json
 import os
+import tempfile
 import signal
 import socket
 import sqlite3
@@ -107,7 +108,7 @@ def assert_error(status_body, status, code, *words):
 
 
 class Berthd:
-    def __init__(self, binary, state_dir, args=(), wrapper=()):
+    def __init__(self, binary, state_dir, args=(), wrapper=(), source_roots=None):
         self.port = free_port()
         self.router_port = free_port()
         self.state_dir = state_dir
@@ -116,7 +117,10 @@ class Berthd:
         self.log = open(self.log_path, "w")
         cmd = list(wrapper) + [binary, "--state-dir", state_dir,
                                "--listen", f"127.0.0.1:{self.port}",
-                               "--router-listen", f"127.0.0.1:{self.router_port}"] + list(args)
+                               "--router-listen", f"127.0.0.1:{self.router_port}",
+                               ] + [a for r in (source_roots or [tempfile.gettempdir()])
+                                    # The tests' repositories are in temporary directories.
+                                    for a in ("--source-root", r)] + list(args)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -3,6 +3,7 @@ ports with a private state directory (stopped by PID), and `berth` run with a
 clean environment (its own HOME, so no user config file leaks in)."""
 import json
 import os
+import tempfile
 import signal
 import socket
 import subprocess
@@ -95,7 +96,8 @@ class Berthd:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [binary, "--state-dir", state_dir, "--listen", f"127.0.0.1:{self.port}",
-             "--router-listen", f"127.0.0.1:{self.router_port}"],
+             "--router-listen", f"127.0.0.1:{self.router_port}",
+             "--source-root", tempfile.gettempdir()],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         token_path = os.path.join(state_dir, "admin-token")

@@ -56,7 +56,8 @@ class Berthd:
         self.log = open(self.log_path, "w")
         cmd = list(wrapper) + [binary, "--state-dir", state_dir,
                                "--listen", f"127.0.0.1:{self.port}",
-                               "--router-listen", f"127.0.0.1:{free_port()}"] + list(args)
+                               "--router-listen", f"127.0.0.1:{free_port()}",
+                               "--source-root", tempfile.gettempdir()] + list(args)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

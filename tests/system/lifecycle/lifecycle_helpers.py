@@ -172,7 +172,8 @@ class Berthd:
         self.args = ["--state-dir", self.state, "--listen", f"127.0.0.1:{self.port}",
                      "--router-listen", f"127.0.0.1:{self.router_port}",
                      "--subnet", f"10.89.{n}.0/24", "--bridge", self.bridge,
-                     "--log-level", "debug"] + list(args)
+                     "--log-level", "debug",
+                     "--source-root", tempfile.gettempdir()] + list(args)
         self.env = env
         self.logpath = os.path.join(self.state, "berthd.log")
         self.proc = None
@@ -203,7 +204,13 @@ class Berthd:
             return f.read()
 
     def call(self, method, path, body=None, token=None):
-        status, data, _ = http(method, self.api + path, body, token or self.token)
+        # 504 source_timeout: berthd is still fetching the source; a client
+        # asks again (joining that fetch), as the CLI does.
+        for _ in range(120):
+            status, data, _ = http(method, self.api + path, body, token or self.token)
+            if status != 504 or b"source_timeout" not in data:
+                break
+            time.sleep(0.5)
         try:
             return status, json.loads(data) if data else None
         except ValueError:
