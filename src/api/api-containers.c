@@ -8,6 +8,7 @@
 #include "api/api-common.h"
 #include "api/api-deploy.h"
 #include "api/api-json.h"
+#include "api/api-pending.h"
 #include "api/api-routes.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -139,9 +140,11 @@ create_job_free(struct create_job *j)
 }
 
 /* Writes the container, its first deployment, bindings and settings and the
- * event in one transaction; answers 202 with the container. */
+ * event in one transaction; answers 202 with the container. pending: the
+ * source is still being fetched; the container is written without a
+ * deployment, which api-pending.c writes when the fetch ends. */
 static void
-create_finish(struct api_req *r, struct create_job *j)
+create_write(struct api_req *r, struct create_job *j, int pending)
 {
 	struct berthd *d = j->d;
 	struct store_container c = {0};
@@ -167,38 +170,63 @@ create_finish(struct api_req *r, struct create_job *j)
 	spec.debug = j->debug;
 	spec.secrets = j->secrets;
 	spec.env = j->env;
-	if (api_deploy_prepare(r, d, &spec, &dep, NULL) < 0)
+	if (pending) {
+		struct api_refusal why = {0};
+		json_t *names = json_array();
+
+		/* What can be checked without the config is. */
+		if (api_deploy_check_names(d, &r->who, j->secrets, &why) < 0) {
+			json_decref(names);
+			api_refusal_reply(r, &why);
+			goto out;
+		}
+		for (char **n = j->secrets; n != NULL && *n != NULL; n++)
+			json_array_append_new(names, json_string(*n));
+		names = json_pack("{s:o}", "secrets", names);
+		c.pending = json_dumps(names, JSON_COMPACT);
+		json_decref(names);
+	} else if (api_deploy_prepare(r, d, &spec, &dep, NULL) < 0) {
 		goto out;
+	}
 
 	snprintf(c.org_id, sizeof c.org_id, "%.*s", STORE_ID_LEN, r->who.org_id);
 	c.name = xstrdup(j->name);
 	c.status = CONTAINER_DEPLOYING;
-	c.status_detail = xstrdup("queued");
-	c.debug = dep.debug;
-	c.source_repo = j->from_repo ? xstrdup(j->fetch.url) : NULL;
+	c.status_detail = pending ? xasprintf("fetching %s", j->fetch.repo) : xstrdup("queued");
+	c.debug = pending ? j->debug : dep.debug;
+	c.source_repo = !j->from_repo ? NULL
+	                : pending     ? xstrdup(j->fetch.repo)
+	                              : xstrdup(j->fetch.url);
 	c.source_tag = j->from_repo ? xstrdup(j->fetch.tag) : NULL;
 	if ((rc = store_begin(d->store, &err)) < 0)
 		goto fail;
-	if ((rc = store_container_create(d->store, &c, &err)) < 0 ||
-	    (rc = api_deploy_write(d, c.id, &dep, &err)) < 0)
+	if ((rc = store_container_create(d->store, &c, &err)) < 0)
 		goto rollback;
-	snprintf(c.deployment_id, sizeof c.deployment_id, "%s", dep.id);
-	if ((rc = store_container_save(d->store, &c, &err)) < 0)
-		goto rollback;
+	if (!pending) {
+		if ((rc = api_deploy_write(d, c.id, &dep, &err)) < 0)
+			goto rollback;
+		snprintf(c.deployment_id, sizeof c.deployment_id, "%s", dep.id);
+		if ((rc = store_container_save(d->store, &c, &err)) < 0)
+			goto rollback;
+	}
 	json_object_foreach(j->env, key, val)
 	{
 		if ((rc = store_setting_set(d->store, c.id, key, json_string_value(val), &err)) < 0)
 			goto rollback;
 	}
 	if ((rc = berthd_event(d, r->who.org_id, c.name, "container.created", &err,
-	                       "container %s created from %s%s%s%s", c.name,
-	                       j->from_repo ? j->fetch.url : "an uploaded config",
+	                       "container %s created from %s%s%s%s%s", c.name,
+	                       j->from_repo ? c.source_repo : "an uploaded config",
 	                       j->from_repo ? " at " : "", j->from_repo ? j->fetch.tag : "",
-	                       dep.debug ? " (debug)" : "")) < 0)
+	                       c.debug ? " (debug)" : "",
+	                       pending ? "; its source is still being fetched" : "")) < 0)
 		goto rollback;
 	if ((rc = store_commit(d->store, &err)) < 0)
 		goto fail;
-	recon_kick(d->recon, c.id);
+	if (pending)
+		api_pending_resolve(d, &c);
+	else
+		recon_kick(d->recon, c.id);
 	if ((rc = api_json_container(d, r->who.org_name, &c, &out, &err)) < 0)
 		goto fail;
 	api_reply_json(r, 202, out);
@@ -233,7 +261,21 @@ create_fetched(struct api_req *r, void *arg)
 		create_job_free(j);
 		return;
 	}
-	create_finish(r, j);
+	create_write(r, j, 0);
+}
+
+/* The source has not answered within the API's wait: the container is
+ * created now and deployed when the fetch ends. */
+static void
+create_waiting(struct api_req *r, void *arg)
+{
+	struct create_job *j = arg;
+
+	if (r == NULL) {
+		create_job_free(j);
+		return;
+	}
+	create_write(r, j, 1);
 }
 
 static void
@@ -299,11 +341,12 @@ containers_create(struct api_req *r)
 	j->name = xstrdup(name);
 	if (config != NULL) {
 		j->config = xstrdup(config);
-		create_finish(r, take_ptr(&j));
+		create_write(r, take_ptr(&j), 0);
 	} else {
 		j->from_repo = 1;
 		api_fetch_init(&j->fetch, d, repo, tag);
-		api_fetch_start(r, d, &j->fetch, 0, 0, create_work, create_fetched, j);
+		api_fetch_start_or(r, d, &j->fetch, 0, 0, create_work, create_fetched,
+		                   create_waiting, j);
 		j = NULL;
 	}
 out:

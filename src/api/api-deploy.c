@@ -1,10 +1,12 @@
 #include "api/api-deploy.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api-common.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "config/config.h"
 #include "config/measurement.h"
@@ -62,6 +64,7 @@ struct fetch_start {
 	int use_stale;
 	workq_fn work;
 	api_async_done_fn done;
+	api_async_done_fn on_wait; /* or NULL: 504 */
 	void *arg;
 };
 
@@ -88,6 +91,9 @@ fetch_start_waited(struct api_req *r, void *p, enum api_source_result res, int64
 		f->rc = -1;
 		f->err = *err;
 		s->done(r, s->arg);
+	} else if (s->on_wait != NULL) {
+		f->source = res;
+		s->on_wait(r, s->arg);
 	} else {
 		source_url_host(f->repo, host, sizeof host);
 		api_reply_error(r, 504, "source_timeout",
@@ -103,8 +109,17 @@ void
 api_fetch_start(struct api_req *r, struct berthd *d, struct api_fetch *f, int64_t fresh_ms,
                 int use_stale, workq_fn work, api_async_done_fn done, void *arg)
 {
+	api_fetch_start_or(r, d, f, fresh_ms, use_stale, work, done, NULL, arg);
+}
+
+void
+api_fetch_start_or(struct api_req *r, struct berthd *d, struct api_fetch *f, int64_t fresh_ms,
+                   int use_stale, workq_fn work, api_async_done_fn done, api_async_done_fn on_wait,
+                   void *arg)
+{
 	struct fetch_start *s = xcalloc(1, sizeof *s);
 
+	s->on_wait = on_wait;
 	s->f = f;
 	s->use_stale = use_stale;
 	s->work = work;
@@ -113,29 +128,72 @@ api_fetch_start(struct api_req *r, struct berthd *d, struct api_fetch *f, int64_
 	api_source_fetch(r, d, f->repo, fresh_ms, fetch_start_waited, s);
 }
 
+static int refuse(struct api_refusal *why, int status, const char *code, const char *fmt, ...)
+    BERTH_PRINTF(4, 5);
+
+static int
+refuse(struct api_refusal *why, int status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		log_fatal("out of memory");
+	va_end(ap);
+	free(why->message);
+	why->status = status;
+	why->code = code;
+	why->message = msg;
+	return -1;
+}
+
+void
+api_refusal_reply(struct api_req *r, struct api_refusal *why)
+{
+	api_reply_object(r, why->status,
+	                 json_pack("{s:{s:s,s:s}}", "error", "code", why->code, "message",
+	                           why->message != NULL ? why->message : ""));
+	api_refusal_clear(why);
+}
+
+void
+api_refusal_clear(struct api_refusal *why)
+{
+	free(why->message);
+	memset(why, 0, sizeof *why);
+}
+
 int
-api_fetch_check(struct api_req *r, const struct api_fetch *f)
+api_fetch_refusal(const struct api_fetch *f, struct api_refusal *why)
 {
 	if (f->rc == 0)
 		return 0;
 	switch (f->stage) {
 	case API_FETCH_SYNC:
 		/* The sentence names the source (and what failed). */
-		api_reply_error(r, 422, "invalid_source", "repo: %s", f->err.msg);
-		break;
+		return refuse(why, 422, "invalid_source", "repo: %s", f->err.msg);
 	case API_FETCH_TAG:
-		api_reply_error(r, 422, "unknown_tag", "tag: %s is not a tag of %s", f->tag,
-		                f->url != NULL ? f->url : f->repo);
-		break;
+		return refuse(why, 422, "unknown_tag", "tag: %s is not a tag of %s", f->tag,
+		              f->url != NULL ? f->url : f->repo);
 	case API_FETCH_READ:
-		api_reply_error(r, 422, "invalid_config", "%s@%s: cannot read it: %s",
-		                SOURCE_CONFIG_FILE, f->tag, f->err.msg);
-		break;
+		return refuse(why, 422, "invalid_config", "%s@%s: cannot read it: %s",
+		              SOURCE_CONFIG_FILE, f->tag, f->err.msg);
 	case API_FETCH_TAGS:
-		api_reply_error(r, 500, "internal", "listing the tags of %s failed: %s", f->repo,
-		                f->err.msg);
-		break;
+		return refuse(why, 500, "internal", "listing the tags of %s failed: %s", f->repo,
+		              f->err.msg);
 	}
+	return -1;
+}
+
+int
+api_fetch_check(struct api_req *r, const struct api_fetch *f)
+{
+	struct api_refusal why = {0};
+
+	if (api_fetch_refusal(f, &why) == 0)
+		return 0;
+	api_refusal_reply(r, &why);
 	return -1;
 }
 
@@ -157,24 +215,25 @@ api_deploy_cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Answers 422 with every error of a config, one "file:line:col: key:
- * sentence" line each (longer than api_reply_error's sentences may be). */
-static void
-api_deploy_reply_config_errors(struct api_req *r, const struct config_errors *errs)
+/* A 422 with every error of a config, one "file:line:col: key: sentence"
+ * line each (longer than api_reply_error's sentences may be). */
+static int
+api_deploy_config_errors(struct api_refusal *why, const struct config_errors *errs)
 {
 	char *msg = config_errors_format(errs);
 	size_t n = strlen(msg);
 
 	if (n > 0 && msg[n - 1] == '\n')
 		msg[n - 1] = '\0';
-	api_reply_object(
-	    r, 422, json_pack("{s:{s:s,s:s}}", "error", "code", "invalid_config", "message", msg));
+	refuse(why, 422, "invalid_config", "%s", msg);
 	free(msg);
+	return -1;
 }
 
-/* Answers 422 and returns -1 unless every name is a secret of the org. */
+/* 422 unless every name is a secret of the org. */
 static int
-api_deploy_check_secrets(struct api_req *r, struct berthd *d, char *const *names)
+api_deploy_check_secrets(struct berthd *d, const struct api_principal *who, char *const *names,
+                         struct api_refusal *why)
 {
 	struct store_secret *secrets = NULL;
 	struct err err = ERR_INIT;
@@ -183,20 +242,17 @@ api_deploy_check_secrets(struct api_req *r, struct berthd *d, char *const *names
 
 	if (names == NULL)
 		return 0;
-	if ((rc = store_secret_list(d->store, r->who.org_id, &secrets, &n, &err)) < 0) {
-		api_reply_error(r, 500, "internal", "reading the secrets failed: %s", err.msg);
-		return -1;
-	}
+	if ((rc = store_secret_list(d->store, who->org_id, &secrets, &n, &err)) < 0)
+		return refuse(why, 500, "internal", "reading the secrets failed: %s", err.msg);
 	for (size_t i = 0; names[i] != NULL && rc == 0; i++) {
 		size_t j;
 
 		for (j = 0; j < n && strcmp(secrets[j].name, names[i]) != 0; j++)
 			;
 		if (j == n) {
-			api_reply_error(r, 422, "unknown_secret",
-			                "secrets: %s is not a secret of org %s; set it first",
-			                names[i], r->who.org_name);
-			rc = -1;
+			rc = refuse(why, 422, "unknown_secret",
+			            "secrets: %s is not a secret of org %s; set it first", names[i],
+			            who->org_name);
 		}
 	}
 	store_secret_list_free(secrets, n);
@@ -206,6 +262,19 @@ api_deploy_check_secrets(struct api_req *r, struct berthd *d, char *const *names
 int
 api_deploy_prepare(struct api_req *r, struct berthd *d, const struct api_deploy_spec *spec,
                    struct store_deployment *dep, struct config **cfg)
+{
+	struct api_refusal why = {0};
+
+	if (api_deploy_check(d, &r->who, spec, dep, cfg, &why) == 0)
+		return 0;
+	api_refusal_reply(r, &why);
+	return -1;
+}
+
+int
+api_deploy_check(struct berthd *d, const struct api_principal *who,
+                 const struct api_deploy_spec *spec, struct store_deployment *dep,
+                 struct config **cfg, struct api_refusal *why)
 {
 	struct config_errors errs;
 	struct config *c = NULL;
@@ -219,13 +288,12 @@ api_deploy_prepare(struct api_req *r, struct berthd *d, const struct api_deploy_
 	memset(dep, 0, sizeof *dep);
 	/* Answers carry the text as a JSON string, which must be UTF-8. */
 	if ((jnames = json_stringn(spec->config, spec->config_len)) == NULL) {
-		api_reply_error(r, 422, "invalid_config", "%s: the file is not UTF-8 text",
-		                spec->file);
+		refuse(why, 422, "invalid_config", "%s: the file is not UTF-8 text", spec->file);
 		goto out;
 	}
 	json_decref(take_ptr(&jnames));
 	if (config_parse(spec->file, spec->config, spec->config_len, &c, &errs) < 0) {
-		api_deploy_reply_config_errors(r, &errs);
+		api_deploy_config_errors(why, &errs);
 		goto out;
 	}
 	/* Resolved now and recorded: a later --runtime does not change what
@@ -237,15 +305,14 @@ api_deploy_prepare(struct api_req *r, struct berthd *d, const struct api_deploy_
 		char *offered = berthd_isolation_offered(d);
 
 		if (spec->isolation == NULL && c->deploy.isolation != NULL)
-			api_reply_error(
-			    r, 422, "isolation_unavailable",
-			    "%s: deploy.isolation: isolation %s is not available on this "
-			    "host: it offers %s",
-			    spec->file, iso, offered);
+			refuse(why, 422, "isolation_unavailable",
+			       "%s: deploy.isolation: isolation %s is not available on this "
+			       "host: it offers %s",
+			       spec->file, iso, offered);
 		else
-			api_reply_error(r, 422, "isolation_unavailable",
-			                "isolation %s is not available on this host: it offers %s",
-			                iso, offered);
+			refuse(why, 422, "isolation_unavailable",
+			       "isolation %s is not available on this host: it offers %s", iso,
+			       offered);
 		free(offered);
 		goto out;
 	}
@@ -256,7 +323,7 @@ api_deploy_prepare(struct api_req *r, struct berthd *d, const struct api_deploy_
 				names = strv_push(names, *s);
 	if (names != NULL)
 		qsort(names, strv_len(names), sizeof *names, api_deploy_cmp_names);
-	if (api_deploy_check_secrets(r, d, names) < 0)
+	if (api_deploy_check_secrets(d, who, names, why) < 0)
 		goto out;
 
 	images = xcalloc(c->n_containers, sizeof *images);
@@ -323,6 +390,46 @@ api_deploy_write(struct berthd *d, const char *container_id, struct store_deploy
 	}
 	json_decref(names);
 	return rc;
+}
+
+char **
+api_deploy_names_of(const char *json_names)
+{
+	json_t *list = json_loads(json_names != NULL ? json_names : "[]", 0, NULL);
+	json_t *v;
+	char **names = NULL;
+	size_t i;
+
+	json_array_foreach(list, i, v)
+	{
+		if (json_is_string(v))
+			names = strv_push(names, json_string_value(v));
+	}
+	json_decref(list);
+	return names;
+}
+
+int
+api_deploy_settings_of(struct berthd *d, const char *container_id, json_t **out, struct err *err)
+{
+	struct store_setting *s = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = store_setting_list(d->store, container_id, &s, &n, err)) < 0)
+		return rc;
+	*out = json_object();
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(*out, s[i].key, json_string(s[i].value));
+	store_setting_list_free(s, n);
+	return 0;
+}
+
+int
+api_deploy_check_names(struct berthd *d, const struct api_principal *who, char *const *names,
+                       struct api_refusal *why)
+{
+	return api_deploy_check_secrets(d, who, names, why);
 }
 
 int

@@ -60,6 +60,27 @@ void api_fetch_run(struct api_fetch *f);
 void api_fetch_start(struct api_req *r, struct berthd *d, struct api_fetch *f, int64_t fresh_ms,
                      int use_stale, workq_fn work, api_async_done_fn done, void *arg);
 
+/* api_fetch_start(), but a source still being fetched after the wait calls
+ * on_wait(r, arg) instead of answering 504 (the fetch goes on). */
+void api_fetch_start_or(struct api_req *r, struct berthd *d, struct api_fetch *f, int64_t fresh_ms,
+                        int use_stale, workq_fn work, api_async_done_fn done,
+                        api_async_done_fn on_wait, void *arg);
+
+/* Why a request is refused: what the API answers, or what a container
+ * created before its source was fetched is failed with. */
+struct api_refusal {
+	int status;       /* 422, 500 */
+	const char *code; /* static: "invalid_config" */
+	char *message;    /* owned: the sentence */
+};
+
+/* Answers why (its JSON error) and clears it. */
+void api_refusal_reply(struct api_req *r, struct api_refusal *why);
+void api_refusal_clear(struct api_refusal *why);
+
+/* 0 when f succeeded, else -1 with why filled. */
+int api_fetch_refusal(const struct api_fetch *f, struct api_refusal *why);
+
 /* Answers 422 for a failed fetch and returns -1; 0 when it succeeded. */
 int api_fetch_check(struct api_req *r, const struct api_fetch *f);
 
@@ -88,10 +109,29 @@ struct api_deploy_spec {
 int api_deploy_prepare(struct api_req *r, struct berthd *d, const struct api_deploy_spec *spec,
                        struct store_deployment *dep, struct config **cfg);
 
+/* api_deploy_prepare() for the org of who, answering nothing: -1 with why
+ * filled instead. Loop thread. */
+int api_deploy_check(struct berthd *d, const struct api_principal *who,
+                     const struct api_deploy_spec *spec, struct store_deployment *dep,
+                     struct config **cfg, struct api_refusal *why);
+
 /* Stores dep (filling its id) as a deployment of container_id, with a binding
  * per secret name. Meant for the caller's transaction. */
 int api_deploy_write(struct berthd *d, const char *container_id, struct store_deployment *dep,
                      struct err *err);
+
+/* The names of a JSON array of strings (a deployment's secrets_json, a
+ * pending create's "secrets") as an owned strv; NULL when none. */
+char **api_deploy_names_of(const char *json_names);
+
+/* The container's external settings as an owned object. */
+int api_deploy_settings_of(struct berthd *d, const char *container_id, json_t **out,
+                           struct err *err);
+
+/* 0 when every name (a strv; NULL is fine) is a secret of who's org, else
+ * -1 with why. */
+int api_deploy_check_names(struct berthd *d, const struct api_principal *who, char *const *names,
+                           struct api_refusal *why);
 
 /* GPUs of the host for the strategy (settings.gpus; 0 when undetected). */
 int api_deploy_host_gpus(struct berthd *d);

@@ -62,7 +62,8 @@ wait_end(struct api_source_wait *w, enum api_source_result res, const struct err
 		*pp = w->next;
 	if (w->r != NULL && w->conn != NULL)
 		evhttp_connection_set_closecb(w->conn, NULL, NULL);
-	event_free(w->timer);
+	if (w->timer != NULL)
+		event_free(w->timer);
 	w->done(w->r, w->arg, res, s->fetched_at > 0 ? (now - s->fetched_at) / 1000 : -1, err);
 	free(w);
 }
@@ -179,9 +180,11 @@ api_source_fetch(struct api_req *r, struct berthd *d, const char *repo, int64_t 
 			done(r, arg, API_SOURCE_FETCHED, (now - s->fetched_at) / 1000, NULL);
 			return;
 		}
-		/* A fetch that just failed is not tried again at once: a stuck
-		 * host would be asked by every request. */
-		if (s->failed_at > s->fetched_at && now - s->failed_at < API_SOURCE_FAIL_MS) {
+		/* A fetch that just failed is not tried again at once for a
+		 * request: a stuck host would be asked by every one. berthd's
+		 * own work (a retry, a restart) fetches again. */
+		if (r != NULL && s->failed_at > s->fetched_at &&
+		    now - s->failed_at < API_SOURCE_FAIL_MS) {
 			done(r, arg, API_SOURCE_FAILED, -1, &s->err);
 			return;
 		}
@@ -189,14 +192,17 @@ api_source_fetch(struct api_req *r, struct berthd *d, const char *repo, int64_t 
 	}
 	w = xcalloc(1, sizeof *w);
 	w->r = r;
-	w->conn = evhttp_request_get_connection(r->req);
 	w->src = s;
 	w->done = done;
 	w->arg = arg;
-	w->timer = evtimer_new(d->base, wait_on_timer, w);
-	evtimer_add(w->timer, &tv);
-	if (w->conn != NULL)
-		evhttp_connection_set_closecb(w->conn, wait_on_close, w);
+	/* Without a request: work of berthd's own, which waits for the end. */
+	if (r != NULL) {
+		w->conn = evhttp_request_get_connection(r->req);
+		w->timer = evtimer_new(d->base, wait_on_timer, w);
+		evtimer_add(w->timer, &tv);
+		if (w->conn != NULL)
+			evhttp_connection_set_closecb(w->conn, wait_on_close, w);
+	}
 	w->next = s->waits;
 	s->waits = w;
 }

@@ -33,7 +33,9 @@ typedef void (*api_source_fn)(struct api_req *r, void *arg, enum api_source_resu
                               int64_t age_s, const struct err *err);
 
 /* Makes sure repo's mirror is at most fresh_ms old (0: fetched for this
- * request, or by a fetch that was running when it came), then calls done. */
+ * request, or by a fetch that was running when it came), then calls done.
+ * r NULL: berthd's own work, waiting for the fetch to end (no timeout;
+ * done gets a NULL request). */
 void api_source_fetch(struct api_req *r, struct berthd *d, const char *repo, int64_t fresh_ms,
                       api_source_fn done, void *arg);
 

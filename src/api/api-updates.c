@@ -12,6 +12,7 @@
 #include "api/api-common.h"
 #include "api/api-deploy.h"
 #include "api/api-json.h"
+#include "api/api-pending.h"
 #include "api/api-routes.h"
 #include "common/util.h"
 #include "config/config.h"
@@ -44,41 +45,6 @@ update_job_free(struct update_job *j)
 	json_decref(j->env);
 	api_fetch_clear(&j->fetch);
 	free(j);
-}
-
-/* The names of a deployment's secrets_json as a strv. */
-static char **
-update_names_of(const struct store_deployment *dep)
-{
-	json_t *list = json_loads(dep->secrets_json != NULL ? dep->secrets_json : "[]", 0, NULL);
-	json_t *v;
-	char **names = NULL;
-	size_t i;
-
-	json_array_foreach(list, i, v)
-	{
-		if (json_is_string(v))
-			names = strv_push(names, json_string_value(v));
-	}
-	json_decref(list);
-	return names;
-}
-
-/* The container's external settings as an object. */
-static int
-update_settings_of(struct berthd *d, const char *container_id, json_t **out, struct err *err)
-{
-	struct store_setting *s = NULL;
-	size_t n = 0;
-	int rc;
-
-	if ((rc = store_setting_list(d->store, container_id, &s, &n, err)) < 0)
-		return rc;
-	*out = json_object();
-	for (size_t i = 0; i < n; i++)
-		json_object_set_new(*out, s[i].key, json_string(s[i].value));
-	store_setting_list_free(s, n);
-	return 0;
 }
 
 /* Replaces every external setting of the container with env's. */
@@ -149,7 +115,7 @@ update_finish(struct api_req *r, struct update_job *j)
 		api_reply_error(r, 422, "invalid_update", "kind: %s", why);
 		goto out;
 	}
-	if ((rc = update_settings_of(d, c.id, &settings, &err)) < 0)
+	if ((rc = api_deploy_settings_of(d, c.id, &settings, &err)) < 0)
 		goto fail;
 
 	/* What the new deployment copies: the current one, or for a retry the
@@ -164,7 +130,7 @@ update_finish(struct api_req *r, struct update_job *j)
 		api_reply_error(r, 422, "invalid_update", "kind: the container has no deployment");
 		goto out;
 	}
-	names = update_names_of(from);
+	names = api_deploy_names_of(from->secrets_json);
 	spec.tag = from->tag;
 	spec.debug = from->debug;
 	spec.secrets = names;
@@ -294,6 +260,48 @@ update_fetched(struct api_req *r, void *arg)
 	update_finish(r, j);
 }
 
+/* A container created before its source was fetched has no deployment to
+ * update yet. A retry of one whose fetch failed fetches again: 202 with the
+ * container (there is no update object: the first deployment is retried). */
+static void
+update_pending(struct api_req *r, struct berthd *d, struct store_container *c,
+               enum update_kind kind)
+{
+	struct err err = ERR_INIT;
+	json_t *out;
+	int rc;
+
+	if (c->status != CONTAINER_FAILED) {
+		api_reply_error(r, 409, "no_deployment",
+		                "container %s has no deployment yet: its source is being fetched",
+		                c->name);
+		return;
+	}
+	if (kind != UPDATE_KIND_RETRY) {
+		api_reply_error(r, 409, "no_deployment",
+		                "container %s failed before its first deployment; retry it",
+		                c->name);
+		return;
+	}
+	c->status = CONTAINER_DEPLOYING;
+	free(c->status_detail);
+	c->status_detail = xasprintf("fetching %s", c->source_repo);
+	if ((rc = store_begin(d->store, &err)) < 0 ||
+	    (rc = store_container_save(d->store, c, &err)) < 0 ||
+	    (rc = berthd_event(d, c->org_id, c->name, "container.retried", &err,
+	                       "fetching %s at %s again", c->source_repo, c->source_tag)) < 0 ||
+	    (rc = store_commit(d->store, &err)) < 0) {
+		store_rollback(d->store);
+		api_reply_store_error(r, rc, &err);
+		return;
+	}
+	api_pending_resolve(d, c);
+	if ((rc = api_json_container(d, r->who.org_name, c, &out, &err)) < 0)
+		api_reply_store_error(r, rc, &err);
+	else
+		api_reply_json(r, 202, out);
+}
+
 static void
 updates_create(struct api_req *r)
 {
@@ -353,6 +361,10 @@ updates_create(struct api_req *r)
 	if (api_container_lookup(r, r->captures[0], &c) < 0)
 		goto out;
 	j->name = xstrdup(c.name);
+	if (c.pending != NULL) {
+		update_pending(r, d, &c, j->kind);
+		goto out;
+	}
 	if (j->kind != UPDATE_KIND_TAG) {
 		update_finish(r, take_ptr(&j));
 		goto out;

@@ -17,6 +17,7 @@
 
 #include "api/api-routes.h"
 #include "api/api-server.h"
+#include "api/api-pending.h"
 #include "api/api-source.h"
 #include "api/sse.h"
 #include "common/buf.h"
@@ -383,6 +384,8 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 		return -1;
 	if (recon_start(d->recon, err) < 0)
 		return err_wrap(err, "reconciler");
+	if (api_pending_resume(d, err) < 0)
+		return err_wrap(err, "containers waiting for their source");
 	if (api_server_new(d->base, d->settings.listen_addr, d->settings.listen_port, berthd_routes,
 	                   berthd_auth, d, &d->api, err) < 0)
 		return err_wrap(err, "API");
@@ -408,6 +411,7 @@ berthd_stop(struct berthd *d)
 	workq_free(d->healthq);
 	workq_free(d->workq);
 	api_sources_free(take_ptr(&d->api_sources));
+	api_pendings_free(take_ptr(&d->api_pendings));
 	recon_free(d->recon);
 	if (d->flush != NULL) {
 		berthd_on_flush(-1, 0, d); /* frees what is left */

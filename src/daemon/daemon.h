@@ -20,6 +20,7 @@ struct event_base;
 struct event;
 struct workq;
 struct api_sources;
+struct api_pendings;
 struct api_server;
 struct store;
 struct sse_hub;
@@ -72,13 +73,14 @@ struct berthd {
 	struct berthd_metrics metrics;
 	struct berthd_list_cache list_cache[BERTHD_LIST_CACHE]; /* by org, round robin */
 	unsigned list_cache_next;
-	char default_org_id[33];         /* the org made at first start; its tokens are admin */
-	struct event *sigterm;           /* owned */
-	struct event *sigint;            /* owned */
-	_Atomic int stopping;            /* SIGTERM seen: finish and exit (read by workers) */
-	char *fetch_program;             /* owned: berth-fetch beside berthd */
-	struct source_opts sources;      /* how sources are reached (borrows the above) */
-	struct api_sources *api_sources; /* owned: the API's fetches, made on first use */
+	char default_org_id[33];           /* the org made at first start; its tokens are admin */
+	struct event *sigterm;             /* owned */
+	struct event *sigint;              /* owned */
+	_Atomic int stopping;              /* SIGTERM seen: finish and exit (read by workers) */
+	char *fetch_program;               /* owned: berth-fetch beside berthd */
+	struct source_opts sources;        /* how sources are reached (borrows the above) */
+	struct api_sources *api_sources;   /* owned: the API's fetches, made on first use */
+	struct api_pendings *api_pendings; /* owned: containers waiting for their source */
 };
 
 /* Keeps berthd's memory, where secret values are opened, out of core files

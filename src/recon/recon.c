@@ -708,6 +708,10 @@ recon_step(struct recon *r, struct recon_ctr *ctr)
 		recon_delete(r, ctr, &c, enclaves, n);
 		goto out;
 	}
+	/* Created before its source was fetched: the API writes its first
+	 * deployment when the fetch ends (api-pending.c). */
+	if (c.deployment_id[0] == '\0' && !has_update)
+		goto out;
 	if (recon_cleanup(r, ctr, &c, has_update ? &u : NULL, enclaves, n))
 		goto out;
 	if (has_update && !u.state.finished)

@@ -152,11 +152,14 @@ static const char *const migrations[] = {
      * ran under runc. No CHECK: levels will be added (vm, cvm), and SQLite
      * cannot widen a CHECK without rebuilding the table. */
     "ALTER TABLE deployment ADD COLUMN isolation TEXT NOT NULL DEFAULT 'runc';",
+    /* 3: a container created while its source was still being fetched
+     * keeps what its first deployment is to bind until the fetch ends. */
+    "ALTER TABLE container ADD COLUMN pending TEXT;",
 };
 
 #define CONTAINER_COLS                                                                             \
 	"id, org_id, name, status, status_detail, debug, source_repo, source_tag, "                \
-	"deployment_id, created_at, updated_at, deleted_at"
+	"deployment_id, created_at, updated_at, deleted_at, pending"
 #define DEPLOYMENT_COLS                                                                            \
 	"id, container_id, tag, config, config_sha256, measurement, images, debug, secrets, "      \
 	"env, created_at, isolation"
@@ -226,7 +229,7 @@ static const char *const stmt_sql[S__COUNT] = {
                      " JOIN org o ON o.id = t.org_id WHERE t.hash = ?1",
     [S_TOKEN_DELETE] = "DELETE FROM api_token WHERE hash = ?1",
     [S_CONTAINER_INSERT] = "INSERT INTO container (" CONTAINER_COLS ")"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [S_CONTAINER_BY_ID] = "SELECT " CONTAINER_COLS " FROM container WHERE id = ?1",
     [S_CONTAINER_BY_NAME] = "SELECT " CONTAINER_COLS " FROM container"
                             " WHERE org_id = ?1 AND name = ?2 AND deleted_at = 0",
@@ -235,7 +238,7 @@ static const char *const stmt_sql[S__COUNT] = {
                          " ORDER BY org_id, name, created_at",
     [S_CONTAINER_UPDATE] = "UPDATE container SET status = ?2, status_detail = ?3, debug = ?4,"
                            " source_repo = ?5, source_tag = ?6, deployment_id = ?7,"
-                           " updated_at = ?8, deleted_at = ?9 WHERE id = ?1",
+                           " updated_at = ?8, deleted_at = ?9, pending = ?10 WHERE id = ?1",
     [S_CONTAINER_DELETE] = "DELETE FROM container WHERE id = ?1",
     [S_DEPLOYMENT_INSERT] = "INSERT INTO deployment (" DEPLOYMENT_COLS ")"
                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -674,6 +677,7 @@ row_container(sqlite3_stmt *st, void *out, struct err *err)
 	c->created_at = col_int(st, 9);
 	c->updated_at = col_int(st, 10);
 	c->deleted_at = col_int(st, 11);
+	c->pending = col_dup(st, 12);
 	if (model_container_status_parse(col_str(st, 3), &c->status) < 0) {
 		store_container_clear(c);
 		return bad_value(err, "container", "status", col_str(st, 3));
@@ -702,6 +706,7 @@ bind_container(sqlite3_stmt *q, const struct store_container *c)
 	bind_int(q, 10, c->created_at);
 	bind_int(q, 11, c->updated_at);
 	bind_int(q, 12, c->deleted_at);
+	bind_text(q, 13, c->pending);
 }
 
 static int
@@ -777,6 +782,7 @@ sq_container_put(struct store *st, const struct store_container *c, struct err *
 	bind_id(q, 7, c->deployment_id);
 	bind_int(q, 8, c->updated_at);
 	bind_int(q, 9, c->deleted_at);
+	bind_text(q, 10, c->pending);
 	rc = change_one(s, q, "container", err);
 	if (rc < 0 && failed_unique(s))
 		rc = fail(err, STORE_ECONFLICT, "container %s already exists", c->name);

@@ -47,6 +47,8 @@ struct store_container {
 	int64_t created_at;
 	int64_t updated_at;
 	int64_t deleted_at; /* 0; set when a delete is requested, until teardown ends */
+	char *pending;      /* owned or NULL: created before its source was fetched, no
+	                     * deployment yet; JSON {"secrets": [names]} of the request */
 };
 
 /* Immutable once written. */

@@ -287,6 +287,7 @@ store_container_clear(struct store_container *c)
 	free(c->status_detail);
 	free(c->source_repo);
 	free(c->source_tag);
+	free(c->pending);
 	memset(c, 0, sizeof *c);
 }
 

@@ -477,6 +477,7 @@ test_deployment_isolation(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	assert_int_equal(sql_exec(f->path, "ALTER TABLE deployment DROP COLUMN isolation;"
+	                                   "ALTER TABLE container DROP COLUMN pending;"
 	                                   "PRAGMA user_version = 1"),
 	                 SQLITE_OK);
 	assert_int_equal(store_open_sqlite(f->path, &again, &err), 0);
