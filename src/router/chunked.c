@@ -193,10 +193,7 @@ chunked_parse(struct chunked *ck, const char *p, size_t len, size_t *used, struc
 			continue; /* the same byte starts the name */
 		case CHUNKED_TR_NAME:
 			if (ch == ':') {
-				if (ck->name_len == 0) {
-					why = "a trailer field has no name";
-					goto fail;
-				}
+				/* not empty: CHUNKED_TRAILER saw a tchar */
 				if (trailer_forbidden(ck)) {
 					why = "a trailer field frames or routes the message";
 					goto fail;

@@ -283,7 +283,7 @@ test_chunked_valid(void **state)
 	                           "0123456789abcdefghijklmnop\r\n0\r\nX-T: v\r\n\r\nGET /next";
 	struct chunked ck;
 	struct err err = ERR_INIT;
-	char why[256];
+	char why[ERR_MSG_MAX];
 	size_t used, i, total = 0;
 
 	(void)state;
@@ -312,7 +312,7 @@ test_chunked_valid(void **state)
 static void
 test_chunked_strict(void **state)
 {
-	char why[256], big[2 * CHUNKED_EXT_MAX + 64], tr[CHUNKED_TRAILER_MAX + 64];
+	char why[ERR_MSG_MAX], big[2 * CHUNKED_EXT_MAX + 64], tr[CHUNKED_TRAILER_MAX + 64];
 	size_t used, n;
 
 	(void)state;
@@ -331,6 +331,7 @@ test_chunked_strict(void **state)
 	assert_int_equal(CK("0\r\n\n", &used, why), -1);
 	assert_int_equal(CK("0\r\nX: a\nY: b\r\n\r\n", &used, why), -1);
 	assert_int_equal(CK("0\r\nX: a\rY: b\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("0\r\nX: a\rYY: b\r\n\r\n", &used, why), -1);
 	assert_int_equal(CK("0\r\n\rX", &used, why), -1);
 	/* sizes: hex only, bounded digits, bounded value */
 	assert_int_equal(CK("zz\r\nabc\r\n0\r\n\r\n", &used, why), -1);

@@ -411,6 +411,7 @@ class RecordingBackend:
     def __init__(self):
         self.conns = []      # bytearray per connection, as received
         self.requests = []   # (method, target, normalised path)
+        self.ends = []       # how each connection ended: "eof", "reset", "error"
         self.lock = threading.Lock()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -450,8 +451,15 @@ class RecordingBackend:
         pending = bytearray()
 
         def more():
-            data = c.recv(65536)
+            try:
+                data = c.recv(65536)
+            except ConnectionResetError:
+                with self.lock:
+                    self.ends.append("reset")
+                raise
             if not data:
+                with self.lock:
+                    self.ends.append("eof")
                 raise ConnectionError("eof")
             with self.lock:
                 record.extend(data)
@@ -527,6 +535,7 @@ class RecordingBackend:
             for b in self.conns:
                 del b[:]
             self.requests.clear()
+            self.ends.clear()
 
     def stop(self):
         self.closing = True

@@ -26,6 +26,8 @@ TRICKS = [
     b"/v1%2f..%2fadmin",
     b"/v1/..%5cadmin",
     b"/v1\\..\\admin",
+    b"/v1/..\\admin",
+    b"/v1/\\..\\..\\admin",
     b"/v1/%252e%252e/admin",
     b"/v1/%c0%ae%c0%ae/admin",
     b"/v1/%u002e%u002e/admin",
@@ -76,7 +78,7 @@ def test_the_backend_would_have_normalised(setup):
     """The tricks are real: on a route without paths they reach /admin."""
     r, rec = setup
     rec.reset()
-    for t in (b"/v1/..;/admin", b"/v1/..%2fadmin", b"/v1/%2e%2e/admin"):
+    for t in (b"/v1/..;/admin", b"/v1/..%2fadmin", b"/v1/%2e%2e/admin", b"/v1/..\\admin"):
         raw = get(r, t, b"open.example.com")
         assert status_of(raw) == 200 and raw.endswith(b"/admin"), (t, raw)
 

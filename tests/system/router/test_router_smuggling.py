@@ -49,12 +49,15 @@ REJECTED = {
     "cr_in_value": b"GET / HTTP/1.1\r\n" + H + b"X-A: a\rb\r\n\r\n",
     "space_in_name": b"GET / HTTP/1.1\r\n" + H + b"X A: b\r\n\r\n",
     "absolute_form": b"GET http://s.example.com/ HTTP/1.1\r\n" + H + b"\r\n",
+    "fragment": b"GET /x#y HTTP/1.1\r\n" + H + b"\r\n",
     "connect": b"CONNECT s.example.com:443 HTTP/1.1\r\n" + H + b"\r\n",
     "bad_version": b"GET / HTTP/9.9\r\n" + H + b"\r\n",
     "garbage": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
     # chunked framing, strictly
     "chunk_data_xy": TE + b"5\r\nhelloXY0\r\n\r\n" + SMUGGLED,
     "chunk_data_lf": TE + b"5\r\nhello\n0\r\n\r\n" + SMUGGLED,
+    "chunk_data_x_lf": TE + b"5\r\nhelloX\n0\r\n\r\n" + SMUGGLED,
+    "chunk_data_cr_x": TE + b"5\r\nhello\rX0\r\n\r\n" + SMUGGLED,
     "chunk_data_none": TE + b"5\r\nhello0\r\n\r\n" + SMUGGLED,
     "chunk_size_bare_lf": TE + b"5\nhello\r\n0\r\n\r\n" + SMUGGLED,
     "chunk_last_bare_lf": TE + b"0\n\n" + SMUGGLED,
@@ -67,6 +70,7 @@ REJECTED = {
     "chunk_ext_lf": TE + b"5;a\nhello\r\n0\r\n\r\n" + SMUGGLED,
     "chunk_ext_long": TE + b"5;" + b"x" * 2000 + b"\r\nhello\r\n0\r\n\r\n",
     "trailer_bare_lf": TE + b"0\r\nX-T: a\n\r\n" + SMUGGLED,
+    "trailer_lone_cr": TE + b"0\r\nX-T: a\rXY: b\r\n\r\n",
     "trailer_folded": TE + b"0\r\nX-T: a\r\n b\r\n\r\n",
     "trailer_cl": TE + b"0\r\nContent-Length: 5\r\n\r\n",
     "trailer_long": TE + b"0\r\nX-T: " + b"v" * 17000 + b"\r\n\r\n",
@@ -147,6 +151,36 @@ def test_framing_error_mid_body_resets_upstream(setup):
     assert b"XY" not in seen and b"smuggled" not in seen, seen
     assert seen.endswith(b"5\r\nhello"), seen
     assert rec.requests == [], rec.requests
+    end = time.time() + 5
+    while not rec.ends and time.time() < end:
+        time.sleep(0.02)
+    assert rec.ends == ["reset"], rec.ends
+
+
+def test_framing_error_while_held_sends_nothing(setup):
+    """A request waiting on a held route, whose body goes bad: it is
+    answered then, and nothing of it ever goes upstream."""
+    r, b, rec = setup
+    rec.reset()
+    r.set_route("held.example.com", route("held.example.com", rec.addr, mode="hold",
+                                          hold_ms=10000))
+    s = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+    s.sendall(b"POST /held HTTP/1.1\r\nHost: held.example.com\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello")
+    time.sleep(0.2)
+    t0 = time.time()
+    s.sendall(b"XY0\r\n\r\n" + SMUGGLED)
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    assert status_of(got) == 400 and time.time() - t0 < 3, got
+    r.set_route("held.example.com", route("held.example.com", rec.addr))
+    time.sleep(0.2)
+    assert rec.received() == b"", rec.received()
 
 
 def test_te_sent_upstream_as_chunked(setup):
