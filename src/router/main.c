@@ -1,4 +1,5 @@
 /* berth-router: the data plane. Wiring only. */
+#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -12,18 +13,22 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: berth-router [options]\n"
-	        "  --listen ADDR:PORT        listen address, repeatable (default 127.0.0.1:8080)\n"
-	        "  --admin-socket PATH       admin API unix socket\n"
-	        "  --route HOST=ADDR:PORT[,ADDR:PORT...]  a static route, repeatable;\n"
-	        "                            HOST '*' matches any host\n"
-	        "  --threads N               worker threads (default: one per core)\n"
-	        "  --max-header-size BYTES   request head limit (default 16384)\n"
-	        "  --header-timeout MS, --idle-timeout MS, --connect-timeout MS,\n"
-	        "  --response-timeout MS, --shutdown-timeout MS\n"
-	        "  --hold-queue N            held requests per thread (default 1024)\n"
-	        "  --log-level LEVEL         debug, info, warn, error (default info)\n");
+	fprintf(
+	    f,
+	    "usage: berth-router [options]\n"
+	    "  --listen ADDR:PORT        listen address, repeatable (default 127.0.0.1:8080)\n"
+	    "  --admin-socket PATH       admin API unix socket\n"
+	    "  --route HOST=ADDR:PORT[,ADDR:PORT...]  a static route, repeatable;\n"
+	    "                            HOST '*' matches any host\n"
+	    "  --threads N               worker threads (default: one per core)\n"
+	    "  --max-header-size BYTES   request head limit (default 16384)\n"
+	    "  --max-headers N           header fields of a request (default 100)\n"
+	    "  --max-connections N       client connections in all, 0 = no limit (default 16384)\n"
+	    "  --max-client-connections N  per client address, 0 = no limit (default 1024)\n"
+	    "  --header-timeout MS, --idle-timeout MS, --body-timeout MS, --connect-timeout MS,\n"
+	    "  --response-timeout MS, --shutdown-timeout MS\n"
+	    "  --hold-queue N            held requests per thread (default 1024)\n"
+	    "  --log-level LEVEL         debug, info, warn, error (default info)\n");
 }
 
 /* Adds "HOST=ADDR:PORT[,ADDR:PORT]" to the routes array of a table. */
@@ -72,6 +77,21 @@ parse_ms(const char *s, int64_t *out)
 	return 0;
 }
 
+/* A whole number in [lo, hi]. Returns 0 or -1. */
+static int
+parse_count(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -81,6 +101,10 @@ main(int argc, char **argv)
 		OPT_ROUTE,
 		OPT_THREADS,
 		OPT_MAXHDR,
+		OPT_MAXHDRS,
+		OPT_MAXCONN,
+		OPT_MAXCLIENT,
+		OPT_BODY_TO,
 		OPT_HDR_TO,
 		OPT_IDLE_TO,
 		OPT_CONN_TO,
@@ -95,6 +119,10 @@ main(int argc, char **argv)
 	    {"route", required_argument, NULL, OPT_ROUTE},
 	    {"threads", required_argument, NULL, OPT_THREADS},
 	    {"max-header-size", required_argument, NULL, OPT_MAXHDR},
+	    {"max-headers", required_argument, NULL, OPT_MAXHDRS},
+	    {"max-connections", required_argument, NULL, OPT_MAXCONN},
+	    {"max-client-connections", required_argument, NULL, OPT_MAXCLIENT},
+	    {"body-timeout", required_argument, NULL, OPT_BODY_TO},
 	    {"header-timeout", required_argument, NULL, OPT_HDR_TO},
 	    {"idle-timeout", required_argument, NULL, OPT_IDLE_TO},
 	    {"connect-timeout", required_argument, NULL, OPT_CONN_TO},
@@ -148,8 +176,30 @@ main(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case OPT_MAXHDRS:
+			if (parse_count(optarg, 1, 10000, &set.max_headers) < 0) {
+				fprintf(stderr, "berth-router: --max-headers: 1..10000\n");
+				goto out;
+			}
+			break;
+		case OPT_MAXCONN:
+			if (parse_count(optarg, 0, 10000000, &set.max_connections) < 0) {
+				fprintf(stderr, "berth-router: --max-connections: 0..10000000\n");
+				goto out;
+			}
+			break;
+		case OPT_MAXCLIENT:
+			if (parse_count(optarg, 0, 10000000, &set.max_client_connections) < 0) {
+				fprintf(stderr,
+				        "berth-router: --max-client-connections: 0..10000000\n");
+				goto out;
+			}
+			break;
 		case OPT_HDR_TO:
 			ms = &set.header_timeout_ms;
+			break;
+		case OPT_BODY_TO:
+			ms = &set.body_timeout_ms;
 			break;
 		case OPT_IDLE_TO:
 			ms = &set.idle_timeout_ms;

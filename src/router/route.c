@@ -700,3 +700,71 @@ route_path_allowed(const struct route *r, const char *path, size_t len)
 	}
 	return 0;
 }
+
+static int
+hex_digit(char ch)
+{
+	return (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f');
+}
+
+/* Whether the percent-encoded byte at p ("%XY") decodes to something an
+ * upstream could read as part of a dot segment or a separator: '.', '/', '\\',
+ * NUL, or the lead byte of an overlong UTF-8 form of one (%c0, %c1). */
+static int
+pct_is_tricky(const char *p)
+{
+	char a = p[1], b = (char)(p[2] | 0x20);
+
+	return (a == '2' && (b == 'e' || b == 'f')) || (a == '5' && b == 'c') ||
+	       (a == '0' && b == '0') || ((a | 0x20) == 'c' && (b == '0' || b == '1'));
+}
+
+int
+route_path_clean(const char *path, size_t len, char *out, size_t *out_len, struct err *err)
+{
+	size_t i, n = 0, seg = 0; /* seg: where the current segment starts in out */
+
+	for (i = 0; i < len; i++) {
+		char ch = path[i];
+
+		if (ch == '\\')
+			return err_make(err, 0, "a backslash in the path");
+		if (ch == '%') {
+			if (i + 2 >= len || !hex_digit(path[i + 1]) || !hex_digit(path[i + 2]))
+				return err_make(err, 0, "a bad percent-encoding in the path");
+			if (pct_is_tricky(path + i))
+				return err_make(err, 0,
+				                "an encoded dot, slash or backslash in the path");
+			/* "%25" then an encoding of those: decoded twice, it is one. */
+			if (path[i + 1] == '2' && path[i + 2] == '5' && i + 4 < len &&
+			    hex_digit(path[i + 3]) && hex_digit(path[i + 4])) {
+				char dbl[3] = {'%', path[i + 3], path[i + 4]};
+				if (pct_is_tricky(dbl))
+					return err_make(
+					    err, 0,
+					    "a double-encoded dot, slash or backslash in the path");
+			}
+		}
+		if (ch == '/') {
+			if (n > 0 && out[n - 1] == '/')
+				continue; /* "//" is "/" */
+			out[n++] = ch;
+			seg = n;
+			continue;
+		}
+		out[n++] = ch;
+		/* A dot segment, with or without parameters ("..;x", as
+		 * Tomcat reads it), once the segment is known. */
+		if (i + 1 == len || path[i + 1] == '/' || ch == ';' ||
+		    (ch == '%' && path[i + 1] == '3' && (path[i + 2] | 0x20) == 'b')) {
+			size_t end = ch == ';' || ch == '%' ? n - 1 : n;
+			size_t sl = end - seg;
+
+			if ((sl == 1 && out[seg] == '.') ||
+			    (sl == 2 && out[seg] == '.' && out[seg + 1] == '.'))
+				return err_make(err, 0, "a dot segment in the path");
+		}
+	}
+	*out_len = n;
+	return 0;
+}

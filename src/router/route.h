@@ -157,6 +157,13 @@ struct route_stats *route_stats_new(const char *host, size_t nslots);
 const struct route *route_table_lookup(const struct route_table *t, const char *host);
 /* Whether path (len bytes, no query) is allowed by the route's paths. */
 int route_path_allowed(const struct route *r, const char *path, size_t len);
+/* The path an upstream gets, checked for what could step out of an allowed
+ * prefix on a lenient or normalising server: path (len bytes, no query) is
+ * copied into out (room for len bytes) with runs of '/' made one, and
+ * *out_len set. Returns 0, or -1 with err (a sentence for the client) for a
+ * dot segment (also "..;x", "..%3b"), a backslash, a bad percent-encoding, or
+ * an encoded (or double-encoded) '.', '/', '\\' or NUL. */
+int route_path_clean(const char *path, size_t len, char *out, size_t *out_len, struct err *err);
 /* Lower-cases a Host header value and strips its port and a trailing dot into
  * out[ROUTE_HOST_MAX + 1]. Returns 0, or -1 when it is not a valid host. */
 int route_host_normalize(const char *in, size_t len, char *out);

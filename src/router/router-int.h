@@ -17,7 +17,7 @@
 #include "router/router.h"
 #include "router/rstream.h"
 
-#define ROUTER_MAX_HEADERS   100
+#define ROUTER_ADMIT_BUCKETS 1024 /* of the per-client connection counts */
 #define ROUTER_RESP_HEAD_MAX (64 * 1024)
 #define ROUTER_HIGH_WATER    (256 * 1024) /* bytes queued for one side before the other pauses */
 
@@ -61,23 +61,36 @@ struct worker {
 	struct rstream_list dirty;  /* streams with output to write */
 	struct event *flush;        /* owned: writes them, later in the same loop pass */
 	unsigned rr;                /* round robin position */
-	const struct timeval *tv_idle, *tv_header, *tv_connect, *tv_response; /* common timeouts */
+	const struct timeval *tv_idle, *tv_header, *tv_connect, *tv_response,
+	    *tv_body; /* common timeouts */
 	/* scratch for parsing one head; valid during one call */
-	struct hdr hdrs[ROUTER_MAX_HEADERS];
+	struct hdr *hdrs; /* owned: set.max_headers of them */
 	size_t nhdrs;
 	int hdr_overflow;
 	int hdr_last_was_value;
 	const char *url;
 	size_t url_len;
+	const char *path; /* the path the upstream gets: in url, or path_buf */
+	size_t path_len;
+	size_t query_off; /* where the query of url starts (url_len when none) */
 	int head_complete;
 	char *scratch; /* owned: a head being written */
 	size_t scratch_len, scratch_cap;
+	char *path_buf; /* owned: the cleaned path of a request target */
+	size_t path_cap;
 	/* shared counters, written by the worker only */
 	_Atomic uint64_t conns_open;
 	_Atomic uint64_t conns_total;
 	_Atomic uint64_t in_flight;
 	_Atomic uint64_t held_now;
 } __attribute__((aligned(64)));
+
+/* Open connections from one client address. */
+struct admit_entry {
+	char ip[INET6_ADDRSTRLEN];
+	unsigned n;
+	struct admit_entry *next; /* owned: the next in its bucket */
+};
 
 struct router {
 	struct router_settings set; /* owned copies */
@@ -97,6 +110,10 @@ struct router {
 	int done_fd;                    /* owned eventfd, written by the last worker to stop */
 	struct event *workers_done;     /* owned: reads done_fd */
 	int stopping;
+	/* connection limits, shared by the workers */
+	_Atomic unsigned nconns;                         /* client connections open */
+	pthread_mutex_t admit_lock;                      /* guards admit */
+	struct admit_entry *admit[ROUTER_ADMIT_BUCKETS]; /* owned chains, by client address */
 };
 
 /* Accepts a client connection on a worker; takes ownership of fd. */
@@ -110,6 +127,13 @@ void router_conn_stop(struct worker *w);
 void router_conn_close_all(struct worker *w);
 /* Frees the connections closed since the last call. */
 void router_conn_reap(struct worker *w);
+
+/* Counts a new connection from ip against the limits. Returns 0, or -1 with
+ * *status the answer for it (503 all full, 429 the client's share is) and
+ * nothing counted. */
+int router_admit(struct router *r, const char *ip, int *status);
+/* Forgets a connection router_admit() counted. */
+void router_admit_release(struct router *r, const char *ip);
 
 /* Installs t (takes the caller's reference) as the current table: hands it to
  * every worker and marks removed upstreams as draining. */

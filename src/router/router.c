@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +20,10 @@ router_settings_init(struct router_settings *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->max_header_size = 16 * 1024;
+	s->max_headers = 100;
+	s->max_connections = 16384;
+	s->max_client_connections = 1024;
+	s->body_timeout_ms = 30000;
 	s->header_timeout_ms = 10000;
 	s->idle_timeout_ms = 60000;
 	s->connect_timeout_ms = 5000;
@@ -108,6 +113,71 @@ int
 router_listen_port(const struct router *r, size_t i)
 {
 	return i < r->nlisten ? r->listen_ports[i] : -1;
+}
+
+static struct admit_entry **
+admit_find(struct router *r, const char *ip)
+{
+	struct admit_entry **e;
+	uint32_t h = 2166136261u; /* FNV-1a */
+	const char *p;
+
+	for (p = ip; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (e = &r->admit[h % ROUTER_ADMIT_BUCKETS]; *e != NULL; e = &(*e)->next)
+		if (strcmp((*e)->ip, ip) == 0)
+			break;
+	return e;
+}
+
+int
+router_admit(struct router *r, const char *ip, int *status)
+{
+	unsigned max = r->set.max_client_connections;
+	struct admit_entry **e;
+	int rc = 0;
+
+	if (atomic_fetch_add(&r->nconns, 1) >= r->set.max_connections &&
+	    r->set.max_connections > 0) {
+		atomic_fetch_sub(&r->nconns, 1);
+		*status = 503;
+		return -1;
+	}
+	if (max == 0)
+		return 0;
+	pthread_mutex_lock(&r->admit_lock);
+	e = admit_find(r, ip);
+	if (*e == NULL) {
+		*e = xcalloc(1, sizeof(**e));
+		snprintf((*e)->ip, sizeof((*e)->ip), "%s", ip);
+	}
+	if ((*e)->n >= max) {
+		atomic_fetch_sub(&r->nconns, 1);
+		*status = 429;
+		rc = -1;
+	} else {
+		(*e)->n++;
+	}
+	pthread_mutex_unlock(&r->admit_lock);
+	return rc;
+}
+
+void
+router_admit_release(struct router *r, const char *ip)
+{
+	struct admit_entry **e, *gone;
+
+	atomic_fetch_sub(&r->nconns, 1);
+	if (r->set.max_client_connections == 0)
+		return;
+	pthread_mutex_lock(&r->admit_lock);
+	e = admit_find(r, ip);
+	if (*e != NULL && --(*e)->n == 0) {
+		gone = *e;
+		*e = gone->next;
+		free(gone);
+	}
+	pthread_mutex_unlock(&r->admit_lock);
 }
 
 static void
@@ -228,6 +298,7 @@ worker_init(struct router *r, struct worker *w, size_t id, struct err *err)
 	w->base = event_base_new();
 	if (w->base == NULL)
 		return err_make(err, 0, "event_base_new failed");
+	w->hdrs = xcalloc(r->set.max_headers > 0 ? r->set.max_headers : 1, sizeof(*w->hdrs));
 	TAILQ_INIT(&w->conns);
 	TAILQ_INIT(&w->held);
 	TAILQ_INIT(&w->idle);
@@ -250,6 +321,7 @@ worker_init(struct router *r, struct worker *w, size_t id, struct err *err)
 	w->tv_header = event_base_init_common_timeout(w->base, MS_TV(r->set.header_timeout_ms));
 	w->tv_connect = event_base_init_common_timeout(w->base, MS_TV(r->set.connect_timeout_ms));
 	w->tv_response = event_base_init_common_timeout(w->base, MS_TV(r->set.response_timeout_ms));
+	w->tv_body = event_base_init_common_timeout(w->base, MS_TV(r->set.body_timeout_ms));
 #undef MS_TV
 	w->listeners = xcalloc(r->nlisten, sizeof(*w->listeners));
 	for (i = 0; i < r->nlisten; i++) {
@@ -276,6 +348,7 @@ router_new(const struct router_settings *s, struct router **out, struct err *err
 	*out = NULL;
 	r = xcalloc(1, sizeof(*r));
 	r->done_fd = -1;
+	pthread_mutex_init(&r->admit_lock, NULL);
 	r->set = *s;
 	r->set.listen = s->listen ? strv_dup(s->listen) : strv_push(NULL, "127.0.0.1:8080");
 	r->set.admin_socket = s->admin_socket ? xstrdup(s->admin_socket) : NULL;
@@ -434,6 +507,8 @@ router_free(struct router *r)
 		if (w->notify_fd >= 0)
 			close(w->notify_fd);
 		free(w->scratch);
+		free(w->path_buf);
+		free(w->hdrs);
 		if (w->reap)
 			event_free(w->reap);
 		if (w->flush)
@@ -465,6 +540,14 @@ router_free(struct router *r)
 		close(r->done_fd);
 	if (r->base)
 		event_base_free(r->base);
+	for (i = 0; i < ROUTER_ADMIT_BUCKETS; i++) {
+		struct admit_entry *e, *next;
+		for (e = r->admit[i]; e != NULL; e = next) {
+			next = e->next;
+			free(e);
+		}
+	}
+	pthread_mutex_destroy(&r->admit_lock);
 	router_settings_free(&r->set);
 	free(r);
 }

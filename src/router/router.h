@@ -15,17 +15,21 @@
 #include "common/err.h"
 
 struct router_settings {
-	char **listen;               /* owned strv of "ADDR:PORT"; NULL = 127.0.0.1:8080 */
-	char *admin_socket;          /* owned path, NULL = no admin API */
-	int threads;                 /* worker threads; 0 = one per core */
-	size_t max_header_size;      /* request head limit (431 past it) */
-	int64_t header_timeout_ms;   /* first byte to end of a request head (408) */
-	int64_t idle_timeout_ms;     /* keep-alive between requests */
-	int64_t connect_timeout_ms;  /* upstream connect */
-	int64_t response_timeout_ms; /* request sent to response head (504) */
-	int64_t shutdown_timeout_ms; /* SIGTERM: in-flight requests get this long */
-	unsigned hold_queue_max;     /* held requests per worker thread */
-	int retry_after_s;           /* Retry-After of 503s */
+	char **listen;                   /* owned strv of "ADDR:PORT"; NULL = 127.0.0.1:8080 */
+	char *admin_socket;              /* owned path, NULL = no admin API */
+	int threads;                     /* worker threads; 0 = one per core */
+	size_t max_header_size;          /* request head limit (431 past it) */
+	unsigned max_headers;            /* header fields of a request head (431 past it) */
+	unsigned max_connections;        /* client connections in all (503 past it); 0 = no limit */
+	unsigned max_client_connections; /* per client address (429 past it); 0 = no limit */
+	int64_t header_timeout_ms;       /* first byte to end of a request head (408) */
+	int64_t idle_timeout_ms;         /* keep-alive between requests */
+	int64_t body_timeout_ms;         /* longest pause in a request body (408) */
+	int64_t connect_timeout_ms;      /* upstream connect */
+	int64_t response_timeout_ms;     /* request sent to response head (504) */
+	int64_t shutdown_timeout_ms;     /* SIGTERM: in-flight requests get this long */
+	unsigned hold_queue_max;         /* held requests per worker thread */
+	int retry_after_s;               /* Retry-After of 503s */
 };
 
 struct router;

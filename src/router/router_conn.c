@@ -22,6 +22,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "router/chunked.h"
 #include "router/router-int.h"
 
 #define RELAXED memory_order_relaxed
@@ -96,8 +97,14 @@ struct conn {
 	unsigned c_paused : 1;      /* client reading paused for backpressure */
 	unsigned u_paused : 1;      /* upstream reading paused for backpressure */
 	unsigned timed_out : 1;
-	unsigned head_started : 1; /* the header timeout runs */
-	unsigned dechunk : 1;      /* an HTTP/1.0 client gets the chunked body decoded */
+	unsigned head_started : 1;  /* the header timeout runs */
+	unsigned dechunk : 1;       /* an HTTP/1.0 client gets the chunked body decoded */
+	unsigned admitted : 1;      /* counted by router_admit() */
+	unsigned body_chunked : 1;  /* the request body is chunked (ck), else body_left long */
+	unsigned body_complete : 1; /* the request body was read and checked whole */
+	struct chunked ck;          /* the request body's framing */
+	uint64_t body_left;         /* Content-Length bytes not yet read */
+	size_t body_ready;          /* checked body bytes at the start of cs->in, not yet sent */
 	char host[ROUTE_HOST_MAX + 1];
 	char client_ip[INET6_ADDRSTRLEN];
 	TAILQ_ENTRY(conn) link;      /* in w->conns, or w->dead */
@@ -237,6 +244,21 @@ upconn_connect(struct worker *w, struct upstream *up)
 	return uc;
 }
 
+/* Closes uc with a reset rather than a FIN, and drops what was not written
+ * yet: for a request whose framing broke, so that the upstream cannot take
+ * what it got for a whole request. NULL is fine. */
+static void
+upconn_abort(struct upconn *uc)
+{
+	struct linger lg = {1, 0};
+
+	if (uc == NULL)
+		return;
+	if (uc->s->fd >= 0)
+		setsockopt(uc->s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	upconn_free(uc);
+}
+
 /* --- counters --- */
 
 static void
@@ -303,6 +325,9 @@ conn_close(struct conn *c)
 	upconn_free(take_ptr(&c->uc));
 	event_del(&c->timer);
 	rstream_free(take_ptr(&c->cs));
+	if (c->admitted)
+		router_admit_release(w->r, c->client_ip);
+	c->admitted = 0;
 	conn_set_state(c, CS_DEAD);
 	TAILQ_REMOVE(&w->conns, c, link);
 	TAILQ_INSERT_TAIL(&w->dead, c, link);
@@ -360,6 +385,8 @@ status_reason(int status)
 		return "Method Not Allowed";
 	case 408:
 		return "Request Timeout";
+	case 429:
+		return "Too Many Requests";
 	case 431:
 		return "Request Header Fields Too Large";
 	case 501:
@@ -392,11 +419,12 @@ request_begin(struct conn *c)
 	STAT_INC(c->w->in_flight);
 }
 
-/* Answers the current request itself. Keeps the connection when the request
- * was read whole and the client wants it, else closes it after writing. After
- * it, c is either back in CS_HEAD or closing. */
+/* Answers the current request itself, with why (a sentence, or NULL for the
+ * reason phrase) as the body. Keeps the connection when the request was read
+ * whole and the client wants it, else closes it after writing. After it, c is
+ * either back in CS_HEAD or closing. */
 static void
-conn_reply(struct conn *c, int status, int force_close)
+conn_reply_why(struct conn *c, int status, const char *why, int force_close)
 {
 	struct evbuffer *out = c->cs->out;
 	const char *reason = status_reason(status);
@@ -404,16 +432,18 @@ conn_reply(struct conn *c, int status, int force_close)
 	int keep = !force_close && c->req_done && c->keepalive && !c->w->stopping &&
 	           !c->close_after && !c->upgrade;
 
-	if (status == 503)
+	if (why == NULL)
+		why = reason;
+	if (status == 503 || status == 429)
 		snprintf(retry, sizeof(retry), "Retry-After: %d\r\n", c->w->r->set.retry_after_s);
 	c->status = status;
 	evbuffer_add_printf(out,
 	                    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
 	                    "%s%s\r\n",
-	                    status, reason, strlen(reason) + 1, retry,
+	                    status, reason, strlen(why) + 1, retry,
 	                    keep ? "" : "Connection: close\r\n");
 	if (!c->is_head) /* a response to HEAD has the length, not the body */
-		evbuffer_add_printf(out, "%s\n", reason);
+		evbuffer_add_printf(out, "%s\n", why);
 	attempt_end(c, 0);
 	request_end(c);
 	upconn_free(take_ptr(&c->uc));
@@ -425,6 +455,12 @@ conn_reply(struct conn *c, int status, int force_close)
 	c->head_started = 0;
 	c->scanned = 0;
 	timer_set(c, c->w->tv_idle);
+}
+
+static void
+conn_reply(struct conn *c, int status, int force_close)
+{
+	conn_reply_why(c, status, NULL, force_close);
 }
 
 /* --- parsing --- */
@@ -476,7 +512,7 @@ on_header_field(http_parser *p, const char *at, size_t len)
 		h->nlen = (size_t)(at + len - h->name);
 		return 0;
 	}
-	if (w->nhdrs == ROUTER_MAX_HEADERS) {
+	if (w->nhdrs == w->r->set.max_headers) {
 		w->hdr_overflow = 1;
 		return 1;
 	}
@@ -603,39 +639,63 @@ header_valid(const struct hdr *h)
 	return 1;
 }
 
-/* An origin-form request-target: visible ASCII only. */
+/* A request-target: visible ASCII only, and no fragment, which a client
+ * never sends and a server may or may not cut off before it reads the path. */
 static int
 target_valid(const char *p, size_t len)
 {
 	size_t i;
 
 	for (i = 0; i < len; i++)
-		if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f)
+		if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f || p[i] == '#')
 			return 0;
 	return len > 0;
 }
 
-/* Whether the request-target's path holds a dot segment or an encoded '.',
- * '/' or '\\', which could step out of an allowed prefix on the upstream. */
+/* Whether a Content-Length value is plain digits that fit. */
 static int
-path_is_tricky(const char *path, size_t len)
+content_length_valid(const struct hdr *h)
 {
 	size_t i;
 
-	for (i = 0; i < len; i++) {
-		if (path[i] == '%' && i + 2 < len + 0 && i + 2 <= len - 1) {
-			char a = path[i + 1], b = (char)(path[i + 2] | 0x20);
-			if ((a == '2' && (b == 'e' || b == 'f')) || (a == '5' && b == 'c'))
-				return 1;
+	if (h->vlen == 0 || h->vlen > 18)
+		return 0;
+	for (i = 0; i < h->vlen; i++)
+		if (h->val[i] < '0' || h->val[i] > '9')
+			return 0;
+	return 1;
+}
+
+/* Checks the request body in the client's input past what was checked
+ * before, and counts it into c->body_ready. Returns 0, or -1 with err (a
+ * sentence for the client) on a framing error. */
+static int
+request_body_scan(struct conn *c, struct err *err)
+{
+	struct evbuffer *in = c->cs->in;
+	size_t len = evbuffer_get_length(in);
+
+	while (!c->body_complete && c->body_ready < len) {
+		struct evbuffer_ptr pos;
+		struct evbuffer_iovec v;
+		size_t used;
+
+		if (!c->body_chunked) {
+			uint64_t n = len - c->body_ready;
+			if (n > c->body_left)
+				n = c->body_left;
+			c->body_ready += (size_t)n;
+			c->body_left -= n;
+			c->body_complete = c->body_left == 0;
+			continue;
 		}
-		if (path[i] == '\\')
-			return 1;
-		if (path[i] == '/' && i + 1 < len && path[i + 1] == '.') {
-			if (i + 2 == len || path[i + 2] == '/')
-				return 1;
-			if (path[i + 2] == '.' && (i + 3 == len || path[i + 3] == '/'))
-				return 1;
-		}
+		if (evbuffer_ptr_set(in, &pos, c->body_ready, EVBUFFER_PTR_SET) < 0 ||
+		    evbuffer_peek(in, -1, &pos, &v, 1) < 1)
+			break;
+		if (chunked_parse(&c->ck, v.iov_base, v.iov_len, &used, err) < 0)
+			return -1;
+		c->body_ready += used;
+		c->body_complete = chunked_done(&c->ck);
 	}
 	return 0;
 }
@@ -678,7 +738,8 @@ build_request_head(struct conn *c, const struct hdr *host)
 	w->scratch_len = 0;
 	SCRATCH_STR(w, http_method_str(c->rp.method));
 	SCRATCH_LIT(w, " ");
-	scratch_add(w, w->url, w->url_len);
+	scratch_add(w, w->path, w->path_len);
+	scratch_add(w, w->url + w->query_off, w->url_len - w->query_off);
 	SCRATCH_LIT(w, " HTTP/1.1\r\n");
 	for (i = 0; i < w->nhdrs; i++) {
 		const struct hdr *h = &w->hdrs[i];
@@ -710,6 +771,12 @@ build_request_head(struct conn *c, const struct hdr *host)
 				continue;
 			break;
 		case 17:
+			if (HDR_IS(h, "transfer-encoding")) {
+				/* Checked to be "chunked" in any case: sent as
+				 * one, for an upstream that compares it as is. */
+				SCRATCH_LIT(w, "Transfer-Encoding: chunked\r\n");
+				continue;
+			}
 			if (HDR_IS(h, "x-forwarded-proto"))
 				continue;
 			break;
@@ -803,7 +870,8 @@ conn_read_head(struct conn *c)
 	struct evbuffer *in = c->cs->in;
 	size_t len = evbuffer_get_length(in), want, n, np, i;
 	const struct hdr *host = NULL;
-	int nhost = 0, nte = 0;
+	int nhost = 0, nte = 0, ncl = 0;
+	struct err err = ERR_INIT;
 	enum http_errno e;
 	const char *p, *q;
 	size_t plen;
@@ -820,7 +888,7 @@ conn_read_head(struct conn *c)
 	if (n == 0 || n > r->set.max_header_size) {
 		if (len > r->set.max_header_size) {
 			request_begin(c);
-			conn_reply(c, 431, 1);
+			conn_reply_why(c, 431, "the request head is too large", 1);
 		}
 		return 0;
 	}
@@ -831,12 +899,12 @@ conn_read_head(struct conn *c)
 	np = http_parser_execute(&c->rp, &head_settings, p, n);
 	e = HTTP_PARSER_ERRNO(&c->rp);
 	if (w->hdr_overflow) {
-		conn_reply(c, 431, 1);
+		conn_reply_why(c, 431, "the request head has too many header fields", 1);
 		return 0;
 	}
 	if ((e != HPE_OK && e != HPE_PAUSED) || !w->head_complete || np != n || w->url == NULL) {
 		log_debug("bad request from %s: %s", c->client_ip, http_errno_name(e));
-		conn_reply(c, 400, 1);
+		conn_reply_why(c, 400, "the request is malformed", 1);
 		return 0;
 	}
 	if (e == HPE_PAUSED) {
@@ -851,10 +919,20 @@ conn_read_head(struct conn *c)
 		conn_reply(c, 405, 1);
 		return 0;
 	}
-	/* Obsolete line folding: a header line that starts with a blank. */
-	for (q = p; (q = memchr(q, '\n', (size_t)(p + n - q))) != NULL; q++) {
-		if (q + 1 < p + n && (q[1] == ' ' || q[1] == '\t')) {
-			conn_reply(c, 400, 1);
+	/* CRLF ends every line of the head: a bare LF or a lone CR is a line
+	 * end to some servers and not to others. No obsolete line folding
+	 * either (a line that starts with a blank). */
+	for (q = p; q < p + n; q++) {
+		if (*q == '\n' && (q == p || q[-1] != '\r')) {
+			conn_reply_why(c, 400, "a line of the request head ends with a bare LF", 1);
+			return 0;
+		}
+		if (*q == '\r' && (q + 1 == p + n || q[1] != '\n')) {
+			conn_reply_why(c, 400, "the request head holds a CR without LF", 1);
+			return 0;
+		}
+		if (*q == '\n' && q + 1 < p + n && (q[1] == ' ' || q[1] == '\t')) {
+			conn_reply_why(c, 400, "a header line is folded", 1);
 			return 0;
 		}
 	}
@@ -866,13 +944,13 @@ conn_read_head(struct conn *c)
 		return 0;
 	}
 	if (!target_valid(w->url, w->url_len)) {
-		conn_reply(c, 400, 1);
+		conn_reply_why(c, 400, "the request target is not valid", 1);
 		return 0;
 	}
 	for (i = 0; i < w->nhdrs; i++) {
 		const struct hdr *h = &w->hdrs[i];
 		if (!header_valid(h)) {
-			conn_reply(c, 400, 1);
+			conn_reply_why(c, 400, "a header field is not valid", 1);
 			return 0;
 		}
 		if (HDR_IS(h, "host")) {
@@ -882,34 +960,78 @@ conn_read_head(struct conn *c)
 			nte++;
 			if (h->vlen != 7 || strncasecmp(h->val, "chunked", 7) != 0)
 				nte = 99;
+		} else if (HDR_IS(h, "content-length")) {
+			ncl++;
+			if (!content_length_valid(h))
+				ncl = 99;
 		}
 	}
 	/* One Host (RFC 9112 3.2); Transfer-Encoding only as one plain
-	 * "chunked" and only from HTTP/1.1 clients, so that the upstream
-	 * cannot frame the body differently from us. */
-	if (nhost > 1 || (nhost == 0 && c->rp.http_minor >= 1) || nte > 1 ||
-	    (nte == 1 && (c->rp.http_major != 1 || c->rp.http_minor == 0))) {
-		conn_reply(c, 400, 1);
+	 * "chunked" and only from HTTP/1.1 clients, never with a
+	 * Content-Length, which must be one plain number: so that the
+	 * upstream cannot frame the body differently from us. */
+	if (nhost > 1 || (nhost == 0 && c->rp.http_minor >= 1)) {
+		conn_reply_why(c, 400, "a request needs one Host", 1);
+		return 0;
+	}
+	if (nte > 1 || (nte == 1 && (c->rp.http_major != 1 || c->rp.http_minor == 0))) {
+		conn_reply_why(
+		    c, 400, "Transfer-Encoding must be one \"chunked\", and not from HTTP/1.0", 1);
+		return 0;
+	}
+	if (ncl > 1) {
+		conn_reply_why(c, 400, "Content-Length must be one number", 1);
+		return 0;
+	}
+	if (ncl == 1 && nte == 1) {
+		conn_reply_why(c, 400, "Content-Length and Transfer-Encoding together", 1);
 		return 0;
 	}
 	c->host[0] = '\0';
 	if (host != NULL && route_host_normalize(host->val, host->vlen, c->host) < 0) {
-		conn_reply(c, 400, 1);
+		conn_reply_why(c, 400, "the Host is not a host name", 1);
 		return 0;
 	}
 	if (w->url[0] != '/') {
-		conn_reply(c, 400, 1);
+		conn_reply_why(c, 400, "the request target must be a path", 1);
 		return 0;
+	}
+	/* The body's framing, checked as it comes, before it goes upstream. */
+	c->body_ready = 0;
+	c->body_left = 0;
+	c->body_chunked = 0;
+	c->body_complete = c->req_done;
+	if (!c->req_done) {
+		if (c->rp.flags & F_CHUNKED) {
+			c->body_chunked = 1;
+			chunked_init(&c->ck);
+		} else if (c->rp.content_length > 0 && c->rp.content_length != ULLONG_MAX) {
+			c->body_left = c->rp.content_length;
+		} else {
+			conn_reply_why(c, 400, "the request body has no length", 1);
+			return 0;
+		}
 	}
 	c->table = route_table_ref(w->table);
 	c->route = c->host[0] ? route_table_lookup(c->table, c->host) : c->table->any;
-	for (plen = 0; plen < w->url_len && w->url[plen] != '?' && w->url[plen] != '#'; plen++)
+	for (plen = 0; plen < w->url_len && w->url[plen] != '?'; plen++)
 		;
-	if (c->route != NULL && c->route->paths != NULL && path_is_tricky(w->url, plen)) {
-		conn_reply(c, 400, 1);
-		return 0;
+	w->path = w->url;
+	w->path_len = plen;
+	w->query_off = plen;
+	if (c->route != NULL && c->route->paths != NULL) {
+		/* The allow-list is checked on the path as the upstream gets it. */
+		if (w->path_cap < plen) {
+			w->path_cap = plen * 2;
+			w->path_buf = xrealloc(w->path_buf, w->path_cap);
+		}
+		if (route_path_clean(w->url, plen, w->path_buf, &w->path_len, &err) < 0) {
+			conn_reply_why(c, 400, err.msg, 1);
+			return 0;
+		}
+		w->path = w->path_buf;
 	}
-	if (c->route == NULL || !route_path_allowed(c->route, w->url, plen)) {
+	if (c->route == NULL || !route_path_allowed(c->route, w->path, w->path_len)) {
 		evbuffer_drain(in, n);
 		c->scanned = 0;
 		conn_reply(c, 404, 0);
@@ -918,6 +1040,12 @@ conn_read_head(struct conn *c)
 	build_request_head(c, host);
 	evbuffer_drain(in, n);
 	c->scanned = 0;
+	/* What came with the head is checked before any of it goes upstream:
+	 * the common way to smuggle is one packet. */
+	if (request_body_scan(c, &err) < 0) {
+		conn_reply_why(c, 400, err.msg, 1);
+		return 0;
+	}
 	conn_route(c);
 	return c->state == CS_HEAD;
 }
@@ -963,7 +1091,7 @@ proxy_timer(struct conn *c)
 	if (c->u_paused)
 		timer_set(c, c->w->tv_idle); /* the client must read */
 	else if (!c->req_done && !c->resp_head)
-		timer_set(c, c->w->tv_idle); /* the client must send its body */
+		timer_set(c, c->w->tv_body); /* the client must send its body */
 	else
 		timer_set(c, c->w->tv_response); /* the upstream must answer, or go on */
 }
@@ -1017,44 +1145,46 @@ conn_dispatch(struct conn *c)
 	conn_attempt(c, c->route->ups[idx].up, 0);
 }
 
-/* Feeds the request body the client sent so far to the upstream. Returns -1
- * when it ended the exchange. */
+/* A request body broke its framing: the upstream connection, if any, is
+ * reset (whatever it got was a valid beginning, and no more comes), the
+ * client gets a 400 if it has no response yet, else is cut. */
+static void
+request_body_failed(struct conn *c, const struct err *err)
+{
+	log_debug("bad request body from %s: %s", c->client_ip, err->msg);
+	attempt_end(c, 0);
+	upconn_abort(take_ptr(&c->uc));
+	if (!c->resp_head)
+		conn_reply_why(c, 400, err->msg, 1);
+	else
+		conn_close(c);
+}
+
+/* Feeds the request body the client sent so far to the upstream: only
+ * bytes the framing check passed. Returns -1 when it ended the exchange. */
 static int
 forward_request_body(struct conn *c)
 {
-	struct evbuffer *in = c->cs->in;
 	struct evbuffer *out = c->uc->s->out;
+	struct err err = ERR_INIT;
+	int moved = 0;
 
-	while (!c->req_done && evbuffer_get_length(in) > 0) {
-		struct evbuffer_iovec v;
-		enum http_errno e;
-		size_t n;
-
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-			break;
-		n = http_parser_execute(&c->rp, &body_settings, v.iov_base, v.iov_len);
-		e = HTTP_PARSER_ERRNO(&c->rp);
-		if (e != HPE_OK && e != HPE_PAUSED) {
-			log_debug("bad request body from %s: %s", c->client_ip, http_errno_name(e));
-			attempt_end(c, 0);
-			upconn_free(take_ptr(&c->uc));
-			if (!c->resp_head)
-				conn_reply(c, 400, 1);
-			else
-				conn_close(c);
-			return -1;
-		}
-		if (n > 0) {
-			evbuffer_remove_buffer(in, out, n);
-			c->body_sent = 1;
-		}
-		if (e == HPE_PAUSED) {
-			http_parser_pause(&c->rp, 0);
-			c->req_done = 1;
-		}
-		if (n > 0 || c->req_done)
-			proxy_timer(c);
+	if (request_body_scan(c, &err) < 0) {
+		request_body_failed(c, &err);
+		return -1;
 	}
+	if (c->body_ready > 0) {
+		evbuffer_remove_buffer(c->cs->in, out, c->body_ready);
+		c->body_ready = 0;
+		c->body_sent = 1;
+		moved = 1;
+	}
+	if (c->body_complete && !c->req_done) {
+		c->req_done = 1;
+		moved = 1;
+	}
+	if (moved) /* the body timeout counts from the last byte */
+		proxy_timer(c);
 	if (!c->req_done && evbuffer_get_length(out) > ROUTER_HIGH_WATER) {
 		rstream_read(c->cs, 0);
 		c->c_paused = 1;
@@ -1404,6 +1534,7 @@ static void
 client_read_cb(struct rstream *s, void *arg)
 {
 	struct conn *c = arg;
+	struct err err = ERR_INIT;
 
 	switch (c->state) {
 	case CS_HEAD:
@@ -1412,6 +1543,13 @@ client_read_cb(struct rstream *s, void *arg)
 	case CS_PROXY:
 		if (!c->req_done)
 			forward_request_body(c);
+		break;
+	case CS_HELD:
+	case CS_CONNECT:
+		/* Not sent yet: a framing error now keeps all of it from the
+		 * upstream, the head too. */
+		if (c->in_request && !c->body_complete && request_body_scan(c, &err) < 0)
+			request_body_failed(c, &err);
 		break;
 	case CS_TUNNEL:
 		evbuffer_add_buffer(c->uc->s->out, s->in);
@@ -1455,7 +1593,7 @@ client_event_cb(struct rstream *s, enum rstream_event ev, void *arg)
 
 	/* A client that shut its side down after a whole request (printf |
 	 * nc) still gets the answer; the connection closes after it. */
-	if (ev == RSTREAM_EOF && c->in_request && c->req_done &&
+	if (ev == RSTREAM_EOF && c->in_request && (c->req_done || c->body_complete) &&
 	    (c->state == CS_HELD || c->state == CS_CONNECT || c->state == CS_PROXY)) {
 		c->close_after = 1;
 		c->keepalive = 0;
@@ -1529,6 +1667,7 @@ void
 router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
+	int status;
 
 	c->w = w;
 	c->cs = rstream_new(w, fd, client_read_cb, client_write_cb, client_event_cb, c);
@@ -1544,6 +1683,16 @@ router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *
 	TAILQ_INSERT_TAIL(&w->conns, c, link);
 	STAT_INC(w->conns_open);
 	STAT_INC(w->conns_total);
+	if (router_admit(w->r, c->client_ip, &status) < 0) {
+		/* Answered at once, before reading: the client learns why. */
+		request_begin(c);
+		conn_reply_why(c, status,
+		               status == 429 ? "too many connections from your address"
+		                             : "too many connections",
+		               1);
+		return;
+	}
+	c->admitted = 1;
 	timer_set(c, w->tv_idle);
 }
 

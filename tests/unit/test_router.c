@@ -1,15 +1,18 @@
-/* Unit tests of src/router/route.c: hosts, addresses, tables, paths, drains. */
+/* Unit tests of src/router/route.c (hosts, addresses, tables, paths, drains)
+ * and src/router/chunked.c (the request body's framing). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "router/chunked.h"
 #include "router/route.h"
 
 static void
@@ -255,6 +258,193 @@ test_with_route(void **state)
 	route_registry_free(&reg);
 }
 
+/* Parses s whole: 0 or -1, *used the body bytes, *why the error. */
+static int
+chunked_whole(const char *s, size_t len, size_t *used, char *why, size_t whylen)
+{
+	struct chunked ck;
+	struct err err = ERR_INIT;
+	int rc;
+
+	chunked_init(&ck);
+	rc = chunked_parse(&ck, s, len, used, &err);
+	snprintf(why, whylen, "%s", err.msg);
+	if (rc == 0 && !chunked_done(&ck))
+		return 1; /* not complete: the test's own value */
+	return rc;
+}
+
+#define CK(lit, used, why) chunked_whole(lit, sizeof(lit) - 1, used, why, sizeof(why))
+
+static void
+test_chunked_valid(void **state)
+{
+	static const char body[] = "5\r\nhello\r\n1A;ext=1; q=\"a b\"\r\n"
+	                           "0123456789abcdefghijklmnop\r\n0\r\nX-T: v\r\n\r\nGET /next";
+	struct chunked ck;
+	struct err err = ERR_INIT;
+	char why[ERR_MSG_MAX];
+	size_t used, i, total = 0;
+
+	(void)state;
+	assert_int_equal(CK("0\r\n\r\n", &used, why), 0);
+	assert_int_equal(used, 5);
+	assert_int_equal(CK("5\r\nhello\r\n0\r\n\r\n", &used, why), 0);
+	assert_int_equal(CK("000005\r\nhello\r\n0000\r\n\r\n", &used, why), 0);
+	assert_int_equal(CK("5 ;a=b\r\nhello\r\n0\r\n\r\n", &used, why), 0);
+	/* the body ends where it ends; what follows is the next request */
+	assert_int_equal(chunked_whole(body, sizeof(body) - 1, &used, why, sizeof(why)), 0);
+	assert_int_equal(used, sizeof(body) - 1 - strlen("GET /next"));
+	/* byte by byte, the same */
+	chunked_init(&ck);
+	for (i = 0; i < sizeof(body) - 1 && !chunked_done(&ck); i++) {
+		size_t u;
+		assert_int_equal(chunked_parse(&ck, body + i, 1, &u, &err), 0);
+		total += u;
+	}
+	assert_true(chunked_done(&ck));
+	assert_int_equal(total, used);
+	/* not complete yet */
+	assert_int_equal(CK("5\r\nhel", &used, why), 1);
+	assert_int_equal(used, 6);
+}
+
+static void
+test_chunked_strict(void **state)
+{
+	char why[ERR_MSG_MAX], big[2 * CHUNKED_EXT_MAX + 64], tr[CHUNKED_TRAILER_MAX + 64];
+	size_t used, n;
+
+	(void)state;
+	/* CRLF after chunk data: "helloXY" would be data, CRLF to a lenient
+	 * parser, and the "0" the next request's start */
+	assert_int_equal(CK("5\r\nhelloXY0\r\n\r\n", &used, why), -1);
+	assert_string_equal(why, "chunk data is not followed by CRLF");
+	assert_int_equal(used, 8);
+	assert_int_equal(CK("5\r\nhello\rX", &used, why), -1);
+	assert_int_equal(CK("5\r\nhello\n0\r\n\r\n", &used, why), -1);
+	/* no bare LF, no lone CR in size lines, trailers, the end */
+	assert_int_equal(CK("5\nhello\r\n0\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("5;a\nhello\r\n0\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("5\rhello\r\n0\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("0\n\r\n", &used, why), -1);
+	assert_int_equal(CK("0\r\n\n", &used, why), -1);
+	assert_int_equal(CK("0\r\nX: a\nY: b\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("0\r\nX: a\rY: b\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("0\r\nX: a\rYY: b\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("0\r\n\rX", &used, why), -1);
+	/* sizes: hex only, bounded digits, bounded value */
+	assert_int_equal(CK("zz\r\nabc\r\n0\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("\r\n", &used, why), -1);
+	assert_int_equal(CK("0x5\r\nhello\r\n0\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("-5\r\n", &used, why), -1);
+	assert_int_equal(CK("+5\r\n", &used, why), -1);
+	assert_int_equal(CK("5 \r\nhello\r\n0\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("7fffffff\r\n", &used, why), 1);
+	assert_int_equal(CK("80000000\r\n", &used, why), -1);
+	assert_string_equal(why, "a chunk is too large");
+	assert_int_equal(CK("100000005\r\nhello\r\n0\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("fffffffffffffffff1\r\n", &used, why), -1);
+	assert_int_equal(CK("0000000000000005\r\n", &used, why), 1);
+	assert_int_equal(CK("00000000000000005\r\n", &used, why), -1);
+	assert_string_equal(why, "a chunk size has too many digits");
+	/* extensions: no control characters, bounded */
+	assert_int_equal(CK("5;a\x01\r\nhello\r\n0\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("5;a\x7f\r\nhello\r\n0\r\n\r\n", &used, why), -1);
+	n = (size_t)snprintf(big, sizeof(big), "5;");
+	memset(big + n, 'x', CHUNKED_EXT_MAX + 1);
+	n += CHUNKED_EXT_MAX + 1;
+	n += (size_t)snprintf(big + n, sizeof(big) - n, "\r\nhello\r\n0\r\n\r\n");
+	assert_int_equal(chunked_whole(big, n, &used, why, sizeof(why)), -1);
+	assert_string_equal(why, "chunk extensions are too long");
+	n = (size_t)snprintf(big, sizeof(big), "5;");
+	memset(big + n, 'x', CHUNKED_EXT_MAX);
+	n += CHUNKED_EXT_MAX;
+	n += (size_t)snprintf(big + n, sizeof(big) - n, "\r\nhello\r\n0\r\n\r\n");
+	assert_int_equal(chunked_whole(big, n, &used, why, sizeof(why)), 0);
+	/* trailers: fields, not folded, not framing ones, bounded */
+	assert_int_equal(CK("0\r\nX: a\r\n b\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("0\r\n X: a\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("0\r\nX a: b\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("0\r\n: b\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("0\r\nX: a\x00b\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("0\r\nContent-Length: 5\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("0\r\nTRANSFER-ENCODING: chunked\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("0\r\nHost: x\r\n\r\n", &used, why), -1);
+	assert_int_equal(CK("0\r\nContent-Lengthy: 5\r\n\r\n", &used, why), 0);
+	n = (size_t)snprintf(tr, sizeof(tr), "0\r\nX: ");
+	memset(tr + n, 'v', CHUNKED_TRAILER_MAX);
+	n += CHUNKED_TRAILER_MAX;
+	n += (size_t)snprintf(tr + n, sizeof(tr) - n, "\r\n\r\n");
+	assert_int_equal(chunked_whole(tr, n, &used, why, sizeof(why)), -1);
+	assert_string_equal(why, "the trailer section is too long");
+}
+
+static void
+test_chunked_error_sticks(void **state)
+{
+	struct chunked ck;
+	struct err err = ERR_INIT;
+	size_t used;
+
+	(void)state;
+	chunked_init(&ck);
+	assert_int_equal(chunked_parse(&ck, "5\r\nhelloX", 9, &used, &err), -1);
+	assert_int_equal(used, 8);
+	err_clear(&err);
+	assert_int_equal(chunked_parse(&ck, "\r\n0\r\n\r\n", 7, &used, &err), -1);
+	assert_int_equal(chunked_parse(&ck, "", 0, &used, &err), -1);
+}
+
+/* route_path_clean() on s: 0 with the cleaned path in out, or -1. */
+static int
+clean(const char *s, char *out)
+{
+	struct err err = ERR_INIT;
+	size_t n;
+
+	if (route_path_clean(s, strlen(s), out, &n, &err) < 0) {
+		assert_true(err.msg[0] != '\0');
+		return -1;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static void
+test_path_clean(void **state)
+{
+	static const char *const refused[] = {
+	    "/v1/../admin",    "/v1/..",        "/v1/./x",          "/v1/.",
+	    "/./v1/x",         "/v1/..;/admin", "/v1/..;x=1/admin", "/v1/.;/x",
+	    "/v1/..%3b/admin", "/v1/..%3B/x",   "/v1/%2e%2e/admin", "/v1/%2E./admin",
+	    "/v1/.%2e/admin",  "/v1%2fadmin",   "/v1/%2F",          "/v1/%5cadmin",
+	    "/v1\\..\\admin",  "/v1/\\",        "/v1/%00/x",        "/v1/%252e%252e/x",
+	    "/v1/%252F",       "/v1/%c0%ae/x",  "/v1/%C1%9C",       "/v1/%",
+	    "/v1/%2",          "/v1/%zz",       "/v1/%u002e%u002e", "/v1//../admin",
+	};
+	char out[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		if (clean(refused[i], out) == 0)
+			fail_msg("%s passed as %s", refused[i], out);
+	}
+	assert_int_equal(clean("/v1/x", out), 0);
+	assert_string_equal(out, "/v1/x");
+	assert_int_equal(clean("/v1//x///y", out), 0);
+	assert_string_equal(out, "/v1/x/y");
+	assert_int_equal(clean("//v1/x", out), 0);
+	assert_string_equal(out, "/v1/x");
+	assert_int_equal(clean("/v1/x;jsessionid=1", out), 0);
+	assert_int_equal(clean("/v1/...", out), 0);
+	assert_int_equal(clean("/v1/..x/.y", out), 0);
+	assert_int_equal(clean("/v1/a%20b%41%25", out), 0);
+	assert_string_equal(out, "/v1/a%20b%41%25");
+	assert_int_equal(clean("/v1/%2541", out), 0);
+}
+
 int
 main(void)
 {
@@ -262,6 +452,8 @@ main(void)
 	    cmocka_unit_test(test_host_normalize),         cmocka_unit_test(test_parse_address),
 	    cmocka_unit_test(test_table_lookup_and_paths), cmocka_unit_test(test_table_errors),
 	    cmocka_unit_test(test_registry_drain_states),  cmocka_unit_test(test_with_route),
+	    cmocka_unit_test(test_chunked_valid),          cmocka_unit_test(test_chunked_strict),
+	    cmocka_unit_test(test_chunked_error_sticks),   cmocka_unit_test(test_path_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -396,3 +396,147 @@ def route(host, *ups, mode="serve", paths=None, drain_ms=None, hold_ms=None):
     if hold_ms is not None:
         r["hold_timeout_ms"] = hold_ms
     return r
+
+
+class RecordingBackend:
+    """A raw TCP backend that records every byte it receives, per connection,
+    and reads requests as a lenient, normalising server would: lines end at
+    LF (a CR before it is dropped), the two bytes after chunk data are skipped
+    whatever they are, a chunk size is cut to 32 bits, and the path is
+    percent-decoded, stripped of ";params" and "#fragments", backslashes made
+    slashes, and dot segments resolved. Each request it reads is logged in
+    .requests as (method, target, path) and answered 200 with the path as its
+    body. A smuggled request shows up there; .received() is every byte."""
+
+    def __init__(self):
+        self.conns = []      # bytearray per connection, as received
+        self.requests = []   # (method, target, normalised path)
+        self.ends = []       # how each connection ended: "eof", "reset", "error"
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.addr = f"127.0.0.1:{self.port}"
+        self.closing = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def normalise(target):
+        import posixpath
+        if "://" in target:
+            target = "/" + target.split("://", 1)[1].partition("/")[2]
+        path = target.split("#", 1)[0].split("?", 1)[0]
+        path = "/".join(seg.split(";", 1)[0] for seg in path.split("/"))
+        for _ in range(2):  # decoded twice, as some stacks do
+            path = urllib.parse.unquote(path, errors="replace")
+        path = path.replace("\\", "/").split("\x00", 1)[0]
+        path = posixpath.normpath("/" + path.lstrip("/"))
+        return "/" + path.lstrip("/")
+
+    def _accept(self):
+        while not self.closing:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            buf = bytearray()
+            with self.lock:
+                self.conns.append(buf)
+            threading.Thread(target=self._serve, args=(c, buf), daemon=True).start()
+
+    def _serve(self, c, record):
+        pending = bytearray()
+
+        def more():
+            try:
+                data = c.recv(65536)
+            except ConnectionResetError:
+                with self.lock:
+                    self.ends.append("reset")
+                raise
+            if not data:
+                with self.lock:
+                    self.ends.append("eof")
+                raise ConnectionError("eof")
+            with self.lock:
+                record.extend(data)
+            pending.extend(data)
+
+        def line():
+            while b"\n" not in pending:
+                more()
+            i = pending.index(b"\n")
+            out = bytes(pending[:i]).rstrip(b"\r")
+            del pending[:i + 1]
+            return out
+
+        def take(n):
+            while len(pending) < n:
+                more()
+            out = bytes(pending[:n])
+            del pending[:n]
+            return out
+
+        try:
+            while True:
+                reqline = line()
+                if not reqline:
+                    continue
+                parts = reqline.decode("latin-1").split(" ")
+                method, target = parts[0], parts[1] if len(parts) > 1 else ""
+                headers = {}
+                while True:
+                    h = line()
+                    if not h:
+                        break
+                    k, _, v = h.decode("latin-1").partition(":")
+                    headers[k.strip().lower()] = v.strip()
+                n = 0
+                if "chunked" in headers.get("transfer-encoding", "").lower():
+                    while True:
+                        size = int(line().split(b";")[0].strip() or b"0", 16) & 0xFFFFFFFF
+                        if size == 0:
+                            while line():
+                                pass
+                            break
+                        take(size)
+                        n += size
+                        take(2)  # "CRLF", whatever it is
+                elif "content-length" in headers:
+                    n = int(headers["content-length"].split(",")[0])
+                    take(n)
+                path = self.normalise(target)
+                with self.lock:
+                    self.requests.append((method, target, path))
+                body = path.encode()
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        except (ConnectionError, OSError, ValueError, IndexError):
+            pass
+        finally:
+            c.close()
+
+    def received(self):
+        with self.lock:
+            return b"".join(bytes(b) for b in self.conns)
+
+    def paths(self):
+        with self.lock:
+            return [p for _, _, p in self.requests]
+
+    def targets(self):
+        with self.lock:
+            return [t for _, t, _ in self.requests]
+
+    def reset(self):
+        with self.lock:  # pooled connections keep their record: empty it
+            for b in self.conns:
+                del b[:]
+            self.requests.clear()
+            self.ends.clear()
+
+    def stop(self):
+        self.closing = True
+        self.sock.close()
