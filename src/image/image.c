@@ -46,6 +46,8 @@ struct image_cache {
 	char *tmp;                 /* owned, <dir>/tmp */
 	pthread_rwlock_t lock;     /* pulls and unpacks shared, gc exclusive */
 	unsigned long tmp_counter; /* atomic: unique temporary names */
+	uint64_t max_bytes;        /* unpack caps, set before any unpack */
+	uint64_t max_entries;
 };
 
 /* A content descriptor of a manifest. */
@@ -237,6 +239,7 @@ image_cache_open(const char *dir, struct image_cache **out, struct err *err)
 	closedir(d);
 	if (pthread_rwlock_init(&c->lock, NULL) != 0)
 		log_fatal("pthread_rwlock_init failed");
+	image_cache_set_unpack_caps(c, 0, 0);
 	*out = c;
 	return 0;
 }
@@ -252,6 +255,20 @@ image_cache_close(struct image_cache *cache)
 	free(cache->blobs);
 	free(cache->tmp);
 	free(cache);
+}
+
+void
+image_cache_set_unpack_caps(struct image_cache *cache, uint64_t max_bytes, uint64_t max_entries)
+{
+	cache->max_bytes = max_bytes > 0 ? max_bytes : IMAGE_MAX_BYTES_DEFAULT;
+	cache->max_entries = max_entries > 0 ? max_entries : IMAGE_MAX_ENTRIES_DEFAULT;
+}
+
+void
+image_cache_unpack_caps(const struct image_cache *cache, uint64_t *max_bytes, uint64_t *max_entries)
+{
+	*max_bytes = cache->max_bytes;
+	*max_entries = cache->max_entries;
 }
 
 void
