@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/util.h"
+#include "image/image.h"
 
 static const char usage[] =
     "usage: berthd [options]\n"
@@ -25,6 +27,9 @@ static const char usage[] =
     "  --subnet CIDR              enclaves' network (default 10.89.0.0/16)\n"
     "  --workers N                threads for blocking work (default 4)\n"
     "  --log-level LEVEL          debug, info, warn or error (default info)\n"
+    "  --image-max-bytes SIZE     cap on the bytes one image unpacks to, all layers\n"
+    "                             (K, M, G, T suffixes; default 256G)\n"
+    "  --image-max-entries N      cap on the files one image unpacks to (default 2000000)\n"
     "  --version, --help\n";
 
 const char *
@@ -48,6 +53,8 @@ settings_defaults(struct settings *s)
 	s->bridge = xstrdup("berth0");
 	s->workers = 4;
 	s->log_level = xstrdup("info");
+	s->image_max_bytes = IMAGE_MAX_BYTES_DEFAULT;
+	s->image_max_entries = IMAGE_MAX_ENTRIES_DEFAULT;
 }
 
 void
@@ -111,6 +118,33 @@ settings_replace(char **field, const char *value)
 {
 	free(*field);
 	*field = xstrdup(value);
+}
+
+/* A count, or with size a byte count with an optional K, M, G or T (binary)
+ * suffix ("256G", "1MiB"); at least 1. */
+static int
+settings_u64(const char *key, const char *value, int size, uint64_t *out, struct err *err)
+{
+	static const char units[] = "KMGT";
+	unsigned long long v;
+	const char *unit;
+	char *end;
+	unsigned shift = 0;
+
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (size && *end != '\0' && (unit = strchr(units, toupper((unsigned char)*end))) != NULL) {
+		shift = 10 * (unsigned)(unit - units + 1);
+		end++;
+		if (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0)
+			end += strlen(end);
+	}
+	if (!isdigit((unsigned char)*value) || *end != '\0' || errno != 0 || v == 0 ||
+	    v > (UINT64_MAX >> shift))
+		return err_make(err, 0, "%s: expected a whole number above 0%s, not \"%s\"", key,
+		                size ? " (K, M, G or T may follow)" : "", value);
+	*out = (uint64_t)v << shift;
+	return 0;
 }
 
 int
@@ -177,6 +211,10 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 		    strcmp(value, "error"))
 			return err_make(err, 0, "log-level: expected debug, info, warn or error");
 		settings_replace(&s->log_level, value);
+	} else if (strcmp(key, "image-max-bytes") == 0) {
+		return settings_u64(key, value, 1, &s->image_max_bytes, err);
+	} else if (strcmp(key, "image-max-entries") == 0) {
+		return settings_u64(key, value, 0, &s->image_max_entries, err);
 	} else {
 		return err_make(err, 0, "unknown setting \"%s\"", key);
 	}

@@ -2,6 +2,8 @@
 #ifndef BERTH_SETTINGS_H
 #define BERTH_SETTINGS_H
 
+#include <stdint.h>
+
 #include "common/err.h"
 
 struct settings {
@@ -23,6 +25,10 @@ struct settings {
 	char *bridge;               /* owned; the enclaves' bridge, default berth0 */
 	int workers;                /* worker threads for blocking work, default 4 */
 	char *log_level;            /* owned; default info */
+	/* Caps of unpacking one image (hostile layers): bytes the entries
+	 * declare and entries, over all its layers. */
+	uint64_t image_max_bytes;   /* default IMAGE_MAX_BYTES_DEFAULT, 256 GiB */
+	uint64_t image_max_entries; /* default IMAGE_MAX_ENTRIES_DEFAULT, 2 million */
 };
 
 /* Fills s with the defaults. */

@@ -938,6 +938,8 @@ recon_new(struct berthd *d, struct recon **out, struct err *err)
 	if (mkdir_p(r->rootfs_dir, 0700, err) < 0)
 		goto out;
 	r->image_settings.insecure_hosts = d->settings.insecure_registries;
+	image_cache_set_unpack_caps(r->images, d->settings.image_max_bytes,
+	                            d->settings.image_max_entries);
 	r->router.socket = d->settings.router_socket;
 	r->crash_at = getenv("BERTH_CRASH_AT");
 	r->tick = event_new(d->base, -1, 0, recon_on_tick, r);
