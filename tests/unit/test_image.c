@@ -17,6 +17,7 @@
 
 #include "common/buf.h"
 #include "common/util.h"
+#include "image/image-internal.h"
 #include "image/image.h"
 
 static void
@@ -144,6 +145,72 @@ test_config_parse(void **state)
 		assert_true(image_config_parse(bad[i], strlen(bad[i]), &c, &err) < 0);
 		assert_true(err_isset(&err));
 		assert_null(c.cmd);
+	}
+}
+
+#define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* The registry's documents: what image_manifest_parse() takes and refuses. */
+static void
+test_manifest_parse(void **state)
+{
+	static const char manifest[] =
+	    "{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:" D64 "\",\"size\":7},"
+	    "\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\","
+	    "\"digest\":\"sha256:" D64 "\",\"size\":9},{\"digest\":\"sha256:" D64
+	    "\",\"size\":0}]}";
+	static const char index[] =
+	    "{\"schemaVersion\":2,\"manifests\":[{\"digest\":\"sha256:" D64 "\",\"size\":1,"
+	    "\"platform\":{\"os\":\"linux\",\"architecture\":\"s390x\"}},{\"digest\":"
+	    "\"sha256:" D64 "\",\"size\":2,\"platform\":{\"os\":\"linux\",\"architecture\":"
+	    "\"amd64\"}}]}";
+	static const struct {
+		const char *doc, *content_type, *want;
+	} bad[] = {
+	    {"", NULL, "bad JSON"},
+	    {"[]", NULL, "not an object"},
+	    {"{\"schemaVersion\":1}", NULL, "schema 1 is not supported"},
+	    {"{\"schemaVersion\":2}", "application/vnd.oci.image.layer.v1.tar",
+	     "unsupported media"},
+	    {"{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:00\",\"size\":1}}", NULL,
+	     "config: digest missing or not sha256"},
+	    {"{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:" D64 "\",\"size\":1.5}}", NULL,
+	     "bad size"},
+	    {"{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:" D64 "\",\"size\":1}}", NULL,
+	     "no layers"},
+	    {"{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:" D64
+	     "\",\"size\":1},\"layers\":[{\"mediaType\":\"application/x-lrzip\",\"digest\":"
+	     "\"sha256:" D64 "\",\"size\":1}]}",
+	     NULL, "unsupported media type application/x-lrzip"},
+	    {"{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:" D64
+	     "\",\"size\":1},\"layers\":[{\"digest\":\"sha256:" D64
+	     "\",\"size\":1,\"urls\":[\"http://x/\"]}]}",
+	     NULL, "foreign layers"},
+	    {"{\"schemaVersion\":2,\"manifests\":[]}", NULL, "no image for linux/"},
+	};
+	struct image_manifest m;
+	struct err err = ERR_INIT;
+
+	(void)state;
+	assert_int_equal(image_manifest_parse(manifest, strlen(manifest), NULL, "t", &m, &err), 0);
+	assert_false(m.is_index);
+	assert_int_equal(m.config.size, 7);
+	assert_int_equal(m.n_layers, 2);
+	assert_int_equal(m.layers[0].size, 9);
+	assert_null(m.layers[2].digest);
+	image_manifest_clear(&m);
+	assert_int_equal(image_manifest_parse(index, strlen(index), NULL, "t", &m, &err), 0);
+	assert_true(m.is_index);
+	assert_int_equal(m.pick.size, 2);
+	image_manifest_clear(&m);
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		err_clear(&err);
+		assert_true(image_manifest_parse(bad[i].doc, strlen(bad[i].doc),
+		                                 bad[i].content_type, "t", &m, &err) < 0);
+		if (strstr(err.msg, bad[i].want) == NULL)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err.msg, bad[i].want);
+		assert_null(m.root);
+		assert_null(m.layers);
 	}
 }
 
@@ -741,6 +808,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ref_parse),
 	    cmocka_unit_test(test_config_parse),
+	    cmocka_unit_test(test_manifest_parse),
 	    cmocka_unit_test_setup_teardown(test_unpack_whiteouts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unpack_escapes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unpack_zstd_and_plain, setup, teardown),
