@@ -24,7 +24,7 @@
 #include "common/util.h"
 #include "image/image.h"
 
-static void
+_Noreturn static void
 usage(void)
 {
 	fprintf(stderr, "usage: berth-image pull|unpack|gc --cache DIR ... (see the source)\n");
