@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/util.h"
+#include "image/image.h"
 
 static const char usage[] =
     "usage: berthd [options]\n"
@@ -33,6 +35,9 @@ static const char usage[] =
     "  --fetch-idle-timeout S     and is never silent for longer (default 30)\n"
     "  --source-timeout S         a git fetch ends within S (default 300)\n"
     "  --pull-timeout S           an image pull ends within S (default 7200)\n"
+    "  --image-max-bytes SIZE     cap on the bytes one image unpacks to, all layers\n"
+    "                             (K, M, G, T suffixes; default 256G)\n"
+    "  --image-max-entries N      cap on the files one image unpacks to (default 2000000)\n"
     "  --version, --help\n";
 
 const char *
@@ -62,6 +67,8 @@ settings_defaults(struct settings *s)
 	s->fetch_idle_s = 30;
 	s->source_timeout_s = 300;
 	s->pull_timeout_s = 7200;
+	s->image_max_bytes = IMAGE_MAX_BYTES_DEFAULT;
+	s->image_max_entries = IMAGE_MAX_ENTRIES_DEFAULT;
 }
 
 void
@@ -126,6 +133,33 @@ settings_replace(char **field, const char *value)
 {
 	free(*field);
 	*field = xstrdup(value);
+}
+
+/* A count, or with size a byte count with an optional K, M, G or T (binary)
+ * suffix ("256G", "1MiB"); at least 1. */
+static int
+settings_u64(const char *key, const char *value, int size, uint64_t *out, struct err *err)
+{
+	static const char units[] = "KMGT";
+	unsigned long long v;
+	const char *unit;
+	char *end;
+	unsigned shift = 0;
+
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (size && *end != '\0' && (unit = strchr(units, toupper((unsigned char)*end))) != NULL) {
+		shift = 10 * (unsigned)(unit - units + 1);
+		end++;
+		if (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0)
+			end += strlen(end);
+	}
+	if (!isdigit((unsigned char)*value) || *end != '\0' || errno != 0 || v == 0 ||
+	    v > (UINT64_MAX >> shift))
+		return err_make(err, 0, "%s: expected a whole number above 0%s, not \"%s\"", key,
+		                size ? " (K, M, G or T may follow)" : "", value);
+	*out = (uint64_t)v << shift;
+	return 0;
 }
 
 int
@@ -213,6 +247,10 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 		return settings_int(key, value, 1, 86400, &s->source_timeout_s, err);
 	} else if (strcmp(key, "pull-timeout") == 0) {
 		return settings_int(key, value, 1, 7 * 86400, &s->pull_timeout_s, err);
+	} else if (strcmp(key, "image-max-bytes") == 0) {
+		return settings_u64(key, value, 1, &s->image_max_bytes, err);
+	} else if (strcmp(key, "image-max-entries") == 0) {
+		return settings_u64(key, value, 0, &s->image_max_entries, err);
 	} else {
 		return err_make(err, 0, "unknown setting \"%s\"", key);
 	}

@@ -2,6 +2,8 @@
 #ifndef BERTH_SETTINGS_H
 #define BERTH_SETTINGS_H
 
+#include <stdint.h>
+
 #include "common/err.h"
 
 struct settings {
@@ -32,6 +34,10 @@ struct settings {
 	int fetch_idle_s;     /* and never goes silent longer, default 30 */
 	int source_timeout_s; /* a git fetch ends within, default 300 */
 	int pull_timeout_s;   /* an image pull ends within, default 7200 */
+	/* Caps of unpacking one image (hostile layers): bytes the entries
+	 * declare and entries, over all its layers. */
+	uint64_t image_max_bytes;   /* default IMAGE_MAX_BYTES_DEFAULT, 256 GiB */
+	uint64_t image_max_entries; /* default IMAGE_MAX_ENTRIES_DEFAULT, 2 million */
 };
 
 /* Fills s with the defaults. */

@@ -26,19 +26,7 @@
 #include "image/image-internal.h"
 #include "image/registry.h"
 
-#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
-#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
-#define BLOB_JSON_MAX      (4u << 20)
-
-#if defined(__x86_64__)
-#define HOST_ARCH "amd64"
-#elif defined(__aarch64__)
-#define HOST_ARCH "arm64"
-#else
-#define HOST_ARCH "amd64"
-#endif
+#define BLOB_JSON_MAX (4u << 20)
 
 struct image_cache {
 	char *dir;                 /* owned */
@@ -46,12 +34,8 @@ struct image_cache {
 	char *tmp;                 /* owned, <dir>/tmp */
 	pthread_rwlock_t lock;     /* pulls and unpacks shared, gc exclusive */
 	unsigned long tmp_counter; /* atomic: unique temporary names */
-};
-
-/* A content descriptor of a manifest. */
-struct desc {
-	const char *digest; /* borrowed from the manifest's JSON */
-	uint64_t size;
+	uint64_t max_bytes;        /* unpack caps, set before any unpack */
+	uint64_t max_entries;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -74,9 +58,8 @@ is_lower_hex(const char *s, size_t n)
 	return s[n] == '\0';
 }
 
-/* Whether d is "sha256:<64 lower-case hex>", the only digest berth accepts. */
-static int
-digest_valid(const char *d)
+int
+image_digest_valid(const char *d)
 {
 	return d != NULL && strncmp(d, "sha256:", 7) == 0 && strlen(d) == 71 &&
 	       is_lower_hex(d + 7, 64);
@@ -156,7 +139,7 @@ image_ref_parse(const char *ref, struct image_ref *out, struct err *err)
 		return err_make(err, EINVAL, "empty image reference");
 	at = strchr(ref, '@');
 	if (at != NULL) {
-		if (!digest_valid(at + 1))
+		if (!image_digest_valid(at + 1))
 			return err_make(err, EINVAL, "image %s: digest is not sha256:<64 hex>",
 			                ref);
 		r.digest = xstrdup(at + 1);
@@ -237,6 +220,7 @@ image_cache_open(const char *dir, struct image_cache **out, struct err *err)
 	closedir(d);
 	if (pthread_rwlock_init(&c->lock, NULL) != 0)
 		log_fatal("pthread_rwlock_init failed");
+	image_cache_set_unpack_caps(c, 0, 0);
 	*out = c;
 	return 0;
 }
@@ -255,6 +239,20 @@ image_cache_close(struct image_cache *cache)
 }
 
 void
+image_cache_set_unpack_caps(struct image_cache *cache, uint64_t max_bytes, uint64_t max_entries)
+{
+	cache->max_bytes = max_bytes > 0 ? max_bytes : IMAGE_MAX_BYTES_DEFAULT;
+	cache->max_entries = max_entries > 0 ? max_entries : IMAGE_MAX_ENTRIES_DEFAULT;
+}
+
+void
+image_cache_unpack_caps(const struct image_cache *cache, uint64_t *max_bytes, uint64_t *max_entries)
+{
+	*max_bytes = cache->max_bytes;
+	*max_entries = cache->max_entries;
+}
+
+void
 image_cache_lock_shared(struct image_cache *cache)
 {
 	pthread_rwlock_rdlock(&cache->lock);
@@ -269,7 +267,7 @@ image_cache_unlock(struct image_cache *cache)
 char *
 image_cache_blob_path(struct image_cache *cache, const char *digest)
 {
-	if (!digest_valid(digest))
+	if (!image_digest_valid(digest))
 		return NULL;
 	return xasprintf("%s/%s", cache->blobs, digest + 7);
 }
@@ -285,7 +283,7 @@ cache_tmp_path(struct image_cache *cache, const char *digest)
 
 /* Whether the blob of d is cached with the size the manifest gives. */
 static int
-cache_has(struct image_cache *cache, const struct desc *d)
+cache_has(struct image_cache *cache, const struct image_desc *d)
 {
 	char *path = image_cache_blob_path(cache, d->digest);
 	struct stat st;
@@ -355,96 +353,6 @@ cache_read(struct image_cache *cache, const char *digest, char **data, size_t *l
 	return rc;
 }
 
-/* What a fetched manifest document is. */
-enum doc_kind {
-	DOC_MANIFEST,
-	DOC_INDEX,
-};
-
-/* Tells a manifest from an index by media type (the answer's, else the
- * document's own mediaType field, else its shape). */
-static int
-doc_kind(json_t *root, const char *content_type, const char *what, enum doc_kind *kind,
-         struct err *err)
-{
-	const char *mt = json_string_value(json_object_get(root, "mediaType"));
-
-	if (content_type != NULL && strncmp(content_type, "application/vnd.", 16) == 0)
-		mt = content_type;
-	if (json_integer_value(json_object_get(root, "schemaVersion")) != 2)
-		return err_make(err, 0, "%s: not a schema 2 manifest (schema 1 is not supported)",
-		                what);
-	if (mt == NULL)
-		mt = json_is_array(json_object_get(root, "manifests")) ? MT_OCI_INDEX
-		                                                       : MT_OCI_MANIFEST;
-	if (strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0)
-		*kind = DOC_MANIFEST;
-	else if (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0)
-		*kind = DOC_INDEX;
-	else
-		return err_make(err, 0, "%s: unsupported media type %s", what, mt);
-	return 0;
-}
-
-static int
-desc_parse(json_t *j, struct desc *d, const char *what, struct err *err)
-{
-	json_t *size = json_object_get(j, "size");
-
-	d->digest = json_string_value(json_object_get(j, "digest"));
-	if (!digest_valid(d->digest))
-		return err_make(err, 0, "%s: digest missing or not sha256:<64 hex>", what);
-	if (!json_is_integer(size) || json_integer_value(size) < 0)
-		return err_make(err, 0, "%s %s: bad size", what, d->digest);
-	if (json_array_size(json_object_get(j, "urls")) > 0)
-		return err_make(err, 0, "%s %s: foreign layers (urls) are not fetched", what,
-		                d->digest);
-	d->size = (uint64_t)json_integer_value(size);
-	return 0;
-}
-
-static int
-layer_type_ok(const char *mt)
-{
-	static const char *const ok[] = {
-	    "application/vnd.oci.image.layer.v1.tar",
-	    "application/vnd.oci.image.layer.v1.tar+gzip",
-	    "application/vnd.oci.image.layer.v1.tar+zstd",
-	    "application/vnd.oci.image.layer.nondistributable.v1.tar",
-	    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-	    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-	    "application/vnd.docker.image.rootfs.diff.tar.gzip",
-	    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-	};
-	size_t i;
-
-	if (mt == NULL) /* optional in some old manifests */
-		return 1;
-	for (i = 0; i < ARRAY_LEN(ok); i++)
-		if (strcmp(mt, ok[i]) == 0)
-			return 1;
-	return 0;
-}
-
-/* The manifest of an index for linux on this host's architecture. */
-static int
-index_pick(json_t *root, const char *what, struct desc *d, struct err *err)
-{
-	json_t *list = json_object_get(root, "manifests"), *m;
-	size_t i;
-
-	for (i = 0; i < json_array_size(list) && (m = json_array_get(list, i)) != NULL; i++) {
-		json_t *p = json_object_get(m, "platform");
-		const char *os = json_string_value(json_object_get(p, "os"));
-		const char *arch = json_string_value(json_object_get(p, "architecture"));
-
-		if (os != NULL && arch != NULL && strcmp(os, "linux") == 0 &&
-		    strcmp(arch, HOST_ARCH) == 0)
-			return desc_parse(m, d, what, err);
-	}
-	return err_make(err, ENOENT, "%s: no image for linux/%s in the index", what, HOST_ARCH);
-}
-
 /* Where manifests come from: the registry (reg), or only the cache (NULL). */
 struct source {
 	struct image_cache *cache;
@@ -452,21 +360,21 @@ struct source {
 };
 
 /* Fetches the manifest or index named by reference (a digest or a tag) and,
- * when digest is known, verifies it; stores it in the cache. A digest already
- * cached is not fetched again. On success *root is the parsed document and
- * *got_digest (owned) its digest. */
+ * when digest is known, verifies it; stores it in the cache once it parsed.
+ * A digest already cached is not fetched again. On success *doc is the
+ * parsed document (the caller's, image_manifest_clear) and *got_digest
+ * (owned) its digest. */
 static int
-manifest_get(struct source *src, const char *reference, const char *digest, json_t **root,
-             enum doc_kind *kind, char **got_digest, struct err *err)
+manifest_get(struct source *src, const char *reference, const char *digest,
+             struct image_manifest *doc, char **got_digest, struct err *err)
 {
 	struct buf body = BUF_INIT;
 	char *media_type = NULL, *data = NULL, hex[65];
 	const char *what = digest ? digest : reference;
-	json_error_t jerr;
 	size_t len = 0;
 	int rc = -1, fetched = 0;
 
-	*root = NULL;
+	memset(doc, 0, sizeof *doc);
 	if (digest != NULL && cache_read(src->cache, digest, &data, &len, err) == 0) {
 		body.data = take_ptr(&data);
 		body.len = len;
@@ -493,12 +401,7 @@ manifest_get(struct source *src, const char *reference, const char *digest, json
 	}
 	if (*got_digest == NULL)
 		*got_digest = xstrdup(digest);
-	*root = json_loadb(body.data ? body.data : "", body.len, 0, &jerr);
-	if (*root == NULL || !json_is_object(*root)) {
-		err_make(err, 0, "manifest %s: bad JSON: %s", what, jerr.text);
-		goto out;
-	}
-	if (doc_kind(*root, media_type, what, kind, err) < 0)
+	if (image_manifest_parse(body.data, body.len, media_type, what, doc, err) < 0)
 		goto out;
 	/* Cached once it proved to be a manifest, by the digest it hashes to. */
 	if (fetched &&
@@ -509,7 +412,7 @@ manifest_get(struct source *src, const char *reference, const char *digest, json
 	rc = 0;
 out:
 	if (rc < 0) {
-		json_decref(take_ptr(root));
+		image_manifest_clear(doc);
 		free(take_ptr(got_digest));
 	}
 	free(media_type);
@@ -595,62 +498,43 @@ image_resolve(struct image_cache *cache, struct registry *reg, const char *ref,
 	struct image_ref ir = {0};
 	struct progress prog = {progress, arg, 0, 0, -1, 0};
 	struct registry_blob *fetch = NULL;
-	struct desc config_desc, *layers = NULL;
+	struct image_manifest index = {0}, doc = {0};
+	const struct image_desc *layers;
+	struct image_desc config_desc;
 	struct image *img = NULL;
-	json_t *root = NULL, *index = NULL, *jl, *l;
 	char *digest = NULL, *index_digest = NULL, *config = NULL, **tmp_paths = NULL,
 	     **final_paths = NULL;
 	size_t n_layers = 0, n_fetch = 0, i, len;
-	enum doc_kind kind;
 	int rc = -1;
 
 	*out = NULL;
 	if (image_ref_parse(ref, &ir, err) < 0)
 		return -1;
-	if (manifest_get(&src, ir.tag ? ir.tag : "latest", ir.digest, &root, &kind, &digest, err) <
-	    0)
+	if (manifest_get(&src, ir.tag ? ir.tag : "latest", ir.digest, &doc, &digest, err) < 0)
 		goto out;
-	if (kind == DOC_INDEX) {
-		struct desc pick;
-
-		index = take_ptr(&root);
+	if (doc.is_index) {
+		index = doc;
+		memset(&doc, 0, sizeof doc);
 		index_digest = take_ptr(&digest);
-		if (index_pick(index, index_digest, &pick, err) < 0)
+		/* index.pick borrows from index.root, kept until the end. */
+		if (manifest_get(&src, index.pick.digest, index.pick.digest, &doc, &digest, err) <
+		    0)
 			goto out;
-		if (manifest_get(&src, pick.digest, pick.digest, &root, &kind, &digest, err) < 0)
-			goto out;
-		if (kind != DOC_MANIFEST) {
+		if (doc.is_index) {
 			err_make(err, 0, "index %s: names another index", index_digest);
 			goto out;
 		}
 	}
-	if (desc_parse(json_object_get(root, "config"), &config_desc, "config", err) < 0)
-		goto manifest_fault;
-	jl = json_object_get(root, "layers");
-	if (!json_is_array(jl)) {
-		err_make(err, 0, "no layers");
-		goto manifest_fault;
-	}
-	n_layers = json_array_size(jl);
-	layers = xcalloc(n_layers + 1, sizeof *layers);
-	for (i = 0; i < json_array_size(jl) && (l = json_array_get(jl, i)) != NULL; i++) {
-		const char *mt = json_string_value(json_object_get(l, "mediaType"));
-
-		if (desc_parse(l, &layers[i], "layer", err) < 0)
-			goto manifest_fault;
-		if (!layer_type_ok(mt)) {
-			err_make(err, 0, "layer %s: unsupported media type %s", layers[i].digest,
-			         mt);
-			goto manifest_fault;
-		}
-	}
+	config_desc = doc.config;
+	layers = doc.layers;
+	n_layers = doc.n_layers;
 
 	/* The blobs: the config first, then the layers, each once. */
 	fetch = xcalloc(n_layers + 1, sizeof *fetch);
 	tmp_paths = xcalloc(n_layers + 2, sizeof *tmp_paths);
 	final_paths = xcalloc(n_layers + 2, sizeof *final_paths);
 	for (i = 0; i <= n_layers; i++) {
-		const struct desc *d = i == 0 ? &config_desc : &layers[i - 1];
+		const struct image_desc *d = i == 0 ? &config_desc : &layers[i - 1];
 		size_t j;
 
 		for (j = 0; j < i; j++) /* a layer listed twice counts once */
@@ -699,19 +583,15 @@ image_resolve(struct image_cache *cache, struct registry *reg, const char *ref,
 		img->layers = xcalloc(1, sizeof *img->layers);
 	*out = take_ptr(&img);
 	rc = 0;
-	goto out;
-manifest_fault:
-	err_wrap(err, "manifest %s", digest);
 out:
 	if (rc < 0)
 		err_wrap(err, "image %s", ref);
 	image_free(img);
-	json_decref(root);
-	json_decref(index);
+	image_manifest_clear(&doc);
+	image_manifest_clear(&index);
 	strv_free(tmp_paths);
 	strv_free(final_paths);
 	free(fetch);
-	free(layers);
 	free(config);
 	free(digest);
 	free(index_digest);
@@ -773,7 +653,7 @@ gc_mark(struct image_cache *cache, const char *digest, char ***keep, int depth)
 	char *data = NULL;
 	size_t len, i;
 
-	if (!digest_valid(digest) || strv_contains(*keep, digest + 7))
+	if (!image_digest_valid(digest) || strv_contains(*keep, digest + 7))
 		return;
 	*keep = strv_push(*keep, digest + 7);
 	if (depth > 1 || cache_read(cache, digest, &data, &len, &err) < 0)
@@ -809,7 +689,7 @@ image_cache_gc(struct image_cache *cache, char *const *keep_refs, size_t *remove
 	for (r = keep_refs; r != NULL && *r != NULL; r++) {
 		const char *at = strchr(*r, '@');
 
-		if (!digest_valid(at ? at + 1 : *r))
+		if (!image_digest_valid(at ? at + 1 : *r))
 			return err_make(err, EINVAL, "image gc: %s has no sha256 digest", *r);
 	}
 	pthread_rwlock_wrlock(&cache->lock);

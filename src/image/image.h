@@ -76,9 +76,28 @@ char *image_cache_blob_path(struct image_cache *cache, const char *digest);
 int image_pull(struct image_cache *cache, const struct image_settings *settings, const char *ref,
                image_progress_fn progress, void *arg, struct image **out, struct err *err);
 
+/* The caps of unpacking one image (all its layers together), against layer
+ * bombs. Bytes are what the entries' headers declare (a sparse file counts
+ * its full size): 256 GiB holds the largest model images (a 70B-parameter
+ * model in fp16 is ~140 GB). Entries bound the inodes and the memory of one
+ * unpack: 2 million is ~10 times the file count of the largest common images
+ * (CUDA, PyTorch distributions), and fewer than the inodes of a 64 GiB ext4
+ * filesystem. */
+#define IMAGE_MAX_BYTES_DEFAULT   (256ull << 30)
+#define IMAGE_MAX_ENTRIES_DEFAULT 2000000ull
+
+/* Sets the caps of every later image_unpack*() of cache; 0 keeps a cap at
+ * its default. */
+void image_cache_set_unpack_caps(struct image_cache *cache, uint64_t max_bytes,
+                                 uint64_t max_entries);
+
 /* Unpacks img's layers, bottom first, into rootfs_dir, which must not exist:
  * the layers go to a temporary sibling renamed into place at the end, so a
- * failure leaves nothing behind. Refuses entries escaping the rootfs. */
+ * failure leaves nothing behind. Refuses entries escaping the rootfs, layers
+ * compressed other than as OCI allows (gzip, zstd, none: no decompressor
+ * program is ever run) and images past the cache's caps (checked at each
+ * entry, before its data is written). Device nodes are not created; FIFOs,
+ * like other files, are. */
 int image_unpack(struct image_cache *cache, const struct image *img, const char *rootfs_dir,
                  struct err *err);
 

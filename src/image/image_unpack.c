@@ -7,7 +7,18 @@
  * this file reads every name relative to the rootfs (as tar does, stripping a
  * leading '/'), refuses ".." components and any entry or hardlink target whose
  * parent path crosses a symlink, and keeps libarchive's SECURE_NODOTDOT and
- * SECURE_SYMLINKS as a second line. */
+ * SECURE_SYMLINKS as a second line.
+ *
+ * A layer is hostile input. Only the compressions OCI defines are read (gzip,
+ * zstd, none), all inside libarchive: its other filters would run programs
+ * (lrzip, grzip, lzop) found on PATH. Every entry counts against the image's
+ * caps of bytes and entries at its header, before its data is decompressed,
+ * so a small blob that expands without bound stops at the cap. Character and
+ * block devices are not created: the runtime gives a container its /dev, and a
+ * device node in an image could reach the host's hardware through the rootfs.
+ * FIFOs are created, as containerd and docker do (some images ship them, and
+ * they need no privilege); berth itself never opens a file of a rootfs
+ * without O_NONBLOCK and a check that it is a regular file. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -37,6 +48,13 @@ struct layer {
 	const char *root;   /* borrowed: absolute, symlink-free */
 	const char *digest; /* borrowed, for messages */
 	json_t *seen;       /* owned set of the relative paths this layer wrote */
+};
+
+/* What one image's unpacking has used of its caps, over all its layers. */
+struct budget {
+	uint64_t max_bytes, max_entries;
+	uint64_t bytes, entries;
+	json_t *devices; /* owned set of the device nodes not created (relative paths) */
 };
 
 /* Normalises an entry name into out ("a/b", "" for the root itself);
@@ -215,9 +233,58 @@ whiteout(struct layer *l, const char *rel, struct err *err)
 	return rc;
 }
 
+/* "1 GiB" for whole binary units, else "1500000 bytes". */
+static void
+format_size(uint64_t n, char *out, size_t len)
+{
+	static const char *const units[] = {"TiB", "GiB", "MiB", "KiB"};
+
+	for (size_t i = 0; i < ARRAY_LEN(units); i++) {
+		unsigned shift = 10 * (unsigned)(ARRAY_LEN(units) - i);
+
+		if (n >= (1ull << shift) && n % (1ull << shift) == 0) {
+			snprintf(out, len, "%llu %s", (unsigned long long)(n >> shift), units[i]);
+			return;
+		}
+	}
+	snprintf(out, len, "%llu bytes", (unsigned long long)n);
+}
+
 static int
-copy_data(struct archive *in, struct archive *out, struct layer *l, const char *rel,
-          struct err *err)
+past_byte_cap(const struct layer *l, const struct budget *b, const char *rel, struct err *err)
+{
+	char cap[32];
+
+	format_size(b->max_bytes, cap, sizeof cap);
+	return err_make(err, EFBIG, "layer %s unpacks past the %s cap (--image-max-bytes) at %s",
+	                l->digest, cap, rel);
+}
+
+/* Counts entry e against the image's caps, before anything of it is read
+ * or written: its declared size is what its data may reach. */
+static int
+budget_take(struct budget *b, const struct layer *l, struct archive_entry *e, const char *name,
+            struct err *err)
+{
+	la_int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+
+	if (++b->entries > b->max_entries)
+		return err_make(err, EMFILE,
+		                "layer %s unpacks past the %llu-entry cap (--image-max-entries)",
+		                l->digest, (unsigned long long)b->max_entries);
+	if (size < 0)
+		return err_make(err, EINVAL, "layer %s: %s has a negative size", l->digest, name);
+	if ((uint64_t)size > b->max_bytes - b->bytes)
+		return past_byte_cap(l, b, name, err);
+	b->bytes += (uint64_t)size;
+	return 0;
+}
+
+/* Copies the data of the current entry, which declared size bytes (counted
+ * by budget_take()): a block past them is refused as it streams. */
+static int
+copy_data(struct archive *in, struct archive *out, struct layer *l, const struct budget *b,
+          const char *rel, la_int64_t declared, struct err *err)
 {
 	const void *block;
 	size_t size;
@@ -231,10 +298,52 @@ copy_data(struct archive *in, struct archive *out, struct layer *l, const char *
 		if (r < ARCHIVE_WARN)
 			return err_make(err, 0, "layer %s: %s: %s", l->digest, rel,
 			                archive_error_string(in));
+		if (offset < 0 || (uint64_t)offset > (uint64_t)declared ||
+		    size > (uint64_t)(declared - offset))
+			return past_byte_cap(l, b, rel, err);
 		if (archive_write_data_block(out, block, size, offset) < ARCHIVE_WARN)
 			return err_make(err, 0, "layer %s: write %s: %s", l->digest, rel,
 			                archive_error_string(out));
 	}
+}
+
+/* The compressions a layer may not use (OCI has gzip and zstd), by magic. */
+static const char *
+foreign_compression(const char *blob)
+{
+	static const struct {
+		const char *name, *magic;
+		size_t len;
+	} magics[] = {
+	    {"bzip2", "BZh", 3},
+	    {"xz",
+	     "\xfd"
+	     "7zXZ\0",
+	     6},
+	    {"lz4", "\x04\x22\x4d\x18", 4},
+	    {"lzip", "LZIP", 4},
+	    {"lrzip", "LRZI", 4},
+	    {"lzop", "\x89LZO\0", 5},
+	    {"grzip", "GRZipII", 7},
+	    {"compress (.Z)", "\x1f\x9d", 2},
+	    {"compress (.Z)", "\x1f\xa0", 2},
+	};
+	unsigned char head[264] = {0};
+	ssize_t n = 0;
+	int fd = open(blob, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = pread(fd, head, sizeof head, 0);
+		close(fd);
+	}
+	/* A tar whose first name happens to start like a magic is a tar. */
+	if (n >= 262 && memcmp(head + 257, "ustar", 5) == 0)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_LEN(magics); i++)
+		if (n >= (ssize_t)magics[i].len &&
+		    memcmp(head, magics[i].magic, magics[i].len) == 0)
+			return magics[i].name;
+	return NULL;
 }
 
 /* Owners shifted into an enclave's id range (0, 0: as they are). */
@@ -242,10 +351,10 @@ struct id_shift {
 	unsigned base, count;
 };
 
-/* Unpacks one layer blob (tar, gzip or zstd) over root. */
+/* Unpacks one layer blob (tar, gzip or zstd) over root, within budget. */
 static int
 unpack_layer(const char *root, const char *blob, const char *digest, const struct id_shift *ids,
-             struct err *err)
+             struct budget *budget, struct err *err)
 {
 	int flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_UNLINK |
 	            ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS;
@@ -253,7 +362,9 @@ unpack_layer(const char *root, const char *blob, const char *digest, const struc
 	struct buf rel = BUF_INIT, link = BUF_INIT;
 	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
 	struct archive_entry *e;
+	const char *foreign;
 	char *abs = NULL;
+	unsigned devices = 0;
 	int r, rc = -1;
 
 	if (in == NULL || out == NULL)
@@ -263,20 +374,39 @@ unpack_layer(const char *root, const char *blob, const char *digest, const struc
 	if (geteuid() == 0)
 		flags |= ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_XATTR;
 	archive_write_disk_set_options(out, flags);
-	archive_read_support_filter_all(in);
+	foreign = foreign_compression(blob);
+	if (foreign != NULL) {
+		err_make(err, EINVAL,
+		         "layer %s is compressed with %s: only gzip, zstd and uncompressed tar "
+		         "layers (the OCI media types) are unpacked, refused",
+		         digest, foreign);
+		goto out;
+	}
+	/* Built in or not at all: ARCHIVE_WARN means an external program. */
+	if (archive_read_support_filter_gzip(in) != ARCHIVE_OK ||
+	    archive_read_support_filter_zstd(in) != ARCHIVE_OK) {
+		err_make(err, ENOTSUP,
+		         "layer %s: this libarchive has no built-in gzip or zstd (berth runs no "
+		         "decompressor program)",
+		         digest);
+		goto out;
+	}
 	archive_read_support_format_tar(in);
 	if (archive_read_open_filename(in, blob, 1 << 16) != ARCHIVE_OK) {
-		err_make(err, 0, "layer %s: %s", digest, archive_error_string(in));
+		err_make(err, 0, "layer %s: %s (a layer is a tar, gzip or zstd stream)", digest,
+		         archive_error_string(in));
 		goto out;
 	}
 	for (;;) {
 		const char *name, *hardlink, *base;
+		int type;
 
 		r = archive_read_next_header(in, &e);
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN) {
-			err_make(err, 0, "layer %s: %s", digest, archive_error_string(in));
+			err_make(err, 0, "layer %s: %s (a layer is a tar, gzip or zstd stream)",
+			         digest, archive_error_string(in));
 			goto out;
 		}
 		name = archive_entry_pathname(e);
@@ -285,6 +415,9 @@ unpack_layer(const char *root, const char *blob, const char *digest, const struc
 			         digest, name ? name : "(no name)");
 			goto out;
 		}
+		/* Every entry counts, skipped ones too: skipping decompresses. */
+		if (budget_take(budget, &l, e, rel.len ? rel.data : "/", err) < 0)
+			goto out;
 		if (rel.len == 0)
 			continue; /* the rootfs itself */
 		if (check_parents(&l, rel.data, err) < 0)
@@ -295,10 +428,6 @@ unpack_layer(const char *root, const char *blob, const char *digest, const struc
 				goto out;
 			continue;
 		}
-		if ((archive_entry_filetype(e) == AE_IFCHR ||
-		     archive_entry_filetype(e) == AE_IFBLK) &&
-		    geteuid() != 0)
-			continue; /* device nodes need root; runtimes mount /dev anyway */
 		hardlink = archive_entry_hardlink(e);
 		if (hardlink != NULL) {
 			if (clean_path(hardlink, &link) < 0 || link.len == 0) {
@@ -310,6 +439,23 @@ unpack_layer(const char *root, const char *blob, const char *digest, const struc
 			}
 			if (check_parents(&l, link.data, err) < 0)
 				goto out;
+		}
+		type = archive_entry_filetype(e);
+		if (type == AE_IFCHR || type == AE_IFBLK ||
+		    (hardlink != NULL && json_object_get(budget->devices, link.data) != NULL)) {
+			/* The entry still replaces what a lower layer had there. */
+			free(abs);
+			abs = xasprintf("%s/%s", root, rel.data);
+			if (unlink(abs) < 0 && errno != ENOENT && errno != EISDIR) {
+				err_make(err, errno, "layer %s: replace %s", digest, rel.data);
+				goto out;
+			}
+			json_object_set_new(budget->devices, rel.data, json_true());
+			devices++;
+			continue;
+		}
+		json_object_del(budget->devices, rel.data);
+		if (hardlink != NULL) {
 			free(abs);
 			abs = xasprintf("%s/%s", root, link.data);
 			archive_entry_set_hardlink(e, abs);
@@ -338,7 +484,8 @@ unpack_layer(const char *root, const char *blob, const char *digest, const struc
 			         archive_error_string(out));
 			goto out;
 		}
-		if (archive_entry_size(e) > 0 && copy_data(in, out, &l, rel.data, err) < 0)
+		if (archive_entry_size(e) > 0 &&
+		    copy_data(in, out, &l, budget, rel.data, archive_entry_size(e), err) < 0)
 			goto out;
 		if (archive_write_finish_entry(out) < ARCHIVE_WARN) {
 			err_make(err, 0, "layer %s: %s: %s", digest, rel.data,
@@ -346,6 +493,9 @@ unpack_layer(const char *root, const char *blob, const char *digest, const struc
 			goto out;
 		}
 	}
+	if (devices > 0)
+		log_info("layer %s: %u device node(s) not created (the runtime provides /dev)",
+		         digest, devices);
 	rc = 0;
 out:
 	/* Closing applies the deferred directory modes and times. */
@@ -366,6 +516,7 @@ unpack_image(struct image_cache *cache, const struct image *img, const char *roo
 {
 	char *copy = xstrdup(rootfs_dir), *parent = NULL, *tmp = NULL;
 	char *const *layer;
+	struct budget budget = {.devices = json_object()};
 	struct stat st;
 	int rc = -1, locked = 0;
 
@@ -390,6 +541,7 @@ unpack_image(struct image_cache *cache, const struct image *img, const char *roo
 		rc = err_make(err, errno, "unpack: chmod/chown %s", tmp);
 		goto out;
 	}
+	image_cache_unpack_caps(cache, &budget.max_bytes, &budget.max_entries);
 	image_cache_lock_shared(cache);
 	locked = 1;
 	for (layer = img->layers; layer != NULL && *layer != NULL; layer++) {
@@ -404,7 +556,7 @@ unpack_image(struct image_cache *cache, const struct image *img, const char *roo
 			free(blob);
 			goto out;
 		}
-		rc = unpack_layer(tmp, blob, *layer, ids, err);
+		rc = unpack_layer(tmp, blob, *layer, ids, &budget, err);
 		free(blob);
 		if (rc < 0)
 			goto out;
@@ -424,6 +576,7 @@ out:
 		err_wrap(err, "image %s", img->ref ? img->ref : "?");
 	if (tmp != NULL && rm_rf(tmp) < 0)
 		log_warn("unpack: could not remove %s: %s", tmp, strerror(errno));
+	json_decref(budget.devices);
 	free(tmp);
 	free(copy);
 	free(parent);

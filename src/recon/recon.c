@@ -957,6 +957,8 @@ recon_new(struct berthd *d, struct recon **out, struct err *err)
 	r->image_settings.idle_s = d->settings.fetch_idle_s;
 	r->image_settings.timeout_ms = (int64_t)d->settings.pull_timeout_s * 1000;
 	r->image_settings.cancel = &d->stopping;
+	image_cache_set_unpack_caps(r->images, d->settings.image_max_bytes,
+	                            d->settings.image_max_entries);
 	r->router.socket = d->settings.router_socket;
 	r->crash_at = getenv("BERTH_CRASH_AT");
 	r->tick = event_new(d->base, -1, 0, recon_on_tick, r);

@@ -263,25 +263,24 @@ parse_id(const char *s, long *id)
 }
 
 /* Looks name up in a passwd/group style file of the rootfs: field 0 is the
- * name, field 2 the id, field 3 (passwd) the primary group. A missing file
- * finds nothing. */
+ * name, field 2 the id, field 3 (passwd) the primary group. *found is 0 when
+ * nothing matches or the file is absent. The file is the image's: read
+ * without leaving the rootfs, without blocking (a FIFO is refused) and no
+ * more than PASSWD_MAX bytes of it. */
 static int
-lookup_db(const char *rootfs, const char *file, const char *name, long id_in, long *id, long *gid)
+lookup_db(const struct bundle_input *in, const char *file, const char *name, long id_in, long *id,
+          long *gid, int *found, struct err *err)
 {
-	struct err ignored = ERR_INIT;
-	int fd = linux_open_in_root(rootfs, file, &ignored);
-	char *text, *line, *save = NULL;
-	ssize_t n;
+	struct err read_err = ERR_INIT;
+	char *text = NULL, *line, *save = NULL;
 	size_t len = 0;
-	int found = -1;
 
-	if (fd < 0)
-		return -1;
-	text = xmalloc(PASSWD_MAX + 1);
-	while (len < PASSWD_MAX && (n = read(fd, text + len, PASSWD_MAX - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	text[len] = '\0';
+	*found = 0;
+	if (linux_read_in_root(in->rootfs, file, PASSWD_MAX, &text, &len, &read_err) < 0) {
+		if (read_err.code == ENOENT)
+			return 0;
+		return err_make(err, 0, "container %s: the image's %s", in->cc->name, read_err.msg);
+	}
 	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		char *f[4] = {0}, *p = line;
 		long v;
@@ -298,12 +297,12 @@ lookup_db(const char *rootfs, const char *file, const char *name, long id_in, lo
 			*id = v;
 			if (gid != NULL && (f[3] == NULL || parse_id(f[3], gid) < 0))
 				*gid = 0;
-			found = 0;
+			*found = 1;
 			break;
 		}
 	}
 	free(text);
-	return found;
+	return 0;
 }
 
 static int
@@ -312,7 +311,7 @@ process_user(const struct bundle_input *in, long *uid, long *gid, struct err *er
 	const char *spec = in->cc->user;
 	char *user, *group;
 	long pgid = 0;
-	int rc = 0;
+	int rc = 0, found;
 
 	if (spec == NULL && in->image != NULL)
 		spec = in->image->user;
@@ -325,20 +324,32 @@ process_user(const struct bundle_input *in, long *uid, long *gid, struct err *er
 		*group++ = '\0';
 	if (parse_id(user, uid) == 0) {
 		/* A numeric uid takes its primary group from passwd when listed. */
-		if (lookup_db(in->rootfs, "/etc/passwd", NULL, *uid, uid, &pgid) < 0)
+		rc = lookup_db(in, "/etc/passwd", NULL, *uid, uid, &pgid, &found, err);
+		if (rc < 0)
+			goto out;
+		if (!found)
 			pgid = 0;
-	} else if (lookup_db(in->rootfs, "/etc/passwd", user, 0, uid, &pgid) < 0) {
-		rc = err_make(err, 0,
-		              "container %s: user \"%s\" not found in the image's /etc/passwd",
-		              in->cc->name, user);
-		goto out;
+	} else {
+		rc = lookup_db(in, "/etc/passwd", user, 0, uid, &pgid, &found, err);
+		if (rc < 0)
+			goto out;
+		if (!found) {
+			rc = err_make(
+			    err, 0,
+			    "container %s: user \"%s\" not found in the image's /etc/passwd",
+			    in->cc->name, user);
+			goto out;
+		}
 	}
 	*gid = pgid;
-	if (group != NULL && *group != '\0' && parse_id(group, gid) < 0 &&
-	    lookup_db(in->rootfs, "/etc/group", group, 0, gid, NULL) < 0)
-		rc = err_make(err, 0,
-		              "container %s: group \"%s\" not found in the image's /etc/group",
-		              in->cc->name, group);
+	if (group != NULL && *group != '\0' && parse_id(group, gid) < 0) {
+		rc = lookup_db(in, "/etc/group", group, 0, gid, NULL, &found, err);
+		if (rc == 0 && !found)
+			rc = err_make(
+			    err, 0,
+			    "container %s: group \"%s\" not found in the image's /etc/group",
+			    in->cc->name, group);
+	}
 out:
 	free(user);
 	return rc;

@@ -424,14 +424,17 @@ linux_open_in_root_by_hand(int rootfd, const char *path)
 		strcpy(resolved, cand);
 		rlen = strlen(resolved);
 	}
-	return openat(rootfd, rlen ? resolved : ".", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return openat(rootfd, rlen ? resolved : ".",
+	              O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 }
 
 int
 linux_open_in_root(const char *root, const char *path, struct err *err)
 {
+	/* O_NONBLOCK: opening a FIFO of an image for reading would wait for a
+	 * writer that never comes (and a device's open may act). */
 	struct open_how how = {
-	    .flags = O_RDONLY | O_CLOEXEC,
+	    .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
 	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	int dfd, fd;
@@ -446,6 +449,83 @@ linux_open_in_root(const char *root, const char *path, struct err *err)
 		err_make(err, errno, "open %s in %s", path, root);
 	close(dfd);
 	return fd < 0 ? -1 : fd;
+}
+
+static const char *
+file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFDIR:
+		return "a directory";
+	default:
+		return "not a file";
+	}
+}
+
+int
+linux_read_in_root(const char *root, const char *path, size_t max, char **out, size_t *len,
+                   struct err *err)
+{
+	char max_text[32], *buf = NULL;
+	size_t n = 0;
+	struct stat st;
+	int fd, rc = -1;
+
+	*out = NULL;
+	if (max % (1u << 20) == 0)
+		snprintf(max_text, sizeof max_text, "%zu MiB", max >> 20);
+	else
+		snprintf(max_text, sizeof max_text, "%zu bytes", max);
+	fd = linux_open_in_root(root, path, err);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		rc = err_make(err, errno, "stat %s", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = err_make(err, 0, "%s is not a regular file (%s)", path, file_kind(st.st_mode));
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		rc = err_make(err, EFBIG, "%s is larger than %s", path, max_text);
+		goto out;
+	}
+	/* One byte more than allowed tells a file that grew since fstat. */
+	buf = xmalloc(max + 2);
+	for (;;) {
+		ssize_t r = read(fd, buf + n, max + 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = err_make(err, errno, "read %s", path);
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			rc = err_make(err, EFBIG, "%s is larger than %s", path, max_text);
+			goto out;
+		}
+	}
+	buf[n] = '\0';
+	*out = take_ptr(&buf);
+	*len = n;
+	rc = 0;
+out:
+	free(buf);
+	close(fd);
+	return rc;
 }
 
 static int

@@ -55,9 +55,18 @@ int linux_umount(const char *target, struct err *err);
 int linux_pid_wait_exit(pid_t pid, int timeout_ms, struct err *err);
 
 /* Opens path (read-only) resolved inside root as if root were "/": symlinks
- * and ".." cannot leave it (openat2 RESOLVE_IN_ROOT). Returns an fd or
- * negative. */
+ * and ".." cannot leave it (openat2 RESOLVE_IN_ROOT). The open never blocks
+ * (O_NONBLOCK: a FIFO opens at once); fstat the fd before reading. Returns an
+ * fd or negative, err's code the errno (ENOENT when path is absent). */
 int linux_open_in_root(const char *root, const char *path, struct err *err);
+
+/* Reads path of the tree at root (resolved as linux_open_in_root() does)
+ * into *out (owned, NUL-terminated; *len bytes). Never blocks and reads no
+ * more than max bytes: a FIFO, device, socket or directory is refused without
+ * being read ("... is not a regular file (a FIFO)"), as is a file larger than
+ * max. Errors name path; ENOENT (in err's code) when it is absent. */
+int linux_read_in_root(const char *root, const char *path, size_t max, char **out, size_t *len,
+                       struct err *err);
 
 #ifdef BERTH_TESTING
 /* linux_open_in_root() where openat2 is missing (valgrind, Linux < 5.6):

@@ -1,7 +1,8 @@
 /* berth-image: the image module's API for system tests and benchmarks.
  *
  *   berth-image pull --cache DIR [--auth HOST=USER:PASS]... [--insecure HOST]...
- *                    [--parallel N] [--unpack ROOTFS] [--cancel-at PCT] REF
+ *                    [--parallel N] [--unpack ROOTFS] [--cancel-at PCT]
+ *                    [--max-bytes N] [--max-entries N] REF
  *       pulls REF (and unpacks it into ROOTFS), prints "progress DONE TOTAL PCT"
  *       lines on stderr and the image as JSON on stdout
  *   berth-image pull-many --cache DIR [options as pull] REF...
@@ -10,7 +11,9 @@
  *       unpacks REF (with a digest) from the cache alone
  *   berth-image gc --cache DIR [KEEP_REF...]
  *       removes the blobs no KEEP_REF references; prints "removed N"
- * Exits 0 on success, 1 with the error on stderr. */
+ * --max-bytes and --max-entries set the unpack caps (berthd's
+ * --image-max-bytes and --image-max-entries). Exits 0 on success, 1 with the
+ * error on stderr. */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,7 +24,7 @@
 #include "common/util.h"
 #include "image/image.h"
 
-static void
+_Noreturn static void
 usage(void)
 {
 	fprintf(stderr, "usage: berth-image pull|unpack|gc --cache DIR ... (see the source)\n");
@@ -136,6 +139,7 @@ main(int argc, char **argv)
 	const char *cmd, *cache_dir = NULL, *rootfs = NULL;
 	char **insecure = NULL, **args = NULL;
 	int i, rc = 1, cancel_at = -1;
+	uint64_t max_bytes = 0, max_entries = 0;
 
 	log_init("berth-image", LOG_LEVEL_WARN);
 	if (argc < 2)
@@ -159,6 +163,10 @@ main(int argc, char **argv)
 			settings.max_parallel = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--cancel-at") == 0 && i + 1 < argc) {
 			cancel_at = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--max-bytes") == 0 && i + 1 < argc) {
+			max_bytes = strtoull(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--max-entries") == 0 && i + 1 < argc) {
+			max_entries = strtoull(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--unpack") == 0 && i + 1 < argc) {
 			rootfs = argv[++i];
 		} else {
@@ -170,6 +178,7 @@ main(int argc, char **argv)
 		usage();
 	if (image_cache_open(cache_dir, &cache, &err) < 0)
 		goto out;
+	image_cache_set_unpack_caps(cache, max_bytes, max_entries);
 	if (strcmp(cmd, "pull") == 0 && strv_len(args) == 1) {
 		if (image_pull(cache, &settings, args[0], on_progress, &cancel_at, &img, &err) < 0)
 			goto out;

@@ -17,6 +17,7 @@
 
 #include "common/buf.h"
 #include "common/util.h"
+#include "image/image-internal.h"
 #include "image/image.h"
 
 static void
@@ -147,6 +148,72 @@ test_config_parse(void **state)
 	}
 }
 
+#define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* The registry's documents: what image_manifest_parse() takes and refuses. */
+static void
+test_manifest_parse(void **state)
+{
+	static const char manifest[] =
+	    "{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:" D64 "\",\"size\":7},"
+	    "\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\","
+	    "\"digest\":\"sha256:" D64 "\",\"size\":9},{\"digest\":\"sha256:" D64
+	    "\",\"size\":0}]}";
+	static const char index[] =
+	    "{\"schemaVersion\":2,\"manifests\":[{\"digest\":\"sha256:" D64 "\",\"size\":1,"
+	    "\"platform\":{\"os\":\"linux\",\"architecture\":\"s390x\"}},{\"digest\":"
+	    "\"sha256:" D64 "\",\"size\":2,\"platform\":{\"os\":\"linux\",\"architecture\":"
+	    "\"amd64\"}}]}";
+	static const struct {
+		const char *doc, *content_type, *want;
+	} bad[] = {
+	    {"", NULL, "bad JSON"},
+	    {"[]", NULL, "not an object"},
+	    {"{\"schemaVersion\":1}", NULL, "schema 1 is not supported"},
+	    {"{\"schemaVersion\":2}", "application/vnd.oci.image.layer.v1.tar",
+	     "unsupported media"},
+	    {"{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:00\",\"size\":1}}", NULL,
+	     "config: digest missing or not sha256"},
+	    {"{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:" D64 "\",\"size\":1.5}}", NULL,
+	     "bad size"},
+	    {"{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:" D64 "\",\"size\":1}}", NULL,
+	     "no layers"},
+	    {"{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:" D64
+	     "\",\"size\":1},\"layers\":[{\"mediaType\":\"application/x-lrzip\",\"digest\":"
+	     "\"sha256:" D64 "\",\"size\":1}]}",
+	     NULL, "unsupported media type application/x-lrzip"},
+	    {"{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:" D64
+	     "\",\"size\":1},\"layers\":[{\"digest\":\"sha256:" D64
+	     "\",\"size\":1,\"urls\":[\"http://x/\"]}]}",
+	     NULL, "foreign layers"},
+	    {"{\"schemaVersion\":2,\"manifests\":[]}", NULL, "no image for linux/"},
+	};
+	struct image_manifest m;
+	struct err err = ERR_INIT;
+
+	(void)state;
+	assert_int_equal(image_manifest_parse(manifest, strlen(manifest), NULL, "t", &m, &err), 0);
+	assert_false(m.is_index);
+	assert_int_equal(m.config.size, 7);
+	assert_int_equal(m.n_layers, 2);
+	assert_int_equal(m.layers[0].size, 9);
+	assert_null(m.layers[2].digest);
+	image_manifest_clear(&m);
+	assert_int_equal(image_manifest_parse(index, strlen(index), NULL, "t", &m, &err), 0);
+	assert_true(m.is_index);
+	assert_int_equal(m.pick.size, 2);
+	image_manifest_clear(&m);
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		err_clear(&err);
+		assert_true(image_manifest_parse(bad[i].doc, strlen(bad[i].doc),
+		                                 bad[i].content_type, "t", &m, &err) < 0);
+		if (strstr(err.msg, bad[i].want) == NULL)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err.msg, bad[i].want);
+		assert_null(m.root);
+		assert_null(m.layers);
+	}
+}
+
 /* A scratch directory and a cache inside it. */
 struct fixture {
 	char dir[64];
@@ -206,8 +273,10 @@ put_blob(struct fixture *f, const void *data, size_t len)
 /* One tar entry of a test layer. */
 struct entry {
 	const char *name;
-	int type;         /* AE_IFREG, AE_IFDIR, AE_IFLNK, or 0 for a hardlink */
-	const char *data; /* content, or the link target */
+	int type;         /* AE_IFREG, AE_IFDIR, AE_IFLNK, AE_IFCHR, AE_IFBLK,
+	                   * AE_IFIFO, or 0 for a hardlink */
+	const char *data; /* content, or the link target; NULL: zeros bytes of 0 */
+	size_t zeros;
 };
 
 /* A tar layer of entries compressed with filter (ARCHIVE_FILTER_GZIP, _ZSTD or
@@ -230,7 +299,14 @@ put_layer_filter(struct fixture *f, const struct entry *e, size_t n, size_t *siz
 		if (e[i].type == AE_IFREG) {
 			archive_entry_set_filetype(ae, AE_IFREG);
 			archive_entry_set_perm(ae, 0644);
-			archive_entry_set_size(ae, (la_int64_t)strlen(e[i].data));
+			archive_entry_set_size(
+			    ae, (la_int64_t)(e[i].data ? strlen(e[i].data) : e[i].zeros));
+		} else if (e[i].type == AE_IFCHR || e[i].type == AE_IFBLK ||
+		           e[i].type == AE_IFIFO) {
+			archive_entry_set_filetype(ae, (unsigned)e[i].type);
+			archive_entry_set_perm(ae, 0666);
+			archive_entry_set_rdevmajor(ae, e[i].type == AE_IFBLK ? 8 : 1);
+			archive_entry_set_rdevminor(ae, e[i].type == AE_IFBLK ? 0 : 3);
 		} else if (e[i].type == AE_IFDIR) {
 			archive_entry_set_filetype(ae, AE_IFDIR);
 			archive_entry_set_perm(ae, 0755);
@@ -242,8 +318,14 @@ put_layer_filter(struct fixture *f, const struct entry *e, size_t n, size_t *siz
 			archive_entry_set_hardlink(ae, e[i].data);
 		}
 		assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
-		if (e[i].type == AE_IFREG)
+		if (e[i].type == AE_IFREG && e[i].data != NULL) {
 			archive_write_data(a, e[i].data, strlen(e[i].data));
+		} else if (e[i].type == AE_IFREG) {
+			char *z = xcalloc(1, e[i].zeros + 1);
+
+			assert_int_equal(archive_write_data(a, z, e[i].zeros), e[i].zeros);
+			free(z);
+		}
 	}
 	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
 	archive_write_free(a);
@@ -327,19 +409,19 @@ static void
 test_unpack_whiteouts(void **state)
 {
 	static const struct entry lower[] = {
-	    {"/", AE_IFDIR, NULL},
-	    {"etc", AE_IFDIR, NULL},
-	    {"etc/keep", AE_IFREG, "keep"},
-	    {"etc/gone", AE_IFREG, "gone"},
-	    {"var/cache/old", AE_IFREG, "old"},
-	    {"bin/sh", AE_IFLNK, "/bin/busybox"},
+	    {"/", AE_IFDIR, NULL, 0},
+	    {"etc", AE_IFDIR, NULL, 0},
+	    {"etc/keep", AE_IFREG, "keep", 0},
+	    {"etc/gone", AE_IFREG, "gone", 0},
+	    {"var/cache/old", AE_IFREG, "old", 0},
+	    {"bin/sh", AE_IFLNK, "/bin/busybox", 0},
 	};
 	static const struct entry upper[] = {
-	    {"./etc/.wh.gone", AE_IFREG, ""},
-	    {"var/cache/mine", AE_IFREG, "mine"},
-	    {"var/cache/.wh..wh..opq", AE_IFREG, ""},
-	    {"etc/keep", AE_IFREG, "kept"},
-	    {"etc/keep2", 0, "etc/keep"},
+	    {"./etc/.wh.gone", AE_IFREG, "", 0},
+	    {"var/cache/mine", AE_IFREG, "mine", 0},
+	    {"var/cache/.wh..wh..opq", AE_IFREG, "", 0},
+	    {"etc/keep", AE_IFREG, "kept", 0},
+	    {"etc/keep2", 0, "etc/keep", 0},
 	};
 	struct fixture *f = *state;
 	struct err err = ERR_INIT;
@@ -384,15 +466,15 @@ static void
 test_unpack_escapes(void **state)
 {
 	static const struct entry dotdot[] = {
-	    {"a", AE_IFREG, "a"},
-	    {"a/../../out", AE_IFREG, "x"},
+	    {"a", AE_IFREG, "a", 0},
+	    {"a/../../out", AE_IFREG, "x", 0},
 	};
 	static const struct entry through_link[] = {
-	    {"lnk", AE_IFLNK, "/tmp"},
-	    {"lnk/berth-imgunit-pwned", AE_IFREG, "x"},
+	    {"lnk", AE_IFLNK, "/tmp", 0},
+	    {"lnk/berth-imgunit-pwned", AE_IFREG, "x", 0},
 	};
 	static const struct entry hardlink_out[] = {
-	    {"h", 0, "../../../../etc/hostname"},
+	    {"h", 0, "../../../../etc/hostname", 0},
 	};
 	static const struct {
 		const struct entry *e;
@@ -427,8 +509,8 @@ test_unpack_escapes(void **state)
 static void
 test_unpack_zstd_and_plain(void **state)
 {
-	static const struct entry z[] = {{"z.txt", AE_IFREG, "zstd"}};
-	static const struct entry p[] = {{"p.txt", AE_IFREG, "plain"}};
+	static const struct entry z[] = {{"z.txt", AE_IFREG, "zstd", 0}};
+	static const struct entry p[] = {{"p.txt", AE_IFREG, "plain", 0}};
 	struct fixture *f = *state;
 	struct err err = ERR_INIT;
 	size_t sizes[2];
@@ -449,11 +531,236 @@ test_unpack_zstd_and_plain(void **state)
 	free(rootfs);
 }
 
+/* Whether the fixture's directory holds no temporary unpack directory. */
+static int
+no_unpack_leftovers(struct fixture *f)
+{
+	char *cmd = xasprintf("ls -a '%s' | grep -q unpack", f->dir);
+	int found = system(cmd) == 0;
+
+	free(cmd);
+	return !found;
+}
+
+/* Unpacks layers (of sizes) into <dir>/rootfs, expecting an error with want;
+ * nothing may be left behind. */
+static void
+unpack_fails(struct fixture *f, char **layers, const size_t *sizes, size_t n, const char *want)
+{
+	struct image *img = put_image(f, layers, sizes, n);
+	char *rootfs = xasprintf("%s/rootfs", f->dir);
+	struct err err = ERR_INIT;
+
+	if (image_unpack(f->cache, img, rootfs, &err) == 0)
+		fail_msg("unpack succeeded, want \"%s\"", want);
+	if (strstr(err.msg, want) == NULL)
+		fail_msg("got \"%s\", want \"%s\"", err.msg, want);
+	assert_non_null(strstr(err.msg, "image localhost/unit@sha256:"));
+	assert_false(exists(rootfs, ""));
+	assert_true(no_unpack_leftovers(f));
+	image_free(img);
+	free(rootfs);
+}
+
+/* Character and block devices are not created, nor hardlinks to them; a
+ * device still replaces a lower layer's file. FIFOs are created. */
+static void
+test_unpack_device_nodes(void **state)
+{
+	static const struct entry lower[] = {
+	    {"x", AE_IFREG, "was a file", 0},
+	    {"dev", AE_IFDIR, NULL, 0},
+	};
+	static const struct entry upper[] = {
+	    {"dev/zero", AE_IFCHR, NULL, 0},    {"dev/sda", AE_IFBLK, NULL, 0},
+	    {"dev/zero2", 0, "dev/zero", 0},    {"x", AE_IFCHR, NULL, 0},
+	    {"run/initctl", AE_IFIFO, NULL, 0}, {"ok", AE_IFREG, "ok", 0},
+	};
+	struct fixture *f = *state;
+	struct err err = ERR_INIT;
+	size_t sizes[2];
+	char *layers[3] = {put_layer(f, lower, ARRAY_LEN(lower), &sizes[0]),
+	                   put_layer(f, upper, ARRAY_LEN(upper), &sizes[1]), NULL};
+	struct image *img = put_image(f, layers, sizes, 2);
+	char *rootfs = xasprintf("%s/rootfs", f->dir), *path;
+	struct stat st;
+
+	if (image_unpack(f->cache, img, rootfs, &err) < 0)
+		fail_msg("unpack: %s", err.msg);
+	assert_false(exists(rootfs, "dev/zero"));
+	assert_false(exists(rootfs, "dev/sda"));
+	assert_false(exists(rootfs, "dev/zero2"));
+	assert_false(exists(rootfs, "x"));
+	assert_true(exists(rootfs, "ok"));
+	path = xasprintf("%s/run/initctl", rootfs);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	free(path);
+	image_free(img);
+	free(layers[0]);
+	free(layers[1]);
+	free(rootfs);
+}
+
+/* The byte cap holds for the whole image, at the entry that would pass it:
+ * a few KiB of gzip claiming 8 MiB stop at a 1 MiB cap. */
+static void
+test_unpack_byte_cap(void **state)
+{
+	static const struct entry bomb[] = {{"small", AE_IFREG, "s", 0},
+	                                    {"big", AE_IFREG, NULL, 8 << 20}};
+	static const struct entry half1[] = {{"a", AE_IFREG, NULL, 600 << 10}};
+	static const struct entry half2[] = {{"b", AE_IFREG, NULL, 600 << 10}};
+	static const struct entry exact[] = {{"m", AE_IFREG, NULL, 1 << 20}};
+	struct fixture *f = *state;
+	struct err err = ERR_INIT;
+	size_t sizes[2];
+	char *layers[3] = {put_layer(f, bomb, ARRAY_LEN(bomb), &sizes[0]), NULL, NULL};
+	char *want, *rootfs = xasprintf("%s/rootfs", f->dir);
+	struct image *img;
+
+	assert_true(sizes[0] < (64 << 10));
+	image_cache_set_unpack_caps(f->cache, 1 << 20, 0);
+	want =
+	    xasprintf("layer %s unpacks past the 1 MiB cap (--image-max-bytes) at big", layers[0]);
+	unpack_fails(f, layers, sizes, 1, want);
+	free(want);
+	free(layers[0]);
+
+	/* Two layers, each under the cap, are over it together. */
+	layers[0] = put_layer(f, half1, 1, &sizes[0]);
+	layers[1] = put_layer(f, half2, 1, &sizes[1]);
+	want = xasprintf("layer %s unpacks past the 1 MiB cap", layers[1]);
+	unpack_fails(f, layers, sizes, 2, want);
+	free(want);
+	free(layers[0]);
+	free(layers[1]);
+	layers[1] = NULL;
+
+	/* At the cap is fine. */
+	layers[0] = put_layer(f, exact, 1, &sizes[0]);
+	img = put_image(f, layers, sizes, 1);
+	if (image_unpack(f->cache, img, rootfs, &err) < 0)
+		fail_msg("unpack: %s", err.msg);
+	image_free(img);
+	free(layers[0]);
+
+	/* The default cap (256 GiB) takes the bomb. */
+	image_cache_set_unpack_caps(f->cache, 0, 0);
+	layers[0] = put_layer(f, bomb, ARRAY_LEN(bomb), &sizes[0]);
+	img = put_image(f, layers, sizes, 1);
+	free(rootfs);
+	rootfs = xasprintf("%s/rootfs2", f->dir);
+	if (image_unpack(f->cache, img, rootfs, &err) < 0)
+		fail_msg("unpack: %s", err.msg);
+	image_free(img);
+	free(layers[0]);
+	free(rootfs);
+}
+
+static void
+test_unpack_entry_cap(void **state)
+{
+	struct entry many[30];
+	char names[30][8];
+	struct fixture *f = *state;
+	struct err err = ERR_INIT;
+	size_t size;
+	char *layers[2] = {NULL, NULL}, *want, *rootfs = xasprintf("%s/rootfs", f->dir);
+	struct image *img;
+
+	for (size_t i = 0; i < ARRAY_LEN(many); i++) {
+		snprintf(names[i], sizeof names[i], "f%zu", i);
+		many[i] = (struct entry){names[i], AE_IFREG, "", 0};
+	}
+	layers[0] = put_layer(f, many, ARRAY_LEN(many), &size);
+	image_cache_set_unpack_caps(f->cache, 0, 20);
+	want = xasprintf("layer %s unpacks past the 20-entry cap (--image-max-entries)", layers[0]);
+	unpack_fails(f, layers, &size, 1, want);
+	free(want);
+	image_cache_set_unpack_caps(f->cache, 0, 30);
+	img = put_image(f, layers, &size, 1);
+	if (image_unpack(f->cache, img, rootfs, &err) < 0)
+		fail_msg("unpack: %s", err.msg);
+	assert_true(exists(rootfs, "f29"));
+	image_free(img);
+	free(layers[0]);
+	free(rootfs);
+}
+
+/* Compressions OCI does not have are refused, even those libarchive reads
+ * itself (bzip2, xz, lz4, ...). */
+static void
+test_unpack_foreign_compressions(void **state)
+{
+	static const struct entry e[] = {{"a", AE_IFREG, "a", 0}};
+	static const struct {
+		int filter;
+		const char *want;
+	} cases[] = {
+	    {ARCHIVE_FILTER_BZIP2, "is compressed with bzip2: only gzip, zstd and uncompressed"},
+	    {ARCHIVE_FILTER_XZ, "is compressed with xz"},
+	    {ARCHIVE_FILTER_LZ4, "is compressed with lz4"},
+	    {ARCHIVE_FILTER_LZIP, "is compressed with lzip"},
+	    {ARCHIVE_FILTER_COMPRESS, "is compressed with compress (.Z)"},
+	    {ARCHIVE_FILTER_LZMA, "(a layer is a tar, gzip or zstd stream)"},
+	    {ARCHIVE_FILTER_UU, "(a layer is a tar, gzip or zstd stream)"},
+	};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		size_t size;
+		char *layers[2] = {put_layer_filter(f, e, 1, &size, cases[i].filter), NULL};
+
+		unpack_fails(f, layers, &size, 1, cases[i].want);
+		free(layers[0]);
+	}
+}
+
+/* libarchive's lrzip and grzip filters run those programs from PATH: a
+ * layer with their magic must run nothing. */
+static void
+test_unpack_runs_no_decompressor_program(void **state)
+{
+	static const char lrzip[] = "LRZI\0\x06\0\0\0\0\0\0\0\0\0\0";
+	static const char grzip[] = "GRZipII\0\x02\x04:)\0\0\0\0";
+	struct fixture *f = *state;
+	char *bin = xasprintf("%s/bin", f->dir), *marker = xasprintf("%s/spawned", f->dir);
+	char *old_path = xstrdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	char *path = xasprintf("%s:%s", bin, old_path);
+	struct err err = ERR_INIT;
+
+	assert_int_equal(mkdir(bin, 0755), 0);
+	for (int i = 0; i < 2; i++) {
+		char *prog = xasprintf("%s/%s", bin, i ? "grzip" : "lrzip");
+		char *script = xasprintf("#!/bin/sh\ntouch '%s'\nexit 1\n", marker);
+
+		assert_int_equal(file_write_atomic(prog, script, strlen(script), 0755, &err), 0);
+		free(prog);
+		free(script);
+	}
+	setenv("PATH", path, 1);
+	for (int i = 0; i < 2; i++) {
+		size_t size = i ? sizeof grzip - 1 : sizeof lrzip - 1;
+		char *layers[2] = {put_blob(f, i ? grzip : lrzip, size), NULL};
+
+		unpack_fails(f, layers, &size, 1,
+		             i ? "compressed with grzip" : "compressed with lrzip");
+		assert_false(exists(marker, ""));
+		free(layers[0]);
+	}
+	setenv("PATH", old_path, 1);
+	free(bin);
+	free(marker);
+	free(old_path);
+	free(path);
+}
+
 static void
 test_load_and_gc(void **state)
 {
-	static const struct entry e1[] = {{"one", AE_IFREG, "1"}};
-	static const struct entry e2[] = {{"two", AE_IFREG, "2"}};
+	static const struct entry e1[] = {{"one", AE_IFREG, "1", 0}};
+	static const struct entry e2[] = {{"two", AE_IFREG, "2", 0}};
 	struct fixture *f = *state;
 	struct err err = ERR_INIT;
 	size_t s1, s2, removed = 99;
@@ -501,9 +808,16 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ref_parse),
 	    cmocka_unit_test(test_config_parse),
+	    cmocka_unit_test(test_manifest_parse),
 	    cmocka_unit_test_setup_teardown(test_unpack_whiteouts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unpack_escapes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unpack_zstd_and_plain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unpack_device_nodes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unpack_byte_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unpack_entry_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unpack_foreign_compressions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unpack_runs_no_decompressor_program, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_load_and_gc, setup, teardown),
 	};
 

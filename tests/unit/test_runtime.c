@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -272,6 +273,83 @@ test_user_lookup_stays_in_rootfs(void **state)
 	free(saved);
 }
 
+/* Puts a file of another kind at the rootfs's etc/NAME (make returns 0)
+ * and checks that user finds the error, without blocking: a blocked open
+ * is a SIGALRM that ends the test run. */
+static void
+check_user_refused(const char *name, int (*make)(const char *path), const char *user,
+                   const char *error)
+{
+	char *p = xasprintf("%s/etc/%s", rootfs, name), *saved = xasprintf("%s.saved", p);
+
+	assert_int_equal(rename(p, saved), 0);
+	assert_int_equal(make(p), 0);
+	alarm(10);
+	check_user(user, 0, 0, error);
+	alarm(0);
+	if (remove(p) < 0)
+		fail_msg("remove %s: %s", p, strerror(errno));
+	assert_int_equal(rename(saved, p), 0);
+	free(p);
+	free(saved);
+}
+
+static int
+make_fifo(const char *path)
+{
+	return mkfifo(path, 0644);
+}
+
+static int
+make_dir(const char *path)
+{
+	return mkdir(path, 0755);
+}
+
+static int
+make_chardev(const char *path)
+{
+	return mknod(path, S_IFCHR | 0644, makedev(1, 5)); /* /dev/zero */
+}
+
+/* 1 MiB and a byte: app's line first, so a read cut at the cap would find it. */
+static int
+make_oversized(const char *path)
+{
+	struct err err = ERR_INIT;
+	size_t n = (1 << 20) + 1;
+	char *text = xmalloc(n);
+	static const char app[] = "app:x:1000:1001::/home/app:/bin/sh\n";
+	int rc;
+
+	memset(text, '#', n);
+	memcpy(text, app, sizeof app - 1);
+	text[n - 1] = '\n';
+	rc = file_write_atomic(path, text, n, 0644, &err);
+	free(text);
+	return rc;
+}
+
+/* The image's passwd and group are read only when they are regular files of
+ * at most 1 MiB, and never block (a FIFO used to hang the deploy). */
+static void
+test_user_lookup_refuses_special_files(void **state)
+{
+	(void)state;
+	check_user_refused("passwd", make_fifo, "app",
+	                   "container web: the image's /etc/passwd is not a regular file (a FIFO)");
+	check_user_refused("passwd", make_fifo, "1000", "/etc/passwd is not a regular file");
+	check_user_refused("group", make_fifo, "app:staff",
+	                   "container web: the image's /etc/group is not a regular file (a FIFO)");
+	check_user_refused("passwd", make_dir, "app",
+	                   "/etc/passwd is not a regular file (a directory)");
+	if (geteuid() == 0)
+		check_user_refused("passwd", make_chardev, "app",
+		                   "/etc/passwd is not a regular file (a character device)");
+	check_user_refused("passwd", make_oversized, "app",
+	                   "container web: the image's /etc/passwd is larger than 1 MiB");
+}
+
 static int
 has(json_t *a, const char *s)
 {
@@ -336,6 +414,20 @@ test_open_in_root_by_hand(void **state)
 	assert_int_equal(e, ENOENT);
 	assert_null(read_via(rootfd, "/etc/loop1", &e));
 	assert_int_equal(e, ELOOP);
+	/* A FIFO opens at once (the caller then sees it is no file). */
+	{
+		char *fifo = xasprintf("%s/etc/fifo", rootfs);
+		int fd;
+
+		assert_int_equal(mkfifo(fifo, 0644), 0);
+		alarm(10);
+		fd = linux_open_in_root_by_hand(rootfd, "/dir/fifo");
+		alarm(0);
+		assert_true(fd >= 0);
+		close(fd);
+		unlink(fifo);
+		free(fifo);
+	}
 	close(rootfd);
 	for (size_t i = 0; i < ARRAY_LEN(links); i++) {
 		char *p = xasprintf("%s/%s", rootfs, links[i][0]);
@@ -794,6 +886,7 @@ main(void)
 	    cmocka_unit_test(test_env_order),
 	    cmocka_unit_test(test_user_lookup),
 	    cmocka_unit_test(test_user_lookup_stays_in_rootfs),
+	    cmocka_unit_test(test_user_lookup_refuses_special_files),
 	    cmocka_unit_test(test_open_in_root_by_hand),
 	    cmocka_unit_test(test_capabilities),
 	    cmocka_unit_test(test_mounts_limits_namespaces),

@@ -164,13 +164,48 @@ test_file_then_flags(void **state)
 	unlink(path);
 }
 
+/* The image unpack caps: defaults, sizes with binary suffixes, bad values. */
+static void
+test_image_caps(void **state)
+{
+	static const struct {
+		const char *value;
+		uint64_t bytes;
+	} sizes[] = {
+	    {"1048576", 1048576},   {"1K", 1024},         {"512m", 512ull << 20},
+	    {"256G", 256ull << 30}, {"2GiB", 2ull << 30}, {"1TB", 1ull << 40},
+	};
+	static const char *const bad[] = {"0", "-1", "1X", "G", "1.5G", "", "99999999999T"};
+	struct settings s;
+	struct err err = ERR_INIT;
+
+	(void)state;
+	settings_defaults(&s);
+	assert_true(s.image_max_bytes == 256ull << 30);
+	assert_true(s.image_max_entries == 2000000);
+	for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+		assert_int_equal(settings_set(&s, "image-max-bytes", sizes[i].value, &err), 0);
+		assert_true(s.image_max_bytes == sizes[i].bytes);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		err_clear(&err);
+		assert_true(settings_set(&s, "image-max-bytes", bad[i], &err) < 0);
+		assert_non_null(strstr(err.msg, "image-max-bytes: expected a whole number"));
+	}
+	assert_int_equal(settings_set(&s, "image-max-entries", "5000", &err), 0);
+	assert_true(s.image_max_entries == 5000);
+	assert_true(settings_set(&s, "image-max-entries", "5K", &err) < 0);
+	assert_non_null(strstr(settings_usage(), "--image-max-bytes SIZE"));
+	settings_free(&s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),        cmocka_unit_test(test_flags),
-	    cmocka_unit_test(test_bad_flags),       cmocka_unit_test(test_runtime_runsc),
-	    cmocka_unit_test(test_file_then_flags),
+	    cmocka_unit_test(test_defaults),      cmocka_unit_test(test_image_caps),
+	    cmocka_unit_test(test_flags),         cmocka_unit_test(test_bad_flags),
+	    cmocka_unit_test(test_runtime_runsc), cmocka_unit_test(test_file_then_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

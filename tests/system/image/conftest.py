@@ -339,9 +339,9 @@ class Driver:
         self.root = root
         self.cache = os.path.join(root, "cache")
 
-    def run(self, *args, timeout=120):
+    def run(self, *args, timeout=120, env=None):
         cmd = [DRIVER, args[0], "--cache", self.cache] + list(args[1:])
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         p.image = json.loads(p.stdout.splitlines()[0]) \
             if p.returncode == 0 and p.stdout.startswith("{") else None
         p.progress = [tuple(int(x) for x in line.split()[1:])
