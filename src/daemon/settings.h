@@ -23,6 +23,11 @@ struct settings {
 	char *bridge;               /* owned; the enclaves' bridge, default berth0 */
 	int workers;                /* worker threads for blocking work, default 4 */
 	char *log_level;            /* owned; default info */
+	/* Hostile peers: limits of the API server and its event streams. */
+	int api_max_connections;   /* open API connections at most, default 1024 */
+	int api_header_timeout_ms; /* to send a whole request, default 15 s */
+	int event_streams_per_org; /* open event streams of one org, default 64 */
+	int event_stream_buffer;   /* bytes waiting for a reader at most, default 1 MiB */
 };
 
 /* Fills s with the defaults. */
