@@ -66,8 +66,7 @@ api_container_lookup(struct api_req *r, const char *name, struct store_container
  * has not begun, detaches) a request whose connection closes; the close
  * callback hands the request back so done() never sees a freed one. */
 struct api_async {
-	struct api_req *r;              /* borrowed; NULL once the client went away */
-	struct evhttp_connection *conn; /* borrowed, valid while r is set */
+	struct api_req *r; /* borrowed; NULL once the client went away */
 	workq_fn work;
 	api_async_done_fn done;
 	void *arg; /* the caller's */
@@ -104,8 +103,8 @@ api_async_done(void *p)
 {
 	struct api_async *a = p;
 
-	if (a->r != NULL && a->conn != NULL)
-		evhttp_connection_set_closecb(a->conn, NULL, NULL);
+	if (a->r != NULL)
+		api_req_set_closecb(a->r, NULL, NULL);
 	a->done(a->r, a->arg);
 	free(a);
 }
@@ -117,11 +116,10 @@ api_async(struct api_req *r, workq_fn work, api_async_done_fn done, void *arg)
 	struct api_async *a = xcalloc(1, sizeof *a);
 
 	a->r = r;
-	a->conn = evhttp_request_get_connection(r->req);
 	a->work = work;
 	a->done = done;
 	a->arg = arg;
-	if (a->conn != NULL)
-		evhttp_connection_set_closecb(a->conn, api_async_on_close, a);
+	/* Through the server, which owns the connection's close callback. */
+	api_req_set_closecb(r, api_async_on_close, a);
 	workq_submit(d->workq, api_async_work, api_async_done, a);
 }

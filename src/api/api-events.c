@@ -9,9 +9,9 @@ events_stream(struct api_req *r)
 {
 	struct berthd *d = api_daemon(r);
 
-	/* The hub owns the request from here until the client goes away. */
-	sse_hub_subscribe(d->hub, r->req, r->who.org_id);
-	api_req_release(r);
+	/* The hub owns the request from here until the client goes away, or
+	 * answers 429 when the org has its limit of streams open. */
+	(void)sse_hub_subscribe(d->hub, r, r->who.org_id);
 }
 
 const struct api_route api_routes_events[] = {

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -18,15 +19,240 @@
 #include "common/log.h"
 #include "common/util.h"
 
+/* One client connection. evhttp makes and frees the connection; the server
+ * learns of it when evhttp asks for its bufferevent (api_server_bevcb) and
+ * of its end through the connection's close callback, which it owns. */
+struct api_conn {
+	struct api_server *server;       /* borrowed */
+	struct bufferevent *bev;         /* borrowed from evhttp (referenced until attached) */
+	struct evhttp_connection *evcon; /* borrowed; NULL until attached */
+	struct event *deadline;          /* owned: the header/idle timer */
+	api_conn_close_fn user_closecb;  /* a handler's, see api_req_set_closecb() */
+	void *user_arg;                  /* the handler's */
+	int attached;                    /* evcon is known and its close callback ours */
+	int over_limit;                  /* accepted beyond max_connections: answer 503 */
+	int closed;                      /* evhttp freed it; on the dead list */
+	struct api_conn *prev, *next;    /* the server's list (live or dead) */
+};
+
 struct api_server {
 	struct evhttp *http;                   /* owned */
+	struct event_base *base;               /* borrowed */
 	const struct api_route *const *tables; /* borrowed, static */
 	api_auth_fn auth;
 	void *ctx; /* borrowed */
 	int port;
+	struct api_server_limits limits;
+	struct api_conn *conns;  /* owned list: open connections, newest first */
+	struct api_conn *dead;   /* owned list: closed, freed on a later loop pass */
+	int n_conns;             /* length of conns */
+	struct event *attach_ev; /* owned: attaches the connections just accepted */
+	struct event *reap_ev;   /* owned: frees the dead list */
 };
 
 static const char *const api_method_names[] = {"GET", "POST", "PUT", "DELETE"};
+
+static void
+api_conn_link(struct api_conn **head, struct api_conn *c)
+{
+	c->prev = NULL;
+	c->next = *head;
+	if (*head != NULL)
+		(*head)->prev = c;
+	*head = c;
+}
+
+static void
+api_conn_unlink(struct api_conn **head, struct api_conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* (Re)starts the time c has to send a whole request; an over-limit
+ * connection gets at most a second, it is only there to be told 503. */
+static void
+api_conn_arm_deadline(struct api_conn *c)
+{
+	int ms = c->server->limits.header_timeout_ms;
+	struct timeval tv;
+
+	if (c->over_limit && (ms <= 0 || ms > 1000))
+		ms = 1000;
+	if (ms <= 0)
+		return;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_add(c->deadline, &tv);
+}
+
+/* evhttp frees the connection: tell the handler that asked, then forget it
+ * (on a later loop pass: this may run inside c's own deadline callback). */
+static void
+api_conn_on_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct api_conn *c = arg;
+	struct api_server *s = c->server;
+	api_conn_close_fn fn = c->user_closecb;
+
+	c->user_closecb = NULL;
+	if (fn != NULL)
+		fn(evcon, c->user_arg);
+	event_del(c->deadline);
+	api_conn_unlink(&s->conns, c);
+	s->n_conns--;
+	c->closed = 1;
+	c->evcon = NULL;
+	api_conn_link(&s->dead, c);
+	event_active(s->reap_ev, 0, 0);
+}
+
+static void
+api_conn_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	log_debug("api: a client sent no whole request in time; closing its connection");
+	/* Calls api_conn_on_close(), which puts c on the dead list. */
+	evhttp_connection_free(c->evcon);
+}
+
+static void
+api_server_on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_server *s = arg;
+	struct api_conn *c;
+
+	(void)fd;
+	(void)what;
+	while ((c = s->dead) != NULL) {
+		api_conn_unlink(&s->dead, c);
+		event_free(c->deadline);
+		free(c);
+	}
+}
+
+/* Learns the evhttp connection of each bufferevent handed out since the last
+ * pass: evhttp set it as the callbacks' argument. This runs in the same loop
+ * pass as the accept, before any read on the new connections. */
+static void
+api_server_on_attach(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_server *s = arg;
+	struct api_conn *c, *next;
+
+	(void)fd;
+	(void)what;
+	for (c = s->conns; c != NULL; c = next) {
+		bufferevent_data_cb readcb = NULL;
+		void *cbarg = NULL;
+
+		next = c->next;
+		if (c->attached)
+			continue;
+		bufferevent_getcb(c->bev, &readcb, NULL, NULL, &cbarg);
+		if (readcb == NULL || cbarg == NULL) {
+			/* evhttp gave up on it (out of memory) and freed it: our
+			 * reference was the last. */
+			bufferevent_decref(c->bev);
+			api_conn_unlink(&s->conns, c);
+			s->n_conns--;
+			event_free(c->deadline);
+			free(c);
+			continue;
+		}
+		c->evcon = cbarg;
+		c->attached = 1;
+		evhttp_connection_set_closecb(c->evcon, api_conn_on_close, c);
+		bufferevent_decref(c->bev);
+		api_conn_arm_deadline(c);
+	}
+}
+
+/* evhttp's hook for the bufferevent of each accepted connection (the same
+ * kind it makes without one): where the server counts connections. */
+static struct bufferevent *
+api_server_bevcb(struct event_base *base, void *arg)
+{
+	struct api_server *s = arg;
+	struct api_conn *c = xcalloc(1, sizeof *c);
+
+	c->server = s;
+	c->bev = bufferevent_socket_new(base, -1, 0);
+	if (c->bev == NULL)
+		log_fatal("bufferevent_socket_new failed");
+	/* Kept alive until attached, whatever evhttp does with it meanwhile. */
+	bufferevent_incref(c->bev);
+	c->deadline = evtimer_new(base, api_conn_on_deadline, c);
+	api_conn_link(&s->conns, c);
+	s->n_conns++;
+	if (s->limits.max_connections > 0 && s->n_conns > s->limits.max_connections)
+		c->over_limit = 1;
+	event_active(s->attach_ev, 0, 0);
+	return c->bev;
+}
+
+/* The record of evcon, or NULL. */
+static struct api_conn *
+api_server_conn_of(struct api_server *s, struct evhttp_connection *evcon)
+{
+	for (struct api_conn *c = s->conns; c != NULL && evcon != NULL; c = c->next)
+		if (c->evcon == evcon)
+			return c;
+	return NULL;
+}
+
+/* The answer went out and the connection stays open for another request:
+ * it has the header timeout again to send one. */
+static void
+api_on_complete(struct evhttp_request *req, void *arg)
+{
+	struct api_conn *c = arg;
+
+	(void)req;
+	if (!c->closed && c->attached)
+		api_conn_arm_deadline(c);
+}
+
+void
+api_conn_set_closecb(struct api_conn *c, api_conn_close_fn fn, void *arg)
+{
+	if (c == NULL || c->closed)
+		return;
+	c->user_closecb = fn;
+	c->user_arg = arg;
+}
+
+void
+api_req_set_closecb(struct api_req *r, api_conn_close_fn fn, void *arg)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
+
+	if (r->conn != NULL)
+		api_conn_set_closecb(r->conn, fn, arg);
+	else if (evcon != NULL)
+		/* Not a connection of ours (no server): evhttp's own. */
+		evhttp_connection_set_closecb(evcon, fn, arg);
+}
+
+void
+api_server_set_limits(struct api_server *s, const struct api_server_limits *limits)
+{
+	s->limits = *limits;
+}
+
+int
+api_server_connections(const struct api_server *s)
+{
+	return s->n_conns;
+}
 
 static int
 api_method_of(struct evhttp_request *req, enum api_method *m)
@@ -249,10 +475,27 @@ api_dispatch(struct evhttp_request *req, void *arg)
 
 	r->req = req;
 	r->server = s;
+	r->conn = api_server_conn_of(s, evhttp_request_get_connection(req));
 	r->ctx = s->ctx;
 	r->path = raw_path != NULL ? raw_path : "/";
 	r->in_handler = 1;
 
+	if (r->conn != NULL) {
+		/* The request is in: the handler's time is not the client's. */
+		event_del(r->conn->deadline);
+		evhttp_request_set_on_complete_cb(req, api_on_complete, r->conn);
+		if (r->conn->over_limit) {
+			struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+			evhttp_add_header(h, "Connection", "close");
+			evhttp_add_header(h, "Retry-After", "1");
+			api_reply_error(r, 503, "too_many_connections",
+			                "the server has %d connections open, its limit; try again "
+			                "later",
+			                s->limits.max_connections);
+			goto out;
+		}
+	}
 	if (api_method_of(req, &r->method) < 0) {
 		api_reply_error(r, 405, "method_not_allowed", "this method is not supported");
 		goto out;
@@ -311,6 +554,12 @@ api_server_new(struct event_base *base, const char *addr, int port,
 	s->http = evhttp_new(base);
 	if (s->http == NULL)
 		log_fatal("evhttp_new failed");
+	s->base = base;
+	s->limits.max_connections = API_MAX_CONNECTIONS_DEFAULT;
+	s->limits.header_timeout_ms = API_HEADER_TIMEOUT_MS_DEFAULT;
+	s->attach_ev = event_new(base, -1, 0, api_server_on_attach, s);
+	s->reap_ev = event_new(base, -1, 0, api_server_on_reap, s);
+	evhttp_set_bevcb(s->http, api_server_bevcb, s);
 	s->tables = tables;
 	s->auth = auth;
 	s->ctx = ctx;
@@ -323,8 +572,7 @@ api_server_new(struct event_base *base, const char *addr, int port,
 	sock = evhttp_bind_socket_with_handle(s->http, addr, (ev_uint16_t)port);
 	if (sock == NULL) {
 		int e = errno;
-		evhttp_free(s->http);
-		free(s);
+		api_server_free(s);
 		return err_make(err, e, "listen on %s:%d", addr, port);
 	}
 	{
@@ -357,6 +605,12 @@ api_server_free(struct api_server *s)
 {
 	if (s == NULL)
 		return;
+	/* Frees every connection: each close callback puts its record on the
+	 * dead list. */
 	evhttp_free(s->http);
+	api_server_on_attach(-1, 0, s); /* none is left unattached after this */
+	api_server_on_reap(-1, 0, s);
+	event_free(s->attach_ev);
+	event_free(s->reap_ev);
 	free(s);
 }

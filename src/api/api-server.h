@@ -15,11 +15,17 @@
 #include "common/err.h"
 
 struct event_base;
+struct evhttp_connection;
 struct evhttp_request;
 struct api_server;
+struct api_conn;
 
 #define API_MAX_CAPTURES 4
 #define API_MAX_BODY     (2 * 1024 * 1024)
+
+/* Defaults of struct api_server_limits. */
+#define API_MAX_CONNECTIONS_DEFAULT   1024
+#define API_HEADER_TIMEOUT_MS_DEFAULT 15000
 
 enum api_method {
 	API_GET,
@@ -38,6 +44,7 @@ struct api_principal {
 struct api_req {
 	struct evhttp_request *req; /* borrowed from evhttp */
 	struct api_server *server;  /* borrowed */
+	struct api_conn *conn;      /* borrowed: the server's record of the connection, or NULL */
 	void *ctx;                  /* the daemon's context, borrowed */
 	enum api_method method;
 	const char *path;                 /* decoded path without query, owned by req */
@@ -72,6 +79,35 @@ typedef int (*api_auth_fn)(void *ctx, const char *token, struct api_principal *w
 int api_server_new(struct event_base *base, const char *addr, int port,
                    const struct api_route *const *tables, api_auth_fn auth, void *ctx,
                    struct api_server **out, struct err *err);
+
+/* What a server allows its clients. */
+struct api_server_limits {
+	/* Open client connections at most (0: no limit). A connection beyond
+	 * it is answered 503 on its first request and closed. */
+	int max_connections;
+	/* Milliseconds a connection may take, from its accept or the end of
+	 * its last answer, to send a whole request (headers and body): a
+	 * client that sends nothing, or dribbles, is closed (0: none). */
+	int header_timeout_ms;
+};
+
+/* Replaces the limits (API_*_DEFAULT until then); applies to connections
+ * accepted from now on. */
+void api_server_set_limits(struct api_server *s, const struct api_server_limits *limits);
+
+/* Open client connections. */
+int api_server_connections(const struct api_server *s);
+
+/* A connection's close callback, as evhttp_connection_set_closecb() takes. */
+typedef void (*api_conn_close_fn)(struct evhttp_connection *conn, void *arg);
+
+/* Calls fn(conn, arg) when the connection of r closes; NULL fn clears it.
+ * One callback per connection. The server owns evhttp's close callback of
+ * every connection (it counts them): nothing else may set it. */
+void api_req_set_closecb(struct api_req *r, api_conn_close_fn fn, void *arg);
+
+/* The same for a connection record kept from a request (api_req.conn). */
+void api_conn_set_closecb(struct api_conn *c, api_conn_close_fn fn, void *arg);
 
 /* The port actually bound (useful with port 0). */
 int api_server_port(const struct api_server *s);

@@ -13,10 +13,9 @@
 
 /* A request waiting for a source. */
 struct api_source_wait {
-	struct api_req *r;              /* borrowed; NULL once the client went away */
-	struct evhttp_connection *conn; /* borrowed, valid while r is set */
-	struct api_source *src;         /* borrowed */
-	struct event *timer;            /* owned */
+	struct api_req *r;      /* borrowed; NULL once the client went away */
+	struct api_source *src; /* borrowed */
+	struct event *timer;    /* owned */
 	api_source_fn done;
 	void *arg;
 	struct api_source_wait *next; /* in src->waits */
@@ -60,8 +59,8 @@ wait_end(struct api_source_wait *w, enum api_source_result res, const struct err
 		;
 	if (*pp == w)
 		*pp = w->next;
-	if (w->r != NULL && w->conn != NULL)
-		evhttp_connection_set_closecb(w->conn, NULL, NULL);
+	if (w->r != NULL)
+		api_req_set_closecb(w->r, NULL, NULL);
 	if (w->timer != NULL)
 		event_free(w->timer);
 	w->done(w->r, w->arg, res, s->fetched_at > 0 ? (now - s->fetched_at) / 1000 : -1, err);
@@ -197,11 +196,10 @@ api_source_fetch(struct api_req *r, struct berthd *d, const char *repo, int64_t 
 	w->arg = arg;
 	/* Without a request: work of berthd's own, which waits for the end. */
 	if (r != NULL) {
-		w->conn = evhttp_request_get_connection(r->req);
 		w->timer = evtimer_new(d->base, wait_on_timer, w);
 		evtimer_add(w->timer, &tv);
-		if (w->conn != NULL)
-			evhttp_connection_set_closecb(w->conn, wait_on_close, w);
+		/* Through the server, which owns the connection's close callback. */
+		api_req_set_closecb(r, wait_on_close, w);
 	}
 	w->next = s->waits;
 	s->waits = w;

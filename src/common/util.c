@@ -323,6 +323,82 @@ out:
 	return rc;
 }
 
+/* fsync of the directory holding path: makes a rename in it durable. */
+static int
+file_sync_parent(const char *path, struct err *err)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash == NULL   ? xstrdup(".")
+	            : slash == path ? xstrdup("/")
+	                            : xstrndup(path, (size_t)(slash - path));
+	int fd, rc = 0;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		rc = err_make(err, errno, "open %s", dir);
+	else if (fsync(fd) < 0)
+		rc = err_make(err, errno, "fsync %s", dir);
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return rc;
+}
+
+int
+file_write_secret(const char *path, const void *data, size_t len, struct err *err)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	const char *p = data;
+	int fd = -1, ours = 0, rc = -1;
+
+	/* A temporary left by a crash, or whatever was planted under its name:
+	 * unlink() removes a symlink itself, never what it points at. */
+	if (unlink(tmp) < 0 && errno != ENOENT) {
+		rc = err_make(err, errno, "remove %s", tmp);
+		goto out;
+	}
+	fd = open(tmp, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = err_make(err, errno, "create %s", tmp);
+		goto out;
+	}
+	ours = 1;
+	/* Whatever the umask: the mode is 0600, not less strict. */
+	if (fchmod(fd, 0600) < 0) {
+		rc = err_make(err, errno, "chmod %s", tmp);
+		goto out;
+	}
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = err_make(err, errno, "write %s", tmp);
+			goto out;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (fsync(fd) < 0) {
+		rc = err_make(err, errno, "fsync %s", tmp);
+		goto out;
+	}
+	/* rename() replaces a symlink at path; it does not write through it. */
+	if (rename(tmp, path) < 0) {
+		rc = err_make(err, errno, "rename %s", path);
+		goto out;
+	}
+	ours = 0;
+	rc = file_sync_parent(path, err);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ours)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
 int
 mkdir_p(const char *path, int mode, struct err *err)
 {

@@ -76,6 +76,12 @@ int duration_parse(const char *s, int64_t *ms);
 int file_read_all(const char *path, size_t max, char **out, size_t *len, struct err *err);
 /* Writes a file atomically (temp file, fsync, rename) with the given mode. */
 int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *err);
+/* Writes a secret file: to <path>.tmp, created with O_EXCL|O_NOFOLLOW and mode
+ * 0600 (a stale temporary, or a symlink planted there, is removed, never
+ * followed), fsync'd, renamed over path (a symlink at path is replaced, not
+ * followed), and the directory fsync'd, so that path holds the whole file or
+ * nothing after a crash. Returns 0, or negative with err. */
+int file_write_secret(const char *path, const void *data, size_t len, struct err *err);
 /* mkdir -p with mode for the created directories. */
 int mkdir_p(const char *path, int mode, struct err *err);
 

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "api/api-routes.h"
 #include "api/api-server.h"
@@ -73,7 +74,8 @@ berthd_auth(void *ctx, const char *token, struct api_principal *who)
 }
 
 /* At first start: org `default` and its admin token, written once to
- * <state>/admin-token (0600) and printed. Later starts find the org. */
+ * <state>/admin-token (0600), and printed when stdout is a terminal (not into
+ * a log file or a pipe that others may read). Later starts find the org. */
 static int
 berthd_bootstrap(struct berthd *d, struct err *err)
 {
@@ -100,9 +102,9 @@ berthd_bootstrap(struct berthd *d, struct err *err)
 		store_rollback(d->store);
 		goto out;
 	}
-	/* The file before the commit: a crash in between leaves no org whose
-	 * token nobody knows, and the next start tries again. */
-	if ((rc = file_write_atomic(path, line, strlen(line), 0600, err)) < 0) {
+	/* The file, durable, before the commit: a crash in between leaves no
+	 * org whose token nobody knows, and the next start tries again. */
+	if ((rc = file_write_secret(path, line, strlen(line), err)) < 0) {
 		store_rollback(d->store);
 		goto out;
 	}
@@ -110,8 +112,10 @@ berthd_bootstrap(struct berthd *d, struct err *err)
 		goto out;
 	snprintf(d->default_org_id, sizeof d->default_org_id, "%s", org.id);
 	log_info("first start: org default created; its admin token is in %s", path);
-	printf("berthd: admin token (also in %s): %s\n", path, token);
-	fflush(stdout);
+	if (isatty(STDOUT_FILENO)) {
+		printf("berthd: admin token (also in %s): %s\n", path, token);
+		fflush(stdout);
+	}
 	rc = 0;
 out:
 	sodium_memzero(token, sizeof token);
@@ -376,7 +380,13 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 		return err_wrap(err, "store");
 	if (berthd_bootstrap(d, err) < 0)
 		return err_wrap(err, "first start");
-	d->hub = sse_hub_new(d->base, 15000);
+	{
+		struct sse_limits lim = {
+		    .max_per_org = d->settings.event_streams_per_org,
+		    .max_buffered = (size_t)d->settings.event_stream_buffer,
+		};
+		d->hub = sse_hub_new(d->base, 15000, &lim);
+	}
 	d->flush = event_new(d->base, -1, 0, berthd_on_flush, d);
 	if (recon_new(d, &d->recon, err) < 0)
 		return err_wrap(err, "reconciler");
@@ -389,6 +399,13 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 	if (api_server_new(d->base, d->settings.listen_addr, d->settings.listen_port, berthd_routes,
 	                   berthd_auth, d, &d->api, err) < 0)
 		return err_wrap(err, "API");
+	{
+		struct api_server_limits lim = {
+		    .max_connections = d->settings.api_max_connections,
+		    .header_timeout_ms = d->settings.api_header_timeout_ms,
+		};
+		api_server_set_limits(d->api, &lim);
+	}
 	log_info("berthd %s: API and dashboard on http://%s:%d/, state in %s", BERTH_VERSION,
 	         d->settings.listen_addr, api_server_port(d->api), d->settings.state_dir);
 	return 0;

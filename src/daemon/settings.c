@@ -38,6 +38,12 @@ static const char usage[] =
     "  --image-max-bytes SIZE     cap on the bytes one image unpacks to, all layers\n"
     "                             (K, M, G, T suffixes; default 256G)\n"
     "  --image-max-entries N      cap on the files one image unpacks to (default 2000000)\n"
+    "  --api-max-connections N    open API connections at most; more are answered 503\n"
+    "                             (default 1024)\n"
+    "  --api-header-timeout D     time a client has to send a whole request (default 15s)\n"
+    "  --event-streams-per-org N  open event streams of one org; more get 429 (default 64)\n"
+    "  --event-stream-buffer B    bytes an event stream's reader may fall behind before\n"
+    "                             it is dropped (default 1048576)\n"
     "  --version, --help\n";
 
 const char *
@@ -69,6 +75,10 @@ settings_defaults(struct settings *s)
 	s->pull_timeout_s = 7200;
 	s->image_max_bytes = IMAGE_MAX_BYTES_DEFAULT;
 	s->image_max_entries = IMAGE_MAX_ENTRIES_DEFAULT;
+	s->api_max_connections = 1024;
+	s->api_header_timeout_ms = 15000;
+	s->event_streams_per_org = 64;
+	s->event_stream_buffer = 1024 * 1024;
 }
 
 void
@@ -251,6 +261,20 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 		return settings_u64(key, value, 1, &s->image_max_bytes, err);
 	} else if (strcmp(key, "image-max-entries") == 0) {
 		return settings_u64(key, value, 0, &s->image_max_entries, err);
+	} else if (strcmp(key, "api-max-connections") == 0) {
+		return settings_int(key, value, 1, 1000000, &s->api_max_connections, err);
+	} else if (strcmp(key, "api-header-timeout") == 0) {
+		int64_t ms;
+		if (duration_parse(value, &ms) < 0 || ms < 100 || ms > 3600 * 1000)
+			return err_make(err, 0,
+			                "api-header-timeout: expected a duration from 100ms to 1h, "
+			                "not \"%s\"",
+			                value);
+		s->api_header_timeout_ms = (int)ms;
+	} else if (strcmp(key, "event-streams-per-org") == 0) {
+		return settings_int(key, value, 1, 100000, &s->event_streams_per_org, err);
+	} else if (strcmp(key, "event-stream-buffer") == 0) {
+		return settings_int(key, value, 4096, 1 << 30, &s->event_stream_buffer, err);
 	} else {
 		return err_make(err, 0, "unknown setting \"%s\"", key);
 	}

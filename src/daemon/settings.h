@@ -38,6 +38,11 @@ struct settings {
 	 * declare and entries, over all its layers. */
 	uint64_t image_max_bytes;   /* default IMAGE_MAX_BYTES_DEFAULT, 256 GiB */
 	uint64_t image_max_entries; /* default IMAGE_MAX_ENTRIES_DEFAULT, 2 million */
+	/* Hostile peers: limits of the API server and its event streams. */
+	int api_max_connections;   /* open API connections at most, default 1024 */
+	int api_header_timeout_ms; /* to send a whole request, default 15 s */
+	int event_streams_per_org; /* open event streams of one org, default 64 */
+	int event_stream_buffer;   /* bytes waiting for a reader at most, default 1 MiB */
 };
 
 /* Fills s with the defaults. */

@@ -150,7 +150,7 @@ main(int argc, char **argv)
 			cache_dir = argv[++i];
 		} else if (strcmp(argv[i], "--auth") == 0 && i + 1 < argc &&
 		           settings.n_auths < ARRAY_LEN(auths)) {
-			char *host = argv[++i], *eq = strchr(host, '='), *colon;
+			char *host = argv[++i], *eq = strchr(host, '='), *colon = NULL;
 
 			if (eq == NULL || (colon = strchr(eq, ':')) == NULL)
 				usage();

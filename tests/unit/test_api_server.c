@@ -11,6 +11,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -237,14 +243,154 @@ test_async_reply(void **state)
 	free(body);
 }
 
+/* A raw client connection to the fixture's server. */
+static int
+raw_connect(struct fixture *f)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	return fd;
+}
+
+/* Reads fd until EOF or timeout_ms; returns what came, or NULL on timeout
+ * (the connection still open). */
+static char *
+raw_read_to_eof(int fd, int timeout_ms)
+{
+	struct buf b = BUF_INIT;
+	int64_t end = now_mono_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int64_t left = end - now_mono_ms();
+		char chunk[4096];
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
+			buf_free(&b);
+			return NULL;
+		}
+		n = read(fd, chunk, sizeof chunk);
+		if (n <= 0)
+			break;
+		buf_append(&b, chunk, (size_t)n);
+	}
+	buf_append(&b, "", 1);
+	return buf_take(&b);
+}
+
+static void
+wait_connections(struct fixture *f, int n)
+{
+	for (int i = 0; i < 300 && api_server_connections(f->server) != n; i++)
+		usleep(10000);
+	assert_int_equal(api_server_connections(f->server), n);
+}
+
+static const char healthz_req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+
+static void
+test_connection_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct api_server_limits lim = {.max_connections = 2, .header_timeout_ms = 10000};
+	int a, b, c, d;
+	char *got, *body;
+
+	api_server_set_limits(f->server, &lim);
+	a = raw_connect(f);
+	b = raw_connect(f);
+	wait_connections(f, 2);
+	/* Beyond the limit: told so, in the API's error form, and closed. */
+	c = raw_connect(f);
+	assert_int_equal(write(c, healthz_req, strlen(healthz_req)), (ssize_t)strlen(healthz_req));
+	got = raw_read_to_eof(c, 3000);
+	assert_non_null(got);
+	assert_non_null(strstr(got, "HTTP/1.1 503"));
+	assert_non_null(strstr(got, "{\"error\":{\"code\":\"too_many_connections\",\"message\":"));
+	free(got);
+	close(c);
+	wait_connections(f, 2);
+	/* A slot that frees is counted free again. */
+	close(a);
+	wait_connections(f, 1);
+	assert_int_equal(request(f, "GET", "/healthz", NULL, NULL, &body), 200);
+	free(body);
+	d = raw_connect(f);
+	assert_int_equal(write(d, healthz_req, strlen(healthz_req)), (ssize_t)strlen(healthz_req));
+	got = raw_read_to_eof(d, 3000);
+	assert_non_null(got);
+	assert_non_null(strstr(got, "HTTP/1.1 200"));
+	free(got);
+	close(d);
+	close(b);
+	wait_connections(f, 0);
+}
+
+static void
+test_header_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct api_server_limits lim = {.max_connections = 100, .header_timeout_ms = 300};
+	const char *part = "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ";
+	int64_t start;
+	char *got;
+	int fd;
+
+	api_server_set_limits(f->server, &lim);
+	/* Sends nothing: closed once the header timeout passed (evhttp's own
+	 * idle timeout is 60 s). */
+	fd = raw_connect(f);
+	start = now_mono_ms();
+	got = raw_read_to_eof(fd, 3000);
+	assert_non_null(got);
+	assert_true(now_mono_ms() - start >= 250);
+	free(got);
+	close(fd);
+	/* Dribbles a header a byte every 50 ms, which resets any idle timer:
+	 * still closed after the header timeout. */
+	fd = raw_connect(f);
+	start = now_mono_ms();
+	assert_int_equal(write(fd, part, strlen(part)), (ssize_t)strlen(part));
+	for (int i = 0; i < 60; i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		if (poll(&p, 1, 50) > 0)
+			break;
+		if (write(fd, "x", 1) != 1)
+			break;
+	}
+	got = raw_read_to_eof(fd, 1000);
+	assert_non_null(got);
+	assert_null(strstr(got, "200"));
+	assert_true(now_mono_ms() - start < 2000);
+	free(got);
+	close(fd);
+	/* A kept-alive connection gets the timeout again after an answer. */
+	fd = raw_connect(f);
+	{
+		const char *req = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+		assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	}
+	got = raw_read_to_eof(fd, 3000);
+	assert_non_null(got);
+	assert_non_null(strstr(got, "HTTP/1.1 200"));
+	free(got);
+	close(fd);
+	wait_connections(f, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_routing_and_captures),
-	    cmocka_unit_test(test_auth_required),
-	    cmocka_unit_test(test_json_bodies),
-	    cmocka_unit_test(test_async_reply),
+	    cmocka_unit_test(test_routing_and_captures), cmocka_unit_test(test_auth_required),
+	    cmocka_unit_test(test_json_bodies),          cmocka_unit_test(test_async_reply),
+	    cmocka_unit_test(test_connection_limit),     cmocka_unit_test(test_header_timeout),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = cmocka_run_group_tests(tests, setup, teardown);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -184,6 +185,66 @@ test_prom(void **state)
 	free(esc);
 }
 
+/* The admin token's file: 0600 whatever the umask, and a symlink planted at
+ * the temporary or the final name is replaced, never written through. */
+static void
+test_file_write_secret(void **state)
+{
+	char dir[] = "/tmp/berth-secret-XXXXXX";
+	struct err err = ERR_INIT;
+	struct stat st;
+	char *path, *tmp, *victim, *text = NULL;
+	mode_t old;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = xasprintf("%s/admin-token", dir);
+	tmp = xasprintf("%s/admin-token.tmp", dir);
+	victim = xasprintf("%s/victim", dir);
+
+	old = umask(0);
+	assert_int_equal(file_write_secret(path, "one\n", 4, &err), 0);
+	umask(old);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(access(tmp, F_OK), -1);
+
+	/* At the temporary name. */
+	assert_int_equal(file_write_atomic(victim, "keep", 4, 0644, &err), 0);
+	assert_int_equal(symlink(victim, tmp), 0);
+	assert_int_equal(file_write_secret(path, "two\n", 4, &err), 0);
+	assert_int_equal(file_read_all(victim, 100, &text, NULL, &err), 0);
+	assert_string_equal(text, "keep");
+	free(text);
+	assert_int_equal(file_read_all(path, 100, &text, NULL, &err), 0);
+	assert_string_equal(text, "two\n");
+	free(text);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* At the final name. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(file_write_secret(path, "three\n", 6, &err), 0);
+	assert_int_equal(file_read_all(victim, 100, &text, NULL, &err), 0);
+	assert_string_equal(text, "keep");
+	free(text);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(lstat(victim, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+
+	unlink(path);
+	unlink(victim);
+	rmdir(dir);
+	free(path);
+	free(tmp);
+	free(victim);
+}
+
 int
 main(void)
 {
@@ -194,6 +255,7 @@ main(void)
 	    cmocka_unit_test(test_duration),
 	    cmocka_unit_test(test_sha256_and_time),
 	    cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_file_write_secret),
 	    cmocka_unit_test(test_prom),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
