@@ -19,6 +19,8 @@ static const char usage[] =
     "  --router-listen ADDR:PORT  the router's listener (default 127.0.0.1:8080)\n"
     "  --router-socket PATH       the router's admin socket (default STATE/router.sock)\n"
     "  --router-bin PATH          berth-router to start (default: beside berthd)\n"
+    "  --router-flag NAME=VALUE   starts the router with --NAME VALUE (repeatable), e.g.\n"
+    "                             max-client-connections=64 (berth-router --help)\n"
     "  --domain D                 containers answer at NAME.ORG.D (default containers.localhost)\n"
     "  --insecure-registry H:P    a registry reached over plain HTTP (repeatable)\n"
     "  --gpus N                   simulated GPU inventory (scheduling only)\n"
@@ -89,6 +91,7 @@ settings_free(struct settings *s)
 	free(s->router_addr);
 	free(s->router_socket);
 	free(s->router_bin);
+	strv_free(s->router_flags);
 	free(s->domain);
 	strv_free(s->insecure_registries);
 	free(s->runtime);
@@ -236,6 +239,16 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 		    strcmp(value, "error"))
 			return err_make(err, 0, "log-level: expected debug, info, warn or error");
 		settings_replace(&s->log_level, value);
+	} else if (strcmp(key, "router-flag") == 0) {
+		size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyz-");
+
+		if (n == 0 || value[n] != '=' || strcmp(value, "listen") == 0 ||
+		    strncmp(value, "listen=", 7) == 0 || strncmp(value, "admin-socket=", 13) == 0)
+			return err_make(err, 0,
+			                "router-flag: expected NAME=VALUE of a berth-router flag "
+			                "(not listen or admin-socket), not \"%s\"",
+			                value);
+		s->router_flags = strv_push(s->router_flags, value);
 	} else if (strcmp(key, "source-root") == 0) {
 		char abs[PATH_MAX];
 

@@ -14,6 +14,7 @@ struct settings {
 	int router_port;            /* default 8080 */
 	char *router_socket;        /* owned; admin socket, default <state>/router.sock */
 	char *router_bin;           /* owned or NULL: berth-router beside berthd */
+	char **router_flags;        /* owned strv of "NAME=VALUE": --NAME VALUE for the router */
 	char *domain;               /* owned; default containers.localhost */
 	char **insecure_registries; /* owned strv of HOST:PORT allowed over plain HTTP */
 	int gpus;                   /* simulated GPU count, -1 = detect */

@@ -407,11 +407,24 @@ recon_router_spawn(struct recon *r, struct err *err)
 	char *listen = xasprintf("%s:%d", r->d->settings.router_addr, r->d->settings.router_port);
 	char *logpath = xasprintf("%s/router.log", r->d->settings.state_dir);
 	char *pidpath = xasprintf("%s/router.pid", r->d->settings.state_dir);
-	char *argv[] = {bin, "--listen", listen, "--admin-socket", r->router.socket, NULL};
+	char **argv = NULL;
 	pid_t pid;
 	int status, rc = 0;
 
-	log_info("starting %s --listen %s --admin-socket %s", bin, listen, r->router.socket);
+	argv = strv_push(argv, bin);
+	argv = strv_push(argv, "--listen");
+	argv = strv_push(argv, listen);
+	argv = strv_push(argv, "--admin-socket");
+	argv = strv_push(argv, r->router.socket);
+	for (char **f = r->d->settings.router_flags; f != NULL && *f != NULL; f++) {
+		char *flag = xasprintf("--%.*s", (int)strcspn(*f, "="), *f);
+
+		argv = strv_push(argv, flag);
+		argv = strv_push(argv, strchr(*f, '=') + 1);
+		free(flag);
+	}
+	log_info("starting %s --listen %s --admin-socket %s%s", bin, listen, r->router.socket,
+	         r->d->settings.router_flags != NULL ? " and the --router-flag flags" : "");
 	pid = fork();
 	if (pid < 0) {
 		rc = err_make(err, errno, "fork");
@@ -447,6 +460,7 @@ recon_router_spawn(struct recon *r, struct err *err)
 	(void)waitpid(pid, &status, 0);
 	r->router.spawned = 1;
 out:
+	strv_free(argv);
 	free(bin);
 	free(listen);
 	free(logpath);

@@ -4,10 +4,11 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 
-from daemon_helpers import BUILD, RELEASE, Berthd, http
+from daemon_helpers import BUILD, RELEASE, Berthd, free_port, http
 
 
 def test_healthz_and_dashboard(berthd):
@@ -67,3 +68,35 @@ def test_first_start_makes_an_admin_token_once(state_dir):
     assert open(path).read().strip() == token
     assert token not in d.read_log()
     assert d.stop() == 0
+
+
+def test_router_flags_reach_the_router(state_dir):
+    """--router-flag NAME=VALUE starts berth-router with --NAME VALUE: its
+    per-client connection limit answers the third connection 429."""
+    import socket as _socket
+    rport = free_port()
+    d = Berthd(os.path.join(BUILD, "berthd"), state_dir,
+               args=["--router-listen", f"127.0.0.1:{rport}",
+                     "--router-flag", "max-client-connections=2"])
+    try:
+        deadline = time.monotonic() + 10
+        held = []
+        while True:
+            try:
+                held = [_socket.create_connection(("127.0.0.1", rport), timeout=5)
+                        for _ in range(2)]
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        third = _socket.create_connection(("127.0.0.1", rport), timeout=5)
+        answer = third.recv(200)
+        assert answer.startswith(b"HTTP/1.1 429"), answer
+        for s in held + [third]:
+            s.close()
+    finally:
+        d.stop()
+    bad = subprocess.run([os.path.join(BUILD, "berthd"), "--state-dir", state_dir,
+                          "--router-flag", "listen=1.2.3.4:5"], capture_output=True, text=True,
+                         timeout=30)
+    assert bad.returncode != 0 and "router-flag" in bad.stderr, bad.stderr
