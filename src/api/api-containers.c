@@ -418,21 +418,7 @@ tags_fetched(struct api_req *r, void *arg)
 
 	if (r == NULL)
 		goto out;
-	if (f->rc < 0 && f->stage == API_FETCH_SYNC && f->source != API_SOURCE_FETCHED) {
-		char host[256];
-
-		/* No mirror to answer from. */
-		source_url_host(f->repo, host, sizeof host);
-		if (f->source == API_SOURCE_FAILED)
-			api_reply_error(r, 422, "invalid_source", "repo: %s", f->source_err.msg);
-		else
-			api_reply_error(r, 504, "source_timeout",
-			                "repo: %s has not answered within %d ms and berth has no "
-			                "copy of %s yet; it goes on fetching: ask again shortly",
-			                host, API_SOURCE_WAIT_MS, f->repo);
-		goto out;
-	}
-	if (api_fetch_check(r, f) < 0)
+	if (api_fetch_check_copy(r, f) < 0)
 		goto out;
 	/* The tags as the mirror has them, and how old that is. */
 	if (f->age_s >= 0) {

@@ -197,6 +197,31 @@ api_fetch_check(struct api_req *r, const struct api_fetch *f)
 	return -1;
 }
 
+int
+api_fetch_check_copy(struct api_req *r, const struct api_fetch *f)
+{
+	char host[256];
+
+	if (f->rc == 0 || f->source == API_SOURCE_FETCHED ||
+	    (f->stage != API_FETCH_SYNC && f->stage != API_FETCH_TAG))
+		return api_fetch_check(r, f);
+	/* berth's copy, as it was, lacks what was asked for. */
+	source_url_host(f->repo, host, sizeof host);
+	if (f->source == API_SOURCE_FAILED)
+		api_reply_error(r, 422, "invalid_source", "repo: %s", f->source_err.msg);
+	else if (f->stage == API_FETCH_SYNC)
+		api_reply_error(r, 504, "source_timeout",
+		                "repo: %s has not answered within %d ms and berth has no copy of "
+		                "%s yet; it goes on fetching: ask again shortly",
+		                host, API_SOURCE_WAIT_MS, f->repo);
+	else
+		api_reply_error(r, 504, "source_timeout",
+		                "tag: %s is not in berth's copy of %s, and %s has not answered "
+		                "within %d ms; berth goes on fetching: ask again shortly",
+		                f->tag, f->repo, host, API_SOURCE_WAIT_MS);
+	return -1;
+}
+
 void
 api_fetch_clear(struct api_fetch *f)
 {

@@ -84,6 +84,11 @@ int api_fetch_refusal(const struct api_fetch *f, struct api_refusal *why);
 /* Answers 422 for a failed fetch and returns -1; 0 when it succeeded. */
 int api_fetch_check(struct api_req *r, const struct api_fetch *f);
 
+/* api_fetch_check() for a fetch started with use_stale: when berth's copy
+ * was read because the source had not answered (or failed), a missing copy
+ * or tag answers 504 (or the fetch's failure, 422), not "unknown". */
+int api_fetch_check_copy(struct api_req *r, const struct api_fetch *f);
+
 /* Frees f's strings. */
 void api_fetch_clear(struct api_fetch *f);
 

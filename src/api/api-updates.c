@@ -253,7 +253,7 @@ update_fetched(struct api_req *r, void *arg)
 {
 	struct update_job *j = arg;
 
-	if (r == NULL || api_fetch_check(r, &j->fetch) < 0) {
+	if (r == NULL || api_fetch_check_copy(r, &j->fetch) < 0) {
 		update_job_free(j);
 		return;
 	}
@@ -384,7 +384,9 @@ updates_create(struct api_req *r)
 		goto out;
 	}
 	api_fetch_init(&j->fetch, d, c.source_repo, tag);
-	api_fetch_start(r, d, &j->fetch, 0, 0, update_work, update_fetched, j);
+	/* A source slower than the API's wait: the tag as berth's copy has it
+	 * (the one the tag list showed), when it has it. */
+	api_fetch_start(r, d, &j->fetch, 0, 1, update_work, update_fetched, j);
 	j = NULL;
 out:
 	if (j != NULL)

@@ -3,6 +3,7 @@ never answer, local paths outside --source-root, file:// URLs, and berthd
 stopping while fetches hang. Real berthd, real berth-fetch processes, real
 sockets on loopback."""
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import json
 import os
 import signal
 import socket
@@ -185,7 +186,8 @@ def test_slow_source_deploys_after_the_answer_and_after_a_restart(api_state_dir)
     container gets its deployment when the fetch ends; a bad tag fails it
     with the reason; a berthd killed meanwhile resolves it when it starts."""
     root = os.path.join(api_state_dir, "git")
-    make_source(os.path.join(root, "app"), [("v1", config_text()), ("bad", "containers: [\n")])
+    make_source(os.path.join(root, "app"), [("v1", config_text()), ("bad", "containers: [\n"),
+                                            ("v2", config_text(port=8001))])
     slow = SlowGitServer(root, delay=1.5)
     d = start(api_state_dir)
     try:
@@ -197,7 +199,19 @@ def test_slow_source_deploys_after_the_answer_and_after_a_restart(api_state_dir)
         assert c["deployment"]["tag"] == "v1"
         assert c["source"]["repo"] == slow.url("app")
         assert c["env"] == {"MODE": "x"}
-        r, _ = timed_post(api, {"name": "bad", "repo": slow.url("app"), "tag": "bad"})
+        # An update to a tag berth's copy has answers at once from the copy;
+        # a tag it lacks, while the host is slow, 504.
+        r, took = timed_post(api, {"name": "bad", "repo": slow.url("app"), "tag": "bad"})
+        assert r[0] == 202, r
+        r = api.post("/containers/app/updates", {"kind": "tag", "tag": "v9"})
+        assert_error(r, 504, "source_timeout", "v9 is not in berth's copy")
+        t0 = time.monotonic()
+        r = api.post("/containers/app/updates", {"kind": "tag", "tag": "v2"})
+        assert r[0] == 202 and r[1]["kind"] == "tag", r
+        assert time.monotonic() - t0 < 1.5
+        st, headers, body = http("GET", d.url + "/api/v1/containers/app/tags", token=api.token)
+        assert st == 200 and [t["tag"] for t in json.loads(body)][:1] == ["v2"], body
+        r, _ = timed_post(api, {"name": "bad2", "repo": slow.url("app"), "tag": "bad"})
         assert r[0] == 202, r
         c = wait_for(api, "bad", lambda c: c["status"] == "failed")
         assert "tinfoil-config.yml@bad:2:1: invalid YAML" in c["status_detail"], c
