@@ -1,6 +1,7 @@
 #include "common/util.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -435,4 +436,17 @@ exe_sibling(const char *name)
 	if (slash != NULL)
 		slash[1] = '\0';
 	return xasprintf("%s%s", self, name);
+}
+
+int
+dir_has_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	int found = 0;
+
+	for (struct dirent *de; d != NULL && !found && (de = readdir(d)) != NULL;)
+		found = de->d_name[0] != '.';
+	if (d != NULL)
+		closedir(d);
+	return found;
 }

@@ -63,6 +63,10 @@ int64_t now_mono_ms(void);
 /* The path of program name in the directory of this process's own binary
  * ("/usr/lib/berth/berth-router"); name alone when that is unknown. Owned. */
 char *exe_sibling(const char *name);
+
+/* 1 when directory path holds an entry not starting with '.', else 0 (also
+ * when it cannot be read). */
+int dir_has_entries(const char *path);
 /* Milliseconds since the epoch. */
 int64_t now_wall_ms(void);
 /* RFC 3339 UTC ("2026-11-26T10:55:46Z") of epoch milliseconds into out[32]. */

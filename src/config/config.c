@@ -2107,3 +2107,19 @@ config_to_json(const struct config *c)
 		log_fatal("out of memory");
 	return s;
 }
+
+int
+config_container_wants_gpus(const struct config_container *cc)
+{
+	return cc->gpus_all || cc->gpus > 0 ||
+	       (cc->runtime != NULL && strcmp(cc->runtime, "nvidia") == 0);
+}
+
+int
+config_wants_gpus(const struct config *c)
+{
+	for (size_t i = 0; i < c->n_containers; i++)
+		if (config_container_wants_gpus(&c->containers[i]))
+			return 1;
+	return 0;
+}

@@ -47,6 +47,11 @@ const struct config_container *config_upstream_container(const struct config *c)
  * container says `gpus: all`. */
 int config_gpus_required(const struct config *c, int host_gpus);
 
+/* Whether container cc, or any container of c, wants GPUs: gpus (a count
+ * or all) or runtime: nvidia. */
+int config_container_wants_gpus(const struct config_container *cc);
+int config_wants_gpus(const struct config *c);
+
 /* The parsed, normalised config as pretty JSON (for `config validate --json`);
  * caller frees. */
 char *config_to_json(const struct config *c);

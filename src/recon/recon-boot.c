@@ -93,19 +93,6 @@ boot_on_progress(uint64_t done, uint64_t total, void *arg)
 	return atomic_load(&p->job->hdr.r->d->stopping);
 }
 
-static int
-config_wants_gpus(const struct config *cfg)
-{
-	for (size_t i = 0; i < cfg->n_containers; i++) {
-		const struct config_container *cc = &cfg->containers[i];
-
-		if (cc->gpus_all || cc->gpus > 0 ||
-		    (cc->runtime != NULL && strcmp(cc->runtime, "nvidia") == 0))
-			return 1;
-	}
-	return 0;
-}
-
 /* Pulls and unpacks the image of every container, then creates the enclave.
  * Runs on a worker: touches only the job, the runtime and the image cache. */
 static void

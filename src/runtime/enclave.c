@@ -22,6 +22,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "config/config.h"
 #include "runtime/cni.h"
 #include "runtime/firewall.h"
 #include "runtime/gpu.h"
@@ -73,15 +74,13 @@ bundle_dir(const struct runtime *rt, const char *name)
 	return xasprintf("%s/%s", rt->bundles_dir, name);
 }
 
-static int wants_gpus(const struct config_container *cc);
-
 /* GPU device nodes cannot be made in a user namespace, only bound from the
  * host: until that is done, an enclave with GPUs runs without one. */
 static int
 any_gpus(const struct enclave_spec *spec)
 {
 	for (size_t i = 0; i < spec->n_containers; i++)
-		if (wants_gpus(spec->containers[i].config))
+		if (config_container_wants_gpus(spec->containers[i].config))
 			return 1;
 	return 0;
 }
@@ -257,13 +256,6 @@ out:
 	return rc;
 }
 
-static int
-wants_gpus(const struct config_container *cc)
-{
-	return cc->gpus_all || cc->gpus > 0 ||
-	       (cc->runtime != NULL && strcmp(cc->runtime, "nvidia") == 0);
-}
-
 /* The log copier of a container of spec, told every secret value bound to
  * the enclave, so that none reaches the log file. */
 static int
@@ -349,7 +341,7 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 	if (spec->deployment_id != NULL)
 		json_object_set_new(ann, "berth.deployment", json_string(spec->deployment_id));
 	in.annotations = ann;
-	if (wants_gpus(cs->config)) {
+	if (config_container_wants_gpus(cs->config)) {
 		size_t n = spec->n_gpus;
 
 		if (cs->config->gpus > 0 && (size_t)cs->config->gpus < n)
@@ -442,19 +434,6 @@ enclave_oci(struct runtime *rt, const struct enclave *e, struct err *err)
 	if (o == NULL)
 		err_wrap(err, "enclave %s", e->name);
 	return o;
-}
-
-static int
-dir_has_entries(const char *path)
-{
-	DIR *d = opendir(path);
-	int found = 0;
-
-	for (struct dirent *de; d != NULL && !found && (de = readdir(d)) != NULL;)
-		found = de->d_name[0] != '.';
-	if (d != NULL)
-		closedir(d);
-	return found;
 }
 
 /* The containers under every runtime's root, each with "isolation" added.

@@ -1,7 +1,6 @@
 /* runtime: settings, directories and detection at start-up. */
 #include "runtime/runtime.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdlib.h>
@@ -164,17 +163,9 @@ runtime_close(struct runtime *rt)
 		return;
 	/* The tmpfs berth mounted for bundles goes with the last enclave; while
 	 * enclaves run it stays, as their namespaces do. */
-	if (rt->bundles_mounted > 0 && rmdir(rt->bundles_dir) < 0 && errno == EBUSY) {
-		DIR *d = opendir(rt->bundles_dir);
-		int empty = 1;
-
-		for (struct dirent *de; d != NULL && empty && (de = readdir(d)) != NULL;)
-			empty = de->d_name[0] == '.';
-		if (d != NULL)
-			closedir(d);
-		if (empty && umount2(rt->bundles_dir, MNT_DETACH) == 0)
-			rmdir(rt->bundles_dir);
-	}
+	if (rt->bundles_mounted > 0 && rmdir(rt->bundles_dir) < 0 && errno == EBUSY &&
+	    !dir_has_entries(rt->bundles_dir) && umount2(rt->bundles_dir, MNT_DETACH) == 0)
+		rmdir(rt->bundles_dir);
 	oci_free(&rt->oci);
 	oci_free(&rt->gvisor);
 	pthread_mutex_destroy(&rt->gvisor_lock);
