@@ -1637,6 +1637,21 @@ static const struct field top_fields[] = {
 };
 #undef TOP
 
+/* Whether shim.paths lets path through: an exact entry, or a prefix one
+ * ending in '*'. */
+static int
+paths_allow(char *const *paths, const char *path)
+{
+	for (; paths != NULL && *paths != NULL; paths++) {
+		size_t n = strlen(*paths);
+
+		if (n > 0 && (*paths)[n - 1] == '*' ? strncmp(path, *paths, n - 1) == 0
+		                                    : strcmp(path, *paths) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* Checks between sections, once each is read. */
 static void
 check_whole(struct pctx *p, const ynode *root)
@@ -1670,7 +1685,9 @@ check_whole(struct pctx *p, const ynode *root)
 		c->shim.upstream_container = xstrdup(c->containers[0].name);
 	}
 
-	if (c->deploy.health_path == NULL && strv_contains(c->shim.paths, "/health"))
+	/* /health is checked whenever the router would let it through (as
+	 * route_path_allowed() matches), not only when listed exactly. */
+	if (c->deploy.health_path == NULL && paths_allow(c->shim.paths, "/health"))
 		c->deploy.health_path = xstrdup("/health");
 
 	/* The enclave's GPUs: containers may not ask for more than it declares. */

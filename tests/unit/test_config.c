@@ -544,11 +544,20 @@ test_shim_rules(void **state)
 	    "(\"/v1/*\"), got \"/v1*x\"\n"
 	    "t.yml:6:32: shim.paths[4]: a path may not hold spaces, control characters, ? "
 	    "or #\n");
-	/* Without /health in paths the health check is a TCP connect (NULL). */
+	/* /health is checked whenever shim.paths lets it through, by a
+	 * prefix too; else the health check is a TCP connect (NULL). */
 	c = parse_ok("containers:\n  - name: a\n    image: " IMG "\n  - name: b\n    image: " IMG
 	             "\nshim:\n  upstream-port: 80\n  upstream-container: b\n  paths: [/*]\n");
-	assert_null(c->deploy.health_path);
+	assert_string_equal(c->deploy.health_path, "/health");
 	assert_string_equal(config_upstream_container(c)->name, "b");
+	config_free(c);
+	c = parse_ok("containers:\n  - name: a\n    image: " IMG
+	             "\nshim:\n  upstream-port: 80\n  paths: [/v1/*, /he*]\n");
+	assert_string_equal(c->deploy.health_path, "/health");
+	config_free(c);
+	c = parse_ok("containers:\n  - name: a\n    image: " IMG
+	             "\nshim:\n  upstream-port: 80\n  paths: [/v1/*, /healthz, /health/*]\n");
+	assert_null(c->deploy.health_path);
 	config_free(c);
 }
 

@@ -175,3 +175,20 @@ def test_retry_after_a_failed_deploy(berthd, registry):
     assert u["kind"] == "retry"
     c = berthd.wait_update_end("r")
     assert c["update"]["status"] == "ready" and c["status"] == "running"
+
+
+def test_update_whose_health_answers_404_fails_with_paths_star(berthd, registry):
+    """With shim.paths ["/*"] and no health check of its own, /health is
+    checked (the router lets it through): a new version answering 404 there
+    never turns ready, the update fails and the old version keeps serving."""
+    img = registry.images["hello:v1"]
+    deploy(berthd, "h404", config=config_text(img, paths=("/*",)))
+    assert berthd.get("h404", "/health")[1] == b"ok v1\n"
+    # The same image serving /etc instead of /www: / and /health answer 404.
+    bad = config_text(img, paths=("/*",), deploy={"health-timeout": "6s"},
+                      entrypoint=["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/etc"])
+    update(berthd, "h404", kind="edit-config", config=bad)
+    c = berthd.wait_update_end("h404", timeout=60)
+    assert c["update"]["status"] == "failed", c["update"]
+    assert "/health" in c["update"]["error"], c["update"]
+    assert berthd.get("h404")[1] == b"hello v1\n"
