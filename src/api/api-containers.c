@@ -214,12 +214,11 @@ create_write(struct api_req *r, struct create_job *j, int pending)
 		if ((rc = store_setting_set(d->store, c.id, key, json_string_value(val), &err)) < 0)
 			goto rollback;
 	}
-	if ((rc = berthd_event(d, r->who.org_id, c.name, "container.created", &err,
-	                       "container %s created from %s%s%s%s%s", c.name,
-	                       j->from_repo ? c.source_repo : "an uploaded config",
-	                       j->from_repo ? " at " : "", j->from_repo ? j->fetch.tag : "",
-	                       c.debug ? " (debug)" : "",
-	                       pending ? "; its source is still being fetched" : "")) < 0)
+	if ((rc = berthd_event(
+	         d, &c, "container.created", &err, "container %s created from %s%s%s%s%s", c.name,
+	         j->from_repo ? c.source_repo : "an uploaded config", j->from_repo ? " at " : "",
+	         j->from_repo ? j->fetch.tag : "", c.debug ? " (debug)" : "",
+	         pending ? "; its source is still being fetched" : "")) < 0)
 		goto rollback;
 	if ((rc = store_commit(d->store, &err)) < 0)
 		goto fail;
@@ -378,12 +377,12 @@ containers_delete(struct api_req *r)
 		goto rollback;
 	if ((rc = store_container_mark_deleted(d->store, c.id, &err)) < 0)
 		goto rollback;
-	if (cancels && (rc = berthd_event(d, r->who.org_id, c.name, "update.cancelled", &err,
+	if (cancels && (rc = berthd_event(d, &c, "update.cancelled", &err,
 	                                  "%s update of %s cancelled by its delete",
 	                                  model_update_kind_str(u.kind), c.name)) < 0)
 		goto rollback;
-	if ((rc = berthd_event(d, r->who.org_id, c.name, "container.deleting", &err,
-	                       "container %s is being deleted", c.name)) < 0)
+	if ((rc = berthd_event(d, &c, "container.deleting", &err, "container %s is being deleted",
+	                       c.name)) < 0)
 		goto rollback;
 	if ((rc = store_commit(d->store, &err)) < 0)
 		goto fail;
@@ -502,7 +501,7 @@ containers_events(struct api_req *r)
 
 	if (events_after(r, &after) < 0 || api_container_lookup(r, r->captures[0], &c) < 0)
 		return;
-	rc = store_event_list(d->store, r->who.org_id, c.name, after, 0, &evs, &n, &err);
+	rc = store_event_list(d->store, r->who.org_id, c.id, after, 0, &evs, &n, &err);
 	if (rc < 0) {
 		api_reply_store_error(r, rc, &err);
 		goto out;

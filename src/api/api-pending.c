@@ -53,7 +53,7 @@ pending_fail(struct berthd *d, struct store_container *c, const char *why)
 	free(c->status_detail);
 	c->status_detail = xstrdup(why);
 	if (store_begin(d->store, &err) < 0 || store_container_save(d->store, c, &err) < 0 ||
-	    berthd_event(d, c->org_id, c->name, "container.failed", &err, "%s", why) < 0 ||
+	    berthd_event(d, c, "container.failed", &err, "%s", why) < 0 ||
 	    store_commit(d->store, &err) < 0) {
 		store_rollback(d->store);
 		log_error("%s: cannot record its failure: %s", c->name, err.msg);
@@ -115,8 +115,8 @@ pending_deploy(struct berthd *d, struct store_container *c, struct pending_job *
 		goto rollback;
 	snprintf(c->deployment_id, sizeof c->deployment_id, "%s", dep.id);
 	if (store_container_save(d->store, c, &err) < 0 ||
-	    berthd_event(d, c->org_id, c->name, "container.fetched", &err,
-	                 "%s at %s fetched: deploying it", c->source_repo, j->fetch.tag) < 0 ||
+	    berthd_event(d, c, "container.fetched", &err, "%s at %s fetched: deploying it",
+	                 c->source_repo, j->fetch.tag) < 0 ||
 	    store_commit(d->store, &err) < 0)
 		goto rollback;
 	recon_kick(d->recon, c->id);

@@ -207,8 +207,7 @@ update_finish(struct api_req *r, struct update_job *j)
 		if ((rc = store_container_save(d->store, &c, &err)) < 0)
 			goto rollback;
 	}
-	if ((rc = berthd_event(d, r->who.org_id, c.name, "update.pending", &err,
-	                       "%s update (%s%s%s) of %s pending",
+	if ((rc = berthd_event(d, &c, "update.pending", &err, "%s update (%s%s%s) of %s pending",
 	                       model_strategy_str(u.state.strategy), model_update_kind_str(u.kind),
 	                       dep.tag != NULL ? " " : "", dep.tag != NULL ? dep.tag : "",
 	                       c.name)) < 0)
@@ -288,8 +287,8 @@ update_pending(struct api_req *r, struct berthd *d, struct store_container *c,
 	c->status_detail = xasprintf("fetching %s", c->source_repo);
 	if ((rc = store_begin(d->store, &err)) < 0 ||
 	    (rc = store_container_save(d->store, c, &err)) < 0 ||
-	    (rc = berthd_event(d, c->org_id, c->name, "container.retried", &err,
-	                       "fetching %s at %s again", c->source_repo, c->source_tag)) < 0 ||
+	    (rc = berthd_event(d, c, "container.retried", &err, "fetching %s at %s again",
+	                       c->source_repo, c->source_tag)) < 0 ||
 	    (rc = store_commit(d->store, &err)) < 0) {
 		store_rollback(d->store);
 		api_reply_store_error(r, rc, &err);
@@ -436,9 +435,8 @@ updates_cancel(struct api_req *r)
 	if ((rc = store_begin(d->store, &err)) < 0)
 		goto fail;
 	if ((rc = store_update_cancel(d->store, c.id, &u, &err)) < 0 ||
-	    (rc = berthd_event(d, r->who.org_id, c.name, "update.cancelled", &err,
-	                       "%s update of %s cancelled", model_update_kind_str(u.kind),
-	                       c.name)) < 0) {
+	    (rc = berthd_event(d, &c, "update.cancelled", &err, "%s update of %s cancelled",
+	                       model_update_kind_str(u.kind), c.name)) < 0) {
 		store_rollback(d->store);
 		goto fail;
 	}

@@ -128,9 +128,10 @@ out:
 }
 
 int
-berthd_event(struct berthd *d, const char *org_id, const char *container, const char *kind,
-             struct err *err, const char *fmt, ...)
+berthd_event(struct berthd *d, const struct store_container *c, const char *kind, struct err *err,
+             const char *fmt, ...)
 {
+	const char *org_id = c->org_id, *container = c->name;
 	char msg[1024], when[32], *json;
 	int64_t id = 0;
 	va_list ap;
@@ -139,7 +140,7 @@ berthd_event(struct berthd *d, const char *org_id, const char *container, const 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (store_event_append(d->store, org_id, container, kind, msg, &id, err) < 0)
+	if (store_event_append(d->store, org_id, c->id, container, kind, msg, &id, err) < 0)
 		return -1;
 	time_rfc3339(now_wall_ms(), when);
 	ev = json_pack("{s:I,s:s,s:s?,s:s,s:s}", "id", (json_int_t)id, "time", when, "container",

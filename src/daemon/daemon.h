@@ -21,6 +21,7 @@ struct event;
 struct workq;
 struct api_sources;
 struct api_pendings;
+struct store_container;
 struct api_server;
 struct store;
 struct sse_hub;
@@ -103,11 +104,11 @@ int berthd_run(struct berthd *d);
  * running: the next start adopts them. */
 void berthd_stop(struct berthd *d);
 
-/* Appends an event about container (a name, may be NULL) of org_id to the
- * store and sends it to the org's event streams. Returns 0 or negative with
- * err. Loop thread only. */
-int berthd_event(struct berthd *d, const char *org_id, const char *container, const char *kind,
-                 struct err *err, const char *fmt, ...) BERTH_PRINTF(6, 7);
+/* Appends an event about container c (of its org, by its id and name) to
+ * the store and sends it to the org's event streams. Returns 0 or negative
+ * with err. Loop thread only. */
+int berthd_event(struct berthd *d, const struct store_container *c, const char *kind,
+                 struct err *err, const char *fmt, ...) BERTH_PRINTF(5, 6);
 
 /* Opens the value of org_id's secret name: on success *value, NUL-terminated
  * and *len bytes long, which the caller releases with secret_value_free().

@@ -136,7 +136,7 @@ recon_event(struct recon *r, const struct store_container *c, const char *kind, 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (berthd_event(r->d, c->org_id, c->name, kind, &err, "%s", msg) < 0)
+	if (berthd_event(r->d, c, kind, &err, "%s", msg) < 0)
 		log_error("event %s of %s: %s", kind, c->name, err.msg);
 	log_info("%s: %s: %s", c->name, kind, msg);
 }

@@ -155,6 +155,16 @@ static const char *const migrations[] = {
     /* 3: a container created while its source was still being fetched
      * keeps what its first deployment is to bind until the fetch ends. */
     "ALTER TABLE container ADD COLUMN pending TEXT;",
+    /* 4: events name their container by id too: a new container with a
+     * deleted one's name does not inherit its events. Old events go to the
+     * live container of their name, when there is one. */
+    "ALTER TABLE event ADD COLUMN container_id TEXT;"
+    "DROP TRIGGER event_append_only;"
+    "UPDATE event SET container_id = (SELECT c.id FROM container c WHERE c.org_id ="
+    "  event.org_id AND c.name = event.container AND c.deleted_at = 0);"
+    "CREATE TRIGGER event_append_only BEFORE UPDATE ON event"
+    "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+    "CREATE INDEX event_container ON event(container_id, id);",
 };
 
 #define CONTAINER_COLS                                                                             \
@@ -294,11 +304,11 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_SETTING_LIST] = "SELECT key, value FROM container_setting WHERE container_id = ?1"
                        " ORDER BY key",
     [S_SETTING_DELETE] = "DELETE FROM container_setting WHERE container_id = ?1 AND key = ?2",
-    [S_EVENT_INSERT] = "INSERT INTO event (org_id, container, time, kind, message)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5)",
-    [S_EVENT_LIST] = "SELECT id, org_id, container, time, kind, message FROM event"
-                     " WHERE org_id = ?1 AND id > ?2 AND (?3 IS NULL OR container = ?3)"
-                     " ORDER BY id LIMIT ?4",
+    [S_EVENT_INSERT] = "INSERT INTO event (org_id, container, time, kind, message,"
+                       " container_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_EVENT_LIST] = "SELECT id, org_id, container, time, kind, message, container_id"
+                     " FROM event WHERE org_id = ?1 AND id > ?2"
+                     " AND (?3 IS NULL OR container_id = ?3) ORDER BY id LIMIT ?4",
 };
 
 struct sqlite_store {
@@ -1451,6 +1461,7 @@ sq_event_append(struct store *st, const struct store_event *e, int64_t *id, stru
 	bind_int(q, 3, e->time);
 	bind_text(q, 4, e->kind != NULL ? e->kind : "");
 	bind_text(q, 5, e->message != NULL ? e->message : "");
+	bind_id(q, 6, e->container_id);
 	if ((rc = step_done(s, q, "append event", err)) == 0)
 		*id = sqlite3_last_insert_rowid(s->db);
 	return rc;
@@ -1467,6 +1478,7 @@ row_event(sqlite3_stmt *st, void *out, struct err *err)
 	e->time = col_int(st, 3);
 	e->kind = col_dup(st, 4);
 	e->message = col_dup(st, 5);
+	col_id(st, 6, e->container_id);
 	return 0;
 }
 
@@ -1481,7 +1493,7 @@ clear_event(void *p)
 }
 
 static int
-sq_event_list(struct store *st, const char *org_id, const char *container, int64_t after,
+sq_event_list(struct store *st, const char *org_id, const char *container_id, int64_t after,
               size_t limit, struct store_event **out, size_t *n, struct err *err)
 {
 	struct sqlite_store *s = to_sqlite(st);
@@ -1491,7 +1503,7 @@ sq_event_list(struct store *st, const char *org_id, const char *container, int64
 		return -1;
 	bind_text(q, 1, org_id);
 	bind_int(q, 2, after);
-	bind_text(q, 3, container);
+	bind_text(q, 3, container_id);
 	bind_int(q, 4, limit > 0 && limit < INT64_MAX ? (int64_t)limit : -1);
 	return read_list(s, q, row_event, sizeof **out, clear_event, (void **)out, n, err);
 }

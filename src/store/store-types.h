@@ -123,7 +123,8 @@ struct store_setting {
 struct store_event {
 	int64_t id; /* increasing; ?after=<id> */
 	store_id org_id;
-	char *container; /* owned: the container's name, kept after it is deleted */
+	char *container;       /* owned: the container's name, kept after it is deleted */
+	store_id container_id; /* "" for events of no container (and before migration 4) */
 	int64_t time;
 	char *kind;    /* owned: "update.started", ... */
 	char *message; /* owned */
@@ -216,7 +217,7 @@ struct store_ops {
 
 	int (*event_append)(struct store *st, const struct store_event *e, int64_t *id,
 	                    struct err *err);
-	int (*event_list)(struct store *st, const char *org_id, const char *container,
+	int (*event_list)(struct store *st, const char *org_id, const char *container_id,
 	                  int64_t after, size_t limit, struct store_event **out, size_t *n,
 	                  struct err *err);
 };

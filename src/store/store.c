@@ -696,8 +696,9 @@ store_setting_list_free(struct store_setting *v, size_t n)
 /* ---- events ---- */
 
 int
-store_event_append(struct store *st, const char *org_id, const char *container, const char *kind,
-                   const char *message, int64_t *id, struct err *err)
+store_event_append(struct store *st, const char *org_id, const char *container_id,
+                   const char *container, const char *kind, const char *message, int64_t *id,
+                   struct err *err)
 {
 	st->generation++; /* whatever happens next, readers look again */
 	struct store_event e = {
@@ -709,14 +710,16 @@ store_event_append(struct store *st, const char *org_id, const char *container, 
 	int64_t scratch;
 
 	snprintf(e.org_id, sizeof e.org_id, "%s", org_id);
+	snprintf(e.container_id, sizeof e.container_id, "%s",
+	         container_id != NULL ? container_id : "");
 	return OPS(st)->event_append(st, &e, id != NULL ? id : &scratch, err);
 }
 
 int
-store_event_list(struct store *st, const char *org_id, const char *container, int64_t after,
+store_event_list(struct store *st, const char *org_id, const char *container_id, int64_t after,
                  size_t limit, struct store_event **out, size_t *n, struct err *err)
 {
-	return OPS(st)->event_list(st, org_id, container, after, limit, out, n, err);
+	return OPS(st)->event_list(st, org_id, container_id, after, limit, out, n, err);
 }
 
 void

@@ -235,13 +235,16 @@ void store_setting_list_free(struct store_setting *v, size_t n);
 
 /* ---- events (append-only) ---- */
 
-/* Appends an event of org_id about the container named container (may be
- * NULL) stamped now; *id (may be NULL) receives its id. */
-int store_event_append(struct store *st, const char *org_id, const char *container,
-                       const char *kind, const char *message, int64_t *id, struct err *err);
+/* Appends an event of org_id about the container container_id, named
+ * container (both may be NULL), stamped now; *id (may be NULL) receives its
+ * id. */
+int store_event_append(struct store *st, const char *org_id, const char *container_id,
+                       const char *container, const char *kind, const char *message, int64_t *id,
+                       struct err *err);
 /* Events of org_id with id > after, oldest first, at most limit (0: no limit);
- * only those of the container named container when not NULL. */
-int store_event_list(struct store *st, const char *org_id, const char *container, int64_t after,
+ * only those of the container container_id when not NULL (not of another
+ * container that had its name). */
+int store_event_list(struct store *st, const char *org_id, const char *container_id, int64_t after,
                      size_t limit, struct store_event **out, size_t *n, struct err *err);
 /* Frees a list of n events. */
 void store_event_list_free(struct store_event *v, size_t n);

@@ -478,6 +478,8 @@ test_deployment_isolation(void **state)
 	f->st = NULL;
 	assert_int_equal(sql_exec(f->path, "ALTER TABLE deployment DROP COLUMN isolation;"
 	                                   "ALTER TABLE container DROP COLUMN pending;"
+	                                   "DROP INDEX event_container;"
+	                                   "ALTER TABLE event DROP COLUMN container_id;"
 	                                   "PRAGMA user_version = 1"),
 	                 SQLITE_OK);
 	assert_int_equal(store_open_sqlite(f->path, &again, &err), 0);
@@ -873,15 +875,18 @@ test_events(void **state)
 	int64_t id1, id2, id3, id4;
 	size_t n;
 
-	assert_int_equal(store_event_append(f->st, f->org.id, "web", "container.created",
+	assert_int_equal(store_event_append(f->st, f->org.id, "cweb", "web", "container.created",
 	                                    "created from v1", &id1, &err),
 	                 0);
+	assert_int_equal(store_event_append(f->st, f->org.id, "capi", "api", "container.created",
+	                                    "x", &id2, &err),
+	                 0);
 	assert_int_equal(
-	    store_event_append(f->st, f->org.id, "api", "container.created", "x", &id2, &err), 0);
+	    store_event_append(f->st, f->org.id, "cweb", "web", "update.started", "v2", &id3, &err),
+	    0);
 	assert_int_equal(
-	    store_event_append(f->st, f->org.id, "web", "update.started", "v2", &id3, &err), 0);
-	assert_int_equal(
-	    store_event_append(f->st, f->other.id, "web", "secret.set", "KEY", &id4, &err), 0);
+	    store_event_append(f->st, f->other.id, "cweb", "web", "secret.set", "KEY", &id4, &err),
+	    0);
 	assert_true(id1 < id2 && id2 < id3 && id3 < id4);
 
 	assert_int_equal(store_event_list(f->st, f->org.id, NULL, 0, 0, &v, &n, &err), 0);
@@ -892,9 +897,21 @@ test_events(void **state)
 	assert_string_equal(v[0].container, "web");
 	assert_true(v[0].time > 0);
 	store_event_list_free(v, n);
-	assert_int_equal(store_event_list(f->st, f->org.id, "web", id1, 0, &v, &n, &err), 0);
+	assert_int_equal(store_event_list(f->st, f->org.id, "cweb", id1, 0, &v, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(v[0].id, id3);
+	assert_string_equal(v[0].container_id, "cweb");
+	store_event_list_free(v, n);
+	/* A new container with the same name: its events only, not the old's. */
+	assert_int_equal(store_event_append(f->st, f->org.id, "cweb2", "web", "container.created",
+	                                    "again", NULL, &err),
+	                 0);
+	assert_int_equal(store_event_list(f->st, f->org.id, "cweb2", 0, 0, &v, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].message, "again");
+	store_event_list_free(v, n);
+	assert_int_equal(store_event_list(f->st, f->org.id, "cweb", 0, 0, &v, &n, &err), 0);
+	assert_int_equal(n, 2);
 	store_event_list_free(v, n);
 	assert_int_equal(store_event_list(f->st, f->org.id, NULL, 0, 2, &v, &n, &err), 0);
 	assert_int_equal(n, 2);
@@ -929,8 +946,9 @@ test_delete_cascades(void **state)
 	assert_int_equal(store_binding_add(f->st, keep.id, dk.id, "K", &err), 0);
 	assert_int_equal(store_setting_set(f->st, c.id, "A", "1", &err), 0);
 	assert_int_equal(store_setting_set(f->st, keep.id, "A", "1", &err), 0);
-	assert_int_equal(
-	    store_event_append(f->st, f->org.id, "web", "container.deleted", "bye", NULL, &err), 0);
+	assert_int_equal(store_event_append(f->st, f->org.id, "cweb", "web", "container.deleted",
+	                                    "bye", NULL, &err),
+	                 0);
 
 	assert_int_equal(store_container_delete(f->st, c.id, &err), 0);
 	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM container"), 1);
@@ -941,7 +959,7 @@ test_delete_cascades(void **state)
 	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM container_setting"), 1);
 	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM secret"), 1);
 	/* Events keep the name. */
-	assert_int_equal(store_event_list(f->st, f->org.id, "web", 0, 0, &ev, &n, &err), 0);
+	assert_int_equal(store_event_list(f->st, f->org.id, "cweb", 0, 0, &ev, &n, &err), 0);
 	assert_int_equal(n, 1);
 	store_event_list_free(ev, n);
 	/* The other container's binding still protects the secret. */
@@ -969,7 +987,8 @@ test_transactions(void **state)
 	assert_int_equal(store_begin(f->st, &err), 0);
 	assert_true(store_begin(f->st, &err) < 0); /* no nesting */
 	make_deployed(f, "web", &c, &d);
-	assert_int_equal(store_event_append(f->st, f->org.id, "web", "k", "m", NULL, &err), 0);
+	assert_int_equal(store_event_append(f->st, f->org.id, "cweb", "web", "k", "m", NULL, &err),
+	                 0);
 	store_rollback(f->st);
 	assert_int_equal(store_container_get(f->st, c.id, &got, &err), STORE_ENOTFOUND);
 	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM deployment"), 0);
@@ -1131,8 +1150,8 @@ test_thousand_containers(void **state)
 	/* One commit per write (fsync each, synchronous=FULL). */
 	t3 = now_mono_ms();
 	for (int i = 0; i < 200; i++)
-		assert_int_equal(store_event_append(f->st, f->org.id, "svc", "k", "m", NULL, &err),
-		                 0);
+		assert_int_equal(
+		    store_event_append(f->st, f->org.id, "csvc", "svc", "k", "m", NULL, &err), 0);
 	t4 = now_mono_ms();
 	print_message("1000 containers: insert %lld ms (one transaction), list %lld ms; "
 	              "200 single-write commits %lld ms\n",

@@ -167,3 +167,21 @@ def test_stop_while_a_request_waits_for_git(api_state_dir):
     assert "AddressSanitizer" not in log and "LeakSanitizer" not in log, log
     # The fetch it waited for was killed, not waited for.
     assert "cancelled (berthd is stopping)" in log, log
+
+
+def test_a_new_container_does_not_inherit_a_deleted_ones_events(berthd, api):
+    """Events belong to a container, not to its name: after a delete, a new
+    container of the same name starts with its own events only."""
+    assert api.post("/containers", {"name": "same", "config": config_text()})[0] == 202
+    old = api.get("/containers/same/events")[1]
+    assert [e["kind"] for e in old][:1] == ["container.created"]
+    assert api.call("DELETE", "/containers/same")[0] == 202
+    deadline = time.monotonic() + 30
+    while api.get("/containers/same")[0] != 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert api.post("/containers", {"name": "same", "config": config_text(port=8001)})[0] == 202
+    new = api.get("/containers/same/events")[1]
+    assert all(e["id"] > old[-1]["id"] for e in new), (old, new)
+    assert [e["kind"] for e in new][:1] == ["container.created"]
+    assert not any(e["kind"] == "container.deleting" for e in new), new
