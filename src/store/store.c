@@ -245,6 +245,8 @@ store_container_mark_deleted(struct store *st, const char *id, struct err *err)
 	st->generation++; /* whatever happens next, readers look again */
 	struct store_container c = {0};
 	struct store_update u = {0};
+	struct store_binding *b = NULL;
+	size_t nb = 0;
 	int own, rc;
 
 	if ((rc = txn_start(st, &own, err)) < 0)
@@ -256,6 +258,14 @@ store_container_mark_deleted(struct store *st, const char *id, struct err *err)
 		if ((rc = OPS(st)->container_put(st, &c, err)) < 0)
 			goto out;
 	}
+	/* Its secrets are free at once, as its name is: the user's view and the
+	 * store agree; the teardown needs no binding. */
+	if ((rc = OPS(st)->binding_list(st, id, &b, &nb, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < nb && rc == 0; i++)
+		rc = OPS(st)->binding_delete_deployment(st, b[i].deployment_id, err);
+	if (rc < 0)
+		goto out;
 	rc = OPS(st)->update_latest(st, id, &u, err);
 	if (rc == STORE_ENOTFOUND) {
 		err_clear(err);
@@ -268,6 +278,7 @@ store_container_mark_deleted(struct store *st, const char *id, struct err *err)
 	u.finished_at = now_wall_ms();
 	rc = OPS(st)->update_put(st, &u, err);
 out:
+	store_binding_list_free(b, nb);
 	store_update_clear(&u);
 	store_container_clear(&c);
 	return txn_end(st, own, rc, err);

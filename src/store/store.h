@@ -107,7 +107,8 @@ int store_container_list_deleted(struct store *st, struct store_container **out,
  * STORE_ENOTFOUND when deployment_id is not one of this container's. */
 int store_container_save(struct store *st, struct store_container *c, struct err *err);
 /* Marks the container deleted (it disappears from get_by_name and lists, its
- * name is free again) and cancels its update when one can be cancelled. The
+ * name and its secrets' bindings are free again) and cancels its update when
+ * one can be cancelled. The
  * reconciler then tears it down and calls store_container_delete(). */
 int store_container_mark_deleted(struct store *st, const char *id, struct err *err);
 /* Removes the container with its deployments, updates, enclaves, bindings and

@@ -185,3 +185,16 @@ def test_a_new_container_does_not_inherit_a_deleted_ones_events(berthd, api):
     assert all(e["id"] > old[-1]["id"] for e in new), (old, new)
     assert [e["kind"] for e in new][:1] == ["container.created"]
     assert not any(e["kind"] == "container.deleting" for e in new), new
+
+
+def test_a_deleted_containers_secrets_are_free_at_once(berthd, api):
+    """DELETE /containers/X frees X's secrets with its name: the secret can
+    be deleted at once, not only when the teardown has ended."""
+    assert api.call("PUT", "/secrets/TOKEN", {"value": VALUE})[0] == 200
+    assert api.post("/containers", {"name": "uses", "config":
+                                    config_text(secrets=["TOKEN"])})[0] == 202
+    assert_error(api.call("DELETE", "/secrets/TOKEN"), 409, "secret_in_use", "uses")
+    assert api.call("DELETE", "/containers/uses")[0] == 202
+    assert api.get("/secrets")[1][0]["bound_to"] == []
+    st, _, _ = http("DELETE", berthd.url + "/api/v1/secrets/TOKEN", token=api.token)
+    assert st == 204

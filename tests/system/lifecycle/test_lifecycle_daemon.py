@@ -70,3 +70,26 @@ def test_a_tampered_image_fails_the_deploy_with_the_blob_named(berthd, registry)
     # Nothing of it entered the cache.
     blobs = os.path.join(berthd.state, "images", "blobs", "sha256")
     assert layer not in os.listdir(blobs)
+
+
+def test_a_delete_interrupted_by_a_kill_ends_after_the_restart(berthd, repo):
+    """berthd SIGKILLed while a deleted container's enclave stops (its PID 1
+    ignores SIGTERM: the stop waits out its timeout): the name is free and
+    GET answers 404 at once, and the restarted berthd finishes the teardown,
+    so no enclave of it is left, nor its address taken."""
+    b = berthd
+    b.call("POST", "/containers", {"name": "gone", "repo": repo.dir, "tag": "v1"})
+    b.wait_status("gone", "running")
+    enc = os.path.join(b.state, "enclaves")
+    assert os.listdir(enc)
+    assert b.call("DELETE", "/containers/gone")[0] == 202
+    assert b.call("GET", "/containers/gone")[0] == 404
+    time.sleep(1)
+    b.kill(signal.SIGKILL)
+    b.start()
+    deadline = time.monotonic() + 60
+    while os.listdir(enc) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert os.listdir(enc) == [], b.read_log()[-3000:]
+    assert b.call("GET", "/containers/gone")[0] == 404
+    assert b.get("gone")[0] in (404, 503)
