@@ -97,3 +97,12 @@ def test_isolation_level(berthd, scenarios, registry):
         assert berthd.call("GET", "/containers/gv")[0] == 404
     else:
         assert berthd.container("gv")["isolation"] == "gvisor"
+
+
+def test_narrow_screen(berthd, scenarios, registry):
+    """The dashboard on a 390 px wide screen: the list fits."""
+    deploy(berthd, "a-container-with-a-rather-long-name-x", repo=scenarios.repo.dir, tag="v1")
+    bad = config_text(registry.images["broken:v1"], deploy={"health-timeout": "6s"})
+    assert berthd.call("POST", "/containers", {"name": "broken", "config": bad})[0] == 202
+    berthd.wait_status("broken", "failed", timeout=60)
+    scenarios.run("narrow", berthd)
