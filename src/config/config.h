@@ -52,6 +52,14 @@ int config_gpus_required(const struct config *c, int host_gpus);
 int config_container_wants_gpus(const struct config_container *cc);
 int config_wants_gpus(const struct config *c);
 
+/* Lists in errs (which needs no initialisation; caller frees with
+ * config_errors_free()) every key of c that berth accepts but cannot honour
+ * at deploy yet, with its position, in document order: cvm_admin, ports,
+ * inbound-ports, models, overlays, volumes, attested keys, attestation: true,
+ * registry, networks other than closed, ... Returns 0 when there is none,
+ * -1 when errs lists some. */
+int config_unsupported(const struct config *c, struct config_errors *errs);
+
 /* The parsed, normalised config as pretty JSON (for `config validate --json`);
  * caller frees. */
 char *config_to_json(const struct config *c);
