@@ -175,15 +175,16 @@ check_volumes(const ynode *v, struct config_errors *errs)
 		     j++)
 			;
 		if (it->text[0] == '/' || it->text[0] == '.' || it->text[0] == '~')
-			config_error_at(errs, it, NULL,
-			                "host path %.*s is refused: volumes must use a named volume "
-			                "source (name:/path); an enclave never mounts the host's files",
-			                (int)n, it->text);
+			config_error_at(
+			    errs, it, NULL,
+			    "host path %.*s is refused: volumes must use a named volume "
+			    "source (name:/path); an enclave never mounts the host's files",
+			    (int)n, it->text);
 		else if (colon == NULL || n == 0 || !isalnum((unsigned char)it->text[0]) || j < n ||
 		         colon[1] != '/')
-			config_error_at(errs, it, NULL,
-			                "expected name:/path with a named volume source, got \"%s\"",
-			                it->text);
+			config_error_at(
+			    errs, it, NULL,
+			    "expected name:/path with a named volume source, got \"%s\"", it->text);
 	}
 }
 
@@ -194,11 +195,8 @@ config_policy_check_container(const ynode *m, struct config_errors *errs)
 		const char *key;
 		void (*check)(const ynode *v, struct config_errors *errs);
 	} value_checks[] = {
-	    {"pid", check_pid},
-	    {"ipc", check_ipc},
-	    {"devices", check_devices},
-	    {"cap_add", check_cap_add},
-	    {"volumes", check_volumes},
+	    {"pid", check_pid},         {"ipc", check_ipc},         {"devices", check_devices},
+	    {"cap_add", check_cap_add}, {"volumes", check_volumes},
 	};
 	size_t i, j;
 

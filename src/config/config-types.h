@@ -103,15 +103,15 @@ struct config_container {
 	struct config_pos pos; /* where the entry starts */
 	/* The reference's newer keys, validated; not acted on at deploy yet
 	 * (config_unsupported() lists them). */
-	int cvm_admin;                    /* 0/1: administers the whole CVM */
-	int seal_register;                /* 0/1 */
-	int attestation;                  /* 0/1: wants the local attestation socket */
-	char **keys;                      /* owned strv of attested-key ids, or NULL */
-	char **persistent_volumes;        /* owned strv "name:/abs/path", or NULL */
-	char *network_mode;               /* owned: "none" or NULL */
-	char *registry_username;          /* owned or NULL (legacy `registry`) */
-	char *registry_password_secret;   /* owned org secret name, or NULL */
-	char **gpu_ids;                   /* owned strv from `gpus: "0,1"`, or NULL */
+	int cvm_admin;                  /* 0/1: administers the whole CVM */
+	int seal_register;              /* 0/1 */
+	int attestation;                /* 0/1: wants the local attestation socket */
+	char **keys;                    /* owned strv of attested-key ids, or NULL */
+	char **persistent_volumes;      /* owned strv "name:/abs/path", or NULL */
+	char *network_mode;             /* owned: "none" or NULL */
+	char *registry_username;        /* owned or NULL (legacy `registry`) */
+	char *registry_password_secret; /* owned org secret name, or NULL */
+	char **gpu_ids;                 /* owned strv from `gpus: "0,1"`, or NULL */
 };
 
 enum config_strategy {

@@ -44,16 +44,16 @@ struct pctx {
 };
 
 /* Limits of the reference validator. */
-#define MAX_CONTAINERS 64
-#define MAX_LIST 256
-#define MAX_TMPFS 64
-#define MAX_HC_TEST 64
-#define MAX_ENV_NAME 256
-#define MAX_NETWORKS 32
-#define MAX_DISKS 24
+#define MAX_CONTAINERS    64
+#define MAX_LIST          256
+#define MAX_TMPFS         64
+#define MAX_HC_TEST       64
+#define MAX_ENV_NAME      256
+#define MAX_NETWORKS      32
+#define MAX_DISKS         24
 #define MAX_INBOUND_PORTS 64
-#define MAX_ALLOW 256
-#define MAX_OVERLAYS 8
+#define MAX_ALLOW         256
+#define MAX_OVERLAYS      8
 #define MAX_ATTESTED_KEYS 32
 
 /* Notes that the key at n is accepted but not honoured at deploy yet. */
@@ -374,10 +374,11 @@ path_check(struct pctx *p, const ynode *v)
 		if (star[1] == '\0')
 			break;
 		if (star[-1] != '/' || star[1] != '/') {
-			config_error_at(p->errs, v, NULL,
-			                "* is only allowed at the end of a path (\"/v1/*\") or as a "
-			                "whole segment (\"/plan/*/sign\"), got \"%s\"",
-			                v->text);
+			config_error_at(
+			    p->errs, v, NULL,
+			    "* is only allowed at the end of a path (\"/v1/*\") or as a "
+			    "whole segment (\"/plan/*/sign\"), got \"%s\"",
+			    v->text);
 			return -1;
 		}
 	}
@@ -897,10 +898,11 @@ env_assignment(struct pctx *p, struct config_container *ct, const ynode *it)
 		return 0;
 	key = xstrndup(it->text, (size_t)(eq - it->text));
 	if (!env_name_ok(key) || strlen(key) > MAX_ENV_NAME) {
-		config_error_at(p->errs, it, NULL,
-		                "\"%s\" is not a variable name (letters, digits and _, not starting "
-		                "with a digit, at most 256 bytes)",
-		                key);
+		config_error_at(
+		    p->errs, it, NULL,
+		    "\"%s\" is not a variable name (letters, digits and _, not starting "
+		    "with a digit, at most 256 bytes)",
+		    key);
 		free(key);
 		return 1;
 	}
@@ -1256,9 +1258,9 @@ parse_ports(struct pctx *p, const ynode *v, void *obj)
 		int host = port_host(v->items[i]->text);
 
 		if (host == 80 || host == 443 || host == 2222)
-			config_error_at(p->errs, v->items[i], NULL,
-			                "host port %d is reserved (80, 443 and 2222 are the enclave's)",
-			                host);
+			config_error_at(
+			    p->errs, v->items[i], NULL,
+			    "host port %d is reserved (80, 443 and 2222 are the enclave's)", host);
 	}
 	if (v->n > 0)
 		unsupported(p, v, "publishing ports is not supported yet");
@@ -1394,7 +1396,8 @@ parse_stop_signal(struct pctx *p, const ynode *v, void *obj)
 	for (i = 0; i < v->len && i + 1 < sizeof(up); i++)
 		up[i] = (char)toupper((unsigned char)v->text[i]);
 	up[i] = '\0';
-	s = strncmp(up, "SIG", 3) == 0 ? up + 3 : up;
+	/* Compared by character: GCC's -Wstring-compare misreads strncmp here. */
+	s = up[0] == 'S' && up[1] == 'I' && up[2] == 'G' ? up + 3 : up;
 	/* Real-time signals: RTMIN, RTMIN+N, RTMAX-N, RTMAX (N from 1 to 30). */
 	if (v->len < sizeof(up) && (strncmp(s, "RTMIN", 5) == 0 || strncmp(s, "RTMAX", 5) == 0)) {
 		const char *rest = s + 5;
@@ -1576,9 +1579,7 @@ parse_registry_secret(struct pctx *p, const ynode *v, void *obj)
 }
 
 static const struct field registry_fields[] = {
-    {.key = "username",
-     .type = F_STR,
-     .off = offsetof(struct config_container, registry_username)},
+    {.key = "username", .type = F_STR, .off = offsetof(struct config_container, registry_username)},
     {.key = "password_secret", .type = F_FUNC, .fn = parse_registry_secret},
 };
 
@@ -1720,11 +1721,12 @@ container_limits(struct pctx *p, const ynode *m)
 		int tmpfs = strcmp(k->text, "tmpfs") == 0;
 		size_t n = v->kind == CONFIG_YAML_MAP ? v->n / 2 : v->n;
 
-		if (k->bad || (v->kind != CONFIG_YAML_SEQ && !(tmpfs && v->kind == CONFIG_YAML_MAP)))
+		if (k->bad ||
+		    (v->kind != CONFIG_YAML_SEQ && !(tmpfs && v->kind == CONFIG_YAML_MAP)))
 			continue;
 		if (n > (tmpfs ? MAX_TMPFS : MAX_LIST))
-			config_error_at(p->errs, v, NULL, "%zu entries, more than the limit of %d", n,
-			                tmpfs ? MAX_TMPFS : MAX_LIST);
+			config_error_at(p->errs, v, NULL, "%zu entries, more than the limit of %d",
+			                n, tmpfs ? MAX_TMPFS : MAX_LIST);
 	}
 	t = hc != NULL ? config_yaml_get(hc, "test") : NULL;
 	if (t != NULL && t->kind == CONFIG_YAML_SEQ && t->n > MAX_HC_TEST)
@@ -1737,22 +1739,25 @@ static void
 container_unsupported(struct pctx *p, const ynode *m, const struct config_container *ct)
 {
 	if (ct->cvm_admin)
-		unsupported(p, config_yaml_get(m, "cvm_admin"),
-		            "cvm_admin is not supported yet: berth's runc and gVisor enclaves cannot "
-		            "give a container admin rights over the enclave without giving them "
-		            "over the host");
+		unsupported(
+		    p, config_yaml_get(m, "cvm_admin"),
+		    "cvm_admin is not supported yet: berth's runc and gVisor enclaves cannot "
+		    "give a container admin rights over the enclave without giving them "
+		    "over the host");
 	if (ct->seal_register)
 		unsupported(p, config_yaml_get(m, "seal_register"),
 		            "seal_register is not supported yet");
 	if (ct->attestation)
-		unsupported(p, config_yaml_get(m, "attestation"),
-		            "attestation: true (the local attestation socket) is not supported yet");
+		unsupported(
+		    p, config_yaml_get(m, "attestation"),
+		    "attestation: true (the local attestation socket) is not supported yet");
 	if (strv_len(ct->keys) > 0)
 		unsupported(p, config_yaml_get(m, "keys"), "attested keys are not supported yet");
 	if (strv_len(ct->models) > 0)
 		unsupported(p, config_yaml_get(m, "models"), "model grants are not supported yet");
 	if (strv_len(ct->volumes) > 0)
-		unsupported(p, config_yaml_get(m, "volumes"), "named volumes are not supported yet");
+		unsupported(p, config_yaml_get(m, "volumes"),
+		            "named volumes are not supported yet");
 }
 
 static void
@@ -1994,7 +1999,8 @@ check_owner(struct pctx *p, const ynode *v, void *obj)
 	                         id_0_65534(colon + 1, strlen(colon + 1)) == 0;
 	if (!ok)
 		config_error_at(p->errs, v, NULL,
-		                "owner \"%s\" must be id or uid:gid, each from 0 to 65534", v->text);
+		                "owner \"%s\" must be id or uid:gid, each from 0 to 65534",
+		                v->text);
 }
 
 static void
@@ -2096,10 +2102,11 @@ check_model_name(struct pctx *p, const ynode *v, void *obj)
 {
 	(void)obj;
 	if (want_scalar(p, v, "a model name") == 0 && !name_ok(v->text, 128))
-		config_error_at(p->errs, v, NULL,
-		                "model name \"%s\" is invalid (letters, digits, _ . -, starting with "
-		                "a letter or digit, at most 128)",
-		                v->text);
+		config_error_at(
+		    p->errs, v, NULL,
+		    "model name \"%s\" is invalid (letters, digits, _ . -, starting with "
+		    "a letter or digit, at most 128)",
+		    v->text);
 }
 
 static void
@@ -2133,10 +2140,11 @@ check_key_id(struct pctx *p, const ynode *v, void *obj)
 	if (want_scalar(p, v, "a key id") == 0 &&
 	    (!lower_name_ok(v->text, 63) || strcmp(v->text, "tls") == 0 ||
 	     strcmp(v->text, "hpke") == 0))
-		config_error_at(p->errs, v, NULL,
-		                "key id \"%s\" must be a safe lowercase name (a-z, 0-9, -, starting "
-		                "with a letter, at most 63), not tls or hpke",
-		                v->text);
+		config_error_at(
+		    p->errs, v, NULL,
+		    "key id \"%s\" must be a safe lowercase name (a-z, 0-9, -, starting "
+		    "with a letter, at most 63), not tls or hpke",
+		    v->text);
 }
 
 static const char *const key_kinds[] = {"ecdsa-p256", "ed25519", "x25519", NULL};
@@ -2226,9 +2234,10 @@ check_section_list(struct pctx *p, const ynode *v, const char *what, const struc
 		for (i = 0; i < n; i++)
 			for (j = 0; j < i; j++)
 				if (strcmp(names[i].name, names[j].name) == 0) {
-					config_error_at(p->errs, names[i].node, NULL,
-					                "%s \"%s\" is declared twice (first at line %d)",
-					                what, names[i].name, names[j].node->pos.line);
+					config_error_at(
+					    p->errs, names[i].node, NULL,
+					    "%s \"%s\" is declared twice (first at line %d)", what,
+					    names[i].name, names[j].node->pos.line);
 					break;
 				}
 	}
@@ -2270,7 +2279,8 @@ parse_attested_keys(struct pctx *p, const ynode *v, void *obj)
 
 		for (i = 0; i < v->n; i++)
 			if (v->items[i]->kind == CONFIG_YAML_MAP && missing(v->items[i], "key"))
-				config_error_at(p->errs, v->items[i], "key", "required key is missing");
+				config_error_at(p->errs, v->items[i], "key",
+				                "required key is missing");
 		p->attested_keys = v;
 	}
 	json_object_set_new(p->rec, "attested-keys", yaml_to_json(v));
@@ -2294,7 +2304,8 @@ check_allow(struct pctx *p, const ynode *v, void *obj)
 		config_error_at(p->errs, v, NULL, "%zu entries, more than the limit of %d", v->n,
 		                MAX_ALLOW);
 	for (i = 0; i < v->n; i++)
-		if (want_scalar(p, v->items[i], "a host name") == 0 && !hostname_ok(v->items[i]->text))
+		if (want_scalar(p, v->items[i], "a host name") == 0 &&
+		    !hostname_ok(v->items[i]->text))
 			config_error_at(p->errs, v->items[i], NULL,
 			                "\"%s\" is not a host name (RFC 1123, no *, no IP address)",
 			                v->items[i]->text);
@@ -2344,8 +2355,8 @@ parse_networks(struct pctx *p, const ynode *v, void *obj)
 	}
 	p->networks = v;
 	if (v->n / 2 > MAX_NETWORKS)
-		config_error_at(p->errs, v, NULL, "%zu networks, more than the limit of %d", v->n / 2,
-		                MAX_NETWORKS);
+		config_error_at(p->errs, v, NULL, "%zu networks, more than the limit of %d",
+		                v->n / 2, MAX_NETWORKS);
 	for (i = 0; i + 1 < v->n; i += 2) {
 		const ynode *k = v->items[i], *n = v->items[i + 1], *allow;
 		const char *egress = "closed";
@@ -2353,10 +2364,11 @@ parse_networks(struct pctx *p, const ynode *v, void *obj)
 		if (k->bad || k->kind != CONFIG_YAML_SCALAR)
 			continue;
 		if (!network_name_ok(k->text) || strcmp(k->text, "shim-net") == 0)
-			config_error_at(p->errs, k, NULL,
-			                "network name \"%s\" is invalid (a-z, 0-9 and -, not at either "
-			                "end, at most 15, not shim-net)",
-			                k->text);
+			config_error_at(
+			    p->errs, k, NULL,
+			    "network name \"%s\" is invalid (a-z, 0-9 and -, not at either "
+			    "end, at most 15, not shim-net)",
+			    k->text);
 		if (n->kind == CONFIG_YAML_NULL)
 			continue;
 		if (n->kind != CONFIG_YAML_MAP) {
@@ -2365,11 +2377,13 @@ parse_networks(struct pctx *p, const ynode *v, void *obj)
 		}
 		walk_map(p, n, network_fields, ARRAY_LEN(network_fields), &egress);
 		allow = config_yaml_get(n, "allow");
-		if (allow != NULL && allow->kind != CONFIG_YAML_NULL && strcmp(egress, "allowlist") != 0)
-			config_error_at(p->errs, allow, NULL,
-			                "allow is only for egress: allowlist (this network's egress is "
-			                "%s)",
-			                egress);
+		if (allow != NULL && allow->kind != CONFIG_YAML_NULL &&
+		    strcmp(egress, "allowlist") != 0)
+			config_error_at(
+			    p->errs, allow, NULL,
+			    "allow is only for egress: allowlist (this network's egress is "
+			    "%s)",
+			    egress);
 		if (strcmp(egress, "closed") != 0)
 			unsupported(p, config_yaml_get(n, "egress"),
 			            strcmp(egress, "open") == 0
@@ -2397,8 +2411,8 @@ check_inbound_ports(struct pctx *p, const ynode *v, void *obj)
 		if (scalar_int(v->items[i], &n) < 0)
 			type_error(p, v->items[i], "a port number");
 		else if (n < 1 || n > 65535)
-			config_error_at(p->errs, v->items[i], NULL, "%s is out of range (1 to 65535)",
-			                v->items[i]->text);
+			config_error_at(p->errs, v->items[i], NULL,
+			                "%s is out of range (1 to 65535)", v->items[i]->text);
 	}
 	p->inbound_ports = v;
 	if (v->n > 0)
@@ -2500,7 +2514,8 @@ static void
 shim_rules(struct pctx *p, const ynode *v, json_t *rec)
 {
 	const ynode *cp = config_yaml_get(v, "control-plane");
-	json_t *ch = json_object_get(rec, "tls-challenge"), *wc = json_object_get(rec, "tls-wildcard");
+	json_t *ch = json_object_get(rec, "tls-challenge"),
+	       *wc = json_object_get(rec, "tls-wildcard");
 
 	if (p->c->shim.authenticated == 1 && cp != NULL && cp->kind == CONFIG_YAML_SCALAR &&
 	    cp->len == 0)
@@ -2639,14 +2654,18 @@ parse_cvm_version(struct pctx *p, const ynode *v, void *obj)
 		if (!bad && *q == '-') {
 			pre = 1;
 			q++;
-			bad = strspn(q, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-.") == 0;
-			q += strspn(q, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-.");
+			bad = strspn(q, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+			                "wxyz-.") == 0;
+			q += strspn(
+			    q, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-.");
 		}
 		if (!bad && *q == '+') {
 			build = 1;
 			q++;
-			bad = strspn(q, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-.") == 0;
-			q += strspn(q, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-.");
+			bad = strspn(q, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+			                "wxyz-.") == 0;
+			q += strspn(
+			    q, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-.");
 		}
 		bad = bad || *q != '\0';
 		free(ver);
@@ -2660,7 +2679,8 @@ parse_cvm_version(struct pctx *p, const ynode *v, void *obj)
 			const char *hex = pin != NULL ? pin + 8 : "";
 
 			for (i = 0; hex[i] != '\0'; i++)
-				if (!isdigit((unsigned char)hex[i]) && !(hex[i] >= 'a' && hex[i] <= 'f'))
+				if (!isdigit((unsigned char)hex[i]) &&
+				    !(hex[i] >= 'a' && hex[i] <= 'f'))
 					break;
 			if (parts != 3 || build || pin == NULL || i != 64 || hex[i] != '\0') {
 				config_error_at(p->errs, v, NULL,
@@ -2694,7 +2714,6 @@ static const struct field top_fields[] = {
     {.key = "security", .type = F_REC},
 };
 #undef TOP
-
 
 /* The scalar value of key in each mapping of list seq that has it. */
 static const ynode *
@@ -2755,7 +2774,8 @@ check_grants(struct pctx *p, const ynode *list, const char *what,
 			if (strcmp(list->items[j]->text, it->text) == 0)
 				break;
 		if (j < i)
-			config_error_at(p->errs, it, NULL, "%s \"%s\" is duplicated", what, it->text);
+			config_error_at(p->errs, it, NULL, "%s \"%s\" is duplicated", what,
+			                it->text);
 		else if (!declared(p, it->text))
 			config_error_at(p->errs, it, NULL, "%s \"%s\" is not declared", what,
 			                it->text);
@@ -2780,24 +2800,26 @@ static void
 check_container_sections(struct pctx *p, const ynode *m, const struct config_container *ct)
 {
 	const ynode *nets = config_yaml_get(m, "networks"), *ports = config_yaml_get(m, "ports");
-	const ynode *pv = config_yaml_get(m, "persistent_volumes"), *vols = config_yaml_get(m, "volumes");
+	const ynode *pv = config_yaml_get(m, "persistent_volumes"),
+	            *vols = config_yaml_get(m, "volumes");
 	const ynode *user = config_yaml_get(m, "user");
 	size_t i, open_nets = 0;
 
 	check_grants(p, config_yaml_get(m, "models"), "model", model_declared);
 	check_grants(p, nets, "network", network_declared);
 	for (i = 0; nets != NULL && nets->kind == CONFIG_YAML_SEQ && i < nets->n; i++) {
-		const ynode *n = p->networks != NULL ? config_yaml_get(p->networks, nets->items[i]->text)
-		                                     : NULL;
+		const ynode *n =
+		    p->networks != NULL ? config_yaml_get(p->networks, nets->items[i]->text) : NULL;
 
 		if (n != NULL && strcmp(network_egress(n), "closed") != 0 && ++open_nets == 2)
 			config_error_at(p->errs, nets->items[i], NULL,
 			                "at most one network with egress other than closed");
 	}
 	/* With networks declared, a container publishes ports through one. */
-	if (p->networks != NULL && ports != NULL && ports->kind == CONFIG_YAML_SEQ && ports->n > 0 &&
-	    strv_len(ct->networks) == 0)
-		config_error_at(p->errs, ports, NULL, "ports requires an attached network (networks)");
+	if (p->networks != NULL && ports != NULL && ports->kind == CONFIG_YAML_SEQ &&
+	    ports->n > 0 && strv_len(ct->networks) == 0)
+		config_error_at(p->errs, ports, NULL,
+		                "ports requires an attached network (networks)");
 	for (i = 0; pv != NULL && pv->kind == CONFIG_YAML_SEQ && i < pv->n; i++) {
 		const char *t = pv->items[i]->text, *colon = strchr(t, ':');
 		char *name;
@@ -2810,7 +2832,8 @@ check_container_sections(struct pctx *p, const ynode *m, const struct config_con
 			                "\"%s\" must name a volume declared in volumes", name);
 		if (strv_len(ct->keys) > 0 && overlaps_key_dir(colon + 1))
 			config_error_at(p->errs, pv->items[i], NULL,
-			                "%s conflicts with attested keys at /run/tinfoil/keys", colon + 1);
+			                "%s conflicts with attested keys at /run/tinfoil/keys",
+			                colon + 1);
 		free(name);
 	}
 	for (i = 0; vols != NULL && vols->kind == CONFIG_YAML_SEQ && i < vols->n; i++) {
@@ -2821,25 +2844,28 @@ check_container_sections(struct pctx *p, const ynode *m, const struct config_con
 			continue;
 		name = xstrndup(t, (size_t)(colon - t));
 		if (section_find(p->volumes, "name", name) != NULL)
-			config_error_at(p->errs, vols->items[i], NULL,
-			                "\"%s\" is a declared volume: mount it with persistent_volumes",
-			                name);
+			config_error_at(
+			    p->errs, vols->items[i], NULL,
+			    "\"%s\" is a declared volume: mount it with persistent_volumes", name);
 		if (strv_len(ct->keys) > 0 && overlaps_key_dir(colon + 1))
 			config_error_at(p->errs, vols->items[i], NULL,
-			                "%s conflicts with attested keys at /run/tinfoil/keys", colon + 1);
+			                "%s conflicts with attested keys at /run/tinfoil/keys",
+			                colon + 1);
 		free(name);
 	}
 	for (i = 0; strv_len(ct->keys) > 0 && i < ct->n_tmpfs; i++)
 		if (strcmp(ct->tmpfs[i].path, "/run") != 0 && overlaps_key_dir(ct->tmpfs[i].path))
-			config_error_at(p->errs, config_yaml_get(m, "tmpfs"), NULL,
-			                "tmpfs %s conflicts with attested keys at /run/tinfoil/keys",
-			                ct->tmpfs[i].path);
+			config_error_at(
+			    p->errs, config_yaml_get(m, "tmpfs"), NULL,
+			    "tmpfs %s conflicts with attested keys at /run/tinfoil/keys",
+			    ct->tmpfs[i].path);
 	if (ct->cvm_admin && ct->user != NULL && strcmp(ct->user, "") != 0 &&
 	    strcmp(ct->user, "0") != 0 && strcmp(ct->user, "0:0") != 0 &&
 	    strcmp(ct->user, "root") != 0 && strcmp(ct->user, "root:root") != 0)
-		config_error_at(p->errs, user, NULL,
-		                "cvm_admin requires root user (0, 0:0, root or root:root), got \"%s\"",
-		                ct->user);
+		config_error_at(
+		    p->errs, user, NULL,
+		    "cvm_admin requires root user (0, 0:0, root or root:root), got \"%s\"",
+		    ct->user);
 	if (ct->seal_register && (ct->user == NULL || !isdigit((unsigned char)ct->user[0])))
 		config_error_at(p->errs, user != NULL ? user : config_yaml_get(m, "seal_register"),
 		                NULL, "seal_register requires a user beginning with a numeric uid");
@@ -2880,8 +2906,9 @@ check_sections(struct pctx *p, const ynode *root)
 		check_container_sections(p, p->cnodes[i], &c->containers[i]);
 		if (c->containers[i].seal_register) {
 			if (seals != NULL)
-				config_error_at(p->errs, config_yaml_get(p->cnodes[i], "seal_register"),
-				                NULL, "at most one container may have seal_register");
+				config_error_at(
+				    p->errs, config_yaml_get(p->cnodes[i], "seal_register"), NULL,
+				    "at most one container may have seal_register");
 			seals = p->cnodes[i];
 		}
 	}
@@ -2895,18 +2922,19 @@ check_sections(struct pctx *p, const ynode *root)
 		req = model_required(p, m);
 		if (name == NULL || name->kind != CONFIG_YAML_SCALAR) {
 			if (req)
-				config_error_at(p->errs, m, "name",
-				                "required key is missing (an encrypted model needs a name)");
+				config_error_at(
+				    p->errs, m, "name",
+				    "required key is missing (an encrypted model needs a name)");
 			continue;
 		}
 		for (j = 0; j < i; j++) {
 			const ynode *o = p->models->items[j], *on = config_yaml_get(o, "name");
 
-			if (on != NULL && on->kind == CONFIG_YAML_SCALAR && strcmp(on->text, name->text) == 0 &&
-			    (req || model_required(p, o))) {
+			if (on != NULL && on->kind == CONFIG_YAML_SCALAR &&
+			    strcmp(on->text, name->text) == 0 && (req || model_required(p, o))) {
 				config_error_at(p->errs, name, NULL,
-				                "model \"%s\" duplicates the one at line %d", name->text,
-				                on->pos.line);
+				                "model \"%s\" duplicates the one at line %d",
+				                name->text, on->pos.line);
 				break;
 			}
 		}
@@ -2916,10 +2944,11 @@ check_sections(struct pctx *p, const ynode *root)
 				if (strv_contains(c->containers[k].models, name->text))
 					break;
 			if (k == c->n_containers)
-				config_error_at(p->errs, name, NULL,
-				                "encrypted model \"%s\" requires an explicit container "
-				                "grant (containers[].models)",
-				                name->text);
+				config_error_at(
+				    p->errs, name, NULL,
+				    "encrypted model \"%s\" requires an explicit container "
+				    "grant (containers[].models)",
+				    name->text);
 		}
 	}
 	/* Overlays need exec on their volume and a declared exec model. */
@@ -2932,7 +2961,8 @@ check_sections(struct pctx *p, const ynode *root)
 		for (j = 0; p->models != NULL && j < p->models->n; j++)
 			exec_model |= yaml_true(p->models->items[j], "exec");
 		if (!yaml_true(vol, "exec"))
-			config_error_at(p->errs, ov, NULL, "overlays need exec: true on the volume");
+			config_error_at(p->errs, ov, NULL,
+			                "overlays need exec: true on the volume");
 		if (!exec_model)
 			config_error_at(p->errs, ov, NULL,
 			                "overlays need a declared model with exec: true");
@@ -2940,8 +2970,8 @@ check_sections(struct pctx *p, const ynode *root)
 	disks = (p->models != NULL ? p->models->n : 0) + (p->volumes != NULL ? p->volumes->n : 0);
 	if (disks > MAX_DISKS)
 		config_error_at(p->errs, p->volumes != NULL ? p->volumes : p->models, NULL,
-		                "models and volumes make %zu disks, more than the limit of %d", disks,
-		                MAX_DISKS);
+		                "models and volumes make %zu disks, more than the limit of %d",
+		                disks, MAX_DISKS);
 	/* Attested keys: each granted to exactly one container. */
 	for (i = 0; p->attested_keys != NULL && i < p->attested_keys->n; i++) {
 		const ynode *id = config_yaml_get(p->attested_keys->items[i], "id");
@@ -2950,7 +2980,8 @@ check_sections(struct pctx *p, const ynode *root)
 		if (id == NULL || id->kind != CONFIG_YAML_SCALAR)
 			continue;
 		for (k = 0; k < c->n_containers; k++)
-			for (j = 0; c->containers[k].keys != NULL && c->containers[k].keys[j] != NULL; j++)
+			for (j = 0;
+			     c->containers[k].keys != NULL && c->containers[k].keys[j] != NULL; j++)
 				grants += strcmp(c->containers[k].keys[j], id->text) == 0;
 		if (grants == 0)
 			config_error_at(p->errs, id, NULL,
@@ -2965,22 +2996,24 @@ check_sections(struct pctx *p, const ynode *root)
 		for (k = 0; k < c->n_containers; k++) {
 			const ynode *keys = config_yaml_get(p->cnodes[k], "keys");
 
-			for (j = 0; keys != NULL && keys->kind == CONFIG_YAML_SEQ && j < keys->n; j++) {
+			for (j = 0; keys != NULL && keys->kind == CONFIG_YAML_SEQ && j < keys->n;
+			     j++) {
 				const ynode *it = keys->items[j];
 
 				if (section_find(p->attested_keys, "id", it->text) == NULL) {
-					config_error_at(p->errs, it, NULL, "unknown attested key \"%s\"",
-					                it->text);
+					config_error_at(p->errs, it, NULL,
+					                "unknown attested key \"%s\"", it->text);
 					continue;
 				}
 				for (i = 0; i < n; i++)
 					if (strcmp(seen[i].name, it->text) == 0)
 						break;
 				if (i < n) {
-					config_error_at(p->errs, it, NULL,
-					                "duplicate or shared grant of attested key \"%s\" "
-					                "(first at line %d)",
-					                it->text, seen[i].node->pos.line);
+					config_error_at(
+					    p->errs, it, NULL,
+					    "duplicate or shared grant of attested key \"%s\" "
+					    "(first at line %d)",
+					    it->text, seen[i].node->pos.line);
 					continue;
 				}
 				seen = xreallocarray(seen, n + 1, sizeof(*seen));
@@ -3000,7 +3033,8 @@ check_sections(struct pctx *p, const ynode *root)
 		for (k = 0; k < c->n_containers; k++) {
 			const ynode *ports = config_yaml_get(p->cnodes[k], "ports");
 
-			for (j = 0; c->containers[k].ports != NULL && ports != NULL && j < ports->n; j++) {
+			for (j = 0; c->containers[k].ports != NULL && ports != NULL && j < ports->n;
+			     j++) {
 				const ynode *it = ports->items[j];
 				int host = port_host(it->text);
 				char key[16];
@@ -3010,15 +3044,17 @@ check_sections(struct pctx *p, const ynode *root)
 				if (host == 22 && inbound22 && c->containers[k].cvm_admin &&
 				    strcmp(it->text, "22:22") != 0)
 					config_error_at(p->errs, it, NULL,
-					                "admin SSH requires 22:22, got \"%s\"", it->text);
+					                "admin SSH requires 22:22, got \"%s\"",
+					                it->text);
 				snprintf(key, sizeof key, "%d", host);
 				for (i = 0; i < n; i++)
 					if (strcmp(pub[i].name, key) == 0)
 						break;
 				if (i < n) {
-					config_error_at(p->errs, it, NULL,
-					                "host port %d is already published (at line %d)", host,
-					                pub[i].node->pos.line);
+					config_error_at(
+					    p->errs, it, NULL,
+					    "host port %d is already published (at line %d)", host,
+					    pub[i].node->pos.line);
 					continue;
 				}
 				pub = xreallocarray(pub, n + 1, sizeof(*pub));
@@ -3036,9 +3072,9 @@ check_sections(struct pctx *p, const ynode *root)
 
 		for (j = 0; ids != NULL && ids[j] != NULL; j++)
 			if (c->gpus < 0 || atoi(ids[j]) >= c->gpus) {
-				config_error_at(p->errs, config_yaml_get(p->cnodes[k], "gpus"), NULL,
-				                "GPU %s is not among the %d declared by gpus", ids[j],
-				                c->gpus < 0 ? 0 : c->gpus);
+				config_error_at(p->errs, config_yaml_get(p->cnodes[k], "gpus"),
+				                NULL, "GPU %s is not among the %d declared by gpus",
+				                ids[j], c->gpus < 0 ? 0 : c->gpus);
 				break;
 			}
 	}
@@ -3342,11 +3378,12 @@ legacy_model_enclave(const ynode *root, struct config_errors *errs)
 		for (j = 0; j < ARRAY_LEN(keys); j++)
 			if (root->items[i]->kind == CONFIG_YAML_SCALAR &&
 			    strcmp(root->items[i]->text, keys[j]) == 0) {
-				config_error_add(errs, root->items[i]->pos, "",
-				                 "this is a legacy model-enclave config (%s, no "
-				                 "containers), which berth does not deploy: write the "
-				                 "model server as a container with a shim",
-				                 keys[j]);
+				config_error_add(
+				    errs, root->items[i]->pos, "",
+				    "this is a legacy model-enclave config (%s, no "
+				    "containers), which berth does not deploy: write the "
+				    "model server as a container with a shim",
+				    keys[j]);
 				return 1;
 			}
 	return 0;
