@@ -53,6 +53,10 @@ config_validate(struct cli_ctx *ctx, int argc, char **argv)
 		} else {
 			fprintf(ctx->out, "%s: ok sha256:%s\n", argv[i], c->config_sha256);
 		}
+		if (c->warnings.n > 0 && (text = config_errors_format(&c->warnings)) != NULL) {
+			fputs(text, ctx->err);
+			free(text);
+		}
 		config_free(c);
 	}
 	fflush(ctx->out);

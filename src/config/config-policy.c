@@ -151,6 +151,43 @@ check_cap_add(const ynode *v, struct config_errors *errs)
 	buf_free(&caps);
 }
 
+/* volumes: Docker named volumes only, `source:target` with a name as the
+ * source. A host path is refused, the sockets of the reference's debug
+ * toolbox too: berth never mounts the host's files into an enclave. */
+static void
+check_volumes(const ynode *v, struct config_errors *errs)
+{
+	size_t i;
+
+	if (v->kind != CONFIG_YAML_SEQ)
+		return;
+	for (i = 0; i < v->n; i++) {
+		const ynode *it = v->items[i];
+		const char *colon;
+		size_t n, j;
+
+		if (it->kind != CONFIG_YAML_SCALAR)
+			continue;
+		colon = strchr(it->text, ':');
+		n = colon != NULL ? (size_t)(colon - it->text) : it->len;
+		for (j = 1; j < n && (isalnum((unsigned char)it->text[j]) ||
+		                      strchr("_.-", it->text[j]) != NULL);
+		     j++)
+			;
+		if (it->text[0] == '/' || it->text[0] == '.' || it->text[0] == '~')
+			config_error_at(
+			    errs, it, NULL,
+			    "host path %.*s is refused: volumes must use a named volume "
+			    "source (name:/path); an enclave never mounts the host's files",
+			    (int)n, it->text);
+		else if (colon == NULL || n == 0 || !isalnum((unsigned char)it->text[0]) || j < n ||
+		         colon[1] != '/')
+			config_error_at(
+			    errs, it, NULL,
+			    "expected name:/path with a named volume source, got \"%s\"", it->text);
+	}
+}
+
 void
 config_policy_check_container(const ynode *m, struct config_errors *errs)
 {
@@ -158,10 +195,8 @@ config_policy_check_container(const ynode *m, struct config_errors *errs)
 		const char *key;
 		void (*check)(const ynode *v, struct config_errors *errs);
 	} value_checks[] = {
-	    {"pid", check_pid},
-	    {"ipc", check_ipc},
-	    {"devices", check_devices},
-	    {"cap_add", check_cap_add},
+	    {"pid", check_pid},         {"ipc", check_ipc},         {"devices", check_devices},
+	    {"cap_add", check_cap_add}, {"volumes", check_volumes},
 	};
 	size_t i, j;
 

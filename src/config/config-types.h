@@ -16,6 +16,19 @@ struct config_pos {
 	int column; /* 1-based */
 };
 
+/* One error found in a config: file:line:col: key.path: sentence. */
+struct config_error {
+	struct config_pos pos;
+	char *key_path; /* owned, "containers[0].image", or "" */
+	char *message;  /* owned sentence */
+};
+
+struct config_errors {
+	char *path;                 /* owned file name */
+	struct config_error *items; /* owned array */
+	size_t n;
+};
+
 /* One entry of a container's `env` list. */
 struct config_env {
 	char *key;   /* owned */
@@ -88,6 +101,17 @@ struct config_container {
 	char **security_opt;   /* owned strv */
 	int privileged;        /* 0/1 */
 	struct config_pos pos; /* where the entry starts */
+	/* The reference's newer keys, validated; not acted on at deploy yet
+	 * (config_unsupported() lists them). */
+	int cvm_admin;                  /* 0/1: administers the whole CVM */
+	int seal_register;              /* 0/1 */
+	int attestation;                /* 0/1: wants the local attestation socket */
+	char **keys;                    /* owned strv of attested-key ids, or NULL */
+	char **persistent_volumes;      /* owned strv "name:/abs/path", or NULL */
+	char *network_mode;             /* owned: "none" or NULL */
+	char *registry_username;        /* owned or NULL (legacy `registry`) */
+	char *registry_password_secret; /* owned org secret name, or NULL */
+	char **gpu_ids;                 /* owned strv from `gpus: "0,1"`, or NULL */
 };
 
 enum config_strategy {
@@ -135,19 +159,13 @@ struct config {
 	char config_sha256[65]; /* sha256 hex of canonical */
 	char *extra_json;       /* owned: recorded top-level keys (models, volumes,
 	                         * networks, ...) as a JSON object, or NULL */
-};
-
-/* One error found in a config: file:line:col: key.path: sentence. */
-struct config_error {
-	struct config_pos pos;
-	char *key_path; /* owned, "containers[0].image", or "" */
-	char *message;  /* owned sentence */
-};
-
-struct config_errors {
-	char *path;                 /* owned file name */
-	struct config_error *items; /* owned array */
-	size_t n;
+	char *keyserver_url;    /* owned or NULL */
+	/* Warnings about an accepted file (unknown shim keys, ignored as the
+	 * reference ignores them); owned, path NULL when there are none. */
+	struct config_errors warnings;
+	/* Keys accepted but not honoured at deploy yet, with their positions;
+	 * owned, read through config_unsupported(). */
+	struct config_errors unsupported;
 };
 
 #endif

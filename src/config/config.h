@@ -52,6 +52,20 @@ int config_gpus_required(const struct config *c, int host_gpus);
 int config_container_wants_gpus(const struct config_container *cc);
 int config_wants_gpus(const struct config *c);
 
+/* Whether the shim.paths entry pattern lets path (len bytes) through: the
+ * same path; a prefix, for a pattern ending in a star ("/v1/STAR", "/v1STAR");
+ * a star as a whole middle segment matches one non-empty segment
+ * ("/plan/STAR/sign"). What berth-router and the health check go by. */
+int config_path_allows(const char *pattern, const char *path, size_t len);
+
+/* Lists in errs (which needs no initialisation; caller frees with
+ * config_errors_free()) every key of c that berth accepts but cannot honour
+ * at deploy yet, with its position, in document order: cvm_admin, ports,
+ * inbound-ports, models, overlays, volumes, attested keys, attestation: true,
+ * registry, networks other than closed, ... Returns 0 when there is none,
+ * -1 when errs lists some. */
+int config_unsupported(const struct config *c, struct config_errors *errs);
+
 /* The parsed, normalised config as pretty JSON (for `config validate --json`);
  * caller frees. */
 char *config_to_json(const struct config *c);

@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "config/config.h"
 #include "router/route.h"
 
 const uint64_t route_latency_bounds_us[ROUTE_LATENCY_BUCKETS] = {
@@ -333,11 +334,14 @@ static int
 path_pattern_valid(const char *p)
 {
 	size_t n = strlen(p);
-	const char *star = strchr(p, '*');
 
 	if (n == 0 || p[0] != '/')
 		return 0;
-	return star == NULL || star == p + n - 1;
+	/* A star ends the pattern, or is a whole middle segment. */
+	for (const char *s = strchr(p, '*'); s != NULL; s = strchr(s + 1, '*'))
+		if (s != p + n - 1 && !(s[-1] == '/' && s[1] == '/'))
+			return 0;
+	return 1;
 }
 
 /* Fills r from a JSON route object; host overrides the object's "host". */
@@ -687,17 +691,9 @@ route_path_allowed(const struct route *r, const char *path, size_t len)
 
 	if (r->paths == NULL)
 		return 1;
-	for (i = 0; r->paths[i] != NULL; i++) {
-		const char *p = r->paths[i];
-		size_t n = strlen(p);
-
-		if (p[n - 1] == '*') {
-			if (len >= n - 1 && memcmp(path, p, n - 1) == 0)
-				return 1;
-		} else if (len == n && memcmp(path, p, n) == 0) {
+	for (i = 0; r->paths[i] != NULL; i++)
+		if (config_path_allows(r->paths[i], path, len))
 			return 1;
-		}
-	}
 	return 0;
 }
 

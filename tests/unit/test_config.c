@@ -309,12 +309,193 @@ test_invalid_files(void **state)
 	assert_true(seen >= 15);
 }
 
+/* Every tests/config/conformance/NAME.yml (a case of the reference's
+ * config_test.go) is accepted when NAME.ok exists, else rejected with NAME.err
+ * exactly. */
+static void
+test_conformance_files(void **state)
+{
+	const char *dir = "tests/config/conformance";
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int seen = 0, accepted = 0;
+
+	(void)state;
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		struct config_errors errs = {0};
+		struct err err = ERR_INIT;
+		struct config *c = NULL;
+		size_t n = strlen(de->d_name), len;
+		char *path, *ok_path, *want_path, *want = NULL, *got;
+		int rc;
+
+		if (n < 5 || strcmp(de->d_name + n - 4, ".yml") != 0)
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		ok_path = xasprintf("%s/%.*s.ok", dir, (int)(n - 4), de->d_name);
+		want_path = xasprintf("%s/%.*s.err", dir, (int)(n - 4), de->d_name);
+		rc = config_load(path, &c, &errs);
+		if (access(ok_path, F_OK) == 0) {
+			if (rc != 0) {
+				got = config_errors_format(&errs);
+				fail_msg("%s was refused:\n%s", path, got);
+			}
+			accepted++;
+		} else {
+			assert_int_equal(file_read_all(want_path, 1 << 20, &want, &len, &err), 0);
+			if (rc == 0)
+				fail_msg("%s was accepted", path);
+			got = config_errors_format(&errs);
+			if (strcmp(got, want) != 0)
+				fail_msg("%s:\ngot:\n%swant:\n%s", path, got, want);
+			free(got);
+		}
+		free(want);
+		free(want_path);
+		free(ok_path);
+		free(path);
+		config_free(c);
+		config_errors_free(&errs);
+		seen++;
+	}
+	closedir(d);
+	assert_true(seen >= 100);
+	assert_true(accepted >= 30);
+}
+
+/* The older forms real files use, and the reference's current format, are
+ * accepted; unknown shim keys are warnings. */
+static void
+test_older_and_current_forms(void **state)
+{
+	struct config_errors errs = {0};
+	const struct config_container *ct;
+	struct config *c = NULL;
+	char *text;
+
+	(void)state;
+	assert_int_equal(config_load("tests/config/older-forms.yml", &c, &errs), 0);
+	ct = config_container_find(c, "api");
+	assert_non_null(ct);
+	assert_int_equal(ct->n_env, 4);
+	assert_string_equal(ct->env[0].key, "DATABASE_URL");
+	assert_string_equal(ct->env[0].value, "postgres://db:5432/app?sslmode=disable");
+	assert_string_equal(ct->env[1].key, "EMPTY");
+	assert_string_equal(ct->env[1].value, "");
+	assert_null(ct->env[2].value);
+	assert_string_equal(ct->registry_username, "deploy-bot");
+	assert_string_equal(ct->registry_password_secret, "GHCR_TOKEN");
+	assert_int_equal(ct->memory_bytes, 1073741824);
+	assert_int_equal(ct->shm_size_bytes, 256 * 1048576);
+	assert_string_equal(ct->stop_signal, "SIGRTMIN+3");
+	assert_string_equal(config_container_find(c, "sandbox")->network_mode, "none");
+	assert_string_equal(c->shim_version, "v0.0.9");
+	assert_int_equal(c->warnings.n, 0);
+	assert_int_equal(config_unsupported(c, &errs), -1);
+	text = config_errors_format(&errs);
+	assert_string_equal(text, "tests/config/older-forms.yml:12:7: containers[0].registry: "
+	                          "pulling with registry credentials is not supported yet\n");
+	free(text);
+	config_errors_free(&errs);
+	config_free(c);
+
+	assert_int_equal(config_load("tests/config/json-form.yml", &c, &errs), 0);
+	assert_int_equal(config_unsupported(c, &errs), 0);
+	config_errors_free(&errs);
+	config_free(c);
+
+	assert_int_equal(config_load("tests/config/reference-current.yml", &c, &errs), 0);
+	text = config_errors_format(&c->warnings);
+	assert_string_equal(text, "tests/config/reference-current.yml:76:3: shim.future-key: "
+	                          "warning: unknown shim key, ignored (as the reference ignores "
+	                          "it)\n");
+	free(text);
+	assert_string_equal(c->keyserver_url, "https://keys.example.com");
+	ct = config_container_find(c, "app");
+	assert_int_equal(ct->attestation, 1);
+	assert_int_equal(ct->gpus, 2);
+	assert_string_equal(ct->keys[0], "host-ssh");
+	assert_int_equal(config_container_find(c, "admin")->cvm_admin, 1);
+	assert_non_null(strstr(c->canonical, "\"attested-keys\":"));
+	assert_non_null(strstr(c->canonical, "\"atc\":\"https://atc.example.com\""));
+	assert_null(strstr(c->canonical, "future-key"));
+	config_free(c);
+}
+
+/* config_unsupported() names each key berth accepts but cannot honour yet. */
+static void
+test_unsupported(void **state)
+{
+	struct config_errors errs = {0};
+	struct config *c = NULL;
+	char *text;
+
+	(void)state;
+	assert_int_equal(config_load("tests/config/reference-current.yml", &c, &errs), 0);
+	assert_int_equal(config_unsupported(c, &errs), -1);
+	text = config_errors_format(&errs);
+	assert_string_equal(
+	    text,
+	    "tests/config/reference-current.yml:9:18: cvm-network.inbound-ports: inbound ports are "
+	    "not supported yet\n"
+	    "tests/config/reference-current.yml:14:13: networks.fetch.egress: egress: allowlist is "
+	    "not supported yet\n"
+	    "tests/config/reference-current.yml:17:3: attested-keys: attested keys are not "
+	    "supported yet\n"
+	    "tests/config/reference-current.yml:22:3: volumes: persistent volumes are not "
+	    "supported yet\n"
+	    "tests/config/reference-current.yml:26:17: volumes[0].key-secret: key-secret (an "
+	    "encrypted disk) is not supported yet\n"
+	    "tests/config/reference-current.yml:28:7: volumes[0].overlays: overlays are not "
+	    "supported yet\n"
+	    "tests/config/reference-current.yml:31:3: models: models are not supported yet\n"
+	    "tests/config/reference-current.yml:39:12: containers[0].ports: publishing ports is "
+	    "not "
+	    "supported yet\n"
+	    "tests/config/reference-current.yml:40:13: containers[0].models: model grants are not "
+	    "supported yet\n"
+	    "tests/config/reference-current.yml:41:11: containers[0].keys: attested keys are not "
+	    "supported yet\n"
+	    "tests/config/reference-current.yml:42:25: containers[0].persistent_volumes: "
+	    "persistent "
+	    "volumes are not supported yet\n"
+	    "tests/config/reference-current.yml:43:14: containers[0].volumes: named volumes are "
+	    "not "
+	    "supported yet\n"
+	    "tests/config/reference-current.yml:44:18: containers[0].attestation: attestation: "
+	    "true "
+	    "(the local attestation socket) is not supported yet\n"
+	    "tests/config/reference-current.yml:46:11: containers[0].gpus: a list of GPU ids is "
+	    "not "
+	    "supported yet (berth gives the count)\n"
+	    "tests/config/reference-current.yml:49:16: containers[1].cvm_admin: cvm_admin is not "
+	    "supported yet: berth's runc and gVisor enclaves cannot give a container admin rights "
+	    "over the enclave without giving them over the host\n"
+	    "tests/config/reference-current.yml:52:12: containers[1].ports: publishing ports is "
+	    "not "
+	    "supported yet\n"
+	    "tests/config/reference-current.yml:55:20: containers[2].seal_register: seal_register "
+	    "is "
+	    "not supported yet\n");
+	free(text);
+	config_errors_free(&errs);
+	config_free(c);
+
+	/* A file without those keys has nothing to list. */
+	assert_int_equal(config_load("tests/config/cpu-app.yml", &c, &errs), 0);
+	assert_int_equal(config_unsupported(c, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	config_errors_free(&errs);
+	config_free(c);
+}
+
 static void
 test_required(void **state)
 {
 	(void)state;
-	expect_errors("cvm-version: 1\n", "t.yml:1:1: containers: required key is missing\n"
-	                                  "t.yml:1:1: shim: required key is missing\n");
+	expect_errors("cvm-version: 0.1\n", "t.yml:1:1: containers: required key is missing\n"
+	                                    "t.yml:1:1: shim: required key is missing\n");
 	expect_errors("containers: []\n" SHIM,
 	              "t.yml:1:13: containers: at least one container is required\n");
 	expect_errors("containers:\n  - name: a\n    image: " IMG "\nshim:\n  paths: [/x]\n",
@@ -336,7 +517,6 @@ test_unknown_keys(void **state)
 	expect_errors("containers:\n  - name: a\n    image: " IMG "\n    imag: x\n" SHIM
 	              "  path: [/]\nfoo: 1\n",
 	              "t.yml:4:5: containers[0].imag: unknown key (did you mean \"image\"?)\n"
-	              "t.yml:7:3: shim.path: unknown key (did you mean \"paths\"?)\n"
 	              "t.yml:8:1: foo: unknown key\n");
 	expect_errors("containers:\n  - name: a\n    image: " IMG "\n    environment: {A: b}\n" SHIM
 	              "deploy: {strategy: auto, wait: 1s}\n",
@@ -541,7 +721,7 @@ test_shim_rules(void **state)
 	    "\nshim:\n  upstream-port: 80\n  paths: [v1, /v1*x, /ok*, /*, \"/a?b\"]\n",
 	    "t.yml:6:11: shim.paths[0]: a path must start with /, got \"v1\"\n"
 	    "t.yml:6:15: shim.paths[1]: * is only allowed at the end of a path "
-	    "(\"/v1/*\"), got \"/v1*x\"\n"
+	    "(\"/v1/*\") or as a whole segment (\"/plan/*/sign\"), got \"/v1*x\"\n"
 	    "t.yml:6:32: shim.paths[4]: a path may not hold spaces, control characters, ? "
 	    "or #\n");
 	/* /health is checked whenever shim.paths lets it through, by a
@@ -660,11 +840,10 @@ test_env_forms(void **state)
 	assert_string_equal(c->containers[0].env[3].value, "t\tu\xc3\xa9");
 	config_free(c);
 	expect_errors("containers:\n  - name: a\n    image: " IMG
-	              "\n    env: [\"A=1\", {B: 1, C: 2}]\n    secrets: [\"my-secret\"]\n" SHIM,
-	              "t.yml:4:11: containers[0].env[0]: \"A=1\" is not a variable name; write - "
-	              "KEY: \"value\" for a value or - KEY to take it from the deployment's "
-	              "settings\n"
-	              "t.yml:4:18: containers[0].env[1]: one KEY: \"value\" per list entry\n"
+	              "\n    env: [\"1A=1\", {B: 1, C: 2}]\n    secrets: [\"my-secret\"]\n" SHIM,
+	              "t.yml:4:11: containers[0].env[0]: \"1A\" is not a variable name (letters, "
+	              "digits and _, not starting with a digit, at most 256 bytes)\n"
+	              "t.yml:4:19: containers[0].env[1]: one KEY: \"value\" per list entry\n"
 	              "t.yml:5:15: containers[0].secrets[0]: \"my-secret\" is not a valid secret "
 	              "name (letters, digits and _, not starting with a digit)\n");
 }
@@ -1150,6 +1329,9 @@ main(void)
 	    cmocka_unit_test(test_gpu_file),
 	    cmocka_unit_test(test_compose_forms),
 	    cmocka_unit_test(test_invalid_files),
+	    cmocka_unit_test(test_conformance_files),
+	    cmocka_unit_test(test_older_and_current_forms),
+	    cmocka_unit_test(test_unsupported),
 	    cmocka_unit_test(test_required),
 	    cmocka_unit_test(test_unknown_keys),
 	    cmocka_unit_test(test_yaml_features_rejected),

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "router/chunked.h"
+#include "config/config.h"
 #include "router/route.h"
 
 static void
@@ -106,6 +107,14 @@ test_table_lookup_and_paths(void **state)
 	assert_true(route_path_allowed(r, "/v1/", 4));
 	assert_true(route_path_allowed(r, "/v1/models", 10));
 	assert_false(route_path_allowed(r, "/v1", 3));
+	/* A star as a whole middle segment: one segment, not empty. */
+	assert_true(config_path_allows("/plan/*/sign", "/plan/42/sign", 13));
+	assert_false(config_path_allows("/plan/*/sign", "/plan//sign", 11));
+	assert_false(config_path_allows("/plan/*/sign", "/plan/4/2/sign", 14));
+	assert_false(config_path_allows("/plan/*/sign", "/plan/42/signx", 14));
+	assert_true(config_path_allows("/plan/*/items/*", "/plan/a/items/b/c", 17));
+	assert_true(config_path_allows("/v1*", "/v1x", 4));
+	assert_false(config_path_allows("/a*b", "/axb", 4));
 	assert_false(route_path_allowed(r, "/", 1));
 	r = route_table_lookup(t, "held.example.com");
 	assert_int_equal(r->mode, ROUTE_HOLD);
