@@ -321,6 +321,12 @@ api_deploy_check(struct berthd *d, const struct api_principal *who,
 		api_deploy_config_errors(why, &errs);
 		goto out;
 	}
+	/* Valid, but asking for what berth cannot give yet: said, not ignored. */
+	if (config_unsupported(c, &errs) < 0) {
+		api_deploy_config_errors(why, &errs);
+		why->code = "unsupported_config";
+		goto out;
+	}
 	/* Resolved now and recorded: a later --runtime does not change what
 	 * this deployment is, nor its measurement. */
 	iso = spec->isolation != NULL       ? spec->isolation

@@ -108,3 +108,15 @@ def test_updates_to_a_refused_config_are_422(berthd, api, policy_source):
     # An update to what the policy allows goes ahead.
     st, u = api.post("/containers/web/updates", {"kind": "tag", "tag": "allowed"})
     assert st == 202 and u["kind"] == "tag", u
+
+
+def test_keys_berth_cannot_honour_yet_are_refused_at_deploy(berthd, api):
+    """A valid config asking for what berth cannot give yet (cvm_admin,
+    ports) is refused with a sentence and its place, never deployed as if
+    the key were not there; nothing is written."""
+    st, body = api.post("/containers", {"name": "adm", "config": with_keys(
+        "cvm_admin: true", "user: root")})
+    assert st == 422 and body["error"]["code"] == "unsupported_config", body
+    assert "config:5:" in body["error"]["message"], body
+    assert "cvm_admin" in body["error"]["message"], body
+    assert api.get("/containers") == (200, [])

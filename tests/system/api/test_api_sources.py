@@ -200,7 +200,10 @@ def test_slow_source_deploys_after_the_answer_and_after_a_restart(api_state_dir)
         assert c["source"]["repo"] == slow.url("app")
         assert c["env"] == {"MODE": "x"}
         # An update to a tag berth's copy has answers at once from the copy;
-        # a tag it lacks, while the host is slow, 504.
+        # a tag it lacks, while the host is slow, 504 (slower now: the
+        # updates below join the fetch this create starts, well before its
+        # end).
+        slow.delay = 3
         r, took = timed_post(api, {"name": "bad", "repo": slow.url("app"), "tag": "bad"})
         assert r[0] == 202, r
         r = api.post("/containers/app/updates", {"kind": "tag", "tag": "v9"})
@@ -211,6 +214,7 @@ def test_slow_source_deploys_after_the_answer_and_after_a_restart(api_state_dir)
         assert time.monotonic() - t0 < 1.5
         st, headers, body = http("GET", d.url + "/api/v1/containers/app/tags", token=api.token)
         assert st == 200 and [t["tag"] for t in json.loads(body)][:1] == ["v2"], body
+        slow.delay = 1.5
         r, _ = timed_post(api, {"name": "bad2", "repo": slow.url("app"), "tag": "bad"})
         assert r[0] == 202, r
         c = wait_for(api, "bad", lambda c: c["status"] == "failed")
