@@ -38,7 +38,8 @@ printf 'ok\n' >"$TMP/www/index.html"
 busybox httpd -f -p 127.0.0.1:$BACKEND -h "$TMP/www" &
 PIDS="$PIDS $!"
 "$ROUTER" --listen 127.0.0.1:$BERTH --threads "$WORKERS" --log-level warn \
-	--idle-timeout 600000 --route "*=127.0.0.1:$BACKEND" &
+	--idle-timeout 600000 --max-client-connections 0 --max-connections 0 \
+	--route "*=127.0.0.1:$BACKEND" &
 RPID=$!
 PIDS="$PIDS $RPID"
 

@@ -265,21 +265,24 @@ def test_local_paths_only_under_the_source_roots(api_state_dir):
 
 def test_sigterm_with_fetches_hanging_exits_within_10s(api_state_dir, silent):
     d = start(api_state_dir, "--fetch-connect-timeout", "600", "--fetch-idle-timeout", "600")
-    api = d.api()
-    for i in range(4):
-        r, _ = timed_post(api, {"name": f"s{i}", "repo": silent.url(f"r{i}"), "tag": "v1"})
-        assert r[0] == 202, r
-    deadline = time.monotonic() + 5
-    while silent.accepted < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert silent.accepted >= 2
-    t0 = time.monotonic()
-    rc = d.stop(sig=signal.SIGTERM, timeout=20)
-    took = time.monotonic() - t0
-    assert rc == 0, d.read_log()
-    assert took < 10, took
-    # The fetch processes went with it.
-    assert fetch_processes(silent.port) == []
+    try:
+        api = d.api()
+        for i in range(4):
+            r, _ = timed_post(api, {"name": f"s{i}", "repo": silent.url(f"r{i}"), "tag": "v1"})
+            assert r[0] == 202, r
+        deadline = time.monotonic() + 5
+        while silent.accepted < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert silent.accepted >= 2
+        t0 = time.monotonic()
+        rc = d.stop(sig=signal.SIGTERM, timeout=20)
+        took = time.monotonic() - t0
+        assert rc == 0, d.read_log()
+        assert took < 10, took
+        # The fetch processes went with it.
+        assert fetch_processes(silent.port) == []
+    finally:
+        d.stop()
 
 
 def fetch_processes(port):
