@@ -71,30 +71,40 @@ def test_first_start_makes_an_admin_token_once(state_dir):
 
 
 def test_router_flags_reach_the_router(state_dir):
-    """--router-flag NAME=VALUE starts berth-router with --NAME VALUE: its
-    per-client connection limit answers the third connection 429."""
+    """--router-flag NAME=VALUE starts berth-router with --NAME VALUE: with
+    max-client-connections=2, of three connections from one address one is
+    answered 429 (which one depends on the router's threads; two, when the
+    router has not yet counted out an earlier one)."""
     import socket as _socket
     rport = free_port()
     d = Berthd(os.path.join(BUILD, "berthd"), state_dir,
                args=["--router-listen", f"127.0.0.1:{rport}",
                      "--router-flag", "max-client-connections=2"])
+    conns = []
     try:
         deadline = time.monotonic() + 10
-        held = []
         while True:
             try:
-                held = [_socket.create_connection(("127.0.0.1", rport), timeout=5)
-                        for _ in range(2)]
+                _socket.create_connection(("127.0.0.1", rport), timeout=5).close()
                 break
             except OSError:
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
-        third = _socket.create_connection(("127.0.0.1", rport), timeout=5)
-        answer = third.recv(200)
-        assert answer.startswith(b"HTTP/1.1 429"), answer
-        for s in held + [third]:
-            s.close()
+        time.sleep(0.5)  # the probe's connection is closed and counted out
+        conns = [_socket.create_connection(("127.0.0.1", rport), timeout=5) for _ in range(3)]
+        answers = []
+        for s in conns:
+            s.settimeout(2)
+            try:
+                answers.append(s.recv(200))
+            except OSError:
+                answers.append(b"")
+        # Without the flag (1024 a client) none would be refused.
+        refused = [a for a in answers if a.startswith(b"HTTP/1.1 429")]
+        assert 1 <= len(refused) <= 2, answers
     finally:
+        for s in conns:
+            s.close()
         d.stop()
     bad = subprocess.run([os.path.join(BUILD, "berthd"), "--state-dir", state_dir,
                           "--router-flag", "listen=1.2.3.4:5"], capture_output=True, text=True,
