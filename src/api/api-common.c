@@ -82,6 +82,12 @@ api_async_on_close(struct evhttp_connection *conn, void *p)
 	if (r == NULL)
 		return;
 	log_debug("api: client of %s went away before its answer", r->path);
+	api_req_gone(r);
+}
+
+void
+api_req_gone(struct api_req *r)
+{
 	if (evhttp_request_get_connection(r->req) == NULL)
 		/* Detached: answering it frees it (nothing is sent) and r. */
 		api_reply_text(r, 503, NULL, NULL, 0);

@@ -35,4 +35,9 @@ typedef void (*api_async_done_fn)(struct api_req *r, void *arg);
  * call without answering. */
 void api_async(struct api_req *r, workq_fn work, api_async_done_fn done, void *arg);
 
+/* Lets go of r, whose client went away while it waited (from a close
+ * callback set with api_req_set_closecb()): frees it or hands it back to
+ * evhttp, which frees it. */
+void api_req_gone(struct api_req *r);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api-common.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "common/workq.h"
@@ -76,10 +77,7 @@ wait_on_close(struct evhttp_connection *conn, void *p)
 	(void)conn;
 	if (r == NULL)
 		return;
-	if (evhttp_request_get_connection(r->req) == NULL)
-		api_reply_text(r, 503, NULL, NULL, 0); /* detached: frees it */
-	else
-		api_req_release(r);
+	api_req_gone(r);
 }
 
 static void

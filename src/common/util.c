@@ -283,11 +283,31 @@ out:
 	return rc;
 }
 
+/* Writes len bytes of data to fd (named name in errors) and fsyncs it. */
+static int
+write_all_sync(int fd, const void *data, size_t len, const char *name, struct err *err)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_make(err, errno, "write %s", name);
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (fsync(fd) < 0)
+		return err_make(err, errno, "fsync %s", name);
+	return 0;
+}
+
 int
 file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *err)
 {
 	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	const char *p = data;
 	int fd, rc = -1;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -295,21 +315,8 @@ file_write_atomic(const char *path, const void *data, size_t len, int mode, stru
 		rc = err_make(err, errno, "create %s", tmp);
 		goto out;
 	}
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = err_make(err, errno, "write %s", tmp);
-			goto out;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (fsync(fd) < 0) {
-		rc = err_make(err, errno, "fsync %s", tmp);
+	if ((rc = write_all_sync(fd, data, len, tmp, err)) < 0)
 		goto out;
-	}
 	if (rename(tmp, path) < 0) {
 		rc = err_make(err, errno, "rename %s", path);
 		goto out;
@@ -349,7 +356,6 @@ int
 file_write_secret(const char *path, const void *data, size_t len, struct err *err)
 {
 	char *tmp = xasprintf("%s.tmp", path);
-	const char *p = data;
 	int fd = -1, ours = 0, rc = -1;
 
 	/* A temporary left by a crash, or whatever was planted under its name:
@@ -369,21 +375,8 @@ file_write_secret(const char *path, const void *data, size_t len, struct err *er
 		rc = err_make(err, errno, "chmod %s", tmp);
 		goto out;
 	}
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = err_make(err, errno, "write %s", tmp);
-			goto out;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (fsync(fd) < 0) {
-		rc = err_make(err, errno, "fsync %s", tmp);
+	if ((rc = write_all_sync(fd, data, len, tmp, err)) < 0)
 		goto out;
-	}
 	/* rename() replaces a symlink at path; it does not write through it. */
 	if (rename(tmp, path) < 0) {
 		rc = err_make(err, errno, "rename %s", path);
