@@ -50,6 +50,7 @@ format:
 
 lint:
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+	scripts/check-layers.sh
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr --suppress=unknownMacro --std=c11 -I src $$(git ls-files 'src/*.c')
 

@@ -13,6 +13,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/daemon.h"
+#include "eventlog/eventlog.h"
+#include "lifecycle/lifecycle.h"
 #include "model/model.h"
 #include "recon/recon.h"
 #include "store/store.h"
@@ -214,11 +216,12 @@ create_write(struct api_req *r, struct create_job *j, int pending)
 		if ((rc = store_setting_set(d->store, c.id, key, json_string_value(val), &err)) < 0)
 			goto rollback;
 	}
-	if ((rc = berthd_event(
-	         d, &c, "container.created", &err, "container %s created from %s%s%s%s%s", c.name,
-	         j->from_repo ? c.source_repo : "an uploaded config", j->from_repo ? " at " : "",
-	         j->from_repo ? j->fetch.tag : "", c.debug ? " (debug)" : "",
-	         pending ? "; its source is still being fetched" : "")) < 0)
+	if ((rc = eventlog_add(d->events, &c, "container.created", &err,
+	                       "container %s created from %s%s%s%s%s", c.name,
+	                       j->from_repo ? c.source_repo : "an uploaded config",
+	                       j->from_repo ? " at " : "", j->from_repo ? j->fetch.tag : "",
+	                       c.debug ? " (debug)" : "",
+	                       pending ? "; its source is still being fetched" : "")) < 0)
 		goto rollback;
 	if ((rc = store_commit(d->store, &err)) < 0)
 		goto fail;
@@ -361,33 +364,32 @@ containers_delete(struct api_req *r)
 	struct store_container c = {0};
 	struct store_update u = {0};
 	struct err err = ERR_INIT;
-	int rc, cancels = 0;
+	int rc;
 
 	if (api_container_lookup(r, r->captures[0], &c) < 0)
 		return;
 	if ((rc = store_begin(d->store, &err)) < 0)
 		goto fail;
-	/* mark_deleted cancels the update in progress: say so in the events. */
+	/* The update in progress goes with it (mark_deleted would cancel it
+	 * too, unsaid). */
 	rc = store_update_latest(d->store, c.id, &u, &err);
-	if (rc == 0)
-		cancels = model_update_can_cancel(&u.state);
-	else if (rc == STORE_ENOTFOUND)
+	if (rc == STORE_ENOTFOUND) {
 		err_clear(&err);
-	else
+		rc = 0;
+	} else if (rc == 0 && model_update_can_cancel(&u.state)) {
+		rc = lifecycle_update_cancel(&d->lc, &c, &u, &err,
+		                             "%s update of %s cancelled by its delete",
+		                             model_update_kind_str(u.kind), c.name);
+	}
+	if (rc < 0)
 		goto rollback;
 	if ((rc = store_container_mark_deleted(d->store, c.id, &err)) < 0)
 		goto rollback;
-	if (cancels && (rc = berthd_event(d, &c, "update.cancelled", &err,
-	                                  "%s update of %s cancelled by its delete",
-	                                  model_update_kind_str(u.kind), c.name)) < 0)
-		goto rollback;
-	if ((rc = berthd_event(d, &c, "container.deleting", &err, "container %s is being deleted",
-	                       c.name)) < 0)
+	if ((rc = eventlog_add(d->events, &c, "container.deleting", &err,
+	                       "container %s is being deleted", c.name)) < 0)
 		goto rollback;
 	if ((rc = store_commit(d->store, &err)) < 0)
 		goto fail;
-	if (cancels)
-		d->metrics.updates_cancelled++;
 	recon_kick(d->recon, c.id);
 	api_reply_json(r, 202, json_pack("{s:s,s:s}", "name", c.name, "status", "deleting"));
 	goto out;

@@ -16,6 +16,7 @@
 #include "daemon/daemon.h"
 #include "model/model.h"
 #include "secret/redact.h"
+#include "secret/vault.h"
 #include "store/store.h"
 
 #define LOGS_TAIL_DEFAULT 200
@@ -108,7 +109,7 @@ containers_logs(struct api_req *r)
 		goto out;
 	}
 	/* Logs whose secrets cannot all be redacted are not shown. */
-	if (berthd_redact_of(d, c.org_id, dep.secrets_json, &rd, &err) < 0) {
+	if (vault_redact_of(d->store, d->key, c.org_id, dep.secrets_json, &rd, &err) < 0) {
 		api_reply_error(r, 500, "internal", "the logs cannot be redacted: %s", err.msg);
 		goto out;
 	}

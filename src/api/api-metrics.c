@@ -43,14 +43,14 @@ metrics_get(struct api_req *r)
 
 	prom_header(&b, "berth_updates_total", "counter", "Updates ended, by outcome.");
 	prom_sample(&b, "berth_updates_total", "outcome=\"ready\"",
-	            (double)d->metrics.updates_ready);
+	            (double)d->lc.metrics.updates_ready);
 	prom_sample(&b, "berth_updates_total", "outcome=\"failed\"",
-	            (double)d->metrics.updates_failed);
+	            (double)d->lc.metrics.updates_failed);
 	prom_sample(&b, "berth_updates_total", "outcome=\"cancelled\"",
-	            (double)d->metrics.updates_cancelled);
+	            (double)d->lc.metrics.updates_cancelled);
 	prom_header(&b, "berth_update_duration_seconds", "histogram",
 	            "Time from an update's request to its end.");
-	prom_hist_write(&b, "berth_update_duration_seconds", "", &d->metrics.update_seconds);
+	prom_hist_write(&b, "berth_update_duration_seconds", "", &d->lc.metrics.update_seconds);
 	prom_header(&b, "berth_event_streams", "gauge", "Open event streams.");
 	prom_sample(&b, "berth_event_streams", "", (double)sse_hub_count(d->hub));
 	prom_header(&b, "berth_api_requests_total", "counter", "API requests answered.");

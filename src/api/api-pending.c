@@ -11,6 +11,8 @@
 #include "common/util.h"
 #include "common/workq.h"
 #include "daemon/daemon.h"
+#include "eventlog/eventlog.h"
+#include "lifecycle/lifecycle.h"
 #include "model/model.h"
 #include "recon/recon.h"
 #include "store/store.h"
@@ -49,11 +51,9 @@ pending_fail(struct berthd *d, struct store_container *c, const char *why)
 {
 	struct err err = ERR_INIT;
 
-	c->status = CONTAINER_FAILED;
-	free(c->status_detail);
-	c->status_detail = xstrdup(why);
-	if (store_begin(d->store, &err) < 0 || store_container_save(d->store, c, &err) < 0 ||
-	    berthd_event(d, c, "container.failed", &err, "%s", why) < 0 ||
+	if (store_begin(d->store, &err) < 0 ||
+	    lifecycle_container_set(&d->lc, c, CONTAINER_FAILED, why, "container.failed", &err,
+	                            "%s", why) < 0 ||
 	    store_commit(d->store, &err) < 0) {
 		store_rollback(d->store);
 		log_error("%s: cannot record its failure: %s", c->name, err.msg);
@@ -115,7 +115,7 @@ pending_deploy(struct berthd *d, struct store_container *c, struct pending_job *
 		goto rollback;
 	snprintf(c->deployment_id, sizeof c->deployment_id, "%s", dep.id);
 	if (store_container_save(d->store, c, &err) < 0 ||
-	    berthd_event(d, c, "container.fetched", &err, "%s at %s fetched: deploying it",
+	    eventlog_add(d->events, c, "container.fetched", &err, "%s at %s fetched: deploying it",
 	                 c->source_repo, j->fetch.tag) < 0 ||
 	    store_commit(d->store, &err) < 0)
 		goto rollback;

@@ -17,6 +17,8 @@
 #include "common/util.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
+#include "eventlog/eventlog.h"
+#include "lifecycle/lifecycle.h"
 #include "model/model.h"
 #include "recon/recon.h"
 #include "store/store.h"
@@ -200,17 +202,11 @@ update_finish(struct api_req *r, struct update_job *j)
 	if ((rc = store_update_create(d->store, &u, &err)) < 0)
 		goto rollback;
 	status = model_container_status_during(c.status, &u.state);
-	if (status != c.status) {
-		c.status = status;
-		free(c.status_detail);
-		c.status_detail = xstrdup("queued");
-		if ((rc = store_container_save(d->store, &c, &err)) < 0)
-			goto rollback;
-	}
-	if ((rc = berthd_event(d, &c, "update.pending", &err, "%s update (%s%s%s) of %s pending",
-	                       model_strategy_str(u.state.strategy), model_update_kind_str(u.kind),
-	                       dep.tag != NULL ? " " : "", dep.tag != NULL ? dep.tag : "",
-	                       c.name)) < 0)
+	if ((rc = lifecycle_container_set(
+	         &d->lc, &c, status, status != c.status ? "queued" : c.status_detail,
+	         "update.pending", &err, "%s update (%s%s%s) of %s pending",
+	         model_strategy_str(u.state.strategy), model_update_kind_str(u.kind),
+	         dep.tag != NULL ? " " : "", dep.tag != NULL ? dep.tag : "", c.name)) < 0)
 		goto rollback;
 	if ((rc = store_commit(d->store, &err)) < 0)
 		goto fail;
@@ -267,6 +263,7 @@ update_pending(struct api_req *r, struct berthd *d, struct store_container *c,
                enum update_kind kind)
 {
 	struct err err = ERR_INIT;
+	char *detail;
 	json_t *out;
 	int rc;
 
@@ -282,18 +279,18 @@ update_pending(struct api_req *r, struct berthd *d, struct store_container *c,
 		                c->name);
 		return;
 	}
-	c->status = CONTAINER_DEPLOYING;
-	free(c->status_detail);
-	c->status_detail = xasprintf("fetching %s", c->source_repo);
+	detail = xasprintf("fetching %s", c->source_repo);
 	if ((rc = store_begin(d->store, &err)) < 0 ||
-	    (rc = store_container_save(d->store, c, &err)) < 0 ||
-	    (rc = berthd_event(d, c, "container.retried", &err, "fetching %s at %s again",
-	                       c->source_repo, c->source_tag)) < 0 ||
+	    (rc = lifecycle_container_set(&d->lc, c, CONTAINER_DEPLOYING, detail,
+	                                  "container.retried", &err, "fetching %s at %s again",
+	                                  c->source_repo, c->source_tag)) < 0 ||
 	    (rc = store_commit(d->store, &err)) < 0) {
+		free(detail);
 		store_rollback(d->store);
 		api_reply_store_error(r, rc, &err);
 		return;
 	}
+	free(detail);
 	api_pending_resolve(d, c);
 	if ((rc = api_json_container(d, r->who.org_name, c, &out, &err)) < 0)
 		api_reply_store_error(r, rc, &err);
@@ -434,15 +431,13 @@ updates_cancel(struct api_req *r)
 		return;
 	if ((rc = store_begin(d->store, &err)) < 0)
 		goto fail;
-	if ((rc = store_update_cancel(d->store, c.id, &u, &err)) < 0 ||
-	    (rc = berthd_event(d, &c, "update.cancelled", &err, "%s update of %s cancelled",
-	                       model_update_kind_str(u.kind), c.name)) < 0) {
+	if ((rc = lifecycle_update_cancel(&d->lc, &c, &u, &err, "%s update of %s cancelled",
+	                                  model_update_kind_str(u.kind), c.name)) < 0) {
 		store_rollback(d->store);
 		goto fail;
 	}
 	if ((rc = store_commit(d->store, &err)) < 0)
 		goto fail;
-	d->metrics.updates_cancelled++;
 	recon_kick(d->recon, c.id);
 	api_reply_object(r, 202, api_json_update(&u));
 	goto out;

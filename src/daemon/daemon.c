@@ -16,9 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "api/api-pending.h"
 #include "api/api-routes.h"
 #include "api/api-server.h"
-#include "api/api-pending.h"
 #include "api/api-source.h"
 #include "api/sse.h"
 #include "common/buf.h"
@@ -26,6 +26,7 @@
 #include "common/util.h"
 #include "common/workq.h"
 #include "config/config.h"
+#include "eventlog/eventlog.h"
 #include "health/health.h"
 #include "recon/recon.h"
 #include "secret/redact.h"
@@ -127,129 +128,14 @@ out:
 	return rc;
 }
 
-int
-berthd_event(struct berthd *d, const struct store_container *c, const char *kind, struct err *err,
-             const char *fmt, ...)
+/* Committed events reach the org's streams. */
+static void
+berthd_publish(void *ctx, const char *org_id, int64_t id, const char *kind, const char *json)
 {
-	const char *org_id = c->org_id, *container = c->name;
-	char msg[1024], when[32], *json;
-	int64_t id = 0;
-	va_list ap;
-	json_t *ev;
+	struct berthd *d = ctx;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (store_event_append(d->store, org_id, c->id, container, kind, msg, &id, err) < 0)
-		return -1;
-	time_rfc3339(now_wall_ms(), when);
-	ev = json_pack("{s:I,s:s,s:s?,s:s,s:s}", "id", (json_int_t)id, "time", when, "container",
-	               container, "kind", kind, "message", msg);
-	json = json_dumps(ev, JSON_COMPACT);
-	json_decref(ev);
-	if (store_in_transaction(d->store)) {
-		/* Streams hear it once it is committed: after this callback,
-		 * when the caller's transaction has ended one way or the other. */
-		struct berthd_pending_event *p = xcalloc(1, sizeof *p);
-
-		snprintf(p->org_id, sizeof p->org_id, "%s", org_id);
-		p->id = id;
-		p->kind = xstrdup(kind);
-		p->json = json;
-		p->next = d->pending;
-		d->pending = p;
-		event_active(d->flush, 0, 0);
-		return 0;
-	}
 	if (d->hub != NULL)
 		sse_hub_publish(d->hub, org_id, id, kind, json);
-	free(json);
-	return 0;
-}
-
-/* Publishes the events written inside transactions that committed; those of
- * a rolled-back transaction are not in the store and are dropped. */
-static void
-berthd_on_flush(evutil_socket_t fd, short what, void *arg)
-{
-	struct berthd *d = arg;
-	struct berthd_pending_event *p, *next, *rev = NULL;
-
-	(void)fd;
-	(void)what;
-	for (p = take_ptr(&d->pending); p != NULL; p = next) {
-		next = p->next;
-		p->next = rev;
-		rev = p;
-	}
-	for (p = rev; p != NULL; p = next) {
-		struct store_event *v = NULL;
-		struct err err = ERR_INIT;
-		size_t n = 0;
-
-		next = p->next;
-		if (store_event_list(d->store, p->org_id, NULL, p->id - 1, 1, &v, &n, &err) == 0 &&
-		    n == 1 && v[0].id == p->id && d->hub != NULL)
-			sse_hub_publish(d->hub, p->org_id, p->id, p->kind, p->json);
-		store_event_list_free(v, n);
-		free(p->kind);
-		free(p->json);
-		free(p);
-	}
-}
-
-int
-berthd_secret_open(struct berthd *d, const char *org_id, const char *name, char **value,
-                   size_t *len, struct err *err)
-{
-	struct store_secret s = {0};
-	int rc;
-
-	*value = NULL;
-	*len = 0;
-	rc = store_secret_get(d->store, org_id, name, &s, err);
-	if (rc == STORE_ENOTFOUND) {
-		rc = err_make(err, 0, "secret %s does not exist in the org", name);
-	} else if (rc == 0 && s.nonce_len != SECRET_NONCE_BYTES) {
-		rc = err_make(err, 0, "secret %s is damaged", name);
-	} else if (rc == 0) {
-		rc = secret_open(d->key, org_id, name, s.sealed, s.sealed_len, s.nonce, value, len,
-		                 err);
-		if (rc < 0)
-			err_wrap(err, "secret %s", name);
-	}
-	store_secret_clear(&s);
-	return rc;
-}
-
-int
-berthd_redact_of(struct berthd *d, const char *org_id, const char *secrets_json,
-                 struct redact **out, struct err *err)
-{
-	json_t *names = json_loads(secrets_json != NULL ? secrets_json : "[]", 0, NULL);
-	struct redact *rd = redact_new();
-	int rc = 0;
-
-	*out = NULL;
-	for (size_t i = 0; i < json_array_size(names) && rc == 0; i++) {
-		const char *name = json_string_value(json_array_get(names, i));
-		char *value;
-		size_t len;
-
-		if (name == NULL)
-			continue;
-		rc = berthd_secret_open(d, org_id, name, &value, &len, err);
-		if (rc == 0)
-			redact_add(rd, name, value, len);
-		secret_value_free(value, len);
-	}
-	json_decref(names);
-	if (rc < 0) {
-		redact_free(rd);
-		return rc;
-	}
-	*out = rd;
-	return 0;
 }
 
 int
@@ -272,7 +158,7 @@ berthd_isolation_default(const struct berthd *d)
 {
 	if (d->settings.isolation != NULL)
 		return d->settings.isolation;
-	return runtime_isolation(recon_runtime(d->recon));
+	return runtime_isolation(d->rt);
 }
 
 int
@@ -281,7 +167,7 @@ berthd_isolation_available(const struct berthd *d, const char *iso)
 	struct err ignored = ERR_INIT;
 
 	/* Probed when the runtime opened: this does not block. */
-	return runtime_isolation_available(recon_runtime(d->recon), iso, &ignored) > 0;
+	return runtime_isolation_available(d->rt, iso, &ignored) > 0;
 }
 
 char *
@@ -336,10 +222,75 @@ berthd_harden(struct err *err)
 	return 0;
 }
 
+/* The runtime's state lives in a run directory of this state directory
+ * alone, so that two berthd never take each other's enclaves. */
+static int
+berthd_open_runtime(struct berthd *d, struct err *err)
+{
+	struct runtime_settings rs = {0};
+	char hex[65], *run, *oci_root, *netns_dir;
+	int rc;
+
+	sha256_hex(d->settings.state_dir, strlen(d->settings.state_dir), hex);
+	run = xasprintf("/run/berth/%.12s", hex);
+	oci_root = xasprintf("%s/oci", run);
+	netns_dir = xasprintf("%s/netns", run);
+	rs.state_dir = d->settings.state_dir;
+	rs.oci_runtime = d->settings.runtime;
+	rs.subnet = d->settings.subnet;
+	rs.bridge = d->settings.bridge;
+	rs.oci_root = oci_root;
+	rs.netns_dir = netns_dir;
+	rs.gpus_simulated = d->settings.gpus > 0 ? d->settings.gpus : 0;
+	rs.isolation = d->settings.isolation;
+	/* The API asks which levels work from the loop: find out now. */
+	rs.probe_isolation = 1;
+	rc = runtime_open(&rs, &d->rt, err);
+	free(run);
+	free(oci_root);
+	free(netns_dir);
+	return rc;
+}
+
+static int
+berthd_new_recon(struct berthd *d, struct err *err)
+{
+	const struct settings *s = &d->settings;
+	struct recon_env env = {
+	    .base = d->base,
+	    .store = d->store,
+	    .workq = d->workq,
+	    .fetchq = d->fetchq,
+	    .healthq = d->healthq,
+	    .rt = d->rt,
+	    .events = d->events,
+	    .lc = &d->lc,
+	    .key = d->key,
+	    .stopping = &d->stopping,
+	    .settings =
+	        {
+	            .state_dir = s->state_dir,
+	            .domain = s->domain,
+	            .router_socket = s->router_socket,
+	            .router_bin = s->router_bin,
+	            .router_addr = s->router_addr,
+	            .router_port = s->router_port,
+	            .router_flags = s->router_flags,
+	            .insecure_registries = s->insecure_registries,
+	            .pull_connect_s = s->fetch_connect_s,
+	            .pull_idle_s = s->fetch_idle_s,
+	            .pull_timeout_ms = (int64_t)s->pull_timeout_s * 1000,
+	            .image_max_bytes = s->image_max_bytes,
+	            .image_max_entries = s->image_max_entries,
+	        },
+	};
+
+	return recon_new(&env, &d->recon, err);
+}
+
 int
 berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 {
-	static const double update_bounds[] = {1, 2, 5, 10, 30, 60, 120, 300, 600, 1800};
 	char *db;
 	int rc;
 
@@ -369,7 +320,6 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 	d->workq = workq_new(d->base, d->settings.workers, 0);
 	d->fetchq = workq_new(d->base, d->settings.fetch_workers, d->settings.fetch_per_host);
 	d->healthq = workq_new(d->base, d->settings.workers, 0);
-	prom_hist_init(&d->metrics.update_seconds, update_bounds, (int)ARRAY_LEN(update_bounds));
 	if (secret_init(err) < 0 || health_init(err) < 0 || source_init(err) < 0)
 		return -1;
 	if (secret_key_load(d->settings.state_dir, &d->key, err) < 0)
@@ -388,8 +338,11 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 		};
 		d->hub = sse_hub_new(d->base, 15000, &lim);
 	}
-	d->flush = event_new(d->base, -1, 0, berthd_on_flush, d);
-	if (recon_new(d, &d->recon, err) < 0)
+	d->events = eventlog_new(d->base, d->store, berthd_publish, d);
+	lifecycle_init(&d->lc, d->store, d->events);
+	if (berthd_open_runtime(d, err) < 0)
+		return err_wrap(err, "runtime");
+	if (berthd_new_recon(d, err) < 0)
 		return err_wrap(err, "reconciler");
 	if (berthd_check_isolation(d, err) < 0)
 		return -1;
@@ -431,10 +384,8 @@ berthd_stop(struct berthd *d)
 	api_sources_free(take_ptr(&d->api_sources));
 	api_pendings_free(take_ptr(&d->api_pendings));
 	recon_free(d->recon);
-	if (d->flush != NULL) {
-		berthd_on_flush(-1, 0, d); /* frees what is left */
-		event_free(d->flush);
-	}
+	runtime_close(d->rt);
+	eventlog_free(d->events); /* publishes what committed */
 	sse_hub_free(d->hub);
 	store_close(d->store);
 	secret_key_free(d->key);

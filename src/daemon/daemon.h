@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
-#include "common/prom.h"
+#include "lifecycle/lifecycle.h"
 #include "daemon/settings.h"
 #include "source/source.h"
 
@@ -26,8 +26,9 @@ struct api_server;
 struct store;
 struct sse_hub;
 struct secret_key;
+struct eventlog;
 struct recon;
-struct redact;
+struct runtime;
 
 /* GET /containers of an org as it was last answered, for as long as the
  * store has not been written since (store_generation()). */
@@ -40,37 +41,26 @@ struct berthd_list_cache {
 
 #define BERTHD_LIST_CACHE 8
 
-/* An event written inside a transaction, published once it committed. */
-struct berthd_pending_event {
-	char org_id[65];
-	int64_t id;
-	char *kind; /* owned */
-	char *json; /* owned */
-	struct berthd_pending_event *next;
-};
-
-/* Counters behind GET /metrics that the store cannot answer. */
+/* Counters behind GET /metrics that the store cannot answer (the updates'
+ * are lifecycle's). */
 struct berthd_metrics {
-	uint64_t updates_ready; /* updates that ended in success */
-	uint64_t updates_failed;
-	uint64_t updates_cancelled;
-	struct prom_hist update_seconds; /* update durations, created to finished */
 	uint64_t api_requests;
 };
 
 struct berthd {
-	struct settings settings;             /* owned */
-	struct event_base *base;              /* owned */
-	struct workq *workq;                  /* owned: blocking work (runtime, API) */
-	struct workq *fetchq;                 /* owned: fetches and pulls, a lane per host */
-	struct workq *healthq;                /* owned: health checks and monitoring */
-	struct store *store;                  /* owned, loop thread only */
-	struct secret_key *key;               /* owned: seals secret values */
-	struct sse_hub *hub;                  /* owned: event streams */
-	struct berthd_pending_event *pending; /* owned list, newest first */
-	struct event *flush;                  /* owned: publishes pending events */
-	struct api_server *api;               /* owned */
-	struct recon *recon;                  /* owned: the reconciler */
+	struct settings settings; /* owned */
+	struct event_base *base;  /* owned */
+	struct workq *workq;      /* owned: blocking work (runtime, API) */
+	struct workq *fetchq;     /* owned: fetches and pulls, a lane per host */
+	struct workq *healthq;    /* owned: health checks and monitoring */
+	struct store *store;      /* owned, loop thread only */
+	struct secret_key *key;   /* owned: seals secret values */
+	struct sse_hub *hub;      /* owned: event streams */
+	struct eventlog *events;  /* owned: container events, to the store and hub */
+	struct lifecycle lc;      /* the state machines' setters and their counts */
+	struct runtime *rt;       /* owned: the host runtime */
+	struct api_server *api;   /* owned */
+	struct recon *recon;      /* owned: the reconciler */
 	struct berthd_metrics metrics;
 	struct berthd_list_cache list_cache[BERTHD_LIST_CACHE]; /* by org, round robin */
 	unsigned list_cache_next;
@@ -103,27 +93,6 @@ int berthd_run(struct berthd *d);
 /* Releases everything berthd_start() made. Enclaves and the router are left
  * running: the next start adopts them. */
 void berthd_stop(struct berthd *d);
-
-/* Appends an event about container c (of its org, by its id and name) to
- * the store and sends it to the org's event streams. Returns 0 or negative
- * with err. Loop thread only. */
-int berthd_event(struct berthd *d, const struct store_container *c, const char *kind,
-                 struct err *err, const char *fmt, ...) BERTH_PRINTF(5, 6);
-
-/* Opens the value of org_id's secret name: on success *value, NUL-terminated
- * and *len bytes long, which the caller releases with secret_value_free().
- * Fails with a sentence when the org has no such secret or it does not open.
- * Loop thread only. */
-int berthd_secret_open(struct berthd *d, const char *org_id, const char *name, char **value,
-                       size_t *len, struct err *err);
-
-/* What redacts the secrets named in secrets_json (a deployment's JSON array of
- * names; NULL is none) from an enclave's text, with their values as org_id
- * holds them now: *out is a new set (secret/redact.h) the caller frees with
- * redact_free(). Fails as berthd_secret_open() does: a set that missed a value
- * would let it through. Loop thread only. */
-int berthd_redact_of(struct berthd *d, const char *org_id, const char *secrets_json,
-                     struct redact **out, struct err *err);
 
 /* The isolation level a deployment gets when its config names none:
  * --runtime's (runsc: "gvisor"), else the runtime's default. */

@@ -21,13 +21,14 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "config/config.h"
-#include "daemon/daemon.h"
 #include "image/image.h"
+#include "lifecycle/lifecycle.h"
 #include "model/model.h"
 #include "recon/recon-int.h"
 #include "runtime/enclave.h"
 #include "secret/redact.h"
 #include "secret/secret.h"
+#include "secret/vault.h"
 #include "store/store.h"
 
 #define BOOT_PROGRESS_MS 250
@@ -90,7 +91,7 @@ boot_on_progress(uint64_t done, uint64_t total, void *arg)
 
 	atomic_store(&p->job->percent, (int)((p->index * 100 + pct) / p->count));
 	/* Non-zero cancels the pull: the daemon is stopping. */
-	return atomic_load(&p->job->hdr.r->d->stopping);
+	return recon_stopping(p->job->hdr.r);
 }
 
 /* Pulls and unpacks the image of every container, then creates the enclave.
@@ -107,10 +108,10 @@ boot_work(void *arg)
 	struct enclave_spec spec = {0};
 	/* Images unpacked owned by the enclave's root (its user namespace's
 	 * range), kept apart from the same image unpacked as it is. */
-	unsigned owner = runtime_rootfs_owner(r->rt, job->isolation[0] ? job->isolation : NULL,
+	unsigned owner = runtime_rootfs_owner(r->env.rt, job->isolation[0] ? job->isolation : NULL,
 	                                      config_wants_gpus(job->cfg));
 
-	if (job->resume && enclave_destroy(r->rt, job->name, &job->err) < 0) {
+	if (job->resume && enclave_destroy(r->env.rt, job->name, &job->err) < 0) {
 		log_warn("enclave %s: leftovers of an interrupted attempt: %s", job->name,
 		         job->err.msg);
 		err_clear(&job->err);
@@ -160,7 +161,7 @@ boot_work(void *arg)
 	/* The config's top-level cpus and memory (MiB) bound the whole enclave. */
 	spec.memory_bytes = job->cfg->memory_mib > 0 ? job->cfg->memory_mib << 20 : 0;
 	spec.cpus = job->cfg->cpus > 0 ? job->cfg->cpus : 0;
-	if (enclave_create(r->rt, &spec, &job->enclave, &job->err) < 0) {
+	if (enclave_create(r->env.rt, &spec, &job->enclave, &job->err) < 0) {
 		job->rc = err_wrap(&job->err, "booting the enclave");
 		goto out;
 	}
@@ -184,18 +185,19 @@ boot_on_progress_timer(evutil_socket_t fd, short what, void *arg)
 	int now = atomic_load(&job->booting) ? 101 : atomic_load(&job->percent);
 	struct store_container c = {0};
 	struct err err = ERR_INIT;
+	char *detail;
 
 	(void)fd;
 	(void)what;
-	if (now == job->shown || r->d->stopping)
+	if (now == job->shown || recon_stopping(r))
 		return;
 	job->shown = now;
-	if (store_container_get(r->d->store, job->container_id, &c, &err) < 0)
+	if (store_container_get(r->env.store, job->container_id, &c, &err) < 0)
 		return;
-	free(c.status_detail);
-	c.status_detail = now > 100 ? xstrdup("booting") : xasprintf("pulling image %d%%", now);
-	if (store_container_save(r->d->store, &c, &err) < 0)
+	detail = now > 100 ? xstrdup("booting") : xasprintf("pulling image %d%%", now);
+	if (lifecycle_container_set(r->env.lc, &c, c.status, detail, NULL, &err, NULL) < 0)
 		log_error("container %s: progress: %s", c.name, err.msg);
+	free(detail);
 	store_container_clear(&c);
 }
 
@@ -206,13 +208,11 @@ boot_fail(struct recon *r, struct recon_ctr *ctr, const char *enclave_id, const 
 	struct store_enclave e = {0};
 	struct err err = ERR_INIT;
 
-	free(ctr->fail_reason);
-	ctr->fail_reason = xstrdup(reason);
-	if (store_enclave_get(r->d->store, enclave_id, &e, &err) == 0) {
-		e.state = ENCLAVE_FAILED;
-		if (store_enclave_save(r->d->store, &e, &err) < 0)
-			log_error("enclave %s: %s", e.name, err.msg);
-	}
+	if (store_enclave_get(r->env.store, enclave_id, &e, &err) < 0 ||
+	    lifecycle_enclave_set(r->env.lc, &e, ENCLAVE_FAILED, reason, &err) < 0)
+		log_error("enclave %s: %s", e.name != NULL ? e.name : enclave_id, err.msg);
+	else
+		recon_crashpoint(r, "enclave-failed");
 	store_enclave_clear(&e);
 	recon_kick(r, ctr->id);
 }
@@ -228,7 +228,7 @@ boot_done(void *arg)
 	struct err err = ERR_INIT;
 
 	recon_job_done(&job->hdr);
-	if (r->d->stopping)
+	if (recon_stopping(r))
 		goto out; /* the next start resumes the row's attempt */
 	ctr = recon_ctr_get(r, job->container_id);
 	ctr->busy = 0;
@@ -239,15 +239,14 @@ boot_done(void *arg)
 		boot_fail(r, ctr, job->enclave_id, job->err.msg);
 		goto out;
 	}
-	if (store_enclave_get(r->d->store, job->enclave_id, &e, &err) < 0 ||
-	    store_deployment_get(r->d->store, e.deployment_id, &d, &err) < 0) {
+	if (store_enclave_get(r->env.store, job->enclave_id, &e, &err) < 0 ||
+	    store_deployment_get(r->env.store, e.deployment_id, &d, &err) < 0) {
 		log_error("enclave %s: %s", job->name, err.msg);
 		goto out;
 	}
-	e.state = ENCLAVE_BOOTING;
 	free(e.address);
 	e.address = xasprintf("%s:%d", job->enclave->ip, job->upstream_port);
-	if (store_enclave_save(r->d->store, &e, &err) < 0) {
+	if (lifecycle_enclave_set(r->env.lc, &e, ENCLAVE_BOOTING, NULL, &err) < 0) {
 		log_error("enclave %s: %s", job->name, err.msg);
 		ctr->retry_at_ms = now_mono_ms() + 1000;
 		goto out;
@@ -284,7 +283,7 @@ boot_open_secrets(struct recon *r, const struct store_container *c,
 
 		if (name == NULL)
 			continue;
-		rc = berthd_secret_open(r->d, c->org_id, name, &value, &len, err);
+		rc = vault_open(r->env.store, r->env.key, c->org_id, name, &value, &len, err);
 		if (rc == 0) {
 			size_t had = redact_count(job->redact);
 
@@ -367,7 +366,7 @@ recon_boot_start(struct recon *r, struct recon_ctr *ctr, const struct store_cont
 		i++;
 	}
 	job->n_settings = i;
-	job->progress = event_new(r->d->base, -1, EV_PERSIST, boot_on_progress_timer, job);
+	job->progress = event_new(r->env.base, -1, EV_PERSIST, boot_on_progress_timer, job);
 	event_add(job->progress, &tv);
 	ctr->busy = 1;
 	log_info("%s: deploying %s as enclave %s%s", c->name, d->id, e->name,
@@ -404,7 +403,7 @@ static void
 adopt_work(void *arg)
 {
 	struct adopt_job *job = arg;
-	struct runtime *rt = job->hdr.r->rt;
+	struct runtime *rt = job->hdr.r->env.rt;
 
 	job->rc = enclave_adopt(rt, job->name, &job->enclave, &job->err);
 	if (job->rc == 0)
@@ -425,7 +424,7 @@ adopt_done(void *arg)
 	struct err err = ERR_INIT;
 
 	recon_job_done(&job->hdr);
-	if (r->d->stopping)
+	if (recon_stopping(r))
 		goto out;
 	ctr = recon_ctr_get(r, job->container_id);
 	ctr->busy = 0;
@@ -438,8 +437,8 @@ adopt_done(void *arg)
 		free(why);
 		goto out;
 	}
-	if (store_enclave_get(r->d->store, job->enclave_id, &e, &err) < 0 ||
-	    store_deployment_get(r->d->store, e.deployment_id, &d, &err) < 0) {
+	if (store_enclave_get(r->env.store, job->enclave_id, &e, &err) < 0 ||
+	    store_deployment_get(r->env.store, e.deployment_id, &d, &err) < 0) {
 		log_error("enclave %s: %s", job->name, err.msg);
 		goto out;
 	}
@@ -466,7 +465,8 @@ recon_boot_adopt(struct recon *r, struct recon_ctr *ctr, const struct store_cont
 	/* What the enclave was given is in its bundle, not here: the store's
 	 * values are the best berthd has (the same unless set again since). A
 	 * check whose output could not be redacted must not run. */
-	if (berthd_redact_of(r->d, c->org_id, d->secrets_json, &job->redact, &err) < 0) {
+	if (vault_redact_of(r->env.store, r->env.key, c->org_id, d->secrets_json, &job->redact,
+	                    &err) < 0) {
 		log_warn("enclave %s: %s", job->name, err.msg);
 		boot_fail(r, ctr, e->id, err.msg);
 		adopt_job_free(&job->hdr);
@@ -498,7 +498,7 @@ destroy_work(void *arg)
 {
 	struct destroy_job *job = arg;
 
-	job->rc = enclave_destroy(job->hdr.r->rt, job->name, &job->err);
+	job->rc = enclave_destroy(job->hdr.r->env.rt, job->name, &job->err);
 }
 
 static void
@@ -512,7 +512,7 @@ destroy_done(void *arg)
 	struct err err = ERR_INIT;
 
 	recon_job_done(&job->hdr);
-	if (r->d->stopping)
+	if (recon_stopping(r))
 		goto out;
 	ctr = recon_ctr_get(r, job->container_id);
 	ctr->busy = 0;
@@ -521,17 +521,16 @@ destroy_done(void *arg)
 		ctr->retry_at_ms = now_mono_ms() + 1000;
 		goto out;
 	}
-	if (store_enclave_get(r->d->store, job->enclave_id, &e, &err) < 0)
+	if (store_enclave_get(r->env.store, job->enclave_id, &e, &err) < 0)
 		goto fail;
-	e.state = ENCLAVE_STOPPED;
-	if (store_enclave_save(r->d->store, &e, &err) < 0)
+	if (lifecycle_enclave_set(r->env.lc, &e, ENCLAVE_STOPPED, NULL, &err) < 0)
 		goto fail;
 	log_info("enclave %s stopped and removed", e.name);
 	/* A deployment that does not serve keeps no secret bound once its
 	 * enclave stopped (the serving one's go when its update finishes). */
-	if (store_container_get(r->d->store, e.container_id, &c, &err) == 0 &&
+	if (store_container_get(r->env.store, e.container_id, &c, &err) == 0 &&
 	    strcmp(c.deployment_id, e.deployment_id) != 0 &&
-	    store_binding_delete_deployment(r->d->store, e.deployment_id, &err) < 0)
+	    store_binding_delete_deployment(r->env.store, e.deployment_id, &err) < 0)
 		goto fail;
 	recon_crashpoint(r, "enclave-stopped");
 	recon_kick(r, ctr->id);
@@ -592,7 +591,8 @@ watch_exec(void *arg, const char *container, char *const argv[], int64_t timeout
 	char *raw = NULL;
 	int rc;
 
-	rc = enclave_exec(w->r->rt, w->enclave, container, argv, timeout_ms, exit_code, &raw, err);
+	rc = enclave_exec(w->r->env.rt, w->enclave, container, argv, timeout_ms, exit_code, &raw,
+	                  err);
 	if (rc < 0)
 		redact_inplace(w->redact, err->msg, sizeof err->msg);
 	*output = raw != NULL ? redact_text(w->redact, raw) : NULL;
@@ -620,7 +620,7 @@ watch_log(struct recon_watch *w)
 	char **log;
 	json_t *a;
 
-	if (w->update_id[0] == '\0' || store_update_get(r->d->store, w->update_id, &u, &err) < 0 ||
+	if (w->update_id[0] == '\0' || store_update_get(r->env.store, w->update_id, &u, &err) < 0 ||
 	    u.state.finished) {
 		store_update_clear(&u);
 		return;
@@ -631,7 +631,7 @@ watch_log(struct recon_watch *w)
 		json_array_append_new(a, json_string(log[i]));
 	free(u.health_log_json);
 	u.health_log_json = json_dumps(a, JSON_COMPACT);
-	if (store_update_save(r->d->store, &u, &err) < 0)
+	if (store_update_save(r->env.store, &u, &err) < 0)
 		log_warn("update %s: health log: %s", u.id, err.msg);
 	json_decref(a);
 	strv_free(log);
@@ -651,9 +651,8 @@ watch_verdict(struct recon_watch *w, enum health_gate gate)
 		ctr->watch = NULL;
 	if (gate == HEALTH_GATE_FAILED) {
 		boot_fail(r, ctr, w->enclave_id, health_tracker_reason(w->tracker));
-	} else if (store_enclave_get(r->d->store, w->enclave_id, &e, &err) == 0) {
-		e.state = ENCLAVE_HEALTHY;
-		if (store_enclave_save(r->d->store, &e, &err) < 0)
+	} else if (store_enclave_get(r->env.store, w->enclave_id, &e, &err) == 0) {
+		if (lifecycle_enclave_set(r->env.lc, &e, ENCLAVE_HEALTHY, NULL, &err) < 0)
 			log_error("enclave %s: %s", e.name, err.msg);
 		else
 			log_info("enclave %s passed its health gate", e.name);
@@ -673,7 +672,7 @@ check_done(void *arg)
 	recon_job_done(&job->hdr);
 	job->w = NULL;
 	w->running--;
-	if (w->cancelled || w->r->d->stopping) {
+	if (w->cancelled || recon_stopping(w->r)) {
 		if (w->running == 0 && w->cancelled)
 			watch_free(w);
 		free(job);
@@ -699,7 +698,7 @@ watch_on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (w->cancelled || w->r->d->stopping)
+	if (w->cancelled || recon_stopping(w->r))
 		return;
 	while ((i = health_tracker_take_due(w->tracker, now)) >= 0) {
 		struct check_job *job = xcalloc(1, sizeof *job);
@@ -750,9 +749,9 @@ recon_watch_start(struct recon *r, struct recon_ctr *ctr, const struct store_dep
 	snprintf(w->enclave_id, sizeof w->enclave_id, "%s", e->id);
 	w->enclave = enclave;
 	w->redact = redact;
-	w->timer = evtimer_new(r->d->base, watch_on_timer, w);
-	if (store_update_latest(r->d->store, e->container_id, &u, &err) == 0 && !u.state.finished &&
-	    strcmp(u.to_deployment_id, d->id) == 0)
+	w->timer = evtimer_new(r->env.base, watch_on_timer, w);
+	if (store_update_latest(r->env.store, e->container_id, &u, &err) == 0 &&
+	    !u.state.finished && strcmp(u.to_deployment_id, d->id) == 0)
 		snprintf(w->update_id, sizeof w->update_id, "%s", u.id);
 	store_update_clear(&u);
 	if (cfg == NULL || health_checks_from_config(cfg, ip, &w->checks, &w->n_checks, &err) < 0) {
@@ -773,10 +772,9 @@ recon_watch_start(struct recon *r, struct recon_ctr *ctr, const struct store_dep
 	{
 		struct store_container c = {0};
 
-		if (store_container_get(r->d->store, e->container_id, &c, &err) == 0) {
-			free(c.status_detail);
-			c.status_detail = xstrdup("health checks");
-			if (store_container_save(r->d->store, &c, &err) < 0)
+		if (store_container_get(r->env.store, e->container_id, &c, &err) == 0) {
+			if (lifecycle_container_set(r->env.lc, &c, c.status, "health checks", NULL,
+			                            &err, NULL) < 0)
 				log_error("container %s: %s", c.name, err.msg);
 		}
 		store_container_clear(&c);

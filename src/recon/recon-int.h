@@ -14,7 +14,6 @@
 #include "store/store-types.h"
 
 struct event;
-struct berthd;
 struct enclave;
 struct runtime;
 struct image_cache;
@@ -62,13 +61,12 @@ struct recon_ctr {
 	json_t *route_paths;       /* owned: its shim.paths, or JSON null */
 	int64_t route_drain_ms;
 	int64_t route_hold_ms;
-	char *fail_reason; /* owned: why the last enclave failed, or NULL */
 	struct recon_ctr *next;
 };
 
 /* The router link: berth-router found or started, its table kept in sync. */
 struct recon_router {
-	char *socket;          /* borrowed from settings */
+	const char *socket;    /* borrowed from settings */
 	int up;                /* the last liveness check answered */
 	int checking;          /* a liveness check or full push is in flight */
 	int64_t generation;    /* of the last full table pushed */
@@ -77,8 +75,7 @@ struct recon_router {
 };
 
 struct recon {
-	struct berthd *d;                     /* borrowed */
-	struct runtime *rt;                   /* owned */
+	struct recon_env env;                 /* what it was given (all borrowed) */
 	struct image_cache *images;           /* owned */
 	char *rootfs_dir;                     /* owned: <state>/rootfs, unpacked images */
 	struct image_settings image_settings; /* borrows the daemon's settings */
@@ -111,6 +108,13 @@ void recon_job_submit_in(struct recon *r, enum recon_pool pool, const char *key,
 void recon_job_done(struct recon_job *job);
 /* Dies with SIGKILL when BERTH_CRASH_AT names step (crash tests). */
 void recon_crashpoint(struct recon *r, const char *step);
+/* Whether the owner stops: nothing new is started, results are dropped. */
+static inline int
+recon_stopping(const struct recon *r)
+{
+	return atomic_load(r->env.stopping) != 0;
+}
+
 /* Records an event about container c (its org and name). */
 void recon_event(struct recon *r, const struct store_container *c, const char *kind,
                  const char *fmt, ...) BERTH_PRINTF(4, 5);

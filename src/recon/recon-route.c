@@ -17,7 +17,6 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "config/config.h"
-#include "daemon/daemon.h"
 #include "model/model.h"
 #include "recon/recon-int.h"
 #include "router/router_client.h"
@@ -35,12 +34,12 @@ recon_host(struct recon *r, const struct store_container *c, int debug)
 	struct err err = ERR_INIT;
 	char *host;
 
-	if (store_org_get(r->d->store, c->org_id, &org, &err) < 0) {
+	if (store_org_get(r->env.store, c->org_id, &org, &err) < 0) {
 		log_error("org of %s: %s", c->name, err.msg);
 		return NULL;
 	}
 	host = xasprintf("%s.%s.%s%s", c->name, org.name, debug ? "debug." : "",
-	                 r->d->settings.domain);
+	                 r->env.settings.domain);
 	store_org_clear(&org);
 	for (char *p = host; *p != '\0'; p++)
 		if (*p >= 'A' && *p <= 'Z')
@@ -64,7 +63,7 @@ recon_serving_address(struct recon *r, const char *cid, const char *deployment_i
 	size_t n = 0;
 
 	*address = NULL;
-	if (store_enclave_list(r->d->store, cid, &v, &n, &err) < 0)
+	if (store_enclave_list(r->env.store, cid, &v, &n, &err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(v[i].deployment_id, deployment_id) == 0 && v[i].address != NULL &&
@@ -90,7 +89,7 @@ recon_route_object(struct recon *r, const struct store_container *c)
 
 	if (c->deleted_at != 0)
 		goto out;
-	active = store_update_latest(r->d->store, c->id, &u, &err) == 0 && !u.state.finished;
+	active = store_update_latest(r->env.store, c->id, &u, &err) == 0 && !u.state.finished;
 	if (active && u.state.switched)
 		serving = u.to_deployment_id;
 	if (active && u.state.strategy == STRATEGY_RECREATE && !u.state.switched) {
@@ -108,7 +107,7 @@ recon_route_object(struct recon *r, const struct store_container *c)
 		json_decref(ctr->route_paths);
 		ctr->route_paths = json_null();
 		ctr->route_drain_ms = ctr->route_hold_ms = 30000;
-		if (store_deployment_get(r->d->store, serving, &d, &err) == 0)
+		if (store_deployment_get(r->env.store, serving, &d, &err) == 0)
 			cfg = recon_config_of(&d);
 		if (cfg != NULL && cfg->shim.paths != NULL) {
 			json_decref(ctr->route_paths);
@@ -215,7 +214,7 @@ push_work(void *arg)
 		if (json_is_null(route)) {
 			job->rc = router_client_delete_route(sock, host, &job->err);
 			/* A route the router never had is as good as deleted. */
-			if (job->rc < 0 && strstr(job->err.msg, "404") != NULL) {
+			if (job->rc == ROUTER_CLIENT_ENOTFOUND) {
 				err_clear(&job->err);
 				job->rc = 0;
 			}
@@ -236,7 +235,7 @@ push_done(void *arg)
 	struct recon_ctr *ctr;
 
 	recon_job_done(&job->hdr);
-	if (r->d->stopping)
+	if (recon_stopping(r))
 		goto out;
 	ctr = recon_ctr_get(r, job->container_id);
 	ctr->busy = 0;
@@ -327,7 +326,7 @@ drain_done(void *arg)
 	struct recon_ctr *ctr;
 
 	recon_job_done(&job->hdr);
-	if (!r->d->stopping) {
+	if (!recon_stopping(r)) {
 		ctr = recon_ctr_get(r, job->container_id);
 		ctr->busy = 0;
 		ctr->drained = job->drained;
@@ -365,7 +364,7 @@ recon_full_table(struct recon *r, int64_t generation, char ***ids, char ***texts
 
 	*ids = NULL;
 	*texts = NULL;
-	if (store_container_list(r->d->store, NULL, &v, &n, &err) < 0)
+	if (store_container_list(r->env.store, NULL, &v, &n, &err) < 0)
 		log_error("router table: %s", err.msg);
 	for (size_t i = 0; i < n; i++) {
 		json_t *all = recon_routes_of(r, &v[i]), *route;
@@ -393,8 +392,8 @@ recon_full_table(struct recon *r, int64_t generation, char ***ids, char ***texts
 static char *
 recon_router_bin(struct recon *r)
 {
-	if (r->d->settings.router_bin != NULL)
-		return xstrdup(r->d->settings.router_bin);
+	if (r->env.settings.router_bin != NULL)
+		return xstrdup(r->env.settings.router_bin);
 	return exe_sibling("berth-router");
 }
 
@@ -404,9 +403,9 @@ static int
 recon_router_spawn(struct recon *r, struct err *err)
 {
 	char *bin = recon_router_bin(r);
-	char *listen = xasprintf("%s:%d", r->d->settings.router_addr, r->d->settings.router_port);
-	char *logpath = xasprintf("%s/router.log", r->d->settings.state_dir);
-	char *pidpath = xasprintf("%s/router.pid", r->d->settings.state_dir);
+	char *listen = xasprintf("%s:%d", r->env.settings.router_addr, r->env.settings.router_port);
+	char *logpath = xasprintf("%s/router.log", r->env.settings.state_dir);
+	char *pidpath = xasprintf("%s/router.pid", r->env.settings.state_dir);
 	char **argv = NULL;
 	pid_t pid;
 	int status, rc = 0;
@@ -416,7 +415,7 @@ recon_router_spawn(struct recon *r, struct err *err)
 	argv = strv_push(argv, listen);
 	argv = strv_push(argv, "--admin-socket");
 	argv = strv_push(argv, r->router.socket);
-	for (char **f = r->d->settings.router_flags; f != NULL && *f != NULL; f++) {
+	for (char *const *f = r->env.settings.router_flags; f != NULL && *f != NULL; f++) {
 		char *flag = xasprintf("--%.*s", (int)strcspn(*f, "="), *f);
 
 		argv = strv_push(argv, flag);
@@ -424,7 +423,7 @@ recon_router_spawn(struct recon *r, struct err *err)
 		free(flag);
 	}
 	log_info("starting %s --listen %s --admin-socket %s%s", bin, listen, r->router.socket,
-	         r->d->settings.router_flags != NULL ? " and the --router-flag flags" : "");
+	         r->env.settings.router_flags != NULL ? " and the --router-flag flags" : "");
 	pid = fork();
 	if (pid < 0) {
 		rc = err_make(err, errno, "fork");
@@ -592,7 +591,7 @@ router_done(void *arg)
 
 	recon_job_done(&job->hdr);
 	r->router.checking = 0;
-	if (r->d->stopping)
+	if (recon_stopping(r))
 		goto out;
 	if (job->table != NULL) {
 		if (job->rc < 0) {

@@ -14,8 +14,9 @@
 #include "common/util.h"
 #include "common/workq.h"
 #include "config/config.h"
-#include "daemon/daemon.h"
+#include "eventlog/eventlog.h"
 #include "image/image.h"
+#include "lifecycle/lifecycle.h"
 #include "model/model.h"
 #include "recon/recon-int.h"
 #include "runtime/enclave.h"
@@ -33,7 +34,7 @@
 enum bringup {
 	BRINGUP_WORKING, /* a job or a health gate is under way */
 	BRINGUP_READY,   /* its enclave passed the health gate */
-	BRINGUP_FAILED,  /* its enclave failed; ctr->fail_reason may say why */
+	BRINGUP_FAILED,  /* its enclave failed; its row may say why (reason) */
 };
 
 static void recon_on_tick(evutil_socket_t fd, short what, void *arg);
@@ -62,7 +63,6 @@ recon_ctr_free(struct recon_ctr *ctr)
 		recon_watch_cancel(take_ptr(&ctr->watch));
 	free(ctr->route_pushed);
 	json_decref(ctr->route_paths);
-	free(ctr->fail_reason);
 	free(ctr);
 }
 
@@ -89,9 +89,9 @@ void
 recon_job_submit_in(struct recon *r, enum recon_pool pool, const char *key, struct recon_job *job,
                     void (*work)(void *), void (*done)(void *))
 {
-	struct workq *q = pool == RECON_POOL_FETCH    ? r->d->fetchq
-	                  : pool == RECON_POOL_HEALTH ? r->d->healthq
-	                                              : r->d->workq;
+	struct workq *q = pool == RECON_POOL_FETCH    ? r->env.fetchq
+	                  : pool == RECON_POOL_HEALTH ? r->env.healthq
+	                                              : r->env.workq;
 
 	job->r = r;
 	job->prev = NULL;
@@ -136,9 +136,8 @@ recon_event(struct recon *r, const struct store_container *c, const char *kind, 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (berthd_event(r->d, c, kind, &err, "%s", msg) < 0)
+	if (eventlog_add(r->env.events, c, kind, &err, "%s", msg) < 0)
 		log_error("event %s of %s: %s", kind, c->name, err.msg);
-	log_info("%s: %s: %s", c->name, kind, msg);
 }
 
 struct config *
@@ -175,9 +174,7 @@ recon_set_detail(struct recon *r, struct recon_ctr *ctr, struct store_container 
 	if ((c->status_detail == NULL && detail == NULL) ||
 	    (c->status_detail != NULL && detail != NULL && strcmp(c->status_detail, detail) == 0))
 		return;
-	free(c->status_detail);
-	c->status_detail = detail != NULL ? xstrdup(detail) : NULL;
-	if (store_container_save(r->d->store, c, &err) < 0)
+	if (lifecycle_container_set(r->env.lc, c, c->status, detail, NULL, &err, NULL) < 0)
 		recon_store_failed(ctr, "status detail", &err);
 }
 
@@ -191,6 +188,17 @@ recon_enclave_of(struct store_enclave *v, size_t n, const char *deployment_id)
 	return NULL;
 }
 
+/* The reason the newest enclave of deployment id among n gave for its
+ * failure, or NULL. */
+static const char *
+recon_reason_of(const struct store_enclave *v, size_t n, const char *deployment_id)
+{
+	for (size_t i = n; i-- > 0;)
+		if (strcmp(v[i].deployment_id, deployment_id) == 0)
+			return v[i].reason;
+	return NULL;
+}
+
 /* Saves enclave e in state s; 0 or negative (logged, retried later). */
 static int
 recon_enclave_set(struct recon *r, struct recon_ctr *ctr, struct store_enclave *e,
@@ -198,10 +206,7 @@ recon_enclave_set(struct recon *r, struct recon_ctr *ctr, struct store_enclave *
 {
 	struct err err = ERR_INIT;
 
-	if (e->state == s)
-		return 0;
-	e->state = s;
-	if (store_enclave_save(r->d->store, e, &err) < 0) {
+	if (lifecycle_enclave_set(r->env.lc, e, s, NULL, &err) < 0) {
 		recon_store_failed(ctr, "enclave state", &err);
 		return -1;
 	}
@@ -227,14 +232,12 @@ recon_bringup(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 		row.name = name;
 		row.state = ENCLAVE_CREATING;
 		/* The row first: a crash from here on finds the enclave's name. */
-		if (store_enclave_create(r->d->store, &row, &err) < 0) {
+		if (store_enclave_create(r->env.store, &row, &err) < 0) {
 			row.name = NULL;
 			recon_store_failed(ctr, "enclave row", &err);
 			return BRINGUP_WORKING;
 		}
 		recon_crashpoint(r, "enclave-row");
-		free(ctr->fail_reason);
-		ctr->fail_reason = NULL;
 		recon_boot_start(r, ctr, c, d, &row, 0);
 		row.name = NULL;
 		store_enclave_clear(&row);
@@ -346,22 +349,6 @@ recon_cleanup(struct recon *r, struct recon_ctr *ctr, const struct store_contain
 	return 0;
 }
 
-static void
-recon_count_update(struct recon *r, const struct store_update *u)
-{
-	struct berthd_metrics *m = &r->d->metrics;
-
-	if (u->state.status == UPDATE_READY)
-		m->updates_ready++;
-	else if (u->state.status == UPDATE_FAILED)
-		m->updates_failed++;
-	else if (u->state.status == UPDATE_CANCELLED)
-		m->updates_cancelled++;
-	if (u->finished_at > 0 && u->created_at > 0)
-		prom_hist_observe(&m->update_seconds,
-		                  (double)(u->finished_at - u->created_at) / 1000);
-}
-
 /* The first deploy of c: no update, status deploying. */
 static void
 recon_first_deploy(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
@@ -369,8 +356,9 @@ recon_first_deploy(struct recon *r, struct recon_ctr *ctr, struct store_containe
 {
 	struct store_deployment d = {0};
 	struct err err = ERR_INIT;
+	const char *why;
 
-	if (store_deployment_get(r->d->store, c->deployment_id, &d, &err) < 0) {
+	if (store_deployment_get(r->env.store, c->deployment_id, &d, &err) < 0) {
 		recon_store_failed(ctr, "deployment", &err);
 		return;
 	}
@@ -378,26 +366,23 @@ recon_first_deploy(struct recon *r, struct recon_ctr *ctr, struct store_containe
 	case BRINGUP_WORKING:
 		break;
 	case BRINGUP_READY:
-		c->status = CONTAINER_RUNNING;
-		free(c->status_detail);
-		c->status_detail = NULL;
-		if (store_container_save(r->d->store, c, &err) < 0) {
+		if (lifecycle_container_set(r->env.lc, c, CONTAINER_RUNNING, NULL,
+		                            "container.running", &err,
+		                            "deployment %s is live at its URL", d.id) < 0) {
 			recon_store_failed(ctr, "container running", &err);
 			break;
 		}
-		recon_event(r, c, "container.running", "deployment %s is live at its URL", d.id);
 		recon_kick(r, c->id);
 		break;
 	case BRINGUP_FAILED:
-		c->status = CONTAINER_FAILED;
-		free(c->status_detail);
-		c->status_detail =
-		    xstrdup(ctr->fail_reason != NULL ? ctr->fail_reason : "the enclave failed");
-		if (store_container_save(r->d->store, c, &err) < 0) {
+		why = recon_reason_of(enclaves, n, d.id);
+		if (why == NULL)
+			why = "the enclave failed";
+		if (lifecycle_container_set(r->env.lc, c, CONTAINER_FAILED, why, "container.failed",
+		                            &err, "%s", why) < 0) {
 			recon_store_failed(ctr, "container failed", &err);
 			break;
 		}
-		recon_event(r, c, "container.failed", "%s", c->status_detail);
 		recon_kick(r, c->id);
 		break;
 	}
@@ -409,35 +394,35 @@ static void
 recon_update_fail(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
                   struct store_update *u, const char *reason)
 {
+	struct update_state end = model_update_end(&u->state, 1);
 	struct err err = ERR_INIT;
+	char *detail = NULL;
+	int rc;
 
-	u->state = model_update_end(&u->state, 1);
 	free(u->error);
 	u->error = xstrdup(reason);
-	if (store_begin(r->d->store, &err) < 0)
+	if (store_begin(r->env.store, &err) < 0)
 		goto fail;
-	if (store_update_save(r->d->store, u, &err) < 0)
+	if (lifecycle_update_set(r->env.lc, c, u, &end, "update.failed", &err, "%s", reason) < 0)
 		goto rollback;
 	/* Blue-green: the old version never noticed, unless nothing served. */
 	if (u->state.strategy == STRATEGY_RECREATE || c->status != CONTAINER_RUNNING) {
-		c->status = CONTAINER_FAILED;
-		free(c->status_detail);
-		c->status_detail = xasprintf("update failed: %s", reason);
+		detail = xasprintf("update failed: %s", reason);
+		rc = lifecycle_container_set(r->env.lc, c, CONTAINER_FAILED, detail, NULL, &err,
+		                             NULL);
+		free(detail);
 	} else {
-		free(c->status_detail);
-		c->status_detail = NULL;
+		rc = lifecycle_container_set(r->env.lc, c, c->status, NULL, NULL, &err, NULL);
 	}
-	if (store_container_save(r->d->store, c, &err) < 0)
+	if (rc < 0)
 		goto rollback;
-	if (store_commit(r->d->store, &err) < 0)
+	if (store_commit(r->env.store, &err) < 0)
 		goto fail;
-	recon_count_update(r, u);
-	recon_event(r, c, "update.failed", "%s", reason);
 	recon_crashpoint(r, "update-failed");
 	recon_kick(r, c->id);
 	return;
 rollback:
-	store_rollback(r->d->store);
+	store_rollback(r->env.store);
 fail:
 	recon_store_failed(ctr, "update failed", &err);
 }
@@ -447,50 +432,50 @@ static void
 recon_update_finish(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
                     struct store_update *u, const struct store_deployment *d)
 {
+	struct update_state done = u->state;
 	struct err err = ERR_INIT;
 
-	u->state.finished = 1;
-	if (store_begin(r->d->store, &err) < 0)
+	done.finished = 1;
+	if (store_begin(r->env.store, &err) < 0)
 		goto fail;
-	if (store_update_save(r->d->store, u, &err) < 0)
+	if (lifecycle_update_set(r->env.lc, c, u, &done, "update.finished", &err,
+	                         "%s update to deployment %s done; it serves now",
+	                         model_update_kind_str(u->kind), d->id) < 0)
 		goto rollback;
 	snprintf(c->deployment_id, sizeof c->deployment_id, "%s", d->id);
-	c->status = CONTAINER_RUNNING;
 	c->debug = d->debug;
-	free(c->status_detail);
-	c->status_detail = NULL;
 	free(c->source_tag);
 	c->source_tag = d->tag != NULL ? xstrdup(d->tag) : NULL;
-	if (store_container_save(r->d->store, c, &err) < 0)
+	if (lifecycle_container_set(r->env.lc, c, CONTAINER_RUNNING, NULL, NULL, &err, NULL) < 0)
 		goto rollback;
 	/* The old version stopped: its secrets' bindings go. */
 	if (u->from_deployment_id[0] != '\0' &&
-	    store_binding_delete_deployment(r->d->store, u->from_deployment_id, &err) < 0)
+	    store_binding_delete_deployment(r->env.store, u->from_deployment_id, &err) < 0)
 		goto rollback;
-	if (store_commit(r->d->store, &err) < 0)
+	if (store_commit(r->env.store, &err) < 0)
 		goto fail;
-	recon_count_update(r, u);
-	recon_event(r, c, "update.finished", "%s update to deployment %s done; it serves now",
-	            model_update_kind_str(u->kind), d->id);
 	recon_crashpoint(r, "finished");
 	recon_kick(r, c->id);
 	return;
 rollback:
-	store_rollback(r->d->store);
+	store_rollback(r->env.store);
 fail:
 	recon_store_failed(ctr, "update finish", &err);
 }
 
-/* Saves u in status s (and phase p); 0 or negative (logged). */
+/* Saves u (of c) in status s and phase p, with an event of kind (may be
+ * NULL) saying msg; 0 or negative (logged). */
 static int
-recon_update_set(struct recon *r, struct recon_ctr *ctr, struct store_update *u,
-                 enum update_status s, enum recreate_phase p)
+recon_update_set(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
+                 struct store_update *u, enum update_status s, enum recreate_phase p,
+                 const char *kind, const char *msg)
 {
+	struct update_state to = u->state;
 	struct err err = ERR_INIT;
 
-	u->state.status = s;
-	u->state.phase = p;
-	if (store_update_save(r->d->store, u, &err) < 0) {
+	to.status = s;
+	to.phase = p;
+	if (lifecycle_update_set(r->env.lc, c, u, &to, kind, &err, "%s", msg) < 0) {
 		recon_store_failed(ctr, "update state", &err);
 		return -1;
 	}
@@ -507,7 +492,7 @@ recon_update(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 	struct err err = ERR_INIT;
 	int64_t drain_ms;
 
-	if (store_deployment_get(r->d->store, u->to_deployment_id, &d, &err) < 0) {
+	if (store_deployment_get(r->env.store, u->to_deployment_id, &d, &err) < 0) {
 		recon_store_failed(ctr, "deployment", &err);
 		return;
 	}
@@ -529,10 +514,10 @@ recon_update(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 		recon_set_detail(r, ctr, c, "stopping the old version");
 		if (recon_retire(r, ctr, enclaves, n, d.id, drain_ms))
 			goto out;
-		if (recon_update_set(r, ctr, u, UPDATE_PENDING, PHASE_DEPLOYING) == 0) {
+		if (recon_update_set(r, ctr, c, u, UPDATE_PENDING, PHASE_DEPLOYING,
+		                     "update.deploying",
+		                     "the old version stopped; deploying the new one") == 0) {
 			recon_set_detail(r, ctr, c, "deploying the new version");
-			recon_event(r, c, "update.deploying",
-			            "the old version stopped; deploying the new one");
 			recon_crashpoint(r, "recreate-stopped");
 			recon_kick(r, c->id);
 		}
@@ -542,39 +527,44 @@ recon_update(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 	case BRINGUP_WORKING: {
 		struct store_enclave *e = recon_enclave_of(enclaves, n, d.id);
 		if (e != NULL && e->state == ENCLAVE_BOOTING && u->state.status == UPDATE_PENDING &&
-		    recon_update_set(r, ctr, u, UPDATE_STARTED, u->state.phase) == 0) {
-			recon_event(r, c, "update.started",
-			            "the new version's enclave runs; health checks in progress");
+		    recon_update_set(r, ctr, c, u, UPDATE_STARTED, u->state.phase, "update.started",
+		                     "the new version's enclave runs; health checks in progress") ==
+		        0)
 			recon_crashpoint(r, "started");
-		}
 		break;
 	}
-	case BRINGUP_READY:
+	case BRINGUP_READY: {
+		struct update_state to;
+
 		if (u->state.status == UPDATE_PENDING &&
-		    recon_update_set(r, ctr, u, UPDATE_STARTED, u->state.phase) < 0)
+		    recon_update_set(r, ctr, c, u, UPDATE_STARTED, u->state.phase, NULL, "") < 0)
 			break;
 		if (u->state.status == UPDATE_STARTED) {
-			if (recon_update_set(r, ctr, u, UPDATE_READY, u->state.phase) < 0)
+			if (recon_update_set(
+			        r, ctr, c, u, UPDATE_READY, u->state.phase, "update.ready",
+			        "the new version is healthy; switching traffic to it") < 0)
 				break;
-			recon_event(r, c, "update.ready",
-			            "the new version is healthy; switching traffic to it");
 			recon_crashpoint(r, "ready");
 		}
 		/* The switch: written first, the route follows on the next step. */
-		u->state.switched = 1;
-		if (store_update_save(r->d->store, u, &err) < 0) {
+		to = u->state;
+		to.switched = 1;
+		if (lifecycle_update_set(r->env.lc, c, u, &to, "update.switched", &err,
+		                         "traffic goes to deployment %s", d.id) < 0) {
 			recon_store_failed(ctr, "switch", &err);
 			break;
 		}
 		recon_crashpoint(r, "switched");
-		recon_event(r, c, "update.switched", "traffic goes to deployment %s", d.id);
 		recon_kick(r, c->id);
 		break;
-	case BRINGUP_FAILED:
+	}
+	case BRINGUP_FAILED: {
+		const char *why = recon_reason_of(enclaves, n, d.id);
+
 		recon_update_fail(r, ctr, c, u,
-		                  ctr->fail_reason != NULL ? ctr->fail_reason
-		                                           : "the new version's enclave failed");
+		                  why != NULL ? why : "the new version's enclave failed");
 		break;
+	}
 	}
 out:
 	config_free(cfg);
@@ -602,7 +592,7 @@ recon_delete(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 		return;
 	}
 	recon_crashpoint(r, "delete-stopped");
-	if (store_container_delete(r->d->store, c->id, &err) < 0) {
+	if (store_container_delete(r->env.store, c->id, &err) < 0) {
 		recon_store_failed(ctr, "delete", &err);
 		return;
 	}
@@ -620,43 +610,39 @@ recon_settle(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 	int serving = e != NULL && (e->state == ENCLAVE_HEALTHY || e->state == ENCLAVE_UNHEALTHY);
 	struct err err = ERR_INIT;
 
+	const char *why;
+	int rc;
+
 	if (c->status == CONTAINER_DEPLOYING) {
 		/* An update was cancelled while the container was deploying. */
-		free(c->status_detail);
-		if (serving) {
-			c->status = CONTAINER_RUNNING;
-			c->status_detail = NULL;
-		} else {
-			c->status = CONTAINER_FAILED;
-			c->status_detail =
-			    xstrdup(u != NULL && u->state.status == UPDATE_CANCELLED
-			                ? "the update was cancelled after the old version stopped; "
-			                  "retry to deploy again"
-			                : "nothing serves; retry to deploy again");
+		if (serving)
+			rc = lifecycle_container_set(r->env.lc, c, CONTAINER_RUNNING, NULL,
+			                             "container.running", &err, "serving");
+		else {
+			why = u != NULL && u->state.status == UPDATE_CANCELLED
+			          ? "the update was cancelled after the old version stopped; "
+			            "retry to deploy again"
+			          : "nothing serves; retry to deploy again";
+			rc = lifecycle_container_set(r->env.lc, c, CONTAINER_FAILED, why,
+			                             "container.failed", &err, "%s", why);
 		}
-		if (store_container_save(r->d->store, c, &err) < 0) {
+		if (rc < 0) {
 			recon_store_failed(ctr, "settle", &err);
 			return;
 		}
-		recon_event(
-		    r, c, c->status == CONTAINER_RUNNING ? "container.running" : "container.failed",
-		    "%s", c->status_detail != NULL ? c->status_detail : "serving");
 		recon_kick(r, c->id);
 		return;
 	}
 	if (c->status == CONTAINER_RUNNING && !serving) {
 		/* The live enclave broke (the monitor or a restart found it). */
-		c->status = CONTAINER_FAILED;
-		free(c->status_detail);
-		c->status_detail =
-		    xstrdup(ctr->fail_reason != NULL
-		                ? ctr->fail_reason
-		                : "the running enclave stopped; retry to deploy again");
-		if (store_container_save(r->d->store, c, &err) < 0) {
+		why = recon_reason_of(enclaves, n, c->deployment_id);
+		if (why == NULL)
+			why = "the running enclave stopped; retry to deploy again";
+		if (lifecycle_container_set(r->env.lc, c, CONTAINER_FAILED, why, "container.failed",
+		                            &err, "%s", why) < 0) {
 			recon_store_failed(ctr, "settle", &err);
 			return;
 		}
-		recon_event(r, c, "container.failed", "%s", c->status_detail);
 		recon_kick(r, c->id);
 		return;
 	}
@@ -675,9 +661,9 @@ recon_step(struct recon *r, struct recon_ctr *ctr)
 	int rc, has_update;
 	size_t n = 0;
 
-	if (r->d->stopping || ctr->busy || now_mono_ms() < ctr->retry_at_ms)
+	if (recon_stopping(r) || ctr->busy || now_mono_ms() < ctr->retry_at_ms)
 		return;
-	rc = store_container_get(r->d->store, ctr->id, &c, &err);
+	rc = store_container_get(r->env.store, ctr->id, &c, &err);
 	if (rc == STORE_ENOTFOUND) {
 		recon_ctr_forget(r, ctr);
 		return;
@@ -686,13 +672,13 @@ recon_step(struct recon *r, struct recon_ctr *ctr)
 		recon_store_failed(ctr, "load", &err);
 		return;
 	}
-	rc = store_update_latest(r->d->store, c.id, &u, &err);
+	rc = store_update_latest(r->env.store, c.id, &u, &err);
 	if (rc < 0 && rc != STORE_ENOTFOUND) {
 		recon_store_failed(ctr, "load update", &err);
 		goto out;
 	}
 	has_update = rc == 0;
-	if (store_enclave_list(r->d->store, c.id, &enclaves, &n, &err) < 0) {
+	if (store_enclave_list(r->env.store, c.id, &enclaves, &n, &err) < 0) {
 		recon_store_failed(ctr, "load enclaves", &err);
 		goto out;
 	}
@@ -764,14 +750,14 @@ recon_kick_all(struct recon *r)
 	struct err err = ERR_INIT;
 	size_t n = 0;
 
-	if (store_container_list(r->d->store, NULL, &v, &n, &err) == 0) {
+	if (store_container_list(r->env.store, NULL, &v, &n, &err) == 0) {
 		for (size_t i = 0; i < n; i++)
 			recon_kick(r, v[i].id);
 		store_container_list_free(v, n);
 	} else {
 		log_error("recon: list containers: %s", err.msg);
 	}
-	if (store_container_list_deleted(r->d->store, &v, &n, &err) == 0) {
+	if (store_container_list_deleted(r->env.store, &v, &n, &err) == 0) {
 		for (size_t i = 0; i < n; i++)
 			recon_kick(r, v[i].id);
 		store_container_list_free(v, n);
@@ -804,7 +790,7 @@ static void
 monitor_work(void *arg)
 {
 	struct monitor_job *job = arg;
-	struct runtime *rt = job->hdr.r->rt;
+	struct runtime *rt = job->hdr.r->env.rt;
 
 	for (size_t i = 0; job->names != NULL && job->names[i] != NULL; i++) {
 		struct enclave *e = NULL;
@@ -837,8 +823,8 @@ monitor_done(void *arg)
 
 	recon_job_done(&job->hdr);
 	r->monitoring = 0;
-	if (r->d->stopping || job->broken == NULL ||
-	    store_enclave_list_live(r->d->store, &live, &n, &err) < 0)
+	if (recon_stopping(r) || job->broken == NULL ||
+	    store_enclave_list_live(r->env.store, &live, &n, &err) < 0)
 		goto out;
 	for (size_t i = 0; job->broken[i] != NULL; i++) {
 		for (size_t j = 0; j < n; j++) {
@@ -850,10 +836,8 @@ monitor_done(void *arg)
 				continue;
 			log_warn("enclave %s: %s", e->name, job->why[i]);
 			ctr = recon_ctr_get(r, e->container_id);
-			free(ctr->fail_reason);
-			ctr->fail_reason = xstrdup(job->why[i]);
-			e->state = ENCLAVE_FAILED;
-			if (store_enclave_save(r->d->store, e, &err) < 0) {
+			if (lifecycle_enclave_set(r->env.lc, e, ENCLAVE_FAILED, job->why[i], &err) <
+			    0) {
 				log_error("enclave %s: %s", e->name, err.msg);
 				err_clear(&err);
 			}
@@ -874,7 +858,7 @@ recon_monitor(struct recon *r)
 	struct err err = ERR_INIT;
 	size_t n = 0;
 
-	if (r->monitoring || store_enclave_list_live(r->d->store, &live, &n, &err) < 0)
+	if (r->monitoring || store_enclave_list_live(r->env.store, &live, &n, &err) < 0)
 		return;
 	job = xcalloc(1, sizeof *job);
 	job->hdr.free = monitor_job_free;
@@ -899,7 +883,7 @@ recon_on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (r->d->stopping)
+	if (recon_stopping(r))
 		return;
 	recon_router_tick(r);
 	if (++r->timer_count % resync_every == 0) {
@@ -915,63 +899,40 @@ recon_on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 int
-recon_new(struct berthd *d, struct recon **out, struct err *err)
+recon_new(const struct recon_env *env, struct recon **out, struct err *err)
 {
 	struct recon *r = xcalloc(1, sizeof *r);
-	struct runtime_settings rs = {0};
-	char *images = NULL, *run = NULL, *oci_root = NULL, *netns_dir = NULL, hex[65];
+	const struct recon_settings *s = &env->settings;
+	char *images = NULL;
 	int rc = -1;
 
-	r->d = d;
-	rs.state_dir = d->settings.state_dir;
-	rs.oci_runtime = d->settings.runtime;
-	rs.subnet = d->settings.subnet;
-	rs.bridge = d->settings.bridge;
-	/* The runtime's state lives in a run directory of this state directory
-	 * alone, so that two berthd never take each other's enclaves. */
-	sha256_hex(d->settings.state_dir, strlen(d->settings.state_dir), hex);
-	run = xasprintf("/run/berth/%.12s", hex);
-	oci_root = xasprintf("%s/oci", run);
-	netns_dir = xasprintf("%s/netns", run);
-	rs.oci_root = oci_root;
-	rs.netns_dir = netns_dir;
-	rs.gpus_simulated = d->settings.gpus > 0 ? d->settings.gpus : 0;
-	rs.isolation = d->settings.isolation;
-	/* The API asks which levels work from the loop: find out now. */
-	rs.probe_isolation = 1;
-	if (runtime_open(&rs, &r->rt, err) < 0) {
-		err_wrap(err, "runtime");
-		goto out;
-	}
-	r->host_gpus = runtime_gpus(r->rt)->count;
-	images = xasprintf("%s/images", d->settings.state_dir);
+	r->env = *env;
+	r->host_gpus = runtime_gpus(r->env.rt)->count;
+	images = xasprintf("%s/images", s->state_dir);
 	if (image_cache_open(images, &r->images, err) < 0) {
 		err_wrap(err, "image cache");
 		goto out;
 	}
-	r->rootfs_dir = xasprintf("%s/rootfs", d->settings.state_dir);
+	r->rootfs_dir = xasprintf("%s/rootfs", s->state_dir);
 	if (mkdir_p(r->rootfs_dir, 0700, err) < 0)
 		goto out;
-	r->image_settings.insecure_hosts = d->settings.insecure_registries;
-	r->image_settings.connect_s = d->settings.fetch_connect_s;
-	r->image_settings.idle_s = d->settings.fetch_idle_s;
-	r->image_settings.timeout_ms = (int64_t)d->settings.pull_timeout_s * 1000;
-	r->image_settings.cancel = &d->stopping;
-	image_cache_set_unpack_caps(r->images, d->settings.image_max_bytes,
-	                            d->settings.image_max_entries);
-	r->router.socket = d->settings.router_socket;
+	r->image_settings.insecure_hosts = s->insecure_registries;
+	r->image_settings.connect_s = s->pull_connect_s;
+	r->image_settings.idle_s = s->pull_idle_s;
+	r->image_settings.timeout_ms = s->pull_timeout_ms;
+	r->image_settings.cancel = env->stopping;
+	image_cache_set_unpack_caps(r->images, s->image_max_bytes, s->image_max_entries);
+	r->router.socket = s->router_socket;
 	r->crash_at = getenv("BERTH_CRASH_AT");
-	r->tick = event_new(d->base, -1, 0, recon_on_tick, r);
-	r->timer = event_new(d->base, -1, EV_PERSIST, recon_on_timer, r);
-	log_info("runtime %s, %d GPU%s%s", runtime_oci_name(r->rt), r->host_gpus,
+	r->tick = event_new(env->base, -1, 0, recon_on_tick, r);
+	r->timer = event_new(env->base, -1, EV_PERSIST, recon_on_timer, r);
+	log_info("runtime %s, %d GPU%s%s", runtime_oci_name(r->env.rt), r->host_gpus,
 	         r->host_gpus == 1 ? "" : "s",
-	         runtime_gpus(r->rt)->simulated ? " (simulated: scheduling only, no devices)" : "");
+	         runtime_gpus(r->env.rt)->simulated ? " (simulated: scheduling only, no devices)"
+	                                            : "");
 	rc = 0;
 out:
 	free(images);
-	free(run);
-	free(oci_root);
-	free(netns_dir);
 	*out = r;
 	return rc;
 }
@@ -987,11 +948,11 @@ recon_adopt_all(struct recon *r)
 	char **names = NULL;
 	size_t n = 0;
 
-	if (store_enclave_list_live(r->d->store, &live, &n, &err) < 0) {
+	if (store_enclave_list_live(r->env.store, &live, &n, &err) < 0) {
 		log_error("recon: list live enclaves: %s", err.msg);
 		return;
 	}
-	if (enclave_list(r->rt, &names, &err) < 0) {
+	if (enclave_list(r->env.rt, &names, &err) < 0) {
 		log_error("recon: list the runtime's enclaves: %s", err.msg);
 		err_clear(&err);
 	}
@@ -1003,7 +964,7 @@ recon_adopt_all(struct recon *r)
 		if (known)
 			continue;
 		log_info("recon: removing orphan enclave %s", names[i]);
-		if (enclave_destroy(r->rt, names[i], &err) < 0) {
+		if (enclave_destroy(r->env.rt, names[i], &err) < 0) {
 			log_error("recon: orphan %s: %s", names[i], err.msg);
 			err_clear(&err);
 		}
@@ -1014,8 +975,8 @@ recon_adopt_all(struct recon *r)
 
 		if (e->state != ENCLAVE_HEALTHY && e->state != ENCLAVE_UNHEALTHY)
 			continue; /* creating/booting/stopping: their steps resume them */
-		if (enclave_adopt(r->rt, e->name, &enc, &err) == 0 &&
-		    enclave_state(r->rt, enc, &err) == 0 &&
+		if (enclave_adopt(r->env.rt, e->name, &enc, &err) == 0 &&
+		    enclave_state(r->env.rt, enc, &err) == 0 &&
 		    enclave_observed(enc) == ENCLAVE_OBSERVED_RUNNING) {
 			log_info("recon: adopted enclave %s at %s", e->name,
 			         e->address != NULL ? e->address : "?");
@@ -1023,8 +984,7 @@ recon_adopt_all(struct recon *r)
 			log_warn("recon: enclave %s is not running any more%s%s", e->name,
 			         err_isset(&err) ? ": " : "", err.msg);
 			err_clear(&err);
-			e->state = ENCLAVE_FAILED;
-			if (store_enclave_save(r->d->store, e, &err) < 0) {
+			if (lifecycle_enclave_set(r->env.lc, e, ENCLAVE_FAILED, NULL, &err) < 0) {
 				log_error("recon: %s", err.msg);
 				err_clear(&err);
 			}
@@ -1070,13 +1030,6 @@ recon_free(struct recon *r)
 		event_free(r->timer);
 	strv_free(r->kicked);
 	image_cache_close(r->images);
-	runtime_close(r->rt);
 	free(r->rootfs_dir);
 	free(r);
-}
-
-struct runtime *
-recon_runtime(const struct recon *r)
-{
-	return r->rt;
 }

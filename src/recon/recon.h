@@ -4,19 +4,62 @@
  * drains, stops. Every transition is written to the store before its side
  * effect; side effects are idempotent and named from the deployment, so a
  * restart resumes where it stopped (DESIGN.md, "How a change flows").
- * Loop thread only; blocking work runs on the daemon's workq.
+ * Loop thread only; blocking work runs on the work queues it is given.
+ *
+ * The reconciler knows nothing of berthd: recon_new() is handed everything it
+ * uses (struct recon_env), so it can be built and driven on its own.
  */
 #ifndef BERTH_RECON_H
 #define BERTH_RECON_H
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 #include "common/err.h"
 
-struct berthd;
+struct event_base;
+struct eventlog;
+struct lifecycle;
 struct recon;
 struct runtime;
+struct secret_key;
+struct store;
+struct workq;
 
-/* A reconciler for the daemon d (borrowed). */
-int recon_new(struct berthd *d, struct recon **out, struct err *err);
+/* How the reconciler reaches what it does not own. Strings are borrowed. */
+struct recon_settings {
+	const char *state_dir; /* images/, rootfs/, the router's log and pid file */
+	const char *domain;    /* container hosts are <name>.<org>.<domain> */
+	/* berth-router: found on its admin socket, or started. */
+	const char *router_socket;
+	const char *router_bin; /* NULL: berth-router beside this program */
+	const char *router_addr;
+	int router_port;
+	char *const *router_flags; /* strv of "NAME=VALUE", or NULL */
+	/* Image pulls. */
+	char *const *insecure_registries; /* strv of HOST:PORT, or NULL */
+	long pull_connect_s, pull_idle_s;
+	int64_t pull_timeout_ms;
+	uint64_t image_max_bytes, image_max_entries;
+};
+
+struct recon_env {
+	struct event_base *base;      /* the loop the reconciler runs in */
+	struct store *store;          /* the loop thread's handle */
+	struct workq *workq;          /* runtime steps: boots' last part, stops, router pushes */
+	struct workq *fetchq;         /* pulls, keyed by registry host */
+	struct workq *healthq;        /* health checks and the monitor */
+	struct runtime *rt;           /* the host runtime */
+	struct eventlog *events;      /* where container events go */
+	struct lifecycle *lc;         /* sets statuses and states (on store and events) */
+	const struct secret_key *key; /* opens the values of bound secrets */
+	const _Atomic int *stopping;  /* non-zero: the owner stops; finish nothing new */
+	struct recon_settings settings;
+};
+
+/* A reconciler on env (copied; everything it points to is borrowed and
+ * outlives the reconciler). */
+int recon_new(const struct recon_env *env, struct recon **out, struct err *err);
 
 /* Adopts running enclaves, removes orphans, resumes every unfinished update
  * and pending delete; then keeps reconciling. */
@@ -25,10 +68,6 @@ int recon_start(struct recon *r, struct err *err);
 /* The desired state of container_id changed (created, updated, cancelled,
  * deleted): look at it again soon. */
 void recon_kick(struct recon *r, const char *container_id);
-
-/* The host runtime r drives (borrowed, r's lifetime), for what the API asks
- * of it: which isolation levels this host offers. */
-struct runtime *recon_runtime(const struct recon *r);
 
 /* Frees r; running enclaves are left running. */
 void recon_free(struct recon *r);

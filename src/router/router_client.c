@@ -138,8 +138,8 @@ request_ok(const char *socket_path, const char *method, const char *path, const 
 	j = json_loads(resp, 0, NULL);
 	if (status != 200) {
 		const char *msg = json_string_value(json_object_get(j, "error"));
-		rc = err_make(err, status == 404 ? ENOENT : 0, "router: %s %s: %d %s", method, path,
-		              status, msg ? msg : resp);
+		err_make(err, 0, "router: %s %s: %d %s", method, path, status, msg ? msg : resp);
+		rc = status == 404 ? ROUTER_CLIENT_ENOTFOUND : -1;
 	} else if (j == NULL) {
 		rc = err_make(err, 0, "router: %s %s: the answer is not JSON", method, path);
 	} else if (out != NULL) {

@@ -4,9 +4,14 @@
 #ifndef BERTH_ROUTER_CLIENT_H
 #define BERTH_ROUTER_CLIENT_H
 
+#include <errno.h>
 #include <jansson.h>
 
 #include "common/err.h"
+
+/* What a call returns when the router answered that it has no such route
+ * (404); every other failure (unreachable, refused, garbage) is -1. */
+#define ROUTER_CLIENT_ENOTFOUND (-ENOENT)
 
 /* Makes one request (body may be NULL). Returns 0 with the HTTP status and the
  * response body (owned by the caller, NUL-terminated), or -1 with err when the
@@ -22,7 +27,8 @@ int router_client_push_table(const char *socket_path, const json_t *table, struc
 int router_client_set_route(const char *socket_path, const char *host, const json_t *route,
                             struct err *err);
 
-/* Removes the route of host. Returns 0 or -1 with err. */
+/* Removes the route of host. Returns 0, ROUTER_CLIENT_ENOTFOUND when the
+ * router has none, or -1 with err. */
 int router_client_delete_route(const char *socket_path, const char *host, struct err *err);
 
 /* Reads the per-upstream counters: {"generation": N, "upstreams": [{"host",

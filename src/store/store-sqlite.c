@@ -165,6 +165,8 @@ static const char *const migrations[] = {
     "CREATE TRIGGER event_append_only BEFORE UPDATE ON event"
     "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
     "CREATE INDEX event_container ON event(container_id, id);",
+    /* 5: why an enclave failed, so a restarted berthd still says why. */
+    "ALTER TABLE enclave ADD COLUMN reason TEXT;",
 };
 
 #define CONTAINER_COLS                                                                             \
@@ -176,7 +178,8 @@ static const char *const migrations[] = {
 #define UPDATE_COLS                                                                                \
 	"id, container_id, kind, strategy, status, phase, from_deployment_id, "                    \
 	"to_deployment_id, error, health_log, created_at, switched_at, finished_at"
-#define ENCLAVE_COLS "id, container_id, deployment_id, name, state, address, created_at, updated_at"
+#define ENCLAVE_COLS                                                                               \
+	"id, container_id, deployment_id, name, state, address, created_at, updated_at, reason"
 
 /* The statements, prepared once on first use and kept for the store's life. */
 enum stmt_id {
@@ -267,14 +270,14 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_UPDATE_UPDATE] = "UPDATE \"update\" SET status = ?2, phase = ?3, error = ?4,"
                         " health_log = ?5, switched_at = ?6, finished_at = ?7 WHERE id = ?1",
     [S_ENCLAVE_INSERT] = "INSERT INTO enclave (" ENCLAVE_COLS ")"
-                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [S_ENCLAVE_GET] = "SELECT " ENCLAVE_COLS " FROM enclave WHERE id = ?1",
     [S_ENCLAVE_LIST] = "SELECT " ENCLAVE_COLS " FROM enclave WHERE container_id = ?1"
                        " ORDER BY created_at, rowid",
     [S_ENCLAVE_LIVE] = "SELECT " ENCLAVE_COLS " FROM enclave WHERE state <> 'stopped'"
                        " ORDER BY created_at, rowid",
-    [S_ENCLAVE_UPDATE] = "UPDATE enclave SET state = ?2, address = ?3, updated_at = ?4"
-                         " WHERE id = ?1",
+    [S_ENCLAVE_UPDATE] = "UPDATE enclave SET state = ?2, address = ?3, updated_at = ?4,"
+                         " reason = ?5 WHERE id = ?1",
     [S_ENCLAVE_DELETE] = "DELETE FROM enclave WHERE id = ?1",
     [S_SECRET_UPSERT] = "INSERT INTO secret (id, org_id, name, sealed, nonce, created_at,"
                         " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
@@ -1046,6 +1049,7 @@ row_enclave(sqlite3_stmt *st, void *out, struct err *err)
 	e->address = col_dup(st, 5);
 	e->created_at = col_int(st, 6);
 	e->updated_at = col_int(st, 7);
+	e->reason = col_dup(st, 8);
 	if (model_enclave_state_parse(col_str(st, 4), &e->state) < 0) {
 		int rc = bad_value(err, "enclave", "state", col_str(st, 4));
 
@@ -1078,6 +1082,7 @@ sq_enclave_create(struct store *st, const struct store_enclave *e, struct err *e
 	bind_text(q, 6, e->address);
 	bind_int(q, 7, e->created_at);
 	bind_int(q, 8, e->updated_at);
+	bind_text(q, 9, e->reason);
 	rc = step_done(s, q, "insert enclave", err);
 	if (rc < 0 && failed_unique(s))
 		rc = fail(err, STORE_ECONFLICT, "enclave %s exists and is not stopped",
@@ -1126,6 +1131,7 @@ sq_enclave_put(struct store *st, const struct store_enclave *e, struct err *err)
 	bind_text(q, 2, model_enclave_state_str(e->state));
 	bind_text(q, 3, e->address);
 	bind_int(q, 4, e->updated_at);
+	bind_text(q, 5, e->reason);
 	rc = change_one(s, q, "enclave", err);
 	if (rc < 0 && failed_unique(s))
 		rc = fail(err, STORE_ECONFLICT, "another enclave named %s is not stopped",

@@ -88,6 +88,7 @@ struct store_enclave {
 	char *name; /* owned; derived from the deployment (model_enclave_name()) */
 	enum enclave_state state;
 	char *address; /* owned or NULL: "10.88.0.5:8000" once known */
+	char *reason;  /* owned or NULL: why it failed (kept as it stops) */
 	int64_t created_at;
 	int64_t updated_at;
 };

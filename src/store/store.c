@@ -567,6 +567,7 @@ store_enclave_clear(struct store_enclave *e)
 {
 	free(e->name);
 	free(e->address);
+	free(e->reason);
 	memset(e, 0, sizeof *e);
 }
 

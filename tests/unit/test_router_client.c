@@ -107,7 +107,11 @@ test_push_set_counters(void **state)
 	json_decref(c);
 
 	assert_int_equal(router_client_delete_route(f->sock, "b.example.com", &err), 0);
-	assert_int_equal(router_client_delete_route(f->sock, "b.example.com", &err), -ENOENT);
+	assert_int_equal(router_client_delete_route(f->sock, "b.example.com", &err),
+	                 ROUTER_CLIENT_ENOTFOUND);
+	/* by its code, not its words: a host with 404 in its name is no answer */
+	assert_int_equal(router_client_delete_route(f->sock, "x404.example.com", &err),
+	                 ROUTER_CLIENT_ENOTFOUND);
 	err_clear(&err);
 	/* a bad route is refused, with the reason */
 	json_object_set_new(route, "mode", json_string("sideways"));
@@ -127,6 +131,10 @@ test_unreachable(void **state)
 	assert_true(router_client_get_counters("/nonexistent/berth.sock", &c, &err) < 0);
 	assert_null(c);
 	assert_non_null(strstr(err.msg, "/nonexistent/berth.sock"));
+	err_clear(&err);
+	/* A router that is not there has not deleted anything. */
+	assert_int_equal(
+	    router_client_delete_route("/nonexistent/berth.sock", "a.example.com", &err), -1);
 }
 
 int

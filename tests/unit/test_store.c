@@ -480,6 +480,7 @@ test_deployment_isolation(void **state)
 	                                   "ALTER TABLE container DROP COLUMN pending;"
 	                                   "DROP INDEX event_container;"
 	                                   "ALTER TABLE event DROP COLUMN container_id;"
+	                                   "ALTER TABLE enclave DROP COLUMN reason;"
 	                                   "PRAGMA user_version = 1"),
 	                 SQLITE_OK);
 	assert_int_equal(store_open_sqlite(f->path, &again, &err), 0);
@@ -710,10 +711,17 @@ test_enclaves(void **state)
 	assert_int_equal(store_enclave_list_live(f->st, &v, &n, &err), 0);
 	assert_int_equal(n, 1);
 	store_enclave_list_free(v, n);
+	/* Why it failed is kept as it stops. */
+	e.state = ENCLAVE_FAILED;
+	e.reason = xstrdup("health check 1 failed: exit code 1");
+	assert_int_equal(store_enclave_save(f->st, &e, &err), 0);
 	e.state = ENCLAVE_STOPPING;
 	assert_int_equal(store_enclave_save(f->st, &e, &err), 0);
 	e.state = ENCLAVE_STOPPED;
 	assert_int_equal(store_enclave_save(f->st, &e, &err), 0);
+	assert_int_equal(store_enclave_get(f->st, e.id, &got, &err), 0);
+	assert_string_equal(got.reason, "health check 1 failed: exit code 1");
+	store_enclave_clear(&got);
 	assert_int_equal(store_enclave_list_live(f->st, &v, &n, &err), 0);
 	assert_int_equal(n, 0);
 	store_enclave_list_free(v, n);
@@ -727,6 +735,7 @@ test_enclaves(void **state)
 	again = e;
 	again.name = name;
 	again.address = NULL;
+	again.reason = NULL;
 	again.state = ENCLAVE_CREATING;
 	assert_int_equal(store_enclave_create(f->st, &again, &err), 0);
 	assert_int_equal(store_enclave_list(f->st, c.id, &v, &n, &err), 0);

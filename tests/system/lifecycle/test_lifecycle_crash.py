@@ -79,3 +79,31 @@ def test_recreate_survives_a_crash_at(step, gpu_berthd, registry):
     while len(enclaves(b)) != 1 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert len(enclaves(b)) == 1, enclaves(b)
+
+
+def test_a_restarted_berthd_still_says_why_the_enclave_failed(berthd, registry):
+    """The reason is persisted with the enclave's failure: berthd killed right
+    after it, the container's status says the health check's reason, not a
+    generic one."""
+    b = berthd
+    check = {"test": ["CMD-SHELL", "echo not ready yet; exit 1"], "interval": "1s",
+             "retries": 1}
+    cfg = config_text(registry.images["hello:v1"], healthcheck=check,
+                      deploy={"health-timeout": "4s"})
+    b.kill(signal.SIGTERM)
+    b.start(env={"BERTH_CRASH_AT": "enclave-failed"})
+    status, c = b.call("POST", "/containers", {"name": "sick", "config": cfg})
+    assert status == 202, c
+    try:
+        b.proc.wait(90)
+    except Exception:
+        raise AssertionError("berthd did not reach enclave-failed:\n" + b.read_log()[-3000:])
+    assert b.proc.returncode == -signal.SIGKILL, b.read_log()[-3000:]
+    b.log.close()
+    b.start()
+    c = b.wait_status("sick", "failed", timeout=60)
+    assert "not ready yet" in (c["status_detail"] or ""), c
+    deadline = time.monotonic() + 30
+    while enclaves(b) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert enclaves(b) == [], enclaves(b)
