@@ -1,5 +1,6 @@
 /* cli: what the commands of `berth` share: argument parsing, reaching the
  * API, printing its errors. */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +20,7 @@ opt_find(const struct cli_opt *opts, const char *name, size_t n)
 {
 	int i;
 
-	for (i = 0; opts[i].name != NULL; i++)
+	for (i = 0; opts != NULL && opts[i].name != NULL; i++)
 		if (strlen(opts[i].name) == n && strncmp(opts[i].name, name, n) == 0)
 			return i;
 	return -1;
@@ -32,13 +33,15 @@ cli_args_parse(struct cli_args *a, const struct cli_opt *opts, int max_pos, int 
 	int i, k, options = 1;
 
 	memset(a, 0, sizeof(*a));
+	a->opts = opts;
+	a->pos = xcalloc((size_t)argc + 1, sizeof *a->pos);
 	for (i = 1; i < argc; i++) {
 		const char *arg = argv[i], *eq, *val = NULL, **global = NULL;
 		int takes_value = 1;
 		size_t n;
 
 		if (!options || arg[0] != '-' || arg[1] == '\0') {
-			if (a->npos >= max_pos || a->npos >= CLI_MAX_POS)
+			if (max_pos >= 0 && a->npos >= max_pos)
 				return err_make(err, 0, "unexpected argument \"%s\"", arg);
 			a->pos[a->npos++] = arg;
 			continue;
@@ -79,6 +82,38 @@ cli_args_parse(struct cli_args *a, const struct cli_opt *opts, int max_pos, int 
 	return 0;
 }
 
+/* The index of option name in a's table; a name the table lacks is a bug
+ * of the command asking. */
+static int
+opt_index(const struct cli_args *a, const char *name)
+{
+	int k = opt_find(a->opts, name, strlen(name));
+
+	if (k < 0 || k >= CLI_MAX_OPTS) {
+		fprintf(stderr, "berth: bug: no option %s in the command's table\n", name);
+		abort();
+	}
+	return k;
+}
+
+int
+cli_flag(const struct cli_args *a, const char *name)
+{
+	return a->seen[opt_index(a, name)];
+}
+
+const char *
+cli_value(const struct cli_args *a, const char *name)
+{
+	return a->value[opt_index(a, name)];
+}
+
+char *const *
+cli_list(const struct cli_args *a, const char *name)
+{
+	return a->list[opt_index(a, name)];
+}
+
 void
 cli_args_free(struct cli_args *a)
 {
@@ -88,6 +123,51 @@ cli_args_free(struct cli_args *a)
 		strv_free(a->list[i]);
 		a->list[i] = NULL;
 	}
+	free(a->pos);
+	a->pos = NULL;
+}
+
+int
+cli_usage_error(struct cli_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(ctx->err, "berth %s %s: ", ctx->group->name, ctx->cmd->name);
+	va_start(ap, fmt);
+	vfprintf(ctx->err, fmt, ap);
+	va_end(ap);
+	fputc('\n', ctx->err);
+	cli_usage(ctx->err, ctx->group, ctx->cmd);
+	return CLI_EXIT_USAGE;
+}
+
+const struct cli_cmd *
+cli_cmd_find(const struct cli_group *group, const char *name)
+{
+	for (size_t i = 0; i < group->n_cmds; i++)
+		if (strcmp(group->cmds[i].name, name) == 0)
+			return &group->cmds[i];
+	return NULL;
+}
+
+int
+cli_run(struct cli_ctx *ctx, const struct cli_group *group, const struct cli_cmd *cmd, int argc,
+        char **argv)
+{
+	struct err err = ERR_INIT;
+	struct cli_args a;
+	int rc;
+
+	ctx->group = group;
+	ctx->cmd = cmd;
+	if (cli_args_parse(&a, cmd->opts, cmd->many ? -1 : cmd->pos != NULL, argc, argv, &err) < 0)
+		rc = cli_usage_error(ctx, "%s", err.msg);
+	else if (cmd->pos != NULL && a.npos == 0)
+		rc = cli_usage_error(ctx, "no %s given", cmd->pos);
+	else
+		rc = cmd->run(ctx, &a);
+	cli_args_free(&a);
+	return rc;
 }
 
 int

@@ -21,34 +21,20 @@ enum {
 };
 
 /* What every command gets: where to write, and the global flags. */
+struct cli_group;
+struct cli_cmd;
+struct cli_args;
+
 struct cli_ctx {
 	FILE *out;         /* borrowed: results */
 	FILE *err;         /* borrowed: errors and progress */
 	FILE *in;          /* borrowed: input (secret values, confirmations) */
 	const char *url;   /* borrowed: `berth --url U GROUP ...`, or NULL */
 	const char *token; /* borrowed: `berth --token T GROUP ...`, or NULL */
+	/* The command running (cli_run() sets them), for its usage errors. */
+	const struct cli_group *group;
+	const struct cli_cmd *cmd;
 };
-
-struct cli_cmd {
-	const char *name;    /* "validate" */
-	const char *args;    /* "[--json] FILE...", for usage lines */
-	const char *summary; /* one line for `berth help` */
-	const char *help;    /* more lines for `berth GROUP CMD --help`, or NULL */
-	/* Runs the command; argv[0] is the command name. Returns a CLI_EXIT_*. */
-	int (*run)(struct cli_ctx *ctx, int argc, char **argv);
-};
-
-struct cli_group {
-	const char *name;           /* "config" */
-	const char *summary;        /* one line for `berth help` */
-	const struct cli_cmd *cmds; /* the group's commands */
-	size_t n_cmds;
-};
-
-/* Prints the usage line of cmd in group to f. */
-void cli_usage(FILE *f, const struct cli_group *group, const struct cli_cmd *cmd);
-
-/* ---- arguments ---- */
 
 enum cli_opt_kind {
 	CLI_OPT_FLAG,  /* --yes */
@@ -62,28 +48,80 @@ struct cli_opt {
 	enum cli_opt_kind kind;
 };
 
-#define CLI_MAX_OPTS 16
-#define CLI_MAX_POS  4
+/* A command: its words, its arguments and what runs it (tmux's cmd_entry).
+ * cli_run() parses the command line against .opts and .pos once; the
+ * command reads the result by option name. */
+struct cli_cmd {
+	const char *name;           /* "validate" */
+	const char *args;           /* "[--json] FILE...", for usage lines */
+	const char *summary;        /* one line for `berth help` */
+	const char *help;           /* more lines for `berth GROUP CMD --help`, or NULL */
+	const struct cli_opt *opts; /* its options, ended by {NULL}; NULL for none */
+	/* Its positional argument, for the error when it is missing ("container
+	 * name": "no container name given"); NULL when it takes none. With
+	 * .many, one or more are taken. */
+	const char *pos;
+	int many;
+	/* Runs the command on its parsed arguments. Returns a CLI_EXIT_*. */
+	int (*run)(struct cli_ctx *ctx, const struct cli_args *a);
+};
 
-/* A command line parsed against a table of cli_opt, indexed like the table. */
+struct cli_group {
+	const char *name;           /* "config" */
+	const char *summary;        /* one line for `berth help` */
+	const struct cli_cmd *cmds; /* the group's commands */
+	size_t n_cmds;
+};
+
+/* Prints the usage line of cmd in group to f. */
+void cli_usage(FILE *f, const struct cli_group *group, const struct cli_cmd *cmd);
+
+/* Runs cmd of group on argv (argv[0] is the command's name): parses it,
+ * prints a usage mistake, else calls cmd->run. Returns a CLI_EXIT_*. */
+int cli_run(struct cli_ctx *ctx, const struct cli_group *group, const struct cli_cmd *cmd, int argc,
+            char **argv);
+
+/* The command of group named name, or NULL. */
+const struct cli_cmd *cli_cmd_find(const struct cli_group *group, const char *name);
+
+/* Prints "berth GROUP CMD: <msg>" and the usage line of the running command
+ * to ctx->err. Returns CLI_EXIT_USAGE. */
+int cli_usage_error(struct cli_ctx *ctx, const char *fmt, ...) BERTH_PRINTF(2, 3);
+
+/* ---- arguments ---- */
+
+#define CLI_MAX_OPTS 16
+
+/* A command line parsed against a table of cli_opt. */
 struct cli_args {
+	const struct cli_opt *opts;      /* borrowed: the table it was parsed against */
 	int seen[CLI_MAX_OPTS];          /* how many times each option was given */
 	const char *value[CLI_MAX_OPTS]; /* VALUE options: the last value, borrowed from argv */
 	char **list[CLI_MAX_OPTS];       /* LIST options: every value, owned strv */
-	const char *pos[CLI_MAX_POS];    /* positional arguments, borrowed from argv */
+	const char **pos;                /* owned array of positional arguments (borrowed) */
 	int npos;
 	const char *url;   /* --url, which every command takes; borrowed */
 	const char *token; /* --token, likewise */
 };
 
-/* Parses argv[1..argc) against opts (at most CLI_MAX_OPTS, ended by {NULL})
- * into a, accepting at most max_pos positional arguments; `--` ends the
- * options. Returns 0, or -1 with the usage mistake in err. Free a with
- * cli_args_free() either way. */
+/* Parses argv[1..argc) against opts (at most CLI_MAX_OPTS, ended by {NULL};
+ * NULL for none) into a, accepting at most max_pos positional arguments (-1:
+ * any number); `--` ends the options. Returns 0, or -1 with the usage
+ * mistake in err. Free a with cli_args_free() either way. */
 int cli_args_parse(struct cli_args *a, const struct cli_opt *opts, int max_pos, int argc,
                    char **argv, struct err *err);
 
-/* Frees the lists of a. */
+/* How many times option name (of a's table: a name it lacks is a bug) was
+ * given. */
+int cli_flag(const struct cli_args *a, const char *name);
+
+/* The last value of option name, or NULL when it was not given. */
+const char *cli_value(const struct cli_args *a, const char *name);
+
+/* Every value of list option name, a strv, or NULL when none was given. */
+char *const *cli_list(const struct cli_args *a, const char *name);
+
+/* Frees what a owns. */
 void cli_args_free(struct cli_args *a);
 
 /* ---- the API ---- */
@@ -106,36 +144,6 @@ void cli_print_json(FILE *f, const json_t *v);
 const char *cli_json_str(const json_t *obj, const char *key);
 
 /* ---- request bodies (cmd-container.c), apart so the unit tests reach them ---- */
-
-/* The options of `container create`, in the order of its option table. */
-enum {
-	CREATE_REPO,
-	CREATE_TAG,
-	CREATE_CONFIG,
-	CREATE_DEBUG,
-	CREATE_SECRET,
-	CREATE_ENV,
-	CREATE_WAIT,
-	CREATE_JSON,
-};
-
-/* The options of `container update`, likewise. */
-enum {
-	UPDATE_TAG,
-	UPDATE_EDIT_CONFIG,
-	UPDATE_PROMOTE,
-	UPDATE_RETRY,
-	UPDATE_CONFIG,
-	UPDATE_SECRET,
-	UPDATE_ENV,
-	UPDATE_DEBUG,
-	UPDATE_NO_DEBUG,
-	UPDATE_NO_WAIT,
-	UPDATE_JSON,
-};
-
-extern const struct cli_opt cli_create_opts[];
-extern const struct cli_opt cli_update_opts[];
 
 /* The body of POST /containers from parsed `container create` arguments
  * (the --config file is read). Returns 0 with *out owned; -1 with err for a

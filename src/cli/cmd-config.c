@@ -4,41 +4,22 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/util.h"
 #include "config/config.h"
 
-static int
-config_validate(struct cli_ctx *ctx, int argc, char **argv)
-{
-	int i, json = 0, nfiles = 0, bad = 0, opts = 1;
+static const struct cli_opt validate_opts[] = {{"--json", CLI_OPT_FLAG}, {NULL, 0}};
 
-	for (i = 1; i < argc; i++) {
-		if (opts && strcmp(argv[i], "--json") == 0) {
-			json = 1;
-		} else if (opts && strcmp(argv[i], "--") == 0) {
-			opts = 0;
-		} else if (opts && argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(ctx->err, "berth config validate: unknown option %s\n", argv[i]);
-			return CLI_EXIT_USAGE;
-		} else {
-			nfiles++;
-		}
-	}
-	if (nfiles == 0) {
-		fprintf(ctx->err, "berth config validate: no file given\n");
-		return CLI_EXIT_USAGE;
-	}
-	for (i = 1, opts = 1; i < argc; i++) {
+static int
+config_validate(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	int json = cli_flag(a, "--json"), bad = 0;
+
+	for (int i = 0; i < a->npos; i++) {
 		struct config_errors errs = {0};
 		struct config *c = NULL;
 		char *text;
 
-		if (opts && strcmp(argv[i], "--") == 0) {
-			opts = 0;
-			continue;
-		}
-		if (opts && strcmp(argv[i], "--json") == 0)
-			continue;
-		if (config_load(argv[i], &c, &errs) < 0) {
+		if (config_load(a->pos[i], &c, &errs) < 0) {
 			text = config_errors_format(&errs);
 			fputs(text, ctx->err);
 			free(text);
@@ -51,7 +32,7 @@ config_validate(struct cli_ctx *ctx, int argc, char **argv)
 			fprintf(ctx->out, "%s\n", text);
 			free(text);
 		} else {
-			fprintf(ctx->out, "%s: ok sha256:%s\n", argv[i], c->config_sha256);
+			fprintf(ctx->out, "%s: ok sha256:%s\n", a->pos[i], c->config_sha256);
 		}
 		if (c->warnings.n > 0 && (text = config_errors_format(&c->warnings)) != NULL) {
 			fputs(text, ctx->err);
@@ -72,6 +53,9 @@ static const struct cli_cmd config_cmds[] = {
                 "canonical form), or its errors as file:line:col: key: sentence on\n"
                 "stderr. --json prints the parsed, normalised config instead.\n"
                 "Exits 0 only when every file is valid.",
+        .opts = validate_opts,
+        .pos = "file",
+        .many = 1,
         .run = config_validate,
     },
 };
@@ -80,5 +64,5 @@ const struct cli_group cli_group_config = {
     .name = "config",
     .summary = "work with tinfoil-config.yml files",
     .cmds = config_cmds,
-    .n_cmds = sizeof(config_cmds) / sizeof(config_cmds[0]),
+    .n_cmds = ARRAY_LEN(config_cmds),
 };

@@ -23,15 +23,6 @@
 
 /* ---- shared ---- */
 
-/* Prints a usage mistake of cmd and its usage line; returns CLI_EXIT_USAGE. */
-static int
-usage_error(struct cli_ctx *ctx, const char *cmd, const char *args, const char *msg)
-{
-	fprintf(ctx->err, "berth container %s: %s\n", cmd, msg);
-	fprintf(ctx->err, "usage: berth container %s %s\n", cmd, args);
-	return CLI_EXIT_USAGE;
-}
-
 /* "/containers/NAME" plus suffix, NAME escaped; owned. */
 static char *
 path_of(const char *name, const char *suffix)
@@ -90,27 +81,21 @@ version_summary(const json_t *c)
 static const struct cli_opt json_opts[] = {{"--json", CLI_OPT_FLAG}, {NULL, 0}};
 
 static int
-container_list(struct cli_ctx *ctx, int argc, char **argv)
+container_list(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	static const char *const heads[] = {"NAME",      "STATUS", "DETAIL", "VERSION",
 	                                    "ISOLATION", "UPDATE", "URL"};
-	struct err err = ERR_INIT;
 	struct client *c = NULL;
-	struct cli_args a;
 	json_t *list = NULL, *v;
 	struct table t;
 	size_t i;
 	int rc;
 
-	if (cli_args_parse(&a, json_opts, 0, argc, argv, &err) < 0) {
-		cli_args_free(&a);
-		return usage_error(ctx, "list", "[--json]", err.msg);
-	}
-	if ((rc = cli_connect(ctx, &a, &c)) != CLI_EXIT_OK)
+	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
 	if ((rc = cli_call(ctx, c, "GET", "/containers", NULL, &list)) != CLI_EXIT_OK)
 		goto out;
-	if (a.seen[0]) {
+	if (cli_flag(a, "--json")) {
 		cli_print_json(ctx->out, list);
 		goto out;
 	}
@@ -138,7 +123,6 @@ container_list(struct cli_ctx *ctx, int argc, char **argv)
 out:
 	json_decref(list);
 	client_free(c);
-	cli_args_free(&a);
 	return rc;
 }
 
@@ -218,37 +202,20 @@ container_print(FILE *f, const json_t *c)
 	print_field(f, "updated:", cli_json_str(c, "updated_at"));
 }
 
-/* The one-argument commands: NAME [--json]. */
 static int
-name_args(struct cli_ctx *ctx, const char *cmd, const struct cli_opt *opts, const char *usage,
-          int argc, char **argv, struct cli_args *a)
-{
-	struct err err = ERR_INIT;
-
-	if (cli_args_parse(a, opts, 1, argc, argv, &err) < 0)
-		return usage_error(ctx, cmd, usage, err.msg);
-	if (a->npos != 1)
-		return usage_error(ctx, cmd, usage, "no container name given");
-	return CLI_EXIT_OK;
-}
-
-static int
-container_get(struct cli_ctx *ctx, int argc, char **argv)
+container_get(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	struct client *c = NULL;
-	struct cli_args a;
 	json_t *obj = NULL;
 	char *path = NULL;
 	int rc;
 
-	if ((rc = name_args(ctx, "get", json_opts, "NAME [--json]", argc, argv, &a)) != 0)
+	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
-	if ((rc = cli_connect(ctx, &a, &c)) != CLI_EXIT_OK)
-		goto out;
-	path = path_of(a.pos[0], "");
+	path = path_of(a->pos[0], "");
 	if ((rc = cli_call(ctx, c, "GET", path, NULL, &obj)) != CLI_EXIT_OK)
 		goto out;
-	if (a.seen[0])
+	if (cli_flag(a, "--json"))
 		cli_print_json(ctx->out, obj);
 	else
 		container_print(ctx->out, obj);
@@ -256,7 +223,6 @@ out:
 	free(path);
 	json_decref(obj);
 	client_free(c);
-	cli_args_free(&a);
 	return rc;
 }
 
@@ -406,31 +372,17 @@ follow(struct cli_ctx *ctx, struct client *c, const char *name, const char *upda
 
 /* ---- create, update ---- */
 
-const struct cli_opt cli_create_opts[] = {
-    [CREATE_REPO] = {"--repo", CLI_OPT_VALUE},
-    [CREATE_TAG] = {"--tag", CLI_OPT_VALUE},
-    [CREATE_CONFIG] = {"--config", CLI_OPT_VALUE},
-    [CREATE_DEBUG] = {"--debug", CLI_OPT_FLAG},
-    [CREATE_SECRET] = {"--secret", CLI_OPT_LIST},
-    [CREATE_ENV] = {"--env", CLI_OPT_LIST},
-    [CREATE_WAIT] = {"--wait", CLI_OPT_FLAG},
-    [CREATE_JSON] = {"--json", CLI_OPT_FLAG},
-    {NULL, 0},
+static const struct cli_opt create_opts[] = {
+    {"--repo", CLI_OPT_VALUE}, {"--tag", CLI_OPT_VALUE},   {"--config", CLI_OPT_VALUE},
+    {"--debug", CLI_OPT_FLAG}, {"--secret", CLI_OPT_LIST}, {"--env", CLI_OPT_LIST},
+    {"--wait", CLI_OPT_FLAG},  {"--json", CLI_OPT_FLAG},   {NULL, 0},
 };
 
-const struct cli_opt cli_update_opts[] = {
-    [UPDATE_TAG] = {"--tag", CLI_OPT_VALUE},
-    [UPDATE_EDIT_CONFIG] = {"--edit-config", CLI_OPT_FLAG},
-    [UPDATE_PROMOTE] = {"--promote", CLI_OPT_FLAG},
-    [UPDATE_RETRY] = {"--retry", CLI_OPT_FLAG},
-    [UPDATE_CONFIG] = {"--config", CLI_OPT_VALUE},
-    [UPDATE_SECRET] = {"--secret", CLI_OPT_LIST},
-    [UPDATE_ENV] = {"--env", CLI_OPT_LIST},
-    [UPDATE_DEBUG] = {"--debug", CLI_OPT_FLAG},
-    [UPDATE_NO_DEBUG] = {"--no-debug", CLI_OPT_FLAG},
-    [UPDATE_NO_WAIT] = {"--no-wait", CLI_OPT_FLAG},
-    [UPDATE_JSON] = {"--json", CLI_OPT_FLAG},
-    {NULL, 0},
+static const struct cli_opt update_opts[] = {
+    {"--tag", CLI_OPT_VALUE},    {"--edit-config", CLI_OPT_FLAG}, {"--promote", CLI_OPT_FLAG},
+    {"--retry", CLI_OPT_FLAG},   {"--config", CLI_OPT_VALUE},     {"--secret", CLI_OPT_LIST},
+    {"--env", CLI_OPT_LIST},     {"--debug", CLI_OPT_FLAG},       {"--no-debug", CLI_OPT_FLAG},
+    {"--no-wait", CLI_OPT_FLAG}, {"--json", CLI_OPT_FLAG},        {NULL, 0},
 };
 
 int
@@ -497,28 +449,28 @@ body_add_settings(json_t *body, const char *config_path, char *const *secrets, c
 int
 cli_create_body(const struct cli_args *a, json_t **out, struct err *err)
 {
-	int from_repo = a->seen[CREATE_REPO] || a->seen[CREATE_TAG], rc;
+	int from_repo = cli_flag(a, "--repo") || cli_flag(a, "--tag"), rc;
 	json_t *body;
 
 	*out = NULL;
 	if (a->npos != 1)
 		return err_make(err, 0, "no container name given");
-	if (from_repo && a->seen[CREATE_CONFIG])
+	if (from_repo && cli_flag(a, "--config"))
 		return err_make(err, 0, "--config cannot go with --repo and --tag");
-	if (!from_repo && !a->seen[CREATE_CONFIG])
+	if (!from_repo && !cli_flag(a, "--config"))
 		return err_make(err, 0, "give --repo and --tag, or --config");
-	if (from_repo && (!a->seen[CREATE_REPO] || !a->seen[CREATE_TAG]))
+	if (from_repo && (!cli_flag(a, "--repo") || !cli_flag(a, "--tag")))
 		return err_make(err, 0, "--repo and --tag go together");
 	body = json_object();
 	json_object_set_new(body, "name", json_string(a->pos[0]));
 	if (from_repo) {
-		json_object_set_new(body, "repo", json_string(a->value[CREATE_REPO]));
-		json_object_set_new(body, "tag", json_string(a->value[CREATE_TAG]));
+		json_object_set_new(body, "repo", json_string(cli_value(a, "--repo")));
+		json_object_set_new(body, "tag", json_string(cli_value(a, "--tag")));
 	}
-	if (a->seen[CREATE_DEBUG])
+	if (cli_flag(a, "--debug"))
 		json_object_set_new(body, "debug", json_true());
-	rc = body_add_settings(body, a->seen[CREATE_CONFIG] ? a->value[CREATE_CONFIG] : NULL,
-	                       a->list[CREATE_SECRET], a->list[CREATE_ENV], err);
+	rc = body_add_settings(body, cli_flag(a, "--config") ? cli_value(a, "--config") : NULL,
+	                       cli_list(a, "--secret"), cli_list(a, "--env"), err);
 	if (rc < 0) {
 		json_decref(body);
 		return rc;
@@ -530,10 +482,10 @@ cli_create_body(const struct cli_args *a, json_t **out, struct err *err)
 int
 cli_update_body(const struct cli_args *a, json_t **out, struct err *err)
 {
-	int kinds = !!a->seen[UPDATE_TAG] + !!a->seen[UPDATE_EDIT_CONFIG] +
-	            !!a->seen[UPDATE_PROMOTE] + !!a->seen[UPDATE_RETRY];
-	int settings = a->seen[UPDATE_CONFIG] || a->seen[UPDATE_SECRET] || a->seen[UPDATE_ENV] ||
-	               a->seen[UPDATE_DEBUG] || a->seen[UPDATE_NO_DEBUG];
+	int kinds = !!cli_flag(a, "--tag") + !!cli_flag(a, "--edit-config") +
+	            !!cli_flag(a, "--promote") + !!cli_flag(a, "--retry");
+	int settings = cli_flag(a, "--config") || cli_flag(a, "--secret") || cli_flag(a, "--env") ||
+	               cli_flag(a, "--debug") || cli_flag(a, "--no-debug");
 	json_t *body;
 	int rc;
 
@@ -542,27 +494,27 @@ cli_update_body(const struct cli_args *a, json_t **out, struct err *err)
 		return err_make(err, 0, "no container name given");
 	if (kinds != 1)
 		return err_make(err, 0, "give one of --tag, --edit-config, --promote, --retry");
-	if (settings && !a->seen[UPDATE_EDIT_CONFIG])
+	if (settings && !cli_flag(a, "--edit-config"))
 		return err_make(err, 0,
 		                "--config, --secret, --env, --debug and --no-debug go with "
 		                "--edit-config");
-	if (a->seen[UPDATE_DEBUG] && a->seen[UPDATE_NO_DEBUG])
+	if (cli_flag(a, "--debug") && cli_flag(a, "--no-debug"))
 		return err_make(err, 0, "--debug and --no-debug contradict each other");
 	body = json_object();
-	if (a->seen[UPDATE_TAG]) {
+	if (cli_flag(a, "--tag")) {
 		json_object_set_new(body, "kind", json_string("tag"));
-		json_object_set_new(body, "tag", json_string(a->value[UPDATE_TAG]));
-	} else if (a->seen[UPDATE_PROMOTE]) {
+		json_object_set_new(body, "tag", json_string(cli_value(a, "--tag")));
+	} else if (cli_flag(a, "--promote")) {
 		json_object_set_new(body, "kind", json_string("promote"));
-	} else if (a->seen[UPDATE_RETRY]) {
+	} else if (cli_flag(a, "--retry")) {
 		json_object_set_new(body, "kind", json_string("retry"));
 	} else {
 		json_object_set_new(body, "kind", json_string("edit-config"));
-		if (a->seen[UPDATE_DEBUG] || a->seen[UPDATE_NO_DEBUG])
-			json_object_set_new(body, "debug", json_boolean(a->seen[UPDATE_DEBUG]));
-		rc =
-		    body_add_settings(body, a->seen[UPDATE_CONFIG] ? a->value[UPDATE_CONFIG] : NULL,
-		                      a->list[UPDATE_SECRET], a->list[UPDATE_ENV], err);
+		if (cli_flag(a, "--debug") || cli_flag(a, "--no-debug"))
+			json_object_set_new(body, "debug", json_boolean(cli_flag(a, "--debug")));
+		rc = body_add_settings(body,
+		                       cli_flag(a, "--config") ? cli_value(a, "--config") : NULL,
+		                       cli_list(a, "--secret"), cli_list(a, "--env"), err);
 		if (rc < 0) {
 			json_decref(body);
 			return rc;
@@ -577,39 +529,34 @@ cli_update_body(const struct cli_args *a, json_t **out, struct err *err)
 	"[--env KEY=VALUE]... [--wait] [--json]"
 
 static int
-container_create(struct cli_ctx *ctx, int argc, char **argv)
+container_create(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	struct err err = ERR_INIT;
 	struct client *c = NULL;
 	json_t *body = NULL, *obj = NULL, *last = NULL;
-	struct cli_args a;
 	int rc;
 
-	if (cli_args_parse(&a, cli_create_opts, 1, argc, argv, &err) < 0) {
-		rc = usage_error(ctx, "create", CREATE_USAGE, err.msg);
-		goto out;
-	}
-	if ((rc = cli_create_body(&a, &body, &err)) < 0) {
+	if ((rc = cli_create_body(a, &body, &err)) < 0) {
 		if (rc == -2) {
 			fprintf(ctx->err, "berth: %s\n", err.msg);
 			rc = CLI_EXIT_FAIL;
 		} else {
-			rc = usage_error(ctx, "create", CREATE_USAGE, err.msg);
+			rc = cli_usage_error(ctx, "%s", err.msg);
 		}
 		goto out;
 	}
-	if ((rc = cli_connect(ctx, &a, &c)) != CLI_EXIT_OK)
+	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
 	if ((rc = cli_call(ctx, c, "POST", "/containers", body, &obj)) != CLI_EXIT_OK)
 		goto out;
-	if (a.seen[CREATE_WAIT]) {
-		rc = follow(ctx, c, a.pos[0], NULL, &last);
-		if (a.seen[CREATE_JSON] && last != NULL)
+	if (cli_flag(a, "--wait")) {
+		rc = follow(ctx, c, a->pos[0], NULL, &last);
+		if (cli_flag(a, "--json") && last != NULL)
 			cli_print_json(ctx->out, last);
-	} else if (a.seen[CREATE_JSON]) {
+	} else if (cli_flag(a, "--json")) {
 		cli_print_json(ctx->out, obj);
 	} else {
-		fprintf(ctx->out, "%s: %s%s%s\n", a.pos[0],
+		fprintf(ctx->out, "%s: %s%s%s\n", a->pos[0],
 		        str_or(cli_json_str(obj, "status"), "?"),
 		        cli_json_str(obj, "url") != NULL ? " at " : "",
 		        str_or(cli_json_str(obj, "url"), ""));
@@ -619,7 +566,6 @@ out:
 	json_decref(obj);
 	json_decref(body);
 	client_free(c);
-	cli_args_free(&a);
 	return rc;
 }
 
@@ -628,46 +574,41 @@ out:
 	"[--debug|--no-debug] | --promote | --retry) [--no-wait] [--json]"
 
 static int
-container_update(struct cli_ctx *ctx, int argc, char **argv)
+container_update(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	struct err err = ERR_INIT;
 	struct client *c = NULL;
 	json_t *body = NULL, *u = NULL, *last = NULL;
-	struct cli_args a;
 	char *path = NULL;
 	const char *id;
 	int rc;
 
-	if (cli_args_parse(&a, cli_update_opts, 1, argc, argv, &err) < 0) {
-		rc = usage_error(ctx, "update", UPDATE_USAGE, err.msg);
-		goto out;
-	}
-	if ((rc = cli_update_body(&a, &body, &err)) < 0) {
+	if ((rc = cli_update_body(a, &body, &err)) < 0) {
 		if (rc == -2) {
 			fprintf(ctx->err, "berth: %s\n", err.msg);
 			rc = CLI_EXIT_FAIL;
 		} else {
-			rc = usage_error(ctx, "update", UPDATE_USAGE, err.msg);
+			rc = cli_usage_error(ctx, "%s", err.msg);
 		}
 		goto out;
 	}
-	if ((rc = cli_connect(ctx, &a, &c)) != CLI_EXIT_OK)
+	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
-	path = path_of(a.pos[0], "/updates");
+	path = path_of(a->pos[0], "/updates");
 	if ((rc = cli_call(ctx, c, "POST", path, body, &u)) != CLI_EXIT_OK)
 		goto out;
 	id = cli_json_str(u, "id");
-	if (a.seen[UPDATE_NO_WAIT] || id == NULL) {
-		if (a.seen[UPDATE_JSON])
+	if (cli_flag(a, "--no-wait") || id == NULL) {
+		if (cli_flag(a, "--json"))
 			cli_print_json(ctx->out, u);
 		else
-			fprintf(ctx->out, "%s: update %s %s (%s)\n", a.pos[0], str_or(id, "?"),
+			fprintf(ctx->out, "%s: update %s %s (%s)\n", a->pos[0], str_or(id, "?"),
 			        str_or(cli_json_str(u, "status"), "?"),
 			        str_or(cli_json_str(u, "strategy"), "?"));
 		goto out;
 	}
-	rc = follow(ctx, c, a.pos[0], id, &last);
-	if (a.seen[UPDATE_JSON] && last != NULL)
+	rc = follow(ctx, c, a->pos[0], id, &last);
+	if (cli_flag(a, "--json") && last != NULL)
 		cli_print_json(ctx->out, last);
 out:
 	free(path);
@@ -675,39 +616,34 @@ out:
 	json_decref(u);
 	json_decref(body);
 	client_free(c);
-	cli_args_free(&a);
 	return rc;
 }
 
 /* ---- cancel, delete ---- */
 
 static int
-container_cancel(struct cli_ctx *ctx, int argc, char **argv)
+container_cancel(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	struct client *c = NULL;
-	struct cli_args a;
 	json_t *u = NULL;
 	char *path = NULL;
 	int rc;
 
-	if ((rc = name_args(ctx, "cancel", json_opts, "NAME [--json]", argc, argv, &a)) != 0)
+	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
-	if ((rc = cli_connect(ctx, &a, &c)) != CLI_EXIT_OK)
-		goto out;
-	path = path_of(a.pos[0], "/updates/current/cancel");
+	path = path_of(a->pos[0], "/updates/current/cancel");
 	if ((rc = cli_call(ctx, c, "POST", path, NULL, &u)) != CLI_EXIT_OK)
 		goto out;
-	if (a.seen[0])
+	if (cli_flag(a, "--json"))
 		cli_print_json(ctx->out, u);
 	else
-		fprintf(ctx->out, "%s: update %s %s\n", a.pos[0],
+		fprintf(ctx->out, "%s: update %s %s\n", a->pos[0],
 		        str_or(cli_json_str(u, "id"), "?"),
 		        str_or(cli_json_str(u, "status"), "cancelled"));
 out:
 	free(path);
 	json_decref(u);
 	client_free(c);
-	cli_args_free(&a);
 	return rc;
 }
 
@@ -737,44 +673,39 @@ confirm_delete(struct cli_ctx *ctx, const char *name)
 static const struct cli_opt delete_opts[] = {{"--yes", CLI_OPT_FLAG}, {NULL, 0}};
 
 static int
-container_delete(struct cli_ctx *ctx, int argc, char **argv)
+container_delete(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	struct client *c = NULL;
-	struct cli_args a;
 	json_t *obj = NULL;
 	char *path = NULL;
 	int rc;
 
-	if ((rc = name_args(ctx, "delete", delete_opts, "NAME [--yes]", argc, argv, &a)) != 0)
-		goto out;
-	if (!a.seen[0] && isatty(fileno(ctx->in)) && confirm_delete(ctx, a.pos[0]) < 0) {
+	if (!cli_flag(a, "--yes") && isatty(fileno(ctx->in)) &&
+	    confirm_delete(ctx, a->pos[0]) < 0) {
 		fprintf(ctx->err, "berth: %s not deleted: the name typed did not match\n",
-		        a.pos[0]);
+		        a->pos[0]);
 		rc = CLI_EXIT_FAIL;
 		goto out;
 	}
-	if ((rc = cli_connect(ctx, &a, &c)) != CLI_EXIT_OK)
+	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
-	path = path_of(a.pos[0], "");
+	path = path_of(a->pos[0], "");
 	if ((rc = cli_call(ctx, c, "DELETE", path, NULL, &obj)) != CLI_EXIT_OK)
 		goto out;
-	fprintf(ctx->out, "%s: deleted\n", a.pos[0]);
+	fprintf(ctx->out, "%s: deleted\n", a->pos[0]);
 out:
 	free(path);
 	json_decref(obj);
 	client_free(c);
-	cli_args_free(&a);
 	return rc;
 }
 
 /* ---- events, logs, tags ---- */
 
-enum { EVENTS_AFTER, EVENTS_FOLLOW, EVENTS_JSON };
-
 static const struct cli_opt events_opts[] = {
-    [EVENTS_AFTER] = {"--after", CLI_OPT_VALUE},
-    [EVENTS_FOLLOW] = {"--follow", CLI_OPT_FLAG},
-    [EVENTS_JSON] = {"--json", CLI_OPT_FLAG},
+    {"--after", CLI_OPT_VALUE},
+    {"--follow", CLI_OPT_FLAG},
+    {"--json", CLI_OPT_FLAG},
     {NULL, 0},
 };
 
@@ -927,32 +858,29 @@ events_follow(struct cli_ctx *ctx, struct client *c, struct events_follow *f)
 #define EVENTS_USAGE "NAME [--after ID] [--follow] [--json]"
 
 static int
-container_events(struct cli_ctx *ctx, int argc, char **argv)
+container_events(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	struct events_follow f = {.ctx = ctx};
 	struct client *c = NULL;
-	struct cli_args a;
 	json_t *list = NULL;
 	char *end, *path = NULL;
 	int rc;
 
-	if ((rc = name_args(ctx, "events", events_opts, EVENTS_USAGE, argc, argv, &a)) != 0)
-		goto out;
-	if (a.seen[EVENTS_AFTER]) {
+	if (cli_flag(a, "--after")) {
 		errno = 0;
-		f.after = strtoll(a.value[EVENTS_AFTER], &end, 10);
-		if (errno != 0 || *end != '\0' || f.after < 0 || end == a.value[EVENTS_AFTER]) {
-			rc = usage_error(ctx, "events", EVENTS_USAGE, "--after wants an event id");
+		f.after = strtoll(cli_value(a, "--after"), &end, 10);
+		if (errno != 0 || *end != '\0' || f.after < 0 || end == cli_value(a, "--after")) {
+			rc = cli_usage_error(ctx, "--after wants an event id");
 			goto out;
 		}
 	}
-	if ((rc = cli_connect(ctx, &a, &c)) != CLI_EXIT_OK)
+	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
-	f.name = a.pos[0];
-	f.esc = client_escape(a.pos[0]);
-	f.json = a.seen[EVENTS_JSON];
-	if (a.seen[EVENTS_FOLLOW]) {
-		if ((rc = cli_connect(ctx, &a, &f.lister)) == CLI_EXIT_OK)
+	f.name = a->pos[0];
+	f.esc = client_escape(a->pos[0]);
+	f.json = cli_flag(a, "--json");
+	if (cli_flag(a, "--follow")) {
+		if ((rc = cli_connect(ctx, a, &f.lister)) == CLI_EXIT_OK)
 			rc = events_follow(ctx, c, &f);
 		goto out;
 	}
@@ -976,37 +904,32 @@ out:
 	free(f.esc);
 	client_free(f.lister);
 	client_free(c);
-	cli_args_free(&a);
 	return rc;
 }
 
 static const struct cli_opt logs_opts[] = {{"--tail", CLI_OPT_VALUE}, {NULL, 0}};
 
 static int
-container_logs(struct cli_ctx *ctx, int argc, char **argv)
+container_logs(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	struct client_resp resp = {0};
 	struct err err = ERR_INIT;
 	struct client *c = NULL;
-	struct cli_args a;
 	char *path = NULL, *end;
 	long tail = -1;
 	int rc;
 
-	if ((rc = name_args(ctx, "logs", logs_opts, "NAME [--tail N]", argc, argv, &a)) != 0)
-		goto out;
-	if (a.seen[0]) {
+	if (cli_flag(a, "--tail")) {
 		errno = 0;
-		tail = strtol(a.value[0], &end, 10);
-		if (errno != 0 || *end != '\0' || tail < 1 || end == a.value[0]) {
-			rc = usage_error(ctx, "logs", "NAME [--tail N]",
-			                 "--tail wants a line count");
+		tail = strtol(cli_value(a, "--tail"), &end, 10);
+		if (errno != 0 || *end != '\0' || tail < 1 || end == cli_value(a, "--tail")) {
+			rc = cli_usage_error(ctx, "--tail wants a line count");
 			goto out;
 		}
 	}
-	if ((rc = cli_connect(ctx, &a, &c)) != CLI_EXIT_OK)
+	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
-	path = path_of(a.pos[0], "/logs");
+	path = path_of(a->pos[0], "/logs");
 	if (tail >= 0) {
 		char *p = xasprintf("%s?tail=%ld", path, tail);
 
@@ -1027,30 +950,26 @@ out:
 	client_resp_clear(&resp);
 	free(path);
 	client_free(c);
-	cli_args_free(&a);
 	return rc;
 }
 
 static int
-container_tags(struct cli_ctx *ctx, int argc, char **argv)
+container_tags(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	static const char *const heads[] = {"TAG", "COMMIT", "VALID"};
 	struct client *c = NULL;
-	struct cli_args a;
 	json_t *list = NULL, *v;
 	char *path = NULL;
 	struct table t;
 	size_t i;
 	int rc;
 
-	if ((rc = name_args(ctx, "tags", json_opts, "NAME [--json]", argc, argv, &a)) != 0)
+	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
-	if ((rc = cli_connect(ctx, &a, &c)) != CLI_EXIT_OK)
-		goto out;
-	path = path_of(a.pos[0], "/tags");
+	path = path_of(a->pos[0], "/tags");
 	if ((rc = cli_call(ctx, c, "GET", path, NULL, &list)) != CLI_EXIT_OK)
 		goto out;
-	if (a.seen[0]) {
+	if (cli_flag(a, "--json")) {
 		cli_print_json(ctx->out, list);
 		goto out;
 	}
@@ -1074,7 +993,6 @@ out:
 	free(path);
 	json_decref(list);
 	client_free(c);
-	cli_args_free(&a);
 	return rc;
 }
 
@@ -1085,12 +1003,15 @@ static const struct cli_cmd container_cmds[] = {
         .summary = "list the org's containers",
         .help = "Columns: NAME STATUS DETAIL VERSION UPDATE URL. VERSION is the tag the\n"
                 "container serves; UPDATE the kind and status of its last update.",
+        .opts = json_opts,
         .run = container_list,
     },
     {
         .name = "get",
         .args = "NAME [--json]",
         .summary = "show a container, its deployment and its last update",
+        .opts = json_opts,
+        .pos = "container name",
         .run = container_get,
     },
     {
@@ -1099,6 +1020,8 @@ static const struct cli_cmd container_cmds[] = {
         .summary = "deploy a new container from a repository's tag or a config file",
         .help = "--wait follows the deploy until the container runs (exit 0) or fails\n"
                 "(exit 1). --secret binds an org secret by name; --env sets a variable.",
+        .opts = create_opts,
+        .pos = "container name",
         .run = container_create,
     },
     {
@@ -1109,12 +1032,16 @@ static const struct cli_cmd container_cmds[] = {
                 "done; or 1/2 stopping old, 2/2 deploying new for a recreate update) and\n"
                 "the new version's health checks. Exits 0 when the new version serves,\n"
                 "1 when the update failed or was cancelled. --no-wait returns at once.",
+        .opts = update_opts,
+        .pos = "container name",
         .run = container_update,
     },
     {
         .name = "cancel",
         .args = "NAME [--json]",
         .summary = "cancel the update in progress (the current version keeps serving)",
+        .opts = json_opts,
+        .pos = "container name",
         .run = container_cancel,
     },
     {
@@ -1122,6 +1049,8 @@ static const struct cli_cmd container_cmds[] = {
         .args = "NAME [--yes]",
         .summary = "delete a container for good",
         .help = "On a terminal, asks to type the container's name unless --yes is given.",
+        .opts = delete_opts,
+        .pos = "container name",
         .run = container_delete,
     },
     {
@@ -1130,18 +1059,24 @@ static const struct cli_cmd container_cmds[] = {
         .summary = "show what happened to a container",
         .help = "--after ID shows only newer events; --follow keeps printing new ones\n"
                 "(with --json, one JSON object per line).",
+        .opts = events_opts,
+        .pos = "container name",
         .run = container_events,
     },
     {
         .name = "logs",
         .args = "NAME [--tail N]",
         .summary = "print a debug container's logs",
+        .opts = logs_opts,
+        .pos = "container name",
         .run = container_logs,
     },
     {
         .name = "tags",
         .args = "NAME [--json]",
         .summary = "list the source's tags, newest first, and whether their config is valid",
+        .opts = json_opts,
+        .pos = "container name",
         .run = container_tags,
     },
 };

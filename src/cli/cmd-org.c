@@ -9,35 +9,26 @@
 static const struct cli_opt create_opts[] = {{"--json", CLI_OPT_FLAG}, {NULL, 0}};
 
 static int
-org_create(struct cli_ctx *ctx, int argc, char **argv)
+org_create(struct cli_ctx *ctx, const struct cli_args *a)
 {
-	struct err err = ERR_INIT;
 	struct client *c = NULL;
-	struct cli_args a;
 	json_t *body = NULL, *ans = NULL, *out;
 	const char *token;
 	int rc;
 
-	if (cli_args_parse(&a, create_opts, 1, argc, argv, &err) < 0 || a.npos != 1) {
-		fprintf(ctx->err, "berth org create: %s\n",
-		        err_isset(&err) ? err.msg : "no org name given");
-		fprintf(ctx->err, "usage: berth org create NAME [--json]\n");
-		rc = CLI_EXIT_USAGE;
+	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
-	}
-	if ((rc = cli_connect(ctx, &a, &c)) != CLI_EXIT_OK)
-		goto out;
-	body = json_pack("{s:s}", "name", a.pos[0]);
+	body = json_pack("{s:s}", "name", a->pos[0]);
 	if ((rc = cli_call(ctx, c, "POST", "/orgs", body, &ans)) != CLI_EXIT_OK)
 		goto out;
 	token = cli_json_str(ans, "token");
 	if (token == NULL) {
-		fprintf(ctx->err, "berth: berthd created org %s but sent no token\n", a.pos[0]);
+		fprintf(ctx->err, "berth: berthd created org %s but sent no token\n", a->pos[0]);
 		rc = CLI_EXIT_FAIL;
 		goto out;
 	}
-	if (a.seen[0]) {
-		out = json_pack("{s:s,s:s}", "org", a.pos[0], "token", token);
+	if (cli_flag(a, "--json")) {
+		out = json_pack("{s:s,s:s}", "org", a->pos[0], "token", token);
 		cli_print_json(ctx->out, out);
 		json_decref(out);
 	} else {
@@ -47,7 +38,6 @@ out:
 	json_decref(ans);
 	json_decref(body);
 	client_free(c);
-	cli_args_free(&a);
 	return rc;
 }
 
@@ -59,6 +49,8 @@ static const struct cli_cmd org_cmds[] = {
         .help = "Prints the token alone, so that `export BERTH_TOKEN=$(berth org create\n"
                 "acme)` works; --json prints {\"org\": NAME, \"token\": TOKEN}. The token\n"
                 "is shown once: berthd keeps only its hash.",
+        .opts = create_opts,
+        .pos = "org name",
         .run = org_create,
     },
 };

@@ -12,38 +12,23 @@
 
 #define SECRET_MAX (1024 * 1024)
 
-static int
-usage_error(struct cli_ctx *ctx, const char *cmd, const char *args, const char *msg)
-{
-	fprintf(ctx->err, "berth secret %s: %s\n", cmd, msg);
-	fprintf(ctx->err, "usage: berth secret %s %s\n", cmd, args);
-	return CLI_EXIT_USAGE;
-}
-
 static const struct cli_opt json_opts[] = {{"--json", CLI_OPT_FLAG}, {NULL, 0}};
-static const struct cli_opt no_opts[] = {{NULL, 0}};
 
 static int
-secret_list(struct cli_ctx *ctx, int argc, char **argv)
+secret_list(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	static const char *const heads[] = {"NAME", "BOUND TO", "UPDATED"};
-	struct err err = ERR_INIT;
 	struct client *c = NULL;
-	struct cli_args a;
 	json_t *list = NULL, *v;
 	struct table t;
 	size_t i;
 	int rc;
 
-	if (cli_args_parse(&a, json_opts, 0, argc, argv, &err) < 0) {
-		rc = usage_error(ctx, "list", "[--json]", err.msg);
-		goto out;
-	}
-	if ((rc = cli_connect(ctx, &a, &c)) != CLI_EXIT_OK)
+	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
 	if ((rc = cli_call(ctx, c, "GET", "/secrets", NULL, &list)) != CLI_EXIT_OK)
 		goto out;
-	if (a.seen[0]) {
+	if (cli_flag(a, "--json")) {
 		cli_print_json(ctx->out, list);
 		goto out;
 	}
@@ -70,7 +55,6 @@ secret_list(struct cli_ctx *ctx, int argc, char **argv)
 out:
 	json_decref(list);
 	client_free(c);
-	cli_args_free(&a);
 	return rc;
 }
 
@@ -141,34 +125,26 @@ fail:
 static const struct cli_opt set_opts[] = {{"--value", CLI_OPT_VALUE}, {NULL, 0}};
 
 static int
-secret_set(struct cli_ctx *ctx, int argc, char **argv)
+secret_set(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	struct err err = ERR_INIT;
 	struct client *c = NULL;
-	struct cli_args a;
 	json_t *body = NULL, *ans = NULL;
 	char *value = NULL, *path = NULL, *esc = NULL;
 	int rc;
 
-	if (cli_args_parse(&a, set_opts, 1, argc, argv, &err) < 0) {
-		rc = usage_error(ctx, "set", "NAME [--value V]", err.msg);
+	if (cli_value(a, "--value") != NULL && cli_value(a, "--value")[0] == '\0') {
+		rc = cli_usage_error(ctx, "--value is empty");
 		goto out;
 	}
-	if (a.npos != 1) {
-		rc = usage_error(ctx, "set", "NAME [--value V]", "no secret name given");
-		goto out;
-	}
-	if (a.seen[0] && a.value[0][0] == '\0') {
-		rc = usage_error(ctx, "set", "NAME [--value V]", "--value is empty");
-		goto out;
-	}
-	value = a.seen[0] ? xstrdup(a.value[0]) : value_read(ctx, a.pos[0], &err);
+	value = cli_value(a, "--value") != NULL ? xstrdup(cli_value(a, "--value"))
+	                                        : value_read(ctx, a->pos[0], &err);
 	if (value == NULL) {
 		fprintf(ctx->err, "berth: %s\n", err.msg);
 		rc = CLI_EXIT_FAIL;
 		goto out;
 	}
-	if ((rc = cli_connect(ctx, &a, &c)) != CLI_EXIT_OK)
+	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
 	body = json_object();
 	json_object_set_new(body, "value", json_string(value));
@@ -177,11 +153,11 @@ secret_set(struct cli_ctx *ctx, int argc, char **argv)
 		rc = CLI_EXIT_FAIL;
 		goto out;
 	}
-	esc = client_escape(a.pos[0]);
+	esc = client_escape(a->pos[0]);
 	path = xasprintf("/secrets/%s", esc);
 	if ((rc = cli_call(ctx, c, "PUT", path, body, &ans)) != CLI_EXIT_OK)
 		goto out;
-	fprintf(ctx->out, "secret %s set\n", a.pos[0]);
+	fprintf(ctx->out, "secret %s set\n", a->pos[0]);
 out:
 	if (value != NULL) {
 		explicit_bzero(value, strlen(value));
@@ -192,41 +168,29 @@ out:
 	free(path);
 	free(esc);
 	client_free(c);
-	cli_args_free(&a);
 	return rc;
 }
 
 static int
-secret_delete(struct cli_ctx *ctx, int argc, char **argv)
+secret_delete(struct cli_ctx *ctx, const struct cli_args *a)
 {
-	struct err err = ERR_INIT;
 	struct client *c = NULL;
-	struct cli_args a;
 	json_t *ans = NULL;
 	char *path = NULL, *esc = NULL;
 	int rc;
 
-	if (cli_args_parse(&a, no_opts, 1, argc, argv, &err) < 0) {
-		rc = usage_error(ctx, "delete", "NAME", err.msg);
+	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
-	}
-	if (a.npos != 1) {
-		rc = usage_error(ctx, "delete", "NAME", "no secret name given");
-		goto out;
-	}
-	if ((rc = cli_connect(ctx, &a, &c)) != CLI_EXIT_OK)
-		goto out;
-	esc = client_escape(a.pos[0]);
+	esc = client_escape(a->pos[0]);
 	path = xasprintf("/secrets/%s", esc);
 	if ((rc = cli_call(ctx, c, "DELETE", path, NULL, &ans)) != CLI_EXIT_OK)
 		goto out;
-	fprintf(ctx->out, "secret %s deleted\n", a.pos[0]);
+	fprintf(ctx->out, "secret %s deleted\n", a->pos[0]);
 out:
 	json_decref(ans);
 	free(path);
 	free(esc);
 	client_free(c);
-	cli_args_free(&a);
 	return rc;
 }
 
@@ -235,6 +199,7 @@ static const struct cli_cmd secret_cmds[] = {
         .name = "list",
         .args = "[--json]",
         .summary = "list the org's secrets and the containers bound to them (never values)",
+        .opts = json_opts,
         .run = secret_list,
     },
     {
@@ -244,12 +209,15 @@ static const struct cli_cmd secret_cmds[] = {
         .help = "Without --value the value is read from stdin: typed without echo on a\n"
                 "terminal, else all of stdin but one trailing newline. --value leaves the\n"
                 "value in the shell's history and the process list; prefer stdin.",
+        .opts = set_opts,
+        .pos = "secret name",
         .run = secret_set,
     },
     {
         .name = "delete",
         .args = "NAME",
         .summary = "delete a secret (refused while a container binds it)",
+        .pos = "secret name",
         .run = secret_delete,
     },
 };

@@ -62,7 +62,7 @@ main(int argc, char **argv)
 {
 	struct cli_ctx ctx = {.out = stdout, .err = stderr, .in = stdin};
 	const struct cli_group *g;
-	size_t i;
+	const struct cli_cmd *cmd;
 
 	/* Global flags before the group: --url U, --token T (or --url=U). */
 	while (argc > 1 && argv[1][0] == '-') {
@@ -126,17 +126,14 @@ main(int argc, char **argv)
 		usage_group(argc < 3 ? stderr : stdout, g);
 		return argc < 3 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
 	}
-	for (i = 0; i < g->n_cmds; i++) {
-		const struct cli_cmd *cmd = &g->cmds[i];
-
-		if (strcmp(cmd->name, argv[2]) != 0)
-			continue;
+	cmd = cli_cmd_find(g, argv[2]);
+	if (cmd != NULL) {
 		if (argc > 3 && is_help(argv[3]) && strcmp(argv[3], "help") != 0) {
 			cli_usage(stdout, g, cmd);
 			printf("\n%s\n", cmd->help != NULL ? cmd->help : cmd->summary);
 			return CLI_EXIT_OK;
 		}
-		return cmd->run(&ctx, argc - 2, argv + 2);
+		return cli_run(&ctx, g, cmd, argc - 2, argv + 2);
 	}
 	fprintf(stderr, "berth %s: no command \"%s\"\n", g->name, argv[2]);
 	usage_group(stderr, g);

@@ -49,7 +49,8 @@ eventlog_on_flush(evutil_socket_t fd, short what, void *arg)
 		size_t n = 0;
 
 		next = p->next;
-		if (store_event_list(log->store, p->org_id, NULL, p->id - 1, 1, &v, &n, &err) == 0 &&
+		if (store_event_list(log->store, p->org_id, NULL, p->id - 1, 1, &v, &n, &err) ==
+		        0 &&
 		    n == 1 && v[0].id == p->id) {
 			if (log->publish != NULL)
 				log->publish(log->ctx, p->org_id, p->id, p->kind, p->json);

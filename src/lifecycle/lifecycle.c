@@ -76,8 +76,7 @@ tell(struct lifecycle *lc, const struct store_container *c, const char *kind,
 
 int
 lifecycle_container_set(struct lifecycle *lc, struct store_container *c, enum container_status s,
-                        const char *detail, const char *kind, struct err *err, const char *fmt,
-                        ...)
+                        const char *detail, const char *kind, struct err *err, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
@@ -126,6 +125,7 @@ lifecycle_update_cancel(struct lifecycle *lc, const struct store_container *c,
 	va_list ap;
 	int rc;
 
+	store_update_clear(u);
 	if ((rc = store_update_cancel(lc->store, c->id, u, err)) < 0)
 		return rc;
 	then = count_of(lc, u);

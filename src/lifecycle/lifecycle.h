@@ -49,13 +49,13 @@ int lifecycle_container_set(struct lifecycle *lc, struct store_container *c,
  * health log as they are), an event of kind (may be NULL) says fmt, and an
  * update that ended is counted once its change committed. */
 int lifecycle_update_set(struct lifecycle *lc, const struct store_container *c,
-                         struct store_update *u, const struct update_state *to,
-                         const char *kind, struct err *err, const char *fmt, ...)
-    BERTH_PRINTF(7, 8);
+                         struct store_update *u, const struct update_state *to, const char *kind,
+                         struct err *err, const char *fmt, ...) BERTH_PRINTF(7, 8);
 
-/* Cancels the update in progress of container c: *u gets it; an event of
- * kind says fmt; counted once committed. STORE_ENOTFOUND without an update,
- * STORE_ESTATE when it is finished or past its switch. */
+/* Cancels the update in progress of container c: *u (cleared first) gets
+ * it; an event of kind update.cancelled says fmt; counted once committed.
+ * STORE_ENOTFOUND without an update, STORE_ESTATE when it is finished or
+ * past its switch. */
 int lifecycle_update_cancel(struct lifecycle *lc, const struct store_container *c,
                             struct store_update *u, struct err *err, const char *fmt, ...)
     BERTH_PRINTF(5, 6);

@@ -21,7 +21,8 @@ vault_open(struct store *st, const struct secret_key *key, const char *org_id, c
 	} else if (rc == 0 && s.nonce_len != SECRET_NONCE_BYTES) {
 		rc = err_make(err, 0, "secret %s is damaged", name);
 	} else if (rc == 0) {
-		rc = secret_open(key, org_id, name, s.sealed, s.sealed_len, s.nonce, value, len, err);
+		rc = secret_open(key, org_id, name, s.sealed, s.sealed_len, s.nonce, value, len,
+		                 err);
 		if (rc < 0)
 			err_wrap(err, "secret %s", name);
 	}

@@ -16,8 +16,8 @@ struct store;
 /* Opens the value of org_id's secret name: on success *value, NUL-terminated
  * and *len bytes long, which the caller releases with secret_value_free().
  * Fails with a sentence when the org has no such secret or it does not open. */
-int vault_open(struct store *st, const struct secret_key *key, const char *org_id,
-               const char *name, char **value, size_t *len, struct err *err);
+int vault_open(struct store *st, const struct secret_key *key, const char *org_id, const char *name,
+               char **value, size_t *len, struct err *err);
 
 /* What redacts the secrets named in secrets_json (a deployment's JSON array of
  * names; NULL is none) from an enclave's text, with their values as org_id

@@ -230,6 +230,19 @@ parse(struct cli_args *a, const struct cli_opt *opts, int max_pos, struct err *e
 	return cli_args_parse(a, opts, max_pos, argc, argv, err);
 }
 
+/* The option tables of the commands, as their entries have them. */
+static const struct cli_opt *
+create_opts(void)
+{
+	return cli_cmd_find(&cli_group_container, "create")->opts;
+}
+
+static const struct cli_opt *
+update_opts(void)
+{
+	return cli_cmd_find(&cli_group_container, "update")->opts;
+}
+
 static void
 test_args_parse(void **state)
 {
@@ -237,48 +250,87 @@ test_args_parse(void **state)
 	struct cli_args a;
 
 	(void)state;
-	assert_int_equal(parse(&a, cli_create_opts, 1, &err, "web", "--tag=v2", "--repo", "/r",
+	assert_int_equal(parse(&a, create_opts(), 1, &err, "web", "--tag=v2", "--repo", "/r",
 	                       "--secret", "A", "--secret=B", "--env", "K=V", "--debug", "--url",
 	                       "http://u", "--token=t", "--wait", NULL),
 	                 0);
 	assert_int_equal(a.npos, 1);
 	assert_string_equal(a.pos[0], "web");
-	assert_string_equal(a.value[CREATE_TAG], "v2");
-	assert_string_equal(a.value[CREATE_REPO], "/r");
-	assert_int_equal(a.seen[CREATE_SECRET], 2);
-	assert_string_equal(a.list[CREATE_SECRET][0], "A");
-	assert_string_equal(a.list[CREATE_SECRET][1], "B");
-	assert_null(a.list[CREATE_SECRET][2]);
-	assert_string_equal(a.list[CREATE_ENV][0], "K=V");
-	assert_int_equal(a.seen[CREATE_DEBUG], 1);
-	assert_int_equal(a.seen[CREATE_WAIT], 1);
-	assert_int_equal(a.seen[CREATE_JSON], 0);
+	assert_string_equal(cli_value(&a, "--tag"), "v2");
+	assert_string_equal(cli_value(&a, "--repo"), "/r");
+	assert_int_equal(cli_flag(&a, "--secret"), 2);
+	assert_string_equal(cli_list(&a, "--secret")[0], "A");
+	assert_string_equal(cli_list(&a, "--secret")[1], "B");
+	assert_null(cli_list(&a, "--secret")[2]);
+	assert_string_equal(cli_list(&a, "--env")[0], "K=V");
+	assert_int_equal(cli_flag(&a, "--debug"), 1);
+	assert_int_equal(cli_flag(&a, "--wait"), 1);
+	assert_int_equal(cli_flag(&a, "--json"), 0);
 	assert_string_equal(a.url, "http://u");
 	assert_string_equal(a.token, "t");
 	cli_args_free(&a);
 
 	/* `--` ends the options; "-" alone is an argument */
-	assert_int_equal(parse(&a, cli_create_opts, 2, &err, "--", "--json", NULL), 0);
+	assert_int_equal(parse(&a, create_opts(), 2, &err, "--", "--json", NULL), 0);
 	assert_int_equal(a.npos, 1);
 	assert_string_equal(a.pos[0], "--json");
-	assert_int_equal(a.seen[CREATE_JSON], 0);
+	assert_int_equal(cli_flag(&a, "--json"), 0);
 	cli_args_free(&a);
 
-	assert_int_equal(parse(&a, cli_create_opts, 1, &err, "web", "--bogus", NULL), -1);
+	assert_int_equal(parse(&a, create_opts(), 1, &err, "web", "--bogus", NULL), -1);
 	assert_string_equal(err.msg, "unknown option --bogus");
 	cli_args_free(&a);
-	assert_int_equal(parse(&a, cli_create_opts, 1, &err, "web", "--tag", NULL), -1);
+	assert_int_equal(parse(&a, create_opts(), 1, &err, "web", "--tag", NULL), -1);
 	assert_string_equal(err.msg, "--tag needs a value");
 	cli_args_free(&a);
-	assert_int_equal(parse(&a, cli_create_opts, 1, &err, "web", "--wait=yes", NULL), -1);
+	assert_int_equal(parse(&a, create_opts(), 1, &err, "web", "--wait=yes", NULL), -1);
 	assert_string_equal(err.msg, "--wait takes no value");
 	cli_args_free(&a);
-	assert_int_equal(parse(&a, cli_create_opts, 1, &err, "web", "api", NULL), -1);
+	assert_int_equal(parse(&a, create_opts(), 1, &err, "web", "api", NULL), -1);
 	assert_string_equal(err.msg, "unexpected argument \"api\"");
 	cli_args_free(&a);
 	/* a prefix is not an option */
-	assert_int_equal(parse(&a, cli_create_opts, 1, &err, "--ta", "v", NULL), -1);
+	assert_int_equal(parse(&a, create_opts(), 1, &err, "--ta", "v", NULL), -1);
 	cli_args_free(&a);
+}
+
+/* Every command of every group parses its line once, from its entry: a
+ * mistake gets the command's own usage line, a missing argument its name. */
+static void
+test_cli_run_usage(void **state)
+{
+	static const struct cli_group *const groups[] = {&cli_group_container, &cli_group_secret,
+	                                                 &cli_group_org, &cli_group_config};
+
+	(void)state;
+	for (size_t g = 0; g < ARRAY_LEN(groups); g++) {
+		for (size_t k = 0; k < groups[g]->n_cmds; k++) {
+			const struct cli_cmd *cmd = &groups[g]->cmds[k];
+			char *argv[] = {(char *)cmd->name, "--bogus", NULL}, *text = NULL, *want;
+			size_t len;
+			struct cli_ctx ctx = {.out = stdout, .in = stdin};
+
+			ctx.err = open_memstream(&text, &len);
+			assert_int_equal(cli_run(&ctx, groups[g], cmd, 2, argv), CLI_EXIT_USAGE);
+			fclose(ctx.err);
+			want = xasprintf(
+			    "berth %s %s: unknown option --bogus\nusage: berth %s %s %s\n",
+			    groups[g]->name, cmd->name, groups[g]->name, cmd->name, cmd->args);
+			assert_string_equal(text, want);
+			free(want);
+			free(text);
+			if (cmd->pos == NULL)
+				continue;
+			ctx.err = open_memstream(&text, &len);
+			assert_int_equal(cli_run(&ctx, groups[g], cmd, 1, argv), CLI_EXIT_USAGE);
+			fclose(ctx.err);
+			want = xasprintf("berth %s %s: no %s given\n", groups[g]->name, cmd->name,
+			                 cmd->pos);
+			assert_true(strncmp(text, want, strlen(want)) == 0);
+			free(want);
+			free(text);
+		}
+	}
 }
 
 static void
@@ -291,7 +343,7 @@ test_create_body(void **state)
 	char *s;
 
 	(void)state;
-	assert_int_equal(parse(&a, cli_create_opts, 1, &err, "web", "--repo", "/r", "--tag", "v1",
+	assert_int_equal(parse(&a, create_opts(), 1, &err, "web", "--repo", "/r", "--tag", "v1",
 	                       "--secret", "API_KEY", "--env", "A=1", "--env", "B=x=y", "--env",
 	                       "C=", NULL),
 	                 0);
@@ -303,8 +355,8 @@ test_create_body(void **state)
 	json_decref(body);
 	cli_args_free(&a);
 
-	assert_int_equal(
-	    parse(&a, cli_create_opts, 1, &err, "web", "--config", cfg, "--debug", NULL), 0);
+	assert_int_equal(parse(&a, create_opts(), 1, &err, "web", "--config", cfg, "--debug", NULL),
+	                 0);
 	assert_int_equal(cli_create_body(&a, &body, &err), 0);
 	s = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
 	assert_string_equal(s, "{\"config\":\"cvm-version: 0.7.5\\n\",\"debug\":true,"
@@ -315,7 +367,7 @@ test_create_body(void **state)
 
 #define CREATE_REFUSED(want, rc, ...)                                                              \
 	do {                                                                                       \
-		assert_int_equal(parse(&a, cli_create_opts, 1, &err, __VA_ARGS__, NULL), 0);       \
+		assert_int_equal(parse(&a, create_opts(), 1, &err, __VA_ARGS__, NULL), 0);         \
 		assert_int_equal(cli_create_body(&a, &body, &err), rc);                            \
 		assert_null(body);                                                                 \
 		assert_string_equal(err.msg, want);                                                \
@@ -331,7 +383,7 @@ test_create_body(void **state)
 	CREATE_REFUSED("--env wants KEY=VALUE, not \"=v\"", -1, "web", "--config", cfg, "--env",
 	               "=v");
 	assert_int_equal(
-	    parse(&a, cli_create_opts, 1, &err, "web", "--config", "/nonexistent.yml", NULL), 0);
+	    parse(&a, create_opts(), 1, &err, "web", "--config", "/nonexistent.yml", NULL), 0);
 	assert_int_equal(cli_create_body(&a, &body, &err), -2);
 	assert_string_equal(err.msg, "open /nonexistent.yml: No such file or directory");
 	cli_args_free(&a);
@@ -349,7 +401,7 @@ test_update_body(void **state)
 	(void)state;
 #define UPDATE_BODY(want, ...)                                                                     \
 	do {                                                                                       \
-		assert_int_equal(parse(&a, cli_update_opts, 1, &err, __VA_ARGS__, NULL), 0);       \
+		assert_int_equal(parse(&a, update_opts(), 1, &err, __VA_ARGS__, NULL), 0);         \
 		assert_int_equal(cli_update_body(&a, &body, &err), 0);                             \
 		s = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);                               \
 		assert_string_equal(s, want);                                                      \
@@ -368,7 +420,7 @@ test_update_body(void **state)
 
 #define UPDATE_REFUSED(want, ...)                                                                  \
 	do {                                                                                       \
-		assert_int_equal(parse(&a, cli_update_opts, 1, &err, __VA_ARGS__, NULL), 0);       \
+		assert_int_equal(parse(&a, update_opts(), 1, &err, __VA_ARGS__, NULL), 0);         \
 		assert_int_equal(cli_update_body(&a, &body, &err), -1);                            \
 		assert_null(body);                                                                 \
 		assert_string_equal(err.msg, want);                                                \
@@ -770,6 +822,7 @@ main(void)
 	    cmocka_unit_test(test_conf_resolve),
 	    cmocka_unit_test(test_conf_default_path),
 	    cmocka_unit_test(test_args_parse),
+	    cmocka_unit_test(test_cli_run_usage),
 	    cmocka_unit_test(test_create_body),
 	    cmocka_unit_test(test_update_body),
 	    cmocka_unit_test(test_table),

@@ -3,6 +3,7 @@ enclave's containers may not have is an invalid config everywhere one is
 read (POST /containers, updates, the tag list), with the same
 file:line:col sentences as `berth config validate`, and nothing is written."""
 import os
+import time
 
 import pytest
 
@@ -93,6 +94,12 @@ def test_tag_list_shows_a_refused_config_invalid(berthd, api, policy_source):
 def test_updates_to_a_refused_config_are_422(berthd, api, policy_source):
     st, c = api.post("/containers", {"name": "web", "repo": policy_source, "tag": "v1"})
     assert st == 202
+    # Its pull (from a registry that is not there) fails on its own: what
+    # the reconciler writes meanwhile is not the refused requests' doing.
+    deadline = time.monotonic() + 60
+    while api.get("/containers/web")[1]["status"] != "failed" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert api.get("/containers/web")[1]["status"] == "failed"
     before = written(berthd, api)
     msg = assert_error(api.post("/containers/web/updates", {"kind": "tag", "tag": "refused"}),
                        422, "invalid_config")

@@ -214,11 +214,13 @@ def test_slow_source_deploys_after_the_answer_and_after_a_restart(api_state_dir)
         assert time.monotonic() - t0 < 1.5
         st, headers, body = http("GET", d.url + "/api/v1/containers/app/tags", token=api.token)
         assert st == 200 and [t["tag"] for t in json.loads(body)][:1] == ["v2"], body
+        c = wait_for(api, "bad", lambda c: c["status"] == "failed")
+        assert "tinfoil-config.yml@bad:2:1: invalid YAML" in c["status_detail"], c
+        # Once that fetch ended (a create joining it late could be answered
+        # by it within the API's wait), a new one is slower than the wait.
         slow.delay = 1.5
         r, _ = timed_post(api, {"name": "bad2", "repo": slow.url("app"), "tag": "bad"})
         assert r[0] == 202, r
-        c = wait_for(api, "bad", lambda c: c["status"] == "failed")
-        assert "tinfoil-config.yml@bad:2:1: invalid YAML" in c["status_detail"], c
         r, _ = timed_post(api, {"name": "late", "repo": slow.url("app"), "tag": "v1"})
         assert r[0] == 202 and r[1]["deployment"] is None, r
         d.proc.kill()
