@@ -135,6 +135,16 @@ int router_admit(struct router *r, const char *ip, int *status);
 /* Forgets a connection router_admit() counted. */
 void router_admit_release(struct router *r, const char *ip);
 
+/* What the workers count, summed (each worker writes its own; readers take
+ * a snapshot). */
+struct router_counters {
+	uint64_t conns_open, conns_total;
+	uint64_t in_flight, held;
+};
+
+/* Sums every worker's counters into out. Any thread. */
+void router_counters_snapshot(const struct router *r, struct router_counters *out);
+
 /* Installs t (takes the caller's reference) as the current table: hands it to
  * every worker and marks removed upstreams as draining. */
 void router_install_table(struct router *r, struct route_table *t);

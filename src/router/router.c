@@ -383,6 +383,20 @@ fail:
 }
 
 void
+router_counters_snapshot(const struct router *r, struct router_counters *out)
+{
+	memset(out, 0, sizeof *out);
+	for (size_t i = 0; i < r->nworkers; i++) {
+		const struct worker *w = &r->workers[i];
+
+		out->conns_open += atomic_load_explicit(&w->conns_open, memory_order_relaxed);
+		out->conns_total += atomic_load_explicit(&w->conns_total, memory_order_relaxed);
+		out->in_flight += atomic_load_explicit(&w->in_flight, memory_order_relaxed);
+		out->held += atomic_load_explicit(&w->held_now, memory_order_relaxed);
+	}
+}
+
+void
 router_install_table(struct router *r, struct route_table *t)
 {
 	size_t i;

@@ -158,20 +158,6 @@ admin_get_route(struct router *r, struct evhttp_request *req, const char *host)
 	reply_error(req, 404, "no such route");
 }
 
-static uint64_t
-sum_workers(const struct router *r, size_t offset)
-{
-	uint64_t n = 0;
-	size_t i;
-
-	for (i = 0; i < r->nworkers; i++)
-		n += atomic_load_explicit(
-		    (const _Atomic uint64_t *)((const char *)&r->workers[i] + offset), RELAXED);
-	return n;
-}
-
-#define SUM_WORKERS(r, field) sum_workers((r), offsetof(struct worker, field))
-
 static void
 metrics_route(struct buf *b, const struct route_stats *s)
 {
@@ -217,8 +203,10 @@ admin_metrics(struct router *r, struct evhttp_request *req)
 {
 	struct buf b = BUF_INIT;
 	struct evbuffer *out = evbuffer_new();
+	struct router_counters n;
 	size_t i;
 
+	router_counters_snapshot(r, &n);
 	buf_printf(&b, "# TYPE berth_router_requests_total counter\n"
 	               "# TYPE berth_router_request_duration_seconds histogram\n");
 	metrics_route(&b, r->nostats);
@@ -232,10 +220,8 @@ admin_metrics(struct router *r, struct evhttp_request *req)
 	           "berth_router_connections_total %llu\n"
 	           "# TYPE berth_router_table_generation gauge\n"
 	           "berth_router_table_generation %llu\n",
-	           (unsigned long long)SUM_WORKERS(r, in_flight),
-	           (unsigned long long)SUM_WORKERS(r, held_now),
-	           (unsigned long long)SUM_WORKERS(r, conns_open),
-	           (unsigned long long)SUM_WORKERS(r, conns_total),
+	           (unsigned long long)n.in_flight, (unsigned long long)n.held,
+	           (unsigned long long)n.conns_open, (unsigned long long)n.conns_total,
 	           (unsigned long long)r->table->generation);
 	buf_printf(&b, "# TYPE berth_router_upstream_in_flight gauge\n"
 	               "# TYPE berth_router_upstream_requests_total counter\n"
@@ -301,13 +287,15 @@ admin_cb(struct evhttp_request *req, void *arg)
 		           json_pack("{s:I,s:o}", "generation", (json_int_t)r->table->generation,
 		                     "upstreams", route_registry_counters(&r->reg)));
 	} else if (strcmp(path, "/v1/status") == 0 && cmd == EVHTTP_REQ_GET) {
+		struct router_counters n;
+
+		router_counters_snapshot(r, &n);
 		reply_json(req, 200,
 		           json_pack("{s:s,s:I,s:i,s:i,s:I,s:I,s:I}", "version", BERTH_VERSION,
 		                     "generation", (json_int_t)r->table->generation, "routes",
 		                     (int)r->table->nroutes, "threads", (int)r->nworkers,
-		                     "connections", (json_int_t)SUM_WORKERS(r, conns_open),
-		                     "in_flight", (json_int_t)SUM_WORKERS(r, in_flight), "held",
-		                     (json_int_t)SUM_WORKERS(r, held_now)));
+		                     "connections", (json_int_t)n.conns_open, "in_flight",
+		                     (json_int_t)n.in_flight, "held", (json_int_t)n.held));
 	} else if (strcmp(path, "/metrics") == 0 && cmd == EVHTTP_REQ_GET) {
 		admin_metrics(r, req);
 	} else {
