@@ -22,6 +22,7 @@
 #include "recon/recon-int.h"
 #include "router/router_client.h"
 #include "store/store.h"
+#include "tls/certs.h"
 
 #define ROUTER_CHECK_MS   1000
 #define ROUTER_START_WAIT 5000
@@ -182,6 +183,22 @@ recon_route_desired(struct recon *r, const struct store_container *c)
 
 /* ---- pushing one route ---- */
 
+/* Makes sure host has a certificate for the router (none when TLS is off).
+ * Blocking: a worker thread's, or start-up's. */
+static int
+recon_route_cert(struct recon *r, const char *host, struct err *err)
+{
+	int issued = 0;
+
+	if (r->d->certs == NULL)
+		return 0;
+	if (certs_ensure(r->d->certs, host, &issued, err) < 0)
+		return -1;
+	if (issued)
+		log_info("certificate of %s issued", host);
+	return 0;
+}
+
 struct push_job {
 	struct recon_job hdr;
 	store_id container_id;
@@ -220,7 +237,11 @@ push_work(void *arg)
 				job->rc = 0;
 			}
 		} else {
-			job->rc = router_client_set_route(sock, host, route, &job->err);
+			/* The certificate before the route: the router loads it
+			 * when the route comes. */
+			job->rc = recon_route_cert(job->hdr.r, host, &job->err);
+			if (job->rc == 0)
+				job->rc = router_client_set_route(sock, host, route, &job->err);
 		}
 		if (job->rc < 0)
 			break;
@@ -378,6 +399,10 @@ recon_full_table(struct recon *r, int64_t generation, char ***ids, char ***texts
 		{
 			if (json_is_null(route))
 				continue;
+			if (recon_route_cert(r, host, &err) < 0) {
+				log_error("router table: %s", err.msg);
+				err_clear(&err);
+			}
 			route = json_deep_copy(route);
 			json_object_set_new(route, "host", json_string(host));
 			json_array_append_new(routes, route);
@@ -407,6 +432,8 @@ recon_router_spawn(struct recon *r, struct err *err)
 	char *listen = xasprintf("%s:%d", r->d->settings.router_addr, r->d->settings.router_port);
 	char *logpath = xasprintf("%s/router.log", r->d->settings.state_dir);
 	char *pidpath = xasprintf("%s/router.pid", r->d->settings.state_dir);
+	char *tls_listen = xasprintf("%s:%d", r->d->settings.tls_addr, r->d->settings.tls_port);
+	char *tls_dir = xasprintf("%s/tls", r->d->settings.state_dir);
 	char **argv = NULL;
 	pid_t pid;
 	int status, rc = 0;
@@ -416,6 +443,12 @@ recon_router_spawn(struct recon *r, struct err *err)
 	argv = strv_push(argv, listen);
 	argv = strv_push(argv, "--admin-socket");
 	argv = strv_push(argv, r->router.socket);
+	if (r->d->certs != NULL) {
+		argv = strv_push(argv, "--tls-listen");
+		argv = strv_push(argv, tls_listen);
+		argv = strv_push(argv, "--tls-dir");
+		argv = strv_push(argv, tls_dir);
+	}
 	for (char **f = r->d->settings.router_flags; f != NULL && *f != NULL; f++) {
 		char *flag = xasprintf("--%.*s", (int)strcspn(*f, "="), *f);
 
@@ -423,7 +456,8 @@ recon_router_spawn(struct recon *r, struct err *err)
 		argv = strv_push(argv, strchr(*f, '=') + 1);
 		free(flag);
 	}
-	log_info("starting %s --listen %s --admin-socket %s%s", bin, listen, r->router.socket,
+	log_info("starting %s --listen %s --admin-socket %s%s%s%s", bin, listen, r->router.socket,
+	         r->d->certs != NULL ? " --tls-listen " : "", r->d->certs != NULL ? tls_listen : "",
 	         r->d->settings.router_flags != NULL ? " and the --router-flag flags" : "");
 	pid = fork();
 	if (pid < 0) {
@@ -465,6 +499,8 @@ out:
 	free(listen);
 	free(logpath);
 	free(pidpath);
+	free(tls_listen);
+	free(tls_dir);
 	return rc;
 }
 

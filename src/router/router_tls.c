@@ -18,19 +18,19 @@
 #include "router/router_tls.h"
 
 struct tls_cert {
-	char *host;            /* owned, lower case */
-	EVP_PKEY *key;         /* owned */
-	X509 *cert;            /* owned */
-	STACK_OF(X509) *chain; /* owned: certificates after the leaf */
-	ino_t ino;             /* the file it came from, to see a change */
+	char *host;             /* owned, lower case */
+	EVP_PKEY *key;          /* owned */
+	X509 *cert;             /* owned */
+	STACK_OF(X509) * chain; /* owned: certificates after the leaf */
+	ino_t ino;              /* the file it came from, to see a change */
 	off_t size;
 	struct timespec mtime;
 };
 
 struct router_tls {
-	SSL_CTX *ctx;          /* owned */
-	char *dir;             /* owned */
-	pthread_rwlock_t lock; /* guards certs and n: workers read, reload writes */
+	SSL_CTX *ctx;           /* owned */
+	char *dir;              /* owned */
+	pthread_rwlock_t lock;  /* guards certs and n: workers read, reload writes */
 	struct tls_cert *certs; /* owned array, sorted by host */
 	size_t n;
 };
@@ -177,7 +177,8 @@ router_tls_reload(struct router_tls *t)
 	DIR *d = opendir(t->dir);
 
 	if (d == NULL) {
-		log_warn("tls: %s: %s; the certificates stay as they were", t->dir, strerror(errno));
+		log_warn("tls: %s: %s; the certificates stay as they were", t->dir,
+		         strerror(errno));
 		return;
 	}
 	while ((e = readdir(d)) != NULL) {
@@ -196,11 +197,13 @@ router_tls_reload(struct router_tls *t)
 			continue;
 		}
 		if (had != NULL && had->ino == st.st_ino && had->size == st.st_size &&
-		    had->mtime.tv_sec == st.st_mtim.tv_sec && had->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+		    had->mtime.tv_sec == st.st_mtim.tv_sec &&
+		    had->mtime.tv_nsec == st.st_mtim.tv_nsec) {
 			cert_share(&c, had);
 			free(host);
 		} else if (cert_load(path, &c, &err) < 0) {
-			log_warn("tls: %s%s", err.msg, had != NULL ? "; the host keeps its certificate" : "");
+			log_warn("tls: %s%s", err.msg,
+			         had != NULL ? "; the host keeps its certificate" : "");
 			cert_clear(&c);
 			if (had == NULL) {
 				free(host);
@@ -214,7 +217,8 @@ router_tls_reload(struct router_tls *t)
 			c.ino = st.st_ino;
 			c.size = st.st_size;
 			c.mtime = st.st_mtim;
-			log_info("tls: certificate of %s %s", c.host, had != NULL ? "reloaded" : "loaded");
+			log_info("tls: certificate of %s %s", c.host,
+			         had != NULL ? "reloaded" : "loaded");
 		}
 		free(path);
 		next = xreallocarray(next, n + 1, sizeof *next);
@@ -266,7 +270,8 @@ router_tls_new(const char *dir, struct router_tls **out, struct err *err)
 	                                SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
 	/* Writes go out of an evbuffer that may move; an idle connection holds
 	 * no read or write buffer. */
-	SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 	                             SSL_MODE_RELEASE_BUFFERS);
 	/* Stateless tickets resume sessions; no server-side cache, whose lock
 	 * every worker would share. */

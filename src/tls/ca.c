@@ -183,10 +183,11 @@ load_key(const char *path, EVP_PKEY **out, struct err *err)
 		return err_make(err, errno, "stat %s", path);
 	/* A key others can read is no longer the CA's alone. */
 	if ((st.st_mode & 077) != 0)
-		return err_make(err, 0,
-		                "%s is readable by other users (mode %04o): chmod 600 it, or remove "
-		                "the CA to make a new one",
-		                path, (unsigned)(st.st_mode & 07777));
+		return err_make(
+		    err, 0,
+		    "%s is readable by other users (mode %04o): chmod 600 it, or remove "
+		    "the CA to make a new one",
+		    path, (unsigned)(st.st_mode & 07777));
 	if (file_read_all(path, 64 * 1024, &text, &len, err) < 0)
 		return -1;
 	b = BIO_new_mem_buf(text, (int)len);
@@ -220,7 +221,8 @@ pem_cert(const char *pem)
 int
 ca_open(const char *dir, struct ca **out, struct err *err)
 {
-	char *kpath = xasprintf("%s/" CA_KEY_FILE, dir), *cpath = xasprintf("%s/" CA_CERT_FILE, dir);
+	char *kpath = xasprintf("%s/" CA_KEY_FILE, dir),
+	     *cpath = xasprintf("%s/" CA_CERT_FILE, dir);
 	struct ca *ca = xcalloc(1, sizeof *ca);
 	char *kpem = NULL;
 	size_t len = 0;
@@ -341,6 +343,27 @@ ca_signed(const struct ca *ca, const char *pem)
 	X509_free(x);
 	BIO_free(b);
 	return ok;
+}
+
+static int
+issuer_issue(void *arg, const char *host, char **pem, struct err *err)
+{
+	return ca_issue(arg, host, CA_LEAF_DAYS, pem, err);
+}
+
+static int
+issuer_owns(void *arg, const char *pem)
+{
+	return ca_signed(arg, pem);
+}
+
+void
+ca_as_issuer(struct ca *ca, struct certs_issuer *out)
+{
+	out->name = "local-ca";
+	out->issue = issuer_issue;
+	out->owns = issuer_owns;
+	out->arg = ca;
 }
 
 void

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "tls/certs.h"
 
 #define CA_KEY_FILE  "ca.key"
 #define CA_CERT_FILE "ca.pem"
@@ -38,6 +39,10 @@ int ca_issue(struct ca *ca, const char *host, int days, char **pem, struct err *
 /* Whether the certificate in pem (the first one in it) was signed by this
  * CA's key: 1 yes, 0 no (or not a certificate). */
 int ca_signed(const struct ca *ca, const char *pem);
+
+/* Fills out with the CA as the certificate store's issuer (tls/certs.h),
+ * ca borrowed: it issues CA_LEAF_DAYS leaves and owns the leaves it signed. */
+void ca_as_issuer(struct ca *ca, struct certs_issuer *out);
 
 /* Wipes and frees a PEM text that holds a key; NULL is fine. */
 void ca_pem_free(char *pem);

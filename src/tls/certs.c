@@ -24,8 +24,7 @@ struct certs {
 };
 
 int
-certs_open(const char *dir, const struct certs_issuer *issuer, struct certs **out,
-           struct err *err)
+certs_open(const char *dir, const struct certs_issuer *issuer, struct certs **out, struct err *err)
 {
 	struct certs *cs;
 
