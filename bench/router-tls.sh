@@ -25,6 +25,8 @@ WORKERS=${WORKERS:-1}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 HS_CONNS=${HS_CONNS:-16}
+HS_PROCS=${HS_PROCS:-2}
+HERE=$(dirname "$0")
 WRK_THREADS=${WRK_THREADS:-2}
 ROUNDS=${ROUNDS:-3}
 
@@ -106,6 +108,7 @@ http {
 		listen 127.0.0.1:$NGINX ssl reuseport;
 		ssl_certificate $TMP/leaf.pem;
 		ssl_certificate_key $TMP/leaf.key;
+		ssl_protocols TLSv1.2 TLSv1.3;
 		location / {
 			proxy_pass http://backend;
 			proxy_http_version 1.1;
@@ -166,7 +169,11 @@ while [ $round -le "$ROUNDS" ]; do
 		nginx) port=$NGINX ;;
 		esac
 		run ka-$t $port "$CONNS" >>"$TMP/ka-$t.results"
-		run hs-$t $port "$HS_CONNS" -H 'Connection: close' >>"$TMP/hs-$t.results"
+		run rs-$t $port "$HS_CONNS" -H 'Connection: close' >>"$TMP/rs-$t.results"
+		secs=$(python3 -c "import re; m=re.match(r'([\d.]+)(ms|s|m)?$', '$DURATION'); print(float(m.group(1)) * {'ms': 0.001, 's': 1, 'm': 60, None: 1}[m.group(2)])")
+		python3 "$HERE/tls-handshakes.py" "$port" localhost "$secs" "$HS_PROCS" |
+			awk '{ if ($4 != 0) print "warning: " $4 " failed handshakes" > "/dev/stderr"; print $1, $2, $3 }' \
+				>>"$TMP/hs-$t.results"
 	done
 	round=$((round + 1))
 done
@@ -177,7 +184,7 @@ median() {
 }
 
 printf '%-14s %12s %10s %10s\n' target req/s p50_ms p99_ms
-for k in ka hs; do
+for k in ka hs rs; do
 	for t in berth nginx; do
 		set -- $(median "$TMP/$k-$t.results")
 		eval "rps_${k}_$t=$1 p99_${k}_$t=$3"
@@ -187,5 +194,6 @@ done
 
 ratio_ka=$(python3 -c "print(f'{$rps_ka_berth / $rps_ka_nginx:.2f}')")
 ratio_hs=$(python3 -c "print(f'{$rps_hs_berth / $rps_hs_nginx:.2f}')")
-echo "keep-alive berth/nginx=$ratio_ka handshakes berth/nginx=$ratio_hs"
-echo "RESULT rps_ka_berth=$rps_ka_berth rps_ka_nginx=$rps_ka_nginx ratio_ka=$ratio_ka p99_ka_berth_ms=$p99_ka_berth p99_ka_nginx_ms=$p99_ka_nginx hs_berth=$rps_hs_berth hs_nginx=$rps_hs_nginx ratio_hs=$ratio_hs p99_hs_berth_ms=$p99_hs_berth p99_hs_nginx_ms=$p99_hs_nginx"
+ratio_rs=$(python3 -c "print(f'{$rps_rs_berth / $rps_rs_nginx:.2f}')")
+echo "keep-alive berth/nginx=$ratio_ka handshakes berth/nginx=$ratio_hs resumed berth/nginx=$ratio_rs"
+echo "RESULT rps_ka_berth=$rps_ka_berth rps_ka_nginx=$rps_ka_nginx ratio_ka=$ratio_ka p99_ka_berth_ms=$p99_ka_berth p99_ka_nginx_ms=$p99_ka_nginx hs_berth=$rps_hs_berth hs_nginx=$rps_hs_nginx ratio_hs=$ratio_hs p99_hs_berth_ms=$p99_hs_berth p99_hs_nginx_ms=$p99_hs_nginx rs_berth=$rps_rs_berth rs_nginx=$rps_rs_nginx ratio_rs=$ratio_rs"

@@ -18,11 +18,9 @@
 #include "router/router_tls.h"
 
 struct tls_cert {
-	char *host;             /* owned, lower case */
-	EVP_PKEY *key;          /* owned */
-	X509 *cert;             /* owned */
-	STACK_OF(X509) * chain; /* owned: certificates after the leaf */
-	ino_t ino;              /* the file it came from, to see a change */
+	char *host;   /* owned, lower case */
+	SSL_CTX *ctx; /* a reference: the host's certificate, key and chain */
+	ino_t ino;    /* the file it came from, to see a change */
 	off_t size;
 	struct timespec mtime;
 };
@@ -39,9 +37,7 @@ static void
 cert_clear(struct tls_cert *c)
 {
 	free(c->host);
-	EVP_PKEY_free(c->key);
-	X509_free(c->cert);
-	sk_X509_pop_free(c->chain, X509_free);
+	SSL_CTX_free(c->ctx);
 	memset(c, 0, sizeof *c);
 }
 
@@ -80,7 +76,10 @@ servername_cb(SSL *ssl, int *alert, void *arg)
 	pthread_rwlock_rdlock(&t->lock);
 	c = cert_find(t->certs, t->n, name);
 	if (c != NULL)
-		ok = SSL_use_cert_and_key(ssl, c->cert, c->key, c->chain, 1) == 1;
+		/* The host's context lends its certificate to the connection
+		 * (a reference: a reload may drop the entry meanwhile). Cheaper
+		 * than SSL_use_cert_and_key(), which checks the key each time. */
+		ok = SSL_set_SSL_CTX(ssl, c->ctx) != NULL;
 	pthread_rwlock_unlock(&t->lock);
 out:
 	if (ok)
@@ -104,29 +103,32 @@ alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsign
 	return SSL_TLSEXT_ERR_OK;
 }
 
-/* Loads one file: a key, then the certificate, then its chain. */
+/* Loads one file: a key, then the certificate, then its chain, into a
+ * context of its own. */
 static int
 cert_load(const char *path, struct tls_cert *c, struct err *err)
 {
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL, *x;
 	char *text = NULL;
 	size_t len = 0;
 	BIO *b = NULL;
-	X509 *x;
 	int rc = -1;
 
 	if (file_read_all(path, 256 * 1024, &text, &len, err) < 0)
-		return -1;
+		goto out;
 	b = BIO_new_mem_buf(text, (int)len);
-	c->key = b != NULL ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-	c->cert = c->key != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-	if (c->cert == NULL) {
+	key = b != NULL ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	cert = key != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	if (cert == NULL) {
 		err_make(err, 0, "%s: not a private key followed by a certificate", path);
 		goto out;
 	}
-	c->chain = sk_X509_new_null();
 	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
-		sk_X509_push(c->chain, x);
-	if (X509_check_private_key(c->cert, c->key) != 1) {
+		sk_X509_push(chain, x);
+	c->ctx = SSL_CTX_new(TLS_server_method());
+	if (c->ctx == NULL || SSL_CTX_use_cert_and_key(c->ctx, cert, key, chain, 1) != 1) {
 		err_make(err, 0, "%s: the key is not the certificate's", path);
 		goto out;
 	}
@@ -134,8 +136,12 @@ cert_load(const char *path, struct tls_cert *c, struct err *err)
 out:
 	ERR_clear_error();
 	BIO_free(b);
-	OPENSSL_cleanse(text, len);
+	if (text != NULL)
+		OPENSSL_cleanse(text, len);
 	free(text);
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(cert);
+	EVP_PKEY_free(key);
 	return rc;
 }
 
@@ -146,9 +152,7 @@ cert_share(struct tls_cert *c, const struct tls_cert *had)
 {
 	*c = *had;
 	c->host = xstrdup(had->host);
-	EVP_PKEY_up_ref(c->key);
-	X509_up_ref(c->cert);
-	c->chain = X509_chain_up_ref(had->chain);
+	SSL_CTX_up_ref(c->ctx);
 }
 
 /* The host a file name is for ("web.acme.example.pem"), lower case, or

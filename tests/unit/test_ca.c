@@ -77,7 +77,8 @@ test_ca_created_0600_and_reloaded(void **state)
 static void
 test_ca_refuses_a_readable_key_and_strays(void **state)
 {
-	char *dir = xasprintf("%s/ca", (char *)*state), *other = xasprintf("%s/other", (char *)*state);
+	char *dir = xasprintf("%s/ca", (char *)*state),
+	     *other = xasprintf("%s/other", (char *)*state);
 	char *key = xasprintf("%s/" CA_KEY_FILE, dir), *cert = xasprintf("%s/" CA_CERT_FILE, dir);
 	char *ocert = xasprintf("%s/" CA_CERT_FILE, other);
 	struct err err = ERR_INIT;
@@ -182,8 +183,16 @@ static void
 test_ca_refuses_names_that_are_not_hosts(void **state)
 {
 	static const char *bad[] = {
-	    "a.example,DNS:evil.example", "", "a..b", ".a", "a.", "x/y", "*.a.example",
-	    "a b.example", "a.example\nDNS:evil", "IP:127.0.0.1",
+	    "a.example,DNS:evil.example",
+	    "",
+	    "a..b",
+	    ".a",
+	    "a.",
+	    "x/y",
+	    "*.a.example",
+	    "a b.example",
+	    "a.example\nDNS:evil",
+	    "IP:127.0.0.1",
 	};
 	char *dir = xasprintf("%s/ca", (char *)*state);
 	struct err err = ERR_INIT;
