@@ -238,10 +238,13 @@ push_work(void *arg)
 			}
 		} else {
 			/* The certificate before the route: the router loads it
-			 * when the route comes. */
-			job->rc = recon_route_cert(job->hdr.r, host, &job->err);
-			if (job->rc == 0)
-				job->rc = router_client_set_route(sock, host, route, &job->err);
+			 * when the route comes. One that fails leaves HTTPS
+			 * refusing the name, never plain HTTP without a route. */
+			if (recon_route_cert(job->hdr.r, host, &job->err) < 0) {
+				log_warn("route of %s: %s", host, job->err.msg);
+				err_clear(&job->err);
+			}
+			job->rc = router_client_set_route(sock, host, route, &job->err);
 		}
 		if (job->rc < 0)
 			break;
@@ -399,10 +402,6 @@ recon_full_table(struct recon *r, int64_t generation, char ***ids, char ***texts
 		{
 			if (json_is_null(route))
 				continue;
-			if (recon_route_cert(r, host, &err) < 0) {
-				log_error("router table: %s", err.msg);
-				err_clear(&err);
-			}
 			route = json_deep_copy(route);
 			json_object_set_new(route, "host", json_string(host));
 			json_array_append_new(routes, route);
@@ -412,6 +411,28 @@ recon_full_table(struct recon *r, int64_t generation, char ***ids, char ***texts
 	}
 	store_container_list_free(v, n);
 	return json_pack("{s:I,s:o}", "generation", (json_int_t)generation, "routes", routes);
+}
+
+/* Makes sure every host of a full table has its certificate before the
+ * table goes to the router. Blocking: a worker thread's, or start-up's. A
+ * host whose certificate fails is logged; its route goes anyway (plain HTTP
+ * serves it, HTTPS refuses its name). */
+static void
+recon_table_certs(struct recon *r, const json_t *table)
+{
+	struct err err = ERR_INIT;
+	const json_t *route;
+	size_t i;
+
+	json_array_foreach(json_object_get(table, "routes"), i, route)
+	{
+		const char *host = json_string_value(json_object_get(route, "host"));
+
+		if (host != NULL && recon_route_cert(r, host, &err) < 0) {
+			log_error("router table: %s", err.msg);
+			err_clear(&err);
+		}
+	}
 }
 
 /* The path of berth-router: the setting, or beside berthd. */
@@ -550,6 +571,7 @@ recon_router_start_sync(struct recon *r)
 	}
 	r->router.generation = now_wall_ms();
 	table = recon_full_table(r, r->router.generation, &ids, &texts);
+	recon_table_certs(r, table);
 	if (router_client_push_table(r->router.socket, table, &err) < 0) {
 		log_error("router: the table was refused: %s", err.msg);
 	} else {
@@ -597,6 +619,7 @@ router_work(void *arg)
 	json_t *st;
 
 	if (job->table != NULL) {
+		recon_table_certs(r, job->table);
 		job->rc = router_client_push_table(r->router.socket, job->table, &job->err);
 		return;
 	}
