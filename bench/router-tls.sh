@@ -125,10 +125,12 @@ EOF
 nginx -p "$TMP/nginx-backend" -c "$TMP/nginx-backend/nginx.conf" -g 'daemon off;' &
 PIDS="$PIDS $!"
 nginx -p "$TMP/nginx-proxy" -c "$TMP/nginx-proxy/nginx.conf" -g 'daemon off;' &
+NGINX_PID=$!
 PIDS="$PIDS $!"
 "$ROUTER" --listen 127.0.0.1:$BERTH --tls-listen 127.0.0.1:$BERTH_TLS --tls-dir "$TMP/certs" \
 	--threads "$WORKERS" --log-level warn --max-client-connections 0 \
 	--route "*=127.0.0.1:$BACKEND" &
+BERTH_PID=$!
 PIDS="$PIDS $!"
 for p in $BACKEND $NGINX $BERTH_TLS; do wait_port $p; done
 for p in $BERTH_TLS $NGINX; do
@@ -136,16 +138,40 @@ for p in $BERTH_TLS $NGINX; do
 		{ echo "no HTTPS answer on $p" >&2; exit 1; }
 done
 
-# run NAME PORT CONNS [wrk args]: prints "rps p50_ms p99_ms"
+# cpu PID: CPU seconds (user + system) of PID and its children processes
+# so far (nginx's workers are children of its master). On a shared machine
+# the CPU a proxy spends per request holds better than its requests/s.
+cpu() {
+	python3 - "$1" <<'EOF'
+import os, sys
+def stat(pid):
+    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+pid = int(sys.argv[1])
+kids = []
+for p in os.listdir("/proc"):
+    try:
+        if p.isdigit() and stat(p)[1] == str(pid):
+            kids.append(int(p))
+    except OSError:
+        pass
+print(sum(int(stat(p)[11]) + int(stat(p)[12]) for p in [pid] + kids) / os.sysconf("SC_CLK_TCK"))
+EOF
+}
+
+# run NAME PORT CONNS [wrk args]: prints "rps p50_ms p99_ms cpu_us_per_request"
 run() {
 	name=$1 port=$2 conns=$3
 	shift 3
 	wrk -t"$WRK_THREADS" -c"$conns" -d1s "$@" "https://localhost:$port/" >/dev/null
+	case $name in *berth) pid=$BERTH_PID ;; *) pid=$NGINX_PID ;; esac
+	c0=$(cpu $pid)
 	wrk -t"$WRK_THREADS" -c"$conns" -d"$DURATION" --latency "$@" \
 		"https://localhost:$port/" >"$TMP/$name.out"
-	python3 - "$TMP/$name.out" <<'EOF'
+	c1=$(cpu $pid)
+	python3 - "$TMP/$name.out" "$c0" "$c1" <<'EOF'
 import re, sys
 t = open(sys.argv[1]).read()
+cpu_s = float(sys.argv[3]) - float(sys.argv[2])
 def ms(v):
     m = re.match(r"([\d.]+)(us|ms|s)", v)
     return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
@@ -156,7 +182,8 @@ non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 err = re.search(r"Socket errors: (.*)", t)
 if non2xx or err:
     print("warning:", non2xx.group(0) if non2xx else "", err.group(0) if err else "", file=sys.stderr)
-print(f"{rps:.0f} {p50:.3f} {p99:.3f}")
+reqs = int(re.search(r"(\d+) requests in", t).group(1))
+print(f"{rps:.0f} {p50:.3f} {p99:.3f} {cpu_s * 1e6 / max(reqs, 1):.0f}")
 EOF
 }
 
@@ -165,15 +192,20 @@ round=1
 while [ $round -le "$ROUNDS" ]; do
 	for t in berth nginx; do
 		case $t in
-		berth) port=$BERTH_TLS ;;
-		nginx) port=$NGINX ;;
+		berth) port=$BERTH_TLS port_pid=$BERTH_PID ;;
+		nginx) port=$NGINX port_pid=$NGINX_PID ;;
 		esac
 		run ka-$t $port "$CONNS" >>"$TMP/ka-$t.results"
 		run rs-$t $port "$HS_CONNS" -H 'Connection: close' >>"$TMP/rs-$t.results"
 		secs=$(python3 -c "import re; m=re.match(r'([\d.]+)(ms|s|m)?$', '$DURATION'); print(float(m.group(1)) * {'ms': 0.001, 's': 1, 'm': 60, None: 1}[m.group(2)])")
-		python3 "$HERE/tls-handshakes.py" "$port" localhost "$secs" "$HS_PROCS" |
-			awk '{ if ($4 != 0) print "warning: " $4 " failed handshakes" > "/dev/stderr"; print $1, $2, $3 }' \
-				>>"$TMP/hs-$t.results"
+		c0=$(cpu $port_pid)
+		python3 "$HERE/tls-handshakes.py" "$port" localhost "$secs" "$HS_PROCS" >"$TMP/hs.out"
+		c1=$(cpu $port_pid)
+		awk -v c0="$c0" -v c1="$c1" -v secs="$secs" '{
+			if ($4 != 0) print "warning: " $4 " failed handshakes" > "/dev/stderr"
+			n = $1 * secs
+			printf "%s %s %s %.0f\n", $1, $2, $3, (c1 - c0) * 1e6 / (n > 0 ? n : 1) }' \
+			"$TMP/hs.out" >>"$TMP/hs-$t.results"
 	done
 	round=$((round + 1))
 done
@@ -183,12 +215,12 @@ median() {
 	sort -n "$1" | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
 }
 
-printf '%-14s %12s %10s %10s\n' target req/s p50_ms p99_ms
+printf '%-14s %12s %10s %10s %12s\n' target req/s p50_ms p99_ms cpu_us/req
 for k in ka hs rs; do
 	for t in berth nginx; do
 		set -- $(median "$TMP/$k-$t.results")
-		eval "rps_${k}_$t=$1 p99_${k}_$t=$3"
-		printf '%-14s %12s %10s %10s\n' "$k-$t" $1 $2 $3
+		eval "rps_${k}_$t=$1 p99_${k}_$t=$3 cpu_${k}_$t=$4"
+		printf '%-14s %12s %10s %10s %12s\n' "$k-$t" $1 $2 $3 $4
 	done
 done
 
@@ -196,4 +228,4 @@ ratio_ka=$(python3 -c "print(f'{$rps_ka_berth / $rps_ka_nginx:.2f}')")
 ratio_hs=$(python3 -c "print(f'{$rps_hs_berth / $rps_hs_nginx:.2f}')")
 ratio_rs=$(python3 -c "print(f'{$rps_rs_berth / $rps_rs_nginx:.2f}')")
 echo "keep-alive berth/nginx=$ratio_ka handshakes berth/nginx=$ratio_hs resumed berth/nginx=$ratio_rs"
-echo "RESULT rps_ka_berth=$rps_ka_berth rps_ka_nginx=$rps_ka_nginx ratio_ka=$ratio_ka p99_ka_berth_ms=$p99_ka_berth p99_ka_nginx_ms=$p99_ka_nginx hs_berth=$rps_hs_berth hs_nginx=$rps_hs_nginx ratio_hs=$ratio_hs p99_hs_berth_ms=$p99_hs_berth p99_hs_nginx_ms=$p99_hs_nginx rs_berth=$rps_rs_berth rs_nginx=$rps_rs_nginx ratio_rs=$ratio_rs"
+echo "RESULT rps_ka_berth=$rps_ka_berth rps_ka_nginx=$rps_ka_nginx ratio_ka=$ratio_ka p99_ka_berth_ms=$p99_ka_berth p99_ka_nginx_ms=$p99_ka_nginx hs_berth=$rps_hs_berth hs_nginx=$rps_hs_nginx ratio_hs=$ratio_hs p99_hs_berth_ms=$p99_hs_berth p99_hs_nginx_ms=$p99_hs_nginx rs_berth=$rps_rs_berth rs_nginx=$rps_rs_nginx ratio_rs=$ratio_rs cpu_us_ka_berth=$cpu_ka_berth cpu_us_ka_nginx=$cpu_ka_nginx cpu_us_hs_berth=$cpu_hs_berth cpu_us_hs_nginx=$cpu_hs_nginx"
