@@ -4,7 +4,7 @@
 # admin client, router/router_client.h, is the core's); the router and the CLI
 # include nothing of berthd. Prints each include that breaks this.
 cd "$(dirname "$0")/.."
-core="common config store model image runtime health source secret eventlog lifecycle recon"
+core="common config store model image runtime health source secret tls eventlog lifecycle recon"
 bad=0
 check() { # $1: folders, $2: forbidden include pattern
 	for m in $1; do

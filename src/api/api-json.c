@@ -97,7 +97,7 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 	struct store_setting *settings = NULL;
 	size_t n_settings = 0;
 	json_t *jdep = NULL, *jupd = NULL, *env = NULL;
-	char *url = NULL, *debug_url = NULL;
+	char *url = NULL, *debug_url = NULL, *tls_url = NULL;
 	int rc;
 
 	if (c->deployment_id[0] != '\0') {
@@ -119,13 +119,17 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 		json_object_set_new(env, settings[i].key, json_string(settings[i].value));
 	url = xasprintf("http://%s.%s.%s:%d", c->name, org_name, d->settings.domain,
 	                d->settings.router_port);
+	tls_url = d->settings.tls_port != 0 ? xasprintf("https://%s.%s.%s:%d", c->name, org_name,
+	                                                d->settings.domain, d->settings.tls_port)
+	                                    : NULL;
 	debug_url = c->debug ? xasprintf("http://%s.%s.debug.%s:%d", c->name, org_name,
 	                                 d->settings.domain, d->settings.router_port)
 	                     : NULL;
 	*out = json_pack(
-	    "{s:s,s:s,s:s,s:o,s:s,s:s?,s:b,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o}", "name", c->name,
-	    "org", org_name, "status", model_container_status_str(c->status), "status_detail",
-	    api_json_str_or_null(c->status_detail), "url", url, "debug_url", debug_url, "debug",
+	    "{s:s,s:s,s:s,s:o,s:s,s:o,s:s?,s:b,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o}", "name",
+	    c->name, "org", org_name, "status", model_container_status_str(c->status),
+	    "status_detail", api_json_str_or_null(c->status_detail), "url", url, "tls_url",
+	    tls_url != NULL ? json_string(tls_url) : json_null(), "debug_url", debug_url, "debug",
 	    c->debug, "isolation", api_json_str_or_null(jdep != NULL ? dep.isolation : NULL),
 	    "source", "repo", api_json_str_or_null(c->source_repo), "tag",
 	    api_json_str_or_null(c->source_tag), "deployment", jdep != NULL ? jdep : json_null(),
@@ -139,6 +143,7 @@ out:
 	json_decref(env);
 	free(url);
 	free(debug_url);
+	free(tls_url);
 	store_setting_list_free(settings, n_settings);
 	store_update_clear(&u);
 	store_deployment_clear(&dep);

@@ -71,6 +71,7 @@ struct cli_group {
 	const char *summary;        /* one line for `berth help` */
 	const struct cli_cmd *cmds; /* the group's commands */
 	size_t n_cmds;
+	const struct cli_cmd *dflt; /* run by `berth GROUP` alone, or NULL: usage */
 };
 
 /* Prints the usage line of cmd in group to f. */
@@ -161,5 +162,6 @@ extern const struct cli_group cli_group_config;
 extern const struct cli_group cli_group_container;
 extern const struct cli_group cli_group_secret;
 extern const struct cli_group cli_group_org;
+extern const struct cli_group cli_group_ca;
 
 #endif

@@ -48,6 +48,10 @@ int client_has_token(const struct client *c);
 int client_request(struct client *c, const char *method, const char *path, const json_t *body,
                    struct client_resp *resp, struct err *err);
 
+/* GET of a path outside /api/v1 ("/ca.pem"); returns like client_request(). */
+int client_get_outside(struct client *c, const char *path, struct client_resp *resp,
+                       struct err *err);
+
 /* Frees what resp holds. */
 void client_resp_clear(struct client_resp *resp);
 

@@ -8,10 +8,7 @@
 #include "common/util.h"
 
 static const struct cli_group *const groups[] = {
-    &cli_group_container,
-    &cli_group_secret,
-    &cli_group_org,
-    &cli_group_config,
+    &cli_group_container, &cli_group_secret, &cli_group_org, &cli_group_config, &cli_group_ca,
 };
 
 static void
@@ -122,6 +119,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
+	if (argc < 3 && g->dflt != NULL)
+		return cli_run(&ctx, g, g->dflt, argc - 1, argv + 1);
 	if (argc < 3 || is_help(argv[2])) {
 		usage_group(argc < 3 ? stderr : stdout, g);
 		return argc < 3 ? CLI_EXIT_USAGE : CLI_EXIT_OK;

@@ -30,6 +30,8 @@
 #include "health/health.h"
 #include "recon/recon.h"
 #include "secret/redact.h"
+#include "tls/ca.h"
+#include "tls/certs.h"
 
 #include "runtime/runtime.h"
 #include "secret/secret.h"
@@ -266,6 +268,7 @@ berthd_new_recon(struct berthd *d, struct err *err)
 	    .events = d->events,
 	    .lc = &d->lc,
 	    .key = d->key,
+	    .certs = d->certs,
 	    .stopping = &d->stopping,
 	    .settings =
 	        {
@@ -276,6 +279,8 @@ berthd_new_recon(struct berthd *d, struct err *err)
 	            .router_addr = s->router_addr,
 	            .router_port = s->router_port,
 	            .router_flags = s->router_flags,
+	            .tls_addr = s->tls_addr,
+	            .tls_port = s->tls_port,
 	            .insecure_registries = s->insecure_registries,
 	            .pull_connect_s = s->fetch_connect_s,
 	            .pull_idle_s = s->fetch_idle_s,
@@ -286,6 +291,29 @@ berthd_new_recon(struct berthd *d, struct err *err)
 	};
 
 	return recon_new(&env, &d->recon, err);
+}
+
+/* The local CA (STATE/ca) and the hosts' certificates (STATE/tls, which the
+ * router reads), unless TLS is off. */
+static int
+berthd_tls_open(struct berthd *d, struct err *err)
+{
+	struct certs_issuer issuer;
+	char *dir;
+	int rc;
+
+	if (d->settings.tls_port == 0)
+		return 0;
+	dir = xasprintf("%s/ca", d->settings.state_dir);
+	rc = ca_open(dir, &d->ca, err);
+	free(dir);
+	if (rc < 0)
+		return rc;
+	ca_as_issuer(d->ca, &issuer);
+	dir = xasprintf("%s/tls", d->settings.state_dir);
+	rc = certs_open(dir, &issuer, &d->certs, err);
+	free(dir);
+	return rc;
 }
 
 int
@@ -324,6 +352,8 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 		return -1;
 	if (secret_key_load(d->settings.state_dir, &d->key, err) < 0)
 		return err_wrap(err, "secret key");
+	if (berthd_tls_open(d, err) < 0)
+		return -1;
 	db = xasprintf("%s/berth.db", d->settings.state_dir);
 	rc = store_open_sqlite(db, &d->store, err);
 	free(db);
@@ -389,6 +419,8 @@ berthd_stop(struct berthd *d)
 	sse_hub_free(d->hub);
 	store_close(d->store);
 	secret_key_free(d->key);
+	certs_free(d->certs);
+	ca_free(d->ca);
 	if (d->sigterm != NULL)
 		event_free(d->sigterm);
 	if (d->sigint != NULL)

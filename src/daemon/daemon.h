@@ -29,6 +29,8 @@ struct secret_key;
 struct eventlog;
 struct recon;
 struct runtime;
+struct ca;
+struct certs;
 
 /* GET /containers of an org as it was last answered, for as long as the
  * store has not been written since (store_generation()). */
@@ -72,6 +74,8 @@ struct berthd {
 	struct source_opts sources;        /* how sources are reached (borrows the above) */
 	struct api_sources *api_sources;   /* owned: the API's fetches, made on first use */
 	struct api_pendings *api_pendings; /* owned: containers waiting for their source */
+	struct ca *ca;                     /* owned: the local CA, NULL when TLS is off */
+	struct certs *certs;               /* owned: the hosts' certificates, NULL when off */
 };
 
 /* Keeps berthd's memory, where secret values are opened, out of core files

@@ -22,6 +22,9 @@ static const char usage[] =
     "  --router-flag NAME=VALUE   starts the router with --NAME VALUE (repeatable), e.g.\n"
     "                             max-client-connections=64 (berth-router --help)\n"
     "  --domain D                 containers answer at NAME.ORG.D (default containers.localhost)\n"
+    "  --tls-listen ADDR:PORT|off the router's HTTPS listener (default 127.0.0.1:8443)\n"
+    "  --tls-certs local-ca|acme  who issues the hosts' certificates (default local-ca: berth's\n"
+    "                             own CA in STATE/ca, GET /ca.pem; acme is not supported yet)\n"
     "  --insecure-registry H:P    a registry reached over plain HTTP (repeatable)\n"
     "  --gpus N                   simulated GPU inventory (scheduling only)\n"
     "  --runtime runc|crun|runsc  OCI runtime; runsc: enclaves run under gVisor unless\n"
@@ -64,6 +67,9 @@ settings_defaults(struct settings *s)
 	s->router_addr = xstrdup("127.0.0.1");
 	s->router_port = 8080;
 	s->domain = xstrdup("containers.localhost");
+	s->tls_addr = xstrdup("127.0.0.1");
+	s->tls_port = 8443;
+	s->tls_certs = xstrdup("local-ca");
 	s->gpus = -1;
 	s->subnet = xstrdup("10.89.0.0/16");
 	s->bridge = xstrdup("berth0");
@@ -93,6 +99,8 @@ settings_free(struct settings *s)
 	free(s->router_bin);
 	strv_free(s->router_flags);
 	free(s->domain);
+	free(s->tls_addr);
+	free(s->tls_certs);
 	strv_free(s->insecure_registries);
 	free(s->runtime);
 	free(s->isolation);
@@ -192,6 +200,29 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 			return err_wrap(err, "router-listen");
 		free(s->router_addr);
 		s->router_addr = addr;
+	} else if (strcmp(key, "tls-listen") == 0) {
+		char *addr;
+		if (strcmp(value, "off") == 0) {
+			s->tls_port = 0;
+			return 0;
+		}
+		if (settings_parse_hostport(value, &addr, &s->tls_port, err) < 0)
+			return err_wrap(err, "tls-listen");
+		if (s->tls_port == 0) {
+			free(addr);
+			return err_make(err, 0,
+			                "tls-listen: the port must be given (0 is not one); "
+			                "\"off\" disables TLS");
+		}
+		free(s->tls_addr);
+		s->tls_addr = addr;
+	} else if (strcmp(key, "tls-certs") == 0) {
+		if (strcmp(value, "acme") == 0)
+			return err_make(err, 0,
+			                "tls-certs: acme is not supported yet; use local-ca");
+		if (strcmp(value, "local-ca") != 0)
+			return err_make(err, 0, "tls-certs: \"%s\" is not local-ca or acme", value);
+		settings_replace(&s->tls_certs, value);
 	} else if (strcmp(key, "router-socket") == 0) {
 		settings_replace(&s->router_socket, value);
 	} else if (strcmp(key, "router-bin") == 0) {

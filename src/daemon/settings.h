@@ -16,6 +16,9 @@ struct settings {
 	char *router_bin;           /* owned or NULL: berth-router beside berthd */
 	char **router_flags;        /* owned strv of "NAME=VALUE": --NAME VALUE for the router */
 	char *domain;               /* owned; default containers.localhost */
+	char *tls_addr;             /* owned; the router's HTTPS listener, default 127.0.0.1 */
+	int tls_port;               /* default 8443; 0 = TLS off (--tls-listen off) */
+	char *tls_certs;            /* owned; who issues certificates: "local-ca" (default) */
 	char **insecure_registries; /* owned strv of HOST:PORT allowed over plain HTTP */
 	int gpus;                   /* simulated GPU count, -1 = detect */
 	char *runtime;              /* owned or NULL: "runc", "crun", NULL = detect */

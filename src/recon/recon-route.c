@@ -21,6 +21,7 @@
 #include "recon/recon-int.h"
 #include "router/router_client.h"
 #include "store/store.h"
+#include "tls/certs.h"
 
 #define ROUTER_CHECK_MS   1000
 #define ROUTER_START_WAIT 5000
@@ -181,6 +182,22 @@ recon_route_desired(struct recon *r, const struct store_container *c)
 
 /* ---- pushing one route ---- */
 
+/* Makes sure host has a certificate for the router (none when TLS is off).
+ * Blocking: a worker thread's, or start-up's. */
+static int
+recon_route_cert(struct recon *r, const char *host, struct err *err)
+{
+	int issued = 0;
+
+	if (r->env.certs == NULL)
+		return 0;
+	if (certs_ensure(r->env.certs, host, &issued, err) < 0)
+		return -1;
+	if (issued)
+		log_info("certificate of %s issued", host);
+	return 0;
+}
+
 struct push_job {
 	struct recon_job hdr;
 	store_id container_id;
@@ -219,6 +236,13 @@ push_work(void *arg)
 				job->rc = 0;
 			}
 		} else {
+			/* The certificate before the route: the router loads it
+			 * when the route comes. One that fails leaves HTTPS
+			 * refusing the name, never plain HTTP without a route. */
+			if (recon_route_cert(job->hdr.r, host, &job->err) < 0) {
+				log_warn("route of %s: %s", host, job->err.msg);
+				err_clear(&job->err);
+			}
 			job->rc = router_client_set_route(sock, host, route, &job->err);
 		}
 		if (job->rc < 0)
@@ -388,6 +412,28 @@ recon_full_table(struct recon *r, int64_t generation, char ***ids, char ***texts
 	return json_pack("{s:I,s:o}", "generation", (json_int_t)generation, "routes", routes);
 }
 
+/* Makes sure every host of a full table has its certificate before the
+ * table goes to the router. Blocking: a worker thread's, or start-up's. A
+ * host whose certificate fails is logged; its route goes anyway (plain HTTP
+ * serves it, HTTPS refuses its name). */
+static void
+recon_table_certs(struct recon *r, const json_t *table)
+{
+	struct err err = ERR_INIT;
+	const json_t *route;
+	size_t i;
+
+	json_array_foreach(json_object_get(table, "routes"), i, route)
+	{
+		const char *host = json_string_value(json_object_get(route, "host"));
+
+		if (host != NULL && recon_route_cert(r, host, &err) < 0) {
+			log_error("router table: %s", err.msg);
+			err_clear(&err);
+		}
+	}
+}
+
 /* The path of berth-router: the setting, or beside berthd. */
 static char *
 recon_router_bin(struct recon *r)
@@ -406,6 +452,8 @@ recon_router_spawn(struct recon *r, struct err *err)
 	char *listen = xasprintf("%s:%d", r->env.settings.router_addr, r->env.settings.router_port);
 	char *logpath = xasprintf("%s/router.log", r->env.settings.state_dir);
 	char *pidpath = xasprintf("%s/router.pid", r->env.settings.state_dir);
+	char *tls_listen = xasprintf("%s:%d", r->env.settings.tls_addr, r->env.settings.tls_port);
+	char *tls_dir = xasprintf("%s/tls", r->env.settings.state_dir);
 	char **argv = NULL;
 	pid_t pid;
 	int status, rc = 0;
@@ -415,6 +463,12 @@ recon_router_spawn(struct recon *r, struct err *err)
 	argv = strv_push(argv, listen);
 	argv = strv_push(argv, "--admin-socket");
 	argv = strv_push(argv, r->router.socket);
+	if (r->env.certs != NULL) {
+		argv = strv_push(argv, "--tls-listen");
+		argv = strv_push(argv, tls_listen);
+		argv = strv_push(argv, "--tls-dir");
+		argv = strv_push(argv, tls_dir);
+	}
 	for (char *const *f = r->env.settings.router_flags; f != NULL && *f != NULL; f++) {
 		char *flag = xasprintf("--%.*s", (int)strcspn(*f, "="), *f);
 
@@ -422,7 +476,9 @@ recon_router_spawn(struct recon *r, struct err *err)
 		argv = strv_push(argv, strchr(*f, '=') + 1);
 		free(flag);
 	}
-	log_info("starting %s --listen %s --admin-socket %s%s", bin, listen, r->router.socket,
+	log_info("starting %s --listen %s --admin-socket %s%s%s%s", bin, listen, r->router.socket,
+	         r->env.certs != NULL ? " --tls-listen " : "",
+	         r->env.certs != NULL ? tls_listen : "",
 	         r->env.settings.router_flags != NULL ? " and the --router-flag flags" : "");
 	pid = fork();
 	if (pid < 0) {
@@ -464,6 +520,8 @@ out:
 	free(listen);
 	free(logpath);
 	free(pidpath);
+	free(tls_listen);
+	free(tls_dir);
 	return rc;
 }
 
@@ -513,6 +571,7 @@ recon_router_start_sync(struct recon *r)
 	}
 	r->router.generation = now_wall_ms();
 	table = recon_full_table(r, r->router.generation, &ids, &texts);
+	recon_table_certs(r, table);
 	if (router_client_push_table(r->router.socket, table, &err) < 0) {
 		log_error("router: the table was refused: %s", err.msg);
 	} else {
@@ -560,6 +619,7 @@ router_work(void *arg)
 	json_t *st;
 
 	if (job->table != NULL) {
+		recon_table_certs(r, job->table);
 		job->rc = router_client_push_table(r->router.socket, job->table, &job->err);
 		return;
 	}

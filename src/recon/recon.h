@@ -18,6 +18,7 @@
 #include "common/err.h"
 
 struct event_base;
+struct certs;
 struct eventlog;
 struct lifecycle;
 struct recon;
@@ -36,6 +37,8 @@ struct recon_settings {
 	const char *router_addr;
 	int router_port;
 	char *const *router_flags; /* strv of "NAME=VALUE", or NULL */
+	const char *tls_addr;      /* the router's HTTPS listener (when certs is set) */
+	int tls_port;
 	/* Image pulls. */
 	char *const *insecure_registries; /* strv of HOST:PORT, or NULL */
 	long pull_connect_s, pull_idle_s;
@@ -53,6 +56,7 @@ struct recon_env {
 	struct eventlog *events;      /* where container events go */
 	struct lifecycle *lc;         /* sets statuses and states (on store and events) */
 	const struct secret_key *key; /* opens the values of bound secrets */
+	struct certs *certs;          /* the hosts' certificates, or NULL: TLS is off */
 	const _Atomic int *stopping;  /* non-zero: the owner stops; finish nothing new */
 	struct recon_settings settings;
 };

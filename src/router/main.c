@@ -18,6 +18,9 @@ usage(FILE *f)
 	    "usage: berth-router [options]\n"
 	    "  --listen ADDR:PORT        listen address, repeatable (default 127.0.0.1:8080)\n"
 	    "  --admin-socket PATH       admin API unix socket\n"
+	    "  --tls-listen ADDR:PORT    HTTPS listen address, repeatable (default none)\n"
+	    "  --tls-dir DIR             HOST.pem files (key, then certificate chain) picked by "
+	    "SNI\n"
 	    "  --route HOST=ADDR:PORT[,ADDR:PORT...]  a static route, repeatable;\n"
 	    "                            HOST '*' matches any host\n"
 	    "  --threads N               worker threads (default: one per core)\n"
@@ -112,6 +115,8 @@ main(int argc, char **argv)
 		OPT_SHUT_TO,
 		OPT_HOLDQ,
 		OPT_LOG,
+		OPT_TLS_LISTEN,
+		OPT_TLS_DIR,
 	};
 	static const struct option opts[] = {
 	    {"listen", required_argument, NULL, OPT_LISTEN},
@@ -130,6 +135,8 @@ main(int argc, char **argv)
 	    {"shutdown-timeout", required_argument, NULL, OPT_SHUT_TO},
 	    {"hold-queue", required_argument, NULL, OPT_HOLDQ},
 	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"tls-listen", required_argument, NULL, OPT_TLS_LISTEN},
+	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -154,6 +161,13 @@ main(int argc, char **argv)
 		case OPT_ADMIN:
 			free(set.admin_socket);
 			set.admin_socket = xstrdup(optarg);
+			break;
+		case OPT_TLS_LISTEN:
+			set.tls_listen = strv_push(set.tls_listen, optarg);
+			break;
+		case OPT_TLS_DIR:
+			free(set.tls_dir);
+			set.tls_dir = xstrdup(optarg);
 			break;
 		case OPT_ROUTE:
 			if (add_static_route(json_object_get(table, "routes"), optarg) < 0) {

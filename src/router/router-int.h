@@ -15,6 +15,7 @@
 
 #include "router/route.h"
 #include "router/router.h"
+#include "router/router_tls.h"
 #include "router/rstream.h"
 
 #define ROUTER_ADMIT_BUCKETS 1024 /* of the per-client connection counts */
@@ -102,8 +103,10 @@ struct router {
 	struct route_stats *nostats; /* requests that matched no route */
 	int *listen_fds;             /* owned: nworkers * nlisten sockets */
 	int *listen_ports;           /* owned: the port of each listen address */
-	size_t nlisten;
-	struct evhttp *admin; /* owned */
+	size_t nlisten;              /* listen addresses: set.listen, then set.tls_listen */
+	size_t nplain;               /* of which the first nplain are plain HTTP */
+	struct router_tls *tls;      /* owned, or NULL without tls_listen */
+	struct evhttp *admin;        /* owned */
 	int admin_fd;
 	struct event *sigterm, *sigint; /* owned */
 	_Atomic int nrunning;           /* worker threads still running */
@@ -116,9 +119,10 @@ struct router {
 	struct admit_entry *admit[ROUTER_ADMIT_BUCKETS]; /* owned chains, by client address */
 };
 
-/* Accepts a client connection on a worker; takes ownership of fd. */
+/* Accepts a client connection on a worker, over TLS when tls; takes
+ * ownership of fd. */
 void router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa,
-                        socklen_t salen);
+                        socklen_t salen, int tls);
 /* Acts on the worker's new table: releases held requests, starts drains. */
 void router_conn_table_changed(struct worker *w);
 /* Starts a graceful stop of the worker's connections. */

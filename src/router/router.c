@@ -38,8 +38,12 @@ router_settings_free(struct router_settings *s)
 {
 	strv_free(s->listen);
 	free(s->admin_socket);
+	strv_free(s->tls_listen);
+	free(s->tls_dir);
 	s->listen = NULL;
 	s->admin_socket = NULL;
+	s->tls_listen = NULL;
+	s->tls_dir = NULL;
 }
 
 static int
@@ -76,22 +80,25 @@ router_bind(struct router *r, struct err *err)
 {
 	size_t i, k;
 
-	r->nlisten = strv_len(r->set.listen);
+	r->nplain = strv_len(r->set.listen);
+	r->nlisten = r->nplain + strv_len(r->set.tls_listen);
 	r->listen_fds = xcalloc(r->nlisten * r->nworkers, sizeof(int));
 	r->listen_ports = xcalloc(r->nlisten, sizeof(int));
 	for (i = 0; i < r->nlisten * r->nworkers; i++)
 		r->listen_fds[i] = -1;
 	for (i = 0; i < r->nlisten; i++) {
+		const char *addr =
+		    i < r->nplain ? r->set.listen[i] : r->set.tls_listen[i - r->nplain];
 		struct sockaddr_storage sa;
 		socklen_t salen;
 
-		if (route_parse_address(r->set.listen[i], &sa, &salen) < 0)
+		if (route_parse_address(addr, &sa, &salen) < 0)
 			return err_make(err, 0, "listen address \"%s\" is not a numeric ADDR:PORT",
-			                r->set.listen[i]);
+			                addr);
 		for (k = 0; k < r->nworkers; k++) {
 			int fd = listen_socket(&sa, salen, err);
 			if (fd < 0)
-				return err_wrap(err, "listen on %s", r->set.listen[i]);
+				return err_wrap(err, "listen on %s", addr);
 			r->listen_fds[k * r->nlisten + i] = fd;
 			if (k == 0) {
 				salen = sizeof(sa);
@@ -103,8 +110,8 @@ router_bind(struct router *r, struct err *err)
 				              : ((struct sockaddr_in *)&sa)->sin_port);
 			}
 		}
-		log_info("listening on %s (port %d), %zu threads", r->set.listen[i],
-		         router_listen_port(r, i), r->nworkers);
+		log_info("listening on %s (port %d%s), %zu threads", addr, router_listen_port(r, i),
+		         i < r->nplain ? "" : ", TLS", r->nworkers);
 	}
 	return 0;
 }
@@ -183,7 +190,14 @@ router_admit_release(struct router *r, const char *ip)
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
-	router_conn_accept(arg, fd, sa, (socklen_t)salen);
+	router_conn_accept(arg, fd, sa, (socklen_t)salen, 0);
+}
+
+static void
+accept_tls_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+              void *arg)
+{
+	router_conn_accept(arg, fd, sa, (socklen_t)salen, 1);
 }
 
 static void
@@ -327,7 +341,8 @@ worker_init(struct router *r, struct worker *w, size_t id, struct err *err)
 	for (i = 0; i < r->nlisten; i++) {
 		int fd = r->listen_fds[id * r->nlisten + i];
 		w->listeners[i] =
-		    evconnlistener_new(w->base, accept_cb, w, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+		    evconnlistener_new(w->base, i < r->nplain ? accept_cb : accept_tls_cb, w,
+		                       LEV_OPT_CLOSE_ON_FREE, -1, fd);
 		if (w->listeners[i] == NULL)
 			return err_make(err, 0, "evconnlistener_new failed");
 		r->listen_fds[id * r->nlisten + i] = -1; /* the listener owns it now */
@@ -352,6 +367,8 @@ router_new(const struct router_settings *s, struct router **out, struct err *err
 	r->set = *s;
 	r->set.listen = s->listen ? strv_dup(s->listen) : strv_push(NULL, "127.0.0.1:8080");
 	r->set.admin_socket = s->admin_socket ? xstrdup(s->admin_socket) : NULL;
+	r->set.tls_listen = s->tls_listen ? strv_dup(s->tls_listen) : NULL;
+	r->set.tls_dir = s->tls_dir ? xstrdup(s->tls_dir) : NULL;
 	r->admin_fd = -1;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	r->nworkers = s->threads > 0 ? (size_t)s->threads : ncpu > 0 ? (size_t)ncpu : 1;
@@ -359,6 +376,15 @@ router_new(const struct router_settings *s, struct router **out, struct err *err
 	r->nostats = route_stats_new("", r->nworkers);
 	r->table = xcalloc(1, sizeof(*r->table));
 	atomic_init(&r->table->refs, 1);
+	if (r->set.tls_listen != NULL) {
+		if (r->set.tls_dir == NULL) {
+			err_make(err, 0,
+			         "--tls-listen needs --tls-dir, where the certificates are");
+			goto fail;
+		}
+		if (router_tls_new(r->set.tls_dir, &r->tls, err) < 0)
+			goto fail;
+	}
 	if (router_bind(r, err) < 0)
 		goto fail;
 	r->workers = aligned_alloc(64, r->nworkers * sizeof(*r->workers));
@@ -401,6 +427,9 @@ router_install_table(struct router *r, struct route_table *t)
 {
 	size_t i;
 
+	/* Certificates first: berthd writes a host's file before its route. */
+	if (r->tls != NULL)
+		router_tls_reload(r->tls);
 	route_registry_commit(&r->reg, t, now_mono_ms());
 	route_table_unref(r->table);
 	r->table = t;
@@ -562,6 +591,7 @@ router_free(struct router *r)
 		}
 	}
 	pthread_mutex_destroy(&r->admit_lock);
+	router_tls_free(r->tls);
 	router_settings_free(&r->set);
 	free(r);
 }

@@ -17,6 +17,8 @@
 struct router_settings {
 	char **listen;                   /* owned strv of "ADDR:PORT"; NULL = 127.0.0.1:8080 */
 	char *admin_socket;              /* owned path, NULL = no admin API */
+	char **tls_listen;               /* owned strv of "ADDR:PORT" for HTTPS; NULL = none */
+	char *tls_dir;                   /* owned: HOST.pem files (router_tls.h); with tls_listen */
 	int threads;                     /* worker threads; 0 = one per core */
 	size_t max_header_size;          /* request head limit (431 past it) */
 	unsigned max_headers;            /* header fields of a request head (431 past it) */

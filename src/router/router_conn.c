@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <limits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
@@ -102,6 +103,7 @@ struct conn {
 	unsigned admitted : 1;      /* counted by router_admit() */
 	unsigned body_chunked : 1;  /* the request body is chunked (ck), else body_left long */
 	unsigned body_complete : 1; /* the request body was read and checked whole */
+	unsigned tls : 1;           /* the client came over TLS */
 	struct chunked ck;          /* the request body's framing */
 	uint64_t body_left;         /* Content-Length bytes not yet read */
 	size_t body_ready;          /* checked body bytes at the start of cs->in, not yet sent */
@@ -785,7 +787,10 @@ build_request_head(struct conn *c, const struct hdr *host)
 	}
 	SCRATCH_LIT(w, "X-Forwarded-For: ");
 	SCRATCH_STR(w, c->client_ip);
-	SCRATCH_LIT(w, "\r\nX-Forwarded-Proto: http\r\n");
+	if (c->tls)
+		SCRATCH_LIT(w, "\r\nX-Forwarded-Proto: https\r\n");
+	else
+		SCRATCH_LIT(w, "\r\nX-Forwarded-Proto: http\r\n");
 	if (host != NULL) {
 		SCRATCH_LIT(w, "X-Forwarded-Host: ");
 		scratch_add(w, host->val, host->vlen);
@@ -802,7 +807,10 @@ build_request_head(struct conn *c, const struct hdr *host)
 		scratch_add(w, host->val, host->vlen);
 		SCRATCH_LIT(w, "\"");
 	}
-	SCRATCH_LIT(w, ";proto=http\r\n");
+	if (c->tls)
+		SCRATCH_LIT(w, ";proto=https\r\n");
+	else
+		SCRATCH_LIT(w, ";proto=http\r\n");
 	if (c->upgrade && upgrade != NULL) {
 		SCRATCH_LIT(w, "Connection: upgrade\r\n");
 		scratch_hdr(w, upgrade);
@@ -1664,13 +1672,24 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 /* --- the worker's side --- */
 
 void
-router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen)
+router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen,
+                   int tls)
 {
-	struct conn *c = xcalloc(1, sizeof(*c));
+	struct conn *c;
+	SSL *ssl = NULL;
 	int status;
 
+	if (tls && (ssl = router_tls_ssl_new(w->r->tls, fd)) == NULL) {
+		log_warn("tls: no memory for a connection");
+		close(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
 	c->w = w;
+	c->tls = tls != 0;
 	c->cs = rstream_new(w, fd, client_read_cb, client_write_cb, client_event_cb, c);
+	if (ssl != NULL)
+		rstream_start_tls(c->cs, ssl);
 	c->head = evbuffer_new();
 	if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->client_ip,

@@ -6,6 +6,11 @@
  * event stays registered, reads go straight into the buffer's free space, and
  * queued output is written with one writev at the end of the loop pass; a
  * write event is only registered when the socket is full.
+ *
+ * A TLS stream (rstream_start_tls) keeps that shape: SSL_read into the
+ * buffer's free space, SSL_write of the queued output at the end of the loop
+ * pass, on the same socket and events. bufferevent_openssl would bring back
+ * the epoll_ctl per request that rstream was written to avoid.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,6 +22,8 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -33,6 +40,10 @@ update_read(struct rstream *s)
 	if (want && !s->rev_added) {
 		event_add(&s->rev, NULL);
 		s->rev_added = 1;
+		/* Bytes OpenSSL already took off the socket: no read event
+		 * would come for them. */
+		if (s->ssl != NULL && SSL_has_pending(s->ssl))
+			event_active(&s->rev, EV_READ, 0);
 	} else if (!want && s->rev_added) {
 		event_del(&s->rev);
 		s->rev_added = 0;
@@ -53,9 +64,46 @@ set_write_event(struct rstream *s, int on)
 
 /* Writes what it can. Returns 1 when the output emptied, 0 when the socket is
  * full, -1 on error. */
+/* flush_out() of a TLS stream: records of up to 16 KiB. The length handed
+ * to SSL_write never shrinks between a retry and the call that wanted it
+ * (the output only grows until written), as OpenSSL requires. */
+static int
+flush_tls(struct rstream *s)
+{
+	size_t len;
+
+	while ((len = evbuffer_get_length(s->out)) > 0) {
+		size_t n = len < 16384 ? len : 16384, done = 0;
+		unsigned char *p = evbuffer_pullup(s->out, (ev_ssize_t)n);
+
+		ERR_clear_error();
+		if (SSL_write_ex(s->ssl, p, n, &done) == 1) {
+			evbuffer_drain(s->out, done);
+			continue;
+		}
+		switch (SSL_get_error(s->ssl, 0)) {
+		case SSL_ERROR_WANT_WRITE:
+			set_write_event(s, 1);
+			return 0;
+		case SSL_ERROR_WANT_READ:
+			/* The handshake is not done: the next read resumes it. */
+			s->write_wants_read = 1;
+			set_write_event(s, 0);
+			return 0;
+		default:
+			ERR_clear_error();
+			return -1;
+		}
+	}
+	set_write_event(s, 0);
+	return 1;
+}
+
 static int
 flush_out(struct rstream *s)
 {
+	if (s->ssl != NULL)
+		return flush_tls(s);
 	while (evbuffer_get_length(s->out) > 0) {
 		int n = evbuffer_write(s->out, s->fd);
 		if (n < 0) {
@@ -100,6 +148,53 @@ in_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
 	}
 }
 
+/* read_cb() of a TLS stream. */
+static void
+read_tls(struct rstream *s)
+{
+	struct evbuffer_iovec v[1];
+	size_t n = 0;
+	int rc;
+
+	if (s->write_wants_read) {
+		/* Output waited for the handshake: try it again after this read. */
+		s->write_wants_read = 0;
+		mark_dirty(s);
+	}
+	if (evbuffer_reserve_space(s->in, READ_SIZE, v, 1) < 1)
+		log_fatal("evbuffer_reserve_space failed");
+	ERR_clear_error();
+	rc = SSL_read_ex(s->ssl, v[0].iov_base, v[0].iov_len, &n);
+	if (rc != 1) {
+		switch (SSL_get_error(s->ssl, rc)) {
+		case SSL_ERROR_WANT_READ:
+			return;
+		case SSL_ERROR_WANT_WRITE:
+			s->read_wants_write = 1;
+			set_write_event(s, 1);
+			return;
+		case SSL_ERROR_ZERO_RETURN:
+			s->on_event(s, RSTREAM_EOF, s->arg);
+			return;
+		default:
+			/* A failed handshake (plain HTTP, unknown name), a bad
+			 * record, a reset. */
+			ERR_clear_error();
+			s->on_event(s, RSTREAM_ERROR, s->arg);
+			return;
+		}
+	}
+	v[0].iov_len = n;
+	evbuffer_commit_space(s->in, v, 1);
+	if (evbuffer_get_length(s->in) >= s->read_max) {
+		s->wm_paused = 1;
+		update_read(s);
+	} else if (SSL_has_pending(s->ssl)) {
+		event_active(&s->rev, EV_READ, 0);
+	}
+	s->on_read(s, s->arg);
+}
+
 static void
 read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -108,6 +203,10 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 	int nv = evbuffer_reserve_space(s->in, READ_SIZE, v, 2);
 	ssize_t n;
 
+	if (s->ssl != NULL) {
+		read_tls(s);
+		return;
+	}
 	if (nv < 1)
 		log_fatal("evbuffer_reserve_space failed");
 	n = readv(fd, (struct iovec *)v, nv);
@@ -159,6 +258,15 @@ write_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		update_read(s);
 		s->on_event(s, RSTREAM_CONNECTED, s->arg);
+		return;
+	}
+	if (s->read_wants_write) {
+		/* A TLS read that had to write first: read again, which
+		 * flushes the output later in the pass. */
+		s->read_wants_write = 0;
+		if (evbuffer_get_length(s->out) == 0)
+			set_write_event(s, 0);
+		read_tls(s);
 		return;
 	}
 	rc = flush_out(s);
@@ -243,6 +351,12 @@ rstream_connect(struct worker *w, const struct sockaddr *sa, socklen_t salen, rs
 }
 
 void
+rstream_start_tls(struct rstream *s, struct ssl_st *ssl)
+{
+	s->ssl = ssl;
+}
+
+void
 rstream_read(struct rstream *s, int on)
 {
 	s->want_read = on != 0;
@@ -258,6 +372,14 @@ rstream_free(struct rstream *s)
 		TAILQ_REMOVE(&s->w->dirty, s, dirty_link);
 	event_del(&s->rev);
 	event_del(&s->wev);
+	if (s->ssl != NULL) {
+		/* close_notify, once, without waiting for the peer's. */
+		ERR_clear_error();
+		if (SSL_is_init_finished(s->ssl))
+			(void)SSL_shutdown(s->ssl);
+		ERR_clear_error();
+		SSL_free(s->ssl);
+	}
 	evbuffer_free(s->in);
 	evbuffer_free(s->out);
 	if (s->fd >= 0)

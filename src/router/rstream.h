@@ -9,6 +9,7 @@
 #include <event2/event_struct.h>
 
 struct worker;
+struct ssl_st;
 
 /* A non-blocking socket with input and output buffers. Reading
  * is a persistent event, registered once; output is written at the end of the
@@ -42,6 +43,9 @@ struct rstream {
 	unsigned connecting : 1;
 	unsigned connect_failed : 1;
 	unsigned dirty : 1;
+	unsigned read_wants_write : 1;   /* TLS: a read waits for the socket to take output */
+	unsigned write_wants_read : 1;   /* TLS: a write waits for input (the handshake) */
+	struct ssl_st *ssl;              /* owned, or NULL for plain TCP */
 	TAILQ_ENTRY(rstream) dirty_link; /* in w->dirty while output waits */
 };
 TAILQ_HEAD(rstream_list, rstream);
@@ -55,6 +59,10 @@ struct rstream *rstream_new(struct worker *w, evutil_socket_t fd, rstream_cb on_
 struct rstream *rstream_connect(struct worker *w, const struct sockaddr *sa, socklen_t salen,
                                 rstream_cb on_read, rstream_cb on_drained,
                                 rstream_event_cb on_event, void *arg);
+/* Makes s a TLS server stream: every byte read and written goes through
+ * ssl (taken over, already on s's socket, in accept state); the handshake
+ * runs within the first reads. A failed handshake is an RSTREAM_ERROR. */
+void rstream_start_tls(struct rstream *s, struct ssl_st *ssl);
 /* Turns reading on or off. */
 void rstream_read(struct rstream *s, int on);
 /* Closes the socket and frees the stream. NULL is fine. */

@@ -72,6 +72,39 @@ test_flags(void **state)
 }
 
 static void
+test_tls_flags(void **state)
+{
+	struct settings s;
+	struct err err = ERR_INIT;
+	char *on[] = {"berthd", "--tls-listen", "127.0.0.2:9443", NULL};
+	char *off[] = {"berthd", "--tls-listen", "off", "--tls-certs", "local-ca", NULL};
+	char *acme[] = {"berthd", "--tls-certs", "acme", NULL};
+	char *zero[] = {"berthd", "--tls-listen", "127.0.0.1:0", NULL};
+
+	(void)state;
+	settings_defaults(&s);
+	assert_string_equal(s.tls_addr, "127.0.0.1");
+	assert_int_equal(s.tls_port, 8443);
+	assert_string_equal(s.tls_certs, "local-ca");
+	settings_free(&s);
+	assert_int_equal(settings_from_args(&s, (int)ARRAY_LEN(on) - 1, on, &err), 0);
+	assert_string_equal(s.tls_addr, "127.0.0.2");
+	assert_int_equal(s.tls_port, 9443);
+	settings_free(&s);
+	assert_int_equal(settings_from_args(&s, (int)ARRAY_LEN(off) - 1, off, &err), 0);
+	assert_int_equal(s.tls_port, 0);
+	settings_free(&s);
+	assert_true(settings_from_args(&s, (int)ARRAY_LEN(acme) - 1, acme, &err) < 0);
+	assert_string_equal(err.msg, "tls-certs: acme is not supported yet; use local-ca");
+	settings_free(&s);
+	err_clear(&err);
+	/* berthd must know the port to put it in tls_url. */
+	assert_true(settings_from_args(&s, (int)ARRAY_LEN(zero) - 1, zero, &err) < 0);
+	assert_non_null(strstr(err.msg, "the port must be given"));
+	settings_free(&s);
+}
+
+static void
 test_bad_flags(void **state)
 {
 	static const char *const bad[][3] = {
@@ -203,9 +236,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),      cmocka_unit_test(test_image_caps),
-	    cmocka_unit_test(test_flags),         cmocka_unit_test(test_bad_flags),
-	    cmocka_unit_test(test_runtime_runsc), cmocka_unit_test(test_file_then_flags),
+	    cmocka_unit_test(test_defaults),        cmocka_unit_test(test_image_caps),
+	    cmocka_unit_test(test_flags),           cmocka_unit_test(test_bad_flags),
+	    cmocka_unit_test(test_tls_flags),       cmocka_unit_test(test_runtime_runsc),
+	    cmocka_unit_test(test_file_then_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

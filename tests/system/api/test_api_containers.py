@@ -6,7 +6,7 @@ import re
 
 from api_helpers import BAD_CONFIG, IMAGE, assert_error, config_text, http, make_source
 
-CONTAINER_FIELDS = {"name", "org", "status", "status_detail", "url", "debug_url", "debug",
+CONTAINER_FIELDS = {"name", "org", "status", "status_detail", "url", "tls_url", "debug_url", "debug",
                     "isolation", "source", "deployment", "update", "env", "created_at",
                     "updated_at"}
 DEPLOYMENT_FIELDS = {"id", "tag", "config", "config_sha256", "measurement", "images", "debug",

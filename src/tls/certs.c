@@ -1,0 +1,126 @@
+/* certs: the certificate files of container hosts (see certs.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "common/util.h"
+#include "tls/ca.h"
+#include "tls/certs.h"
+
+struct certs {
+	char *dir; /* owned */
+	struct certs_issuer issuer;
+	pthread_mutex_t lock; /* one issue and write at a time */
+};
+
+int
+certs_open(const char *dir, const struct certs_issuer *issuer, struct certs **out, struct err *err)
+{
+	struct certs *cs;
+
+	*out = NULL;
+	if (mkdir_p(dir, 0700, err) < 0)
+		return err_wrap(err, "certificates");
+	cs = xcalloc(1, sizeof *cs);
+	cs->dir = xstrdup(dir);
+	cs->issuer = *issuer;
+	pthread_mutex_init(&cs->lock, NULL);
+	*out = cs;
+	return 0;
+}
+
+char *
+certs_path(const struct certs *cs, const char *host)
+{
+	return xasprintf("%s/%s.pem", cs->dir, host);
+}
+
+/* Whether pem holds a key and a certificate for host, matching, valid for
+ * CERTS_RENEW_DAYS more. */
+static int
+still_good(const char *pem, const char *host)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	time_t due = time(NULL) + (time_t)CERTS_RENEW_DAYS * 86400;
+	int ok = 0;
+
+	if (b == NULL)
+		return 0;
+	key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	if (key != NULL)
+		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	ok = x != NULL && X509_check_private_key(x, key) == 1 &&
+	     X509_check_host(x, host, 0, 0, NULL) == 1 &&
+	     X509_cmp_time(X509_get0_notAfter(x), &due) > 0 &&
+	     X509_cmp_current_time(X509_get0_notBefore(x)) < 0;
+	ERR_clear_error();
+	X509_free(x);
+	EVP_PKEY_free(key);
+	BIO_free(b);
+	return ok;
+}
+
+int
+certs_ensure(struct certs *cs, const char *host, int *issued, struct err *err)
+{
+	char *path = NULL, *text = NULL, *pem = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (issued != NULL)
+		*issued = 0;
+	/* host becomes a file name: a name with a '/' or a leading '.' must
+	 * never reach the path. */
+	if (host[0] == '\0' || host[0] == '.' || strchr(host, '/') != NULL)
+		return err_make(err, 0, "\"%s\" is not a host name", host);
+	path = certs_path(cs, host);
+	pthread_mutex_lock(&cs->lock);
+	if (file_read_all(path, 256 * 1024, &text, &len, err) == 0) {
+		if (still_good(text, host) &&
+		    (cs->issuer.owns == NULL || cs->issuer.owns(cs->issuer.arg, text) == 1)) {
+			rc = 0;
+			goto out;
+		}
+	} else {
+		err_clear(err);
+	}
+	if (cs->issuer.issue(cs->issuer.arg, host, &pem, err) < 0)
+		goto out;
+	if (file_write_secret(path, pem, strlen(pem), err) < 0)
+		goto out;
+	if (issued != NULL)
+		*issued = 1;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&cs->lock);
+	if (rc < 0)
+		err_wrap(err, "certificate of %s (%s)", host, cs->issuer.name);
+	if (text != NULL)
+		OPENSSL_cleanse(text, len);
+	free(text);
+	ca_pem_free(pem);
+	free(path);
+	return rc;
+}
+
+void
+certs_free(struct certs *cs)
+{
+	if (cs == NULL)
+		return;
+	pthread_mutex_destroy(&cs->lock);
+	free(cs->dir);
+	free(cs);
+}

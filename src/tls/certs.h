@@ -1,0 +1,49 @@
+/* certs: the certificates of container hosts, as berthd keeps them for
+ * berth-router.
+ *
+ * One file per host, DIR/HOST.pem (mode 0600, written atomically): the
+ * private key, then the certificate and its chain. berth-router reads the
+ * directory (--tls-dir) at each table change; berthd makes sure a host's file
+ * is there and fresh before it gives the router a route for it. Who issues a
+ * certificate is an issuer: the local CA today (tls/ca.h), ACME later; the
+ * store only keeps the files and decides when one is due.
+ */
+#ifndef BERTH_CERTS_H
+#define BERTH_CERTS_H
+
+#include "common/err.h"
+
+/* A certificate is issued again when it has less than this left. */
+#define CERTS_RENEW_DAYS 30
+
+struct certs_issuer {
+	const char *name; /* "local-ca" */
+	/* Issues a certificate for host: 0 with *pem owned (key then chain, in
+	 * PEM), or negative with err. Called from worker threads, one at a time. */
+	int (*issue)(void *arg, const char *host, char **pem, struct err *err);
+	/* Whether a kept certificate (its file's text) is still this issuer's:
+	 * 1 yes, 0 no (issue again). NULL: any is. */
+	int (*owns)(void *arg, const char *pem);
+	void *arg; /* borrowed */
+};
+
+struct certs;
+
+/* Opens the store in dir (made 0700) with its issuer (copied; its arg
+ * borrowed). Returns 0 with *out owned, or negative with err. */
+int certs_open(const char *dir, const struct certs_issuer *issuer, struct certs **out,
+               struct err *err);
+
+/* Makes sure DIR/HOST.pem holds a key and a certificate for host that the
+ * issuer owns, valid for CERTS_RENEW_DAYS more at least: kept as it is, or
+ * issued and written. *issued (may be NULL) says which. Thread-safe.
+ * Returns 0, or negative with err. */
+int certs_ensure(struct certs *cs, const char *host, int *issued, struct err *err);
+
+/* The path of host's file; owned. */
+char *certs_path(const struct certs *cs, const char *host);
+
+/* Frees the store; NULL is fine. */
+void certs_free(struct certs *cs);
+
+#endif
