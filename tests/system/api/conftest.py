@@ -5,7 +5,8 @@ import tempfile
 
 import pytest
 
-from api_helpers import BAD_CONFIG, BUILD, Berthd, config_text, make_source
+from api_helpers import BAD_CONFIG, BUILD, Berthd, config_text, make_source, suite_checks
+from suite_checks import leftovers, sanitizer_reports  # noqa: F401 (autouse)
 
 
 @pytest.fixture
@@ -20,6 +21,7 @@ def berthd(api_state_dir):
     d = Berthd(os.path.join(BUILD, "berthd"), api_state_dir)
     yield d
     rc = d.stop()
+    suite_checks.check_reports()
     assert rc == 0, d.read_log()
 
 

@@ -2,8 +2,12 @@
 import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from suite_checks import leftovers, sanitizer_reports  # noqa: E402,F401 (autouse)
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 

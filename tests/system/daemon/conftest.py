@@ -6,6 +6,7 @@ import tempfile
 import pytest
 
 from daemon_helpers import BUILD, Berthd
+from suite_checks import leftovers, sanitizer_reports  # noqa: F401 (autouse)
 
 
 @pytest.fixture

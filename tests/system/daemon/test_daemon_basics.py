@@ -1,14 +1,12 @@
 """berthd starts, serves its health endpoint and dashboard, refuses bad flags
 with a sentence, and stops cleanly on SIGTERM (also under valgrind)."""
 import os
-import shutil
 import signal
 import subprocess
 import time
 
-import pytest
 
-from daemon_helpers import BUILD, RELEASE, Berthd, free_port, http
+from daemon_helpers import BUILD, RELEASE, Berthd, free_port, http, suite_checks
 
 
 def test_healthz_and_dashboard(berthd):
@@ -41,10 +39,8 @@ def test_sigterm_exits_zero(berthd):
     assert "stopping" in berthd.read_log()
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None or
-                    not os.path.exists(os.path.join(RELEASE, "berthd")),
-                    reason="needs valgrind and the release build")
 def test_valgrind_clean(state_dir):
+    suite_checks.require("valgrind", os.path.join(RELEASE, "berthd"))
     d = Berthd(os.path.join(RELEASE, "berthd"), state_dir,
                wrapper=["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
                         "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"])

@@ -2,6 +2,7 @@
 import pytest
 
 from lifecycle_helpers import Berthd, GitRepo, Registry, config_text
+from suite_checks import leftovers, sanitizer_reports  # noqa: F401 (autouse)
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,14 @@ import signal
 import socket
 import subprocess
 import tempfile
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(ROOT, "build-asan"))
@@ -132,21 +136,26 @@ class GitRepo:
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="berth-lc-git-")
+        self.tags = 0
         self.git("init", "-q", "-b", "main")
 
-    def git(self, *args):
+    def git(self, *args, date=None):
         env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
                    GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+        if date is not None:
+            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"{date} +0000"
         subprocess.run(["git", "-C", self.dir, *args], check=True, env=env,
                        capture_output=True, timeout=30)
 
     def tag(self, tag, config):
+        """Commits config and tags it; tags sort by commit time, so each
+        commit is dated a minute after the one before (no waiting)."""
         with open(os.path.join(self.dir, "tinfoil-config.yml"), "w") as f:
             f.write(config)
         self.git("add", "tinfoil-config.yml")
-        self.git("commit", "-q", "--allow-empty", "-m", tag)
+        self.git("commit", "-q", "--allow-empty", "-m", tag, date=1700000000 + 60 * self.tags)
         self.git("tag", tag)
-        time.sleep(1.01)  # tags sort by commit time: one second apart
+        self.tags += 1
 
     def remove(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -175,14 +184,16 @@ class Berthd:
                      "--log-level", "debug",
                      "--source-root", tempfile.gettempdir()] + list(args)
         self.env = env
+        suite_checks.track_berthd(self.state, self.bridge)
         self.logpath = os.path.join(self.state, "berthd.log")
         self.proc = None
+        self.final_log = None
         self.start()
         self.token = open(os.path.join(self.state, "admin-token")).read().strip()
 
     def start(self, env=None):
         self.log = open(self.logpath, "a")
-        e = dict(os.environ, **(self.env or {}), **(env or {}))
+        e = suite_checks.daemon_env(dict(os.environ, **(self.env or {}), **(env or {})))
         self.proc = subprocess.Popen(self.wrapper + [self.binary] + self.args,
                                      stdout=self.log, stderr=subprocess.STDOUT, env=e)
         deadline = time.monotonic() + 60
@@ -200,6 +211,9 @@ class Berthd:
         raise RuntimeError("berthd did not answer")
 
     def read_log(self):
+        """berthd's log (kept in memory once stop() removed the state dir)."""
+        if self.final_log is not None:
+            return self.final_log
         with open(self.logpath) as f:
             return f.read()
 
@@ -283,14 +297,13 @@ class Berthd:
                     self.proc.kill()
                     self.proc.wait()
                 self.log.close()
-        pid = self.router_pid()
-        if pid:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        suite_checks.scan_log(self.logpath)
+        suite_checks.stop_router(self.state)
         self.destroy_leftovers()
-        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        suite_checks.remove_run_dir(self.state)
+        suite_checks.delete_bridge(self.bridge)
+        self.final_log = self.read_log()
+        suite_checks.remove_state_dir(self.state)
         return self.proc.returncode
 
     def destroy_leftovers(self):

@@ -8,6 +8,7 @@ import tempfile
 import pytest
 
 from router_harness import Busybox, PyBackend, Router
+from suite_checks import leftovers, sanitizer_reports  # noqa: F401 (autouse)
 
 
 @pytest.fixture
