@@ -23,8 +23,14 @@ def test_healthz_and_dashboard(berthd):
 
 
 def test_api_needs_a_token(berthd):
-    status, headers, body = http("GET", berthd.url + "/api/v1/nothing-here")
-    assert status in (401, 404)
+    unauthorized = (b'{"error":{"code":"unauthorized",'
+                    b'"message":"this endpoint needs a bearer token"}}\n')
+    assert http("GET", berthd.url + "/api/v1/containers")[0::2] == (401, unauthorized)
+    status, _, body = http("GET", berthd.url + "/api/v1/containers", token="not-a-token")
+    assert status == 401 and b'"code":"unauthorized"' in body, body
+    # An unknown endpoint answers 404 before any token is asked for.
+    assert http("GET", berthd.url + "/api/v1/nothing-here")[0::2] == \
+        (404, b'{"error":{"code":"not_found","message":"no such endpoint: /api/v1/nothing-here"}}\n')
 
 
 def test_bad_flag_is_a_sentence(state_dir):
