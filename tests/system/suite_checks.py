@@ -167,15 +167,21 @@ def remove_run_dir(state_dir):
         return
     for sub in ("netns", "oci", "oci-runsc", "bundles"):
         p = os.path.join(run, sub)
-        if os.path.isdir(p) and not os.path.ismount(p):
-            try:
-                os.rmdir(p)
-            except OSError:
-                pass
+        if not os.path.isdir(p) or os.listdir(p):
+            continue
+        # berthd mounts a tmpfs on bundles where /run is none: empty, it goes.
+        if os.path.ismount(p):
+            subprocess.run(["umount", p], capture_output=True)
+        try:
+            os.rmdir(p)
+        except OSError:
+            pass
     try:
         os.rmdir(run)
     except OSError:
-        _leaks.append(f"{run}: {sorted(os.listdir(run))}")
+        left = f"{run}: {sorted(os.listdir(run))}"
+        if left not in _leaks:
+            _leaks.append(left)
 
 
 def _alive(pid):
