@@ -13,7 +13,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "system", "lifecycle"))
 
 from lifecycle_helpers import Berthd, GitRepo, Registry, config_text  # noqa: E402
-from suite_checks import leftovers, sanitizer_reports  # noqa: E402,F401 (autouse)
+from suite_checks import (  # noqa: E402,F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 NODE_MODULES = os.path.join(HERE, "..", "..", "node_modules", "playwright-core")

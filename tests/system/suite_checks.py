@@ -3,21 +3,25 @@ tests, so that no test passes while the product misbehaved beside it:
 
 - sanitizer_reports (autouse, per test): no AddressSanitizer, UBSan or
   LeakSanitizer report from a berthd, berth-router or berth-fetch the test
-  started. The helpers start them with daemon_env(), which sends every
-  sanitizer report to a file of this session's report directory (berth-fetch
-  runs under berthd and its stderr never reaches a log of ours), and pass
-  their logs to scan_log() when they stop them.
-- leftovers (autouse, per session): after the folder's last test, nothing the
+  started. The helpers start them with daemon_env(), which sends ASan and
+  LSan reports to a file of this session's report directory (berth-fetch's
+  stderr goes to berthd, which logs its first line only), and pass their logs
+  to scan_log() when they stop them (UBSan prints to stderr whatever
+  log_path says: berthd.log, router.log, and for berth-fetch the first line
+  of its report in berthd.log).
+- pytest_sessionstart/finish: after the folder's last test, nothing the
   tests made is left: no process, mount, bridge, veth, nft table or
   /run/berth directory. The helpers track() what they make (state dirs,
   bridges); other sessions run the same tests on this machine at the same
   time, so only tracked names and objects new since the snapshot count.
 
 Each folder's conftest.py imports this module by path (the folders do not
-import each other) and imports the two fixtures into its namespace:
+import each other) and imports the fixture and the two hooks into its
+namespace, where pytest finds them:
 
     sys.path.append(os.path.join(os.path.dirname(__file__), ".."))
-    from suite_checks import leftovers, sanitizer_reports  # noqa: F401
+    from suite_checks import (  # noqa: F401
+        pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 """
 import glob
 import hashlib
@@ -351,20 +355,30 @@ def find_leftovers(before):
     return left
 
 
-@pytest.fixture(scope="session", autouse=True)
-def leftovers():
-    """Fails the folder's run if its tests left something behind (checked
-    after every other fixture of the session ended)."""
-    before = _snapshot()
-    yield
+_before = None
+
+
+def pytest_sessionstart(session):
+    """The host before this folder's first test."""
+    global _before
+    _before = _snapshot()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """After every fixture of the session ended (a session fixture's teardown
+    would not do: pytest tears them down in the order tests last asked for
+    them), fails the run if a sanitizer report came at the end or the
+    folder's tests left something behind."""
+    global _report_dir
+    if _before is None:
+        return
     reports = take_reports()
     left = []
     for _ in range(20):  # processes that were just signalled may take a moment
-        left = find_leftovers(before)
+        left = find_leftovers(_before)
         if not left:
             break
         time.sleep(0.5)
-    global _report_dir
     if _report_dir is not None and not reports and not os.listdir(_report_dir):
         os.rmdir(_report_dir)
         _report_dir = None
@@ -374,4 +388,11 @@ def leftovers():
     if left:
         msg.append("left behind by this folder's tests:\n  " + "\n  ".join(left))
     if msg:
-        pytest.fail("\n".join(msg), pytrace=False)
+        tr = session.config.pluginmanager.get_plugin("terminalreporter")
+        text = "\n".join(msg)
+        if tr is not None:
+            tr.write_sep("=", "suite_checks: FAILED", red=True)
+            tr.write_line(text)
+        else:
+            print(text)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -6,7 +6,8 @@ import tempfile
 import pytest
 
 from api_helpers import BAD_CONFIG, BUILD, Berthd, config_text, make_source, suite_checks
-from suite_checks import leftovers, sanitizer_reports  # noqa: F401 (autouse)
+from suite_checks import (  # noqa: F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import tempfile
 import pytest
 
 from cli_helpers import BUILD, Berth, Berthd, SilentRegistry, config_text, image_at, suite_checks
-from suite_checks import leftovers, sanitizer_reports  # noqa: F401 (autouse)
+from suite_checks import (  # noqa: F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from suite_checks import leftovers, sanitizer_reports  # noqa: E402,F401 (autouse)
+from suite_checks import (  # noqa: E402,F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 

@@ -19,7 +19,6 @@ import pytest
 
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
-from suite_checks import leftovers, sanitizer_reports  # noqa: E402,F401 (autouse)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(ROOT, "build-asan"))

@@ -34,7 +34,8 @@ import requests
 
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
-from suite_checks import leftovers, sanitizer_reports  # noqa: E402,F401 (autouse)
+from suite_checks import (  # noqa: E402,F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(os.path.dirname(__file__), "../../../build-asan"))
 DRIVER = os.path.join(BUILD, "tests", "berth-image")

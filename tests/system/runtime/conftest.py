@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 from runtime_helpers import USERNS_BASE, Runtime, suite_checks
-from suite_checks import leftovers, sanitizer_reports  # noqa: F401 (autouse)
+from suite_checks import (  # noqa: F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
