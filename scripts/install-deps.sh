@@ -10,10 +10,20 @@ libevent-dev libhttp-parser-dev libjansson-dev libfyaml-dev libsqlite3-dev
 libcurl4-openssl-dev libarchive-dev libsodium-dev libgit2-dev libcmocka-dev
 runc crun runsc containernetworking-plugins iproute2 iptables nftables busybox-static
 umoci skopeo docker-registry
-python3-pytest python3-requests curl openssl
+python3-pytest python3-pytest-timeout python3-requests curl openssl
 wrk nginx-light haproxy hyperfine
 chromium chromium-driver
 "
+
+# The browser tests' node and npm: Debian's, unless this machine has a node
+# already (NodeSource's nodejs bundles npm and conflicts with Debian's npm).
+if ! command -v node >/dev/null && ! command -v npm >/dev/null; then
+	PKGS="$PKGS nodejs npm"
+elif ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	echo "install-deps: one of node and npm is missing: install it from where the other" \
+		"came from (Debian's would conflict with it)" >&2
+	exit 1
+fi
 
 missing=""
 for p in $PKGS; do
@@ -41,10 +51,6 @@ fi
 # chromium above: no browser is downloaded). npm ci runs only when
 # node_modules is missing or package-lock.json changed since the last run.
 cd "$(dirname "$0")/.."
-if ! command -v npm >/dev/null; then
-	echo "install-deps: no npm on this machine: the browser tests will be skipped"
-	exit 0
-fi
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
 stamp=node_modules/.berth-package-lock.sha256
 if [ -d node_modules/playwright-core ] && [ "$(cat "$stamp" 2>/dev/null)" = "$lock_sum" ]; then

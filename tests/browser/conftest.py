@@ -2,6 +2,7 @@
 registry, git repository and berthd (tests/system/lifecycle), and a runner of
 the node scenarios (tests/browser/*.mjs) that drive Debian's chromium."""
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -12,19 +13,24 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "system", "lifecycle"))
 
 from lifecycle_helpers import Berthd, GitRepo, Registry, config_text  # noqa: E402
+from suite_checks import (  # noqa: E402,F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 NODE_MODULES = os.path.join(HERE, "..", "..", "node_modules", "playwright-core")
 
 
-def pytest_collection_modifyitems(config, items):
+@pytest.fixture(scope="session", autouse=True)
+def browser_dependencies():
+    """chromium, node and playwright-core: scripts/install-deps.sh installs
+    them all, so a missing one fails every test (never skips it)."""
     missing = [w for w, p in (("chromium", CHROMIUM), ("node_modules/playwright-core",
                                                        NODE_MODULES)) if not os.path.exists(p)]
+    if shutil.which("node") is None:
+        missing.append("node")
     if missing:
-        skip = pytest.mark.skip(reason="missing " + ", ".join(missing) +
-                                " (scripts/install-deps.sh installs them)")
-        for item in items:
-            item.add_marker(skip)
+        pytest.fail("missing " + ", ".join(missing) + " (scripts/install-deps.sh installs them)",
+                    pytrace=False)
 
 
 @pytest.fixture(scope="session")

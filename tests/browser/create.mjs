@@ -1,6 +1,6 @@
 // New container from a Git tag: the row appears as deploying, then running,
 // without a reload (the page refreshes by itself), with its URL.
-import { check, env, row, scenario, seen, signIn, stillSamePage, waitRow, watchRows } from "./lib.mjs";
+import { apiCall, check, env, row, scenario, seen, signIn, stillSamePage, waitRow, watchRows } from "./lib.mjs";
 
 scenario("create", async ({ page }) => {
   await signIn(page);
@@ -19,7 +19,9 @@ scenario("create", async ({ page }) => {
   await dlg.getByLabel("Tag", { exact: true }).fill("v1");
   await dlg.getByLabel("Tag", { exact: true }).press("Enter");
   await dlg.waitFor({ state: "hidden" });
-  check("Enter in the form creates it: the modal closes once berthd accepted it", true);
+  const made = await apiCall("GET", "/containers/web");
+  check("Enter in the form creates it: the modal closes once berthd accepted it",
+    await dlg.isHidden() && made.status === 200 && made.data.source.tag === "v1", JSON.stringify(made.data));
 
   await row(page, "web").waitFor();
   const text = await waitRow(page, "web", /running/);
@@ -43,5 +45,7 @@ scenario("create", async ({ page }) => {
   check("a taken name shows berthd's error in the modal", /web/.test(await err.innerText()), await err.innerText());
   await dlg.getByRole("button", { name: "Close" }).click();
   await dlg.waitFor({ state: "hidden" });
-  check("Close closes the modal", true);
+  const all = await apiCall("GET", "/containers");
+  check("Close closes the modal, and the refused create made nothing", await dlg.isHidden() &&
+    all.status === 200 && all.data.filter((c) => c.name === "web").length === 1, JSON.stringify(all.data));
 });

@@ -36,6 +36,9 @@ scenario("secrets", async ({ page }) => {
   await screenshot(page, "secrets");
   await view.locator('#secrets tr[data-name="UNUSED"]').getByRole("button", { name: "Delete" }).click();
   await view.locator('#secrets tr[data-name="UNUSED"]').waitFor({ state: "detached" });
-  check("an unbound secret is deleted", true);
+  const left = await apiCall("GET", "/secrets");
+  check("an unbound secret is deleted: gone from the page and from berthd",
+    (await view.locator("#secrets tbody tr").count()) === 1 && left.status === 200 &&
+    JSON.stringify(left.data.map((s) => s.name)) === '["API_KEY"]', JSON.stringify(left.data));
   await apiCall("DELETE", "/containers/sec");
 });

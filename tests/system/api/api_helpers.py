@@ -8,9 +8,13 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
 
 BUILD = os.environ.get("BERTH_BUILD", os.path.abspath("build-asan"))
 RELEASE = os.environ.get("BERTH_RELEASE_BUILD", os.path.abspath("build"))
@@ -67,13 +71,8 @@ def http(method, url, body=None, token=None, timeout=10, headers=None):
 
 def kill_router(state_dir):
     """Stops the berth-router that berthd started detached for state_dir (it
-    outlives berthd on purpose), by the pid berthd wrote."""
-    try:
-        with open(os.path.join(state_dir, "router.pid")) as f:
-            pid = int(f.read())
-        os.kill(pid, signal.SIGTERM)
-    except (OSError, ValueError):
-        pass
+    outlives berthd on purpose) and waits for its exit; scans its log."""
+    suite_checks.stop_router(state_dir)
 
 class Api:
     """A JSON client of /api/v1 with one org's token."""
@@ -112,6 +111,7 @@ class Berthd:
         self.port = free_port()
         self.router_port = free_port()
         self.state_dir = state_dir
+        suite_checks.track_berthd(state_dir)
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(state_dir, "berthd.log")
         self.log = open(self.log_path, "w")
@@ -121,7 +121,8 @@ class Berthd:
                                ] + [a for r in (source_roots or [tempfile.gettempdir()])
                                     # The tests' repositories are in temporary directories.
                                     for a in ("--source-root", r)] + list(args)
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=suite_checks.daemon_env())
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -159,7 +160,9 @@ class Berthd:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        suite_checks.scan_log(self.log_path)
         kill_router(self.state_dir)
+        suite_checks.remove_run_dir(self.state_dir)
         return self.proc.returncode
 
 

@@ -5,7 +5,9 @@ import tempfile
 
 import pytest
 
-from api_helpers import BAD_CONFIG, BUILD, Berthd, config_text, make_source
+from api_helpers import BAD_CONFIG, BUILD, Berthd, config_text, make_source, suite_checks
+from suite_checks import (  # noqa: F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 
 @pytest.fixture
@@ -20,6 +22,7 @@ def berthd(api_state_dir):
     d = Berthd(os.path.join(BUILD, "berthd"), api_state_dir)
     yield d
     rc = d.stop()
+    suite_checks.check_reports()
     assert rc == 0, d.read_log()
 
 

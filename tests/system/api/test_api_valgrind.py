@@ -1,20 +1,16 @@
 """Every handler once under valgrind (release build): no leak, no error."""
 import json
 import os
-import shutil
 import signal
 import socket
 import time
 
-import pytest
 
-from api_helpers import RELEASE, Berthd, config_text, http, make_source
+from api_helpers import RELEASE, Berthd, config_text, http, make_source, suite_checks
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None or
-                    not os.path.exists(os.path.join(RELEASE, "berthd")),
-                    reason="needs valgrind and the release build")
 def test_api_handlers_valgrind_clean(api_state_dir):
+    suite_checks.require("valgrind", os.path.join(RELEASE, "berthd"))
     src = make_source(os.path.join(api_state_dir, "src-repo"),
                       [("v1", config_text()), ("v2", config_text(port=8001)),
                        ("bad", "containers: [\n")])

@@ -7,9 +7,13 @@ import tempfile
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
 
 BUILD = os.environ.get("BERTH_BUILD", os.path.abspath("build-asan"))
 RELEASE = os.environ.get("BERTH_RELEASE_BUILD", os.path.abspath("build"))
@@ -28,13 +32,8 @@ def image_at(addr):
 
 def kill_router(state_dir):
     """Stops the berth-router that berthd started detached for state_dir (it
-    outlives berthd on purpose), by the pid berthd wrote."""
-    try:
-        with open(os.path.join(state_dir, "router.pid")) as f:
-            pid = int(f.read())
-        os.kill(pid, signal.SIGTERM)
-    except (OSError, ValueError):
-        pass
+    outlives berthd on purpose) and waits for its exit; scans its log."""
+    suite_checks.stop_router(state_dir)
 
 class SilentRegistry:
     """A port that takes connections and never answers: a pull from it
@@ -91,6 +90,7 @@ class Berthd:
         self.port = free_port()
         self.router_port = free_port()
         self.state_dir = state_dir
+        suite_checks.track_berthd(state_dir)
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(state_dir, "berthd.log")
         self.log = open(self.log_path, "w")
@@ -98,7 +98,8 @@ class Berthd:
             [binary, "--state-dir", state_dir, "--listen", f"127.0.0.1:{self.port}",
              "--router-listen", f"127.0.0.1:{self.router_port}",
              "--source-root", tempfile.gettempdir()],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=suite_checks.daemon_env())
         deadline = time.monotonic() + 30
         token_path = os.path.join(state_dir, "admin-token")
         while time.monotonic() < deadline:
@@ -133,7 +134,9 @@ class Berthd:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        suite_checks.scan_log(self.log_path)
         kill_router(self.state_dir)
+        suite_checks.remove_run_dir(self.state_dir)
         return self.proc.returncode
 
 

@@ -5,7 +5,9 @@ import tempfile
 
 import pytest
 
-from cli_helpers import BUILD, Berth, Berthd, SilentRegistry, config_text, image_at
+from cli_helpers import BUILD, Berth, Berthd, SilentRegistry, config_text, image_at, suite_checks
+from suite_checks import (  # noqa: F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 
 @pytest.fixture
@@ -21,7 +23,9 @@ def berthd(cli_dir):
     os.mkdir(state)
     d = Berthd(os.path.join(BUILD, "berthd"), state)
     yield d
-    assert d.stop() == 0, d.read_log()
+    rc = d.stop()
+    suite_checks.check_reports()
+    assert rc == 0, d.read_log()
 
 
 @pytest.fixture

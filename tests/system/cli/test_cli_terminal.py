@@ -5,13 +5,11 @@ reconciler); and a few commands under valgrind."""
 import json
 import os
 import select
-import shutil
 import subprocess
 import time
 
-import pytest
 
-from cli_helpers import RELEASE, Berth, config_text
+from cli_helpers import RELEASE, Berth, config_text, suite_checks
 
 
 def run_on_pty(berth, args, typed=(), stdout_pipe=False, timeout=30, until=None):
@@ -207,13 +205,12 @@ def reconciler_runs(berthd, name, seconds=10):
 def test_live_follow_to_the_end(berth, berthd, failing_config_file):
     """create --wait and update follow until the reconciler ends them. The
     image's registry does not answer, so both end failed: exit 1 with the
-    reason. Skipped while the reconciler does not run in this build."""
+    reason."""
     p = subprocess.Popen([berth.binary, "container", "create", "web", "--config",
                           failing_config_file, "--wait"], env=berth.env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
-        if not reconciler_runs(berthd, "web"):
-            pytest.skip("the reconciler does not run in this build yet")
+        assert reconciler_runs(berthd, "web"), "web stayed queued for 10 s"
         out, err = p.communicate(timeout=180)
     finally:
         if p.poll() is None:
@@ -232,10 +229,8 @@ def test_live_follow_to_the_end(berth, berthd, failing_config_file):
     assert r.stderr.splitlines()[-1].startswith("berth: the update of web failed: ")
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None or
-                    not os.path.exists(os.path.join(RELEASE, "berth")),
-                    reason="needs valgrind and the release build")
 def test_valgrind_clean(berthd, home, config_file, failing_config_file):
+    suite_checks.require("valgrind", os.path.join(RELEASE, "berth"))
     b = Berth(os.path.join(RELEASE, "berth"), home, berthd.url, berthd.token)
     vg = ["valgrind", "--quiet", "--leak-check=full", "--error-exitcode=99"]
     runs = [

@@ -2,8 +2,13 @@
 import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from suite_checks import (  # noqa: E402,F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 

@@ -59,8 +59,9 @@ def test_invalid_files_report_every_error(berth, repo):
         assert r.returncode == 1, rel
         assert r.stdout == ""
         assert r.stderr == f.with_suffix(".err").read_text(), rel
+        # Every error names its place: file:line:col, then the message.
         for line in r.stderr.splitlines():
-            assert re.match(re.escape(str(rel)) + r"(:\d+:\d+)?: ", line), line
+            assert re.match(re.escape(str(rel)) + r":\d+:\d+: \S", line), line
 
 
 def test_mixed_files_exit_nonzero(berth):

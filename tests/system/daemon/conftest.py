@@ -6,6 +6,8 @@ import tempfile
 import pytest
 
 from daemon_helpers import BUILD, Berthd
+from suite_checks import (  # noqa: F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 
 @pytest.fixture

@@ -5,11 +5,15 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
 
 import pytest
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
 
 BUILD = os.environ.get("BERTH_BUILD", os.path.abspath("build-asan"))
 RELEASE = os.environ.get("BERTH_RELEASE_BUILD", os.path.abspath("build"))
@@ -39,18 +43,14 @@ def http(method, url, body=None, token=None, timeout=5):
 
 def kill_router(state_dir):
     """Stops the berth-router that berthd started detached for state_dir (it
-    outlives berthd on purpose), by the pid berthd wrote."""
-    try:
-        with open(os.path.join(state_dir, "router.pid")) as f:
-            pid = int(f.read())
-        os.kill(pid, signal.SIGTERM)
-    except (OSError, ValueError):
-        pass
+    outlives berthd on purpose) and waits for its exit; scans its log."""
+    suite_checks.stop_router(state_dir)
 
 class Berthd:
     def __init__(self, binary, state_dir, args=(), wrapper=()):
         self.port = free_port()
         self.state_dir = state_dir
+        suite_checks.track_berthd(state_dir)
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(state_dir, "berthd.log")
         self.log = open(self.log_path, "w")
@@ -58,7 +58,8 @@ class Berthd:
                                "--listen", f"127.0.0.1:{self.port}",
                                "--router-listen", f"127.0.0.1:{free_port()}",
                                "--source-root", tempfile.gettempdir()] + list(args)
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=suite_checks.daemon_env())
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -86,5 +87,7 @@ class Berthd:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        suite_checks.scan_log(self.log_path)
         kill_router(self.state_dir)
+        suite_checks.remove_run_dir(self.state_dir)
         return self.proc.returncode

@@ -1,14 +1,12 @@
 """berthd starts, serves its health endpoint and dashboard, refuses bad flags
 with a sentence, and stops cleanly on SIGTERM (also under valgrind)."""
 import os
-import shutil
 import signal
 import subprocess
 import time
 
-import pytest
 
-from daemon_helpers import BUILD, RELEASE, Berthd, free_port, http
+from daemon_helpers import BUILD, RELEASE, Berthd, free_port, http, suite_checks
 
 
 def test_healthz_and_dashboard(berthd):
@@ -25,8 +23,14 @@ def test_healthz_and_dashboard(berthd):
 
 
 def test_api_needs_a_token(berthd):
-    status, headers, body = http("GET", berthd.url + "/api/v1/nothing-here")
-    assert status in (401, 404)
+    unauthorized = (b'{"error":{"code":"unauthorized",'
+                    b'"message":"this endpoint needs a bearer token"}}\n')
+    assert http("GET", berthd.url + "/api/v1/containers")[0::2] == (401, unauthorized)
+    status, _, body = http("GET", berthd.url + "/api/v1/containers", token="not-a-token")
+    assert status == 401 and b'"code":"unauthorized"' in body, body
+    # An unknown endpoint answers 404 before any token is asked for.
+    assert http("GET", berthd.url + "/api/v1/nothing-here")[0::2] == \
+        (404, b'{"error":{"code":"not_found","message":"no such endpoint: /api/v1/nothing-here"}}\n')
 
 
 def test_bad_flag_is_a_sentence(state_dir):
@@ -41,10 +45,8 @@ def test_sigterm_exits_zero(berthd):
     assert "stopping" in berthd.read_log()
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None or
-                    not os.path.exists(os.path.join(RELEASE, "berthd")),
-                    reason="needs valgrind and the release build")
 def test_valgrind_clean(state_dir):
+    suite_checks.require("valgrind", os.path.join(RELEASE, "berthd"))
     d = Berthd(os.path.join(RELEASE, "berthd"), state_dir,
                wrapper=["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
                         "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"])

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from daemon_helpers import BUILD, Berthd, free_port, http, kill_router
+from daemon_helpers import BUILD, Berthd, free_port, http, kill_router, suite_checks
 
 BERTHD = os.path.join(BUILD, "berthd")
 
@@ -44,7 +44,8 @@ def start_raw(state_dir, stdout, stderr):
     proc = subprocess.Popen([BERTHD, "--state-dir", state_dir,
                              "--listen", f"127.0.0.1:{port}",
                              "--router-listen", f"127.0.0.1:{free_port()}"],
-                            stdout=stdout, stderr=stderr)
+                            stdout=stdout, stderr=stderr, env=suite_checks.daemon_env())
+    suite_checks.track_berthd(state_dir)
     url = f"http://127.0.0.1:{port}"
     return proc, url
 
@@ -57,6 +58,7 @@ def stop_raw(proc, state_dir):
         proc.kill()
         rc = proc.wait()
     kill_router(state_dir)
+    suite_checks.remove_run_dir(state_dir)
     return rc
 
 

@@ -6,9 +6,9 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -16,6 +16,9 @@ import urllib.error
 import urllib.request
 
 import pytest
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(ROOT, "build-asan"))
@@ -62,8 +65,10 @@ class Demo:
         self.dir = os.path.join(workdir, "demo")
         self.work = workdir
         self.bridge = f"bdemo{n}"
-        env = dict(os.environ, DEMO_PORTS="free", DEMO_DIR=self.dir, DEMO_BRIDGE=self.bridge,
-                   DEMO_SUBNET=f"10.91.{n}.0/24", DEMO_LOG_LEVEL="debug")
+        env = suite_checks.daemon_env(dict(
+            os.environ, DEMO_PORTS="free", DEMO_DIR=self.dir, DEMO_BRIDGE=self.bridge,
+            DEMO_SUBNET=f"10.91.{n}.0/24", DEMO_LOG_LEVEL="debug"))
+        suite_checks.track_berthd(os.path.join(self.dir, "berthd"), self.bridge)
         # SIGINT as a terminal's Ctrl-C would deliver it: not ignored, even
         # when pytest itself runs with SIGINT ignored.
         self.proc = subprocess.Popen(
@@ -120,7 +125,12 @@ def demos():
             except subprocess.TimeoutExpired:
                 d.proc.kill()
         d.t.join(10)
-    shutil.rmtree(work, ignore_errors=True)
+        state = os.path.join(d.dir, "berthd")
+        suite_checks.scan_log(os.path.join(state, "berthd.log"))
+        suite_checks.scan_log(os.path.join(state, "router.log"))
+        suite_checks.remove_run_dir(state)
+    suite_checks.track("dir", work)
+    suite_checks.remove_state_dir(work)
 
 
 def stop_and_check(demo, state, router_port, dashboard):

@@ -17,6 +17,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -30,6 +31,11 @@ with warnings.catch_warnings():  # Debian 12's Python 3.11 still has it
 
 import pytest
 import requests
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
+from suite_checks import (  # noqa: E402,F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(os.path.dirname(__file__), "../../../build-asan"))
 DRIVER = os.path.join(BUILD, "tests", "berth-image")
@@ -341,7 +347,8 @@ class Driver:
 
     def run(self, *args, timeout=120, env=None):
         cmd = [DRIVER, args[0], "--cache", self.cache] + list(args[1:])
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                           env=suite_checks.daemon_env(env))
         p.image = json.loads(p.stdout.splitlines()[0]) \
             if p.returncode == 0 and p.stdout.startswith("{") else None
         p.progress = [tuple(int(x) for x in line.split()[1:])
@@ -364,6 +371,7 @@ class Driver:
 def driver():
     assert os.access(DRIVER, os.X_OK), "build the driver first: make asan (%s)" % DRIVER
     root = tempfile.mkdtemp(prefix="berth-imgtest-")
+    suite_checks.track("dir", root)
     yield Driver(root)
     shutil.rmtree(root, ignore_errors=True)
 

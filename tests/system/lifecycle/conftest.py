@@ -2,6 +2,8 @@
 import pytest
 
 from lifecycle_helpers import Berthd, GitRepo, Registry, config_text
+from suite_checks import (  # noqa: F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 
 @pytest.fixture(scope="session")

@@ -4,15 +4,20 @@ enclaves (runc, CNI) behind its own berth-router."""
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(ROOT, "build-asan"))
@@ -40,6 +45,19 @@ def http(method, url, body=None, token=None, headers=None, timeout=10):
             return r.status, r.read(), r.headers
     except urllib.error.HTTPError as e:
         return e.code, e.read(), e.headers
+
+
+def free_subnet_octet():
+    """n for a subnet 10.89.n.0/24 and a bridge bt<n>x<k> that no berthd on
+    this machine uses now: other sessions run these tests at the same time,
+    and two berthds on one bridge tear each other's enclaves down."""
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    for _ in range(200):
+        n = random.randint(20, 219)
+        if f"10.89.{n}." not in routes and f" bt{n}x" not in links:
+            return n
+    raise RuntimeError("no free 10.89.n.0/24 for a test berthd")
 
 
 class Registry:
@@ -132,21 +150,26 @@ class GitRepo:
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="berth-lc-git-")
+        self.tags = 0
         self.git("init", "-q", "-b", "main")
 
-    def git(self, *args):
+    def git(self, *args, date=None):
         env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
                    GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+        if date is not None:
+            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"{date} +0000"
         subprocess.run(["git", "-C", self.dir, *args], check=True, env=env,
                        capture_output=True, timeout=30)
 
     def tag(self, tag, config):
+        """Commits config and tags it; tags sort by commit time, so each
+        commit is dated a minute after the one before (no waiting)."""
         with open(os.path.join(self.dir, "tinfoil-config.yml"), "w") as f:
             f.write(config)
         self.git("add", "tinfoil-config.yml")
-        self.git("commit", "-q", "--allow-empty", "-m", tag)
+        self.git("commit", "-q", "--allow-empty", "-m", tag, date=1700000000 + 60 * self.tags)
         self.git("tag", tag)
-        time.sleep(1.01)  # tags sort by commit time: one second apart
+        self.tags += 1
 
     def remove(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -162,7 +185,7 @@ class Berthd:
         Berthd.count += 1
         self.binary = binary or os.path.join(BUILD, "berthd")
         self.wrapper = list(wrapper)
-        n = (os.getpid() + Berthd.count) % 200 + 20
+        n = free_subnet_octet()
         self.state = tempfile.mkdtemp(prefix="berth-lc-")
         self.port = free_port()
         self.router_port = free_port()
@@ -175,14 +198,16 @@ class Berthd:
                      "--log-level", "debug",
                      "--source-root", tempfile.gettempdir()] + list(args)
         self.env = env
+        suite_checks.track_berthd(self.state, self.bridge)
         self.logpath = os.path.join(self.state, "berthd.log")
         self.proc = None
+        self.final_log = None
         self.start()
         self.token = open(os.path.join(self.state, "admin-token")).read().strip()
 
     def start(self, env=None):
         self.log = open(self.logpath, "a")
-        e = dict(os.environ, **(self.env or {}), **(env or {}))
+        e = suite_checks.daemon_env(dict(os.environ, **(self.env or {}), **(env or {})))
         self.proc = subprocess.Popen(self.wrapper + [self.binary] + self.args,
                                      stdout=self.log, stderr=subprocess.STDOUT, env=e)
         deadline = time.monotonic() + 60
@@ -200,6 +225,9 @@ class Berthd:
         raise RuntimeError("berthd did not answer")
 
     def read_log(self):
+        """berthd's log (kept in memory once stop() removed the state dir)."""
+        if self.final_log is not None:
+            return self.final_log
         with open(self.logpath) as f:
             return f.read()
 
@@ -283,14 +311,13 @@ class Berthd:
                     self.proc.kill()
                     self.proc.wait()
                 self.log.close()
-        pid = self.router_pid()
-        if pid:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        suite_checks.scan_log(self.logpath)
+        suite_checks.stop_router(self.state)
         self.destroy_leftovers()
-        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        suite_checks.remove_run_dir(self.state)
+        suite_checks.delete_bridge(self.bridge)
+        self.final_log = self.read_log()
+        suite_checks.remove_state_dir(self.state)
         return self.proc.returncode
 
     def destroy_leftovers(self):

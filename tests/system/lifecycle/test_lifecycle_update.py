@@ -2,6 +2,7 @@
 that leaves the old version serving, recreate on a host whose GPUs cannot
 hold both versions, cancel, edit-config, promote, retry."""
 import os
+import subprocess
 import time
 
 from lifecycle_helpers import Load, config_text
@@ -30,10 +31,14 @@ def test_blue_green_under_load_loses_no_request(berthd, repo):
     time.sleep(0.5)
     u = update(berthd, "web", kind="tag", tag="v2")
     assert u["strategy"] == "blue-green" and u["status"] == "pending"
-    seen = set()
-    c = berthd.wait(
-        "web", lambda c: (seen.add(c["update"]["status"]), c["status"] == "running")[1]
-        and c["update"]["finished_at"] is not None, what="the update's end")
+    seen = []  # the update's statuses in the order polls saw them
+
+    def note(c):
+        if not seen or seen[-1] != c["update"]["status"]:
+            seen.append(c["update"]["status"])
+        return c["status"] == "running" and c["update"]["finished_at"] is not None
+
+    c = berthd.wait("web", note, what="the update's end")
     time.sleep(0.5)
     statuses, errors = load.stop()
     # Traffic moved only when the new version was healthy, and no request failed.
@@ -43,7 +48,9 @@ def test_blue_green_under_load_loses_no_request(berthd, repo):
     assert c["update"]["status"] == "ready" and c["update"]["error"] is None
     assert c["deployment"]["tag"] == "v2" and c["source"]["tag"] == "v2"
     assert any(line.endswith(")") for line in c["update"]["health_log"])
-    assert "started" in seen or "ready" in seen
+    # pending (maybe gone before the first poll), then started for at least
+    # the new version's min-healthy-time (1 s, polled every 0.1 s), then ready.
+    assert seen in (["pending", "started", "ready"], ["started", "ready"]), seen
     assert berthd.get("web")[1] == b"hello v2\n"
     # The old enclave drained and stopped: only the new one is left.
     assert len(live_enclaves(berthd)) == 1
@@ -159,6 +166,12 @@ def test_recreate_failure_leaves_failed_then_retry_works(gpu_berthd, registry):
     assert status == 503 and headers.get("Retry-After")
     # Retry redeploys the deployment of the last failed update: still broken,
     # so it fails again; an edit-config back to v1 then recovers.
+    u = update(b, "llm", kind="retry")
+    assert u["kind"] == "retry" and u["strategy"] == "recreate", u
+    c = b.wait_update_end("llm")
+    assert c["update"]["kind"] == "retry" and c["update"]["status"] == "failed", c["update"]
+    assert c["status"] == "failed" and "never healthy" in c["status_detail"], c
+    assert b.get("llm")[0] == 503
     u = update(b, "llm", kind="edit-config", config=v1)
     c = b.wait_update_end("llm")
     assert c["update"]["status"] == "ready" and c["status"] == "running", c
@@ -166,15 +179,24 @@ def test_recreate_failure_leaves_failed_then_retry_works(gpu_berthd, registry):
 
 
 def test_retry_after_a_failed_deploy(berthd, registry):
+    """A deploy fails: its image is not in the registry yet. Once the image
+    is pushed (the cause fixed), retry deploys it, with its secret."""
     assert berthd.call("PUT", "/secrets/TOKEN", {"value": "x"})[0] == 200
-    cfg = config_text(registry.images["hello:v1"], secrets=["TOKEN"])
+    hello = registry.images["hello:v1"]
+    late = hello.replace("/hello:v1@", "/late-retry:v1@")
+    cfg = config_text(late, secrets=["TOKEN"])
     status, c = berthd.call("POST", "/containers", {"name": "r", "config": cfg})
-    assert status == 202
-    berthd.wait_status("r", "running")
+    assert status == 202, c
+    c = berthd.wait_status("r", "failed", timeout=60)
+    assert "late-retry" in c["status_detail"], c
+    subprocess.run(["skopeo", "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false",
+                    "docker://" + hello.split("@")[0], "docker://" + late.split("@")[0]],
+                   check=True, timeout=60)
     u = update(berthd, "r", kind="retry")
-    assert u["kind"] == "retry"
+    assert u["kind"] == "retry", u
     c = berthd.wait_update_end("r")
-    assert c["update"]["status"] == "ready" and c["status"] == "running"
+    assert c["update"]["status"] == "ready" and c["status"] == "running", c
+    assert berthd.get("r")[1] == b"hello v1\n"
 
 
 def test_update_whose_health_answers_404_fails_with_paths_star(berthd, registry):

@@ -1,20 +1,14 @@
 """The release berthd runs a deploy, a blue-green update and a delete under
 valgrind with no error and no definite leak."""
 import os
-import shutil
-import signal
 
-import pytest
-
-from lifecycle_helpers import ROOT, Berthd
+from lifecycle_helpers import ROOT, Berthd, suite_checks
 
 RELEASE = os.environ.get("BERTH_RELEASE_BUILD", os.path.join(ROOT, "build"))
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None or
-                    not os.path.exists(os.path.join(RELEASE, "berthd")),
-                    reason="needs valgrind and the release build")
 def test_lifecycle_under_valgrind(repo):
+    suite_checks.require("valgrind", os.path.join(RELEASE, "berthd"))
     b = Berthd(binary=os.path.join(RELEASE, "berthd"),
                wrapper=["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
                         "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",

@@ -8,6 +8,8 @@ import tempfile
 import pytest
 
 from router_harness import Busybox, PyBackend, Router
+from suite_checks import (  # noqa: F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 
 @pytest.fixture

@@ -15,9 +15,13 @@ import socket
 import socketserver
 import struct
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
 
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(os.path.dirname(__file__), "../../../build-asan"))
 ROUTER = os.path.join(BUILD, "berth-router")
@@ -66,8 +70,9 @@ class Router:
         if valgrind:
             cmd = ["valgrind", "--error-exitcode=99", "--leak-check=full",
                    "--errors-for-leak-kinds=definite", "--quiet"] + cmd
-        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
-                   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+        env = suite_checks.daemon_env(dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
+                                           UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"))
+        suite_checks.track("dir", tmp)
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, env=env)
         end = time.time() + (30 if valgrind else 10)
@@ -139,6 +144,7 @@ class Router:
                 self.proc.wait()
                 raise AssertionError("router did not stop on SIGTERM:\n" + self.read_log())
         self.log.close()
+        suite_checks.scan_log(self.log_path)
         log = self.read_log()
         for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "Invalid read",
                     "Invalid write", "definitely lost"):

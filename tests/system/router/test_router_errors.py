@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from router_harness import BUILD, free_port, raw_exchange, route, status_of
+from router_harness import BUILD, free_port, raw_exchange, route, status_of, suite_checks
 
 
 class Closer:
@@ -242,8 +242,7 @@ def test_sigterm_finishes_in_flight_requests(router_factory, backends):
 def test_runs_clean_under_valgrind(router_factory, backends):
     """The release build under valgrind: requests, a switch, a hold, a drain."""
     release = os.path.join(os.path.dirname(os.path.abspath(BUILD)), "build", "berth-router")
-    if not os.path.exists(release):
-        pytest.skip(f"no release build at {release} (make build)")
+    suite_checks.require("valgrind", release)
     v1 = backends("v1")
     v2 = backends("v2")
     r = router_factory(["--route", f"a.example.com={v1.addr}"], valgrind=True, binary=release)

@@ -84,7 +84,9 @@ def test_down_gives_503(router_factory, backends):
     # a kept-alive connection stays usable after a 503
     c = r.conn()
     c.request("GET", "/", headers={"Host": "app.example.com"})
-    assert c.getresponse().read() and True
+    resp = c.getresponse()
+    assert (resp.status, resp.getheader("Retry-After")) == (503, "5")
+    assert resp.read()  # the body is read: the connection can carry the next request
     r.set_route("app.example.com", route("app.example.com", v1.addr))
     c.request("GET", "/", headers={"Host": "app.example.com"})
     resp = c.getresponse()

@@ -7,28 +7,28 @@ import subprocess
 
 import pytest
 
-from runtime_helpers import USERNS_BASE, Runtime
+from runtime_helpers import USERNS_BASE, Runtime, suite_checks
+from suite_checks import (  # noqa: F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def pytest_collection_modifyitems(config, items):
-    why = None
+    # Root is the one thing scripts/install-deps.sh cannot provide: without
+    # it the folder is skipped, saying so (pytest -rs); runc and busybox are
+    # required (the rootfs fixture fails without them).
     if os.geteuid() != 0:
-        why = "needs root (network namespaces, mounts, runc)"
-    elif not shutil.which("runc"):
-        why = "needs runc"
-    elif not os.path.exists("/bin/busybox"):
-        why = "needs busybox-static"
-    if why:
         for item in items:
             if str(item.fspath).startswith(HERE + os.sep):
-                item.add_marker(pytest.mark.skip(reason=why))
+                item.add_marker(pytest.mark.skip(
+                    reason="needs root (network namespaces, mounts, runc)"))
 
 
 @pytest.fixture(scope="session")
 def rootfs(tmp_path_factory):
     """A busybox rootfs: httpd serves /www; users app (1000) and nobody."""
+    suite_checks.require("runc", "/bin/busybox")
     root = tmp_path_factory.mktemp("rtfs") / "rootfs"
     for d in ("bin", "etc", "www", "tmp", "home/app"):
         (root / d).mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,12 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import time
 import uuid
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
 
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(os.path.dirname(__file__), "../../../build-asan"))
 DRIVER = os.path.join(BUILD, "tests", "berth-enclave")
@@ -42,7 +46,10 @@ class Runtime:
         self.bridge = "bt" + self.tag
         self.subnet = _free_subnet()
         self.log_max = log_max
-        self.env = dict(os.environ)
+        self.env = suite_checks.daemon_env()
+        suite_checks.track("dir", base)
+        suite_checks.track("dir", os.path.dirname(self.netns_dir))
+        suite_checks.track("bridge", self.bridge)
         self.leaks_expected = False
         self.isolation = isolation
 
@@ -100,7 +107,7 @@ class Runtime:
             for name in self.list():
                 self.run("destroy", name, check=False)
         finally:
-            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+            suite_checks.delete_bridge(self.bridge)
             subprocess.run(["umount", "-R", "-l", self.base], capture_output=True)
             top = os.path.dirname(self.netns_dir)
             for n in os.listdir(self.netns_dir) if os.path.isdir(self.netns_dir) else []:
