@@ -26,6 +26,7 @@ namespace, where pytest finds them:
 import glob
 import hashlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -43,6 +44,19 @@ _logs = {}       # path -> bytes already scanned
 _found = []      # reports seen since the last check: (where, excerpt)
 _tracked = {"dir": set(), "bridge": set()}
 _leaks = []      # leftovers the helpers saw while cleaning up
+
+
+def free_subnet_octet():
+    """n for a subnet 10.89.n.0/24 and a bridge bt<n>x<k> that no berthd on
+    this machine uses now: other sessions run these tests at the same time,
+    and two berthds on one bridge tear each other's enclaves down."""
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    for _ in range(200):
+        n = random.randint(20, 219)
+        if f"10.89.{n}." not in routes and f" bt{n}x" not in links:
+            return n
+    raise RuntimeError("no free 10.89.n.0/24 for a test berthd")
 
 
 def report_dir():

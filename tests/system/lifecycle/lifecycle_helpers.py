@@ -47,19 +47,6 @@ def http(method, url, body=None, token=None, headers=None, timeout=10):
         return e.code, e.read(), e.headers
 
 
-def free_subnet_octet():
-    """n for a subnet 10.89.n.0/24 and a bridge bt<n>x<k> that no berthd on
-    this machine uses now: other sessions run these tests at the same time,
-    and two berthds on one bridge tear each other's enclaves down."""
-    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    for _ in range(200):
-        n = random.randint(20, 219)
-        if f"10.89.{n}." not in routes and f" bt{n}x" not in links:
-            return n
-    raise RuntimeError("no free 10.89.n.0/24 for a test berthd")
-
-
 class Registry:
     """docker-registry on a free loopback port with private storage."""
 
@@ -185,7 +172,7 @@ class Berthd:
         Berthd.count += 1
         self.binary = binary or os.path.join(BUILD, "berthd")
         self.wrapper = list(wrapper)
-        n = free_subnet_octet()
+        n = suite_checks.free_subnet_octet()
         self.state = tempfile.mkdtemp(prefix="berth-lc-")
         self.port = free_port()
         self.router_port = free_port()

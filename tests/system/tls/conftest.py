@@ -1,6 +1,8 @@
 """Fixtures of the TLS system tests (see tls_helpers.py)."""
 import pytest
 
+from suite_checks import (  # noqa: F401 (the checks of every folder)
+    pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 from tls_helpers import Berthd, GitRepo, Registry, config_text
 
 

@@ -12,11 +12,15 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(ROOT, "build-asan"))
@@ -166,7 +170,7 @@ class Berthd:
         Berthd.count += 1
         self.binary = binary or os.path.join(BUILD, "berthd")
         self.wrapper = list(wrapper)
-        n = (os.getpid() + Berthd.count) % 200 + 20
+        n = suite_checks.free_subnet_octet()
         self.state = tempfile.mkdtemp(prefix="berth-lc-")
         self.port = free_port()
         self.router_port = free_port()
@@ -180,6 +184,7 @@ class Berthd:
                      "--log-level", "debug",
                      "--source-root", tempfile.gettempdir(),
                      "--tls-listen", f"127.0.0.1:{self.tls_port}" if tls else "off"] + list(args)
+        suite_checks.track_berthd(self.state, self.bridge)
         self.env = env
         self.logpath = os.path.join(self.state, "berthd.log")
         self.proc = None
@@ -188,7 +193,7 @@ class Berthd:
 
     def start(self, env=None):
         self.log = open(self.logpath, "a")
-        e = dict(os.environ, **(self.env or {}), **(env or {}))
+        e = suite_checks.daemon_env(dict(os.environ, **(self.env or {}), **(env or {})))
         self.proc = subprocess.Popen(self.wrapper + [self.binary] + self.args,
                                      stdout=self.log, stderr=subprocess.STDOUT, env=e)
         deadline = time.monotonic() + 60
