@@ -177,8 +177,8 @@ local_exec(struct recon_host *h, const struct enclave *e, const char *container,
 }
 
 static void
-local_check(struct recon_host *h, const struct health_check *c, health_exec_fn exec,
-            void *exec_arg, struct health_result *r)
+local_check(struct recon_host *h, const struct health_check *c, health_exec_fn exec, void *exec_arg,
+            struct health_result *r)
 {
 	(void)h;
 	health_check_run(c, exec, exec_arg, r);
@@ -225,8 +225,7 @@ local_router_push_table(struct recon_host *h, const json_t *table, struct err *e
 }
 
 static int
-local_router_set_route(struct recon_host *h, const char *host, const json_t *route,
-                       struct err *err)
+local_router_set_route(struct recon_host *h, const char *host, const json_t *route, struct err *err)
 {
 	return router_client_set_route(local_of(h)->settings.router_socket, host, route, err);
 }

@@ -30,10 +30,10 @@ struct runtime;
 
 /* What an enclave is brought up from. Everything borrowed for the call. */
 struct recon_boot_spec {
-	const char *name;         /* the enclave's (model_enclave_name()) */
-	int resume;               /* remove the leftovers of an interrupted attempt first */
-	const struct config *cfg; /* its containers, images, limits */
-	const char *isolation;    /* "runc", "gvisor"; NULL for the runtime's default */
+	const char *name;                 /* the enclave's (model_enclave_name()) */
+	int resume;                       /* remove the leftovers of an interrupted attempt first */
+	const struct config *cfg;         /* its containers, images, limits */
+	const char *isolation;            /* "runc", "gvisor"; NULL for the runtime's default */
 	const struct bundle_kv *settings; /* external settings */
 	size_t n_settings;
 	const struct bundle_kv *secrets; /* name -> value */
