@@ -377,6 +377,7 @@ containers_delete(struct api_req *r)
 		err_clear(&err);
 		rc = 0;
 	} else if (rc == 0 && model_update_can_cancel(&u.state)) {
+		store_update_clear(&u); /* the cancel fills it again */
 		rc = lifecycle_update_cancel(&d->lc, &c, &u, &err,
 		                             "%s update of %s cancelled by its delete",
 		                             model_update_kind_str(u.kind), c.name);

@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "eventlog/eventlog.h"
 #include "health/health.h"
+#include "recon/recon-host.h"
 #include "recon/recon.h"
 #include "secret/redact.h"
 #include "tls/ca.h"
@@ -258,38 +259,39 @@ static int
 berthd_new_recon(struct berthd *d, struct err *err)
 {
 	const struct settings *s = &d->settings;
+	struct recon_host_settings hs = {
+	    .state_dir = s->state_dir,
+	    .router_socket = s->router_socket,
+	    .router_bin = s->router_bin,
+	    .router_addr = s->router_addr,
+	    .router_port = s->router_port,
+	    .router_flags = s->router_flags,
+	    .tls_addr = d->certs != NULL ? s->tls_addr : NULL,
+	    .tls_port = s->tls_port,
+	    .insecure_registries = s->insecure_registries,
+	    .pull_connect_s = s->fetch_connect_s,
+	    .pull_idle_s = s->fetch_idle_s,
+	    .pull_timeout_ms = (int64_t)s->pull_timeout_s * 1000,
+	    .image_max_bytes = s->image_max_bytes,
+	    .image_max_entries = s->image_max_entries,
+	};
 	struct recon_env env = {
 	    .base = d->base,
 	    .store = d->store,
 	    .workq = d->workq,
 	    .fetchq = d->fetchq,
 	    .healthq = d->healthq,
-	    .rt = d->rt,
 	    .events = d->events,
 	    .lc = &d->lc,
 	    .key = d->key,
 	    .certs = d->certs,
 	    .stopping = &d->stopping,
-	    .settings =
-	        {
-	            .state_dir = s->state_dir,
-	            .domain = s->domain,
-	            .router_socket = s->router_socket,
-	            .router_bin = s->router_bin,
-	            .router_addr = s->router_addr,
-	            .router_port = s->router_port,
-	            .router_flags = s->router_flags,
-	            .tls_addr = s->tls_addr,
-	            .tls_port = s->tls_port,
-	            .insecure_registries = s->insecure_registries,
-	            .pull_connect_s = s->fetch_connect_s,
-	            .pull_idle_s = s->fetch_idle_s,
-	            .pull_timeout_ms = (int64_t)s->pull_timeout_s * 1000,
-	            .image_max_bytes = s->image_max_bytes,
-	            .image_max_entries = s->image_max_entries,
-	        },
+	    .settings = {.domain = s->domain},
 	};
 
+	if (recon_host_local_new(d->rt, &hs, &d->stopping, &d->recon_host, err) < 0)
+		return -1;
+	env.host = d->recon_host;
 	return recon_new(&env, &d->recon, err);
 }
 
@@ -414,6 +416,7 @@ berthd_stop(struct berthd *d)
 	api_sources_free(take_ptr(&d->api_sources));
 	api_pendings_free(take_ptr(&d->api_pendings));
 	recon_free(d->recon);
+	recon_host_local_free(d->recon_host);
 	runtime_close(d->rt);
 	eventlog_free(d->events); /* publishes what committed */
 	sse_hub_free(d->hub);

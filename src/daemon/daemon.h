@@ -28,6 +28,7 @@ struct sse_hub;
 struct secret_key;
 struct eventlog;
 struct recon;
+struct recon_host;
 struct runtime;
 struct ca;
 struct certs;
@@ -50,19 +51,20 @@ struct berthd_metrics {
 };
 
 struct berthd {
-	struct settings settings; /* owned */
-	struct event_base *base;  /* owned */
-	struct workq *workq;      /* owned: blocking work (runtime, API) */
-	struct workq *fetchq;     /* owned: fetches and pulls, a lane per host */
-	struct workq *healthq;    /* owned: health checks and monitoring */
-	struct store *store;      /* owned, loop thread only */
-	struct secret_key *key;   /* owned: seals secret values */
-	struct sse_hub *hub;      /* owned: event streams */
-	struct eventlog *events;  /* owned: container events, to the store and hub */
-	struct lifecycle lc;      /* the state machines' setters and their counts */
-	struct runtime *rt;       /* owned: the host runtime */
-	struct api_server *api;   /* owned */
-	struct recon *recon;      /* owned: the reconciler */
+	struct settings settings;      /* owned */
+	struct event_base *base;       /* owned */
+	struct workq *workq;           /* owned: blocking work (runtime, API) */
+	struct workq *fetchq;          /* owned: fetches and pulls, a lane per host */
+	struct workq *healthq;         /* owned: health checks and monitoring */
+	struct store *store;           /* owned, loop thread only */
+	struct secret_key *key;        /* owned: seals secret values */
+	struct sse_hub *hub;           /* owned: event streams */
+	struct eventlog *events;       /* owned: container events, to the store and hub */
+	struct lifecycle lc;           /* the state machines' setters and their counts */
+	struct runtime *rt;            /* owned: the host runtime */
+	struct api_server *api;        /* owned */
+	struct recon *recon;           /* owned: the reconciler */
+	struct recon_host *recon_host; /* owned: what the reconciler does to the host */
 	struct berthd_metrics metrics;
 	struct berthd_list_cache list_cache[BERTHD_LIST_CACHE]; /* by org, round robin */
 	unsigned list_cache_next;

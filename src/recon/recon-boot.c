@@ -74,106 +74,31 @@ boot_job_free(struct recon_job *hdr)
 	redact_free(job->redact);
 	if (job->progress != NULL)
 		event_free(job->progress);
-	enclave_free(job->enclave);
+	recon_host_of(hdr->r)->ops->release(recon_host_of(hdr->r), job->enclave);
 	free(job);
 }
 
-struct boot_pull {
-	struct boot_job *job;
-	size_t index, count;
-};
-
-static int
-boot_on_progress(uint64_t done, uint64_t total, void *arg)
-{
-	struct boot_pull *p = arg;
-	uint64_t pct = total > 0 ? done * 100 / total : 0;
-
-	atomic_store(&p->job->percent, (int)((p->index * 100 + pct) / p->count));
-	/* Non-zero cancels the pull: the daemon is stopping. */
-	return recon_stopping(p->job->hdr.r);
-}
-
-/* Pulls and unpacks the image of every container, then creates the enclave.
- * Runs on a worker: touches only the job, the runtime and the image cache. */
+/* Brings the enclave up on the host. Runs on a worker: touches only the job
+ * (the host's operations are thread-safe). */
 static void
 boot_work(void *arg)
 {
 	struct boot_job *job = arg;
-	struct recon *r = job->hdr.r;
-	size_t n = job->cfg->n_containers;
-	struct image **imgs = xcalloc(n, sizeof *imgs);
-	struct enclave_container_spec *specs = xcalloc(n, sizeof *specs);
-	char **rootfs = xcalloc(n, sizeof *rootfs);
-	struct enclave_spec spec = {0};
-	/* Images unpacked owned by the enclave's root (its user namespace's
-	 * range), kept apart from the same image unpacked as it is. */
-	unsigned owner = runtime_rootfs_owner(r->env.rt, job->isolation[0] ? job->isolation : NULL,
-	                                      config_wants_gpus(job->cfg));
+	struct recon_host *host = recon_host_of(job->hdr.r);
+	struct recon_boot_spec spec = {
+	    .name = job->name,
+	    .resume = job->resume,
+	    .cfg = job->cfg,
+	    .isolation = job->isolation[0] != '\0' ? job->isolation : NULL,
+	    .settings = job->settings,
+	    .n_settings = job->n_settings,
+	    .secrets = job->secrets,
+	    .n_secrets = job->n_secrets,
+	    .percent = &job->percent,
+	    .booting = &job->booting,
+	};
 
-	if (job->resume && enclave_destroy(r->env.rt, job->name, &job->err) < 0) {
-		log_warn("enclave %s: leftovers of an interrupted attempt: %s", job->name,
-		         job->err.msg);
-		err_clear(&job->err);
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct config_container *cc = &job->cfg->containers[i];
-		struct boot_pull p = {job, i, n};
-		const char *hex;
-
-		if (image_pull(r->images, &r->image_settings, cc->image, boot_on_progress, &p,
-		               &imgs[i], &job->err) < 0) {
-			job->rc = err_wrap(&job->err, "pulling image %s", cc->image);
-			goto out;
-		}
-		hex = strchr(imgs[i]->manifest_digest, ':');
-		if (owner != 0)
-			rootfs[i] = xasprintf("%s/%s-u%u", r->rootfs_dir,
-			                      hex != NULL ? hex + 1 : "x", owner);
-		else
-			rootfs[i] = xasprintf("%s/%s", r->rootfs_dir, hex != NULL ? hex + 1 : "x");
-		/* Unpacked images are shared and never written (overlays are). */
-		if (access(rootfs[i], F_OK) != 0 &&
-		    (owner != 0 ? image_unpack_shifted(r->images, imgs[i], rootfs[i], owner,
-		                                       RUNTIME_USERNS_COUNT, &job->err)
-		                : image_unpack(r->images, imgs[i], rootfs[i], &job->err)) < 0) {
-			if (access(rootfs[i], F_OK) != 0) {
-				job->rc = err_wrap(&job->err, "unpacking image %s", cc->image);
-				goto out;
-			}
-			err_clear(&job->err); /* another job unpacked it meanwhile */
-		}
-		specs[i].config = cc;
-		specs[i].image = &imgs[i]->config;
-		specs[i].rootfs = rootfs[i];
-	}
-	atomic_store(&job->percent, 100);
-	atomic_store(&job->booting, 1);
-	spec.name = job->name;
-	spec.deployment_id = NULL;
-	spec.containers = specs;
-	spec.n_containers = n;
-	spec.settings = job->settings;
-	spec.n_settings = job->n_settings;
-	spec.secrets = job->secrets;
-	spec.n_secrets = job->n_secrets;
-	spec.isolation = job->isolation[0] != '\0' ? job->isolation : NULL;
-	/* The config's top-level cpus and memory (MiB) bound the whole enclave. */
-	spec.memory_bytes = job->cfg->memory_mib > 0 ? job->cfg->memory_mib << 20 : 0;
-	spec.cpus = job->cfg->cpus > 0 ? job->cfg->cpus : 0;
-	if (enclave_create(r->env.rt, &spec, &job->enclave, &job->err) < 0) {
-		job->rc = err_wrap(&job->err, "booting the enclave");
-		goto out;
-	}
-	job->rc = 0;
-out:
-	for (size_t i = 0; i < n; i++) {
-		image_free(imgs[i]);
-		free(rootfs[i]);
-	}
-	free(imgs);
-	free(rootfs);
-	free(specs);
+	job->rc = host->ops->boot(host, &spec, &job->enclave, &job->err);
 }
 
 /* Shows the pull's progress in the container's status_detail. */
@@ -395,7 +320,7 @@ adopt_job_free(struct recon_job *hdr)
 	struct adopt_job *job = (struct adopt_job *)hdr;
 
 	redact_free(job->redact);
-	enclave_free(job->enclave);
+	recon_host_of(hdr->r)->ops->release(recon_host_of(hdr->r), job->enclave);
 	free(job);
 }
 
@@ -403,14 +328,13 @@ static void
 adopt_work(void *arg)
 {
 	struct adopt_job *job = arg;
-	struct runtime *rt = job->hdr.r->env.rt;
+	struct recon_host *host = recon_host_of(job->hdr.r);
+	enum enclave_observed seen = ENCLAVE_OBSERVED_ABSENT;
 
-	job->rc = enclave_adopt(rt, job->name, &job->enclave, &job->err);
-	if (job->rc == 0)
-		job->rc = enclave_state(rt, job->enclave, &job->err);
-	if (job->rc == 0 && enclave_observed(job->enclave) != ENCLAVE_OBSERVED_RUNNING)
-		job->rc = err_make(&job->err, 0, "its containers are %s",
-		                   enclave_observed_str(enclave_observed(job->enclave)));
+	job->rc = host->ops->adopt(host, job->name, &job->enclave, &seen, &job->err);
+	if (job->rc == 0 && seen != ENCLAVE_OBSERVED_RUNNING)
+		job->rc =
+		    err_make(&job->err, 0, "its containers are %s", enclave_observed_str(seen));
 }
 
 static void
@@ -459,6 +383,7 @@ recon_boot_adopt(struct recon *r, struct recon_ctr *ctr, const struct store_cont
 	struct err err = ERR_INIT;
 
 	job->hdr.free = adopt_job_free;
+	job->hdr.r = r;
 	snprintf(job->container_id, sizeof job->container_id, "%s", e->container_id);
 	snprintf(job->enclave_id, sizeof job->enclave_id, "%s", e->id);
 	snprintf(job->name, sizeof job->name, "%s", e->name);
@@ -498,7 +423,9 @@ destroy_work(void *arg)
 {
 	struct destroy_job *job = arg;
 
-	job->rc = enclave_destroy(job->hdr.r->env.rt, job->name, &job->err);
+	struct recon_host *host = recon_host_of(job->hdr.r);
+
+	job->rc = host->ops->destroy(host, job->name, &job->err);
 }
 
 static void
@@ -588,11 +515,11 @@ watch_exec(void *arg, const char *container, char *const argv[], int64_t timeout
            char **output, struct err *err)
 {
 	struct recon_watch *w = arg;
+	struct recon_host *host = recon_host_of(w->r);
 	char *raw = NULL;
 	int rc;
 
-	rc = enclave_exec(w->r->env.rt, w->enclave, container, argv, timeout_ms, exit_code, &raw,
-	                  err);
+	rc = host->ops->exec(host, w->enclave, container, argv, timeout_ms, exit_code, &raw, err);
 	if (rc < 0)
 		redact_inplace(w->redact, err->msg, sizeof err->msg);
 	*output = raw != NULL ? redact_text(w->redact, raw) : NULL;
@@ -606,8 +533,9 @@ static void
 check_work(void *arg)
 {
 	struct check_job *job = arg;
+	struct recon_host *host = recon_host_of(job->w->r);
 
-	health_check_run(&job->w->checks[job->index], watch_exec, job->w, &job->result);
+	host->ops->check(host, &job->w->checks[job->index], watch_exec, job->w, &job->result);
 }
 
 /* Writes the gate's log into the update that waits for it. */
@@ -789,7 +717,7 @@ watch_free(struct recon_watch *w)
 		event_free(w->timer);
 	health_tracker_free(w->tracker);
 	health_checks_free(w->checks, w->n_checks);
-	enclave_free(w->enclave);
+	recon_host_of(w->r)->ops->release(recon_host_of(w->r), w->enclave);
 	redact_free(w->redact);
 	free(w);
 }

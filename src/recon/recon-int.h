@@ -9,14 +9,12 @@
 #include "common/err.h"
 #include "config/config-types.h"
 #include "health/health.h"
-#include "image/image.h"
+#include "recon/recon-host.h"
 #include "recon/recon.h"
 #include "store/store-types.h"
 
 struct event;
 struct enclave;
-struct runtime;
-struct image_cache;
 struct redact;
 
 /* Every job on the workq starts with this, so that jobs still queued when
@@ -66,24 +64,19 @@ struct recon_ctr {
 
 /* The router link: berth-router found or started, its table kept in sync. */
 struct recon_router {
-	const char *socket;    /* borrowed from settings */
 	int up;                /* the last liveness check answered */
 	int checking;          /* a liveness check or full push is in flight */
 	int64_t generation;    /* of the last full table pushed */
 	int64_t next_check_ms; /* monotonic */
-	int spawned;           /* berthd started a router at least once */
 };
 
 struct recon {
-	struct recon_env env;                 /* what it was given (all borrowed) */
-	struct image_cache *images;           /* owned */
-	char *rootfs_dir;                     /* owned: <state>/rootfs, unpacked images */
-	struct image_settings image_settings; /* borrows the daemon's settings */
-	struct event *tick;                   /* owned: runs kicked containers on the next pass */
-	struct event *timer;                  /* owned: periodic resync and router liveness */
-	char **kicked;                        /* owned strv of container ids */
-	struct recon_ctr *ctrs;               /* owned list */
-	struct recon_job *jobs;               /* owned list of jobs on the workq */
+	struct recon_env env;   /* what it was given (all borrowed) */
+	struct event *tick;     /* owned: runs kicked containers on the next pass */
+	struct event *timer;    /* owned: periodic resync and router liveness */
+	char **kicked;          /* owned strv of container ids */
+	struct recon_ctr *ctrs; /* owned list */
+	struct recon_job *jobs; /* owned list of jobs on the workq */
 	struct recon_router router;
 	int host_gpus;
 	uint64_t timer_count; /* timer passes, for the periodic resync */
@@ -113,6 +106,13 @@ static inline int
 recon_stopping(const struct recon *r)
 {
 	return atomic_load(r->env.stopping) != 0;
+}
+
+/* The host's operations: recon_host_of(r)->ops->boot(recon_host_of(r), ...). */
+static inline struct recon_host *
+recon_host_of(const struct recon *r)
+{
+	return r->env.host;
 }
 
 /* Records an event about container c (its org and name). */

@@ -5,13 +5,10 @@
  * its admin socket, detached, so that it keeps serving across berthd's own
  * restarts. */
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -222,14 +219,15 @@ static void
 push_work(void *arg)
 {
 	struct push_job *job = arg;
-	const char *sock = job->hdr.r->router.socket, *host;
+	struct recon_host *h = recon_host_of(job->hdr.r);
 	json_t *routes = json_loads(job->route, 0, NULL), *route;
+	const char *host;
 
 	job->rc = 0;
 	json_object_foreach(routes, host, route)
 	{
 		if (json_is_null(route)) {
-			job->rc = router_client_delete_route(sock, host, &job->err);
+			job->rc = h->ops->router_delete_route(h, host, &job->err);
 			/* A route the router never had is as good as deleted. */
 			if (job->rc == ROUTER_CLIENT_ENOTFOUND) {
 				err_clear(&job->err);
@@ -243,7 +241,7 @@ push_work(void *arg)
 				log_warn("route of %s: %s", host, job->err.msg);
 				err_clear(&job->err);
 			}
-			job->rc = router_client_set_route(sock, host, route, &job->err);
+			job->rc = h->ops->router_set_route(h, host, route, &job->err);
 		}
 		if (job->rc < 0)
 			break;
@@ -319,12 +317,13 @@ static void
 drain_work(void *arg)
 {
 	struct drain_job *job = arg;
+	struct recon_host *host = recon_host_of(job->hdr.r);
 	struct err err = ERR_INIT;
 	json_t *counters = NULL, *ups, *v;
 	size_t i;
 
 	/* Unreachable router: not drained; the deadline decides. */
-	if (router_client_get_counters(job->hdr.r->router.socket, &counters, &err) < 0)
+	if (host->ops->router_counters(host, &counters, &err) < 0)
 		return;
 	job->drained = 1;
 	ups = json_object_get(counters, "upstreams");
@@ -434,109 +433,14 @@ recon_table_certs(struct recon *r, const json_t *table)
 	}
 }
 
-/* The path of berth-router: the setting, or beside berthd. */
-static char *
-recon_router_bin(struct recon *r)
-{
-	if (r->env.settings.router_bin != NULL)
-		return xstrdup(r->env.settings.router_bin);
-	return exe_sibling("berth-router");
-}
-
-/* Starts berth-router detached (its own session, reparented to init), so it
- * outlives berthd; its output goes to <state>/router.log. */
-static int
-recon_router_spawn(struct recon *r, struct err *err)
-{
-	char *bin = recon_router_bin(r);
-	char *listen = xasprintf("%s:%d", r->env.settings.router_addr, r->env.settings.router_port);
-	char *logpath = xasprintf("%s/router.log", r->env.settings.state_dir);
-	char *pidpath = xasprintf("%s/router.pid", r->env.settings.state_dir);
-	char *tls_listen = xasprintf("%s:%d", r->env.settings.tls_addr, r->env.settings.tls_port);
-	char *tls_dir = xasprintf("%s/tls", r->env.settings.state_dir);
-	char **argv = NULL;
-	pid_t pid;
-	int status, rc = 0;
-
-	argv = strv_push(argv, bin);
-	argv = strv_push(argv, "--listen");
-	argv = strv_push(argv, listen);
-	argv = strv_push(argv, "--admin-socket");
-	argv = strv_push(argv, r->router.socket);
-	if (r->env.certs != NULL) {
-		argv = strv_push(argv, "--tls-listen");
-		argv = strv_push(argv, tls_listen);
-		argv = strv_push(argv, "--tls-dir");
-		argv = strv_push(argv, tls_dir);
-	}
-	for (char *const *f = r->env.settings.router_flags; f != NULL && *f != NULL; f++) {
-		char *flag = xasprintf("--%.*s", (int)strcspn(*f, "="), *f);
-
-		argv = strv_push(argv, flag);
-		argv = strv_push(argv, strchr(*f, '=') + 1);
-		free(flag);
-	}
-	log_info("starting %s --listen %s --admin-socket %s%s%s%s", bin, listen, r->router.socket,
-	         r->env.certs != NULL ? " --tls-listen " : "",
-	         r->env.certs != NULL ? tls_listen : "",
-	         r->env.settings.router_flags != NULL ? " and the --router-flag flags" : "");
-	pid = fork();
-	if (pid < 0) {
-		rc = err_make(err, errno, "fork");
-		goto out;
-	}
-	if (pid == 0) {
-		char line[32];
-		pid_t child;
-		int fd;
-
-		setsid();
-		child = fork();
-		if (child != 0) {
-			/* The router's pid, for whoever must stop it. */
-			int n = snprintf(line, sizeof line, "%d\n", (int)child);
-			fd = open(pidpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-			if (fd >= 0 && child > 0)
-				(void)!write(fd, line, (size_t)n);
-			_exit(0);
-		}
-		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (fd >= 0)
-			dup2(fd, STDIN_FILENO);
-		signal(SIGPIPE, SIG_DFL);
-		execv(bin, argv);
-		_exit(127);
-	}
-	(void)waitpid(pid, &status, 0);
-	r->router.spawned = 1;
-out:
-	strv_free(argv);
-	free(bin);
-	free(listen);
-	free(logpath);
-	free(pidpath);
-	free(tls_listen);
-	free(tls_dir);
-	return rc;
-}
-
 static int
 recon_router_alive(struct recon *r)
 {
+	struct recon_host *host = recon_host_of(r);
 	struct err err = ERR_INIT;
-	char *resp = NULL;
-	int status = 0;
+	int64_t generation;
 
-	if (router_client_request(r->router.socket, "GET", "/v1/status", NULL, &status, &resp,
-	                          &err) < 0)
-		return 0;
-	free(resp);
-	return status == 200;
+	return host->ops->router_status(host, &generation, &err) == 0;
 }
 
 /* Remembers what each container's route now is at the router. */
@@ -556,12 +460,13 @@ recon_router_remember(struct recon *r, char **ids, char **texts)
 static void
 recon_router_start_sync(struct recon *r)
 {
+	struct recon_host *host = recon_host_of(r);
 	struct err err = ERR_INIT;
 	char **ids, **texts;
 	json_t *table;
 
 	if (!recon_router_alive(r)) {
-		if (recon_router_spawn(r, &err) < 0) {
+		if (host->ops->router_spawn(host, &err) < 0) {
 			log_error("router: %s", err.msg);
 			return;
 		}
@@ -572,7 +477,7 @@ recon_router_start_sync(struct recon *r)
 	r->router.generation = now_wall_ms();
 	table = recon_full_table(r, r->router.generation, &ids, &texts);
 	recon_table_certs(r, table);
-	if (router_client_push_table(r->router.socket, table, &err) < 0) {
+	if (host->ops->router_push_table(host, table, &err) < 0) {
 		log_error("router: the table was refused: %s", err.msg);
 	} else {
 		r->router.up = 1;
@@ -614,27 +519,18 @@ router_work(void *arg)
 {
 	struct router_job *job = arg;
 	struct recon *r = job->hdr.r;
-	char *resp = NULL;
-	int status = 0;
-	json_t *st;
+	struct recon_host *host = recon_host_of(r);
 
 	if (job->table != NULL) {
 		recon_table_certs(r, job->table);
-		job->rc = router_client_push_table(r->router.socket, job->table, &job->err);
+		job->rc = host->ops->router_push_table(host, job->table, &job->err);
 		return;
 	}
-	if (router_client_request(r->router.socket, "GET", "/v1/status", NULL, &status, &resp,
-	                          &job->err) == 0 &&
-	    status == 200) {
+	if (host->ops->router_status(host, &job->generation, &job->err) == 0) {
 		job->alive = 1;
-		st = json_loads(resp, 0, NULL);
-		job->generation = json_integer_value(json_object_get(st, "generation"));
-		json_decref(st);
-		free(resp);
 		return;
 	}
-	free(resp);
-	if (recon_router_spawn(r, &job->err) < 0)
+	if (host->ops->router_spawn(host, &job->err) < 0)
 		return;
 	job->spawned = 1;
 	for (int64_t end = now_mono_ms() + ROUTER_START_WAIT;
@@ -664,8 +560,7 @@ router_done(void *arg)
 		goto out;
 	}
 	if (!job->alive && r->router.up)
-		log_warn("router: no answer on %s%s%s", r->router.socket,
-		         err_isset(&job->err) ? ": " : "", job->err.msg);
+		log_warn("router: no answer%s%s", err_isset(&job->err) ? ": " : "", job->err.msg);
 	r->router.up = job->alive;
 	/* A router that restarted (or was started) lacks our table. */
 	if (!job->alive || (!job->spawned && job->generation >= r->router.generation))

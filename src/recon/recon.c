@@ -15,12 +15,10 @@
 #include "common/workq.h"
 #include "config/config.h"
 #include "eventlog/eventlog.h"
-#include "image/image.h"
 #include "lifecycle/lifecycle.h"
 #include "model/model.h"
 #include "recon/recon-int.h"
 #include "runtime/enclave.h"
-#include "runtime/runtime.h"
 #include "store/store.h"
 
 /* How often the timer looks at gates, drains and the router. */
@@ -790,20 +788,18 @@ static void
 monitor_work(void *arg)
 {
 	struct monitor_job *job = arg;
-	struct runtime *rt = job->hdr.r->env.rt;
+	struct recon_host *host = recon_host_of(job->hdr.r);
 
 	for (size_t i = 0; job->names != NULL && job->names[i] != NULL; i++) {
-		struct enclave *e = NULL;
+		enum enclave_observed seen = ENCLAVE_OBSERVED_ABSENT;
 		struct err err = ERR_INIT;
 		char *why = NULL;
 
-		if (enclave_adopt(rt, job->names[i], &e, &err) < 0 ||
-		    enclave_state(rt, e, &err) < 0)
+		if (host->ops->adopt(host, job->names[i], NULL, &seen, &err) < 0)
 			why = xasprintf("the running enclave is gone: %s", err.msg);
-		else if (enclave_observed(e) != ENCLAVE_OBSERVED_RUNNING)
+		else if (seen != ENCLAVE_OBSERVED_RUNNING)
 			why = xasprintf("the running enclave stopped: its containers are %s",
-			                enclave_observed_str(enclave_observed(e)));
-		enclave_free(e);
+			                enclave_observed_str(seen));
 		if (why != NULL) {
 			job->broken = strv_push(job->broken, job->names[i]);
 			job->why = strv_push(job->why, why);
@@ -902,39 +898,15 @@ int
 recon_new(const struct recon_env *env, struct recon **out, struct err *err)
 {
 	struct recon *r = xcalloc(1, sizeof *r);
-	const struct recon_settings *s = &env->settings;
-	char *images = NULL;
-	int rc = -1;
 
+	(void)err;
 	r->env = *env;
-	r->host_gpus = runtime_gpus(r->env.rt)->count;
-	images = xasprintf("%s/images", s->state_dir);
-	if (image_cache_open(images, &r->images, err) < 0) {
-		err_wrap(err, "image cache");
-		goto out;
-	}
-	r->rootfs_dir = xasprintf("%s/rootfs", s->state_dir);
-	if (mkdir_p(r->rootfs_dir, 0700, err) < 0)
-		goto out;
-	r->image_settings.insecure_hosts = s->insecure_registries;
-	r->image_settings.connect_s = s->pull_connect_s;
-	r->image_settings.idle_s = s->pull_idle_s;
-	r->image_settings.timeout_ms = s->pull_timeout_ms;
-	r->image_settings.cancel = env->stopping;
-	image_cache_set_unpack_caps(r->images, s->image_max_bytes, s->image_max_entries);
-	r->router.socket = s->router_socket;
+	r->host_gpus = env->host->ops->gpus(env->host);
 	r->crash_at = getenv("BERTH_CRASH_AT");
 	r->tick = event_new(env->base, -1, 0, recon_on_tick, r);
 	r->timer = event_new(env->base, -1, EV_PERSIST, recon_on_timer, r);
-	log_info("runtime %s, %d GPU%s%s", runtime_oci_name(r->env.rt), r->host_gpus,
-	         r->host_gpus == 1 ? "" : "s",
-	         runtime_gpus(r->env.rt)->simulated ? " (simulated: scheduling only, no devices)"
-	                                            : "");
-	rc = 0;
-out:
-	free(images);
 	*out = r;
-	return rc;
+	return 0;
 }
 
 /* At start-up: enclaves the runtime has but the store does not know as live
@@ -943,6 +915,7 @@ out:
 static void
 recon_adopt_all(struct recon *r)
 {
+	struct recon_host *host = recon_host_of(r);
 	struct store_enclave *live = NULL;
 	struct err err = ERR_INIT;
 	char **names = NULL;
@@ -952,7 +925,7 @@ recon_adopt_all(struct recon *r)
 		log_error("recon: list live enclaves: %s", err.msg);
 		return;
 	}
-	if (enclave_list(r->env.rt, &names, &err) < 0) {
+	if (host->ops->list(host, &names, &err) < 0) {
 		log_error("recon: list the runtime's enclaves: %s", err.msg);
 		err_clear(&err);
 	}
@@ -964,20 +937,19 @@ recon_adopt_all(struct recon *r)
 		if (known)
 			continue;
 		log_info("recon: removing orphan enclave %s", names[i]);
-		if (enclave_destroy(r->env.rt, names[i], &err) < 0) {
+		if (host->ops->destroy(host, names[i], &err) < 0) {
 			log_error("recon: orphan %s: %s", names[i], err.msg);
 			err_clear(&err);
 		}
 	}
 	for (size_t j = 0; j < n; j++) {
 		struct store_enclave *e = &live[j];
-		struct enclave *enc = NULL;
+		enum enclave_observed seen = ENCLAVE_OBSERVED_ABSENT;
 
 		if (e->state != ENCLAVE_HEALTHY && e->state != ENCLAVE_UNHEALTHY)
 			continue; /* creating/booting/stopping: their steps resume them */
-		if (enclave_adopt(r->env.rt, e->name, &enc, &err) == 0 &&
-		    enclave_state(r->env.rt, enc, &err) == 0 &&
-		    enclave_observed(enc) == ENCLAVE_OBSERVED_RUNNING) {
+		if (host->ops->adopt(host, e->name, NULL, &seen, &err) == 0 &&
+		    seen == ENCLAVE_OBSERVED_RUNNING) {
 			log_info("recon: adopted enclave %s at %s", e->name,
 			         e->address != NULL ? e->address : "?");
 		} else {
@@ -989,7 +961,6 @@ recon_adopt_all(struct recon *r)
 				err_clear(&err);
 			}
 		}
-		enclave_free(enc);
 	}
 	strv_free(names);
 	store_enclave_list_free(live, n);
@@ -1029,7 +1000,5 @@ recon_free(struct recon *r)
 	if (r->timer != NULL)
 		event_free(r->timer);
 	strv_free(r->kicked);
-	image_cache_close(r->images);
-	free(r->rootfs_dir);
 	free(r);
 }

@@ -13,7 +13,6 @@
 #define BERTH_RECON_H
 
 #include <stdatomic.h>
-#include <stdint.h>
 
 #include "common/err.h"
 
@@ -22,28 +21,14 @@ struct certs;
 struct eventlog;
 struct lifecycle;
 struct recon;
-struct runtime;
+struct recon_host;
 struct secret_key;
 struct store;
 struct workq;
 
-/* How the reconciler reaches what it does not own. Strings are borrowed. */
+/* What the reconciler is told. Strings are borrowed. */
 struct recon_settings {
-	const char *state_dir; /* images/, rootfs/, the router's log and pid file */
-	const char *domain;    /* container hosts are <name>.<org>.<domain> */
-	/* berth-router: found on its admin socket, or started. */
-	const char *router_socket;
-	const char *router_bin; /* NULL: berth-router beside this program */
-	const char *router_addr;
-	int router_port;
-	char *const *router_flags; /* strv of "NAME=VALUE", or NULL */
-	const char *tls_addr;      /* the router's HTTPS listener (when certs is set) */
-	int tls_port;
-	/* Image pulls. */
-	char *const *insecure_registries; /* strv of HOST:PORT, or NULL */
-	long pull_connect_s, pull_idle_s;
-	int64_t pull_timeout_ms;
-	uint64_t image_max_bytes, image_max_entries;
+	const char *domain; /* container hosts are <name>.<org>.<domain> */
 };
 
 struct recon_env {
@@ -52,7 +37,7 @@ struct recon_env {
 	struct workq *workq;          /* runtime steps: boots' last part, stops, router pushes */
 	struct workq *fetchq;         /* pulls, keyed by registry host */
 	struct workq *healthq;        /* health checks and the monitor */
-	struct runtime *rt;           /* the host runtime */
+	struct recon_host *host;      /* enclaves, images, checks, the router (recon-host.h) */
 	struct eventlog *events;      /* where container events go */
 	struct lifecycle *lc;         /* sets statuses and states (on store and events) */
 	const struct secret_key *key; /* opens the values of bound secrets */

@@ -1,0 +1,393 @@
+/* recon-host: the real host of the reconciler (recon-host.h): the runtime,
+ * the image cache, the health checkers and berth-router's admin API, plus
+ * starting berth-router when nobody answers on its socket. */
+#include "recon/recon-host.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "config/config.h"
+#include "image/image.h"
+#include "router/router_client.h"
+#include "runtime/enclave.h"
+#include "runtime/runtime.h"
+
+struct recon_host_local {
+	struct recon_host base;
+	struct runtime *rt;                   /* borrowed */
+	struct recon_host_settings settings;  /* strings borrowed */
+	const _Atomic int *stopping;          /* borrowed */
+	struct image_cache *images;           /* owned */
+	char *rootfs_dir;                     /* owned: <state>/rootfs, unpacked images */
+	struct image_settings image_settings; /* borrows settings */
+};
+
+static struct recon_host_local *
+local_of(struct recon_host *h)
+{
+	return (struct recon_host_local *)h;
+}
+
+struct boot_pull {
+	struct recon_host_local *host;
+	const struct recon_boot_spec *spec;
+	size_t index, count;
+};
+
+static int
+boot_on_progress(uint64_t done, uint64_t total, void *arg)
+{
+	struct boot_pull *p = arg;
+	uint64_t pct = total > 0 ? done * 100 / total : 0;
+
+	atomic_store(p->spec->percent, (int)((p->index * 100 + pct) / p->count));
+	/* Non-zero cancels the pull: the daemon is stopping. */
+	return atomic_load(p->host->stopping) != 0;
+}
+
+/* Pulls and unpacks the image of every container, then creates the enclave.
+ * Runs on a worker: touches only the spec, the runtime and the image cache. */
+static int
+local_boot(struct recon_host *h, const struct recon_boot_spec *bs, struct enclave **out,
+           struct err *err)
+{
+	struct recon_host_local *host = local_of(h);
+	const struct config *cfg = bs->cfg;
+	size_t n = cfg->n_containers;
+	struct image **imgs = xcalloc(n, sizeof *imgs);
+	struct enclave_container_spec *specs = xcalloc(n, sizeof *specs);
+	char **rootfs = xcalloc(n, sizeof *rootfs);
+	struct enclave_spec spec = {0};
+	/* Images unpacked owned by the enclave's root (its user namespace's
+	 * range), kept apart from the same image unpacked as it is. */
+	unsigned owner = runtime_rootfs_owner(host->rt, bs->isolation, config_wants_gpus(cfg));
+	int rc = -1;
+
+	if (bs->resume && enclave_destroy(host->rt, bs->name, err) < 0) {
+		log_warn("enclave %s: leftovers of an interrupted attempt: %s", bs->name, err->msg);
+		err_clear(err);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct config_container *cc = &cfg->containers[i];
+		struct boot_pull p = {host, bs, i, n};
+		const char *hex;
+
+		if (image_pull(host->images, &host->image_settings, cc->image, boot_on_progress, &p,
+		               &imgs[i], err) < 0) {
+			rc = err_wrap(err, "pulling image %s", cc->image);
+			goto out;
+		}
+		hex = strchr(imgs[i]->manifest_digest, ':');
+		if (owner != 0)
+			rootfs[i] = xasprintf("%s/%s-u%u", host->rootfs_dir,
+			                      hex != NULL ? hex + 1 : "x", owner);
+		else
+			rootfs[i] =
+			    xasprintf("%s/%s", host->rootfs_dir, hex != NULL ? hex + 1 : "x");
+		/* Unpacked images are shared and never written (overlays are). */
+		if (access(rootfs[i], F_OK) != 0 &&
+		    (owner != 0 ? image_unpack_shifted(host->images, imgs[i], rootfs[i], owner,
+		                                       RUNTIME_USERNS_COUNT, err)
+		                : image_unpack(host->images, imgs[i], rootfs[i], err)) < 0) {
+			if (access(rootfs[i], F_OK) != 0) {
+				rc = err_wrap(err, "unpacking image %s", cc->image);
+				goto out;
+			}
+			err_clear(err); /* another job unpacked it meanwhile */
+		}
+		specs[i].config = cc;
+		specs[i].image = &imgs[i]->config;
+		specs[i].rootfs = rootfs[i];
+	}
+	atomic_store(bs->percent, 100);
+	atomic_store(bs->booting, 1);
+	spec.name = bs->name;
+	spec.deployment_id = NULL;
+	spec.containers = specs;
+	spec.n_containers = n;
+	spec.settings = bs->settings;
+	spec.n_settings = bs->n_settings;
+	spec.secrets = bs->secrets;
+	spec.n_secrets = bs->n_secrets;
+	spec.isolation = bs->isolation;
+	/* The config's top-level cpus and memory (MiB) bound the whole enclave. */
+	spec.memory_bytes = cfg->memory_mib > 0 ? cfg->memory_mib << 20 : 0;
+	spec.cpus = cfg->cpus > 0 ? cfg->cpus : 0;
+	if (enclave_create(host->rt, &spec, out, err) < 0) {
+		rc = err_wrap(err, "booting the enclave");
+		goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++) {
+		image_free(imgs[i]);
+		free(rootfs[i]);
+	}
+	free(imgs);
+	free(rootfs);
+	free(specs);
+	return rc;
+}
+
+static int
+local_adopt(struct recon_host *h, const char *name, struct enclave **out,
+            enum enclave_observed *observed, struct err *err)
+{
+	struct runtime *rt = local_of(h)->rt;
+	struct enclave *e = NULL;
+	int rc;
+
+	rc = enclave_adopt(rt, name, &e, err);
+	if (rc == 0)
+		rc = enclave_state(rt, e, err);
+	if (rc == 0)
+		*observed = enclave_observed(e);
+	if (rc == 0 && out != NULL)
+		*out = take_ptr(&e);
+	enclave_free(e);
+	return rc;
+}
+
+static int
+local_destroy(struct recon_host *h, const char *name, struct err *err)
+{
+	return enclave_destroy(local_of(h)->rt, name, err);
+}
+
+static int
+local_list(struct recon_host *h, char ***names, struct err *err)
+{
+	return enclave_list(local_of(h)->rt, names, err);
+}
+
+static int
+local_exec(struct recon_host *h, const struct enclave *e, const char *container, char *const *argv,
+           int64_t timeout_ms, int *exit_code, char **output, struct err *err)
+{
+	return enclave_exec(local_of(h)->rt, e, container, argv, timeout_ms, exit_code, output,
+	                    err);
+}
+
+static void
+local_check(struct recon_host *h, const struct health_check *c, health_exec_fn exec, void *exec_arg,
+            struct health_result *r)
+{
+	(void)h;
+	health_check_run(c, exec, exec_arg, r);
+}
+
+static void
+local_release(struct recon_host *h, struct enclave *e)
+{
+	(void)h;
+	enclave_free(e);
+}
+
+static int
+local_gpus(struct recon_host *h)
+{
+	return runtime_gpus(local_of(h)->rt)->count;
+}
+
+static int
+local_router_status(struct recon_host *h, int64_t *generation, struct err *err)
+{
+	char *resp = NULL;
+	int status = 0;
+	json_t *st;
+
+	if (router_client_request(local_of(h)->settings.router_socket, "GET", "/v1/status", NULL,
+	                          &status, &resp, err) < 0)
+		return -1;
+	if (status != 200) {
+		free(resp);
+		return err_make(err, 0, "the router answered %d", status);
+	}
+	st = json_loads(resp, 0, NULL);
+	*generation = json_integer_value(json_object_get(st, "generation"));
+	json_decref(st);
+	free(resp);
+	return 0;
+}
+
+static int
+local_router_push_table(struct recon_host *h, const json_t *table, struct err *err)
+{
+	return router_client_push_table(local_of(h)->settings.router_socket, table, err);
+}
+
+static int
+local_router_set_route(struct recon_host *h, const char *host, const json_t *route, struct err *err)
+{
+	return router_client_set_route(local_of(h)->settings.router_socket, host, route, err);
+}
+
+static int
+local_router_delete_route(struct recon_host *h, const char *host, struct err *err)
+{
+	return router_client_delete_route(local_of(h)->settings.router_socket, host, err);
+}
+
+static int
+local_router_counters(struct recon_host *h, json_t **out, struct err *err)
+{
+	return router_client_get_counters(local_of(h)->settings.router_socket, out, err);
+}
+
+/* Starts berth-router detached (its own session, reparented to init), so it
+ * outlives berthd; its output goes to <state>/router.log. */
+static int
+local_router_spawn(struct recon_host *h, struct err *err)
+{
+	const struct recon_host_settings *s = &local_of(h)->settings;
+	char *bin = s->router_bin != NULL ? xstrdup(s->router_bin) : exe_sibling("berth-router");
+	char *listen = xasprintf("%s:%d", s->router_addr, s->router_port);
+	char *logpath = xasprintf("%s/router.log", s->state_dir);
+	char *pidpath = xasprintf("%s/router.pid", s->state_dir);
+	char *tls_listen = xasprintf("%s:%d", s->tls_addr ? s->tls_addr : "", s->tls_port);
+	char *tls_dir = xasprintf("%s/tls", s->state_dir);
+	char **argv = NULL;
+	pid_t pid;
+	int status, rc = 0;
+
+	argv = strv_push(argv, bin);
+	argv = strv_push(argv, "--listen");
+	argv = strv_push(argv, listen);
+	argv = strv_push(argv, "--admin-socket");
+	argv = strv_push(argv, s->router_socket);
+	if (s->tls_addr != NULL) {
+		argv = strv_push(argv, "--tls-listen");
+		argv = strv_push(argv, tls_listen);
+		argv = strv_push(argv, "--tls-dir");
+		argv = strv_push(argv, tls_dir);
+	}
+	for (char *const *f = s->router_flags; f != NULL && *f != NULL; f++) {
+		char *flag = xasprintf("--%.*s", (int)strcspn(*f, "="), *f);
+
+		argv = strv_push(argv, flag);
+		argv = strv_push(argv, strchr(*f, '=') + 1);
+		free(flag);
+	}
+	log_info("starting %s --listen %s --admin-socket %s%s%s%s", bin, listen, s->router_socket,
+	         s->tls_addr != NULL ? " --tls-listen " : "", s->tls_addr != NULL ? tls_listen : "",
+	         s->router_flags != NULL ? " and the --router-flag flags" : "");
+	pid = fork();
+	if (pid < 0) {
+		rc = err_make(err, errno, "fork");
+		goto out;
+	}
+	if (pid == 0) {
+		char line[32];
+		pid_t child;
+		int fd;
+
+		setsid();
+		child = fork();
+		if (child != 0) {
+			/* The router's pid, for whoever must stop it. */
+			int n = snprintf(line, sizeof line, "%d\n", (int)child);
+			fd = open(pidpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			if (fd >= 0 && child > 0)
+				(void)!write(fd, line, (size_t)n);
+			_exit(0);
+		}
+		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			dup2(fd, STDIN_FILENO);
+		signal(SIGPIPE, SIG_DFL);
+		execv(bin, argv);
+		_exit(127);
+	}
+	(void)waitpid(pid, &status, 0);
+out:
+	strv_free(argv);
+	free(bin);
+	free(listen);
+	free(logpath);
+	free(pidpath);
+	free(tls_listen);
+	free(tls_dir);
+	return rc;
+}
+
+static const struct recon_host_ops local_ops = {
+    .boot = local_boot,
+    .adopt = local_adopt,
+    .destroy = local_destroy,
+    .list = local_list,
+    .exec = local_exec,
+    .check = local_check,
+    .release = local_release,
+    .gpus = local_gpus,
+    .router_status = local_router_status,
+    .router_push_table = local_router_push_table,
+    .router_set_route = local_router_set_route,
+    .router_delete_route = local_router_delete_route,
+    .router_counters = local_router_counters,
+    .router_spawn = local_router_spawn,
+};
+
+int
+recon_host_local_new(struct runtime *rt, const struct recon_host_settings *s,
+                     const _Atomic int *stopping, struct recon_host **out, struct err *err)
+{
+	struct recon_host_local *host = xcalloc(1, sizeof *host);
+	char *images = xasprintf("%s/images", s->state_dir);
+	int gpus = runtime_gpus(rt)->count;
+	int rc = -1;
+
+	host->base.ops = &local_ops;
+	host->rt = rt;
+	host->settings = *s;
+	host->stopping = stopping;
+	if (image_cache_open(images, &host->images, err) < 0) {
+		err_wrap(err, "image cache");
+		goto out;
+	}
+	host->rootfs_dir = xasprintf("%s/rootfs", s->state_dir);
+	if (mkdir_p(host->rootfs_dir, 0700, err) < 0)
+		goto out;
+	host->image_settings.insecure_hosts = s->insecure_registries;
+	host->image_settings.connect_s = s->pull_connect_s;
+	host->image_settings.idle_s = s->pull_idle_s;
+	host->image_settings.timeout_ms = s->pull_timeout_ms;
+	host->image_settings.cancel = stopping;
+	image_cache_set_unpack_caps(host->images, s->image_max_bytes, s->image_max_entries);
+	log_info("runtime %s, %d GPU%s%s", runtime_oci_name(rt), gpus, gpus == 1 ? "" : "s",
+	         runtime_gpus(rt)->simulated ? " (simulated: scheduling only, no devices)" : "");
+	rc = 0;
+out:
+	free(images);
+	if (rc < 0) {
+		recon_host_local_free(&host->base);
+		host = NULL;
+	}
+	*out = host != NULL ? &host->base : NULL;
+	return rc;
+}
+
+void
+recon_host_local_free(struct recon_host *h)
+{
+	struct recon_host_local *host;
+
+	if (h == NULL)
+		return;
+	host = local_of(h);
+	image_cache_close(host->images);
+	free(host->rootfs_dir);
+	free(host);
+}

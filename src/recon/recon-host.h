@@ -1,0 +1,125 @@
+/* recon-host: everything the reconciler does to the host, as one table of
+ * operations: bring an enclave up (pull, unpack, create), take one back,
+ * remove one, list them, run a health check in one, and speak to
+ * berth-router. The reconciler decides; these only do. berthd passes the
+ * real one (recon_host_local_new(): the runtime, the image cache, the health
+ * checkers, router_client and a spawned berth-router); the unit test of the
+ * reconciler passes a double whose answers it scripts.
+ *
+ * Threads: boot, adopt, destroy, exec, check and the router operations run on
+ * worker threads (several at once, each for its own job), and list, adopt,
+ * destroy, router_status, router_spawn and router_push_table also once on the
+ * loop at start-up; gpus and release on the loop. An implementation is
+ * thread-safe; calls on one enclave name are serialised by the reconciler. */
+#ifndef BERTH_RECON_HOST_H
+#define BERTH_RECON_HOST_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "config/config-types.h"
+#include "health/health.h"
+#include "runtime/bundle.h"
+#include "runtime/enclave.h"
+
+struct recon_host;
+struct runtime;
+
+/* What an enclave is brought up from. Everything borrowed for the call. */
+struct recon_boot_spec {
+	const char *name;                 /* the enclave's (model_enclave_name()) */
+	int resume;                       /* remove the leftovers of an interrupted attempt first */
+	const struct config *cfg;         /* its containers, images, limits */
+	const char *isolation;            /* "runc", "gvisor"; NULL for the runtime's default */
+	const struct bundle_kv *settings; /* external settings */
+	size_t n_settings;
+	const struct bundle_kv *secrets; /* name -> value */
+	size_t n_secrets;
+	_Atomic int *percent; /* written as the pull goes: 0..100 over every image */
+	_Atomic int *booting; /* set to 1 once the images are in and the enclave is created */
+};
+
+struct recon_host_ops {
+	/* Pulls and unpacks spec's images and creates its enclave. Returns 0
+	 * with *out (give it back with release; its ip is the enclave's
+	 * address), or negative with err naming the step that failed (its text
+	 * may quote what the enclave printed). Gives up when the owner stops. */
+	int (*boot)(struct recon_host *h, const struct recon_boot_spec *spec, struct enclave **out,
+	            struct err *err);
+	/* Takes back enclave name as it runs now: 0 with *observed (and, when
+	 * out is not NULL, *out to release), or negative with err when the host
+	 * does not have it. */
+	int (*adopt)(struct recon_host *h, const char *name, struct enclave **out,
+	             enum enclave_observed *observed, struct err *err);
+	/* Removes everything of enclave name; repeats safely. 0 or negative. */
+	int (*destroy)(struct recon_host *h, const char *name, struct err *err);
+	/* The names of every enclave the host has (owned strv, NULL for none). */
+	int (*list)(struct recon_host *h, char ***names, struct err *err);
+	/* Runs argv in container of enclave e (health_exec_fn's contract). */
+	int (*exec)(struct recon_host *h, const struct enclave *e, const char *container,
+	            char *const *argv, int64_t timeout_ms, int *exit_code, char **output,
+	            struct err *err);
+	/* Runs one health check (HTTP and TCP ones connect to c->addr; EXEC
+	 * ones call exec(exec_arg, ...)) and fills r. */
+	void (*check)(struct recon_host *h, const struct health_check *c, health_exec_fn exec,
+	              void *exec_arg, struct health_result *r);
+	/* Gives back an enclave of boot or adopt (NULL is fine); the host's
+	 * enclave is untouched. */
+	void (*release)(struct recon_host *h, struct enclave *e);
+	/* The host's GPUs, for the strategy's rules. */
+	int (*gpus)(struct recon_host *h);
+
+	/* berth-router's admin API. Each returns 0, or negative with err when
+	 * the router could not be reached or refused. */
+	/* GET /v1/status answered 200: *generation is its table's. */
+	int (*router_status)(struct recon_host *h, int64_t *generation, struct err *err);
+	int (*router_push_table)(struct recon_host *h, const json_t *table, struct err *err);
+	int (*router_set_route)(struct recon_host *h, const char *host, const json_t *route,
+	                        struct err *err);
+	/* ROUTER_CLIENT_ENOTFOUND when the router had no route for host. */
+	int (*router_delete_route)(struct recon_host *h, const char *host, struct err *err);
+	/* A new reference to the per-upstream counters (router_client.h). */
+	int (*router_counters)(struct recon_host *h, json_t **out, struct err *err);
+	/* Starts berth-router, detached so it outlives berthd. Returns once it
+	 * was started, not once it answers. */
+	int (*router_spawn)(struct recon_host *h, struct err *err);
+};
+
+/* An implementation starts with this. */
+struct recon_host {
+	const struct recon_host_ops *ops; /* borrowed, static */
+};
+
+/* What the real host needs. Strings are borrowed and outlive it. */
+struct recon_host_settings {
+	const char *state_dir; /* images/, rootfs/, the router's log and pid file */
+	/* berth-router: found on its admin socket, or started. */
+	const char *router_socket;
+	const char *router_bin; /* NULL: berth-router beside this program */
+	const char *router_addr;
+	int router_port;
+	char *const *router_flags; /* strv of "NAME=VALUE", or NULL */
+	const char *tls_addr;      /* its HTTPS listener, or NULL: TLS is off */
+	int tls_port;
+	/* Image pulls. */
+	char *const *insecure_registries; /* strv of HOST:PORT, or NULL */
+	long pull_connect_s, pull_idle_s;
+	int64_t pull_timeout_ms;
+	uint64_t image_max_bytes, image_max_entries;
+};
+
+/* The real host: runtime rt (borrowed), an image cache in
+ * <state_dir>/images, rootfs in <state_dir>/rootfs, berth-router on
+ * s->router_socket. Pulls give up when *stopping (borrowed) is non-zero.
+ * Returns 0 with *out (free with recon_host_local_free()) or negative. */
+int recon_host_local_new(struct runtime *rt, const struct recon_host_settings *s,
+                         const _Atomic int *stopping, struct recon_host **out, struct err *err);
+
+/* Frees a host of recon_host_local_new(); NULL is fine. Enclaves and the
+ * router keep running. */
+void recon_host_local_free(struct recon_host *h);
+
+#endif
