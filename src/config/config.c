@@ -2,9 +2,11 @@
  * form and its hash.
  *
  * Each mapping of the format is a table of fields (key, type, where it goes).
- * walk_map() applies a table to a mapping, so unknown keys, wrong types and
+ * cfg_walk_map() applies a table to a mapping, so unknown keys, wrong types and
  * ranges are reported the same way at every level. Every error is collected,
  * then sorted into document order.
+ *
+ * This file is the API; the files it uses are listed in config-int.h.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -19,291 +21,13 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "config/config-int.h"
 #include "config/config-policy.h"
 #include "config/config-yaml.h"
 #include "config/config.h"
 
-typedef struct config_yaml_node ynode;
-
-#define CANONICAL_FLAGS (JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION(15))
-
-/* Parsing state of one config. */
-struct pctx {
-	struct config_errors *errs;
-	struct config *c;
-	json_t *rec;                     /* borrowed: where recorded keys of this map go */
-	int hc_disable;                  /* the healthcheck being read has disable: true */
-	int seen_containers, seen_shim;  /* the keys were present */
-	const ynode *upstream_container; /* the shim's value node, or NULL */
-	const ynode **names;             /* owned: the name node of each container */
-	const ynode **cnodes;            /* owned: each container's mapping */
-	unsigned hints;                  /* "did you mean" hints computed so far */
-	int warn_unknown;                /* unknown keys are warnings here (shim) */
-	/* Borrowed top-level sections, for the checks between sections. */
-	const ynode *networks, *volumes, *models, *attested_keys, *inbound_ports;
-};
-
-/* Limits of the reference validator. */
-#define MAX_CONTAINERS    64
-#define MAX_LIST          256
-#define MAX_TMPFS         64
-#define MAX_HC_TEST       64
-#define MAX_ENV_NAME      256
-#define MAX_NETWORKS      32
-#define MAX_DISKS         24
-#define MAX_INBOUND_PORTS 64
-#define MAX_ALLOW         256
-#define MAX_OVERLAYS      8
-#define MAX_ATTESTED_KEYS 32
-
-/* Notes that the key at n is accepted but not honoured at deploy yet. */
-static void
-unsupported(struct pctx *p, const ynode *n, const char *what)
-{
-	config_error_at(&p->c->unsupported, n, NULL, "%s", what);
-}
-
-enum ftype {
-	F_STR,      /* char *: any scalar, as written */
-	F_PATH,     /* char *: an absolute path */
-	F_INT,      /* int in [min, max] */
-	F_INT64,    /* int64_t in [min, max] */
-	F_BOOL,     /* int: 0 or 1 */
-	F_STRV,     /* char **: a list of scalars */
-	F_DUR,      /* int64_t milliseconds from "30s", "1h30m", at least min */
-	F_SIZE,     /* int64_t bytes from "512m", "2g" or a number */
-	F_FUNC,     /* fn() does it */
-	F_REC,      /* recorded as is in pctx->rec */
-	F_REC_STR,  /* recorded, a scalar (one of choices when set) */
-	F_REC_BOOL, /* recorded, a bool */
-	F_REC_INT,  /* recorded, an integer in [min, max] */
-	F_REC_NUM,  /* recorded, a number >= min */
-	F_REC_PATHS /* recorded, a list of request paths */
-};
-
-struct field {
-	const char *key;
-	enum ftype type;
-	size_t off;
-	int64_t min, max;
-	void (*fn)(struct pctx *p, const ynode *v, void *obj);
-	const char *const *choices; /* NULL-terminated allowed values, or NULL */
-};
-
-static json_t *jstrv(char *const *v);
-
-/* ---- values ---- */
-
-static void
-type_error(struct pctx *p, const ynode *v, const char *want)
-{
-	char tmp[72];
-
-	if (v->kind == CONFIG_YAML_SCALAR && !v->plain)
-		config_error_at(p->errs, v, NULL, "expected %s, got the string %s", want,
-		                config_yaml_shown(v, tmp));
-	else
-		config_error_at(p->errs, v, NULL, "expected %s, got %s", want,
-		                config_yaml_shown(v, tmp));
-}
-
-static int
-want_scalar(struct pctx *p, const ynode *v, const char *want)
-{
-	if (v->kind == CONFIG_YAML_SCALAR)
-		return 0;
-	type_error(p, v, want);
-	return -1;
-}
-
-/* A plain decimal integer: [-+]?[0-9]+ within int64. */
-static int
-scalar_int(const ynode *v, int64_t *out)
-{
-	const char *s = v->text;
-	long long r;
-	char *end;
-
-	if (v->kind != CONFIG_YAML_SCALAR || !v->plain)
-		return -1;
-	if (*s == '-' || *s == '+')
-		s++;
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	for (; *s != '\0'; s++)
-		if (!isdigit((unsigned char)*s))
-			return -1;
-	errno = 0;
-	r = strtoll(v->text, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -1;
-	*out = r;
-	return 0;
-}
-
-/* A YAML 1.2 core-schema bool; with yaml11 also the YAML 1.1 spellings (yes,
- * no, on, off, y, n), which the reference's parser (go-yaml v3) accepts for a
- * field typed bool, so real files use them. */
-static int
-scalar_bool(const ynode *v, int yaml11, int *out)
-{
-	static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
-	                                "on",   "On",   "ON",   "y",   "Y"};
-	static const char *const f[] = {"false", "False", "FALSE", "no", "No", "NO",
-	                                "off",   "Off",   "OFF",   "n",  "N"};
-	size_t i, n = yaml11 ? ARRAY_LEN(t) : 3;
-
-	if (v->kind != CONFIG_YAML_SCALAR || !v->plain)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (strcmp(v->text, t[i]) == 0)
-			return *out = 1, 0;
-		if (strcmp(v->text, f[i]) == 0)
-			return *out = 0, 0;
-	}
-	return -1;
-}
-
-/* A finite decimal number; quoted ones too when allow_quoted. */
-static int
-scalar_number(const ynode *v, int allow_quoted, double *out)
-{
-	const char *s = v->text;
-	char *end;
-	double d;
-
-	if (v->kind != CONFIG_YAML_SCALAR || (!v->plain && !allow_quoted))
-		return -1;
-	if (*s == '-' || *s == '+')
-		s++;
-	if (!isdigit((unsigned char)*s) && !(*s == '.' && isdigit((unsigned char)s[1])))
-		return -1;
-	errno = 0;
-	d = strtod(v->text, &end);
-	if (errno != 0 || *end != '\0' || !isfinite(d) || strpbrk(v->text, "xXnNiI") != NULL)
-		return -1;
-	*out = d;
-	return 0;
-}
-
-/* "512m", "2g", "1.5GB", "256MiB" or bytes; binary units (docker's kb, mb, ...
- * included), case-insensitive. */
-static int
-size_parse(const char *s, int64_t *out)
-{
-	static const struct {
-		const char *unit;
-		double mult;
-	} units[] = {{"", 1},
-	             {"b", 1},
-	             {"k", 1024.0},
-	             {"kb", 1024.0},
-	             {"m", 1048576.0},
-	             {"mb", 1048576.0},
-	             {"g", 1073741824.0},
-	             {"gb", 1073741824.0},
-	             {"t", 1099511627776.0},
-	             {"tb", 1099511627776.0},
-	             {"kib", 1024.0},
-	             {"mib", 1048576.0},
-	             {"gib", 1073741824.0},
-	             {"tib", 1099511627776.0}};
-	char *end;
-	double v;
-	size_t i;
-
-	if (!isdigit((unsigned char)*s) && *s != '.')
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || !isfinite(v) || v < 0 || strpbrk(s, "xXpP") != NULL)
-		return -1;
-	for (i = 0; i < ARRAY_LEN(units); i++) {
-		if (strcasecmp(end, units[i].unit) == 0) {
-			v *= units[i].mult;
-			if (v >= 9.2e18)
-				return -1;
-			*out = (int64_t)v;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/* ---- the field walker ---- */
-
-static size_t
-edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j, prev, tmp;
-	size_t row[64];
-
-	if (la >= ARRAY_LEN(row) || lb >= ARRAY_LEN(row))
-		return (size_t)-1;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			size_t best = prev + (tolower((unsigned char)a[i - 1]) !=
-			                      tolower((unsigned char)b[j - 1]));
-
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			tmp = row[j];
-			row[j] = best;
-			prev = tmp;
-		}
-	}
-	return row[lb];
-}
-
-static void
-unknown_key(struct pctx *p, const ynode *k, const struct field *fields, size_t n)
-{
-	static const struct {
-		const char *from, *to;
-	} aliases[] = {{"environment", "env"},
-	               {"container_name", "name"},
-	               {"cmd", "command"},
-	               {"workdir", "working_dir"},
-	               {"mem_limit", "memory"}};
-	const char *best = NULL;
-	size_t i, d, bestd = 3;
-
-	if (p->warn_unknown) {
-		config_error_at(&p->c->warnings, k, NULL,
-		                "warning: unknown shim key, ignored (as the reference ignores it)");
-		return;
-	}
-	/* Hints cost an edit distance per known key: only for the first few. */
-	for (i = 0; i < n && p->hints < 100; i++) {
-		d = edit_distance(k->text, fields[i].key);
-		if (d < bestd && d < strlen(fields[i].key)) {
-			bestd = d;
-			best = fields[i].key;
-		}
-	}
-	for (i = 0; best == NULL && i < ARRAY_LEN(aliases); i++)
-		for (d = 0; d < n; d++)
-			if (strcmp(k->text, aliases[i].from) == 0 &&
-			    strcmp(fields[d].key, aliases[i].to) == 0)
-				best = aliases[i].to;
-	p->hints++;
-	if (strncmp(k->text, "x-", 2) == 0)
-		config_error_at(p->errs, k, NULL,
-		                "unknown key (docker-compose x- extensions are not supported)");
-	else if (best != NULL)
-		config_error_at(p->errs, k, NULL, "unknown key (did you mean \"%s\"?)", best);
-	else
-		config_error_at(p->errs, k, NULL, "unknown key");
-}
-
-static json_t *
-jstr(const char *s)
+json_t *
+cfg_jstr(const char *s)
 {
 	json_t *j = json_string(s);
 
@@ -312,342 +36,16 @@ jstr(const char *s)
 	return j;
 }
 
-/* Any YAML value as JSON: plain scalars become numbers, bools and null. */
-static json_t *
-yaml_to_json(const ynode *v)
-{
-	json_t *j;
-	int64_t i64;
-	double d;
-	int b;
-	size_t i;
-
-	switch (v->kind) {
-	case CONFIG_YAML_NULL:
-		return json_null();
-	case CONFIG_YAML_SCALAR:
-		if (scalar_int(v, &i64) == 0)
-			return json_integer(i64);
-		if (scalar_bool(v, 0, &b) == 0)
-			return json_boolean(b);
-		if (v->plain && scalar_number(v, 0, &d) == 0)
-			return json_real(d);
-		return jstr(v->text);
-	case CONFIG_YAML_SEQ:
-		j = json_array();
-		for (i = 0; i < v->n; i++)
-			json_array_append_new(j, yaml_to_json(v->items[i]));
-		return j;
-	case CONFIG_YAML_MAP:
-		j = json_object();
-		for (i = 0; i + 1 < v->n; i += 2)
-			if (!v->items[i]->bad && v->items[i]->kind == CONFIG_YAML_SCALAR)
-				json_object_set_new(j, v->items[i]->text,
-				                    yaml_to_json(v->items[i + 1]));
-		return j;
-	}
-	return json_null();
-}
-
-static int
-path_check(struct pctx *p, const ynode *v)
-{
-	const char *star;
-	size_t i;
-
-	if (want_scalar(p, v, "a request path") < 0)
-		return -1;
-	if (v->text[0] != '/') {
-		config_error_at(p->errs, v, NULL, "a path must start with /, got \"%s\"", v->text);
-		return -1;
-	}
-	for (i = 0; i < v->len; i++) {
-		if ((unsigned char)v->text[i] <= ' ' || v->text[i] == '?' || v->text[i] == '#') {
-			config_error_at(p->errs, v, NULL,
-			                "a path may not hold spaces, control characters, ? or #");
-			return -1;
-		}
-	}
-	/* A star ends a prefix (/v1/STAR, /v1STAR) or stands for one whole
-	 * segment in the middle (/plan/STAR/sign), as real files write. */
-	for (star = strchr(v->text, '*'); star != NULL; star = strchr(star + 1, '*')) {
-		if (star[1] == '\0')
-			break;
-		if (star[-1] != '/' || star[1] != '/') {
-			config_error_at(
-			    p->errs, v, NULL,
-			    "* is only allowed at the end of a path (\"/v1/*\") or as a "
-			    "whole segment (\"/plan/*/sign\"), got \"%s\"",
-			    v->text);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* A list of scalars as a strv; an empty list gives an empty (non-NULL) vector. */
-static int
-read_strv(struct pctx *p, const ynode *v, const char *what, char ***out)
-{
-	char **r = xcalloc(1, sizeof(*r));
-	size_t i;
-	int bad = 0;
-
-	if (v->kind != CONFIG_YAML_SEQ) {
-		type_error(p, v, what);
-		free(r);
-		return -1;
-	}
-	for (i = 0; i < v->n; i++) {
-		if (v->items[i]->kind != CONFIG_YAML_SCALAR) {
-			type_error(p, v->items[i], "a string");
-			bad = 1;
-			continue;
-		}
-		r = strv_push(r, v->items[i]->text);
-	}
-	if (bad) {
-		strv_free(r);
-		return -1;
-	}
-	strv_free(*out);
-	*out = r;
-	return 0;
-}
-
-static void
-apply_field(struct pctx *p, const struct field *f, const ynode *v, void *obj)
-{
-	char *base = obj, tmp[72];
-	int64_t i64;
-	double d;
-	size_t i;
-	int b;
-
-	switch (f->type) {
-	case F_STR:
-	case F_PATH:
-	case F_REC_STR:
-		if (want_scalar(p, v, "a string") < 0)
-			return;
-		if (f->type == F_PATH && v->text[0] != '/') {
-			config_error_at(p->errs, v, NULL, "expected an absolute path, got %s",
-			                config_yaml_shown(v, tmp));
-			return;
-		}
-		if (f->choices != NULL) {
-			struct buf list = BUF_INIT;
-
-			for (i = 0; f->choices[i] != NULL; i++)
-				if (strcmp(v->text, f->choices[i]) == 0)
-					break;
-			if (f->choices[i] == NULL) {
-				for (i = 0; f->choices[i] != NULL; i++)
-					buf_printf(&list, "%s%s", i ? ", " : "", f->choices[i]);
-				config_error_at(p->errs, v, NULL, "expected one of %s, got %s",
-				                list.data, config_yaml_shown(v, tmp));
-				buf_free(&list);
-				return;
-			}
-		}
-		if (f->type == F_REC_STR) {
-			json_object_set_new(p->rec, f->key, jstr(v->text));
-		} else {
-			free(*(char **)(base + f->off));
-			*(char **)(base + f->off) = xstrdup(v->text);
-		}
-		return;
-	case F_INT:
-	case F_INT64:
-	case F_REC_INT:
-		if (scalar_int(v, &i64) < 0) {
-			type_error(p, v, "an integer");
-			return;
-		}
-		if (i64 < f->min || i64 > f->max) {
-			config_error_at(p->errs, v, NULL, "%s is out of range (%lld to %lld)",
-			                v->text, (long long)f->min, (long long)f->max);
-			return;
-		}
-		if (f->type == F_INT)
-			*(int *)(base + f->off) = (int)i64;
-		else if (f->type == F_INT64)
-			*(int64_t *)(base + f->off) = i64;
-		else
-			json_object_set_new(p->rec, f->key, json_integer(i64));
-		return;
-	case F_BOOL:
-	case F_REC_BOOL:
-		if (scalar_bool(v, 1, &b) < 0) {
-			type_error(p, v, "true or false");
-			return;
-		}
-		if (f->type == F_BOOL)
-			*(int *)(base + f->off) = b;
-		else
-			json_object_set_new(p->rec, f->key, json_boolean(b));
-		return;
-	case F_REC_NUM:
-		if (scalar_number(v, 0, &d) < 0) {
-			type_error(p, v, "a number");
-			return;
-		}
-		if (d < (double)f->min) {
-			config_error_at(p->errs, v, NULL, "must be at least %lld",
-			                (long long)f->min);
-			return;
-		}
-		if (scalar_int(v, &i64) == 0)
-			json_object_set_new(p->rec, f->key, json_integer(i64));
-		else
-			json_object_set_new(p->rec, f->key, json_real(d));
-		return;
-	case F_STRV:
-		read_strv(p, v, "a list of strings", (char ***)(base + f->off));
-		return;
-	case F_REC_PATHS:
-		if (v->kind != CONFIG_YAML_SEQ) {
-			type_error(p, v, "a list of paths");
-			return;
-		}
-		b = 0;
-		for (i = 0; i < v->n; i++)
-			b |= path_check(p, v->items[i]) < 0;
-		if (!b)
-			json_object_set_new(p->rec, f->key, yaml_to_json(v));
-		return;
-	case F_DUR:
-		if (v->kind != CONFIG_YAML_SCALAR || duration_parse(v->text, &i64) < 0) {
-			type_error(p, v, "a duration such as 30s, 5m or 1h30m");
-			return;
-		}
-		if (i64 < f->min) {
-			config_error_at(p->errs, v, NULL, "must be at least %lldms",
-			                (long long)f->min);
-			return;
-		}
-		*(int64_t *)(base + f->off) = i64;
-		return;
-	case F_SIZE:
-		if (v->kind != CONFIG_YAML_SCALAR || size_parse(v->text, &i64) < 0) {
-			type_error(p, v, "a size such as 512m or 2g");
-			return;
-		}
-		if (i64 < f->min) {
-			config_error_at(p->errs, v, NULL, "must be at least %lld bytes",
-			                (long long)f->min);
-			return;
-		}
-		*(int64_t *)(base + f->off) = i64;
-		return;
-	case F_REC:
-		json_object_set_new(p->rec, f->key, yaml_to_json(v));
-		return;
-	case F_FUNC:
-		f->fn(p, v, obj);
-		return;
-	}
-}
-
-/* Applies the field table to mapping m: each known key is read into obj,
- * each unknown one reported. An empty value counts as absent. */
-static void
-walk_map(struct pctx *p, const ynode *m, const struct field *fields, size_t n, void *obj)
-{
-	size_t i, j;
-
-	for (i = 0; i + 1 < m->n; i += 2) {
-		const ynode *k = m->items[i], *v = m->items[i + 1];
-
-		if (k->bad || k->kind != CONFIG_YAML_SCALAR)
-			continue;
-		for (j = 0; j < n; j++)
-			if (strcmp(k->text, fields[j].key) == 0)
-				break;
-		if (j == n) {
-			unknown_key(p, k, fields, n);
-			continue;
-		}
-		if (v->kind == CONFIG_YAML_NULL)
-			continue;
-		apply_field(p, &fields[j], v, obj);
-	}
-}
-
-/* ---- duplicates ---- */
-
-struct named {
-	const char *name;
-	const ynode *node;
-	size_t idx;
-};
-
-static int
-named_cmp(const void *a, const void *b)
-{
-	const struct named *x = a, *y = b;
-	int r = strcmp(x->name, y->name);
-
-	if (r != 0)
-		return r;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-/* Reports every name of v[0..n) seen before, as "duplicate <what>". */
-static void
-check_unique(struct pctx *p, struct named *v, size_t n, const char *what)
-{
-	size_t i, first = 0;
-
-	for (i = 0; i < n; i++)
-		v[i].idx = i;
-	qsort(v, n, sizeof(*v), named_cmp);
-	for (i = 1; i < n; i++) {
-		if (strcmp(v[i].name, v[i - 1].name) != 0) {
-			first = i;
-			continue;
-		}
-		config_error_at(p->errs, v[i].node, NULL, "duplicate %s \"%s\" (first at line %d)",
-		                what, v[i].name, v[first].node->pos.line);
-	}
-}
-
 /* ---- containers ---- */
-
-static int
-name_ok(const char *s, size_t max)
-{
-	size_t i;
-
-	if (!isalnum((unsigned char)s[0]) || strlen(s) > max)
-		return 0;
-	for (i = 1; s[i] != '\0'; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
-			return 0;
-	return 1;
-}
-
-static int
-env_name_ok(const char *s)
-{
-	size_t i;
-
-	if (!isalpha((unsigned char)s[0]) && s[0] != '_')
-		return 0;
-	for (i = 1; s[i] != '\0'; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
-			return 0;
-	return 1;
-}
 
 static void
 parse_name(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config_container *ct = obj;
 
-	if (want_scalar(p, v, "a name") < 0)
+	if (cfg_want_scalar(p, v, "a name") < 0)
 		return;
-	if (!name_ok(v->text, 63)) {
+	if (!cfg_name_ok(v->text, 63)) {
 		config_error_at(p->errs, v, NULL,
 		                "\"%s\" is not a valid name (letters, digits, _ . -, starting with "
 		                "a letter or digit, at most 63)",
@@ -717,7 +115,7 @@ parse_image(struct pctx *p, const ynode *v, void *obj)
 	const char *at, *hex;
 	size_t i;
 
-	if (want_scalar(p, v, "an image reference") < 0)
+	if (cfg_want_scalar(p, v, "an image reference") < 0)
 		return;
 	at = strrchr(v->text, '@');
 	if (at == NULL) {
@@ -821,7 +219,7 @@ read_command(struct pctx *p, const ynode *v, char ***argv, int *is_string)
 		*is_string = 1;
 		return;
 	}
-	if (read_strv(p, v, "a list of strings or one string", argv) == 0)
+	if (cfg_read_strv(p, v, "a list of strings or one string", argv) == 0)
 		*is_string = 0;
 }
 
@@ -876,7 +274,7 @@ env_add(struct pctx *p, struct config_container *ct, const ynode *k, const ynode
 	if (!env_key_ok(p, k))
 		return;
 	if (v != NULL && v->kind != CONFIG_YAML_NULL && v->kind != CONFIG_YAML_SCALAR) {
-		type_error(p, v, "a string value");
+		cfg_type_error(p, v, "a string value");
 		return;
 	}
 	ct->env = xreallocarray(ct->env, ct->n_env + 1, sizeof(*ct->env));
@@ -897,7 +295,7 @@ env_assignment(struct pctx *p, struct config_container *ct, const ynode *it)
 	if (eq == NULL || eq == it->text)
 		return 0;
 	key = xstrndup(it->text, (size_t)(eq - it->text));
-	if (!env_name_ok(key) || strlen(key) > MAX_ENV_NAME) {
+	if (!cfg_env_name_ok(key) || strlen(key) > MAX_ENV_NAME) {
 		config_error_at(
 		    p->errs, it, NULL,
 		    "\"%s\" is not a variable name (letters, digits and _, not starting "
@@ -928,7 +326,7 @@ parse_env(struct pctx *p, const ynode *v, void *obj)
 	size_t i, n = 0;
 
 	if (v->kind != CONFIG_YAML_SEQ && v->kind != CONFIG_YAML_MAP) {
-		type_error(p, v, "a list of - KEY: \"value\" or - KEY");
+		cfg_type_error(p, v, "a list of - KEY: \"value\" or - KEY");
 		return;
 	}
 	keys = xcalloc(v->n + 1, sizeof(*keys));
@@ -957,7 +355,7 @@ parse_env(struct pctx *p, const ynode *v, void *obj)
 				config_error_at(p->errs, it, NULL,
 				                "one KEY: \"value\" per list entry");
 			} else {
-				type_error(p, it, "- KEY: \"value\" or - KEY");
+				cfg_type_error(p, it, "- KEY: \"value\" or - KEY");
 			}
 		}
 	}
@@ -967,19 +365,13 @@ parse_env(struct pctx *p, const ynode *v, void *obj)
 		names[i].name = xstrndup(keys[i]->text, strcspn(keys[i]->text, "="));
 		names[i].node = keys[i];
 	}
-	check_unique(p, names, n, "variable");
+	cfg_check_unique(p, names, n, "variable");
 	for (i = 0; i < n; i++)
 		free((char *)names[i].name);
 	free(names);
 	free(keys);
 	if (ct->n_env > 1)
 		qsort(ct->env, ct->n_env, sizeof(*ct->env), env_cmp);
-}
-
-static int
-str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static void
@@ -989,11 +381,11 @@ parse_secrets(struct pctx *p, const ynode *v, void *obj)
 	struct named *names;
 	size_t i, n = 0;
 
-	if (read_strv(p, v, "a list of secret names", &ct->secrets) < 0)
+	if (cfg_read_strv(p, v, "a list of secret names", &ct->secrets) < 0)
 		return;
 	names = xcalloc(v->n + 1, sizeof(*names));
 	for (i = 0; i < v->n; i++) {
-		if (!env_name_ok(v->items[i]->text)) {
+		if (!cfg_env_name_ok(v->items[i]->text)) {
 			config_error_at(p->errs, v->items[i], NULL,
 			                "\"%s\" is not a valid secret name (letters, digits and _, "
 			                "not starting with a digit)",
@@ -1003,9 +395,9 @@ parse_secrets(struct pctx *p, const ynode *v, void *obj)
 		names[n].name = v->items[i]->text;
 		names[n++].node = v->items[i];
 	}
-	check_unique(p, names, n, "secret");
+	cfg_check_unique(p, names, n, "secret");
 	free(names);
-	qsort(ct->secrets, strv_len(ct->secrets), sizeof(char *), str_cmp);
+	qsort(ct->secrets, strv_len(ct->secrets), sizeof(char *), cfg_str_cmp);
 }
 
 static void
@@ -1022,7 +414,7 @@ parse_hc_test(struct pctx *p, const ynode *v, void *obj)
 		hc->kind = CONFIG_HEALTHCHECK_CMD_SHELL;
 		return;
 	}
-	if (read_strv(p, v, "a list such as [\"CMD\", ...] or a string", &argv) < 0)
+	if (cfg_read_strv(p, v, "a list such as [\"CMD\", ...] or a string", &argv) < 0)
 		return;
 	n = strv_len(argv);
 	kind = n > 0 ? argv[0] : "";
@@ -1052,8 +444,8 @@ parse_hc_disable(struct pctx *p, const ynode *v, void *obj)
 	int b;
 
 	(void)obj;
-	if (scalar_bool(v, 1, &b) < 0) {
-		type_error(p, v, "true or false");
+	if (cfg_scalar_bool(v, 1, &b) < 0) {
+		cfg_type_error(p, v, "true or false");
 		return;
 	}
 	p->hc_disable = b;
@@ -1084,18 +476,18 @@ static const struct field healthcheck_fields[] = {
     {.key = "disable", .type = F_FUNC, .fn = parse_hc_disable},
 };
 
-static void
-parse_healthcheck(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_healthcheck(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config_container *ct = obj;
 	struct config_healthcheck *hc = &ct->healthcheck;
 
 	if (v->kind != CONFIG_YAML_MAP) {
-		type_error(p, v, "a mapping (test, interval, timeout, retries, start_period)");
+		cfg_type_error(p, v, "a mapping (test, interval, timeout, retries, start_period)");
 		return;
 	}
 	p->hc_disable = 0;
-	walk_map(p, v, healthcheck_fields, ARRAY_LEN(healthcheck_fields), hc);
+	cfg_walk_map(p, v, healthcheck_fields, ARRAY_LEN(healthcheck_fields), hc);
 	if (p->hc_disable) {
 		if (hc->kind != CONFIG_HEALTHCHECK_NONE_SET &&
 		    hc->kind != CONFIG_HEALTHCHECK_DISABLED)
@@ -1109,8 +501,8 @@ parse_healthcheck(struct pctx *p, const ynode *v, void *obj)
 	}
 }
 
-static void
-parse_gpus(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_gpus(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config_container *ct = obj;
 	int64_t n;
@@ -1147,11 +539,12 @@ parse_gpus(struct pctx *p, const ynode *v, void *obj)
 		ct->gpu_ids = ids;
 		ct->gpus = (int)strv_len(ids);
 		ct->gpus_all = 0;
-		unsupported(p, v, "a list of GPU ids is not supported yet (berth gives the count)");
+		cfg_unsupported(p, v,
+		                "a list of GPU ids is not supported yet (berth gives the count)");
 		return;
 	}
-	if (scalar_int(v, &n) < 0 || n < 0 || n > 64) {
-		type_error(p, v, "all or a number of GPUs (0 to 64)");
+	if (cfg_scalar_int(v, &n) < 0 || n < 0 || n > 64) {
+		cfg_type_error(p, v, "all or a number of GPUs (0 to 64)");
 		return;
 	}
 	ct->gpus = (int)n;
@@ -1211,8 +604,8 @@ port_spec_ok(const char *spec)
 }
 
 /* The host port of "[ip:]host:container[/proto]", or -1 (no host port, a range). */
-static int
-port_host(const char *spec)
+int
+cfg_port_host(const char *spec)
 {
 	const char *end = spec + strcspn(spec, "/"), *last = NULL, *prev = NULL, *s;
 	size_t len;
@@ -1231,14 +624,14 @@ port_host(const char *spec)
 	return atoi(s);
 }
 
-static void
-parse_ports(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_ports(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config_container *ct = obj;
 	size_t i;
 	int bad = 0;
 
-	if (read_strv(p, v, "a list of ports", &ct->ports) < 0)
+	if (cfg_read_strv(p, v, "a list of ports", &ct->ports) < 0)
 		return;
 	for (i = 0; i < v->n; i++) {
 		if (!port_spec_ok(v->items[i]->text)) {
@@ -1255,7 +648,7 @@ parse_ports(struct pctx *p, const ynode *v, void *obj)
 		return;
 	}
 	for (i = 0; i < v->n; i++) {
-		int host = port_host(v->items[i]->text);
+		int host = cfg_port_host(v->items[i]->text);
 
 		if (host == 80 || host == 443 || host == 2222)
 			config_error_at(
@@ -1263,17 +656,17 @@ parse_ports(struct pctx *p, const ynode *v, void *obj)
 			    "host port %d is reserved (80, 443 and 2222 are the enclave's)", host);
 	}
 	if (v->n > 0)
-		unsupported(p, v, "publishing ports is not supported yet");
+		cfg_unsupported(p, v, "publishing ports is not supported yet");
 }
 
-static void
-parse_cpus_container(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_cpus_container(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config_container *ct = obj;
 	double d;
 
-	if (scalar_number(v, 1, &d) < 0) {
-		type_error(p, v, "a number of CPUs such as 0.5 or 2");
+	if (cfg_scalar_number(v, 1, &d) < 0) {
+		cfg_type_error(p, v, "a number of CPUs such as 0.5 or 2");
 		return;
 	}
 	if (d <= 0 || d > 1024) {
@@ -1321,8 +714,8 @@ tmpfs_add_entry(struct pctx *p, struct config_container *ct, const ynode *at)
 }
 
 /* tmpfs: one path, a list of "path[:options]", or a map of path to options. */
-static void
-parse_tmpfs(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_tmpfs(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config_container *ct = obj;
 	struct named *names = xcalloc(v->n + 1, sizeof(*names));
@@ -1334,7 +727,7 @@ parse_tmpfs(struct pctx *p, const ynode *v, void *obj)
 	} else if (v->kind == CONFIG_YAML_SEQ) {
 		for (i = 0; i < v->n; i++) {
 			it = v->items[i];
-			if (want_scalar(p, it, "a path") < 0 || tmpfs_add_entry(p, ct, it) < 0)
+			if (cfg_want_scalar(p, it, "a path") < 0 || tmpfs_add_entry(p, ct, it) < 0)
 				continue;
 			names[n].name = ct->tmpfs[ct->n_tmpfs - 1].path;
 			names[n++].node = it;
@@ -1345,26 +738,26 @@ parse_tmpfs(struct pctx *p, const ynode *v, void *obj)
 				continue;
 			it = v->items[i + 1];
 			if (it->kind != CONFIG_YAML_NULL &&
-			    want_scalar(p, it, "mount options such as size=512m,mode=1777") < 0)
+			    cfg_want_scalar(p, it, "mount options such as size=512m,mode=1777") < 0)
 				continue;
 			tmpfs_add(p, ct, v->items[i], v->items[i]->text, v->items[i]->len,
 			          it->kind == CONFIG_YAML_SCALAR ? it->text : NULL);
 		}
 	}
 	/* A map cannot repeat a path (duplicate keys are caught when read). */
-	check_unique(p, names, n, "tmpfs path");
+	cfg_check_unique(p, names, n, "tmpfs path");
 	free(names);
 	if (ct->n_tmpfs > 1)
 		qsort(ct->tmpfs, ct->n_tmpfs, sizeof(*ct->tmpfs), tmpfs_cmp);
 }
 
-static void
-parse_restart(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_restart(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config_container *ct = obj;
 	const char *s = v->text;
 
-	if (want_scalar(p, v, "a restart policy") < 0)
+	if (cfg_want_scalar(p, v, "a restart policy") < 0)
 		return;
 	if (strcmp(s, "no") == 0 || strcmp(s, "always") == 0 || strcmp(s, "on-failure") == 0 ||
 	    strcmp(s, "unless-stopped") == 0 ||
@@ -1378,8 +771,8 @@ parse_restart(struct pctx *p, const ynode *v, void *obj)
 	                "expected no, always, on-failure[:N] or unless-stopped, got \"%s\"", s);
 }
 
-static void
-parse_stop_signal(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_stop_signal(struct pctx *p, const ynode *v, void *obj)
 {
 	static const char *const names[] = {
 	    "HUP",   "INT",  "QUIT", "ILL",  "TRAP", "ABRT", "BUS",    "FPE",    "KILL",
@@ -1391,7 +784,7 @@ parse_stop_signal(struct pctx *p, const ynode *v, void *obj)
 	const char *s;
 	size_t i;
 
-	if (want_scalar(p, v, "a signal name such as SIGTERM") < 0)
+	if (cfg_want_scalar(p, v, "a signal name such as SIGTERM") < 0)
 		return;
 	for (i = 0; i < v->len && i + 1 < sizeof(up); i++)
 		up[i] = (char)toupper((unsigned char)v->text[i]);
@@ -1421,13 +814,13 @@ parse_stop_signal(struct pctx *p, const ynode *v, void *obj)
 	config_error_at(p->errs, v, NULL, "\"%s\" is not a signal name such as SIGTERM", v->text);
 }
 
-static void
-parse_stop_timeout(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_stop_timeout(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config_container *ct = obj;
 	int64_t n;
 
-	if (scalar_int(v, &n) == 0) {
+	if (cfg_scalar_int(v, &n) == 0) {
 		if (n < 0 || n > 86400) {
 			config_error_at(p->errs, v, NULL, "%s is out of range (0 to 86400 seconds)",
 			                v->text);
@@ -1437,7 +830,7 @@ parse_stop_timeout(struct pctx *p, const ynode *v, void *obj)
 		return;
 	}
 	if (v->kind != CONFIG_YAML_SCALAR || duration_parse(v->text, &n) < 0) {
-		type_error(p, v, "seconds or a duration such as 10s");
+		cfg_type_error(p, v, "seconds or a duration such as 10s");
 		return;
 	}
 	ct->stop_timeout_ms = n;
@@ -1450,7 +843,7 @@ read_caps(struct pctx *p, const ynode *v, char ***out)
 	char **caps = NULL;
 	size_t i, j, n;
 
-	if (read_strv(p, v, "a list of capabilities", &caps) < 0)
+	if (cfg_read_strv(p, v, "a list of capabilities", &caps) < 0)
 		return;
 	n = strv_len(caps);
 	for (i = 0; i < n; i++) {
@@ -1462,7 +855,7 @@ read_caps(struct pctx *p, const ynode *v, char ***out)
 			return;
 		}
 	}
-	qsort(caps, n, sizeof(*caps), str_cmp);
+	qsort(caps, n, sizeof(*caps), cfg_str_cmp);
 	for (i = j = 0; i < n; i++) {
 		if (j > 0 && strcmp(caps[i], caps[j - 1]) == 0) {
 			free(caps[i]);
@@ -1475,26 +868,16 @@ read_caps(struct pctx *p, const ynode *v, char ***out)
 	*out = caps;
 }
 
-static void
-parse_cap_add(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_cap_add(struct pctx *p, const ynode *v, void *obj)
 {
 	read_caps(p, v, &((struct config_container *)obj)->cap_add);
 }
 
-static void
-parse_cap_drop(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_cap_drop(struct pctx *p, const ynode *v, void *obj)
 {
 	read_caps(p, v, &((struct config_container *)obj)->cap_drop);
-}
-
-/* Whether map m lacks key (an empty value counts as missing, a value already
- * reported as broken does not). */
-static int
-missing(const ynode *m, const char *key)
-{
-	const ynode *v = config_yaml_get(m, key);
-
-	return v == NULL || (v->kind == CONFIG_YAML_NULL && !v->bad);
 }
 
 /* A clean absolute path: no empty, "." or ".." segments, no trailing /. */
@@ -1526,7 +909,7 @@ parse_persistent_volumes(struct pctx *p, const ynode *v, void *obj)
 	struct config_container *ct = obj;
 	size_t i;
 
-	if (read_strv(p, v, "a list of name:/path", &ct->persistent_volumes) < 0)
+	if (cfg_read_strv(p, v, "a list of name:/path", &ct->persistent_volumes) < 0)
 		return;
 	for (i = 0; i < v->n; i++) {
 		const char *t = v->items[i]->text, *colon = strchr(t, ':');
@@ -1538,7 +921,7 @@ parse_persistent_volumes(struct pctx *p, const ynode *v, void *obj)
 			                t);
 	}
 	if (v->n > 0)
-		unsupported(p, v, "persistent volumes are not supported yet");
+		cfg_unsupported(p, v, "persistent volumes are not supported yet");
 }
 
 static void
@@ -1547,7 +930,7 @@ parse_network_mode(struct pctx *p, const ynode *v, void *obj)
 	struct config_container *ct = obj;
 	char tmp[72];
 
-	if (want_scalar(p, v, "none") < 0)
+	if (cfg_want_scalar(p, v, "none") < 0)
 		return;
 	if (strcmp(v->text, "none") != 0) {
 		config_error_at(p->errs, v, NULL,
@@ -1565,9 +948,9 @@ parse_registry_secret(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config_container *ct = obj;
 
-	if (want_scalar(p, v, "a secret name") < 0)
+	if (cfg_want_scalar(p, v, "a secret name") < 0)
 		return;
-	if (!env_name_ok(v->text)) {
+	if (!cfg_env_name_ok(v->text)) {
 		config_error_at(p->errs, v, NULL,
 		                "\"%s\" is not a valid secret name (letters, digits and _, not "
 		                "starting with a digit)",
@@ -1589,15 +972,15 @@ static void
 parse_registry(struct pctx *p, const ynode *v, void *obj)
 {
 	if (v->kind != CONFIG_YAML_MAP) {
-		type_error(p, v, "a mapping (username, password_secret)");
+		cfg_type_error(p, v, "a mapping (username, password_secret)");
 		return;
 	}
-	walk_map(p, v, registry_fields, ARRAY_LEN(registry_fields), obj);
-	if (missing(v, "username"))
+	cfg_walk_map(p, v, registry_fields, ARRAY_LEN(registry_fields), obj);
+	if (cfg_missing(v, "username"))
 		config_error_at(p->errs, v, "username", "required key is missing");
-	if (missing(v, "password_secret"))
+	if (cfg_missing(v, "password_secret"))
 		config_error_at(p->errs, v, "password_secret", "required key is missing");
-	unsupported(p, v, "pulling with registry credentials is not supported yet");
+	cfg_unsupported(p, v, "pulling with registry credentials is not supported yet");
 }
 
 static const char *const runtimes[] = {"nvidia", "runc", "crun", NULL};
@@ -1612,21 +995,21 @@ static const struct field container_fields[] = {
     {.key = "user", .type = F_STR, .off = CT(user)},
     {.key = "env", .type = F_FUNC, .fn = parse_env},
     {.key = "secrets", .type = F_FUNC, .fn = parse_secrets},
-    {.key = "healthcheck", .type = F_FUNC, .fn = parse_healthcheck},
-    {.key = "gpus", .type = F_FUNC, .fn = parse_gpus},
+    {.key = "healthcheck", .type = F_FUNC, .fn = cfg_parse_healthcheck},
+    {.key = "gpus", .type = F_FUNC, .fn = cfg_parse_gpus},
     {.key = "runtime", .type = F_STR, .off = CT(runtime), .choices = runtimes},
-    {.key = "ports", .type = F_FUNC, .fn = parse_ports},
+    {.key = "ports", .type = F_FUNC, .fn = cfg_parse_ports},
     {.key = "memory", .type = F_SIZE, .off = CT(memory_bytes), .min = 1},
-    {.key = "cpus", .type = F_FUNC, .fn = parse_cpus_container},
+    {.key = "cpus", .type = F_FUNC, .fn = cfg_parse_cpus_container},
     {.key = "shm_size", .type = F_SIZE, .off = CT(shm_size_bytes), .min = 1},
-    {.key = "tmpfs", .type = F_FUNC, .fn = parse_tmpfs},
+    {.key = "tmpfs", .type = F_FUNC, .fn = cfg_parse_tmpfs},
     {.key = "read_only", .type = F_BOOL, .off = CT(read_only)},
     {.key = "pids_limit", .type = F_INT64, .off = CT(pids_limit), .min = 1, .max = 4194304},
-    {.key = "restart", .type = F_FUNC, .fn = parse_restart},
-    {.key = "stop_signal", .type = F_FUNC, .fn = parse_stop_signal},
-    {.key = "stop_timeout", .type = F_FUNC, .fn = parse_stop_timeout},
-    {.key = "cap_add", .type = F_FUNC, .fn = parse_cap_add},
-    {.key = "cap_drop", .type = F_FUNC, .fn = parse_cap_drop},
+    {.key = "restart", .type = F_FUNC, .fn = cfg_parse_restart},
+    {.key = "stop_signal", .type = F_FUNC, .fn = cfg_parse_stop_signal},
+    {.key = "stop_timeout", .type = F_FUNC, .fn = cfg_parse_stop_timeout},
+    {.key = "cap_add", .type = F_FUNC, .fn = cfg_parse_cap_add},
+    {.key = "cap_drop", .type = F_FUNC, .fn = cfg_parse_cap_drop},
     {.key = "devices", .type = F_STRV, .off = CT(devices)},
     {.key = "ipc", .type = F_STR, .off = CT(ipc)},
     {.key = "pid", .type = F_STR, .off = CT(pid)},
@@ -1664,8 +1047,8 @@ container_init(struct config_container *ct, struct config_pos pos)
 	ct->pos = pos;
 }
 
-static void
-container_free(struct config_container *ct)
+void
+cfg_container_free(struct config_container *ct)
 {
 	size_t i;
 
@@ -1739,36 +1122,38 @@ static void
 container_unsupported(struct pctx *p, const ynode *m, const struct config_container *ct)
 {
 	if (ct->cvm_admin)
-		unsupported(
+		cfg_unsupported(
 		    p, config_yaml_get(m, "cvm_admin"),
 		    "cvm_admin is not supported yet: berth's runc and gVisor enclaves cannot "
 		    "give a container admin rights over the enclave without giving them "
 		    "over the host");
 	if (ct->seal_register)
-		unsupported(p, config_yaml_get(m, "seal_register"),
-		            "seal_register is not supported yet");
+		cfg_unsupported(p, config_yaml_get(m, "seal_register"),
+		                "seal_register is not supported yet");
 	if (ct->attestation)
-		unsupported(
+		cfg_unsupported(
 		    p, config_yaml_get(m, "attestation"),
 		    "attestation: true (the local attestation socket) is not supported yet");
 	if (strv_len(ct->keys) > 0)
-		unsupported(p, config_yaml_get(m, "keys"), "attested keys are not supported yet");
+		cfg_unsupported(p, config_yaml_get(m, "keys"),
+		                "attested keys are not supported yet");
 	if (strv_len(ct->models) > 0)
-		unsupported(p, config_yaml_get(m, "models"), "model grants are not supported yet");
+		cfg_unsupported(p, config_yaml_get(m, "models"),
+		                "model grants are not supported yet");
 	if (strv_len(ct->volumes) > 0)
-		unsupported(p, config_yaml_get(m, "volumes"),
-		            "named volumes are not supported yet");
+		cfg_unsupported(p, config_yaml_get(m, "volumes"),
+		                "named volumes are not supported yet");
 }
 
-static void
-parse_containers(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_containers(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config *c = obj;
 	size_t i, j;
 
 	p->seen_containers = 1;
 	if (v->kind != CONFIG_YAML_SEQ) {
-		type_error(p, v, "a list of containers");
+		cfg_type_error(p, v, "a list of containers");
 		return;
 	}
 	if (v->n == 0) {
@@ -1786,18 +1171,18 @@ parse_containers(struct pctx *p, const ynode *v, void *obj)
 		struct config_container *ct = &c->containers[c->n_containers];
 
 		if (it->kind != CONFIG_YAML_MAP) {
-			type_error(p, it, "a container (a mapping with name, image, ...)");
+			cfg_type_error(p, it, "a container (a mapping with name, image, ...)");
 			continue;
 		}
 		container_init(ct, it->pos);
 		p->cnodes[c->n_containers] = it;
-		walk_map(p, it, container_fields, ARRAY_LEN(container_fields), ct);
+		cfg_walk_map(p, it, container_fields, ARRAY_LEN(container_fields), ct);
 		config_policy_check_container(it, p->errs);
 		container_limits(p, it);
 		container_unsupported(p, it, ct);
-		if (missing(it, "name"))
+		if (cfg_missing(it, "name"))
 			config_error_at(p->errs, it, "name", "required key is missing");
-		if (missing(it, "image"))
+		if (cfg_missing(it, "image"))
 			config_error_at(p->errs, it, "image",
 			                "required key is missing (name[:tag]@sha256:<64 hex>)");
 		/* A secret is injected as the variable of its name: one meaning only. */
@@ -1936,14 +1321,14 @@ static void
 check_scalar(struct pctx *p, const ynode *v, void *obj)
 {
 	(void)obj;
-	want_scalar(p, v, "a string");
+	cfg_want_scalar(p, v, "a string");
 }
 
 static void
 check_env_name(struct pctx *p, const ynode *v, void *obj)
 {
 	(void)obj;
-	if (want_scalar(p, v, "a secret name") == 0 && !env_name_ok(v->text))
+	if (cfg_want_scalar(p, v, "a secret name") == 0 && !cfg_env_name_ok(v->text))
 		config_error_at(p->errs, v, NULL,
 		                "\"%s\" is not a valid secret name (letters, digits and _, not "
 		                "starting with a digit)",
@@ -1954,14 +1339,14 @@ static void
 check_key_secret(struct pctx *p, const ynode *v, void *obj)
 {
 	check_env_name(p, v, obj);
-	unsupported(p, v, "key-secret (an encrypted disk) is not supported yet");
+	cfg_unsupported(p, v, "key-secret (an encrypted disk) is not supported yet");
 }
 
 static void
 check_volume_name(struct pctx *p, const ynode *v, void *obj)
 {
 	(void)obj;
-	if (want_scalar(p, v, "a volume name") == 0 && !lower_name_ok(v->text, 63))
+	if (cfg_want_scalar(p, v, "a volume name") == 0 && !lower_name_ok(v->text, 63))
 		config_error_at(p->errs, v, NULL,
 		                "\"%s\" is not a volume name: it must be lowercase alphanumeric or "
 		                "-, starting with a letter, at most 63",
@@ -1991,7 +1376,7 @@ check_owner(struct pctx *p, const ynode *v, void *obj)
 	int ok;
 
 	(void)obj;
-	if (want_scalar(p, v, "\"uid\" or \"uid:gid\"") < 0)
+	if (cfg_want_scalar(p, v, "\"uid\" or \"uid:gid\"") < 0)
 		return;
 	colon = strchr(v->text, ':');
 	ok = colon == NULL ? id_0_65534(v->text, v->len) == 0
@@ -2010,7 +1395,7 @@ check_volume_size(struct pctx *p, const ynode *v, void *obj)
 	int64_t n;
 
 	(void)obj;
-	if (want_scalar(p, v, "a size such as 10GiB") < 0)
+	if (cfg_want_scalar(p, v, "a size such as 10GiB") < 0)
 		return;
 	why = volume_size_parse(v->text, &n);
 	if (why != NULL)
@@ -2021,7 +1406,7 @@ static void
 check_overlay_source(struct pctx *p, const ynode *v, void *obj)
 {
 	(void)obj;
-	if (want_scalar(p, v, "a path in the pack") < 0)
+	if (cfg_want_scalar(p, v, "a path in the pack") < 0)
 		return;
 	if (v->text[0] == '/' || strcmp(v->text, "..") == 0 || strncmp(v->text, "../", 3) == 0 ||
 	    strstr(v->text, "/../") != NULL ||
@@ -2035,7 +1420,7 @@ static void
 check_overlay_target(struct pctx *p, const ynode *v, void *obj)
 {
 	(void)obj;
-	if (want_scalar(p, v, "a name") == 0 && !lower_name_ok(v->text, 63))
+	if (cfg_want_scalar(p, v, "a name") == 0 && !lower_name_ok(v->text, 63))
 		config_error_at(p->errs, v, NULL,
 		                "overlay target \"%s\" must be one lowercase name (a-z, 0-9, -)",
 		                v->text);
@@ -2055,7 +1440,7 @@ check_overlays(struct pctx *p, const ynode *v, void *obj)
 
 	(void)obj;
 	if (v->kind != CONFIG_YAML_SEQ) {
-		type_error(p, v, "a list of overlays (source, target)");
+		cfg_type_error(p, v, "a list of overlays (source, target)");
 		return;
 	}
 	if (v->n > MAX_OVERLAYS)
@@ -2066,25 +1451,25 @@ check_overlays(struct pctx *p, const ynode *v, void *obj)
 		const ynode *it = v->items[i], *t;
 
 		if (it->kind != CONFIG_YAML_MAP) {
-			type_error(p, it, "an overlay (source, target)");
+			cfg_type_error(p, it, "an overlay (source, target)");
 			continue;
 		}
-		walk_map(p, it, overlay_fields, ARRAY_LEN(overlay_fields), &scratch);
-		if (missing(it, "source"))
+		cfg_walk_map(p, it, overlay_fields, ARRAY_LEN(overlay_fields), &scratch);
+		if (cfg_missing(it, "source"))
 			config_error_at(p->errs, it, "source", "required key is missing");
 		t = config_yaml_get(it, "target");
 		if (t == NULL || t->kind != CONFIG_YAML_SCALAR) {
-			if (missing(it, "target"))
+			if (cfg_missing(it, "target"))
 				config_error_at(p->errs, it, "target", "required key is missing");
 			continue;
 		}
 		names[n].name = t->text;
 		names[n++].node = t;
 	}
-	check_unique(p, names, n, "overlay target");
+	cfg_check_unique(p, names, n, "overlay target");
 	free(names);
 	if (v->n > 0)
-		unsupported(p, v, "overlays are not supported yet");
+		cfg_unsupported(p, v, "overlays are not supported yet");
 }
 
 #define SE(f) offsetof(struct section_entry, f)
@@ -2101,7 +1486,7 @@ static void
 check_model_name(struct pctx *p, const ynode *v, void *obj)
 {
 	(void)obj;
-	if (want_scalar(p, v, "a model name") == 0 && !name_ok(v->text, 128))
+	if (cfg_want_scalar(p, v, "a model name") == 0 && !cfg_name_ok(v->text, 128))
 		config_error_at(
 		    p->errs, v, NULL,
 		    "model name \"%s\" is invalid (letters, digits, _ . -, starting with "
@@ -2115,8 +1500,8 @@ check_schema(struct pctx *p, const ynode *v, void *obj)
 	int64_t n;
 
 	(void)obj;
-	if (scalar_int(v, &n) < 0)
-		type_error(p, v, "an integer");
+	if (cfg_scalar_int(v, &n) < 0)
+		cfg_type_error(p, v, "an integer");
 	else if (n < 0)
 		config_error_at(p->errs, v, NULL, "schema must be a positive integer, got %s",
 		                v->text);
@@ -2137,7 +1522,7 @@ static void
 check_key_id(struct pctx *p, const ynode *v, void *obj)
 {
 	(void)obj;
-	if (want_scalar(p, v, "a key id") == 0 &&
+	if (cfg_want_scalar(p, v, "a key id") == 0 &&
 	    (!lower_name_ok(v->text, 63) || strcmp(v->text, "tls") == 0 ||
 	     strcmp(v->text, "hpke") == 0))
 		config_error_at(
@@ -2155,7 +1540,7 @@ check_key_kind(struct pctx *p, const ynode *v, void *obj)
 	size_t i;
 
 	(void)obj;
-	if (want_scalar(p, v, "ecdsa-p256, ed25519 or x25519") < 0)
+	if (cfg_want_scalar(p, v, "ecdsa-p256, ed25519 or x25519") < 0)
 		return;
 	for (i = 0; key_kinds[i] != NULL; i++)
 		if (strcmp(v->text, key_kinds[i]) == 0)
@@ -2171,8 +1556,8 @@ check_key_owner(struct pctx *p, const ynode *v, void *obj)
 	int64_t n;
 
 	(void)obj;
-	if (scalar_int(v, &n) < 0)
-		type_error(p, v, "an integer");
+	if (cfg_scalar_int(v, &n) < 0)
+		cfg_type_error(p, v, "an integer");
 	else if (n < 0 || n > 65534)
 		config_error_at(p->errs, v, NULL, "uid and gid must be from 0 to 65534, got %s",
 		                v->text);
@@ -2199,7 +1584,7 @@ check_section_list(struct pctx *p, const ynode *v, const char *what, const struc
 		char want[64];
 
 		snprintf(want, sizeof want, "a list of %ss", what);
-		type_error(p, v, want);
+		cfg_type_error(p, v, want);
 		return;
 	}
 	if (limit > 0 && v->n > limit)
@@ -2214,10 +1599,10 @@ check_section_list(struct pctx *p, const ynode *v, const char *what, const struc
 			char want[64];
 
 			snprintf(want, sizeof want, "a %s (a mapping)", what);
-			type_error(p, it, want);
+			cfg_type_error(p, it, want);
 			continue;
 		}
-		walk_map(p, it, fields, nfields, &scratch);
+		cfg_walk_map(p, it, fields, nfields, &scratch);
 		k = config_yaml_get(it, key);
 		if (k == NULL || k->kind != CONFIG_YAML_SCALAR) {
 			if (key_required && (k == NULL || !k->bad))
@@ -2244,32 +1629,32 @@ check_section_list(struct pctx *p, const ynode *v, const char *what, const struc
 	free(names);
 }
 
-static void
-parse_volumes(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_volumes(struct pctx *p, const ynode *v, void *obj)
 {
 	(void)obj;
 	check_section_list(p, v, "volume", volume_fields, ARRAY_LEN(volume_fields), "name", 1, 0);
 	p->volumes = v->kind == CONFIG_YAML_SEQ ? v : NULL;
-	json_object_set_new(p->rec, "volumes", yaml_to_json(v));
+	json_object_set_new(p->rec, "volumes", cfg_yaml_to_json(v));
 	if (p->volumes != NULL && v->n > 0)
-		unsupported(p, v, "persistent volumes are not supported yet");
+		cfg_unsupported(p, v, "persistent volumes are not supported yet");
 }
 
-static void
-parse_models(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_models(struct pctx *p, const ynode *v, void *obj)
 {
 	(void)obj;
 	/* Names are checked for repeats with the grants (only required ones must
 	 * be unique). */
 	check_section_list(p, v, "model", model_fields, ARRAY_LEN(model_fields), "name", 0, 0);
 	p->models = v->kind == CONFIG_YAML_SEQ ? v : NULL;
-	json_object_set_new(p->rec, "models", yaml_to_json(v));
+	json_object_set_new(p->rec, "models", cfg_yaml_to_json(v));
 	if (p->models != NULL && v->n > 0)
-		unsupported(p, v, "models are not supported yet");
+		cfg_unsupported(p, v, "models are not supported yet");
 }
 
-static void
-parse_attested_keys(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_attested_keys(struct pctx *p, const ynode *v, void *obj)
 {
 	(void)obj;
 	check_section_list(p, v, "attested key", attested_key_fields,
@@ -2278,14 +1663,14 @@ parse_attested_keys(struct pctx *p, const ynode *v, void *obj)
 		size_t i;
 
 		for (i = 0; i < v->n; i++)
-			if (v->items[i]->kind == CONFIG_YAML_MAP && missing(v->items[i], "key"))
+			if (v->items[i]->kind == CONFIG_YAML_MAP && cfg_missing(v->items[i], "key"))
 				config_error_at(p->errs, v->items[i], "key",
 				                "required key is missing");
 		p->attested_keys = v;
 	}
-	json_object_set_new(p->rec, "attested-keys", yaml_to_json(v));
+	json_object_set_new(p->rec, "attested-keys", cfg_yaml_to_json(v));
 	if (p->attested_keys != NULL && v->n > 0)
-		unsupported(p, v, "attested keys are not supported yet");
+		cfg_unsupported(p, v, "attested keys are not supported yet");
 }
 
 static const char *const egress_modes[] = {"closed", "allowlist", "open", NULL};
@@ -2297,14 +1682,14 @@ check_allow(struct pctx *p, const ynode *v, void *obj)
 
 	(void)obj;
 	if (v->kind != CONFIG_YAML_SEQ) {
-		type_error(p, v, "a list of host names");
+		cfg_type_error(p, v, "a list of host names");
 		return;
 	}
 	if (v->n > MAX_ALLOW)
 		config_error_at(p->errs, v, NULL, "%zu entries, more than the limit of %d", v->n,
 		                MAX_ALLOW);
 	for (i = 0; i < v->n; i++)
-		if (want_scalar(p, v->items[i], "a host name") == 0 &&
+		if (cfg_want_scalar(p, v->items[i], "a host name") == 0 &&
 		    !hostname_ok(v->items[i]->text))
 			config_error_at(p->errs, v->items[i], NULL,
 			                "\"%s\" is not a host name (RFC 1123, no *, no IP address)",
@@ -2318,7 +1703,7 @@ check_egress(struct pctx *p, const ynode *v, void *obj)
 	char tmp[72];
 	size_t i;
 
-	if (want_scalar(p, v, "closed, allowlist or open") < 0)
+	if (cfg_want_scalar(p, v, "closed, allowlist or open") < 0)
 		return;
 	for (i = 0; egress_modes[i] != NULL; i++)
 		if (strcmp(v->text, egress_modes[i]) == 0) {
@@ -2343,14 +1728,14 @@ network_egress(const ynode *v)
 	return e != NULL && e->kind == CONFIG_YAML_SCALAR ? e->text : "closed";
 }
 
-static void
-parse_networks(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_networks(struct pctx *p, const ynode *v, void *obj)
 {
 	size_t i;
 
 	(void)obj;
 	if (v->kind != CONFIG_YAML_MAP) {
-		type_error(p, v, "a mapping of network names to {egress, allow}");
+		cfg_type_error(p, v, "a mapping of network names to {egress, allow}");
 		return;
 	}
 	p->networks = v;
@@ -2372,10 +1757,10 @@ parse_networks(struct pctx *p, const ynode *v, void *obj)
 		if (n->kind == CONFIG_YAML_NULL)
 			continue;
 		if (n->kind != CONFIG_YAML_MAP) {
-			type_error(p, n, "a mapping (egress, allow) or nothing");
+			cfg_type_error(p, n, "a mapping (egress, allow) or nothing");
 			continue;
 		}
-		walk_map(p, n, network_fields, ARRAY_LEN(network_fields), &egress);
+		cfg_walk_map(p, n, network_fields, ARRAY_LEN(network_fields), &egress);
 		allow = config_yaml_get(n, "allow");
 		if (allow != NULL && allow->kind != CONFIG_YAML_NULL &&
 		    strcmp(egress, "allowlist") != 0)
@@ -2385,12 +1770,12 @@ parse_networks(struct pctx *p, const ynode *v, void *obj)
 			    "%s)",
 			    egress);
 		if (strcmp(egress, "closed") != 0)
-			unsupported(p, config_yaml_get(n, "egress"),
-			            strcmp(egress, "open") == 0
-			                ? "egress: open is not supported yet"
-			                : "egress: allowlist is not supported yet");
+			cfg_unsupported(p, config_yaml_get(n, "egress"),
+			                strcmp(egress, "open") == 0
+			                    ? "egress: open is not supported yet"
+			                    : "egress: allowlist is not supported yet");
 	}
-	json_object_set_new(p->rec, "networks", yaml_to_json(v));
+	json_object_set_new(p->rec, "networks", cfg_yaml_to_json(v));
 }
 
 static void
@@ -2401,38 +1786,38 @@ check_inbound_ports(struct pctx *p, const ynode *v, void *obj)
 
 	(void)obj;
 	if (v->kind != CONFIG_YAML_SEQ) {
-		type_error(p, v, "a list of ports");
+		cfg_type_error(p, v, "a list of ports");
 		return;
 	}
 	if (v->n > MAX_INBOUND_PORTS)
 		config_error_at(p->errs, v, NULL, "%zu ports, more than the limit of %d", v->n,
 		                MAX_INBOUND_PORTS);
 	for (i = 0; i < v->n; i++) {
-		if (scalar_int(v->items[i], &n) < 0)
-			type_error(p, v->items[i], "a port number");
+		if (cfg_scalar_int(v->items[i], &n) < 0)
+			cfg_type_error(p, v->items[i], "a port number");
 		else if (n < 1 || n > 65535)
 			config_error_at(p->errs, v->items[i], NULL,
 			                "%s is out of range (1 to 65535)", v->items[i]->text);
 	}
 	p->inbound_ports = v;
 	if (v->n > 0)
-		unsupported(p, v, "inbound ports are not supported yet");
+		cfg_unsupported(p, v, "inbound ports are not supported yet");
 }
 
 static const struct field cvm_network_fields[] = {
     {.key = "inbound-ports", .type = F_FUNC, .fn = check_inbound_ports},
 };
 
-static void
-parse_cvm_network(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_cvm_network(struct pctx *p, const ynode *v, void *obj)
 {
 	(void)obj;
 	if (v->kind != CONFIG_YAML_MAP) {
-		type_error(p, v, "a mapping (inbound-ports)");
+		cfg_type_error(p, v, "a mapping (inbound-ports)");
 		return;
 	}
-	walk_map(p, v, cvm_network_fields, ARRAY_LEN(cvm_network_fields), NULL);
-	json_object_set_new(p->rec, "cvm-network", yaml_to_json(v));
+	cfg_walk_map(p, v, cvm_network_fields, ARRAY_LEN(cvm_network_fields), NULL);
+	json_object_set_new(p->rec, "cvm-network", cfg_yaml_to_json(v));
 }
 
 /* ---- shim, deploy, top level ---- */
@@ -2442,7 +1827,7 @@ parse_upstream_container(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config_shim *s = obj;
 
-	if (want_scalar(p, v, "a container name") < 0)
+	if (cfg_want_scalar(p, v, "a container name") < 0)
 		return;
 	free(s->upstream_container);
 	s->upstream_container = xstrdup(v->text);
@@ -2457,13 +1842,13 @@ parse_paths(struct pctx *p, const ynode *v, void *obj)
 	int bad = 0;
 
 	if (v->kind != CONFIG_YAML_SEQ) {
-		type_error(p, v, "a list of paths");
+		cfg_type_error(p, v, "a list of paths");
 		return;
 	}
 	for (i = 0; i < v->n; i++)
-		bad |= path_check(p, v->items[i]) < 0;
+		bad |= cfg_path_check(p, v->items[i]) < 0;
 	if (!bad)
-		read_strv(p, v, "a list of paths", &s->paths);
+		cfg_read_strv(p, v, "a list of paths", &s->paths);
 }
 
 static void
@@ -2472,8 +1857,8 @@ parse_shim_domains(struct pctx *p, const ynode *v, void *obj)
 	char **d = NULL;
 
 	(void)obj;
-	if (read_strv(p, v, "a list of domain names", &d) == 0)
-		json_object_set_new(p->rec, "domains", jstrv(d));
+	if (cfg_read_strv(p, v, "a list of domain names", &d) == 0)
+		json_object_set_new(p->rec, "domains", cfg_jstrv(d));
 	strv_free(d);
 }
 
@@ -2528,29 +1913,29 @@ shim_rules(struct pctx *p, const ynode *v, json_t *rec)
 		                json_string_value(ch));
 }
 
-static void
-parse_shim(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_shim(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config *c = obj;
 	json_t *rec = json_object(), *saved = p->rec;
 
 	p->seen_shim = 1;
 	if (v->kind != CONFIG_YAML_MAP) {
-		type_error(p, v, "a mapping (upstream-port, paths, ...)");
+		cfg_type_error(p, v, "a mapping (upstream-port, paths, ...)");
 		json_decref(rec);
 		return;
 	}
 	p->rec = rec;
 	/* The reference decodes the shim loosely: unknown keys are ignored. */
 	p->warn_unknown = 1;
-	walk_map(p, v, shim_fields, ARRAY_LEN(shim_fields), &c->shim);
+	cfg_walk_map(p, v, shim_fields, ARRAY_LEN(shim_fields), &c->shim);
 	p->warn_unknown = 0;
 	p->rec = saved;
 	shim_rules(p, v, rec);
 	if (json_object_size(rec) > 0)
 		c->shim.extra_json = json_dumps(rec, CANONICAL_FLAGS);
 	json_decref(rec);
-	if (c->shim.upstream_port == 0 && missing(v, "upstream-port"))
+	if (c->shim.upstream_port == 0 && cfg_missing(v, "upstream-port"))
 		config_error_at(p->errs, v, "upstream-port", "required key is missing");
 }
 
@@ -2566,7 +1951,7 @@ parse_strategy(struct pctx *p, const ynode *v, void *obj)
 	else if (v->kind == CONFIG_YAML_SCALAR && strcmp(v->text, "recreate") == 0)
 		d->strategy = CONFIG_STRATEGY_RECREATE;
 	else
-		type_error(p, v, "auto, blue-green or recreate");
+		cfg_type_error(p, v, "auto, blue-green or recreate");
 }
 
 static void
@@ -2574,7 +1959,7 @@ parse_health_path(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config_deploy *d = obj;
 
-	if (path_check(p, v) < 0)
+	if (cfg_path_check(p, v) < 0)
 		return;
 	if (strchr(v->text, '*') != NULL) {
 		config_error_at(p->errs, v, NULL, "the health path must be one path, without *");
@@ -2598,16 +1983,16 @@ static const struct field deploy_fields[] = {
 };
 #undef DP
 
-static void
-parse_deploy(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_deploy(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config *c = obj;
 
 	if (v->kind != CONFIG_YAML_MAP) {
-		type_error(p, v, "a mapping (strategy, health-timeout, ...)");
+		cfg_type_error(p, v, "a mapping (strategy, health-timeout, ...)");
 		return;
 	}
-	walk_map(p, v, deploy_fields, ARRAY_LEN(deploy_fields), &c->deploy);
+	cfg_walk_map(p, v, deploy_fields, ARRAY_LEN(deploy_fields), &c->deploy);
 }
 
 /* One semver number: no leading zero. */
@@ -2628,8 +2013,8 @@ semver_number(const char *s, long *out)
  * 0.15.0 (a prerelease of it counts as below) the value is pinned,
  * X.Y.Z@sha256:<64 lower-case hex>, without build metadata. Below it, what
  * follows @sha256: is not looked at. */
-static void
-parse_cvm_version(struct pctx *p, const ynode *v, void *obj)
+void
+cfg_parse_cvm_version(struct pctx *p, const ynode *v, void *obj)
 {
 	struct config *c = obj;
 	const char *t, *pin, *q;
@@ -2638,7 +2023,7 @@ parse_cvm_version(struct pctx *p, const ynode *v, void *obj)
 	int parts, pre = 0, build = 0, bad;
 	size_t i;
 
-	if (want_scalar(p, v, "a version such as 0.15.0@sha256:<64 hex>") < 0)
+	if (cfg_want_scalar(p, v, "a version such as 0.15.0@sha256:<64 hex>") < 0)
 		return;
 	t = v->text;
 	if (*t != '\0') {
@@ -2697,20 +2082,20 @@ parse_cvm_version(struct pctx *p, const ynode *v, void *obj)
 
 #define TOP(f) offsetof(struct config, f)
 static const struct field top_fields[] = {
-    {.key = "cvm-version", .type = F_FUNC, .fn = parse_cvm_version},
+    {.key = "cvm-version", .type = F_FUNC, .fn = cfg_parse_cvm_version},
     {.key = "keyserver-url", .type = F_STR, .off = TOP(keyserver_url)},
-    {.key = "attested-keys", .type = F_FUNC, .fn = parse_attested_keys},
+    {.key = "attested-keys", .type = F_FUNC, .fn = cfg_parse_attested_keys},
     {.key = "shim-version", .type = F_STR, .off = TOP(shim_version)},
     {.key = "cpus", .type = F_INT, .off = TOP(cpus), .min = 1, .max = 1024},
     {.key = "memory", .type = F_INT64, .off = TOP(memory_mib), .min = 1, .max = 64 * 1024 * 1024},
     {.key = "gpus", .type = F_INT, .off = TOP(gpus), .min = 0, .max = 8},
-    {.key = "containers", .type = F_FUNC, .fn = parse_containers},
-    {.key = "shim", .type = F_FUNC, .fn = parse_shim},
-    {.key = "deploy", .type = F_FUNC, .fn = parse_deploy},
-    {.key = "models", .type = F_FUNC, .fn = parse_models},
-    {.key = "volumes", .type = F_FUNC, .fn = parse_volumes},
-    {.key = "networks", .type = F_FUNC, .fn = parse_networks},
-    {.key = "cvm-network", .type = F_FUNC, .fn = parse_cvm_network},
+    {.key = "containers", .type = F_FUNC, .fn = cfg_parse_containers},
+    {.key = "shim", .type = F_FUNC, .fn = cfg_parse_shim},
+    {.key = "deploy", .type = F_FUNC, .fn = cfg_parse_deploy},
+    {.key = "models", .type = F_FUNC, .fn = cfg_parse_models},
+    {.key = "volumes", .type = F_FUNC, .fn = cfg_parse_volumes},
+    {.key = "networks", .type = F_FUNC, .fn = cfg_parse_networks},
+    {.key = "cvm-network", .type = F_FUNC, .fn = cfg_parse_cvm_network},
     {.key = "security", .type = F_REC},
 };
 #undef TOP
@@ -2773,7 +2158,7 @@ yaml_true(const ynode *m, const char *key)
 	const ynode *v = m != NULL ? config_yaml_get(m, key) : NULL;
 	int b = 0;
 
-	return v != NULL && scalar_bool(v, 1, &b) == 0 && b;
+	return v != NULL && cfg_scalar_bool(v, 1, &b) == 0 && b;
 }
 
 /* Whether path equals, contains or lies under /run/tinfoil/keys, or is /. */
@@ -3073,7 +2458,7 @@ check_sections(struct pctx *p, const ynode *root)
 			for (j = 0; c->containers[k].ports != NULL && ports != NULL && j < ports->n;
 			     j++) {
 				const ynode *it = ports->items[j];
-				int host = port_host(it->text);
+				int host = cfg_port_host(it->text);
 				char key[16];
 
 				if (host < 0)
@@ -3119,8 +2504,8 @@ check_sections(struct pctx *p, const ynode *root)
 }
 
 /* Checks between sections, once each is read. */
-static void
-check_whole(struct pctx *p, const ynode *root)
+void
+cfg_check_whole(struct pctx *p, const ynode *root)
 {
 	struct config *c = p->c;
 	struct named *names;
@@ -3139,7 +2524,7 @@ check_whole(struct pctx *p, const ynode *root)
 		names[n].name = c->containers[i].name;
 		names[n++].node = p->names[i];
 	}
-	check_unique(p, names, n, "container name");
+	cfg_check_unique(p, names, n, "container name");
 	free(names);
 	check_sections(p, root);
 
@@ -3174,14 +2559,14 @@ check_whole(struct pctx *p, const ynode *root)
 
 /* ---- canonical form ---- */
 
-static json_t *
-jstrv(char *const *v)
+json_t *
+cfg_jstrv(char *const *v)
 {
 	json_t *a = json_array();
 	size_t i;
 
 	for (i = 0; v != NULL && v[i] != NULL; i++)
-		json_array_append_new(a, jstr(v[i]));
+		json_array_append_new(a, cfg_jstr(v[i]));
 	return a;
 }
 
@@ -3189,14 +2574,14 @@ static void
 jset_str(json_t *o, const char *k, const char *v)
 {
 	if (v != NULL)
-		json_object_set_new(o, k, jstr(v));
+		json_object_set_new(o, k, cfg_jstr(v));
 }
 
 static void
 jset_strv(json_t *o, const char *k, char *const *v)
 {
 	if (v != NULL)
-		json_object_set_new(o, k, jstrv(v));
+		json_object_set_new(o, k, cfg_jstrv(v));
 }
 
 static void
@@ -3237,8 +2622,9 @@ container_json(const struct config_container *ct)
 		a = json_array();
 		for (i = 0; i < ct->n_env; i++)
 			json_array_append_new(
-			    a, json_pack("{s:o,s:o}", "key", jstr(ct->env[i].key), "value",
-			                 ct->env[i].value ? jstr(ct->env[i].value) : json_null()));
+			    a,
+			    json_pack("{s:o,s:o}", "key", cfg_jstr(ct->env[i].key), "value",
+			              ct->env[i].value ? cfg_jstr(ct->env[i].value) : json_null()));
 		json_object_set_new(o, "env", a);
 	}
 	jset_strv(o, "secrets", ct->secrets);
@@ -3246,9 +2632,9 @@ container_json(const struct config_container *ct)
 		static const char *const kinds[] = {"", "CMD", "CMD-SHELL", "NONE"};
 
 		t = json_array();
-		json_array_append_new(t, jstr(kinds[hc->kind]));
+		json_array_append_new(t, cfg_jstr(kinds[hc->kind]));
 		for (i = 0; hc->test != NULL && hc->test[i] != NULL; i++)
-			json_array_append_new(t, jstr(hc->test[i]));
+			json_array_append_new(t, cfg_jstr(hc->test[i]));
 		a = json_object();
 		json_object_set_new(a, "test", t);
 		if (hc->kind != CONFIG_HEALTHCHECK_DISABLED) {
@@ -3262,7 +2648,7 @@ container_json(const struct config_container *ct)
 		json_object_set_new(o, "healthcheck", a);
 	}
 	if (ct->gpus_all)
-		json_object_set_new(o, "gpus", jstr("all"));
+		json_object_set_new(o, "gpus", cfg_jstr("all"));
 	else
 		jset_int(o, "gpus", ct->gpus);
 	jset_str(o, "runtime", ct->runtime);
@@ -3274,10 +2660,11 @@ container_json(const struct config_container *ct)
 	if (ct->n_tmpfs > 0) {
 		a = json_array();
 		for (i = 0; i < ct->n_tmpfs; i++)
-			json_array_append_new(
-			    a, json_pack("{s:o,s:o}", "path", jstr(ct->tmpfs[i].path), "options",
-			                 ct->tmpfs[i].options ? jstr(ct->tmpfs[i].options)
-			                                      : json_null()));
+			json_array_append_new(a, json_pack("{s:o,s:o}", "path",
+			                                   cfg_jstr(ct->tmpfs[i].path), "options",
+			                                   ct->tmpfs[i].options
+			                                       ? cfg_jstr(ct->tmpfs[i].options)
+			                                       : json_null()));
 		json_object_set_new(o, "tmpfs", a);
 	}
 	json_object_set_new(o, "read_only", json_boolean(ct->read_only));
@@ -3310,7 +2697,7 @@ container_json(const struct config_container *ct)
 
 		for (i = 0; ct->gpu_ids[i] != NULL; i++)
 			buf_printf(&b, "%s%s", i ? "," : "", ct->gpu_ids[i]);
-		json_object_set_new(o, "gpus", jstr(b.data));
+		json_object_set_new(o, "gpus", cfg_jstr(b.data));
 		buf_free(&b);
 	}
 	if (ct->registry_username != NULL || ct->registry_password_secret != NULL) {
@@ -3322,8 +2709,8 @@ container_json(const struct config_container *ct)
 	return o;
 }
 
-static json_t *
-config_json(const struct config *c)
+json_t *
+cfg_json(const struct config *c)
 {
 	static const char *const strategies[] = {"auto", "blue-green", "recreate"};
 	json_t *o = json_object(), *a, *s, *d;
@@ -3352,13 +2739,13 @@ config_json(const struct config *c)
 	json_object_set_new(o, "shim", s);
 
 	d = json_object();
-	json_object_set_new(d, "strategy", jstr(strategies[c->deploy.strategy]));
+	json_object_set_new(d, "strategy", cfg_jstr(strategies[c->deploy.strategy]));
 	json_object_set_new(d, "health-timeout", json_integer(c->deploy.health_timeout_ms));
 	json_object_set_new(d, "min-healthy-time", json_integer(c->deploy.min_healthy_time_ms));
 	json_object_set_new(d, "drain-timeout", json_integer(c->deploy.drain_timeout_ms));
 	json_object_set_new(d, "hold-timeout", json_integer(c->deploy.hold_timeout_ms));
 	json_object_set_new(d, "health-path",
-	                    c->deploy.health_path ? jstr(c->deploy.health_path) : json_null());
+	                    c->deploy.health_path ? cfg_jstr(c->deploy.health_path) : json_null());
 	jset_str(d, "isolation", c->deploy.isolation);
 	json_object_set_new(o, "deploy", d);
 
@@ -3486,13 +2873,13 @@ config_parse(const char *name, const char *text, size_t len, struct config **out
 	p.c = c;
 	rec = json_object();
 	p.rec = rec;
-	walk_map(&p, root, top_fields, ARRAY_LEN(top_fields), c);
-	check_whole(&p, root);
+	cfg_walk_map(&p, root, top_fields, ARRAY_LEN(top_fields), c);
+	cfg_check_whole(&p, root);
 	if (errs->n > 0)
 		goto out;
 	if (json_object_size(rec) > 0)
 		c->extra_json = json_dumps(rec, CANONICAL_FLAGS);
-	canon = config_json(c);
+	canon = cfg_json(c);
 	c->canonical = json_dumps(canon, CANONICAL_FLAGS);
 	json_decref(canon);
 	if (c->canonical == NULL)
@@ -3550,7 +2937,7 @@ config_free(struct config *c)
 	free(c->cvm_version);
 	free(c->shim_version);
 	for (i = 0; i < c->n_containers; i++)
-		container_free(&c->containers[i]);
+		cfg_container_free(&c->containers[i]);
 	free(c->containers);
 	free(c->shim.upstream_container);
 	strv_free(c->shim.paths);
@@ -3660,7 +3047,7 @@ config_unsupported(const struct config *c, struct config_errors *errs)
 char *
 config_to_json(const struct config *c)
 {
-	json_t *j = config_json(c);
+	json_t *j = cfg_json(c);
 	char *s = json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 
 	json_decref(j);
