@@ -4,6 +4,8 @@
  * The files:
  *   config.c                the API: parse (the top-level table), load, free, errors, queries
  *   config-walk.c           scalar values, the field walker, unknown-key hints, duplicates
+ *   config-container.c      a container: its table, name, image, command, env, secrets, ...
+ *   config-container-run.c  how a container runs: healthcheck, gpus, ports, tmpfs, stop, caps
  *   config-yaml.c           the YAML tree with positions; the error list
  *   config-policy.c         what a container may not ask for
  * Internal functions are cfg_*, each documented here; everything else in a
@@ -127,14 +129,14 @@ void cfg_check_unique(struct pctx *p, struct named *v, size_t n, const char *wha
 /* qsort() comparison of two char *. */
 int cfg_str_cmp(const void *a, const void *b);
 
-/* ---- containers (config.c) ---- */
+/* ---- containers (config-container.c) ---- */
 
 /* `containers`, obj the config: each entry read, checked against the policy. */
 void cfg_parse_containers(struct pctx *p, const ynode *v, void *obj);
 /* Frees what ct owns, not ct. */
 void cfg_container_free(struct config_container *ct);
 
-/* ---- how a container runs (config.c) ---- */
+/* ---- how a container runs (config-container-run.c) ---- */
 
 /* F_FUNC handlers of container keys, obj the container: healthcheck; gpus
  * (all, a count or ids "0,1"); ports; cpus; tmpfs; restart; stop_signal;
