@@ -6,6 +6,8 @@
  *   config-walk.c           scalar values, the field walker, unknown-key hints, duplicates
  *   config-container.c      a container: its table, name, image, command, env, secrets, ...
  *   config-container-run.c  how a container runs: healthcheck, gpus, ports, tmpfs, stop, caps
+ *   config-sections.c       volumes, models, attested-keys, networks, cvm-network
+ *   config-check.c          the checks between sections, once each is read
  *   config-yaml.c           the YAML tree with positions; the error list
  *   config-policy.c         what a container may not ask for
  * Internal functions are cfg_*, each documented here; everything else in a
@@ -154,7 +156,7 @@ void cfg_parse_cap_drop(struct pctx *p, const ynode *v, void *obj);
 /* The host port of "[ip:]host:container[/proto]", or -1 (no host port, a range). */
 int cfg_port_host(const char *spec);
 
-/* ---- the newer top-level sections (config.c) ---- */
+/* ---- the newer top-level sections (config-sections.c) ---- */
 
 /* F_FUNC handlers of the top-level sections: each checked, recorded in p->rec
  * and kept in p for cfg_check_whole(). */
@@ -164,7 +166,7 @@ void cfg_parse_attested_keys(struct pctx *p, const ynode *v, void *obj);
 void cfg_parse_networks(struct pctx *p, const ynode *v, void *obj);
 void cfg_parse_cvm_network(struct pctx *p, const ynode *v, void *obj);
 
-/* ---- checks between sections (config.c) ---- */
+/* ---- checks between sections (config-check.c) ---- */
 
 /* The checks between sections, once each is read; sets the shim's upstream
  * container and the health path when they default. */
