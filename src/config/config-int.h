@@ -8,6 +8,8 @@
  *   config-container-run.c  how a container runs: healthcheck, gpus, ports, tmpfs, stop, caps
  *   config-sections.c       volumes, models, attested-keys, networks, cvm-network
  *   config-check.c          the checks between sections, once each is read
+ *   config-shim.c           shim, deploy, cvm-version
+ *   config-json.c           the canonical form (JSON)
  *   config-yaml.c           the YAML tree with positions; the error list
  *   config-policy.c         what a container may not ask for
  * Internal functions are cfg_*, each documented here; everything else in a
@@ -172,14 +174,14 @@ void cfg_parse_cvm_network(struct pctx *p, const ynode *v, void *obj);
  * container and the health path when they default. */
 void cfg_check_whole(struct pctx *p, const ynode *root);
 
-/* ---- shim, deploy, cvm-version (config.c) ---- */
+/* ---- shim, deploy, cvm-version (config-shim.c) ---- */
 
 /* F_FUNC handlers of `shim`, `deploy` and `cvm-version`, obj the config. */
 void cfg_parse_shim(struct pctx *p, const ynode *v, void *obj);
 void cfg_parse_deploy(struct pctx *p, const ynode *v, void *obj);
 void cfg_parse_cvm_version(struct pctx *p, const ynode *v, void *obj);
 
-/* ---- canonical form (config.c) ---- */
+/* ---- canonical form (config-json.c) ---- */
 
 /* s (UTF-8, checked when read) as a new JSON string. */
 json_t *cfg_jstr(const char *s);
