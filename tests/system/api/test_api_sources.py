@@ -218,7 +218,8 @@ def test_slow_source_deploys_after_the_answer_and_after_a_restart(api_state_dir)
         r, _ = timed_post(api, {"name": "bad2", "repo": slow.url("app"), "tag": "bad"})
         assert r[0] == 202, r
         c = wait_for(api, "bad", lambda c: c["status"] == "failed")
-        assert "tinfoil-config.yml@bad:2:1: invalid YAML" in c["status_detail"], c
+        assert ("tinfoil-config.yml@bad:1:13: invalid YAML: unclosed flow sequence"
+                in c["status_detail"]), c
         r, _ = timed_post(api, {"name": "late", "repo": slow.url("app"), "tag": "v1"})
         assert r[0] == 202 and r[1]["deployment"] is None, r
         d.proc.kill()
