@@ -19,6 +19,7 @@
 #include "api/api-routes.h"
 #include "api/api-server.h"
 #include "api/api-pending.h"
+#include "api/api-render.h"
 #include "api/api-source.h"
 #include "api/sse.h"
 #include "common/buf.h"
@@ -446,6 +447,7 @@ berthd_stop(struct berthd *d)
 		event_base_free(d->base);
 	for (int i = 0; i < BERTHD_LIST_CACHE; i++)
 		free(d->list_cache[i].body);
+	api_render_cache_free(d->render_cache);
 	settings_free(&d->settings);
 	free(d->fetch_program);
 	memset(d, 0, sizeof *d);
