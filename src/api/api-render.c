@@ -20,7 +20,7 @@ struct render_entry {
 	char *org_name; /* owned: the name the URLs were rendered with */
 	char *json;     /* owned compact JSON object */
 	size_t len;
-	uint64_t pass;            /* the last api_render_list() that used it */
+	uint64_t pass;             /* the last api_render_list() that used it */
 	struct render_entry *next; /* owned: the rest of the bucket */
 };
 

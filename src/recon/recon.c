@@ -939,6 +939,9 @@ recon_new(struct berthd *d, struct recon **out, struct err *err)
 	rs.isolation = d->settings.isolation;
 	/* The API asks which levels work from the loop: find out now. */
 	rs.probe_isolation = 1;
+	/* Nothing of ours outlives us but the enclaves and the router: log
+	 * copiers end with berthd, and are started again as it adopts. */
+	rs.copiers_end_with_us = 1;
 	if (runtime_open(&rs, &r->rt, err) < 0) {
 		err_wrap(err, "runtime");
 		goto out;
