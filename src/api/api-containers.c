@@ -32,9 +32,10 @@ containers_list_cached(struct berthd *d, const char *org_id)
 	return NULL;
 }
 
-static void
-containers_list_remember(struct berthd *d, const char *org_id, uint64_t generation,
-                         const char *body, size_t len)
+/* Keeps body (taken) as the org's list at generation; returns the entry. */
+static struct berthd_list_cache *
+containers_list_remember(struct berthd *d, const char *org_id, uint64_t generation, char *body,
+                         size_t len)
 {
 	struct berthd_list_cache *e = NULL;
 
@@ -46,8 +47,9 @@ containers_list_remember(struct berthd *d, const char *org_id, uint64_t generati
 	free(e->body);
 	snprintf(e->org_id, sizeof e->org_id, "%s", org_id);
 	e->generation = generation;
-	e->body = xstrndup(body, len);
+	e->body = body;
 	e->len = len;
+	return e;
 }
 
 static void
@@ -59,7 +61,7 @@ containers_list(struct api_req *r)
 	uint64_t generation = store_generation(d->store);
 	struct err err = ERR_INIT;
 	struct buf body = BUF_INIT;
-	size_t n = 0;
+	size_t n = 0, len;
 	int rc;
 
 	/* Nothing was written since the last answer: it still holds. */
@@ -75,9 +77,9 @@ containers_list(struct api_req *r)
 	store_container_list_free(cs, n);
 	buf_putc(&body, '\n');
 	/* Reading does not write: the generation is still the one read at. */
-	containers_list_remember(d, r->who.org_id, generation, body.data, body.len);
-	api_reply_text(r, 200, "application/json", body.data, body.len);
-	buf_free(&body);
+	len = body.len;
+	hit = containers_list_remember(d, r->who.org_id, generation, buf_take(&body), len);
+	api_reply_text(r, 200, "application/json", hit->body, hit->len);
 	return;
 fail:
 	store_container_list_free(cs, n);
