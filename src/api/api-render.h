@@ -3,8 +3,8 @@
  * renders only the containers that changed.
  *
  * The store moves a container's version with every write to anything
- * api_json_container() reads of it (its row, updates, settings, deployments:
- * triggers in store-sqlite.c), so an entry whose version matches the row just
+ * api_json_container() reads of it (its row, updates, settings, deployments,
+ * and its enclaves, which it may come to show: triggers in store-sqlite.c), so an entry whose version matches the row just
  * read is what rendering it again would give. Loop thread only.
  */
 #ifndef BERTH_API_RENDER_H

@@ -166,7 +166,8 @@ static const char *const migrations[] = {
     "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
     "CREATE INDEX event_container ON event(container_id, id);",
     /* 5: a container's version moves with every write to what the API
-     * renders of it: its row, its updates, its settings, its deployments.
+     * renders of it, or may: its row, updates, settings, deployments and
+     * enclaves.
      * Triggers, so no write path can forget it: the API caches each
      * container's JSON by (id, version). The guard stops the row's own
      * trigger from firing on its own UPDATE (recursive triggers are off, but
@@ -192,6 +193,13 @@ static const char *const migrations[] = {
     "CREATE TRIGGER container_version_deployment_insert AFTER INSERT ON deployment"
     "  BEGIN UPDATE container SET version = version + 1 WHERE id = NEW.container_id; END;"
     "CREATE TRIGGER container_version_deployment_delete AFTER DELETE ON deployment"
+    "  BEGIN UPDATE container SET version = version + 1 WHERE id = OLD.container_id; END;"
+    "CREATE TRIGGER container_version_enclave_insert AFTER INSERT ON enclave"
+    "  BEGIN UPDATE container SET version = version + 1 WHERE id = NEW.container_id; END;"
+    "CREATE TRIGGER container_version_enclave_update AFTER UPDATE ON enclave"
+    "  BEGIN UPDATE container SET version = version + 1"
+    "    WHERE id IN (OLD.container_id, NEW.container_id); END;"
+    "CREATE TRIGGER container_version_enclave_delete AFTER DELETE ON enclave"
     "  BEGIN UPDATE container SET version = version + 1 WHERE id = OLD.container_id; END;",
 };
 

@@ -485,6 +485,9 @@ test_deployment_isolation(void **state)
 	                                   "DROP TRIGGER container_version_setting_delete;"
 	                                   "DROP TRIGGER container_version_deployment_insert;"
 	                                   "DROP TRIGGER container_version_deployment_delete;"
+	                                   "DROP TRIGGER container_version_enclave_insert;"
+	                                   "DROP TRIGGER container_version_enclave_update;"
+	                                   "DROP TRIGGER container_version_enclave_delete;"
 	                                   "ALTER TABLE container DROP COLUMN version;"
 	                                   "ALTER TABLE deployment DROP COLUMN isolation;"
 	                                   "ALTER TABLE container DROP COLUMN pending;"
@@ -908,6 +911,24 @@ test_container_version(void **state)
 	MOVED("a changed setting");
 	assert_int_equal(store_setting_delete(f->st, c.id, "A", &err), 0);
 	MOVED("a deleted setting");
+	{
+		char sql[256];
+
+		snprintf(sql, sizeof sql,
+		         "INSERT INTO enclave (id, container_id, deployment_id, name, state,"
+		         " created_at, updated_at) VALUES ('ev1', '%s', '%s', 'e-ev1', 'creating', "
+		         "1, 1)",
+		         c.id, d1.id);
+		assert_int_equal(sql_exec(f->path, sql), SQLITE_OK);
+		MOVED("a new enclave");
+		assert_int_equal(sql_exec(f->path, "UPDATE enclave SET state = 'booting'"
+		                                   " WHERE id = 'ev1'"),
+		                 SQLITE_OK);
+		MOVED("an enclave's state");
+		assert_int_equal(sql_exec(f->path, "DELETE FROM enclave WHERE id = 'ev1'"),
+		                 SQLITE_OK);
+		MOVED("a deleted enclave");
+	}
 	/* A write through another connection moves it too (triggers, not C). */
 	assert_int_equal(sql_exec(f->path, "UPDATE container SET status_detail = 'x'"
 	                                   " WHERE name = 'web'"),
