@@ -5,13 +5,14 @@ traffic, and GET /containers with 1,000 containers in the store.
 Environment (set by lifecycle.sh): BENCH_API, BENCH_TOKEN, BENCH_ROUTER
 (ADDR:PORT), BENCH_REPO, BENCH_REGISTRY, BENCH_STATE (berthd's state dir),
 BENCH_LOG (berthd's debug log), RUNS, UPDATES,
-LIST_N, LIST_GETS. Python's standard library only."""
+LIST_N, LIST_GETS, WRITE_PERIOD. Python's standard library only."""
 import http.client
 import json
 import os
 import re
 import statistics
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -26,6 +27,7 @@ RUNS = int(os.environ.get("RUNS", "7"))
 UPDATES = int(os.environ.get("UPDATES", "5"))
 LIST_N = int(os.environ.get("LIST_N", "1000"))
 LIST_GETS = int(os.environ.get("LIST_GETS", "1000"))
+WRITE_PERIOD = float(os.environ.get("WRITE_PERIOD", "0.02"))
 HOSTPORT = API.split("/")[2]
 PREFIX = "/" + API.split("/", 3)[3]
 APP_HOST = "{}.default.containers.localhost"
@@ -207,6 +209,36 @@ def bench_update(api):
     return results
 
 
+class Writer:
+    """Writes updates while the list is read: a `retry` of one container
+    after another (each a new update row, the container `deploying`, then its
+    pull fails and it is `failed` again), on its own connection, every
+    WRITE_PERIOD seconds, until stop()."""
+
+    def __init__(self, names):
+        self.names, self.writes, self.done = names, 0, threading.Event()
+        self.t0 = time.monotonic()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        api, i = Api(), 0
+        while not self.done.is_set():
+            st, _ = api.call("POST", f"/containers/{self.names[i % len(self.names)]}/updates",
+                             {"kind": "retry"})
+            if st == 202:
+                self.writes += 1
+            elif st != 409:  # 409: that one's previous retry still runs
+                raise SystemExit(f"POST updates (retry): {st}")
+            i += 1
+            self.done.wait(WRITE_PERIOD)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        return self.writes, time.monotonic() - self.t0
+
+
 def bench_list(api):
     """GET /containers with LIST_N containers in the store, all failed at
     their pull: their image is a manifest the registry does not have (a port
@@ -240,11 +272,20 @@ def bench_list(api):
     # kept-alive connection an answer over a few segments can wait for the
     # client's delayed ACK (~40 ms).
     res = {}
-    for mode in ("keep-alive", "new connection"):
+    for mode in ("keep-alive", "new connection", "keep-alive, under writes",
+                 "keep-alive, each after a write"):
+        writer = Writer(names) if mode.endswith("under writes") else None
         lat = []
-        for _ in range(LIST_GETS):
-            if mode != "keep-alive":
+        for i in range(LIST_GETS):
+            if mode == "new connection":
                 api.conn.close()
+            if mode.endswith("after a write"):
+                # One update written (and answered) before each GET, untimed:
+                # the list is never the cached one, one container changed.
+                st, _ = api.call("POST", f"/containers/{names[i % len(names)]}/updates",
+                                 {"kind": "retry"})
+                if st not in (202, 409):
+                    raise SystemExit(f"POST updates (retry): {st}")
             t = time.perf_counter()
             api.conn.request("GET", PREFIX + "/containers",
                              headers={"Authorization": "Bearer " + TOKEN})
@@ -253,11 +294,18 @@ def bench_list(api):
             lat.append(time.perf_counter() - t)
             if r.status != 200:
                 raise SystemExit(f"GET /containers: {r.status}")
-        n, size = len(json.loads(body)), len(body)
+        items = json.loads(body)
+        n, size = len(items), len(body)
         res[mode] = lat
+        extra = ""
+        if writer is not None:
+            writes, took = writer.stop()
+            if writes == 0:
+                raise SystemExit("no update was written while the list was read")
+            extra = f" ({writes} updates written meanwhile, {writes / took:.0f}/s)"
         say(f"  {LIST_GETS} sequential GET /containers ({mode}) of {n} containers, {size} "
             f"bytes each: p50 {ms(pct(lat, 50))} ms, p99 {ms(pct(lat, 99))} ms, "
-            f"max {ms(max(lat))} ms")
+            f"max {ms(max(lat))} ms{extra}")
     say("  deleting them...")
     api.delete_all(names, 300)
     return res, n, size
@@ -269,6 +317,8 @@ def main():
     update = bench_update(api)
     lists, n, size = bench_list(api)
     lat, fresh = lists["keep-alive"], lists["new connection"]
+    writes = lists["keep-alive, under writes"]
+    after_write = lists["keep-alive, each after a write"]
 
     c_ms = [ms(r[0]) for r in create]
     u_ms = [ms(r[0]) for r in update]
@@ -297,7 +347,9 @@ def main():
               f"requests, {mode}: p50 {ms(pct(v, 50))} ms, p99 {ms(pct(v, 99))} ms, "
               f"max {ms(max(v))} ms")
     print(f"RESULT create_to_running_ms={create_med} update_to_traffic_ms={update_med} "
-          f"list_p99_ms={list_p99} list_p99_newconn_ms={ms(pct(fresh, 99))}")
+          f"list_p99_ms={list_p99} list_p99_newconn_ms={ms(pct(fresh, 99))} "
+          f"list_p99_writes_ms={ms(pct(writes, 99))} "
+          f"list_p99_after_write_ms={ms(pct(after_write, 99))}")
 
 
 main()

@@ -8,14 +8,19 @@
 #   - GET /containers with LIST_N containers in the store (all failed at their
 #     pull, their manifest unknown to the registry): p50 and p99 of LIST_GETS
 #     sequential requests on one keep-alive connection, then LIST_GETS more
-#     with a new connection each.
+#     with a new connection each, then LIST_GETS more on one keep-alive
+#     connection while another writes updates (a `retry` of one of those
+#     containers every WRITE_PERIOD s), then LIST_GETS more, each right after
+#     a retry written and answered on the same connection (untimed).
 # The measuring is bench/lifecycle.py's; this script sets up and takes down.
 #
 # Usage: bench/lifecycle.sh [BUILD_DIR]   (default: build, from `make build`)
-# Environment: RUNS (7), UPDATES (5), LIST_N (1000), LIST_GETS (1000);
+# Environment: RUNS (7), UPDATES (5), LIST_N (1000), LIST_GETS (1000),
+#   WRITE_PERIOD (0.02);
 #   KEEP=1 keeps the work dir (berthd's debug log) for reading.
 # Last line: RESULT create_to_running_ms=… update_to_traffic_ms=… list_p99_ms=…
-#   list_p99_newconn_ms=… (list_p99_ms: keep-alive)
+#   list_p99_newconn_ms=… list_p99_writes_ms=… list_p99_after_write_ms=…
+#   (list_p99_ms: keep-alive)
 # Run as root (enclaves). Everything it starts is stopped by PID at its end.
 set -eu
 

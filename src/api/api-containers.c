@@ -9,6 +9,7 @@
 #include "api/api-deploy.h"
 #include "api/api-json.h"
 #include "api/api-pending.h"
+#include "api/api-render.h"
 #include "api/api-routes.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -33,9 +34,10 @@ containers_list_cached(struct berthd *d, const char *org_id)
 	return NULL;
 }
 
-static void
-containers_list_remember(struct berthd *d, const char *org_id, uint64_t generation,
-                         const char *body, size_t len)
+/* Keeps body (taken) as the org's list at generation; returns the entry. */
+static struct berthd_list_cache *
+containers_list_remember(struct berthd *d, const char *org_id, uint64_t generation, char *body,
+                         size_t len)
 {
 	struct berthd_list_cache *e = NULL;
 
@@ -47,8 +49,9 @@ containers_list_remember(struct berthd *d, const char *org_id, uint64_t generati
 	free(e->body);
 	snprintf(e->org_id, sizeof e->org_id, "%s", org_id);
 	e->generation = generation;
-	e->body = xstrndup(body, len);
+	e->body = body;
 	e->len = len;
+	return e;
 }
 
 static void
@@ -59,9 +62,8 @@ containers_list(struct api_req *r)
 	struct berthd_list_cache *hit = containers_list_cached(d, r->who.org_id);
 	uint64_t generation = store_generation(d->store);
 	struct err err = ERR_INIT;
-	json_t *list, *c;
-	char *text;
-	size_t n = 0;
+	struct buf body = BUF_INIT;
+	size_t n = 0, len;
 	int rc;
 
 	/* Nothing was written since the last answer: it still holds. */
@@ -69,33 +71,21 @@ containers_list(struct api_req *r)
 		api_reply_text(r, 200, "application/json", hit->body, hit->len);
 		return;
 	}
-	list = json_array();
 	if ((rc = store_container_list(d->store, r->who.org_id, &cs, &n, &err)) < 0)
 		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = api_json_container(d, r->who.org_name, &cs[i], &c, &err)) < 0)
-			goto fail;
-		json_array_append_new(list, c);
-	}
+	/* Something was: only the containers it touched are rendered again. */
+	if ((rc = api_render_list(d, r->who.org_id, r->who.org_name, cs, n, &body, &err)) < 0)
+		goto fail;
 	store_container_list_free(cs, n);
-	text = json_dumps(list, JSON_COMPACT);
-	json_decref(list);
-	if (text == NULL) {
-		api_reply_error(r, 500, "internal", "the container list could not be encoded");
-		return;
-	}
-	n = strlen(text);
-	text = xrealloc(text, n + 2);
-	text[n++] = '\n';
-	text[n] = '\0';
+	buf_putc(&body, '\n');
 	/* Reading does not write: the generation is still the one read at. */
-	containers_list_remember(d, r->who.org_id, generation, text, n);
-	api_reply_text(r, 200, "application/json", text, n);
-	free(text);
+	len = body.len;
+	hit = containers_list_remember(d, r->who.org_id, generation, buf_take(&body), len);
+	api_reply_text(r, 200, "application/json", hit->body, hit->len);
 	return;
 fail:
 	store_container_list_free(cs, n);
-	json_decref(list);
+	buf_free(&body);
 	api_reply_store_error(r, rc, &err);
 }
 

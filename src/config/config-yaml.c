@@ -172,6 +172,26 @@ text_pos(const char *text, size_t off)
 	return pos;
 }
 
+/* The byte offset of 1-based pos in text, or len when text has no such place. */
+static size_t
+text_offset(const char *text, size_t len, struct config_pos pos)
+{
+	struct config_pos p = {1, 1};
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (p.line == pos.line && p.column == pos.column)
+			return i;
+		if (text[i] == '\n') {
+			p.line++;
+			p.column = 1;
+		} else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+			p.column++;
+		}
+	}
+	return len;
+}
+
 static struct config_pos
 mark_pos(const struct fy_mark *m, struct config_pos fallback)
 {
@@ -484,6 +504,130 @@ on_event(struct builder *bd, struct fy_event *e)
 	return 0;
 }
 
+/* The offset just past the quoted scalar whose opening quote is at open, or
+ * (size_t)-1 when it never closes. */
+static size_t
+quoted_end(const char *text, size_t len, size_t open)
+{
+	char q = text[open];
+	size_t i;
+
+	for (i = open + 1; i < len; i++) {
+		if (q == '"' && text[i] == '\\') {
+			i++;
+			continue;
+		}
+		if (text[i] != q)
+			continue;
+		if (q == '\'' && i + 1 < len && text[i + 1] == '\'') {
+			i++; /* '' */
+			continue;
+		}
+		return i + 1;
+	}
+	return (size_t)-1;
+}
+
+/* Whether a quote at off opens a quoted scalar inside a flow collection: only
+ * at the start of a token, after an indicator ([ { , : ?) and blanks. */
+static int
+quote_opens_scalar(const char *text, size_t off)
+{
+	while (off > 0 && (text[off - 1] == ' ' || text[off - 1] == '\t' || text[off - 1] == '\n' ||
+	                   text[off - 1] == '\r'))
+		off--;
+	return off == 0 || strchr("[{,:?", text[off - 1]) != NULL;
+}
+
+/* Looks for a construct opened at open (a flow "[" or "{", or a quote) that the
+ * text never closes. Returns 1 with the offset of the innermost one (a quote
+ * left open inside a sequence swallows the rest) in *at, else 0. */
+static int
+find_unclosed(const char *text, size_t len, size_t open, size_t *at)
+{
+	size_t i, stack_n = 0, stack[CONFIG_YAML_MAX_DEPTH + 1];
+
+	if (text[open] == '"' || text[open] == '\'') {
+		*at = open;
+		return quoted_end(text, len, open) == (size_t)-1;
+	}
+	for (i = open; i < len; i++) {
+		char c = text[i];
+
+		if (c == '[' || c == '{') {
+			if (stack_n == CONFIG_YAML_MAX_DEPTH + 1)
+				return 0;
+			stack[stack_n++] = i;
+		} else if (c == ']' || c == '}') {
+			/* A wrong closer is another mistake: libfyaml's message. */
+			if (text[stack[stack_n - 1]] != (c == ']' ? '[' : '{'))
+				return 0;
+			if (--stack_n == 0)
+				return 0;
+		} else if ((c == '"' || c == '\'') && quote_opens_scalar(text, i)) {
+			size_t end = quoted_end(text, len, i);
+
+			if (end == (size_t)-1) {
+				*at = i;
+				return 1;
+			}
+			i = end - 1;
+		} else if (c == '#' && (text[i - 1] == ' ' || text[i - 1] == '\t')) {
+			while (i < len && text[i] != '\n')
+				i++;
+		}
+	}
+	*at = stack[stack_n - 1];
+	return 1;
+}
+
+/* Replaces libfyaml's diagnostics about a construct that is never closed
+ * (which point at where the parser gave up, often the end of the file) with
+ * one error at the place it opened that names the end of the file too. The
+ * candidates are the flow collections still open when parsing stopped and the
+ * quote of an unterminated scalar libfyaml reports at first_error. Returns 1
+ * when it added the error. */
+static int
+unclosed_error(const struct builder *bd, struct config_pos first_error, struct config_errors *errs)
+{
+	const struct config_yaml_node *n;
+	struct config_pos opened, end;
+	size_t off, at = 0, stop = bd->len;
+	int found = 0;
+
+	/* The quote first: it is where libfyaml stopped, inside any open flow.
+	 * libfyaml places that error just after the quote. */
+	off = text_offset(bd->text, bd->len, first_error);
+	if (first_error.line > 0 && off > 0 && off <= bd->len &&
+	    (bd->text[off - 1] == '"' || bd->text[off - 1] == '\''))
+		found = find_unclosed(bd->text, bd->len, off - 1, &at);
+	for (n = bd->cur; !found && n != NULL; n = n->parent) {
+		size_t o;
+
+		if (n->kind != CONFIG_YAML_SEQ && n->kind != CONFIG_YAML_MAP)
+			continue;
+		/* The node's start mark is its bracket for a flow collection. */
+		o = text_offset(bd->text, bd->len, n->pos);
+		if (o < bd->len && (bd->text[o] == '[' || bd->text[o] == '{'))
+			found = find_unclosed(bd->text, bd->len, o, &at);
+	}
+	if (!found)
+		return 0;
+	/* The end of the last line with anything on it. */
+	while (stop > 0 && strchr(" \t\r\n", bd->text[stop - 1]) != NULL)
+		stop--;
+	opened = text_pos(bd->text, at);
+	end = text_pos(bd->text, stop);
+	config_error_add(errs, opened, "",
+	                 "invalid YAML: unclosed %s opened here (the file ends at %d:%d)",
+	                 bd->text[at] == '['   ? "flow sequence \"[\""
+	                 : bd->text[at] == '{' ? "flow mapping \"{\""
+	                 : bd->text[at] == '"' ? "double-quoted string"
+	                                       : "single-quoted string",
+	                 end.line, end.column);
+	return 1;
+}
+
 int
 config_yaml_parse(const char *text, size_t len, struct config_yaml_node **root,
                   struct config_errors *errs)
@@ -497,7 +641,7 @@ config_yaml_parse(const char *text, size_t len, struct config_yaml_node **root,
 	struct fy_event *e;
 	void *it = NULL;
 	size_t bad;
-	int rc = -1, syntax = 0;
+	int rc = -1, syntax = 0, unclosed = 0;
 
 	*root = NULL;
 	bad = text_check(text, len);
@@ -531,9 +675,22 @@ config_yaml_parse(const char *text, size_t len, struct config_yaml_node **root,
 			break;
 		}
 	}
-	if (fy_parser_get_stream_error(fyp) || fy_diag_got_error(diag)) {
+	if (!syntax && (fy_parser_get_stream_error(fyp) || fy_diag_got_error(diag))) {
+		struct config_pos first = {0, 0};
+
+		while ((de = fy_diag_errors_iterate(diag, &it)) != NULL)
+			if (de->type >= FYET_ERROR && first.line == 0 && de->line > 0)
+				first =
+				    (struct config_pos){de->line, de->column > 0 ? de->column : 0};
+		/* Something left open: one error where it opened, not libfyaml's
+		 * where it gave up. */
+		syntax = unclosed_error(&bd, first, errs);
+		unclosed = syntax;
+	}
+	if (!unclosed && (fy_parser_get_stream_error(fyp) || fy_diag_got_error(diag))) {
 		size_t before = errs->n;
 
+		it = NULL;
 		while ((de = fy_diag_errors_iterate(diag, &it)) != NULL) {
 			struct config_pos pos = {de->line > 0 ? de->line : 0,
 			                         de->column > 0 ? de->column : 0};

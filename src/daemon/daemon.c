@@ -16,9 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "api/api-pending.h"
 #include "api/api-routes.h"
 #include "api/api-server.h"
+#include "api/api-pending.h"
+#include "api/api-render.h"
 #include "api/api-source.h"
 #include "api/sse.h"
 #include "common/buf.h"
@@ -248,6 +249,9 @@ berthd_open_runtime(struct berthd *d, struct err *err)
 	rs.isolation = d->settings.isolation;
 	/* The API asks which levels work from the loop: find out now. */
 	rs.probe_isolation = 1;
+	/* Nothing of ours outlives us but the enclaves and the router: log
+	 * copiers end with berthd, and are started again as it adopts. */
+	rs.copiers_end_with_us = 1;
 	rc = runtime_open(&rs, &d->rt, err);
 	free(run);
 	free(oci_root);
@@ -432,6 +436,7 @@ berthd_stop(struct berthd *d)
 		event_base_free(d->base);
 	for (int i = 0; i < BERTHD_LIST_CACHE; i++)
 		free(d->list_cache[i].body);
+	api_render_cache_free(d->render_cache);
 	settings_free(&d->settings);
 	free(d->fetch_program);
 	memset(d, 0, sizeof *d);

@@ -23,6 +23,7 @@ struct api_sources;
 struct api_pendings;
 struct store_container;
 struct api_server;
+struct api_render_cache;
 struct store;
 struct sse_hub;
 struct secret_key;
@@ -68,6 +69,7 @@ struct berthd {
 	struct berthd_metrics metrics;
 	struct berthd_list_cache list_cache[BERTHD_LIST_CACHE]; /* by org, round robin */
 	unsigned list_cache_next;
+	struct api_render_cache *render_cache; /* owned or NULL: each container's list JSON */
 	char default_org_id[33];           /* the org made at first start; its tokens are admin */
 	struct event *sigterm;             /* owned */
 	struct event *sigint;              /* owned */

@@ -259,9 +259,11 @@ out:
 /* The log copier of a container of spec, told every secret value bound to
  * the enclave, so that none reaches the log file. */
 static int
-start_log_copier(const struct enclave_spec *spec, const char *path, int64_t max, int *wfd,
-                 struct err *err)
+start_log_copier(const struct runtime *rt, const struct enclave_spec *spec, const char *bdir,
+                 const char *path, int *wfd, struct err *err)
 {
+	struct logcopy_opts o = {
+	    .dir = bdir, .path = path, .max_bytes = rt->log_max_bytes, .lifeline = rt->lifeline[0]};
 	struct logcopy_value *v = xcalloc(spec->n_secrets + 1, sizeof *v);
 	int rc;
 
@@ -275,7 +277,7 @@ start_log_copier(const struct enclave_spec *spec, const char *path, int64_t max,
 		v[i] = (struct logcopy_value){val, len,
 		                              xasprintf("[secret %s]", spec->secrets[i].key)};
 	}
-	rc = logcopy_start(path, max, v, spec->n_secrets, wfd, err);
+	rc = logcopy_start(&o, v, spec->n_secrets, wfd, err);
 	for (size_t i = 0; i < spec->n_secrets; i++)
 		free((char *)v[i].replacement);
 	free(v);
@@ -370,7 +372,7 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 	    write_json(cfg, spec_json, err) < 0 ||
 	    (userns && owned_upper(upper, rt->userns_base, err) < 0) ||
 	    linux_overlay_mount(cs->rootfs, upper, work, rootfs, err) < 0 ||
-	    start_log_copier(spec, ec->log_path, rt->log_max_bytes, &wfd, err) < 0)
+	    start_log_copier(rt, spec, bdir, ec->log_path, &wfd, err) < 0)
 		goto out;
 	/* The container's own stdout, which it may reopen (/proc/1/fd/1). */
 	if (userns && fchown(wfd, rt->userns_base, rt->userns_base) < 0) {
@@ -964,6 +966,34 @@ ensure_firewall(const struct runtime *rt, const struct enclave *e, struct err *e
 	return rc;
 }
 
+/* Log copiers end with the berthd that started them (copiers_end_with_us):
+ * the running containers of an adopted enclave get theirs again, on the FIFO
+ * that kept their output meanwhile. One that runs already is left alone, so
+ * this repeats safely (the monitor adopts every second). Failures are logged:
+ * the enclave still serves. */
+static void
+resume_log_copiers(struct runtime *rt, const struct enclave *e)
+{
+	for (size_t i = 0; i < e->n_containers; i++) {
+		const struct enclave_container *ec = &e->containers[i];
+		char *bdir;
+		struct logcopy_opts o = {.path = ec->log_path,
+		                         .max_bytes = rt->log_max_bytes,
+		                         .lifeline = rt->lifeline[0]};
+		struct err err = ERR_INIT;
+
+		if (ec->status != OCI_RUNNING && ec->status != OCI_CREATED &&
+		    ec->status != OCI_PAUSED)
+			continue;
+		bdir = xasprintf("%s/%s/%s", rt->bundles_dir, e->name, ec->name);
+		o.dir = bdir;
+		if (logcopy_resume(&o, &err) < 0 && err.code != ENOENT)
+			log_warn("enclave %s: container %s: its log copier: %s", e->name, ec->name,
+			         err.msg);
+		free(bdir);
+	}
+}
+
 int
 enclave_adopt(struct runtime *rt, const char *name, struct enclave **out, struct err *err)
 {
@@ -977,6 +1007,8 @@ enclave_adopt(struct runtime *rt, const char *name, struct enclave **out, struct
 	rc = enclave_state(rt, *out, err);
 	if (rc == 0 && (*out)->netns_present)
 		rc = ensure_firewall(rt, *out, err);
+	if (rc == 0)
+		resume_log_copiers(rt, *out);
 	if (rc < 0) {
 		enclave_free(take_ptr(out));
 		return err_wrap(err, "adopt");

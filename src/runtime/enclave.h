@@ -10,11 +10,13 @@
  * with enclave_adopt() or removes them with enclave_destroy(), which repeats
  * safely after any partial failure.
  *
- * Logs: each container's stdout and stderr go to a pipe read by a small
- * copier process (forked per container, detached, so it outlives berthd
- * restarts) that appends to <bundle>/log and rotates it to log.1 past the
+ * Logs: each container's stdout and stderr go to a FIFO in its bundle read by
+ * a small copier process (forked per container, detached) that appends to
+ * <state>/enclaves/<enclave>/<container>/log and rotates it to log.1 past the
  * runtime's log_max_bytes: at most 2 × log_max_bytes per container. The
- * copier exits when the container's last writer closes the pipe.
+ * copier exits when the container has exited, and (copiers_end_with_us) when
+ * berthd is gone; the FIFO holds the output meanwhile, and enclave_adopt()
+ * starts a copier again (logcopy.h).
  *
  * The boundary (docs/security.md): each container runs in the process sandbox
  * of bundle.h; the enclave has a parent cgroup with its limits

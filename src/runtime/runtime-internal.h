@@ -21,6 +21,10 @@ struct runtime {
 	char *subnet;         /* owned */
 	char *ipam_dir;       /* owned */
 	int64_t log_max_bytes;
+	/* With copiers_end_with_us: a pipe whose write end only this process
+	 * holds (O_CLOEXEC; forked helpers close it), read end given to log
+	 * copiers, which see its hang-up when we are gone. -1 otherwise. */
+	int lifeline[2];
 	struct oci oci;       /* owned: runc or crun, isolation "runc" */
 	char *isolation;      /* owned: the default level, "runc" or "gvisor" */
 	unsigned userns_base; /* host id of root in runc enclaves */

@@ -2,6 +2,7 @@
 #include "runtime/runtime.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,11 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	rt->bridge = xstrdup(s->bridge ? s->bridge : "berth0");
 	rt->subnet = xstrdup(s->subnet ? s->subnet : "10.213.0.0/16");
 	rt->log_max_bytes = s->log_max_bytes > 0 ? s->log_max_bytes : 1 << 20;
+	rt->lifeline[0] = rt->lifeline[1] = -1;
+	if (s->copiers_end_with_us && pipe2(rt->lifeline, O_CLOEXEC) < 0) {
+		err_make(err, errno, "runtime: lifeline pipe");
+		goto out;
+	}
 	rt->net = (struct cni_net){.plugin_dir = rt->cni_plugin_dir,
 	                           .bridge = rt->bridge,
 	                           .subnet = rt->subnet,
@@ -168,6 +174,9 @@ runtime_close(struct runtime *rt)
 		rmdir(rt->bundles_dir);
 	oci_free(&rt->oci);
 	oci_free(&rt->gvisor);
+	for (int i = 0; i < 2; i++)
+		if (rt->lifeline[i] >= 0)
+			close(rt->lifeline[i]);
 	pthread_mutex_destroy(&rt->gvisor_lock);
 	free(rt->isolation);
 	free(rt->runsc);

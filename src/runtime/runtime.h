@@ -44,6 +44,10 @@ struct runtime_settings {
 	unsigned userns_base;       /* host id of enclave root (runc), 0: RUNTIME_USERNS_BASE */
 	int probe_isolation;        /* find out at open which levels work, so that
 	                             * runtime_isolation_available() never blocks */
+	int copiers_end_with_us;    /* log copiers exit when this process does (berthd:
+	                             * the next one starts them again when it adopts
+	                             * the enclave); 0: they live as long as the
+	                             * container's output (a CLI that exits at once) */
 };
 
 /* Enclaves at isolation runc run in a user namespace mapping their ids
@@ -58,7 +62,8 @@ struct runtime;
  * runtime and the GPUs. *out is freed with runtime_close(). */
 int runtime_open(const struct runtime_settings *s, struct runtime **out, struct err *err);
 
-/* Releases the context; enclaves keep running. */
+/* Releases the context; enclaves keep running (with copiers_end_with_us,
+ * their log copiers end, and their logs wait in the FIFO). */
 void runtime_close(struct runtime *rt);
 
 /* The isolation level enclaves get when their spec names none: "runc" (the

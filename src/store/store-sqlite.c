@@ -167,6 +167,42 @@ static const char *const migrations[] = {
     "CREATE INDEX event_container ON event(container_id, id);",
     /* 5: why an enclave failed, so a restarted berthd still says why. */
     "ALTER TABLE enclave ADD COLUMN reason TEXT;",
+    /* 6: a container's version moves with every write to what the API
+     * renders of it, or may: its row, updates, settings, deployments and
+     * enclaves.
+     * Triggers, so no write path can forget it: the API caches each
+     * container's JSON by (id, version). The guard stops the row's own
+     * trigger from firing on its own UPDATE (recursive triggers are off, but
+     * this holds even if they were on). */
+    "ALTER TABLE container ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TRIGGER container_version AFTER UPDATE ON container"
+    "  WHEN NEW.version = OLD.version"
+    "  BEGIN UPDATE container SET version = OLD.version + 1 WHERE id = NEW.id; END;"
+    "CREATE TRIGGER container_version_update_insert AFTER INSERT ON \"update\""
+    "  BEGIN UPDATE container SET version = version + 1 WHERE id = NEW.container_id; END;"
+    "CREATE TRIGGER container_version_update_update AFTER UPDATE ON \"update\""
+    "  BEGIN UPDATE container SET version = version + 1"
+    "    WHERE id IN (OLD.container_id, NEW.container_id); END;"
+    "CREATE TRIGGER container_version_update_delete AFTER DELETE ON \"update\""
+    "  BEGIN UPDATE container SET version = version + 1 WHERE id = OLD.container_id; END;"
+    "CREATE TRIGGER container_version_setting_insert AFTER INSERT ON container_setting"
+    "  BEGIN UPDATE container SET version = version + 1 WHERE id = NEW.container_id; END;"
+    "CREATE TRIGGER container_version_setting_update AFTER UPDATE ON container_setting"
+    "  BEGIN UPDATE container SET version = version + 1"
+    "    WHERE id IN (OLD.container_id, NEW.container_id); END;"
+    "CREATE TRIGGER container_version_setting_delete AFTER DELETE ON container_setting"
+    "  BEGIN UPDATE container SET version = version + 1 WHERE id = OLD.container_id; END;"
+    "CREATE TRIGGER container_version_deployment_insert AFTER INSERT ON deployment"
+    "  BEGIN UPDATE container SET version = version + 1 WHERE id = NEW.container_id; END;"
+    "CREATE TRIGGER container_version_deployment_delete AFTER DELETE ON deployment"
+    "  BEGIN UPDATE container SET version = version + 1 WHERE id = OLD.container_id; END;"
+    "CREATE TRIGGER container_version_enclave_insert AFTER INSERT ON enclave"
+    "  BEGIN UPDATE container SET version = version + 1 WHERE id = NEW.container_id; END;"
+    "CREATE TRIGGER container_version_enclave_update AFTER UPDATE ON enclave"
+    "  BEGIN UPDATE container SET version = version + 1"
+    "    WHERE id IN (OLD.container_id, NEW.container_id); END;"
+    "CREATE TRIGGER container_version_enclave_delete AFTER DELETE ON enclave"
+    "  BEGIN UPDATE container SET version = version + 1 WHERE id = OLD.container_id; END;",
 };
 
 #define CONTAINER_COLS                                                                             \
@@ -243,10 +279,10 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_TOKEN_DELETE] = "DELETE FROM api_token WHERE hash = ?1",
     [S_CONTAINER_INSERT] = "INSERT INTO container (" CONTAINER_COLS ")"
                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    [S_CONTAINER_BY_ID] = "SELECT " CONTAINER_COLS " FROM container WHERE id = ?1",
-    [S_CONTAINER_BY_NAME] = "SELECT " CONTAINER_COLS " FROM container"
+    [S_CONTAINER_BY_ID] = "SELECT " CONTAINER_COLS ", version FROM container WHERE id = ?1",
+    [S_CONTAINER_BY_NAME] = "SELECT " CONTAINER_COLS ", version FROM container"
                             " WHERE org_id = ?1 AND name = ?2 AND deleted_at = 0",
-    [S_CONTAINER_LIST] = "SELECT " CONTAINER_COLS " FROM container"
+    [S_CONTAINER_LIST] = "SELECT " CONTAINER_COLS ", version FROM container"
                          " WHERE (?1 IS NULL OR org_id = ?1) AND (deleted_at <> 0) = ?2"
                          " ORDER BY org_id, name, created_at",
     [S_CONTAINER_UPDATE] = "UPDATE container SET status = ?2, status_detail = ?3, debug = ?4,"
@@ -691,6 +727,7 @@ row_container(sqlite3_stmt *st, void *out, struct err *err)
 	c->updated_at = col_int(st, 10);
 	c->deleted_at = col_int(st, 11);
 	c->pending = col_dup(st, 12);
+	c->version = col_int(st, 13);
 	if (model_container_status_parse(col_str(st, 3), &c->status) < 0) {
 		store_container_clear(c);
 		return bad_value(err, "container", "status", col_str(st, 3));

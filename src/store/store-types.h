@@ -49,6 +49,8 @@ struct store_container {
 	int64_t deleted_at; /* 0; set when a delete is requested, until teardown ends */
 	char *pending;      /* owned or NULL: created before its source was fetched, no
 	                     * deployment yet; JSON {"secrets": [names]} of the request */
+	int64_t version;    /* read only: moves with every write to the row, its updates,
+	                     * settings or deployments (store triggers); not written */
 };
 
 /* Immutable once written. */

@@ -543,13 +543,49 @@ test_yaml_features_rejected(void **state)
 	              "t.yml:2:11: containers[0].name: tags (!tag) are not supported\n");
 	expect_errors("a: 1\n---\nb: 2\n",
 	              "t.yml:2:1: only one YAML document is allowed (found a second one)\n");
-	expect_errors("containers: [\n" SHIM,
-	              "t.yml:3:16: invalid YAML: missing comma in flow sequence\n");
+	expect_errors("containers: [\n" SHIM, "t.yml:1:13: invalid YAML: unclosed flow sequence "
+	                                      "\"[\" opened here (the file ends at 3:20)\n");
 	expect_errors("a: b: c\n",
 	              "t.yml:1:5: invalid YAML: invalid nested block mapping on the same line\n");
 	expect_errors("a:\n\t- x\n",
 	              "t.yml:2:1: invalid YAML: tab character may not be used as indentation\n");
 	expect_errors("a: \"\xc3\x28\"\n", "t.yml:1:5: the file is not valid UTF-8\n");
+}
+
+/* A construct left open is reported where it opened, with the end of the file
+ * libfyaml reached looking for its end (issue 11, defect 6). */
+static void
+test_unclosed_named_where_opened(void **state)
+{
+	(void)state;
+	/* The issue's file: libfyaml gave up at the end, 6:16. */
+	expect_errors(
+	    "shim:\n  upstream-port: 80\ncontainers:\n  - image: [unclosed\n"
+	    "    name: web\n    x: 01234567\n",
+	    "t.yml:4:12: invalid YAML: unclosed flow sequence \"[\" opened here (the file "
+	    "ends at 6:16)\n");
+	expect_errors("containers:\n  - name: a\n    image: " IMG "\n    env: {A: 1,\n" SHIM,
+	              "t.yml:4:10: invalid YAML: unclosed flow mapping \"{\" opened here (the file "
+	              "ends at 6:20)\n");
+	expect_errors("containers:\n  - name: a\n    image: " IMG
+	              "\nshim:\n  upstream-port: \"80\n",
+	              "t.yml:5:18: invalid YAML: unclosed double-quoted string opened here (the "
+	              "file ends at 5:21)\n");
+	expect_errors("containers:\n  - name: 'it''s\n    image: " IMG "\n" SHIM,
+	              "t.yml:2:11: invalid YAML: unclosed single-quoted string opened here (the "
+	              "file ends at 5:20)\n");
+	/* The innermost open one; trailing blank lines are not the end. */
+	expect_errors("a: [x, [y, \"z]\nb: 1 # ]\n\n\n",
+	              "t.yml:1:12: invalid YAML: unclosed double-quoted string opened here (the "
+	              "file ends at 2:9)\n");
+	expect_errors("a: [x, [y, z]\nb: 1 # ]\n",
+	              "t.yml:1:4: invalid YAML: unclosed flow sequence \"[\" opened here (the file "
+	              "ends at 2:9)\n");
+	/* Closed, or closed by the wrong bracket: libfyaml's own message. */
+	expect_errors("a: [x, y: z: w]\n", "t.yml:1:12: invalid YAML: missing comma in flow "
+	                                   "sequence\n");
+	expect_errors("a: {b: [it's, c}\n",
+	              "t.yml:1:16: invalid YAML: mismatched flow mapping end\n");
 }
 
 static void
@@ -1335,6 +1371,7 @@ main(void)
 	    cmocka_unit_test(test_required),
 	    cmocka_unit_test(test_unknown_keys),
 	    cmocka_unit_test(test_yaml_features_rejected),
+	    cmocka_unit_test(test_unclosed_named_where_opened),
 	    cmocka_unit_test(test_too_deep),
 	    cmocka_unit_test(test_too_big),
 	    cmocka_unit_test(test_images),

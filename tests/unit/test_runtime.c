@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@
 #include "runtime/enclave.h"
 #include "runtime/gpu.h"
 #include "runtime/linux.h"
+#include "runtime/logcopy.h"
 #include "runtime/spawn.h"
 
 static char rootfs[] = "/tmp/berth-unit-rootfs-XXXXXX";
@@ -878,6 +880,108 @@ test_gpu_cdi(void **state)
 	assert_int_equal(linux_remove_tree(cdi, &err), 0);
 }
 
+/* Whether a copier holds dir's lock: waits up to 5 s for want to hold. */
+static int
+copier_runs(const char *dir, int want)
+{
+	char *lock = xasprintf("%s/log.lock", dir);
+	int runs = -1;
+
+	for (int i = 0; i < 500; i++) {
+		int fd = open(lock, O_RDWR | O_CLOEXEC);
+
+		runs = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0;
+		if (fd >= 0)
+			close(fd); /* also lets the lock go */
+		if (runs == want)
+			break;
+		usleep(10000);
+	}
+	free(lock);
+	return runs;
+}
+
+/* The log file's text once it holds want (or after 5 s), owned. */
+static char *
+log_text(const char *path, const char *want)
+{
+	struct err err = ERR_INIT;
+	char *text = NULL;
+	size_t len;
+
+	for (int i = 0; i < 500; i++) {
+		free(text);
+		text = NULL;
+		if (file_read_all(path, 1 << 20, &text, &len, &err) < 0)
+			err_clear(&err);
+		else if (strcmp(text, want) == 0)
+			break;
+		usleep(10000);
+	}
+	return text != NULL ? text : xstrdup("");
+}
+
+/* Issue 11, defect 3: a copier with a lifeline ends when its daemon does
+ * (after copying what was written), the FIFO keeps what comes meanwhile, and
+ * a resume copies it, secrets still replaced; it ends with the container's
+ * last writer. */
+static void
+test_logcopy_lifeline_and_resume(void **state)
+{
+	char dir[] = "/tmp/berth-unit-logcopy-XXXXXX";
+	struct logcopy_value v = {"hunter22", 8, "[secret PW]"};
+	struct err err = ERR_INIT;
+	int life[2], wfd = -1;
+	char *path, *text;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = xasprintf("%s/log", dir);
+	assert_int_equal(pipe2(life, O_CLOEXEC), 0);
+	struct logcopy_opts o = {
+	    .dir = dir, .path = path, .max_bytes = 1 << 20, .lifeline = life[0]};
+	assert_int_equal(logcopy_start(&o, &v, 1, &wfd, &err), 0);
+	assert_int_equal(copier_runs(dir, 1), 1);
+	assert_int_equal(write(wfd, "one hunter22\n", 13), 13);
+	/* The daemon goes: so does its copier, once what was written is copied. */
+	close(life[1]);
+	assert_int_equal(copier_runs(dir, 0), 0);
+	text = log_text(path, "one [secret PW]\n");
+	assert_string_equal(text, "one [secret PW]\n");
+	free(text);
+	/* Meanwhile the container writes on: the FIFO keeps it. */
+	assert_int_equal(write(wfd, "two hunter22\n", 13), 13);
+	/* The next daemon resumes, and twice starts one copier. */
+	close(life[0]);
+	assert_int_equal(pipe2(life, O_CLOEXEC), 0);
+	o.lifeline = life[0];
+	assert_int_equal(logcopy_resume(&o, &err), 0);
+	assert_int_equal(logcopy_resume(&o, &err), 0);
+	text = log_text(path, "one [secret PW]\ntwo [secret PW]\n");
+	assert_string_equal(text, "one [secret PW]\ntwo [secret PW]\n");
+	free(text);
+	assert_int_equal(copier_runs(dir, 1), 1);
+	/* The container exits: its copier too, the lifeline still open. */
+	close(wfd);
+	assert_int_equal(copier_runs(dir, 0), 0);
+	/* A container that exited before the resume: the copier ends at once. */
+	assert_int_equal(logcopy_resume(&o, &err), 0);
+	assert_int_equal(copier_runs(dir, 0), 0);
+	close(life[0]);
+	close(life[1]);
+	/* No FIFO: nothing to resume. */
+	o.dir = "/nonexistent";
+	assert_int_equal(logcopy_resume(&o, &err), -ENOENT);
+	err_clear(&err);
+	{
+		char cmd[96];
+
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	free(path);
+}
+
 int
 main(void)
 {
@@ -894,6 +998,7 @@ main(void)
 	    cmocka_unit_test(test_signals_and_names),
 	    cmocka_unit_test(test_spawn),
 	    cmocka_unit_test(test_spawn_beside_a_reaper),
+	    cmocka_unit_test(test_logcopy_lifeline_and_resume),
 	    cmocka_unit_test(test_gpu_inventory),
 	    cmocka_unit_test(test_gpu_cdi),
 	};

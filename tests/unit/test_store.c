@@ -476,7 +476,20 @@ test_deployment_isolation(void **state)
 	/* The file as version 1 left it: the migration gives the row runc. */
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(sql_exec(f->path, "ALTER TABLE deployment DROP COLUMN isolation;"
+	assert_int_equal(sql_exec(f->path, "DROP TRIGGER container_version;"
+	                                   "DROP TRIGGER container_version_update_insert;"
+	                                   "DROP TRIGGER container_version_update_update;"
+	                                   "DROP TRIGGER container_version_update_delete;"
+	                                   "DROP TRIGGER container_version_setting_insert;"
+	                                   "DROP TRIGGER container_version_setting_update;"
+	                                   "DROP TRIGGER container_version_setting_delete;"
+	                                   "DROP TRIGGER container_version_deployment_insert;"
+	                                   "DROP TRIGGER container_version_deployment_delete;"
+	                                   "DROP TRIGGER container_version_enclave_insert;"
+	                                   "DROP TRIGGER container_version_enclave_update;"
+	                                   "DROP TRIGGER container_version_enclave_delete;"
+	                                   "ALTER TABLE container DROP COLUMN version;"
+	                                   "ALTER TABLE deployment DROP COLUMN isolation;"
 	                                   "ALTER TABLE container DROP COLUMN pending;"
 	                                   "DROP INDEX event_container;"
 	                                   "ALTER TABLE event DROP COLUMN container_id;"
@@ -847,6 +860,99 @@ test_secrets_and_bindings(void **state)
 	store_container_clear(&c2);
 }
 
+/* c's version as the store reads it now. */
+static int64_t
+version_of(struct fixture *f, const struct store_container *c)
+{
+	struct store_container got = {0};
+	struct err err = ERR_INIT;
+	int64_t v;
+
+	assert_int_equal(store_container_get(f->st, c->id, &got, &err), 0);
+	v = got.version;
+	store_container_clear(&got);
+	return v;
+}
+
+/* Every write to what the API renders of a container moves its version (the
+ * list's per-container cache is keyed by it), and only that container's. */
+static void
+test_container_version(void **state)
+{
+	struct fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct store_container c, other;
+	struct store_deployment d1, d2, od;
+	struct store_update u;
+	struct update_state s;
+	int64_t v, ov;
+
+	make_deployed(f, "web", &c, &d1);
+	make_deployed(f, "api", &other, &od);
+	ov = version_of(f, &other);
+#define MOVED(what)                                                                                \
+	do {                                                                                       \
+		int64_t now = version_of(f, &c);                                                   \
+		if (now <= v)                                                                      \
+			fail_msg("%s did not move the version (%lld)", what, (long long)now);      \
+		v = now;                                                                           \
+	} while (0)
+	v = version_of(f, &c);
+	free(c.status_detail);
+	c.status_detail = xstrdup("pulled");
+	assert_int_equal(store_container_save(f->st, &c, &err), 0);
+	MOVED("the row");
+	make_deployment(f, c.id, "v2", &d2);
+	MOVED("a deployment");
+	new_update(f, &c, d1.id, d2.id, STRATEGY_BLUE_GREEN, &u, 0);
+	MOVED("a new update");
+	s = u.state;
+	s.status = UPDATE_STARTED;
+	advance(f, &u, s, 0);
+	MOVED("an update's state");
+	free(u.health_log_json);
+	u.health_log_json = xstrdup("[\"ok\"]");
+	advance(f, &u, s, 0);
+	MOVED("an update's health log");
+	assert_int_equal(store_setting_set(f->st, c.id, "A", "1", &err), 0);
+	MOVED("a new setting");
+	assert_int_equal(store_setting_set(f->st, c.id, "A", "2", &err), 0);
+	MOVED("a changed setting");
+	assert_int_equal(store_setting_delete(f->st, c.id, "A", &err), 0);
+	MOVED("a deleted setting");
+	{
+		char sql[256];
+
+		snprintf(sql, sizeof sql,
+		         "INSERT INTO enclave (id, container_id, deployment_id, name, state,"
+		         " created_at, updated_at) VALUES ('ev1', '%s', '%s', 'e-ev1', 'creating', "
+		         "1, 1)",
+		         c.id, d1.id);
+		assert_int_equal(sql_exec(f->path, sql), SQLITE_OK);
+		MOVED("a new enclave");
+		assert_int_equal(sql_exec(f->path, "UPDATE enclave SET state = 'booting'"
+		                                   " WHERE id = 'ev1'"),
+		                 SQLITE_OK);
+		MOVED("an enclave's state");
+		assert_int_equal(sql_exec(f->path, "DELETE FROM enclave WHERE id = 'ev1'"),
+		                 SQLITE_OK);
+		MOVED("a deleted enclave");
+	}
+	/* A write through another connection moves it too (triggers, not C). */
+	assert_int_equal(sql_exec(f->path, "UPDATE container SET status_detail = 'x'"
+	                                   " WHERE name = 'web'"),
+	                 SQLITE_OK);
+	MOVED("a raw UPDATE");
+#undef MOVED
+	assert_int_equal(version_of(f, &other), ov);
+	store_update_clear(&u);
+	store_deployment_clear(&d1);
+	store_deployment_clear(&d2);
+	store_deployment_clear(&od);
+	store_container_clear(&c);
+	store_container_clear(&other);
+}
+
 static void
 test_settings(void **state)
 {
@@ -1183,6 +1289,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_enclaves, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_secrets_and_bindings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_container_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_cascades, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),

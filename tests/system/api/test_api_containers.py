@@ -222,3 +222,38 @@ def test_list_answers_what_changed_since_the_last_list(berthd, api):
     assert [c["name"] for c in api.get("/containers")[1]] == ["lc1", "lc2"]
     assert api.call("DELETE", "/containers/lc1")[0] == 202
     assert [c["name"] for c in api.get("/containers")[1]] == ["lc2"]
+
+
+def test_list_shows_a_container_change_at_once(berthd, api):
+    """Issue 11, defect 8: the list renders each container once per version
+    of its rows. A change to one container (its update, its env, its row)
+    shows in the very next list, and every item is what GET of that
+    container answers at that moment."""
+    names = ["lv1", "lv2", "lv3"]
+    for n in names:
+        assert create(api, name=n)[0] == 202
+    for round_ in range(4):
+        st, before = api.get("/containers")
+        assert st == 200 and [c["name"] for c in before] == names
+        st, u = api.post("/containers/lv2/updates",
+                         {"kind": "edit-config", "env": {"ROUND": str(round_)}})
+        if st == 409:  # the previous round's update still runs: cancel it
+            assert api.post("/containers/lv2/updates/current/cancel")[0] == 202
+            st, u = api.post("/containers/lv2/updates",
+                             {"kind": "edit-config", "env": {"ROUND": str(round_)}})
+        assert st == 202, u
+        st, after = api.get("/containers")
+        assert st == 200
+        lv2 = after[1]
+        assert lv2["update"] is not None and lv2["update"]["id"] == u["id"], lv2["update"]
+        # What the list says of each is what its own GET says (unless the
+        # reconciler wrote in between: then the next list must agree).
+        for attempt in range(20):
+            st, after = api.get("/containers")
+            singles = [api.get("/containers/" + n)[1] for n in names]
+            if after == singles and after == api.get("/containers")[1]:
+                break
+        else:
+            raise AssertionError(f"list {after} != GETs {singles}")
+    assert api.call("DELETE", "/containers/lv2")[0] == 202
+    assert [c["name"] for c in api.get("/containers")[1]] == ["lv1", "lv3"]

@@ -215,7 +215,8 @@ def test_slow_source_deploys_after_the_answer_and_after_a_restart(api_state_dir)
         st, headers, body = http("GET", d.url + "/api/v1/containers/app/tags", token=api.token)
         assert st == 200 and [t["tag"] for t in json.loads(body)][:1] == ["v2"], body
         c = wait_for(api, "bad", lambda c: c["status"] == "failed")
-        assert "tinfoil-config.yml@bad:2:1: invalid YAML" in c["status_detail"], c
+        assert ("tinfoil-config.yml@bad:1:13: invalid YAML: unclosed flow sequence"
+                in c["status_detail"]), c
         # Once that fetch ended (a create joining it late could be answered
         # by it within the API's wait), a new one is slower than the wait.
         slow.delay = 1.5

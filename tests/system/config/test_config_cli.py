@@ -64,6 +64,27 @@ def test_invalid_files_report_every_error(berth, repo):
             assert re.match(re.escape(str(rel)) + r":\d+:\d+: \S", line), line
 
 
+def test_unclosed_construct_named_where_it_opened(berth, tmp_path):
+    """Issue 11, defect 6: the error names the line and column where the
+    construct opened, first, and where the file ends, not only the end."""
+    cases = {
+        "  - image: [unclosed\n": ("4:12", "flow sequence \"[\"", "6:16"),
+        "  - image: {unclosed: 1,\n": ("4:12", "flow mapping \"{\"", "6:16"),
+        "  - image: \"unclosed\n": ("4:12", "double-quoted string", "6:16"),
+        "  - image: 'unclosed\n": ("4:12", "single-quoted string", "6:16"),
+    }
+    for line4, (opened, what, end) in cases.items():
+        d = tmp_path / what.split()[0]
+        d.mkdir(exist_ok=True)
+        f = d / "tinfoil-config.yml"
+        f.write_text("shim:\n  upstream-port: 80\ncontainers:\n" + line4 +
+                     "    name: web\n    x: 01234567\n")
+        r = berth("config", "validate", f)
+        assert r.returncode == 1
+        assert r.stderr == (f"{f}:{opened}: invalid YAML: unclosed {what} opened here "
+                            f"(the file ends at {end})\n"), r.stderr
+
+
 def test_mixed_files_exit_nonzero(berth):
     r = berth("config", "validate", "tests/config/cpu-app.yml",
               "tests/config/invalid/types.yml", "/nonexistent/x.yml")

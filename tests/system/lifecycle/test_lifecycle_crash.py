@@ -107,3 +107,72 @@ def test_a_restarted_berthd_still_says_why_the_enclave_failed(berthd, registry):
     while enclaves(b) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert enclaves(b) == [], enclaves(b)
+
+
+def _ppid(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def berth_orphans(b):
+    """Processes parented to init that belong to berthd b (an open file, a
+    working directory or an argument under its state dir), other than its
+    router and the enclaves' own processes (another pid namespace): what a
+    dead berthd left behind. {pid: name}."""
+    own_ns = os.readlink("/proc/self/ns/pid")
+    router = b.router_pid()
+    out = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit() or int(p) == router:
+            continue
+        pid = int(p)
+        try:
+            if _ppid(pid) != 1 or os.readlink(f"/proc/{pid}/ns/pid") != own_ns:
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            paths = [os.readlink(f"/proc/{pid}/cwd")] + [
+                os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+            with open(f"/proc/{pid}/comm") as f:
+                name = f.read().strip()
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        if b.state in cmd or any(x.startswith(b.state) for x in paths):
+            out[pid] = f"{name}: {cmd[:120]}"
+    return out
+
+
+def test_a_sigkilled_berthd_leaves_no_relay_behind(berthd, registry):
+    """Issue 11, defect 3: after SIGKILL, no process of berthd's is left
+    parented to init but its router and the enclaves (designed to outlive
+    it); started again, berthd resumes the enclave, which still serves, and
+    its log still flows."""
+    b = berthd
+    cfg = config_text(registry.images["hello:v1"], entrypoint=[
+        "/bin/sh", "-c", "(i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done) & "
+        "exec httpd -f -p 8080 -h /www"])
+    status, c = b.call("POST", "/containers", {"name": "dbg", "config": cfg, "debug": True})
+    assert status == 202, c
+    b.wait_status("dbg", "running")
+    assert b.get("dbg")[1] == b"hello v1\n"
+    b.kill(signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while berth_orphans(b) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert berth_orphans(b) == {}
+    # The enclave outlived berthd: the router still reaches it.
+    assert b.get("dbg")[1] == b"hello v1\n"
+    b.start()
+    c = b.wait_status("dbg", "running")
+    assert b.get("dbg")[1] == b"hello v1\n"
+
+    def last_tick():
+        status, body = b.call("GET", "/containers/dbg/logs?tail=1")
+        assert status == 200, body
+        return int(body.split()[-1]) if body.startswith("tick") else 0
+
+    first = last_tick()
+    deadline = time.monotonic() + 10
+    while last_tick() <= first + 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert last_tick() > first + 3, "the log stopped after the restart"
