@@ -1,9 +1,13 @@
 """Fixtures of the TLS system tests (see tls_helpers.py)."""
+import os
+import sys
+
 import pytest
 
-from suite_checks import (  # noqa: F401 (the checks of every folder)
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from suite_checks import (  # noqa: E402,F401 (the checks of every folder)
     pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
-from tls_helpers import Berthd, GitRepo, Registry, config_text
+from tls_helpers import Berthd, GitRepo, Registry, config_text  # noqa: E402
 
 
 @pytest.fixture(scope="session")
