@@ -24,13 +24,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "router/chunked.h"
-#include "router/router-int.h"
-
-#define RELAXED memory_order_relaxed
-/* Counters written by one thread only: a plain add, published atomically. */
-#define STAT_ADD(field, n)                                                                         \
-	atomic_store_explicit(&(field), atomic_load_explicit(&(field), RELAXED) + (n), RELAXED)
-#define STAT_INC(field) STAT_ADD(field, 1)
+#include "router/router-conn-int.h"
 
 #define UPCONN_POOL_MAX 512
 /* A pooled connection idle for longer is closed rather than reused: many
@@ -39,79 +33,6 @@
 #define UPCONN_IDLE_MAX_MS 2000
 /* Resends of an idempotent request whose upstream closed without answering. */
 #define EMPTY_RETRIES 2
-
-enum conn_state {
-	CS_HEAD,    /* reading a request head, or idle between requests */
-	CS_HELD,    /* head read, waiting for the route to serve again */
-	CS_CONNECT, /* waiting for the upstream connection (transient) */
-	CS_PROXY,   /* request and response streaming */
-	CS_TUNNEL,  /* after 101 Switching Protocols: bytes both ways */
-	CS_CLOSING, /* writing a last response, then closed */
-	CS_DEAD,    /* closed, freed on the next loop pass */
-};
-
-struct upconn {
-	struct rstream *s;   /* owned */
-	struct upstream *up; /* reference */
-	struct worker *w;    /* borrowed */
-	struct conn *conn;   /* borrowed: the user, NULL while pooled */
-	unsigned connected : 1;
-	unsigned reused : 1;
-	int64_t idle_since_ms;         /* while pooled */
-	TAILQ_ENTRY(upconn) slot_link; /* in up->slots[w->id].idle while pooled */
-	TAILQ_ENTRY(upconn) idle_link; /* in w->idle while pooled */
-};
-
-struct conn {
-	struct worker *w;   /* borrowed */
-	struct rstream *cs; /* owned: the client */
-	struct upconn *uc;  /* owned while serving the request */
-	enum conn_state state;
-	struct event timer;
-	http_parser rp;        /* the request */
-	http_parser sp;        /* the response */
-	struct evbuffer *head; /* owned: the request head as sent upstream */
-	size_t scanned;        /* client input searched for the end of a head */
-	size_t rscanned;       /* upstream input searched for the end of a head */
-	size_t ntries;         /* upstreams tried for the request */
-	/* the request under way */
-	struct route_table *table; /* reference while a request is under way */
-	const struct route *route; /* in table */
-	struct upstream *up;       /* in table: the upstream of the attempt */
-	uint64_t tried;            /* bitmask of route->ups indices tried */
-	int64_t t_start_us;
-	int status;
-	unsigned in_request : 1;  /* a head was read and its reply is not finished */
-	unsigned attempt : 1;     /* counted as started on up */
-	unsigned req_done : 1;    /* the request message was forwarded whole */
-	unsigned resp_head : 1;   /* the response head was forwarded */
-	unsigned resp_done : 1;   /* the response message was forwarded whole */
-	unsigned resp_eof : 1;    /* the response body ends when the upstream closes */
-	unsigned keepalive : 1;   /* the client wants the connection kept */
-	unsigned close_after : 1; /* close the client after this response */
-	unsigned upgrade : 1;
-	unsigned is_head : 1;
-	unsigned idempotent : 1;
-	unsigned body_sent : 1; /* request body bytes went to the upstream */
-	unsigned stale_retry : 1;
-	unsigned empty_retries : 2; /* resends after an empty answer (EMPTY_RETRIES) */
-	unsigned c_paused : 1;      /* client reading paused for backpressure */
-	unsigned u_paused : 1;      /* upstream reading paused for backpressure */
-	unsigned timed_out : 1;
-	unsigned head_started : 1;  /* the header timeout runs */
-	unsigned dechunk : 1;       /* an HTTP/1.0 client gets the chunked body decoded */
-	unsigned admitted : 1;      /* counted by router_admit() */
-	unsigned body_chunked : 1;  /* the request body is chunked (ck), else body_left long */
-	unsigned body_complete : 1; /* the request body was read and checked whole */
-	unsigned tls : 1;           /* the client came over TLS */
-	struct chunked ck;          /* the request body's framing */
-	uint64_t body_left;         /* Content-Length bytes not yet read */
-	size_t body_ready;          /* checked body bytes at the start of cs->in, not yet sent */
-	char host[ROUTE_HOST_MAX + 1];
-	char client_ip[INET6_ADDRSTRLEN];
-	TAILQ_ENTRY(conn) link;      /* in w->conns, or w->dead */
-	TAILQ_ENTRY(conn) hold_link; /* in w->held while held */
-};
 
 static const char *
 conn_state_str(enum conn_state st)
@@ -126,8 +47,8 @@ conn_state_str(enum conn_state st)
 }
 
 /* Every state change goes through here: CS_DEAD is final. */
-static void
-conn_set_state(struct conn *c, enum conn_state st)
+void
+router_conn_set_state(struct conn *c, enum conn_state st)
 {
 	if (c->state == CS_DEAD)
 		log_fatal("connection from %s: %s after dead", c->client_ip, conn_state_str(st));
@@ -141,11 +62,6 @@ static void upstream_read_cb(struct rstream *s, void *arg);
 static void upstream_write_cb(struct rstream *s, void *arg);
 static void upstream_event_cb(struct rstream *s, enum rstream_event ev, void *arg);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
-static void conn_process(struct conn *c);
-static void conn_dispatch(struct conn *c);
-static void conn_close(struct conn *c);
-static int forward_request_body(struct conn *c);
-static void conn_response_read(struct conn *c);
 
 static int64_t
 now_us(void)
@@ -156,14 +72,14 @@ now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void
-timer_set(struct conn *c, const struct timeval *tv)
+void
+router_conn_timer_set(struct conn *c, const struct timeval *tv)
 {
 	event_add(&c->timer, tv);
 }
 
-static void
-timer_set_ms(struct conn *c, int64_t ms)
+void
+router_conn_timer_set_ms(struct conn *c, int64_t ms)
 {
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
@@ -172,8 +88,8 @@ timer_set_ms(struct conn *c, int64_t ms)
 
 /* --- upstream connections --- */
 
-static void
-upconn_free(struct upconn *uc)
+void
+router_upstream_free(struct upconn *uc)
 {
 	if (uc == NULL)
 		return;
@@ -193,8 +109,8 @@ pool_remove(struct upconn *uc)
 }
 
 /* Pools uc when the upstream still takes requests, else closes it. */
-static void
-pool_put(struct upconn *uc)
+void
+router_upstream_pool_put(struct upconn *uc)
 {
 	struct worker *w = uc->w;
 	struct upstream_slot *slot = &uc->up->slots[w->id];
@@ -202,7 +118,7 @@ pool_put(struct upconn *uc)
 	uc->conn = NULL;
 	if (w->stopping || atomic_load_explicit(&uc->up->draining, RELAXED) ||
 	    slot->nidle >= UPCONN_POOL_MAX || evbuffer_get_length(uc->s->in) > 0) {
-		upconn_free(uc);
+		router_upstream_free(uc);
 		return;
 	}
 	uc->reused = 1;
@@ -226,7 +142,7 @@ pool_take(struct worker *w, struct upstream *up)
 	while ((uc = TAILQ_LAST(idle, upconn_list)) != NULL &&
 	       now - uc->idle_since_ms > UPCONN_IDLE_MAX_MS) {
 		pool_remove(uc);
-		upconn_free(uc);
+		router_upstream_free(uc);
 	}
 	uc = TAILQ_FIRST(idle);
 	if (uc != NULL)
@@ -249,8 +165,8 @@ upconn_connect(struct worker *w, struct upstream *up)
 /* Closes uc with a reset rather than a FIN, and drops what was not written
  * yet: for a request whose framing broke, so that the upstream cannot take
  * what it got for a whole request. NULL is fine. */
-static void
-upconn_abort(struct upconn *uc)
+void
+router_upstream_abort(struct upconn *uc)
 {
 	struct linger lg = {1, 0};
 
@@ -258,13 +174,24 @@ upconn_abort(struct upconn *uc)
 		return;
 	if (uc->s->fd >= 0)
 		setsockopt(uc->s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	upconn_free(uc);
+	router_upstream_free(uc);
+}
+
+void
+router_upstream_pool_clear(struct worker *w)
+{
+	struct upconn *uc;
+
+	while ((uc = TAILQ_FIRST(&w->idle)) != NULL) {
+		pool_remove(uc);
+		router_upstream_free(uc);
+	}
 }
 
 /* --- counters --- */
 
-static void
-attempt_end(struct conn *c, int error)
+void
+router_conn_attempt_end(struct conn *c, int error)
 {
 	struct upstream_slot *slot;
 
@@ -278,8 +205,8 @@ attempt_end(struct conn *c, int error)
 }
 
 /* Counts the finished request for the route and ends it. */
-static void
-request_end(struct conn *c)
+void
+router_conn_request_end(struct conn *c)
 {
 	struct route_stats *rs;
 	struct route_stats_slot *s;
@@ -308,8 +235,8 @@ request_end(struct conn *c)
 
 /* --- closing --- */
 
-static void
-conn_close(struct conn *c)
+void
+router_conn_close(struct conn *c)
 {
 	struct worker *w = c->w;
 
@@ -322,15 +249,15 @@ conn_close(struct conn *c)
 	}
 	if (c->in_request && c->status == 0)
 		c->status = 499; /* the client went away first */
-	attempt_end(c, 0);
-	request_end(c);
-	upconn_free(take_ptr(&c->uc));
+	router_conn_attempt_end(c, 0);
+	router_conn_request_end(c);
+	router_upstream_free(take_ptr(&c->uc));
 	event_del(&c->timer);
 	rstream_free(take_ptr(&c->cs));
 	if (c->admitted)
 		router_admit_release(w->r, c->client_ip);
 	c->admitted = 0;
-	conn_set_state(c, CS_DEAD);
+	router_conn_set_state(c, CS_DEAD);
 	TAILQ_REMOVE(&w->conns, c, link);
 	TAILQ_INSERT_TAIL(&w->dead, c, link);
 	event_active(w->reap, EV_READ, 0);
@@ -352,8 +279,8 @@ router_conn_reap(struct worker *w)
 }
 
 /* Closes the client once its output is written. */
-static void
-conn_close_after_write(struct conn *c)
+void
+router_conn_close_after_write(struct conn *c)
 {
 	if (c->state == CS_DEAD)
 		return;
@@ -362,15 +289,15 @@ conn_close_after_write(struct conn *c)
 		c->w->nheld--;
 		STAT_ADD(c->w->held_now, (uint64_t)-1);
 	}
-	conn_set_state(c, CS_CLOSING);
+	router_conn_set_state(c, CS_CLOSING);
 	event_del(&c->timer);
 	if (evbuffer_get_length(c->cs->out) == 0) {
-		conn_close(c);
+		router_conn_close(c);
 		return;
 	}
 	/* Stop reading; a bounded wait for the last bytes to leave. */
 	rstream_read(c->cs, 0);
-	timer_set(c, c->w->tv_idle);
+	router_conn_timer_set(c, c->w->tv_idle);
 }
 
 /* --- local replies --- */
@@ -405,8 +332,8 @@ status_reason(int status)
 	return "Error";
 }
 
-static void
-request_begin(struct conn *c)
+void
+router_conn_request_begin(struct conn *c)
 {
 	c->in_request = 1;
 	c->t_start_us = now_us();
@@ -425,8 +352,8 @@ request_begin(struct conn *c)
  * reason phrase) as the body. Keeps the connection when the request was read
  * whole and the client wants it, else closes it after writing. After it, c is
  * either back in CS_HEAD or closing. */
-static void
-conn_reply_why(struct conn *c, int status, const char *why, int force_close)
+void
+router_conn_reply_why(struct conn *c, int status, const char *why, int force_close)
 {
 	struct evbuffer *out = c->cs->out;
 	const char *reason = status_reason(status);
@@ -446,31 +373,31 @@ conn_reply_why(struct conn *c, int status, const char *why, int force_close)
 	                    keep ? "" : "Connection: close\r\n");
 	if (!c->is_head) /* a response to HEAD has the length, not the body */
 		evbuffer_add_printf(out, "%s\n", why);
-	attempt_end(c, 0);
-	request_end(c);
-	upconn_free(take_ptr(&c->uc));
+	router_conn_attempt_end(c, 0);
+	router_conn_request_end(c);
+	router_upstream_free(take_ptr(&c->uc));
 	if (!keep) {
-		conn_close_after_write(c);
+		router_conn_close_after_write(c);
 		return;
 	}
-	conn_set_state(c, CS_HEAD);
+	router_conn_set_state(c, CS_HEAD);
 	c->head_started = 0;
 	c->scanned = 0;
-	timer_set(c, c->w->tv_idle);
+	router_conn_timer_set(c, c->w->tv_idle);
 }
 
-static void
-conn_reply(struct conn *c, int status, int force_close)
+void
+router_conn_reply(struct conn *c, int status, int force_close)
 {
-	conn_reply_why(c, status, NULL, force_close);
+	router_conn_reply_why(c, status, NULL, force_close);
 }
 
 /* --- parsing --- */
 
 /* Finds the end of an HTTP head in p[0..len): returns the head's length, or 0
  * when it is not there yet. *scanned remembers how far it looked. */
-static size_t
-head_end(const char *p, size_t len, size_t *scanned)
+size_t
+router_h1_head_end(const char *p, size_t len, size_t *scanned)
 {
 	size_t i = *scanned > 2 ? *scanned - 2 : 0;
 
@@ -560,7 +487,7 @@ on_message_complete(http_parser *p)
 	return 0;
 }
 
-static const http_parser_settings head_settings = {
+const http_parser_settings router_h1_head_settings = {
     .on_url = on_url,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
@@ -568,7 +495,7 @@ static const http_parser_settings head_settings = {
     .on_message_complete = on_message_complete,
 };
 
-static const http_parser_settings body_settings = {
+const http_parser_settings router_h1_body_settings = {
     .on_message_complete = on_message_complete,
 };
 
@@ -583,13 +510,13 @@ on_body_copy(http_parser *p, const char *at, size_t len)
 
 /* For an HTTP/1.0 client, which cannot read chunked framing: the body
  * decoded, its end marked by closing the connection. */
-static const http_parser_settings dechunk_settings = {
+const http_parser_settings router_h1_dechunk_settings = {
     .on_body = on_body_copy,
     .on_message_complete = on_message_complete,
 };
 
-static void
-head_scratch_reset(struct worker *w)
+void
+router_h1_scratch_reset(struct worker *w)
 {
 	w->nhdrs = 0;
 	w->hdr_overflow = 0;
@@ -623,8 +550,8 @@ static const unsigned char tchar[256] = {
 
 /* A header name is a non-empty token; a value holds visible characters,
  * spaces, tabs and obs-text, nothing else. */
-static int
-header_valid(const struct hdr *h)
+int
+router_h1_header_valid(const struct hdr *h)
 {
 	size_t i;
 
@@ -671,8 +598,8 @@ content_length_valid(const struct hdr *h)
 /* Checks the request body in the client's input past what was checked
  * before, and counts it into c->body_ready. Returns 0, or -1 with err (a
  * sentence for the client) on a framing error. */
-static int
-request_body_scan(struct conn *c, struct err *err)
+int
+router_h1_body_scan(struct conn *c, struct err *err)
 {
 	struct evbuffer *in = c->cs->in;
 	size_t len = evbuffer_get_length(in);
@@ -822,47 +749,47 @@ build_request_head(struct conn *c, const struct hdr *host)
 
 /* --- holding --- */
 
-static void
-conn_hold(struct conn *c)
+void
+router_hold_start(struct conn *c)
 {
 	struct worker *w = c->w;
 
 	if (w->nheld >= w->r->set.hold_queue_max || w->stopping) {
-		conn_reply(c, 503, 0);
+		router_conn_reply(c, 503, 0);
 		return;
 	}
-	conn_set_state(c, CS_HELD);
+	router_conn_set_state(c, CS_HELD);
 	TAILQ_INSERT_TAIL(&w->held, c, hold_link);
 	w->nheld++;
 	STAT_INC(w->held_now);
-	timer_set_ms(c, c->route->hold_timeout_ms);
+	router_conn_timer_set_ms(c, c->route->hold_timeout_ms);
 }
 
-static void
-conn_unhold(struct conn *c)
+void
+router_hold_end(struct conn *c)
 {
 	struct worker *w = c->w;
 
 	TAILQ_REMOVE(&w->held, c, hold_link);
 	w->nheld--;
 	STAT_ADD(w->held_now, (uint64_t)-1);
-	conn_set_state(c, CS_CONNECT); /* transient: no longer held, not yet anywhere */
+	router_conn_set_state(c, CS_CONNECT); /* transient: no longer held, not yet anywhere */
 	event_del(&c->timer);
 }
 
 /* Acts on the request's route: answers, holds or sends it upstream. */
-static void
-conn_route(struct conn *c)
+void
+router_conn_route(struct conn *c)
 {
 	switch (c->route->mode) {
 	case ROUTE_DOWN:
-		conn_reply(c, 503, 0);
+		router_conn_reply(c, 503, 0);
 		return;
 	case ROUTE_HOLD:
-		conn_hold(c);
+		router_hold_start(c);
 		return;
 	case ROUTE_SERVE:
-		conn_dispatch(c);
+		router_upstream_dispatch(c);
 		return;
 	}
 }
@@ -870,8 +797,8 @@ conn_route(struct conn *c)
 /* Reads, checks and acts on one request head. Returns 1 when it did (the
  * caller may look for the next one), 0 when the head is not complete or c
  * left CS_HEAD. */
-static int
-conn_read_head(struct conn *c)
+int
+router_h1_read_request_head(struct conn *c)
 {
 	struct worker *w = c->w;
 	struct router *r = w->r;
@@ -888,31 +815,31 @@ conn_read_head(struct conn *c)
 		return 0;
 	if (!c->head_started) {
 		c->head_started = 1;
-		timer_set(c, w->tv_header);
+		router_conn_timer_set(c, w->tv_header);
 	}
 	want = len < r->set.max_header_size + 2 ? len : r->set.max_header_size + 2;
 	p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
-	n = head_end(p, want, &c->scanned);
+	n = router_h1_head_end(p, want, &c->scanned);
 	if (n == 0 || n > r->set.max_header_size) {
 		if (len > r->set.max_header_size) {
-			request_begin(c);
-			conn_reply_why(c, 431, "the request head is too large", 1);
+			router_conn_request_begin(c);
+			router_conn_reply_why(c, 431, "the request head is too large", 1);
 		}
 		return 0;
 	}
-	request_begin(c);
-	head_scratch_reset(w);
+	router_conn_request_begin(c);
+	router_h1_scratch_reset(w);
 	http_parser_init(&c->rp, HTTP_REQUEST);
 	c->rp.data = c;
-	np = http_parser_execute(&c->rp, &head_settings, p, n);
+	np = http_parser_execute(&c->rp, &router_h1_head_settings, p, n);
 	e = HTTP_PARSER_ERRNO(&c->rp);
 	if (w->hdr_overflow) {
-		conn_reply_why(c, 431, "the request head has too many header fields", 1);
+		router_conn_reply_why(c, 431, "the request head has too many header fields", 1);
 		return 0;
 	}
 	if ((e != HPE_OK && e != HPE_PAUSED) || !w->head_complete || np != n || w->url == NULL) {
 		log_debug("bad request from %s: %s", c->client_ip, http_errno_name(e));
-		conn_reply_why(c, 400, "the request is malformed", 1);
+		router_conn_reply_why(c, 400, "the request is malformed", 1);
 		return 0;
 	}
 	if (e == HPE_PAUSED) {
@@ -924,7 +851,7 @@ conn_read_head(struct conn *c)
 	c->is_head = c->rp.method == HTTP_HEAD;
 	c->idempotent = c->is_head || c->rp.method == HTTP_GET || c->rp.method == HTTP_OPTIONS;
 	if (c->rp.method == HTTP_CONNECT) {
-		conn_reply(c, 405, 1);
+		router_conn_reply(c, 405, 1);
 		return 0;
 	}
 	/* CRLF ends every line of the head: a bare LF or a lone CR is a line
@@ -932,15 +859,16 @@ conn_read_head(struct conn *c)
 	 * either (a line that starts with a blank). */
 	for (q = p; q < p + n; q++) {
 		if (*q == '\n' && (q == p || q[-1] != '\r')) {
-			conn_reply_why(c, 400, "a line of the request head ends with a bare LF", 1);
+			router_conn_reply_why(c, 400,
+			                      "a line of the request head ends with a bare LF", 1);
 			return 0;
 		}
 		if (*q == '\r' && (q + 1 == p + n || q[1] != '\n')) {
-			conn_reply_why(c, 400, "the request head holds a CR without LF", 1);
+			router_conn_reply_why(c, 400, "the request head holds a CR without LF", 1);
 			return 0;
 		}
 		if (*q == '\n' && q + 1 < p + n && (q[1] == ' ' || q[1] == '\t')) {
-			conn_reply_why(c, 400, "a header line is folded", 1);
+			router_conn_reply_why(c, 400, "a header line is folded", 1);
 			return 0;
 		}
 	}
@@ -948,17 +876,17 @@ conn_read_head(struct conn *c)
 	 * one): check names, values and the target ourselves, so that what an
 	 * upstream reads is what we framed. */
 	if (c->rp.http_major != 1 || c->rp.http_minor > 1) {
-		conn_reply(c, 505, 1);
+		router_conn_reply(c, 505, 1);
 		return 0;
 	}
 	if (!target_valid(w->url, w->url_len)) {
-		conn_reply_why(c, 400, "the request target is not valid", 1);
+		router_conn_reply_why(c, 400, "the request target is not valid", 1);
 		return 0;
 	}
 	for (i = 0; i < w->nhdrs; i++) {
 		const struct hdr *h = &w->hdrs[i];
-		if (!header_valid(h)) {
-			conn_reply_why(c, 400, "a header field is not valid", 1);
+		if (!router_h1_header_valid(h)) {
+			router_conn_reply_why(c, 400, "a header field is not valid", 1);
 			return 0;
 		}
 		if (HDR_IS(h, "host")) {
@@ -979,29 +907,29 @@ conn_read_head(struct conn *c)
 	 * Content-Length, which must be one plain number: so that the
 	 * upstream cannot frame the body differently from us. */
 	if (nhost > 1 || (nhost == 0 && c->rp.http_minor >= 1)) {
-		conn_reply_why(c, 400, "a request needs one Host", 1);
+		router_conn_reply_why(c, 400, "a request needs one Host", 1);
 		return 0;
 	}
 	if (nte > 1 || (nte == 1 && (c->rp.http_major != 1 || c->rp.http_minor == 0))) {
-		conn_reply_why(
+		router_conn_reply_why(
 		    c, 400, "Transfer-Encoding must be one \"chunked\", and not from HTTP/1.0", 1);
 		return 0;
 	}
 	if (ncl > 1) {
-		conn_reply_why(c, 400, "Content-Length must be one number", 1);
+		router_conn_reply_why(c, 400, "Content-Length must be one number", 1);
 		return 0;
 	}
 	if (ncl == 1 && nte == 1) {
-		conn_reply_why(c, 400, "Content-Length and Transfer-Encoding together", 1);
+		router_conn_reply_why(c, 400, "Content-Length and Transfer-Encoding together", 1);
 		return 0;
 	}
 	c->host[0] = '\0';
 	if (host != NULL && route_host_normalize(host->val, host->vlen, c->host) < 0) {
-		conn_reply_why(c, 400, "the Host is not a host name", 1);
+		router_conn_reply_why(c, 400, "the Host is not a host name", 1);
 		return 0;
 	}
 	if (w->url[0] != '/') {
-		conn_reply_why(c, 400, "the request target must be a path", 1);
+		router_conn_reply_why(c, 400, "the request target must be a path", 1);
 		return 0;
 	}
 	/* The body's framing, checked as it comes, before it goes upstream. */
@@ -1016,7 +944,7 @@ conn_read_head(struct conn *c)
 		} else if (c->rp.content_length > 0 && c->rp.content_length != ULLONG_MAX) {
 			c->body_left = c->rp.content_length;
 		} else {
-			conn_reply_why(c, 400, "the request body has no length", 1);
+			router_conn_reply_why(c, 400, "the request body has no length", 1);
 			return 0;
 		}
 	}
@@ -1034,7 +962,7 @@ conn_read_head(struct conn *c)
 			w->path_buf = xrealloc(w->path_buf, w->path_cap);
 		}
 		if (route_path_clean(w->url, plen, w->path_buf, &w->path_len, &err) < 0) {
-			conn_reply_why(c, 400, err.msg, 1);
+			router_conn_reply_why(c, 400, err.msg, 1);
 			return 0;
 		}
 		w->path = w->path_buf;
@@ -1042,7 +970,7 @@ conn_read_head(struct conn *c)
 	if (c->route == NULL || !route_path_allowed(c->route, w->path, w->path_len)) {
 		evbuffer_drain(in, n);
 		c->scanned = 0;
-		conn_reply(c, 404, 0);
+		router_conn_reply(c, 404, 0);
 		return c->state == CS_HEAD;
 	}
 	build_request_head(c, host);
@@ -1050,20 +978,20 @@ conn_read_head(struct conn *c)
 	c->scanned = 0;
 	/* What came with the head is checked before any of it goes upstream:
 	 * the common way to smuggle is one packet. */
-	if (request_body_scan(c, &err) < 0) {
-		conn_reply_why(c, 400, err.msg, 1);
+	if (router_h1_body_scan(c, &err) < 0) {
+		router_conn_reply_why(c, 400, err.msg, 1);
 		return 0;
 	}
-	conn_route(c);
+	router_conn_route(c);
 	return c->state == CS_HEAD;
 }
 
 /* Handles the request heads waiting in the client's input, as long as each
  * is answered at once. */
-static void
-conn_process(struct conn *c)
+void
+router_conn_process(struct conn *c)
 {
-	while (c->state == CS_HEAD && conn_read_head(c))
+	while (c->state == CS_HEAD && router_h1_read_request_head(c))
 		;
 }
 
@@ -1093,25 +1021,26 @@ pick_upstream(struct conn *c)
 }
 
 /* The timer of an exchange: whoever must act next gets a deadline. */
-static void
-proxy_timer(struct conn *c)
+void
+router_proxy_timer(struct conn *c)
 {
 	if (c->u_paused)
-		timer_set(c, c->w->tv_idle); /* the client must read */
+		router_conn_timer_set(c, c->w->tv_idle); /* the client must read */
 	else if (!c->req_done && !c->resp_head)
-		timer_set(c, c->w->tv_body); /* the client must send its body */
+		router_conn_timer_set(c, c->w->tv_body); /* the client must send its body */
 	else
-		timer_set(c, c->w->tv_response); /* the upstream must answer, or go on */
+		router_conn_timer_set(c,
+		                      c->w->tv_response); /* the upstream must answer, or go on */
 }
 
 static void
 conn_upstream_ready(struct conn *c)
 {
-	conn_set_state(c, CS_PROXY);
+	router_conn_set_state(c, CS_PROXY);
 	c->rscanned = 0;
-	proxy_timer(c);
+	router_proxy_timer(c);
 	if (!c->req_done)
-		forward_request_body(c);
+		router_proxy_forward_body(c);
 }
 
 /* Sends the request to up, on a pooled connection unless fresh. */
@@ -1132,19 +1061,19 @@ conn_attempt(struct conn *c, struct upstream *up, int fresh)
 	if (uc->connected) {
 		conn_upstream_ready(c);
 	} else {
-		conn_set_state(c, CS_CONNECT);
-		timer_set(c, w->tv_connect);
+		router_conn_set_state(c, CS_CONNECT);
+		router_conn_timer_set(c, w->tv_connect);
 	}
 }
 
 /* Sends the request to an upstream not tried yet, or answers 502/504. */
-static void
-conn_dispatch(struct conn *c)
+void
+router_upstream_dispatch(struct conn *c)
 {
 	int idx = pick_upstream(c);
 
 	if (idx < 0) {
-		conn_reply(c, c->timed_out ? 504 : 502, !c->req_done);
+		router_conn_reply(c, c->timed_out ? 504 : 502, !c->req_done);
 		return;
 	}
 	if (idx < 64)
@@ -1156,29 +1085,29 @@ conn_dispatch(struct conn *c)
 /* A request body broke its framing: the upstream connection, if any, is
  * reset (whatever it got was a valid beginning, and no more comes), the
  * client gets a 400 if it has no response yet, else is cut. */
-static void
-request_body_failed(struct conn *c, const struct err *err)
+void
+router_proxy_body_failed(struct conn *c, const struct err *err)
 {
 	log_debug("bad request body from %s: %s", c->client_ip, err->msg);
-	attempt_end(c, 0);
-	upconn_abort(take_ptr(&c->uc));
+	router_conn_attempt_end(c, 0);
+	router_upstream_abort(take_ptr(&c->uc));
 	if (!c->resp_head)
-		conn_reply_why(c, 400, err->msg, 1);
+		router_conn_reply_why(c, 400, err->msg, 1);
 	else
-		conn_close(c);
+		router_conn_close(c);
 }
 
 /* Feeds the request body the client sent so far to the upstream: only
  * bytes the framing check passed. Returns -1 when it ended the exchange. */
-static int
-forward_request_body(struct conn *c)
+int
+router_proxy_forward_body(struct conn *c)
 {
 	struct evbuffer *out = c->uc->s->out;
 	struct err err = ERR_INIT;
 	int moved = 0;
 
-	if (request_body_scan(c, &err) < 0) {
-		request_body_failed(c, &err);
+	if (router_h1_body_scan(c, &err) < 0) {
+		router_proxy_body_failed(c, &err);
 		return -1;
 	}
 	if (c->body_ready > 0) {
@@ -1192,7 +1121,7 @@ forward_request_body(struct conn *c)
 		moved = 1;
 	}
 	if (moved) /* the body timeout counts from the last byte */
-		proxy_timer(c);
+		router_proxy_timer(c);
 	if (!c->req_done && evbuffer_get_length(out) > ROUTER_HIGH_WATER) {
 		rstream_read(c->cs, 0);
 		c->c_paused = 1;
@@ -1201,32 +1130,32 @@ forward_request_body(struct conn *c)
 }
 
 /* The response is complete: pool the upstream, wait for the next request. */
-static void
-conn_exchange_done(struct conn *c)
+void
+router_proxy_exchange_done(struct conn *c)
 {
 	struct worker *w = c->w;
 	struct upconn *uc = take_ptr(&c->uc);
 	int reuse = c->req_done && !c->resp_eof && !c->upgrade && http_should_keep_alive(&c->sp);
 
-	attempt_end(c, 0);
-	request_end(c);
+	router_conn_attempt_end(c, 0);
+	router_conn_request_end(c);
 	if (reuse)
-		pool_put(uc);
+		router_upstream_pool_put(uc);
 	else
-		upconn_free(uc);
+		router_upstream_free(uc);
 	if (c->close_after || !c->keepalive || w->stopping) {
-		conn_close_after_write(c);
+		router_conn_close_after_write(c);
 		return;
 	}
-	conn_set_state(c, CS_HEAD);
+	router_conn_set_state(c, CS_HEAD);
 	c->head_started = 0;
 	c->scanned = 0;
-	timer_set(c, w->tv_idle);
+	router_conn_timer_set(c, w->tv_idle);
 	if (c->c_paused) {
 		c->c_paused = 0;
 		rstream_read(c->cs, 1);
 	}
-	conn_process(c);
+	router_conn_process(c);
 }
 
 static void
@@ -1235,7 +1164,7 @@ conn_tunnel(struct conn *c)
 	struct evbuffer *uin = c->uc->s->in;
 	struct evbuffer *cin = c->cs->in;
 
-	conn_set_state(c, CS_TUNNEL);
+	router_conn_set_state(c, CS_TUNNEL);
 	c->status = 101;
 	event_del(&c->timer);
 	evbuffer_add_buffer(c->cs->out, uin);
@@ -1248,8 +1177,8 @@ conn_tunnel(struct conn *c)
 
 /* Whether the response body ends only when the upstream closes: no length,
  * not chunked, and a status and method that allow a body. */
-static int
-response_needs_eof(const struct conn *c)
+int
+router_h1_response_needs_eof(const struct conn *c)
 {
 	unsigned st = c->sp.status_code;
 
@@ -1259,8 +1188,8 @@ response_needs_eof(const struct conn *c)
 }
 
 /* Writes the response head as the client gets it. */
-static void
-write_response_head(struct conn *c, const char *p, size_t n)
+void
+router_h1_write_response_head(struct conn *c, const char *p, size_t n)
 {
 	struct worker *w = c->w;
 	const char *sp = memchr(p, ' ', n < 16 ? n : 16);
@@ -1301,31 +1230,31 @@ conn_upstream_failed(struct conn *c, int eof)
 
 	switch (c->state) {
 	case CS_CONNECT:
-		attempt_end(c, 1);
-		upconn_free(take_ptr(&c->uc));
-		conn_dispatch(c);
+		router_conn_attempt_end(c, 1);
+		router_upstream_free(take_ptr(&c->uc));
+		router_upstream_dispatch(c);
 		break;
 	case CS_TUNNEL:
 		evbuffer_add_buffer(c->cs->out, uc->s->in);
-		attempt_end(c, 0);
-		upconn_free(take_ptr(&c->uc));
-		conn_close_after_write(c);
+		router_conn_attempt_end(c, 0);
+		router_upstream_free(take_ptr(&c->uc));
+		router_conn_close_after_write(c);
 		return;
 	case CS_PROXY:
 		if (c->resp_head) {
 			if (c->resp_eof && eof) {
 				/* The body ends with the connection. */
-				conn_response_read(c);
+				router_proxy_response_read(c);
 				if (c->state != CS_PROXY || c->resp_done)
 					return;
-				http_parser_execute(&c->sp, &body_settings, NULL, 0);
+				http_parser_execute(&c->sp, &router_h1_body_settings, NULL, 0);
 				c->resp_done = 1;
-				conn_exchange_done(c);
+				router_proxy_exchange_done(c);
 				return;
 			}
-			attempt_end(c, 1);
-			upconn_free(take_ptr(&c->uc));
-			conn_close_after_write(c);
+			router_conn_attempt_end(c, 1);
+			router_upstream_free(take_ptr(&c->uc));
+			router_conn_close_after_write(c);
 			return;
 		}
 		if (uc->reused && !c->body_sent && c->idempotent && !c->stale_retry &&
@@ -1334,8 +1263,8 @@ conn_upstream_failed(struct conn *c, int eof)
 			 * never reached it, send it again on a new one. */
 			struct upstream *up = c->up;
 			c->stale_retry = 1;
-			attempt_end(c, 0);
-			upconn_free(take_ptr(&c->uc));
+			router_conn_attempt_end(c, 0);
+			router_upstream_free(take_ptr(&c->uc));
 			conn_attempt(c, up, 1);
 			return;
 		}
@@ -1349,25 +1278,25 @@ conn_upstream_failed(struct conn *c, int eof)
 			 * one that always does still gets its 502. */
 			struct upstream *up = c->up;
 			c->empty_retries++;
-			attempt_end(c, 1);
-			upconn_free(take_ptr(&c->uc));
+			router_conn_attempt_end(c, 1);
+			router_upstream_free(take_ptr(&c->uc));
 			conn_attempt(c, up, 1);
 			return;
 		}
-		attempt_end(c, 1);
-		upconn_free(take_ptr(&c->uc));
-		conn_reply(c, 502, !c->req_done);
+		router_conn_attempt_end(c, 1);
+		router_upstream_free(take_ptr(&c->uc));
+		router_conn_reply(c, 502, !c->req_done);
 		break;
 	default:
 		return;
 	}
 	if (c->state == CS_HEAD)
-		conn_process(c);
+		router_conn_process(c);
 }
 
 /* Forwards what the upstream sent: the response head, then its body. */
-static void
-conn_response_read(struct conn *c)
+void
+router_proxy_response_read(struct conn *c)
 {
 	struct worker *w = c->w;
 	struct evbuffer *in = c->uc->s->in;
@@ -1383,23 +1312,23 @@ conn_response_read(struct conn *c)
 			return;
 		want = len < ROUTER_RESP_HEAD_MAX + 2 ? len : ROUTER_RESP_HEAD_MAX + 2;
 		p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
-		n = head_end(p, want, &c->rscanned);
+		n = router_h1_head_end(p, want, &c->rscanned);
 		if (n == 0) {
 			if (len > ROUTER_RESP_HEAD_MAX)
 				goto bad;
 			return;
 		}
 		c->rscanned = 0;
-		head_scratch_reset(w);
+		router_h1_scratch_reset(w);
 		http_parser_init(&c->sp, HTTP_RESPONSE);
 		c->sp.data = c;
-		np = http_parser_execute(&c->sp, &head_settings, p, n);
+		np = http_parser_execute(&c->sp, &router_h1_head_settings, p, n);
 		e = HTTP_PARSER_ERRNO(&c->sp);
 		if ((e != HPE_OK && e != HPE_PAUSED) || !w->head_complete || np != n ||
 		    w->hdr_overflow)
 			goto bad;
 		for (np = 0; np < w->nhdrs; np++)
-			if (!header_valid(&w->hdrs[np]))
+			if (!router_h1_header_valid(&w->hdrs[np]))
 				goto bad;
 		paused = e == HPE_PAUSED;
 		if (paused)
@@ -1417,17 +1346,17 @@ conn_response_read(struct conn *c)
 			conn_tunnel(c);
 			return;
 		}
-		c->resp_eof = response_needs_eof(c);
+		c->resp_eof = router_h1_response_needs_eof(c);
 		c->dechunk = c->rp.http_minor == 0 && (c->sp.flags & F_CHUNKED) && !paused;
 		if (!c->req_done || c->resp_eof || c->upgrade || c->dechunk)
 			c->close_after = 1;
 		c->status = c->sp.status_code;
-		write_response_head(c, p, n);
+		router_h1_write_response_head(c, p, n);
 		evbuffer_drain(in, n);
 		c->resp_head = 1;
 		if (paused) {
 			c->resp_done = 1;
-			conn_exchange_done(c);
+			router_proxy_exchange_done(c);
 			return;
 		}
 	}
@@ -1437,15 +1366,16 @@ conn_response_read(struct conn *c)
 
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
-		n = http_parser_execute(&c->sp, c->dechunk ? &dechunk_settings : &body_settings,
-		                        v.iov_base, v.iov_len);
+		n = http_parser_execute(
+		    &c->sp, c->dechunk ? &router_h1_dechunk_settings : &router_h1_body_settings,
+		    v.iov_base, v.iov_len);
 		e = HTTP_PARSER_ERRNO(&c->sp);
 		if (e != HPE_OK && e != HPE_PAUSED) {
 			log_warn("bad response body from %s: %s", c->up->address,
 			         http_errno_name(e));
-			attempt_end(c, 1);
-			upconn_free(take_ptr(&c->uc));
-			conn_close_after_write(c);
+			router_conn_attempt_end(c, 1);
+			router_upstream_free(take_ptr(&c->uc));
+			router_conn_close_after_write(c);
 			return;
 		}
 		if (n > 0 && c->dechunk)
@@ -1458,22 +1388,22 @@ conn_response_read(struct conn *c)
 		}
 	}
 	if (c->resp_done) {
-		conn_exchange_done(c);
+		router_proxy_exchange_done(c);
 		return;
 	}
 	if (evbuffer_get_length(out) > ROUTER_HIGH_WATER) {
 		rstream_read(c->uc->s, 0);
 		c->u_paused = 1;
 	}
-	proxy_timer(c);
+	router_proxy_timer(c);
 	return;
 bad:
 	log_warn("bad response from %s", c->up->address);
-	attempt_end(c, 1);
-	upconn_free(take_ptr(&c->uc));
-	conn_reply(c, 502, !c->req_done);
+	router_conn_attempt_end(c, 1);
+	router_upstream_free(take_ptr(&c->uc));
+	router_conn_reply(c, 502, !c->req_done);
 	if (c->state == CS_HEAD)
-		conn_process(c);
+		router_conn_process(c);
 }
 
 /* --- callbacks --- */
@@ -1487,7 +1417,7 @@ upstream_read_cb(struct rstream *s, void *arg)
 	if (c == NULL) {
 		/* A pooled connection must stay silent. */
 		pool_remove(uc);
-		upconn_free(uc);
+		router_upstream_free(uc);
 		return;
 	}
 	if (c->state == CS_TUNNEL) {
@@ -1499,7 +1429,7 @@ upstream_read_cb(struct rstream *s, void *arg)
 		return;
 	}
 	if (c->state == CS_PROXY)
-		conn_response_read(c);
+		router_proxy_response_read(c);
 }
 
 static void
@@ -1513,7 +1443,7 @@ upstream_write_cb(struct rstream *s, void *arg)
 	c->c_paused = 0;
 	rstream_read(c->cs, 1);
 	if (c->state == CS_PROXY && !c->req_done)
-		forward_request_body(c);
+		router_proxy_forward_body(c);
 	else if (c->state == CS_TUNNEL)
 		evbuffer_add_buffer(s->out, c->cs->in);
 }
@@ -1532,7 +1462,7 @@ upstream_event_cb(struct rstream *s, enum rstream_event ev, void *arg)
 	}
 	if (c == NULL) {
 		pool_remove(uc);
-		upconn_free(uc);
+		router_upstream_free(uc);
 		return;
 	}
 	conn_upstream_failed(c, ev == RSTREAM_EOF);
@@ -1546,18 +1476,18 @@ client_read_cb(struct rstream *s, void *arg)
 
 	switch (c->state) {
 	case CS_HEAD:
-		conn_process(c);
+		router_conn_process(c);
 		break;
 	case CS_PROXY:
 		if (!c->req_done)
-			forward_request_body(c);
+			router_proxy_forward_body(c);
 		break;
 	case CS_HELD:
 	case CS_CONNECT:
 		/* Not sent yet: a framing error now keeps all of it from the
 		 * upstream, the head too. */
-		if (c->in_request && !c->body_complete && request_body_scan(c, &err) < 0)
-			request_body_failed(c, &err);
+		if (c->in_request && !c->body_complete && router_h1_body_scan(c, &err) < 0)
+			router_proxy_body_failed(c, &err);
 		break;
 	case CS_TUNNEL:
 		evbuffer_add_buffer(c->uc->s->out, s->in);
@@ -1580,7 +1510,7 @@ client_write_cb(struct rstream *s, void *arg)
 	struct conn *c = arg;
 
 	if (c->state == CS_CLOSING) {
-		conn_close(c);
+		router_conn_close(c);
 		return;
 	}
 	if (!c->u_paused || c->uc == NULL)
@@ -1588,8 +1518,8 @@ client_write_cb(struct rstream *s, void *arg)
 	c->u_paused = 0;
 	rstream_read(c->uc->s, 1);
 	if (c->state == CS_PROXY) {
-		proxy_timer(c);
-		conn_response_read(c);
+		router_proxy_timer(c);
+		router_proxy_response_read(c);
 	} else if (c->state == CS_TUNNEL)
 		evbuffer_add_buffer(s->out, c->uc->s->in);
 }
@@ -1608,7 +1538,7 @@ client_event_cb(struct rstream *s, enum rstream_event ev, void *arg)
 		rstream_read(s, 0);
 		return;
 	}
-	conn_close(c);
+	router_conn_close(c);
 }
 
 static void
@@ -1619,54 +1549,54 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	switch (c->state) {
 	case CS_HEAD:
 		if (evbuffer_get_length(c->cs->in) == 0) {
-			conn_close(c); /* idle keep-alive connection */
+			router_conn_close(c); /* idle keep-alive connection */
 			return;
 		}
 		if (!c->in_request)
-			request_begin(c);
-		conn_reply(c, 408, 1);
+			router_conn_request_begin(c);
+		router_conn_reply(c, 408, 1);
 		return;
 	case CS_HELD:
-		conn_unhold(c);
-		conn_reply(c, 503, 0);
+		router_hold_end(c);
+		router_conn_reply(c, 503, 0);
 		break;
 	case CS_CONNECT:
 		c->timed_out = 1;
-		attempt_end(c, 1);
-		upconn_free(take_ptr(&c->uc));
-		conn_dispatch(c);
+		router_conn_attempt_end(c, 1);
+		router_upstream_free(take_ptr(&c->uc));
+		router_upstream_dispatch(c);
 		break;
 	case CS_PROXY:
 		if (c->resp_head) {
 			/* Stalled in the middle of a response: the upstream
 			 * stopped sending, or the client stopped reading. */
-			attempt_end(c, !c->u_paused);
-			upconn_free(take_ptr(&c->uc));
+			router_conn_attempt_end(c, !c->u_paused);
+			router_upstream_free(take_ptr(&c->uc));
 			if (c->u_paused)
-				conn_close(c);
+				router_conn_close(c);
 			else
-				conn_close_after_write(c);
+				router_conn_close_after_write(c);
 			return;
 		}
 		if (!c->req_done) {
 			/* The client stopped sending its body. */
-			attempt_end(c, 0);
-			upconn_free(take_ptr(&c->uc));
-			conn_reply(c, 408, 1);
+			router_conn_attempt_end(c, 0);
+			router_upstream_free(take_ptr(&c->uc));
+			router_conn_reply(c, 408, 1);
 			return;
 		}
-		attempt_end(c, 1);
-		upconn_free(take_ptr(&c->uc));
-		conn_reply(c, 504, 0);
+		router_conn_attempt_end(c, 1);
+		router_upstream_free(take_ptr(&c->uc));
+		router_conn_reply(c, 504, 0);
 		break;
 	case CS_CLOSING:
-		conn_close(c);
+		router_conn_close(c);
 		return;
 	default:
 		return;
 	}
 	if (c->state == CS_HEAD)
-		conn_process(c);
+		router_conn_process(c);
 }
 
 /* --- the worker's side --- */
@@ -1698,21 +1628,21 @@ router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->client_ip,
 		          sizeof(c->client_ip));
 	event_assign(&c->timer, w->base, -1, 0, conn_timer_cb, c);
-	conn_set_state(c, CS_HEAD);
+	router_conn_set_state(c, CS_HEAD);
 	TAILQ_INSERT_TAIL(&w->conns, c, link);
 	STAT_INC(w->conns_open);
 	STAT_INC(w->conns_total);
 	if (router_admit(w->r, c->client_ip, &status) < 0) {
 		/* Answered at once, before reading: the client learns why. */
-		request_begin(c);
-		conn_reply_why(c, status,
-		               status == 429 ? "too many connections from your address"
-		                             : "too many connections",
-		               1);
+		router_conn_request_begin(c);
+		router_conn_reply_why(c, status,
+		                      status == 429 ? "too many connections from your address"
+		                                    : "too many connections",
+		                      1);
 		return;
 	}
 	c->admitted = 1;
-	timer_set(c, w->tv_idle);
+	router_conn_timer_set(c, w->tv_idle);
 }
 
 static void
@@ -1732,12 +1662,12 @@ drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		log_info("drain of %s: cutting a request past the drain timeout", c->up->address);
-		attempt_end(c, 1);
-		upconn_free(take_ptr(&c->uc));
+		router_conn_attempt_end(c, 1);
+		router_upstream_free(take_ptr(&c->uc));
 		if (!c->resp_head && c->state != CS_TUNNEL)
-			conn_reply(c, 504, 1);
+			router_conn_reply(c, 504, 1);
 		else
-			conn_close(c);
+			router_conn_close(c);
 	}
 	if (!pending) {
 		event_del(w->drain_timer);
@@ -1746,9 +1676,8 @@ drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-router_conn_table_changed(struct worker *w)
+router_upstream_table_changed(struct worker *w)
 {
-	struct conn_list held;
 	struct upconn *uc, *unext;
 	struct conn *c;
 
@@ -1757,7 +1686,7 @@ router_conn_table_changed(struct worker *w)
 		unext = TAILQ_NEXT(uc, idle_link);
 		if (atomic_load_explicit(&uc->up->draining, RELAXED)) {
 			pool_remove(uc);
-			upconn_free(uc);
+			router_upstream_free(uc);
 		}
 	}
 	/* Requests in flight on them drain, up to the deadline. */
@@ -1774,6 +1703,14 @@ router_conn_table_changed(struct worker *w)
 			break;
 		}
 	}
+}
+
+void
+router_hold_table_changed(struct worker *w)
+{
+	struct conn_list held;
+	struct conn *c;
+
 	/* Held requests go on, in the order they came, if their route serves. */
 	TAILQ_INIT(&held);
 	while ((c = TAILQ_FIRST(&w->held)) != NULL) {
@@ -1788,14 +1725,21 @@ router_conn_table_changed(struct worker *w)
 		c->route = c->host[0] ? route_table_lookup(c->table, c->host) : c->table->any;
 		if (c->route != NULL && c->route->mode == ROUTE_HOLD)
 			continue; /* still held, its deadline unchanged */
-		conn_unhold(c);
+		router_hold_end(c);
 		if (c->route == NULL)
-			conn_reply(c, 404, 0);
+			router_conn_reply(c, 404, 0);
 		else
-			conn_route(c);
+			router_conn_route(c);
 		if (c->state == CS_HEAD)
-			conn_process(c);
+			router_conn_process(c);
 	}
+}
+
+void
+router_conn_table_changed(struct worker *w)
+{
+	router_upstream_table_changed(w);
+	router_hold_table_changed(w);
 }
 
 void
@@ -1804,7 +1748,6 @@ router_conn_stop(struct worker *w)
 	struct timeval tv = {w->r->set.shutdown_timeout_ms / 1000,
 	                     (w->r->set.shutdown_timeout_ms % 1000) * 1000};
 	struct conn *c, *next;
-	struct upconn *uc;
 	size_t i;
 
 	w->stopping = 1;
@@ -1813,17 +1756,14 @@ router_conn_stop(struct worker *w)
 	w->nlisteners = 0;
 	event_del(w->accept_timer);
 	evtimer_add(w->stop_timer, &tv);
-	while ((uc = TAILQ_FIRST(&w->idle)) != NULL) {
-		pool_remove(uc);
-		upconn_free(uc);
-	}
+	router_upstream_pool_clear(w);
 	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, link);
 		if (c->state == CS_HEAD && evbuffer_get_length(c->cs->in) == 0)
-			conn_close(c);
+			router_conn_close(c);
 		else if (c->state == CS_HELD) {
-			conn_unhold(c);
-			conn_reply(c, 503, 1);
+			router_hold_end(c);
+			router_conn_reply(c, 503, 1);
 		}
 	}
 	if (TAILQ_EMPTY(&w->conns))
@@ -1833,13 +1773,9 @@ router_conn_stop(struct worker *w)
 void
 router_conn_close_all(struct worker *w)
 {
-	struct upconn *uc;
 	struct conn *c;
 
 	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
-		conn_close(c);
-	while ((uc = TAILQ_FIRST(&w->idle)) != NULL) {
-		pool_remove(uc);
-		upconn_free(uc);
-	}
+		router_conn_close(c);
+	router_upstream_pool_clear(w);
 }
