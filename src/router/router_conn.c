@@ -1,11 +1,18 @@
-/* router_conn: one client connection of berth-router and the upstream
- * connection serving its current request.
+/* router_conn: one client connection of berth-router: its state machine
+ * (conn_set_state), its one timer, the counters of a request, the replies the
+ * router makes itself, routing a read request to an answer, a hold or an
+ * upstream, the client's callbacks, accept and close, and the worker's stop.
  *
  * A request head is read whole (up to max_header_size), checked, routed on the
  * worker's current table and rewritten; the body then streams through as the
  * parser validates it, byte for byte, so chunked framing is kept and nothing is
  * buffered whole. The response does the same the other way. Upstream
  * connections are pooled per worker and upstream.
+ *
+ * The rest of a connection's code is in the files router-conn-int.h lists:
+ * router_h1.c (heads and framing), router_hold.c (held requests),
+ * router_upstream.c (the pool, connecting, retries, drains) and
+ * router_proxy.c (the exchange with a connected upstream).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -277,35 +284,7 @@ router_conn_reply(struct conn *c, int status, int force_close)
 	router_conn_reply_why(c, status, NULL, force_close);
 }
 
-/* --- holding --- */
-
-void
-router_hold_start(struct conn *c)
-{
-	struct worker *w = c->w;
-
-	if (w->nheld >= w->r->set.hold_queue_max || w->stopping) {
-		router_conn_reply(c, 503, 0);
-		return;
-	}
-	router_conn_set_state(c, CS_HELD);
-	TAILQ_INSERT_TAIL(&w->held, c, hold_link);
-	w->nheld++;
-	STAT_INC(w->held_now);
-	router_conn_timer_set_ms(c, c->route->hold_timeout_ms);
-}
-
-void
-router_hold_end(struct conn *c)
-{
-	struct worker *w = c->w;
-
-	TAILQ_REMOVE(&w->held, c, hold_link);
-	w->nheld--;
-	STAT_ADD(w->held_now, (uint64_t)-1);
-	router_conn_set_state(c, CS_CONNECT); /* transient: no longer held, not yet anywhere */
-	event_del(&c->timer);
-}
+/* --- the next step of a request --- */
 
 /* Acts on the request's route: answers, holds or sends it upstream. */
 void
@@ -510,36 +489,6 @@ router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *
 	}
 	c->admitted = 1;
 	router_conn_timer_set(c, w->tv_idle);
-}
-
-void
-router_hold_table_changed(struct worker *w)
-{
-	struct conn_list held;
-	struct conn *c;
-
-	/* Held requests go on, in the order they came, if their route serves. */
-	TAILQ_INIT(&held);
-	while ((c = TAILQ_FIRST(&w->held)) != NULL) {
-		TAILQ_REMOVE(&w->held, c, hold_link);
-		TAILQ_INSERT_TAIL(&held, c, hold_link);
-	}
-	while ((c = TAILQ_FIRST(&held)) != NULL) {
-		TAILQ_REMOVE(&held, c, hold_link);
-		TAILQ_INSERT_TAIL(&w->held, c, hold_link); /* so that unhold finds it */
-		route_table_unref(c->table);
-		c->table = route_table_ref(w->table);
-		c->route = c->host[0] ? route_table_lookup(c->table, c->host) : c->table->any;
-		if (c->route != NULL && c->route->mode == ROUTE_HOLD)
-			continue; /* still held, its deadline unchanged */
-		router_hold_end(c);
-		if (c->route == NULL)
-			router_conn_reply(c, 404, 0);
-		else
-			router_conn_route(c);
-		if (c->state == CS_HEAD)
-			router_conn_process(c);
-	}
 }
 
 void
