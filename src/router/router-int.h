@@ -1,5 +1,6 @@
-/* router-int: what router.c, router_conn.c and router_admin.c share. Not for
- * other modules: they use router.h. */
+/* router-int: what router.c, router_admin.c and the connection files
+ * (router_conn.c and the files of router-conn-int.h) share. Not for other
+ * modules: they use router.h. */
 #ifndef BERTH_ROUTER_INT_H
 #define BERTH_ROUTER_INT_H
 

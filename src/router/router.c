@@ -1,5 +1,6 @@
 /* router: lifecycle of berth-router: listeners, worker threads, table handoff
- * and the graceful stop. The proxying itself is in router_conn.c. */
+ * and the graceful stop. The proxying itself is in router_conn.c and the files of
+ * router-conn-int.h. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -329,7 +330,7 @@ worker_init(struct router *r, struct worker *w, size_t id, struct err *err)
 	TAILQ_INIT(&w->dirty);
 	w->stop_timer = evtimer_new(w->base, worker_stop_timer_cb, w);
 	w->accept_timer = evtimer_new(w->base, accept_resume_cb, w);
-	w->drain_timer = NULL; /* made by router_conn on first use */
+	w->drain_timer = NULL; /* made by router_upstream on first use */
 #define MS_TV(ms) (tv.tv_sec = (ms) / 1000, tv.tv_usec = ((ms) % 1000) * 1000, &tv)
 	w->tv_idle = event_base_init_common_timeout(w->base, MS_TV(r->set.idle_timeout_ms));
 	w->tv_header = event_base_init_common_timeout(w->base, MS_TV(r->set.header_timeout_ms));

@@ -1,11 +1,18 @@
-/* router_conn: one client connection of berth-router and the upstream
- * connection serving its current request.
+/* router_conn: one client connection of berth-router: its state machine
+ * (conn_set_state), its one timer, the counters of a request, the replies the
+ * router makes itself, routing a read request to an answer, a hold or an
+ * upstream, the client's callbacks, accept and close, and the worker's stop.
  *
  * A request head is read whole (up to max_header_size), checked, routed on the
  * worker's current table and rewritten; the body then streams through as the
  * parser validates it, byte for byte, so chunked framing is kept and nothing is
  * buffered whole. The response does the same the other way. Upstream
  * connections are pooled per worker and upstream.
+ *
+ * The rest of a connection's code is in the files router-conn-int.h lists:
+ * router_h1.c (heads and framing), router_hold.c (held requests),
+ * router_upstream.c (the pool, connecting, retries, drains) and
+ * router_proxy.c (the exchange with a connected upstream).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,8 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <limits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,94 +29,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "router/chunked.h"
-#include "router/router-int.h"
-
-#define RELAXED memory_order_relaxed
-/* Counters written by one thread only: a plain add, published atomically. */
-#define STAT_ADD(field, n)                                                                         \
-	atomic_store_explicit(&(field), atomic_load_explicit(&(field), RELAXED) + (n), RELAXED)
-#define STAT_INC(field) STAT_ADD(field, 1)
-
-#define UPCONN_POOL_MAX 512
-/* A pooled connection idle for longer is closed rather than reused: many
- * servers close idle connections after a few seconds (gunicorn 2 s, node 5 s),
- * and a request sent as they do would be lost. */
-#define UPCONN_IDLE_MAX_MS 2000
-/* Resends of an idempotent request whose upstream closed without answering. */
-#define EMPTY_RETRIES 2
-
-enum conn_state {
-	CS_HEAD,    /* reading a request head, or idle between requests */
-	CS_HELD,    /* head read, waiting for the route to serve again */
-	CS_CONNECT, /* waiting for the upstream connection (transient) */
-	CS_PROXY,   /* request and response streaming */
-	CS_TUNNEL,  /* after 101 Switching Protocols: bytes both ways */
-	CS_CLOSING, /* writing a last response, then closed */
-	CS_DEAD,    /* closed, freed on the next loop pass */
-};
-
-struct upconn {
-	struct rstream *s;   /* owned */
-	struct upstream *up; /* reference */
-	struct worker *w;    /* borrowed */
-	struct conn *conn;   /* borrowed: the user, NULL while pooled */
-	unsigned connected : 1;
-	unsigned reused : 1;
-	int64_t idle_since_ms;         /* while pooled */
-	TAILQ_ENTRY(upconn) slot_link; /* in up->slots[w->id].idle while pooled */
-	TAILQ_ENTRY(upconn) idle_link; /* in w->idle while pooled */
-};
-
-struct conn {
-	struct worker *w;   /* borrowed */
-	struct rstream *cs; /* owned: the client */
-	struct upconn *uc;  /* owned while serving the request */
-	enum conn_state state;
-	struct event timer;
-	http_parser rp;        /* the request */
-	http_parser sp;        /* the response */
-	struct evbuffer *head; /* owned: the request head as sent upstream */
-	size_t scanned;        /* client input searched for the end of a head */
-	size_t rscanned;       /* upstream input searched for the end of a head */
-	size_t ntries;         /* upstreams tried for the request */
-	/* the request under way */
-	struct route_table *table; /* reference while a request is under way */
-	const struct route *route; /* in table */
-	struct upstream *up;       /* in table: the upstream of the attempt */
-	uint64_t tried;            /* bitmask of route->ups indices tried */
-	int64_t t_start_us;
-	int status;
-	unsigned in_request : 1;  /* a head was read and its reply is not finished */
-	unsigned attempt : 1;     /* counted as started on up */
-	unsigned req_done : 1;    /* the request message was forwarded whole */
-	unsigned resp_head : 1;   /* the response head was forwarded */
-	unsigned resp_done : 1;   /* the response message was forwarded whole */
-	unsigned resp_eof : 1;    /* the response body ends when the upstream closes */
-	unsigned keepalive : 1;   /* the client wants the connection kept */
-	unsigned close_after : 1; /* close the client after this response */
-	unsigned upgrade : 1;
-	unsigned is_head : 1;
-	unsigned idempotent : 1;
-	unsigned body_sent : 1; /* request body bytes went to the upstream */
-	unsigned stale_retry : 1;
-	unsigned empty_retries : 2; /* resends after an empty answer (EMPTY_RETRIES) */
-	unsigned c_paused : 1;      /* client reading paused for backpressure */
-	unsigned u_paused : 1;      /* upstream reading paused for backpressure */
-	unsigned timed_out : 1;
-	unsigned head_started : 1;  /* the header timeout runs */
-	unsigned dechunk : 1;       /* an HTTP/1.0 client gets the chunked body decoded */
-	unsigned admitted : 1;      /* counted by router_admit() */
-	unsigned body_chunked : 1;  /* the request body is chunked (ck), else body_left long */
-	unsigned body_complete : 1; /* the request body was read and checked whole */
-	unsigned tls : 1;           /* the client came over TLS */
-	struct chunked ck;          /* the request body's framing */
-	uint64_t body_left;         /* Content-Length bytes not yet read */
-	size_t body_ready;          /* checked body bytes at the start of cs->in, not yet sent */
-	char host[ROUTE_HOST_MAX + 1];
-	char client_ip[INET6_ADDRSTRLEN];
-	TAILQ_ENTRY(conn) link;      /* in w->conns, or w->dead */
-	TAILQ_ENTRY(conn) hold_link; /* in w->held while held */
-};
+#include "router/router-conn-int.h"
 
 static const char *
 conn_state_str(enum conn_state st)
@@ -126,8 +44,8 @@ conn_state_str(enum conn_state st)
 }
 
 /* Every state change goes through here: CS_DEAD is final. */
-static void
-conn_set_state(struct conn *c, enum conn_state st)
+void
+router_conn_set_state(struct conn *c, enum conn_state st)
 {
 	if (c->state == CS_DEAD)
 		log_fatal("connection from %s: %s after dead", c->client_ip, conn_state_str(st));
@@ -137,15 +55,7 @@ conn_set_state(struct conn *c, enum conn_state st)
 static void client_read_cb(struct rstream *s, void *arg);
 static void client_write_cb(struct rstream *s, void *arg);
 static void client_event_cb(struct rstream *s, enum rstream_event ev, void *arg);
-static void upstream_read_cb(struct rstream *s, void *arg);
-static void upstream_write_cb(struct rstream *s, void *arg);
-static void upstream_event_cb(struct rstream *s, enum rstream_event ev, void *arg);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
-static void conn_process(struct conn *c);
-static void conn_dispatch(struct conn *c);
-static void conn_close(struct conn *c);
-static int forward_request_body(struct conn *c);
-static void conn_response_read(struct conn *c);
 
 static int64_t
 now_us(void)
@@ -156,115 +66,24 @@ now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void
-timer_set(struct conn *c, const struct timeval *tv)
+void
+router_conn_timer_set(struct conn *c, const struct timeval *tv)
 {
 	event_add(&c->timer, tv);
 }
 
-static void
-timer_set_ms(struct conn *c, int64_t ms)
+void
+router_conn_timer_set_ms(struct conn *c, int64_t ms)
 {
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	event_add(&c->timer, &tv);
 }
 
-/* --- upstream connections --- */
-
-static void
-upconn_free(struct upconn *uc)
-{
-	if (uc == NULL)
-		return;
-	rstream_free(uc->s);
-	upstream_unref(uc->up);
-	free(uc);
-}
-
-static void
-pool_remove(struct upconn *uc)
-{
-	struct upstream_slot *slot = &uc->up->slots[uc->w->id];
-
-	TAILQ_REMOVE(&slot->idle, uc, slot_link);
-	slot->nidle--;
-	TAILQ_REMOVE(&uc->w->idle, uc, idle_link);
-}
-
-/* Pools uc when the upstream still takes requests, else closes it. */
-static void
-pool_put(struct upconn *uc)
-{
-	struct worker *w = uc->w;
-	struct upstream_slot *slot = &uc->up->slots[w->id];
-
-	uc->conn = NULL;
-	if (w->stopping || atomic_load_explicit(&uc->up->draining, RELAXED) ||
-	    slot->nidle >= UPCONN_POOL_MAX || evbuffer_get_length(uc->s->in) > 0) {
-		upconn_free(uc);
-		return;
-	}
-	uc->reused = 1;
-	uc->idle_since_ms = now_mono_ms();
-	TAILQ_INSERT_HEAD(&slot->idle, uc, slot_link);
-	slot->nidle++;
-	TAILQ_INSERT_HEAD(&w->idle, uc, idle_link);
-}
-
-static struct upconn *
-pool_take(struct worker *w, struct upstream *up)
-{
-	struct upconn_list *idle = &up->slots[w->id].idle;
-	struct upconn *uc;
-	int64_t now;
-
-	if (TAILQ_EMPTY(idle))
-		return NULL;
-	/* Oldest last: drop those idle too long, then take the newest. */
-	now = now_mono_ms();
-	while ((uc = TAILQ_LAST(idle, upconn_list)) != NULL &&
-	       now - uc->idle_since_ms > UPCONN_IDLE_MAX_MS) {
-		pool_remove(uc);
-		upconn_free(uc);
-	}
-	uc = TAILQ_FIRST(idle);
-	if (uc != NULL)
-		pool_remove(uc);
-	return uc;
-}
-
-static struct upconn *
-upconn_connect(struct worker *w, struct upstream *up)
-{
-	struct upconn *uc = xcalloc(1, sizeof(*uc));
-
-	uc->w = w;
-	uc->up = upstream_ref(up);
-	uc->s = rstream_connect(w, (struct sockaddr *)&up->sa, up->salen, upstream_read_cb,
-	                        upstream_write_cb, upstream_event_cb, uc);
-	return uc;
-}
-
-/* Closes uc with a reset rather than a FIN, and drops what was not written
- * yet: for a request whose framing broke, so that the upstream cannot take
- * what it got for a whole request. NULL is fine. */
-static void
-upconn_abort(struct upconn *uc)
-{
-	struct linger lg = {1, 0};
-
-	if (uc == NULL)
-		return;
-	if (uc->s->fd >= 0)
-		setsockopt(uc->s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	upconn_free(uc);
-}
-
 /* --- counters --- */
 
-static void
-attempt_end(struct conn *c, int error)
+void
+router_conn_attempt_end(struct conn *c, int error)
 {
 	struct upstream_slot *slot;
 
@@ -278,8 +97,8 @@ attempt_end(struct conn *c, int error)
 }
 
 /* Counts the finished request for the route and ends it. */
-static void
-request_end(struct conn *c)
+void
+router_conn_request_end(struct conn *c)
 {
 	struct route_stats *rs;
 	struct route_stats_slot *s;
@@ -308,8 +127,8 @@ request_end(struct conn *c)
 
 /* --- closing --- */
 
-static void
-conn_close(struct conn *c)
+void
+router_conn_close(struct conn *c)
 {
 	struct worker *w = c->w;
 
@@ -322,15 +141,15 @@ conn_close(struct conn *c)
 	}
 	if (c->in_request && c->status == 0)
 		c->status = 499; /* the client went away first */
-	attempt_end(c, 0);
-	request_end(c);
-	upconn_free(take_ptr(&c->uc));
+	router_conn_attempt_end(c, 0);
+	router_conn_request_end(c);
+	router_upstream_free(take_ptr(&c->uc));
 	event_del(&c->timer);
 	rstream_free(take_ptr(&c->cs));
 	if (c->admitted)
 		router_admit_release(w->r, c->client_ip);
 	c->admitted = 0;
-	conn_set_state(c, CS_DEAD);
+	router_conn_set_state(c, CS_DEAD);
 	TAILQ_REMOVE(&w->conns, c, link);
 	TAILQ_INSERT_TAIL(&w->dead, c, link);
 	event_active(w->reap, EV_READ, 0);
@@ -352,8 +171,8 @@ router_conn_reap(struct worker *w)
 }
 
 /* Closes the client once its output is written. */
-static void
-conn_close_after_write(struct conn *c)
+void
+router_conn_close_after_write(struct conn *c)
 {
 	if (c->state == CS_DEAD)
 		return;
@@ -362,15 +181,15 @@ conn_close_after_write(struct conn *c)
 		c->w->nheld--;
 		STAT_ADD(c->w->held_now, (uint64_t)-1);
 	}
-	conn_set_state(c, CS_CLOSING);
+	router_conn_set_state(c, CS_CLOSING);
 	event_del(&c->timer);
 	if (evbuffer_get_length(c->cs->out) == 0) {
-		conn_close(c);
+		router_conn_close(c);
 		return;
 	}
 	/* Stop reading; a bounded wait for the last bytes to leave. */
 	rstream_read(c->cs, 0);
-	timer_set(c, c->w->tv_idle);
+	router_conn_timer_set(c, c->w->tv_idle);
 }
 
 /* --- local replies --- */
@@ -405,8 +224,8 @@ status_reason(int status)
 	return "Error";
 }
 
-static void
-request_begin(struct conn *c)
+void
+router_conn_request_begin(struct conn *c)
 {
 	c->in_request = 1;
 	c->t_start_us = now_us();
@@ -425,8 +244,8 @@ request_begin(struct conn *c)
  * reason phrase) as the body. Keeps the connection when the request was read
  * whole and the client wants it, else closes it after writing. After it, c is
  * either back in CS_HEAD or closing. */
-static void
-conn_reply_why(struct conn *c, int status, const char *why, int force_close)
+void
+router_conn_reply_why(struct conn *c, int status, const char *why, int force_close)
 {
 	struct evbuffer *out = c->cs->out;
 	const char *reason = status_reason(status);
@@ -446,1097 +265,54 @@ conn_reply_why(struct conn *c, int status, const char *why, int force_close)
 	                    keep ? "" : "Connection: close\r\n");
 	if (!c->is_head) /* a response to HEAD has the length, not the body */
 		evbuffer_add_printf(out, "%s\n", why);
-	attempt_end(c, 0);
-	request_end(c);
-	upconn_free(take_ptr(&c->uc));
+	router_conn_attempt_end(c, 0);
+	router_conn_request_end(c);
+	router_upstream_free(take_ptr(&c->uc));
 	if (!keep) {
-		conn_close_after_write(c);
+		router_conn_close_after_write(c);
 		return;
 	}
-	conn_set_state(c, CS_HEAD);
+	router_conn_set_state(c, CS_HEAD);
 	c->head_started = 0;
 	c->scanned = 0;
-	timer_set(c, c->w->tv_idle);
+	router_conn_timer_set(c, c->w->tv_idle);
 }
 
-static void
-conn_reply(struct conn *c, int status, int force_close)
+void
+router_conn_reply(struct conn *c, int status, int force_close)
 {
-	conn_reply_why(c, status, NULL, force_close);
+	router_conn_reply_why(c, status, NULL, force_close);
 }
 
-/* --- parsing --- */
-
-/* Finds the end of an HTTP head in p[0..len): returns the head's length, or 0
- * when it is not there yet. *scanned remembers how far it looked. */
-static size_t
-head_end(const char *p, size_t len, size_t *scanned)
-{
-	size_t i = *scanned > 2 ? *scanned - 2 : 0;
-
-	while (i < len) {
-		const char *nl = memchr(p + i, '\n', len - i);
-		if (nl == NULL)
-			break;
-		i = (size_t)(nl - p);
-		if (i + 1 < len && p[i + 1] == '\n')
-			return i + 2;
-		if (i + 2 < len && p[i + 1] == '\r' && p[i + 2] == '\n')
-			return i + 3;
-		i++;
-	}
-	*scanned = len;
-	return 0;
-}
-
-static int
-on_url(http_parser *p, const char *at, size_t len)
-{
-	struct worker *w = ((struct conn *)p->data)->w;
-
-	if (w->url == NULL) {
-		w->url = at;
-		w->url_len = len;
-	} else {
-		w->url_len = (size_t)(at + len - w->url);
-	}
-	return 0;
-}
-
-static int
-on_header_field(http_parser *p, const char *at, size_t len)
-{
-	struct worker *w = ((struct conn *)p->data)->w;
-	struct hdr *h;
-
-	if (!w->hdr_last_was_value && w->nhdrs > 0) {
-		h = &w->hdrs[w->nhdrs - 1];
-		h->nlen = (size_t)(at + len - h->name);
-		return 0;
-	}
-	if (w->nhdrs == w->r->set.max_headers) {
-		w->hdr_overflow = 1;
-		return 1;
-	}
-	h = &w->hdrs[w->nhdrs++];
-	h->name = at;
-	h->nlen = len;
-	h->val = NULL;
-	h->vlen = 0;
-	w->hdr_last_was_value = 0;
-	return 0;
-}
-
-static int
-on_header_value(http_parser *p, const char *at, size_t len)
-{
-	struct worker *w = ((struct conn *)p->data)->w;
-	struct hdr *h = &w->hdrs[w->nhdrs - 1];
-
-	if (h->val == NULL) {
-		h->val = at;
-		h->vlen = len;
-	} else {
-		h->vlen = (size_t)(at + len - h->val);
-	}
-	w->hdr_last_was_value = 1;
-	return 0;
-}
-
-static int
-on_headers_complete(http_parser *p)
-{
-	struct conn *c = p->data;
-
-	c->w->head_complete = 1;
-	/* A response to HEAD has no body whatever its headers say. */
-	return p->type == HTTP_RESPONSE && c->is_head ? 1 : 0;
-}
-
-static int
-on_message_complete(http_parser *p)
-{
-	http_parser_pause(p, 1);
-	return 0;
-}
-
-static const http_parser_settings head_settings = {
-    .on_url = on_url,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_headers_complete = on_headers_complete,
-    .on_message_complete = on_message_complete,
-};
-
-static const http_parser_settings body_settings = {
-    .on_message_complete = on_message_complete,
-};
-
-static int
-on_body_copy(http_parser *p, const char *at, size_t len)
-{
-	struct conn *c = p->data;
-
-	evbuffer_add(c->cs->out, at, len);
-	return 0;
-}
-
-/* For an HTTP/1.0 client, which cannot read chunked framing: the body
- * decoded, its end marked by closing the connection. */
-static const http_parser_settings dechunk_settings = {
-    .on_body = on_body_copy,
-    .on_message_complete = on_message_complete,
-};
-
-static void
-head_scratch_reset(struct worker *w)
-{
-	w->nhdrs = 0;
-	w->hdr_overflow = 0;
-	w->hdr_last_was_value = 1;
-	w->head_complete = 0;
-	w->url = NULL;
-	w->url_len = 0;
-}
-
-static int
-hdr_is(const struct hdr *h, const char *name, size_t n)
-{
-	return h->nlen == n && strncasecmp(h->name, name, n) == 0;
-}
-
-#define HDR_IS(h, lit) hdr_is((h), lit, sizeof(lit) - 1)
-
-/* RFC 9110 tchar: the bytes of a token such as a header name. */
-static const unsigned char tchar[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
-    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
-    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
-    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
-    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
-    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
-    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
-    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
-    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
-};
-
-/* A header name is a non-empty token; a value holds visible characters,
- * spaces, tabs and obs-text, nothing else. */
-static int
-header_valid(const struct hdr *h)
-{
-	size_t i;
-
-	if (h->nlen == 0)
-		return 0;
-	for (i = 0; i < h->nlen; i++)
-		if (!tchar[(unsigned char)h->name[i]])
-			return 0;
-	for (i = 0; i < h->vlen; i++) {
-		unsigned char ch = (unsigned char)h->val[i];
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
-/* A request-target: visible ASCII only, and no fragment, which a client
- * never sends and a server may or may not cut off before it reads the path. */
-static int
-target_valid(const char *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f || p[i] == '#')
-			return 0;
-	return len > 0;
-}
-
-/* Whether a Content-Length value is plain digits that fit. */
-static int
-content_length_valid(const struct hdr *h)
-{
-	size_t i;
-
-	if (h->vlen == 0 || h->vlen > 18)
-		return 0;
-	for (i = 0; i < h->vlen; i++)
-		if (h->val[i] < '0' || h->val[i] > '9')
-			return 0;
-	return 1;
-}
-
-/* Checks the request body in the client's input past what was checked
- * before, and counts it into c->body_ready. Returns 0, or -1 with err (a
- * sentence for the client) on a framing error. */
-static int
-request_body_scan(struct conn *c, struct err *err)
-{
-	struct evbuffer *in = c->cs->in;
-	size_t len = evbuffer_get_length(in);
-
-	while (!c->body_complete && c->body_ready < len) {
-		struct evbuffer_ptr pos;
-		struct evbuffer_iovec v;
-		size_t used;
-
-		if (!c->body_chunked) {
-			uint64_t n = len - c->body_ready;
-			if (n > c->body_left)
-				n = c->body_left;
-			c->body_ready += (size_t)n;
-			c->body_left -= n;
-			c->body_complete = c->body_left == 0;
-			continue;
-		}
-		if (evbuffer_ptr_set(in, &pos, c->body_ready, EVBUFFER_PTR_SET) < 0 ||
-		    evbuffer_peek(in, -1, &pos, &v, 1) < 1)
-			break;
-		if (chunked_parse(&c->ck, v.iov_base, v.iov_len, &used, err) < 0)
-			return -1;
-		c->body_ready += used;
-		c->body_complete = chunked_done(&c->ck);
-	}
-	return 0;
-}
-
-/* Appends to the worker's scratch head; it has room for any head we accept
- * plus our own headers. */
-static void
-scratch_add(struct worker *w, const void *p, size_t n)
-{
-	if (w->scratch_len + n > w->scratch_cap) {
-		w->scratch_cap = (w->scratch_len + n) * 2;
-		w->scratch = xrealloc(w->scratch, w->scratch_cap);
-	}
-	memcpy(w->scratch + w->scratch_len, p, n);
-	w->scratch_len += n;
-}
-
-#define SCRATCH_LIT(w, lit) scratch_add((w), lit, sizeof(lit) - 1)
-#define SCRATCH_STR(w, s)   scratch_add((w), (s), strlen(s))
-
-static void
-scratch_hdr(struct worker *w, const struct hdr *h)
-{
-	scratch_add(w, h->name, h->nlen);
-	SCRATCH_LIT(w, ": ");
-	if (h->vlen > 0)
-		scratch_add(w, h->val, h->vlen);
-	SCRATCH_LIT(w, "\r\n");
-}
-
-/* Writes the request head as the upstream gets it into c->head. */
-static void
-build_request_head(struct conn *c, const struct hdr *host)
-{
-	struct worker *w = c->w;
-	const struct hdr *upgrade = NULL;
-	size_t i;
-	int v6 = strchr(c->client_ip, ':') != NULL;
-
-	w->scratch_len = 0;
-	SCRATCH_STR(w, http_method_str(c->rp.method));
-	SCRATCH_LIT(w, " ");
-	scratch_add(w, w->path, w->path_len);
-	scratch_add(w, w->url + w->query_off, w->url_len - w->query_off);
-	SCRATCH_LIT(w, " HTTP/1.1\r\n");
-	for (i = 0; i < w->nhdrs; i++) {
-		const struct hdr *h = &w->hdrs[i];
-		switch (h->nlen) {
-		case 2:
-			if (HDR_IS(h, "te"))
-				continue;
-			break;
-		case 7:
-			if (HDR_IS(h, "upgrade")) {
-				upgrade = h;
-				continue;
-			}
-			break;
-		case 9:
-			if (HDR_IS(h, "forwarded"))
-				continue;
-			break;
-		case 10:
-			if (HDR_IS(h, "connection") || HDR_IS(h, "keep-alive"))
-				continue;
-			break;
-		case 15:
-			if (HDR_IS(h, "x-forwarded-for"))
-				continue;
-			break;
-		case 16:
-			if (HDR_IS(h, "x-forwarded-host") || HDR_IS(h, "proxy-connection"))
-				continue;
-			break;
-		case 17:
-			if (HDR_IS(h, "transfer-encoding")) {
-				/* Checked to be "chunked" in any case: sent as
-				 * one, for an upstream that compares it as is. */
-				SCRATCH_LIT(w, "Transfer-Encoding: chunked\r\n");
-				continue;
-			}
-			if (HDR_IS(h, "x-forwarded-proto"))
-				continue;
-			break;
-		}
-		scratch_hdr(w, h);
-	}
-	SCRATCH_LIT(w, "X-Forwarded-For: ");
-	SCRATCH_STR(w, c->client_ip);
-	if (c->tls)
-		SCRATCH_LIT(w, "\r\nX-Forwarded-Proto: https\r\n");
-	else
-		SCRATCH_LIT(w, "\r\nX-Forwarded-Proto: http\r\n");
-	if (host != NULL) {
-		SCRATCH_LIT(w, "X-Forwarded-Host: ");
-		scratch_add(w, host->val, host->vlen);
-		SCRATCH_LIT(w, "\r\n");
-	}
-	SCRATCH_LIT(w, "Forwarded: for=");
-	if (v6)
-		SCRATCH_LIT(w, "\"[");
-	SCRATCH_STR(w, c->client_ip);
-	if (v6)
-		SCRATCH_LIT(w, "]\"");
-	if (host != NULL) {
-		SCRATCH_LIT(w, ";host=\"");
-		scratch_add(w, host->val, host->vlen);
-		SCRATCH_LIT(w, "\"");
-	}
-	if (c->tls)
-		SCRATCH_LIT(w, ";proto=https\r\n");
-	else
-		SCRATCH_LIT(w, ";proto=http\r\n");
-	if (c->upgrade && upgrade != NULL) {
-		SCRATCH_LIT(w, "Connection: upgrade\r\n");
-		scratch_hdr(w, upgrade);
-	}
-	SCRATCH_LIT(w, "\r\n");
-	evbuffer_drain(c->head, evbuffer_get_length(c->head));
-	evbuffer_add(c->head, w->scratch, w->scratch_len);
-}
-
-/* --- holding --- */
-
-static void
-conn_hold(struct conn *c)
-{
-	struct worker *w = c->w;
-
-	if (w->nheld >= w->r->set.hold_queue_max || w->stopping) {
-		conn_reply(c, 503, 0);
-		return;
-	}
-	conn_set_state(c, CS_HELD);
-	TAILQ_INSERT_TAIL(&w->held, c, hold_link);
-	w->nheld++;
-	STAT_INC(w->held_now);
-	timer_set_ms(c, c->route->hold_timeout_ms);
-}
-
-static void
-conn_unhold(struct conn *c)
-{
-	struct worker *w = c->w;
-
-	TAILQ_REMOVE(&w->held, c, hold_link);
-	w->nheld--;
-	STAT_ADD(w->held_now, (uint64_t)-1);
-	conn_set_state(c, CS_CONNECT); /* transient: no longer held, not yet anywhere */
-	event_del(&c->timer);
-}
+/* --- the next step of a request --- */
 
 /* Acts on the request's route: answers, holds or sends it upstream. */
-static void
-conn_route(struct conn *c)
+void
+router_conn_route(struct conn *c)
 {
 	switch (c->route->mode) {
 	case ROUTE_DOWN:
-		conn_reply(c, 503, 0);
+		router_conn_reply(c, 503, 0);
 		return;
 	case ROUTE_HOLD:
-		conn_hold(c);
+		router_hold_start(c);
 		return;
 	case ROUTE_SERVE:
-		conn_dispatch(c);
+		router_upstream_dispatch(c);
 		return;
 	}
-}
-
-/* Reads, checks and acts on one request head. Returns 1 when it did (the
- * caller may look for the next one), 0 when the head is not complete or c
- * left CS_HEAD. */
-static int
-conn_read_head(struct conn *c)
-{
-	struct worker *w = c->w;
-	struct router *r = w->r;
-	struct evbuffer *in = c->cs->in;
-	size_t len = evbuffer_get_length(in), want, n, np, i;
-	const struct hdr *host = NULL;
-	int nhost = 0, nte = 0, ncl = 0;
-	struct err err = ERR_INIT;
-	enum http_errno e;
-	const char *p, *q;
-	size_t plen;
-
-	if (len == 0)
-		return 0;
-	if (!c->head_started) {
-		c->head_started = 1;
-		timer_set(c, w->tv_header);
-	}
-	want = len < r->set.max_header_size + 2 ? len : r->set.max_header_size + 2;
-	p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
-	n = head_end(p, want, &c->scanned);
-	if (n == 0 || n > r->set.max_header_size) {
-		if (len > r->set.max_header_size) {
-			request_begin(c);
-			conn_reply_why(c, 431, "the request head is too large", 1);
-		}
-		return 0;
-	}
-	request_begin(c);
-	head_scratch_reset(w);
-	http_parser_init(&c->rp, HTTP_REQUEST);
-	c->rp.data = c;
-	np = http_parser_execute(&c->rp, &head_settings, p, n);
-	e = HTTP_PARSER_ERRNO(&c->rp);
-	if (w->hdr_overflow) {
-		conn_reply_why(c, 431, "the request head has too many header fields", 1);
-		return 0;
-	}
-	if ((e != HPE_OK && e != HPE_PAUSED) || !w->head_complete || np != n || w->url == NULL) {
-		log_debug("bad request from %s: %s", c->client_ip, http_errno_name(e));
-		conn_reply_why(c, 400, "the request is malformed", 1);
-		return 0;
-	}
-	if (e == HPE_PAUSED) {
-		http_parser_pause(&c->rp, 0);
-		c->req_done = 1;
-	}
-	c->keepalive = http_should_keep_alive(&c->rp) != 0;
-	c->upgrade = c->rp.upgrade;
-	c->is_head = c->rp.method == HTTP_HEAD;
-	c->idempotent = c->is_head || c->rp.method == HTTP_GET || c->rp.method == HTTP_OPTIONS;
-	if (c->rp.method == HTTP_CONNECT) {
-		conn_reply(c, 405, 1);
-		return 0;
-	}
-	/* CRLF ends every line of the head: a bare LF or a lone CR is a line
-	 * end to some servers and not to others. No obsolete line folding
-	 * either (a line that starts with a blank). */
-	for (q = p; q < p + n; q++) {
-		if (*q == '\n' && (q == p || q[-1] != '\r')) {
-			conn_reply_why(c, 400, "a line of the request head ends with a bare LF", 1);
-			return 0;
-		}
-		if (*q == '\r' && (q + 1 == p + n || q[1] != '\n')) {
-			conn_reply_why(c, 400, "the request head holds a CR without LF", 1);
-			return 0;
-		}
-		if (*q == '\n' && q + 1 < p + n && (q[1] == ' ' || q[1] == '\t')) {
-			conn_reply_why(c, 400, "a header line is folded", 1);
-			return 0;
-		}
-	}
-	/* http-parser as Debian builds it is lenient (spaces in names, for
-	 * one): check names, values and the target ourselves, so that what an
-	 * upstream reads is what we framed. */
-	if (c->rp.http_major != 1 || c->rp.http_minor > 1) {
-		conn_reply(c, 505, 1);
-		return 0;
-	}
-	if (!target_valid(w->url, w->url_len)) {
-		conn_reply_why(c, 400, "the request target is not valid", 1);
-		return 0;
-	}
-	for (i = 0; i < w->nhdrs; i++) {
-		const struct hdr *h = &w->hdrs[i];
-		if (!header_valid(h)) {
-			conn_reply_why(c, 400, "a header field is not valid", 1);
-			return 0;
-		}
-		if (HDR_IS(h, "host")) {
-			host = h;
-			nhost++;
-		} else if (HDR_IS(h, "transfer-encoding")) {
-			nte++;
-			if (h->vlen != 7 || strncasecmp(h->val, "chunked", 7) != 0)
-				nte = 99;
-		} else if (HDR_IS(h, "content-length")) {
-			ncl++;
-			if (!content_length_valid(h))
-				ncl = 99;
-		}
-	}
-	/* One Host (RFC 9112 3.2); Transfer-Encoding only as one plain
-	 * "chunked" and only from HTTP/1.1 clients, never with a
-	 * Content-Length, which must be one plain number: so that the
-	 * upstream cannot frame the body differently from us. */
-	if (nhost > 1 || (nhost == 0 && c->rp.http_minor >= 1)) {
-		conn_reply_why(c, 400, "a request needs one Host", 1);
-		return 0;
-	}
-	if (nte > 1 || (nte == 1 && (c->rp.http_major != 1 || c->rp.http_minor == 0))) {
-		conn_reply_why(
-		    c, 400, "Transfer-Encoding must be one \"chunked\", and not from HTTP/1.0", 1);
-		return 0;
-	}
-	if (ncl > 1) {
-		conn_reply_why(c, 400, "Content-Length must be one number", 1);
-		return 0;
-	}
-	if (ncl == 1 && nte == 1) {
-		conn_reply_why(c, 400, "Content-Length and Transfer-Encoding together", 1);
-		return 0;
-	}
-	c->host[0] = '\0';
-	if (host != NULL && route_host_normalize(host->val, host->vlen, c->host) < 0) {
-		conn_reply_why(c, 400, "the Host is not a host name", 1);
-		return 0;
-	}
-	if (w->url[0] != '/') {
-		conn_reply_why(c, 400, "the request target must be a path", 1);
-		return 0;
-	}
-	/* The body's framing, checked as it comes, before it goes upstream. */
-	c->body_ready = 0;
-	c->body_left = 0;
-	c->body_chunked = 0;
-	c->body_complete = c->req_done;
-	if (!c->req_done) {
-		if (c->rp.flags & F_CHUNKED) {
-			c->body_chunked = 1;
-			chunked_init(&c->ck);
-		} else if (c->rp.content_length > 0 && c->rp.content_length != ULLONG_MAX) {
-			c->body_left = c->rp.content_length;
-		} else {
-			conn_reply_why(c, 400, "the request body has no length", 1);
-			return 0;
-		}
-	}
-	c->table = route_table_ref(w->table);
-	c->route = c->host[0] ? route_table_lookup(c->table, c->host) : c->table->any;
-	for (plen = 0; plen < w->url_len && w->url[plen] != '?'; plen++)
-		;
-	w->path = w->url;
-	w->path_len = plen;
-	w->query_off = plen;
-	if (c->route != NULL && c->route->paths != NULL) {
-		/* The allow-list is checked on the path as the upstream gets it. */
-		if (w->path_cap < plen) {
-			w->path_cap = plen * 2;
-			w->path_buf = xrealloc(w->path_buf, w->path_cap);
-		}
-		if (route_path_clean(w->url, plen, w->path_buf, &w->path_len, &err) < 0) {
-			conn_reply_why(c, 400, err.msg, 1);
-			return 0;
-		}
-		w->path = w->path_buf;
-	}
-	if (c->route == NULL || !route_path_allowed(c->route, w->path, w->path_len)) {
-		evbuffer_drain(in, n);
-		c->scanned = 0;
-		conn_reply(c, 404, 0);
-		return c->state == CS_HEAD;
-	}
-	build_request_head(c, host);
-	evbuffer_drain(in, n);
-	c->scanned = 0;
-	/* What came with the head is checked before any of it goes upstream:
-	 * the common way to smuggle is one packet. */
-	if (request_body_scan(c, &err) < 0) {
-		conn_reply_why(c, 400, err.msg, 1);
-		return 0;
-	}
-	conn_route(c);
-	return c->state == CS_HEAD;
 }
 
 /* Handles the request heads waiting in the client's input, as long as each
  * is answered at once. */
-static void
-conn_process(struct conn *c)
+void
+router_conn_process(struct conn *c)
 {
-	while (c->state == CS_HEAD && conn_read_head(c))
+	while (c->state == CS_HEAD && router_h1_read_request_head(c))
 		;
 }
 
-/* --- upstream attempts --- */
-
-static int
-pick_upstream(struct conn *c)
-{
-	const struct route *rt = c->route;
-	unsigned k, acc = 0;
-	size_t i, j;
-
-	if (c->ntries >= rt->nups)
-		return -1;
-	k = c->w->rr++ % rt->total_weight;
-	for (i = 0; i < rt->nups; i++) {
-		acc += rt->ups[i].weight;
-		if (k < acc)
-			break;
-	}
-	for (j = 0; j < rt->nups; j++) {
-		size_t idx = (i + j) % rt->nups;
-		if (idx >= 64 || !(c->tried & (1ull << idx)))
-			return (int)idx;
-	}
-	return -1;
-}
-
-/* The timer of an exchange: whoever must act next gets a deadline. */
-static void
-proxy_timer(struct conn *c)
-{
-	if (c->u_paused)
-		timer_set(c, c->w->tv_idle); /* the client must read */
-	else if (!c->req_done && !c->resp_head)
-		timer_set(c, c->w->tv_body); /* the client must send its body */
-	else
-		timer_set(c, c->w->tv_response); /* the upstream must answer, or go on */
-}
-
-static void
-conn_upstream_ready(struct conn *c)
-{
-	conn_set_state(c, CS_PROXY);
-	c->rscanned = 0;
-	proxy_timer(c);
-	if (!c->req_done)
-		forward_request_body(c);
-}
-
-/* Sends the request to up, on a pooled connection unless fresh. */
-static void
-conn_attempt(struct conn *c, struct upstream *up, int fresh)
-{
-	struct worker *w = c->w;
-	struct upconn *uc = fresh ? NULL : pool_take(w, up);
-
-	c->up = up;
-	c->attempt = 1;
-	STAT_INC(up->slots[w->id].started);
-	if (uc == NULL)
-		uc = upconn_connect(w, up);
-	uc->conn = c;
-	c->uc = uc;
-	evbuffer_add(uc->s->out, evbuffer_pullup(c->head, -1), evbuffer_get_length(c->head));
-	if (uc->connected) {
-		conn_upstream_ready(c);
-	} else {
-		conn_set_state(c, CS_CONNECT);
-		timer_set(c, w->tv_connect);
-	}
-}
-
-/* Sends the request to an upstream not tried yet, or answers 502/504. */
-static void
-conn_dispatch(struct conn *c)
-{
-	int idx = pick_upstream(c);
-
-	if (idx < 0) {
-		conn_reply(c, c->timed_out ? 504 : 502, !c->req_done);
-		return;
-	}
-	if (idx < 64)
-		c->tried |= 1ull << idx;
-	c->ntries++;
-	conn_attempt(c, c->route->ups[idx].up, 0);
-}
-
-/* A request body broke its framing: the upstream connection, if any, is
- * reset (whatever it got was a valid beginning, and no more comes), the
- * client gets a 400 if it has no response yet, else is cut. */
-static void
-request_body_failed(struct conn *c, const struct err *err)
-{
-	log_debug("bad request body from %s: %s", c->client_ip, err->msg);
-	attempt_end(c, 0);
-	upconn_abort(take_ptr(&c->uc));
-	if (!c->resp_head)
-		conn_reply_why(c, 400, err->msg, 1);
-	else
-		conn_close(c);
-}
-
-/* Feeds the request body the client sent so far to the upstream: only
- * bytes the framing check passed. Returns -1 when it ended the exchange. */
-static int
-forward_request_body(struct conn *c)
-{
-	struct evbuffer *out = c->uc->s->out;
-	struct err err = ERR_INIT;
-	int moved = 0;
-
-	if (request_body_scan(c, &err) < 0) {
-		request_body_failed(c, &err);
-		return -1;
-	}
-	if (c->body_ready > 0) {
-		evbuffer_remove_buffer(c->cs->in, out, c->body_ready);
-		c->body_ready = 0;
-		c->body_sent = 1;
-		moved = 1;
-	}
-	if (c->body_complete && !c->req_done) {
-		c->req_done = 1;
-		moved = 1;
-	}
-	if (moved) /* the body timeout counts from the last byte */
-		proxy_timer(c);
-	if (!c->req_done && evbuffer_get_length(out) > ROUTER_HIGH_WATER) {
-		rstream_read(c->cs, 0);
-		c->c_paused = 1;
-	}
-	return 0;
-}
-
-/* The response is complete: pool the upstream, wait for the next request. */
-static void
-conn_exchange_done(struct conn *c)
-{
-	struct worker *w = c->w;
-	struct upconn *uc = take_ptr(&c->uc);
-	int reuse = c->req_done && !c->resp_eof && !c->upgrade && http_should_keep_alive(&c->sp);
-
-	attempt_end(c, 0);
-	request_end(c);
-	if (reuse)
-		pool_put(uc);
-	else
-		upconn_free(uc);
-	if (c->close_after || !c->keepalive || w->stopping) {
-		conn_close_after_write(c);
-		return;
-	}
-	conn_set_state(c, CS_HEAD);
-	c->head_started = 0;
-	c->scanned = 0;
-	timer_set(c, w->tv_idle);
-	if (c->c_paused) {
-		c->c_paused = 0;
-		rstream_read(c->cs, 1);
-	}
-	conn_process(c);
-}
-
-static void
-conn_tunnel(struct conn *c)
-{
-	struct evbuffer *uin = c->uc->s->in;
-	struct evbuffer *cin = c->cs->in;
-
-	conn_set_state(c, CS_TUNNEL);
-	c->status = 101;
-	event_del(&c->timer);
-	evbuffer_add_buffer(c->cs->out, uin);
-	evbuffer_add_buffer(c->uc->s->out, cin);
-	if (c->c_paused) {
-		c->c_paused = 0;
-		rstream_read(c->cs, 1);
-	}
-}
-
-/* Whether the response body ends only when the upstream closes: no length,
- * not chunked, and a status and method that allow a body. */
-static int
-response_needs_eof(const struct conn *c)
-{
-	unsigned st = c->sp.status_code;
-
-	if (c->is_head || st / 100 == 1 || st == 204 || st == 304)
-		return 0;
-	return !(c->sp.flags & F_CHUNKED) && c->sp.content_length == ULLONG_MAX;
-}
-
-/* Writes the response head as the client gets it. */
-static void
-write_response_head(struct conn *c, const char *p, size_t n)
-{
-	struct worker *w = c->w;
-	const char *sp = memchr(p, ' ', n < 16 ? n : 16);
-	const char *eol = memchr(p, '\n', n);
-	char line[32];
-	size_t i;
-
-	w->scratch_len = 0;
-	/* The status line, as HTTP/1.1 whatever the upstream spoke. */
-	SCRATCH_LIT(w, "HTTP/1.1");
-	if (sp != NULL && eol != NULL && sp < eol) {
-		scratch_add(w, sp, (size_t)(eol - sp + 1));
-	} else {
-		snprintf(line, sizeof(line), " %u \r\n", c->sp.status_code);
-		SCRATCH_STR(w, line);
-	}
-	for (i = 0; i < w->nhdrs; i++) {
-		const struct hdr *h = &w->hdrs[i];
-		if (HDR_IS(h, "connection") || HDR_IS(h, "keep-alive") ||
-		    HDR_IS(h, "proxy-connection") || (c->dechunk && HDR_IS(h, "transfer-encoding")))
-			continue;
-		scratch_hdr(w, h);
-	}
-	if (c->close_after || !c->keepalive || w->stopping)
-		SCRATCH_LIT(w, "Connection: close\r\n\r\n");
-	else if (c->rp.http_minor == 0)
-		SCRATCH_LIT(w, "Connection: keep-alive\r\n\r\n");
-	else
-		SCRATCH_LIT(w, "\r\n");
-	evbuffer_add(c->cs->out, w->scratch, w->scratch_len);
-}
-
-/* The upstream failed the attempt: retry, answer 502, or cut the client. */
-static void
-conn_upstream_failed(struct conn *c, int eof)
-{
-	struct upconn *uc = c->uc;
-
-	switch (c->state) {
-	case CS_CONNECT:
-		attempt_end(c, 1);
-		upconn_free(take_ptr(&c->uc));
-		conn_dispatch(c);
-		break;
-	case CS_TUNNEL:
-		evbuffer_add_buffer(c->cs->out, uc->s->in);
-		attempt_end(c, 0);
-		upconn_free(take_ptr(&c->uc));
-		conn_close_after_write(c);
-		return;
-	case CS_PROXY:
-		if (c->resp_head) {
-			if (c->resp_eof && eof) {
-				/* The body ends with the connection. */
-				conn_response_read(c);
-				if (c->state != CS_PROXY || c->resp_done)
-					return;
-				http_parser_execute(&c->sp, &body_settings, NULL, 0);
-				c->resp_done = 1;
-				conn_exchange_done(c);
-				return;
-			}
-			attempt_end(c, 1);
-			upconn_free(take_ptr(&c->uc));
-			conn_close_after_write(c);
-			return;
-		}
-		if (uc->reused && !c->body_sent && c->idempotent && !c->stale_retry &&
-		    evbuffer_get_length(uc->s->in) == 0) {
-			/* A pooled connection the upstream had closed: the request
-			 * never reached it, send it again on a new one. */
-			struct upstream *up = c->up;
-			c->stale_retry = 1;
-			attempt_end(c, 0);
-			upconn_free(take_ptr(&c->uc));
-			conn_attempt(c, up, 1);
-			return;
-		}
-		if (!c->body_sent && c->idempotent && c->empty_retries < EMPTY_RETRIES &&
-		    evbuffer_get_length(uc->s->in) == 0) {
-			/* Closed with not a byte of answer: an idempotent request may
-			 * be sent again (RFC 9110 9.2.2), as nginx's
-			 * proxy_next_upstream and HAProxy's retry-on empty-response
-			 * do. An upstream that drops a connection now and then
-			 * (gVisor's host network under load does) costs no request;
-			 * one that always does still gets its 502. */
-			struct upstream *up = c->up;
-			c->empty_retries++;
-			attempt_end(c, 1);
-			upconn_free(take_ptr(&c->uc));
-			conn_attempt(c, up, 1);
-			return;
-		}
-		attempt_end(c, 1);
-		upconn_free(take_ptr(&c->uc));
-		conn_reply(c, 502, !c->req_done);
-		break;
-	default:
-		return;
-	}
-	if (c->state == CS_HEAD)
-		conn_process(c);
-}
-
-/* Forwards what the upstream sent: the response head, then its body. */
-static void
-conn_response_read(struct conn *c)
-{
-	struct worker *w = c->w;
-	struct evbuffer *in = c->uc->s->in;
-	struct evbuffer *out = c->cs->out;
-	enum http_errno e;
-
-	while (!c->resp_head) {
-		size_t len = evbuffer_get_length(in), want, n, np;
-		const char *p;
-		int paused;
-
-		if (len == 0)
-			return;
-		want = len < ROUTER_RESP_HEAD_MAX + 2 ? len : ROUTER_RESP_HEAD_MAX + 2;
-		p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
-		n = head_end(p, want, &c->rscanned);
-		if (n == 0) {
-			if (len > ROUTER_RESP_HEAD_MAX)
-				goto bad;
-			return;
-		}
-		c->rscanned = 0;
-		head_scratch_reset(w);
-		http_parser_init(&c->sp, HTTP_RESPONSE);
-		c->sp.data = c;
-		np = http_parser_execute(&c->sp, &head_settings, p, n);
-		e = HTTP_PARSER_ERRNO(&c->sp);
-		if ((e != HPE_OK && e != HPE_PAUSED) || !w->head_complete || np != n ||
-		    w->hdr_overflow)
-			goto bad;
-		for (np = 0; np < w->nhdrs; np++)
-			if (!header_valid(&w->hdrs[np]))
-				goto bad;
-		paused = e == HPE_PAUSED;
-		if (paused)
-			http_parser_pause(&c->sp, 0);
-		if (c->sp.status_code >= 100 && c->sp.status_code < 200 &&
-		    c->sp.status_code != 101) {
-			/* Interim responses pass as they are. */
-			evbuffer_remove_buffer(in, out, n);
-			continue;
-		}
-		if (c->sp.status_code == 101) {
-			if (!c->upgrade)
-				goto bad;
-			evbuffer_remove_buffer(in, out, n);
-			conn_tunnel(c);
-			return;
-		}
-		c->resp_eof = response_needs_eof(c);
-		c->dechunk = c->rp.http_minor == 0 && (c->sp.flags & F_CHUNKED) && !paused;
-		if (!c->req_done || c->resp_eof || c->upgrade || c->dechunk)
-			c->close_after = 1;
-		c->status = c->sp.status_code;
-		write_response_head(c, p, n);
-		evbuffer_drain(in, n);
-		c->resp_head = 1;
-		if (paused) {
-			c->resp_done = 1;
-			conn_exchange_done(c);
-			return;
-		}
-	}
-	while (!c->resp_done && evbuffer_get_length(in) > 0) {
-		struct evbuffer_iovec v;
-		size_t n;
-
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-			break;
-		n = http_parser_execute(&c->sp, c->dechunk ? &dechunk_settings : &body_settings,
-		                        v.iov_base, v.iov_len);
-		e = HTTP_PARSER_ERRNO(&c->sp);
-		if (e != HPE_OK && e != HPE_PAUSED) {
-			log_warn("bad response body from %s: %s", c->up->address,
-			         http_errno_name(e));
-			attempt_end(c, 1);
-			upconn_free(take_ptr(&c->uc));
-			conn_close_after_write(c);
-			return;
-		}
-		if (n > 0 && c->dechunk)
-			evbuffer_drain(in, n);
-		else if (n > 0)
-			evbuffer_remove_buffer(in, out, n);
-		if (e == HPE_PAUSED) {
-			http_parser_pause(&c->sp, 0);
-			c->resp_done = 1;
-		}
-	}
-	if (c->resp_done) {
-		conn_exchange_done(c);
-		return;
-	}
-	if (evbuffer_get_length(out) > ROUTER_HIGH_WATER) {
-		rstream_read(c->uc->s, 0);
-		c->u_paused = 1;
-	}
-	proxy_timer(c);
-	return;
-bad:
-	log_warn("bad response from %s", c->up->address);
-	attempt_end(c, 1);
-	upconn_free(take_ptr(&c->uc));
-	conn_reply(c, 502, !c->req_done);
-	if (c->state == CS_HEAD)
-		conn_process(c);
-}
-
 /* --- callbacks --- */
-
-static void
-upstream_read_cb(struct rstream *s, void *arg)
-{
-	struct upconn *uc = arg;
-	struct conn *c = uc->conn;
-
-	if (c == NULL) {
-		/* A pooled connection must stay silent. */
-		pool_remove(uc);
-		upconn_free(uc);
-		return;
-	}
-	if (c->state == CS_TUNNEL) {
-		evbuffer_add_buffer(c->cs->out, s->in);
-		if (evbuffer_get_length(c->cs->out) > ROUTER_HIGH_WATER) {
-			rstream_read(s, 0);
-			c->u_paused = 1;
-		}
-		return;
-	}
-	if (c->state == CS_PROXY)
-		conn_response_read(c);
-}
-
-static void
-upstream_write_cb(struct rstream *s, void *arg)
-{
-	struct upconn *uc = arg;
-	struct conn *c = uc->conn;
-
-	if (c == NULL || !c->c_paused)
-		return;
-	c->c_paused = 0;
-	rstream_read(c->cs, 1);
-	if (c->state == CS_PROXY && !c->req_done)
-		forward_request_body(c);
-	else if (c->state == CS_TUNNEL)
-		evbuffer_add_buffer(s->out, c->cs->in);
-}
-
-static void
-upstream_event_cb(struct rstream *s, enum rstream_event ev, void *arg)
-{
-	struct upconn *uc = arg;
-	struct conn *c = uc->conn;
-
-	if (ev == RSTREAM_CONNECTED) {
-		uc->connected = 1;
-		if (c != NULL && c->state == CS_CONNECT)
-			conn_upstream_ready(c);
-		return;
-	}
-	if (c == NULL) {
-		pool_remove(uc);
-		upconn_free(uc);
-		return;
-	}
-	conn_upstream_failed(c, ev == RSTREAM_EOF);
-}
 
 static void
 client_read_cb(struct rstream *s, void *arg)
@@ -1546,18 +322,18 @@ client_read_cb(struct rstream *s, void *arg)
 
 	switch (c->state) {
 	case CS_HEAD:
-		conn_process(c);
+		router_conn_process(c);
 		break;
 	case CS_PROXY:
 		if (!c->req_done)
-			forward_request_body(c);
+			router_proxy_forward_body(c);
 		break;
 	case CS_HELD:
 	case CS_CONNECT:
 		/* Not sent yet: a framing error now keeps all of it from the
 		 * upstream, the head too. */
-		if (c->in_request && !c->body_complete && request_body_scan(c, &err) < 0)
-			request_body_failed(c, &err);
+		if (c->in_request && !c->body_complete && router_h1_body_scan(c, &err) < 0)
+			router_proxy_body_failed(c, &err);
 		break;
 	case CS_TUNNEL:
 		evbuffer_add_buffer(c->uc->s->out, s->in);
@@ -1580,7 +356,7 @@ client_write_cb(struct rstream *s, void *arg)
 	struct conn *c = arg;
 
 	if (c->state == CS_CLOSING) {
-		conn_close(c);
+		router_conn_close(c);
 		return;
 	}
 	if (!c->u_paused || c->uc == NULL)
@@ -1588,8 +364,8 @@ client_write_cb(struct rstream *s, void *arg)
 	c->u_paused = 0;
 	rstream_read(c->uc->s, 1);
 	if (c->state == CS_PROXY) {
-		proxy_timer(c);
-		conn_response_read(c);
+		router_proxy_timer(c);
+		router_proxy_response_read(c);
 	} else if (c->state == CS_TUNNEL)
 		evbuffer_add_buffer(s->out, c->uc->s->in);
 }
@@ -1608,7 +384,7 @@ client_event_cb(struct rstream *s, enum rstream_event ev, void *arg)
 		rstream_read(s, 0);
 		return;
 	}
-	conn_close(c);
+	router_conn_close(c);
 }
 
 static void
@@ -1619,54 +395,54 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	switch (c->state) {
 	case CS_HEAD:
 		if (evbuffer_get_length(c->cs->in) == 0) {
-			conn_close(c); /* idle keep-alive connection */
+			router_conn_close(c); /* idle keep-alive connection */
 			return;
 		}
 		if (!c->in_request)
-			request_begin(c);
-		conn_reply(c, 408, 1);
+			router_conn_request_begin(c);
+		router_conn_reply(c, 408, 1);
 		return;
 	case CS_HELD:
-		conn_unhold(c);
-		conn_reply(c, 503, 0);
+		router_hold_end(c);
+		router_conn_reply(c, 503, 0);
 		break;
 	case CS_CONNECT:
 		c->timed_out = 1;
-		attempt_end(c, 1);
-		upconn_free(take_ptr(&c->uc));
-		conn_dispatch(c);
+		router_conn_attempt_end(c, 1);
+		router_upstream_free(take_ptr(&c->uc));
+		router_upstream_dispatch(c);
 		break;
 	case CS_PROXY:
 		if (c->resp_head) {
 			/* Stalled in the middle of a response: the upstream
 			 * stopped sending, or the client stopped reading. */
-			attempt_end(c, !c->u_paused);
-			upconn_free(take_ptr(&c->uc));
+			router_conn_attempt_end(c, !c->u_paused);
+			router_upstream_free(take_ptr(&c->uc));
 			if (c->u_paused)
-				conn_close(c);
+				router_conn_close(c);
 			else
-				conn_close_after_write(c);
+				router_conn_close_after_write(c);
 			return;
 		}
 		if (!c->req_done) {
 			/* The client stopped sending its body. */
-			attempt_end(c, 0);
-			upconn_free(take_ptr(&c->uc));
-			conn_reply(c, 408, 1);
+			router_conn_attempt_end(c, 0);
+			router_upstream_free(take_ptr(&c->uc));
+			router_conn_reply(c, 408, 1);
 			return;
 		}
-		attempt_end(c, 1);
-		upconn_free(take_ptr(&c->uc));
-		conn_reply(c, 504, 0);
+		router_conn_attempt_end(c, 1);
+		router_upstream_free(take_ptr(&c->uc));
+		router_conn_reply(c, 504, 0);
 		break;
 	case CS_CLOSING:
-		conn_close(c);
+		router_conn_close(c);
 		return;
 	default:
 		return;
 	}
 	if (c->state == CS_HEAD)
-		conn_process(c);
+		router_conn_process(c);
 }
 
 /* --- the worker's side --- */
@@ -1698,104 +474,28 @@ router_conn_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->client_ip,
 		          sizeof(c->client_ip));
 	event_assign(&c->timer, w->base, -1, 0, conn_timer_cb, c);
-	conn_set_state(c, CS_HEAD);
+	router_conn_set_state(c, CS_HEAD);
 	TAILQ_INSERT_TAIL(&w->conns, c, link);
 	STAT_INC(w->conns_open);
 	STAT_INC(w->conns_total);
 	if (router_admit(w->r, c->client_ip, &status) < 0) {
 		/* Answered at once, before reading: the client learns why. */
-		request_begin(c);
-		conn_reply_why(c, status,
-		               status == 429 ? "too many connections from your address"
-		                             : "too many connections",
-		               1);
+		router_conn_request_begin(c);
+		router_conn_reply_why(c, status,
+		                      status == 429 ? "too many connections from your address"
+		                                    : "too many connections",
+		                      1);
 		return;
 	}
 	c->admitted = 1;
-	timer_set(c, w->tv_idle);
-}
-
-static void
-drain_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct worker *w = arg;
-	struct conn *c, *next;
-	int64_t now = now_mono_ms();
-	int pending = 0;
-
-	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, link);
-		if (!c->attempt || !atomic_load_explicit(&c->up->draining, RELAXED))
-			continue;
-		if (now < atomic_load_explicit(&c->up->drain_deadline_ms, RELAXED)) {
-			pending = 1;
-			continue;
-		}
-		log_info("drain of %s: cutting a request past the drain timeout", c->up->address);
-		attempt_end(c, 1);
-		upconn_free(take_ptr(&c->uc));
-		if (!c->resp_head && c->state != CS_TUNNEL)
-			conn_reply(c, 504, 1);
-		else
-			conn_close(c);
-	}
-	if (!pending) {
-		event_del(w->drain_timer);
-		w->drain_armed = 0;
-	}
+	router_conn_timer_set(c, w->tv_idle);
 }
 
 void
 router_conn_table_changed(struct worker *w)
 {
-	struct conn_list held;
-	struct upconn *uc, *unext;
-	struct conn *c;
-
-	/* Pooled connections to upstreams no longer routed to. */
-	for (uc = TAILQ_FIRST(&w->idle); uc != NULL; uc = unext) {
-		unext = TAILQ_NEXT(uc, idle_link);
-		if (atomic_load_explicit(&uc->up->draining, RELAXED)) {
-			pool_remove(uc);
-			upconn_free(uc);
-		}
-	}
-	/* Requests in flight on them drain, up to the deadline. */
-	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = TAILQ_NEXT(c, link)) {
-		if (c->attempt && atomic_load_explicit(&c->up->draining, RELAXED)) {
-			if (w->drain_timer == NULL)
-				w->drain_timer =
-				    event_new(w->base, -1, EV_PERSIST, drain_timer_cb, w);
-			if (!w->drain_armed) {
-				struct timeval tv = {0, 50000};
-				event_add(w->drain_timer, &tv);
-				w->drain_armed = 1;
-			}
-			break;
-		}
-	}
-	/* Held requests go on, in the order they came, if their route serves. */
-	TAILQ_INIT(&held);
-	while ((c = TAILQ_FIRST(&w->held)) != NULL) {
-		TAILQ_REMOVE(&w->held, c, hold_link);
-		TAILQ_INSERT_TAIL(&held, c, hold_link);
-	}
-	while ((c = TAILQ_FIRST(&held)) != NULL) {
-		TAILQ_REMOVE(&held, c, hold_link);
-		TAILQ_INSERT_TAIL(&w->held, c, hold_link); /* so that unhold finds it */
-		route_table_unref(c->table);
-		c->table = route_table_ref(w->table);
-		c->route = c->host[0] ? route_table_lookup(c->table, c->host) : c->table->any;
-		if (c->route != NULL && c->route->mode == ROUTE_HOLD)
-			continue; /* still held, its deadline unchanged */
-		conn_unhold(c);
-		if (c->route == NULL)
-			conn_reply(c, 404, 0);
-		else
-			conn_route(c);
-		if (c->state == CS_HEAD)
-			conn_process(c);
-	}
+	router_upstream_table_changed(w);
+	router_hold_table_changed(w);
 }
 
 void
@@ -1804,7 +504,6 @@ router_conn_stop(struct worker *w)
 	struct timeval tv = {w->r->set.shutdown_timeout_ms / 1000,
 	                     (w->r->set.shutdown_timeout_ms % 1000) * 1000};
 	struct conn *c, *next;
-	struct upconn *uc;
 	size_t i;
 
 	w->stopping = 1;
@@ -1813,17 +512,14 @@ router_conn_stop(struct worker *w)
 	w->nlisteners = 0;
 	event_del(w->accept_timer);
 	evtimer_add(w->stop_timer, &tv);
-	while ((uc = TAILQ_FIRST(&w->idle)) != NULL) {
-		pool_remove(uc);
-		upconn_free(uc);
-	}
+	router_upstream_pool_clear(w);
 	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, link);
 		if (c->state == CS_HEAD && evbuffer_get_length(c->cs->in) == 0)
-			conn_close(c);
+			router_conn_close(c);
 		else if (c->state == CS_HELD) {
-			conn_unhold(c);
-			conn_reply(c, 503, 1);
+			router_hold_end(c);
+			router_conn_reply(c, 503, 1);
 		}
 	}
 	if (TAILQ_EMPTY(&w->conns))
@@ -1833,13 +529,9 @@ router_conn_stop(struct worker *w)
 void
 router_conn_close_all(struct worker *w)
 {
-	struct upconn *uc;
 	struct conn *c;
 
 	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
-		conn_close(c);
-	while ((uc = TAILQ_FIRST(&w->idle)) != NULL) {
-		pool_remove(uc);
-		upconn_free(uc);
-	}
+		router_conn_close(c);
+	router_upstream_pool_clear(w);
 }

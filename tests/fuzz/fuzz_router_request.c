@@ -104,7 +104,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) < 0)
 		return 0;
 	client.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	router_conn_accept(worker, fds[0], (struct sockaddr *)&client, sizeof(client));
+	router_conn_accept(worker, fds[0], (struct sockaddr *)&client, sizeof(client), 0);
 	if (size > 0 && write(fds[1], data, size) < 0) {
 		/* a full socket buffer: the rest is simply not sent */
 	}
