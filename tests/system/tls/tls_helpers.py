@@ -334,7 +334,8 @@ class Berthd:
                 pass
         self.destroy_leftovers()
         self.check_sanitizers()
-        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        suite_checks.remove_run_dir(self.state)
+        suite_checks.delete_bridge(self.bridge)
         return self.proc.returncode
 
     def check_sanitizers(self):
