@@ -1,8 +1,11 @@
-/* GET /api/v1/containers/{name}/logs?tail=N: the output of a debug
- * container's serving enclave, every container of its config, the last N
- * lines of each (default 200). Production containers answer 403: their
- * output stays inside the enclave. The values of the deployment's secrets
- * are redacted from what is shown, the CLI's and the dashboard's logs. */
+/* GET /api/v1/containers/{name}/logs?tail=N[&deployment=ID]: the output of
+ * a debug container's serving enclave, every container of its config, the
+ * last N lines of each (default 200); with deployment, that deployment's
+ * (the serving one's, or a failed version's, kept when its enclave went:
+ * the newest MODEL_KEPT_LOGS of the container). Production containers
+ * answer 403: their output stays inside the enclave. The values of the
+ * deployment's secrets are redacted from what is shown, the CLI's and the
+ * dashboard's logs. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +80,8 @@ containers_logs(struct api_req *r)
 	struct redact *rd = NULL;
 	struct err err = ERR_INIT;
 	struct buf out = BUF_INIT;
-	char *q = api_req_query(r, "tail"), *end = NULL;
+	char *q = api_req_query(r, "tail"), *want = api_req_query(r, "deployment"), *end = NULL;
+	char *dir = NULL;
 	char name[MODEL_ENCLAVE_NAME_LEN + 1];
 	long tail = LOGS_TAIL_DEFAULT;
 	int rc;
@@ -100,7 +104,28 @@ containers_logs(struct api_req *r)
 		                c.name);
 		goto out;
 	}
-	if ((rc = store_deployment_get(d->store, c.deployment_id, &dep, &err)) < 0) {
+	if (want != NULL && want[0] != '\0' && strcmp(want, c.deployment_id) != 0) {
+		/* Another deployment of this container: what was kept of it. */
+		rc = store_deployment_get(d->store, want, &dep, &err);
+		if (rc == STORE_ENOTFOUND || (rc == 0 && strcmp(dep.container_id, c.id) != 0)) {
+			api_reply_error(r, 404, "not_found", "container %s has no deployment %s",
+			                c.name, want);
+			goto out;
+		}
+		if (rc < 0) {
+			api_reply_store_error(r, rc, &err);
+			goto out;
+		}
+		dir = model_kept_logs_dir(d->settings.state_dir, c.id, dep.id);
+		if (access(dir, F_OK) != 0) {
+			api_reply_error(
+			    r, 404, "no_logs",
+			    "no logs of deployment %s are kept: only a failed version of "
+			    "a debug container keeps them (the newest %d)",
+			    dep.id, MODEL_KEPT_LOGS);
+			goto out;
+		}
+	} else if ((rc = store_deployment_get(d->store, c.deployment_id, &dep, &err)) < 0) {
 		api_reply_store_error(r, rc, &err);
 		goto out;
 	}
@@ -116,7 +141,9 @@ containers_logs(struct api_req *r)
 	model_enclave_name(dep.id, name);
 	for (size_t i = 0; i < cfg->n_containers; i++) {
 		const char *cname = cfg->containers[i].name;
-		char *path = xasprintf("%s/enclaves/%s/%s/log", d->settings.state_dir, name, cname);
+		char *path = dir != NULL ? xasprintf("%s/%s/log", dir, cname)
+		                         : xasprintf("%s/enclaves/%s/%s/log", d->settings.state_dir,
+		                                     name, cname);
 
 		if (cfg->n_containers > 1)
 			buf_printf(&out, "==> %s <==\n", cname);
@@ -132,6 +159,8 @@ out:
 	config_errors_free(&errs);
 	store_deployment_clear(&dep);
 	store_container_clear(&c);
+	free(dir);
+	free(want);
 	free(q);
 }
 

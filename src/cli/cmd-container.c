@@ -907,7 +907,8 @@ out:
 	return rc;
 }
 
-static const struct cli_opt logs_opts[] = {{"--tail", CLI_OPT_VALUE}, {NULL, 0}};
+static const struct cli_opt logs_opts[] = {
+    {"--tail", CLI_OPT_VALUE}, {"--deployment", CLI_OPT_VALUE}, {NULL, 0}};
 
 static int
 container_logs(struct cli_ctx *ctx, const struct cli_args *a)
@@ -930,9 +931,12 @@ container_logs(struct cli_ctx *ctx, const struct cli_args *a)
 	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
 	path = path_of(a->pos[0], "/logs");
-	if (tail >= 0) {
-		char *p = xasprintf("%s?tail=%ld", path, tail);
+	if (tail >= 0 || cli_value(a, "--deployment") != NULL) {
+		char *dep = client_escape(str_or(cli_value(a, "--deployment"), ""));
+		char *p = tail >= 0 ? xasprintf("%s?tail=%ld&deployment=%s", path, tail, dep)
+		                    : xasprintf("%s?deployment=%s", path, dep);
 
+		free(dep);
 		free(path);
 		path = p;
 	}
@@ -1065,8 +1069,12 @@ static const struct cli_cmd container_cmds[] = {
     },
     {
         .name = "logs",
-        .args = "NAME [--tail N]",
+        .args = "NAME [--tail N] [--deployment ID]",
         .summary = "print a debug container's logs",
+        .help = "--deployment ID shows that deployment's instead of the serving one's:\n"
+                "a failed update's new version keeps its logs (the newest 5), so that\n"
+                "`berth container logs web --deployment $(berth container get web --json |\n"
+                "jq -r .update.to)` shows why it failed.",
         .opts = logs_opts,
         .pos = "container name",
         .run = container_logs,

@@ -1,6 +1,8 @@
 /* model: the rules of the container, update and enclave state machines. */
 #include "model/model.h"
 
+#include "common/util.h"
+
 #include <string.h>
 
 static const char *const container_status_names[] = {
@@ -394,4 +396,12 @@ model_enclave_name(const char *deployment_id, char out[MODEL_ENCLAVE_NAME_LEN + 
 	memcpy(out, "e-", 2);
 	memcpy(out + 2, deployment_id, n);
 	out[2 + n] = '\0';
+}
+
+char *
+model_kept_logs_dir(const char *state_dir, const char *container_id, const char *deployment_id)
+{
+	if (deployment_id == NULL)
+		return xasprintf("%s/logs/%s", state_dir, container_id);
+	return xasprintf("%s/logs/%s/%s", state_dir, container_id, deployment_id);
 }

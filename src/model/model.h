@@ -126,4 +126,14 @@ int model_gpus_fit(int host_gpus, int gpus_in_use, int gpus_new);
  * MODEL_ENCLAVE_NAME_LEN + 1 characters. */
 void model_enclave_name(const char *deployment_id, char out[MODEL_ENCLAVE_NAME_LEN + 1]);
 
+/* How many failed deployments of one container keep their logs. */
+#define MODEL_KEPT_LOGS 5
+
+/* Where the logs of a failed deployment of a debug container are kept:
+ * <state_dir>/logs/<container_id>/<deployment_id> (its containers' logs
+ * below it); the container's folder when deployment_id is NULL. Caller
+ * frees. */
+char *model_kept_logs_dir(const char *state_dir, const char *container_id,
+                          const char *deployment_id);
+
 #endif

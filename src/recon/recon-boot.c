@@ -407,6 +407,7 @@ struct destroy_job {
 	struct recon_job hdr;
 	store_id container_id;
 	store_id enclave_id;
+	store_id keep_logs_of; /* the deployment whose logs are kept first, or "" */
 	char name[MODEL_ENCLAVE_NAME_LEN + 1];
 	int rc;
 	struct err err;
@@ -425,6 +426,12 @@ destroy_work(void *arg)
 
 	struct recon_host *host = recon_host_of(job->hdr.r);
 
+	if (job->keep_logs_of[0] != '\0' && host->ops->keep_logs != NULL &&
+	    host->ops->keep_logs(host, job->name, job->container_id, job->keep_logs_of, &job->err) <
+	        0) {
+		log_warn("enclave %s: %s", job->name, job->err.msg);
+		err_clear(&job->err);
+	}
 	job->rc = host->ops->destroy(host, job->name, &job->err);
 }
 
@@ -480,6 +487,15 @@ recon_enclave_destroy(struct recon *r, struct recon_ctr *ctr, const struct store
 	snprintf(job->container_id, sizeof job->container_id, "%s", e->container_id);
 	snprintf(job->enclave_id, sizeof job->enclave_id, "%s", e->id);
 	snprintf(job->name, sizeof job->name, "%s", e->name);
+	/* A failed version of a debug container: its user may read why. */
+	if (e->reason != NULL) {
+		struct store_deployment d = {0};
+		struct err err = ERR_INIT;
+
+		if (store_deployment_get(r->env.store, e->deployment_id, &d, &err) == 0 && d.debug)
+			snprintf(job->keep_logs_of, sizeof job->keep_logs_of, "%s", d.id);
+		store_deployment_clear(&d);
+	}
 	ctr->busy = 1;
 	recon_job_submit(r, &job->hdr, destroy_work, destroy_done);
 }

@@ -3,12 +3,14 @@
  * starting berth-router when nobody answers on its socket. */
 #include "recon/recon-host.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,8 +18,10 @@
 #include "common/util.h"
 #include "config/config.h"
 #include "image/image.h"
+#include "model/model.h"
 #include "router/router_client.h"
 #include "runtime/enclave.h"
+#include "runtime/linux.h"
 #include "runtime/runtime.h"
 
 struct recon_host_local {
@@ -160,6 +164,82 @@ static int
 local_destroy(struct recon_host *h, const char *name, struct err *err)
 {
 	return enclave_destroy(local_of(h)->rt, name, err);
+}
+
+/* Drops the oldest kept logs of a container's folder dir beyond
+ * MODEL_KEPT_LOGS (by the time they were kept). */
+static void
+kept_logs_prune(const char *dir)
+{
+	struct kept {
+		char *path;
+		time_t when;
+	} v[64];
+	size_t n = 0;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL && n < ARRAY_LEN(v)) {
+		struct stat st;
+		char *path;
+
+		if (de->d_name[0] == '.')
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			v[n].path = path;
+			v[n++].when = st.st_mtime;
+		} else {
+			free(path);
+		}
+	}
+	closedir(d);
+	while (n > MODEL_KEPT_LOGS) {
+		size_t oldest = 0;
+		struct err err = ERR_INIT;
+
+		for (size_t i = 1; i < n; i++)
+			if (v[i].when < v[oldest].when)
+				oldest = i;
+		if (linux_remove_tree(v[oldest].path, &err) < 0)
+			log_warn("kept logs: %s", err.msg);
+		free(v[oldest].path);
+		v[oldest] = v[--n];
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i].path);
+}
+
+static int
+local_keep_logs(struct recon_host *h, const char *name, const char *container_id,
+                const char *deployment_id, struct err *err)
+{
+	struct recon_host_local *l = local_of(h);
+	char *dir = model_kept_logs_dir(l->settings.state_dir, container_id, deployment_id);
+	char *top = model_kept_logs_dir(l->settings.state_dir, container_id, NULL);
+	int rc = enclave_keep_logs(l->rt, name, dir, err);
+
+	if (rc == 0) {
+		/* Its time is when it was kept, for the pruning. */
+		if (utimensat(AT_FDCWD, dir, NULL, 0) < 0 && errno != ENOENT)
+			log_warn("kept logs %s: %s", dir, strerror(errno));
+		kept_logs_prune(top);
+	}
+	free(dir);
+	free(top);
+	return rc;
+}
+
+static int
+local_drop_logs(struct recon_host *h, const char *container_id, struct err *err)
+{
+	char *top = model_kept_logs_dir(local_of(h)->settings.state_dir, container_id, NULL);
+	int rc = linux_remove_tree(top, err);
+
+	free(top);
+	return rc;
 }
 
 static int
@@ -327,6 +407,8 @@ static const struct recon_host_ops local_ops = {
     .boot = local_boot,
     .adopt = local_adopt,
     .destroy = local_destroy,
+    .keep_logs = local_keep_logs,
+    .drop_logs = local_drop_logs,
     .list = local_list,
     .exec = local_exec,
     .check = local_check,

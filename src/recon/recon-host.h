@@ -56,6 +56,14 @@ struct recon_host_ops {
 	             enum enclave_observed *observed, struct err *err);
 	/* Removes everything of enclave name; repeats safely. 0 or negative. */
 	int (*destroy)(struct recon_host *h, const char *name, struct err *err);
+	/* Before destroy: keeps the logs of enclave name, a failed version of
+	 * debug container container_id, as those of deployment_id (the newest
+	 * MODEL_KEPT_LOGS of the container are kept). May be NULL (nothing is
+	 * kept). */
+	int (*keep_logs)(struct recon_host *h, const char *name, const char *container_id,
+	                 const char *deployment_id, struct err *err);
+	/* Removes every kept log of container_id (it is deleted). May be NULL. */
+	int (*drop_logs)(struct recon_host *h, const char *container_id, struct err *err);
 	/* The names of every enclave the host has (owned strv, NULL for none). */
 	int (*list)(struct recon_host *h, char ***names, struct err *err);
 	/* Runs argv in container of enclave e (health_exec_fn's contract). */

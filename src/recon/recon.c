@@ -590,6 +590,11 @@ recon_delete(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 		return;
 	}
 	recon_crashpoint(r, "delete-stopped");
+	if (r->env.host->ops->drop_logs != NULL &&
+	    r->env.host->ops->drop_logs(r->env.host, c->id, &err) < 0) {
+		log_warn("%s: kept logs: %s", c->name, err.msg);
+		err_clear(&err);
+	}
 	if (store_container_delete(r->env.store, c->id, &err) < 0) {
 		recon_store_failed(ctr, "delete", &err);
 		return;

@@ -1102,6 +1102,44 @@ enclave_destroy(struct runtime *rt, const char *name, struct err *err)
 	return rc;
 }
 
+int
+enclave_keep_logs(struct runtime *rt, const char *name, const char *dest, struct err *err)
+{
+	static const char *const files[] = {"log", "log.1"};
+	char *edir = enclave_dir(rt, name);
+	struct dirent *de;
+	DIR *d = opendir(edir);
+	int rc = 0;
+
+	if (d == NULL) {
+		free(edir);
+		return 0; /* no enclave directory: nothing was written */
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		char *sub;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		sub = xasprintf("%s/%s", dest, de->d_name);
+		for (size_t i = 0; rc == 0 && i < ARRAY_LEN(files); i++) {
+			char *from = xasprintf("%s/%s/%s", edir, de->d_name, files[i]);
+			char *to = xasprintf("%s/%s", sub, files[i]);
+
+			if (access(from, F_OK) == 0 &&
+			    ((rc = mkdir_p(sub, 0700, err)) < 0 ||
+			     (rename(from, to) < 0 &&
+			      (rc = err_make(err, errno, "keep %s as %s", from, to)) < 0)))
+				err_wrap(err, "logs of enclave %s", name);
+			free(from);
+			free(to);
+		}
+		free(sub);
+	}
+	closedir(d);
+	free(edir);
+	return rc;
+}
+
 static int
 cmp_str(const void *a, const void *b)
 {

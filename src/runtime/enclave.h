@@ -111,6 +111,13 @@ int enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct e
  * them). Containers already gone are success. */
 int enclave_stop(struct runtime *rt, struct enclave *e, struct err *err);
 
+/* Moves the logs of every container of enclave name (each `log` and its
+ * rotated `log.1`) under dest/<container>/, before the enclave is
+ * destroyed: a failed version's output, kept for its user. A copier still
+ * writing keeps writing into the moved file. dest is made (0700). Returns 0
+ * (nothing to keep is fine) or negative with err. */
+int enclave_keep_logs(struct runtime *rt, const char *name, const char *dest, struct err *err);
+
 /* Removes everything of enclave name: containers (stopped as enclave_stop()
  * does when running), overlays, address, veth, namespace, state and logs.
  * Each step tolerates "already gone", so it can be repeated. */

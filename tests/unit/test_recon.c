@@ -378,10 +378,38 @@ fake_router_spawn(struct recon_host *h, struct err *err)
 	return 0;
 }
 
+static int
+fake_keep_logs(struct recon_host *h, const char *name, const char *container_id,
+               const char *deployment_id, struct err *err)
+{
+	struct fake_host *fh = fake_of(h);
+
+	(void)err;
+	(void)container_id;
+	pthread_mutex_lock(&fh->mu);
+	fake_log(fh, "keep-logs %s %s", name, deployment_id);
+	pthread_mutex_unlock(&fh->mu);
+	return 0;
+}
+
+static int
+fake_drop_logs(struct recon_host *h, const char *container_id, struct err *err)
+{
+	struct fake_host *fh = fake_of(h);
+
+	(void)err;
+	pthread_mutex_lock(&fh->mu);
+	fake_log(fh, "drop-logs %s", container_id);
+	pthread_mutex_unlock(&fh->mu);
+	return 0;
+}
+
 static const struct recon_host_ops fake_ops = {
     .boot = fake_boot,
     .adopt = fake_adopt,
     .destroy = fake_destroy,
+    .keep_logs = fake_keep_logs,
+    .drop_logs = fake_drop_logs,
     .list = fake_list,
     .exec = fake_exec,
     .check = fake_check,
@@ -517,6 +545,7 @@ struct fx {
 	struct fake_host host;
 	struct recon *recon;
 	store_id org_id;
+	int debug; /* the deployments written are debug ones */
 };
 
 static void
@@ -658,6 +687,7 @@ write_deployment(struct fx *fx, const char *cid, const char *yaml, struct store_
 	dep->measurement = xstrdup(DIGEST + 7);
 	dep->images_json = xasprintf("[\"registry.test/app@%s\"]", DIGEST);
 	dep->secrets_json = xstrdup("[]");
+	dep->debug = fx->debug;
 	dep->env_json = xstrdup("{}");
 	dep->isolation = xstrdup("runc");
 	assert_int_equal(store_deployment_create(fx->store, dep, &err), 0);
@@ -905,6 +935,28 @@ test_first_deploy_gate_fails(void **state)
 	RUN_UNTIL(fx, enclave_state_of(fx, cid, name) == ENCLAVE_STOPPED, 5000);
 	assert_false(fake_runs(&fx->host, name));
 	assert_int_equal(fake_call_index(&fx->host, 0, "route " HOST " serve"), -1);
+	/* A production container keeps no logs. */
+	assert_int_equal(fake_call_index(&fx->host, 0, "keep-logs "), -1);
+}
+
+/* A debug container's failed version keeps its logs, before its enclave
+ * goes; a production one's does not. */
+static void
+test_failed_debug_version_keeps_its_logs(void **state)
+{
+	struct fx *fx = *state;
+	char name[MODEL_ENCLAVE_NAME_LEN + 1], keep[128], destroy[128];
+	store_id cid;
+
+	fx->debug = 1;
+	fx_recon_start(fx);
+	create_container(fx, CONFIG_OK, cid, name);
+	fake_script(&fx->host, &fx->host.unhealthy, name);
+	RUN_UNTIL(fx, enclave_state_of(fx, cid, name) == ENCLAVE_STOPPED, 5000);
+	snprintf(keep, sizeof keep, "keep-logs %s ", name);
+	snprintf(destroy, sizeof destroy, "destroy %s", name);
+	assert_true(fake_call_index(&fx->host, 0, keep) >= 0);
+	assert_true(fake_call_index(&fx->host, 0, keep) < fake_call_index(&fx->host, 0, destroy));
 }
 
 static void
@@ -1166,6 +1218,8 @@ test_delete(void **state)
 	assert_true(fake_call_index(&fx->host, 0, "unroute " HOST) <
 	            fake_call_index(&fx->host, 0, "destroy "));
 	assert_true(has_event(fx, cid, "container.deleted"));
+	/* What was kept of its failed versions goes with it. */
+	assert_true(fake_call_index(&fx->host, 0, "drop-logs ") >= 0);
 }
 
 /* ---- the monitor ---- */
@@ -1397,6 +1451,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_first_deploy, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_first_deploy_gate_fails, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_debug_version_keeps_its_logs, fx_setup,
+	                                    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_first_deploy_boot_fails, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_blue_green, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_blue_green_fails, fx_setup, fx_teardown),

@@ -1,5 +1,7 @@
 """Deploying: deploying -> running, or failed with a reason (the reference's
 three statuses), with real images, enclaves and the router."""
+import time
+
 from lifecycle_helpers import config_text
 
 
@@ -82,6 +84,58 @@ def test_logs_of_a_debug_container_only(berthd, registry):
     assert body.splitlines() == ["line 6", "line 7", "to-stderr"]
     assert berthd.call("GET", "/containers/dbg/logs?tail=zero")[0] == 400
     assert berthd.call("GET", "/containers/nope/logs")[0] == 404
+
+
+def test_a_failed_updates_logs_are_kept_for_a_debug_container(berthd, registry):
+    """The new version of a debug container fails its health gate: its
+    enclave goes, its logs stay for the user to read by deployment, until the
+    container is deleted. A production container keeps none."""
+    import os
+    good = config_text(registry.images["hello:v1"])
+    check = {"test": ["CMD-SHELL", "exit 1"], "interval": "1s", "retries": 1}
+    bad = config_text(registry.images["hello:v1"], healthcheck=check,
+                      deploy={"health-timeout": "4s"}, entrypoint=[
+                          "/bin/sh", "-c", "echo the new version cannot reach its model; "
+                          "exec httpd -f -p 8080 -h /www"])
+    for name, debug in (("dbg", True), ("prod", False)):
+        assert berthd.call("POST", "/containers",
+                           {"name": name, "config": good, "debug": debug})[0] == 202
+    for name in ("dbg", "prod"):
+        berthd.wait_status(name, "running")
+        status, u = berthd.call("POST", f"/containers/{name}/updates",
+                                {"kind": "edit-config", "config": bad})
+        assert status == 202, u
+    failed = {}
+    for name in ("dbg", "prod"):
+        c = berthd.wait_update_end(name)
+        assert c["update"]["status"] == "failed" and c["status"] == "running", c
+        failed[name] = c["update"]["to"]
+    # The failed enclaves are gone...
+    deadline = time.monotonic() + 30
+    enc = os.path.join(berthd.state, "enclaves")
+    while time.monotonic() < deadline and len(os.listdir(enc)) > 2:
+        time.sleep(0.2)
+    assert len(os.listdir(enc)) == 2, os.listdir(enc)
+    # ...and the debug one's output is there by its deployment.
+    status, body = berthd.call("GET", f"/containers/dbg/logs?deployment={failed['dbg']}")
+    assert status == 200, body
+    assert "the new version cannot reach its model" in body, body
+    status, body = berthd.call("GET", "/containers/dbg/logs")
+    assert status == 200 and "cannot reach its model" not in (body or ""), body
+    status, body = berthd.call("GET", f"/containers/prod/logs?deployment={failed['prod']}")
+    assert status == 403, body
+    status, body = berthd.call("GET", "/containers/dbg/logs?deployment=" + "0" * 32)
+    assert status == 404, body
+    # One container keeps logs (the debug one), one failed deployment of it;
+    # deleted, they go with it.
+    logs = os.path.join(berthd.state, "logs")
+    kept = os.listdir(logs)
+    assert len(kept) == 1 and os.listdir(os.path.join(logs, kept[0])) == [failed["dbg"]], kept
+    assert berthd.call("DELETE", "/containers/dbg")[0] == 202
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and os.listdir(logs):
+        time.sleep(0.2)
+    assert os.listdir(logs) == []
 
 
 def test_a_running_container_whose_enclave_dies_turns_failed(berthd, repo):
