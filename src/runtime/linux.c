@@ -175,10 +175,20 @@ linux_userns_netns_create(const char *user_path, const char *net_path, unsigned 
 		goto out;
 	if (pid == 0) {
 		char step;
+		int u, d;
 
-		/* Our ends only: a closed down[1] in the parent is our EOF. */
-		close(up[0]);
-		close(down[1]);
+		/* Our two ends only, at 0 and 1: the parent's closed down[1] is
+		 * our EOF, which no copy of it may hold off. Every descriptor goes,
+		 * the other threads' too: a sibling child made by another thread
+		 * would otherwise hold our down[1], and we its (both waiting for
+		 * good). */
+		u = fcntl(up[1], F_DUPFD, 10);
+		d = fcntl(down[0], F_DUPFD, 10);
+		if (u < 0 || d < 0 || dup2(u, 1) < 0 || dup2(d, 0) < 0)
+			_exit(1);
+		close_range(2, ~0U, 0);
+		up[1] = 1;
+		down[0] = 0;
 		step = unshare(CLONE_NEWUSER) == 0 ? 'u' : 'E';
 
 		if (write(up[1], &step, 1) != 1 || step == 'E' || read(down[0], &step, 1) != 1)

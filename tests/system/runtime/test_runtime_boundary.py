@@ -144,15 +144,23 @@ def host_service():
     s.close()
 
 
-def reach(rt, name, container, url):
+def reach(rt, name, container, url, tries=1):
     """Whether an HTTP GET of url from inside the container gets an answer.
     (nc, not wget: busybox's wget -T crashes, and its reads fail with EAGAIN
-    on gVisor's host network.)"""
+    on gVisor's host network.) The probe must run to its end: an exec that
+    timed out on a loaded machine says nothing, so it fails the test rather
+    than passing for "not reached". An answer expected is asked for up to
+    tries times (gVisor's exec under ptrace is slow to start when busy)."""
     hostport, _, path = url[len("http://"):].partition("/")
     host, _, port = hostport.rpartition(":")
-    script = 'printf "GET /%s HTTP/1.0\\r\\n\\r\\n" | timeout 3 nc %s %s' % (path, host, port)
-    p = rt.exec(name, container, "sh", "-c", script, check=False, timeout_ms=8000)
-    return "200 OK" in p.stdout
+    script = ('printf "GET /%s HTTP/1.0\\r\\n\\r\\n" | timeout 3 nc %s %s; echo "probe ended"'
+              % (path, host, port))
+    for _ in range(tries):
+        p = rt.exec(name, container, "sh", "-c", script, check=False, timeout_ms=20000)
+        assert "probe ended" in p.stdout, ("the probe of %s did not run" % url, p.stderr)
+        if "200 OK" in p.stdout:
+            return True
+    return False
 
 
 def test_no_enclave_reaches_another_or_the_host(rt_iso, host_service):
@@ -164,7 +172,7 @@ def test_no_enclave_reaches_another_or_the_host(rt_iso, host_service):
     assert http_get(a["ip"]) == "hello from busybox\n"
     assert http_get(b["ip"]) == "hello from busybox\n"
     # A container reaches its own enclave.
-    assert reach(rt, b["name"], "web", "http://127.0.0.1:8080/index.html")
+    assert reach(rt, b["name"], "web", "http://127.0.0.1:8080/index.html", tries=3)
     # Not the other enclave, not the host's bridge address, not any host port.
     assert not reach(rt, b["name"], "web", "http://%s:8080/index.html" % a["ip"])
     assert not reach(rt, b["name"], "web", "http://%s:%d/" % (gw, host_service.port))
