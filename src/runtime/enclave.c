@@ -785,11 +785,20 @@ stop_containers(const struct oci *oci, struct enclave_container *cs, size_t n, s
 		left = t0 + cs[i].stop_timeout_ms - now_mono_ms();
 		w = linux_pid_wait_exit(cs[i].pid, left > 0 ? (int)left : 0, err);
 		if (w == 1) {
+			struct err kerr = ERR_INIT;
+			int killed;
+
 			log_warn("enclave: %s ignored signal %d for %lld ms: SIGKILL", cs[i].id,
 			         cs[i].stop_signal, (long long)cs[i].stop_timeout_ms);
-			if (oci_kill(oci, cs[i].id, SIGKILL, err) < 0 ||
-			    linux_pid_wait_exit(cs[i].pid, KILL_WAIT_MS, err) != 0)
+			/* A kill can fail because the container is exiting by then
+			 * (runsc's control server already gone): its exit is what
+			 * counts, the kill's error only when it does not come. */
+			killed = oci_kill(oci, cs[i].id, SIGKILL, &kerr);
+			if (linux_pid_wait_exit(cs[i].pid, KILL_WAIT_MS, err) != 0) {
+				if (killed < 0 && err != NULL)
+					*err = kerr;
 				rc = -1;
+			}
 		} else if (w < 0) {
 			rc = -1;
 		}
