@@ -57,6 +57,41 @@ boot_on_progress(uint64_t done, uint64_t total, void *arg)
 	return atomic_load(p->host->stopping) != 0;
 }
 
+/* Pulls the image of cc, with its `registry` credentials when it has some:
+ * the password is the value of the bound secret bs holds under that name. */
+static int
+pull_image(struct recon_host_local *host, const struct recon_boot_spec *bs,
+           const struct config_container *cc, image_progress_fn progress, void *arg,
+           struct image **out, struct err *err)
+{
+	struct image_settings settings = host->image_settings;
+	struct image_registry_auth auth = {0};
+	struct image_ref ref;
+	size_t i;
+	int rc;
+
+	if (cc->registry_username == NULL || cc->registry_password_secret == NULL)
+		return image_pull(host->images, &settings, cc->image, progress, arg, out, err);
+	for (i = 0; i < bs->n_secrets; i++)
+		if (strcmp(bs->secrets[i].key, cc->registry_password_secret) == 0)
+			break;
+	if (i == bs->n_secrets)
+		return err_make(err, ENOENT,
+		                "the registry password secret %s of container %s is not bound "
+		                "to the deployment",
+		                cc->registry_password_secret, cc->name);
+	if (image_ref_parse(cc->image, &ref, err) < 0)
+		return -1;
+	auth.host = ref.host;
+	auth.username = cc->registry_username;
+	auth.password = bs->secrets[i].value;
+	settings.auths = &auth;
+	settings.n_auths = 1;
+	rc = image_pull(host->images, &settings, cc->image, progress, arg, out, err);
+	image_ref_clear(&ref);
+	return rc;
+}
+
 /* Pulls and unpacks the image of every container, then creates the enclave.
  * Runs on a worker: touches only the spec, the runtime and the image cache. */
 static int
@@ -84,8 +119,7 @@ local_boot(struct recon_host *h, const struct recon_boot_spec *bs, struct enclav
 		struct boot_pull p = {host, bs, i, n};
 		const char *hex;
 
-		if (image_pull(host->images, &host->image_settings, cc->image, boot_on_progress, &p,
-		               &imgs[i], err) < 0) {
+		if (pull_image(host, bs, cc, boot_on_progress, &p, &imgs[i], err) < 0) {
 			rc = err_wrap(err, "pulling image %s", cc->image);
 			goto out;
 		}
