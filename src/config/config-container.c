@@ -415,8 +415,6 @@ parse_persistent_volumes(struct pctx *p, const ynode *v, void *obj)
 			                "got \"%s\"",
 			                t);
 	}
-	if (v->n > 0)
-		cfg_unsupported(p, v, "persistent volumes are not supported yet");
 }
 
 static void
