@@ -516,6 +516,12 @@ registry_close(struct registry *r)
 }
 
 int
+registry_authenticated(const struct registry *r)
+{
+	return r->authorization != NULL;
+}
+
+int
 registry_get_manifest(struct registry *r, const char *reference, struct buf *body,
                       char **media_type, struct err *err)
 {

@@ -76,12 +76,18 @@ def test_a_private_image_is_pulled_with_the_secret_password(berthd, private):
     berthd.wait_status("private", "running")
     assert berthd.get("private")[1] == b"hello v1\n"
     assert pw.encode() not in cmdlines()
+    # The image is in berthd's cache now; a deploy without the credentials
+    # still asks the registry, which refuses it.
+    status, c = call("POST", "/containers", {"name": "thief", "config": config_text(image)})
+    assert status == 202, c
+    c = berthd.wait_status("thief", "failed", timeout=60)
+    assert "asks for credentials (401)" in c["status_detail"], c["status_detail"]
     # The secret is bound to the deployment (it cannot go while it runs),
     # and given to no container's environment.
     status, secrets = call("GET", "/secrets")
     bound = {s["name"]: s["bound_to"] for s in secrets}
     assert bound["REG_PASSWORD"] == ["private"], secrets
-    for name in ("anon", "wrong", "private"):
+    for name in ("anon", "wrong", "private", "thief"):
         call("GET", f"/containers/{name}")
         call("GET", f"/containers/{name}/events")
         call("GET", f"/containers/{name}/logs")
