@@ -32,7 +32,7 @@ def update(b, name, config):
 
 
 def page(b, path):
-    status, body, _ = b.get("vol", path)
+    status, body, _ = b.get("vol", path, timeout=15)
     assert status == 200, (path, status, body)
     return body.decode()
 
@@ -80,3 +80,26 @@ def test_an_encrypted_volume_is_refused(berthd, registry):
     assert status == 422, body
     assert "key-secret (an encrypted disk) is not supported yet" in str(body)
     assert not os.path.exists(os.path.join(berthd.state, "volumes"))
+
+
+def test_a_volume_under_gvisor(registry):
+    """gVisor keeps ids its own: the directory is owned by owner as it is,
+    mounted noexec, and outlives an update there too."""
+    from lifecycle_helpers import Berthd
+    b = Berthd(args=["--runtime", "runsc"])
+    try:
+        image = registry.images["hello:v1"]
+        status, c = b.call("POST", "/containers",
+                           {"name": "vol", "config": volume_config(image, "v1")})
+        assert status == 202, c
+        b.wait_status("vol", "running")
+        assert page(b, "/owner") == "1000:1001\n"
+        assert page(b, "/exec") == "exec-denied\n"
+        top = os.path.join(b.state, "volumes")
+        (cid,) = os.listdir(top)
+        st = os.stat(os.path.join(top, cid, "data"))
+        assert (st.st_uid, st.st_gid) == (1000, 1001), st
+        update(b, "vol", volume_config(image, "v2"))
+        assert page(b, "/log") == "v1\nv2\n"
+    finally:
+        b.stop()
