@@ -103,3 +103,20 @@ def test_a_volume_under_gvisor(registry):
         assert page(b, "/log") == "v1\nv2\n"
     finally:
         b.stop()
+
+
+def test_a_failed_first_deploy_keeps_its_volume_until_the_delete(berthd, registry):
+    cfg = config_text(registry.images["broken:v1"], deploy={"health-timeout": "4s"},
+                      extra=["persistent_volumes:", "  - data:/data"],
+                      top=["volumes:", "  - name: data"])
+    status, c = berthd.call("POST", "/containers", {"name": "bad", "config": cfg})
+    assert status == 202, c
+    berthd.wait_status("bad", "failed", timeout=60)
+    top = os.path.join(berthd.state, "volumes")
+    (cid,) = os.listdir(top)
+    assert os.listdir(os.path.join(top, cid)) == ["data"]
+    assert berthd.call("DELETE", "/containers/bad")[0] == 202
+    deadline = time.monotonic() + 60
+    while os.listdir(top) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert os.listdir(top) == []
