@@ -258,7 +258,7 @@ api_deploy_config_errors(struct api_refusal *why, const struct config_errors *er
 /* 422 unless every name is a secret of the org. */
 static int
 api_deploy_check_secrets(struct berthd *d, const struct api_principal *who, char *const *names,
-                         struct api_refusal *why)
+                         const char *what, struct api_refusal *why)
 {
 	struct store_secret *secrets = NULL;
 	struct err err = ERR_INIT;
@@ -276,8 +276,8 @@ api_deploy_check_secrets(struct berthd *d, const struct api_principal *who, char
 			;
 		if (j == n) {
 			rc = refuse(why, 422, "unknown_secret",
-			            "secrets: %s is not a secret of org %s; set it first", names[i],
-			            who->org_name);
+			            "%s: %s is not a secret of org %s; set it first", what,
+			            names[i], who->org_name);
 		}
 	}
 	store_secret_list_free(secrets, n);
@@ -354,8 +354,28 @@ api_deploy_check(struct berthd *d, const struct api_principal *who,
 				names = strv_push(names, *s);
 	if (names != NULL)
 		qsort(names, strv_len(names), sizeof *names, api_deploy_cmp_names);
-	if (api_deploy_check_secrets(d, who, names, why) < 0)
+	if (api_deploy_check_secrets(d, who, names, "secrets", why) < 0)
 		goto out;
+	/* A registry's password is bound like a secret (opened at boot, redacted
+	 * from what the enclave prints) but given to no container. */
+	for (size_t i = 0; i < c->n_containers; i++) {
+		const struct config_container *cc = &c->containers[i];
+		char *one[2] = {cc->registry_password_secret, NULL};
+		char *what;
+		int bad;
+
+		if (cc->registry_password_secret == NULL)
+			continue;
+		what = xasprintf("%s: containers[%zu].registry.password_secret", spec->file, i);
+		bad = api_deploy_check_secrets(d, who, one, what, why) < 0;
+		free(what);
+		if (bad)
+			goto out;
+		if (!strv_contains(names, cc->registry_password_secret))
+			names = strv_push(names, cc->registry_password_secret);
+	}
+	if (names != NULL)
+		qsort(names, strv_len(names), sizeof *names, api_deploy_cmp_names);
 
 	images = xcalloc(c->n_containers, sizeof *images);
 	jimages = json_array();
@@ -460,7 +480,7 @@ int
 api_deploy_check_names(struct berthd *d, const struct api_principal *who, char *const *names,
                        struct api_refusal *why)
 {
-	return api_deploy_check_secrets(d, who, names, why);
+	return api_deploy_check_secrets(d, who, names, "secrets", why);
 }
 
 int

@@ -415,8 +415,6 @@ parse_persistent_volumes(struct pctx *p, const ynode *v, void *obj)
 			                "got \"%s\"",
 			                t);
 	}
-	if (v->n > 0)
-		cfg_unsupported(p, v, "persistent volumes are not supported yet");
 }
 
 static void
@@ -475,7 +473,6 @@ parse_registry(struct pctx *p, const ynode *v, void *obj)
 		config_error_at(p->errs, v, "username", "required key is missing");
 	if (cfg_missing(v, "password_secret"))
 		config_error_at(p->errs, v, "password_secret", "required key is missing");
-	cfg_unsupported(p, v, "pulling with registry credentials is not supported yet");
 }
 
 static const char *const runtimes[] = {"nvidia", "runc", "crun", NULL};

@@ -447,6 +447,44 @@ check_section_list(struct pctx *p, const ynode *v, const char *what, const struc
 	free(names);
 }
 
+/* An id of 0..65534 (checked by check_owner), or 0. */
+static unsigned
+owner_id(const char *s, size_t n)
+{
+	return id_0_65534(s, n) == 0 ? (unsigned)strtoul(s, NULL, 10) : 0;
+}
+
+/* The volumes of list v as c->volumes, for the deploy; entries the checks
+ * refused are left out (the file fails anyway). */
+static void
+record_volumes(struct config *c, const ynode *v)
+{
+	c->volumes = xcalloc(v->n + 1, sizeof *c->volumes);
+	for (size_t i = 0; i < v->n; i++) {
+		const ynode *it = v->items[i], *n, *o, *x, *sz;
+		struct config_volume *vol = &c->volumes[c->n_volumes];
+		const char *colon;
+		int b = 0;
+
+		if (it->kind != CONFIG_YAML_MAP || (n = config_yaml_get(it, "name")) == NULL ||
+		    n->kind != CONFIG_YAML_SCALAR)
+			continue;
+		vol->name = xstrdup(n->text);
+		vol->size_bytes = -1;
+		if ((sz = config_yaml_get(it, "size")) != NULL && sz->kind == CONFIG_YAML_SCALAR &&
+		    volume_size_parse(sz->text, &vol->size_bytes) != NULL)
+			vol->size_bytes = -1;
+		if ((o = config_yaml_get(it, "owner")) != NULL && o->kind == CONFIG_YAML_SCALAR) {
+			colon = strchr(o->text, ':');
+			vol->uid = owner_id(o->text, colon ? (size_t)(colon - o->text) : o->len);
+			vol->gid = colon ? owner_id(colon + 1, strlen(colon + 1)) : vol->uid;
+		}
+		if ((x = config_yaml_get(it, "exec")) != NULL && cfg_scalar_bool(x, 1, &b) == 0)
+			vol->exec = b;
+		c->n_volumes++;
+	}
+}
+
 void
 cfg_parse_volumes(struct pctx *p, const ynode *v, void *obj)
 {
@@ -454,8 +492,8 @@ cfg_parse_volumes(struct pctx *p, const ynode *v, void *obj)
 	check_section_list(p, v, "volume", volume_fields, ARRAY_LEN(volume_fields), "name", 1, 0);
 	p->volumes = v->kind == CONFIG_YAML_SEQ ? v : NULL;
 	json_object_set_new(p->rec, "volumes", cfg_yaml_to_json(v));
-	if (p->volumes != NULL && v->n > 0)
-		cfg_unsupported(p, v, "persistent volumes are not supported yet");
+	if (p->volumes != NULL)
+		record_volumes(p->c, v);
 }
 
 void

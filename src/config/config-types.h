@@ -114,6 +114,15 @@ struct config_container {
 	char **gpu_ids;                 /* owned strv from `gpus: "0,1"`, or NULL */
 };
 
+/* A top-level `volumes` entry: a persistent directory per container that
+ * mounts it (persistent_volumes), kept across updates. */
+struct config_volume {
+	char *name;         /* owned, ^[a-z][a-z0-9-]{0,62}$ */
+	int64_t size_bytes; /* -1 when absent; recorded, not enforced */
+	unsigned uid, gid;  /* `owner` inside the enclave; 0:0 when absent */
+	int exec;           /* 0/1: files on it may be executed (else noexec) */
+};
+
 enum config_strategy {
 	CONFIG_STRATEGY_AUTO,
 	CONFIG_STRATEGY_BLUE_GREEN,
@@ -155,11 +164,13 @@ struct config {
 	size_t n_containers;
 	struct config_shim shim;
 	struct config_deploy deploy;
-	char *canonical;        /* owned: the canonical form (JSON, stable key order) */
-	char config_sha256[65]; /* sha256 hex of canonical */
-	char *extra_json;       /* owned: recorded top-level keys (models, volumes,
-	                         * networks, ...) as a JSON object, or NULL */
-	char *keyserver_url;    /* owned or NULL */
+	char *canonical;               /* owned: the canonical form (JSON, stable key order) */
+	char config_sha256[65];        /* sha256 hex of canonical */
+	char *extra_json;              /* owned: recorded top-level keys (models, volumes,
+	                                * networks, ...) as a JSON object, or NULL */
+	char *keyserver_url;           /* owned or NULL */
+	struct config_volume *volumes; /* owned array of the top-level `volumes` */
+	size_t n_volumes;
 	/* Warnings about an accepted file (unknown shim keys, ignored as the
 	 * reference ignores them); owned, path NULL when there are none. */
 	struct config_errors warnings;

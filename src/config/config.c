@@ -237,6 +237,9 @@ config_free(struct config *c)
 	free(c->canonical);
 	free(c->extra_json);
 	free(c->keyserver_url);
+	for (i = 0; i < c->n_volumes; i++)
+		free(c->volumes[i].name);
+	free(c->volumes);
 	config_errors_free(&c->warnings);
 	config_errors_free(&c->unsupported);
 	free(c);
@@ -343,6 +346,15 @@ config_gpus_required(const struct config *c, int host_gpus)
 	if (all)
 		return host_gpus > sum ? host_gpus : sum;
 	return sum;
+}
+
+const struct config_volume *
+config_volume_find(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_volumes; i++)
+		if (strcmp(c->volumes[i].name, name) == 0)
+			return &c->volumes[i];
+	return NULL;
 }
 
 int

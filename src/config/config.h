@@ -37,6 +37,8 @@ char *config_errors_format(const struct config_errors *errs);
 
 /* The container named name, or NULL. */
 const struct config_container *config_container_find(const struct config *c, const char *name);
+/* The top-level volume called name, or NULL. */
+const struct config_volume *config_volume_find(const struct config *c, const char *name);
 
 /* The container that receives the shim's traffic. */
 const struct config_container *config_upstream_container(const struct config *c);

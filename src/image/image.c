@@ -32,6 +32,7 @@ struct image_cache {
 	char *dir;                 /* owned */
 	char *blobs;               /* owned, <dir>/blobs/sha256 */
 	char *tmp;                 /* owned, <dir>/tmp */
+	char *private;             /* owned, <dir>/private: manifests a registry guarded */
 	pthread_rwlock_t lock;     /* pulls and unpacks shared, gc exclusive */
 	unsigned long tmp_counter; /* atomic: unique temporary names */
 	uint64_t max_bytes;        /* unpack caps, set before any unpack */
@@ -202,7 +203,9 @@ image_cache_open(const char *dir, struct image_cache **out, struct err *err)
 	c->dir = xstrdup(dir);
 	c->blobs = xasprintf("%s/blobs/sha256", dir);
 	c->tmp = xasprintf("%s/tmp", dir);
-	if (mkdir_p(c->blobs, 0755, err) < 0 || mkdir_p(c->tmp, 0755, err) < 0) {
+	c->private = xasprintf("%s/private", dir);
+	if (mkdir_p(c->blobs, 0755, err) < 0 || mkdir_p(c->tmp, 0755, err) < 0 ||
+	    mkdir_p(c->private, 0700, err) < 0) {
 		err_wrap(err, "image cache %s", dir);
 		image_cache_close(c);
 		return -1;
@@ -235,6 +238,7 @@ image_cache_close(struct image_cache *cache)
 	free(cache->dir);
 	free(cache->blobs);
 	free(cache->tmp);
+	free(cache->private);
 	free(cache);
 }
 
@@ -353,6 +357,43 @@ cache_read(struct image_cache *cache, const char *digest, char **data, size_t *l
 	return rc;
 }
 
+/* The marker of a manifest whose registry asked for credentials (owned),
+ * or NULL for a malformed digest. */
+static char *
+private_marker(struct image_cache *cache, const char *digest)
+{
+	return image_digest_valid(digest) ? xasprintf("%s/%s", cache->private, digest + 7) : NULL;
+}
+
+/* Whether the manifest of digest came from a registry that asked for
+ * credentials: then a pull asks that registry again, with its own
+ * credentials, rather than trusting the cache (which another org's private
+ * pull may have filled). */
+static int
+cache_is_private(struct image_cache *cache, const char *digest)
+{
+	char *path = private_marker(cache, digest);
+	int yes = path != NULL && access(path, F_OK) == 0;
+
+	free(path);
+	return yes;
+}
+
+static int
+cache_mark_private(struct image_cache *cache, const char *digest, struct err *err)
+{
+	char *path = private_marker(cache, digest);
+	int fd = path != NULL ? open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600) : -1;
+	int rc = 0;
+
+	if (fd < 0 || fsync(fd) < 0)
+		rc = err_make(err, errno, "marking manifest %s private", digest);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return rc;
+}
+
 /* Where manifests come from: the registry (reg), or only the cache (NULL). */
 struct source {
 	struct image_cache *cache;
@@ -375,7 +416,8 @@ manifest_get(struct source *src, const char *reference, const char *digest,
 	int rc = -1, fetched = 0;
 
 	memset(doc, 0, sizeof *doc);
-	if (digest != NULL && cache_read(src->cache, digest, &data, &len, err) == 0) {
+	if (digest != NULL && !(src->reg != NULL && cache_is_private(src->cache, digest)) &&
+	    cache_read(src->cache, digest, &data, &len, err) == 0) {
 		body.data = take_ptr(&data);
 		body.len = len;
 	} else if (src->reg == NULL) {
@@ -398,6 +440,10 @@ manifest_get(struct source *src, const char *reference, const char *digest,
 		}
 		*got_digest = xasprintf("sha256:%s", hex);
 		fetched = 1;
+		/* Marked before it is cached: never in the cache unguarded. */
+		if (registry_authenticated(src->reg) &&
+		    cache_mark_private(src->cache, *got_digest, err) < 0)
+			goto out;
 	}
 	if (*got_digest == NULL)
 		*got_digest = xstrdup(digest);

@@ -367,8 +367,13 @@ registry_fetch_token(struct registry *r, const char *challenge, struct err *err)
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
 	if (resp.status != 200) {
-		rc = err_make(err, EACCES, "token from %s: HTTP %ld%s", realm, resp.status,
-		              r->username ? " (credentials refused?)" : " (credentials needed?)");
+		if (r->username != NULL && (resp.status == 401 || resp.status == 403))
+			rc = err_make(err, EACCES,
+			              "the token service %s refused the credentials of %s (%ld)",
+			              realm, r->username, resp.status);
+		else
+			rc = err_make(err, EACCES, "token from %s: HTTP %ld%s", realm, resp.status,
+			              r->username ? "" : " (credentials needed?)");
 		goto out;
 	}
 	root = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
@@ -406,7 +411,9 @@ registry_authenticate(struct registry *r, const char *challenge, struct err *err
 	if (strncasecmp(challenge, "basic", 5) == 0 &&
 	    (challenge[5] == '\0' || challenge[5] == ' ')) {
 		if (r->username == NULL)
-			return err_make(err, EACCES, "registry %s needs credentials, none are set",
+			return err_make(err, EACCES,
+			                "the registry %s asks for credentials (401), and none are "
+			                "set (the container's registry: username, password_secret)",
 			                r->host);
 		registry_set_basic(r);
 		return 0;
@@ -460,8 +467,11 @@ registry_get(struct registry *r, const char *url, const char *accept, size_t max
 		if (registry_authenticate(r, resp->challenge, err) < 0)
 			return err_wrap(err, "GET %s", url);
 	}
+	if (resp->status == 401 && r->username != NULL)
+		return err_make(err, EACCES, "the registry %s refused the credentials of %s (401)",
+		                r->host, r->username);
 	if (resp->status == 401)
-		return err_make(err, EACCES, "GET %s: unauthorized (credentials refused)", url);
+		return err_make(err, EACCES, "GET %s: unauthorized (401)", url);
 	if (resp->status != 200)
 		return response_error(resp, url, err);
 	return 0;
@@ -503,6 +513,12 @@ registry_close(struct registry *r)
 	free(r->repo);
 	free(r->base);
 	free(r);
+}
+
+int
+registry_authenticated(const struct registry *r)
+{
+	return r->authorization != NULL;
 }
 
 int

@@ -42,6 +42,9 @@ struct registry *registry_open(const char *host, const char *repo, int http, con
 /* Frees r (NULL is fine), wiping the credentials it negotiated. */
 void registry_close(struct registry *r);
 
+/* Whether r answered a registry's 401 (it holds credentials or a token). */
+int registry_authenticated(const struct registry *r);
+
 /* Fetches the manifest or index named by reference (a tag or digest) into
  * body (at most 4 MiB) and its media type into *media_type (owned). */
 int registry_get_manifest(struct registry *r, const char *reference, struct buf *body,

@@ -87,6 +87,7 @@ boot_work(void *arg)
 	struct recon_host *host = recon_host_of(job->hdr.r);
 	struct recon_boot_spec spec = {
 	    .name = job->name,
+	    .container_id = job->container_id,
 	    .resume = job->resume,
 	    .cfg = job->cfg,
 	    .isolation = job->isolation[0] != '\0' ? job->isolation : NULL,

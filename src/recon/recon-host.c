@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -57,6 +58,108 @@ boot_on_progress(uint64_t done, uint64_t total, void *arg)
 	return atomic_load(p->host->stopping) != 0;
 }
 
+/* Pulls the image of cc, with its `registry` credentials when it has some:
+ * the password is the value of the bound secret bs holds under that name. */
+static int
+pull_image(struct recon_host_local *host, const struct recon_boot_spec *bs,
+           const struct config_container *cc, image_progress_fn progress, void *arg,
+           struct image **out, struct err *err)
+{
+	struct image_settings settings = host->image_settings;
+	struct image_registry_auth auth = {0};
+	struct image_ref ref;
+	size_t i;
+	int rc;
+
+	if (cc->registry_username == NULL || cc->registry_password_secret == NULL)
+		return image_pull(host->images, &settings, cc->image, progress, arg, out, err);
+	for (i = 0; i < bs->n_secrets; i++)
+		if (strcmp(bs->secrets[i].key, cc->registry_password_secret) == 0)
+			break;
+	if (i == bs->n_secrets)
+		return err_make(err, ENOENT,
+		                "the registry password secret %s of container %s is not bound "
+		                "to the deployment",
+		                cc->registry_password_secret, cc->name);
+	if (image_ref_parse(cc->image, &ref, err) < 0)
+		return -1;
+	auth.host = ref.host;
+	auth.username = cc->registry_username;
+	auth.password = bs->secrets[i].value;
+	settings.auths = &auth;
+	settings.n_auths = 1;
+	rc = image_pull(host->images, &settings, cc->image, progress, arg, out, err);
+	image_ref_clear(&ref);
+	return rc;
+}
+
+/* The directory of container_id's persistent volumes (owned). */
+static char *
+volumes_dir(const struct recon_host_local *host, const char *container_id)
+{
+	return xasprintf("%s/volumes/%s", host->settings.state_dir, container_id);
+}
+
+/* The persistent volumes of cc as mounts (*out, an owned array of n, its
+ * sources in *paths): each a directory <state>/volumes/<container>/<name>,
+ * made on first use owned by the volume's `owner` as the enclave sees it
+ * (shifted by owner, the host id of the enclave's root), kept as it is
+ * afterwards. */
+static int
+prepare_volumes(struct recon_host_local *host, const struct recon_boot_spec *bs,
+                const struct config_container *cc, unsigned owner, struct bundle_mount **out,
+                size_t *n, char ***paths, struct err *err)
+{
+	size_t count = strv_len(cc->persistent_volumes);
+	char *top;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (count == 0)
+		return 0;
+	top = volumes_dir(host, bs->container_id);
+	/* Crossed by the containers' setup, listed by no one else. */
+	if (mkdir_p(top, 0711, err) < 0)
+		rc = -1;
+	else if (chmod(top, 0711) < 0)
+		rc = err_make(err, errno, "chmod %s", top);
+	if (rc < 0) {
+		free(top);
+		return rc;
+	}
+	*out = xcalloc(count, sizeof **out);
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		const char *item = cc->persistent_volumes[i], *colon = strchr(item, ':');
+		char *name = xstrndup(item, colon != NULL ? (size_t)(colon - item) : 0);
+		const struct config_volume *vol = config_volume_find(bs->cfg, name);
+		char *dir = xasprintf("%s/%s", top, name);
+
+		if (vol == NULL || colon == NULL) {
+			rc = err_make(err, 0, "container %s: volume %s is not declared", cc->name,
+			              name);
+		} else if (mkdir(dir, 0750) == 0) {
+			if (chown(dir, owner + vol->uid, owner + vol->gid) < 0) {
+				rc = err_make(err, errno, "chown %s", dir);
+				rmdir(dir);
+			}
+		} else if (errno != EEXIST) {
+			rc = err_make(err, errno, "volume %s: mkdir %s", name, dir);
+		}
+		if (rc == 0) {
+			*paths = strv_push(*paths, dir);
+			(*out)[*n].source = (*paths)[strv_len(*paths) - 1];
+			(*out)[*n].destination = colon + 1;
+			(*out)[*n].exec = vol->exec;
+			(*n)++;
+		}
+		free(dir);
+		free(name);
+	}
+	free(top);
+	return rc;
+}
+
 /* Pulls and unpacks the image of every container, then creates the enclave.
  * Runs on a worker: touches only the spec, the runtime and the image cache. */
 static int
@@ -69,6 +172,8 @@ local_boot(struct recon_host *h, const struct recon_boot_spec *bs, struct enclav
 	struct image **imgs = xcalloc(n, sizeof *imgs);
 	struct enclave_container_spec *specs = xcalloc(n, sizeof *specs);
 	char **rootfs = xcalloc(n, sizeof *rootfs);
+	struct bundle_mount **mounts = xcalloc(n, sizeof *mounts);
+	char **volume_paths = NULL;
 	struct enclave_spec spec = {0};
 	/* Images unpacked owned by the enclave's root (its user namespace's
 	 * range), kept apart from the same image unpacked as it is. */
@@ -84,8 +189,7 @@ local_boot(struct recon_host *h, const struct recon_boot_spec *bs, struct enclav
 		struct boot_pull p = {host, bs, i, n};
 		const char *hex;
 
-		if (image_pull(host->images, &host->image_settings, cc->image, boot_on_progress, &p,
-		               &imgs[i], err) < 0) {
+		if (pull_image(host, bs, cc, boot_on_progress, &p, &imgs[i], err) < 0) {
 			rc = err_wrap(err, "pulling image %s", cc->image);
 			goto out;
 		}
@@ -110,6 +214,12 @@ local_boot(struct recon_host *h, const struct recon_boot_spec *bs, struct enclav
 		specs[i].config = cc;
 		specs[i].image = &imgs[i]->config;
 		specs[i].rootfs = rootfs[i];
+		if (prepare_volumes(host, bs, cc, owner, &mounts[i], &specs[i].n_volumes,
+		                    &volume_paths, err) < 0) {
+			rc = err_wrap(err, "persistent volumes");
+			goto out;
+		}
+		specs[i].volumes = mounts[i];
 	}
 	atomic_store(bs->percent, 100);
 	atomic_store(bs->booting, 1);
@@ -134,9 +244,12 @@ out:
 	for (size_t i = 0; i < n; i++) {
 		image_free(imgs[i]);
 		free(rootfs[i]);
+		free(mounts[i]);
 	}
 	free(imgs);
 	free(rootfs);
+	free(mounts);
+	strv_free(volume_paths);
 	free(specs);
 	return rc;
 }
@@ -240,6 +353,69 @@ local_drop_logs(struct recon_host *h, const char *container_id, struct err *err)
 
 	free(top);
 	return rc;
+}
+
+static void *
+remove_tree_work(void *arg)
+{
+	char *path = arg;
+	struct err err = ERR_INIT;
+
+	if (linux_remove_tree(path, &err) < 0)
+		log_warn("removing %s: %s", path, err.msg);
+	free(path);
+	return NULL;
+}
+
+/* Removes path (owned) on a thread of its own: a volume may hold millions of
+ * files, and the caller may be the loop. */
+static void
+remove_tree_detached(char *path)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, remove_tree_work, path) != 0)
+		remove_tree_work(path);
+	pthread_attr_destroy(&attr);
+}
+
+/* The volumes' directory leaves its place at once (renamed to
+ * <state>/volumes/.gone-<id>, which a start-up removes if a crash came
+ * first); its files go in the background. */
+static int
+local_drop_volumes(struct recon_host *h, const char *container_id, struct err *err)
+{
+	struct recon_host_local *host = local_of(h);
+	char *dir = volumes_dir(host, container_id);
+	char *gone = xasprintf("%s/volumes/.gone-%s", host->settings.state_dir, container_id);
+	int rc = 0;
+
+	if (rename(dir, gone) < 0 && errno != ENOENT)
+		rc = err_make(err, errno, "rename %s", dir);
+	else
+		remove_tree_detached(take_ptr(&gone));
+	free(gone);
+	free(dir);
+	return rc;
+}
+
+/* Removes what deletes left behind when berthd stopped before their end. */
+static void
+volumes_sweep(const char *state_dir)
+{
+	char *top = xasprintf("%s/volumes", state_dir);
+	DIR *d = opendir(top);
+	struct dirent *de;
+
+	while (d != NULL && (de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, ".gone-", 6) == 0)
+			remove_tree_detached(xasprintf("%s/%s", top, de->d_name));
+	if (d != NULL)
+		closedir(d);
+	free(top);
 }
 
 static int
@@ -409,6 +585,7 @@ static const struct recon_host_ops local_ops = {
     .destroy = local_destroy,
     .keep_logs = local_keep_logs,
     .drop_logs = local_drop_logs,
+    .drop_volumes = local_drop_volumes,
     .list = local_list,
     .exec = local_exec,
     .check = local_check,
@@ -448,6 +625,7 @@ recon_host_local_new(struct runtime *rt, const struct recon_host_settings *s,
 	host->image_settings.timeout_ms = s->pull_timeout_ms;
 	host->image_settings.cancel = stopping;
 	image_cache_set_unpack_caps(host->images, s->image_max_bytes, s->image_max_entries);
+	volumes_sweep(s->state_dir);
 	log_info("runtime %s, %d GPU%s%s", runtime_oci_name(rt), gpus, gpus == 1 ? "" : "s",
 	         runtime_gpus(rt)->simulated ? " (simulated: scheduling only, no devices)" : "");
 	rc = 0;

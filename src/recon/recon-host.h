@@ -31,6 +31,7 @@ struct runtime;
 /* What an enclave is brought up from. Everything borrowed for the call. */
 struct recon_boot_spec {
 	const char *name;                 /* the enclave's (model_enclave_name()) */
+	const char *container_id;         /* whose persistent volumes it mounts */
 	int resume;                       /* remove the leftovers of an interrupted attempt first */
 	const struct config *cfg;         /* its containers, images, limits */
 	const char *isolation;            /* "runc", "gvisor"; NULL for the runtime's default */
@@ -64,6 +65,10 @@ struct recon_host_ops {
 	                 const char *deployment_id, struct err *err);
 	/* Removes every kept log of container_id (it is deleted). May be NULL. */
 	int (*drop_logs)(struct recon_host *h, const char *container_id, struct err *err);
+	/* Removes the persistent volumes of container_id (it is deleted, none of
+	 * its enclaves runs): gone from their place at once, their files removed
+	 * in the background. May be NULL. */
+	int (*drop_volumes)(struct recon_host *h, const char *container_id, struct err *err);
 	/* The names of every enclave the host has (owned strv, NULL for none). */
 	int (*list)(struct recon_host *h, char ***names, struct err *err);
 	/* Runs argv in container of enclave e (health_exec_fn's contract). */

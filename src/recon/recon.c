@@ -595,6 +595,11 @@ recon_delete(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 		log_warn("%s: kept logs: %s", c->name, err.msg);
 		err_clear(&err);
 	}
+	if (r->env.host->ops->drop_volumes != NULL &&
+	    r->env.host->ops->drop_volumes(r->env.host, c->id, &err) < 0) {
+		log_warn("%s: persistent volumes: %s", c->name, err.msg);
+		err_clear(&err);
+	}
 	if (store_container_delete(r->env.store, c->id, &err) < 0) {
 		recon_store_failed(ctr, "delete", &err);
 		return;

@@ -550,6 +550,14 @@ build_mounts(const struct bundle_input *in, json_t **out, struct err *err)
 		}
 		json_array_append_new(m, mount_entry(cc->tmpfs[i].path, "tmpfs", "tmpfs", opts));
 	}
+	for (size_t i = 0; i < in->n_volumes; i++) {
+		const struct bundle_mount *v = &in->volumes[i];
+
+		json_array_append_new(
+		    m, mount_entry(v->destination, "bind", v->source,
+		                   opts_json(v->exec ? "rbind,nosuid,nodev"
+		                                     : "rbind,nosuid,nodev,noexec")));
+	}
 	if (in->gpu_edits != NULL)
 		json_array_extend(m, json_object_get(in->gpu_edits, "mounts"));
 	*out = m;

@@ -35,6 +35,13 @@ struct bundle_kv {
 	const char *value; /* borrowed */
 };
 
+/* A host directory bound into the container (a persistent volume). */
+struct bundle_mount {
+	const char *source;      /* borrowed: absolute host path */
+	const char *destination; /* borrowed: absolute path inside */
+	int exec;                /* 0: mounted noexec */
+};
+
 struct bundle_input {
 	const char *id;                    /* borrowed: OCI container id (cgroup name) */
 	const struct config_container *cc; /* borrowed: the config's container entry */
@@ -56,6 +63,8 @@ struct bundle_input {
 	const char *userns;           /* borrowed: the enclave's user namespace path, or NULL */
 	unsigned id_base;             /* with userns: host id of root inside */
 	unsigned id_count;
+	const struct bundle_mount *volumes; /* borrowed array: bound rbind,nosuid,nodev */
+	size_t n_volumes;
 };
 
 /* Builds the runtime spec of in; *spec is a new JSON object (caller decrefs).

@@ -337,6 +337,8 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 	    .n_settings = spec->n_settings,
 	    .secrets = spec->secrets,
 	    .n_secrets = spec->n_secrets,
+	    .volumes = cs->volumes,
+	    .n_volumes = cs->n_volumes,
 	};
 
 	ann = json_pack("{s:s}", "berth.enclave", spec->name);

@@ -47,6 +47,8 @@ struct enclave_container_spec {
 	const struct config_container *config; /* borrowed: the config's entry */
 	const struct image_config *image;      /* borrowed; NULL for an empty config */
 	const char *rootfs;                    /* borrowed: unpacked image rootfs, never written */
+	const struct bundle_mount *volumes;    /* borrowed array: its persistent volumes */
+	size_t n_volumes;
 };
 
 struct enclave_spec {

@@ -392,11 +392,8 @@ test_older_and_current_forms(void **state)
 	assert_string_equal(config_container_find(c, "sandbox")->network_mode, "none");
 	assert_string_equal(c->shim_version, "v0.0.9");
 	assert_int_equal(c->warnings.n, 0);
-	assert_int_equal(config_unsupported(c, &errs), -1);
-	text = config_errors_format(&errs);
-	assert_string_equal(text, "tests/config/older-forms.yml:12:7: containers[0].registry: "
-	                          "pulling with registry credentials is not supported yet\n");
-	free(text);
+	/* Registry credentials are honoured (the pull uses them). */
+	assert_int_equal(config_unsupported(c, &errs), 0);
 	config_errors_free(&errs);
 	config_free(c);
 
@@ -443,8 +440,6 @@ test_unsupported(void **state)
 	    "not supported yet\n"
 	    "tests/config/reference-current.yml:17:3: attested-keys: attested keys are not "
 	    "supported yet\n"
-	    "tests/config/reference-current.yml:22:3: volumes: persistent volumes are not "
-	    "supported yet\n"
 	    "tests/config/reference-current.yml:26:17: volumes[0].key-secret: key-secret (an "
 	    "encrypted disk) is not supported yet\n"
 	    "tests/config/reference-current.yml:28:7: volumes[0].overlays: overlays are not "
@@ -457,9 +452,6 @@ test_unsupported(void **state)
 	    "supported yet\n"
 	    "tests/config/reference-current.yml:41:11: containers[0].keys: attested keys are not "
 	    "supported yet\n"
-	    "tests/config/reference-current.yml:42:25: containers[0].persistent_volumes: "
-	    "persistent "
-	    "volumes are not supported yet\n"
 	    "tests/config/reference-current.yml:43:14: containers[0].volumes: named volumes are "
 	    "not "
 	    "supported yet\n"
@@ -480,6 +472,15 @@ test_unsupported(void **state)
 	    "not supported yet\n");
 	free(text);
 	config_errors_free(&errs);
+	/* Volumes are honoured: recorded for the deploy. */
+	assert_int_equal(c->n_volumes, 1);
+	assert_string_equal(c->volumes[0].name, "state");
+	assert_int_equal(c->volumes[0].size_bytes, 20ll << 30);
+	assert_int_equal(c->volumes[0].uid, 1000);
+	assert_int_equal(c->volumes[0].gid, 1000);
+	assert_int_equal(c->volumes[0].exec, 1);
+	assert_ptr_equal(config_volume_find(c, "state"), &c->volumes[0]);
+	assert_null(config_volume_find(c, "other"));
 	config_free(c);
 
 	/* A file without those keys has nothing to list. */

@@ -57,10 +57,10 @@ def test_pull_basic_auth(basic_registry, driver, unique):
     ref = "%s/%s@%s" % (basic_registry.addr, unique, digest)
     p = driver.pull(ref)
     assert p.returncode != 0
-    assert "needs credentials" in p.stderr
+    assert "asks for credentials (401)" in p.stderr
     p = driver.pull(ref, *basic_registry.auth_args(password="wrong"))
     assert p.returncode != 0
-    assert "unauthorized" in p.stderr
+    assert "refused the credentials of berth (401)" in p.stderr
     p = driver.pull(ref, *basic_registry.auth_args())
     assert p.returncode == 0, p.stderr
     assert p.image["manifest_digest"] == digest
@@ -76,6 +76,7 @@ def test_pull_token_auth(token_registry, driver, unique, key_name):
     assert "token from" in p.stderr and "401" in p.stderr
     p = driver.pull(ref, *token_registry.auth_args(password="wrong"))
     assert p.returncode != 0
+    assert "refused the credentials of berth (401)" in p.stderr
     seen = len(token_registry.token_server.requests)
     p = driver.pull(ref, *token_registry.auth_args())
     assert p.returncode == 0, p.stderr
@@ -91,7 +92,7 @@ def test_credentials_are_per_host(basic_registry, driver, unique):
     p = driver.pull("%s/%s@%s" % (basic_registry.addr, unique, digest),
                     "--auth", "127.0.0.1:1=%s:%s" % (USER, PASSWORD))
     assert p.returncode != 0
-    assert "needs credentials" in p.stderr
+    assert "asks for credentials (401)" in p.stderr
 
 
 def test_tampered_layer_refused(registry, driver, unique):

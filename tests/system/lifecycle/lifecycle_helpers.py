@@ -48,12 +48,22 @@ def http(method, url, body=None, token=None, headers=None, timeout=10):
 
 
 class Registry:
-    """docker-registry on a free loopback port with private storage."""
+    """docker-registry on a free loopback port with private storage; with
+    creds (user, password), only that user may push and pull (htpasswd basic
+    auth, bcrypt, over plain HTTP on loopback)."""
 
-    def __init__(self):
+    def __init__(self, creds=None):
         self.dir = tempfile.mkdtemp(prefix="berth-lc-reg-")
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
+        self.creds = creds
+        auth = ""
+        if creds:
+            path = os.path.join(self.dir, "htpasswd")
+            # -i: the password on stdin, never on a command line.
+            subprocess.run(["htpasswd", "-c", "-B", "-i", path, creds[0]], input=creds[1],
+                           text=True, check=True, capture_output=True, timeout=30)
+            auth = f"auth:\n  htpasswd:\n    realm: berth-private\n    path: {path}\n"
         config = os.path.join(self.dir, "config.yml")
         with open(config, "w") as f:
             f.write(f"""version: 0.1
@@ -66,14 +76,14 @@ storage:
     enabled: true
 http:
   addr: {self.addr}
-""")
+{auth}""")
         self.log = open(os.path.join(self.dir, "registry.log"), "w")
         self.proc = subprocess.Popen(["docker-registry", "serve", config],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                if http("GET", f"http://{self.addr}/v2/", timeout=1)[0] == 200:
+                if http("GET", f"http://{self.addr}/v2/", timeout=1)[0] in (200, 401):
                     break
             except OSError:
                 time.sleep(0.05)
@@ -84,6 +94,8 @@ http:
     def build(self, *names, env=None):
         """Builds and pushes test images; remembers "name:tag" -> pinned ref."""
         e = dict(os.environ, **(env or {}))
+        if self.creds:
+            e["DEST_CREDS"] = ":".join(self.creds)
         out = subprocess.run(["sh", os.path.join(ROOT, "tests/images/build.sh"), self.addr,
                               *names], capture_output=True, text=True, env=e, timeout=300)
         if out.returncode != 0:
@@ -102,13 +114,17 @@ http:
 
 
 def config_text(image, upstream_port=8080, gpus=None, deploy=None, env=None, secrets=None,
-                paths=("/*", "/health"), entrypoint=None, healthcheck=None):
+                paths=("/*", "/health"), entrypoint=None, healthcheck=None, extra=None,
+                top=None):
     """A tinfoil-config.yml for one container of image; healthcheck is the
-    container's docker-compose healthcheck as a dict."""
+    container's docker-compose healthcheck as a dict; extra are more lines of
+    the container (indented 4), top more top-level lines."""
     lines = ["cvm-version: 0.7.5"]
     if gpus is not None:
         lines.append(f"gpus: {gpus}")
+    lines += list(top or [])
     lines += ["containers:", '  - name: "app"', f'    image: "{image}"']
+    lines += ["    " + x for x in extra or []]
     if entrypoint:
         lines.append("    entrypoint: " + json.dumps(entrypoint))
     if env:
