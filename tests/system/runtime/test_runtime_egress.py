@@ -152,14 +152,15 @@ def test_egress_open_reaches_outside_and_nothing_of_the_host(rt_iso, outside, ho
     assert fetch(rt, a["name"], "http://%s:8080/index.html" % b["ip"]) is None
     assert fetch(rt, a["name"], "http://%s:%d/" % (outside.host_ip, host_service.port)) is None
     assert host_service.accepted == 0
-    # Routed through the host (as if A's root could add the route), A's
-    # connection to B does not go back onto the bridge, even when B's own
-    # tables are gone.
+    # Routed through the host both ways (as if their roots could add the
+    # routes), A's connection to B does not go back onto the bridge, even
+    # when B's own tables are gone.
     for fam, table in nft_tables():
         if table == "berth-" + b["name"]:
             subprocess.run(["nft", "delete", "table", fam, table], check=True)
-    subprocess.run(["nsenter", "--net=" + os.path.join(rt.netns_dir, a["name"]), "ip", "route",
-                    "add", b["ip"] + "/32", "via", gw], check=True)
+    for name, to in ((a["name"], b["ip"]), (b["name"], a["ip"])):
+        subprocess.run(["nsenter", "--net=" + os.path.join(rt.netns_dir, name), "ip", "route",
+                        "add", to + "/32", "via", gw], check=True)
     assert fetch(rt, a["name"], "http://%s:8080/index.html" % b["ip"]) is None
     # Destroyed, the enclave leaves no table and no masquerade behind.
     rt.run("destroy", a["name"])
