@@ -19,7 +19,8 @@
  *       namespaces (runc enclaves: the network one is owned by the user one)
  *   /sys/fs/cgroup/.../berth/<enclave>/<container> cgroups: the enclave's
  *       limits on the parent, the container's on its own
- *   nftables tables inet and bridge berth-<enclave> (runtime/firewall.h) */
+ *   nftables tables inet and bridge berth-<enclave> (runtime/firewall.h;
+ *       egress open adds a nat chain, an upstream mark an output chain) */
 #ifndef BERTH_RUNTIME_H
 #define BERTH_RUNTIME_H
 
