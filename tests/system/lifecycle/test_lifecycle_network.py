@@ -80,3 +80,13 @@ def test_egress_open_in_the_config_reaches_the_enclave(berthd, registry):
     status, body = berthd.call("POST", "/containers", {"name": "al", "config": cfg2})
     assert status == 422, body
     assert "egress: allowlist is not supported yet" in json.dumps(body), body
+
+
+def test_a_tcp_health_check_reaches_an_enclave(berthd, registry):
+    """Without /health in shim.paths, berthd checks the upstream port with a
+    TCP connection: marked too, so the deploy becomes healthy."""
+    cfg = config_text(registry.images["hello:v1"], paths=("/",))
+    status, c = berthd.call("POST", "/containers", {"name": "tcp", "config": cfg})
+    assert status == 202, c
+    berthd.wait_status("tcp", "running", timeout=60)
+    assert berthd.get("tcp")[:2] == (200, b"hello v1\n")
