@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -442,4 +443,12 @@ dir_has_entries(const char *path)
 	if (d != NULL)
 		closedir(d);
 	return found;
+}
+
+int
+sock_mark_upstream(int fd)
+{
+	unsigned mark = BERTH_UPSTREAM_MARK;
+
+	return setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0 ? -errno : 0;
 }

@@ -89,4 +89,14 @@ int file_write_secret(const char *path, const void *data, size_t len, struct err
 /* mkdir -p with mode for the created directories. */
 int mkdir_p(const char *path, int mode, struct err *err);
 
+/* The socket mark of berth's own connections to enclaves (berth-router's
+ * upstreams, berthd's health checks): the firewall refuses the host's other
+ * new connections to an enclave (runtime/firewall.h). "bert" in ASCII, far
+ * from the small marks and masks other software routes by. */
+#define BERTH_UPSTREAM_MARK 0x62657274u
+
+/* Sets BERTH_UPSTREAM_MARK on socket fd (SO_MARK needs CAP_NET_ADMIN):
+ * 0, or -errno. */
+int sock_mark_upstream(int fd);
+
 #endif

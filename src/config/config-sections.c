@@ -616,11 +616,10 @@ cfg_parse_networks(struct pctx *p, const ynode *v, void *obj)
 			    "allow is only for egress: allowlist (this network's egress is "
 			    "%s)",
 			    egress);
-		if (strcmp(egress, "closed") != 0)
-			cfg_unsupported(p, config_yaml_get(n, "egress"),
-			                strcmp(egress, "open") == 0
-			                    ? "egress: open is not supported yet"
-			                    : "egress: allowlist is not supported yet");
+		if (strcmp(egress, "allowlist") == 0)
+			cfg_unsupported(
+			    p, config_yaml_get(n, "egress"),
+			    "egress: allowlist is not supported yet (open and closed are)");
 	}
 	json_object_set_new(p->rec, "networks", cfg_yaml_to_json(v));
 }

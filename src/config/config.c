@@ -372,6 +372,28 @@ config_unsupported(const struct config *c, struct config_errors *errs)
 	return errs->n > 0 ? -1 : 0;
 }
 
+const char *
+config_egress(const struct config *c)
+{
+	json_t *rec = c->extra_json != NULL ? json_loads(c->extra_json, 0, NULL) : NULL;
+	json_t *nets = json_object_get(rec, "networks");
+	int widest = 0; /* 0 closed, 1 allowlist, 2 open */
+
+	for (size_t i = 0; i < c->n_containers; i++)
+		for (char **n = c->containers[i].networks; n != NULL && *n != NULL; n++) {
+			const char *e =
+			    json_string_value(json_object_get(json_object_get(nets, *n), "egress"));
+			int w = e == NULL                ? 0
+			        : strcmp(e, "open") == 0 ? 2
+			                                 : strcmp(e, "allowlist") == 0;
+
+			if (w > widest)
+				widest = w;
+		}
+	json_decref(rec);
+	return widest == 2 ? "open" : widest == 1 ? "allowlist" : "closed";
+}
+
 char *
 config_to_json(const struct config *c)
 {

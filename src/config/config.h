@@ -68,6 +68,11 @@ int config_path_allows(const char *pattern, const char *path, size_t len);
  * -1 when errs lists some. */
 int config_unsupported(const struct config *c, struct config_errors *errs);
 
+/* The egress of c's enclave: its containers share one network namespace, so
+ * it is the widest of the networks any of them is attached to: "open",
+ * "allowlist" or "closed" (no network, or only closed ones). Static string. */
+const char *config_egress(const struct config *c);
+
 /* The parsed, normalised config as pretty JSON (for `config validate --json`);
  * caller frees. */
 char *config_to_json(const struct config *c);

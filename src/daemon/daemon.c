@@ -249,6 +249,8 @@ berthd_open_runtime(struct berthd *d, struct err *err)
 	rs.isolation = d->settings.isolation;
 	/* The API asks which levels work from the loop: find out now. */
 	rs.probe_isolation = 1;
+	/* Only berth-router and the health checks reach enclaves' ports. */
+	rs.upstream_mark = BERTH_UPSTREAM_MARK;
 	/* Nothing of ours outlives us but the enclaves and the router: log
 	 * copiers end with berthd, and are started again as it adopts. */
 	rs.copiers_end_with_us = 1;

@@ -110,6 +110,17 @@ discard_body(char *data, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
+/* Checks reach enclaves, whose firewall lets in the host's new connections
+ * only with berth's mark (runtime/firewall.h). Unprivileged (unit tests),
+ * the mark is not set and the check goes as it is. */
+static int
+mark_socket(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	(void)arg, (void)purpose;
+	sock_mark_upstream(fd);
+	return CURL_SOCKOPT_OK;
+}
+
 void
 health_http_check(const char *addr, int port, const char *path, int64_t timeout_ms,
                   struct health_result *r)
@@ -130,6 +141,7 @@ health_http_check(const char *addr, int port, const char *path, int64_t timeout_
 	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* we run in worker threads */
+	curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, mark_socket);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
@@ -195,6 +207,7 @@ health_tcp_check(const char *addr, int port, int64_t timeout_ms, struct health_r
 		soerr = errno;
 		goto failed;
 	}
+	sock_mark_upstream(fd);
 	if (connect(fd, (struct sockaddr *)&ss, sslen) == 0)
 		goto open;
 	if (errno != EINPROGRESS) {

@@ -235,6 +235,7 @@ local_boot(struct recon_host *h, const struct recon_boot_spec *bs, struct enclav
 	/* The config's top-level cpus and memory (MiB) bound the whole enclave. */
 	spec.memory_bytes = cfg->memory_mib > 0 ? cfg->memory_mib << 20 : 0;
 	spec.cpus = cfg->cpus > 0 ? cfg->cpus : 0;
+	spec.egress = config_egress(cfg);
 	if (enclave_create(host->rt, &spec, out, err) < 0) {
 		rc = err_wrap(err, "booting the enclave");
 		goto out;

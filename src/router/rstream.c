@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -340,6 +341,17 @@ rstream_connect(struct worker *w, const struct sockaddr *sa, socklen_t salen, rs
 	struct rstream *s = stream_alloc(w, fd, on_read, on_drained, on_event, arg);
 
 	s->connecting = 1;
+	/* Upstreams are enclaves, whose firewall lets in the host's new
+	 * connections only with berth's mark. Without the privilege to set it
+	 * the connection is refused there: said once. */
+	if (fd >= 0 && sock_mark_upstream(fd) < 0) {
+		static _Atomic int warned;
+
+		if (atomic_exchange(&warned, 1) == 0)
+			log_warn("upstream connections carry no socket mark (%s): enclaves "
+			         "refuse them",
+			         strerror(errno));
+	}
 	if (fd < 0 || (connect(fd, sa, salen) < 0 && errno != EINPROGRESS)) {
 		/* Reported from the loop, as a late failure would be. */
 		s->connect_failed = 1;

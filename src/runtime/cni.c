@@ -104,10 +104,15 @@ first_ipv4(const char *result, char **ip, struct err *err)
 }
 
 int
-cni_attach(const struct cni_net *net, const char *id, const char *netns, char **result, char **ip,
-           struct err *err)
+cni_attach(const struct cni_net *net, const char *id, const char *netns, int default_route,
+           char **result, char **ip, struct err *err)
 {
 	json_t *lo = loopback_conf(), *br = bridge_conf(net);
+
+	/* A route out for an enclave whose egress is open; the others have
+	 * their subnet's alone. */
+	if (default_route)
+		json_object_set_new(br, "isDefaultGateway", json_true());
 	char *out = NULL;
 	int rc;
 

@@ -5,7 +5,8 @@
  *
  * Two networks per namespace: `loopback` (lo up) and `bridge` with
  * `host-local` IPAM (eth0). The bridge holds the gateway address so the host
- * reaches every enclave; ipMasq is off, so enclaves have no egress. */
+ * reaches every enclave; ipMasq is off: an enclave whose egress is open is
+ * masqueraded by its own firewall table (firewall.h). */
 #ifndef BERTH_RUNTIME_CNI_H
 #define BERTH_RUNTIME_CNI_H
 
@@ -20,9 +21,11 @@ struct cni_net {
 
 /* Attaches netns (a path) for container id: lo up, eth0 on the bridge. On
  * success *result is the bridge plugin's result JSON (owned; keep it for
- * cni_detach) and *ip the namespace's IPv4 address without prefix (owned). */
-int cni_attach(const struct cni_net *net, const char *id, const char *netns, char **result,
-               char **ip, struct err *err);
+ * cni_detach) and *ip the namespace's IPv4 address without prefix (owned).
+ * default_route: the namespace's default route goes through the bridge's
+ * address (isDefaultGateway); without it, only the subnet is routed. */
+int cni_attach(const struct cni_net *net, const char *id, const char *netns, int default_route,
+               char **result, char **ip, struct err *err);
 
 /* Detaches id: releases its address and removes its veth. prev_result (the
  * ADD result, or NULL) is passed as prevResult. Absent pieces are success. */

@@ -141,14 +141,19 @@ cni_host_veth(const char *result, const char *bridge)
 	return veth;
 }
 
-/* Installs the firewall tables of enclave name at ip, whose CNI result is
- * result. */
+/* Installs the firewall tables of enclave e, whose CNI result is result. */
 static int
-apply_firewall(const struct runtime *rt, const char *name, const char *ip, const char *result,
+apply_firewall(const struct runtime *rt, const struct enclave *e, const char *result,
                struct err *err)
 {
+	const char *name = e->name, *ip = e->ip;
 	char *veth = cni_host_veth(result, rt->bridge);
-	struct firewall_enclave fe = {.name = name, .bridge = rt->bridge, .veth = veth, .ip = ip};
+	struct firewall_enclave fe = {.name = name,
+	                              .bridge = rt->bridge,
+	                              .veth = veth,
+	                              .ip = ip,
+	                              .egress_open = e->egress_open,
+	                              .upstream_mark = rt->upstream_mark};
 	int rc;
 
 	if (veth == NULL || ip == NULL)
@@ -412,6 +417,10 @@ validate_spec(const struct enclave_spec *spec, struct err *err)
 		                spec->name ? spec->name : "", ENCLAVE_NAME_MAX);
 	if (spec->n_containers == 0)
 		return err_make(err, 0, "enclave %s: no container", spec->name);
+	if (spec->egress != NULL && strcmp(spec->egress, "closed") != 0 &&
+	    strcmp(spec->egress, "open") != 0)
+		return err_make(err, 0, "enclave %s: egress \"%s\" is not closed or open",
+		                spec->name, spec->egress);
 	for (size_t i = 0; i < spec->n_containers; i++) {
 		const struct enclave_container_spec *cs = &spec->containers[i];
 
@@ -510,7 +519,7 @@ firewall_job_run(void *arg)
 {
 	struct firewall_job *j = arg;
 
-	j->rc = apply_firewall(j->rt, j->e->name, j->e->ip, j->result, &j->err);
+	j->rc = apply_firewall(j->rt, j->e, j->result, &j->err);
 	return NULL;
 }
 
@@ -616,6 +625,7 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	e->isolation = xstrdup(spec->isolation != NULL ? spec->isolation : runtime_isolation(rt));
 	e->containers = xcalloc(spec->n_containers, sizeof *e->containers);
 	e->n_containers = spec->n_containers;
+	e->egress_open = spec->egress != NULL && strcmp(spec->egress, "open") == 0;
 	edir = enclave_dir(rt, spec->name);
 	if (mkdir(edir, 0700) < 0) {
 		if (errno == EEXIST)
@@ -634,9 +644,9 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 		json_array_append_new(names, json_pack("{s:s, s:s}", "name", e->containers[i].name,
 		                                       "id", e->containers[i].id));
 	}
-	rec = json_pack("{s:s, s:s?, s:s, s:s, s:o}", "name", e->name, "deployment_id",
-	                e->deployment_id, "isolation", e->isolation, "netns", e->netns,
-	                "containers", names);
+	rec = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:o}", "name", e->name, "deployment_id",
+	                e->deployment_id, "isolation", e->isolation, "egress",
+	                e->egress_open ? "open" : "closed", "netns", e->netns, "containers", names);
 	path = xasprintf("%s/enclave.json", edir);
 	rc = write_json(path, rec, err);
 	free(path);
@@ -664,7 +674,7 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	if (rc < 0)
 		goto out;
 	pthread_mutex_lock(&rt->lock);
-	rc = cni_attach(&rt->net, e->name, e->netns, &result, &e->ip, err);
+	rc = cni_attach(&rt->net, e->name, e->netns, e->egress_open, &result, &e->ip, err);
 	pthread_mutex_unlock(&rt->lock);
 	if (rc < 0)
 		goto out;
@@ -856,7 +866,9 @@ enclave_load(struct runtime *rt, const char *name, struct enclave **out, struct 
 		const char *d = json_string_value(json_object_get(rec, "deployment_id"));
 
 		const char *iso = json_string_value(json_object_get(rec, "isolation"));
+		const char *egress = json_string_value(json_object_get(rec, "egress"));
 
+		e->egress_open = egress != NULL && strcmp(egress, "open") == 0;
 		if (d != NULL)
 			e->deployment_id = xstrdup(d);
 		if (iso != NULL && strcmp(iso, "gvisor") == 0) {
@@ -970,7 +982,7 @@ ensure_firewall(const struct runtime *rt, const struct enclave *e, struct err *e
 	rc = file_read_all(path, 1 << 20, &result, &len, err);
 	if (rc == 0) {
 		log_warn("enclave %s: firewall tables missing: installed again", e->name);
-		rc = apply_firewall(rt, e->name, e->ip, result, err);
+		rc = apply_firewall(rt, e, result, err);
 	}
 	free(result);
 	free(path);

@@ -1,5 +1,5 @@
 /* enclave: one running instance of a deployment. One network namespace (lo
- * up, eth0 on berth's bridge, no egress) holding every container of the
+ * up, eth0 on berth's bridge, no egress unless open) holding every container of the
  * config, each an OCI container run by runc or crun. Containers of an enclave
  * reach each other on localhost and by name (/etc/hosts); the host reaches
  * the enclave at its IPv4 address.
@@ -66,6 +66,8 @@ struct enclave_spec {
 	                        * default (runtime_isolation()) */
 	int64_t memory_bytes;  /* the enclave's memory limit (config `memory`), 0 for none */
 	double cpus;           /* the enclave's CPU limit (config `cpus`), 0 for none */
+	const char *egress;    /* borrowed: "closed" (NULL) or "open": connections out of
+	                        * the host (firewall.h), for the whole enclave */
 };
 
 struct enclave_container {
@@ -85,6 +87,7 @@ struct enclave {
 	char *ip;                             /* owned IPv4 address, NULL when unknown */
 	char *netns;                          /* owned: namespace path */
 	int netns_present;                    /* the namespace is pinned at netns */
+	int egress_open;                      /* its egress is open (recorded) */
 	struct enclave_container *containers; /* owned array */
 	size_t n_containers;
 };

@@ -13,6 +13,37 @@
 /* Before the filter priority: a later accept elsewhere cannot undo a drop. */
 #define PRIO "-10"
 
+/* The inet table's forward chain: with egress open, the enclave's own
+ * connections are routed anywhere but back onto its bridge (its subnet:
+ * another enclave of this berthd), and their replies come back; nothing
+ * else is forwarded from or to it. Other berthds' enclaves drop what is
+ * forwarded to them in their own tables; the host's own addresses (every
+ * interface's) are not routed but delivered: the input chain's. */
+static void
+forward_chain(struct buf *b, const struct firewall_enclave *fe)
+{
+	const char *br = fe->bridge, *ip = fe->ip;
+
+	buf_puts(b, "\tchain forward {\n"
+	            "\t\ttype filter hook forward priority " PRIO "; policy accept;\n");
+	if (fe->egress_open)
+		buf_printf(b,
+		           "\t\tip daddr %s ct state established,related accept\n"
+		           "\t\tip saddr %s oifname \"%s\" drop\n",
+		           ip, ip, br);
+	else
+		buf_printf(b, "\t\tip saddr %s drop\n", ip);
+	buf_printf(b, "\t\tip daddr %s drop\n\t}\n", ip);
+	/* Its connections leave with the address of the interface they take. */
+	if (fe->egress_open)
+		buf_printf(b,
+		           "\tchain postrouting {\n"
+		           "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+		           "\t\tip saddr %s oifname != \"%s\" masquerade\n"
+		           "\t}\n",
+		           ip, br);
+}
+
 char *
 firewall_ruleset(const struct firewall_enclave *fe)
 {
@@ -39,20 +70,31 @@ firewall_ruleset(const struct firewall_enclave *fe)
 	           "\t}\n"
 	           "}\n",
 	           n, v, v, v, v, ip, v);
+	/* Input: from the enclave, replies only; whatever interface of the host
+	 * the packet is addressed to (it arrives on the bridge). */
 	buf_printf(&b,
 	           "table inet berth-%s {\n"
 	           "\tchain input {\n"
 	           "\t\ttype filter hook input priority " PRIO "; policy accept;\n"
 	           "\t\tiifname \"%s\" ip saddr %s ct state established,related accept\n"
 	           "\t\tiifname \"%s\" ip saddr %s drop\n"
-	           "\t}\n"
-	           "\tchain forward {\n"
-	           "\t\ttype filter hook forward priority " PRIO "; policy accept;\n"
-	           "\t\tip saddr %s drop\n"
-	           "\t\tip daddr %s drop\n"
-	           "\t}\n"
-	           "}\n",
-	           n, br, ip, br, ip, ip, ip);
+	           "\t}\n",
+	           n, br, ip, br, ip);
+	forward_chain(&b, fe);
+	/* Output: a new connection from the host to the enclave carries the
+	 * mark of berth-router's and the health checks' sockets (SO_MARK needs
+	 * CAP_NET_ADMIN), or is refused. */
+	if (fe->upstream_mark != 0)
+		buf_printf(&b,
+		           "\tchain output {\n"
+		           "\t\ttype filter hook output priority " PRIO "; policy accept;\n"
+		           "\t\tip daddr %s ct state new meta mark != 0x%08x meta l4proto tcp "
+		           "reject with tcp reset\n"
+		           "\t\tip daddr %s ct state new meta mark != 0x%08x meta l4proto != icmp "
+		           "drop\n"
+		           "\t}\n",
+		           ip, fe->upstream_mark, ip, fe->upstream_mark);
+	buf_puts(&b, "}\n");
 	return buf_take(&b);
 }
 

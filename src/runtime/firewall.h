@@ -12,20 +12,31 @@
  *   - inet input: from the enclave's address the host accepts replies only
  *     (the router's and health checks' connections into the enclave); a new
  *     connection to any address or port of the host is dropped;
- *   - inet forward: no egress: nothing from the enclave is routed anywhere,
- *     nothing is routed to it.
+ *   - inet forward: no egress (closed): nothing from the enclave is routed
+ *     anywhere, nothing is routed to it. Egress open: its own connections
+ *     are routed and masqueraded (inet postrouting) out of any interface
+ *     but its bridge, and their replies come back; nothing else is routed
+ *     to it;
+ *   - inet output (with an upstream mark): a new connection from the host
+ *     to the enclave without the mark (berth-router's and the health
+ *     checks' sockets carry it, SO_MARK) is refused: only they reach its
+ *     ports.
  * The rules are kernel state: they outlive berthd and are re-applied when an
  * enclave is adopted. Blocking (runs nft); thread-safe. */
 #ifndef BERTH_RUNTIME_FIREWALL_H
 #define BERTH_RUNTIME_FIREWALL_H
 
+#include <stdint.h>
+
 #include "common/err.h"
 
 struct firewall_enclave {
-	const char *name;   /* borrowed: the enclave's name */
-	const char *bridge; /* borrowed: the bridge it is attached to */
-	const char *veth;   /* borrowed: the host side of its veth */
-	const char *ip;     /* borrowed: its IPv4 address */
+	const char *name;       /* borrowed: the enclave's name */
+	const char *bridge;     /* borrowed: the bridge it is attached to */
+	const char *veth;       /* borrowed: the host side of its veth */
+	const char *ip;         /* borrowed: its IPv4 address */
+	int egress_open;        /* its containers open connections out of the host */
+	uint32_t upstream_mark; /* non-zero: the host's new connections to it need it */
 };
 
 /* The ruleset of fe as nft input (owned), for firewall_apply() and tests. */

@@ -25,11 +25,12 @@ struct runtime {
 	 * holds (O_CLOEXEC; forked helpers close it), read end given to log
 	 * copiers, which see its hang-up when we are gone. -1 otherwise. */
 	int lifeline[2];
-	struct oci oci;       /* owned: runc or crun, isolation "runc" */
-	char *isolation;      /* owned: the default level, "runc" or "gvisor" */
-	unsigned userns_base; /* host id of root in runc enclaves */
-	char *runsc;          /* owned: runsc binary */
-	char *gvisor_root;    /* owned: runsc's --root, apart from runc's */
+	struct oci oci;         /* owned: runc or crun, isolation "runc" */
+	char *isolation;        /* owned: the default level, "runc" or "gvisor" */
+	unsigned userns_base;   /* host id of root in runc enclaves */
+	uint32_t upstream_mark; /* the mark the host's connections to enclaves need, or 0 */
+	char *runsc;            /* owned: runsc binary */
+	char *gvisor_root;      /* owned: runsc's --root, apart from runc's */
 	/* gVisor's runtime, opened on first use: gvisor_state 0 untried, 1
 	 * usable (gvisor is owned), -1 not (gvisor_error says why). */
 	pthread_mutex_t gvisor_lock;

@@ -85,6 +85,7 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	pthread_mutex_init(&rt->gvisor_lock, NULL);
 	rt->isolation = xstrdup(s->isolation != NULL ? s->isolation : "runc");
 	rt->userns_base = s->userns_base != 0 ? s->userns_base : RUNTIME_USERNS_BASE;
+	rt->upstream_mark = s->upstream_mark;
 	rt->runsc = xstrdup(s->runsc != NULL ? s->runsc : "runsc");
 	rt->state_dir = xstrdup(s->state_dir);
 	rt->enclaves_dir = xasprintf("%s/enclaves", s->state_dir);

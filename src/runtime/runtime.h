@@ -19,7 +19,8 @@
  *       namespaces (runc enclaves: the network one is owned by the user one)
  *   /sys/fs/cgroup/.../berth/<enclave>/<container> cgroups: the enclave's
  *       limits on the parent, the container's on its own
- *   nftables tables inet and bridge berth-<enclave> (runtime/firewall.h) */
+ *   nftables tables inet and bridge berth-<enclave> (runtime/firewall.h;
+ *       egress open adds a nat chain, an upstream mark an output chain) */
 #ifndef BERTH_RUNTIME_H
 #define BERTH_RUNTIME_H
 
@@ -42,6 +43,11 @@ struct runtime_settings {
 	const char *isolation;      /* "runc" (NULL) or "gvisor": for specs that name none */
 	const char *runsc;          /* gVisor's runtime, NULL: "runsc" on PATH */
 	unsigned userns_base;       /* host id of enclave root (runc), 0: RUNTIME_USERNS_BASE */
+	uint32_t upstream_mark;     /* non-zero: a new connection from the host to an
+	                             * enclave needs this socket mark (SO_MARK), which
+	                             * berth-router and the health checks set
+	                             * (BERTH_UPSTREAM_MARK); 0: any host process
+	                             * reaches enclaves (tests, bench) */
 	int probe_isolation;        /* find out at open which levels work, so that
 	                             * runtime_isolation_available() never blocks */
 	int copiers_end_with_us;    /* log copiers exit when this process does (berthd:

@@ -15,7 +15,7 @@
  * SPEC.json describes what the image puller and config parser would give:
  * {"name": "b-...", "deployment_id": "...", "settings": {"K": "v"},
  *  "secrets": {"S": "v"}, "gpus": [0], "memory": BYTES, "cpus": N,
- *  "isolation": "runc"|"gvisor",
+ *  "isolation": "runc"|"gvisor", "egress": "closed"|"open",
  *  "containers": [{"name", "rootfs", "image": {"entrypoint", "cmd", "env",
  *     "user", "working_dir", "stop_signal"}, "entrypoint", "command", "env":
  *     [["K", "v"], ["BARE"]], "user", "working_dir", "read_only", "tmpfs":
@@ -278,6 +278,7 @@ cmd_create(struct runtime *rt, const char *path, int wait_port)
 	spec.secrets = secrets;
 	spec.gpus = gpus;
 	spec.isolation = json_string_value(json_object_get(j, "isolation"));
+	spec.egress = json_string_value(json_object_get(j, "egress"));
 	spec.memory_bytes = int_or(json_object_get(j, "memory"), 0);
 	spec.cpus = json_is_number(json_object_get(j, "cpus"))
 	                ? json_number_value(json_object_get(j, "cpus"))

@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "runtime/bundle.h"
 #include "runtime/enclave.h"
+#include "runtime/firewall.h"
 #include "runtime/gpu.h"
 #include "runtime/linux.h"
 #include "runtime/logcopy.h"
@@ -982,6 +983,32 @@ test_logcopy_lifeline_and_resume(void **state)
 	free(path);
 }
 
+/* What each setting adds to the enclave's tables (the system tests show
+ * what the rules do). */
+static void
+test_firewall_ruleset(void **state)
+{
+	struct firewall_enclave fe = {
+	    .name = "b-x", .bridge = "berth0", .veth = "veth1", .ip = "10.213.0.5"};
+	char *r;
+
+	(void)state;
+	r = firewall_ruleset(&fe);
+	assert_non_null(strstr(r, "\tip saddr 10.213.0.5 drop\n"));
+	assert_null(strstr(r, "masquerade"));
+	assert_null(strstr(r, "hook output"));
+	free(r);
+	fe.egress_open = 1;
+	fe.upstream_mark = BERTH_UPSTREAM_MARK;
+	r = firewall_ruleset(&fe);
+	assert_null(strstr(r, "\tip saddr 10.213.0.5 drop\n"));
+	assert_non_null(strstr(r, "ip saddr 10.213.0.5 oifname != \"berth0\" masquerade"));
+	assert_non_null(strstr(r, "ip saddr 10.213.0.5 oifname \"berth0\" drop"));
+	assert_non_null(strstr(r, "ip daddr 10.213.0.5 ct state new meta mark != 0x62657274 meta "
+	                          "l4proto tcp reject with tcp reset"));
+	free(r);
+}
+
 int
 main(void)
 {
@@ -995,6 +1022,7 @@ main(void)
 	    cmocka_unit_test(test_capabilities),
 	    cmocka_unit_test(test_mounts_limits_namespaces),
 	    cmocka_unit_test(test_sandbox_fields),
+	    cmocka_unit_test(test_firewall_ruleset),
 	    cmocka_unit_test(test_signals_and_names),
 	    cmocka_unit_test(test_spawn),
 	    cmocka_unit_test(test_spawn_beside_a_reaper),

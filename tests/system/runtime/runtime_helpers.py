@@ -5,8 +5,10 @@ import json
 import os
 import random
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -154,3 +156,41 @@ def http_get(ip, port=8080, path="/index.html", deadline_s=5.0):
             last = e
             time.sleep(0.05)
     raise AssertionError("GET http://%s:%d%s: %s" % (ip, port, path, last))
+
+
+class HostService:
+    """A TCP service of the host on 0.0.0.0 that counts its connections."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("0.0.0.0", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            c.settimeout(2)
+            try:  # the request first: closing on unread data resets
+                c.recv(4096)
+                c.sendall(b"HTTP/1.0 200 OK\r\n\r\nhost secret\n")
+                c.shutdown(socket.SHUT_WR)
+                c.recv(4096)
+            except OSError:
+                pass
+            c.close()
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()

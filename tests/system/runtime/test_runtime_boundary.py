@@ -3,13 +3,11 @@ the process sandbox, cgroup limits, the firewall, and where bundles live.
 Each test checks the protection and, where it can, that the same probe gets
 through once the protection is taken away, so it cannot pass vacuously."""
 import os
-import socket
 import subprocess
-import threading
 
 import pytest
 
-from runtime_helpers import http_get, nft_tables
+from runtime_helpers import HostService, http_get, nft_tables
 
 CAP = {"CHOWN": 0, "NET_BIND_SERVICE": 10, "NET_ADMIN": 12, "NET_RAW": 13, "IPC_LOCK": 14,
        "SYS_CHROOT": 18, "SYS_PTRACE": 19, "SYS_ADMIN": 21, "SYS_NICE": 23, "MKNOD": 27,
@@ -97,44 +95,6 @@ def test_default_pids_limit_and_enclave_limits(rt):
     assert p.returncode != 0
     rt.run("destroy", n)
     assert not os.path.exists(parent) and not os.path.exists(cpu)
-
-
-class HostService:
-    """A TCP service of the host on 0.0.0.0 that counts its connections."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("0.0.0.0", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.stop = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            c.settimeout(2)
-            try:  # the request first: closing on unread data resets
-                c.recv(4096)
-                c.sendall(b"HTTP/1.0 200 OK\r\n\r\nhost secret\n")
-                c.shutdown(socket.SHUT_WR)
-                c.recv(4096)
-            except OSError:
-                pass
-            c.close()
-
-    def close(self):
-        self.stop = True
-        self.thread.join()
-        self.sock.close()
 
 
 @pytest.fixture
