@@ -51,7 +51,7 @@ renew_time(time_t nb, time_t na)
 {
 	time_t by_days = na - (time_t)CERTS_RENEW_DAYS * 86400, by_life = nb + (na - nb) * 2 / 3;
 
-	return by_days < by_life ? by_days : by_life;
+	return by_days > by_life ? by_days : by_life;
 }
 
 static int

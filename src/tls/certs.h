@@ -13,9 +13,10 @@
 
 #include "common/err.h"
 
-/* A certificate is issued again when it has less than this left, or less
- * than a third of its lifetime, whichever comes first (a 90-day ACME
- * certificate at 60 days, a short-lived one at two thirds of its life). */
+/* A certificate is issued again once it has less than this left and less
+ * than a third of its lifetime: the local CA's 397-day ones 30 days before
+ * they end, a 90-day ACME one at 60 days, a short-lived one at two thirds of
+ * its life. */
 #define CERTS_RENEW_DAYS 30
 
 struct certs_issuer {
