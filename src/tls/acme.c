@@ -300,6 +300,20 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+static int
+cancelled(const struct acme *a)
+{
+	return a->cancel != NULL && atomic_load(a->cancel) != 0;
+}
+
+/* libcurl's progress callback: a request in flight ends when berthd stops. */
+static int
+on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	(void)dt, (void)dn, (void)ut, (void)un;
+	return cancelled(arg);
+}
+
 /* The time one request may take: its own timeout, never past the order's
  * deadline. */
 static long
@@ -332,6 +346,9 @@ http(struct acme *a, const char *url, const char *body, int head, struct reply *
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, request_budget(a));
 	curl_easy_setopt(c, CURLOPT_USERAGENT, ACME_USER_AGENT);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -504,12 +521,6 @@ account(struct acme *a, struct err *err)
 		return err_make(err, 0, "the ACME account: no Location in the answer");
 	log_info("acme: account %s", a->kid);
 	return 0;
-}
-
-static int
-cancelled(const struct acme *a)
-{
-	return a->cancel != NULL && atomic_load(a->cancel) != 0;
 }
 
 /* Waits before the next look at a pending object: Retry-After when the
@@ -769,11 +780,11 @@ acme_order(struct acme *a, const char *host, char **pem, struct err *err)
 	a->deadline = now_mono_ms() + a->order_timeout_ms;
 	rc = order_locked(a, host, pem, err);
 	if (rc < 0) {
-		/* An account or directory that failed is asked for again. */
-		if (a->kid == NULL) {
-			json_decref(a->dir_json);
-			a->dir_json = NULL;
-		}
+		/* The next order starts from the directory and the account
+		 * again: the server may have changed or forgotten either (a test
+		 * server restarted, an account deactivated). Two requests. */
+		json_decref(take_ptr(&a->dir_json));
+		free(take_ptr(&a->kid));
 		err_wrap(err, "ACME %s", a->directory);
 	}
 	pthread_mutex_unlock(&a->lock);
