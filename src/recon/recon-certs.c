@@ -114,9 +114,9 @@ cert_done(void *arg)
 		}
 		log_warn("certificate of %s: %s (again in %s s)", job->host, job->err.msg, wait);
 		cert_event(r, job->container_id, "certificate.failed",
-		           xasprintf("no certificate for %s: %s; plain HTTP serves it, HTTPS "
-		                     "refuses the name until it has one; trying again in %s s",
-		                     job->host, job->err.msg, wait));
+		           xasprintf("%s; plain HTTP serves it, HTTPS refuses the name until it "
+		                     "has one; trying again in %s s",
+		                     job->err.msg, wait));
 		goto out;
 	}
 	if (c != NULL) {
