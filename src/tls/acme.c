@@ -30,7 +30,7 @@
 #include "tls/ca.h"
 
 #define ACME_BODY_MAX     (1024 * 1024) /* an answer of the ACME server, at most */
-#define ACME_NONCE_TRIES  5             /* badNonce answers in a row before giving up */
+#define ACME_NONCE_TRIES  10            /* badNonce answers in a row before giving up */
 #define ACME_POLL_MS      1000          /* between looks at a pending object */
 #define ACME_USER_AGENT   "berth-acme/" BERTH_VERSION
 #define ACME_PROBLEM_BASE "urn:ietf:params:acme:error:"
