@@ -45,7 +45,10 @@ web_ca_pem(struct api_req *r)
 
 	if (pem == NULL) {
 		api_reply_error(r, 404, "not_found",
-		                "TLS is off (berthd --tls-listen off): there is no local CA");
+		                d->acme != NULL
+		                    ? "certificates come from an ACME server (berthd --tls-certs "
+		                      "acme): there is no local CA"
+		                    : "TLS is off (berthd --tls-listen off): there is no local CA");
 		return;
 	}
 	api_reply_text(r, 200, "application/x-pem-file", pem, strlen(pem));

@@ -32,6 +32,8 @@
 #include "recon/recon-host.h"
 #include "recon/recon.h"
 #include "secret/redact.h"
+#include "router/router_client.h"
+#include "tls/acme.h"
 #include "tls/ca.h"
 #include "tls/certs.h"
 
@@ -291,6 +293,7 @@ berthd_new_recon(struct berthd *d, struct err *err)
 	    .lc = &d->lc,
 	    .key = d->key,
 	    .certs = d->certs,
+	    .certs_background = d->acme != NULL,
 	    .stopping = &d->stopping,
 	    .settings = {.domain = s->domain},
 	};
@@ -301,8 +304,65 @@ berthd_new_recon(struct berthd *d, struct err *err)
 	return recon_new(&env, &d->recon, err);
 }
 
-/* The local CA (STATE/ca) and the hosts' certificates (STATE/tls, which the
- * router reads), unless TLS is off. */
+/* The ACME challenges, served by berth-router (over its admin socket). */
+static int
+berthd_challenge_set(void *arg, const char *host, const char *token, const char *key_auth,
+                     struct err *err)
+{
+	struct berthd *d = arg;
+
+	return router_client_set_challenge(d->settings.router_socket, host, token, key_auth, err);
+}
+
+static void
+berthd_challenge_clear(void *arg, const char *host, const char *token)
+{
+	struct berthd *d = arg;
+	struct err err = ERR_INIT;
+
+	if (router_client_delete_challenge(d->settings.router_socket, token, &err) < 0)
+		log_warn("the ACME challenge of %s stays at the router: %s", host, err.msg);
+}
+
+/* Who issues the hosts' certificates: the local CA (STATE/ca) or an ACME
+ * server (its account in STATE/acme). */
+static int
+berthd_issuer_open(struct berthd *d, struct certs_issuer *issuer, struct err *err)
+{
+	const struct settings *s = &d->settings;
+	char *dir;
+	int rc;
+
+	if (strcmp(s->tls_certs, "acme") == 0) {
+		struct acme_settings as = {
+		    .directory = s->acme_directory,
+		    .ca_file = s->acme_ca,
+		    .email = s->acme_email,
+		    .cancel = &d->stopping,
+		};
+		struct acme_challenges ch = {
+		    .set = berthd_challenge_set,
+		    .clear = berthd_challenge_clear,
+		    .arg = d,
+		};
+
+		dir = xasprintf("%s/acme", s->state_dir);
+		rc = acme_open(dir, &as, &ch, &d->acme, err);
+		free(dir);
+		if (rc == 0)
+			acme_as_issuer(d->acme, issuer);
+		return rc;
+	}
+	dir = xasprintf("%s/ca", s->state_dir);
+	rc = ca_open(dir, &d->ca, err);
+	free(dir);
+	if (rc == 0)
+		ca_as_issuer(d->ca, issuer);
+	return rc;
+}
+
+/* The issuer and the hosts' certificates (STATE/tls, which the router
+ * reads), unless TLS is off. */
 static int
 berthd_tls_open(struct berthd *d, struct err *err)
 {
@@ -312,12 +372,8 @@ berthd_tls_open(struct berthd *d, struct err *err)
 
 	if (d->settings.tls_port == 0)
 		return 0;
-	dir = xasprintf("%s/ca", d->settings.state_dir);
-	rc = ca_open(dir, &d->ca, err);
-	free(dir);
-	if (rc < 0)
-		return rc;
-	ca_as_issuer(d->ca, &issuer);
+	if (berthd_issuer_open(d, &issuer, err) < 0)
+		return -1;
 	dir = xasprintf("%s/tls", d->settings.state_dir);
 	rc = certs_open(dir, &issuer, &d->certs, err);
 	free(dir);
@@ -430,6 +486,7 @@ berthd_stop(struct berthd *d)
 	secret_key_free(d->key);
 	certs_free(d->certs);
 	ca_free(d->ca);
+	acme_free(d->acme);
 	if (d->sigterm != NULL)
 		event_free(d->sigterm);
 	if (d->sigint != NULL)

@@ -32,6 +32,7 @@ struct recon;
 struct recon_host;
 struct runtime;
 struct ca;
+struct acme;
 struct certs;
 
 /* GET /containers of an org as it was last answered, for as long as the
@@ -78,7 +79,9 @@ struct berthd {
 	struct source_opts sources;        /* how sources are reached (borrows the above) */
 	struct api_sources *api_sources;   /* owned: the API's fetches, made on first use */
 	struct api_pendings *api_pendings; /* owned: containers waiting for their source */
-	struct ca *ca;                     /* owned: the local CA, NULL when TLS is off */
+	struct ca *ca;                     /* owned: the local CA, NULL when TLS is off or
+	                                    * certificates come from ACME */
+	struct acme *acme;                 /* owned: the ACME account, with --tls-certs acme */
 	struct certs *certs;               /* owned: the hosts' certificates, NULL when off */
 };
 

@@ -24,7 +24,11 @@ static const char usage[] =
     "  --domain D                 containers answer at NAME.ORG.D (default containers.localhost)\n"
     "  --tls-listen ADDR:PORT|off the router's HTTPS listener (default 127.0.0.1:8443)\n"
     "  --tls-certs local-ca|acme  who issues the hosts' certificates (default local-ca: berth's\n"
-    "                             own CA in STATE/ca, GET /ca.pem; acme is not supported yet)\n"
+    "                             own CA in STATE/ca, GET /ca.pem; acme: an ACME server)\n"
+    "  --acme-directory URL       the ACME server's directory (https://; --tls-certs acme)\n"
+    "  --acme-ca FILE             trust the ACME server by the CAs in FILE (default: the\n"
+    "                             system's)\n"
+    "  --acme-email E             the ACME account's contact (default none)\n"
     "  --insecure-registry H:P    a registry reached over plain HTTP (repeatable)\n"
     "  --gpus N                   simulated GPU inventory (scheduling only)\n"
     "  --runtime runc|crun|runsc  OCI runtime; runsc: enclaves run under gVisor unless\n"
@@ -101,6 +105,9 @@ settings_free(struct settings *s)
 	free(s->domain);
 	free(s->tls_addr);
 	free(s->tls_certs);
+	free(s->acme_directory);
+	free(s->acme_ca);
+	free(s->acme_email);
 	strv_free(s->insecure_registries);
 	free(s->runtime);
 	free(s->isolation);
@@ -217,12 +224,22 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 		free(s->tls_addr);
 		s->tls_addr = addr;
 	} else if (strcmp(key, "tls-certs") == 0) {
-		if (strcmp(value, "acme") == 0)
-			return err_make(err, 0,
-			                "tls-certs: acme is not supported yet; use local-ca");
-		if (strcmp(value, "local-ca") != 0)
+		if (strcmp(value, "local-ca") != 0 && strcmp(value, "acme") != 0)
 			return err_make(err, 0, "tls-certs: \"%s\" is not local-ca or acme", value);
 		settings_replace(&s->tls_certs, value);
+	} else if (strcmp(key, "acme-directory") == 0) {
+		if (strncmp(value, "https://", 8) != 0 || value[8] == '\0')
+			return err_make(err, 0, "acme-directory: \"%s\" is not an https:// URL",
+			                value);
+		settings_replace(&s->acme_directory, value);
+	} else if (strcmp(key, "acme-ca") == 0) {
+		settings_replace(&s->acme_ca, value);
+	} else if (strcmp(key, "acme-email") == 0) {
+		if (*value == '\0' || strchr(value, '@') == NULL ||
+		    strpbrk(value, " \t\r\n,") != NULL)
+			return err_make(err, 0, "acme-email: \"%s\" is not an e-mail address",
+			                value);
+		settings_replace(&s->acme_email, value);
 	} else if (strcmp(key, "router-socket") == 0) {
 		settings_replace(&s->router_socket, value);
 	} else if (strcmp(key, "router-bin") == 0) {
@@ -420,5 +437,7 @@ settings_from_args(struct settings *s, int argc, char **argv, struct err *err)
 	}
 	if (s->router_socket == NULL)
 		s->router_socket = xasprintf("%s/router.sock", s->state_dir);
+	if (strcmp(s->tls_certs, "acme") == 0 && s->tls_port != 0 && s->acme_directory == NULL)
+		return err_make(err, 0, "--tls-certs acme needs --acme-directory URL");
 	return 0;
 }

@@ -18,7 +18,12 @@ struct settings {
 	char *domain;               /* owned; default containers.localhost */
 	char *tls_addr;             /* owned; the router's HTTPS listener, default 127.0.0.1 */
 	int tls_port;               /* default 8443; 0 = TLS off (--tls-listen off) */
-	char *tls_certs;            /* owned; who issues certificates: "local-ca" (default) */
+	char *tls_certs;            /* owned; who issues certificates: "local-ca" (default)
+	                             * or "acme" */
+	char *acme_directory;       /* owned or NULL: the ACME server's directory URL */
+	char *acme_ca;              /* owned or NULL: CA file to trust it by (default the
+	                             * system's) */
+	char *acme_email;           /* owned or NULL: the ACME account's contact */
 	char **insecure_registries; /* owned strv of HOST:PORT allowed over plain HTTP */
 	int gpus;                   /* simulated GPU count, -1 = detect */
 	char *runtime;              /* owned or NULL: "runc", "crun", NULL = detect */

@@ -82,6 +82,10 @@ struct recon {
 	uint64_t timer_count; /* timer passes, for the periodic resync */
 	int monitoring;       /* a monitor pass is on the workq */
 	const char *crash_at; /* BERTH_CRASH_AT: a named step that kills berthd */
+	struct recon_cert
+	    *certs_bg;      /* owned list: hosts whose certificates come in the background */
+	int certs_ordering; /* a certificate job is on fetchq */
+	int64_t certs_next_scan_ms; /* monotonic */
 };
 
 /* recon.c */
@@ -154,6 +158,12 @@ void recon_route_poll_drain(struct recon *r, struct recon_ctr *ctr, const char *
 /* Liveness of the router: starts it when nobody answers, pushes the full
  * table when it (re)appears. Called from the periodic timer. */
 void recon_router_tick(struct recon *r);
+
+/* recon-certs.c: certificates obtained in the background (env.certs_background). */
+/* Looks at the hosts the router has routes of: starts the next certificate
+ * that is missing or due. Called from the periodic timer. */
+void recon_certs_tick(struct recon *r);
+void recon_certs_free(struct recon *r);
 
 /* Parses the config of deployment d; NULL (logged) when it does not parse,
  * which cannot happen for a deployment the API accepted. */

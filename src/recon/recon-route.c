@@ -186,7 +186,7 @@ recon_route_cert(struct recon *r, const char *host, struct err *err)
 {
 	int issued = 0;
 
-	if (r->env.certs == NULL)
+	if (r->env.certs == NULL || r->env.certs_background)
 		return 0;
 	if (certs_ensure(r->env.certs, host, &issued, err) < 0)
 		return -1;

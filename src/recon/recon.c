@@ -892,6 +892,7 @@ recon_on_timer(evutil_socket_t fd, short what, void *arg)
 	if (recon_stopping(r))
 		return;
 	recon_router_tick(r);
+	recon_certs_tick(r);
 	if (++r->timer_count % resync_every == 0) {
 		recon_monitor(r);
 		recon_kick_all(r);
@@ -1005,6 +1006,7 @@ recon_free(struct recon *r)
 		recon_job_done(job);
 		job->free(job);
 	}
+	recon_certs_free(r);
 	if (r->tick != NULL)
 		event_free(r->tick);
 	if (r->timer != NULL)

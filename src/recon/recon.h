@@ -42,7 +42,13 @@ struct recon_env {
 	struct lifecycle *lc;         /* sets statuses and states (on store and events) */
 	const struct secret_key *key; /* opens the values of bound secrets */
 	struct certs *certs;          /* the hosts' certificates, or NULL: TLS is off */
-	const _Atomic int *stopping;  /* non-zero: the owner stops; finish nothing new */
+	/* Certificates come from a slow peer (ACME): obtained in the background
+	 * on fetchq, one at a time, for the hosts the router has routes of, and
+	 * renewed when due; a route never waits for its certificate, and each
+	 * issue or failure is an event of the container (recon-certs.c).
+	 * 0: issued (by the local CA) before the route is pushed. */
+	int certs_background;
+	const _Atomic int *stopping; /* non-zero: the owner stops; finish nothing new */
 	struct recon_settings settings;
 };
 

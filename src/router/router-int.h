@@ -16,6 +16,7 @@
 
 #include "router/route.h"
 #include "router/router.h"
+#include "router/router_acme.h"
 #include "router/router_tls.h"
 #include "router/rstream.h"
 
@@ -107,6 +108,7 @@ struct router {
 	size_t nlisten;              /* listen addresses: set.listen, then set.tls_listen */
 	size_t nplain;               /* of which the first nplain are plain HTTP */
 	struct router_tls *tls;      /* owned, or NULL without tls_listen */
+	struct router_acme acme;     /* the HTTP-01 challenges berthd set */
 	struct evhttp *admin;        /* owned */
 	int admin_fd;
 	struct event *sigterm, *sigint; /* owned */

@@ -365,6 +365,7 @@ router_new(const struct router_settings *s, struct router **out, struct err *err
 	r = xcalloc(1, sizeof(*r));
 	r->done_fd = -1;
 	pthread_mutex_init(&r->admit_lock, NULL);
+	router_acme_init(&r->acme);
 	r->set = *s;
 	r->set.listen = s->listen ? strv_dup(s->listen) : strv_push(NULL, "127.0.0.1:8080");
 	r->set.admin_socket = s->admin_socket ? xstrdup(s->admin_socket) : NULL;
@@ -592,6 +593,7 @@ router_free(struct router *r)
 		}
 	}
 	pthread_mutex_destroy(&r->admit_lock);
+	router_acme_free(&r->acme);
 	router_tls_free(r->tls);
 	router_settings_free(&r->set);
 	free(r);

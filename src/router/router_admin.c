@@ -135,6 +135,35 @@ admin_set_route(struct router *r, struct evhttp_request *req, const char *host, 
 	reply_json(req, 200, json_pack("{s:I}", "generation", (json_int_t)t->generation));
 }
 
+/* PUT {"host", "key_authorization"} or DELETE one ACME challenge. */
+static void
+admin_challenge(struct router *r, struct evhttp_request *req, const char *token, int del)
+{
+	struct err err = ERR_INIT;
+	json_t *j;
+	int rc;
+
+	if (del) {
+		if (router_acme_delete(&r->acme, token) < 0)
+			reply_error(req, 404, "no such challenge");
+		else
+			reply_json(req, 200, json_pack("{s:s}", "token", token));
+		return;
+	}
+	j = request_json(req, &err);
+	if (j == NULL) {
+		reply_error(req, 400, err.msg);
+		return;
+	}
+	rc = router_acme_set(&r->acme, token, json_string_value(json_object_get(j, "host")),
+	                     json_string_value(json_object_get(j, "key_authorization")), &err);
+	json_decref(j);
+	if (rc < 0)
+		reply_error(req, 400, err.msg);
+	else
+		reply_json(req, 200, json_pack("{s:s}", "token", token));
+}
+
 static void
 admin_get_route(struct router *r, struct evhttp_request *req, const char *host)
 {
@@ -282,6 +311,12 @@ admin_cb(struct evhttp_request *req, void *arg)
 			admin_set_route(r, req, host, 1);
 		else
 			reply_error(req, 405, "GET, PUT or DELETE");
+	} else if (strncmp(path, "/v1/challenges/", 15) == 0 && path[15] != '\0') {
+		host = evhttp_uridecode(path + 15, 0, NULL);
+		if (cmd == EVHTTP_REQ_PUT || cmd == EVHTTP_REQ_DELETE)
+			admin_challenge(r, req, host, cmd == EVHTTP_REQ_DELETE);
+		else
+			reply_error(req, 405, "PUT or DELETE");
 	} else if (strcmp(path, "/v1/upstreams") == 0 && cmd == EVHTTP_REQ_GET) {
 		reply_json(req, 200,
 		           json_pack("{s:I,s:o}", "generation", (json_int_t)r->table->generation,

@@ -156,14 +156,14 @@ router_client_push_table(const char *socket_path, const json_t *table, struct er
 	return request_ok(socket_path, "PUT", "/v1/table", table, NULL, err);
 }
 
-/* "/v1/routes/" and host, percent-encoding what a path cannot hold. */
+/* prefix and name, percent-encoding what a path cannot hold. */
 static char *
-route_path(const char *host)
+admin_path(const char *prefix, const char *host)
 {
 	struct buf b = BUF_INIT;
 	const char *p;
 
-	buf_puts(&b, "/v1/routes/");
+	buf_puts(&b, prefix);
 	for (p = host; *p; p++) {
 		unsigned char ch = (unsigned char)*p;
 		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
@@ -179,7 +179,7 @@ int
 router_client_set_route(const char *socket_path, const char *host, const json_t *route,
                         struct err *err)
 {
-	char *path = route_path(host);
+	char *path = admin_path("/v1/routes/", host);
 	int rc = request_ok(socket_path, "PUT", path, route, NULL, err);
 
 	free(path);
@@ -189,7 +189,30 @@ router_client_set_route(const char *socket_path, const char *host, const json_t 
 int
 router_client_delete_route(const char *socket_path, const char *host, struct err *err)
 {
-	char *path = route_path(host);
+	char *path = admin_path("/v1/routes/", host);
+	int rc = request_ok(socket_path, "DELETE", path, NULL, NULL, err);
+
+	free(path);
+	return rc;
+}
+
+int
+router_client_set_challenge(const char *socket_path, const char *host, const char *token,
+                            const char *key_auth, struct err *err)
+{
+	char *path = admin_path("/v1/challenges/", token);
+	json_t *body = json_pack("{s:s,s:s}", "host", host, "key_authorization", key_auth);
+	int rc = request_ok(socket_path, "PUT", path, body, NULL, err);
+
+	json_decref(body);
+	free(path);
+	return rc;
+}
+
+int
+router_client_delete_challenge(const char *socket_path, const char *token, struct err *err)
+{
+	char *path = admin_path("/v1/challenges/", token);
 	int rc = request_ok(socket_path, "DELETE", path, NULL, NULL, err);
 
 	free(path);

@@ -31,6 +31,14 @@ int router_client_set_route(const char *socket_path, const char *host, const jso
  * router has none, or -1 with err. */
 int router_client_delete_route(const char *socket_path, const char *host, struct err *err);
 
+/* Sets the ACME HTTP-01 challenge of token for host: the router answers
+ * GET /.well-known/acme-challenge/TOKEN on host with key_auth. 0 or -1. */
+int router_client_set_challenge(const char *socket_path, const char *host, const char *token,
+                                const char *key_auth, struct err *err);
+
+/* Removes token's challenge: 0, ROUTER_CLIENT_ENOTFOUND, or -1 with err. */
+int router_client_delete_challenge(const char *socket_path, const char *token, struct err *err);
+
 /* Reads the per-upstream counters: {"generation": N, "upstreams": [{"host",
  * "address", "state", "in_flight", "total", "errors"}]}. Returns 0 and a new
  * reference in *out, or -1 with err. */

@@ -198,6 +198,8 @@ static const char *
 status_reason(int status)
 {
 	switch (status) {
+	case 200:
+		return "OK";
 	case 400:
 		return "Bad Request";
 	case 404:

@@ -524,6 +524,19 @@ router_h1_read_request_head(struct conn *c)
 			return 0;
 		}
 	}
+	/* An ACME challenge of the host, before any route (router_acme.h). */
+	if (!c->tls && c->req_done && (c->rp.method == HTTP_GET || c->rp.method == HTTP_HEAD)) {
+		char key_auth[ROUTER_ACME_KEYAUTH_MAX + 1];
+
+		for (plen = 0; plen < w->url_len && w->url[plen] != '?'; plen++)
+			;
+		if (router_acme_answer(&w->r->acme, c->host, w->url, plen, key_auth)) {
+			evbuffer_drain(in, n);
+			c->scanned = 0;
+			router_conn_reply_why(c, 200, key_auth, 0);
+			return c->state == CS_HEAD;
+		}
+	}
 	c->table = route_table_ref(w->table);
 	c->route = c->host[0] ? route_table_lookup(c->table, c->host) : c->table->any;
 	for (plen = 0; plen < w->url_len && w->url[plen] != '?'; plen++)

@@ -45,31 +45,75 @@ certs_path(const struct certs *cs, const char *host)
 	return xasprintf("%s/%s.pem", cs->dir, host);
 }
 
-/* Whether pem holds a key and a certificate for host, matching, valid for
- * CERTS_RENEW_DAYS more. */
+/* The renewal time of a certificate valid from nb to na (Unix seconds). */
+static time_t
+renew_time(time_t nb, time_t na)
+{
+	time_t by_days = na - (time_t)CERTS_RENEW_DAYS * 86400, by_life = nb + (na - nb) * 2 / 3;
+
+	return by_days > by_life ? by_days : by_life;
+}
+
 static int
-still_good(const char *pem, const char *host)
+asn1_unix(const ASN1_TIME *t, time_t *out)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	*out = timegm(&tm);
+	return 0;
+}
+
+/* When the certificate in pem, with its key, for host, is due: 0 when it is
+ * not a good one now (no key, no match, another name, not yet or no longer
+ * valid). */
+static time_t
+due_time(const char *pem, const char *host)
 {
 	BIO *b = BIO_new_mem_buf(pem, -1);
 	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
-	time_t due = time(NULL) + (time_t)CERTS_RENEW_DAYS * 86400;
-	int ok = 0;
+	time_t nb, na, due = 0;
 
 	if (b == NULL)
 		return 0;
 	key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
 	if (key != NULL)
 		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-	ok = x != NULL && X509_check_private_key(x, key) == 1 &&
-	     X509_check_host(x, host, 0, 0, NULL) == 1 &&
-	     X509_cmp_time(X509_get0_notAfter(x), &due) > 0 &&
-	     X509_cmp_current_time(X509_get0_notBefore(x)) < 0;
+	if (x != NULL && X509_check_private_key(x, key) == 1 &&
+	    X509_check_host(x, host, 0, 0, NULL) == 1 &&
+	    asn1_unix(X509_get0_notBefore(x), &nb) == 0 &&
+	    asn1_unix(X509_get0_notAfter(x), &na) == 0 && nb <= time(NULL) && na > nb)
+		due = renew_time(nb, na);
 	ERR_clear_error();
 	X509_free(x);
 	EVP_PKEY_free(key);
 	BIO_free(b);
-	return ok;
+	return due;
+}
+
+static int
+still_good(const char *pem, const char *host)
+{
+	return due_time(pem, host) > time(NULL);
+}
+
+long long
+certs_renew_at(struct certs *cs, const char *host)
+{
+	struct err err = ERR_INIT;
+	char *path = certs_path(cs, host), *text = NULL;
+	size_t len = 0;
+	time_t due = 0;
+
+	if (file_read_all(path, 256 * 1024, &text, &len, &err) == 0) {
+		due = due_time(text, host);
+		OPENSSL_cleanse(text, len);
+	}
+	free(text);
+	free(path);
+	return (long long)due;
 }
 
 int

@@ -13,7 +13,10 @@
 
 #include "common/err.h"
 
-/* A certificate is issued again when it has less than this left. */
+/* A certificate is issued again once it has less than this left and less
+ * than a third of its lifetime: the local CA's 397-day ones 30 days before
+ * they end, a 90-day ACME one at 60 days, a short-lived one at two thirds of
+ * its life. */
 #define CERTS_RENEW_DAYS 30
 
 struct certs_issuer {
@@ -35,10 +38,15 @@ int certs_open(const char *dir, const struct certs_issuer *issuer, struct certs 
                struct err *err);
 
 /* Makes sure DIR/HOST.pem holds a key and a certificate for host that the
- * issuer owns, valid for CERTS_RENEW_DAYS more at least: kept as it is, or
- * issued and written. *issued (may be NULL) says which. Thread-safe.
- * Returns 0, or negative with err. */
+ * issuer owns, not yet due for renewal (see CERTS_RENEW_DAYS): kept as it is,
+ * or issued and written (atomically: a reader sees the old file or the new).
+ * *issued (may be NULL) says which. Thread-safe. Returns 0, or negative with
+ * err. */
 int certs_ensure(struct certs *cs, const char *host, int *issued, struct err *err);
+
+/* When host's certificate is due for renewal (Unix seconds), or 0 when it has
+ * none that is good now. Blocking (reads the file). */
+long long certs_renew_at(struct certs *cs, const char *host);
 
 /* The path of host's file; owned. */
 char *certs_path(const struct certs *cs, const char *host);

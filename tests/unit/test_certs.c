@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -141,13 +142,29 @@ test_issued_again_when_due_foreign_or_broken(void **state)
 	struct ca *other = NULL;
 	int issued = -1;
 
-	/* Due: less than CERTS_RENEW_DAYS left. */
+	/* Not due: less than CERTS_RENEW_DAYS left, but not yet two thirds of
+	 * its life gone (from an hour ago, 29 days). */
 	f->days = CERTS_RENEW_DAYS - 1;
 	assert_int_equal(certs_ensure(cs, "web.acme.example", &issued, &err), 0);
 	assert_int_equal(issued, 1);
+	assert_int_equal(certs_ensure(cs, "web.acme.example", &issued, &err), 0);
+	assert_int_equal(issued, 0);
+	{
+		long long at = certs_renew_at(cs, "web.acme.example"), now = (long long)time(NULL);
+		long long life = (CERTS_RENEW_DAYS - 1) * 86400LL + 3600;
+		assert_true(llabs(at - (now - 3600 + life * 2 / 3)) < 120);
+	}
+	/* Due: its life is over (it ends now); issued again, a long one, due
+	 * CERTS_RENEW_DAYS before its end. */
+	assert_int_equal(ca_issue(f->ca, "web.acme.example", 0, &pem, &err), 0);
+	assert_int_equal(file_write_secret(path, pem, strlen(pem), &err), 0);
+	ca_pem_free(take_ptr(&pem));
 	f->days = CA_LEAF_DAYS;
 	assert_int_equal(certs_ensure(cs, "web.acme.example", &issued, &err), 0);
 	assert_int_equal(issued, 1);
+	assert_true(llabs(certs_renew_at(cs, "web.acme.example") -
+	                  ((long long)time(NULL) + (CA_LEAF_DAYS - CERTS_RENEW_DAYS) * 86400LL)) <
+	            120);
 	assert_int_equal(certs_ensure(cs, "web.acme.example", &issued, &err), 0);
 	assert_int_equal(issued, 0);
 	/* Foreign: another CA's certificate for the same host. */

@@ -79,6 +79,18 @@ test_tls_flags(void **state)
 	char *on[] = {"berthd", "--tls-listen", "127.0.0.2:9443", NULL};
 	char *off[] = {"berthd", "--tls-listen", "off", "--tls-certs", "local-ca", NULL};
 	char *acme[] = {"berthd", "--tls-certs", "acme", NULL};
+	char *acme_ok[] = {"berthd",
+	                   "--tls-certs",
+	                   "acme",
+	                   "--acme-directory",
+	                   "https://127.0.0.1:14000/dir",
+	                   "--acme-ca",
+	                   "/x/ca.pem",
+	                   "--acme-email",
+	                   "ops@example.org",
+	                   NULL};
+	char *acme_http[] = {"berthd", "--acme-directory", "http://127.0.0.1:14000/dir", NULL};
+	char *acme_mail[] = {"berthd", "--acme-email", "a@b, c@d", NULL};
 	char *zero[] = {"berthd", "--tls-listen", "127.0.0.1:0", NULL};
 
 	(void)state;
@@ -95,7 +107,21 @@ test_tls_flags(void **state)
 	assert_int_equal(s.tls_port, 0);
 	settings_free(&s);
 	assert_true(settings_from_args(&s, (int)ARRAY_LEN(acme) - 1, acme, &err) < 0);
-	assert_string_equal(err.msg, "tls-certs: acme is not supported yet; use local-ca");
+	assert_string_equal(err.msg, "--tls-certs acme needs --acme-directory URL");
+	settings_free(&s);
+	err_clear(&err);
+	assert_int_equal(settings_from_args(&s, (int)ARRAY_LEN(acme_ok) - 1, acme_ok, &err), 0);
+	assert_string_equal(s.tls_certs, "acme");
+	assert_string_equal(s.acme_directory, "https://127.0.0.1:14000/dir");
+	assert_string_equal(s.acme_ca, "/x/ca.pem");
+	assert_string_equal(s.acme_email, "ops@example.org");
+	settings_free(&s);
+	assert_true(settings_from_args(&s, (int)ARRAY_LEN(acme_http) - 1, acme_http, &err) < 0);
+	assert_non_null(strstr(err.msg, "is not an https:// URL"));
+	settings_free(&s);
+	err_clear(&err);
+	assert_true(settings_from_args(&s, (int)ARRAY_LEN(acme_mail) - 1, acme_mail, &err) < 0);
+	assert_non_null(strstr(err.msg, "is not an e-mail address"));
 	settings_free(&s);
 	err_clear(&err);
 	/* berthd must know the port to put it in tls_url. */

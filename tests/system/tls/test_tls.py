@@ -218,13 +218,16 @@ def test_tls_off(repo):
         b.stop()
 
 
-def test_acme_is_refused_in_a_sentence():
-    out = subprocess.run([os.path.join(BUILD, "berthd"), "--tls-certs", "acme",
-                          "--state-dir", "/nonexistent/never-made"],
-                         capture_output=True, timeout=20)
-    assert out.returncode != 0
-    assert b"acme is not supported yet" in out.stderr + out.stdout
-    assert not os.path.exists("/nonexistent/never-made")
+def test_acme_without_a_directory_is_refused_in_a_sentence():
+    for extra, want in (([], b"--tls-certs acme needs --acme-directory URL"),
+                        (["--acme-directory", "http://127.0.0.1:1/dir"],
+                         b"is not an https:// URL")):
+        out = subprocess.run([os.path.join(BUILD, "berthd"), "--tls-certs", "acme", *extra,
+                              "--state-dir", "/nonexistent/never-made"],
+                             capture_output=True, timeout=20)
+        assert out.returncode != 0
+        assert want in out.stderr + out.stdout, out
+        assert not os.path.exists("/nonexistent/never-made")
 
 
 def test_router_tls_listen_needs_a_directory():
