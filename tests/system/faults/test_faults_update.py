@@ -36,17 +36,22 @@ def test_the_runtimes_own_sentence_when_the_entrypoint_is_missing(berthd, regist
     assert after == before, (before, after)
 
 
+def web_from_repo(b, registry, repo):
+    """Container web of repo's tag v1 (v2 tagged too), running."""
+    repo.tag("v1", config_text(registry.images["hello:v1"]))
+    repo.tag("v2", config_text(registry.images["hello:v2"]))
+    status, c = b.call("POST", "/containers", {"name": "web", "repo": repo.dir, "tag": "v1"})
+    assert status == 202, c
+    return b.wait_status("web", "running")
+
+
 def test_a_tag_deleted_before_the_update_fetches_it(berthd, registry):
     """The user saw v2 in the tag list; it is deleted from the repository
     before the update: a 4xx that names the tag, and nothing changes."""
     b = berthd
     repo = GitRepo()
     try:
-        repo.tag("v1", config_text(registry.images["hello:v1"]))
-        repo.tag("v2", config_text(registry.images["hello:v2"]))
-        status, c = b.call("POST", "/containers", {"name": "web", "repo": repo.dir, "tag": "v1"})
-        assert status == 202, c
-        c = b.wait_status("web", "running")
+        c = web_from_repo(b, registry, repo)
         status, tags = b.call("GET", "/containers/web/tags")
         assert status == 200 and "v2" in [t["tag"] for t in tags], tags
         before, evs, m = c, events(b, "web"), machine(b)
@@ -70,11 +75,7 @@ def test_a_tag_moved_to_a_bad_commit_is_refused(berthd, registry):
     b = berthd
     repo = GitRepo()
     try:
-        repo.tag("v1", config_text(registry.images["hello:v1"]))
-        repo.tag("v2", config_text(registry.images["hello:v2"]))
-        status, c = b.call("POST", "/containers", {"name": "web", "repo": repo.dir, "tag": "v1"})
-        assert status == 202, c
-        c = b.wait_status("web", "running")
+        c = web_from_repo(b, registry, repo)
         before, m = c, machine(b)
         repo.tag("bad", "cvm-version: 0.7.5\ncontainers: [unclosed\n")
         repo.git("tag", "-f", "v2", "bad")
