@@ -94,6 +94,15 @@ def proc_figures(pid):
         return None, None
 
 
+def proc_age(pid):
+    """Seconds since pid started."""
+    try:
+        start = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19])
+        return float(open("/proc/uptime").read().split()[0]) - start / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class Clients:
     """CLIENTS threads, each on one keep-alive connection to the router
     (a new one after a failure), going round the N containers. Every
@@ -124,7 +133,7 @@ class Clients:
                 r = conn.getresponse()
                 body = r.read()
                 kind = "ok" if r.status == 200 and body.startswith(b"hello v") \
-                    else f"http_{r.status}"
+                    else f"http_{r.status} {body[:60].decode(errors='replace').strip()}"
                 if r.getheader("Connection", "").lower() == "close":
                     conn.close()
                     conn = None
@@ -151,7 +160,9 @@ def leftovers(names):
     serving = {"e-" + c["deployment"]["id"][:12] for c in items or [] if c.get("deployment")}
     out = {}
     out["enclaves_extra"] = len(set(ls(os.path.join(STATE, "enclaves"))) - serving)
-    out["netns_extra"] = len(ls(os.path.join(RUN, "netns"))) - len(serving)
+    # Each enclave pins its network namespace and its user namespace (.user).
+    out["netns_extra"] = len([n for n in ls(os.path.join(RUN, "netns"))
+                              if not n.endswith(".user")]) - len(serving)
     veths = subprocess.run(["ip", "-o", "link", "show", "master", BRIDGE],
                            capture_output=True, text=True).stdout.splitlines()
     out["veths_extra"] = len(veths) - len(serving)
@@ -173,7 +184,9 @@ class Schedule:
     def sample(self):
         for what in ("berthd", "router"):
             pid = pid_of(what)
-            rss, fds = proc_figures(pid) if pid else (None, None)
+            # A process just started is not yet what it will be: its first
+            # sample is taken once it ran 3 s.
+            rss, fds = proc_figures(pid) if pid and proc_age(pid) >= 3 else (None, None)
             if rss is not None:
                 s = self.samples.setdefault((what, pid), [(rss, fds), None])
                 s[1] = (rss, fds)
@@ -316,9 +329,18 @@ def main():
     failed = [r for r in results if r[3] != "ok"]
     kinds = {}
     for r in failed:
-        key = ("in_respawn:" if in_window(r) else "outside:") + r[3]
+        key = ("in_respawn:" if in_window(r) else "outside:") + r[3].split()[0]
         kinds[key] = kinds.get(key, 0) + 1
     lat = [r[1] * 1000 for r in results if r[3] == "ok"]
+    # Where the failures outside the designed windows were: second of the run,
+    # container, kind, how many.
+    where = {}
+    for r in failed:
+        if not in_window(r):
+            key = (int(r[0] - sched.t0), r[2], r[3])
+            where[key] = where.get(key, 0) + 1
+    for (sec, name, kind), count in sorted(where.items()):
+        say(f"soak: failed outside the windows at {sec} s: {name}: {kind} x{count}")
     running = sum(call("GET", "/containers/" + n)[1]["status"] == "running" for n in names)
     left = leftovers(names)
     say("soak: failed requests by kind:", json.dumps(kinds, sort_keys=True))
