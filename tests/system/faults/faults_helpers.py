@@ -25,17 +25,7 @@ class FaultRegistry(Registry):
         self.proc.wait(10)
 
     def restart(self):
-        self.proc = subprocess.Popen(["docker-registry", "serve",
-                                      os.path.join(self.dir, "config.yml")],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if http("GET", f"http://{self.addr}/v2/", timeout=1)[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("docker-registry did not start again")
+        self.start()
 
     def stop(self):
         if self.proc.poll() is None:
