@@ -301,9 +301,11 @@ copy_data(struct archive *in, struct archive *out, struct layer *l, const struct
 		if (offset < 0 || (uint64_t)offset > (uint64_t)declared ||
 		    size > (uint64_t)(declared - offset))
 			return past_byte_cap(l, b, rel, err);
-		if (archive_write_data_block(out, block, size, offset) < ARCHIVE_WARN)
-			return err_make(err, 0, "layer %s: write %s: %s", l->digest, rel,
-			                archive_error_string(out));
+		/* A failed or short write (the disk full) is only ARCHIVE_WARN to
+		 * libarchive, yet the file lacks what was not written. */
+		if (archive_write_data_block(out, block, size, offset) < ARCHIVE_OK)
+			return err_make(err, archive_errno(out), "layer %s: write %s: %s",
+			                l->digest, rel, archive_error_string(out));
 	}
 }
 

@@ -520,6 +520,7 @@ local_router_spawn(struct recon_host *h, struct err *err)
 	argv = strv_push(argv, listen);
 	argv = strv_push(argv, "--admin-socket");
 	argv = strv_push(argv, s->router_socket);
+	argv = strv_push(argv, "--wait-for-table");
 	if (s->tls_addr != NULL) {
 		argv = strv_push(argv, "--tls-listen");
 		argv = strv_push(argv, tls_listen);

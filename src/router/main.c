@@ -31,6 +31,7 @@ usage(FILE *f)
 	    "  --header-timeout MS, --idle-timeout MS, --body-timeout MS, --connect-timeout MS,\n"
 	    "  --response-timeout MS, --shutdown-timeout MS\n"
 	    "  --hold-queue N            held requests per thread (default 1024)\n"
+	    "  --wait-for-table          accept no connection before the admin API's first table\n"
 	    "  --log-level LEVEL         debug, info, warn, error (default info)\n");
 }
 
@@ -117,6 +118,7 @@ main(int argc, char **argv)
 		OPT_LOG,
 		OPT_TLS_LISTEN,
 		OPT_TLS_DIR,
+		OPT_WAIT_TABLE,
 	};
 	static const struct option opts[] = {
 	    {"listen", required_argument, NULL, OPT_LISTEN},
@@ -137,6 +139,7 @@ main(int argc, char **argv)
 	    {"log-level", required_argument, NULL, OPT_LOG},
 	    {"tls-listen", required_argument, NULL, OPT_TLS_LISTEN},
 	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
+	    {"wait-for-table", no_argument, NULL, OPT_WAIT_TABLE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -157,6 +160,9 @@ main(int argc, char **argv)
 		switch (opt) {
 		case OPT_LISTEN:
 			set.listen = strv_push(set.listen, optarg);
+			break;
+		case OPT_WAIT_TABLE:
+			set.wait_for_table = 1;
 			break;
 		case OPT_ADMIN:
 			free(set.admin_socket);

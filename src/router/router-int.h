@@ -51,6 +51,7 @@ struct worker {
 	_Atomic int stop_requested;            /* shared */
 	struct route_table *table;             /* the worker's reference to its table */
 	int stopping;                          /* no new connections, close after each exchange */
+	int accepting;                         /* the listeners are enabled (wait_for_table) */
 	struct conn_list conns;                /* every client connection */
 	struct conn_list held;                 /* held requests, oldest first */
 	unsigned nheld;

@@ -207,7 +207,7 @@ accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 	size_t i;
 
-	for (i = 0; i < w->nlisteners; i++)
+	for (i = 0; i < w->nlisteners && w->accepting; i++)
 		evconnlistener_enable(w->listeners[i]);
 }
 
@@ -254,6 +254,10 @@ worker_notify_cb(evutil_socket_t fd, short what, void *arg)
 		route_table_unref(w->table);
 		w->table = t;
 		router_conn_table_changed(w);
+		if (!w->accepting && t->generation > 0 && !w->stopping) {
+			w->accepting = 1;
+			accept_resume_cb(-1, 0, w);
+		}
 	}
 	stop = atomic_exchange(&w->stop_requested, 0);
 	if (stop == 2) {
@@ -339,11 +343,15 @@ worker_init(struct router *r, struct worker *w, size_t id, struct err *err)
 	w->tv_body = event_base_init_common_timeout(w->base, MS_TV(r->set.body_timeout_ms));
 #undef MS_TV
 	w->listeners = xcalloc(r->nlisten, sizeof(*w->listeners));
+	/* A router that berthd (re)started waits for its table: until then
+	 * connections wait in the listen backlog instead of being answered
+	 * 404 for hosts the router does not know yet. */
+	w->accepting = !r->set.wait_for_table || r->table->generation > 0;
 	for (i = 0; i < r->nlisten; i++) {
 		int fd = r->listen_fds[id * r->nlisten + i];
-		w->listeners[i] =
-		    evconnlistener_new(w->base, i < r->nplain ? accept_cb : accept_tls_cb, w,
-		                       LEV_OPT_CLOSE_ON_FREE, -1, fd);
+		w->listeners[i] = evconnlistener_new(
+		    w->base, i < r->nplain ? accept_cb : accept_tls_cb, w,
+		    LEV_OPT_CLOSE_ON_FREE | (w->accepting ? 0 : LEV_OPT_DISABLED), -1, fd);
 		if (w->listeners[i] == NULL)
 			return err_make(err, 0, "evconnlistener_new failed");
 		r->listen_fds[id * r->nlisten + i] = -1; /* the listener owns it now */

@@ -32,6 +32,7 @@ struct router_settings {
 	int64_t shutdown_timeout_ms;     /* SIGTERM: in-flight requests get this long */
 	unsigned hold_queue_max;         /* held requests per worker thread */
 	int retry_after_s;               /* Retry-After of 503s */
+	int wait_for_table;              /* accept nothing before a table of generation > 0 */
 };
 
 struct router;

@@ -20,6 +20,7 @@
 #include "runtime/spawn.h"
 
 #define OCI_TIMEOUT_MS 30000
+#define OCI_LIST_TRIES 3 /* runs of `list` before its failure is believed */
 
 static int
 run_oci(const struct oci *o, const char *const *args, struct spawn_result *res, struct err *err)
@@ -422,6 +423,13 @@ oci_list(const struct oci *o, json_t **out, struct err *err)
 	json_t *j;
 	int rc = run_oci(o, args, &res, err);
 
+	/* runc reads each container's state directory in turn and fails the
+	 * whole list when one goes meanwhile (another enclave's teardown):
+	 * listing only reads, so it is asked again. */
+	for (int again = 0; rc == 0 && res.status != 0 && again < OCI_LIST_TRIES - 1; again++) {
+		spawn_result_free(&res);
+		rc = run_oci(o, args, &res, err);
+	}
 	*out = NULL;
 	if (rc == 0 && res.status != 0)
 		rc = oci_fail(err, "list", o->root, &res);

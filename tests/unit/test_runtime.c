@@ -28,6 +28,7 @@
 #include "runtime/gpu.h"
 #include "runtime/linux.h"
 #include "runtime/logcopy.h"
+#include "runtime/oci.h"
 #include "runtime/spawn.h"
 
 static char rootfs[] = "/tmp/berth-unit-rootfs-XXXXXX";
@@ -1009,6 +1010,61 @@ test_firewall_ruleset(void **state)
 	free(r);
 }
 
+/* A fake OCI runtime whose `list` fails FAILS times (as runc does when a
+ * container's state directory goes while it lists), then answers. */
+static void
+fake_list_runtime(const char *dir, int fails)
+{
+	char *path = xasprintf("%s/runc", dir);
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f,
+	        "#!/bin/sh\n"
+	        "n=$(cat %s/count 2>/dev/null || echo 0); echo $((n + 1)) >%s/count\n"
+	        "if [ \"$n\" -lt %d ]; then\n"
+	        "  echo 'stat %s/root/e-x-web: no such file or directory' >&2; exit 1\n"
+	        "fi\n"
+	        "echo '[{\"id\": \"e-y-web\"}]'\n",
+	        dir, dir, fails, dir);
+	fclose(f);
+	assert_int_equal(chmod(path, 0755), 0);
+	free(path);
+}
+
+static void
+test_oci_list_asks_again_when_a_container_goes_meanwhile(void **state)
+{
+	char dir[] = "/tmp/berth-unit-oci-XXXXXX";
+	struct oci o = {0};
+	struct err err = ERR_INIT;
+	json_t *list = NULL;
+	char *count;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	o.binary = xasprintf("%s/runc", dir);
+	o.root = xasprintf("%s/root", dir);
+	count = xasprintf("%s/count", dir);
+	/* Two failures: the third run answers. */
+	fake_list_runtime(dir, 2);
+	assert_int_equal(oci_list(&o, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	/* Failing every time: the error is the runtime's. */
+	unlink(count);
+	fake_list_runtime(dir, 100);
+	assert_true(oci_list(&o, &list, &err) < 0);
+	assert_null(list);
+	assert_non_null(strstr(err.msg, "no such file or directory"));
+	unlink(count);
+	unlink(o.binary);
+	free(count);
+	free(o.binary);
+	free(o.root);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -1029,6 +1085,7 @@ main(void)
 	    cmocka_unit_test(test_logcopy_lifeline_and_resume),
 	    cmocka_unit_test(test_gpu_inventory),
 	    cmocka_unit_test(test_gpu_cdi),
+	    cmocka_unit_test(test_oci_list_asks_again_when_a_container_goes_meanwhile),
 	};
 
 	return cmocka_run_group_tests(tests, setup_rootfs, teardown_rootfs);

@@ -78,18 +78,23 @@ http:
   addr: {self.addr}
 {auth}""")
         self.log = open(os.path.join(self.dir, "registry.log"), "w")
-        self.proc = subprocess.Popen(["docker-registry", "serve", config],
+        self.start()
+        self.images = {}
+
+    def start(self):
+        """Starts docker-registry on the storage and port (again, after a
+        test stopped it) and waits for its answer."""
+        self.proc = subprocess.Popen(["docker-registry", "serve",
+                                      os.path.join(self.dir, "config.yml")],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
                 if http("GET", f"http://{self.addr}/v2/", timeout=1)[0] in (200, 401):
-                    break
+                    return
             except OSError:
                 time.sleep(0.05)
-        else:
-            raise RuntimeError("docker-registry did not start")
-        self.images = {}
+        raise RuntimeError("docker-registry did not start")
 
     def build(self, *names, env=None):
         """Builds and pushes test images; remembers "name:tag" -> pinned ref."""
