@@ -52,6 +52,13 @@
 	"containers:\n  - name: app\n    image: \"registry.test/app@" DIGEST "\"\n"                \
 	"shim:\n  upstream-port: 8000\n"                                                           \
 	"deploy:\n  min-healthy-time: 0s\n  health-timeout: 60s\n"
+/* One that takes the host's only GPU (its updates recreate), whose gate
+ * waits a minute. */
+#define CONFIG_GPU_SLOW                                                                            \
+	"gpus: 1\ncontainers:\n  - name: app\n    image: \"registry.test/app@" DIGEST "\"\n"       \
+	"    runtime: nvidia\n    gpus: all\n"                                                     \
+	"shim:\n  upstream-port: 8000\n"                                                           \
+	"deploy:\n  min-healthy-time: 0s\n  health-timeout: 60s\n"
 /* One that takes the host's only GPU: its updates recreate. */
 #define CONFIG_GPU                                                                                 \
 	"gpus: 1\ncontainers:\n  - name: app\n    image: \"registry.test/app@" DIGEST "\"\n"       \
@@ -1024,6 +1031,39 @@ test_blue_green(void **state)
 	store_update_clear(&u);
 }
 
+/* The old version still has a request in flight when its drain-timeout
+ * (3s) ends: it is removed then, not before, and the update finishes. */
+static void
+test_drain_timeout_with_requests_in_flight(void **state)
+{
+	struct fx *fx = *state;
+	char old[MODEL_ENCLAVE_NAME_LEN + 1], new[MODEL_ENCLAVE_NAME_LEN + 1];
+	int64_t switched;
+	store_id cid;
+	int from;
+
+	fx_recon_start(fx);
+	running_container(fx, CONFIG_OK, cid, old);
+	fake_set_in_flight(&fx->host, "10.0.0.1:8000", 1); /* and it stays */
+	from = fake_call_index(&fx->host, 0, "route " HOST " serve") + 1;
+	create_update(fx, cid, UPDATE_KIND_EDIT_CONFIG, CONFIG_OK, new);
+	RUN_UNTIL(fx, fake_call_index(&fx->host, from, "route " HOST " serve 10.0.0.2:8000") >= 0,
+	          5000);
+	switched = now_mono_ms();
+	/* Draining, still busy: kept while the timeout runs. */
+	RUN_UNTIL(fx, fake_call_count(&fx->host, "counters") >= 2, 3000);
+	run_for(fx, 1500 - (now_mono_ms() - switched));
+	assert_true(fake_runs(&fx->host, old));
+	assert_int_equal(enclave_state_of(fx, cid, old), ENCLAVE_STOPPING);
+	assert_false(update_finished(fx, cid));
+	/* Removed once the timeout passed, its request still in flight. */
+	RUN_UNTIL(fx, !fake_runs(&fx->host, old), 8000);
+	assert_true(now_mono_ms() - switched >= 3000);
+	RUN_UNTIL(fx, update_finished(fx, cid), 5000);
+	assert_int_equal(enclave_state_of(fx, cid, old), ENCLAVE_STOPPED);
+	assert_int_equal(ctr_status(fx, cid), CONTAINER_RUNNING);
+}
+
 static void
 test_blue_green_fails(void **state)
 {
@@ -1097,29 +1137,50 @@ cancel_update(struct fx *fx, const char *cid, int delete)
 	store_container_clear(&c);
 }
 
+/* Cancels the update of cid in its gate: its new enclave goes, the update
+ * says cancelled. */
 static void
-test_cancel(void **state)
+cancel_and_see_it_go(struct fx *fx, const char *cid, const char *new)
 {
-	struct fx *fx = *state;
-	char old[MODEL_ENCLAVE_NAME_LEN + 1], new[MODEL_ENCLAVE_NAME_LEN + 1];
 	struct store_update u = {0};
-	store_id cid;
 
-	update_in_gate(fx, cid, old, new);
 	cancel_update(fx, cid, 0);
 	RUN_UNTIL(fx, enclave_state_of(fx, cid, new) == ENCLAVE_STOPPED, 5000);
 	assert_false(fake_runs(&fx->host, new));
 	latest_update(fx, cid, &u);
 	assert_int_equal(u.state.status, UPDATE_CANCELLED);
 	assert_true(has_event(fx, cid, "update.cancelled"));
+	store_update_clear(&u);
+}
+
+static void
+test_cancel(void **state)
+{
+	struct fx *fx = *state;
+	char old[MODEL_ENCLAVE_NAME_LEN + 1], new[MODEL_ENCLAVE_NAME_LEN + 1];
+	store_id cid;
+
+	update_in_gate(fx, cid, old, new);
+	cancel_and_see_it_go(fx, cid, new);
 	run_for(fx, 300);
 	assert_int_equal(ctr_status(fx, cid), CONTAINER_RUNNING);
 	assert_int_equal(enclave_state_of(fx, cid, old), ENCLAVE_HEALTHY);
 	assert_true(fake_runs(&fx->host, old));
-	store_update_clear(&u);
 }
 
 /* ---- recreate (GPUs) ---- */
+
+/* A running container web of CONFIG_GPU on a host with one GPU, and an
+ * update of it to yaml written: a recreate. */
+static void
+recreate_update(struct fx *fx, const char *yaml, store_id cid, char old[MODEL_ENCLAVE_NAME_LEN + 1],
+                char new[MODEL_ENCLAVE_NAME_LEN + 1])
+{
+	fx->host.gpus = 1;
+	fx_recon_start(fx);
+	running_container(fx, CONFIG_GPU, cid, old);
+	create_update(fx, cid, UPDATE_KIND_EDIT_CONFIG, yaml, new);
+}
 
 static void
 test_recreate(void **state)
@@ -1130,11 +1191,8 @@ test_recreate(void **state)
 	store_id cid;
 	int from, hold, destroy_old, boot_new, serve_new;
 
-	fx->host.gpus = 1;
-	fx_recon_start(fx);
-	running_container(fx, CONFIG_GPU, cid, old);
+	recreate_update(fx, CONFIG_GPU, cid, old, new);
 	from = fake_call_index(&fx->host, 0, "route " HOST " serve") + 1;
-	create_update(fx, cid, UPDATE_KIND_EDIT_CONFIG, CONFIG_GPU, new);
 	latest_update(fx, cid, &u);
 	assert_int_equal(u.state.strategy, STRATEGY_RECREATE);
 	assert_int_equal(u.state.phase, PHASE_STOPPING);
@@ -1156,6 +1214,89 @@ test_recreate(void **state)
 	store_update_clear(&u);
 }
 
+/* Adds the container's status_detail to *seen when it differs from the
+ * last one there (NULL as ""): each change once, in order. */
+static void
+record_detail(struct fx *fx, const char *cid, char ***seen)
+{
+	char *d = ctr_detail(fx, cid);
+	size_t n = strv_len(*seen);
+
+	if (n == 0 || strcmp((*seen)[n - 1], d != NULL ? d : "") != 0)
+		*seen = strv_push(*seen, d != NULL ? d : "");
+	free(d);
+}
+
+/* RUN_UNTIL, recording the status_detail of cid into seen at each turn. */
+#define DETAILS_UNTIL(fx, cid, seen, cond, ms)                                                     \
+	RUN_UNTIL(fx, (record_detail(fx, cid, &(seen)), (cond)), ms)
+
+/* Index of the first entry of v at or after from equal to s, -1 when none. */
+static int
+strv_index(char **v, int from, const char *s)
+{
+	for (int i = from; v != NULL && v[i] != NULL; i++)
+		if (strcmp(v[i], s) == 0)
+			return i;
+	return -1;
+}
+
+/* A recreate's progress as GET /containers shows it: the old version
+ * stopping, the new one deploying, then nothing (running). */
+static void
+test_recreate_status_detail_progress(void **state)
+{
+	struct fx *fx = *state;
+	char old[MODEL_ENCLAVE_NAME_LEN + 1], new[MODEL_ENCLAVE_NAME_LEN + 1];
+	char **seen = NULL;
+	store_id cid;
+	int stopping, deploying;
+
+	recreate_update(fx, CONFIG_GPU, cid, old, new);
+	/* A request in flight keeps the old one stopping for a while. */
+	fake_set_in_flight(&fx->host, "10.0.0.1:8000", 1);
+	DETAILS_UNTIL(fx, cid, seen, fake_call_count(&fx->host, "counters") >= 2, 5000);
+	fake_set_in_flight(&fx->host, "10.0.0.1:8000", 0);
+	DETAILS_UNTIL(fx, cid, seen,
+	              update_finished(fx, cid) && ctr_status(fx, cid) == CONTAINER_RUNNING, 8000);
+	DETAILS_UNTIL(fx, cid, seen, strcmp(seen[strv_len(seen) - 1], "") == 0, 3000);
+	stopping = strv_index(seen, 0, "stopping the old version");
+	deploying = strv_index(seen, 0, "deploying the new version");
+	assert_true(stopping >= 0);
+	assert_true(deploying > stopping);
+	assert_true(strv_index(seen, deploying, "") > deploying);
+	strv_free(seen);
+}
+
+/* A recreate cancelled after the old version stopped, while the new one is
+ * in its gate: the new one goes, nothing serves, and the container says
+ * so (failed, to be retried); the route does not serve again. */
+static void
+test_recreate_cancelled(void **state)
+{
+	struct fx *fx = *state;
+	char old[MODEL_ENCLAVE_NAME_LEN + 1], new[MODEL_ENCLAVE_NAME_LEN + 1], *detail;
+	store_id cid;
+	int from;
+
+	recreate_update(fx, CONFIG_GPU_SLOW, cid, old, new);
+	fake_script(&fx->host, &fx->host.unhealthy, new);
+	RUN_UNTIL(fx, enclave_state_of(fx, cid, new) == ENCLAVE_BOOTING, 8000);
+	assert_false(fake_runs(&fx->host, old));
+	from = fake_call_index(&fx->host, 0, "route " HOST " hold");
+	assert_true(from >= 0);
+	cancel_and_see_it_go(fx, cid, new);
+	RUN_UNTIL(fx, ctr_status(fx, cid) == CONTAINER_FAILED, 5000);
+	detail = ctr_detail(fx, cid);
+	assert_non_null(detail);
+	assert_non_null(strstr(detail, "cancelled after the old version stopped"));
+	free(detail);
+	RUN_UNTIL(fx, fake_call_index(&fx->host, from, "route " HOST " down") >= 0, 5000);
+	run_for(fx, 300);
+	assert_int_equal(fake_call_index(&fx->host, from, "route " HOST " serve"), -1);
+	assert_int_equal(fake_call_count(&fx->host, "boot "), 2);
+}
+
 static void
 test_recreate_fails_then_retry(void **state)
 {
@@ -1166,10 +1307,7 @@ test_recreate_fails_then_retry(void **state)
 	store_id cid;
 	int from;
 
-	fx->host.gpus = 1;
-	fx_recon_start(fx);
-	running_container(fx, CONFIG_GPU, cid, old);
-	create_update(fx, cid, UPDATE_KIND_EDIT_CONFIG, CONFIG_GPU, new);
+	recreate_update(fx, CONFIG_GPU, cid, old, new);
 	fake_script(&fx->host, &fx->host.unhealthy, new);
 	RUN_UNTIL(fx, update_finished(fx, cid), 8000);
 	latest_update(fx, cid, &u);
@@ -1266,6 +1404,37 @@ test_router_down_retried(void **state)
 	assert_true(fake_call_count(&fx->host, "table") >= 2);
 	assert_true(fake_call_index(&fx->host, 0, "spawn") <
 	            fake_call_index(&fx->host, 0, "boot "));
+}
+
+/* The router answers with a table older than the one berthd pushed (its
+ * table lost without a restart berthd saw): berthd pushes the whole table
+ * again at its next look, without starting a router. */
+static void
+test_router_with_an_older_generation_gets_the_table_again(void **state)
+{
+	struct fx *fx = *state;
+	char name[MODEL_ENCLAVE_NAME_LEN + 1];
+	store_id cid;
+	int tables;
+	int64_t ours;
+
+	fx_recon_start(fx);
+	running_container(fx, CONFIG_OK, cid, name);
+	tables = fake_call_count(&fx->host, "table");
+	pthread_mutex_lock(&fx->host.mu);
+	ours = fx->host.generation;
+	fx->host.generation = 1;
+	pthread_mutex_unlock(&fx->host.mu);
+	RUN_UNTIL(fx, fake_call_count(&fx->host, "table") > tables, 5000);
+	pthread_mutex_lock(&fx->host.mu);
+	assert_true(fx->host.generation > ours);
+	pthread_mutex_unlock(&fx->host.mu);
+	assert_int_equal(fake_call_count(&fx->host, "spawn"), 0);
+	assert_int_equal(ctr_status(fx, cid), CONTAINER_RUNNING);
+	/* Once the router has it, it is not pushed again. */
+	tables = fake_call_count(&fx->host, "table");
+	run_for(fx, 2500);
+	assert_int_equal(fake_call_count(&fx->host, "table"), tables);
 }
 
 /* ---- crash resume: a fresh reconciler on rows a crash left ---- */
@@ -1455,13 +1624,20 @@ main(void)
 	                                    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_first_deploy_boot_fails, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_blue_green, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_drain_timeout_with_requests_in_flight, fx_setup,
+	                                    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_blue_green_fails, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_recreate, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_recreate_status_detail_progress, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_recreate_cancelled, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_recreate_fails_then_retry, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_delete, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_monitor_finds_stopped, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_router_down_retried, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_router_with_an_older_generation_gets_the_table_again, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_resume_creating, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_resume_booting, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_resume_switched, fx_setup, fx_teardown),
