@@ -35,6 +35,7 @@
 #include "recon/recon-host.h"
 #include "recon/recon.h"
 #include "router/router_client.h"
+#include "secret/secret.h"
 #include "store/store.h"
 
 #define DIGEST "sha256:6288f5265d130be6426ba98cc0ea5b5cb7c0d2ec44a9c57829004dc8ee7f0e52"
@@ -52,6 +53,13 @@
 	"containers:\n  - name: app\n    image: \"registry.test/app@" DIGEST "\"\n"                \
 	"shim:\n  upstream-port: 8000\n"                                                           \
 	"deploy:\n  min-healthy-time: 0s\n  health-timeout: 60s\n"
+/* One whose gate is an exec check (what it prints lands in the gate's
+ * verdict), failing within a second. */
+#define CONFIG_EXEC                                                                                \
+	"containers:\n  - name: app\n    image: \"registry.test/app@" DIGEST "\"\n"                \
+	"    healthcheck:\n      test: [\"CMD\", \"check\"]\n      interval: 1s\n"                 \
+	"shim:\n  upstream-port: 8000\n"                                                           \
+	"deploy:\n  min-healthy-time: 0s\n  health-timeout: 1s\n"
 /* One that takes the host's only GPU (its updates recreate), whose gate
  * waits a minute. */
 #define CONFIG_GPU_SLOW                                                                            \
@@ -92,6 +100,8 @@ struct fake_host {
 	int spawn_revives;  /* a spawn brings the router back */
 	int64_t generation; /* of the router's table */
 	json_t *in_flight;  /* address -> requests in flight */
+	char *exec_output;  /* what an exec check prints, or NULL */
+	int exec_exit;      /* and its exit code */
 	int refused;        /* router calls refused while it was down */
 };
 
@@ -237,21 +247,41 @@ static int
 fake_exec(struct recon_host *h, const struct enclave *e, const char *container, char *const *argv,
           int64_t timeout_ms, int *exit_code, char **output, struct err *err)
 {
-	(void)h, (void)e, (void)container, (void)argv, (void)timeout_ms, (void)err;
-	*exit_code = 0;
-	*output = NULL;
+	struct fake_host *fh = fake_of(h);
+
+	(void)e, (void)container, (void)argv, (void)timeout_ms, (void)err;
+	pthread_mutex_lock(&fh->mu);
+	fake_log(fh, "exec %s", argv[0]);
+	*exit_code = fh->exec_exit;
+	*output = fh->exec_output != NULL ? xstrdup(fh->exec_output) : NULL;
+	pthread_mutex_unlock(&fh->mu);
 	return 0;
 }
 
-/* The enclave at c->addr passes unless the test said otherwise. */
+/* The enclave at c->addr passes unless the test said otherwise; an exec
+ * check runs through exec (the reconciler's, which redacts) and passes on
+ * exit 0, its output the result's text. */
 static void
 fake_check(struct recon_host *h, const struct health_check *c, health_exec_fn exec, void *exec_arg,
            struct health_result *r)
 {
 	struct fake_host *fh = fake_of(h);
-	int pass = 0;
+	struct err err = ERR_INIT;
+	char *out = NULL;
+	int pass = 0, code = -1;
 
-	(void)exec, (void)exec_arg;
+	if (c->kind == HEALTH_CHECK_EXEC) {
+		pass =
+		    exec(exec_arg, c->container, c->argv, c->timeout_ms, &code, &out, &err) == 0 &&
+		    code == 0;
+		memset(r, 0, sizeof *r);
+		r->pass = pass;
+		r->wall_ms = now_wall_ms();
+		snprintf(r->text, sizeof r->text, "exit %d: %.200s", code,
+		         out != NULL ? out : err.msg);
+		free(out);
+		return;
+	}
 	pthread_mutex_lock(&fh->mu);
 	for (struct fake_enclave *e = fh->enclaves; e != NULL; e = e->next)
 		if (c->addr != NULL && strcmp(e->ip, c->addr) == 0)
@@ -535,6 +565,7 @@ fake_clear(struct fake_host *fh)
 	strv_free(fh->calls);
 	strv_free(fh->boot_fails);
 	strv_free(fh->unhealthy);
+	free(fh->exec_output);
 	json_decref(fh->in_flight);
 	pthread_mutex_destroy(&fh->mu);
 }
@@ -552,7 +583,9 @@ struct fx {
 	struct fake_host host;
 	struct recon *recon;
 	store_id org_id;
-	int debug; /* the deployments written are debug ones */
+	int debug;                /* the deployments written are debug ones */
+	struct secret_key *key;   /* or NULL: no deployment binds a secret */
+	const char *secrets_json; /* the deployments' secrets, NULL: none */
 };
 
 static void
@@ -577,7 +610,7 @@ fx_recon_new(struct fx *fx)
 	    .host = &fx->host.base,
 	    .events = fx->events,
 	    .lc = &fx->lc,
-	    .key = NULL, /* no deployment here binds a secret */
+	    .key = fx->key,
 	    .stopping = &fx->stopping,
 	    .settings = {.domain = DOMAIN},
 	};
@@ -644,6 +677,7 @@ fx_teardown(void **state)
 	workq_free(fx->healthq);
 	workq_free(fx->workq);
 	recon_free(fx->recon);
+	secret_key_free(fx->key);
 	eventlog_free(fx->events);
 	store_close(fx->store);
 	event_base_free(fx->base);
@@ -693,7 +727,7 @@ write_deployment(struct fx *fx, const char *cid, const char *yaml, struct store_
 	memcpy(dep->config_sha256, cfg->config_sha256, sizeof dep->config_sha256);
 	dep->measurement = xstrdup(DIGEST + 7);
 	dep->images_json = xasprintf("[\"registry.test/app@%s\"]", DIGEST);
-	dep->secrets_json = xstrdup("[]");
+	dep->secrets_json = xstrdup(fx->secrets_json != NULL ? fx->secrets_json : "[]");
 	dep->debug = fx->debug;
 	dep->env_json = xstrdup("{}");
 	dep->isolation = xstrdup("runc");
@@ -980,6 +1014,50 @@ test_first_deploy_boot_fails(void **state)
 	detail = ctr_detail(fx, cid);
 	assert_non_null(strstr(detail, "manifest unknown (scripted)"));
 	free(detail);
+}
+
+/* An exec check prints a secret's value: the gate's verdict, the
+ * container's status_detail and its events show "[secret NAME]" instead. */
+static void
+test_exec_check_output_redacted(void **state)
+{
+	static const char value[] = "hunter2-but-longer";
+	struct fx *fx = *state;
+	unsigned char bytes[SECRET_KEY_BYTES], nonce[SECRET_NONCE_BYTES], *sealed = NULL;
+	char name[MODEL_ENCLAVE_NAME_LEN + 1], *detail;
+	struct store_event *v = NULL;
+	struct err err = ERR_INIT;
+	size_t sealed_len = 0, n = 0;
+	store_id cid;
+	int named = 0;
+
+	memset(bytes, 7, sizeof bytes);
+	fx->key = secret_key_from_bytes(bytes);
+	assert_int_equal(secret_seal(fx->key, fx->org_id, "API_KEY", value, strlen(value), &sealed,
+	                             &sealed_len, nonce, &err),
+	                 0);
+	assert_int_equal(store_secret_put(fx->store, fx->org_id, "API_KEY", sealed, sealed_len,
+	                                  nonce, sizeof nonce, &err),
+	                 0);
+	free(sealed);
+	fx->secrets_json = "[\"API_KEY\"]";
+	fx->host.exec_output = xasprintf("refused: token %s is not the one\n", value);
+	fx->host.exec_exit = 1;
+	fx_recon_start(fx);
+	create_container(fx, CONFIG_EXEC, cid, name);
+	RUN_UNTIL(fx, ctr_status(fx, cid) == CONTAINER_FAILED, 8000);
+	assert_true(fake_call_count(&fx->host, "exec check") >= 1);
+	detail = ctr_detail(fx, cid);
+	assert_non_null(strstr(detail, "[secret API_KEY]"));
+	assert_null(strstr(detail, value));
+	free(detail);
+	assert_int_equal(store_event_list(fx->store, fx->org_id, cid, 0, 0, &v, &n, &err), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_null(strstr(v[i].message, value));
+		named |= strstr(v[i].message, "[secret API_KEY]") != NULL;
+	}
+	store_event_list_free(v, n);
+	assert_true(named);
 }
 
 /* ---- blue-green ---- */
@@ -1623,6 +1701,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_failed_debug_version_keeps_its_logs, fx_setup,
 	                                    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_first_deploy_boot_fails, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_exec_check_output_redacted, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_blue_green, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_drain_timeout_with_requests_in_flight, fx_setup,
 	                                    fx_teardown),
