@@ -10,38 +10,22 @@
 set -eu
 
 BUILD=${1:-build}
-ROUTER=$BUILD/berth-router
 CONNS=${CONNS:-10000}
 WORKERS=${WORKERS:-1}
 
-[ -x "$ROUTER" ] || { echo "no $ROUTER: run make build" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
+bench_init mem busybox python3
 ulimit -n $((CONNS + 1000)) 2>/dev/null || { echo "cannot raise the fd limit to $((CONNS + 1000))" >&2; exit 1; }
-
-TMP=$(mktemp -d /tmp/berth-bench-mem.XXXXXX)
-chmod 755 "$TMP"
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 BACKEND=$(free_port)
 BERTH=$(free_port)
 mkdir -p "$TMP/www"
 printf 'ok\n' >"$TMP/www/index.html"
-busybox httpd -f -p 127.0.0.1:$BACKEND -h "$TMP/www" &
-PIDS="$PIDS $!"
-"$ROUTER" --listen 127.0.0.1:$BERTH --threads "$WORKERS" --log-level warn \
+start busybox httpd -f -p 127.0.0.1:$BACKEND -h "$TMP/www"
+start "$ROUTER" --listen 127.0.0.1:$BERTH --threads "$WORKERS" --log-level warn \
 	--idle-timeout 600000 --max-client-connections 0 --max-connections 0 \
-	--route "*=127.0.0.1:$BACKEND" &
-RPID=$!
-PIDS="$PIDS $RPID"
+	--route "*=127.0.0.1:$BACKEND"
+RPID=$LAST
 
 python3 - "$BERTH" "$CONNS" "$RPID" <<'EOF2'
 import socket, sys, time

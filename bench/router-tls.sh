@@ -20,7 +20,6 @@ set -eu
 [ -n "${TRACE:-}" ] && set -x
 
 BUILD=${1:-build}
-ROUTER=$BUILD/berth-router
 WORKERS=${WORKERS:-1}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
@@ -29,40 +28,15 @@ HS_PROCS=${HS_PROCS:-2}
 HERE=$(dirname "$0")
 WRK_THREADS=${WRK_THREADS:-2}
 ROUNDS=${ROUNDS:-3}
-
-[ -x "$ROUTER" ] || { echo "no $ROUTER: run make build" >&2; exit 1; }
-for t in wrk nginx openssl python3; do
-	command -v $t >/dev/null || { echo "$t is missing" >&2; exit 1; }
-done
-
-TMP=$(mktemp -d /tmp/berth-bench-router-tls.XXXXXX)
-chmod 755 "$TMP" # nginx workers run as nobody
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-	i=0
-	until python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "nothing listens on $1" >&2; exit 1; }
-		sleep 0.05
-	done
-}
+. "$HERE/lib.sh"
+bench_init router-tls wrk nginx openssl python3
 
 BACKEND=$(free_port)
 BERTH=$(free_port)
 BERTH_TLS=$(free_port)
 NGINX=$(free_port)
 
-mkdir -p "$TMP/www" "$TMP/nginx-backend" "$TMP/nginx-proxy" "$TMP/certs"
+mkdir -p "$TMP/www" "$TMP/certs"
 printf 'hello from the backend\n' >"$TMP/www/index.html"
 
 # A CA and a P-256 leaf for localhost, as berth's local CA issues them.
@@ -76,62 +50,16 @@ openssl x509 -req -in "$TMP/leaf.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" \
 cat "$TMP/leaf.key" "$TMP/leaf.pem" >"$TMP/certs/localhost.pem"
 chmod 644 "$TMP/leaf.key" # nginx reads it as root before dropping, but be sure
 
-cat >"$TMP/nginx-backend/nginx.conf" <<EOF
-worker_processes $WORKERS;
-pid $TMP/nginx-backend/nginx.pid;
-error_log $TMP/nginx-backend/error.log warn;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	keepalive_requests 1000000;
-	server {
-		listen 127.0.0.1:$BACKEND reuseport;
-		root $TMP/www;
-	}
-}
-EOF
-
-cat >"$TMP/nginx-proxy/nginx.conf" <<EOF
-worker_processes $WORKERS;
-pid $TMP/nginx-proxy/nginx.pid;
-error_log $TMP/nginx-proxy/error.log warn;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	keepalive_requests 1000000;
-	upstream backend {
-		server 127.0.0.1:$BACKEND;
-		keepalive 128;
-		keepalive_requests 1000000;
-	}
-	server {
-		listen 127.0.0.1:$NGINX ssl reuseport;
+nginx_backend "$TMP/nginx-backend" "$BACKEND" "$WORKERS" "$TMP/www"
+nginx_proxy "$TMP/nginx-proxy" "$NGINX" "$WORKERS" "$BACKEND" "ssl " "\
 		ssl_certificate $TMP/leaf.pem;
 		ssl_certificate_key $TMP/leaf.key;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		location / {
-			proxy_pass http://backend;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header Host \$host;
-			proxy_set_header X-Forwarded-For \$remote_addr;
-			proxy_set_header X-Forwarded-Proto \$scheme;
-			proxy_buffering off;
-		}
-	}
-}
-EOF
-
-nginx -p "$TMP/nginx-backend" -c "$TMP/nginx-backend/nginx.conf" -g 'daemon off;' &
-PIDS="$PIDS $!"
-nginx -p "$TMP/nginx-proxy" -c "$TMP/nginx-proxy/nginx.conf" -g 'daemon off;' &
-NGINX_PID=$!
-PIDS="$PIDS $!"
-"$ROUTER" --listen 127.0.0.1:$BERTH --tls-listen 127.0.0.1:$BERTH_TLS --tls-dir "$TMP/certs" \
+		ssl_protocols TLSv1.2 TLSv1.3;"
+NGINX_PID=$LAST
+start "$ROUTER" --listen 127.0.0.1:$BERTH --tls-listen 127.0.0.1:$BERTH_TLS --tls-dir "$TMP/certs" \
 	--threads "$WORKERS" --log-level warn --max-client-connections 0 \
-	--route "*=127.0.0.1:$BACKEND" &
-BERTH_PID=$!
-PIDS="$PIDS $!"
+	--route "*=127.0.0.1:$BACKEND"
+BERTH_PID=$LAST
 for p in $BACKEND $NGINX $BERTH_TLS; do wait_port $p; done
 for p in $BERTH_TLS $NGINX; do
 	curl -sSf --cacert "$TMP/ca.pem" "https://localhost:$p/" >/dev/null ||
@@ -168,23 +96,7 @@ run() {
 	wrk -t"$WRK_THREADS" -c"$conns" -d"$DURATION" --latency "$@" \
 		"https://localhost:$port/" >"$TMP/$name.out"
 	c1=$(cpu $pid)
-	python3 - "$TMP/$name.out" "$c0" "$c1" <<'EOF'
-import re, sys
-t = open(sys.argv[1]).read()
-cpu_s = float(sys.argv[3]) - float(sys.argv[2])
-def ms(v):
-    m = re.match(r"([\d.]+)(us|ms|s)", v)
-    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1))
-p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
-non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-err = re.search(r"Socket errors: (.*)", t)
-if non2xx or err:
-    print("warning:", non2xx.group(0) if non2xx else "", err.group(0) if err else "", file=sys.stderr)
-reqs = int(re.search(r"(\d+) requests in", t).group(1))
-print(f"{rps:.0f} {p50:.3f} {p99:.3f} {cpu_s * 1e6 / max(reqs, 1):.0f}")
-EOF
+	wrk_figures "$TMP/$name.out" "$c0" "$c1"
 }
 
 echo "workers=$WORKERS conns=$CONNS hs_conns=$HS_CONNS duration=$DURATION wrk_threads=$WRK_THREADS rounds=$ROUNDS"
@@ -209,11 +121,6 @@ while [ $round -le "$ROUNDS" ]; do
 	done
 	round=$((round + 1))
 done
-
-# median: prints the median line (by req/s) of a results file
-median() {
-	sort -n "$1" | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
-}
 
 printf '%-14s %12s %10s %10s %12s\n' target req/s p50_ms p99_ms cpu_us/req
 for k in ka hs rs; do

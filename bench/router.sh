@@ -15,91 +15,21 @@ set -eu
 [ -n "${TRACE:-}" ] && set -x
 
 BUILD=${1:-build}
-ROUTER=$BUILD/berth-router
 WORKERS=${WORKERS:-1}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 WRK_THREADS=${WRK_THREADS:-2}
 ROUNDS=${ROUNDS:-3}
-
-[ -x "$ROUTER" ] || { echo "no $ROUTER: run make build" >&2; exit 1; }
-for t in wrk nginx haproxy python3; do
-	command -v $t >/dev/null || { echo "$t is missing" >&2; exit 1; }
-done
-
-TMP=$(mktemp -d /tmp/berth-bench-router.XXXXXX)
-chmod 755 "$TMP" # nginx workers run as nobody
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-	i=0
-	until python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "nothing listens on $1" >&2; exit 1; }
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/lib.sh"
+bench_init router wrk nginx haproxy python3
 
 BACKEND=$(free_port)
 BERTH=$(free_port)
 NGINX=$(free_port)
 HAPROXY=$(free_port)
 
-mkdir -p "$TMP/www" "$TMP/nginx-backend" "$TMP/nginx-proxy"
+mkdir -p "$TMP/www"
 printf 'hello from the backend\n' >"$TMP/www/index.html"
-
-cat >"$TMP/nginx-backend/nginx.conf" <<EOF
-worker_processes $WORKERS;
-pid $TMP/nginx-backend/nginx.pid;
-error_log $TMP/nginx-backend/error.log warn;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	keepalive_requests 1000000;
-	server {
-		listen 127.0.0.1:$BACKEND reuseport;
-		root $TMP/www;
-	}
-}
-EOF
-
-cat >"$TMP/nginx-proxy/nginx.conf" <<EOF
-worker_processes $WORKERS;
-pid $TMP/nginx-proxy/nginx.pid;
-error_log $TMP/nginx-proxy/error.log warn;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	keepalive_requests 1000000;
-	upstream backend {
-		server 127.0.0.1:$BACKEND;
-		keepalive 128;
-		keepalive_requests 1000000;
-	}
-	server {
-		listen 127.0.0.1:$NGINX reuseport;
-		location / {
-			proxy_pass http://backend;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header Host \$host;
-			proxy_set_header X-Forwarded-For \$remote_addr;
-			proxy_set_header X-Forwarded-Proto \$scheme;
-			proxy_buffering off;
-		}
-	}
-}
-EOF
-
 cat >"$TMP/haproxy.cfg" <<EOF
 global
 	nbthread $WORKERS
@@ -118,15 +48,11 @@ backend be
 	server s1 127.0.0.1:$BACKEND
 EOF
 
-nginx -p "$TMP/nginx-backend" -c "$TMP/nginx-backend/nginx.conf" -g 'daemon off;' &
-PIDS="$PIDS $!"
-nginx -p "$TMP/nginx-proxy" -c "$TMP/nginx-proxy/nginx.conf" -g 'daemon off;' &
-PIDS="$PIDS $!"
-haproxy -q -f "$TMP/haproxy.cfg" &
-PIDS="$PIDS $!"
-"$ROUTER" --listen 127.0.0.1:$BERTH --threads "$WORKERS" --log-level warn \
-	--route "*=127.0.0.1:$BACKEND" &
-PIDS="$PIDS $!"
+nginx_backend "$TMP/nginx-backend" "$BACKEND" "$WORKERS" "$TMP/www"
+nginx_proxy "$TMP/nginx-proxy" "$NGINX" "$WORKERS" "$BACKEND"
+start haproxy -q -f "$TMP/haproxy.cfg"
+start "$ROUTER" --listen 127.0.0.1:$BERTH --threads "$WORKERS" --log-level warn \
+	--route "*=127.0.0.1:$BACKEND"
 for p in $BACKEND $NGINX $HAPROXY $BERTH; do wait_port $p; done
 
 # run NAME PORT: prints "rps p50_ms p99_ms"
@@ -134,21 +60,7 @@ run() {
 	wrk -t"$WRK_THREADS" -c"$CONNS" -d1s -H 'Host: app.example.com' "http://127.0.0.1:$2/" >/dev/null
 	wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency -H 'Host: app.example.com' \
 		"http://127.0.0.1:$2/" >"$TMP/$1.out"
-	python3 - "$TMP/$1.out" <<'EOF'
-import re, sys
-t = open(sys.argv[1]).read()
-def ms(v):
-    m = re.match(r"([\d.]+)(us|ms|s)", v)
-    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1))
-p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
-non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-err = re.search(r"Socket errors: (.*)", t)
-if non2xx or err:
-    print("warning:", non2xx.group(0) if non2xx else "", err.group(0) if err else "", file=sys.stderr)
-print(f"{rps:.0f} {p50:.3f} {p99:.3f}")
-EOF
+	wrk_figures "$TMP/$1.out"
 }
 
 echo "workers=$WORKERS conns=$CONNS duration=$DURATION wrk_threads=$WRK_THREADS rounds=$ROUNDS"
@@ -165,11 +77,6 @@ while [ $round -le "$ROUNDS" ]; do
 	done
 	round=$((round + 1))
 done
-
-# median: prints the median line (by req/s) of a results file
-median() {
-	sort -n "$1" | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
-}
 
 printf '%-10s %12s %10s %10s\n' target req/s p50_ms p99_ms
 for t in direct berth nginx haproxy; do

@@ -11,37 +11,12 @@
 set -eu
 
 BUILD=${1:-build}
-ROUTER=$BUILD/berth-router
 DURATION=${DURATION:-30}
 CONNS=${CONNS:-64}
 WORKERS=${WORKERS:-1}
 
-[ -x "$ROUTER" ] || { echo "no $ROUTER: run make build" >&2; exit 1; }
-for t in wrk nginx curl python3; do
-	command -v $t >/dev/null || { echo "$t is missing" >&2; exit 1; }
-done
-
-TMP=$(mktemp -d /tmp/berth-bench-switch.XXXXXX)
-chmod 755 "$TMP" # nginx workers run as nobody
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-	i=0
-	until python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "nothing listens on $1" >&2; exit 1; }
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/lib.sh"
+bench_init switch wrk nginx curl python3
 
 BERTH=$(free_port)
 ADMIN=$TMP/admin.sock
@@ -60,13 +35,11 @@ http {
 	server { listen 127.0.0.1:$port; root $TMP/$b/www; }
 }
 EOF2
-	nginx -p "$TMP/$b" -c "$TMP/$b/nginx.conf" -g 'daemon off;' &
-	PIDS="$PIDS $!"
+	start nginx -p "$TMP/$b" -c "$TMP/$b/nginx.conf" -g 'daemon off;'
 done
 
-"$ROUTER" --listen 127.0.0.1:$BERTH --admin-socket "$ADMIN" --threads "$WORKERS" \
-	--log-level warn --route "app.example.com=127.0.0.1:$PORT_blue" &
-PIDS="$PIDS $!"
+start "$ROUTER" --listen 127.0.0.1:$BERTH --admin-socket "$ADMIN" --threads "$WORKERS" \
+	--log-level warn --route "app.example.com=127.0.0.1:$PORT_blue"
 for p in $PORT_blue $PORT_green $BERTH; do wait_port $p; done
 
 wrk -t2 -c"$CONNS" -d"${DURATION}s" -H 'Host: app.example.com' "http://127.0.0.1:$BERTH/" \

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/daemon.h"
+#include "recon/recon.h"
 #include "store/store.h"
 
 struct berthd *
@@ -41,6 +42,29 @@ api_reply_object(struct api_req *r, int status, json_t *v)
 		return;
 	}
 	api_reply_json(r, status, v);
+}
+
+int
+api_write(struct berthd *d, api_steps_fn steps, void *arg, struct err *err)
+{
+	int rc;
+
+	if ((rc = store_begin(d->store, err)) < 0)
+		return rc;
+	if ((rc = steps(d, arg, err)) < 0) {
+		store_rollback(d->store);
+		return rc;
+	}
+	return store_commit(d->store, err);
+}
+
+void
+api_reply_kicked(struct api_req *r, const char *container_id, int status, json_t *v)
+{
+	struct berthd *d = r->ctx;
+
+	recon_kick(d->recon, container_id);
+	api_reply_object(r, status, v);
 }
 
 int

@@ -26,6 +26,22 @@ void api_reply_object(struct api_req *r, int status, json_t *v);
  * (or 500) and returns -1 when there is none. */
 int api_container_lookup(struct api_req *r, const char *name, struct store_container *c);
 
+/* The steps of one write of the API, run inside its transaction: each
+ * records its event (eventlog_add, lifecycle_*). 0, or a negative code (a
+ * store code) with err set. */
+typedef int (*api_steps_fn)(struct berthd *d, void *arg, struct err *err);
+
+/* One write of the API: steps(d, arg, err) in one transaction of d's store,
+ * committed. Returns 0 once committed; else the transaction is rolled back
+ * and the failure's code returned (steps' or the store's), err saying why.
+ * Nothing is answered: the handler refuses by the code, or, committed,
+ * kicks the reconciler and answers (api_reply_kicked). */
+int api_write(struct berthd *d, api_steps_fn steps, void *arg, struct err *err);
+
+/* After a committed write of container container_id: the reconciler kicked
+ * for it, then status answered with v (stolen; NULL: 500). */
+void api_reply_kicked(struct api_req *r, const char *container_id, int status, json_t *v);
+
 /* Called on the loop when an api_async() job is done. r is NULL when the
  * client went away meanwhile: done must then free arg and answer nothing. */
 typedef void (*api_async_done_fn)(struct api_req *r, void *arg);

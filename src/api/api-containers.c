@@ -107,53 +107,92 @@ containers_get(struct api_req *r)
 	store_container_clear(&c);
 }
 
-/* A POST /containers on its way: the body's values, and the source's config
- * once a worker has read it. */
+/* A POST /containers on its way: the body's values, the source's config
+ * once a worker has read it, and what create_steps() writes. */
 struct create_job {
-	struct berthd *d; /* borrowed */
-	char *name;       /* owned */
-	char *config;     /* owned or NULL: uploaded YAML */
+	struct api_fetch_job job; /* first; its fetch with from_repo */
+	struct berthd *d;         /* borrowed */
+	char *name;               /* owned */
+	char *config;             /* owned or NULL: uploaded YAML */
 	int debug;
 	char **secrets; /* owned strv */
 	json_t *env;    /* owned object or NULL */
 	int from_repo;
-	struct api_fetch fetch; /* with from_repo */
+	int pending;                 /* written before its source was fetched */
+	struct store_container c;    /* the row written */
+	struct store_deployment dep; /* its first deployment, unless pending */
 };
 
 static void
-create_job_free(struct create_job *j)
+create_job_free(struct api_fetch_job *job)
 {
+	struct create_job *j = (struct create_job *)job;
+
 	free(j->name);
 	free(j->config);
 	strv_free(j->secrets);
 	json_decref(j->env);
-	api_fetch_clear(&j->fetch);
+	api_fetch_clear(&j->job.fetch);
+	store_deployment_clear(&j->dep);
+	store_container_clear(&j->c);
 	free(j);
 }
 
-/* Writes the container, its first deployment, bindings and settings and the
- * event in one transaction; answers 202 with the container. pending: the
- * source is still being fetched; the container is written without a
- * deployment, which api-pending.c writes when the fetch ends. */
+/* The container, its first deployment, bindings and settings, and the
+ * event (api_write's steps). */
+static int
+create_steps(struct berthd *d, void *arg, struct err *err)
+{
+	struct create_job *j = arg;
+	struct store_container *c = &j->c;
+	const char *key;
+	json_t *val;
+	int rc;
+
+	if ((rc = store_container_create(d->store, c, err)) < 0)
+		return rc;
+	if (!j->pending) {
+		if ((rc = api_deploy_write(d, c->id, &j->dep, err)) < 0)
+			return rc;
+		snprintf(c->deployment_id, sizeof c->deployment_id, "%s", j->dep.id);
+		if ((rc = store_container_save(d->store, c, err)) < 0)
+			return rc;
+	}
+	json_object_foreach(j->env, key, val)
+	{
+		if ((rc = store_setting_set(d->store, c->id, key, json_string_value(val), err)) < 0)
+			return rc;
+	}
+	return eventlog_add(
+	    d->events, c, "container.created", err, "container %s created from %s%s%s%s%s", c->name,
+	    j->from_repo ? c->source_repo : "an uploaded config", j->from_repo ? " at " : "",
+	    j->from_repo ? j->job.fetch.tag : "", c->debug ? " (debug)" : "",
+	    j->pending ? "; its source is still being fetched" : "");
+}
+
+/* Checks the create and writes it (create_steps); answers 202 with the
+ * container. pending: the source is still being fetched; the container is
+ * written without a deployment, which api-pending.c writes when the fetch
+ * ends. Takes j. */
 static void
 create_write(struct api_req *r, struct create_job *j, int pending)
 {
 	struct berthd *d = j->d;
-	struct store_container c = {0};
-	struct store_deployment dep = {0};
+	struct store_container *c = &j->c;
+	const struct api_fetch *f = &j->job.fetch;
 	struct api_deploy_spec spec = {0};
 	struct err err = ERR_INIT;
 	char file[256];
-	const char *key;
-	json_t *val, *out = NULL;
+	json_t *out = NULL;
 	int rc;
 
+	j->pending = pending;
 	if (j->from_repo) {
-		snprintf(file, sizeof file, "%s@%s", SOURCE_CONFIG_FILE, j->fetch.tag);
+		snprintf(file, sizeof file, "%s@%s", SOURCE_CONFIG_FILE, f->tag);
 		spec.file = file;
-		spec.config = j->fetch.text;
-		spec.config_len = j->fetch.len;
-		spec.tag = j->fetch.tag;
+		spec.config = f->text;
+		spec.config_len = f->len;
+		spec.tag = f->tag;
 	} else {
 		spec.file = "config";
 		spec.config = j->config;
@@ -175,99 +214,51 @@ create_write(struct api_req *r, struct create_job *j, int pending)
 		for (char **n = j->secrets; n != NULL && *n != NULL; n++)
 			json_array_append_new(names, json_string(*n));
 		names = json_pack("{s:o}", "secrets", names);
-		c.pending = json_dumps(names, JSON_COMPACT);
+		c->pending = json_dumps(names, JSON_COMPACT);
 		json_decref(names);
-	} else if (api_deploy_prepare(r, d, &spec, &dep, NULL) < 0) {
+	} else if (api_deploy_prepare(r, d, &spec, &j->dep, NULL) < 0) {
 		goto out;
 	}
 
-	snprintf(c.org_id, sizeof c.org_id, "%.*s", STORE_ID_LEN, r->who.org_id);
-	c.name = xstrdup(j->name);
-	c.status = CONTAINER_DEPLOYING;
-	c.status_detail = pending ? xasprintf("fetching %s", j->fetch.repo) : xstrdup("queued");
-	c.debug = pending ? j->debug : dep.debug;
-	c.source_repo = !j->from_repo ? NULL
-	                : pending     ? xstrdup(j->fetch.repo)
-	                              : xstrdup(j->fetch.url);
-	c.source_tag = j->from_repo ? xstrdup(j->fetch.tag) : NULL;
-	if ((rc = store_begin(d->store, &err)) < 0)
-		goto fail;
-	if ((rc = store_container_create(d->store, &c, &err)) < 0)
-		goto rollback;
-	if (!pending) {
-		if ((rc = api_deploy_write(d, c.id, &dep, &err)) < 0)
-			goto rollback;
-		snprintf(c.deployment_id, sizeof c.deployment_id, "%s", dep.id);
-		if ((rc = store_container_save(d->store, &c, &err)) < 0)
-			goto rollback;
+	snprintf(c->org_id, sizeof c->org_id, "%.*s", STORE_ID_LEN, r->who.org_id);
+	c->name = xstrdup(j->name);
+	c->status = CONTAINER_DEPLOYING;
+	c->status_detail = pending ? xasprintf("fetching %s", f->repo) : xstrdup("queued");
+	c->debug = pending ? j->debug : j->dep.debug;
+	c->source_repo = !j->from_repo ? NULL : pending ? xstrdup(f->repo) : xstrdup(f->url);
+	c->source_tag = j->from_repo ? xstrdup(f->tag) : NULL;
+	if ((rc = api_write(d, create_steps, j, &err)) < 0) {
+		if (rc == STORE_ECONFLICT)
+			api_reply_error(r, 409, "name_taken", "name: a container named %s exists",
+			                j->name);
+		else
+			api_reply_store_error(r, rc, &err);
+		goto out;
 	}
-	json_object_foreach(j->env, key, val)
-	{
-		if ((rc = store_setting_set(d->store, c.id, key, json_string_value(val), &err)) < 0)
-			goto rollback;
-	}
-	if ((rc = eventlog_add(d->events, &c, "container.created", &err,
-	                       "container %s created from %s%s%s%s%s", c.name,
-	                       j->from_repo ? c.source_repo : "an uploaded config",
-	                       j->from_repo ? " at " : "", j->from_repo ? j->fetch.tag : "",
-	                       c.debug ? " (debug)" : "",
-	                       pending ? "; its source is still being fetched" : "")) < 0)
-		goto rollback;
-	if ((rc = store_commit(d->store, &err)) < 0)
-		goto fail;
 	if (pending)
-		api_pending_resolve(d, &c);
+		api_pending_resolve(d, c);
 	else
-		recon_kick(d->recon, c.id);
-	if ((rc = api_json_container(d, r->who.org_name, &c, &out, &err)) < 0)
-		goto fail;
-	api_reply_json(r, 202, out);
-	goto out;
-rollback:
-	store_rollback(d->store);
-fail:
-	if (rc == STORE_ECONFLICT)
-		api_reply_error(r, 409, "name_taken", "name: a container named %s exists", j->name);
-	else
+		recon_kick(d->recon, c->id);
+	if ((rc = api_json_container(d, r->who.org_name, c, &out, &err)) < 0)
 		api_reply_store_error(r, rc, &err);
+	else
+		api_reply_json(r, 202, out);
 out:
-	store_deployment_clear(&dep);
-	store_container_clear(&c);
-	create_job_free(j);
+	create_job_free(&j->job);
 }
 
 static void
-create_work(void *arg)
+create_fetched(struct api_req *r, struct api_fetch_job *job)
 {
-	struct create_job *j = arg;
-
-	api_fetch_run(&j->fetch);
-}
-
-static void
-create_fetched(struct api_req *r, void *arg)
-{
-	struct create_job *j = arg;
-
-	if (r == NULL || api_fetch_check(r, &j->fetch) < 0) {
-		create_job_free(j);
-		return;
-	}
-	create_write(r, j, 0);
+	create_write(r, (struct create_job *)job, 0);
 }
 
 /* The source has not answered within the API's wait: the container is
  * created now and deployed when the fetch ends. */
 static void
-create_waiting(struct api_req *r, void *arg)
+create_waiting(struct api_req *r, struct api_fetch_job *job)
 {
-	struct create_job *j = arg;
-
-	if (r == NULL) {
-		create_job_free(j);
-		return;
-	}
-	create_write(r, j, 1);
+	create_write(r, (struct create_job *)job, 1);
 }
 
 static void
@@ -287,6 +278,9 @@ containers_create(struct api_req *r)
 		return;
 	j = xcalloc(1, sizeof *j);
 	j->d = d;
+	j->job.fetched = create_fetched;
+	j->job.waiting = create_waiting;
+	j->job.free = create_job_free;
 	if (api_json_check_fields(r, body, fields) < 0 ||
 	    api_json_get_string(r, body, "name", 0, &name) < 0 ||
 	    api_json_get_string(r, body, "repo", 1, &repo) < 0 ||
@@ -336,15 +330,40 @@ containers_create(struct api_req *r)
 		create_write(r, take_ptr(&j), 0);
 	} else {
 		j->from_repo = 1;
-		api_fetch_init(&j->fetch, d, repo, tag);
-		api_fetch_start_or(r, d, &j->fetch, 0, 0, create_work, create_fetched,
-		                   create_waiting, j);
+		api_fetch_init(&j->job.fetch, d, repo, tag);
+		api_fetch_job_start(r, d, &j->job, 0, 0);
 		j = NULL;
 	}
 out:
 	if (j != NULL)
-		create_job_free(j);
+		create_job_free(&j->job);
 	json_decref(body);
+}
+
+/* A delete's steps: the update in progress cancelled (mark_deleted would
+ * cancel it too, unsaid), the container marked, the event. */
+static int
+delete_steps(struct berthd *d, void *arg, struct err *err)
+{
+	struct store_container *c = arg;
+	struct store_update u = {0};
+	int rc;
+
+	rc = store_update_latest(d->store, c->id, &u, err);
+	if (rc == STORE_ENOTFOUND) {
+		err_clear(err);
+		rc = 0;
+	} else if (rc == 0 && model_update_can_cancel(&u.state)) {
+		store_update_clear(&u); /* the cancel fills it again */
+		rc = lifecycle_update_cancel(&d->lc, c, &u, err,
+		                             "%s update of %s cancelled by its delete",
+		                             model_update_kind_str(u.kind), c->name);
+	}
+	store_update_clear(&u);
+	if (rc < 0 || (rc = store_container_mark_deleted(d->store, c->id, err)) < 0)
+		return rc;
+	return eventlog_add(d->events, c, "container.deleting", err,
+	                    "container %s is being deleted", c->name);
 }
 
 static void
@@ -352,44 +371,16 @@ containers_delete(struct api_req *r)
 {
 	struct berthd *d = api_daemon(r);
 	struct store_container c = {0};
-	struct store_update u = {0};
 	struct err err = ERR_INIT;
 	int rc;
 
 	if (api_container_lookup(r, r->captures[0], &c) < 0)
 		return;
-	if ((rc = store_begin(d->store, &err)) < 0)
-		goto fail;
-	/* The update in progress goes with it (mark_deleted would cancel it
-	 * too, unsaid). */
-	rc = store_update_latest(d->store, c.id, &u, &err);
-	if (rc == STORE_ENOTFOUND) {
-		err_clear(&err);
-		rc = 0;
-	} else if (rc == 0 && model_update_can_cancel(&u.state)) {
-		store_update_clear(&u); /* the cancel fills it again */
-		rc = lifecycle_update_cancel(&d->lc, &c, &u, &err,
-		                             "%s update of %s cancelled by its delete",
-		                             model_update_kind_str(u.kind), c.name);
-	}
-	if (rc < 0)
-		goto rollback;
-	if ((rc = store_container_mark_deleted(d->store, c.id, &err)) < 0)
-		goto rollback;
-	if ((rc = eventlog_add(d->events, &c, "container.deleting", &err,
-	                       "container %s is being deleted", c.name)) < 0)
-		goto rollback;
-	if ((rc = store_commit(d->store, &err)) < 0)
-		goto fail;
-	recon_kick(d->recon, c.id);
-	api_reply_json(r, 202, json_pack("{s:s,s:s}", "name", c.name, "status", "deleting"));
-	goto out;
-rollback:
-	store_rollback(d->store);
-fail:
-	api_reply_store_error(r, rc, &err);
-out:
-	store_update_clear(&u);
+	if ((rc = api_write(d, delete_steps, &c, &err)) < 0)
+		api_reply_store_error(r, rc, &err);
+	else
+		api_reply_kicked(r, c.id, 202,
+		                 json_pack("{s:s,s:s}", "name", c.name, "status", "deleting"));
 	store_container_clear(&c);
 }
 
@@ -397,21 +388,18 @@ out:
 #define API_TAGS_FRESH_MS 10000
 
 static void
-tags_work(void *arg)
+tags_free(struct api_fetch_job *job)
 {
-	api_fetch_run(arg);
+	api_fetch_clear(&job->fetch);
+	free(job);
 }
 
 static void
-tags_fetched(struct api_req *r, void *arg)
+tags_fetched(struct api_req *r, struct api_fetch_job *job)
 {
-	struct api_fetch *f = arg;
+	struct api_fetch *f = &job->fetch;
 	json_t *list;
 
-	if (r == NULL)
-		goto out;
-	if (api_fetch_check_copy(r, f) < 0)
-		goto out;
 	/* The tags as the mirror has them, and how old that is. */
 	if (f->age_s >= 0) {
 		char age[32];
@@ -429,9 +417,7 @@ tags_fetched(struct api_req *r, void *arg)
 		json_array_append_new(list, t);
 	}
 	api_reply_json(r, 200, list);
-out:
-	api_fetch_clear(f);
-	free(f);
+	tags_free(job);
 }
 
 static void
@@ -439,7 +425,7 @@ containers_tags(struct api_req *r)
 {
 	struct berthd *d = api_daemon(r);
 	struct store_container c = {0};
-	struct api_fetch *f;
+	struct api_fetch_job *job;
 
 	if (api_container_lookup(r, r->captures[0], &c) < 0)
 		return;
@@ -450,11 +436,13 @@ containers_tags(struct api_req *r)
 		store_container_clear(&c);
 		return;
 	}
-	f = xcalloc(1, sizeof *f);
-	api_fetch_init(f, d, c.source_repo, NULL);
-	f->list_tags = 1;
+	job = xcalloc(1, sizeof *job);
+	api_fetch_init(&job->fetch, d, c.source_repo, NULL);
+	job->fetch.list_tags = 1;
+	job->fetched = tags_fetched;
+	job->free = tags_free;
 	store_container_clear(&c);
-	api_fetch_start(r, d, f, API_TAGS_FRESH_MS, 1, tags_work, tags_fetched, f);
+	api_fetch_job_start(r, d, job, API_TAGS_FRESH_MS, 1);
 }
 
 /* Parses ?after=<id>: 0 when absent. Answers 400 and returns -1 when bad. */

@@ -58,74 +58,65 @@ out:
 	source_close(repo);
 }
 
-/* A request waiting for its source before its work. */
-struct fetch_start {
-	struct api_fetch *f; /* borrowed: in arg */
-	int use_stale;
-	workq_fn work;
-	api_async_done_fn done;
-	api_async_done_fn on_wait; /* or NULL: 504 */
-	void *arg;
-};
+static void
+fetch_job_work(void *p)
+{
+	api_fetch_run(&((struct api_fetch_job *)p)->fetch);
+}
 
 static void
-fetch_start_waited(struct api_req *r, void *p, enum api_source_result res, int64_t age_s,
-                   const struct err *err)
+fetch_job_done(struct api_req *r, void *p)
 {
-	struct fetch_start *s = p;
-	struct api_fetch *f = s->f;
+	struct api_fetch_job *job = p;
+
+	if (r == NULL || (job->use_stale ? api_fetch_check_copy(r, &job->fetch)
+	                                 : api_fetch_check(r, &job->fetch)) < 0)
+		job->free(job);
+	else
+		job->fetched(r, job);
+}
+
+static void
+fetch_job_waited(struct api_req *r, void *p, enum api_source_result res, int64_t age_s,
+                 const struct err *err)
+{
+	struct api_fetch_job *job = p;
+	struct api_fetch *f = &job->fetch;
 	char host[256];
 
 	f->source = res;
 	f->age_s = age_s;
 	if (r == NULL) {
-		s->done(NULL, s->arg);
-	} else if (res == API_SOURCE_FETCHED || s->use_stale) {
+		job->free(job);
+	} else if (res == API_SOURCE_FETCHED || job->use_stale) {
 		/* Fetched, or the mirror as it is will do: read it. */
 		f->synced = 1;
 		if (res == API_SOURCE_FAILED)
 			f->source_err = *err;
-		api_async(r, s->work, s->done, s->arg);
+		api_async(r, fetch_job_work, fetch_job_done, job);
 	} else if (res == API_SOURCE_FAILED) {
 		f->stage = API_FETCH_SYNC;
 		f->rc = -1;
 		f->err = *err;
-		s->done(r, s->arg);
-	} else if (s->on_wait != NULL) {
-		f->source = res;
-		s->on_wait(r, s->arg);
+		fetch_job_done(r, job);
+	} else if (job->waiting != NULL) {
+		job->waiting(r, job);
 	} else {
 		source_url_host(f->repo, host, sizeof host);
 		api_reply_error(r, 504, "source_timeout",
 		                "repo: %s has not answered within %d ms; berth goes on fetching "
 		                "%s (up to --fetch-connect-timeout): ask again shortly",
 		                host, API_SOURCE_WAIT_MS, f->repo);
-		s->done(NULL, s->arg);
+		job->free(job);
 	}
-	free(s);
 }
 
 void
-api_fetch_start(struct api_req *r, struct berthd *d, struct api_fetch *f, int64_t fresh_ms,
-                int use_stale, workq_fn work, api_async_done_fn done, void *arg)
+api_fetch_job_start(struct api_req *r, struct berthd *d, struct api_fetch_job *job,
+                    int64_t fresh_ms, int use_stale)
 {
-	api_fetch_start_or(r, d, f, fresh_ms, use_stale, work, done, NULL, arg);
-}
-
-void
-api_fetch_start_or(struct api_req *r, struct berthd *d, struct api_fetch *f, int64_t fresh_ms,
-                   int use_stale, workq_fn work, api_async_done_fn done, api_async_done_fn on_wait,
-                   void *arg)
-{
-	struct fetch_start *s = xcalloc(1, sizeof *s);
-
-	s->on_wait = on_wait;
-	s->f = f;
-	s->use_stale = use_stale;
-	s->work = work;
-	s->done = done;
-	s->arg = arg;
-	api_source_fetch(r, d, f->repo, fresh_ms, fetch_start_waited, s);
+	job->use_stale = use_stale;
+	api_source_fetch(r, d, job->fetch.repo, fresh_ms, fetch_job_waited, job);
 }
 
 static int refuse(struct api_refusal *why, int status, const char *code, const char *fmt, ...)

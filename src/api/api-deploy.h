@@ -26,11 +26,11 @@ struct api_fetch {
 	char *tag;                      /* owned, in; NULL: no file to read */
 	int list_tags;                  /* in: list the tags, each validated */
 	int synced;                     /* in: the mirror is fresh: open it, do not fetch */
-	int64_t age_s;                  /* out of api_fetch_start(): the mirror's age, -1 unknown */
-	enum api_source_result source;  /* out of api_fetch_start(): how its wait ended */
-	struct err source_err;          /* out: with source API_SOURCE_FAILED, why */
-	char *url;                      /* owned, out: the mirror's URL (a path made absolute) */
-	char *text;                     /* owned, out: the file at the tag */
+	int64_t age_s; /* out of api_fetch_job_start(): the mirror's age, -1 unknown */
+	enum api_source_result source; /* out of api_fetch_job_start(): how its wait ended */
+	struct err source_err;         /* out: with source API_SOURCE_FAILED, why */
+	char *url;                     /* owned, out: the mirror's URL (a path made absolute) */
+	char *text;                    /* owned, out: the file at the tag */
 	size_t len;
 	struct source_tag *tags; /* owned, out: with list_tags, newest first */
 	size_t n_tags;
@@ -51,20 +51,28 @@ void api_fetch_init(struct api_fetch *f, struct berthd *d, const char *repo, con
  * tag. Blocks: worker only. */
 void api_fetch_run(struct api_fetch *f);
 
-/* api_async(r, work, done, arg) once f's source was fetched (a fetch at most
- * fresh_ms old will do), work calling api_fetch_run(f): the API never waits
- * on a source longer than API_SOURCE_WAIT_MS. A source still being fetched
- * then: with use_stale, work opens the mirror as it is (f->source says so);
- * else 504 is answered and done(NULL, arg) frees arg. A failed fetch: done(r,
- * arg) at once, f failed at API_FETCH_SYNC. */
-void api_fetch_start(struct api_req *r, struct berthd *d, struct api_fetch *f, int64_t fresh_ms,
-                     int use_stale, workq_fn work, api_async_done_fn done, void *arg);
+/* A request's job that needs its source first (a create, a tag update, a
+ * tag list), the first member of the job's struct. */
+struct api_fetch_job {
+	struct api_fetch fetch;
+	/* On the loop once fetched and checked (api_fetch_check(), or with
+	 * use_stale api_fetch_check_copy()); takes the job. */
+	void (*fetched)(struct api_req *r, struct api_fetch_job *job);
+	/* Or NULL (504): on the loop when the source is still being fetched
+	 * after the API's wait (the fetch goes on); takes the job. */
+	void (*waiting)(struct api_req *r, struct api_fetch_job *job);
+	/* Frees the job: its fetch refused (answered), its client gone. */
+	void (*free)(struct api_fetch_job *job);
+	int use_stale; /* set by api_fetch_job_start() */
+};
 
-/* api_fetch_start(), but a source still being fetched after the wait calls
- * on_wait(r, arg) instead of answering 504 (the fetch goes on). */
-void api_fetch_start_or(struct api_req *r, struct berthd *d, struct api_fetch *f, int64_t fresh_ms,
-                        int use_stale, workq_fn work, api_async_done_fn done,
-                        api_async_done_fn on_wait, void *arg);
+/* Once job's source was fetched (a fetch at most fresh_ms old will do),
+ * api_fetch_run() on the API's pool, then job->fetched: the API never
+ * waits on a source longer than API_SOURCE_WAIT_MS. A source still being
+ * fetched then: with use_stale, the mirror is read as it is (fetch.source
+ * says so); else job->waiting, or 504. A failed fetch is refused at once. */
+void api_fetch_job_start(struct api_req *r, struct berthd *d, struct api_fetch_job *job,
+                         int64_t fresh_ms, int use_stale);
 
 /* Why a request is refused: what the API answers, or what a container
  * created before its source was fetched is failed with. */

@@ -9,12 +9,31 @@
 #include "secret/secret.h"
 #include "store/store.h"
 
+/* What orgs_steps writes: the org, its first token. */
+struct org_write {
+	const char *name;
+	const char *token;
+	struct store_org *org;
+};
+
+static int
+orgs_steps(struct berthd *d, void *arg, struct err *err)
+{
+	struct org_write *w = arg;
+	int rc;
+
+	if ((rc = store_org_create(d->store, w->name, w->org, err)) < 0)
+		return rc;
+	return store_token_add(d->store, w->org->id, w->token, err);
+}
+
 static void
 orgs_create(struct api_req *r)
 {
 	static const char *const fields[] = {"name", NULL};
 	struct berthd *d = api_daemon(r);
 	struct store_org org = {0};
+	struct org_write w;
 	struct err err = ERR_INIT;
 	char token[TOKEN_LEN + 1];
 	const char *name;
@@ -37,19 +56,10 @@ orgs_create(struct api_req *r)
 		goto out;
 	}
 	token_generate(token);
-	if ((rc = store_begin(d->store, &err)) < 0)
-		goto fail;
-	if ((rc = store_org_create(d->store, name, &org, &err)) < 0 ||
-	    (rc = store_token_add(d->store, org.id, token, &err)) < 0) {
-		store_rollback(d->store);
-		goto fail;
-	}
-	if ((rc = store_commit(d->store, &err)) < 0)
-		goto fail;
-	api_reply_json(r, 201, json_pack("{s:s,s:s}", "org", name, "token", token));
-	goto out;
-fail:
-	if (rc == STORE_ECONFLICT)
+	w = (struct org_write){.name = name, .token = token, .org = &org};
+	if ((rc = api_write(d, orgs_steps, &w, &err)) == 0)
+		api_reply_json(r, 201, json_pack("{s:s,s:s}", "org", name, "token", token));
+	else if (rc == STORE_ECONFLICT)
 		api_reply_error(r, 409, "name_taken", "name: an org named %s exists", name);
 	else
 		api_reply_store_error(r, rc, &err);

@@ -44,22 +44,52 @@ pending_job_free(struct pending_job *j)
 	free(j);
 }
 
+/* What pending_fail_steps and pending_deploy_steps write. */
+struct pending_write {
+	struct store_container *c;
+	const char *why;              /* a failure */
+	struct store_deployment *dep; /* the first deployment */
+	const char *tag;
+};
+
+static int
+pending_fail_steps(struct berthd *d, void *arg, struct err *err)
+{
+	struct pending_write *w = arg;
+
+	return lifecycle_container_set(&d->lc, w->c, CONTAINER_FAILED, w->why, "container.failed",
+	                               err, "%s", w->why);
+}
+
 /* The container failed before its first deployment: why says so. It keeps
  * `pending`, so a retry fetches again. */
 static void
 pending_fail(struct berthd *d, struct store_container *c, const char *why)
 {
+	struct pending_write w = {.c = c, .why = why};
 	struct err err = ERR_INIT;
 
-	if (store_begin(d->store, &err) < 0 ||
-	    lifecycle_container_set(&d->lc, c, CONTAINER_FAILED, why, "container.failed", &err,
-	                            "%s", why) < 0 ||
-	    store_commit(d->store, &err) < 0) {
-		store_rollback(d->store);
+	if (api_write(d, pending_fail_steps, &w, &err) < 0) {
 		log_error("%s: cannot record its failure: %s", c->name, err.msg);
 		return;
 	}
 	log_info("%s: %s", c->name, why);
+}
+
+static int
+pending_deploy_steps(struct berthd *d, void *arg, struct err *err)
+{
+	struct pending_write *w = arg;
+	struct store_container *c = w->c;
+	int rc;
+
+	if ((rc = api_deploy_write(d, c->id, w->dep, err)) < 0)
+		return rc;
+	snprintf(c->deployment_id, sizeof c->deployment_id, "%s", w->dep->id);
+	if ((rc = store_container_save(d->store, c, err)) < 0)
+		return rc;
+	return eventlog_add(d->events, c, "container.fetched", err,
+	                    "%s at %s fetched: deploying it", c->source_repo, w->tag);
 }
 
 /* Writes the first deployment of c from the fetched config, as a create. */
@@ -71,6 +101,7 @@ pending_deploy(struct berthd *d, struct store_container *c, struct pending_job *
 	struct api_deploy_spec spec = {0};
 	struct store_deployment dep = {0};
 	struct store_org org = {0};
+	struct pending_write w;
 	struct err err = ERR_INIT;
 	json_t *pending = json_loads(c->pending, 0, NULL), *env = NULL;
 	char **names = NULL, *names_json = NULL, file[256];
@@ -103,27 +134,18 @@ pending_deploy(struct berthd *d, struct store_container *c, struct pending_job *
 	spec.env = env;
 	if (api_deploy_check(d, &who, &spec, &dep, NULL, why) < 0)
 		goto out;
-	if (store_begin(d->store, &err) < 0)
-		goto fail;
 	free(c->source_repo);
 	c->source_repo = xstrdup(j->fetch.url);
 	free(c->status_detail);
 	c->status_detail = xstrdup("queued");
 	free(take_ptr(&c->pending));
 	c->debug = dep.debug;
-	if (api_deploy_write(d, c->id, &dep, &err) < 0)
-		goto rollback;
-	snprintf(c->deployment_id, sizeof c->deployment_id, "%s", dep.id);
-	if (store_container_save(d->store, c, &err) < 0 ||
-	    eventlog_add(d->events, c, "container.fetched", &err, "%s at %s fetched: deploying it",
-	                 c->source_repo, j->fetch.tag) < 0 ||
-	    store_commit(d->store, &err) < 0)
-		goto rollback;
+	w = (struct pending_write){.c = c, .dep = &dep, .tag = j->fetch.tag};
+	if (api_write(d, pending_deploy_steps, &w, &err) < 0)
+		goto fail;
 	recon_kick(d->recon, c->id);
 	rc = 0;
 	goto out;
-rollback:
-	store_rollback(d->store);
 fail:
 	why->status = 500;
 	why->code = "internal";

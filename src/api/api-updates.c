@@ -26,7 +26,8 @@
 /* A POST .../updates on its way: the body's values, and for kind tag the
  * config at the new tag once a worker has read it. */
 struct update_job {
-	struct berthd *d; /* borrowed */
+	struct api_fetch_job job; /* first; its fetch with kind tag */
+	struct berthd *d;         /* borrowed */
 	enum update_kind kind;
 	char *name;     /* owned: the container's */
 	char *config;   /* owned or NULL: edit-config's new config */
@@ -35,17 +36,18 @@ struct update_job {
 	json_t *env; /* owned object or NULL: edit-config's new settings */
 	int debug;   /* edit-config's, with debug_given */
 	int debug_given;
-	struct api_fetch fetch; /* kind tag */
 };
 
 static void
-update_job_free(struct update_job *j)
+update_job_free(struct api_fetch_job *job)
 {
+	struct update_job *j = (struct update_job *)job;
+
 	free(j->name);
 	free(j->config);
 	strv_free(j->secrets);
 	json_decref(j->env);
-	api_fetch_clear(&j->fetch);
+	api_fetch_clear(&j->job.fetch);
 	free(j);
 }
 
@@ -73,9 +75,43 @@ update_settings_replace(struct berthd *d, const char *container_id, json_t *env,
 	return rc;
 }
 
+/* What an update writes (update_steps). */
+struct update_write {
+	const struct update_job *j;
+	struct store_container *c;
+	struct store_deployment *dep; /* the new deployment */
+	struct store_update *u;       /* the update row, its strategy chosen */
+};
+
+/* An update's steps: the new deployment, for edit-config its settings, the
+ * update row, the container's status and the update.pending event. */
+static int
+update_steps(struct berthd *d, void *arg, struct err *err)
+{
+	struct update_write *w = arg;
+	struct store_container *c = w->c;
+	struct store_update *u = w->u;
+	enum container_status status;
+	int rc;
+
+	if ((rc = api_deploy_write(d, c->id, w->dep, err)) < 0)
+		return rc;
+	if (w->j->kind == UPDATE_KIND_EDIT_CONFIG && w->j->env != NULL &&
+	    (rc = update_settings_replace(d, c->id, w->j->env, err)) < 0)
+		return rc;
+	snprintf(u->to_deployment_id, sizeof u->to_deployment_id, "%s", w->dep->id);
+	if ((rc = store_update_create(d->store, u, err)) < 0)
+		return rc;
+	status = model_container_status_during(c->status, &u->state);
+	return lifecycle_container_set(
+	    &d->lc, c, status, status != c->status ? "queued" : c->status_detail, "update.pending",
+	    err, "%s update (%s%s%s) of %s pending", model_strategy_str(u->state.strategy),
+	    model_update_kind_str(u->kind), w->dep->tag != NULL ? " " : "",
+	    w->dep->tag != NULL ? w->dep->tag : "", c->name);
+}
+
 /* Checks, in the store's present state, whether the update may be made and
- * writes it: the new deployment, the update row, the container's status and
- * the event, in one transaction. Answers r. */
+ * writes it (update_steps) in one transaction. Answers r; takes j. */
 static void
 update_finish(struct api_req *r, struct update_job *j)
 {
@@ -90,7 +126,7 @@ update_finish(struct api_req *r, struct update_job *j)
 	json_t *env = NULL, *settings = NULL;
 	const struct store_deployment *from;
 	const char *why = NULL;
-	enum container_status status;
+	struct update_write w;
 	int rc, in_progress = 0, has_latest = 0, host, in_use = 0;
 
 	if (api_container_lookup(r, j->name, &c) < 0)
@@ -149,10 +185,10 @@ update_finish(struct api_req *r, struct update_job *j)
 	spec.file = file;
 	switch (j->kind) {
 	case UPDATE_KIND_TAG:
-		snprintf(file, sizeof file, "%s@%s", SOURCE_CONFIG_FILE, j->fetch.tag);
-		spec.config = j->fetch.text;
-		spec.config_len = j->fetch.len;
-		spec.tag = j->fetch.tag;
+		snprintf(file, sizeof file, "%s@%s", SOURCE_CONFIG_FILE, j->job.fetch.tag);
+		spec.config = j->job.fetch.text;
+		spec.config_len = j->job.fetch.len;
+		spec.tag = j->job.fetch.tag;
 		spec.env = settings;
 		spec.isolation = NULL;
 		break;
@@ -191,30 +227,11 @@ update_finish(struct api_req *r, struct update_job *j)
 	                                         config_gpus_required(cfg, host));
 	snprintf(u.from_deployment_id, sizeof u.from_deployment_id, "%s", c.deployment_id);
 
-	if ((rc = store_begin(d->store, &err)) < 0)
+	w = (struct update_write){.j = j, .c = &c, .dep = &dep, .u = &u};
+	if ((rc = api_write(d, update_steps, &w, &err)) < 0)
 		goto fail;
-	if ((rc = api_deploy_write(d, c.id, &dep, &err)) < 0)
-		goto rollback;
-	if (j->kind == UPDATE_KIND_EDIT_CONFIG && j->env != NULL &&
-	    (rc = update_settings_replace(d, c.id, j->env, &err)) < 0)
-		goto rollback;
-	snprintf(u.to_deployment_id, sizeof u.to_deployment_id, "%s", dep.id);
-	if ((rc = store_update_create(d->store, &u, &err)) < 0)
-		goto rollback;
-	status = model_container_status_during(c.status, &u.state);
-	if ((rc = lifecycle_container_set(
-	         &d->lc, &c, status, status != c.status ? "queued" : c.status_detail,
-	         "update.pending", &err, "%s update (%s%s%s) of %s pending",
-	         model_strategy_str(u.state.strategy), model_update_kind_str(u.kind),
-	         dep.tag != NULL ? " " : "", dep.tag != NULL ? dep.tag : "", c.name)) < 0)
-		goto rollback;
-	if ((rc = store_commit(d->store, &err)) < 0)
-		goto fail;
-	recon_kick(d->recon, c.id);
-	api_reply_object(r, 202, api_json_update(&u));
+	api_reply_kicked(r, c.id, 202, api_json_update(&u));
 	goto out;
-rollback:
-	store_rollback(d->store);
 fail:
 	if (rc == STORE_ECONFLICT)
 		api_reply_error(r, 409, "update_in_progress",
@@ -232,27 +249,28 @@ out:
 	store_deployment_clear(&base);
 	store_deployment_clear(&cur);
 	store_container_clear(&c);
-	update_job_free(j);
+	update_job_free(&j->job);
 }
 
 static void
-update_work(void *arg)
+update_fetched(struct api_req *r, struct api_fetch_job *job)
 {
-	struct update_job *j = arg;
-
-	api_fetch_run(&j->fetch);
+	update_finish(r, (struct update_job *)job);
 }
 
-static void
-update_fetched(struct api_req *r, void *arg)
+/* A retry of a container whose first fetch failed: deploying again, its
+ * source fetched again. */
+static int
+pending_retry_steps(struct berthd *d, void *arg, struct err *err)
 {
-	struct update_job *j = arg;
+	struct store_container *c = arg;
+	char *detail = xasprintf("fetching %s", c->source_repo);
+	int rc;
 
-	if (r == NULL || api_fetch_check_copy(r, &j->fetch) < 0) {
-		update_job_free(j);
-		return;
-	}
-	update_finish(r, j);
+	rc = lifecycle_container_set(&d->lc, c, CONTAINER_DEPLOYING, detail, "container.retried",
+	                             err, "fetching %s at %s again", c->source_repo, c->source_tag);
+	free(detail);
+	return rc;
 }
 
 /* A container created before its source was fetched has no deployment to
@@ -263,7 +281,6 @@ update_pending(struct api_req *r, struct berthd *d, struct store_container *c,
                enum update_kind kind)
 {
 	struct err err = ERR_INIT;
-	char *detail;
 	json_t *out;
 	int rc;
 
@@ -279,18 +296,10 @@ update_pending(struct api_req *r, struct berthd *d, struct store_container *c,
 		                c->name);
 		return;
 	}
-	detail = xasprintf("fetching %s", c->source_repo);
-	if ((rc = store_begin(d->store, &err)) < 0 ||
-	    (rc = lifecycle_container_set(&d->lc, c, CONTAINER_DEPLOYING, detail,
-	                                  "container.retried", &err, "fetching %s at %s again",
-	                                  c->source_repo, c->source_tag)) < 0 ||
-	    (rc = store_commit(d->store, &err)) < 0) {
-		free(detail);
-		store_rollback(d->store);
+	if ((rc = api_write(d, pending_retry_steps, c, &err)) < 0) {
 		api_reply_store_error(r, rc, &err);
 		return;
 	}
-	free(detail);
 	api_pending_resolve(d, c);
 	if ((rc = api_json_container(d, r->who.org_name, c, &out, &err)) < 0)
 		api_reply_store_error(r, rc, &err);
@@ -314,11 +323,13 @@ updates_create(struct api_req *r)
 	json_t *body;
 	int rc;
 
+	j->d = d;
+	j->job.fetched = update_fetched;
+	j->job.free = update_job_free;
 	if ((body = api_req_json(r)) == NULL) {
-		update_job_free(j);
+		update_job_free(&j->job);
 		return;
 	}
-	j->d = d;
 	if (api_json_get_string(r, body, "kind", 0, &kind) < 0)
 		goto out;
 	if (kind == NULL || model_update_kind_parse(kind, &j->kind) < 0) {
@@ -379,14 +390,14 @@ updates_create(struct api_req *r)
 		                "an update is in progress; cancel it or wait for it to end");
 		goto out;
 	}
-	api_fetch_init(&j->fetch, d, c.source_repo, tag);
+	api_fetch_init(&j->job.fetch, d, c.source_repo, tag);
 	/* A source slower than the API's wait: the tag as berth's copy has it
 	 * (the one the tag list showed), when it has it. */
-	api_fetch_start(r, d, &j->fetch, 0, 1, update_work, update_fetched, j);
+	api_fetch_job_start(r, d, &j->job, 0, 1);
 	j = NULL;
 out:
 	if (j != NULL)
-		update_job_free(j);
+		update_job_free(&j->job);
 	store_update_clear(&latest);
 	store_container_clear(&c);
 	json_decref(body);
@@ -418,38 +429,43 @@ out:
 	store_container_clear(&c);
 }
 
+/* What a cancel writes (cancel_steps): the update, its event. */
+struct cancel_write {
+	const struct store_container *c;
+	struct store_update *u; /* the update cancelled */
+};
+
+static int
+cancel_steps(struct berthd *d, void *arg, struct err *err)
+{
+	struct cancel_write *w = arg;
+
+	return lifecycle_update_cancel(&d->lc, w->c, w->u, err, "%s update of %s cancelled",
+	                               model_update_kind_str(w->u->kind), w->c->name);
+}
+
 static void
 updates_cancel(struct api_req *r)
 {
 	struct berthd *d = api_daemon(r);
 	struct store_container c = {0};
 	struct store_update u = {0};
+	struct cancel_write w;
 	struct err err = ERR_INIT;
 	int rc;
 
 	if (api_container_lookup(r, r->captures[0], &c) < 0)
 		return;
-	if ((rc = store_begin(d->store, &err)) < 0)
-		goto fail;
-	if ((rc = lifecycle_update_cancel(&d->lc, &c, &u, &err, "%s update of %s cancelled",
-	                                  model_update_kind_str(u.kind), c.name)) < 0) {
-		store_rollback(d->store);
-		goto fail;
-	}
-	if ((rc = store_commit(d->store, &err)) < 0)
-		goto fail;
-	recon_kick(d->recon, c.id);
-	api_reply_object(r, 202, api_json_update(&u));
-	goto out;
-fail:
-	if (rc == STORE_ENOTFOUND)
+	w = (struct cancel_write){.c = &c, .u = &u};
+	if ((rc = api_write(d, cancel_steps, &w, &err)) == 0)
+		api_reply_kicked(r, c.id, 202, api_json_update(&u));
+	else if (rc == STORE_ENOTFOUND)
 		api_reply_error(r, 404, "not_found", "container %s has no update to cancel",
 		                c.name);
 	else if (rc == STORE_ESTATE)
 		api_reply_error(r, 409, "not_cancellable", "%s", err.msg);
 	else
 		api_reply_store_error(r, rc, &err);
-out:
 	store_update_clear(&u);
 	store_container_clear(&c);
 }

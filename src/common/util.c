@@ -284,9 +284,8 @@ out:
 	return rc;
 }
 
-/* Writes len bytes of data to fd (named name in errors) and fsyncs it. */
-static int
-write_all_sync(int fd, const void *data, size_t len, const char *name, struct err *err)
+int
+fd_write_sync(int fd, const void *data, size_t len, const char *name, struct err *err)
 {
 	const char *p = data;
 
@@ -316,7 +315,7 @@ file_write_atomic(const char *path, const void *data, size_t len, int mode, stru
 		rc = err_make(err, errno, "create %s", tmp);
 		goto out;
 	}
-	if ((rc = write_all_sync(fd, data, len, tmp, err)) < 0)
+	if ((rc = fd_write_sync(fd, data, len, tmp, err)) < 0)
 		goto out;
 	if (rename(tmp, path) < 0) {
 		rc = err_make(err, errno, "rename %s", path);
@@ -376,7 +375,7 @@ file_write_secret(const char *path, const void *data, size_t len, struct err *er
 		rc = err_make(err, errno, "chmod %s", tmp);
 		goto out;
 	}
-	if ((rc = write_all_sync(fd, data, len, tmp, err)) < 0)
+	if ((rc = fd_write_sync(fd, data, len, tmp, err)) < 0)
 		goto out;
 	/* rename() replaces a symlink at path; it does not write through it. */
 	if (rename(tmp, path) < 0) {

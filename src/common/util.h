@@ -78,6 +78,9 @@ int duration_parse(const char *s, int64_t *ms);
 
 /* Reads a whole file of at most max bytes into a NUL-terminated owned buffer. */
 int file_read_all(const char *path, size_t max, char **out, size_t *len, struct err *err);
+/* Writes len bytes of data to fd (named name in errors), then fsyncs it. */
+int fd_write_sync(int fd, const void *data, size_t len, const char *name, struct err *err);
+
 /* Writes a file atomically (temp file, fsync, rename) with the given mode. */
 int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *err);
 /* Writes a secret file: to <path>.tmp, created with O_EXCL|O_NOFOLLOW and mode

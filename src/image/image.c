@@ -304,7 +304,6 @@ cache_put(struct image_cache *cache, const char *digest, const void *data, size_
           struct err *err)
 {
 	char *tmp = cache_tmp_path(cache, digest), *path = image_cache_blob_path(cache, digest);
-	const char *p = data;
 	int fd, rc = -1;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -312,19 +311,9 @@ cache_put(struct image_cache *cache, const char *digest, const void *data, size_
 		rc = err_make(err, errno, "create %s", tmp);
 		goto out;
 	}
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = err_make(err, errno, "write %s", tmp);
-			goto out;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (fsync(fd) < 0 || close(take_fd(&fd)) < 0) {
+	if ((rc = fd_write_sync(fd, data, len, tmp, err)) < 0)
+		goto out;
+	if (close(take_fd(&fd)) < 0) {
 		rc = err_make(err, errno, "write %s", tmp);
 		goto out;
 	}

@@ -119,10 +119,6 @@ recon_host_of(const struct recon *r)
 	return r->env.host;
 }
 
-/* Records an event about container c (its org and name). */
-void recon_event(struct recon *r, const struct store_container *c, const char *kind,
-                 const char *fmt, ...) BERTH_PRINTF(4, 5);
-
 /* recon-boot.c: bringing a deployment up as an enclave, and its health gate. */
 /* Starts (or resumes) the enclave of deployment d of container c: pulls,
  * unpacks, creates. The enclave row e exists (state creating). resume: remove

@@ -4,7 +4,6 @@
 #include <event2/event.h>
 #include <jansson.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,21 +120,6 @@ recon_crashpoint(struct recon *r, const char *step)
 		log_warn("BERTH_CRASH_AT=%s: killing berthd here", step);
 		kill(getpid(), SIGKILL);
 	}
-}
-
-void
-recon_event(struct recon *r, const struct store_container *c, const char *kind, const char *fmt,
-            ...)
-{
-	struct err err = ERR_INIT;
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (eventlog_add(r->env.events, c, kind, &err, "%s", msg) < 0)
-		log_error("event %s of %s: %s", kind, c->name, err.msg);
 }
 
 struct config *
@@ -604,7 +588,11 @@ recon_delete(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 		recon_store_failed(ctr, "delete", &err);
 		return;
 	}
-	recon_event(r, c, "container.deleted", "its enclaves stopped; it is gone");
+	if (eventlog_add(r->env.events, c, "container.deleted", &err,
+	                 "its enclaves stopped; it is gone") < 0) {
+		log_error("event container.deleted of %s: %s", c->name, err.msg);
+		err_clear(&err);
+	}
 	recon_ctr_forget(r, ctr);
 }
 

@@ -1,5 +1,4 @@
 /* Unit tests of src/tls/ca.c: the local CA's files and the leaves it issues. */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,31 +16,7 @@
 
 #include "common/util.h"
 #include "tls/ca.h"
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static int
-setup_dir(void **state)
-{
-	char tmpl[] = "/tmp/berth-unit-ca-XXXXXX";
-
-	assert_non_null(mkdtemp(tmpl));
-	*state = xstrdup(tmpl);
-	return 0;
-}
-
-static int
-teardown_dir(void **state)
-{
-	nftw(*state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(*state);
-	return 0;
-}
+#include "unit.h"
 
 static int
 file_mode(const char *dir, const char *name)
@@ -235,15 +210,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_ca_created_0600_and_reloaded, setup_dir,
-	                                    teardown_dir),
-	    cmocka_unit_test_setup_teardown(test_ca_refuses_a_readable_key_and_strays, setup_dir,
-	                                    teardown_dir),
-	    cmocka_unit_test_setup_teardown(test_ca_issues_a_server_leaf, setup_dir, teardown_dir),
-	    cmocka_unit_test_setup_teardown(test_ca_refuses_names_that_are_not_hosts, setup_dir,
-	                                    teardown_dir),
-	    cmocka_unit_test_setup_teardown(test_ca_signed_tells_its_own_leaves, setup_dir,
-	                                    teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_ca_created_0600_and_reloaded, unit_setup_dir,
+	                                    unit_teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_ca_refuses_a_readable_key_and_strays,
+	                                    unit_setup_dir, unit_teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_ca_issues_a_server_leaf, unit_setup_dir,
+	                                    unit_teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_ca_refuses_names_that_are_not_hosts,
+	                                    unit_setup_dir, unit_teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_ca_signed_tells_its_own_leaves, unit_setup_dir,
+	                                    unit_teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

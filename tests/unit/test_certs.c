@@ -1,7 +1,6 @@
 /* Unit tests of src/tls/certs.c: a host's file is issued once, kept while
  * good, issued again when it is not (due, foreign, broken), and host names
  * never leave the directory. */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +17,7 @@
 #include "common/util.h"
 #include "tls/ca.h"
 #include "tls/certs.h"
+#include "unit.h"
 
 struct fixture {
 	char *dir;
@@ -25,13 +25,6 @@ struct fixture {
 	int days; /* of what the test issuer issues */
 	int issues;
 };
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
 
 static int
 issue(void *arg, const char *host, char **pem, struct err *err)
@@ -51,13 +44,11 @@ owns(void *arg, const char *pem)
 static int
 setup(void **state)
 {
-	char tmpl[] = "/tmp/berth-unit-certs-XXXXXX";
 	struct fixture *f = xcalloc(1, sizeof *f);
 	struct err err = ERR_INIT;
 	char *ca = NULL;
 
-	assert_non_null(mkdtemp(tmpl));
-	f->dir = xstrdup(tmpl);
+	f->dir = unit_tmpdir("certs");
 	f->days = CA_LEAF_DAYS;
 	ca = xasprintf("%s/ca", f->dir);
 	assert_int_equal(ca_open(ca, &f->ca, &err), 0);
@@ -71,7 +62,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rmtree(f->dir);
 	ca_free(f->ca);
 	free(f->dir);
 	free(f);

@@ -35,6 +35,7 @@
 #include "recon/recon-host.h"
 #include "recon/recon.h"
 #include "router/router_client.h"
+#include "secret/secret.h"
 #include "store/store.h"
 
 #define DIGEST "sha256:6288f5265d130be6426ba98cc0ea5b5cb7c0d2ec44a9c57829004dc8ee7f0e52"
@@ -50,6 +51,20 @@
 /* The same, whose gate waits a minute (an update to cancel meanwhile). */
 #define CONFIG_SLOW                                                                                \
 	"containers:\n  - name: app\n    image: \"registry.test/app@" DIGEST "\"\n"                \
+	"shim:\n  upstream-port: 8000\n"                                                           \
+	"deploy:\n  min-healthy-time: 0s\n  health-timeout: 60s\n"
+/* One whose gate is an exec check (what it prints lands in the gate's
+ * verdict), failing within a second. */
+#define CONFIG_EXEC                                                                                \
+	"containers:\n  - name: app\n    image: \"registry.test/app@" DIGEST "\"\n"                \
+	"    healthcheck:\n      test: [\"CMD\", \"check\"]\n      interval: 1s\n"                 \
+	"shim:\n  upstream-port: 8000\n"                                                           \
+	"deploy:\n  min-healthy-time: 0s\n  health-timeout: 1s\n"
+/* One that takes the host's only GPU (its updates recreate), whose gate
+ * waits a minute. */
+#define CONFIG_GPU_SLOW                                                                            \
+	"gpus: 1\ncontainers:\n  - name: app\n    image: \"registry.test/app@" DIGEST "\"\n"       \
+	"    runtime: nvidia\n    gpus: all\n"                                                     \
 	"shim:\n  upstream-port: 8000\n"                                                           \
 	"deploy:\n  min-healthy-time: 0s\n  health-timeout: 60s\n"
 /* One that takes the host's only GPU: its updates recreate. */
@@ -85,6 +100,8 @@ struct fake_host {
 	int spawn_revives;  /* a spawn brings the router back */
 	int64_t generation; /* of the router's table */
 	json_t *in_flight;  /* address -> requests in flight */
+	char *exec_output;  /* what an exec check prints, or NULL */
+	int exec_exit;      /* and its exit code */
 	int refused;        /* router calls refused while it was down */
 };
 
@@ -230,21 +247,41 @@ static int
 fake_exec(struct recon_host *h, const struct enclave *e, const char *container, char *const *argv,
           int64_t timeout_ms, int *exit_code, char **output, struct err *err)
 {
-	(void)h, (void)e, (void)container, (void)argv, (void)timeout_ms, (void)err;
-	*exit_code = 0;
-	*output = NULL;
+	struct fake_host *fh = fake_of(h);
+
+	(void)e, (void)container, (void)argv, (void)timeout_ms, (void)err;
+	pthread_mutex_lock(&fh->mu);
+	fake_log(fh, "exec %s", argv[0]);
+	*exit_code = fh->exec_exit;
+	*output = fh->exec_output != NULL ? xstrdup(fh->exec_output) : NULL;
+	pthread_mutex_unlock(&fh->mu);
 	return 0;
 }
 
-/* The enclave at c->addr passes unless the test said otherwise. */
+/* The enclave at c->addr passes unless the test said otherwise; an exec
+ * check runs through exec (the reconciler's, which redacts) and passes on
+ * exit 0, its output the result's text. */
 static void
 fake_check(struct recon_host *h, const struct health_check *c, health_exec_fn exec, void *exec_arg,
            struct health_result *r)
 {
 	struct fake_host *fh = fake_of(h);
-	int pass = 0;
+	struct err err = ERR_INIT;
+	char *out = NULL;
+	int pass = 0, code = -1;
 
-	(void)exec, (void)exec_arg;
+	if (c->kind == HEALTH_CHECK_EXEC) {
+		pass =
+		    exec(exec_arg, c->container, c->argv, c->timeout_ms, &code, &out, &err) == 0 &&
+		    code == 0;
+		memset(r, 0, sizeof *r);
+		r->pass = pass;
+		r->wall_ms = now_wall_ms();
+		snprintf(r->text, sizeof r->text, "exit %d: %.200s", code,
+		         out != NULL ? out : err.msg);
+		free(out);
+		return;
+	}
 	pthread_mutex_lock(&fh->mu);
 	for (struct fake_enclave *e = fh->enclaves; e != NULL; e = e->next)
 		if (c->addr != NULL && strcmp(e->ip, c->addr) == 0)
@@ -528,6 +565,7 @@ fake_clear(struct fake_host *fh)
 	strv_free(fh->calls);
 	strv_free(fh->boot_fails);
 	strv_free(fh->unhealthy);
+	free(fh->exec_output);
 	json_decref(fh->in_flight);
 	pthread_mutex_destroy(&fh->mu);
 }
@@ -545,7 +583,9 @@ struct fx {
 	struct fake_host host;
 	struct recon *recon;
 	store_id org_id;
-	int debug; /* the deployments written are debug ones */
+	int debug;                /* the deployments written are debug ones */
+	struct secret_key *key;   /* or NULL: no deployment binds a secret */
+	const char *secrets_json; /* the deployments' secrets, NULL: none */
 };
 
 static void
@@ -570,7 +610,7 @@ fx_recon_new(struct fx *fx)
 	    .host = &fx->host.base,
 	    .events = fx->events,
 	    .lc = &fx->lc,
-	    .key = NULL, /* no deployment here binds a secret */
+	    .key = fx->key,
 	    .stopping = &fx->stopping,
 	    .settings = {.domain = DOMAIN},
 	};
@@ -637,6 +677,7 @@ fx_teardown(void **state)
 	workq_free(fx->healthq);
 	workq_free(fx->workq);
 	recon_free(fx->recon);
+	secret_key_free(fx->key);
 	eventlog_free(fx->events);
 	store_close(fx->store);
 	event_base_free(fx->base);
@@ -686,7 +727,7 @@ write_deployment(struct fx *fx, const char *cid, const char *yaml, struct store_
 	memcpy(dep->config_sha256, cfg->config_sha256, sizeof dep->config_sha256);
 	dep->measurement = xstrdup(DIGEST + 7);
 	dep->images_json = xasprintf("[\"registry.test/app@%s\"]", DIGEST);
-	dep->secrets_json = xstrdup("[]");
+	dep->secrets_json = xstrdup(fx->secrets_json != NULL ? fx->secrets_json : "[]");
 	dep->debug = fx->debug;
 	dep->env_json = xstrdup("{}");
 	dep->isolation = xstrdup("runc");
@@ -975,6 +1016,50 @@ test_first_deploy_boot_fails(void **state)
 	free(detail);
 }
 
+/* An exec check prints a secret's value: the gate's verdict, the
+ * container's status_detail and its events show "[secret NAME]" instead. */
+static void
+test_exec_check_output_redacted(void **state)
+{
+	static const char value[] = "hunter2-but-longer";
+	struct fx *fx = *state;
+	unsigned char bytes[SECRET_KEY_BYTES], nonce[SECRET_NONCE_BYTES], *sealed = NULL;
+	char name[MODEL_ENCLAVE_NAME_LEN + 1], *detail;
+	struct store_event *v = NULL;
+	struct err err = ERR_INIT;
+	size_t sealed_len = 0, n = 0;
+	store_id cid;
+	int named = 0;
+
+	memset(bytes, 7, sizeof bytes);
+	fx->key = secret_key_from_bytes(bytes);
+	assert_int_equal(secret_seal(fx->key, fx->org_id, "API_KEY", value, strlen(value), &sealed,
+	                             &sealed_len, nonce, &err),
+	                 0);
+	assert_int_equal(store_secret_put(fx->store, fx->org_id, "API_KEY", sealed, sealed_len,
+	                                  nonce, sizeof nonce, &err),
+	                 0);
+	free(sealed);
+	fx->secrets_json = "[\"API_KEY\"]";
+	fx->host.exec_output = xasprintf("refused: token %s is not the one\n", value);
+	fx->host.exec_exit = 1;
+	fx_recon_start(fx);
+	create_container(fx, CONFIG_EXEC, cid, name);
+	RUN_UNTIL(fx, ctr_status(fx, cid) == CONTAINER_FAILED, 8000);
+	assert_true(fake_call_count(&fx->host, "exec check") >= 1);
+	detail = ctr_detail(fx, cid);
+	assert_non_null(strstr(detail, "[secret API_KEY]"));
+	assert_null(strstr(detail, value));
+	free(detail);
+	assert_int_equal(store_event_list(fx->store, fx->org_id, cid, 0, 0, &v, &n, &err), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_null(strstr(v[i].message, value));
+		named |= strstr(v[i].message, "[secret API_KEY]") != NULL;
+	}
+	store_event_list_free(v, n);
+	assert_true(named);
+}
+
 /* ---- blue-green ---- */
 
 static void
@@ -1022,6 +1107,39 @@ test_blue_green(void **state)
 	assert_true(has_event(fx, cid, "update.switched"));
 	assert_true(has_event(fx, cid, "update.finished"));
 	store_update_clear(&u);
+}
+
+/* The old version still has a request in flight when its drain-timeout
+ * (3s) ends: it is removed then, not before, and the update finishes. */
+static void
+test_drain_timeout_with_requests_in_flight(void **state)
+{
+	struct fx *fx = *state;
+	char old[MODEL_ENCLAVE_NAME_LEN + 1], new[MODEL_ENCLAVE_NAME_LEN + 1];
+	int64_t switched;
+	store_id cid;
+	int from;
+
+	fx_recon_start(fx);
+	running_container(fx, CONFIG_OK, cid, old);
+	fake_set_in_flight(&fx->host, "10.0.0.1:8000", 1); /* and it stays */
+	from = fake_call_index(&fx->host, 0, "route " HOST " serve") + 1;
+	create_update(fx, cid, UPDATE_KIND_EDIT_CONFIG, CONFIG_OK, new);
+	RUN_UNTIL(fx, fake_call_index(&fx->host, from, "route " HOST " serve 10.0.0.2:8000") >= 0,
+	          5000);
+	switched = now_mono_ms();
+	/* Draining, still busy: kept while the timeout runs. */
+	RUN_UNTIL(fx, fake_call_count(&fx->host, "counters") >= 2, 3000);
+	run_for(fx, 1500 - (now_mono_ms() - switched));
+	assert_true(fake_runs(&fx->host, old));
+	assert_int_equal(enclave_state_of(fx, cid, old), ENCLAVE_STOPPING);
+	assert_false(update_finished(fx, cid));
+	/* Removed once the timeout passed, its request still in flight. */
+	RUN_UNTIL(fx, !fake_runs(&fx->host, old), 8000);
+	assert_true(now_mono_ms() - switched >= 3000);
+	RUN_UNTIL(fx, update_finished(fx, cid), 5000);
+	assert_int_equal(enclave_state_of(fx, cid, old), ENCLAVE_STOPPED);
+	assert_int_equal(ctr_status(fx, cid), CONTAINER_RUNNING);
 }
 
 static void
@@ -1097,29 +1215,50 @@ cancel_update(struct fx *fx, const char *cid, int delete)
 	store_container_clear(&c);
 }
 
+/* Cancels the update of cid in its gate: its new enclave goes, the update
+ * says cancelled. */
 static void
-test_cancel(void **state)
+cancel_and_see_it_go(struct fx *fx, const char *cid, const char *new)
 {
-	struct fx *fx = *state;
-	char old[MODEL_ENCLAVE_NAME_LEN + 1], new[MODEL_ENCLAVE_NAME_LEN + 1];
 	struct store_update u = {0};
-	store_id cid;
 
-	update_in_gate(fx, cid, old, new);
 	cancel_update(fx, cid, 0);
 	RUN_UNTIL(fx, enclave_state_of(fx, cid, new) == ENCLAVE_STOPPED, 5000);
 	assert_false(fake_runs(&fx->host, new));
 	latest_update(fx, cid, &u);
 	assert_int_equal(u.state.status, UPDATE_CANCELLED);
 	assert_true(has_event(fx, cid, "update.cancelled"));
+	store_update_clear(&u);
+}
+
+static void
+test_cancel(void **state)
+{
+	struct fx *fx = *state;
+	char old[MODEL_ENCLAVE_NAME_LEN + 1], new[MODEL_ENCLAVE_NAME_LEN + 1];
+	store_id cid;
+
+	update_in_gate(fx, cid, old, new);
+	cancel_and_see_it_go(fx, cid, new);
 	run_for(fx, 300);
 	assert_int_equal(ctr_status(fx, cid), CONTAINER_RUNNING);
 	assert_int_equal(enclave_state_of(fx, cid, old), ENCLAVE_HEALTHY);
 	assert_true(fake_runs(&fx->host, old));
-	store_update_clear(&u);
 }
 
 /* ---- recreate (GPUs) ---- */
+
+/* A running container web of CONFIG_GPU on a host with one GPU, and an
+ * update of it to yaml written: a recreate. */
+static void
+recreate_update(struct fx *fx, const char *yaml, store_id cid, char old[MODEL_ENCLAVE_NAME_LEN + 1],
+                char new[MODEL_ENCLAVE_NAME_LEN + 1])
+{
+	fx->host.gpus = 1;
+	fx_recon_start(fx);
+	running_container(fx, CONFIG_GPU, cid, old);
+	create_update(fx, cid, UPDATE_KIND_EDIT_CONFIG, yaml, new);
+}
 
 static void
 test_recreate(void **state)
@@ -1130,11 +1269,8 @@ test_recreate(void **state)
 	store_id cid;
 	int from, hold, destroy_old, boot_new, serve_new;
 
-	fx->host.gpus = 1;
-	fx_recon_start(fx);
-	running_container(fx, CONFIG_GPU, cid, old);
+	recreate_update(fx, CONFIG_GPU, cid, old, new);
 	from = fake_call_index(&fx->host, 0, "route " HOST " serve") + 1;
-	create_update(fx, cid, UPDATE_KIND_EDIT_CONFIG, CONFIG_GPU, new);
 	latest_update(fx, cid, &u);
 	assert_int_equal(u.state.strategy, STRATEGY_RECREATE);
 	assert_int_equal(u.state.phase, PHASE_STOPPING);
@@ -1156,6 +1292,89 @@ test_recreate(void **state)
 	store_update_clear(&u);
 }
 
+/* Adds the container's status_detail to *seen when it differs from the
+ * last one there (NULL as ""): each change once, in order. */
+static void
+record_detail(struct fx *fx, const char *cid, char ***seen)
+{
+	char *d = ctr_detail(fx, cid);
+	size_t n = strv_len(*seen);
+
+	if (n == 0 || strcmp((*seen)[n - 1], d != NULL ? d : "") != 0)
+		*seen = strv_push(*seen, d != NULL ? d : "");
+	free(d);
+}
+
+/* RUN_UNTIL, recording the status_detail of cid into seen at each turn. */
+#define DETAILS_UNTIL(fx, cid, seen, cond, ms)                                                     \
+	RUN_UNTIL(fx, (record_detail(fx, cid, &(seen)), (cond)), ms)
+
+/* Index of the first entry of v at or after from equal to s, -1 when none. */
+static int
+strv_index(char **v, int from, const char *s)
+{
+	for (int i = from; v != NULL && v[i] != NULL; i++)
+		if (strcmp(v[i], s) == 0)
+			return i;
+	return -1;
+}
+
+/* A recreate's progress as GET /containers shows it: the old version
+ * stopping, the new one deploying, then nothing (running). */
+static void
+test_recreate_status_detail_progress(void **state)
+{
+	struct fx *fx = *state;
+	char old[MODEL_ENCLAVE_NAME_LEN + 1], new[MODEL_ENCLAVE_NAME_LEN + 1];
+	char **seen = NULL;
+	store_id cid;
+	int stopping, deploying;
+
+	recreate_update(fx, CONFIG_GPU, cid, old, new);
+	/* A request in flight keeps the old one stopping for a while. */
+	fake_set_in_flight(&fx->host, "10.0.0.1:8000", 1);
+	DETAILS_UNTIL(fx, cid, seen, fake_call_count(&fx->host, "counters") >= 2, 5000);
+	fake_set_in_flight(&fx->host, "10.0.0.1:8000", 0);
+	DETAILS_UNTIL(fx, cid, seen,
+	              update_finished(fx, cid) && ctr_status(fx, cid) == CONTAINER_RUNNING, 8000);
+	DETAILS_UNTIL(fx, cid, seen, strcmp(seen[strv_len(seen) - 1], "") == 0, 3000);
+	stopping = strv_index(seen, 0, "stopping the old version");
+	deploying = strv_index(seen, 0, "deploying the new version");
+	assert_true(stopping >= 0);
+	assert_true(deploying > stopping);
+	assert_true(strv_index(seen, deploying, "") > deploying);
+	strv_free(seen);
+}
+
+/* A recreate cancelled after the old version stopped, while the new one is
+ * in its gate: the new one goes, nothing serves, and the container says
+ * so (failed, to be retried); the route does not serve again. */
+static void
+test_recreate_cancelled(void **state)
+{
+	struct fx *fx = *state;
+	char old[MODEL_ENCLAVE_NAME_LEN + 1], new[MODEL_ENCLAVE_NAME_LEN + 1], *detail;
+	store_id cid;
+	int from;
+
+	recreate_update(fx, CONFIG_GPU_SLOW, cid, old, new);
+	fake_script(&fx->host, &fx->host.unhealthy, new);
+	RUN_UNTIL(fx, enclave_state_of(fx, cid, new) == ENCLAVE_BOOTING, 8000);
+	assert_false(fake_runs(&fx->host, old));
+	from = fake_call_index(&fx->host, 0, "route " HOST " hold");
+	assert_true(from >= 0);
+	cancel_and_see_it_go(fx, cid, new);
+	RUN_UNTIL(fx, ctr_status(fx, cid) == CONTAINER_FAILED, 5000);
+	detail = ctr_detail(fx, cid);
+	assert_non_null(detail);
+	assert_non_null(strstr(detail, "cancelled after the old version stopped"));
+	free(detail);
+	RUN_UNTIL(fx, fake_call_index(&fx->host, from, "route " HOST " down") >= 0, 5000);
+	run_for(fx, 300);
+	assert_int_equal(fake_call_index(&fx->host, from, "route " HOST " serve"), -1);
+	assert_int_equal(fake_call_count(&fx->host, "boot "), 2);
+}
+
 static void
 test_recreate_fails_then_retry(void **state)
 {
@@ -1166,10 +1385,7 @@ test_recreate_fails_then_retry(void **state)
 	store_id cid;
 	int from;
 
-	fx->host.gpus = 1;
-	fx_recon_start(fx);
-	running_container(fx, CONFIG_GPU, cid, old);
-	create_update(fx, cid, UPDATE_KIND_EDIT_CONFIG, CONFIG_GPU, new);
+	recreate_update(fx, CONFIG_GPU, cid, old, new);
 	fake_script(&fx->host, &fx->host.unhealthy, new);
 	RUN_UNTIL(fx, update_finished(fx, cid), 8000);
 	latest_update(fx, cid, &u);
@@ -1266,6 +1482,37 @@ test_router_down_retried(void **state)
 	assert_true(fake_call_count(&fx->host, "table") >= 2);
 	assert_true(fake_call_index(&fx->host, 0, "spawn") <
 	            fake_call_index(&fx->host, 0, "boot "));
+}
+
+/* The router answers with a table older than the one berthd pushed (its
+ * table lost without a restart berthd saw): berthd pushes the whole table
+ * again at its next look, without starting a router. */
+static void
+test_router_with_an_older_generation_gets_the_table_again(void **state)
+{
+	struct fx *fx = *state;
+	char name[MODEL_ENCLAVE_NAME_LEN + 1];
+	store_id cid;
+	int tables;
+	int64_t ours;
+
+	fx_recon_start(fx);
+	running_container(fx, CONFIG_OK, cid, name);
+	tables = fake_call_count(&fx->host, "table");
+	pthread_mutex_lock(&fx->host.mu);
+	ours = fx->host.generation;
+	fx->host.generation = 1;
+	pthread_mutex_unlock(&fx->host.mu);
+	RUN_UNTIL(fx, fake_call_count(&fx->host, "table") > tables, 5000);
+	pthread_mutex_lock(&fx->host.mu);
+	assert_true(fx->host.generation > ours);
+	pthread_mutex_unlock(&fx->host.mu);
+	assert_int_equal(fake_call_count(&fx->host, "spawn"), 0);
+	assert_int_equal(ctr_status(fx, cid), CONTAINER_RUNNING);
+	/* Once the router has it, it is not pushed again. */
+	tables = fake_call_count(&fx->host, "table");
+	run_for(fx, 2500);
+	assert_int_equal(fake_call_count(&fx->host, "table"), tables);
 }
 
 /* ---- crash resume: a fresh reconciler on rows a crash left ---- */
@@ -1454,14 +1701,22 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_failed_debug_version_keeps_its_logs, fx_setup,
 	                                    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_first_deploy_boot_fails, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_exec_check_output_redacted, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_blue_green, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_drain_timeout_with_requests_in_flight, fx_setup,
+	                                    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_blue_green_fails, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_recreate, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_recreate_status_detail_progress, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_recreate_cancelled, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_recreate_fails_then_retry, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_delete, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_monitor_finds_stopped, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_router_down_retried, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_router_with_an_older_generation_gets_the_table_again, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_resume_creating, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_resume_booting, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_resume_switched, fx_setup, fx_teardown),

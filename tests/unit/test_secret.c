@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,31 +16,7 @@
 
 #include "common/util.h"
 #include "secret/secret.h"
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static int
-setup_dir(void **state)
-{
-	char tmpl[] = "/tmp/berth-svc-secret-XXXXXX";
-
-	assert_non_null(mkdtemp(tmpl));
-	*state = xstrdup(tmpl);
-	return 0;
-}
-
-static int
-teardown_dir(void **state)
-{
-	nftw(*state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(*state);
-	return 0;
-}
+#include "unit.h"
 
 static void
 write_file(const char *path, const void *data, size_t len, int mode)
@@ -336,9 +311,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_key_created_0600_and_reloaded, setup_dir,
-	                                    teardown_dir),
-	    cmocka_unit_test_setup_teardown(test_bad_key_files_refused, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_key_created_0600_and_reloaded, unit_setup_dir,
+	                                    unit_teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_bad_key_files_refused, unit_setup_dir,
+	                                    unit_teardown_dir),
 	    cmocka_unit_test(test_seal_round_trip),
 	    cmocka_unit_test(test_open_refuses_wrong_key_name_org_tamper),
 	    cmocka_unit_test(test_seal_checks_input),

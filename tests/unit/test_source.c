@@ -3,7 +3,6 @@
  * config at a tag, errors, and concurrent syncs of one URL. */
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,19 +21,13 @@
 
 #include "common/util.h"
 #include "source/source.h"
+#include "unit.h"
 
 struct fixture {
 	char *dir;    /* owned: the temporary directory */
 	char *origin; /* owned: <dir>/origin, a work tree */
 	char *cache;  /* owned: <dir>/cache */
 };
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
 
 /* Runs a shell command in the origin repository; the test fails if it does. */
 static void git_sh(const struct fixture *f, const char *fmt, ...) BERTH_PRINTF(2, 3);
@@ -86,10 +79,8 @@ static int
 setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof *f);
-	char tmpl[] = "/tmp/berth-svc-source-XXXXXX";
 
-	assert_non_null(mkdtemp(tmpl));
-	f->dir = xstrdup(tmpl);
+	f->dir = unit_tmpdir("source");
 	f->origin = xasprintf("%s/origin", f->dir);
 	f->cache = xasprintf("%s/cache", f->dir);
 	/* A git that reads no user or system configuration. */
@@ -132,7 +123,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rmtree(f->dir);
 	free(f->dir);
 	free(f->origin);
 	free(f->cache);

@@ -2,34 +2,17 @@
 import os
 import sys
 
-import pytest
-
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from suite_checks import (  # noqa: E402,F401 (the checks of every folder)
     pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
-from tls_helpers import Berthd, GitRepo, Registry, config_text  # noqa: E402
+from tls_helpers import (  # noqa: E402
+    Berthd, berthd_fixture, config_text, registry_fixture, repo_fixture)
 
+registry = registry_fixture("hello", "env")
 
-@pytest.fixture(scope="session")
-def registry():
-    reg = Registry()
-    reg.build("hello", "env")
-    yield reg
-    reg.stop()
+# Tags v1 and v2 (hello).
+repo = repo_fixture(lambda registry: [
+    ("v1", config_text(registry.images["hello:v1"])),
+    ("v2", config_text(registry.images["hello:v2"]))])
 
-
-@pytest.fixture(scope="session")
-def repo(registry):
-    """Tags v1 and v2 (hello)."""
-    r = GitRepo()
-    r.tag("v1", config_text(registry.images["hello:v1"]))
-    r.tag("v2", config_text(registry.images["hello:v2"]))
-    yield r
-    r.remove()
-
-
-@pytest.fixture
-def berthd():
-    d = Berthd()
-    yield d
-    d.stop()
+berthd = berthd_fixture(cls=Berthd)
