@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "eventlog/eventlog.h"
 #include "recon/recon-int.h"
 #include "store/store.h"
 #include "tls/certs.h"
@@ -83,8 +84,9 @@ cert_event(struct recon *r, const char *container_id, const char *kind, char *ms
 	struct store_container c = {0};
 	struct err err = ERR_INIT;
 
-	if (store_container_get(r->env.store, container_id, &c, &err) == 0)
-		recon_event(r, &c, kind, "%s", msg);
+	if (store_container_get(r->env.store, container_id, &c, &err) == 0 &&
+	    eventlog_add(r->env.events, &c, kind, &err, "%s", msg) < 0)
+		log_error("event %s of %s: %s", kind, c.name, err.msg);
 	store_container_clear(&c);
 	free(msg);
 }
