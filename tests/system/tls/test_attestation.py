@@ -1,11 +1,17 @@
 """Verifiable deployments: `berth measure` equals what berthd records, the
 host's signing key, the attestation document berth-router serves on each
 container's host name, and `berth verify` (docs/verification.md)."""
+import json
 import os
+import signal
+import socket
+import stat
 import subprocess
 import tempfile
 
-from tls_helpers import BUILD, GitRepo, config_text
+import pytest
+
+from tls_helpers import BUILD, GitRepo, config_text, http
 
 BERTH = os.path.join(BUILD, "berth")
 
@@ -65,3 +71,36 @@ def test_berth_measure_equals_the_recorded_measurement(berthd, repo, registry, t
         assert rc == 1 and "tinfoil-config.yml:" in err and "bogus" in err, err
     finally:
         bad.remove()
+
+
+def host_key_of(b):
+    status, host = b.call("GET", "/host")
+    assert status == 200, host
+    return host
+
+
+def test_host_key_is_made_once_kept_and_shown(berthd):
+    path = os.path.join(berthd.state, "host-key")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert os.path.getsize(path) == 32
+    host = host_key_of(berthd)
+    assert len(host["host_key"]) == 64 and int(host["host_key"], 16) >= 0
+    assert host["tee"] == "none" and host["hostname"] == socket.gethostname()
+    assert host["runtimes"]["runc"].startswith(("runc version", "crun version"))
+    # The token is required, as for the other routes.
+    status, _, _ = http("GET", berthd.api + "/host")
+    assert status == 401
+    # The seed never shows: not in the answer, not in a log.
+    seed = open(path, "rb").read()
+    assert seed.hex() not in json.dumps(host) and seed.hex() not in berthd.read_log()
+    # A restart keeps the key.
+    berthd.kill(signal.SIGTERM)
+    berthd.start()
+    assert host_key_of(berthd)["host_key"] == host["host_key"]
+    # A key open to others is refused at start, with a sentence.
+    berthd.kill(signal.SIGTERM)
+    os.chmod(path, 0o644)
+    with pytest.raises(RuntimeError, match="host key .* mode 0600"):
+        berthd.start()
+    os.chmod(path, 0o600)
+    berthd.start()
