@@ -293,7 +293,9 @@ berthd_new_recon(struct berthd *d, struct err *err)
 	    .key = d->key,
 	    .certs = d->certs,
 	    .stopping = &d->stopping,
-	    .settings = {.domain = s->domain},
+	    .settings = {.domain = s->domain,
+	                 .runtime_runc = runtime_version(d->rt, "runc"),
+	                 .runtime_gvisor = runtime_version(d->rt, "gvisor")},
 	};
 
 	if (recon_host_local_new(d->rt, &hs, &d->stopping, &d->recon_host, err) < 0)

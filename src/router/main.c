@@ -117,6 +117,7 @@ main(int argc, char **argv)
 		OPT_LOG,
 		OPT_TLS_LISTEN,
 		OPT_TLS_DIR,
+		OPT_HOST_KEY,
 	};
 	static const struct option opts[] = {
 	    {"listen", required_argument, NULL, OPT_LISTEN},
@@ -137,6 +138,7 @@ main(int argc, char **argv)
 	    {"log-level", required_argument, NULL, OPT_LOG},
 	    {"tls-listen", required_argument, NULL, OPT_TLS_LISTEN},
 	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
+	    {"host-key", required_argument, NULL, OPT_HOST_KEY},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -168,6 +170,10 @@ main(int argc, char **argv)
 		case OPT_TLS_DIR:
 			free(set.tls_dir);
 			set.tls_dir = xstrdup(optarg);
+			break;
+		case OPT_HOST_KEY:
+			free(set.host_key);
+			set.host_key = xstrdup(optarg);
 			break;
 		case OPT_ROUTE:
 			if (add_static_route(json_object_get(table, "routes"), optarg) < 0) {

@@ -107,6 +107,7 @@ struct router {
 	size_t nlisten;              /* listen addresses: set.listen, then set.tls_listen */
 	size_t nplain;               /* of which the first nplain are plain HTTP */
 	struct router_tls *tls;      /* owned, or NULL without tls_listen */
+	struct hostkey *hostkey;     /* owned, or NULL without --host-key: no attestation */
 	struct evhttp *admin;        /* owned */
 	int admin_fd;
 	struct event *sigterm, *sigint; /* owned */

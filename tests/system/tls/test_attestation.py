@@ -1,6 +1,8 @@
 """Verifiable deployments: `berth measure` equals what berthd records, the
 host's signing key, the attestation document berth-router serves on each
 container's host name, and `berth verify` (docs/verification.md)."""
+import hashlib
+import http.client as httpclient
 import json
 import os
 import signal
@@ -8,8 +10,13 @@ import socket
 import stat
 import subprocess
 import tempfile
+import time
 
 import pytest
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tls_helpers import BUILD, GitRepo, config_text, http
 
@@ -104,3 +111,117 @@ def test_host_key_is_made_once_kept_and_shown(berthd):
         berthd.start()
     os.chmod(path, 0o600)
     berthd.start()
+
+
+ATTEST = "/.well-known/berth-attestation"
+
+
+def canonical(doc):
+    """The bytes signed: every field but the signature, keys sorted, no
+    whitespace (docs/verification.md)."""
+    rest = {k: v for k, v in doc.items() if k != "signature"}
+    return json.dumps(rest, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode()
+
+
+def check_signature(doc, host_key_hex):
+    key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(host_key_hex))
+    key.verify(bytes.fromhex(doc["signature"]), canonical(doc))  # raises when bad
+
+
+def spki_sha256(der_cert):
+    cert = x509.load_der_x509_certificate(der_cert)
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(spki).hexdigest()
+
+
+def attest_https(b, name, nonce):
+    """The document over HTTPS, and the certificate (DER) of that connection."""
+    host = b.host(name)
+    ctx = b.tls_context()
+    with socket.create_connection(("127.0.0.1", b.tls_port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname=host) as s:
+            der = s.getpeercert(binary_form=True)
+            conn = httpclient.HTTPConnection(host, b.tls_port, timeout=10)
+            conn.sock = s
+            conn.request("GET", f"{ATTEST}?nonce={nonce}")
+            r = conn.getresponse()
+            return r.status, r.read(), der
+
+
+def test_attestation_document_over_http_and_https(berthd, repo):
+    c = deploy(berthd, "web", repo=repo.dir, tag="v1")
+    dep = c["deployment"]
+    host = host_key_of(berthd)
+    nonce = os.urandom(32).hex()
+    status, body, headers = berthd.get("web", f"{ATTEST}?nonce={nonce}")
+    assert status == 200, body
+    assert headers["Content-Type"] == "application/json"
+    doc = json.loads(body)
+    assert doc["format"] == "berth-attestation-v1"
+    assert doc["measurement"] == dep["measurement"] and doc["deployment"] == dep["id"]
+    assert doc["repo"] == c["source"]["repo"] and doc["tag"] == "v1"
+    assert doc["config_sha256"] == dep["config_sha256"] and doc["images"] == dep["images"]
+    assert doc["debug"] is False and doc["isolation"] == dep["isolation"]
+    assert doc["runtime"] == {dep["isolation"]: host["runtimes"][dep["isolation"]]}
+    assert doc["nonce"] == nonce and doc["tee"] == "none"
+    assert doc["host_key"] == host["host_key"]
+    assert abs(doc["time"] - time.time()) < 120
+    assert doc["tls_public_key_sha256"] is None  # plain HTTP: no certificate
+    check_signature(doc, host["host_key"])
+    # One changed byte and the signature no longer holds.
+    forged = dict(doc, tag="v2")
+    with pytest.raises(InvalidSignature):
+        check_signature(forged, host["host_key"])
+    # Over HTTPS: the key of this connection's certificate.
+    status, body, der = attest_https(berthd, "web", nonce.upper())
+    assert status == 200, body
+    doc = json.loads(body)
+    assert doc["nonce"] == nonce  # lower-cased
+    assert doc["tls_public_key_sha256"] == spki_sha256(der)
+    check_signature(doc, host["host_key"])
+    # Answered by the router before shim.paths (which allow /*): the app
+    # answers every other path with its text.
+    assert not berthd.get("web", "/.well-known/other")[1].startswith(b"{")
+    assert berthd.get("web", "/")[1] == b"hello v1\n"
+
+
+def test_bad_nonces_get_400_with_a_sentence(berthd, repo):
+    deploy(berthd, "web", repo=repo.dir, tag="v1")
+    for q in ("", "?nonce=", "?nonce=abc", "?nonce=" + "zz" * 16, "?nonce=" + "a" * 31,
+              "?nonce=" + "ab" * 65, "?x=1"):
+        status, body, _ = berthd.get("web", ATTEST + q)
+        assert status == 400 and b"nonce" in body, (q, status, body)
+    status, body, _ = berthd.get("web", ATTEST + "?x=1&nonce=" + "ab" * 16)
+    assert status == 200, body
+
+
+def test_the_document_follows_a_blue_green_switch(berthd, repo):
+    deploy(berthd, "web", repo=repo.dir, tag="v1")
+    host = host_key_of(berthd)
+    nonce = os.urandom(16).hex()
+    before = json.loads(berthd.get("web", f"{ATTEST}?nonce={nonce}")[1])
+    assert before["tag"] == "v1"
+    status, body = berthd.call("POST", "/containers/web/updates", {"kind": "tag", "tag": "v2"})
+    assert status == 202, body
+    # While it switches, each document is of the version that answers then,
+    # always signed, never a mix.
+    seen = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        status, raw, _ = berthd.get("web", f"{ATTEST}?nonce={nonce}")
+        if status == 200:
+            doc = json.loads(raw)
+            check_signature(doc, host["host_key"])
+            seen.append((doc["tag"], doc["deployment"], doc["measurement"]))
+            if doc["tag"] == "v2":
+                break
+        time.sleep(0.05)
+    c = berthd.wait_update_end("web")
+    assert c["update"]["status"] == "ready"
+    after = json.loads(berthd.get("web", f"{ATTEST}?nonce={nonce}")[1])
+    assert after["tag"] == "v2" and after["deployment"] == c["deployment"]["id"]
+    assert after["measurement"] == c["deployment"]["measurement"] != before["measurement"]
+    assert set(seen) <= {(before["tag"], before["deployment"], before["measurement"]),
+                         (after["tag"], after["deployment"], after["measurement"])}
