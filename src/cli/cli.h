@@ -165,5 +165,6 @@ extern const struct cli_group cli_group_secret;
 extern const struct cli_group cli_group_org;
 extern const struct cli_group cli_group_ca;
 extern const struct cli_group cli_group_measure;
+extern const struct cli_group cli_group_verify;
 
 #endif

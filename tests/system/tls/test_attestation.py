@@ -8,8 +8,10 @@ import os
 import signal
 import socket
 import stat
+import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -18,7 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tls_helpers import BUILD, GitRepo, config_text, http
+from tls_helpers import BUILD, Berthd, GitRepo, config_text, http
 
 BERTH = os.path.join(BUILD, "berth")
 
@@ -225,3 +227,84 @@ def test_the_document_follows_a_blue_green_switch(berthd, repo):
     assert after["measurement"] == c["deployment"]["measurement"] != before["measurement"]
     assert set(seen) <= {(before["tag"], before["deployment"], before["measurement"]),
                          (after["tag"], after["deployment"], after["measurement"])}
+
+
+def mitm_once(listen, cert_pem, upstream_port, upstream_ctx, server_hostname):
+    """A TLS server holding cert_pem (a valid certificate of the name from
+    another CA) that relays one request to berth-router over a TLS connection
+    of its own: what a verifier must catch, because the document it gets
+    attests another connection's key."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_pem)
+
+    def run():
+        conn, _ = listen.accept()
+        with ctx.wrap_socket(conn, server_side=True) as s:
+            req = b""
+            while b"\r\n\r\n" not in req:
+                req += s.recv(4096)
+            with socket.create_connection(("127.0.0.1", upstream_port), timeout=10) as raw:
+                with upstream_ctx.wrap_socket(raw, server_hostname=server_hostname) as up:
+                    up.sendall(req)
+                    while True:
+                        data = up.recv(65536)
+                        if not data:
+                            break
+                        s.sendall(data)
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def test_berth_verify_passes_and_fails_for_each_reason(berthd, repo, tmp_path):
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    deploy(berthd, "web", repo=repo.dir, tag="v1")
+    ca = berthd.ca_file()
+    key = host_key_of(berthd)["host_key"]
+    url = f"https://{berthd.host('web')}:{berthd.tls_port}"
+
+    def verify(*args):
+        return berth("verify", url, *args, env=cache)
+
+    rc, out, err = verify("--repo", repo.dir, "--tag", "v1", "--ca", ca, "--host-key", key)
+    assert rc == 0, err
+    assert "verified" in out and "(as expected)" in out
+    rc, out, _ = verify("--repo", repo.dir, "--tag", "v1", "--ca", ca, "--json")
+    report = json.loads(out)
+    assert rc == 0 and report["ok"] is True and report["code"] == 0
+    assert report["document"]["measurement"] == report["expected_measurement"]
+    measured = berthd.container("web")["deployment"]["measurement"]
+    assert verify("--measurement", measured, "--ca", ca)[0] == 0
+    # Another tag: another measurement.
+    rc, _, err = verify("--repo", repo.dir, "--tag", "v2", "--ca", ca)
+    assert rc == 9 and "not the expected" in err, err
+    # Another host's key.
+    rc, _, err = verify("--ca", ca, "--host-key", "00" * 32)
+    assert rc == 6 and "host key" in err, err
+    # A certificate berth's CA did not issue: no document at all.
+    rc, _, err = verify()
+    assert rc == 3 and "TLS handshake" in err, err
+    # Usage mistakes.
+    assert berth("verify", "http://" + berthd.host("web"))[0] == 2
+    assert verify("--repo", repo.dir)[0] == 2
+    # A certificate that is not the attested one: a second berthd holds a
+    # valid certificate of the same host name, from its own CA, which the
+    # verifier also trusts; its relay gets the real document, which attests
+    # the real router's key.
+    other = Berthd()
+    try:
+        deploy(other, "web", repo=repo.dir, tag="v1")
+        both = str(tmp_path / "both-ca.pem")
+        with open(both, "w") as f:
+            f.write(open(ca).read() + open(other.ca_file()).read())
+        pem = os.path.join(other.state, "tls", other.host("web") + ".pem")
+        listen = socket.create_server(("127.0.0.1", 0))
+        port = listen.getsockname()[1]
+        t = mitm_once(listen, pem, berthd.tls_port, berthd.tls_context(), berthd.host("web"))
+        rc, _, err = berth("verify", f"https://{berthd.host('web')}:{port}", "--ca", both,
+                           "--host-key", key, env=cache)
+        t.join(10)
+        listen.close()
+        assert rc == 8 and "not the attested one" in err, err
+    finally:
+        other.stop()
