@@ -154,6 +154,7 @@ create_write(struct api_req *r, struct create_job *j, int pending)
 		spec.config = j->fetch.text;
 		spec.config_len = j->fetch.len;
 		spec.tag = j->fetch.tag;
+		spec.commit = j->fetch.commit;
 	} else {
 		spec.file = "config";
 		spec.config = j->config;

@@ -28,7 +28,6 @@ void
 api_fetch_run(struct api_fetch *f)
 {
 	struct source_repo *repo = NULL;
-	char commit[41];
 
 	f->stage = API_FETCH_SYNC;
 	f->rc = f->synced ? source_open(f->cache_dir, f->repo, f->opts, &repo, &f->err)
@@ -38,7 +37,7 @@ api_fetch_run(struct api_fetch *f)
 	f->url = xstrdup(source_url(repo));
 	if (f->tag != NULL) {
 		f->stage = API_FETCH_TAG;
-		if ((f->rc = source_tag_commit(repo, f->tag, commit, &f->err)) < 0)
+		if ((f->rc = source_tag_commit(repo, f->tag, f->commit, &f->err)) < 0)
 			goto out;
 		f->stage = API_FETCH_READ;
 		if ((f->rc = source_read_file(repo, f->tag, SOURCE_CONFIG_FILE, &f->text, &f->len,
@@ -349,6 +348,7 @@ api_deploy_check(struct berthd *d, const struct api_principal *who,
 	dep->measurement = xmalloc(65);
 	measurement_of_config(c, spec->debug, names, iso, dep->measurement);
 	dep->tag = spec->tag != NULL ? xstrdup(spec->tag) : NULL;
+	snprintf(dep->commit, sizeof dep->commit, "%s", spec->commit != NULL ? spec->commit : "");
 	dep->config = xstrndup(spec->config, spec->config_len);
 	/* The canonical form's hash, as `berth config validate` prints it: the
 	 * same config written differently is the same config. */

@@ -134,6 +134,7 @@ update_finish(struct api_req *r, struct update_job *j)
 	}
 	names = api_deploy_names_of(from->secrets_json);
 	spec.tag = from->tag;
+	spec.commit = from->commit[0] ? from->commit : NULL;
 	spec.debug = from->debug;
 	spec.secrets = names;
 	spec.config = from->config;
@@ -153,6 +154,7 @@ update_finish(struct api_req *r, struct update_job *j)
 		spec.config = j->fetch.text;
 		spec.config_len = j->fetch.len;
 		spec.tag = j->fetch.tag;
+		spec.commit = j->fetch.commit;
 		spec.env = settings;
 		spec.isolation = NULL;
 		break;
@@ -162,6 +164,7 @@ update_finish(struct api_req *r, struct update_job *j)
 			spec.config = j->config;
 			spec.config_len = strlen(j->config);
 			spec.isolation = NULL;
+			spec.commit = NULL;
 		}
 		if (j->secrets_given)
 			spec.secrets = j->secrets;

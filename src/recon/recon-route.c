@@ -83,11 +83,11 @@ recon_attest_facts(struct recon *r, const struct store_container *c,
 	                                            : r->env.settings.runtime_runc;
 	json_t *images = json_loads(d->images_json != NULL ? d->images_json : "[]", 0, NULL);
 
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:n, s:s, s:o, s:b, s:s, s:{s:s?}}", "measurement",
-	                 d->measurement, "deployment", d->id, "repo", c->source_repo, "tag", d->tag,
-	                 "commit", "config_sha256", d->config_sha256, "images",
-	                 images != NULL ? images : json_array(), "debug", d->debug, "isolation",
-	                 iso, "runtime", iso, rt);
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s, s:o, s:b, s:s, s:{s:s?}}",
+	                 "measurement", d->measurement, "deployment", d->id, "repo", c->source_repo,
+	                 "tag", d->tag, "commit", d->commit[0] ? d->commit : NULL, "config_sha256",
+	                 d->config_sha256, "images", images != NULL ? images : json_array(),
+	                 "debug", d->debug, "isolation", iso, "runtime", iso, rt);
 }
 
 /* The route object of c, without its host; NULL when c has no route. */

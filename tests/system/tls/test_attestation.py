@@ -164,6 +164,9 @@ def test_attestation_document_over_http_and_https(berthd, repo):
     assert doc["format"] == "berth-attestation-v1"
     assert doc["measurement"] == dep["measurement"] and doc["deployment"] == dep["id"]
     assert doc["repo"] == c["source"]["repo"] and doc["tag"] == "v1"
+    commit = subprocess.run(["git", "-C", repo.dir, "rev-parse", "v1^{commit}"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert doc["commit"] == commit == dep["commit"]
     assert doc["config_sha256"] == dep["config_sha256"] and doc["images"] == dep["images"]
     assert doc["debug"] is False and doc["isolation"] == dep["isolation"]
     assert doc["runtime"] == {dep["isolation"]: host["runtimes"][dep["isolation"]]}
