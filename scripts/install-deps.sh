@@ -10,7 +10,7 @@ libevent-dev libhttp-parser-dev libjansson-dev libfyaml-dev libsqlite3-dev
 libcurl4-openssl-dev libarchive-dev libsodium-dev libgit2-dev libcmocka-dev
 runc crun runsc containernetworking-plugins iproute2 iptables nftables busybox-static
 umoci skopeo docker-registry apache2-utils pebble
-python3-pytest python3-pytest-timeout python3-requests curl openssl
+python3-pytest python3-pytest-timeout python3-requests python3-cryptography curl openssl
 wrk nginx-light haproxy hyperfine
 chromium chromium-driver
 "

@@ -193,6 +193,7 @@ create_write(struct api_req *r, struct create_job *j, int pending)
 		spec.config = f->text;
 		spec.config_len = f->len;
 		spec.tag = f->tag;
+		spec.commit = f->commit;
 	} else {
 		spec.file = "config";
 		spec.config = j->config;

@@ -14,10 +14,6 @@
 #include "source/source.h"
 #include "store/store.h"
 
-/* What measurements name as the runtime until the runtime module reports its
- * version. */
-#define API_DEPLOY_RUNTIME_VERSION "runc"
-
 void
 api_fetch_init(struct api_fetch *f, struct berthd *d, const char *repo, const char *tag)
 {
@@ -32,7 +28,6 @@ void
 api_fetch_run(struct api_fetch *f)
 {
 	struct source_repo *repo = NULL;
-	char commit[41];
 
 	f->stage = API_FETCH_SYNC;
 	f->rc = f->synced ? source_open(f->cache_dir, f->repo, f->opts, &repo, &f->err)
@@ -42,7 +37,7 @@ api_fetch_run(struct api_fetch *f)
 	f->url = xstrdup(source_url(repo));
 	if (f->tag != NULL) {
 		f->stage = API_FETCH_TAG;
-		if ((f->rc = source_tag_commit(repo, f->tag, commit, &f->err)) < 0)
+		if ((f->rc = source_tag_commit(repo, f->tag, f->commit, &f->err)) < 0)
 			goto out;
 		f->stage = API_FETCH_READ;
 		if ((f->rc = source_read_file(repo, f->tag, SOURCE_CONFIG_FILE, &f->text, &f->len,
@@ -225,12 +220,6 @@ api_fetch_clear(struct api_fetch *f)
 	memset(f, 0, sizeof *f);
 }
 
-static int
-api_deploy_cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* A 422 with every error of a config, one "file:line:col: key: sentence"
  * line each (longer than api_reply_error's sentences may be). */
 static int
@@ -294,8 +283,7 @@ api_deploy_check(struct berthd *d, const struct api_principal *who,
 {
 	struct config_errors errs;
 	struct config *c = NULL;
-	struct measurement_input in = {0};
-	const char **images = NULL, *iso;
+	const char *iso;
 	char **names = NULL;
 	json_t *jimages = NULL, *jnames = NULL;
 	int rc = -1;
@@ -338,17 +326,9 @@ api_deploy_check(struct berthd *d, const struct api_principal *who,
 		free(offered);
 		goto out;
 	}
-	names = strv_dup(spec->secrets);
-	for (size_t i = 0; i < c->n_containers; i++)
-		for (char **s = c->containers[i].secrets; s != NULL && *s != NULL; s++)
-			if (!strv_contains(names, *s))
-				names = strv_push(names, *s);
-	if (names != NULL)
-		qsort(names, strv_len(names), sizeof *names, api_deploy_cmp_names);
-	if (api_deploy_check_secrets(d, who, names, "secrets", why) < 0)
-		goto out;
-	/* A registry's password is bound like a secret (opened at boot, redacted
-	 * from what the enclave prints) but given to no container. */
+	/* A registry's password is bound like a secret (opened at boot,
+	 * redacted from what the enclave prints) but given to no container;
+	 * each is checked first, for a sentence naming where it is asked for. */
 	for (size_t i = 0; i < c->n_containers; i++) {
 		const struct config_container *cc = &c->containers[i];
 		char *one[2] = {cc->registry_password_secret, NULL};
@@ -362,38 +342,26 @@ api_deploy_check(struct berthd *d, const struct api_principal *who,
 		free(what);
 		if (bad)
 			goto out;
-		if (!strv_contains(names, cc->registry_password_secret))
-			names = strv_push(names, cc->registry_password_secret);
 	}
-	if (names != NULL)
-		qsort(names, strv_len(names), sizeof *names, api_deploy_cmp_names);
+	names = measurement_secret_names(c, spec->secrets);
+	if (api_deploy_check_secrets(d, who, names, "secrets", why) < 0)
+		goto out;
 
-	images = xcalloc(c->n_containers, sizeof *images);
 	jimages = json_array();
-	for (size_t i = 0; i < c->n_containers; i++) {
-		images[i] = c->containers[i].image;
+	for (size_t i = 0; i < c->n_containers; i++)
 		json_array_append_new(jimages, json_string(c->containers[i].image));
-	}
 	jnames = json_array();
 	for (size_t i = 0; names != NULL && names[i] != NULL; i++)
 		json_array_append_new(jnames, json_string(names[i]));
-	in.canonical_config = c->canonical;
-	in.images = images;
-	in.n_images = c->n_containers;
-	in.debug = spec->debug ? 1 : 0;
-	in.secrets = (const char *const *)names;
-	in.n_secrets = strv_len(names);
-	in.runtime_version = API_DEPLOY_RUNTIME_VERSION;
-	in.isolation = iso;
-
 	dep->measurement = xmalloc(65);
-	measurement_compute(&in, dep->measurement);
+	measurement_of_config(c, spec->debug, names, iso, dep->measurement);
 	dep->tag = spec->tag != NULL ? xstrdup(spec->tag) : NULL;
+	snprintf(dep->commit, sizeof dep->commit, "%s", spec->commit != NULL ? spec->commit : "");
 	dep->config = xstrndup(spec->config, spec->config_len);
 	/* The canonical form's hash, as `berth config validate` prints it: the
 	 * same config written differently is the same config. */
 	memcpy(dep->config_sha256, c->config_sha256, sizeof dep->config_sha256);
-	dep->debug = in.debug;
+	dep->debug = spec->debug ? 1 : 0;
 	dep->isolation = xstrdup(iso);
 	dep->images_json = json_dumps(jimages, JSON_COMPACT);
 	dep->secrets_json = json_dumps(jnames, JSON_COMPACT);
@@ -405,7 +373,6 @@ api_deploy_check(struct berthd *d, const struct api_principal *who,
 out:
 	json_decref(jimages);
 	json_decref(jnames);
-	free(images);
 	strv_free(names);
 	config_free(c);
 	config_errors_free(&errs);

@@ -31,6 +31,7 @@ struct api_fetch {
 	struct err source_err;         /* out: with source API_SOURCE_FAILED, why */
 	char *url;                     /* owned, out: the mirror's URL (a path made absolute) */
 	char *text;                    /* owned, out: the file at the tag */
+	char commit[41];               /* out: the tag's commit, with text */
 	size_t len;
 	struct source_tag *tags; /* owned, out: with list_tags, newest first */
 	size_t n_tags;
@@ -105,7 +106,8 @@ struct api_deploy_spec {
 	const char *file;   /* the config's name in errors: "config", "tinfoil-config.yml@v2" */
 	const char *config; /* borrowed: the exact YAML text */
 	size_t config_len;
-	const char *tag; /* borrowed or NULL */
+	const char *tag;    /* borrowed or NULL */
+	const char *commit; /* borrowed or NULL: the tag's commit */
 	int debug;
 	char *const *secrets;  /* borrowed strv: names bound besides the config's own */
 	json_t *env;           /* borrowed object or NULL: the external settings snapshot */

@@ -42,10 +42,11 @@ api_json_column(const char *text, json_t *fallback)
 json_t *
 api_json_deployment(const struct store_deployment *dep)
 {
-	return json_pack("{s:s,s:o,s:s,s:s,s:s,s:o,s:b,s:o,s:s,s:o}", "id", dep->id, "tag",
-	                 api_json_str_or_null(dep->tag), "config", dep->config ? dep->config : "",
-	                 "config_sha256", dep->config_sha256, "measurement",
-	                 dep->measurement ? dep->measurement : "", "images",
+	return json_pack("{s:s,s:o,s:o,s:s,s:s,s:s,s:o,s:b,s:o,s:s,s:o}", "id", dep->id, "tag",
+	                 api_json_str_or_null(dep->tag), "commit",
+	                 api_json_str_or_null(dep->commit[0] ? dep->commit : NULL), "config",
+	                 dep->config ? dep->config : "", "config_sha256", dep->config_sha256,
+	                 "measurement", dep->measurement ? dep->measurement : "", "images",
 	                 api_json_column(dep->images_json, json_array()), "debug", dep->debug,
 	                 "secrets", api_json_column(dep->secrets_json, json_array()), "isolation",
 	                 dep->isolation ? dep->isolation : "runc", "created_at",

@@ -129,6 +129,7 @@ pending_deploy(struct berthd *d, struct store_container *c, struct pending_job *
 	spec.config = j->fetch.text;
 	spec.config_len = j->fetch.len;
 	spec.tag = j->fetch.tag;
+	spec.commit = j->fetch.commit;
 	spec.debug = c->debug;
 	spec.secrets = names;
 	spec.env = env;

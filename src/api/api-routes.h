@@ -28,4 +28,7 @@ extern const struct api_route api_routes_metrics[];
 /* GET /api/v1/containers/{name}/logs (api-logs.c). */
 extern const struct api_route api_routes_logs[];
 
+/* GET /api/v1/host: the host's signing key and runtimes (api-host.c). */
+extern const struct api_route api_routes_host[];
+
 #endif

@@ -170,6 +170,7 @@ update_finish(struct api_req *r, struct update_job *j)
 	}
 	names = api_deploy_names_of(from->secrets_json);
 	spec.tag = from->tag;
+	spec.commit = from->commit[0] ? from->commit : NULL;
 	spec.debug = from->debug;
 	spec.secrets = names;
 	spec.config = from->config;
@@ -189,6 +190,7 @@ update_finish(struct api_req *r, struct update_job *j)
 		spec.config = j->job.fetch.text;
 		spec.config_len = j->job.fetch.len;
 		spec.tag = j->job.fetch.tag;
+		spec.commit = j->job.fetch.commit;
 		spec.env = settings;
 		spec.isolation = NULL;
 		break;
@@ -198,6 +200,7 @@ update_finish(struct api_req *r, struct update_job *j)
 			spec.config = j->config;
 			spec.config_len = strlen(j->config);
 			spec.isolation = NULL;
+			spec.commit = NULL;
 		}
 		if (j->secrets_given)
 			spec.secrets = j->secrets;

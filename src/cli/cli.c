@@ -160,7 +160,8 @@ cli_run(struct cli_ctx *ctx, const struct cli_group *group, const struct cli_cmd
 
 	ctx->group = group;
 	ctx->cmd = cmd;
-	if (cli_args_parse(&a, cmd->opts, cmd->many ? -1 : cmd->pos != NULL, argc, argv, &err) < 0)
+	if (cli_args_parse(&a, cmd->opts, cmd->many ? -1 : cmd->pos != NULL || cmd->opt_pos, argc,
+	                   argv, &err) < 0)
 		rc = cli_usage_error(ctx, "%s", err.msg);
 	else if (cmd->pos != NULL && a.npos == 0)
 		rc = cli_usage_error(ctx, "no %s given", cmd->pos);

@@ -62,6 +62,7 @@ struct cli_cmd {
 	 * .many, one or more are taken. */
 	const char *pos;
 	int many;
+	int opt_pos; /* with .pos NULL: one positional argument may be given */
 	/* Runs the command on its parsed arguments. Returns a CLI_EXIT_*. */
 	int (*run)(struct cli_ctx *ctx, const struct cli_args *a);
 };
@@ -163,5 +164,7 @@ extern const struct cli_group cli_group_container;
 extern const struct cli_group cli_group_secret;
 extern const struct cli_group cli_group_org;
 extern const struct cli_group cli_group_ca;
+extern const struct cli_group cli_group_measure;
+extern const struct cli_group cli_group_verify;
 
 #endif

@@ -8,7 +8,8 @@
 #include "common/util.h"
 
 static const struct cli_group *const groups[] = {
-    &cli_group_container, &cli_group_secret, &cli_group_org, &cli_group_config, &cli_group_ca,
+    &cli_group_container, &cli_group_secret,  &cli_group_org,    &cli_group_config,
+    &cli_group_ca,        &cli_group_measure, &cli_group_verify,
 };
 
 static void
@@ -119,7 +120,10 @@ main(int argc, char **argv)
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
-	if (argc < 3 && g->dflt != NULL)
+	/* A group that is one command (`berth measure --repo R`) runs it on
+	 * whatever follows that is not one of its commands' names. */
+	if (g->dflt != NULL &&
+	    (argc < 3 || (!is_help(argv[2]) && cli_cmd_find(g, argv[2]) == NULL)))
 		return cli_run(&ctx, g, g->dflt, argc - 1, argv + 1);
 	if (argc < 3 || is_help(argv[2])) {
 		usage_group(argc < 3 ? stderr : stdout, g);

@@ -5,6 +5,7 @@
 
 #include "common/buf.h"
 #include "common/util.h"
+#include "config/config.h"
 #include "config/measurement.h"
 
 static void
@@ -58,7 +59,6 @@ measurement_encode(const struct measurement_input *in, char **out, size_t *len)
 {
 	struct buf b = BUF_INIT;
 	const char *cfg = in->canonical_config ? in->canonical_config : "";
-	const char *rt = in->runtime_version ? in->runtime_version : "";
 	const char *iso = in->isolation ? in->isolation : "";
 	unsigned char debug = in->debug ? 1 : 0;
 
@@ -67,7 +67,6 @@ measurement_encode(const struct measurement_input *in, char **out, size_t *len)
 	put_list(&b, in->images, in->n_images);
 	put_field(&b, &debug, 1);
 	put_list(&b, in->secrets, in->n_secrets);
-	put_field(&b, rt, strlen(rt));
 	put_field(&b, iso, strlen(iso));
 	*len = b.len;
 	*out = buf_take(&b);
@@ -82,4 +81,44 @@ measurement_compute(const struct measurement_input *in, char out[65])
 	measurement_encode(in, &enc, &len);
 	sha256_hex(enc, len, out);
 	free(enc);
+}
+
+char **
+measurement_secret_names(const struct config *c, char *const *extra)
+{
+	char **names = strv_dup(extra);
+
+	for (size_t i = 0; i < c->n_containers; i++) {
+		const char *pw = c->containers[i].registry_password_secret;
+
+		for (char **s = c->containers[i].secrets; s != NULL && *s != NULL; s++)
+			if (!strv_contains(names, *s))
+				names = strv_push(names, *s);
+		/* A registry's password is bound like a secret, so it counts. */
+		if (pw != NULL && !strv_contains(names, pw))
+			names = strv_push(names, pw);
+	}
+	if (names != NULL)
+		qsort(names, strv_len(names), sizeof *names, cmp_str);
+	return names;
+}
+
+void
+measurement_of_config(const struct config *c, int debug, char *const *names, const char *isolation,
+                      char out[65])
+{
+	const char **images = xcalloc(c->n_containers + 1, sizeof *images);
+	struct measurement_input in = {0};
+
+	for (size_t i = 0; i < c->n_containers; i++)
+		images[i] = c->containers[i].image;
+	in.canonical_config = c->canonical;
+	in.images = images;
+	in.n_images = c->n_containers;
+	in.debug = debug ? 1 : 0;
+	in.secrets = (const char *const *)names;
+	in.n_secrets = strv_len(names);
+	in.isolation = isolation;
+	measurement_compute(&in, out);
+	free(images);
 }

@@ -39,13 +39,16 @@
 
 #include "runtime/runtime.h"
 #include "secret/secret.h"
+#include "secret/hostkey.h"
 #include "source/source.h"
 #include "store/store.h"
 
 static const struct api_route *const berthd_routes[] = {
-    api_routes_containers, api_routes_updates, api_routes_secrets,
-    api_routes_orgs,       api_routes_events,  api_routes_metrics,
-    api_routes_logs,       api_routes_web,     NULL,
+    api_routes_containers, api_routes_updates,
+    api_routes_secrets,    api_routes_orgs,
+    api_routes_events,     api_routes_metrics,
+    api_routes_logs,       api_routes_host,
+    api_routes_web,        NULL,
 };
 
 static void
@@ -295,7 +298,9 @@ berthd_new_recon(struct berthd *d, struct err *err)
 	    .certs = d->certs,
 	    .certs_background = d->acme != NULL,
 	    .stopping = &d->stopping,
-	    .settings = {.domain = s->domain},
+	    .settings = {.domain = s->domain,
+	                 .runtime_runc = runtime_version(d->rt, "runc"),
+	                 .runtime_gvisor = runtime_version(d->rt, "gvisor")},
 	};
 
 	if (recon_host_local_new(d->rt, &hs, &d->stopping, &d->recon_host, err) < 0)
@@ -416,6 +421,14 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 		return -1;
 	if (secret_key_load(d->settings.state_dir, &d->key, err) < 0)
 		return err_wrap(err, "secret key");
+	{
+		char *path = xasprintf("%s/%s", d->settings.state_dir, HOSTKEY_FILE);
+
+		rc = hostkey_load(path, 1, &d->hostkey, err);
+		free(path);
+		if (rc < 0)
+			return -1;
+	}
 	if (berthd_tls_open(d, err) < 0)
 		return -1;
 	db = xasprintf("%s/berth.db", d->settings.state_dir);
@@ -484,6 +497,7 @@ berthd_stop(struct berthd *d)
 	sse_hub_free(d->hub);
 	store_close(d->store);
 	secret_key_free(d->key);
+	hostkey_free(d->hostkey);
 	certs_free(d->certs);
 	ca_free(d->ca);
 	acme_free(d->acme);

@@ -60,6 +60,7 @@ struct berthd {
 	struct workq *healthq;         /* owned: health checks and monitoring */
 	struct store *store;           /* owned, loop thread only */
 	struct secret_key *key;        /* owned: seals secret values */
+	struct hostkey *hostkey;       /* owned: signs attestation documents */
 	struct sse_hub *hub;           /* owned: event streams */
 	struct eventlog *events;       /* owned: container events, to the store and hub */
 	struct lifecycle lc;           /* the state machines' setters and their counts */

@@ -24,6 +24,7 @@
 #include "runtime/enclave.h"
 #include "runtime/linux.h"
 #include "runtime/runtime.h"
+#include "secret/hostkey.h"
 
 struct recon_host_local {
 	struct recon_host base;
@@ -511,6 +512,7 @@ local_router_spawn(struct recon_host *h, struct err *err)
 	char *pidpath = xasprintf("%s/router.pid", s->state_dir);
 	char *tls_listen = xasprintf("%s:%d", s->tls_addr ? s->tls_addr : "", s->tls_port);
 	char *tls_dir = xasprintf("%s/tls", s->state_dir);
+	char *host_key = xasprintf("%s/%s", s->state_dir, HOSTKEY_FILE);
 	char **argv = NULL;
 	pid_t pid;
 	int status, rc = 0;
@@ -526,6 +528,10 @@ local_router_spawn(struct recon_host *h, struct err *err)
 		argv = strv_push(argv, tls_listen);
 		argv = strv_push(argv, "--tls-dir");
 		argv = strv_push(argv, tls_dir);
+	}
+	if (access(host_key, F_OK) == 0) {
+		argv = strv_push(argv, "--host-key");
+		argv = strv_push(argv, host_key);
 	}
 	for (char *const *f = s->router_flags; f != NULL && *f != NULL; f++) {
 		char *flag = xasprintf("--%.*s", (int)strcspn(*f, "="), *f);
@@ -578,6 +584,7 @@ out:
 	free(pidpath);
 	free(tls_listen);
 	free(tls_dir);
+	free(host_key);
 	return rc;
 }
 

@@ -57,6 +57,7 @@ struct recon_ctr {
 	int64_t retry_at_ms;       /* monotonic; a failed step waits until then */
 	store_id route_cfg_id;     /* the deployment route_paths and the timeouts are of */
 	json_t *route_paths;       /* owned: its shim.paths, or JSON null */
+	json_t *route_attest;      /* owned: its attestation facts, or JSON null */
 	int64_t route_drain_ms;
 	int64_t route_hold_ms;
 	struct recon_ctr *next;

@@ -71,6 +71,25 @@ recon_serving_address(struct recon *r, const char *cid, const char *deployment_i
 	return 0;
 }
 
+/* The facts of deployment d of c that its attestation document states
+ * (docs/verification.md); the router adds the nonce, the time, the keys and
+ * the signature. */
+static json_t *
+recon_attest_facts(struct recon *r, const struct store_container *c,
+                   const struct store_deployment *d)
+{
+	const char *iso = d->isolation != NULL ? d->isolation : "runc";
+	const char *rt = strcmp(iso, "gvisor") == 0 ? r->env.settings.runtime_gvisor
+	                                            : r->env.settings.runtime_runc;
+	json_t *images = json_loads(d->images_json != NULL ? d->images_json : "[]", 0, NULL);
+
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s, s:o, s:b, s:s, s:{s:s?}}",
+	                 "measurement", d->measurement, "deployment", d->id, "repo", c->source_repo,
+	                 "tag", d->tag, "commit", d->commit[0] ? d->commit : NULL, "config_sha256",
+	                 d->config_sha256, "images", images != NULL ? images : json_array(),
+	                 "debug", d->debug, "isolation", iso, "runtime", iso, rt);
+}
+
 /* The route object of c, without its host; NULL when c has no route. */
 static json_t *
 recon_route_object(struct recon *r, const struct store_container *c)
@@ -104,9 +123,15 @@ recon_route_object(struct recon *r, const struct store_container *c)
 	if (strcmp(ctr->route_cfg_id, serving) != 0) {
 		json_decref(ctr->route_paths);
 		ctr->route_paths = json_null();
+		json_decref(ctr->route_attest);
+		ctr->route_attest = json_null();
 		ctr->route_drain_ms = ctr->route_hold_ms = 30000;
 		if (store_deployment_get(r->env.store, serving, &d, &err) == 0)
 			cfg = recon_config_of(&d);
+		if (cfg != NULL) {
+			json_decref(ctr->route_attest);
+			ctr->route_attest = recon_attest_facts(r, c, &d);
+		}
 		if (cfg != NULL && cfg->shim.paths != NULL) {
 			json_decref(ctr->route_paths);
 			ctr->route_paths = json_array();
@@ -122,9 +147,10 @@ recon_route_object(struct recon *r, const struct store_container *c)
 	}
 	json_decref(paths);
 	paths = json_incref(ctr->route_paths);
-	route = json_pack("{s:s,s:O,s:O,s:I,s:I}", "mode", mode, "upstreams", ups, "paths", paths,
-	                  "drain_timeout_ms", (json_int_t)ctr->route_drain_ms, "hold_timeout_ms",
-	                  (json_int_t)ctr->route_hold_ms);
+	route = json_pack("{s:s,s:O,s:O,s:I,s:I,s:O}", "mode", mode, "upstreams", ups, "paths",
+	                  paths, "drain_timeout_ms", (json_int_t)ctr->route_drain_ms,
+	                  "hold_timeout_ms", (json_int_t)ctr->route_hold_ms, "attestation",
+	                  ctr->route_attest != NULL ? ctr->route_attest : json_null());
 out:
 	json_decref(ups);
 	json_decref(paths);

@@ -60,6 +60,7 @@ recon_ctr_free(struct recon_ctr *ctr)
 		recon_watch_cancel(take_ptr(&ctr->watch));
 	free(ctr->route_pushed);
 	json_decref(ctr->route_paths);
+	json_decref(ctr->route_attest);
 	free(ctr);
 }
 

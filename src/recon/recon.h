@@ -29,6 +29,10 @@ struct workq;
 /* What the reconciler is told. Strings are borrowed. */
 struct recon_settings {
 	const char *domain; /* container hosts are <name>.<org>.<domain> */
+	/* What each isolation level's runtime says of itself ("runc version
+	 * 1.1.12"), for the attestation documents; NULL when not offered. */
+	const char *runtime_runc;
+	const char *runtime_gvisor;
 };
 
 struct recon_env {

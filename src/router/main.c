@@ -119,6 +119,7 @@ main(int argc, char **argv)
 		OPT_TLS_LISTEN,
 		OPT_TLS_DIR,
 		OPT_WAIT_TABLE,
+		OPT_HOST_KEY,
 	};
 	static const struct option opts[] = {
 	    {"listen", required_argument, NULL, OPT_LISTEN},
@@ -140,6 +141,7 @@ main(int argc, char **argv)
 	    {"tls-listen", required_argument, NULL, OPT_TLS_LISTEN},
 	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
 	    {"wait-for-table", no_argument, NULL, OPT_WAIT_TABLE},
+	    {"host-key", required_argument, NULL, OPT_HOST_KEY},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -174,6 +176,10 @@ main(int argc, char **argv)
 		case OPT_TLS_DIR:
 			free(set.tls_dir);
 			set.tls_dir = xstrdup(optarg);
+			break;
+		case OPT_HOST_KEY:
+			free(set.host_key);
+			set.host_key = xstrdup(optarg);
 			break;
 		case OPT_ROUTE:
 			if (add_static_route(json_object_get(table, "routes"), optarg) < 0) {

@@ -288,6 +288,7 @@ route_clear(struct route *r)
 	free(r->ups);
 	free(r->host);
 	strv_free(r->paths);
+	free(r->attestation);
 	route_stats_unref(r->stats);
 	memset(r, 0, sizeof(*r));
 }
@@ -395,6 +396,14 @@ route_from_json(struct route_registry *reg, const json_t *j, const char *host, s
 		}
 		if (r->paths == NULL) /* an empty list allows nothing */
 			r->paths = xcalloc(1, sizeof(char *));
+	}
+	v = json_object_get(j, "attestation");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_object(v)) {
+			err_make(err, 0, "attestation must be an object");
+			goto fail;
+		}
+		r->attestation = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 	}
 	ups = json_object_get(j, "upstreams");
 	if (ups != NULL && !json_is_null(ups) && !json_is_array(ups)) {
@@ -533,6 +542,8 @@ route_to_json(const struct route *r)
 	}
 	json_object_set_new(o, "drain_timeout_ms", json_integer(r->drain_timeout_ms));
 	json_object_set_new(o, "hold_timeout_ms", json_integer(r->hold_timeout_ms));
+	if (r->attestation != NULL)
+		json_object_set_new(o, "attestation", json_loads(r->attestation, 0, NULL));
 	return o;
 }
 

@@ -93,6 +93,10 @@ struct route {
 	int64_t drain_timeout_ms;
 	int64_t hold_timeout_ms;
 	struct route_stats *stats; /* reference */
+	/* Owned compact JSON (keys sorted) of the facts of the deployment this
+	 * route serves, for its attestation document; NULL: none. Part of the
+	 * route, so it switches with the upstreams in one table. */
+	char *attestation;
 };
 
 struct route_table {

@@ -114,6 +114,14 @@ void router_conn_close(struct conn *c);
 void router_conn_close_after_write(struct conn *c);
 /* Answers the current request itself, why (or NULL) as the body; c ends in CS_HEAD or closing. */
 void router_conn_reply_why(struct conn *c, int status, const char *why, int force_close);
+/* Answers status with body (len bytes) of Content-Type type. */
+void router_conn_reply_body(struct conn *c, int status, const char *type, const char *body,
+                            size_t len, int force_close);
+/* Whether path (len bytes, no query) is the attestation document's. */
+int router_attest_wanted(const char *path, size_t len);
+/* Answers the request for the attestation document of c->route, which has
+ * attestation facts (router_attest.c). */
+void router_attest_answer(struct conn *c);
 /* Answers the current request itself with the reason phrase as the body. */
 void router_conn_reply(struct conn *c, int status, int force_close);
 /* Handles the request heads waiting in the client's input, as long as each is answered at once. */

@@ -110,6 +110,7 @@ struct router {
 	size_t nplain;               /* of which the first nplain are plain HTTP */
 	struct router_tls *tls;      /* owned, or NULL without tls_listen */
 	struct router_acme acme;     /* the HTTP-01 challenges berthd set */
+	struct hostkey *hostkey;     /* owned, or NULL without --host-key: no attestation */
 	struct evhttp *admin;        /* owned */
 	int admin_fd;
 	struct event *sigterm, *sigint; /* owned */

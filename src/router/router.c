@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "router/router-int.h"
+#include "secret/hostkey.h"
 
 void
 router_settings_init(struct router_settings *s)
@@ -41,6 +42,8 @@ router_settings_free(struct router_settings *s)
 	free(s->admin_socket);
 	strv_free(s->tls_listen);
 	free(s->tls_dir);
+	free(s->host_key);
+	s->host_key = NULL;
 	s->listen = NULL;
 	s->admin_socket = NULL;
 	s->tls_listen = NULL;
@@ -379,6 +382,7 @@ router_new(const struct router_settings *s, struct router **out, struct err *err
 	r->set.admin_socket = s->admin_socket ? xstrdup(s->admin_socket) : NULL;
 	r->set.tls_listen = s->tls_listen ? strv_dup(s->tls_listen) : NULL;
 	r->set.tls_dir = s->tls_dir ? xstrdup(s->tls_dir) : NULL;
+	r->set.host_key = s->host_key ? xstrdup(s->host_key) : NULL;
 	r->admin_fd = -1;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	r->nworkers = s->threads > 0 ? (size_t)s->threads : ncpu > 0 ? (size_t)ncpu : 1;
@@ -395,6 +399,9 @@ router_new(const struct router_settings *s, struct router **out, struct err *err
 		if (router_tls_new(r->set.tls_dir, &r->tls, err) < 0)
 			goto fail;
 	}
+	/* Read once: the key stays in this process's memory. */
+	if (r->set.host_key != NULL && hostkey_load(r->set.host_key, 0, &r->hostkey, err) < 0)
+		goto fail;
 	if (router_bind(r, err) < 0)
 		goto fail;
 	r->workers = aligned_alloc(64, r->nworkers * sizeof(*r->workers));
@@ -603,6 +610,7 @@ router_free(struct router *r)
 	pthread_mutex_destroy(&r->admit_lock);
 	router_acme_free(&r->acme);
 	router_tls_free(r->tls);
+	hostkey_free(r->hostkey);
 	router_settings_free(&r->set);
 	free(r);
 }

@@ -19,6 +19,7 @@ struct router_settings {
 	char *admin_socket;              /* owned path, NULL = no admin API */
 	char **tls_listen;               /* owned strv of "ADDR:PORT" for HTTPS; NULL = none */
 	char *tls_dir;                   /* owned: HOST.pem files (router_tls.h); with tls_listen */
+	char *host_key;                  /* owned: seed file of the key signing attestations */
 	int threads;                     /* worker threads; 0 = one per core */
 	size_t max_header_size;          /* request head limit (431 past it) */
 	unsigned max_headers;            /* header fields of a request head (431 past it) */

@@ -247,7 +247,8 @@ router_conn_request_begin(struct conn *c)
  * whole and the client wants it, else closes it after writing. After it, c is
  * either back in CS_HEAD or closing. */
 void
-router_conn_reply_why(struct conn *c, int status, const char *why, int force_close)
+router_conn_reply_body(struct conn *c, int status, const char *type, const char *body, size_t len,
+                       int force_close)
 {
 	struct evbuffer *out = c->cs->out;
 	const char *reason = status_reason(status);
@@ -255,18 +256,15 @@ router_conn_reply_why(struct conn *c, int status, const char *why, int force_clo
 	int keep = !force_close && c->req_done && c->keepalive && !c->w->stopping &&
 	           !c->close_after && !c->upgrade;
 
-	if (why == NULL)
-		why = reason;
 	if (status == 503 || status == 429)
 		snprintf(retry, sizeof(retry), "Retry-After: %d\r\n", c->w->r->set.retry_after_s);
 	c->status = status;
 	evbuffer_add_printf(out,
-	                    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+	                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	                    "%s%s\r\n",
-	                    status, reason, strlen(why) + 1, retry,
-	                    keep ? "" : "Connection: close\r\n");
+	                    status, reason, type, len, retry, keep ? "" : "Connection: close\r\n");
 	if (!c->is_head) /* a response to HEAD has the length, not the body */
-		evbuffer_add_printf(out, "%s\n", why);
+		evbuffer_add(out, body, len);
 	router_conn_attempt_end(c, 0);
 	router_conn_request_end(c);
 	router_upstream_free(take_ptr(&c->uc));
@@ -278,6 +276,15 @@ router_conn_reply_why(struct conn *c, int status, const char *why, int force_clo
 	c->head_started = 0;
 	c->scanned = 0;
 	router_conn_timer_set(c, c->w->tv_idle);
+}
+
+void
+router_conn_reply_why(struct conn *c, int status, const char *why, int force_close)
+{
+	char *text = xasprintf("%s\n", why != NULL ? why : status_reason(status));
+
+	router_conn_reply_body(c, status, "text/plain", text, strlen(text), force_close);
+	free(text);
 }
 
 void

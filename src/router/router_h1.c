@@ -544,6 +544,15 @@ router_h1_read_request_head(struct conn *c)
 	w->path = w->url;
 	w->path_len = plen;
 	w->query_off = plen;
+	/* The attestation document is the router's own answer, before
+	 * shim.paths, on every host whose route has attestation facts. */
+	if (c->route != NULL && c->route->attestation != NULL &&
+	    router_attest_wanted(w->url, plen)) {
+		router_attest_answer(c); /* reads the target, in the input: then drains */
+		evbuffer_drain(in, n);
+		c->scanned = 0;
+		return c->state == CS_HEAD;
+	}
 	if (c->route != NULL && c->route->paths != NULL) {
 		/* The allow-list is checked on the path as the upstream gets it. */
 		if (w->path_cap < plen) {

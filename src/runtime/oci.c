@@ -150,7 +150,7 @@ out:
 }
 
 static int
-version_name(const char *binary, char **name, struct err *err)
+version_name(const char *binary, char **name, char **version, struct err *err)
 {
 	char *argv[] = {(char *)binary, "--version", NULL};
 	struct spawn_opts so = {.argv = argv, .stdout_fd = -1, .timeout_ms = 5000};
@@ -170,6 +170,8 @@ version_name(const char *binary, char **name, struct err *err)
 		else
 			rc = err_make(err, 0, "%s --version: neither runc, crun nor runsc", binary);
 	}
+	if (rc == 0)
+		*version = xstrndup(res.out.data, strcspn(res.out.data, "\n"));
 	spawn_result_free(&res);
 	return rc;
 }
@@ -177,11 +179,10 @@ version_name(const char *binary, char **name, struct err *err)
 static int
 try_runtime(struct oci *o, const char *binary, struct err *err)
 {
-	char *name = NULL;
-
+	char *name = NULL, *version = NULL;
 	char **flags = NULL;
 
-	if (version_name(binary, &name, err) < 0)
+	if (version_name(binary, &name, &version, err) < 0)
 		return -1;
 	if (strcmp(name, "runsc") == 0) {
 		flags = strv_push(flags, "--platform=ptrace");
@@ -191,11 +192,13 @@ try_runtime(struct oci *o, const char *binary, struct err *err)
 	}
 	if (probe_runs(binary, flags, err) < 0) {
 		free(name);
+		free(version);
 		strv_free(flags);
 		return -1;
 	}
 	o->binary = xstrdup(binary);
 	o->name = name;
+	o->version = version;
 	o->flags = flags;
 	return 0;
 }
@@ -226,6 +229,7 @@ oci_free(struct oci *o)
 {
 	free(o->binary);
 	free(o->name);
+	free(o->version);
 	free(o->root);
 	strv_free(o->flags);
 	memset(o, 0, sizeof *o);

@@ -12,10 +12,11 @@
 #include "common/err.h"
 
 struct oci {
-	char *binary; /* owned: path or name of runc/crun/runsc */
-	char *name;   /* owned: "runc", "crun" or "runsc" (what --version said) */
-	char *root;   /* owned: the --root state directory */
-	char **flags; /* owned strv: global flags after --root (runsc's platform), or NULL */
+	char *binary;  /* owned: path or name of runc/crun/runsc */
+	char *name;    /* owned: "runc", "crun" or "runsc" (what --version said) */
+	char *version; /* owned: the first line --version printed, "runc version 1.1.12" */
+	char *root;    /* owned: the --root state directory */
+	char **flags;  /* owned strv: global flags after --root (runsc's platform), or NULL */
 };
 
 enum oci_status {

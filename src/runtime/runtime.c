@@ -221,6 +221,18 @@ runtime_isolation(const struct runtime *rt)
 	return rt->isolation;
 }
 
+const char *
+runtime_version(struct runtime *rt, const char *iso)
+{
+	struct err ignored = ERR_INIT;
+	const struct oci *o;
+
+	if (runtime_isolation_available(rt, iso, &ignored) <= 0)
+		return NULL;
+	o = runtime_oci_for(rt, iso, &ignored);
+	return o != NULL ? o->version : NULL;
+}
+
 const struct oci *
 runtime_oci_for(struct runtime *rt, const char *iso, struct err *err)
 {

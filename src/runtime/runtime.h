@@ -82,6 +82,11 @@ const char *runtime_isolation(const struct runtime *rt);
  * (it runs a container: about a second). */
 int runtime_isolation_available(struct runtime *rt, const char *iso, struct err *err);
 
+/* What the runtime of isolation level iso said of itself ("runc version
+ * 1.1.12", the first line of its --version), or NULL when this host does not
+ * offer iso. Borrowed from rt. Blocks as runtime_isolation_available(). */
+const char *runtime_version(struct runtime *rt, const char *iso);
+
 /* The host id that owns an image rootfs (and is root inside) of an enclave
  * at isolation level iso: the user namespace range's base for runc, 0 for
  * gvisor (whose kernel keeps ids its own) and for enclaves with GPUs (no

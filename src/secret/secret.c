@@ -91,12 +91,16 @@ fsync_dir(const char *state_dir)
  * place, which fails if another process won the race (and then its key is
  * the one). A crash leaves either no key file or a complete one. */
 static int
-secret_key_create(const char *state_dir, const char *path, struct err *err)
+secret_key_create(const char *path, struct err *err)
 {
 	unsigned char bytes[SECRET_KEY_BYTES];
-	char *tmp;
+	char *tmp, *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	int fd = -1, rc = -1;
 
+	if (slash != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		strcpy(dir, ".");
 	tmp = xasprintf("%s.tmp.%ld.%08x", path, (long)getpid(), randombytes_random());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
@@ -116,8 +120,8 @@ secret_key_create(const char *state_dir, const char *path, struct err *err)
 		rc = err_make(err, errno, "link %s to %s", tmp, path);
 		goto out;
 	}
-	if (fsync_dir(state_dir) < 0) {
-		rc = err_make(err, errno, "fsync %s", state_dir);
+	if (fsync_dir(dir) < 0) {
+		rc = err_make(err, errno, "fsync %s", dir);
 		goto out;
 	}
 	rc = 0;
@@ -127,63 +131,55 @@ out:
 		close(fd);
 	unlink(tmp);
 	free(tmp);
+	free(dir);
 	return rc;
 }
 
 int
-secret_key_load(const char *state_dir, struct secret_key **out, struct err *err)
+secret_file_load(const char *path, const char *what, int create,
+                 unsigned char bytes[SECRET_KEY_BYTES], struct err *err)
 {
-	struct secret_key *key = NULL;
-	char *path = xasprintf("%s/%s", state_dir, SECRET_KEY_FILE);
 	struct stat st;
 	size_t got = 0;
 	int fd, rc = -1;
 
-	*out = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT) {
-		if (secret_key_create(state_dir, path, err) < 0) {
-			rc = err_wrap(err, "creating the master key");
-			goto out;
-		}
+	if (fd < 0 && errno == ENOENT && create) {
+		if (secret_key_create(path, err) < 0)
+			return err_wrap(err, "creating the %s", what);
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	}
-	if (fd < 0 && errno == ELOOP) {
-		rc = err_make(err, 0, "master key %s is a symbolic link; it must be a file", path);
-		goto out;
-	}
-	if (fd < 0) {
-		rc = err_make(err, errno, "open the master key %s", path);
-		goto out;
-	}
+	if (fd < 0 && errno == ELOOP)
+		return err_make(err, 0, "%s %s is a symbolic link; it must be a file", what, path);
+	if (fd < 0)
+		return err_make(err, errno, "open the %s %s", what, path);
 	if (fstat(fd, &st) < 0) {
 		rc = err_make(err, errno, "stat %s", path);
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = err_make(err, 0, "master key %s is not a regular file", path);
+		rc = err_make(err, 0, "%s %s is not a regular file", what, path);
 		goto out;
 	}
 	if (st.st_uid != geteuid()) {
-		rc = err_make(err, 0, "master key %s is owned by uid %u, not by this user (uid %u)",
+		rc = err_make(err, 0, "%s %s is owned by uid %u, not by this user (uid %u)", what,
 		              path, (unsigned)st.st_uid, (unsigned)geteuid());
 		goto out;
 	}
 	if ((st.st_mode & 077) != 0) {
 		rc = err_make(err, 0,
-		              "master key %s is open to group or others (mode %04o); "
+		              "%s %s is open to group or others (mode %04o); "
 		              "it must be mode 0600 (chmod 600 %s)",
-		              path, (unsigned)(st.st_mode & 07777), path);
+		              what, path, (unsigned)(st.st_mode & 07777), path);
 		goto out;
 	}
 	if (st.st_size != SECRET_KEY_BYTES) {
-		rc = err_make(err, 0, "master key %s is %lld bytes long, not %d: it is damaged",
-		              path, (long long)st.st_size, SECRET_KEY_BYTES);
+		rc = err_make(err, 0, "%s %s is %lld bytes long, not %d: it is damaged", what, path,
+		              (long long)st.st_size, SECRET_KEY_BYTES);
 		goto out;
 	}
-	key = secret_key_alloc();
 	while (got < SECRET_KEY_BYTES) {
-		ssize_t n = read(fd, key->bytes + got, SECRET_KEY_BYTES - got);
+		ssize_t n = read(fd, bytes + got, SECRET_KEY_BYTES - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -192,20 +188,36 @@ secret_key_load(const char *state_dir, struct secret_key **out, struct err *err)
 			goto out;
 		}
 		if (n == 0) {
-			rc = err_make(err, 0, "master key %s shrank while being read", path);
+			rc = err_make(err, 0, "%s %s shrank while being read", what, path);
 			goto out;
 		}
 		got += (size_t)n;
 	}
-	sodium_mprotect_readonly(key);
-	*out = take_ptr(&key);
 	rc = 0;
 out:
-	secret_key_free(key);
-	if (fd >= 0)
-		close(fd);
-	free(path);
+	if (rc < 0)
+		sodium_memzero(bytes, SECRET_KEY_BYTES);
+	close(fd);
 	return rc;
+}
+
+int
+secret_key_load(const char *state_dir, struct secret_key **out, struct err *err)
+{
+	struct secret_key *key = secret_key_alloc();
+	char *path = xasprintf("%s/%s", state_dir, SECRET_KEY_FILE);
+	int rc;
+
+	*out = NULL;
+	rc = secret_file_load(path, "master key", 1, key->bytes, err);
+	free(path);
+	if (rc < 0) {
+		secret_key_free(key);
+		return rc;
+	}
+	sodium_mprotect_readonly(key);
+	*out = key;
+	return 0;
 }
 
 int

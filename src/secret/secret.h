@@ -37,6 +37,14 @@ int secret_init(struct err *err);
  * On success *out is a new key; the caller frees it with secret_key_free(). */
 int secret_key_load(const char *state_dir, struct secret_key **out, struct err *err);
 
+/* Reads the SECRET_KEY_BYTES bytes of key file path (what names it in
+ * errors: "master key") into bytes, creating it with random bytes (mode 0600,
+ * atomically) first when create is set and it does not exist. Refuses a file
+ * of the wrong size, a symbolic link, one not owned by this user, or one open
+ * to group or others. */
+int secret_file_load(const char *path, const char *what, int create,
+                     unsigned char bytes[SECRET_KEY_BYTES], struct err *err);
+
 /* A key made of SECRET_KEY_BYTES bytes (for tools and tests). */
 struct secret_key *secret_key_from_bytes(const unsigned char bytes[SECRET_KEY_BYTES]);
 

@@ -203,6 +203,8 @@ static const char *const migrations[] = {
     "    WHERE id IN (OLD.container_id, NEW.container_id); END;"
     "CREATE TRIGGER container_version_enclave_delete AFTER DELETE ON enclave"
     "  BEGIN UPDATE container SET version = version + 1 WHERE id = OLD.container_id; END;",
+    /* 7: the commit a deployment's tag pointed to, for its attestation. */
+    "ALTER TABLE deployment ADD COLUMN source_commit TEXT;",
 };
 
 #define CONTAINER_COLS                                                                             \
@@ -210,7 +212,7 @@ static const char *const migrations[] = {
 	"deployment_id, created_at, updated_at, deleted_at, pending"
 #define DEPLOYMENT_COLS                                                                            \
 	"id, container_id, tag, config, config_sha256, measurement, images, debug, secrets, "      \
-	"env, created_at, isolation"
+	"env, created_at, isolation, source_commit"
 #define UPDATE_COLS                                                                                \
 	"id, container_id, kind, strategy, status, phase, from_deployment_id, "                    \
 	"to_deployment_id, error, health_log, created_at, switched_at, finished_at"
@@ -290,7 +292,7 @@ static const char *const stmt_sql[S__COUNT] = {
                            " updated_at = ?8, deleted_at = ?9, pending = ?10 WHERE id = ?1",
     [S_CONTAINER_DELETE] = "DELETE FROM container WHERE id = ?1",
     [S_DEPLOYMENT_INSERT] = "INSERT INTO deployment (" DEPLOYMENT_COLS ")"
-                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [S_DEPLOYMENT_GET] = "SELECT " DEPLOYMENT_COLS " FROM deployment WHERE id = ?1",
     [S_DEPLOYMENT_LIST] = "SELECT " DEPLOYMENT_COLS " FROM deployment WHERE container_id = ?1"
                           " ORDER BY created_at DESC, rowid DESC",
@@ -873,6 +875,7 @@ row_deployment(sqlite3_stmt *st, void *out, struct err *err)
 	d->env_json = col_dup(st, 9);
 	d->created_at = col_int(st, 10);
 	d->isolation = col_dup(st, 11);
+	snprintf(d->commit, sizeof d->commit, "%s", col_str(st, 12) ? col_str(st, 12) : "");
 	return 0;
 }
 
@@ -905,6 +908,7 @@ sq_deployment_create(struct store *st, const struct store_deployment *d, struct 
 	bind_text(q, 10, d->env_json ? d->env_json : "{}");
 	bind_int(q, 11, d->created_at);
 	bind_text(q, 12, d->isolation);
+	bind_text(q, 13, d->commit[0] ? d->commit : NULL);
 	rc = step_done(s, q, "insert deployment", err);
 	if (rc < 0 && failed_foreign_key(s))
 		rc = fail(err, STORE_ENOTFOUND, "container of the deployment not found");

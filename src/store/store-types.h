@@ -66,6 +66,7 @@ struct store_deployment {
 	char *secrets_json; /* owned: ["API_KEY", ...] (names only) */
 	char *env_json;     /* owned: {"KEY": "value", ...} */
 	char *isolation;    /* owned: "runc" or "gvisor", resolved when it was made */
+	char commit[41];    /* the tag's commit (hex) when made from a source, else "" */
 	int64_t created_at;
 };
 

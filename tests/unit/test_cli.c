@@ -18,7 +18,10 @@
 #include "cli/client.h"
 #include "cli/progress.h"
 #include "cli/table.h"
+#include "cli/verify.h"
 #include "common/util.h"
+#include "secret/hostkey.h"
+#include "tls/attest.h"
 
 /* ---- config file ---- */
 
@@ -814,11 +817,83 @@ test_progress_other_update(void **state)
 	json_decref(c);
 }
 
+/* A document signed as berth-router signs one, then each check of
+ * verify_document() failing on its own: a replayed nonce, another host key,
+ * another certificate, another measurement, a changed field. */
+static void
+test_verify_document(void **state)
+{
+	char dir[] = "/tmp/berth-verify-XXXXXX", *path, *canon, pub[65], sig[129], why[512];
+	const char *nonce = "00112233445566778899aabbccddeeff";
+	const char *tls = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	const char *m = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+	struct hostkey *k = NULL;
+	struct err err = ERR_INIT;
+	struct verify_expect e;
+	json_t *doc, *bad;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = xasprintf("%s/host-key", dir);
+	assert_int_equal(hostkey_load(path, 1, &k, &err), 0);
+	hostkey_public_hex(k, pub);
+	doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b}", "format", ATTEST_FORMAT,
+	                "measurement", m, "nonce", nonce, "tls_public_key_sha256", tls, "host_key",
+	                pub, "tee", "none", "tag", "v1", "time", 1, "debug", 0);
+	canon = attest_canonical(doc);
+	hostkey_sign_hex(k, canon, strlen(canon), sig);
+	free(canon);
+	json_object_set_new(doc, "signature", json_string(sig));
+
+	e = (struct verify_expect){
+	    .nonce = nonce, .tls_key = tls, .host_key = pub, .measurement = m};
+	assert_int_equal(verify_document(doc, &e, why, sizeof why), VERIFY_OK);
+	e.host_key = NULL;
+	e.measurement = NULL;
+	assert_int_equal(verify_document(doc, &e, why, sizeof why), VERIFY_OK);
+	/* Replayed: the document of an earlier nonce. */
+	e.nonce = "ffeeddccbbaa99887766554433221100";
+	assert_int_equal(verify_document(doc, &e, why, sizeof why), VERIFY_ENONCE);
+	assert_non_null(strstr(why, "replayed"));
+	e.nonce = nonce;
+	e.host_key = "0000000000000000000000000000000000000000000000000000000000000000";
+	assert_int_equal(verify_document(doc, &e, why, sizeof why), VERIFY_EHOSTKEY);
+	e.host_key = pub;
+	e.tls_key = m;
+	assert_int_equal(verify_document(doc, &e, why, sizeof why), VERIFY_ETLSKEY);
+	e.tls_key = tls;
+	e.measurement = tls;
+	assert_int_equal(verify_document(doc, &e, why, sizeof why), VERIFY_EMEASUREMENT);
+	e.measurement = m;
+	/* One field changed after signing, even the nonce to the one sent. */
+	bad = json_deep_copy(doc);
+	json_object_set_new(bad, "tag", json_string("v2"));
+	assert_int_equal(verify_document(bad, &e, why, sizeof why), VERIFY_ESIGNATURE);
+	json_decref(bad);
+	bad = json_deep_copy(doc);
+	json_object_set_new(bad, "nonce", json_string("ffeeddccbbaa99887766554433221100"));
+	e.nonce = "ffeeddccbbaa99887766554433221100";
+	assert_int_equal(verify_document(bad, &e, why, sizeof why), VERIFY_ESIGNATURE);
+	json_decref(bad);
+	e.nonce = nonce;
+	bad = json_deep_copy(doc);
+	json_object_set_new(bad, "format", json_string("other"));
+	assert_int_equal(verify_document(bad, &e, why, sizeof why), VERIFY_EDOC);
+	json_decref(bad);
+
+	json_decref(doc);
+	hostkey_free(k);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_conf_parse),
+	    cmocka_unit_test(test_verify_document),
 	    cmocka_unit_test(test_conf_resolve),
 	    cmocka_unit_test(test_conf_default_path),
 	    cmocka_unit_test(test_args_parse),

@@ -1336,8 +1336,8 @@ test_deploy_isolation(void **state)
  *   import hashlib, struct
  *   f = lambda b: struct.pack('>Q', len(b)) + b
  *   l = lambda xs: struct.pack('>Q', len(set(xs))) + b''.join(f(x) for x in sorted(set(xs)))
- *   enc = f(b'berth-measurement-v2') + f(cfg) + l(images) + f(bytes([debug]))
- *         + l(secrets) + f(runtime) + f(isolation)
+ *   enc = f(b'berth-measurement-v3') + f(cfg) + l(images) + f(bytes([debug]))
+ *         + l(secrets) + f(isolation)
  *   hashlib.sha256(enc).hexdigest()
  */
 static void
@@ -1357,7 +1357,6 @@ test_measurement(void **state)
 	    .debug = 1,
 	    .secrets = secrets,
 	    .n_secrets = 2,
-	    .runtime_version = "runc 1.1.5",
 	    .isolation = "runc",
 	};
 	struct measurement_input empty = {0};
@@ -1367,26 +1366,26 @@ test_measurement(void **state)
 	(void)state;
 	measurement_compute(&in, out);
 	assert_string_equal(out,
-	                    "31b49555c4522e6b25497cb25e633798a5083d814a7e706bbac29c3773e38ae8");
+	                    "782f8e26ca38b401dd68eb02161ed43f5002bffda31c2221c2ccd560b712a5f5");
 	/* Order and repeats of the lists do not matter; the debug flag does. */
 	in.images = images2;
 	in.n_images = 2;
 	in.debug = 0;
 	measurement_compute(&in, out);
 	assert_string_equal(out,
-	                    "1a6d84377ec97cee53b03954ffe11963207cbba54a566861af68e1cd79c41a23");
+	                    "7969b790d71542f2e1852bff71ccefda3402941bed42a8de8abc2c660194b720");
 	/* So does the isolation level: the same deployment under gVisor is
 	 * another one. */
 	in.isolation = "gvisor";
 	measurement_compute(&in, out);
 	assert_string_equal(out,
-	                    "f76bbc94b4f2c377023d098e8a1c909ca667eb69a18d5a9a7f73fded7d5f9c5b");
+	                    "973d42ea1c5eaf100c540fdc2fd4d2dd6bcdac3c879f272435963a2305c8cdc5");
 	measurement_compute(&empty, out);
 	assert_string_equal(out,
-	                    "028316940e35ddc1affc0830ac18af931954dd654cae6dfeb0de82becaa91684");
+	                    "7439669130a2c96ed46b10e26deedbf1acb6690af9ec1ac9dbf95dd46c3987fd");
 	/* Moving a byte between fields changes the encoding: lengths prefix them. */
 	measurement_encode(&empty, &enc, &len);
-	assert_int_equal(len, 8 + 20 + 8 + 8 + 8 + 1 + 8 + 8 + 8);
+	assert_int_equal(len, 8 + 20 + 8 + 8 + 8 + 1 + 8 + 8);
 	assert_memory_equal(enc, "\0\0\0\0\0\0\0\x14" MEASUREMENT_VERSION, 28);
 	free(enc);
 }

@@ -494,6 +494,7 @@ test_deployment_isolation(void **state)
 	                                   "DROP INDEX event_container;"
 	                                   "ALTER TABLE event DROP COLUMN container_id;"
 	                                   "ALTER TABLE enclave DROP COLUMN reason;"
+	                                   "ALTER TABLE deployment DROP COLUMN source_commit;"
 	                                   "PRAGMA user_version = 1"),
 	                 SQLITE_OK);
 	assert_int_equal(store_open_sqlite(f->path, &again, &err), 0);
@@ -502,6 +503,7 @@ test_deployment_isolation(void **state)
 	assert_int_equal(store_deployment_get(f->st, d.id, &got, &err), 0);
 	assert_string_equal(got.isolation, "runc");
 	assert_string_equal(got.measurement, "m");
+	assert_string_equal(got.commit, ""); /* made before commits were recorded */
 	store_deployment_clear(&got);
 	store_deployment_clear(&d);
 	store_container_clear(&c);

@@ -1,0 +1,38 @@
+/* GET /api/v1/host: what a verifier needs to know of this host: the public
+ * half of the key that signs attestation documents, and its runtimes. */
+#include <limits.h>
+#include <unistd.h>
+
+#include "api/api-common.h"
+#include "api/api-routes.h"
+#include "config/config.h"
+#include "daemon/daemon.h"
+#include "runtime/runtime.h"
+#include "secret/hostkey.h"
+
+static void
+host_get(struct api_req *r)
+{
+	struct berthd *d = api_daemon(r);
+	char pub[2 * HOSTKEY_PUBLIC + 1], name[HOST_NAME_MAX + 1] = "";
+	json_t *runtimes = json_object();
+
+	hostkey_public_hex(d->hostkey, pub);
+	if (gethostname(name, sizeof name - 1) < 0)
+		name[0] = '\0';
+	for (size_t i = 0; config_isolation_levels[i] != NULL; i++) {
+		const char *v = runtime_version(d->rt, config_isolation_levels[i]);
+
+		if (v != NULL)
+			json_object_set_new(runtimes, config_isolation_levels[i], json_string(v));
+	}
+	api_reply_json(r, 200,
+	               json_pack("{s:s, s:s, s:s, s:o, s:s}", "host_key", pub, "tee", "none",
+	                         "hostname", name, "runtimes", runtimes, "isolation",
+	                         berthd_isolation_default(d)));
+}
+
+const struct api_route api_routes_host[] = {
+    {.method = API_GET, .pattern = "/api/v1/host", .handler = host_get},
+    {0},
+};
