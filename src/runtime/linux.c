@@ -775,12 +775,25 @@ linux_tmpfs_ensure(const char *path, int size_mib, struct err *err)
 	struct statfs sf;
 	char opts[64];
 
+	struct stat st, up;
+	char *parent;
+	int own;
+
 	if (mkdir_p(path, 0711, err) < 0)
 		return -1;
 	if (statfs(path, &sf) < 0)
 		return err_make(err, errno, "statfs %s", path);
-	if (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC)
-		return chmod(path, 0711) < 0 ? err_make(err, errno, "chmod %s", path) : 0;
+	if (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC) {
+		/* A tmpfs mounted on path itself (by a berthd that was killed)
+		 * is ours to unmount as if we had mounted it; path on a memory
+		 * file system of the host's (/run) is not. */
+		parent = xasprintf("%s/..", path);
+		own = stat(path, &st) == 0 && stat(parent, &up) == 0 && st.st_dev != up.st_dev;
+		free(parent);
+		if (chmod(path, 0711) < 0)
+			return err_make(err, errno, "chmod %s", path);
+		return own;
+	}
 	snprintf(opts, sizeof opts, "mode=0711,size=%dm", size_mib);
 	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
 		return err_make(err, errno, "mount tmpfs on %s", path);

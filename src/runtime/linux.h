@@ -82,7 +82,8 @@ int linux_remove_tree(const char *path, struct err *err);
 /* Makes sure path (a directory, 0711: crossed, never listed) is on a memory
  * file system:
  * mounts a tmpfs of size_mib there when it is not on one already. Returns 1
- * when it mounted one, 0 when path was on one already. */
+ * when path has a tmpfs of its own (mounted now, or by an earlier process),
+ * 0 when it lies on a memory file system mounted above it. */
 int linux_tmpfs_ensure(const char *path, int size_mib, struct err *err);
 
 /* Whether any other host on ifname's link holds ip, asked from inside the

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <pthread.h>
@@ -1065,6 +1066,32 @@ test_oci_list_asks_again_when_a_container_goes_meanwhile(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* The bundles' tmpfs: one berth mounted, even by a berthd that was killed,
+ * is berth's to unmount; a directory on a tmpfs mounted above it is not. */
+static void
+test_tmpfs_ensure_owns_its_mount(void **state)
+{
+	char dir[] = "/tmp/berth-unit-tmpfs-XXXXXX";
+	struct err err = ERR_INIT;
+	char *b, *sub;
+
+	(void)state;
+	if (geteuid() != 0)
+		return; /* mounting needs root (make test runs as root) */
+	assert_non_null(mkdtemp(dir));
+	b = xasprintf("%s/bundles", dir);
+	sub = xasprintf("%s/sub", b);
+	assert_int_equal(linux_tmpfs_ensure(b, 1, &err), 1);   /* mounted now */
+	assert_int_equal(linux_tmpfs_ensure(b, 1, &err), 1);   /* found, its own */
+	assert_int_equal(linux_tmpfs_ensure(sub, 1, &err), 0); /* on one above */
+	assert_int_equal(rmdir(sub), 0);
+	assert_int_equal(umount2(b, 0), 0);
+	assert_int_equal(rmdir(b), 0);
+	assert_int_equal(rmdir(dir), 0);
+	free(sub);
+	free(b);
+}
+
 int
 main(void)
 {
@@ -1083,6 +1110,7 @@ main(void)
 	    cmocka_unit_test(test_spawn),
 	    cmocka_unit_test(test_spawn_beside_a_reaper),
 	    cmocka_unit_test(test_logcopy_lifeline_and_resume),
+	    cmocka_unit_test(test_tmpfs_ensure_owns_its_mount),
 	    cmocka_unit_test(test_gpu_inventory),
 	    cmocka_unit_test(test_gpu_cdi),
 	    cmocka_unit_test(test_oci_list_asks_again_when_a_container_goes_meanwhile),

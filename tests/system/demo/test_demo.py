@@ -144,8 +144,10 @@ def stop_and_check(demo, state, router_port, dashboard):
     assert "stopped; nothing of it runs" in demo.output()
     assert processes_mentioning(demo.dir) == []
     assert not os.path.exists(f"/proc/{router_pid}")
-    # No namespace, no runc container: their dirs are empty, or gone.
-    assert not os.path.exists(run) or os.listdir(os.path.join(run, "netns")) == []
+    # berthd's run directory goes with it: its namespaces, runc roots and
+    # the bundles' tmpfs.
+    assert not os.path.exists(run), os.listdir(run)
+    assert run not in open("/proc/mounts").read()
     out = subprocess.run(["runc", "--root", os.path.join(run, "oci"), "list", "-q"],
                          capture_output=True, text=True, timeout=10)
     assert out.stdout.strip() == "", out.stdout
