@@ -138,6 +138,7 @@ cert_done(void *arg)
 		/* The route goes again: the router reads the new file when it
 		 * installs it. */
 		free(take_ptr(&ctr->route_pushed));
+		r->routes_moved++;
 		recon_kick(r, ctr->id);
 	}
 out:
@@ -199,7 +200,12 @@ recon_certs_tick(struct recon *r)
 	if (r->env.certs == NULL || !r->env.certs_background || now < r->certs_next_scan_ms)
 		return;
 	r->certs_next_scan_ms = now + CERTS_SCAN_MS;
-	certs_scan(r);
+	/* The hosts are read again only when a route moved: not 1,000 JSON
+	 * texts parsed on the loop every second for nothing. */
+	if (r->certs_scanned != r->routes_moved) {
+		certs_scan(r);
+		r->certs_scanned = r->routes_moved;
+	}
 	if (r->certs_ordering)
 		return;
 	for (struct recon_cert *c = r->certs_bg; c != NULL; c = c->next) {

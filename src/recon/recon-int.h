@@ -87,6 +87,8 @@ struct recon {
 	    *certs_bg;      /* owned list: hosts whose certificates come in the background */
 	int certs_ordering; /* a certificate job is on fetchq */
 	int64_t certs_next_scan_ms; /* monotonic */
+	uint64_t routes_moved;      /* counts changes of the containers' route_pushed */
+	uint64_t certs_scanned;     /* routes_moved at the last certs_scan() */
 };
 
 /* recon.c */

@@ -296,6 +296,7 @@ push_done(void *arg)
 	log_debug("route of %s: %s", job->host, job->route);
 	free(ctr->route_pushed);
 	ctr->route_pushed = take_ptr(&job->route);
+	r->routes_moved++;
 	recon_crashpoint(r, "routed");
 	recon_kick(r, ctr->id);
 out:
@@ -478,6 +479,7 @@ recon_router_remember(struct recon *r, char **ids, char **texts)
 
 		free(ctr->route_pushed);
 		ctr->route_pushed = xstrdup(texts[i]);
+		r->routes_moved++;
 	}
 }
 

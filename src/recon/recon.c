@@ -72,6 +72,7 @@ recon_ctr_forget(struct recon *r, struct recon_ctr *ctr)
 		if (*pp == ctr) {
 			*pp = ctr->next;
 			recon_ctr_free(ctr);
+			r->routes_moved++;
 			return;
 		}
 	}
