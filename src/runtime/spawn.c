@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,26 +50,27 @@ env_merge(char *const *extra)
 	return v;
 }
 
-/* The program file of name: name itself when it holds a '/', else the first
- * executable in PATH. Owned, or NULL. */
-static char *
-find_program(const char *name)
+/* The program file of name, in out (of size PATH_MAX): name itself when it
+ * holds a '/', else the first executable in PATH. 0, or -1 when there is
+ * none. A buffer of the caller's, not the heap: the forked relay child never
+ * frees, so a heap copy would show as lost when it exits. */
+static int
+find_program(const char *name, char *out)
 {
 	const char *p = getenv("PATH");
 
 	if (strchr(name, '/') != NULL)
-		return xstrdup(name);
+		return snprintf(out, PATH_MAX, "%s", name) < PATH_MAX ? 0 : -1;
 	if (p == NULL)
 		p = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	for (;;) {
 		size_t n = strcspn(p, ":");
-		char *cand = xasprintf("%.*s/%s", (int)(n ? n : 1), n ? p : ".", name);
+		int len = snprintf(out, PATH_MAX, "%.*s/%s", (int)(n ? n : 1), n ? p : ".", name);
 
-		if (access(cand, X_OK) == 0)
-			return cand;
-		free(cand);
+		if (len < PATH_MAX && access(out, X_OK) == 0)
+			return 0;
 		if (p[n] == '\0')
-			return NULL;
+			return -1;
 		p += n + 1;
 	}
 }
@@ -155,7 +158,7 @@ struct child {
 static int
 start_child(char *const *argv, char *const *env, const int fds[3], struct child *c, struct err *err)
 {
-	char *path = find_program(argv[0]);
+	char path[PATH_MAX];
 	int report[2] = {-1, -1}, status_pipe[2] = {-1, -1}, child_errno = 0, status, rc = -1;
 	sigset_t all, old;
 	ssize_t n;
@@ -164,7 +167,7 @@ start_child(char *const *argv, char *const *env, const int fds[3], struct child 
 	c->pid = -1;
 	c->pidfd = -1;
 	c->status_fd = -1;
-	if (path == NULL)
+	if (find_program(argv[0], path) < 0)
 		return err_make(err, ENOENT, "run %s", argv[0]);
 	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0) {
 		rc = err_make(err, errno, "pipe");
@@ -200,7 +203,6 @@ out:
 		if (status_pipe[i] >= 0)
 			close(status_pipe[i]);
 	}
-	free(path);
 	return rc;
 }
 
