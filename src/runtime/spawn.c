@@ -1,5 +1,5 @@
-/* spawn: a quiet fork + exec (see linux_fork_quiet()) plus a poll loop over
- * the child's pipes and its pidfd. */
+/* spawn: posix_spawn() of berth-relay, which runs the program, plus a poll
+ * loop over the program's pipes and the relay's status pipe. */
 #include "runtime/spawn.h"
 
 #include <errno.h>
@@ -7,12 +7,13 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -75,76 +76,6 @@ find_program(const char *name, char *out)
 	}
 }
 
-/* In the child: stdio from fd0-fd2, every other descriptor closed, default
- * signal handling, then exec. An exec failure's errno goes to report. Only
- * system calls: the parent may be threaded. */
-static _Noreturn void
-child_exec(const char *path, char *const *argv, char *const *env, const int fds[3], int report)
-{
-	struct sigaction dfl;
-	sigset_t none;
-	int high[3], r, e;
-
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL);
-	/* Copies above 10 first, so no dup2() below clobbers a source. */
-	for (int i = 0; i < 3; i++)
-		high[i] = fcntl(fds[i], F_DUPFD, 10);
-	r = fcntl(report, F_DUPFD, 10);
-	for (int i = 0; i < 3; i++)
-		dup2(high[i], i);
-	dup2(r, 3);
-	fcntl(3, F_SETFD, FD_CLOEXEC);
-	close_range(4, ~0U, 0);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* Not berthd's 077: the OCI runtime makes cgroups and mount points
-	 * that a container's setup, as an unprivileged id of its user
-	 * namespace, must look up. What is private sits in 0700 directories. */
-	umask(022);
-	execve(path, argv, env);
-	e = errno;
-	if (write(3, &e, sizeof e) < 0)
-		_exit(127);
-	_exit(127);
-}
-
-/* In the child of linux_fork_quiet(): execve() gives a process the exit
- * signal SIGCHLD back, so the program is not run here but in a grandchild
- * this process waits for. Its status (exit code, or 128 + signal) goes to
- * the parent through status_fd: under valgrind this process's own exit code
- * is valgrind's. The grandchild dies with us (PR_SET_PDEATHSIG), so killing
- * this process on a deadline kills the program. */
-static _Noreturn void
-relay_child(const char *path, char *const *argv, char *const *env, const int fds[3], int report,
-            int status_fd)
-{
-	pid_t g = linux_fork_quiet(NULL, NULL);
-	int status, code;
-
-	if (g == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		child_exec(path, argv, env, fds, report);
-	}
-	/* Hold nothing of the parent's open (a copy of a pipe's write end would
-	 * keep its reader from EOF), only status_fd. */
-	if (status_fd > 0)
-		close_range(0, (unsigned)status_fd - 1, 0);
-	close_range((unsigned)status_fd + 1, ~0U, 0);
-	if (g < 0)
-		_exit(127);
-	while (waitpid(g, &status, __WALL) < 0)
-		if (errno != EINTR)
-			_exit(127);
-	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	if (write(status_fd, &code, sizeof code) < 0)
-		_exit(127);
-	_exit(code);
-}
-
 /* A started program: its relay's pid and pidfd, and where its status comes. */
 struct child {
 	pid_t pid;
@@ -152,15 +83,36 @@ struct child {
 	int status_fd;
 };
 
-/* Starts argv[0] (resolved in PATH) with the given stdio. The program is
- * invisible to a waitpid(-1) reaper (see relay_child()). Returns 0 and fills
- * c, or negative when it could not be started (an exec failure included). */
+/* The relay program (src/relay/main.c): beside this program, else in the
+ * build directory (for the tests' programs, in a folder below it). */
+static pthread_once_t relay_once = PTHREAD_ONCE_INIT;
+static char relay_path[PATH_MAX]; /* set once, then only read */
+
+static void
+relay_find(void)
+{
+	char *sibling = exe_sibling("berth-relay");
+
+	snprintf(relay_path, sizeof relay_path, "%s",
+	         access(sibling, X_OK) == 0 ? sibling : BERTH_RELAY_PATH);
+	free(sibling);
+}
+
+/* Starts argv[0] (resolved in PATH) with the given stdio, under berth-relay
+ * (posix_spawn(): a vfork, so the page tables of a large, threaded daemon
+ * are not copied for every helper). Returns 0 and fills c, or negative when
+ * it could not be started (an exec failure included). */
 static int
 start_child(char *const *argv, char *const *env, const int fds[3], struct child *c, struct err *err)
 {
 	char path[PATH_MAX];
 	int report[2] = {-1, -1}, status_pipe[2] = {-1, -1}, child_errno = 0, status, rc = -1;
-	sigset_t all, old;
+	int high[5] = {-1, -1, -1, -1, -1};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t all, none;
+	size_t argc = 0;
+	char **rargv;
 	ssize_t n;
 	pid_t pid;
 
@@ -169,27 +121,68 @@ start_child(char *const *argv, char *const *env, const int fds[3], struct child 
 	c->status_fd = -1;
 	if (find_program(argv[0], path) < 0)
 		return err_make(err, ENOENT, "run %s", argv[0]);
+	pthread_once(&relay_once, relay_find);
 	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0) {
 		rc = err_make(err, errno, "pipe");
 		goto out;
 	}
-	/* No handler of ours may run in the child before it resets them. */
+	/* Copies above the targets first, so no dup2 clobbers a source. */
+	for (int i = 0; i < 5; i++) {
+		int src = i < 3 ? fds[i] : i == 3 ? report[1] : status_pipe[1];
+
+		if ((high[i] = fcntl(src, F_DUPFD_CLOEXEC, 10)) < 0) {
+			rc = err_make(err, errno, "dup");
+			goto out;
+		}
+	}
+	while (argv[argc] != NULL)
+		argc++;
+	rargv = xcalloc(argc + 2, sizeof *rargv);
+	rargv[0] = relay_path;
+	rargv[1] = path;
+	for (size_t i = 1; i < argc; i++)
+		rargv[i + 1] = argv[i];
+	posix_spawn_file_actions_init(&fa);
+	for (int i = 0; i < 5; i++)
+		posix_spawn_file_actions_adddup2(&fa, high[i], i);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 5);
+	posix_spawnattr_init(&attr);
 	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = linux_fork_quiet(&c->pidfd, err);
-	if (pid == 0)
-		relay_child(path, argv, env, fds, report[1], status_pipe[1]);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sigemptyset(&none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	rc = posix_spawn(&pid, relay_path, &fa, &attr, rargv, env);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	free(rargv);
+	/* Only the relay may hold the write ends now: its EOF is our answer. */
+	for (int i = 0; i < 5; i++)
+		close(take_fd(&high[i]));
 	close(take_fd(&report[1]));
 	close(take_fd(&status_pipe[1]));
-	if (pid < 0)
+	if (rc != 0) {
+		rc = err_make(err, rc, "run %s", relay_path);
 		goto out;
+	}
+	rc = -1;
+	/* Before the relay can be waited for: its pid is ours until then. */
+	/* For killing it: its pid may be reaped by a waitpid(-1) elsewhere.
+	 * ESRCH: it has already ended (and been reaped), nothing to kill.
+	 * ENOSYS (valgrind knows no pidfd_open): the pid is used instead. */
+	if ((c->pidfd = pidfd_open(pid, 0)) < 0 && errno != ESRCH && errno != ENOSYS) {
+		rc = err_make(err, errno, "pidfd_open");
+		kill(pid, SIGKILL);
+		linux_wait_quiet(pid, &status, NULL);
+		goto out;
+	}
 	/* EOF: the program was exec'd. An int: exec failed with that errno. */
 	while ((n = read(report[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR)
 		;
 	if (n == (ssize_t)sizeof child_errno) {
+		if (c->pidfd >= 0)
+			close(take_fd(&c->pidfd));
 		linux_wait_quiet(pid, &status, NULL);
-		close(take_fd(&c->pidfd));
 		rc = err_make(err, child_errno, "run %s", path);
 		goto out;
 	}
@@ -197,6 +190,9 @@ start_child(char *const *argv, char *const *env, const int fds[3], struct child 
 	c->status_fd = take_fd(&status_pipe[0]);
 	rc = 0;
 out:
+	for (int i = 0; i < 5; i++)
+		if (high[i] >= 0)
+			close(high[i]);
 	for (int i = 0; i < 2; i++) {
 		if (report[i] >= 0)
 			close(report[i]);
@@ -211,6 +207,16 @@ keep(struct buf *b, const char *data, size_t n, size_t max)
 {
 	if (b->len < max)
 		buf_append(b, data, n < max - b->len ? n : max - b->len);
+}
+
+/* Kills a relay by its pidfd, or by its pid when there is none. */
+static void
+relay_kill(pid_t pid, int pidfd)
+{
+	if (pidfd >= 0)
+		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+	else
+		kill(pid, SIGKILL);
 }
 
 int
@@ -262,7 +268,7 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 		struct pollfd p[4] = {{in[1], POLLOUT, 0},
 		                      {out[0], POLLIN, 0},
 		                      {errp[0], POLLIN, 0},
-		                      {exited ? -1 : pidfd, POLLIN, 0}};
+		                      {exited ? -1 : c.status_fd, POLLIN, 0}};
 		int64_t now = now_mono_ms(), left = deadline - now;
 		char chunk[8192];
 		ssize_t n;
@@ -321,11 +327,11 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 		}
 	}
 	if (killed != SPAWN_RAN)
-		kill(pid, SIGKILL);
-	if (linux_wait_quiet(pid, &status, err) < 0) {
-		pid = -1;
-		goto out;
-	}
+		relay_kill(pid, pidfd);
+	/* A waitpid(-1) elsewhere in the process may have taken the relay:
+	 * then what it reported is all there is. */
+	if (linux_wait_quiet(pid, &status, NULL) < 0)
+		status = killed != SPAWN_RAN ? SIGKILL : 127 << 8;
 	pid = -1;
 	/* The program's status from the relay; without it (the relay was
 	 * killed on the deadline) the relay's own. */
@@ -355,14 +361,14 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 		break;
 	}
 out:
+	if (pid > 0) {
+		relay_kill(pid, pidfd);
+		linux_wait_quiet(pid, &status, NULL);
+	}
 	if (pidfd >= 0)
 		close(pidfd);
 	if (c.status_fd >= 0)
 		close(c.status_fd);
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		linux_wait_quiet(pid, &status, NULL);
-	}
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)
 			close(in[i]);

@@ -2,10 +2,11 @@
  * with a deadline: feeds it stdin, captures stdout and stderr, or hands it
  * given descriptors instead. Blocking; safe from any thread.
  *
- * The program never is a direct child that a SIGCHLD reaper elsewhere in the
- * process (waitpid(-1) in berthd's loop) could reap first: it runs under a
- * relay process with exit signal 0, which such a reaper does not see (see
- * linux_fork_quiet()). */
+ * The program runs under berth-relay (src/relay/main.c), started with
+ * posix_spawn(): no copy of the caller's page tables, which for a large,
+ * threaded daemon cost more than the helper itself. The relay reports the
+ * program's exec and exit over pipes and takes the program with it when it
+ * is killed. */
 #ifndef BERTH_RUNTIME_SPAWN_H
 #define BERTH_RUNTIME_SPAWN_H
 

@@ -753,6 +753,41 @@ test_spawn(void **state)
 	spawn_result_free(&res);
 	so = (struct spawn_opts){.argv = none, .stdout_fd = -1};
 	assert_true(spawn_run(&so, &res, &err) < 0);
+	assert_int_equal(err.code, ENOENT);
+	spawn_result_free(&res);
+}
+
+/* A program killed on its deadline is gone, not left to its relay's parent:
+ * it runs in a child of berth-relay that dies with the relay. */
+static void
+test_spawn_deadline_takes_the_program(void **state)
+{
+	char *sh[] = {"sh", "-c", "echo $$; exec sleep 30", NULL};
+	struct spawn_opts so = {.argv = sh, .stdout_fd = -1, .timeout_ms = 300};
+	struct spawn_result res;
+	struct err err = ERR_INIT;
+	pid_t pid;
+	int gone = 0;
+
+	(void)state;
+	assert_true(spawn_run(&so, &res, &err) < 0);
+	assert_int_equal(res.killed, SPAWN_TIMEOUT);
+	pid = (pid_t)atoi(res.out.data);
+	assert_true(pid > 1);
+	for (int i = 0; i < 200 && !gone; i++) {
+		char path[64], state_c = 0;
+		FILE *f;
+
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+		f = fopen(path, "r");
+		/* Gone, or a zombie of init's until it reaps it. */
+		gone = f == NULL || (fscanf(f, "%*d %*s %c", &state_c) == 1 && state_c == 'Z');
+		if (f != NULL)
+			fclose(f);
+		if (!gone)
+			usleep(10000);
+	}
+	assert_true(gone);
 	spawn_result_free(&res);
 }
 
@@ -1108,6 +1143,7 @@ main(void)
 	    cmocka_unit_test(test_firewall_ruleset),
 	    cmocka_unit_test(test_signals_and_names),
 	    cmocka_unit_test(test_spawn),
+	    cmocka_unit_test(test_spawn_deadline_takes_the_program),
 	    cmocka_unit_test(test_spawn_beside_a_reaper),
 	    cmocka_unit_test(test_logcopy_lifeline_and_resume),
 	    cmocka_unit_test(test_tmpfs_ensure_owns_its_mount),
