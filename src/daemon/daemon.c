@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "api/api-agent.h"
 #include "api/api-routes.h"
 #include "api/api-server.h"
 #include "api/api-pending.h"
@@ -44,11 +45,17 @@
 #include "store/store.h"
 
 static const struct api_route *const berthd_routes[] = {
-    api_routes_containers, api_routes_updates,
-    api_routes_secrets,    api_routes_orgs,
-    api_routes_events,     api_routes_metrics,
-    api_routes_logs,       api_routes_host,
-    api_routes_web,        NULL,
+    api_routes_containers,
+    api_routes_updates,
+    api_routes_secrets,
+    api_routes_orgs,
+    api_routes_events,
+    api_routes_metrics,
+    api_routes_logs,
+    api_routes_host,
+    api_routes_agent,
+    api_routes_web,
+    NULL,
 };
 
 static void
@@ -303,8 +310,19 @@ berthd_new_recon(struct berthd *d, struct err *err)
 	                 .runtime_gvisor = runtime_version(d->rt, "gvisor")},
 	};
 
-	if (recon_host_local_new(d->rt, &hs, &d->stopping, &d->recon_host, err) < 0)
+	if (s->agent_url != NULL) {
+		/* This increment: the one host of that agent, not this one. */
+		struct recon_host_remote_settings rs = {
+		    .url = s->agent_url,
+		    .token_file = s->agent_token_file,
+		    .timeout_ms = 5000,
+		};
+
+		if (recon_host_remote_new(&rs, &d->stopping, &d->recon_host, err) < 0)
+			return -1;
+	} else if (recon_host_local_new(d->rt, &hs, &d->stopping, &d->recon_host, err) < 0) {
 		return -1;
+	}
 	env.host = d->recon_host;
 	return recon_new(&env, &d->recon, err);
 }
@@ -449,6 +467,16 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 	lifecycle_init(&d->lc, d->store, d->events);
 	if (berthd_open_runtime(d, err) < 0)
 		return err_wrap(err, "runtime");
+	if (d->settings.agent_token_file != NULL) {
+		char *token = NULL;
+
+		if (recon_host_token_read(d->settings.agent_token_file, &token, err) < 0)
+			return -1;
+		d->hosts = api_hosts_new(token, (int64_t)d->settings.host_timeout_s * 1000,
+		                         d->settings.agent_url);
+		sodium_memzero(token, strlen(token));
+		free(token);
+	}
 	if (berthd_new_recon(d, err) < 0)
 		return err_wrap(err, "reconciler");
 	if (berthd_check_isolation(d, err) < 0)
@@ -491,7 +519,11 @@ berthd_stop(struct berthd *d)
 	api_sources_free(take_ptr(&d->api_sources));
 	api_pendings_free(take_ptr(&d->api_pendings));
 	recon_free(d->recon);
-	recon_host_local_free(d->recon_host);
+	if (d->settings.agent_url != NULL)
+		recon_host_remote_free(d->recon_host);
+	else
+		recon_host_local_free(d->recon_host);
+	api_hosts_free(d->hosts);
 	runtime_close(d->rt);
 	eventlog_free(d->events); /* publishes what committed */
 	sse_hub_free(d->hub);

@@ -34,6 +34,7 @@ struct runtime;
 struct ca;
 struct acme;
 struct certs;
+struct api_hosts;
 
 /* GET /containers of an org as it was last answered, for as long as the
  * store has not been written since (store_generation()). */
@@ -84,6 +85,7 @@ struct berthd {
 	                                    * certificates come from ACME */
 	struct acme *acme;                 /* owned: the ACME account, with --tls-certs acme */
 	struct certs *certs;               /* owned: the hosts' certificates, NULL when off */
+	struct api_hosts *hosts;           /* owned or NULL: hosts of agents (--agent-token-file) */
 };
 
 /* Keeps berthd's memory, where secret values are opened, out of core files

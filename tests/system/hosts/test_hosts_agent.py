@@ -1,0 +1,127 @@
+"""berthd driving the enclaves of another host through its berth-agent: a
+deploy from a real git repository and registry served by that host's
+router, a blue-green update, the host token's check, and a killed agent
+reported unreachable within the host timeout while berthd keeps answering."""
+import json
+import os
+import time
+
+from hosts_helpers import http
+
+
+def deploy(b, name, **body):
+    status, c = b.call("POST", "/containers", dict(name=name, **body))
+    assert status == 202, c
+    return b.wait_status(name, "running", timeout=120)
+
+
+def hosts(b):
+    status, body = b.call("GET", "/hosts")
+    assert status == 200, body
+    return body
+
+
+def wait_host(b, status, timeout):
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        seen = hosts(b)
+        if seen and seen[0]["status"] == status:
+            return seen[0]
+        time.sleep(0.1)
+    raise AssertionError(f"host not {status} within {timeout}s: {seen}\n"
+                         + b.read_log()[-3000:])
+
+
+def test_deploy_and_blue_green_through_the_agent(datacenter, repo):
+    b, a = datacenter
+    h = wait_host(b, "ready", 15)
+    assert h["name"] == "host-a" and h["url"] == a.url and h["last_seen"]
+    cap = h["capacity"]
+    assert cap["cpus"] >= 1 and cap["memory_bytes"] > 0 and "runc" in cap["isolation"]
+    assert h["allocated"]["enclaves"] == 0
+
+    deploy(b, "web", repo=repo.dir, tag="v1")
+    host = b.host("web")
+    status, body, _ = a.get(host)
+    assert status == 200, body
+    assert b"v1" in body
+    # The enclave is the agent host's: in its state, not berthd's.
+    assert os.listdir(os.path.join(a.state, "enclaves"))
+    assert not os.path.isdir(os.path.join(b.state, "enclaves")) or \
+        not os.listdir(os.path.join(b.state, "enclaves"))
+
+    status, u = b.call("POST", "/containers/web/updates", {"kind": "tag", "tag": "v2"})
+    assert status == 202, u
+    assert u["strategy"] == "blue-green"
+    failed = []
+    deadline = time.monotonic() + 120
+    c = None
+    while time.monotonic() < deadline:
+        s, body, _ = a.get(host)
+        if s != 200:
+            failed.append((s, body[:200]))
+        _, c = b.call("GET", "/containers/web")
+        if c["update"] is not None and c["update"]["finished_at"] is not None:
+            break
+        time.sleep(0.05)
+    assert c["update"]["status"] == "ready", json.dumps(c, indent=1)
+    assert failed == [], failed
+    status, body, _ = a.get(host)
+    assert status == 200 and b"v2" in body, body
+    # Old enclave retired on the agent's host: one left, counted there.
+    deadline = time.monotonic() + 30
+    while len(os.listdir(os.path.join(a.state, "enclaves"))) > 1 and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(os.listdir(os.path.join(a.state, "enclaves"))) == 1
+    assert hosts(b)[0]["allocated"]["enclaves"] == 1
+
+
+def test_wrong_host_token_is_refused(datacenter):
+    b, a = datacenter
+    # The agent's API.
+    for token in (None, "x" * 64):
+        status, body, _ = http("GET", a.url + "/v1/info", token=token)
+        assert status == 401, body
+        status, body, _ = http("POST", a.url + "/v1/router/spawn", token=token)
+        assert status == 401, body
+    # berthd's agent endpoints; a tenant's admin token is not a host token.
+    reg = {"host_id": "intruder", "url": "http://127.0.0.1:1", "cpus": 1,
+           "memory_bytes": 1, "gpus": 0, "isolation": ["runc"]}
+    for token in (None, "y" * 64, b.token):
+        status, body, _ = http("POST", b.api + "/agent/register", reg, token=token)
+        assert status == 401, body
+        status, body, _ = http("POST", b.api + "/agent/heartbeat", {"host_id": "host-a"},
+                               token=token)
+        assert status == 401, body
+    assert "intruder" not in [h["name"] for h in hosts(b)]
+    # The host token is not a tenant token either.
+    token = open(a.args[a.args.index("--token-file") + 1]).read().strip()
+    status, _, _ = http("GET", b.api + "/containers", token=token)
+    assert status == 401
+    # A real one is taken; a bad body is a 400 with a sentence.
+    status, body, _ = http("POST", b.api + "/agent/register", dict(reg, cpus="many"),
+                           token=token)
+    assert status == 400 and b"integers" in body, body
+
+
+def test_killed_agent_is_lost_within_the_host_timeout(datacenter, repo):
+    b, a = datacenter
+    wait_host(b, "ready", 15)
+    deploy(b, "web", repo=repo.dir, tag="v1")
+    a.kill()
+    killed = time.monotonic()
+    h = wait_host(b, "lost", 10)
+    took = time.monotonic() - killed
+    # --host-timeout 3 and a heartbeat every second.
+    assert took < 3 + 1 + 1.5, took
+    assert h["last_seen"]
+    # berthd is not held: its API answers at once, and the container's
+    # health checks fail within their deadline instead of hanging.
+    t0 = time.monotonic()
+    status, items = b.call("GET", "/containers")
+    assert status == 200 and time.monotonic() - t0 < 1.0
+    # The agent back: it registers again, the host is ready.
+    a.start()
+    wait_host(b, "ready", 10)
