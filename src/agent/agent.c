@@ -23,6 +23,7 @@
 #include "common/util.h"
 #include "common/workq.h"
 #include "config/config.h"
+#include "daemon/daemon.h"
 #include "health/health.h"
 #include "image/image.h"
 #include "recon/recon-host.h"
@@ -822,31 +823,16 @@ agent_on_signal(evutil_socket_t sig, short what, void *arg)
 static int
 agent_open_runtime(struct agent *a, struct err *err)
 {
-	struct runtime_settings rs = {0};
-	char hex[65], *run, *oci_root, *netns_dir;
-	int rc;
+	struct berthd_runtime_opts o = {
+	    .state_dir = a->s.state_dir,
+	    .oci_runtime = a->s.runtime,
+	    .isolation = a->s.isolation,
+	    .subnet = a->s.subnet,
+	    .bridge = a->s.bridge,
+	    .gpus = a->s.gpus,
+	};
 
-	/* The runtime's state of this state directory alone (as berthd's). */
-	sha256_hex(a->s.state_dir, strlen(a->s.state_dir), hex);
-	run = xasprintf("/run/berth/%.12s", hex);
-	oci_root = xasprintf("%s/oci", run);
-	netns_dir = xasprintf("%s/netns", run);
-	rs.state_dir = a->s.state_dir;
-	rs.oci_runtime = a->s.runtime;
-	rs.subnet = a->s.subnet;
-	rs.bridge = a->s.bridge;
-	rs.oci_root = oci_root;
-	rs.netns_dir = netns_dir;
-	rs.gpus_simulated = a->s.gpus > 0 ? a->s.gpus : 0;
-	rs.isolation = a->s.isolation;
-	rs.probe_isolation = 1;
-	rs.upstream_mark = BERTH_UPSTREAM_MARK;
-	rs.copiers_end_with_us = 1;
-	rc = runtime_open(&rs, &a->rt, err);
-	free(run);
-	free(oci_root);
-	free(netns_dir);
-	return rc;
+	return berthd_runtime_open(&o, &a->rt, err);
 }
 
 int

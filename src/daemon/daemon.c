@@ -238,39 +238,54 @@ berthd_harden(struct err *err)
 	return 0;
 }
 
-/* The runtime's state lives in a run directory of this state directory
- * alone, so that two berthd never take each other's enclaves. */
-static int
-berthd_open_runtime(struct berthd *d, struct err *err)
+int
+berthd_runtime_open(const struct berthd_runtime_opts *o, struct runtime **out, struct err *err)
 {
 	struct runtime_settings rs = {0};
 	char hex[65], *run, *oci_root, *netns_dir;
 	int rc;
 
-	sha256_hex(d->settings.state_dir, strlen(d->settings.state_dir), hex);
+	/* The runtime's state lives in a run directory of this state directory
+	 * alone, so that two daemons never take each other's enclaves. */
+	sha256_hex(o->state_dir, strlen(o->state_dir), hex);
 	run = xasprintf("/run/berth/%.12s", hex);
 	oci_root = xasprintf("%s/oci", run);
 	netns_dir = xasprintf("%s/netns", run);
-	rs.state_dir = d->settings.state_dir;
-	rs.oci_runtime = d->settings.runtime;
-	rs.subnet = d->settings.subnet;
-	rs.bridge = d->settings.bridge;
+	rs.state_dir = o->state_dir;
+	rs.oci_runtime = o->oci_runtime;
+	rs.subnet = o->subnet;
+	rs.bridge = o->bridge;
 	rs.oci_root = oci_root;
 	rs.netns_dir = netns_dir;
-	rs.gpus_simulated = d->settings.gpus > 0 ? d->settings.gpus : 0;
-	rs.isolation = d->settings.isolation;
+	rs.gpus_simulated = o->gpus > 0 ? o->gpus : 0;
+	rs.isolation = o->isolation;
 	/* The API asks which levels work from the loop: find out now. */
 	rs.probe_isolation = 1;
 	/* Only berth-router and the health checks reach enclaves' ports. */
 	rs.upstream_mark = BERTH_UPSTREAM_MARK;
 	/* Nothing of ours outlives us but the enclaves and the router: log
-	 * copiers end with berthd, and are started again as it adopts. */
+	 * copiers end with the daemon, and are started again as it adopts. */
 	rs.copiers_end_with_us = 1;
-	rc = runtime_open(&rs, &d->rt, err);
+	rc = runtime_open(&rs, out, err);
 	free(run);
 	free(oci_root);
 	free(netns_dir);
 	return rc;
+}
+
+static int
+berthd_open_runtime(struct berthd *d, struct err *err)
+{
+	struct berthd_runtime_opts o = {
+	    .state_dir = d->settings.state_dir,
+	    .oci_runtime = d->settings.runtime,
+	    .isolation = d->settings.isolation,
+	    .subnet = d->settings.subnet,
+	    .bridge = d->settings.bridge,
+	    .gpus = d->settings.gpus,
+	};
+
+	return berthd_runtime_open(&o, &d->rt, err);
 }
 
 static int

@@ -7,7 +7,8 @@ import tempfile
 
 import pytest
 
-from hosts_helpers import Agent, GitRepo, Link, LinkBerthd, LinkRegistry, config_text
+from hosts_helpers import (Agent, Link, LinkBerthd, LinkRegistry, config_text, free_port,
+                           repo_fixture)
 from suite_checks import (  # noqa: F401 (the checks of every folder)
     pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
@@ -27,13 +28,9 @@ def registry(link):
     reg.stop()
 
 
-@pytest.fixture(scope="session")
-def repo(registry):
-    r = GitRepo()
-    r.tag("v1", config_text(registry.images["hello:v1"]))
-    r.tag("v2", config_text(registry.images["hello:v2"]))
-    yield r
-    r.remove()
+# Tags v1 and v2 (hello).
+repo = repo_fixture(lambda registry: [("v1", config_text(registry.images["hello:v1"])),
+                                      ("v2", config_text(registry.images["hello:v2"]))])
 
 
 @pytest.fixture
@@ -54,7 +51,6 @@ def datacenter(link, registry, token_file):
     try:
         # berthd first (the agent registers with it), pointed at the agent's
         # address, which answers once the agent is up.
-        from hosts_helpers import free_port
         agent_port = free_port()
         b = LinkBerthd(link, args=["--agent", f"http://{link.host_ip}:{agent_port}",
                                    "--agent-token-file", token_file, "--host-timeout", "3",

@@ -10,11 +10,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from berth_helpers import (  # noqa: E402,F401 (re-exported)
-    BUILD, Berthd, GitRepo, Registry, config_text, free_port, http, suite_checks)
+    BUILD, Berthd, Registry, clean_host, config_text, free_port, http, repo_fixture,
+    suite_checks, wait_answer)
 
 
 def sh(*args, check=True):
@@ -101,18 +101,8 @@ class Agent:
         env = suite_checks.daemon_env(dict(os.environ))
         self.proc = subprocess.Popen(self.link.cmd(*self.args), stdout=self.log,
                                      stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("berth-agent exited: " + self.read_log()[-3000:])
-            try:
-                # 401: it answers (no token given).
-                if http("GET", self.url + "/v1/info", timeout=1)[0] == 401:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("berth-agent did not answer: " + self.read_log()[-3000:])
+        # 401: it answers (no token given).
+        wait_answer(self.proc, self.url + "/v1/info", 401, "berth-agent", self.read_log, 30)
 
     def read_log(self):
         with open(self.logpath) as f:
@@ -137,23 +127,9 @@ class Agent:
                 self.proc.kill()
                 self.proc.wait()
             self.log.close()
-        suite_checks.scan_log(self.logpath)
-        suite_checks.stop_router(self.state)
-        self.destroy_leftovers()
-        suite_checks.remove_run_dir(self.state)
+        clean_host(self.state, self.logpath, f"10.89.{self.link.n}.0/24", self.bridge,
+                   prefix=self.link.cmd())
         suite_checks.remove_state_dir(self.state)
-
-    def destroy_leftovers(self):
-        enc = os.path.join(self.state, "enclaves")
-        run = suite_checks.run_dir(self.state)
-        if os.path.isdir(enc) and os.listdir(enc):
-            drv = self.link.cmd(os.path.join(BUILD, "tests", "berth-enclave"), "--state",
-                                self.state, "--oci-root", run + "/oci", "--netns-dir",
-                                run + "/netns", "--bridge", self.bridge, "--subnet",
-                                f"10.89.{self.link.n}.0/24")
-            for name in os.listdir(enc):
-                subprocess.run(drv + ["destroy", name], capture_output=True, timeout=120)
-        subprocess.run(["umount", run + "/bundles"], capture_output=True)
 
 
 class LinkBerthd(Berthd):
