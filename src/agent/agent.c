@@ -29,6 +29,7 @@
 #include "recon/recon-host.h"
 #include "router/router_client.h"
 #include "runtime/runtime.h"
+#include "secret/redact.h"
 
 /* An enclave the agent booted or adopted, kept for exec (the reconciler's
  * struct enclave stays on berthd's side). Shared by workers: refs under
@@ -525,7 +526,16 @@ boot_work(void *p)
 	    .booting = &j->booting,
 	};
 
+	struct redact *rd = redact_new();
+
+	for (size_t i = 0; i < j->n_secrets; i++)
+		redact_add(rd, j->secrets[i].key, j->secrets[i].value, strlen(j->secrets[i].value));
 	j->rc = h->ops->boot(h, &spec, &j->enclave, &j->err);
+	/* The runtime's error may quote what the enclave printed: it leaves
+	 * (to the log and to berthd) without the values it was given. */
+	if (j->rc < 0)
+		redact_inplace(rd, j->err.msg, sizeof j->err.msg);
+	redact_free(rd);
 	agent_job_wipe(j);
 	if (j->rc == 0) {
 		struct enclave *kept = NULL;

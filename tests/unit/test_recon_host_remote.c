@@ -60,8 +60,8 @@ remote(const char *dir, int port, int64_t timeout_ms)
 {
 	char *url = xasprintf("http://127.0.0.1:%d", port);
 	char *tf = token_file(dir, "0123456789abcdef0123456789abcdef");
-	struct recon_host_remote_settings s = {.url = url, .token_file = tf,
-	                                       .timeout_ms = timeout_ms};
+	struct recon_host_remote_settings s = {
+	    .url = url, .token_file = tf, .timeout_ms = timeout_ms};
 	struct recon_host *h = NULL;
 	struct err err = ERR_INIT;
 
@@ -128,8 +128,11 @@ test_silent_agent_is_an_error_within_the_deadline(void **state)
 	struct recon_host *h = remote(*state, port, 300);
 	struct config cfg = {0};
 	_Atomic int percent = 0, booting = 0;
-	struct recon_boot_spec spec = {.name = "b-x", .container_id = "c", .cfg = &cfg,
-	                               .config_text = "x", .percent = &percent,
+	struct recon_boot_spec spec = {.name = "b-x",
+	                               .container_id = "c",
+	                               .cfg = &cfg,
+	                               .config_text = "x",
+	                               .percent = &percent,
 	                               .booting = &booting};
 	struct enclave *e = NULL;
 	struct err err = ERR_INIT;

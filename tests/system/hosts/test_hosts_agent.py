@@ -5,8 +5,9 @@ reported unreachable within the host timeout while berthd keeps answering."""
 import json
 import os
 import time
+import uuid
 
-from hosts_helpers import http
+from hosts_helpers import config_text, http
 
 
 def deploy(b, name, **body):
@@ -104,6 +105,18 @@ def test_wrong_host_token_is_refused(datacenter):
     status, body, _ = http("POST", b.api + "/agent/register", dict(reg, cpus="many"),
                            token=token)
     assert status == 400 and b"integers" in body, body
+    # With the right token, a name in the path that would leave the agent's
+    # state directory is refused before anything runs.
+    for method, path in (("DELETE", "/v1/containers/..%2F..%2Fetc/volumes"),
+                         ("DELETE", "/v1/containers/..%2Fx/logs"),
+                         ("POST", "/v1/enclaves/..%2Fb-x/adopt"),
+                         ("DELETE", "/v1/enclaves/.hidden")):
+        status, body, _ = http(method, a.url + path, token=token)
+        assert status == 400 and b"valid" in body, (path, status, body)
+    status, body, _ = http("POST", a.url + "/v1/boot",
+                           {"name": "b-../x", "container_id": "c", "config": "x",
+                            "secrets": {"S": "hidden-value-123"}}, token=token)
+    assert status == 400 and b"hidden-value-123" not in body, body
 
 
 def test_killed_agent_is_lost_within_the_host_timeout(datacenter, repo):
@@ -125,3 +138,69 @@ def test_killed_agent_is_lost_within_the_host_timeout(datacenter, repo):
     # The agent back: it registers again, the host is ready.
     a.start()
     wait_host(b, "ready", 10)
+
+
+def test_the_host_serves_while_berthd_is_away(datacenter, repo):
+    b, a = datacenter
+    wait_host(b, "ready", 15)
+    deploy(b, "web", repo=repo.dir, tag="v1")
+    host = b.host("web")
+    b.kill()
+    # The enclave and the agent's router serve on; the agent stays up.
+    for _ in range(20):
+        status, body, _ = a.get(host)
+        assert status == 200 and b"v1" in body, body
+        time.sleep(0.1)
+    assert a.proc.poll() is None
+    # berthd back: it forgot the host (memory only), the agent registers
+    # again at its next heartbeat; the container is adopted, still serving.
+    b.start()
+    wait_host(b, "ready", 10)
+    b.wait_status("web", "running", timeout=30)
+    status, body, _ = a.get(host)
+    assert status == 200 and b"v1" in body, body
+    assert "adopted enclave" in b.read_log()
+
+
+def files_holding(top, value):
+    """Files under top holding value, but the enclaves' own file systems."""
+    hits = []
+    for d, dirs, files in os.walk(top):
+        dirs[:] = [x for x in dirs if x not in ("rootfs", "upper", "work")]
+        for f in files:
+            path = os.path.join(d, f)
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as fh:
+                    if value in fh.read():
+                        hits.append(path)
+    return hits
+
+
+def test_a_secret_crosses_to_the_agent_and_comes_back_nowhere(datacenter, registry):
+    b, a = datacenter
+    name = "HOST_TOKEN_LEAK"
+    value = "hv-" + uuid.uuid4().hex
+    assert b.call("PUT", f"/secrets/{name}", {"value": value})[0] == 200
+    serve = ["/bin/sh", "-c", f"echo token=${name}; exec httpd -f -p 8080 -h /www"]
+    v1 = config_text(registry.images["hello:v1"], secrets=[name], entrypoint=serve)
+    # v2's exec health check (run on the agent, its output redacted by
+    # berthd) prints the value, then fails.
+    check = {"test": ["CMD-SHELL", f"echo the token is ${name}; exit 1"], "interval": "1s",
+             "retries": 1}
+    v2 = config_text(registry.images["hello:v1"], secrets=[name], entrypoint=serve,
+                     healthcheck=check, deploy={"health-timeout": "6s"})
+    status, c = b.call("POST", "/containers", {"name": "leaky", "config": v1})
+    assert status == 202, c
+    b.wait_status("leaky", "running", timeout=120)
+    status, u = b.call("POST", "/containers/leaky/updates", {"kind": "edit-config", "config": v2})
+    assert status == 202, u
+    c = b.wait_update_end("leaky", timeout=90)
+    assert c["update"]["status"] == "failed", c["update"]
+    assert c["update"]["error"].endswith("the token is [secret " + name + "]"), c["update"]
+    shown = {"berthd's log": b.read_log().encode(), "the agent's log": a.read_log().encode()}
+    for path in ("/containers/leaky", "/containers/leaky/events", "/containers/leaky/updates"):
+        shown[path] = http("GET", b.api + path, token=b.token)[1]
+    for where, text in shown.items():
+        assert value.encode() not in text, f"{where} shows the value"
+    assert files_holding(a.state, value.encode()) == []
+    assert files_holding(b.state, value.encode()) == []
