@@ -56,7 +56,8 @@ struct agent_job {
 	size_t n_settings, n_secrets;
 	int rc;
 	struct err err;
-	struct enclave *enclave; /* owned: the booted one, until answered */
+	struct enclave *enclave; /* owned: the booted one, until kept for exec */
+	json_t *answer;          /* owned: its {name, ip, isolation} once booted */
 	struct agent_job *next;
 };
 
@@ -488,6 +489,7 @@ agent_job_free(struct agent_job *j)
 	free(j->secrets);
 	json_decref(j->body);
 	enclave_free(j->enclave);
+	json_decref(j->answer);
 	free(j);
 }
 
@@ -538,13 +540,9 @@ boot_work(void *p)
 	redact_free(rd);
 	agent_job_wipe(j);
 	if (j->rc == 0) {
-		struct enclave *kept = NULL;
-		enum enclave_observed seen;
-		struct err err = ERR_INIT;
-
-		/* The answer keeps j->enclave; exec gets one of its own. */
-		if (h->ops->adopt(h, j->enclave->name, &kept, &seen, &err) == 0)
-			agent_enclave_keep(j->a, kept);
+		/* The answer is its JSON; the enclave is kept for exec. */
+		j->answer = agent_enclave_json(j->enclave);
+		agent_enclave_keep(j->a, take_ptr(&j->enclave));
 	}
 }
 
@@ -557,9 +555,10 @@ boot_done(void *p)
 	if (j->rc < 0)
 		log_warn("boot of %s: %s", json_string_value(json_object_get(j->body, "name")),
 		         j->err.msg);
-	else
-		log_info("enclave %s booted at %s", j->enclave->name,
-		         j->enclave->ip != NULL ? j->enclave->ip : "?");
+	else if (json_string_value(json_object_get(j->answer, "ip")) != NULL)
+		log_info("enclave %s booted at %s",
+		         json_string_value(json_object_get(j->answer, "name")),
+		         json_string_value(json_object_get(j->answer, "ip")));
 }
 
 /* A string -> string object of the body as a bundle_kv array (strings
@@ -664,7 +663,7 @@ h_job(struct api_req *r)
 	                "booting", atomic_load(&j->booting));
 	if (j->done) {
 		if (j->rc == 0)
-			json_object_set_new(out, "enclave", agent_enclave_json(j->enclave));
+			json_object_set_new(out, "enclave", json_incref(j->answer));
 		else
 			json_object_set_new(out, "error", json_string(j->err.msg));
 		*p = j->next;

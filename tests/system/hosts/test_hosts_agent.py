@@ -4,10 +4,11 @@ router, a blue-green update, the host token's check, and a killed agent
 reported unreachable within the host timeout while berthd keeps answering."""
 import json
 import os
+import subprocess
 import time
 import uuid
 
-from hosts_helpers import config_text, http
+from hosts_helpers import BUILD, config_text, http
 
 
 def deploy(b, name, **body):
@@ -34,9 +35,22 @@ def wait_host(b, status, timeout):
                          + b.read_log()[-3000:])
 
 
-def test_deploy_and_blue_green_through_the_agent(datacenter, repo):
+def berth_host_list(b, tmp_path, *args):
+    env = dict(os.environ, BERTH_URL=b.url, BERTH_TOKEN=b.token, HOME=str(tmp_path))
+    out = subprocess.run([os.path.join(BUILD, "berth"), "host", "list", *args], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out
+    return out.stdout
+
+
+def test_deploy_and_blue_green_through_the_agent(datacenter, repo, tmp_path):
     b, a = datacenter
     h = wait_host(b, "ready", 15)
+    text = berth_host_list(b, tmp_path)
+    assert text.splitlines()[0].split()[:2] == ["HOST", "STATUS"], text
+    assert text.splitlines()[1].split()[:2] == ["host-a", "ready"], text
+    assert a.url in text
+    assert json.loads(berth_host_list(b, tmp_path, "--json"))[0]["name"] == "host-a"
     assert h["name"] == "host-a" and h["url"] == a.url and h["last_seen"]
     cap = h["capacity"]
     assert cap["cpus"] >= 1 and cap["memory_bytes"] > 0 and "runc" in cap["isolation"]
