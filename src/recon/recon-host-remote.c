@@ -104,9 +104,10 @@ remote_call(struct recon_host_remote *h, const char *method, const char *path, c
 	}
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
-		rc = err_make(err, cc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : ECONNREFUSED,
-		              "host agent %s unreachable: %s %s: %s", h->url, method, path,
-		              a.too_big ? "answer too long" : curl_easy_strerror(cc));
+		err_make(err, cc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : ECONNREFUSED,
+		         "host agent %s unreachable: %s %s: %s", h->url, method, path,
+		         a.too_big ? "answer too long" : curl_easy_strerror(cc));
+		rc = RECON_HOST_EUNREACHABLE;
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -14,6 +14,7 @@
 #ifndef BERTH_RECON_HOST_H
 #define BERTH_RECON_HOST_H
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -43,6 +44,11 @@ struct recon_boot_spec {
 	_Atomic int *percent; /* written as the pull goes: 0..100 over every image */
 	_Atomic int *booting; /* set to 1 once the images are in and the enclave is created */
 };
+
+/* What an operation returns when the host itself could not be reached (a
+ * remote host's agent did not answer): nothing is known of the enclave,
+ * which is not to be taken for gone. The local host never returns it. */
+#define RECON_HOST_EUNREACHABLE (-EHOSTUNREACH)
 
 struct recon_host_ops {
 	/* Pulls and unpacks spec's images and creates its enclave. Returns 0

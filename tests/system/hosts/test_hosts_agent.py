@@ -136,7 +136,8 @@ def test_wrong_host_token_is_refused(datacenter):
 def test_killed_agent_is_lost_within_the_host_timeout(datacenter, repo):
     b, a = datacenter
     wait_host(b, "ready", 15)
-    deploy(b, "web", repo=repo.dir, tag="v1")
+    before = deploy(b, "web", repo=repo.dir, tag="v1")
+    enclaves = sorted(os.listdir(os.path.join(a.state, "enclaves")))
     a.kill()
     killed = time.monotonic()
     h = wait_host(b, "lost", 10)
@@ -149,9 +150,21 @@ def test_killed_agent_is_lost_within_the_host_timeout(datacenter, repo):
     t0 = time.monotonic()
     status, items = b.call("GET", "/containers")
     assert status == 200 and time.monotonic() - t0 < 1.0
-    # The agent back: it registers again, the host is ready.
+    # The host's router outlives its agent: the container serves on.
+    status, body, _ = a.get(b.host("web"))
+    assert status == 200 and b"v1" in body, body
+    # Past a few monitor passes (one a second) with the agent gone.
+    time.sleep(2)
+    # The agent back: it registers again, the host is ready, and the
+    # enclave is the one it was: an unreachable host is not an enclave gone.
     a.start()
     wait_host(b, "ready", 10)
+    time.sleep(2)
+    c = b.container("web")
+    assert c["status"] == "running", c
+    assert c["deployment"]["id"] == before["deployment"]["id"]
+    assert sorted(os.listdir(os.path.join(a.state, "enclaves"))) == enclaves
+    assert "the running enclave is gone" not in b.read_log()
 
 
 def test_the_host_serves_while_berthd_is_away(datacenter, repo):
