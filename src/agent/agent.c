@@ -31,6 +31,9 @@
 #include "runtime/runtime.h"
 #include "secret/redact.h"
 
+/* How long a router start waits for the router's answer. */
+#define AGENT_ROUTER_START_MS 3000
+
 /* An enclave the agent booted or adopted, kept for exec (the reconciler's
  * struct enclave stays on berthd's side). Shared by workers: refs under
  * agent.lock. */
@@ -74,6 +77,7 @@ struct agent {
 	char *host_id;                  /* owned */
 	char *advertise;                /* owned */
 	pthread_mutex_t lock;           /* enclaves */
+	pthread_mutex_t spawn_lock;     /* one router start at a time */
 	struct agent_enclave *enclaves;
 	struct agent_job *jobs; /* loop thread */
 	int64_t next_job;
@@ -452,10 +456,28 @@ work_router_counters(struct agent_call *c)
 	c->rc = c->a->host->ops->router_counters(c->a->host, &c->out, &c->err);
 }
 
+/* Starts this host's router unless it answers already, one start at a time,
+ * and waits (a little) for its answer: a start asked again (berthd retries
+ * when its deadline passed, or asks from two jobs) never makes a second
+ * router on the same listener. */
 static void
 work_router_spawn(struct agent_call *c)
 {
-	c->rc = c->a->host->ops->router_spawn(c->a->host, &c->err);
+	struct recon_host *h = c->a->host;
+	struct err ignored = ERR_INIT;
+	int64_t generation;
+
+	pthread_mutex_lock(&c->a->spawn_lock);
+	if (h->ops->router_status(h, &generation, &ignored) == 0) {
+		c->rc = 0;
+	} else {
+		c->rc = h->ops->router_spawn(h, &c->err);
+		for (int64_t end = now_mono_ms() + AGENT_ROUTER_START_MS;
+		     c->rc == 0 && now_mono_ms() < end &&
+		     h->ops->router_status(h, &generation, &ignored) < 0;)
+			usleep(20000);
+	}
+	pthread_mutex_unlock(&c->a->spawn_lock);
 }
 
 #define AGENT_HANDLER(fn, work, body)                                                              \
@@ -854,6 +876,7 @@ agent_start(const struct agent_settings *s, struct agent **out, struct err *err)
 	*out = NULL;
 	a->s = *s;
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->spawn_lock, NULL);
 	umask(077);
 	if (recon_host_token_read(s->token_file, &a->token, err) < 0)
 		goto out;
@@ -976,5 +999,6 @@ agent_free(struct agent *a)
 	free(a->host_id);
 	free(a->advertise);
 	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->spawn_lock);
 	free(a);
 }

@@ -231,3 +231,28 @@ def test_a_secret_crosses_to_the_agent_and_comes_back_nowhere(datacenter, regist
         assert value.encode() not in text, f"{where} shows the value"
     assert files_holding(a.state, value.encode()) == []
     assert files_holding(b.state, value.encode()) == []
+
+
+def test_berthd_started_while_the_agent_is_away_keeps_its_enclaves(datacenter, repo):
+    b, a = datacenter
+    wait_host(b, "ready", 15)
+    before = deploy(b, "web", repo=repo.dir, tag="v1")
+    enclaves = sorted(os.listdir(os.path.join(a.state, "enclaves")))
+    b.kill()
+    a.kill()
+    # berthd starts with nobody answering at the agent's address: within
+    # the calls' deadlines, and its start-up adoption fails nothing.
+    t0 = time.monotonic()
+    b.start()
+    assert time.monotonic() - t0 < 30
+    assert hosts(b)[0]["status"] == "lost"
+    time.sleep(2)
+    a.start()
+    wait_host(b, "ready", 10)
+    time.sleep(2)
+    c = b.container("web")
+    assert c["status"] == "running", c
+    assert c["deployment"]["id"] == before["deployment"]["id"]
+    assert sorted(os.listdir(os.path.join(a.state, "enclaves"))) == enclaves
+    status, body, _ = a.get(b.host("web"))
+    assert status == 200 and b"v1" in body, body
