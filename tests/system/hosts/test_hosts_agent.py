@@ -133,6 +133,20 @@ def test_wrong_host_token_is_refused(datacenter):
     assert status == 400 and b"hidden-value-123" not in body, body
 
 
+def agent_back_with_the_same_enclave(b, a, before, enclaves):
+    """Starts agent a again: the host is ready, container web runs the
+    deployment it ran (before), in the same enclaves, and serves."""
+    a.start()
+    wait_host(b, "ready", 10)
+    time.sleep(2)
+    c = b.container("web")
+    assert c["status"] == "running", c
+    assert c["deployment"]["id"] == before["deployment"]["id"]
+    assert sorted(os.listdir(os.path.join(a.state, "enclaves"))) == enclaves
+    status, body, _ = a.get(b.host("web"))
+    assert status == 200 and b"v1" in body, body
+
+
 def test_killed_agent_is_lost_within_the_host_timeout(datacenter, repo):
     b, a = datacenter
     wait_host(b, "ready", 15)
@@ -157,13 +171,7 @@ def test_killed_agent_is_lost_within_the_host_timeout(datacenter, repo):
     time.sleep(2)
     # The agent back: it registers again, the host is ready, and the
     # enclave is the one it was: an unreachable host is not an enclave gone.
-    a.start()
-    wait_host(b, "ready", 10)
-    time.sleep(2)
-    c = b.container("web")
-    assert c["status"] == "running", c
-    assert c["deployment"]["id"] == before["deployment"]["id"]
-    assert sorted(os.listdir(os.path.join(a.state, "enclaves"))) == enclaves
+    agent_back_with_the_same_enclave(b, a, before, enclaves)
     assert "the running enclave is gone" not in b.read_log()
 
 
@@ -247,12 +255,4 @@ def test_berthd_started_while_the_agent_is_away_keeps_its_enclaves(datacenter, r
     assert time.monotonic() - t0 < 30
     assert hosts(b)[0]["status"] == "lost"
     time.sleep(2)
-    a.start()
-    wait_host(b, "ready", 10)
-    time.sleep(2)
-    c = b.container("web")
-    assert c["status"] == "running", c
-    assert c["deployment"]["id"] == before["deployment"]["id"]
-    assert sorted(os.listdir(os.path.join(a.state, "enclaves"))) == enclaves
-    status, body, _ = a.get(b.host("web"))
-    assert status == 200 and b"v1" in body, body
+    agent_back_with_the_same_enclave(b, a, before, enclaves)
