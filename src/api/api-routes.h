@@ -31,4 +31,7 @@ extern const struct api_route api_routes_logs[];
 /* GET /api/v1/host: the host's signing key and runtimes (api-host.c). */
 extern const struct api_route api_routes_host[];
 
+/* The agents' register and heartbeat, GET /api/v1/hosts (api-agent.c). */
+extern const struct api_route api_routes_agent[];
+
 #endif

@@ -163,6 +163,7 @@ extern const struct cli_group cli_group_config;
 extern const struct cli_group cli_group_container;
 extern const struct cli_group cli_group_secret;
 extern const struct cli_group cli_group_org;
+extern const struct cli_group cli_group_host;
 extern const struct cli_group cli_group_ca;
 extern const struct cli_group cli_group_measure;
 extern const struct cli_group cli_group_verify;

@@ -9,7 +9,7 @@
 
 static const struct cli_group *const groups[] = {
     &cli_group_container, &cli_group_secret,  &cli_group_org,    &cli_group_config,
-    &cli_group_ca,        &cli_group_measure, &cli_group_verify,
+    &cli_group_ca,        &cli_group_measure, &cli_group_verify, &cli_group_host,
 };
 
 static void

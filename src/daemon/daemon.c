@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "api/api-agent.h"
 #include "api/api-routes.h"
 #include "api/api-server.h"
 #include "api/api-pending.h"
@@ -44,11 +45,17 @@
 #include "store/store.h"
 
 static const struct api_route *const berthd_routes[] = {
-    api_routes_containers, api_routes_updates,
-    api_routes_secrets,    api_routes_orgs,
-    api_routes_events,     api_routes_metrics,
-    api_routes_logs,       api_routes_host,
-    api_routes_web,        NULL,
+    api_routes_containers,
+    api_routes_updates,
+    api_routes_secrets,
+    api_routes_orgs,
+    api_routes_events,
+    api_routes_metrics,
+    api_routes_logs,
+    api_routes_host,
+    api_routes_agent,
+    api_routes_web,
+    NULL,
 };
 
 static void
@@ -231,39 +238,54 @@ berthd_harden(struct err *err)
 	return 0;
 }
 
-/* The runtime's state lives in a run directory of this state directory
- * alone, so that two berthd never take each other's enclaves. */
-static int
-berthd_open_runtime(struct berthd *d, struct err *err)
+int
+berthd_runtime_open(const struct berthd_runtime_opts *o, struct runtime **out, struct err *err)
 {
 	struct runtime_settings rs = {0};
 	char hex[65], *run, *oci_root, *netns_dir;
 	int rc;
 
-	sha256_hex(d->settings.state_dir, strlen(d->settings.state_dir), hex);
+	/* The runtime's state lives in a run directory of this state directory
+	 * alone, so that two daemons never take each other's enclaves. */
+	sha256_hex(o->state_dir, strlen(o->state_dir), hex);
 	run = xasprintf("/run/berth/%.12s", hex);
 	oci_root = xasprintf("%s/oci", run);
 	netns_dir = xasprintf("%s/netns", run);
-	rs.state_dir = d->settings.state_dir;
-	rs.oci_runtime = d->settings.runtime;
-	rs.subnet = d->settings.subnet;
-	rs.bridge = d->settings.bridge;
+	rs.state_dir = o->state_dir;
+	rs.oci_runtime = o->oci_runtime;
+	rs.subnet = o->subnet;
+	rs.bridge = o->bridge;
 	rs.oci_root = oci_root;
 	rs.netns_dir = netns_dir;
-	rs.gpus_simulated = d->settings.gpus > 0 ? d->settings.gpus : 0;
-	rs.isolation = d->settings.isolation;
+	rs.gpus_simulated = o->gpus > 0 ? o->gpus : 0;
+	rs.isolation = o->isolation;
 	/* The API asks which levels work from the loop: find out now. */
 	rs.probe_isolation = 1;
 	/* Only berth-router and the health checks reach enclaves' ports. */
 	rs.upstream_mark = BERTH_UPSTREAM_MARK;
 	/* Nothing of ours outlives us but the enclaves and the router: log
-	 * copiers end with berthd, and are started again as it adopts. */
+	 * copiers end with the daemon, and are started again as it adopts. */
 	rs.copiers_end_with_us = 1;
-	rc = runtime_open(&rs, &d->rt, err);
+	rc = runtime_open(&rs, out, err);
 	free(run);
 	free(oci_root);
 	free(netns_dir);
 	return rc;
+}
+
+static int
+berthd_open_runtime(struct berthd *d, struct err *err)
+{
+	struct berthd_runtime_opts o = {
+	    .state_dir = d->settings.state_dir,
+	    .oci_runtime = d->settings.runtime,
+	    .isolation = d->settings.isolation,
+	    .subnet = d->settings.subnet,
+	    .bridge = d->settings.bridge,
+	    .gpus = d->settings.gpus,
+	};
+
+	return berthd_runtime_open(&o, &d->rt, err);
 }
 
 static int
@@ -303,8 +325,19 @@ berthd_new_recon(struct berthd *d, struct err *err)
 	                 .runtime_gvisor = runtime_version(d->rt, "gvisor")},
 	};
 
-	if (recon_host_local_new(d->rt, &hs, &d->stopping, &d->recon_host, err) < 0)
+	if (s->agent_url != NULL) {
+		/* This increment: the one host of that agent, not this one. */
+		struct recon_host_remote_settings rs = {
+		    .url = s->agent_url,
+		    .token_file = s->agent_token_file,
+		    .timeout_ms = 5000,
+		};
+
+		if (recon_host_remote_new(&rs, &d->stopping, &d->recon_host, err) < 0)
+			return -1;
+	} else if (recon_host_local_new(d->rt, &hs, &d->stopping, &d->recon_host, err) < 0) {
 		return -1;
+	}
 	env.host = d->recon_host;
 	return recon_new(&env, &d->recon, err);
 }
@@ -449,6 +482,16 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 	lifecycle_init(&d->lc, d->store, d->events);
 	if (berthd_open_runtime(d, err) < 0)
 		return err_wrap(err, "runtime");
+	if (d->settings.agent_token_file != NULL) {
+		char *token = NULL;
+
+		if (recon_host_token_read(d->settings.agent_token_file, &token, err) < 0)
+			return -1;
+		d->hosts = api_hosts_new(token, (int64_t)d->settings.host_timeout_s * 1000,
+		                         d->settings.agent_url);
+		sodium_memzero(token, strlen(token));
+		free(token);
+	}
 	if (berthd_new_recon(d, err) < 0)
 		return err_wrap(err, "reconciler");
 	if (berthd_check_isolation(d, err) < 0)
@@ -491,7 +534,11 @@ berthd_stop(struct berthd *d)
 	api_sources_free(take_ptr(&d->api_sources));
 	api_pendings_free(take_ptr(&d->api_pendings));
 	recon_free(d->recon);
-	recon_host_local_free(d->recon_host);
+	if (d->settings.agent_url != NULL)
+		recon_host_remote_free(d->recon_host);
+	else
+		recon_host_local_free(d->recon_host);
+	api_hosts_free(d->hosts);
 	runtime_close(d->rt);
 	eventlog_free(d->events); /* publishes what committed */
 	sse_hub_free(d->hub);

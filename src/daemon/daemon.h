@@ -34,6 +34,7 @@ struct runtime;
 struct ca;
 struct acme;
 struct certs;
+struct api_hosts;
 
 /* GET /containers of an org as it was last answered, for as long as the
  * store has not been written since (store_generation()). */
@@ -84,6 +85,7 @@ struct berthd {
 	                                    * certificates come from ACME */
 	struct acme *acme;                 /* owned: the ACME account, with --tls-certs acme */
 	struct certs *certs;               /* owned: the hosts' certificates, NULL when off */
+	struct api_hosts *hosts;           /* owned or NULL: hosts of agents (--agent-token-file) */
 };
 
 /* Keeps berthd's memory, where secret values are opened, out of core files
@@ -93,6 +95,22 @@ struct berthd {
  * /proc/<pid>/fd links). Call first in main(). Returns 0, or negative with
  * err. */
 int berthd_harden(struct err *err);
+
+/* What berthd_runtime_open() opens a host's runtime with (berthd's, or
+ * berth-agent's). Strings borrowed for the call. */
+struct berthd_runtime_opts {
+	const char *state_dir;
+	const char *oci_runtime; /* NULL: detected */
+	const char *isolation;   /* the host's default level, or NULL */
+	const char *subnet;
+	const char *bridge;
+	int gpus; /* simulated, <= 0 for none */
+};
+
+/* Opens the runtime of the enclaves of state_dir (its state in a run
+ * directory of that state directory alone). 0 with *out (runtime_close()),
+ * or negative with err. */
+int berthd_runtime_open(const struct berthd_runtime_opts *o, struct runtime **out, struct err *err);
 
 /* Prepares the state directory, opens the store (creating org `default` and
  * its admin token at first start) and starts serving. Takes ownership of

@@ -53,6 +53,10 @@ static const char usage[] =
     "  --event-streams-per-org N  open event streams of one org; more get 429 (default 64)\n"
     "  --event-stream-buffer B    bytes an event stream's reader may fall behind before\n"
     "                             it is dropped (default 1048576)\n"
+    "  --agent URL                drive the host of the berth-agent at URL (http://) instead\n"
+    "                             of this one (needs --agent-token-file)\n"
+    "  --agent-token-file FILE    the host token that agents present (and berthd to them)\n"
+    "  --host-timeout S           a host silent for S is unreachable (default 30)\n"
     "  --version, --help\n";
 
 const char *
@@ -91,6 +95,7 @@ settings_defaults(struct settings *s)
 	s->api_header_timeout_ms = 15000;
 	s->event_streams_per_org = 64;
 	s->event_stream_buffer = 1024 * 1024;
+	s->host_timeout_s = 30;
 }
 
 void
@@ -115,6 +120,8 @@ settings_free(struct settings *s)
 	free(s->bridge);
 	free(s->log_level);
 	strv_free(s->source_roots);
+	free(s->agent_url);
+	free(s->agent_token_file);
 	memset(s, 0, sizeof *s);
 }
 
@@ -240,6 +247,14 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 			return err_make(err, 0, "acme-email: \"%s\" is not an e-mail address",
 			                value);
 		settings_replace(&s->acme_email, value);
+	} else if (strcmp(key, "agent") == 0) {
+		if (strncmp(value, "http://", 7) != 0 || value[7] == '\0')
+			return err_make(err, 0, "agent: \"%s\" is not an http:// URL", value);
+		settings_replace(&s->agent_url, value);
+	} else if (strcmp(key, "agent-token-file") == 0) {
+		settings_replace(&s->agent_token_file, value);
+	} else if (strcmp(key, "host-timeout") == 0) {
+		return settings_int(key, value, 1, 3600, &s->host_timeout_s, err);
 	} else if (strcmp(key, "router-socket") == 0) {
 		settings_replace(&s->router_socket, value);
 	} else if (strcmp(key, "router-bin") == 0) {
@@ -439,5 +454,7 @@ settings_from_args(struct settings *s, int argc, char **argv, struct err *err)
 		s->router_socket = xasprintf("%s/router.sock", s->state_dir);
 	if (strcmp(s->tls_certs, "acme") == 0 && s->tls_port != 0 && s->acme_directory == NULL)
 		return err_make(err, 0, "--tls-certs acme needs --acme-directory URL");
+	if (s->agent_url != NULL && s->agent_token_file == NULL)
+		return err_make(err, 0, "--agent needs --agent-token-file FILE");
 	return 0;
 }

@@ -42,6 +42,7 @@ struct boot_job {
 	int upstream_port;
 	char isolation[16];         /* the deployment's level: "runc", "gvisor" */
 	struct config *cfg;         /* owned; read-only while the work runs */
+	char *config_text;          /* owned: cfg's source, for a remote host */
 	struct bundle_kv *settings; /* owned array; strings in settings_json */
 	size_t n_settings;
 	json_t *settings_json;     /* owned */
@@ -64,6 +65,7 @@ boot_job_free(struct recon_job *hdr)
 	struct boot_job *job = (struct boot_job *)hdr;
 
 	config_free(job->cfg);
+	free(job->config_text);
 	free(job->settings);
 	json_decref(job->settings_json);
 	for (size_t i = 0; i < job->n_secrets; i++) {
@@ -88,6 +90,7 @@ boot_work(void *arg)
 	struct recon_boot_spec spec = {
 	    .name = job->name,
 	    .container_id = job->container_id,
+	    .config_text = job->config_text,
 	    .resume = job->resume,
 	    .cfg = job->cfg,
 	    .isolation = job->isolation[0] != '\0' ? job->isolation : NULL,
@@ -270,6 +273,7 @@ recon_boot_start(struct recon *r, struct recon_ctr *ctr, const struct store_cont
 		boot_job_free(&job->hdr);
 		return;
 	}
+	job->config_text = xstrdup(d->config);
 	job->upstream_port = job->cfg->shim.upstream_port;
 	if (boot_open_secrets(r, c, d, job, &err) < 0) {
 		boot_fail(r, ctr, e->id, err.msg);

@@ -14,6 +14,7 @@
 #ifndef BERTH_RECON_HOST_H
 #define BERTH_RECON_HOST_H
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -32,6 +33,7 @@ struct runtime;
 struct recon_boot_spec {
 	const char *name;                 /* the enclave's (model_enclave_name()) */
 	const char *container_id;         /* whose persistent volumes it mounts */
+	const char *config_text;          /* cfg's source (a remote host parses it again) */
 	int resume;                       /* remove the leftovers of an interrupted attempt first */
 	const struct config *cfg;         /* its containers, images, limits */
 	const char *isolation;            /* "runc", "gvisor"; NULL for the runtime's default */
@@ -42,6 +44,11 @@ struct recon_boot_spec {
 	_Atomic int *percent; /* written as the pull goes: 0..100 over every image */
 	_Atomic int *booting; /* set to 1 once the images are in and the enclave is created */
 };
+
+/* What an operation returns when the host itself could not be reached (a
+ * remote host's agent did not answer): nothing is known of the enclave,
+ * which is not to be taken for gone. The local host never returns it. */
+#define RECON_HOST_EUNREACHABLE (-EHOSTUNREACH)
 
 struct recon_host_ops {
 	/* Pulls and unpacks spec's images and creates its enclave. Returns 0
@@ -134,5 +141,29 @@ int recon_host_local_new(struct runtime *rt, const struct recon_host_settings *s
 /* Frees a host of recon_host_local_new(); NULL is fine. Enclaves and the
  * router keep running. */
 void recon_host_local_free(struct recon_host *h);
+
+/* What a remote host (berth-agent, docs/architecture.md) needs. Strings
+ * borrowed for the call. */
+struct recon_host_remote_settings {
+	const char *url;        /* the agent's http://ADDR:PORT */
+	const char *token_file; /* the host token, shared with the agent */
+	int64_t timeout_ms;     /* a short call's deadline (a boot's poll, a route) */
+};
+
+/* A host reached through its berth-agent over HTTP: every operation is a
+ * request with a deadline, so a slow or dead agent is an error within it,
+ * never a held thread. Pulls give up when *stopping (borrowed) is non-zero.
+ * Asks the agent for its GPUs once here (within the deadline; none when it
+ * does not answer). Returns 0 with *out (free with recon_host_remote_free())
+ * or negative (the token file cannot be read). */
+int recon_host_remote_new(const struct recon_host_remote_settings *s, const _Atomic int *stopping,
+                          struct recon_host **out, struct err *err);
+
+/* Frees a host of recon_host_remote_new(); NULL is fine. */
+void recon_host_remote_free(struct recon_host *h);
+
+/* Reads a host token file (one line; surrounding blanks dropped): 0 with
+ * *out (owned; wipe it before freeing) or negative with err. */
+int recon_host_token_read(const char *path, char **out, struct err *err);
 
 #endif

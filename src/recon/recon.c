@@ -795,7 +795,13 @@ monitor_work(void *arg)
 		struct err err = ERR_INIT;
 		char *why = NULL;
 
-		if (host->ops->adopt(host, job->names[i], NULL, &seen, &err) < 0)
+		int rc = host->ops->adopt(host, job->names[i], NULL, &seen, &err);
+
+		/* A host that does not answer says nothing of its enclaves: they
+		 * are left as they are (the host's own state says it is lost). */
+		if (rc == RECON_HOST_EUNREACHABLE)
+			continue;
+		if (rc < 0)
 			why = xasprintf("the running enclave is gone: %s", err.msg);
 		else if (seen != ENCLAVE_OBSERVED_RUNNING)
 			why = xasprintf("the running enclave stopped: its containers are %s",
@@ -949,8 +955,15 @@ recon_adopt_all(struct recon *r)
 
 		if (e->state != ENCLAVE_HEALTHY && e->state != ENCLAVE_UNHEALTHY)
 			continue; /* creating/booting/stopping: their steps resume them */
-		if (host->ops->adopt(host, e->name, NULL, &seen, &err) == 0 &&
-		    seen == ENCLAVE_OBSERVED_RUNNING) {
+		int rc = host->ops->adopt(host, e->name, NULL, &seen, &err);
+
+		if (rc == RECON_HOST_EUNREACHABLE) {
+			/* Unknown, not gone: the monitor looks again. */
+			log_warn("recon: enclave %s: %s", e->name, err.msg);
+			err_clear(&err);
+			continue;
+		}
+		if (rc == 0 && seen == ENCLAVE_OBSERVED_RUNNING) {
 			log_info("recon: adopted enclave %s at %s", e->name,
 			         e->address != NULL ? e->address : "?");
 		} else {

@@ -5,7 +5,6 @@ behind its own berth-router (with HTTPS when asked), a load thread, and the
 fixtures built from them. Each folder's helpers module re-exports these names
 (`from lifecycle_helpers import Berthd` and `from tls_helpers import Berthd`
 both work); its conftest picks the images and tags it needs."""
-import hashlib
 import http.client as httpclient
 import json
 import os
@@ -231,19 +230,7 @@ class Berthd:
         e = suite_checks.daemon_env(dict(os.environ, **(self.env or {}), **(env or {})))
         self.proc = subprocess.Popen(self.wrapper + [self.binary] + self.args,
                                      stdout=self.log, stderr=subprocess.STDOUT, env=e)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("berthd exited: " + self.read_log()[-3000:])
-            try:
-                if http("GET", self.url + "/healthz", timeout=1)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.proc.kill()
-        self.proc.wait()
-        raise RuntimeError("berthd did not answer")
+        wait_answer(self.proc, self.url + "/healthz", 200, "berthd", self.read_log, 60)
 
     def read_log(self):
         """berthd's log (kept in memory once stop() removed the state dir)."""
@@ -359,29 +346,61 @@ class Berthd:
                     self.proc.kill()
                     self.proc.wait()
                 self.log.close()
-        suite_checks.scan_log(self.logpath)
-        suite_checks.stop_router(self.state)
-        self.destroy_leftovers()
-        suite_checks.remove_run_dir(self.state)
+        clean_host(self.state, self.logpath, self._subnet(), self.bridge)
         suite_checks.delete_bridge(self.bridge)
         self.final_log = self.read_log()
         suite_checks.remove_state_dir(self.state)
         return self.proc.returncode
 
+    def _subnet(self):
+        return self.args[self.args.index("--subnet") + 1]
+
     def destroy_leftovers(self):
-        """Enclaves a dead berthd could not delete (a test that killed it and
-        failed before a restart) go through the runtime driver, with their
-        firewall tables, cgroups and bundles."""
-        enc = os.path.join(self.state, "enclaves")
-        run = "/run/berth/" + hashlib.sha256(self.state.encode()).hexdigest()[:12]
-        if os.path.isdir(enc) and os.listdir(enc):
-            sub = self.args[self.args.index("--subnet") + 1]
-            drv = [os.path.join(BUILD, "tests", "berth-enclave"), "--state", self.state,
-                   "--oci-root", run + "/oci", "--netns-dir", run + "/netns",
-                   "--bridge", self.bridge, "--subnet", sub]
-            for name in os.listdir(enc):
-                subprocess.run(drv + ["destroy", name], capture_output=True, timeout=120)
-        subprocess.run(["umount", run + "/bundles"], capture_output=True)
+        destroy_enclaves(self.state, self._subnet(), self.bridge)
+
+
+def destroy_enclaves(state, subnet, bridge, prefix=()):
+    """Enclaves a dead daemon of state (berthd, berth-agent) could not
+    delete (a test that killed it and failed before a restart) go through the
+    runtime driver (run under prefix, e.g. nsenter into the host's network
+    namespace), with their firewall tables, cgroups and bundles."""
+    enc = os.path.join(state, "enclaves")
+    run = suite_checks.run_dir(state)
+    if os.path.isdir(enc) and os.listdir(enc):
+        drv = list(prefix) + [os.path.join(BUILD, "tests", "berth-enclave"), "--state", state,
+                              "--oci-root", run + "/oci", "--netns-dir", run + "/netns",
+                              "--bridge", bridge, "--subnet", subnet]
+        for name in os.listdir(enc):
+            subprocess.run(drv + ["destroy", name], capture_output=True, timeout=120)
+    subprocess.run(["umount", run + "/bundles"], capture_output=True)
+
+
+def clean_host(state, logpath, subnet, bridge, prefix=()):
+    """After a daemon of state stopped: its log scanned, its router stopped,
+    its leftover enclaves destroyed (destroy_enclaves), its run directory
+    removed."""
+    suite_checks.scan_log(logpath)
+    suite_checks.stop_router(state)
+    destroy_enclaves(state, subnet, bridge, prefix)
+    suite_checks.remove_run_dir(state)
+
+
+def wait_answer(proc, url, status, what, read_log, timeout):
+    """Waits until GET url answers status; a daemon proc that exits first or
+    does not answer in time (then killed) raises with its log's end."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited: " + read_log()[-3000:])
+        try:
+            if http("GET", url, timeout=1)[0] == status:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    raise RuntimeError(f"{what} did not answer: " + read_log()[-3000:])
 
 
 class Load:

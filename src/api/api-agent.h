@@ -1,0 +1,20 @@
+/* api-agent: the hosts berthd knows through their berth-agent: what each
+ * registered (its capacity) and when it last heartbeat. Kept in memory in
+ * this increment (an agent registers again when berthd forgot it: its
+ * heartbeat is answered 404). Loop thread only. */
+#ifndef BERTH_API_AGENT_H
+#define BERTH_API_AGENT_H
+
+#include <stdint.h>
+
+struct api_hosts;
+
+/* The registry of hosts whose agents present token (copied, wiped on free);
+ * a host silent for timeout_ms is unreachable. expected_url (copied, or
+ * NULL) is the --agent berthd drives: listed before it registers. */
+struct api_hosts *api_hosts_new(const char *token, int64_t timeout_ms, const char *expected_url);
+
+/* NULL is fine. */
+void api_hosts_free(struct api_hosts *hosts);
+
+#endif
