@@ -238,23 +238,30 @@ firewall_remove(const char *name, struct err *err)
 	return 0;
 }
 
+/* Both tables: either one alone is half the boundary (the bridge table
+ * alone stops IPv6 and spoofed sources). */
 int
 firewall_present(const char *name, struct err *err)
 {
+	static const char *const families[] = {"inet", "bridge"};
 	char *table = xasprintf("berth-%s", name);
-	char *argv[] = {"nft", "list", "table", "inet", table, NULL};
-	struct spawn_opts so = {.argv = argv, .stdout_fd = -1, .timeout_ms = NFT_TIMEOUT_MS};
-	struct spawn_result res;
-	int rc;
+	int rc = 1;
 
 	if (!safe_token(name)) {
 		free(table);
 		return err_make(err, 0, "firewall: invalid enclave name");
 	}
-	rc = spawn_run(&so, &res, err);
-	if (rc == 0)
-		rc = res.status == 0;
-	spawn_result_free(&res);
+	for (size_t i = 0; rc == 1 && i < ARRAY_LEN(families); i++) {
+		char *argv[] = {"nft", "list", "table", (char *)families[i], table, NULL};
+		struct spawn_opts so = {
+		    .argv = argv, .stdout_fd = -1, .timeout_ms = NFT_TIMEOUT_MS};
+		struct spawn_result res;
+
+		rc = spawn_run(&so, &res, err);
+		if (rc == 0)
+			rc = res.status == 0;
+		spawn_result_free(&res);
+	}
 	free(table);
 	return rc;
 }

@@ -63,7 +63,8 @@ int firewall_set_allow(const char *name, char *const *allow, size_t n, struct er
 /* Removes the tables of enclave name; absent tables are success. */
 int firewall_remove(const char *name, struct err *err);
 
-/* Whether the tables of enclave name are installed: 1 yes, 0 no, -1 error. */
+/* Whether both tables of enclave name are installed: 1 yes, 0 no (or only
+ * one), -1 error. */
 int firewall_present(const char *name, struct err *err);
 
 #endif
