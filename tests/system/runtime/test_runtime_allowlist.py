@@ -9,14 +9,13 @@ with a second address: one allowed by name, one never listed."""
 import os
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
 from dns_server import DNSServer
 from runtime_helpers import HostService, nft_tables
-from test_runtime_egress import Outside, fetch
+from test_runtime_egress import Outside, fetch, host_service  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
@@ -34,13 +33,6 @@ def dns():
     d = DNSServer()
     yield d
     d.close()
-
-
-@pytest.fixture
-def host_service():
-    s = HostService()
-    yield s
-    s.close()
 
 
 def with_dns(rt, server, timeout_ms=None):
@@ -160,35 +152,6 @@ def test_a_name_without_an_address_fails_the_boot(rt, dns):
     assert rt.list() == []
 
 
-class HostService6:
-    """A TCP service of the host on [::] that counts its connections."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET6)
-        self.sock.bind(("::", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.stop = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            c.close()
-
-    def close(self):
-        self.stop = True
-        self.thread.join()
-        self.sock.close()
-
-
 def link_local(ifname):
     out = subprocess.run(["ip", "-6", "-o", "addr", "show", "dev", ifname, "scope", "link"],
                          capture_output=True, text=True).stdout
@@ -201,7 +164,7 @@ def test_no_ipv6_leaves_an_enclave(rt, dns, egress):
     to the host pass the enclave's bridge table, whatever its egress."""
     with_dns(rt, dns)
     dns.set("api.allowed.test", ["198.18.0.9"])
-    svc = HostService6()
+    svc = HostService(socket.AF_INET6)
     try:
         extra = {"allow": ["api.allowed.test"]} if egress == "allowlist" else {}
         a = rt.create(rt.name("6"), [rt.container("web")], egress=egress, **extra)
