@@ -264,7 +264,7 @@ resolve_a(const struct resolve_server *srv, char *const *names, size_t n, int ti
 	uint8_t *done = xcalloc(n + 1, 1), pkt[4096];
 	size_t left = n;
 	int64_t start = now_mono_ms(), deadline = start + timeout_ms;
-	int fd, rc = 0, resent = 0;
+	int fd, rc = 0, resent = 0, refused = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		memset(&answers[i], 0, sizeof answers[i]);
@@ -298,11 +298,13 @@ resolve_a(const struct resolve_server *srv, char *const *names, size_t n, int ti
 				left--;
 				continue;
 			}
-			/* A full socket buffer: the rest go on the resend. */
-			(void)!send(fd, q, ql, 0);
+			/* A full socket buffer: the rest go on the resend. An
+			 * earlier query's ICMP unreachable comes back here. */
+			if (send(fd, q, ql, 0) < 0 && errno == ECONNREFUSED)
+				refused = 1;
 		}
 		/* Resend once at half the time: UDP may lose a query. */
-		while (left > 0) {
+		while (left > 0 && !refused) {
 			int64_t now = now_mono_ms();
 			int64_t until = !resent && round == 0 ? start + timeout_ms / 2 : deadline;
 			struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -313,8 +315,12 @@ resolve_a(const struct resolve_server *srv, char *const *names, size_t n, int ti
 			if (poll(&p, 1, (int)(until - now)) <= 0)
 				continue;
 			got = recv(fd, pkt, sizeof pkt, 0);
+			if (got < 0 && errno == ECONNREFUSED) {
+				refused = 1; /* nothing listens there: no use waiting */
+				break;
+			}
 			if (got < 0)
-				continue; /* ICMP unreachable, EAGAIN: wait on */
+				continue; /* EAGAIN, EINTR: wait on */
 			for (size_t i = 0; i < n; i++)
 				if (!done[i] && resolve_parse_reply(pkt, (size_t)got, ids[i],
 				                                    names[i], &answers[i])) {
@@ -323,10 +329,15 @@ resolve_a(const struct resolve_server *srv, char *const *names, size_t n, int ti
 					break;
 				}
 		}
-		if (left == 0 || now_mono_ms() >= deadline)
+		if (left == 0 || refused || now_mono_ms() >= deadline)
 			break;
 		resent = 1;
 	}
+	for (size_t i = 0; refused && i < n; i++)
+		if (!done[i])
+			snprintf(answers[i].why, sizeof answers[i].why,
+			         "the DNS server %s refused the query (nothing listens there)",
+			         srv->shown);
 out:
 	if (fd >= 0)
 		close(fd);

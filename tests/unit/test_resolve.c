@@ -210,6 +210,12 @@ test_silent_server_ends_at_the_deadline(void **state)
 		got++;
 	assert_int_equal(got, 4);
 	close(fd);
+	/* Nothing listens there any more: said at once, not at the deadline. */
+	t0 = now_mono_ms();
+	assert_int_equal(resolve_a(&s, names, 2, 3000, a, &err), 0);
+	assert_true(now_mono_ms() - t0 < 1000);
+	assert_false(a[0].ok);
+	assert_non_null(strstr(a[0].why, "refused the query"));
 }
 
 static void
