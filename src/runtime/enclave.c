@@ -1,8 +1,9 @@
 /* enclave: namespaces, CNI, bundles and OCI containers put together.
  *
  * Order of creation, each step recorded before it is taken so that destroy
- * can find it: state dir and enclave.json → namespace → CNI ADD (cni.json) →
- * hosts files → per container: overlay rootfs, config.json, log copier,
+ * can find it: state dir and enclave.json → namespace → an egress
+ * allowlist's names resolved (egress.h) → CNI ADD (cni.json) → firewall
+ * tables → hosts files → per container: overlay rootfs, config.json, log copier,
  * runtime create → runtime start of every container. Destroy walks the same
  * list backwards and treats "absent" as done. */
 #include "runtime/enclave.h"

@@ -6,6 +6,7 @@ import glob
 import hashlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -129,6 +130,18 @@ def test_egress_allowlist_follows_its_names_ttl(registry):
         assert "198.18.0.11" in s and "198.18.0.10" not in s, s
         text = open(hosts).read()
         assert "198.18.0.11\tapi.allowed.test" in text and "198.18.0.10" not in text, text
+        # While berthd is down the set stays (kernel state); the next one
+        # adopts the enclave and follows the name again.
+        b.kill(signal.SIGTERM)
+        assert "198.18.0.11" in allow_set(name)
+        dns.set("api.allowed.test", ["198.18.0.12"], ttl=1)
+        b.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "198.18.0.12" not in allow_set(name):
+            time.sleep(0.2)
+        assert "198.18.0.12" in allow_set(name)
+        assert "198.18.0.12\tapi.allowed.test" in open(hosts).read()
+        assert b.container("al")["status"] == "running"
     finally:
         b.stop()
         dns.close()
