@@ -616,10 +616,6 @@ cfg_parse_networks(struct pctx *p, const ynode *v, void *obj)
 			    "allow is only for egress: allowlist (this network's egress is "
 			    "%s)",
 			    egress);
-		if (strcmp(egress, "allowlist") == 0)
-			cfg_unsupported(
-			    p, config_yaml_get(n, "egress"),
-			    "egress: allowlist is not supported yet (open and closed are)");
 	}
 	json_object_set_new(p->rec, "networks", cfg_yaml_to_json(v));
 }

@@ -394,6 +394,33 @@ config_egress(const struct config *c)
 	return widest == 2 ? "open" : widest == 1 ? "allowlist" : "closed";
 }
 
+char **
+config_egress_allow(const struct config *c)
+{
+	json_t *rec = c->extra_json != NULL ? json_loads(c->extra_json, 0, NULL) : NULL;
+	json_t *nets = json_object_get(rec, "networks");
+	char **out = NULL;
+
+	for (size_t i = 0; i < c->n_containers; i++)
+		for (char **n = c->containers[i].networks; n != NULL && *n != NULL; n++) {
+			json_t *net = json_object_get(nets, *n), *h;
+			const char *e = json_string_value(json_object_get(net, "egress"));
+			size_t k;
+
+			if (e == NULL || strcmp(e, "allowlist") != 0)
+				continue;
+			json_array_foreach(json_object_get(net, "allow"), k, h)
+			{
+				const char *name = json_string_value(h);
+
+				if (name != NULL && !strv_contains(out, name))
+					out = strv_push(out, name);
+			}
+		}
+	json_decref(rec);
+	return out;
+}
+
 char *
 config_to_json(const struct config *c)
 {

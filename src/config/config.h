@@ -64,7 +64,7 @@ int config_path_allows(const char *pattern, const char *path, size_t len);
  * config_errors_free()) every key of c that berth accepts but cannot honour
  * at deploy yet, with its position, in document order: cvm_admin, ports,
  * inbound-ports, models, overlays, volumes, attested keys, attestation: true,
- * registry, networks other than closed, ... Returns 0 when there is none,
+ * registry, ... Returns 0 when there is none,
  * -1 when errs lists some. */
 int config_unsupported(const struct config *c, struct config_errors *errs);
 
@@ -72,6 +72,11 @@ int config_unsupported(const struct config *c, struct config_errors *errs);
  * it is the widest of the networks any of them is attached to: "open",
  * "allowlist" or "closed" (no network, or only closed ones). Static string. */
 const char *config_egress(const struct config *c);
+
+/* The host names an enclave of c may connect to when config_egress() is
+ * "allowlist": the allow lists of the networks its containers are attached
+ * to, each name once (owned strv; NULL for none). */
+char **config_egress_allow(const struct config *c);
 
 /* The parsed, normalised config as pretty JSON (for `config validate --json`);
  * caller frees. */

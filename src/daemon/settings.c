@@ -10,6 +10,7 @@
 
 #include "common/util.h"
 #include "image/image.h"
+#include "runtime/resolve.h"
 
 static const char usage[] =
     "usage: berthd [options]\n"
@@ -34,6 +35,9 @@ static const char usage[] =
     "  --runtime runc|crun|runsc  OCI runtime; runsc: enclaves run under gVisor unless\n"
     "                             their config says deploy.isolation: runc (default: detected)\n"
     "  --subnet CIDR              enclaves' network (default 10.89.0.0/16)\n"
+    "  --egress-dns IP[:PORT]     the DNS server berth asks for egress allowlists' names\n"
+    "                             (default: the first nameserver of /etc/resolv.conf)\n"
+    "  --egress-dns-timeout MS    a batch of allowlist lookups ends within MS (default 2000)\n"
     "  --workers N                threads for blocking work (default 4)\n"
     "  --log-level LEVEL          debug, info, warn or error (default info)\n"
     "  --source-root DIR          local repository paths may be under DIR (repeatable;\n"
@@ -117,6 +121,7 @@ settings_free(struct settings *s)
 	free(s->runtime);
 	free(s->isolation);
 	free(s->subnet);
+	free(s->egress_dns);
 	free(s->bridge);
 	free(s->log_level);
 	strv_free(s->source_roots);
@@ -287,6 +292,14 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 			                value);
 		settings_replace(&s->runtime, value);
 		settings_replace(&s->isolation, "runc");
+	} else if (strcmp(key, "egress-dns") == 0) {
+		struct resolve_server srv;
+
+		if (resolve_server_parse(value, NULL, &srv, err) < 0)
+			return err_wrap(err, "egress-dns");
+		settings_replace(&s->egress_dns, value);
+	} else if (strcmp(key, "egress-dns-timeout") == 0) {
+		return settings_int(key, value, 100, 30000, &s->egress_dns_timeout_ms, err);
 	} else if (strcmp(key, "subnet") == 0) {
 		if (strchr(value, '/') == NULL)
 			return err_make(err, 0, "subnet: expected a CIDR such as 10.89.0.0/16");

@@ -31,6 +31,9 @@ struct settings {
 	                             * "gvisor" for --runtime runsc, "runc" for runc or
 	                             * crun, NULL = the runtime's default */
 	char *subnet;               /* owned; enclaves' CIDR, default 10.89.0.0/16 */
+	char *egress_dns;           /* owned or NULL: "IP[:PORT]" berth asks for egress
+	                             * allowlists' names, NULL = resolv.conf's first */
+	int egress_dns_timeout_ms;  /* a batch of those lookups, 0 = 2000 */
 	char *bridge;               /* owned; the enclaves' bridge, default berth0 */
 	int workers;                /* worker threads for blocking work, default 4 */
 	char *log_level;            /* owned; default info */

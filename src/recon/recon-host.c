@@ -174,7 +174,7 @@ local_boot(struct recon_host *h, const struct recon_boot_spec *bs, struct enclav
 	struct enclave_container_spec *specs = xcalloc(n, sizeof *specs);
 	char **rootfs = xcalloc(n, sizeof *rootfs);
 	struct bundle_mount **mounts = xcalloc(n, sizeof *mounts);
-	char **volume_paths = NULL;
+	char **volume_paths = NULL, **allow = NULL;
 	struct enclave_spec spec = {0};
 	/* Images unpacked owned by the enclave's root (its user namespace's
 	 * range), kept apart from the same image unpacked as it is. */
@@ -237,6 +237,8 @@ local_boot(struct recon_host *h, const struct recon_boot_spec *bs, struct enclav
 	spec.memory_bytes = cfg->memory_mib > 0 ? cfg->memory_mib << 20 : 0;
 	spec.cpus = cfg->cpus > 0 ? cfg->cpus : 0;
 	spec.egress = config_egress(cfg);
+	allow = config_egress_allow(cfg);
+	spec.allow = allow;
 	if (enclave_create(host->rt, &spec, out, err) < 0) {
 		rc = err_wrap(err, "booting the enclave");
 		goto out;
@@ -252,6 +254,7 @@ out:
 	free(rootfs);
 	free(mounts);
 	strv_free(volume_paths);
+	strv_free(allow);
 	free(specs);
 	return rc;
 }

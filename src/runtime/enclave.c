@@ -1,8 +1,9 @@
 /* enclave: namespaces, CNI, bundles and OCI containers put together.
  *
  * Order of creation, each step recorded before it is taken so that destroy
- * can find it: state dir and enclave.json → namespace → CNI ADD (cni.json) →
- * hosts files → per container: overlay rootfs, config.json, log copier,
+ * can find it: state dir and enclave.json → namespace → an egress
+ * allowlist's names resolved (egress.h) → CNI ADD (cni.json) → firewall
+ * tables → hosts files → per container: overlay rootfs, config.json, log copier,
  * runtime create → runtime start of every container. Destroy walks the same
  * list backwards and treats "absent" as done. */
 #include "runtime/enclave.h"
@@ -24,6 +25,7 @@
 #include "common/util.h"
 #include "config/config.h"
 #include "runtime/cni.h"
+#include "runtime/egress.h"
 #include "runtime/firewall.h"
 #include "runtime/gpu.h"
 #include "runtime/linux.h"
@@ -141,10 +143,11 @@ cni_host_veth(const char *result, const char *bridge)
 	return veth;
 }
 
-/* Installs the firewall tables of enclave e, whose CNI result is result. */
+/* Installs the firewall tables of enclave e, whose CNI result is result;
+ * allow[0..n_allow): the addresses of its allowlist. */
 static int
 apply_firewall(const struct runtime *rt, const struct enclave *e, const char *result,
-               struct err *err)
+               char *const *allow, size_t n_allow, struct err *err)
 {
 	const char *name = e->name, *ip = e->ip;
 	char *veth = cni_host_veth(result, rt->bridge);
@@ -153,6 +156,9 @@ apply_firewall(const struct runtime *rt, const struct enclave *e, const char *re
 	                              .veth = veth,
 	                              .ip = ip,
 	                              .egress_open = e->egress_open,
+	                              .allowlist = e->egress_allowlist,
+	                              .allow = allow,
+	                              .n_allow = n_allow,
 	                              .upstream_mark = rt->upstream_mark};
 	int rc;
 
@@ -195,6 +201,7 @@ enclave_free(struct enclave *e)
 	free(e->isolation);
 	free(e->ip);
 	free(e->netns);
+	strv_free(e->allow);
 	free(e);
 }
 
@@ -220,10 +227,12 @@ public_file(const char *path, const char *data, size_t len, struct err *err)
 	return 0;
 }
 
-/* Writes the enclave's hosts (every container's name on loopback) and
- * resolv.conf, bound into each container. */
+/* Writes the enclave's hosts (every container's name on loopback, then
+ * allow_section: the allowlist's names, egress.h) and resolv.conf, bound
+ * into each container. */
 static int
-write_hosts(const struct enclave_spec *spec, const char *dir, const char *ip, struct err *err)
+write_hosts(const struct enclave_spec *spec, const char *dir, const char *ip,
+            const char *allow_section, struct err *err)
 {
 	struct buf b = BUF_INIT;
 	char *path, *host = NULL;
@@ -235,16 +244,22 @@ write_hosts(const struct enclave_spec *spec, const char *dir, const char *ip, st
 	for (size_t i = 0; i < spec->n_containers; i++)
 		buf_printf(&b, " %s", spec->containers[i].config->name);
 	buf_printf(&b, "\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", ip, spec->name);
+	if (allow_section != NULL)
+		buf_puts(&b, allow_section);
 	path = xasprintf("%s/hosts", dir);
 	rc = public_file(path, b.data, b.len, err);
 	free(path);
 	if (rc < 0)
 		goto out;
 	/* The host's resolver settings, without loopback servers the enclave
-	 * cannot reach. Enclaves have no egress by default anyway. */
+	 * cannot reach. Enclaves have no egress by default anyway. An
+	 * allowlist's names are in hosts: no server at all (a lookup of
+	 * anything else fails at once, on the enclave's own loopback). */
 	buf_reset(&b);
 	buf_puts(&b, "# berth enclave\n");
-	if (file_read_all("/etc/resolv.conf", 1 << 16, &host, &len, &ignored) == 0) {
+	if (allow_section != NULL)
+		buf_puts(&b, "# egress allowlist: its names are in /etc/hosts, no DNS server\n");
+	else if (file_read_all("/etc/resolv.conf", 1 << 16, &host, &len, &ignored) == 0) {
 		char *save = NULL;
 
 		for (char *l = strtok_r(host, "\n", &save); l != NULL;
@@ -409,6 +424,24 @@ out:
 	return rc;
 }
 
+/* What reaches hosts files and DNS queries: letters, digits, - and .,
+ * labels of 1-63, at most 253 (the config checked RFC 1123 already). */
+static int
+hostname_safe(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+
+	if (n == 0 || n > 253 ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != n)
+		return 0;
+	for (const char *p = s; *p != '\0'; p++) {
+		label = *p == '.' ? 0 : label + 1;
+		if (label > 63 || (*p == '.' && (p == s || p[1] == '.' || p[1] == '\0')))
+			return 0;
+	}
+	return 1;
+}
+
 static int
 validate_spec(const struct enclave_spec *spec, struct err *err)
 {
@@ -418,9 +451,15 @@ validate_spec(const struct enclave_spec *spec, struct err *err)
 	if (spec->n_containers == 0)
 		return err_make(err, 0, "enclave %s: no container", spec->name);
 	if (spec->egress != NULL && strcmp(spec->egress, "closed") != 0 &&
-	    strcmp(spec->egress, "open") != 0)
-		return err_make(err, 0, "enclave %s: egress \"%s\" is not closed or open",
+	    strcmp(spec->egress, "open") != 0 && strcmp(spec->egress, "allowlist") != 0)
+		return err_make(err, 0,
+		                "enclave %s: egress \"%s\" is not closed, open or allowlist",
 		                spec->name, spec->egress);
+	for (char *const *a = spec->allow; a != NULL && *a != NULL; a++)
+		if (!hostname_safe(*a))
+			return err_make(err, 0,
+			                "enclave %s: allowlist entry \"%s\" is not a host name",
+			                spec->name, *a);
 	for (size_t i = 0; i < spec->n_containers; i++) {
 		const struct enclave_container_spec *cs = &spec->containers[i];
 
@@ -510,6 +549,8 @@ struct firewall_job {
 	const struct runtime *rt; /* borrowed */
 	const struct enclave *e;  /* borrowed */
 	const char *result;       /* borrowed: the CNI result */
+	char *const *allow;       /* borrowed: the allowlist's addresses */
+	size_t n_allow;
 	int rc;
 	struct err err;
 };
@@ -519,17 +560,18 @@ firewall_job_run(void *arg)
 {
 	struct firewall_job *j = arg;
 
-	j->rc = apply_firewall(j->rt, j->e, j->result, &j->err);
+	j->rc = apply_firewall(j->rt, j->e, j->result, j->allow, j->n_allow, &j->err);
 	return NULL;
 }
 
 static int
 firewall_job_start(struct firewall_job *j, const struct runtime *rt, const struct enclave *e,
-                   const char *result, struct err *err)
+                   const char *result, char *const *allow, size_t n_allow, struct err *err)
 {
 	int rc;
 
-	*j = (struct firewall_job){.rt = rt, .e = e, .result = result};
+	*j = (struct firewall_job){
+	    .rt = rt, .e = e, .result = result, .allow = allow, .n_allow = n_allow};
 	rc = pthread_create(&j->thread, NULL, firewall_job_run, j);
 	if (rc != 0)
 		return err_make(err, rc, "firewall of enclave %s: thread", e->name);
@@ -604,6 +646,9 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	char *edir = NULL, *result = NULL, *path, *ipc_ns = NULL, *userns_path = NULL;
 	struct linux_arp_probe probe = {.fd = -1};
 	struct firewall_job fw = {0};
+	struct egress_resolved resolved = {0};
+	char **allow_addrs = NULL, *allow_section = NULL;
+	size_t n_allow_addrs = 0;
 	const struct oci *oci;
 	json_t *rec = NULL, *names;
 	int rc = -1, created_dir = 0;
@@ -625,7 +670,11 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	e->isolation = xstrdup(spec->isolation != NULL ? spec->isolation : runtime_isolation(rt));
 	e->containers = xcalloc(spec->n_containers, sizeof *e->containers);
 	e->n_containers = spec->n_containers;
-	e->egress_open = spec->egress != NULL && strcmp(spec->egress, "open") == 0;
+	e->egress_allowlist = spec->egress != NULL && strcmp(spec->egress, "allowlist") == 0;
+	e->egress_open =
+	    e->egress_allowlist || (spec->egress != NULL && strcmp(spec->egress, "open") == 0);
+	if (e->egress_allowlist)
+		e->allow = strv_dup(spec->allow);
 	edir = enclave_dir(rt, spec->name);
 	if (mkdir(edir, 0700) < 0) {
 		if (errno == EEXIST)
@@ -646,7 +695,17 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	}
 	rec = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:o}", "name", e->name, "deployment_id",
 	                e->deployment_id, "isolation", e->isolation, "egress",
-	                e->egress_open ? "open" : "closed", "netns", e->netns, "containers", names);
+	                e->egress_allowlist ? "allowlist"
+	                : e->egress_open    ? "open"
+	                                    : "closed",
+	                "netns", e->netns, "containers", names);
+	if (e->egress_allowlist) {
+		json_t *a = json_array();
+
+		for (char **n = e->allow; n != NULL && *n != NULL; n++)
+			json_array_append_new(a, json_string(*n));
+		json_object_set_new(rec, "allow", a);
+	}
 	path = xasprintf("%s/enclave.json", edir);
 	rc = write_json(path, rec, err);
 	free(path);
@@ -671,6 +730,14 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	} else if (rc == 0) {
 		rc = linux_netns_create(e->netns, err);
 	}
+	/* The allowlist's names, asked on the host before anything of the
+	 * enclave's is made: a name without an address fails the boot. */
+	if (rc == 0 && e->egress_allowlist && egress_resolve(rt, e->allow, &resolved, err) == 0) {
+		allow_addrs = egress_addresses(&resolved, &n_allow_addrs);
+		allow_section = egress_hosts_section(&resolved);
+	} else if (e->egress_allowlist) {
+		rc = -1;
+	}
 	if (rc < 0)
 		goto out;
 	pthread_mutex_lock(&rt->lock);
@@ -691,7 +758,7 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	/* The boundary before anything runs in it: nft runs while the
 	 * containers are created (nothing of theirs runs before start). */
 	if (rc == 0)
-		rc = firewall_job_start(&fw, rt, e, result, err);
+		rc = firewall_job_start(&fw, rt, e, result, allow_addrs, n_allow_addrs, err);
 	if (rc == 0) {
 		struct linux_cgroup_limits lim = {.memory_bytes = spec->memory_bytes,
 		                                  .cpus = spec->cpus};
@@ -702,7 +769,7 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	}
 	if (rc == 0) {
 		path = bundle_dir(rt, e->name);
-		rc = write_hosts(spec, path, e->ip, err);
+		rc = write_hosts(spec, path, e->ip, allow_section, err);
 		free(path);
 	}
 	for (size_t i = 0; rc == 0 && i < spec->n_containers; i++) {
@@ -733,6 +800,8 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 		}
 	}
 	e->netns_present = rc == 0;
+	if (rc == 0 && e->egress_allowlist)
+		egress_schedule(rt, e->name, &resolved);
 	if (rc == 0)
 		log_info("enclave %s: up at %s, %zu container(s)", e->name, e->ip, e->n_containers);
 out:
@@ -756,6 +825,9 @@ out:
 	free(edir);
 	free(ipc_ns);
 	free(userns_path);
+	egress_resolved_free(&resolved);
+	strv_free(allow_addrs);
+	free(allow_section);
 	return rc < 0 ? rc : 0;
 }
 
@@ -868,7 +940,19 @@ enclave_load(struct runtime *rt, const char *name, struct enclave **out, struct 
 		const char *iso = json_string_value(json_object_get(rec, "isolation"));
 		const char *egress = json_string_value(json_object_get(rec, "egress"));
 
-		e->egress_open = egress != NULL && strcmp(egress, "open") == 0;
+		json_t *an;
+		size_t k;
+
+		e->egress_allowlist = egress != NULL && strcmp(egress, "allowlist") == 0;
+		e->egress_open =
+		    e->egress_allowlist || (egress != NULL && strcmp(egress, "open") == 0);
+		json_array_foreach(json_object_get(rec, "allow"), k, an)
+		{
+			const char *h = json_string_value(an);
+
+			if (e->egress_allowlist && h != NULL && hostname_safe(h))
+				e->allow = strv_push(e->allow, h);
+		}
 		if (d != NULL)
 			e->deployment_id = xstrdup(d);
 		if (iso != NULL && strcmp(iso, "gvisor") == 0) {
@@ -981,8 +1065,15 @@ ensure_firewall(const struct runtime *rt, const struct enclave *e, struct err *e
 	path = xasprintf("%s/%s/cni.json", rt->enclaves_dir, e->name);
 	rc = file_read_all(path, 1 << 20, &result, &len, err);
 	if (rc == 0) {
+		/* The allowlist's addresses as last resolved: its hosts section. */
+		char *hosts = xasprintf("%s/%s/hosts", rt->bundles_dir, e->name);
+		size_t n = 0;
+		char **allow = e->egress_allowlist ? egress_hosts_addresses(hosts, &n) : NULL;
+
 		log_warn("enclave %s: firewall tables missing: installed again", e->name);
-		rc = apply_firewall(rt, e, result, err);
+		rc = apply_firewall(rt, e, result, allow, n, err);
+		strv_free(allow);
+		free(hosts);
 	}
 	free(result);
 	free(path);
@@ -1030,6 +1121,15 @@ enclave_adopt(struct runtime *rt, const char *name, struct enclave **out, struct
 	rc = enclave_state(rt, *out, err);
 	if (rc == 0 && (*out)->netns_present)
 		rc = ensure_firewall(rt, *out, err);
+	if (rc == 0 && (*out)->netns_present && (*out)->egress_allowlist) {
+		/* Failures are logged: the enclave keeps its last addresses. */
+		char *hosts = xasprintf("%s/%s/hosts", rt->bundles_dir, name);
+		struct err eerr = ERR_INIT;
+
+		if (egress_refresh(rt, name, (*out)->allow, hosts, &eerr) < 0)
+			log_warn("%s", eerr.msg);
+		free(hosts);
+	}
 	if (rc == 0)
 		resume_log_copiers(rt, *out);
 	if (rc < 0) {
@@ -1106,6 +1206,7 @@ enclave_destroy(struct runtime *rt, const char *name, struct err *err)
 	STEP(linux_netns_remove(path, &step));
 	free(path);
 	STEP(firewall_remove(name, &step));
+	egress_forget(rt, name);
 	path = cgroup_path(name);
 	STEP(linux_cgroup_remove(path, &step));
 	free(path);

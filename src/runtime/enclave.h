@@ -21,7 +21,9 @@
  * The boundary (docs/security.md): each container runs in the process sandbox
  * of bundle.h; the enclave has a parent cgroup with its limits
  * (berth/<enclave>) and its own firewall tables (firewall.h), applied before
- * any container starts and removed last.
+ * any container starts and removed last. An egress allowlist's names are
+ * resolved before the firewall is made (egress.h) and asked again on their
+ * TTL by enclave_adopt() (berthd's monitor adopts every few seconds).
  *
  * Every function is blocking (run it on a worker) and thread-safe; calls on
  * one enclave name are to be serialised by the caller (the reconciler owns
@@ -66,8 +68,11 @@ struct enclave_spec {
 	                        * default (runtime_isolation()) */
 	int64_t memory_bytes;  /* the enclave's memory limit (config `memory`), 0 for none */
 	double cpus;           /* the enclave's CPU limit (config `cpus`), 0 for none */
-	const char *egress;    /* borrowed: "closed" (NULL) or "open": connections out of
-	                        * the host (firewall.h), for the whole enclave */
+	const char *egress;    /* borrowed: "closed" (NULL), "open" or "allowlist":
+	                        * connections out of the host (firewall.h), for the
+	                        * whole enclave */
+	char *const *allow;    /* borrowed strv: with "allowlist", the host names its
+	                        * connections may go to (egress.h); NULL for none */
 };
 
 struct enclave_container {
@@ -87,7 +92,9 @@ struct enclave {
 	char *ip;                             /* owned IPv4 address, NULL when unknown */
 	char *netns;                          /* owned: namespace path */
 	int netns_present;                    /* the namespace is pinned at netns */
-	int egress_open;                      /* its egress is open (recorded) */
+	int egress_open;                      /* its egress is open or an allowlist (recorded) */
+	int egress_allowlist;                 /* only to the addresses of allow's names */
+	char **allow;                         /* owned strv: the allowlist's names */
 	struct enclave_container *containers; /* owned array */
 	size_t n_containers;
 };

@@ -1,6 +1,7 @@
 /* firewall: per-enclave nftables tables, applied with `nft -f -`. */
 #include "runtime/firewall.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,28 @@
 /* Before the filter priority: a later accept elsewhere cannot undo a drop. */
 #define PRIO "-10"
 
+/* The elements line of the allowlist set (nothing for an empty set). */
+static void
+allow_elements(struct buf *b, char *const *allow, size_t n)
+{
+	if (n == 0)
+		return;
+	buf_puts(b, "\t\telements = { ");
+	for (size_t i = 0; i < n; i++)
+		buf_printf(b, "%s%s", i > 0 ? ", " : "", allow[i]);
+	buf_puts(b, " }\n");
+}
+
+/* Dotted IPv4, nothing else: the only text of a resolver's answer that
+ * reaches nft. */
+static int
+ipv4_ok(const char *s)
+{
+	struct in_addr a;
+
+	return s != NULL && strlen(s) < 16 && inet_pton(AF_INET, s, &a) == 1;
+}
+
 /* The inet table's forward chain: with egress open, the enclave's own
  * connections are routed anywhere but back onto its bridge (its subnet:
  * another enclave of this berthd), and their replies come back; nothing
@@ -24,6 +47,11 @@ forward_chain(struct buf *b, const struct firewall_enclave *fe)
 {
 	const char *br = fe->bridge, *ip = fe->ip;
 
+	if (fe->egress_open && fe->allowlist) {
+		buf_puts(b, "\tset allow4 {\n\t\ttype ipv4_addr;\n");
+		allow_elements(b, fe->allow, fe->n_allow);
+		buf_puts(b, "\t}\n");
+	}
 	buf_puts(b, "\tchain forward {\n"
 	            "\t\ttype filter hook forward priority " PRIO "; policy accept;\n");
 	if (fe->egress_open)
@@ -31,7 +59,15 @@ forward_chain(struct buf *b, const struct firewall_enclave *fe)
 		           "\t\tip daddr %s ct state established,related accept\n"
 		           "\t\tip saddr %s oifname \"%s\" drop\n",
 		           ip, ip, br);
-	else
+	/* Allowlist: what was allowed when it began goes on; new connections
+	 * only to the set's addresses. */
+	if (fe->egress_open && fe->allowlist)
+		buf_printf(b,
+		           "\t\tip saddr %s ct state established,related accept\n"
+		           "\t\tip saddr %s ip daddr @allow4 accept\n"
+		           "\t\tip saddr %s reject with icmpx type admin-prohibited\n",
+		           ip, ip, ip);
+	if (!fe->egress_open)
 		buf_printf(b, "\t\tip saddr %s drop\n", ip);
 	buf_printf(b, "\t\tip daddr %s drop\n\t}\n", ip);
 	/* Its connections leave with the address of the interface they take. */
@@ -142,11 +178,45 @@ firewall_apply(const struct firewall_enclave *fe, struct err *err)
 	    !safe_token(fe->ip) || strspn(fe->ip, "0123456789.") != strlen(fe->ip))
 		return err_make(err, 0, "firewall of enclave %s: invalid name or address",
 		                fe->name != NULL ? fe->name : "");
+	for (size_t i = 0; i < fe->n_allow; i++)
+		if (!ipv4_ok(fe->allow[i]))
+			return err_make(err, 0,
+			                "firewall of enclave %s: \"%s\" is not an IPv4 address",
+			                fe->name, fe->allow[i]);
 	rules = firewall_ruleset(fe);
 	rc = nft_run(argv, rules, err);
 	free(rules);
 	if (rc < 0)
 		return err_wrap(err, "firewall of enclave %s", fe->name);
+	return 0;
+}
+
+int
+firewall_set_allow(const char *name, char *const *allow, size_t n, struct err *err)
+{
+	char *argv[] = {"nft", "-f", "-", NULL};
+	struct buf b = BUF_INIT;
+	int rc;
+
+	if (!safe_token(name))
+		return err_make(err, 0, "firewall: invalid enclave name");
+	for (size_t i = 0; i < n; i++)
+		if (!ipv4_ok(allow[i]))
+			return err_make(err, 0,
+			                "firewall of enclave %s: \"%s\" is not an IPv4 address",
+			                name, allow[i]);
+	/* One transaction: the set is never seen empty in between. */
+	buf_printf(&b, "flush set inet berth-%s allow4\n", name);
+	if (n > 0) {
+		buf_printf(&b, "add element inet berth-%s allow4 { ", name);
+		for (size_t i = 0; i < n; i++)
+			buf_printf(&b, "%s%s", i > 0 ? ", " : "", allow[i]);
+		buf_puts(&b, " }\n");
+	}
+	rc = nft_run(argv, b.data, err);
+	buf_free(&b);
+	if (rc < 0)
+		return err_wrap(err, "allowlist of enclave %s", name);
 	return 0;
 }
 
@@ -168,23 +238,30 @@ firewall_remove(const char *name, struct err *err)
 	return 0;
 }
 
+/* Both tables: either one alone is half the boundary (the bridge table
+ * alone stops IPv6 and spoofed sources). */
 int
 firewall_present(const char *name, struct err *err)
 {
+	static const char *const families[] = {"inet", "bridge"};
 	char *table = xasprintf("berth-%s", name);
-	char *argv[] = {"nft", "list", "table", "inet", table, NULL};
-	struct spawn_opts so = {.argv = argv, .stdout_fd = -1, .timeout_ms = NFT_TIMEOUT_MS};
-	struct spawn_result res;
-	int rc;
+	int rc = 1;
 
 	if (!safe_token(name)) {
 		free(table);
 		return err_make(err, 0, "firewall: invalid enclave name");
 	}
-	rc = spawn_run(&so, &res, err);
-	if (rc == 0)
-		rc = res.status == 0;
-	spawn_result_free(&res);
+	for (size_t i = 0; rc == 1 && i < ARRAY_LEN(families); i++) {
+		char *argv[] = {"nft", "list", "table", (char *)families[i], table, NULL};
+		struct spawn_opts so = {
+		    .argv = argv, .stdout_fd = -1, .timeout_ms = NFT_TIMEOUT_MS};
+		struct spawn_result res;
+
+		rc = spawn_run(&so, &res, err);
+		if (rc == 0)
+			rc = res.status == 0;
+		spawn_result_free(&res);
+	}
 	free(table);
 	return rc;
 }

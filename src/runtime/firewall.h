@@ -16,7 +16,14 @@
  *     anywhere, nothing is routed to it. Egress open: its own connections
  *     are routed and masqueraded (inet postrouting) out of any interface
  *     but its bridge, and their replies come back; nothing else is routed
- *     to it;
+ *     to it. Egress allowlist: as open, but only to the addresses of the
+ *     set `allow4` (what berth resolved for the allowed names, resolve.h);
+ *     any other new connection is rejected (an ICMP admin-prohibited, a
+ *     quick failure); connections opened while allowed keep going when
+ *     their address leaves the set;
+ *   - IPv6: enclaves have none (the bridge input drops every IPv6 frame
+ *     of the veth, the bridge forward every frame to another port), so
+ *     no mode lets IPv6 out;
  *   - inet output (with an upstream mark): a new connection from the host
  *     to the enclave without the mark (berth-router's and the health
  *     checks' sockets carry it, SO_MARK) is refused: only they reach its
@@ -26,16 +33,20 @@
 #ifndef BERTH_RUNTIME_FIREWALL_H
 #define BERTH_RUNTIME_FIREWALL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"
 
 struct firewall_enclave {
-	const char *name;       /* borrowed: the enclave's name */
-	const char *bridge;     /* borrowed: the bridge it is attached to */
-	const char *veth;       /* borrowed: the host side of its veth */
-	const char *ip;         /* borrowed: its IPv4 address */
-	int egress_open;        /* its containers open connections out of the host */
+	const char *name;   /* borrowed: the enclave's name */
+	const char *bridge; /* borrowed: the bridge it is attached to */
+	const char *veth;   /* borrowed: the host side of its veth */
+	const char *ip;     /* borrowed: its IPv4 address */
+	int egress_open;    /* its containers open connections out of the host */
+	int allowlist;      /* with egress_open: only to the addresses of allow */
+	char *const *allow; /* borrowed: IPv4 addresses (dotted), n_allow of them */
+	size_t n_allow;
 	uint32_t upstream_mark; /* non-zero: the host's new connections to it need it */
 };
 
@@ -45,10 +56,15 @@ char *firewall_ruleset(const struct firewall_enclave *fe);
 /* Installs (or replaces, atomically) the tables of fe. */
 int firewall_apply(const struct firewall_enclave *fe, struct err *err);
 
+/* Replaces the addresses of the allowlist set of enclave name by
+ * allow[0..n) in one transaction (no moment without either set). */
+int firewall_set_allow(const char *name, char *const *allow, size_t n, struct err *err);
+
 /* Removes the tables of enclave name; absent tables are success. */
 int firewall_remove(const char *name, struct err *err);
 
-/* Whether the tables of enclave name are installed: 1 yes, 0 no, -1 error. */
+/* Whether both tables of enclave name are installed: 1 yes, 0 no (or only
+ * one), -1 error. */
 int firewall_present(const char *name, struct err *err);
 
 #endif

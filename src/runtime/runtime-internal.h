@@ -8,6 +8,7 @@
 #include "runtime/cni.h"
 #include "runtime/gpu.h"
 #include "runtime/oci.h"
+#include "runtime/resolve.h"
 #include "runtime/runtime.h"
 
 struct runtime {
@@ -37,11 +38,25 @@ struct runtime {
 	int gvisor_state;
 	struct oci gvisor;
 	struct err gvisor_error;
-	struct gpu_inventory gpus; /* owned */
-	struct cni_net net;        /* borrows the strings above */
+	/* Egress allowlists (egress.h): the DNS server, or why there is none
+	 * (dns_error, owned), and when each enclave's names are asked again. */
+	struct resolve_server dns;
+	char *dns_error;
+	int dns_timeout_ms;
+	pthread_mutex_t egress_lock;
+	struct egress_due *egress_due; /* owned list */
+	struct gpu_inventory gpus;     /* owned */
+	struct cni_net net;            /* borrows the strings above */
 	/* Serialises CNI calls (bridge creation races between plugins) and
 	 * operations on one enclave name. */
 	pthread_mutex_t lock;
+};
+
+/* When the allowlist of enclave name is next asked (egress.c). */
+struct egress_due {
+	struct egress_due *next;
+	char *name;     /* owned */
+	int64_t due_ms; /* now_mono_ms() time */
 };
 
 /* The OCI runtime of isolation level iso, opening runsc on first use; NULL

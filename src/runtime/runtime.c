@@ -83,6 +83,7 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	rt = xcalloc(1, sizeof *rt);
 	pthread_mutex_init(&rt->lock, NULL);
 	pthread_mutex_init(&rt->gvisor_lock, NULL);
+	pthread_mutex_init(&rt->egress_lock, NULL);
 	rt->isolation = xstrdup(s->isolation != NULL ? s->isolation : "runc");
 	rt->userns_base = s->userns_base != 0 ? s->userns_base : RUNTIME_USERNS_BASE;
 	rt->upstream_mark = s->upstream_mark;
@@ -106,6 +107,21 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	rt->subnet = xstrdup(s->subnet ? s->subnet : "10.213.0.0/16");
 	rt->log_max_bytes = s->log_max_bytes > 0 ? s->log_max_bytes : 1 << 20;
 	rt->lifeline[0] = rt->lifeline[1] = -1;
+	rt->dns_timeout_ms =
+	    s->egress_dns_timeout_ms > 0 ? s->egress_dns_timeout_ms : RESOLVE_TIMEOUT_MS;
+	{
+		/* A server named and wrong is the operator's mistake: said now.
+		 * None named and none in resolv.conf: said to the allowlists. */
+		struct err derr = ERR_INIT;
+
+		if (resolve_server_parse(s->egress_dns, NULL, &rt->dns, &derr) < 0) {
+			if (s->egress_dns != NULL && s->egress_dns[0] != '\0') {
+				err_make(err, 0, "runtime: --egress-dns: %s", derr.msg);
+				goto out;
+			}
+			rt->dns_error = xstrdup(derr.msg);
+		}
+	}
 	if (s->copiers_end_with_us && pipe2(rt->lifeline, O_CLOEXEC) < 0) {
 		err_make(err, errno, "runtime: lifeline pipe");
 		goto out;
@@ -179,6 +195,13 @@ runtime_close(struct runtime *rt)
 		if (rt->lifeline[i] >= 0)
 			close(rt->lifeline[i]);
 	pthread_mutex_destroy(&rt->gvisor_lock);
+	pthread_mutex_destroy(&rt->egress_lock);
+	free(rt->dns_error);
+	for (struct egress_due *d = rt->egress_due, *next; d != NULL; d = next) {
+		next = d->next;
+		free(d->name);
+		free(d);
+	}
 	free(rt->isolation);
 	free(rt->runsc);
 	free(rt->gvisor_root);

@@ -20,7 +20,8 @@
  *   /sys/fs/cgroup/.../berth/<enclave>/<container> cgroups: the enclave's
  *       limits on the parent, the container's on its own
  *   nftables tables inet and bridge berth-<enclave> (runtime/firewall.h;
- *       egress open adds a nat chain, an upstream mark an output chain) */
+ *       egress open adds a nat chain, an upstream mark an output chain,
+ *       an allowlist the set allow4) */
 #ifndef BERTH_RUNTIME_H
 #define BERTH_RUNTIME_H
 
@@ -48,6 +49,10 @@ struct runtime_settings {
 	                             * berth-router and the health checks set
 	                             * (BERTH_UPSTREAM_MARK); 0: any host process
 	                             * reaches enclaves (tests, bench) */
+	const char *egress_dns;     /* the DNS server berth asks for egress allowlists:
+	                             * "IP[:PORT]" ("[IPv6]:PORT"), NULL: the first
+	                             * nameserver of /etc/resolv.conf (resolve.h) */
+	int egress_dns_timeout_ms;  /* per batch of lookups, 0: RESOLVE_TIMEOUT_MS */
 	int probe_isolation;        /* find out at open which levels work, so that
 	                             * runtime_isolation_available() never blocks */
 	int copiers_end_with_us;    /* log copiers exit when this process does (berthd:

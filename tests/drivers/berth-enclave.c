@@ -11,11 +11,12 @@
  * options: --state DIR --oci-root DIR --netns-dir DIR --bridge NAME
  *   --subnet CIDR --runtime NAME --log-max BYTES --dev-dir DIR --gpus-simulated N
  *   --isolation runc|gvisor (the default of specs that name none)
+ *   --egress-dns IP[:PORT] --egress-dns-timeout MS (allowlists)
  *
  * SPEC.json describes what the image puller and config parser would give:
  * {"name": "b-...", "deployment_id": "...", "settings": {"K": "v"},
  *  "secrets": {"S": "v"}, "gpus": [0], "memory": BYTES, "cpus": N,
- *  "isolation": "runc"|"gvisor", "egress": "closed"|"open",
+ *  "isolation": "runc"|"gvisor", "egress": "closed"|"open"|"allowlist", "allow": [names],
  *  "containers": [{"name", "rootfs", "image": {"entrypoint", "cmd", "env",
  *     "user", "working_dir", "stop_signal"}, "entrypoint", "command", "env":
  *     [["K", "v"], ["BARE"]], "user", "working_dir", "read_only", "tmpfs":
@@ -248,6 +249,7 @@ cmd_create(struct runtime *rt, const char *path, int wait_port)
 	int *gpus, rc;
 	size_t n, i;
 	int64_t t0;
+	char **allow = NULL;
 
 	if (j == NULL) {
 		fprintf(stderr, "berth-enclave: %s: %s\n", path, je.text);
@@ -279,6 +281,12 @@ cmd_create(struct runtime *rt, const char *path, int wait_port)
 	spec.gpus = gpus;
 	spec.isolation = json_string_value(json_object_get(j, "isolation"));
 	spec.egress = json_string_value(json_object_get(j, "egress"));
+	json_array_foreach(json_object_get(j, "allow"), i, cj)
+	{
+		if (json_string_value(cj) != NULL)
+			allow = strv_push(allow, json_string_value(cj));
+	}
+	spec.allow = allow;
 	spec.memory_bytes = int_or(json_object_get(j, "memory"), 0);
 	spec.cpus = json_is_number(json_object_get(j, "cpus"))
 	                ? json_number_value(json_object_get(j, "cpus"))
@@ -305,6 +313,7 @@ cmd_create(struct runtime *rt, const char *path, int wait_port)
 	free(settings);
 	free(secrets);
 	free(gpus);
+	strv_free(allow);
 	json_decref(j);
 	return rc < 0 ? 1 : 0;
 }
@@ -356,19 +365,22 @@ fail(const struct err *err)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {{"state", required_argument, NULL, 's'},
-	                                         {"oci-root", required_argument, NULL, 'o'},
-	                                         {"netns-dir", required_argument, NULL, 'n'},
-	                                         {"bridge", required_argument, NULL, 'b'},
-	                                         {"subnet", required_argument, NULL, 'S'},
-	                                         {"runtime", required_argument, NULL, 'r'},
-	                                         {"log-max", required_argument, NULL, 'l'},
-	                                         {"dev-dir", required_argument, NULL, 'd'},
-	                                         {"gpus-simulated", required_argument, NULL, 'g'},
-	                                         {"wait-http", required_argument, NULL, 'w'},
-	                                         {"timeout", required_argument, NULL, 't'},
-	                                         {"isolation", required_argument, NULL, 'i'},
-	                                         {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"state", required_argument, NULL, 's'},
+	    {"oci-root", required_argument, NULL, 'o'},
+	    {"netns-dir", required_argument, NULL, 'n'},
+	    {"bridge", required_argument, NULL, 'b'},
+	    {"subnet", required_argument, NULL, 'S'},
+	    {"runtime", required_argument, NULL, 'r'},
+	    {"log-max", required_argument, NULL, 'l'},
+	    {"dev-dir", required_argument, NULL, 'd'},
+	    {"gpus-simulated", required_argument, NULL, 'g'},
+	    {"wait-http", required_argument, NULL, 'w'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"egress-dns", required_argument, NULL, 'D'},
+	    {"egress-dns-timeout", required_argument, NULL, 'T'},
+	    {"isolation", required_argument, NULL, 'i'},
+	    {NULL, 0, NULL, 0}};
 	struct runtime_settings s = {0};
 	struct runtime *rt = NULL;
 	struct enclave *e = NULL;
@@ -413,6 +425,12 @@ main(int argc, char **argv)
 			break;
 		case 'w':
 			wait_port = atoi(optarg);
+			break;
+		case 'D':
+			s.egress_dns = optarg;
+			break;
+		case 'T':
+			s.egress_dns_timeout_ms = atoi(optarg);
 			break;
 		case 't':
 			timeout = strtoll(optarg, NULL, 10);

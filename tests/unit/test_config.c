@@ -430,14 +430,22 @@ test_unsupported(void **state)
 
 	(void)state;
 	assert_int_equal(config_load("tests/config/reference-current.yml", &c, &errs), 0);
+	{
+		/* The allowlist network's names are the enclave's. */
+		char **allow = config_egress_allow(c);
+
+		assert_string_equal(config_egress(c), "allowlist");
+		assert_int_equal(strv_len(allow), 2);
+		assert_string_equal(allow[0], "huggingface.co");
+		assert_string_equal(allow[1], "api.example.com");
+		strv_free(allow);
+	}
 	assert_int_equal(config_unsupported(c, &errs), -1);
 	text = config_errors_format(&errs);
 	assert_string_equal(
 	    text,
 	    "tests/config/reference-current.yml:9:18: cvm-network.inbound-ports: inbound ports are "
 	    "not supported yet\n"
-	    "tests/config/reference-current.yml:14:13: networks.fetch.egress: egress: allowlist is "
-	    "not supported yet (open and closed are)\n"
 	    "tests/config/reference-current.yml:17:3: attested-keys: attested keys are not "
 	    "supported yet\n"
 	    "tests/config/reference-current.yml:26:17: volumes[0].key-secret: key-secret (an "
@@ -516,9 +524,8 @@ test_egress(void **state)
 		struct config *c = parse_ok(cases[i][0]);
 
 		assert_string_equal(config_egress(c), cases[i][1]);
-		/* open is honoured; allowlist is not yet. */
-		assert_int_equal(config_unsupported(c, &errs),
-		                 strcmp(cases[i][1], "allowlist") == 0 ? -1 : 0);
+		/* open and allowlist are honoured. */
+		assert_int_equal(config_unsupported(c, &errs), 0);
 		config_errors_free(&errs);
 		config_free(c);
 	}

@@ -159,12 +159,13 @@ def http_get(ip, port=8080, path="/index.html", deadline_s=5.0):
 
 
 class HostService:
-    """A TCP service of the host on 0.0.0.0 that counts its connections."""
+    """A TCP service of the host on 0.0.0.0 (on :: with family AF_INET6) that
+    counts its connections."""
 
-    def __init__(self):
-        self.sock = socket.socket()
+    def __init__(self, family=socket.AF_INET):
+        self.sock = socket.socket(family)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("0.0.0.0", 0))
+        self.sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
         self.sock.listen(16)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
