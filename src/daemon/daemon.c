@@ -263,8 +263,8 @@ berthd_runtime_open(const struct berthd_runtime_opts *o, struct runtime **out, s
 	rs.probe_isolation = 1;
 	/* Only berth-router and the health checks reach enclaves' ports. */
 	rs.upstream_mark = BERTH_UPSTREAM_MARK;
-	rs.egress_dns = d->settings.egress_dns;
-	rs.egress_dns_timeout_ms = d->settings.egress_dns_timeout_ms;
+	rs.egress_dns = o->egress_dns;
+	rs.egress_dns_timeout_ms = o->egress_dns_timeout_ms;
 	/* Nothing of ours outlives us but the enclaves and the router: log
 	 * copiers end with the daemon, and are started again as it adopts. */
 	rs.copiers_end_with_us = 1;
@@ -285,6 +285,8 @@ berthd_open_runtime(struct berthd *d, struct err *err)
 	    .subnet = d->settings.subnet,
 	    .bridge = d->settings.bridge,
 	    .gpus = d->settings.gpus,
+	    .egress_dns = d->settings.egress_dns,
+	    .egress_dns_timeout_ms = d->settings.egress_dns_timeout_ms,
 	};
 
 	return berthd_runtime_open(&o, &d->rt, err);

@@ -104,7 +104,9 @@ struct berthd_runtime_opts {
 	const char *isolation;   /* the host's default level, or NULL */
 	const char *subnet;
 	const char *bridge;
-	int gpus; /* simulated, <= 0 for none */
+	int gpus;                  /* simulated, <= 0 for none */
+	const char *egress_dns;    /* the allowlists' DNS server, or NULL: resolv.conf's */
+	int egress_dns_timeout_ms; /* <= 0: the default */
 };
 
 /* Opens the runtime of the enclaves of state_dir (its state in a run
