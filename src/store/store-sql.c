@@ -1,9 +1,10 @@
-/* store-sqlite: the store on SQLite (WAL, foreign keys, versioned migrations,
- * cached prepared statements). Every value reaches SQL through a binding. */
+/* store-sql: the store's SQL, written once, on the sqldb seam: SQLite
+ * (sqldb-sqlite.c) or PostgreSQL (sqldb-pg.c). Versioned migrations
+ * (store-schema.c, one text per dialect), prepared statements kept for the
+ * store's life. Every value reaches SQL through a binding. */
 #include "store/store.h"
 
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,200 +13,9 @@
 #include "common/buf.h"
 #include "common/util.h"
 #include "model/model.h"
+#include "store/sqldb.h"
+#include "store/store-schema.h"
 
-/* How long a writer waits for another connection's lock. */
-#define BUSY_TIMEOUT_MS 5000
-
-/* Migrations: migrations[i] takes the schema from version i to i + 1. Append
- * only; never edit one that has shipped. PRAGMA user_version holds the
- * version. */
-static const char *const migrations[] = {
-    /* 1: the first schema. Composite keys (deployment id, container id) make
-     * sure a row never names another container's deployment. */
-    "CREATE TABLE org ("
-    "  id TEXT PRIMARY KEY,"
-    "  name TEXT NOT NULL UNIQUE,"
-    "  created_at INTEGER NOT NULL"
-    ") STRICT;"
-    "CREATE TABLE api_token ("
-    "  hash TEXT PRIMARY KEY," /* sha256 hex of the token; the token is never kept */
-    "  org_id TEXT NOT NULL REFERENCES org(id) ON DELETE CASCADE,"
-    "  created_at INTEGER NOT NULL"
-    ") STRICT;"
-    "CREATE INDEX api_token_org ON api_token(org_id);"
-    "CREATE TABLE container ("
-    "  id TEXT PRIMARY KEY,"
-    "  org_id TEXT NOT NULL REFERENCES org(id) ON DELETE CASCADE,"
-    "  name TEXT NOT NULL,"
-    "  status TEXT NOT NULL CHECK (status IN ('deploying', 'running', 'failed')),"
-    "  status_detail TEXT,"
-    "  debug INTEGER NOT NULL CHECK (debug IN (0, 1)),"
-    "  source_repo TEXT,"
-    "  source_tag TEXT,"
-    "  deployment_id TEXT,"
-    "  created_at INTEGER NOT NULL,"
-    "  updated_at INTEGER NOT NULL,"
-    "  deleted_at INTEGER NOT NULL DEFAULT 0," /* delete requested, teardown pending */
-    "  FOREIGN KEY (deployment_id, id) REFERENCES deployment(id, container_id)"
-    ") STRICT;"
-    /* A deleted container's name is free at once; its teardown goes on. */
-    "CREATE UNIQUE INDEX container_org_name ON container(org_id, name) WHERE deleted_at = 0;"
-    "CREATE TABLE deployment ("
-    "  id TEXT PRIMARY KEY,"
-    "  container_id TEXT NOT NULL REFERENCES container(id) ON DELETE CASCADE,"
-    "  tag TEXT,"
-    "  config TEXT NOT NULL,"
-    "  config_sha256 TEXT NOT NULL,"
-    "  measurement TEXT NOT NULL,"
-    "  images TEXT NOT NULL,"
-    "  debug INTEGER NOT NULL CHECK (debug IN (0, 1)),"
-    "  secrets TEXT NOT NULL,"
-    "  env TEXT NOT NULL,"
-    "  created_at INTEGER NOT NULL,"
-    "  UNIQUE (id, container_id)"
-    ") STRICT;"
-    "CREATE INDEX deployment_container ON deployment(container_id);"
-    "CREATE TRIGGER deployment_immutable BEFORE UPDATE ON deployment"
-    "  BEGIN SELECT RAISE(ABORT, 'deployments are immutable'); END;"
-    "CREATE TABLE \"update\" ("
-    "  id TEXT PRIMARY KEY,"
-    "  container_id TEXT NOT NULL REFERENCES container(id) ON DELETE CASCADE,"
-    "  kind TEXT NOT NULL CHECK (kind IN ('tag', 'edit-config', 'promote', 'retry')),"
-    "  strategy TEXT NOT NULL CHECK (strategy IN ('blue-green', 'recreate')),"
-    "  status TEXT NOT NULL"
-    "    CHECK (status IN ('pending', 'started', 'ready', 'failed', 'cancelled')),"
-    "  phase TEXT CHECK (phase IN ('stopping', 'deploying')),"
-    "  from_deployment_id TEXT,"
-    "  to_deployment_id TEXT NOT NULL,"
-    "  error TEXT,"
-    "  health_log TEXT NOT NULL,"
-    "  created_at INTEGER NOT NULL,"
-    "  switched_at INTEGER NOT NULL DEFAULT 0,"
-    "  finished_at INTEGER NOT NULL DEFAULT 0,"
-    "  FOREIGN KEY (from_deployment_id, container_id)"
-    "    REFERENCES deployment(id, container_id) ON DELETE CASCADE,"
-    "  FOREIGN KEY (to_deployment_id, container_id)"
-    "    REFERENCES deployment(id, container_id) ON DELETE CASCADE"
-    ") STRICT;"
-    /* At most one update in progress per container. */
-    "CREATE UNIQUE INDEX update_in_progress ON \"update\"(container_id) WHERE finished_at = 0;"
-    "CREATE INDEX update_container ON \"update\"(container_id, created_at);"
-    "CREATE INDEX update_from ON \"update\"(from_deployment_id, container_id);"
-    "CREATE INDEX update_to ON \"update\"(to_deployment_id, container_id);"
-    "CREATE TABLE enclave ("
-    "  id TEXT PRIMARY KEY,"
-    "  container_id TEXT NOT NULL REFERENCES container(id) ON DELETE CASCADE,"
-    "  deployment_id TEXT NOT NULL,"
-    "  name TEXT NOT NULL,"
-    "  state TEXT NOT NULL CHECK (state IN ('creating', 'booting', 'healthy', 'unhealthy',"
-    "                                       'stopping', 'stopped', 'failed')),"
-    "  address TEXT,"
-    "  created_at INTEGER NOT NULL,"
-    "  updated_at INTEGER NOT NULL,"
-    "  FOREIGN KEY (deployment_id, container_id)"
-    "    REFERENCES deployment(id, container_id) ON DELETE CASCADE"
-    ") STRICT;"
-    "CREATE UNIQUE INDEX enclave_live_name ON enclave(name) WHERE state <> 'stopped';"
-    "CREATE INDEX enclave_container ON enclave(container_id);"
-    "CREATE INDEX enclave_deployment ON enclave(deployment_id, container_id);"
-    "CREATE TABLE secret ("
-    "  id TEXT PRIMARY KEY,"
-    "  org_id TEXT NOT NULL REFERENCES org(id) ON DELETE CASCADE,"
-    "  name TEXT NOT NULL,"
-    "  sealed BLOB NOT NULL,"
-    "  nonce BLOB NOT NULL,"
-    "  created_at INTEGER NOT NULL,"
-    "  updated_at INTEGER NOT NULL,"
-    "  UNIQUE (org_id, name)"
-    ") STRICT;"
-    /* Per deployment: an old deployment's bindings live until its enclave
-     * stopped. A bound secret cannot be deleted (RESTRICT). */
-    "CREATE TABLE secret_binding ("
-    "  container_id TEXT NOT NULL REFERENCES container(id) ON DELETE CASCADE,"
-    "  deployment_id TEXT NOT NULL,"
-    "  secret_id TEXT NOT NULL REFERENCES secret(id) ON DELETE RESTRICT,"
-    "  PRIMARY KEY (deployment_id, secret_id),"
-    "  FOREIGN KEY (deployment_id, container_id)"
-    "    REFERENCES deployment(id, container_id) ON DELETE CASCADE"
-    ") STRICT;"
-    "CREATE INDEX secret_binding_container ON secret_binding(container_id);"
-    "CREATE INDEX secret_binding_secret ON secret_binding(secret_id);"
-    "CREATE TABLE container_setting ("
-    "  container_id TEXT NOT NULL REFERENCES container(id) ON DELETE CASCADE,"
-    "  key TEXT NOT NULL,"
-    "  value TEXT NOT NULL,"
-    "  PRIMARY KEY (container_id, key)"
-    ") STRICT;"
-    /* No foreign key: events outlive their container and keep its name. */
-    "CREATE TABLE event ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  org_id TEXT NOT NULL,"
-    "  container TEXT,"
-    "  time INTEGER NOT NULL,"
-    "  kind TEXT NOT NULL,"
-    "  message TEXT NOT NULL"
-    ") STRICT;"
-    "CREATE INDEX event_org ON event(org_id, id);"
-    "CREATE TRIGGER event_append_only BEFORE UPDATE ON event"
-    "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
-    /* 2: the isolation level a deployment runs at. Deployments made before it
-     * ran under runc. No CHECK: levels will be added (vm, cvm), and SQLite
-     * cannot widen a CHECK without rebuilding the table. */
-    "ALTER TABLE deployment ADD COLUMN isolation TEXT NOT NULL DEFAULT 'runc';",
-    /* 3: a container created while its source was still being fetched
-     * keeps what its first deployment is to bind until the fetch ends. */
-    "ALTER TABLE container ADD COLUMN pending TEXT;",
-    /* 4: events name their container by id too: a new container with a
-     * deleted one's name does not inherit its events. Old events go to the
-     * live container of their name, when there is one. */
-    "ALTER TABLE event ADD COLUMN container_id TEXT;"
-    "DROP TRIGGER event_append_only;"
-    "UPDATE event SET container_id = (SELECT c.id FROM container c WHERE c.org_id ="
-    "  event.org_id AND c.name = event.container AND c.deleted_at = 0);"
-    "CREATE TRIGGER event_append_only BEFORE UPDATE ON event"
-    "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
-    "CREATE INDEX event_container ON event(container_id, id);",
-    /* 5: why an enclave failed, so a restarted berthd still says why. */
-    "ALTER TABLE enclave ADD COLUMN reason TEXT;",
-    /* 6: a container's version moves with every write to what the API
-     * renders of it, or may: its row, updates, settings, deployments and
-     * enclaves.
-     * Triggers, so no write path can forget it: the API caches each
-     * container's JSON by (id, version). The guard stops the row's own
-     * trigger from firing on its own UPDATE (recursive triggers are off, but
-     * this holds even if they were on). */
-    "ALTER TABLE container ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
-    "CREATE TRIGGER container_version AFTER UPDATE ON container"
-    "  WHEN NEW.version = OLD.version"
-    "  BEGIN UPDATE container SET version = OLD.version + 1 WHERE id = NEW.id; END;"
-    "CREATE TRIGGER container_version_update_insert AFTER INSERT ON \"update\""
-    "  BEGIN UPDATE container SET version = version + 1 WHERE id = NEW.container_id; END;"
-    "CREATE TRIGGER container_version_update_update AFTER UPDATE ON \"update\""
-    "  BEGIN UPDATE container SET version = version + 1"
-    "    WHERE id IN (OLD.container_id, NEW.container_id); END;"
-    "CREATE TRIGGER container_version_update_delete AFTER DELETE ON \"update\""
-    "  BEGIN UPDATE container SET version = version + 1 WHERE id = OLD.container_id; END;"
-    "CREATE TRIGGER container_version_setting_insert AFTER INSERT ON container_setting"
-    "  BEGIN UPDATE container SET version = version + 1 WHERE id = NEW.container_id; END;"
-    "CREATE TRIGGER container_version_setting_update AFTER UPDATE ON container_setting"
-    "  BEGIN UPDATE container SET version = version + 1"
-    "    WHERE id IN (OLD.container_id, NEW.container_id); END;"
-    "CREATE TRIGGER container_version_setting_delete AFTER DELETE ON container_setting"
-    "  BEGIN UPDATE container SET version = version + 1 WHERE id = OLD.container_id; END;"
-    "CREATE TRIGGER container_version_deployment_insert AFTER INSERT ON deployment"
-    "  BEGIN UPDATE container SET version = version + 1 WHERE id = NEW.container_id; END;"
-    "CREATE TRIGGER container_version_deployment_delete AFTER DELETE ON deployment"
-    "  BEGIN UPDATE container SET version = version + 1 WHERE id = OLD.container_id; END;"
-    "CREATE TRIGGER container_version_enclave_insert AFTER INSERT ON enclave"
-    "  BEGIN UPDATE container SET version = version + 1 WHERE id = NEW.container_id; END;"
-    "CREATE TRIGGER container_version_enclave_update AFTER UPDATE ON enclave"
-    "  BEGIN UPDATE container SET version = version + 1"
-    "    WHERE id IN (OLD.container_id, NEW.container_id); END;"
-    "CREATE TRIGGER container_version_enclave_delete AFTER DELETE ON enclave"
-    "  BEGIN UPDATE container SET version = version + 1 WHERE id = OLD.container_id; END;",
-    /* 7: the commit a deployment's tag pointed to, for its attestation. */
-    "ALTER TABLE deployment ADD COLUMN source_commit TEXT;",
-};
 
 #define CONTAINER_COLS                                                                             \
 	"id, org_id, name, status, status_detail, debug, source_repo, source_tag, "                \
@@ -221,9 +31,6 @@ static const char *const migrations[] = {
 
 /* The statements, prepared once on first use and kept for the store's life. */
 enum stmt_id {
-	S_BEGIN,
-	S_COMMIT,
-	S_ROLLBACK,
 	S_ORG_INSERT,
 	S_ORG_BY_ID,
 	S_ORG_BY_NAME,
@@ -269,9 +76,6 @@ enum stmt_id {
 };
 
 static const char *const stmt_sql[S__COUNT] = {
-    [S_BEGIN] = "BEGIN IMMEDIATE",
-    [S_COMMIT] = "COMMIT",
-    [S_ROLLBACK] = "ROLLBACK",
     [S_ORG_INSERT] = "INSERT INTO org (id, name, created_at) VALUES (?1, ?2, ?3)",
     [S_ORG_BY_ID] = "SELECT id, name, created_at FROM org WHERE id = ?1",
     [S_ORG_BY_NAME] = "SELECT id, name, created_at FROM org WHERE name = ?1",
@@ -332,8 +136,8 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_SECRET_ID_FOR_CONTAINER] = "SELECT s.id FROM secret s"
                                   " JOIN container c ON c.org_id = s.org_id"
                                   " WHERE c.id = ?1 AND s.name = ?2",
-    [S_BINDING_INSERT] = "INSERT OR IGNORE INTO secret_binding (container_id, deployment_id,"
-                         " secret_id) VALUES (?1, ?2, ?3)",
+    [S_BINDING_INSERT] = "INSERT INTO secret_binding (container_id, deployment_id, secret_id)"
+                         " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
     [S_BINDING_LIST] = "SELECT b.container_id, b.deployment_id, b.secret_id, s.name"
                        " FROM secret_binding b JOIN secret s ON s.id = b.secret_id"
                        " JOIN deployment d ON d.id = b.deployment_id"
@@ -346,30 +150,22 @@ static const char *const stmt_sql[S__COUNT] = {
                        " ORDER BY key",
     [S_SETTING_DELETE] = "DELETE FROM container_setting WHERE container_id = ?1 AND key = ?2",
     [S_EVENT_INSERT] = "INSERT INTO event (org_id, container, time, kind, message,"
-                       " container_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                       " container_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
     [S_EVENT_LIST] = "SELECT id, org_id, container, time, kind, message, container_id"
                      " FROM event WHERE org_id = ?1 AND id > ?2"
                      " AND (?3 IS NULL OR container_id = ?3) ORDER BY id LIMIT ?4",
 };
 
-struct sqlite_store {
-	struct store base;             /* first, so a struct store * is one of these */
-	sqlite3 *db;                   /* owned */
-	char *path;                    /* owned, for messages */
-	sqlite3_stmt *stmts[S__COUNT]; /* owned, prepared lazily */
-	int last_ext;                  /* extended result code of the last failure */
+struct sql_store {
+	struct store base;                   /* first, so a struct store * is one of these */
+	struct sqldb *db;                    /* owned */
+	struct sqldb_stmt *stmts[S__COUNT];  /* owned, prepared lazily */
 };
 
-static struct sqlite_store *
-to_sqlite(struct store *st)
+static struct sql_store *
+to_sql(struct store *st)
 {
-	return (struct sqlite_store *)st;
-}
-
-int
-store_schema_version(void)
-{
-	return (int)ARRAY_LEN(migrations);
+	return (struct sql_store *)st;
 }
 
 /* Sets err to a store code with a formatted sentence; returns code. */
@@ -387,150 +183,124 @@ static int BERTH_PRINTF(3, 4) fail(struct err *err, int code, const char *fmt, .
 	return code;
 }
 
-/* Fills err from the connection's last error. */
 static int
-db_fail(struct sqlite_store *s, struct err *err, const char *what)
+failed(const struct sql_store *s, enum sqldb_failure kind)
 {
-	s->last_ext = sqlite3_extended_errcode(s->db);
-	return err_make(err, 0, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+	return sqldb_failure(s->db) == kind;
 }
 
 static int
-failed_unique(const struct sqlite_store *s)
+failed_unique(const struct sql_store *s)
 {
-	return s->last_ext == SQLITE_CONSTRAINT_UNIQUE ||
-	       s->last_ext == SQLITE_CONSTRAINT_PRIMARYKEY;
+	return failed(s, SQLDB_FAIL_UNIQUE);
 }
 
 static int
-failed_foreign_key(const struct sqlite_store *s)
+failed_foreign_key(const struct sql_store *s)
 {
-	return s->last_ext == SQLITE_CONSTRAINT_FOREIGNKEY;
+	return failed(s, SQLDB_FAIL_FOREIGN_KEY);
 }
 
 /* The cached statement id, reset and unbound; NULL with err set on failure. */
-static sqlite3_stmt *
-stmt(struct sqlite_store *s, enum stmt_id id, struct err *err)
+static struct sqldb_stmt *
+stmt(struct sql_store *s, enum stmt_id id, struct err *err)
 {
-	sqlite3_stmt *st = s->stmts[id];
-
-	if (st == NULL) {
-		if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st,
-		                       NULL) != SQLITE_OK) {
-			db_fail(s, err, "prepare");
-			return NULL;
-		}
-		s->stmts[id] = st;
-	}
-	return st;
+	if (s->stmts[id] == NULL && s->db->ops->prepare(s->db, stmt_sql[id], &s->stmts[id], err) < 0)
+		return NULL;
+	return s->stmts[id];
 }
 
 /* Makes a used statement ready for its next use. */
 static void
-stmt_done(sqlite3_stmt *st)
+stmt_done(struct sqldb_stmt *q)
 {
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-}
-
-/* Runs a statement that returns no rows. */
-static int
-step_done(struct sqlite_store *s, sqlite3_stmt *st, const char *what, struct err *err)
-{
-	int rc = sqlite3_step(st), ret = 0;
-
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		ret = db_fail(s, err, what);
-	stmt_done(st);
-	return ret;
+	q->db->ops->reset(q);
 }
 
 /* Steps a query: 1 with a row, 0 at the end, negative on failure. */
 static int
-step_row(struct sqlite_store *s, sqlite3_stmt *st, const char *what, struct err *err)
+step_row(struct sql_store *s, struct sqldb_stmt *q, const char *what, struct err *err)
 {
-	int rc = sqlite3_step(st);
+	return s->db->ops->step(q, what, err);
+}
 
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	return db_fail(s, err, what);
+/* Runs a statement that returns no rows. */
+static int
+step_done(struct sql_store *s, struct sqldb_stmt *q, const char *what, struct err *err)
+{
+	int rc = step_row(s, q, what, err);
+
+	stmt_done(q);
+	return rc < 0 ? rc : 0;
 }
 
 static void
-bind_text(sqlite3_stmt *st, int i, const char *v)
+bind_text(struct sqldb_stmt *q, int i, const char *v)
 {
-	if (v == NULL)
-		sqlite3_bind_null(st, i);
-	else
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	q->db->ops->bind_text(q, i, v);
 }
 
 /* An empty id is SQL NULL. */
 static void
-bind_id(sqlite3_stmt *st, int i, const char *id)
+bind_id(struct sqldb_stmt *q, int i, const char *id)
 {
-	bind_text(st, i, id != NULL && id[0] != '\0' ? id : NULL);
+	bind_text(q, i, id != NULL && id[0] != '\0' ? id : NULL);
 }
 
 static void
-bind_int(sqlite3_stmt *st, int i, int64_t v)
+bind_int(struct sqldb_stmt *q, int i, int64_t v)
 {
-	sqlite3_bind_int64(st, i, v);
+	q->db->ops->bind_int(q, i, v);
 }
 
-static char *
-col_dup(sqlite3_stmt *st, int i)
+static void
+bind_blob(struct sqldb_stmt *q, int i, const void *p, size_t n)
 {
-	const unsigned char *v = sqlite3_column_text(st, i);
-
-	return v != NULL ? xstrdup((const char *)v) : NULL;
+	q->db->ops->bind_blob(q, i, p, n);
 }
 
 static const char *
-col_str(sqlite3_stmt *st, int i)
+col_str(struct sqldb_stmt *q, int i)
 {
-	const unsigned char *v = sqlite3_column_text(st, i);
+	return q->db->ops->col_text(q, i);
+}
 
-	return v != NULL ? (const char *)v : NULL;
+static char *
+col_dup(struct sqldb_stmt *q, int i)
+{
+	const char *v = col_str(q, i);
+
+	return v != NULL ? xstrdup(v) : NULL;
 }
 
 static void
-col_id(sqlite3_stmt *st, int i, store_id out)
+col_id(struct sqldb_stmt *q, int i, store_id out)
 {
-	const char *v = col_str(st, i);
+	const char *v = col_str(q, i);
 
 	snprintf(out, sizeof(store_id), "%s", v != NULL ? v : "");
 }
 
 static int64_t
-col_int(sqlite3_stmt *st, int i)
+col_int(struct sqldb_stmt *q, int i)
 {
-	return sqlite3_column_int64(st, i);
+	return q->db->ops->col_int(q, i);
 }
 
 static uint8_t *
-col_blob(sqlite3_stmt *st, int i, size_t *len)
+col_blob(struct sqldb_stmt *q, int i, size_t *len)
 {
-	const void *v = sqlite3_column_blob(st, i);
-	uint8_t *p;
-
-	*len = (size_t)sqlite3_column_bytes(st, i);
-	p = xmalloc(*len);
-	if (*len > 0)
-		memcpy(p, v, *len);
-	return p;
+	return q->db->ops->col_blob(q, i, len);
 }
 
 /* A row reader fills one record from the current row; negative on a value
  * this program does not know (a damaged or foreign database). */
-typedef int (*row_fn)(sqlite3_stmt *st, void *out, struct err *err);
+typedef int (*row_fn)(struct sqldb_stmt *st, void *out, struct err *err);
 
 /* Reads the one row of a bound query into out; STORE_ENOTFOUND with
  * "<what> not found" when there is none. */
 static int
-read_one(struct sqlite_store *s, sqlite3_stmt *st, row_fn row, void *out, const char *what,
+read_one(struct sql_store *s, struct sqldb_stmt *st, row_fn row, void *out, const char *what,
          struct err *err)
 {
 	int rc = step_row(s, st, what, err);
@@ -545,7 +315,7 @@ read_one(struct sqlite_store *s, sqlite3_stmt *st, row_fn row, void *out, const 
 
 /* Reads every row of a bound query into a new array of elem-sized records. */
 static int
-read_list(struct sqlite_store *s, sqlite3_stmt *st, row_fn row, size_t elem, void (*clear)(void *),
+read_list(struct sql_store *s, struct sqldb_stmt *st, row_fn row, size_t elem, void (*clear)(void *),
           void **out, size_t *n, struct err *err)
 {
 	char *v = NULL;
@@ -583,39 +353,33 @@ bad_value(struct err *err, const char *table, const char *col, const char *v)
 /* ---- transactions ---- */
 
 static int
-run(struct sqlite_store *s, enum stmt_id id, const char *what, struct err *err)
+sql_begin(struct store *st, struct err *err)
 {
-	sqlite3_stmt *st = stmt(s, id, err);
+	struct sqldb *db = to_sql(st)->db;
 
-	return st != NULL ? step_done(s, st, what, err) : -1;
+	return db->ops->begin_write(db, err);
 }
 
 static int
-sq_begin(struct store *st, struct err *err)
+sql_commit(struct store *st, struct err *err)
 {
-	return run(to_sqlite(st), S_BEGIN, "begin", err);
-}
+	struct sqldb *db = to_sql(st)->db;
 
-static int
-sq_commit(struct store *st, struct err *err)
-{
-	return run(to_sqlite(st), S_COMMIT, "commit", err);
+	return db->ops->commit(db, err);
 }
 
 static void
-sq_rollback(struct store *st)
+sql_rollback(struct store *st)
 {
-	struct sqlite_store *s = to_sqlite(st);
+	struct sqldb *db = to_sql(st)->db;
 
-	/* SQLite may have rolled back on its own (after SQLITE_FULL, say). */
-	if (!sqlite3_get_autocommit(s->db))
-		run(s, S_ROLLBACK, "rollback", NULL);
+	db->ops->rollback(db);
 }
 
 /* ---- orgs and tokens ---- */
 
 static int
-row_org(sqlite3_stmt *st, void *out, struct err *err)
+row_org(struct sqldb_stmt *st, void *out, struct err *err)
 {
 	struct store_org *o = out;
 
@@ -626,10 +390,10 @@ row_org(sqlite3_stmt *st, void *out, struct err *err)
 }
 
 static int
-sq_org_create(struct store *st, const struct store_org *o, struct err *err)
+sql_org_create(struct store *st, const struct store_org *o, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_ORG_INSERT, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_ORG_INSERT, err);
 	int rc;
 
 	if (q == NULL)
@@ -643,11 +407,11 @@ sq_org_create(struct store *st, const struct store_org *o, struct err *err)
 }
 
 static int
-sq_org_get(struct store *st, const char *id, const char *name, struct store_org *out,
+sql_org_get(struct store *st, const char *id, const char *name, struct store_org *out,
            struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, id != NULL ? S_ORG_BY_ID : S_ORG_BY_NAME, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, id != NULL ? S_ORG_BY_ID : S_ORG_BY_NAME, err);
 
 	if (q == NULL)
 		return -1;
@@ -656,10 +420,10 @@ sq_org_get(struct store *st, const char *id, const char *name, struct store_org 
 }
 
 static int
-sq_token_add(struct store *st, const char *org_id, const char *hash, int64_t now, struct err *err)
+sql_token_add(struct store *st, const char *org_id, const char *hash, int64_t now, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_TOKEN_INSERT, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_TOKEN_INSERT, err);
 	int rc;
 
 	if (q == NULL)
@@ -676,10 +440,10 @@ sq_token_add(struct store *st, const char *org_id, const char *hash, int64_t now
 }
 
 static int
-sq_token_find(struct store *st, const char *hash, struct store_org *out, struct err *err)
+sql_token_find(struct store *st, const char *hash, struct store_org *out, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_TOKEN_FIND, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_TOKEN_FIND, err);
 
 	if (q == NULL)
 		return -1;
@@ -689,20 +453,22 @@ sq_token_find(struct store *st, const char *hash, struct store_org *out, struct 
 
 /* Runs a DELETE or UPDATE by key; STORE_ENOTFOUND when it touched no row. */
 static int
-change_one(struct sqlite_store *s, sqlite3_stmt *q, const char *what, struct err *err)
+change_one(struct sql_store *s, struct sqldb_stmt *q, const char *what, struct err *err)
 {
-	int rc = step_done(s, q, what, err);
+	int rc = step_row(s, q, what, err);
+	int64_t changed = rc >= 0 ? s->db->ops->changes(q) : 0;
 
-	if (rc == 0 && sqlite3_changes(s->db) == 0)
-		rc = fail(err, STORE_ENOTFOUND, "%s not found", what);
-	return rc;
+	stmt_done(q);
+	if (rc >= 0 && changed == 0)
+		return fail(err, STORE_ENOTFOUND, "%s not found", what);
+	return rc < 0 ? rc : 0;
 }
 
 static int
-sq_token_delete(struct store *st, const char *hash, struct err *err)
+sql_token_delete(struct store *st, const char *hash, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_TOKEN_DELETE, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_TOKEN_DELETE, err);
 
 	if (q == NULL)
 		return -1;
@@ -713,7 +479,7 @@ sq_token_delete(struct store *st, const char *hash, struct err *err)
 /* ---- containers ---- */
 
 static int
-row_container(sqlite3_stmt *st, void *out, struct err *err)
+row_container(struct sqldb_stmt *st, void *out, struct err *err)
 {
 	struct store_container *c = out;
 
@@ -744,7 +510,7 @@ clear_container(void *p)
 }
 
 static void
-bind_container(sqlite3_stmt *q, const struct store_container *c)
+bind_container(struct sqldb_stmt *q, const struct store_container *c)
 {
 	bind_text(q, 1, c->id);
 	bind_text(q, 2, c->org_id);
@@ -762,10 +528,10 @@ bind_container(sqlite3_stmt *q, const struct store_container *c)
 }
 
 static int
-sq_container_create(struct store *st, const struct store_container *c, struct err *err)
+sql_container_create(struct store *st, const struct store_container *c, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_CONTAINER_INSERT, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_CONTAINER_INSERT, err);
 	int rc;
 
 	if (q == NULL)
@@ -781,11 +547,11 @@ sq_container_create(struct store *st, const struct store_container *c, struct er
 }
 
 static int
-sq_container_get(struct store *st, const char *id, const char *org_id, const char *name,
+sql_container_get(struct store *st, const char *id, const char *org_id, const char *name,
                  struct store_container *out, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, id != NULL ? S_CONTAINER_BY_ID : S_CONTAINER_BY_NAME, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, id != NULL ? S_CONTAINER_BY_ID : S_CONTAINER_BY_NAME, err);
 	int rc;
 
 	if (q == NULL)
@@ -803,11 +569,11 @@ sq_container_get(struct store *st, const char *id, const char *org_id, const cha
 }
 
 static int
-sq_container_list(struct store *st, const char *org_id, int deleted, struct store_container **out,
+sql_container_list(struct store *st, const char *org_id, int deleted, struct store_container **out,
                   size_t *n, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_CONTAINER_LIST, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_CONTAINER_LIST, err);
 
 	if (q == NULL)
 		return -1;
@@ -817,10 +583,10 @@ sq_container_list(struct store *st, const char *org_id, int deleted, struct stor
 }
 
 static int
-sq_container_put(struct store *st, const struct store_container *c, struct err *err)
+sql_container_put(struct store *st, const struct store_container *c, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_CONTAINER_UPDATE, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_CONTAINER_UPDATE, err);
 	int rc;
 
 	if (q == NULL)
@@ -844,10 +610,10 @@ sq_container_put(struct store *st, const struct store_container *c, struct err *
 }
 
 static int
-sq_container_delete(struct store *st, const char *id, struct err *err)
+sql_container_delete(struct store *st, const char *id, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_CONTAINER_DELETE, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_CONTAINER_DELETE, err);
 
 	if (q == NULL)
 		return -1;
@@ -858,7 +624,7 @@ sq_container_delete(struct store *st, const char *id, struct err *err)
 /* ---- deployments ---- */
 
 static int
-row_deployment(sqlite3_stmt *st, void *out, struct err *err)
+row_deployment(struct sqldb_stmt *st, void *out, struct err *err)
 {
 	struct store_deployment *d = out;
 
@@ -886,10 +652,10 @@ clear_deployment(void *p)
 }
 
 static int
-sq_deployment_create(struct store *st, const struct store_deployment *d, struct err *err)
+sql_deployment_create(struct store *st, const struct store_deployment *d, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_DEPLOYMENT_INSERT, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_DEPLOYMENT_INSERT, err);
 	int rc;
 
 	if (q == NULL)
@@ -916,10 +682,10 @@ sq_deployment_create(struct store *st, const struct store_deployment *d, struct 
 }
 
 static int
-sq_deployment_get(struct store *st, const char *id, struct store_deployment *out, struct err *err)
+sql_deployment_get(struct store *st, const char *id, struct store_deployment *out, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_DEPLOYMENT_GET, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_DEPLOYMENT_GET, err);
 
 	if (q == NULL)
 		return -1;
@@ -928,11 +694,11 @@ sq_deployment_get(struct store *st, const char *id, struct store_deployment *out
 }
 
 static int
-sq_deployment_list(struct store *st, const char *container_id, struct store_deployment **out,
+sql_deployment_list(struct store *st, const char *container_id, struct store_deployment **out,
                    size_t *n, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_DEPLOYMENT_LIST, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_DEPLOYMENT_LIST, err);
 
 	if (q == NULL)
 		return -1;
@@ -944,7 +710,7 @@ sq_deployment_list(struct store *st, const char *container_id, struct store_depl
 /* ---- updates ---- */
 
 static int
-row_update(sqlite3_stmt *st, void *out, struct err *err)
+row_update(struct sqldb_stmt *st, void *out, struct err *err)
 {
 	struct store_update *u = out;
 	const char *bad = NULL;
@@ -988,10 +754,10 @@ clear_update(void *p)
 }
 
 static int
-sq_update_create(struct store *st, const struct store_update *u, struct err *err)
+sql_update_create(struct store *st, const struct store_update *u, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_UPDATE_INSERT, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_UPDATE_INSERT, err);
 	int rc;
 
 	if (q == NULL)
@@ -1014,16 +780,16 @@ sq_update_create(struct store *st, const struct store_update *u, struct err *err
 		rc = fail(err, STORE_ECONFLICT, "an update of the container is in progress");
 	else if (rc < 0 && failed_foreign_key(s))
 		rc = fail(err, STORE_ENOTFOUND, "container or deployment of the update not found");
-	else if (rc < 0 && s->last_ext == SQLITE_CONSTRAINT_CHECK)
+	else if (rc < 0 && failed(s, SQLDB_FAIL_CHECK))
 		rc = err_make(err, 0, "update: a kind, strategy, status or phase out of range");
 	return rc;
 }
 
 static int
-sq_update_get(struct store *st, const char *id, struct store_update *out, struct err *err)
+sql_update_get(struct store *st, const char *id, struct store_update *out, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_UPDATE_GET, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_UPDATE_GET, err);
 
 	if (q == NULL)
 		return -1;
@@ -1032,11 +798,11 @@ sq_update_get(struct store *st, const char *id, struct store_update *out, struct
 }
 
 static int
-sq_update_latest(struct store *st, const char *container_id, struct store_update *out,
+sql_update_latest(struct store *st, const char *container_id, struct store_update *out,
                  struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_UPDATE_LATEST, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_UPDATE_LATEST, err);
 
 	if (q == NULL)
 		return -1;
@@ -1045,11 +811,11 @@ sq_update_latest(struct store *st, const char *container_id, struct store_update
 }
 
 static int
-sq_update_list(struct store *st, const char *container_id, struct store_update **out, size_t *n,
+sql_update_list(struct store *st, const char *container_id, struct store_update **out, size_t *n,
                struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, container_id != NULL ? S_UPDATE_LIST : S_UPDATE_UNFINISHED, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, container_id != NULL ? S_UPDATE_LIST : S_UPDATE_UNFINISHED, err);
 
 	if (q == NULL)
 		return -1;
@@ -1059,10 +825,10 @@ sq_update_list(struct store *st, const char *container_id, struct store_update *
 }
 
 static int
-sq_update_put(struct store *st, const struct store_update *u, struct err *err)
+sql_update_put(struct store *st, const struct store_update *u, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_UPDATE_UPDATE, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_UPDATE_UPDATE, err);
 
 	if (q == NULL)
 		return -1;
@@ -1079,7 +845,7 @@ sq_update_put(struct store *st, const struct store_update *u, struct err *err)
 /* ---- enclaves ---- */
 
 static int
-row_enclave(sqlite3_stmt *st, void *out, struct err *err)
+row_enclave(struct sqldb_stmt *st, void *out, struct err *err)
 {
 	struct store_enclave *e = out;
 
@@ -1107,10 +873,10 @@ clear_enclave(void *p)
 }
 
 static int
-sq_enclave_create(struct store *st, const struct store_enclave *e, struct err *err)
+sql_enclave_create(struct store *st, const struct store_enclave *e, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_ENCLAVE_INSERT, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_ENCLAVE_INSERT, err);
 	int rc;
 
 	if (q == NULL)
@@ -1134,10 +900,10 @@ sq_enclave_create(struct store *st, const struct store_enclave *e, struct err *e
 }
 
 static int
-sq_enclave_get(struct store *st, const char *id, struct store_enclave *out, struct err *err)
+sql_enclave_get(struct store *st, const char *id, struct store_enclave *out, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_ENCLAVE_GET, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_ENCLAVE_GET, err);
 
 	if (q == NULL)
 		return -1;
@@ -1146,11 +912,11 @@ sq_enclave_get(struct store *st, const char *id, struct store_enclave *out, stru
 }
 
 static int
-sq_enclave_list(struct store *st, const char *container_id, struct store_enclave **out, size_t *n,
+sql_enclave_list(struct store *st, const char *container_id, struct store_enclave **out, size_t *n,
                 struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, container_id != NULL ? S_ENCLAVE_LIST : S_ENCLAVE_LIVE, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, container_id != NULL ? S_ENCLAVE_LIST : S_ENCLAVE_LIVE, err);
 
 	if (q == NULL)
 		return -1;
@@ -1160,10 +926,10 @@ sq_enclave_list(struct store *st, const char *container_id, struct store_enclave
 }
 
 static int
-sq_enclave_put(struct store *st, const struct store_enclave *e, struct err *err)
+sql_enclave_put(struct store *st, const struct store_enclave *e, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_ENCLAVE_UPDATE, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_ENCLAVE_UPDATE, err);
 	int rc;
 
 	if (q == NULL)
@@ -1181,10 +947,10 @@ sq_enclave_put(struct store *st, const struct store_enclave *e, struct err *err)
 }
 
 static int
-sq_enclave_delete(struct store *st, const char *id, struct err *err)
+sql_enclave_delete(struct store *st, const char *id, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_ENCLAVE_DELETE, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_ENCLAVE_DELETE, err);
 
 	if (q == NULL)
 		return -1;
@@ -1195,7 +961,7 @@ sq_enclave_delete(struct store *st, const char *id, struct err *err)
 /* ---- secrets ---- */
 
 static int
-row_secret(sqlite3_stmt *st, void *out, struct err *err)
+row_secret(struct sqldb_stmt *st, void *out, struct err *err)
 {
 	struct store_secret *sec = out;
 
@@ -1208,7 +974,7 @@ row_secret(sqlite3_stmt *st, void *out, struct err *err)
 }
 
 static int
-row_secret_sealed(sqlite3_stmt *st, void *out, struct err *err)
+row_secret_sealed(struct sqldb_stmt *st, void *out, struct err *err)
 {
 	struct store_secret *sec = out;
 
@@ -1225,10 +991,10 @@ clear_secret(void *p)
 }
 
 static int
-sq_secret_put(struct store *st, const struct store_secret *sec, struct err *err)
+sql_secret_put(struct store *st, const struct store_secret *sec, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_SECRET_UPSERT, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_SECRET_UPSERT, err);
 	int rc;
 
 	if (q == NULL)
@@ -1236,10 +1002,8 @@ sq_secret_put(struct store *st, const struct store_secret *sec, struct err *err)
 	bind_text(q, 1, sec->id);
 	bind_text(q, 2, sec->org_id);
 	bind_text(q, 3, sec->name);
-	sqlite3_bind_blob(q, 4, sec->sealed_len ? (const void *)sec->sealed : "",
-	                  (int)sec->sealed_len, SQLITE_STATIC);
-	sqlite3_bind_blob(q, 5, sec->nonce_len ? (const void *)sec->nonce : "", (int)sec->nonce_len,
-	                  SQLITE_STATIC);
+	bind_blob(q, 4, sec->sealed, sec->sealed_len);
+	bind_blob(q, 5, sec->nonce, sec->nonce_len);
 	bind_int(q, 6, sec->created_at);
 	rc = step_done(s, q, "write secret", err);
 	if (rc < 0 && failed_foreign_key(s))
@@ -1248,11 +1012,11 @@ sq_secret_put(struct store *st, const struct store_secret *sec, struct err *err)
 }
 
 static int
-sq_secret_get(struct store *st, const char *org_id, const char *name, struct store_secret *out,
+sql_secret_get(struct store *st, const char *org_id, const char *name, struct store_secret *out,
               struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_SECRET_GET, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_SECRET_GET, err);
 	int rc;
 
 	if (q == NULL)
@@ -1267,9 +1031,9 @@ sq_secret_get(struct store *st, const char *org_id, const char *name, struct sto
 
 /* The names of the containers binding secret_id, as a new strv (NULL: none). */
 static int
-secret_bound_to(struct sqlite_store *s, const char *secret_id, char ***out, struct err *err)
+secret_bound_to(struct sql_store *s, const char *secret_id, char ***out, struct err *err)
 {
-	sqlite3_stmt *q = stmt(s, S_SECRET_BOUND_TO, err);
+	struct sqldb_stmt *q = stmt(s, S_SECRET_BOUND_TO, err);
 	char **v = NULL;
 	int rc;
 
@@ -1288,11 +1052,11 @@ secret_bound_to(struct sqlite_store *s, const char *secret_id, char ***out, stru
 }
 
 static int
-sq_secret_list(struct store *st, const char *org_id, struct store_secret **out, size_t *n,
+sql_secret_list(struct store *st, const char *org_id, struct store_secret **out, size_t *n,
                struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_SECRET_LIST, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_SECRET_LIST, err);
 	int rc;
 
 	*out = NULL;
@@ -1312,15 +1076,15 @@ sq_secret_list(struct store *st, const char *org_id, struct store_secret **out, 
 }
 
 static int
-sq_secret_delete(struct store *st, const char *org_id, const char *name, struct err *err)
+sql_secret_delete(struct store *st, const char *org_id, const char *name, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
+	struct sql_store *s = to_sql(st);
 	struct store_secret sec = {0};
 	char **users = NULL, *list = NULL;
-	sqlite3_stmt *q;
+	struct sqldb_stmt *q;
 	int rc;
 
-	if ((rc = sq_secret_get(st, org_id, name, &sec, err)) < 0)
+	if ((rc = sql_secret_get(st, org_id, name, &sec, err)) < 0)
 		return rc;
 	if ((q = stmt(s, S_SECRET_DELETE, err)) == NULL) {
 		rc = -1;
@@ -1329,7 +1093,7 @@ sq_secret_delete(struct store *st, const char *org_id, const char *name, struct 
 	bind_text(q, 1, sec.id);
 	/* SQLite reports an ON DELETE RESTRICT violation as a trigger's. */
 	rc = step_done(s, q, "delete secret", err);
-	if (rc < 0 && (failed_foreign_key(s) || s->last_ext == SQLITE_CONSTRAINT_TRIGGER)) {
+	if (rc < 0 && (failed_foreign_key(s) || failed(s, SQLDB_FAIL_RAISED))) {
 		struct buf b = BUF_INIT;
 
 		if (secret_bound_to(s, sec.id, &users, NULL) == 0)
@@ -1350,11 +1114,11 @@ out:
 /* ---- bindings ---- */
 
 static int
-sq_binding_add(struct store *st, const char *container_id, const char *deployment_id,
+sql_binding_add(struct store *st, const char *container_id, const char *deployment_id,
                const char *secret_name, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_SECRET_ID_FOR_CONTAINER, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_SECRET_ID_FOR_CONTAINER, err);
 	store_id secret_id;
 	int rc;
 
@@ -1382,7 +1146,7 @@ sq_binding_add(struct store *st, const char *container_id, const char *deploymen
 }
 
 static int
-row_binding(sqlite3_stmt *st, void *out, struct err *err)
+row_binding(struct sqldb_stmt *st, void *out, struct err *err)
 {
 	struct store_binding *b = out;
 
@@ -1402,11 +1166,11 @@ clear_binding(void *p)
 }
 
 static int
-sq_binding_list(struct store *st, const char *container_id, struct store_binding **out, size_t *n,
+sql_binding_list(struct store *st, const char *container_id, struct store_binding **out, size_t *n,
                 struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_BINDING_LIST, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_BINDING_LIST, err);
 
 	if (q == NULL)
 		return -1;
@@ -1415,10 +1179,10 @@ sq_binding_list(struct store *st, const char *container_id, struct store_binding
 }
 
 static int
-sq_binding_delete_deployment(struct store *st, const char *deployment_id, struct err *err)
+sql_binding_delete_deployment(struct store *st, const char *deployment_id, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_BINDING_DELETE_DEPLOYMENT, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_BINDING_DELETE_DEPLOYMENT, err);
 
 	if (q == NULL)
 		return -1;
@@ -1429,11 +1193,11 @@ sq_binding_delete_deployment(struct store *st, const char *deployment_id, struct
 /* ---- settings ---- */
 
 static int
-sq_setting_set(struct store *st, const char *container_id, const char *key, const char *value,
+sql_setting_set(struct store *st, const char *container_id, const char *key, const char *value,
                struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_SETTING_UPSERT, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_SETTING_UPSERT, err);
 	int rc;
 
 	if (q == NULL)
@@ -1448,7 +1212,7 @@ sq_setting_set(struct store *st, const char *container_id, const char *key, cons
 }
 
 static int
-row_setting(sqlite3_stmt *st, void *out, struct err *err)
+row_setting(struct sqldb_stmt *st, void *out, struct err *err)
 {
 	struct store_setting *kv = out;
 
@@ -1467,11 +1231,11 @@ clear_setting(void *p)
 }
 
 static int
-sq_setting_list(struct store *st, const char *container_id, struct store_setting **out, size_t *n,
+sql_setting_list(struct store *st, const char *container_id, struct store_setting **out, size_t *n,
                 struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_SETTING_LIST, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_SETTING_LIST, err);
 
 	if (q == NULL)
 		return -1;
@@ -1480,10 +1244,10 @@ sq_setting_list(struct store *st, const char *container_id, struct store_setting
 }
 
 static int
-sq_setting_delete(struct store *st, const char *container_id, const char *key, struct err *err)
+sql_setting_delete(struct store *st, const char *container_id, const char *key, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_SETTING_DELETE, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_SETTING_DELETE, err);
 
 	if (q == NULL)
 		return -1;
@@ -1495,10 +1259,10 @@ sq_setting_delete(struct store *st, const char *container_id, const char *key, s
 /* ---- events ---- */
 
 static int
-sq_event_append(struct store *st, const struct store_event *e, int64_t *id, struct err *err)
+sql_event_append(struct store *st, const struct store_event *e, int64_t *id, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_EVENT_INSERT, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_EVENT_INSERT, err);
 	int rc;
 
 	if (q == NULL)
@@ -1509,13 +1273,17 @@ sq_event_append(struct store *st, const struct store_event *e, int64_t *id, stru
 	bind_text(q, 4, e->kind != NULL ? e->kind : "");
 	bind_text(q, 5, e->message != NULL ? e->message : "");
 	bind_id(q, 6, e->container_id);
-	if ((rc = step_done(s, q, "append event", err)) == 0)
-		*id = sqlite3_last_insert_rowid(s->db);
-	return rc;
+	rc = step_row(s, q, "append event", err);
+	if (rc > 0)
+		*id = col_int(q, 0);
+	stmt_done(q);
+	if (rc == 0)
+		rc = err_make(err, 0, "append event: no id returned");
+	return rc < 0 ? rc : 0;
 }
 
 static int
-row_event(sqlite3_stmt *st, void *out, struct err *err)
+row_event(struct sqldb_stmt *st, void *out, struct err *err)
 {
 	struct store_event *e = out;
 
@@ -1540,209 +1308,164 @@ clear_event(void *p)
 }
 
 static int
-sq_event_list(struct store *st, const char *org_id, const char *container_id, int64_t after,
+sql_event_list(struct store *st, const char *org_id, const char *container_id, int64_t after,
               size_t limit, struct store_event **out, size_t *n, struct err *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, S_EVENT_LIST, err);
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_EVENT_LIST, err);
 
 	if (q == NULL)
 		return -1;
 	bind_text(q, 1, org_id);
 	bind_int(q, 2, after);
 	bind_text(q, 3, container_id);
-	bind_int(q, 4, limit > 0 && limit < INT64_MAX ? (int64_t)limit : -1);
+	/* No limit is the largest one: both engines take it, not every one -1. */
+	bind_int(q, 4, limit > 0 && limit < INT64_MAX ? (int64_t)limit : INT64_MAX);
 	return read_list(s, q, row_event, sizeof **out, clear_event, (void **)out, n, err);
 }
 
 /* ---- open, migrate, close ---- */
 
 static void
-sq_close(struct store *st)
+sql_close(struct store *st)
 {
-	struct sqlite_store *s = to_sqlite(st);
+	struct sql_store *s = to_sql(st);
 
 	for (size_t i = 0; i < S__COUNT; i++)
-		sqlite3_finalize(s->stmts[i]);
-	/* Closing checkpoints the WAL when this was the last connection. */
-	sqlite3_close(s->db);
-	free(s->path);
+		if (s->stmts[i] != NULL)
+			s->db->ops->finalize(s->stmts[i]);
+	sqldb_close(s->db);
 	free(s);
 }
 
-static const struct store_ops sqlite_ops = {
-    .name = "sqlite",
-    .close = sq_close,
-    .begin = sq_begin,
-    .commit = sq_commit,
-    .rollback = sq_rollback,
-    .org_create = sq_org_create,
-    .org_get = sq_org_get,
-    .token_add = sq_token_add,
-    .token_find = sq_token_find,
-    .token_delete = sq_token_delete,
-    .container_create = sq_container_create,
-    .container_get = sq_container_get,
-    .container_list = sq_container_list,
-    .container_put = sq_container_put,
-    .container_delete = sq_container_delete,
-    .deployment_create = sq_deployment_create,
-    .deployment_get = sq_deployment_get,
-    .deployment_list = sq_deployment_list,
-    .update_create = sq_update_create,
-    .update_get = sq_update_get,
-    .update_latest = sq_update_latest,
-    .update_list = sq_update_list,
-    .update_put = sq_update_put,
-    .enclave_create = sq_enclave_create,
-    .enclave_get = sq_enclave_get,
-    .enclave_list = sq_enclave_list,
-    .enclave_put = sq_enclave_put,
-    .enclave_delete = sq_enclave_delete,
-    .secret_put = sq_secret_put,
-    .secret_get = sq_secret_get,
-    .secret_list = sq_secret_list,
-    .secret_delete = sq_secret_delete,
-    .binding_add = sq_binding_add,
-    .binding_list = sq_binding_list,
-    .binding_delete_deployment = sq_binding_delete_deployment,
-    .setting_set = sq_setting_set,
-    .setting_list = sq_setting_list,
-    .setting_delete = sq_setting_delete,
-    .event_append = sq_event_append,
-    .event_list = sq_event_list,
+static const struct store_ops sql_ops = {
+    .name = "sql",
+    .close = sql_close,
+    .begin = sql_begin,
+    .commit = sql_commit,
+    .rollback = sql_rollback,
+    .org_create = sql_org_create,
+    .org_get = sql_org_get,
+    .token_add = sql_token_add,
+    .token_find = sql_token_find,
+    .token_delete = sql_token_delete,
+    .container_create = sql_container_create,
+    .container_get = sql_container_get,
+    .container_list = sql_container_list,
+    .container_put = sql_container_put,
+    .container_delete = sql_container_delete,
+    .deployment_create = sql_deployment_create,
+    .deployment_get = sql_deployment_get,
+    .deployment_list = sql_deployment_list,
+    .update_create = sql_update_create,
+    .update_get = sql_update_get,
+    .update_latest = sql_update_latest,
+    .update_list = sql_update_list,
+    .update_put = sql_update_put,
+    .enclave_create = sql_enclave_create,
+    .enclave_get = sql_enclave_get,
+    .enclave_list = sql_enclave_list,
+    .enclave_put = sql_enclave_put,
+    .enclave_delete = sql_enclave_delete,
+    .secret_put = sql_secret_put,
+    .secret_get = sql_secret_get,
+    .secret_list = sql_secret_list,
+    .secret_delete = sql_secret_delete,
+    .binding_add = sql_binding_add,
+    .binding_list = sql_binding_list,
+    .binding_delete_deployment = sql_binding_delete_deployment,
+    .setting_set = sql_setting_set,
+    .setting_list = sql_setting_list,
+    .setting_delete = sql_setting_delete,
+    .event_append = sql_event_append,
+    .event_list = sql_event_list,
 };
 
-/* Runs one-off SQL with no parameters (pragmas, migrations). */
+/* Applies the migrations the database lacks, each in its own write
+ * transaction. The version is read again inside the transaction, so two
+ * processes opening a new database at once apply each migration once. */
 static int
-exec(struct sqlite_store *s, const char *sql, const char *what, struct err *err)
+migrate(struct sql_store *s, struct err *err)
 {
-	char *msg = NULL;
-
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		s->last_ext = sqlite3_extended_errcode(s->db);
-		err_make(err, 0, "%s: %s: %s", s->path, what, msg ? msg : "?");
-		sqlite3_free(msg);
-		return -1;
-	}
-	return 0;
-}
-
-/* The text of the one-row, one-column answer of a pragma into out. */
-static int
-pragma_text(struct sqlite_store *s, const char *sql, char *out, size_t n, struct err *err)
-{
-	sqlite3_stmt *q = NULL;
-	int rc;
-
-	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
-		return db_fail(s, err, sql);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		snprintf(out, n, "%s", col_str(q, 0) ? col_str(q, 0) : "");
-		rc = 0;
-	} else {
-		rc = db_fail(s, err, sql);
-	}
-	sqlite3_finalize(q);
-	return rc;
-}
-
-static int
-schema_version(struct sqlite_store *s, int *version, struct err *err)
-{
-	char v[32];
-
-	if (pragma_text(s, "PRAGMA user_version", v, sizeof v, err) < 0)
-		return -1;
-	*version = atoi(v);
-	return 0;
-}
-
-/* Applies the migrations the file lacks, each in its own transaction. The
- * version is read again inside the transaction, so two processes opening a
- * new file at once apply each migration once. */
-static int
-migrate(struct sqlite_store *s, struct err *err)
-{
+	const struct sqldb_ops *ops = s->db->ops;
 	int known = store_schema_version(), version;
+	const char *const *migrations = store_migrations(ops->dialect);
 
 	for (;;) {
-		char sql[64];
-
-		if (exec(s, "BEGIN IMMEDIATE", "begin migration", err) < 0)
+		if (ops->begin_write(s->db, err) < 0)
 			return -1;
-		if (schema_version(s, &version, err) < 0)
+		if (ops->schema_version(s->db, &version, err) < 0)
 			goto fail;
 		if (version > known) {
-			exec(s, "ROLLBACK", "rollback", NULL);
+			ops->rollback(s->db);
 			return fail(err, STORE_ESCHEMA,
 			            "%s: the database has schema version %d, newer than the %d "
 			            "this berth knows; run a newer berth",
-			            s->path, version, known);
+			            s->db->name, version, known);
 		}
 		if (version == known)
-			return exec(s, "COMMIT", "commit", err);
-		if (exec(s, migrations[version], "migration", err) < 0) {
+			return ops->commit(s->db, err);
+		if (ops->exec(s->db, migrations[version], "migration", err) < 0) {
 			err_wrap(err, "schema version %d", version + 1);
 			goto fail;
 		}
-		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version + 1);
-		if (exec(s, sql, "set schema version", err) < 0 ||
-		    exec(s, "COMMIT", "commit migration", err) < 0)
+		if (ops->set_schema_version(s->db, version + 1, err) < 0 ||
+		    ops->commit(s->db, err) < 0)
 			goto fail;
 	}
 fail:
-	if (!sqlite3_get_autocommit(s->db))
-		exec(s, "ROLLBACK", "rollback", NULL);
+	ops->rollback(s->db);
 	return -1;
+}
+
+/* The store on an open database (taken over, closed on failure). */
+static int
+open_on(struct sqldb *db, struct store **out, struct err *err)
+{
+	struct sql_store *s = xcalloc(1, sizeof *s);
+	int rc;
+
+	*out = NULL;
+	s->base.ops = &sql_ops;
+	s->db = db;
+	if ((rc = migrate(s, err)) < 0) {
+		sql_close(&s->base);
+		return rc;
+	}
+	*out = &s->base;
+	return 0;
 }
 
 int
 store_open_sqlite(const char *path, struct store **out, struct err *err)
 {
-	struct sqlite_store *s = xcalloc(1, sizeof *s);
-	char v[32];
-	int rc;
+	struct sqldb *db;
 
 	*out = NULL;
-	if (sodium_init() < 0) {
-		free(s);
+	if (sodium_init() < 0)
 		return err_make(err, 0, "libsodium failed to initialise");
-	}
-	s->base.ops = &sqlite_ops;
-	s->path = xstrdup(path);
-	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-	if (rc != SQLITE_OK) {
-		if (s->db != NULL)
-			rc = db_fail(s, err, "open");
-		else
-			rc = err_make(err, 0, "%s: open: out of memory", path);
-		goto fail;
-	}
-	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	/* FULL: a commit is on disk before the side effect it allows runs. */
-	if ((rc = exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", "pragma", err)) <
-	    0)
-		goto fail;
-	if ((rc = pragma_text(s, "PRAGMA foreign_keys", v, sizeof v, err)) < 0)
-		goto fail;
-	if (strcmp(v, "1") != 0) {
-		rc = err_make(err, 0, "%s: this SQLite does not enforce foreign keys", path);
-		goto fail;
-	}
-	if ((rc = pragma_text(s, "PRAGMA journal_mode = WAL", v, sizeof v, err)) < 0)
-		goto fail;
-	if (strcmp(v, "wal") != 0) {
-		rc = err_make(err, 0, "%s: cannot use WAL mode (journal mode is %s)", path, v);
-		goto fail;
-	}
-	if ((rc = migrate(s, err)) < 0)
-		goto fail;
-	*out = &s->base;
-	return 0;
-fail:
-	sq_close(&s->base);
-	return rc;
+	if (sqldb_open_sqlite(path, &db, err) < 0)
+		return -1;
+	return open_on(db, out, err);
+}
+
+int
+store_open_pg(const char *url, struct store **out, struct err *err)
+{
+	struct sqldb *db;
+
+	*out = NULL;
+	if (sodium_init() < 0)
+		return err_make(err, 0, "libsodium failed to initialise");
+	if (sqldb_open_pg(url, &db, err) < 0)
+		return -1;
+	return open_on(db, out, err);
+}
+
+int
+store_open(const char *spec, struct store **out, struct err *err)
+{
+	if (sqldb_is_pg_url(spec))
+		return store_open_pg(spec, out, err);
+	return store_open_sqlite(spec, out, err);
 }
