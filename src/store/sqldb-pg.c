@@ -144,10 +144,13 @@ static int
 server_prepare(struct pg_db *s, struct pg_stmt *st, struct err *err)
 {
 	PGresult *res = PQprepare(s->conn, st->name, st->sql, st->nparams, NULL);
+	char what[96];
 	int rc = 0;
 
-	if (!res_ok(res))
-		rc = res_fail(s, res, err, "prepare");
+	if (!res_ok(res)) {
+		snprintf(what, sizeof what, "prepare \"%.60s\"", st->sql);
+		rc = res_fail(s, res, err, what);
+	}
 	PQclear(res);
 	st->epoch = s->epoch;
 	return rc;

@@ -89,7 +89,7 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_CONTAINER_BY_NAME] = "SELECT " CONTAINER_COLS ", version FROM container"
                             " WHERE org_id = ?1 AND name = ?2 AND deleted_at = 0",
     [S_CONTAINER_LIST] = "SELECT " CONTAINER_COLS ", version FROM container"
-                         " WHERE (?1 IS NULL OR org_id = ?1) AND (deleted_at <> 0) = ?2"
+                         " WHERE (CAST(?1 AS TEXT) IS NULL OR org_id = ?1) AND (deleted_at <> 0) = ?2"
                          " ORDER BY org_id, name, created_at",
     [S_CONTAINER_UPDATE] = "UPDATE container SET status = ?2, status_detail = ?3, debug = ?4,"
                            " source_repo = ?5, source_tag = ?6, deployment_id = ?7,"
@@ -153,7 +153,7 @@ static const char *const stmt_sql[S__COUNT] = {
                        " container_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
     [S_EVENT_LIST] = "SELECT id, org_id, container, time, kind, message, container_id"
                      " FROM event WHERE org_id = ?1 AND id > ?2"
-                     " AND (?3 IS NULL OR container_id = ?3) ORDER BY id LIMIT ?4",
+                     " AND (CAST(?3 AS TEXT) IS NULL OR container_id = ?3) ORDER BY id LIMIT ?4",
 };
 
 struct sql_store {
