@@ -57,6 +57,12 @@ stop)
 start)
 	stop
 	mkdir -p "$dir"
+	parent=$(dirname "$dir")
+	# The server's user must reach DIR.
+	if [ "$(id -u)" -eq 0 ] && ! setpriv --reuid="$RUNAS" --regid="$(id -g "$RUNAS")" --clear-groups test -x "$parent"; then
+		echo "pg.sh: $RUNAS cannot reach $parent" >&2
+		exit 1
+	fi
 	chmod 0755 "$dir"
 	[ "$(id -u)" -eq 0 ] && chown "$RUNAS" "$dir"
 	if ! as_user "$PGBIN/initdb" -D "$dir/data" -U berth -A trust -E UTF8 --locale=C.UTF-8 \
