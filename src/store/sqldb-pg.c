@@ -19,10 +19,10 @@
  * berthd's start for ever. */
 #define CONNECT_TIMEOUT_S "10"
 
-#define STR_(x)    #x
-#define STR(x)     STR_(x)
-#define BEGIN_SQL  "BEGIN; SELECT pg_advisory_xact_lock(" STR(SQLDB_PG_WRITE_LOCK) ")"
-#define SAVEPOINT  "berth_stmt"
+#define STR_(x)   #x
+#define STR(x)    STR_(x)
+#define BEGIN_SQL "BEGIN; SELECT pg_advisory_xact_lock(" STR(SQLDB_PG_WRITE_LOCK) ")"
+#define SAVEPOINT "berth_stmt"
 
 struct pg_db {
 	struct sqldb base; /* first */
@@ -37,8 +37,8 @@ struct pg_stmt {
 	char name[24];          /* the server-side statement's */
 	char *sql;              /* owned: with $N placeholders */
 	int nparams;
-	int writes;     /* not a SELECT: takes the write lock */
-	unsigned epoch; /* of the connection it was prepared on */
+	int writes;                   /* not a SELECT: takes the write lock */
+	unsigned epoch;               /* of the connection it was prepared on */
 	const char *vals[MAX_PARAMS]; /* borrowed until reset, or ints[] */
 	int lens[MAX_PARAMS];
 	int fmts[MAX_PARAMS];
@@ -278,7 +278,8 @@ execute(struct pg_db *s, struct pg_stmt *st, const char *what, struct err *err)
 
 		PQclear(res);
 		if (sp)
-			pg_exec(db, "ROLLBACK TO SAVEPOINT " SAVEPOINT "; RELEASE SAVEPOINT " SAVEPOINT,
+			pg_exec(db,
+			        "ROLLBACK TO SAVEPOINT " SAVEPOINT "; RELEASE SAVEPOINT " SAVEPOINT,
 			        "rollback to savepoint", NULL);
 		if (own)
 			pg_exec(db, "ROLLBACK", "rollback", NULL);

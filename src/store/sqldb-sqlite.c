@@ -288,8 +288,8 @@ sqldb_open_sqlite(const char *path, struct sqldb **out, struct err *err)
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	/* FULL: a commit is on disk before the side effect it allows runs. */
-	if ((rc = sq_exec(&s->base, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL",
-	                  "pragma", err)) < 0)
+	if ((rc = sq_exec(&s->base, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", "pragma",
+	                  err)) < 0)
 		goto fail;
 	if ((rc = pragma_text(s, "PRAGMA foreign_keys", v, sizeof v, err)) < 0)
 		goto fail;

@@ -53,8 +53,7 @@ struct sqldb_ops {
 	enum sqldb_dialect dialect;
 	void (*close)(struct sqldb *db);
 	int (*exec)(struct sqldb *db, const char *sql, const char *what, struct err *err);
-	int (*prepare)(struct sqldb *db, const char *sql, struct sqldb_stmt **out,
-	               struct err *err);
+	int (*prepare)(struct sqldb *db, const char *sql, struct sqldb_stmt **out, struct err *err);
 	void (*finalize)(struct sqldb_stmt *q);
 	void (*bind_text)(struct sqldb_stmt *q, int i, const char *v);
 	void (*bind_int)(struct sqldb_stmt *q, int i, int64_t v);

@@ -195,7 +195,6 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE deployment ADD COLUMN source_commit TEXT;",
 };
 
-
 /* PostgreSQL: the same versions as SQLite's, in its dialect. Text columns
  * compare bytewise (COLLATE "C") as SQLite's do, so lists come in the same
  * order whatever the database's locale. deployment, update and enclave have

@@ -16,7 +16,6 @@
 #include "store/sqldb.h"
 #include "store/store-schema.h"
 
-
 #define CONTAINER_COLS                                                                             \
 	"id, org_id, name, status, status_detail, debug, source_repo, source_tag, "                \
 	"deployment_id, created_at, updated_at, deleted_at, pending"
@@ -88,9 +87,10 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_CONTAINER_BY_ID] = "SELECT " CONTAINER_COLS ", version FROM container WHERE id = ?1",
     [S_CONTAINER_BY_NAME] = "SELECT " CONTAINER_COLS ", version FROM container"
                             " WHERE org_id = ?1 AND name = ?2 AND deleted_at = 0",
-    [S_CONTAINER_LIST] = "SELECT " CONTAINER_COLS ", version FROM container"
-                         " WHERE (CAST(?1 AS TEXT) IS NULL OR org_id = ?1) AND (deleted_at <> 0) = ?2"
-                         " ORDER BY org_id, name, created_at",
+    [S_CONTAINER_LIST] =
+        "SELECT " CONTAINER_COLS ", version FROM container"
+        " WHERE (CAST(?1 AS TEXT) IS NULL OR org_id = ?1) AND (deleted_at <> 0) = ?2"
+        " ORDER BY org_id, name, created_at",
     [S_CONTAINER_UPDATE] = "UPDATE container SET status = ?2, status_detail = ?3, debug = ?4,"
                            " source_repo = ?5, source_tag = ?6, deployment_id = ?7,"
                            " updated_at = ?8, deleted_at = ?9, pending = ?10 WHERE id = ?1",
@@ -157,9 +157,9 @@ static const char *const stmt_sql[S__COUNT] = {
 };
 
 struct sql_store {
-	struct store base;                   /* first, so a struct store * is one of these */
-	struct sqldb *db;                    /* owned */
-	struct sqldb_stmt *stmts[S__COUNT];  /* owned, prepared lazily */
+	struct store base;                  /* first, so a struct store * is one of these */
+	struct sqldb *db;                   /* owned */
+	struct sqldb_stmt *stmts[S__COUNT]; /* owned, prepared lazily */
 };
 
 static struct sql_store *
@@ -205,7 +205,8 @@ failed_foreign_key(const struct sql_store *s)
 static struct sqldb_stmt *
 stmt(struct sql_store *s, enum stmt_id id, struct err *err)
 {
-	if (s->stmts[id] == NULL && s->db->ops->prepare(s->db, stmt_sql[id], &s->stmts[id], err) < 0)
+	if (s->stmts[id] == NULL &&
+	    s->db->ops->prepare(s->db, stmt_sql[id], &s->stmts[id], err) < 0)
 		return NULL;
 	return s->stmts[id];
 }
@@ -315,8 +316,8 @@ read_one(struct sql_store *s, struct sqldb_stmt *st, row_fn row, void *out, cons
 
 /* Reads every row of a bound query into a new array of elem-sized records. */
 static int
-read_list(struct sql_store *s, struct sqldb_stmt *st, row_fn row, size_t elem, void (*clear)(void *),
-          void **out, size_t *n, struct err *err)
+read_list(struct sql_store *s, struct sqldb_stmt *st, row_fn row, size_t elem,
+          void (*clear)(void *), void **out, size_t *n, struct err *err)
 {
 	char *v = NULL;
 	size_t len = 0, cap = 0;
@@ -408,7 +409,7 @@ sql_org_create(struct store *st, const struct store_org *o, struct err *err)
 
 static int
 sql_org_get(struct store *st, const char *id, const char *name, struct store_org *out,
-           struct err *err)
+            struct err *err)
 {
 	struct sql_store *s = to_sql(st);
 	struct sqldb_stmt *q = stmt(s, id != NULL ? S_ORG_BY_ID : S_ORG_BY_NAME, err);
@@ -548,7 +549,7 @@ sql_container_create(struct store *st, const struct store_container *c, struct e
 
 static int
 sql_container_get(struct store *st, const char *id, const char *org_id, const char *name,
-                 struct store_container *out, struct err *err)
+                  struct store_container *out, struct err *err)
 {
 	struct sql_store *s = to_sql(st);
 	struct sqldb_stmt *q = stmt(s, id != NULL ? S_CONTAINER_BY_ID : S_CONTAINER_BY_NAME, err);
@@ -570,7 +571,7 @@ sql_container_get(struct store *st, const char *id, const char *org_id, const ch
 
 static int
 sql_container_list(struct store *st, const char *org_id, int deleted, struct store_container **out,
-                  size_t *n, struct err *err)
+                   size_t *n, struct err *err)
 {
 	struct sql_store *s = to_sql(st);
 	struct sqldb_stmt *q = stmt(s, S_CONTAINER_LIST, err);
@@ -695,7 +696,7 @@ sql_deployment_get(struct store *st, const char *id, struct store_deployment *ou
 
 static int
 sql_deployment_list(struct store *st, const char *container_id, struct store_deployment **out,
-                   size_t *n, struct err *err)
+                    size_t *n, struct err *err)
 {
 	struct sql_store *s = to_sql(st);
 	struct sqldb_stmt *q = stmt(s, S_DEPLOYMENT_LIST, err);
@@ -799,7 +800,7 @@ sql_update_get(struct store *st, const char *id, struct store_update *out, struc
 
 static int
 sql_update_latest(struct store *st, const char *container_id, struct store_update *out,
-                 struct err *err)
+                  struct err *err)
 {
 	struct sql_store *s = to_sql(st);
 	struct sqldb_stmt *q = stmt(s, S_UPDATE_LATEST, err);
@@ -812,10 +813,11 @@ sql_update_latest(struct store *st, const char *container_id, struct store_updat
 
 static int
 sql_update_list(struct store *st, const char *container_id, struct store_update **out, size_t *n,
-               struct err *err)
+                struct err *err)
 {
 	struct sql_store *s = to_sql(st);
-	struct sqldb_stmt *q = stmt(s, container_id != NULL ? S_UPDATE_LIST : S_UPDATE_UNFINISHED, err);
+	struct sqldb_stmt *q =
+	    stmt(s, container_id != NULL ? S_UPDATE_LIST : S_UPDATE_UNFINISHED, err);
 
 	if (q == NULL)
 		return -1;
@@ -913,7 +915,7 @@ sql_enclave_get(struct store *st, const char *id, struct store_enclave *out, str
 
 static int
 sql_enclave_list(struct store *st, const char *container_id, struct store_enclave **out, size_t *n,
-                struct err *err)
+                 struct err *err)
 {
 	struct sql_store *s = to_sql(st);
 	struct sqldb_stmt *q = stmt(s, container_id != NULL ? S_ENCLAVE_LIST : S_ENCLAVE_LIVE, err);
@@ -1013,7 +1015,7 @@ sql_secret_put(struct store *st, const struct store_secret *sec, struct err *err
 
 static int
 sql_secret_get(struct store *st, const char *org_id, const char *name, struct store_secret *out,
-              struct err *err)
+               struct err *err)
 {
 	struct sql_store *s = to_sql(st);
 	struct sqldb_stmt *q = stmt(s, S_SECRET_GET, err);
@@ -1053,7 +1055,7 @@ secret_bound_to(struct sql_store *s, const char *secret_id, char ***out, struct 
 
 static int
 sql_secret_list(struct store *st, const char *org_id, struct store_secret **out, size_t *n,
-               struct err *err)
+                struct err *err)
 {
 	struct sql_store *s = to_sql(st);
 	struct sqldb_stmt *q = stmt(s, S_SECRET_LIST, err);
@@ -1115,7 +1117,7 @@ out:
 
 static int
 sql_binding_add(struct store *st, const char *container_id, const char *deployment_id,
-               const char *secret_name, struct err *err)
+                const char *secret_name, struct err *err)
 {
 	struct sql_store *s = to_sql(st);
 	struct sqldb_stmt *q = stmt(s, S_SECRET_ID_FOR_CONTAINER, err);
@@ -1167,7 +1169,7 @@ clear_binding(void *p)
 
 static int
 sql_binding_list(struct store *st, const char *container_id, struct store_binding **out, size_t *n,
-                struct err *err)
+                 struct err *err)
 {
 	struct sql_store *s = to_sql(st);
 	struct sqldb_stmt *q = stmt(s, S_BINDING_LIST, err);
@@ -1194,7 +1196,7 @@ sql_binding_delete_deployment(struct store *st, const char *deployment_id, struc
 
 static int
 sql_setting_set(struct store *st, const char *container_id, const char *key, const char *value,
-               struct err *err)
+                struct err *err)
 {
 	struct sql_store *s = to_sql(st);
 	struct sqldb_stmt *q = stmt(s, S_SETTING_UPSERT, err);
@@ -1232,7 +1234,7 @@ clear_setting(void *p)
 
 static int
 sql_setting_list(struct store *st, const char *container_id, struct store_setting **out, size_t *n,
-                struct err *err)
+                 struct err *err)
 {
 	struct sql_store *s = to_sql(st);
 	struct sqldb_stmt *q = stmt(s, S_SETTING_LIST, err);
@@ -1309,7 +1311,7 @@ clear_event(void *p)
 
 static int
 sql_event_list(struct store *st, const char *org_id, const char *container_id, int64_t after,
-              size_t limit, struct store_event **out, size_t *n, struct err *err)
+               size_t limit, struct store_event **out, size_t *n, struct err *err)
 {
 	struct sql_store *s = to_sql(st);
 	struct sqldb_stmt *q = stmt(s, S_EVENT_LIST, err);

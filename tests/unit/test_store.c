@@ -47,7 +47,8 @@ pg_exec(const char *url, const char *sql, int64_t *first)
 	if (PQstatus(c) == CONNECTION_OK) {
 		PQclear(PQexec(c, "SET client_min_messages = warning"));
 		res = PQexec(c, sql);
-		if (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK)
+		if (PQresultStatus(res) == PGRES_COMMAND_OK ||
+		    PQresultStatus(res) == PGRES_TUPLES_OK)
 			rc = 0;
 		if (rc == 0 && first != NULL && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
 			*first = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -541,40 +542,39 @@ test_deployments(void **state)
 
 /* A database as schema version 1 left it, from the newest. */
 static const char sqlite_to_v1[] = "DROP TRIGGER container_version;"
-    "DROP TRIGGER container_version_update_insert;"
-    "DROP TRIGGER container_version_update_update;"
-    "DROP TRIGGER container_version_update_delete;"
-    "DROP TRIGGER container_version_setting_insert;"
-    "DROP TRIGGER container_version_setting_update;"
-    "DROP TRIGGER container_version_setting_delete;"
-    "DROP TRIGGER container_version_deployment_insert;"
-    "DROP TRIGGER container_version_deployment_delete;"
-    "DROP TRIGGER container_version_enclave_insert;"
-    "DROP TRIGGER container_version_enclave_update;"
-    "DROP TRIGGER container_version_enclave_delete;"
-    "ALTER TABLE container DROP COLUMN version;"
-    "ALTER TABLE deployment DROP COLUMN isolation;"
-    "ALTER TABLE container DROP COLUMN pending;"
-    "DROP INDEX event_container;"
-    "ALTER TABLE event DROP COLUMN container_id;"
-    "ALTER TABLE enclave DROP COLUMN reason;"
-    "ALTER TABLE deployment DROP COLUMN source_commit;"
-    "PRAGMA user_version = 1";
-static const char pg_to_v1[] =
-    "DROP TRIGGER container_version ON container;"
-    "DROP TRIGGER container_version_update ON \"update\";"
-    "DROP TRIGGER container_version_setting ON container_setting;"
-    "DROP TRIGGER container_version_deployment ON deployment;"
-    "DROP TRIGGER container_version_enclave ON enclave;"
-    "DROP FUNCTION berth_container_version;"
-    "DROP FUNCTION berth_container_version_of;"
-    "ALTER TABLE container DROP COLUMN version;"
-    "ALTER TABLE deployment DROP COLUMN isolation;"
-    "ALTER TABLE container DROP COLUMN pending;"
-    "ALTER TABLE event DROP COLUMN container_id;"
-    "ALTER TABLE enclave DROP COLUMN reason;"
-    "ALTER TABLE deployment DROP COLUMN source_commit;"
-    "UPDATE berth_schema SET version = 1";
+                                   "DROP TRIGGER container_version_update_insert;"
+                                   "DROP TRIGGER container_version_update_update;"
+                                   "DROP TRIGGER container_version_update_delete;"
+                                   "DROP TRIGGER container_version_setting_insert;"
+                                   "DROP TRIGGER container_version_setting_update;"
+                                   "DROP TRIGGER container_version_setting_delete;"
+                                   "DROP TRIGGER container_version_deployment_insert;"
+                                   "DROP TRIGGER container_version_deployment_delete;"
+                                   "DROP TRIGGER container_version_enclave_insert;"
+                                   "DROP TRIGGER container_version_enclave_update;"
+                                   "DROP TRIGGER container_version_enclave_delete;"
+                                   "ALTER TABLE container DROP COLUMN version;"
+                                   "ALTER TABLE deployment DROP COLUMN isolation;"
+                                   "ALTER TABLE container DROP COLUMN pending;"
+                                   "DROP INDEX event_container;"
+                                   "ALTER TABLE event DROP COLUMN container_id;"
+                                   "ALTER TABLE enclave DROP COLUMN reason;"
+                                   "ALTER TABLE deployment DROP COLUMN source_commit;"
+                                   "PRAGMA user_version = 1";
+static const char pg_to_v1[] = "DROP TRIGGER container_version ON container;"
+                               "DROP TRIGGER container_version_update ON \"update\";"
+                               "DROP TRIGGER container_version_setting ON container_setting;"
+                               "DROP TRIGGER container_version_deployment ON deployment;"
+                               "DROP TRIGGER container_version_enclave ON enclave;"
+                               "DROP FUNCTION berth_container_version;"
+                               "DROP FUNCTION berth_container_version_of;"
+                               "ALTER TABLE container DROP COLUMN version;"
+                               "ALTER TABLE deployment DROP COLUMN isolation;"
+                               "ALTER TABLE container DROP COLUMN pending;"
+                               "ALTER TABLE event DROP COLUMN container_id;"
+                               "ALTER TABLE enclave DROP COLUMN reason;"
+                               "ALTER TABLE deployment DROP COLUMN source_commit;"
+                               "UPDATE berth_schema SET version = 1";
 
 /* A deployment keeps the isolation level it was made with; rows made before
  * schema version 2 read as runc, what they ran under. */
@@ -1254,6 +1254,23 @@ test_transactions(void **state)
 	store_container_clear(&got);
 	assert_int_equal(store_container_get(f->st, c2.id, &got, &err), STORE_ENOTFOUND);
 
+	/* A statement that fails inside the caller's transaction leaves it
+	 * usable (PostgreSQL aborts a transaction on a failure: a savepoint). */
+	assert_int_equal(store_begin(f->st, &err), 0);
+	{
+		struct store_container dup = {0};
+		struct store_container ok;
+
+		memcpy(dup.org_id, f->org.id, sizeof dup.org_id);
+		dup.name = "web";
+		assert_int_equal(store_container_create(f->st, &dup, &err), STORE_ECONFLICT);
+		make_container(f, f->org.id, "after-conflict", &ok);
+		assert_int_equal(store_commit(f->st, &err), 0);
+		assert_int_equal(store_container_get(f->st, ok.id, &got, &err), 0);
+		store_container_clear(&got);
+		store_container_clear(&ok);
+	}
+
 	/* Closing with a transaction open rolls it back. */
 	assert_int_equal(store_begin(f->st, &err), 0);
 	store_container_clear(&c2);
@@ -1293,6 +1310,73 @@ child_writes_and_dies(const char *path, const char *org_id, const char *name, in
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A write transaction holds the write lock from store_begin() on: another
+ * connection's store_begin() waits until it ends (on PostgreSQL the advisory
+ * lock; without it the reads of a read-check-write could be stale). */
+static void
+test_write_lock(void **state)
+{
+	struct fixture *f = *state;
+	struct err err = ERR_INIT;
+	int go[2], status;
+	int64_t t0, waited;
+	char c;
+	pid_t pid;
+
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *st;
+
+		close(go[0]);
+		if (store_open(f->spec, &st, &err) < 0 || store_begin(st, &err) < 0)
+			_exit(2);
+		if (write(go[1], "x", 1) != 1)
+			_exit(3);
+		usleep(400 * 1000);
+		store_rollback(st);
+		store_close(st);
+		_exit(0);
+	}
+	close(go[1]);
+	assert_int_equal(read(go[0], &c, 1), 1); /* the child holds the lock */
+	close(go[0]);
+	t0 = now_mono_ms();
+	assert_int_equal(store_begin(f->st, &err), 0);
+	waited = now_mono_ms() - t0;
+	store_rollback(f->st);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(waited >= 300);
+}
+
+/* A store spec's password never reaches a message. */
+static void
+test_redact(void **state)
+{
+	static const char *const cases[][2] = {
+	    {"postgres://u:pw@db.example:5432/berth", "postgres://u:xxxxx@db.example:5432/berth"},
+	    {"postgresql://u:p@ss@h/db?sslmode=require",
+	     "postgresql://u:xxxxx@h/db?sslmode=require"},
+	    {"postgresql://u@h/db?sslmode=require&password=pw&x=1",
+	     "postgresql://u@h/db?sslmode=require&password=xxxxx&x=1"},
+	    {"POSTGRES:///berth?host=/tmp/s&password=pw",
+	     "POSTGRES:///berth?host=/tmp/s&password=xxxxx"},
+	    {"postgres://h/db", "postgres://h/db"},
+	    {"/var/lib/berth/berth.db", "/var/lib/berth/berth.db"},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char *r = sqldb_redact(cases[i][0]);
+
+		assert_string_equal(r, cases[i][1]);
+		free(r);
+	}
+	assert_true(sqldb_is_pg_url("postgresql://x"));
+	assert_false(sqldb_is_pg_url("postgres.db"));
 }
 
 /* Several processes opening a new file at once apply each migration once. */
@@ -1425,13 +1509,16 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_delete_cascades, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_lock, setup, teardown),
+	    cmocka_unit_test(test_redact),
 	    cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_thousand_containers, setup, teardown),
 	};
 	if (argc > 1 && strcmp(argv[1], "pg") == 0) {
 		pg_url = getenv("BERTH_TEST_PG");
 		if (pg_url == NULL || pg_url[0] == '\0') {
-			fprintf(stderr, "test_store pg: BERTH_TEST_PG (a PostgreSQL URL) is not set\n");
+			fprintf(stderr,
+			        "test_store pg: BERTH_TEST_PG (a PostgreSQL URL) is not set\n");
 			return 1;
 		}
 		return cmocka_run_group_tests_name("store on PostgreSQL", tests, NULL, NULL);
