@@ -15,9 +15,13 @@
 #include "store/sqldb.h"
 
 #define MAX_PARAMS 16
-/* How long connecting may take: a server that does not answer must not hold
- * berthd's start for ever. */
+/* A server that does not answer must not hold berthd's thread for ever:
+ * connecting, a statement, a wait for a lock (another berthd's write
+ * transaction) and a silent TCP peer are bounded. The URL's own settings
+ * (options=..., connect_timeout=...) override these. */
 #define CONNECT_TIMEOUT_S "10"
+#define SERVER_OPTIONS    "-c statement_timeout=15000 -c lock_timeout=10000"
+#define TCP_USER_TIMEOUT  "10000"
 
 #define STR_(x)   #x
 #define STR(x)    STR_(x)
@@ -474,8 +478,24 @@ ignore_notice(void *arg, const char *message)
 int
 sqldb_open_pg(const char *url, struct sqldb **out, struct err *err)
 {
-	const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-	const char *const vals[] = {CONNECT_TIMEOUT_S, "berthd", url, NULL};
+	const char *const keys[] = {"connect_timeout",
+	                            "options",
+	                            "tcp_user_timeout",
+	                            "keepalives_idle",
+	                            "keepalives_interval",
+	                            "keepalives_count",
+	                            "application_name",
+	                            "dbname",
+	                            NULL};
+	const char *const vals[] = {CONNECT_TIMEOUT_S,
+	                            SERVER_OPTIONS,
+	                            TCP_USER_TIMEOUT,
+	                            "10",
+	                            "5",
+	                            "3",
+	                            "berthd",
+	                            url,
+	                            NULL};
 	struct pg_db *s = xcalloc(1, sizeof *s);
 	int rc;
 

@@ -223,6 +223,7 @@ class Berthd:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                kill_router(state_dir)  # the router it started outlives it
                 raise RuntimeError("berthd exited: " + self.read_log())
             try:
                 if http("GET", self.url + "/healthz", timeout=1)[0] == 200:
@@ -231,6 +232,9 @@ class Berthd:
                 pass
             time.sleep(0.05)
         else:
+            self.proc.kill()
+            self.proc.wait()
+            kill_router(state_dir)
             raise RuntimeError("berthd did not answer in 30 s: " + self.read_log())
         with open(os.path.join(state_dir, "admin-token")) as f:
             self.admin_token = f.read().strip()

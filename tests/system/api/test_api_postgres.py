@@ -56,6 +56,7 @@ def test_a_store_url_password_never_shows(api_state_dir, pg_server):
                           "--listen", "127.0.0.1:0", "--store", url],
                          capture_output=True, text=True, timeout=60,
                          env=suite_checks.daemon_env())
+    suite_checks.stop_router(api_state_dir)  # none should have started
     text = out.stdout + out.stderr
     assert out.returncode != 0, text
     assert "no_such_database" in text and "store" in text, text
