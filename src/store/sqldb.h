@@ -12,10 +12,12 @@
  * Transactions: sqldb_begin_write() opens one that holds the database's
  * write lock at once (SQLite BEGIN IMMEDIATE; PostgreSQL BEGIN and the
  * advisory transaction lock SQLDB_PG_WRITE_LOCK), so a read then a write
- * inside it see no other writer in between. A failed statement inside a
+ * inside it see no other writer in between. A failed write inside a
  * transaction leaves the transaction as it was before the statement (as
  * SQLite does; the PostgreSQL driver uses a savepoint), so the caller
- * decides whether to commit. A handle is used by one thread at a time. */
+ * decides whether to commit. (A failed read there aborts a PostgreSQL
+ * transaction: its commit then fails, nothing is half written.) A handle is
+ * used by one thread at a time. */
 #ifndef BERTH_SQLDB_H
 #define BERTH_SQLDB_H
 
