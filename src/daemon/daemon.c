@@ -468,8 +468,9 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 	}
 	if (berthd_tls_open(d, err) < 0)
 		return -1;
-	db = xasprintf("%s/berth.db", d->settings.state_dir);
-	rc = store_open_sqlite(db, &d->store, err);
+	db = d->settings.store != NULL ? xstrdup(d->settings.store)
+	                               : xasprintf("%s/berth.db", d->settings.state_dir);
+	rc = store_open(db, &d->store, err);
 	free(db);
 	if (rc < 0)
 		return err_wrap(err, "store");

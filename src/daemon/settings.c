@@ -16,6 +16,9 @@ static const char usage[] =
     "usage: berthd [options]\n"
     "  --config FILE              read settings from FILE (key = value lines)\n"
     "  --state-dir DIR            store, keys, caches, logs (default /var/lib/berth)\n"
+    "  --store PATH|URL           the store: a SQLite file, or a PostgreSQL database\n"
+    "                             postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?...]\n"
+    "                             (default STATE/berth.db)\n"
     "  --listen ADDR:PORT         API and dashboard (default 127.0.0.1:7070)\n"
     "  --router-listen ADDR:PORT  the router's listener (default 127.0.0.1:8080)\n"
     "  --router-socket PATH       the router's admin socket (default STATE/router.sock)\n"
@@ -106,6 +109,7 @@ void
 settings_free(struct settings *s)
 {
 	free(s->state_dir);
+	free(s->store);
 	free(s->listen_addr);
 	free(s->router_addr);
 	free(s->router_socket);
@@ -207,6 +211,10 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 {
 	if (strcmp(key, "state-dir") == 0) {
 		settings_replace(&s->state_dir, value);
+	} else if (strcmp(key, "store") == 0) {
+		if (value[0] == '\0')
+			return err_make(err, 0, "store: empty (a file path or a postgres:// URL)");
+		settings_replace(&s->store, value);
 	} else if (strcmp(key, "listen") == 0) {
 		char *addr;
 		if (settings_parse_hostport(value, &addr, &s->listen_port, err) < 0)

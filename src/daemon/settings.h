@@ -8,6 +8,8 @@
 
 struct settings {
 	char *state_dir;            /* owned; default /var/lib/berth */
+	char *store;                /* owned or NULL: a SQLite file or a postgres:// URL
+	                             * (store_open()), NULL = <state>/berth.db */
 	char *listen_addr;          /* owned; API and dashboard, default 127.0.0.1 */
 	int listen_port;            /* default 7070 */
 	char *router_addr;          /* owned; berth-router's listener, default 127.0.0.1 */

@@ -1,5 +1,5 @@
 /* store-types: the records berth keeps, and the operations every store
- * implementation (SQLite now, PostgreSQL later) provides.
+ * implementation provides (store-sql.c, on SQLite or PostgreSQL).
  *
  * Records own their strings (free them with the matching store_*_clear());
  * ids are fixed arrays so they can be copied and compared without ceremony.
@@ -142,7 +142,7 @@ struct store;
  * store_*_list_free(). Wrappers in store.h add the rules common to every
  * implementation (ids, times, transition checks, token hashing). */
 struct store_ops {
-	const char *name; /* "sqlite" */
+	const char *name; /* "sql" */
 	void (*close)(struct store *st);
 	int (*begin)(struct store *st, struct err *err);
 	int (*commit)(struct store *st, struct err *err);

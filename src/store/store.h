@@ -2,7 +2,7 @@
  * updates, enclaves, secrets and their bindings, settings and events.
  *
  * Every function returns 0 or a negative value with err set. Besides -1 for
- * anything SQLite or the disk can cause, callers can rely on:
+ * anything the database (SQLite or PostgreSQL) or the disk can cause, callers can rely on:
  *   STORE_ENOTFOUND  no such row                                  (API: 404)
  *   STORE_ECONFLICT  a name is taken / an update is in progress   (API: 409)
  *   STORE_EINUSE     a secret is still bound                      (API: 409)
@@ -33,6 +33,16 @@
  * store in *out (release with store_close()); STORE_ESCHEMA when the file's
  * schema is newer than this program's. */
 int store_open_sqlite(const char *path, struct store **out, struct err *err);
+
+/* Connects to the PostgreSQL database of url (postgres:// or postgresql://,
+ * libpq's URL syntax) and applies the migrations it lacks, under the write
+ * lock. The same schema versions, rules and codes as SQLite's; messages name
+ * the URL without its password. */
+int store_open_pg(const char *url, struct store **out, struct err *err);
+
+/* store_open_pg() for a postgres:// or postgresql:// URL, else
+ * store_open_sqlite() of the path spec. */
+int store_open(const char *spec, struct store **out, struct err *err);
 
 /* Closes the store (rolling back an open transaction) and frees it; NULL is ok. */
 void store_close(struct store *st);

@@ -1,6 +1,8 @@
 /* Unit tests of src/store on real SQLite files in a temporary directory:
  * migrations, every CRUD, conflicts, cascades, bound secrets, transactions,
- * crash safety and a list of 1,000 containers. */
+ * crash safety and a list of 1,000 containers. `test_store pg` runs every
+ * case again on the real PostgreSQL of $BERTH_TEST_PG (tests/pg.sh starts
+ * one; CMake's fixture does), each case in a schema of its own. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,19 +15,90 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "common/util.h"
 #include "model/model.h"
+#include "store/sqldb.h"
 #include "store/store.h"
+
+/* The PostgreSQL server's URL when the cases run on PostgreSQL, else NULL. */
+static const char *pg_url;
 
 struct fixture {
 	char dir[64];
-	char path[96];
+	char path[96];   /* the SQLite file */
+	char schema[40]; /* on PostgreSQL: the case's schema */
+	char spec[640];  /* what store_open() is given: path, or the URL in schema */
 	struct store *st;
 	struct store_org org;   /* "acme" */
 	struct store_org other; /* "globex" */
 };
+
+/* Runs sql on a new connection to the PostgreSQL of url; 0 when it worked. */
+static int
+pg_exec(const char *url, const char *sql, int64_t *first)
+{
+	PGconn *c = PQconnectdb(url);
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (PQstatus(c) == CONNECTION_OK) {
+		PQclear(PQexec(c, "SET client_min_messages = warning"));
+		res = PQexec(c, sql);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK ||
+		    PQresultStatus(res) == PGRES_TUPLES_OK)
+			rc = 0;
+		if (rc == 0 && first != NULL && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+			*first = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	}
+	PQclear(res);
+	PQfinish(c);
+	return rc;
+}
+
+/* A new empty schema on the server; spec becomes the URL that works in it. */
+static int
+pg_schema_new(char schema[40], char *spec, size_t n)
+{
+	char sql[96];
+	store_id id;
+
+	store_new_id(id);
+	snprintf(schema, 40, "t_%.16s", id);
+	snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+	if (pg_exec(pg_url, sql, NULL) < 0)
+		return -1;
+	snprintf(spec, n, "%s%soptions=-csearch_path%%3D%s", pg_url,
+	         strchr(pg_url, '?') != NULL ? "&" : "?", schema);
+	return 0;
+}
+
+/* The query of the schema version, and the statement that sets it. */
+static const char *
+version_sql(void)
+{
+	return pg_url != NULL ? "SELECT max(version) FROM berth_schema" : "PRAGMA user_version";
+}
+
+static void
+set_version_sql(char *out, size_t n, int version)
+{
+	if (pg_url != NULL)
+		snprintf(out, n, "UPDATE berth_schema SET version = %d", version);
+	else
+		snprintf(out, n, "PRAGMA user_version = %d", version);
+}
+
+static void
+pg_schema_drop(const char *schema)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
+	pg_exec(pg_url, sql, NULL);
+}
 
 static int
 setup(void **state)
@@ -37,7 +110,10 @@ setup(void **state)
 	if (mkdtemp(f->dir) == NULL)
 		return -1;
 	snprintf(f->path, sizeof f->path, "%s/berth.db", f->dir);
-	if (store_open_sqlite(f->path, &f->st, &err) < 0) {
+	snprintf(f->spec, sizeof f->spec, "%s", f->path);
+	if (pg_url != NULL && pg_schema_new(f->schema, f->spec, sizeof f->spec) < 0)
+		return -1;
+	if (store_open(f->spec, &f->st, &err) < 0) {
 		fprintf(stderr, "%s\n", err.msg);
 		return -1;
 	}
@@ -57,6 +133,8 @@ teardown(void **state)
 	store_close(f->st);
 	store_org_clear(&f->org);
 	store_org_clear(&f->other);
+	if (pg_url != NULL)
+		pg_schema_drop(f->schema);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
 	if (system(cmd) != 0)
 		return -1;
@@ -64,7 +142,7 @@ teardown(void **state)
 	return 0;
 }
 
-/* The integer answer of sql on a separate, raw connection to path. */
+/* The integer answer of sql on a separate, raw connection to spec. */
 static int64_t
 sql_int(const char *path, const char *sql)
 {
@@ -72,6 +150,10 @@ sql_int(const char *path, const char *sql)
 	sqlite3_stmt *q;
 	int64_t v = -1;
 
+	if (sqldb_is_pg_url(path)) {
+		assert_int_equal(pg_exec(path, sql, &v), 0);
+		return v;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
 	if (sqlite3_step(q) == SQLITE_ROW)
@@ -81,13 +163,16 @@ sql_int(const char *path, const char *sql)
 	return v;
 }
 
-/* Runs sql on a raw connection with foreign keys on; returns SQLite's code. */
+/* Runs sql on a raw connection with foreign keys on; returns SQLite's code
+ * (on PostgreSQL 0 when it worked, 1 when not). */
 static int
 sql_exec(const char *path, const char *sql)
 {
 	sqlite3 *db;
 	int rc;
 
+	if (sqldb_is_pg_url(path))
+		return pg_exec(path, sql, NULL) == 0 ? SQLITE_OK : 1;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
 	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
@@ -151,12 +236,12 @@ test_migrations(void **state)
 	struct err err = ERR_INIT;
 	struct store *again = NULL;
 	struct store_org o = {0};
-	char sql[64];
+	char sql[96];
 
 	assert_true(store_schema_version() >= 1);
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), store_schema_version());
+	assert_int_equal(sql_int(f->spec, version_sql()), store_schema_version());
 	/* WAL is a property of the file; a raw connection sees it. */
-	{
+	if (pg_url == NULL) {
 		sqlite3 *db;
 		sqlite3_stmt *q;
 
@@ -177,24 +262,37 @@ test_migrations(void **state)
 	err_clear(&err);
 
 	/* Reopening applies nothing and keeps the data. */
-	assert_int_equal(store_open_sqlite(f->path, &again, &err), 0);
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), store_schema_version());
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM org"), 2);
+	assert_int_equal(store_open(f->spec, &again, &err), 0);
+	assert_int_equal(sql_int(f->spec, version_sql()), store_schema_version());
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM org"), 2);
 	assert_int_equal(store_org_get_by_name(again, "acme", &o, &err), 0);
 	assert_string_equal(o.id, f->org.id);
 	store_org_clear(&o);
 	store_close(again);
 
 	/* A schema from the future is refused, and left alone. */
-	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", store_schema_version() + 1);
-	assert_int_equal(sql_exec(f->path, sql), SQLITE_OK);
-	assert_int_equal(store_open_sqlite(f->path, &again, &err), STORE_ESCHEMA);
+	set_version_sql(sql, sizeof sql, store_schema_version() + 1);
+	assert_int_equal(sql_exec(f->spec, sql), SQLITE_OK);
+	assert_int_equal(store_open(f->spec, &again, &err), STORE_ESCHEMA);
 	assert_null(again);
 	assert_non_null(strstr(err.msg, "newer"));
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), store_schema_version() + 1);
-	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", store_schema_version());
-	assert_int_equal(sql_exec(f->path, sql), SQLITE_OK);
+	assert_int_equal(sql_int(f->spec, version_sql()), store_schema_version() + 1);
+	set_version_sql(sql, sizeof sql, store_schema_version());
+	assert_int_equal(sql_exec(f->spec, sql), SQLITE_OK);
 
+	if (pg_url != NULL) {
+		char url[640];
+
+		/* A database that is not there is an error naming it, never with
+		 * the password of its URL. */
+		snprintf(url, sizeof url, "postgresql://berth:s3cret-pw@/no_such_db?%s",
+		         strchr(pg_url, '?') + 1);
+		assert_true(store_open(url, &again, &err) < 0);
+		assert_null(again);
+		assert_non_null(strstr(err.msg, "no_such_db"));
+		assert_null(strstr(err.msg, "s3cret-pw"));
+		return;
+	}
 	/* A file that is not a database is an error, and left alone. */
 	{
 		char junk[128];
@@ -244,8 +342,8 @@ test_orgs_and_tokens(void **state)
 	/* Only the hash is kept. */
 	sha256_hex(token, strlen(token), hash);
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM api_token WHERE hash = '%s'", hash);
-	assert_int_equal(sql_int(f->path, sql), 1);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM api_token WHERE hash LIKE "
+	assert_int_equal(sql_int(f->spec, sql), 1);
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM api_token WHERE hash LIKE "
 	                                  "'%berth_0123%'"),
 	                 0);
 	assert_int_equal(store_token_delete(f->st, token, &err), 0);
@@ -427,7 +525,7 @@ test_deployments(void **state)
 
 	/* Immutable, even to a raw connection. */
 	snprintf(sql, sizeof sql, "UPDATE deployment SET tag = 'v9' WHERE id = '%s'", d1.id);
-	assert_int_not_equal(sql_exec(f->path, sql), SQLITE_OK);
+	assert_int_not_equal(sql_exec(f->spec, sql), SQLITE_OK);
 	assert_int_equal(store_deployment_get(f->st, d1.id, &got, &err), 0);
 	assert_string_equal(got.tag, "v1");
 	store_deployment_clear(&got);
@@ -441,6 +539,42 @@ test_deployments(void **state)
 	store_deployment_clear(&d2);
 	store_container_clear(&c);
 }
+
+/* A database as schema version 1 left it, from the newest. */
+static const char sqlite_to_v1[] = "DROP TRIGGER container_version;"
+                                   "DROP TRIGGER container_version_update_insert;"
+                                   "DROP TRIGGER container_version_update_update;"
+                                   "DROP TRIGGER container_version_update_delete;"
+                                   "DROP TRIGGER container_version_setting_insert;"
+                                   "DROP TRIGGER container_version_setting_update;"
+                                   "DROP TRIGGER container_version_setting_delete;"
+                                   "DROP TRIGGER container_version_deployment_insert;"
+                                   "DROP TRIGGER container_version_deployment_delete;"
+                                   "DROP TRIGGER container_version_enclave_insert;"
+                                   "DROP TRIGGER container_version_enclave_update;"
+                                   "DROP TRIGGER container_version_enclave_delete;"
+                                   "ALTER TABLE container DROP COLUMN version;"
+                                   "ALTER TABLE deployment DROP COLUMN isolation;"
+                                   "ALTER TABLE container DROP COLUMN pending;"
+                                   "DROP INDEX event_container;"
+                                   "ALTER TABLE event DROP COLUMN container_id;"
+                                   "ALTER TABLE enclave DROP COLUMN reason;"
+                                   "ALTER TABLE deployment DROP COLUMN source_commit;"
+                                   "PRAGMA user_version = 1";
+static const char pg_to_v1[] = "DROP TRIGGER container_version ON container;"
+                               "DROP TRIGGER container_version_update ON \"update\";"
+                               "DROP TRIGGER container_version_setting ON container_setting;"
+                               "DROP TRIGGER container_version_deployment ON deployment;"
+                               "DROP TRIGGER container_version_enclave ON enclave;"
+                               "DROP FUNCTION berth_container_version;"
+                               "DROP FUNCTION berth_container_version_of;"
+                               "ALTER TABLE container DROP COLUMN version;"
+                               "ALTER TABLE deployment DROP COLUMN isolation;"
+                               "ALTER TABLE container DROP COLUMN pending;"
+                               "ALTER TABLE event DROP COLUMN container_id;"
+                               "ALTER TABLE enclave DROP COLUMN reason;"
+                               "ALTER TABLE deployment DROP COLUMN source_commit;"
+                               "UPDATE berth_schema SET version = 1";
 
 /* A deployment keeps the isolation level it was made with; rows made before
  * schema version 2 read as runc, what they ran under. */
@@ -471,35 +605,18 @@ test_deployment_isolation(void **state)
 	assert_non_null(strstr(err.msg, "isolation"));
 	err_clear(&err);
 	snprintf(sql, sizeof sql, "UPDATE deployment SET isolation = 'runc' WHERE id = '%s'", d.id);
-	assert_int_not_equal(sql_exec(f->path, sql), SQLITE_OK);
+	assert_int_not_equal(sql_exec(f->spec, sql), SQLITE_OK);
 
 	/* The file as version 1 left it: the migration gives the row runc. */
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(sql_exec(f->path, "DROP TRIGGER container_version;"
-	                                   "DROP TRIGGER container_version_update_insert;"
-	                                   "DROP TRIGGER container_version_update_update;"
-	                                   "DROP TRIGGER container_version_update_delete;"
-	                                   "DROP TRIGGER container_version_setting_insert;"
-	                                   "DROP TRIGGER container_version_setting_update;"
-	                                   "DROP TRIGGER container_version_setting_delete;"
-	                                   "DROP TRIGGER container_version_deployment_insert;"
-	                                   "DROP TRIGGER container_version_deployment_delete;"
-	                                   "DROP TRIGGER container_version_enclave_insert;"
-	                                   "DROP TRIGGER container_version_enclave_update;"
-	                                   "DROP TRIGGER container_version_enclave_delete;"
-	                                   "ALTER TABLE container DROP COLUMN version;"
-	                                   "ALTER TABLE deployment DROP COLUMN isolation;"
-	                                   "ALTER TABLE container DROP COLUMN pending;"
-	                                   "DROP INDEX event_container;"
-	                                   "ALTER TABLE event DROP COLUMN container_id;"
-	                                   "ALTER TABLE enclave DROP COLUMN reason;"
-	                                   "ALTER TABLE deployment DROP COLUMN source_commit;"
-	                                   "PRAGMA user_version = 1"),
-	                 SQLITE_OK);
-	assert_int_equal(store_open_sqlite(f->path, &again, &err), 0);
+	if (pg_url == NULL)
+		assert_int_equal(sql_exec(f->spec, sqlite_to_v1), SQLITE_OK);
+	else
+		assert_int_equal(sql_exec(f->spec, pg_to_v1), SQLITE_OK);
+	assert_int_equal(store_open(f->spec, &again, &err), 0);
 	f->st = again;
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), store_schema_version());
+	assert_int_equal(sql_int(f->spec, version_sql()), store_schema_version());
 	assert_int_equal(store_deployment_get(f->st, d.id, &got, &err), 0);
 	assert_string_equal(got.isolation, "runc");
 	assert_string_equal(got.measurement, "m");
@@ -677,9 +794,9 @@ test_deployments_stay_with_their_container(void **state)
 	assert_int_equal(store_enclave_create(f->st, &e, &err), STORE_ENOTFOUND);
 	assert_int_equal(store_secret_put(f->st, f->org.id, "K", sealed, 1, sealed, 1, &err), 0);
 	assert_int_equal(store_binding_add(f->st, a.id, db.id, "K", &err), STORE_ENOTFOUND);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM \"update\""), 0);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM enclave"), 0);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM secret_binding"), 0);
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM \"update\""), 0);
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM enclave"), 0);
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM secret_binding"), 0);
 
 	store_deployment_clear(&da);
 	store_deployment_clear(&db);
@@ -930,18 +1047,18 @@ test_container_version(void **state)
 		         " created_at, updated_at) VALUES ('ev1', '%s', '%s', 'e-ev1', 'creating', "
 		         "1, 1)",
 		         c.id, d1.id);
-		assert_int_equal(sql_exec(f->path, sql), SQLITE_OK);
+		assert_int_equal(sql_exec(f->spec, sql), SQLITE_OK);
 		MOVED("a new enclave");
-		assert_int_equal(sql_exec(f->path, "UPDATE enclave SET state = 'booting'"
+		assert_int_equal(sql_exec(f->spec, "UPDATE enclave SET state = 'booting'"
 		                                   " WHERE id = 'ev1'"),
 		                 SQLITE_OK);
 		MOVED("an enclave's state");
-		assert_int_equal(sql_exec(f->path, "DELETE FROM enclave WHERE id = 'ev1'"),
+		assert_int_equal(sql_exec(f->spec, "DELETE FROM enclave WHERE id = 'ev1'"),
 		                 SQLITE_OK);
 		MOVED("a deleted enclave");
 	}
 	/* A write through another connection moves it too (triggers, not C). */
-	assert_int_equal(sql_exec(f->path, "UPDATE container SET status_detail = 'x'"
+	assert_int_equal(sql_exec(f->spec, "UPDATE container SET status_detail = 'x'"
 	                                   " WHERE name = 'web'"),
 	                 SQLITE_OK);
 	MOVED("a raw UPDATE");
@@ -1034,7 +1151,7 @@ test_events(void **state)
 	assert_int_equal(n, 2);
 	store_event_list_free(v, n);
 	/* Append-only. */
-	assert_int_not_equal(sql_exec(f->path, "UPDATE event SET message = 'x'"), SQLITE_OK);
+	assert_int_not_equal(sql_exec(f->spec, "UPDATE event SET message = 'x'"), SQLITE_OK);
 }
 
 static void
@@ -1068,13 +1185,13 @@ test_delete_cascades(void **state)
 	                 0);
 
 	assert_int_equal(store_container_delete(f->st, c.id, &err), 0);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM container"), 1);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM deployment"), 1);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM \"update\""), 0);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM enclave"), 0);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM secret_binding"), 1);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM container_setting"), 1);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM secret"), 1);
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM container"), 1);
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM deployment"), 1);
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM \"update\""), 0);
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM enclave"), 0);
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM secret_binding"), 1);
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM container_setting"), 1);
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM secret"), 1);
 	/* Events keep the name. */
 	assert_int_equal(store_event_list(f->st, f->org.id, "cweb", 0, 0, &ev, &n, &err), 0);
 	assert_int_equal(n, 1);
@@ -1108,8 +1225,8 @@ test_transactions(void **state)
 	                 0);
 	store_rollback(f->st);
 	assert_int_equal(store_container_get(f->st, c.id, &got, &err), STORE_ENOTFOUND);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM deployment"), 0);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM event"), 0);
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM deployment"), 0);
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM event"), 0);
 	store_rollback(f->st); /* harmless */
 	assert_true(store_commit(f->st, &err) < 0);
 	store_container_clear(&c);
@@ -1119,7 +1236,7 @@ test_transactions(void **state)
 	assert_int_equal(store_begin(f->st, &err), 0);
 	make_deployed(f, "web", &c, &d);
 	assert_int_equal(store_commit(f->st, &err), 0);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM container"), 1);
+	assert_int_equal(sql_int(f->spec, "SELECT count(*) FROM container"), 1);
 	assert_int_equal(store_begin(f->st, &err), 0);
 	c.status = CONTAINER_RUNNING;
 	assert_int_equal(store_container_save(f->st, &c, &err), 0);
@@ -1137,12 +1254,29 @@ test_transactions(void **state)
 	store_container_clear(&got);
 	assert_int_equal(store_container_get(f->st, c2.id, &got, &err), STORE_ENOTFOUND);
 
+	/* A statement that fails inside the caller's transaction leaves it
+	 * usable (PostgreSQL aborts a transaction on a failure: a savepoint). */
+	assert_int_equal(store_begin(f->st, &err), 0);
+	{
+		struct store_container dup = {0};
+		struct store_container ok;
+
+		memcpy(dup.org_id, f->org.id, sizeof dup.org_id);
+		dup.name = "web";
+		assert_int_equal(store_container_create(f->st, &dup, &err), STORE_ECONFLICT);
+		make_container(f, f->org.id, "after-conflict", &ok);
+		assert_int_equal(store_commit(f->st, &err), 0);
+		assert_int_equal(store_container_get(f->st, ok.id, &got, &err), 0);
+		store_container_clear(&got);
+		store_container_clear(&ok);
+	}
+
 	/* Closing with a transaction open rolls it back. */
 	assert_int_equal(store_begin(f->st, &err), 0);
 	store_container_clear(&c2);
 	make_container(f, f->org.id, "lost", &c2);
 	store_close(f->st);
-	assert_int_equal(store_open_sqlite(f->path, &f->st, &err), 0);
+	assert_int_equal(store_open(f->spec, &f->st, &err), 0);
 	assert_int_equal(store_container_get(f->st, c2.id, &got, &err), STORE_ENOTFOUND);
 
 	store_container_clear(&c);
@@ -1163,7 +1297,7 @@ child_writes_and_dies(const char *path, const char *org_id, const char *name, in
 		struct store_container c = {0};
 		struct err err = ERR_INIT;
 
-		if (store_open_sqlite(path, &st, &err) < 0 || store_begin(st, &err) < 0)
+		if (store_open(path, &st, &err) < 0 || store_begin(st, &err) < 0)
 			_exit(2);
 		snprintf(c.org_id, sizeof c.org_id, "%s", org_id);
 		c.name = (char *)name;
@@ -1178,16 +1312,85 @@ child_writes_and_dies(const char *path, const char *org_id, const char *name, in
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A write transaction holds the write lock from store_begin() on: another
+ * connection's store_begin() waits until it ends (on PostgreSQL the advisory
+ * lock; without it the reads of a read-check-write could be stale). */
+static void
+test_write_lock(void **state)
+{
+	struct fixture *f = *state;
+	struct err err = ERR_INIT;
+	int go[2], status;
+	int64_t t0, waited;
+	char c;
+	pid_t pid;
+
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *st;
+
+		close(go[0]);
+		if (store_open(f->spec, &st, &err) < 0 || store_begin(st, &err) < 0)
+			_exit(2);
+		if (write(go[1], "x", 1) != 1)
+			_exit(3);
+		usleep(400 * 1000);
+		store_rollback(st);
+		store_close(st);
+		_exit(0);
+	}
+	close(go[1]);
+	assert_int_equal(read(go[0], &c, 1), 1); /* the child holds the lock */
+	close(go[0]);
+	t0 = now_mono_ms();
+	assert_int_equal(store_begin(f->st, &err), 0);
+	waited = now_mono_ms() - t0;
+	store_rollback(f->st);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(waited >= 300);
+}
+
+/* A store spec's password never reaches a message. */
+static void
+test_redact(void **state)
+{
+	static const char *const cases[][2] = {
+	    {"postgres://u:pw@db.example:5432/berth", "postgres://u:xxxxx@db.example:5432/berth"},
+	    {"postgresql://u:p@ss@h/db?sslmode=require",
+	     "postgresql://u:xxxxx@h/db?sslmode=require"},
+	    {"postgresql://u@h/db?sslmode=require&password=pw&x=1",
+	     "postgresql://u@h/db?sslmode=require&password=xxxxx&x=1"},
+	    {"POSTGRES:///berth?host=/tmp/s&password=pw",
+	     "POSTGRES:///berth?host=/tmp/s&password=xxxxx"},
+	    {"postgres://h/db", "postgres://h/db"},
+	    {"/var/lib/berth/berth.db", "/var/lib/berth/berth.db"},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char *r = sqldb_redact(cases[i][0]);
+
+		assert_string_equal(r, cases[i][1]);
+		free(r);
+	}
+	assert_true(sqldb_is_pg_url("postgresql://x"));
+	assert_false(sqldb_is_pg_url("postgres.db"));
+}
+
 /* Several processes opening a new file at once apply each migration once. */
 static void
 test_concurrent_first_open(void **state)
 {
 	struct fixture *f = *state;
-	char path[128];
+	char path[640], schema[40];
 	pid_t pids[4];
 	int status;
 
 	snprintf(path, sizeof path, "%s/fresh.db", f->dir);
+	if (pg_url != NULL)
+		assert_int_equal(pg_schema_new(schema, path, sizeof path), 0);
 	for (size_t i = 0; i < ARRAY_LEN(pids); i++) {
 		pids[i] = fork();
 		assert_true(pids[i] >= 0);
@@ -1195,7 +1398,7 @@ test_concurrent_first_open(void **state)
 			struct store *st;
 			struct err err = ERR_INIT;
 
-			if (store_open_sqlite(path, &st, &err) < 0) {
+			if (store_open(path, &st, &err) < 0) {
 				fprintf(stderr, "%s\n", err.msg);
 				_exit(1);
 			}
@@ -1208,8 +1411,18 @@ test_concurrent_first_open(void **state)
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), store_schema_version());
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'org'"), 1);
+	assert_int_equal(sql_int(path, version_sql()), store_schema_version());
+	if (pg_url == NULL) {
+		assert_int_equal(
+		    sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'org'"), 1);
+		return;
+	}
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM information_schema.tables"
+	                               " WHERE table_schema = current_schema() AND"
+	                               " table_name = 'org'"),
+	                 1);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM berth_schema"), 1);
+	pg_schema_drop(schema);
 }
 
 static void
@@ -1219,10 +1432,10 @@ test_crash_safety(void **state)
 	struct err err = ERR_INIT;
 	struct store_container got = {0};
 
-	child_writes_and_dies(f->path, f->org.id, "uncommitted", 0);
-	child_writes_and_dies(f->path, f->org.id, "committed", 1);
+	child_writes_and_dies(f->spec, f->org.id, "uncommitted", 0);
+	child_writes_and_dies(f->spec, f->org.id, "committed", 1);
 	store_close(f->st);
-	assert_int_equal(store_open_sqlite(f->path, &f->st, &err), 0);
+	assert_int_equal(store_open(f->spec, &f->st, &err), 0);
 	assert_int_equal(store_container_get_by_name(f->st, f->org.id, "uncommitted", &got, &err),
 	                 STORE_ENOTFOUND);
 	assert_int_equal(store_container_get_by_name(f->st, f->org.id, "committed", &got, &err), 0);
@@ -1276,7 +1489,7 @@ test_thousand_containers(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
@@ -1296,8 +1509,19 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_delete_cascades, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_lock, setup, teardown),
+	    cmocka_unit_test(test_redact),
 	    cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_thousand_containers, setup, teardown),
 	};
+	if (argc > 1 && strcmp(argv[1], "pg") == 0) {
+		pg_url = getenv("BERTH_TEST_PG");
+		if (pg_url == NULL || pg_url[0] == '\0') {
+			fprintf(stderr,
+			        "test_store pg: BERTH_TEST_PG (a PostgreSQL URL) is not set\n");
+			return 1;
+		}
+		return cmocka_run_group_tests_name("store on PostgreSQL", tests, NULL, NULL);
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,12 @@
 """Helpers for the REST API's system tests: a berthd on free loopback ports
 with a private state directory (stopped by PID), a JSON client, git sources
-made with the git CLI, and a look into the store with sqlite3."""
+made with the git CLI, and a look into the store with sqlite3 (or psql when
+berthd runs on PostgreSQL: PgServer, a throwaway server of tests/pg.sh)."""
+import csv
+import io
 import json
 import os
+import re
 import tempfile
 import signal
 import socket
@@ -12,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
@@ -74,6 +79,94 @@ def kill_router(state_dir):
     outlives berthd on purpose) and waits for its exit; scans its log."""
     suite_checks.stop_router(state_dir)
 
+PG_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pg.sh")
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+class PgServer:
+    """A PostgreSQL 15 of tests/pg.sh (as nobody, a unix socket in a temporary
+    directory); stop() stops it and removes the directory."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="berth-pg-")
+        out = subprocess.run([PG_SH, "start", self.dir], capture_output=True, text=True,
+                             timeout=120)
+        if out.returncode != 0:
+            subprocess.run([PG_SH, "stop", self.dir], capture_output=True, timeout=60)
+            raise RuntimeError("tests/pg.sh start failed: " + out.stderr)
+
+    def psql(self, db, sql):
+        """The rows of sql in database db, as lists of strings (NULL is '')."""
+        out = subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-q", "-h", self.dir,
+                              "-U", "berth", "-d", db, "--csv", "-v", "ON_ERROR_STOP=1",
+                              "-c", sql], capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise RuntimeError(f"psql {sql!r}: {out.stderr}")
+        rows = list(csv.reader(io.StringIO(out.stdout)))
+        return rows[0] if rows else [], rows[1:]
+
+    def database(self):
+        """A new empty database of its own."""
+        return PgDatabase(self, "t_" + uuid.uuid4().hex[:16])
+
+    def stop(self):
+        subprocess.run([PG_SH, "stop", self.dir], capture_output=True, timeout=60)
+
+
+class PgRow(tuple):
+    """A row by index or by column name, as sqlite3.Row."""
+
+    def __new__(cls, names, values):
+        row = super().__new__(cls, values)
+        row.names = names
+        return row
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self.names.index(key))
+        return tuple.__getitem__(self, key)
+
+
+class PgDatabase:
+    """One test's database; url is berthd's --store."""
+
+    def __init__(self, server, name):
+        self.server = server
+        self.name = name
+        server.psql("postgres", f"CREATE DATABASE {name}")
+        self.url = f"postgresql:///{name}?host={server.dir}&user=berth"
+
+    def drop(self):
+        self.server.psql("postgres", f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+
+    def dump(self):
+        """Every byte the database holds that pg_dump shows."""
+        out = subprocess.run([os.path.join(PG_BIN, "pg_dump"), "-h", self.server.dir,
+                              "-U", "berth", self.name], capture_output=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    # The part of sqlite3's connection the tests use.
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, sql, params=()):
+        for p in params:
+            value = str(p) if isinstance(p, int) else "'" + str(p).replace("'", "''") + "'"
+            sql = sql.replace("?", value, 1)
+        names, rows = self.server.psql(self.name, sql)
+        return PgCursor([PgRow(names, [int(v) if re.fullmatch(r"-?[0-9]{1,18}", v) else v
+                                       for v in r]) for r in rows])
+
+
+class PgCursor(list):
+    def fetchone(self):
+        return self[0] if self else None
+
+
 class Api:
     """A JSON client of /api/v1 with one org's token."""
 
@@ -107,7 +200,11 @@ def assert_error(status_body, status, code, *words):
 
 
 class Berthd:
-    def __init__(self, binary, state_dir, args=(), wrapper=(), source_roots=None):
+    def __init__(self, binary, state_dir, args=(), wrapper=(), source_roots=None, store=None):
+        """store: a PgDatabase to run on (--store), or None for STATE/berth.db."""
+        self.store = store
+        if store is not None:
+            args = ["--store", store.url] + list(args)
         self.port = free_port()
         self.router_port = free_port()
         self.state_dir = state_dir
@@ -126,6 +223,7 @@ class Berthd:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                kill_router(state_dir)  # the router it started outlives it
                 raise RuntimeError("berthd exited: " + self.read_log())
             try:
                 if http("GET", self.url + "/healthz", timeout=1)[0] == 200:
@@ -134,6 +232,9 @@ class Berthd:
                 pass
             time.sleep(0.05)
         else:
+            self.proc.kill()
+            self.proc.wait()
+            kill_router(state_dir)
             raise RuntimeError("berthd did not answer in 30 s: " + self.read_log())
         with open(os.path.join(state_dir, "admin-token")) as f:
             self.admin_token = f.read().strip()
@@ -143,9 +244,18 @@ class Berthd:
 
     def db(self):
         """A read-only look into the store."""
+        if self.store is not None:
+            return self.store
         con = sqlite3.connect(f"file:{self.state_dir}/berth.db?mode=ro", uri=True, timeout=5)
         con.row_factory = sqlite3.Row
         return con
+
+    def store_bytes(self):
+        """What the store holds, raw: the SQLite file, or PostgreSQL's dump."""
+        if self.store is not None:
+            return self.store.dump()
+        with open(os.path.join(self.state_dir, "berth.db"), "rb") as f:
+            return f.read()
 
     def read_log(self):
         with open(self.log_path) as f:

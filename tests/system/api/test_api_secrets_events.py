@@ -47,8 +47,7 @@ def test_secrets_set_list_delete(berthd, api):
     everything = [api.get("/secrets"), api.get("/containers"), api.get("/containers/web/events")]
     assert VALUE not in repr(everything)
     assert VALUE not in berthd.read_log()
-    with open(os.path.join(berthd.state_dir, "berth.db"), "rb") as f:
-        assert VALUE.encode() not in f.read()
+    assert VALUE.encode() not in berthd.store_bytes()
 
 
 def read_sse_until(sock, word, timeout=10):
