@@ -328,6 +328,37 @@ out:
 }
 
 int
+ca_self_signed(const char *host, int days, X509_EXTENSION *extra, char **pem, struct err *err)
+{
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	char *san = NULL;
+	int rc = -1;
+
+	*pem = NULL;
+	if (!host_ok(host))
+		return err_make(err, 0, "\"%s\" is not a host name a certificate can be made for",
+		                host);
+	san = xasprintf("DNS:%s", host);
+	key = EVP_EC_gen("P-256");
+	if (key == NULL || (x = cert_new(key, host, days)) == NULL ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(x)) ||
+	    add_ext(x, x, NID_subject_alt_name, san) < 0 ||
+	    (extra != NULL && !X509_add_ext(x, extra, -1)) || !X509_sign(x, key, EVP_sha256()) ||
+	    (*pem = key_cert_pem(key, x)) == NULL) {
+		rc = ossl_err(err, "make a self-signed certificate");
+		err_wrap(err, "%s", host);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(san);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+int
 ca_signed(const struct ca *ca, const char *pem)
 {
 	BIO *b = BIO_new_mem_buf(pem, -1);
