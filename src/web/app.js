@@ -358,7 +358,7 @@ function attestationStatus(c) {
   const d = c.deployment;
   const u = c.update && !c.update.finished_at ? c.update : null;
   if (!c.tls_url) return ["off", "TLS is off on this host: berth verify needs https://"];
-  if (u && u.strategy === "recreate" && u.phase !== "switched")
+  if (u && u.strategy === "recreate")
     return ["held", "answered during the gap of the recreate: it describes the new version, the one held requests will reach"];
   if (!d || c.status === "failed")
     return ["down", "not answered (503): no version serves this host now"];
