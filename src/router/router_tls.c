@@ -313,17 +313,6 @@ router_tls_clear_alpn(struct router_tls *t, const char *host)
 	return 0;
 }
 
-size_t
-router_tls_alpn_count(struct router_tls *t)
-{
-	size_t n;
-
-	pthread_rwlock_rdlock(&t->lock);
-	n = t->nalpn;
-	pthread_rwlock_unlock(&t->lock);
-	return n;
-}
-
 /* c becomes a second reference to what had holds: the old array, which
  * workers may be reading, is left as it is until it is swapped out. */
 static void

@@ -44,8 +44,6 @@ int router_tls_set_alpn(struct router_tls *t, const char *host, const char *key_
                         struct err *err);
 /* Removes host's challenge: 0, or -1 when there was none. Main thread. */
 int router_tls_clear_alpn(struct router_tls *t, const char *host);
-/* The number of TLS-ALPN-01 challenges set. */
-size_t router_tls_alpn_count(struct router_tls *t);
 
 /* A new server-side SSL on fd (not owned), or NULL when out of memory. */
 SSL *router_tls_ssl_new(struct router_tls *t, int fd);

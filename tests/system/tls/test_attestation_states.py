@@ -9,14 +9,9 @@ import os
 import threading
 import time
 
-from test_attestation import ATTEST, attest_https, check_signature, host_key_of, spki_sha256
+from test_attestation import (ATTEST, attest_https, check_signature, deploy, host_key_of,
+                              spki_sha256)
 from tls_helpers import Berthd, config_text
-
-
-def deploy(b, name, **body):
-    status, c = b.call("POST", "/containers", dict(name=name, **body))
-    assert status == 202, c
-    return b.wait_status(name, "running")
 
 
 def update(b, name, **body):
