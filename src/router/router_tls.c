@@ -233,6 +233,9 @@ cert_load_pem(const char *what, const char *text, size_t len, struct tls_cert *c
 		err_make(err, 0, "%s: the key is not the certificate's", what);
 		goto out;
 	}
+	/* The connection takes this context in the SNI callback, and ALPN is
+	 * chosen by the context it has then: without this, no http/1.1. */
+	SSL_CTX_set_alpn_select_cb(c->ctx, alpn_cb, NULL);
 	rc = 0;
 out:
 	ERR_clear_error();
