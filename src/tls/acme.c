@@ -633,8 +633,8 @@ authz_failed(struct err *err, const char *host, const json_t *authz)
 
 /* The challenge of authz to take: a->challenge when the server offers it
  * (and it can be served), else the other one; NULL when neither. */
-static const json_t *
-pick_challenge(const struct acme *a, const json_t *authz, int *alpn)
+TESTABLE const json_t *
+acme_pick_challenge(const struct acme *a, const json_t *authz, int *alpn)
 {
 	const json_t *chal, *http01 = NULL, *alpn01 = NULL;
 	size_t i;
@@ -671,7 +671,7 @@ authorize(struct acme *a, const char *host, const char *url, struct err *err)
 		reply_clear(&r);
 		return 0; /* the server reused a valid one */
 	}
-	picked = pick_challenge(a, r.json, &alpn);
+	picked = acme_pick_challenge(a, r.json, &alpn);
 	token = json_string_value(json_object_get(picked, "token"));
 	curl_ = json_string_value(json_object_get(picked, "url"));
 	if (token == NULL || curl_ == NULL) {

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "common/err.h"
@@ -97,6 +98,13 @@ void acme_alpn_ext_value(const char *key_auth, unsigned char out[34]);
  * extension of key_auth. Returns 0 with *pem owned (the key, then the
  * certificate; wipe it with ca_pem_free), or negative with err. */
 int acme_alpn_cert(const char *host, const char *key_auth, char **pem, struct err *err);
+
+#ifdef BERTH_TESTING
+/* The challenge of authorization authz to take (the settings' one when
+ * offered and servable, else the other), *alpn set when it is tls-alpn-01;
+ * NULL when neither can be taken. Borrowed from authz. */
+const json_t *acme_pick_challenge(const struct acme *a, const json_t *authz, int *alpn);
+#endif
 
 /* A DER CSR for host (CN and one dNSName SAN) signed by key, base64url;
  * owned, or NULL. */

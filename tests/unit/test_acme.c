@@ -434,6 +434,82 @@ test_alpn_cert(void **state)
 	ASN1_OBJECT_free(oid);
 }
 
+static int
+alpn_set(void *arg, const char *host, const char *key_auth, struct err *err)
+{
+	(void)arg, (void)host, (void)key_auth;
+	return err_make(err, 0, "not here");
+}
+
+static void
+alpn_clear(void *arg, const char *host)
+{
+	(void)arg, (void)host;
+}
+
+/* --acme-challenge: the one asked for when offered, the other when only it
+ * is, none when neither (or only one the caller cannot serve). */
+static void
+test_pick_challenge(void **state)
+{
+	char tmpl[] = "/tmp/berth-unit-acme-XXXXXX";
+	struct acme_challenges both = {
+	    .set = no_set, .clear = no_clear, .set_alpn = alpn_set, .clear_alpn = alpn_clear};
+	struct acme_challenges http_only = {.set = no_set, .clear = no_clear};
+	json_t *all = json_loads("{\"challenges\":[{\"type\":\"dns-01\",\"token\":\"d\"},"
+	                         "{\"type\":\"http-01\",\"token\":\"h\"},"
+	                         "{\"type\":\"tls-alpn-01\",\"token\":\"t\"}]}",
+	                         0, NULL);
+	json_t *h =
+	    json_loads("{\"challenges\":[{\"type\":\"http-01\",\"token\":\"h\"}]}", 0, NULL);
+	json_t *t =
+	    json_loads("{\"challenges\":[{\"type\":\"tls-alpn-01\",\"token\":\"t\"}]}", 0, NULL);
+	json_t *d = json_loads("{\"challenges\":[{\"type\":\"dns-01\",\"token\":\"d\"}]}", 0, NULL);
+	struct acme_settings s = {.directory = "https://127.0.0.1:1/dir"};
+	struct err err = ERR_INIT;
+	struct acme *a = NULL;
+	char *dir;
+	int alpn = -1;
+
+#define TOKEN_OF(j) json_string_value(json_object_get((j), "token"))
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	dir = xasprintf("%s/acme", tmpl);
+	/* The default, http-01. */
+	assert_int_equal(acme_open(dir, &s, &both, &a, &err), 0);
+	assert_string_equal(TOKEN_OF(acme_pick_challenge(a, all, &alpn)), "h");
+	assert_int_equal(alpn, 0);
+	assert_string_equal(TOKEN_OF(acme_pick_challenge(a, t, &alpn)), "t");
+	assert_int_equal(alpn, 1);
+	assert_null(acme_pick_challenge(a, d, &alpn));
+	acme_free(a);
+	/* tls-alpn-01 asked for. */
+	s.challenge = ACME_TLSALPN01;
+	assert_int_equal(acme_open(dir, &s, &both, &a, &err), 0);
+	assert_string_equal(TOKEN_OF(acme_pick_challenge(a, all, &alpn)), "t");
+	assert_int_equal(alpn, 1);
+	assert_string_equal(TOKEN_OF(acme_pick_challenge(a, h, &alpn)), "h");
+	assert_int_equal(alpn, 0);
+	acme_free(a);
+	/* A caller that serves HTTP-01 only never gets tls-alpn-01. */
+	assert_int_equal(acme_open(dir, &s, &http_only, &a, &err), 0);
+	assert_string_equal(TOKEN_OF(acme_pick_challenge(a, all, &alpn)), "h");
+	assert_null(acme_pick_challenge(a, t, &alpn));
+	acme_free(a);
+	/* Another name is refused at open. */
+	s.challenge = "dns-01";
+	assert_true(acme_open(dir, &s, &both, &a, &err) < 0);
+	assert_non_null(strstr(err.msg, "is not http-01 or tls-alpn-01"));
+	err_clear(&err);
+#undef TOKEN_OF
+	json_decref(all);
+	json_decref(h);
+	json_decref(t);
+	json_decref(d);
+	free(dir);
+	nftw(tmpl, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static void
 test_router_alpn_check(void **state)
 {
@@ -468,6 +544,7 @@ main(void)
 	    cmocka_unit_test(test_account_key_0600_reused_and_checked),
 	    cmocka_unit_test(test_router_challenges),
 	    cmocka_unit_test(test_alpn_cert),
+	    cmocka_unit_test(test_pick_challenge),
 	    cmocka_unit_test(test_router_alpn_check),
 	};
 
