@@ -26,10 +26,13 @@ host_get(struct api_req *r)
 		if (v != NULL)
 			json_object_set_new(runtimes, config_isolation_levels[i], json_string(v));
 	}
+	/* Who issues the TLS certificates: a verifier of a local-CA host needs
+	 * `berth ca` for --ca. null when TLS is off. */
 	api_reply_json(r, 200,
-	               json_pack("{s:s, s:s, s:s, s:o, s:s}", "host_key", pub, "tee", "none",
+	               json_pack("{s:s, s:s, s:s, s:o, s:s, s:s?}", "host_key", pub, "tee", "none",
 	                         "hostname", name, "runtimes", runtimes, "isolation",
-	                         berthd_isolation_default(d)));
+	                         berthd_isolation_default(d), "tls_certs",
+	                         d->settings.tls_port != 0 ? d->settings.tls_certs : NULL));
 }
 
 const struct api_route api_routes_host[] = {

@@ -7,6 +7,7 @@
 #include "model/model.h"
 #include "secret/secret.h"
 #include "store/store.h"
+#include "tls/certs.h"
 
 json_t *
 api_json_time(int64_t ms)
@@ -97,7 +98,7 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 	struct store_update u = {0};
 	struct store_setting *settings = NULL;
 	size_t n_settings = 0;
-	json_t *jdep = NULL, *jupd = NULL, *env = NULL;
+	json_t *jdep = NULL, *jupd = NULL, *env = NULL, *cert = NULL;
 	char *url = NULL, *debug_url = NULL, *tls_url = NULL;
 	int rc;
 
@@ -126,8 +127,18 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 	debug_url = c->debug ? xasprintf("http://%s.%s.debug.%s:%d", c->name, org_name,
 	                                 d->settings.domain, d->settings.router_port)
 	                     : NULL;
+	if (d->certs != NULL) {
+		struct certs_info ci;
+		char *host = xasprintf("%s.%s.%s", c->name, org_name, d->settings.domain);
+
+		if (certs_info(d->certs, host, &ci) == 0)
+			cert = json_pack("{s:s,s:o,s:s}", "issuer", ci.issuer, "not_after",
+			                 api_json_time((int64_t)ci.not_after * 1000),
+			                 "public_key_sha256", ci.public_key_sha256);
+		free(host);
+	}
 	*out = json_pack(
-	    "{s:s,s:s,s:s,s:o,s:s,s:o,s:s?,s:b,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o}", "name",
+	    "{s:s,s:s,s:s,s:o,s:s,s:o,s:s?,s:b,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o,s:o}", "name",
 	    c->name, "org", org_name, "status", model_container_status_str(c->status),
 	    "status_detail", api_json_str_or_null(c->status_detail), "url", url, "tls_url",
 	    tls_url != NULL ? json_string(tls_url) : json_null(), "debug_url", debug_url, "debug",
@@ -135,13 +146,15 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 	    "source", "repo", api_json_str_or_null(c->source_repo), "tag",
 	    api_json_str_or_null(c->source_tag), "deployment", jdep != NULL ? jdep : json_null(),
 	    "update", jupd != NULL ? jupd : json_null(), "env", env, "created_at",
-	    api_json_time(c->created_at), "updated_at", api_json_time(c->updated_at));
-	jdep = jupd = env = NULL;
+	    api_json_time(c->created_at), "updated_at", api_json_time(c->updated_at), "certificate",
+	    cert != NULL ? cert : json_null());
+	jdep = jupd = env = cert = NULL;
 	rc = *out != NULL ? 0 : err_make(err, 0, "container %s could not be encoded", c->name);
 out:
 	json_decref(jdep);
 	json_decref(jupd);
 	json_decref(env);
+	json_decref(cert);
 	free(url);
 	free(debug_url);
 	free(tls_url);

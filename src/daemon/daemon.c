@@ -366,6 +366,24 @@ berthd_challenge_clear(void *arg, const char *host, const char *token)
 		log_warn("the ACME challenge of %s stays at the router: %s", host, err.msg);
 }
 
+static int
+berthd_alpn_set(void *arg, const char *host, const char *key_auth, struct err *err)
+{
+	struct berthd *d = arg;
+
+	return router_client_set_tls_challenge(d->settings.router_socket, host, key_auth, err);
+}
+
+static void
+berthd_alpn_clear(void *arg, const char *host)
+{
+	struct berthd *d = arg;
+	struct err err = ERR_INIT;
+
+	if (router_client_delete_tls_challenge(d->settings.router_socket, host, &err) < 0)
+		log_warn("the TLS-ALPN-01 challenge of %s stays at the router: %s", host, err.msg);
+}
+
 /* Who issues the hosts' certificates: the local CA (STATE/ca) or an ACME
  * server (its account in STATE/acme). */
 static int
@@ -381,10 +399,13 @@ berthd_issuer_open(struct berthd *d, struct certs_issuer *issuer, struct err *er
 		    .ca_file = s->acme_ca,
 		    .email = s->acme_email,
 		    .cancel = &d->stopping,
+		    .challenge = s->acme_challenge,
 		};
 		struct acme_challenges ch = {
 		    .set = berthd_challenge_set,
 		    .clear = berthd_challenge_clear,
+		    .set_alpn = berthd_alpn_set,
+		    .clear_alpn = berthd_alpn_clear,
 		    .arg = d,
 		};
 

@@ -33,6 +33,8 @@ static const char usage[] =
     "  --acme-ca FILE             trust the ACME server by the CAs in FILE (default: the\n"
     "                             system's)\n"
     "  --acme-email E             the ACME account's contact (default none)\n"
+    "  --acme-challenge http-01|tls-alpn-01  the challenge berth-router answers (default\n"
+    "                             http-01; the other when the server offers only it)\n"
     "  --insecure-registry H:P    a registry reached over plain HTTP (repeatable)\n"
     "  --gpus N                   simulated GPU inventory (scheduling only)\n"
     "  --runtime runc|crun|runsc  OCI runtime; runsc: enclaves run under gVisor unless\n"
@@ -85,6 +87,7 @@ settings_defaults(struct settings *s)
 	s->tls_addr = xstrdup("127.0.0.1");
 	s->tls_port = 8443;
 	s->tls_certs = xstrdup("local-ca");
+	s->acme_challenge = xstrdup("http-01");
 	s->gpus = -1;
 	s->subnet = xstrdup("10.89.0.0/16");
 	s->bridge = xstrdup("berth0");
@@ -121,6 +124,7 @@ settings_free(struct settings *s)
 	free(s->acme_directory);
 	free(s->acme_ca);
 	free(s->acme_email);
+	free(s->acme_challenge);
 	strv_free(s->insecure_registries);
 	free(s->runtime);
 	free(s->isolation);
@@ -268,6 +272,11 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 		settings_replace(&s->agent_token_file, value);
 	} else if (strcmp(key, "host-timeout") == 0) {
 		return settings_int(key, value, 1, 3600, &s->host_timeout_s, err);
+	} else if (strcmp(key, "acme-challenge") == 0) {
+		if (strcmp(value, "http-01") != 0 && strcmp(value, "tls-alpn-01") != 0)
+			return err_make(
+			    err, 0, "acme-challenge: \"%s\" is not http-01 or tls-alpn-01", value);
+		settings_replace(&s->acme_challenge, value);
 	} else if (strcmp(key, "router-socket") == 0) {
 		settings_replace(&s->router_socket, value);
 	} else if (strcmp(key, "router-bin") == 0) {

@@ -26,6 +26,7 @@ struct settings {
 	char *acme_ca;              /* owned or NULL: CA file to trust it by (default the
 	                             * system's) */
 	char *acme_email;           /* owned or NULL: the ACME account's contact */
+	char *acme_challenge;       /* owned: "http-01" (default) or "tls-alpn-01" */
 	char **insecure_registries; /* owned strv of HOST:PORT allowed over plain HTTP */
 	int gpus;                   /* simulated GPU count, -1 = detect */
 	char *runtime;              /* owned or NULL: "runc", "crun", NULL = detect */

@@ -133,3 +133,18 @@ router_acme_answer(struct router_acme *a, const char *host, const char *path, si
 	pthread_mutex_unlock(&a->lock);
 	return found;
 }
+
+int
+router_acme_alpn_check(const char *host, const char *key_auth, char *norm, struct err *err)
+{
+	const char *dot = key_auth != NULL ? strchr(key_auth, '.') : NULL;
+
+	if (dot == NULL || dot == key_auth || dot[1] == '\0' || strchr(dot + 1, '.') != NULL ||
+	    !b64url_ok(key_auth, ROUTER_ACME_KEYAUTH_MAX, 1))
+		return err_make(err, 0,
+		                "the key authorization must be the token, '.' and a "
+		                "thumbprint");
+	if (host == NULL || route_host_normalize(host, strlen(host), norm) < 0)
+		return err_make(err, 0, "\"%s\" is not a host name", host != NULL ? host : "");
+	return 0;
+}

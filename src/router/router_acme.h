@@ -1,5 +1,6 @@
 /* router_acme: the HTTP-01 challenges berth-router answers for berthd's ACME
- * client (RFC 8555 8.3).
+ * client (RFC 8555 8.3), and the checks of a TLS-ALPN-01 one (RFC 8737; its
+ * certificates are router_tls.h's: PUT/DELETE /v1/tls-challenges/HOST).
  *
  * berthd sets a challenge over the admin API (PUT /v1/challenges/TOKEN with
  * the host and the key authorization) before it tells the ACME server to
@@ -47,5 +48,11 @@ size_t router_acme_count(struct router_acme *a);
  * into out (ROUTER_ACME_KEYAUTH_MAX + 1 bytes) and returns 1; else 0. */
 int router_acme_answer(struct router_acme *a, const char *host, const char *path, size_t len,
                        char *out);
+
+/* Checks a TLS-ALPN-01 challenge's host and key authorization (a token,
+ * '.', a thumbprint: base64url both) before router_tls_set_alpn() takes
+ * them; norm (ROUTE_HOST_MAX + 1 bytes) gets the normalized host. Returns
+ * 0, or -1 with err. */
+int router_acme_alpn_check(const char *host, const char *key_auth, char *norm, struct err *err);
 
 #endif

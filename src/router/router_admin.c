@@ -164,6 +164,44 @@ admin_challenge(struct router *r, struct evhttp_request *req, const char *token,
 		reply_json(req, 200, json_pack("{s:s}", "token", token));
 }
 
+/* PUT {"key_authorization"} or DELETE the TLS-ALPN-01 challenge of host. */
+static void
+admin_tls_challenge(struct router *r, struct evhttp_request *req, const char *host, int del)
+{
+	char norm[ROUTE_HOST_MAX + 1];
+	struct err err = ERR_INIT;
+	json_t *j;
+	int rc;
+
+	if (r->tls == NULL) {
+		reply_error(req, 409, "the router has no TLS listener (--tls-listen)");
+		return;
+	}
+	if (del) {
+		if (route_host_normalize(host, strlen(host), norm) < 0 ||
+		    router_tls_clear_alpn(r->tls, norm) < 0)
+			reply_error(req, 404, "no such challenge");
+		else
+			reply_json(req, 200, json_pack("{s:s}", "host", norm));
+		return;
+	}
+	j = request_json(req, &err);
+	if (j == NULL) {
+		reply_error(req, 400, err.msg);
+		return;
+	}
+	rc = router_acme_alpn_check(
+	    host, json_string_value(json_object_get(j, "key_authorization")), norm, &err);
+	if (rc == 0)
+		rc = router_tls_set_alpn(
+		    r->tls, norm, json_string_value(json_object_get(j, "key_authorization")), &err);
+	json_decref(j);
+	if (rc < 0)
+		reply_error(req, 400, err.msg);
+	else
+		reply_json(req, 200, json_pack("{s:s}", "host", norm));
+}
+
 static void
 admin_get_route(struct router *r, struct evhttp_request *req, const char *host)
 {
@@ -315,6 +353,12 @@ admin_cb(struct evhttp_request *req, void *arg)
 		host = evhttp_uridecode(path + 15, 0, NULL);
 		if (cmd == EVHTTP_REQ_PUT || cmd == EVHTTP_REQ_DELETE)
 			admin_challenge(r, req, host, cmd == EVHTTP_REQ_DELETE);
+		else
+			reply_error(req, 405, "PUT or DELETE");
+	} else if (strncmp(path, "/v1/tls-challenges/", 19) == 0 && path[19] != '\0') {
+		host = evhttp_uridecode(path + 19, 0, NULL);
+		if (cmd == EVHTTP_REQ_PUT || cmd == EVHTTP_REQ_DELETE)
+			admin_tls_challenge(r, req, host, cmd == EVHTTP_REQ_DELETE);
 		else
 			reply_error(req, 405, "PUT or DELETE");
 	} else if (strcmp(path, "/v1/upstreams") == 0 && cmd == EVHTTP_REQ_GET) {

@@ -220,6 +220,29 @@ router_client_delete_challenge(const char *socket_path, const char *token, struc
 }
 
 int
+router_client_set_tls_challenge(const char *socket_path, const char *host, const char *key_auth,
+                                struct err *err)
+{
+	char *path = admin_path("/v1/tls-challenges/", host);
+	json_t *body = json_pack("{s:s}", "key_authorization", key_auth);
+	int rc = request_ok(socket_path, "PUT", path, body, NULL, err);
+
+	json_decref(body);
+	free(path);
+	return rc;
+}
+
+int
+router_client_delete_tls_challenge(const char *socket_path, const char *host, struct err *err)
+{
+	char *path = admin_path("/v1/tls-challenges/", host);
+	int rc = request_ok(socket_path, "DELETE", path, NULL, NULL, err);
+
+	free(path);
+	return rc;
+}
+
+int
 router_client_get_counters(const char *socket_path, json_t **out, struct err *err)
 {
 	*out = NULL;

@@ -39,6 +39,15 @@ int router_client_set_challenge(const char *socket_path, const char *host, const
 /* Removes token's challenge: 0, ROUTER_CLIENT_ENOTFOUND, or -1 with err. */
 int router_client_delete_challenge(const char *socket_path, const char *token, struct err *err);
 
+/* Sets the ACME TLS-ALPN-01 challenge of host: the router answers an
+ * acme-tls/1 handshake for host with the challenge certificate of key_auth
+ * (RFC 8737). 0 or -1. */
+int router_client_set_tls_challenge(const char *socket_path, const char *host, const char *key_auth,
+                                    struct err *err);
+
+/* Removes host's TLS-ALPN-01 challenge: 0, ROUTER_CLIENT_ENOTFOUND, or -1. */
+int router_client_delete_tls_challenge(const char *socket_path, const char *host, struct err *err);
+
 /* Reads the per-upstream counters: {"generation": N, "upstreams": [{"host",
  * "address", "state", "in_flight", "total", "errors"}]}. Returns 0 and a new
  * reference in *out, or -1 with err. */

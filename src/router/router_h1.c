@@ -548,7 +548,15 @@ router_h1_read_request_head(struct conn *c)
 	 * shim.paths, on every host whose route has attestation facts. */
 	if (c->route != NULL && c->route->attestation != NULL &&
 	    router_attest_wanted(w->url, plen)) {
-		router_attest_answer(c); /* reads the target, in the input: then drains */
+		/* Down: no version serves, so none is attested (a held route's
+		 * facts are the version its held requests will reach). */
+		if (c->route->mode == ROUTE_DOWN)
+			router_conn_reply_why(c, 503,
+			                      "no version of this container serves now: there is "
+			                      "nothing to attest; try again later",
+			                      0);
+		else
+			router_attest_answer(c); /* reads the target, in the input */
 		evbuffer_drain(in, n);
 		c->scanned = 0;
 		return c->state == CS_HEAD;

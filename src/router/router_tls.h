@@ -8,6 +8,14 @@
  * handshake. A name without a file, or no SNI at all, fails the handshake
  * with an unrecognized_name alert: there is no default certificate, so a
  * scan of the port learns no host name.
+ *
+ * TLS-ALPN-01 (RFC 8737): berthd sets a challenge per host over the admin
+ * API; a ClientHello whose ALPN offers exactly "acme-tls/1" for that SNI
+ * name gets the challenge certificate (tls/acme.h, acme_alpn_cert) and that
+ * protocol, and nothing else: no HTTP is read on it. Any other ClientHello
+ * (h2, http/1.1, no ALPN, acme-tls/1 among others) never sees a challenge
+ * certificate, and an acme-tls/1-only one for a name without a challenge
+ * fails with no_application_protocol.
  */
 #ifndef BERTH_ROUTER_TLS_H
 #define BERTH_ROUTER_TLS_H
@@ -29,6 +37,14 @@ int router_tls_new(const char *dir, struct router_tls **out, struct err *err);
 void router_tls_reload(struct router_tls *t);
 /* The number of hosts with a certificate. */
 size_t router_tls_hosts(struct router_tls *t);
+/* Sets (or replaces) the TLS-ALPN-01 challenge of host (normalized) with a
+ * new challenge certificate of key_auth. Main thread. Returns 0, or negative
+ * with err (too many set, or the certificate could not be made). */
+int router_tls_set_alpn(struct router_tls *t, const char *host, const char *key_auth,
+                        struct err *err);
+/* Removes host's challenge: 0, or -1 when there was none. Main thread. */
+int router_tls_clear_alpn(struct router_tls *t, const char *host);
+
 /* A new server-side SSL on fd (not owned), or NULL when out of memory. */
 SSL *router_tls_ssl_new(struct router_tls *t, int fd);
 /* Frees t; NULL is fine. */

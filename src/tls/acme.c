@@ -18,6 +18,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
@@ -42,6 +43,7 @@ struct acme {
 	char *email;     /* owned or NULL */
 	int request_timeout_ms, order_timeout_ms;
 	const _Atomic int *cancel;
+	int prefer_alpn; /* settings' challenge is tls-alpn-01 */
 	struct acme_challenges ch;
 	EVP_PKEY *key;    /* owned: the account key */
 	char *thumbprint; /* owned */
@@ -227,6 +229,43 @@ acme_csr(EVP_PKEY *key, const char *host)
 	X509_REQ_free(req);
 	free(sanv);
 	return out;
+}
+
+/* ---- TLS-ALPN-01 (RFC 8737) ---- */
+
+#define ACME_OID_IDENTIFIER "1.3.6.1.5.5.7.1.31" /* id-pe-acmeIdentifier */
+#define ACME_ALPN_DAYS      7                    /* a challenge certificate, at most */
+
+void
+acme_alpn_ext_value(const char *key_auth, unsigned char out[34])
+{
+	/* Authorization ::= OCTET STRING (SIZE (32)): tag, length, digest. */
+	out[0] = 0x04;
+	out[1] = 0x20;
+	SHA256((const unsigned char *)key_auth, strlen(key_auth), out + 2);
+}
+
+int
+acme_alpn_cert(const char *host, const char *key_auth, char **pem, struct err *err)
+{
+	unsigned char value[34];
+	ASN1_OBJECT *oid = OBJ_txt2obj(ACME_OID_IDENTIFIER, 1);
+	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+	X509_EXTENSION *ext = NULL;
+	int rc;
+
+	*pem = NULL;
+	acme_alpn_ext_value(key_auth, value);
+	if (oid == NULL || os == NULL || !ASN1_OCTET_STRING_set(os, value, sizeof value) ||
+	    (ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 1, os)) == NULL)
+		rc = err_make(err, 0, "make the acmeIdentifier extension of %s", host);
+	else
+		rc = ca_self_signed(host, ACME_ALPN_DAYS, ext, pem, err);
+	ERR_clear_error();
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(os);
+	ASN1_OBJECT_free(oid);
+	return rc;
 }
 
 /* ---- HTTP ---- */
@@ -592,18 +631,38 @@ authz_failed(struct err *err, const char *host, const json_t *authz)
 	                json_string_value(json_object_get(authz, "status")));
 }
 
-/* Makes one authorization valid: its HTTP-01 challenge served, answered,
- * waited for; the challenge cleared again either way. */
+/* The challenge of authz to take: a->challenge when the server offers it
+ * (and it can be served), else the other one; NULL when neither. */
+TESTABLE const json_t *
+acme_pick_challenge(const struct acme *a, const json_t *authz, int *alpn)
+{
+	const json_t *chal, *http01 = NULL, *alpn01 = NULL;
+	size_t i;
+
+	json_array_foreach(json_object_get(authz, "challenges"), i, chal)
+	{
+		const char *type = json_string_value(json_object_get(chal, "type"));
+		if (type != NULL && strcmp(type, ACME_HTTP01) == 0 && a->ch.set != NULL)
+			http01 = chal;
+		else if (type != NULL && strcmp(type, ACME_TLSALPN01) == 0 &&
+		         a->ch.set_alpn != NULL)
+			alpn01 = chal;
+	}
+	*alpn = alpn01 != NULL && (a->prefer_alpn || http01 == NULL);
+	return *alpn ? alpn01 : http01;
+}
+
+/* Makes one authorization valid: its challenge (HTTP-01 or TLS-ALPN-01)
+ * served, answered, waited for; the challenge cleared again either way. */
 static int
 authorize(struct acme *a, const char *host, const char *url, struct err *err)
 {
 	static const char *const waiting[] = {"pending", "processing", NULL};
 	struct reply r;
-	const json_t *chal, *http01 = NULL;
+	const json_t *picked;
 	const char *st, *token, *curl_;
 	char *key_auth = NULL, *tok = NULL, *churl = NULL;
-	size_t i;
-	int rc = -1;
+	int rc = -1, alpn;
 
 	if (post_ok(a, "an authorization", url, NULL, 0, &r, err) < 0)
 		return -1;
@@ -612,17 +671,15 @@ authorize(struct acme *a, const char *host, const char *url, struct err *err)
 		reply_clear(&r);
 		return 0; /* the server reused a valid one */
 	}
-	json_array_foreach(json_object_get(r.json, "challenges"), i, chal)
-	{
-		const char *type = json_string_value(json_object_get(chal, "type"));
-		if (type != NULL && strcmp(type, "http-01") == 0)
-			http01 = chal;
-	}
-	token = json_string_value(json_object_get(http01, "token"));
-	curl_ = json_string_value(json_object_get(http01, "url"));
+	picked = acme_pick_challenge(a, r.json, &alpn);
+	token = json_string_value(json_object_get(picked, "token"));
+	curl_ = json_string_value(json_object_get(picked, "url"));
 	if (token == NULL || curl_ == NULL) {
 		reply_clear(&r);
-		return err_make(err, 0, "the ACME server offers no http-01 challenge for %s", host);
+		return err_make(err, 0,
+		                "the ACME server offers neither an http-01 nor a tls-alpn-01 "
+		                "challenge for %s",
+		                host);
 	}
 	/* The token becomes a path at the router: base64url only. */
 	for (const char *p = token; *p != '\0'; p++)
@@ -635,10 +692,14 @@ authorize(struct acme *a, const char *host, const char *url, struct err *err)
 	churl = xstrdup(curl_);
 	reply_clear(&r);
 	key_auth = xasprintf("%s.%s", tok, a->thumbprint);
-	if (a->ch.set(a->ch.arg, host, tok, key_auth, err) < 0) {
-		err_wrap(err, "serve the challenge of %s", host);
+	if ((alpn ? a->ch.set_alpn(a->ch.arg, host, key_auth, err)
+	          : a->ch.set(a->ch.arg, host, tok, key_auth, err)) < 0) {
+		err_wrap(err, "serve the %s challenge of %s", alpn ? ACME_TLSALPN01 : ACME_HTTP01,
+		         host);
 		goto out;
 	}
+	log_debug("acme: %s: the %s challenge is served", host,
+	          alpn ? ACME_TLSALPN01 : ACME_HTTP01);
 	if (post_ok(a, "answer the challenge", churl, "{}", 0, &r, err) < 0)
 		goto clear;
 	reply_clear(&r);
@@ -651,7 +712,10 @@ authorize(struct acme *a, const char *host, const char *url, struct err *err)
 		authz_failed(err, host, r.json);
 	reply_clear(&r);
 clear:
-	a->ch.clear(a->ch.arg, host, tok);
+	if (alpn)
+		a->ch.clear_alpn(a->ch.arg, host);
+	else
+		a->ch.clear(a->ch.arg, host, tok);
 out:
 	free(key_auth);
 	free(tok);
@@ -856,6 +920,10 @@ acme_open(const char *dir, const struct acme_settings *s, const struct acme_chal
 	*out = NULL;
 	if (s->directory == NULL || strncmp(s->directory, "https://", 8) != 0)
 		return err_make(err, 0, "the ACME directory must be an https:// URL");
+	if (s->challenge != NULL && strcmp(s->challenge, ACME_HTTP01) != 0 &&
+	    strcmp(s->challenge, ACME_TLSALPN01) != 0)
+		return err_make(err, 0, "the ACME challenge \"%s\" is not %s or %s", s->challenge,
+		                ACME_HTTP01, ACME_TLSALPN01);
 	if (mkdir_p(dir, 0700, err) < 0)
 		return err_wrap(err, "ACME account");
 	a = xcalloc(1, sizeof *a);
@@ -866,6 +934,7 @@ acme_open(const char *dir, const struct acme_settings *s, const struct acme_chal
 	a->request_timeout_ms = s->request_timeout_ms > 0 ? s->request_timeout_ms : 15000;
 	a->order_timeout_ms = s->order_timeout_ms > 0 ? s->order_timeout_ms : 120000;
 	a->cancel = s->cancel;
+	a->prefer_alpn = s->challenge != NULL && strcmp(s->challenge, ACME_TLSALPN01) == 0;
 	a->ch = *ch;
 	pthread_mutex_init(&a->lock, NULL);
 	path = xasprintf("%s/" ACME_KEY_FILE, dir);

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "common/err.h"
@@ -23,14 +24,22 @@
 
 #define ACME_KEY_FILE "account.key"
 
-/* Where the key authorization of an HTTP-01 challenge is served from: set
- * before the challenge is answered, cleared after. */
+/* Where the key authorization of a challenge is served from: set before the
+ * challenge is answered, cleared after. set/clear answer HTTP-01 (the token's
+ * path); set_alpn/clear_alpn TLS-ALPN-01 (RFC 8737: the certificate of
+ * acme_alpn_cert() for host, on the acme-tls/1 protocol). Either pair may be
+ * NULL: that challenge is not taken. */
 struct acme_challenges {
 	int (*set)(void *arg, const char *host, const char *token, const char *key_auth,
 	           struct err *err);
 	void (*clear)(void *arg, const char *host, const char *token);
+	int (*set_alpn)(void *arg, const char *host, const char *key_auth, struct err *err);
+	void (*clear_alpn)(void *arg, const char *host);
 	void *arg; /* borrowed */
 };
+
+#define ACME_HTTP01    "http-01"
+#define ACME_TLSALPN01 "tls-alpn-01"
 
 struct acme_settings {
 	const char *directory;     /* the directory URL (https://...) */
@@ -39,6 +48,8 @@ struct acme_settings {
 	int request_timeout_ms;    /* one HTTP request (default 15 s) */
 	int order_timeout_ms;      /* one whole order, polls included (default 120 s) */
 	const _Atomic int *cancel; /* non-zero: give up at the next poll; may be NULL */
+	const char *challenge;     /* ACME_HTTP01 (default, NULL) or ACME_TLSALPN01: the one
+	                            * taken when offered; the other when only it is */
 };
 
 struct acme;
@@ -48,7 +59,7 @@ struct acme;
 int acme_open(const char *dir, const struct acme_settings *s, const struct acme_challenges *ch,
               struct acme **out, struct err *err);
 
-/* Orders a certificate for host: newOrder, the HTTP-01 challenge of each
+/* Orders a certificate for host: newOrder, the challenge of each
  * authorization, finalize with a CSR for a new P-256 key, the download.
  * Returns 0 with *pem owned (the key, then the chain, in PEM; wipe it with
  * ca_pem_free), or negative with err: the ACME server's problem ("type:
@@ -77,6 +88,23 @@ char *acme_thumbprint(EVP_PKEY *key);
  * jwk in the header instead. Returns the JSON text (owned) or NULL. */
 char *acme_jws(EVP_PKEY *key, const char *kid, const char *nonce, const char *url,
                const char *payload);
+
+/* The extnValue of the acmeIdentifier extension (RFC 8737 3): the DER
+ * OCTET STRING of the SHA-256 of key_auth, 34 bytes into out. */
+void acme_alpn_ext_value(const char *key_auth, unsigned char out[34]);
+
+/* The TLS-ALPN-01 challenge certificate of host (RFC 8737 3): a new P-256
+ * key, self-signed, one dNSName SAN (host) and the critical acmeIdentifier
+ * extension of key_auth. Returns 0 with *pem owned (the key, then the
+ * certificate; wipe it with ca_pem_free), or negative with err. */
+int acme_alpn_cert(const char *host, const char *key_auth, char **pem, struct err *err);
+
+#ifdef BERTH_TESTING
+/* The challenge of authorization authz to take (the settings' one when
+ * offered and servable, else the other), *alpn set when it is tls-alpn-01;
+ * NULL when neither can be taken. Borrowed from authz. */
+const json_t *acme_pick_challenge(const struct acme *a, const json_t *authz, int *alpn);
+#endif
 
 /* A DER CSR for host (CN and one dNSName SAN) signed by key, base64url;
  * owned, or NULL. */

@@ -293,11 +293,14 @@ ca_cert_pem(const struct ca *ca)
 	return ca->pem;
 }
 
-int
-ca_issue(struct ca *ca, const char *host, int days, char **pem, struct err *err)
+/* A leaf certificate for host, valid for days: signed by ca, or self-signed
+ * when ca is NULL (with extra, borrowed, when not NULL). */
+static int
+leaf_issue(const struct ca *ca, const char *host, int days, X509_EXTENSION *extra, char **pem,
+           struct err *err)
 {
 	EVP_PKEY *key = NULL;
-	X509 *x = NULL;
+	X509 *x = NULL, *up;
 	char *san = NULL;
 	int rc = -1;
 
@@ -307,24 +310,41 @@ ca_issue(struct ca *ca, const char *host, int days, char **pem, struct err *err)
 		                host);
 	san = xasprintf("DNS:%s", host);
 	key = EVP_EC_gen("P-256");
-	if (key == NULL || (x = cert_new(key, host, days)) == NULL ||
-	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
-	    add_ext(x, ca->cert, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
-	    add_ext(x, ca->cert, NID_key_usage, "critical,digitalSignature") < 0 ||
-	    add_ext(x, ca->cert, NID_ext_key_usage, "serverAuth") < 0 ||
-	    add_ext(x, ca->cert, NID_subject_alt_name, san) < 0 ||
-	    add_ext(x, ca->cert, NID_authority_key_identifier, "keyid:always") < 0 ||
-	    !X509_sign(x, ca->key, EVP_sha256()) || (*pem = key_cert_pem(key, x)) == NULL) {
-		rc = ossl_err(err, "issue a certificate");
-		err_wrap(err, "%s", host);
-		goto out;
-	}
+	if (key == NULL || (x = cert_new(key, host, days)) == NULL)
+		goto fail;
+	up = ca != NULL ? ca->cert : x;
+	if (!X509_set_issuer_name(x, X509_get_subject_name(up)) ||
+	    (ca != NULL && (add_ext(x, up, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
+	                    add_ext(x, up, NID_key_usage, "critical,digitalSignature") < 0 ||
+	                    add_ext(x, up, NID_ext_key_usage, "serverAuth") < 0)) ||
+	    add_ext(x, up, NID_subject_alt_name, san) < 0 ||
+	    (ca != NULL && add_ext(x, up, NID_authority_key_identifier, "keyid:always") < 0) ||
+	    (extra != NULL && !X509_add_ext(x, extra, -1)) ||
+	    !X509_sign(x, ca != NULL ? ca->key : key, EVP_sha256()) ||
+	    (*pem = key_cert_pem(key, x)) == NULL)
+		goto fail;
 	rc = 0;
+	goto out;
+fail:
+	rc = ossl_err(err, "issue a certificate");
+	err_wrap(err, "%s", host);
 out:
 	free(san);
 	X509_free(x);
 	EVP_PKEY_free(key);
 	return rc;
+}
+
+int
+ca_issue(struct ca *ca, const char *host, int days, char **pem, struct err *err)
+{
+	return leaf_issue(ca, host, days, NULL, pem, err);
+}
+
+int
+ca_self_signed(const char *host, int days, X509_EXTENSION *extra, char **pem, struct err *err)
+{
+	return leaf_issue(NULL, host, days, extra, pem, err);
 }
 
 int

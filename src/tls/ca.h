@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include <openssl/x509.h>
+
 #include "common/err.h"
 #include "tls/certs.h"
 
@@ -35,6 +37,12 @@ const char *ca_cert_pem(const struct ca *ca);
  * then the certificate, in PEM; or negative with err. The caller must keep
  * *pem out of logs and wipe it (ca_pem_free). Thread-safe. */
 int ca_issue(struct ca *ca, const char *host, int days, char **pem, struct err *err);
+
+/* A self-signed certificate for host (no CA's): a new P-256 key, valid from
+ * an hour ago for days days, one dNSName SAN, and extra (borrowed; NULL:
+ * none). Returns 0 with *pem owned (the key, then the certificate; wipe it
+ * with ca_pem_free), or negative with err. */
+int ca_self_signed(const char *host, int days, X509_EXTENSION *extra, char **pem, struct err *err);
 
 /* Whether the certificate in pem (the first one in it) was signed by this
  * CA's key: 1 yes, 0 no (or not a certificate). */

@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/util.h"
+#include "tls/attest.h"
 #include "tls/ca.h"
 #include "tls/certs.h"
 
@@ -114,6 +115,46 @@ certs_renew_at(struct certs *cs, const char *host)
 	free(text);
 	free(path);
 	return (long long)due;
+}
+
+int
+certs_info(struct certs *cs, const char *host, struct certs_info *out)
+{
+	struct err err = ERR_INIT;
+	char *path = certs_path(cs, host), *text = NULL;
+	size_t len = 0;
+	BIO *b = NULL, *name = NULL;
+	X509 *x = NULL;
+	time_t na;
+	int rc = -1, n;
+
+	memset(out, 0, sizeof *out);
+	if (host[0] == '\0' || host[0] == '.' || strchr(host, '/') != NULL ||
+	    file_read_all(path, 256 * 1024, &text, &len, &err) < 0)
+		goto out;
+	b = BIO_new_mem_buf(text, (int)len);
+	/* The key comes first; the certificate reader skips it. */
+	x = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	name = BIO_new(BIO_s_mem());
+	if (x == NULL || name == NULL || asn1_unix(X509_get0_notAfter(x), &na) < 0 ||
+	    attest_spki_sha256(x, out->public_key_sha256) < 0 ||
+	    X509_NAME_print_ex(name, X509_get_issuer_name(x), 0, XN_FLAG_RFC2253) < 0)
+		goto out;
+	n = BIO_read(name, out->issuer, sizeof out->issuer - 1);
+	out->issuer[n > 0 ? n : 0] = '\0';
+	out->not_after = (long long)na;
+	rc = 0;
+out:
+	ERR_clear_error();
+	err_clear(&err);
+	BIO_free(name);
+	BIO_free(b);
+	X509_free(x);
+	if (text != NULL)
+		OPENSSL_cleanse(text, len);
+	free(text);
+	free(path);
+	return rc;
 }
 
 int

@@ -48,6 +48,18 @@ int certs_ensure(struct certs *cs, const char *host, int *issued, struct err *er
  * none that is good now. Blocking (reads the file). */
 long long certs_renew_at(struct certs *cs, const char *host);
 
+/* What a client can check of host's certificate, from its file. */
+struct certs_info {
+	char issuer[256];           /* the issuer's name, RFC 2253 ("CN=...,O=...") */
+	long long not_after;        /* Unix seconds */
+	char public_key_sha256[65]; /* hex SHA-256 of the SubjectPublicKeyInfo (DER): the
+	                             * attestation document's tls_public_key_sha256 */
+};
+
+/* Fills out from host's file. Returns 0, or -1 when host has no certificate
+ * that reads. Blocking (reads one small file); never returns the key. */
+int certs_info(struct certs *cs, const char *host, struct certs_info *out);
+
 /* The path of host's file; owned. */
 char *certs_path(const struct certs *cs, const char *host);
 

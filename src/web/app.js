@@ -324,12 +324,84 @@ async function select(name) {
   await renderDetail();
 }
 
+/* ---- the verification panel ---- */
+
+// A word of a shell command, quoted when it needs to be.
+function shellWord(s) {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'";
+}
+
+// The `berth verify` command that checks what serves c (cli.md#verify): the
+// tag's measurement recomputed from the source (what the deployment used:
+// debug, isolation, secret names), or the recorded one for an uploaded config;
+// berth's CA for a local-CA host; the host key pinned.
+function verifyCommand(c, host) {
+  const d = c.deployment;
+  if (!c.tls_url || !d) return null;
+  const args = ["berth", "verify", c.tls_url];
+  if (c.source && c.source.repo && d.tag) {
+    args.push("--repo", c.source.repo, "--tag", d.tag);
+    if (d.debug) args.push("--debug");
+    if (d.isolation) args.push("--isolation", d.isolation);
+    for (const name of d.secrets || []) args.push("--secret", name);
+  } else {
+    args.push("--measurement", d.measurement);
+  }
+  if (host && host.tls_certs === "local-ca") args.push("--ca", "berth-ca.pem");
+  if (host && host.host_key) args.push("--host-key", host.host_key);
+  return args.map(shellWord).join(" ");
+}
+
+// What GET /.well-known/berth-attestation answers on c's host now
+// (verification.md#while-held-or-down), as the route berthd gave the router.
+function attestationStatus(c) {
+  const d = c.deployment;
+  const u = c.update && !c.update.finished_at ? c.update : null;
+  if (!c.tls_url) return ["off", "TLS is off on this host: berth verify needs https://"];
+  if (u && u.strategy === "recreate")
+    return ["held", "answered during the gap of the recreate: it describes the new version, the one held requests will reach"];
+  if (!d || c.status === "failed")
+    return ["down", "not answered (503): no version serves this host now"];
+  if (!c.certificate) return ["waiting", "answered over plain HTTP; HTTPS waits for the certificate (certificate.issued)"];
+  return ["served", "answered on the host, signed by the host key (tee: none)"];
+}
+
+function verifyPanel(c, host) {
+  const d = c.deployment;
+  const facts = [];
+  const fact = (k, key, v) => facts.push(h("dt", {}, k), h("dd", { "data-verify": key }, v));
+  const cert = c.certificate;
+  const [st, why] = attestationStatus(c);
+  fact("Measurement", "measurement", h("span", { class: "mono" }, d ? d.measurement : "—"));
+  fact("Source", "source", c.source && c.source.repo ? `${c.source.repo} @ ${d && d.tag ? d.tag : c.source.tag || "?"}` : "uploaded config");
+  fact("Commit", "commit", h("span", { class: "mono" }, d && d.commit ? d.commit : "—"));
+  fact("TLS URL", "tls_url", c.tls_url || "— (TLS off)");
+  fact("Certificate issuer", "issuer", cert ? cert.issuer : "none yet");
+  fact("Certificate not after", "not_after", cert ? cert.not_after : "—");
+  fact("TLS key sha256", "tls_key", h("span", { class: "mono" }, cert ? cert.public_key_sha256 : "—"));
+  fact("Attestation", "attestation", [badge(st, "attest " + st), " " + why]);
+  fact("Host key (Ed25519)", "host_key", h("span", { class: "mono" }, host ? host.host_key : "—"));
+  fact("TEE", "tee", host ? host.tee : "—");
+  const cmd = verifyCommand(c, host);
+  const parts = [h("h3", { id: "verify-title" }, "Verify"),
+    h("p", { class: "muted" }, "What a client can check without trusting this dashboard: ",
+      "the document at ", h("code", {}, "/.well-known/berth-attestation"), " binds the measurement to this TLS key, signed by the host key."),
+    h("dl", { class: "facts" }, facts)];
+  if (cmd) {
+    if (host && host.tls_certs === "local-ca")
+      parts.push(h("p", { class: "muted" }, "berth's CA first: ", h("code", {}, "berth ca > berth-ca.pem")));
+    parts.push(h("pre", { "data-verify": "command" }, cmd));
+  }
+  return h("section", { id: "verify", "aria-labelledby": "verify-title" }, parts);
+}
+
 /* ---- the detail panel ---- */
 
 async function renderDetail() {
   const c = state.containers.find((x) => x.name === state.selected);
   const box = $("#detail");
   if (!c) { box.hidden = true; return; }
+  if (!state.host) state.host = await api("GET", "/host").catch(() => null);
   const [updates, events, logs] = await Promise.all([
     api("GET", `/containers/${enc(c.name)}/updates`).catch(() => []),
     api("GET", `/containers/${enc(c.name)}/events`).catch(() => []),
@@ -359,6 +431,7 @@ async function renderDetail() {
   const env = Object.entries(c.env || {});
   fact("Environment settings", env.length ? env.map(([k, v]) => `${k}=${v}`).join("\n") : "none");
   parts.push(h("dl", { class: "facts" }, facts));
+  parts.push(verifyPanel(c, state.host));
   if (u) {
     const title = u.strategy === "recreate" ? "Health checks of the new version (recreate)" : "Health checks of the new version";
     parts.push(h("h3", {}, title));

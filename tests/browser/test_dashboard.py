@@ -2,10 +2,14 @@
 deploying real enclaves: each test runs one node scenario (NAME.mjs) that
 clicks through the page as a user would and checks what the page shows.
 Setup that is not under test (a container to update) goes through the API."""
+import os
 import re
+import shlex
+import shutil
 import subprocess
+import tempfile
 
-from lifecycle_helpers import config_text
+from lifecycle_helpers import BUILD, Berthd, config_text
 
 
 def deploy(b, name, **body):
@@ -106,3 +110,34 @@ def test_narrow_screen(berthd, scenarios, registry):
     assert berthd.call("POST", "/containers", {"name": "broken", "config": bad})[0] == 202
     berthd.wait_status("broken", "failed", timeout=60)
     scenarios.run("narrow", berthd)
+
+
+def test_verification_panel(scenarios):
+    """The panel's figures are the API's, and the `berth verify` command it
+    shows, run as it is (berth's CA from GET /ca.pem as `berth-ca.pem`),
+    verifies the container: exit 0. The same command against the other tag
+    fails with the measurement's exit code."""
+    b = Berthd(tls=True)  # a TLS port of its own
+    work = tempfile.mkdtemp(prefix="berth-verify-")
+    try:
+        deploy(b, "ver", repo=scenarios.repo.dir, tag="v1")
+        out = scenarios.run("verify", b)
+        cmd = [line.split("\t", 1)[1] for line in out.splitlines() if line.startswith("COMMAND\t")]
+        assert len(cmd) == 1, out
+        argv = shlex.split(cmd[0])
+        assert argv[:2] == ["berth", "verify"]
+        shutil.copy(b.ca_file(), os.path.join(work, "berth-ca.pem"))
+        env = dict(os.environ, XDG_CACHE_HOME=os.path.join(work, "cache"))
+        # The page showed v1's command; v2 serves now (the scenario updated
+        # it): v1's measurement no longer holds (exit 9), v2's does.
+        r = subprocess.run([os.path.join(BUILD, "berth")] + argv[1:], cwd=work, env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 9 and "measurement" in (r.stdout + r.stderr), (r.stdout, r.stderr)
+        v2 = [("v2" if a == "v1" else a) for a in argv[1:]]
+        r = subprocess.run([os.path.join(BUILD, "berth")] + v2, cwd=work, env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert "verified" in r.stdout
+    finally:
+        b.stop()
+        shutil.rmtree(work, ignore_errors=True)

@@ -18,13 +18,16 @@
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "common/util.h"
+#include "router/route.h"
 #include "router/router_acme.h"
 #include "tls/acme.h"
+#include "tls/ca.h"
 
 /* base64url decoding, for the checks. */
 static unsigned char *
@@ -357,6 +360,179 @@ test_router_challenges(void **state)
 	router_acme_free(&a);
 }
 
+/* RFC 8737 3: the acmeIdentifier extension, critical, whose extnValue is
+ * the DER OCTET STRING of the key authorization's SHA-256; one dNSName. */
+static void
+test_alpn_cert(void **state)
+{
+	const char *key_auth = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.9jg46WB3rR_AHD-"
+	                       "EBXdN7cBkH1WOu0tA3M9fm21mqTI";
+	unsigned char want[34], digest[SHA256_DIGEST_LENGTH];
+	const unsigned char *p;
+	ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
+	ASN1_OCTET_STRING *inner;
+	const ASN1_OCTET_STRING *data;
+	X509_EXTENSION *ext;
+	GENERAL_NAMES *names;
+	struct err err = ERR_INIT;
+	char *pem = NULL;
+	EVP_PKEY *key;
+	X509 *x;
+	BIO *b;
+	int at;
+
+	(void)state;
+	SHA256((const unsigned char *)key_auth, strlen(key_auth), digest);
+	acme_alpn_ext_value(key_auth, want);
+	assert_int_equal(want[0], 0x04); /* OCTET STRING */
+	assert_int_equal(want[1], 32);
+	assert_memory_equal(want + 2, digest, 32);
+
+	assert_int_equal(acme_alpn_cert("web.default.example.org", key_auth, &pem, &err), 0);
+	b = BIO_new_mem_buf(pem, -1);
+	key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	assert_non_null(key);
+	assert_non_null(x);
+	assert_int_equal(X509_check_private_key(x, key), 1);
+	assert_int_equal(X509_verify(x, key), 1); /* self-signed */
+	at = X509_get_ext_by_OBJ(x, oid, -1);
+	assert_true(at >= 0);
+	assert_int_equal(X509_get_ext_by_OBJ(x, oid, at), -1); /* only one */
+	ext = X509_get_ext(x, at);
+	assert_int_equal(X509_EXTENSION_get_critical(ext), 1);
+	data = X509_EXTENSION_get_data(ext);
+	assert_int_equal(ASN1_STRING_length(data), 34);
+	assert_memory_equal(ASN1_STRING_get0_data(data), want, 34);
+	/* A DER parser reads the digest back out of it. */
+	p = ASN1_STRING_get0_data(data);
+	inner = d2i_ASN1_OCTET_STRING(NULL, &p, ASN1_STRING_length(data));
+	assert_non_null(inner);
+	assert_int_equal(ASN1_STRING_length(inner), 32);
+	assert_memory_equal(ASN1_STRING_get0_data(inner), digest, 32);
+	ASN1_OCTET_STRING_free(inner);
+	names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	assert_non_null(names);
+	assert_int_equal(sk_GENERAL_NAME_num(names), 1);
+	assert_string_equal(
+	    (const char *)ASN1_STRING_get0_data(sk_GENERAL_NAME_value(names, 0)->d.dNSName),
+	    "web.default.example.org");
+	GENERAL_NAMES_free(names);
+	/* Another key authorization, another digest; a bad host, no cert. */
+	{
+		unsigned char other[34];
+		acme_alpn_ext_value("a.b", other);
+		assert_memory_not_equal(other, want, 34);
+	}
+	ca_pem_free(pem);
+	assert_true(acme_alpn_cert("not a host", key_auth, &pem, &err) < 0);
+	assert_null(pem);
+	err_clear(&err);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	BIO_free(b);
+	ASN1_OBJECT_free(oid);
+}
+
+static int
+alpn_set(void *arg, const char *host, const char *key_auth, struct err *err)
+{
+	(void)arg, (void)host, (void)key_auth;
+	return err_make(err, 0, "not here");
+}
+
+static void
+alpn_clear(void *arg, const char *host)
+{
+	(void)arg, (void)host;
+}
+
+/* --acme-challenge: the one asked for when offered, the other when only it
+ * is, none when neither (or only one the caller cannot serve). */
+static void
+test_pick_challenge(void **state)
+{
+	char tmpl[] = "/tmp/berth-unit-acme-XXXXXX";
+	struct acme_challenges both = {
+	    .set = no_set, .clear = no_clear, .set_alpn = alpn_set, .clear_alpn = alpn_clear};
+	struct acme_challenges http_only = {.set = no_set, .clear = no_clear};
+	json_t *all = json_loads("{\"challenges\":[{\"type\":\"dns-01\",\"token\":\"d\"},"
+	                         "{\"type\":\"http-01\",\"token\":\"h\"},"
+	                         "{\"type\":\"tls-alpn-01\",\"token\":\"t\"}]}",
+	                         0, NULL);
+	json_t *h =
+	    json_loads("{\"challenges\":[{\"type\":\"http-01\",\"token\":\"h\"}]}", 0, NULL);
+	json_t *t =
+	    json_loads("{\"challenges\":[{\"type\":\"tls-alpn-01\",\"token\":\"t\"}]}", 0, NULL);
+	json_t *d = json_loads("{\"challenges\":[{\"type\":\"dns-01\",\"token\":\"d\"}]}", 0, NULL);
+	struct acme_settings s = {.directory = "https://127.0.0.1:1/dir"};
+	struct err err = ERR_INIT;
+	struct acme *a = NULL;
+	char *dir;
+	int alpn = -1;
+
+#define TOKEN_OF(j) json_string_value(json_object_get((j), "token"))
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	dir = xasprintf("%s/acme", tmpl);
+	/* The default, http-01. */
+	assert_int_equal(acme_open(dir, &s, &both, &a, &err), 0);
+	assert_string_equal(TOKEN_OF(acme_pick_challenge(a, all, &alpn)), "h");
+	assert_int_equal(alpn, 0);
+	assert_string_equal(TOKEN_OF(acme_pick_challenge(a, t, &alpn)), "t");
+	assert_int_equal(alpn, 1);
+	assert_null(acme_pick_challenge(a, d, &alpn));
+	acme_free(a);
+	/* tls-alpn-01 asked for. */
+	s.challenge = ACME_TLSALPN01;
+	assert_int_equal(acme_open(dir, &s, &both, &a, &err), 0);
+	assert_string_equal(TOKEN_OF(acme_pick_challenge(a, all, &alpn)), "t");
+	assert_int_equal(alpn, 1);
+	assert_string_equal(TOKEN_OF(acme_pick_challenge(a, h, &alpn)), "h");
+	assert_int_equal(alpn, 0);
+	acme_free(a);
+	/* A caller that serves HTTP-01 only never gets tls-alpn-01. */
+	assert_int_equal(acme_open(dir, &s, &http_only, &a, &err), 0);
+	assert_string_equal(TOKEN_OF(acme_pick_challenge(a, all, &alpn)), "h");
+	assert_null(acme_pick_challenge(a, t, &alpn));
+	acme_free(a);
+	/* Another name is refused at open. */
+	s.challenge = "dns-01";
+	assert_true(acme_open(dir, &s, &both, &a, &err) < 0);
+	assert_non_null(strstr(err.msg, "is not http-01 or tls-alpn-01"));
+	err_clear(&err);
+#undef TOKEN_OF
+	json_decref(all);
+	json_decref(h);
+	json_decref(t);
+	json_decref(d);
+	free(dir);
+	nftw(tmpl, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+test_router_alpn_check(void **state)
+{
+	char norm[ROUTE_HOST_MAX + 1];
+	struct err err = ERR_INIT;
+
+	(void)state;
+	assert_int_equal(router_acme_alpn_check("Web.Example.org", "tok.thumb", norm, &err), 0);
+	assert_string_equal(norm, "web.example.org");
+	assert_true(router_acme_alpn_check("web.example.org", "nodot", norm, &err) < 0);
+	err_clear(&err);
+	assert_true(router_acme_alpn_check("web.example.org", "a.b.c", norm, &err) < 0);
+	err_clear(&err);
+	assert_true(router_acme_alpn_check("web.example.org", ".b", norm, &err) < 0);
+	err_clear(&err);
+	assert_true(router_acme_alpn_check("web.example.org", "a.b\r\n", norm, &err) < 0);
+	err_clear(&err);
+	assert_true(router_acme_alpn_check("not a host", "a.b", norm, &err) < 0);
+	err_clear(&err);
+	assert_true(router_acme_alpn_check("web.example.org", NULL, norm, &err) < 0);
+	err_clear(&err);
+}
+
 int
 main(void)
 {
@@ -367,6 +543,9 @@ main(void)
 	    cmocka_unit_test(test_csr),
 	    cmocka_unit_test(test_account_key_0600_reused_and_checked),
 	    cmocka_unit_test(test_router_challenges),
+	    cmocka_unit_test(test_alpn_cert),
+	    cmocka_unit_test(test_pick_challenge),
+	    cmocka_unit_test(test_router_alpn_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

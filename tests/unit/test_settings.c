@@ -92,6 +92,8 @@ test_tls_flags(void **state)
 	char *acme_http[] = {"berthd", "--acme-directory", "http://127.0.0.1:14000/dir", NULL};
 	char *acme_mail[] = {"berthd", "--acme-email", "a@b, c@d", NULL};
 	char *zero[] = {"berthd", "--tls-listen", "127.0.0.1:0", NULL};
+	char *alpn[] = {"berthd", "--acme-challenge", "tls-alpn-01", NULL};
+	char *dns[] = {"berthd", "--acme-challenge", "dns-01", NULL};
 
 	(void)state;
 	settings_defaults(&s);
@@ -122,6 +124,16 @@ test_tls_flags(void **state)
 	err_clear(&err);
 	assert_true(settings_from_args(&s, (int)ARRAY_LEN(acme_mail) - 1, acme_mail, &err) < 0);
 	assert_non_null(strstr(err.msg, "is not an e-mail address"));
+	settings_free(&s);
+	err_clear(&err);
+	settings_defaults(&s);
+	assert_string_equal(s.acme_challenge, "http-01");
+	settings_free(&s);
+	assert_int_equal(settings_from_args(&s, (int)ARRAY_LEN(alpn) - 1, alpn, &err), 0);
+	assert_string_equal(s.acme_challenge, "tls-alpn-01");
+	settings_free(&s);
+	assert_true(settings_from_args(&s, (int)ARRAY_LEN(dns) - 1, dns, &err) < 0);
+	assert_string_equal(err.msg, "acme-challenge: \"dns-01\" is not http-01 or tls-alpn-01");
 	settings_free(&s);
 	err_clear(&err);
 	/* berthd must know the port to put it in tls_url. */

@@ -8,7 +8,7 @@ from api_helpers import BAD_CONFIG, IMAGE, assert_error, config_text, http, make
 
 CONTAINER_FIELDS = {"name", "org", "status", "status_detail", "url", "tls_url", "debug_url", "debug",
                     "isolation", "source", "deployment", "update", "env", "created_at",
-                    "updated_at"}
+                    "updated_at", "certificate"}
 DEPLOYMENT_FIELDS = {"id", "tag", "commit", "config", "config_sha256", "measurement", "images", "debug",
                      "secrets", "isolation", "created_at"}
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

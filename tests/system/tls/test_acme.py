@@ -32,7 +32,7 @@ class Pebble:
     pebble-challtestsrv as its DNS server: every A question is 127.0.0.1, so
     that pebble validates HTTP-01 at http_port on loopback."""
 
-    def __init__(self, http_port, validity_s=None, env=None):
+    def __init__(self, http_port, validity_s=None, env=None, tls_port=None):
         self.dir = tempfile.mkdtemp(prefix="berth-pebble-")
         self.port, self.mgmt, self.dns = free_port(), free_port(), free_port()
         self.cert = os.path.join(self.dir, "cert.pem")
@@ -45,7 +45,7 @@ class Pebble:
         cfg = {"listenAddress": f"127.0.0.1:{self.port}",
                "managementListenAddress": f"127.0.0.1:{self.mgmt}",
                "certificate": self.cert, "privateKey": key,
-               "httpPort": http_port, "tlsPort": free_port(),
+               "httpPort": http_port, "tlsPort": tls_port or free_port(),
                "ocspResponderURL": "", "externalAccountBindingRequired": False}
         if validity_s is not None:
             cfg["certificateValidityPeriod"] = validity_s

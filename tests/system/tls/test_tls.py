@@ -237,3 +237,32 @@ def test_router_tls_listen_needs_a_directory():
                           f"127.0.0.1:{free_port()}", "--tls-listen", f"127.0.0.1:{port}"],
                          capture_output=True, timeout=20)
     assert out.returncode != 0 and b"--tls-listen needs --tls-dir" in out.stderr
+
+
+def test_container_certificate_is_the_one_served(berthd, repo):
+    """container.certificate: the issuer, not-after and the key's SHA-256 of
+    what the router serves on the container's host (the attestation
+    document's tls_public_key_sha256); null for a host without one."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    deploy(berthd, "web", repo=repo.dir, tag="v1")
+    c = berthd.container("web")
+    got = c["certificate"]
+    assert set(got) == {"issuer", "not_after", "public_key_sha256"}, got
+    ctx = berthd.tls_context()
+    with socket.create_connection(("127.0.0.1", berthd.tls_port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname=berthd.host("web")) as s:
+            cert = x509.load_der_x509_certificate(s.getpeercert(binary_form=True))
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert got["public_key_sha256"] == hashlib.sha256(spki).hexdigest()
+    assert got["issuer"] == cert.issuer.rfc4514_string()
+    assert got["not_after"] == cert.not_valid_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert got["issuer"].startswith("CN=berth local CA ")
+    # The list has it too.
+    status, lst = berthd.call("GET", "/containers")
+    assert status == 200
+    assert [x["certificate"] for x in lst if x["name"] == "web"] == [got]
