@@ -81,6 +81,12 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len, struct 
 /* Writes len bytes of data to fd (named name in errors), then fsyncs it. */
 int fd_write_sync(int fd, const void *data, size_t len, const char *name, struct err *err);
 
+/* Writes data into the new file tmp, opened with O_WRONLY | O_CREAT |
+ * O_CLOEXEC | flags and mode (made exact with fchmod, whatever the umask,
+ * when exact_mode), fsync'd and closed, then renames it to path. A tmp it
+ * created is removed when that fails. Returns 0, or negative with err. */
+int file_write_rename(const char *tmp, const char *path, const void *data, size_t len, int flags,
+                      int mode, int exact_mode, struct err *err);
 /* Writes a file atomically (temp file, fsync, rename) with the given mode. */
 int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *err);
 /* Writes a secret file: to <path>.tmp, created with O_EXCL|O_NOFOLLOW and mode
