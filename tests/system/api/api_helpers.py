@@ -3,18 +3,13 @@ with a private state directory (stopped by PID), a JSON client, git sources
 made with the git CLI, and a look into the store with sqlite3."""
 import json
 import os
-import tempfile
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import berth_helpers  # noqa: E402  (tests/system/berth_helpers.py)
 import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
+from berth_helpers import free_port, git, make_source  # noqa: E402,F401
 
 BUILD = os.environ.get("BERTH_BUILD", os.path.abspath("build-asan"))
 RELEASE = os.environ.get("BERTH_RELEASE_BUILD", os.path.abspath("build"))
@@ -45,27 +40,10 @@ BAD_CONFIG = ("cvm-version: 0.7.5\n"
               "shim:\n  upstream-port: 8000\n")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http(method, url, body=None, token=None, timeout=10, headers=None):
     """Returns (status, headers, body bytes) without raising on 4xx/5xx."""
-    req = urllib.request.Request(url, data=body, method=method)
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    if body is not None:
-        req.add_header("Content-Type", "application/json")
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(req, timeout=timeout) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
+    status, data, hdrs = berth_helpers.http(method, url, body, token, headers, timeout)
+    return status, hdrs, data
 
 
 
@@ -106,37 +84,9 @@ def assert_error(status_body, status, code, *words):
     return body["error"]["message"]
 
 
-class Berthd:
-    def __init__(self, binary, state_dir, args=(), wrapper=(), source_roots=None):
-        self.port = free_port()
-        self.router_port = free_port()
-        self.state_dir = state_dir
-        suite_checks.track_berthd(state_dir)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = os.path.join(state_dir, "berthd.log")
-        self.log = open(self.log_path, "w")
-        cmd = list(wrapper) + [binary, "--state-dir", state_dir,
-                               "--listen", f"127.0.0.1:{self.port}",
-                               "--router-listen", f"127.0.0.1:{self.router_port}",
-                               ] + [a for r in (source_roots or [tempfile.gettempdir()])
-                                    # The tests' repositories are in temporary directories.
-                                    for a in ("--source-root", r)] + list(args)
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=suite_checks.daemon_env())
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("berthd exited: " + self.read_log())
-            try:
-                if http("GET", self.url + "/healthz", timeout=1)[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("berthd did not answer in 30 s: " + self.read_log())
-        with open(os.path.join(state_dir, "admin-token")) as f:
-            self.admin_token = f.read().strip()
+class Berthd(berth_helpers.LocalBerthd):
+    """berthd on free loopback ports with a private state dir (stopped by
+    PID), a JSON client of its API and a look into its store."""
 
     def api(self, token=None):
         return Api(self.url, token or self.admin_token)
@@ -146,44 +96,3 @@ class Berthd:
         con = sqlite3.connect(f"file:{self.state_dir}/berth.db?mode=ro", uri=True, timeout=5)
         con.row_factory = sqlite3.Row
         return con
-
-    def read_log(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def stop(self, sig=signal.SIGTERM, timeout=30):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        suite_checks.scan_log(self.log_path)
-        kill_router(self.state_dir)
-        suite_checks.remove_run_dir(self.state_dir)
-        return self.proc.returncode
-
-
-def git(repo, *args, date=None):
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
-    if date is not None:
-        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"{date} +0000"
-    subprocess.run(["git", "-C", repo] + list(args), check=True, env=env,
-                   capture_output=True, timeout=30)
-
-
-def make_source(path, tags):
-    """A git repository at path with one commit and tag per (tag, config text),
-    oldest first, a minute apart."""
-    os.makedirs(path)
-    git(path, "init", "-q", "-b", "main")
-    for i, (tag, text) in enumerate(tags):
-        with open(os.path.join(path, "tinfoil-config.yml"), "wb") as f:
-            f.write(text.encode("utf-8", "surrogateescape"))
-        git(path, "add", "tinfoil-config.yml")
-        git(path, "commit", "-q", "-m", tag, date=1700000000 + 60 * i)
-        git(path, "tag", tag)
-    return path
