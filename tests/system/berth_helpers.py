@@ -84,6 +84,18 @@ def wait_healthy(proc, url, read_log, timeout=30):
     raise RuntimeError(f"berthd did not answer in {timeout} s: " + read_log()[-3000:])
 
 
+def app_config(image, secrets=(), port=8000, extra=""):
+    """A valid tinfoil-config.yml of one container, app, of image (the API,
+    CLI and daemon tests' images are never pulled)."""
+    text = ("cvm-version: 0.7.5\n"
+            "containers:\n"
+            "  - name: app\n"
+            f"    image: \"{image}\"\n")
+    if secrets:
+        text += "    secrets:\n" + "".join(f"      - {s}\n" for s in secrets)
+    return text + f"shim:\n  upstream-port: {port}\n" + extra
+
+
 class LocalBerthd:
     """berthd on free loopback ports with the caller's state dir and no
     enclave network of its own (the API, CLI and daemon tests), started at
@@ -514,6 +526,17 @@ def repo_fixture(tags):
         yield r
         r.remove()
     return repo
+
+
+def tmpdir_fixture(name, prefix):
+    """A fixture (named name): a new temporary directory for one test,
+    removed after it."""
+    @pytest.fixture(name=name)
+    def tmpdir():
+        d = tempfile.mkdtemp(prefix=prefix)
+        yield d
+        shutil.rmtree(d, ignore_errors=True)
+    return tmpdir
 
 
 def berthd_fixture(name="berthd", cls=None, **kwargs):

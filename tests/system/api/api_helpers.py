@@ -22,14 +22,7 @@ IMAGE = "127.0.0.1:9/berth-api-test/app@" + DIGEST
 
 def config_text(image=IMAGE, secrets=(), port=8000, extra=""):
     """A valid tinfoil-config.yml."""
-    text = ("cvm-version: 0.7.5\n"
-            "containers:\n"
-            "  - name: app\n"
-            f"    image: \"{image}\"\n")
-    if secrets:
-        text += "    secrets:\n" + "".join(f"      - {s}\n" for s in secrets)
-    text += f"shim:\n  upstream-port: {port}\n" + extra
-    return text
+    return berth_helpers.app_config(image, secrets, port, extra)
 
 
 # Line 4, column 12 holds an image without a digest.

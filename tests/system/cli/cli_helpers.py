@@ -50,13 +50,7 @@ class SilentRegistry:
 
 def config_text(secrets=(), port=8000, image=IMAGE):
     """A valid tinfoil-config.yml."""
-    text = ("cvm-version: 0.7.5\n"
-            "containers:\n"
-            "  - name: app\n"
-            f"    image: \"{image}\"\n")
-    if secrets:
-        text += "    secrets:\n" + "".join(f"      - {s}\n" for s in secrets)
-    return text + f"shim:\n  upstream-port: {port}\n"
+    return berth_helpers.app_config(image, secrets, port)
 
 
 def api(method, url, token, body=None):
