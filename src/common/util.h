@@ -2,6 +2,7 @@
 #ifndef BERTH_UTIL_H
 #define BERTH_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,8 @@ void *xreallocarray(void *p, size_t nmemb, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) BERTH_PRINTF(1, 2);
+/* xasprintf() with a va_list. */
+char *xvasprintf(const char *fmt, va_list ap) BERTH_PRINTF(1, 0);
 
 /* Hands over an owned fd or pointer, leaving the source -1 or NULL. */
 static inline int
