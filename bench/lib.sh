@@ -9,6 +9,13 @@
 #                            an nginx reverse proxy (upstream keepalive), started
 #   wrk_figures OUT [CPU0 CPU1]   "rps p50_ms p99_ms [cpu_us_per_request]"
 #   median FILE              the median line (by req/s) of a results file
+# and what the benches on a real berthd and enclaves share (lifecycle.sh,
+# soak.sh), sourced after they set HERE (this folder):
+#   enclave_bench_init NAME BUILD_DIR OCTET BRIDGE   scripts/demo-env.sh sourced,
+#                            root checked, BUILD absolute, ENV_* for a temp dir
+#                            (ENV_DIR), free ports, subnet 10.OCTET.x.0/24 and
+#                            bridge BRIDGEx
+#   enclave_bench_done       env_stop, ENV_DIR removed (KEEP=1 keeps it)
 
 bench_init() {
 	name=$1
@@ -131,4 +138,32 @@ EOF
 
 median() {
 	sort -n "$1" | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
+}
+
+enclave_bench_init() {
+	ENV_NAME=$1
+	BUILD=$(cd "$2" 2>/dev/null && pwd) || {
+		echo "$1: no build dir $2 (run make build)" >&2
+		exit 2
+	}
+	# shellcheck source=scripts/demo-env.sh
+	. "$HERE/../scripts/demo-env.sh"
+	[ "$(id -u)" = 0 ] || env_die "berthd makes network namespaces and runs runc: run as root"
+	n=$(($$ % 200 + 20))
+	ENV_BUILD=$BUILD
+	ENV_DIR=$(mktemp -d "/tmp/berth-bench-${1%.sh}.XXXXXX")
+	ENV_LISTEN=127.0.0.1:$(env_free_port)
+	ENV_ROUTER=127.0.0.1:$(env_free_port)
+	ENV_REGISTRY=
+	ENV_SUBNET=10.$3.$n.0/24
+	ENV_BRIDGE=$4$n
+}
+
+enclave_bench_done() {
+	env_stop
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "$ENV_NAME: kept $ENV_DIR" >&2
+	else
+		rm -rf "$ENV_DIR"
+	fi
 }

@@ -11,30 +11,21 @@ import json
 import os
 import re
 import statistics
-import sys
 import threading
 import time
 from datetime import datetime, timezone
 
-API = os.environ["BENCH_API"]  # http://127.0.0.1:PORT/api/v1
-TOKEN = os.environ["BENCH_TOKEN"]
-ROUTER = os.environ["BENCH_ROUTER"]
-REPO = os.environ["BENCH_REPO"]
+from bench_env import HOSTPORT, PREFIX, REPO, ROUTER, STATE, TOKEN, say
+
 REGISTRY = os.environ["BENCH_REGISTRY"]
 LOG = os.environ["BENCH_LOG"]
-ENCLAVES = os.path.join(os.environ["BENCH_STATE"], "enclaves")
+ENCLAVES = os.path.join(STATE, "enclaves")
 RUNS = int(os.environ.get("RUNS", "7"))
 UPDATES = int(os.environ.get("UPDATES", "5"))
 LIST_N = int(os.environ.get("LIST_N", "1000"))
 LIST_GETS = int(os.environ.get("LIST_GETS", "1000"))
 WRITE_PERIOD = float(os.environ.get("WRITE_PERIOD", "0.02"))
-HOSTPORT = API.split("/")[2]
-PREFIX = "/" + API.split("/", 3)[3]
 APP_HOST = "{}.default.containers.localhost"
-
-
-def say(*args):
-    print(*args, file=sys.stderr, flush=True)
 
 
 class Api:

@@ -24,36 +24,14 @@
 # Run as root (enclaves). Everything it starts is stopped by PID at its end.
 set -eu
 
-ENV_NAME=lifecycle.sh
-BUILD=$(cd "${1:-build}" 2>/dev/null && pwd) || {
-	echo "lifecycle.sh: no build dir ${1:-build} (run make build)" >&2
-	exit 2
-}
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=scripts/demo-env.sh
-. "$HERE/../scripts/demo-env.sh"
-[ "$(id -u)" = 0 ] || env_die "berthd makes network namespaces and runs runc: run as root"
-
-n=$(($$ % 200 + 20))
-ENV_BUILD=$BUILD
-ENV_DIR=$(mktemp -d /tmp/berth-bench-lc.XXXXXX)
-ENV_LISTEN=127.0.0.1:$(env_free_port)
-ENV_ROUTER=127.0.0.1:$(env_free_port)
-ENV_REGISTRY=
-ENV_SUBNET=10.92.$n.0/24
-ENV_BRIDGE=bbench$n
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+enclave_bench_init lifecycle.sh "${1:-build}" 92 bbench
 ENV_LOG_LEVEL=debug
 ENV_MIN_HEALTHY=1s
 
-cleanup() {
-	env_stop
-	if [ "${KEEP:-0}" = 1 ]; then
-		echo "lifecycle.sh: kept $ENV_DIR" >&2
-	else
-		rm -rf "$ENV_DIR"
-	fi
-}
-trap cleanup EXIT
+trap enclave_bench_done EXIT
 trap 'exit 130' INT TERM
 
 echo "lifecycle.sh: registry, images, repository, berthd ($BUILD)..." >&2

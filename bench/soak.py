@@ -16,15 +16,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 
-API = os.environ["BENCH_API"]
-TOKEN = os.environ["BENCH_TOKEN"]
-ROUTER = os.environ["BENCH_ROUTER"]
-REPO = os.environ["BENCH_REPO"]
-STATE = os.environ["BENCH_STATE"]
+from bench_env import HOSTPORT, PREFIX, REPO, ROUTER, STATE, TOKEN, say
+
 RUN = os.environ["BENCH_RUN"]
 BRIDGE = os.environ["BENCH_BRIDGE"]
 PIDS = os.environ["BENCH_PIDS"]
@@ -35,13 +31,7 @@ N = int(os.environ.get("N", "8"))
 DURATION = float(os.environ.get("DURATION", "600"))
 CLIENTS = int(os.environ.get("CLIENTS", "4"))
 UPDATE_PERIOD = float(os.environ.get("UPDATE_PERIOD", "10"))
-HOSTPORT = API.split("/")[2]
-PREFIX = "/" + API.split("/", 3)[3]
 SECRET = "SOAK_KEY"
-
-
-def say(*args):
-    print(*args, file=sys.stderr, flush=True)
 
 
 def call(method, path, body=None, timeout=30):

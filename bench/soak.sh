@@ -25,15 +25,9 @@
 # Run as root (enclaves). Everything it starts is stopped by PID at its end.
 set -eu
 
-ENV_NAME=soak.sh
-BUILD=$(cd "${1:-build}" 2>/dev/null && pwd) || {
-	echo "soak.sh: no build dir ${1:-build} (run make build)" >&2
-	exit 2
-}
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=scripts/demo-env.sh
-. "$HERE/../scripts/demo-env.sh"
-[ "$(id -u)" = 0 ] || env_die "berthd makes network namespaces and runs runc: run as root"
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 seconds() {
 	case $1 in
@@ -44,15 +38,8 @@ seconds() {
 	esac
 }
 DURATION_S=$(seconds "${DURATION:-600}")
+enclave_bench_init soak.sh "${1:-build}" 93 bsoak
 
-n=$(($$ % 200 + 20))
-ENV_BUILD=$BUILD
-ENV_DIR=$(mktemp -d /tmp/berth-bench-soak.XXXXXX)
-ENV_LISTEN=127.0.0.1:$(env_free_port)
-ENV_ROUTER=127.0.0.1:$(env_free_port)
-ENV_REGISTRY=
-ENV_SUBNET=10.93.$n.0/24
-ENV_BRIDGE=bsoak$n
 ENV_LOG_LEVEL=info
 ENV_MIN_HEALTHY=1s
 PIDS=$ENV_DIR/pids
@@ -61,12 +48,7 @@ cleanup() {
 	# soak.py restarts berthd and the registry: their current pids.
 	ENV_BERTHD_PID=$(cat "$PIDS/berthd.pid" 2>/dev/null || echo "$ENV_BERTHD_PID")
 	ENV_REG_PID=$(cat "$PIDS/registry.pid" 2>/dev/null || echo "$ENV_REG_PID")
-	env_stop
-	if [ "${KEEP:-0}" = 1 ]; then
-		echo "soak.sh: kept $ENV_DIR" >&2
-	else
-		rm -rf "$ENV_DIR"
-	fi
+	enclave_bench_done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -356,9 +356,7 @@ delete_steps(struct berthd *d, void *arg, struct err *err)
 		rc = 0;
 	} else if (rc == 0 && model_update_can_cancel(&u.state)) {
 		store_update_clear(&u); /* the cancel fills it again */
-		rc = lifecycle_update_cancel(&d->lc, c, &u, err,
-		                             "%s update of %s cancelled by its delete",
-		                             model_update_kind_str(u.kind), c->name);
+		rc = lifecycle_update_cancel(&d->lc, c, &u, "by its delete", err);
 	}
 	store_update_clear(&u);
 	if (rc < 0 || (rc = store_container_mark_deleted(d->store, c->id, err)) < 0)

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "api/api-common.h"
-#include "common/log.h"
 #include "common/util.h"
 #include "config/config.h"
 #include "config/measurement.h"
@@ -124,8 +123,7 @@ refuse(struct api_refusal *why, int status, const char *code, const char *fmt, .
 	char *msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		log_fatal("out of memory");
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	free(why->message);
 	why->status = status;

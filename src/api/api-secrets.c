@@ -1,7 +1,5 @@
 /* /api/v1/secrets: list, set, delete. Values go in sealed and never come out:
  * no answer, event, log line or error carries one. */
-#include <event2/buffer.h>
-#include <event2/http.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,33 +50,6 @@ secrets_list(struct api_req *r)
 	api_reply_json(r, 200, out);
 }
 
-/* The body of a PUT, parsed like api_req_json() but with errors that never
- * quote the text: it holds the value. Answers 400/413 and returns NULL. */
-static json_t *
-secrets_body(struct api_req *r)
-{
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-	size_t len = evbuffer_get_length(in);
-	json_error_t jerr;
-	json_t *v;
-
-	if (len > API_MAX_BODY) {
-		api_reply_error(r, 413, "too_large", "the request body is larger than %d bytes",
-		                API_MAX_BODY);
-		return NULL;
-	}
-	v = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &jerr);
-	if (v == NULL || !json_is_object(v)) {
-		json_decref(v);
-		api_reply_error(
-		    r, 400, "bad_json",
-		    "the request body must be a JSON object (error at line %d, column %d)",
-		    jerr.line, jerr.column);
-		return NULL;
-	}
-	return v;
-}
-
 static void
 secrets_put(struct api_req *r)
 {
@@ -95,7 +66,7 @@ secrets_put(struct api_req *r)
 		api_reply_error(r, 422, "invalid_name", "name: %s", err.msg);
 		return;
 	}
-	if ((body = secrets_body(r)) == NULL)
+	if ((body = api_req_json(r)) == NULL)
 		return;
 	if (api_json_check_fields(r, body, fields) < 0)
 		goto out;

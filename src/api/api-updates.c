@@ -443,8 +443,7 @@ cancel_steps(struct berthd *d, void *arg, struct err *err)
 {
 	struct cancel_write *w = arg;
 
-	return lifecycle_update_cancel(&d->lc, w->c, w->u, err, "%s update of %s cancelled",
-	                               model_update_kind_str(w->u->kind), w->c->name);
+	return lifecycle_update_cancel(&d->lc, w->c, w->u, NULL, err);
 }
 
 static void

@@ -1,5 +1,6 @@
 /* cli: what the commands of `berth` share: argument parsing, reaching the
  * API, printing its errors. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,8 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "common/util.h"
+
+const struct cli_opt cli_json_opts[] = {{"--json", CLI_OPT_FLAG}, {NULL, 0}};
 
 void
 cli_usage(FILE *f, const struct cli_group *group, const struct cli_cmd *cmd)
@@ -108,6 +111,23 @@ cli_value(const struct cli_args *a, const char *name)
 	return a->value[opt_index(a, name)];
 }
 
+int
+cli_value_num(const struct cli_args *a, const char *name, long long min, long long *out)
+{
+	const char *v = cli_value(a, name);
+	long long n;
+	char *end;
+
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0' || end == v || n < min)
+		return -1;
+	*out = n;
+	return 0;
+}
+
 char *const *
 cli_list(const struct cli_args *a, const char *name)
 {
@@ -150,6 +170,35 @@ cli_cmd_find(const struct cli_group *group, const char *name)
 	return NULL;
 }
 
+/* Runs a command of .get and .print (cli.h). */
+static int
+cli_show(struct cli_ctx *ctx, const struct cli_cmd *cmd, const struct cli_args *a)
+{
+	const char *hole = strstr(cmd->get, "{}");
+	struct client *c = NULL;
+	json_t *v = NULL;
+	char *path, *esc;
+	int rc;
+
+	if (hole != NULL) {
+		esc = client_escape(a->npos > 0 ? a->pos[0] : "");
+		path = xasprintf("%.*s%s%s", (int)(hole - cmd->get), cmd->get, esc, hole + 2);
+		free(esc);
+	} else {
+		path = xstrdup(cmd->get);
+	}
+	if ((rc = cli_request(ctx, a, &c, "GET", path, NULL, &v)) == CLI_EXIT_OK) {
+		if (cli_flag(a, "--json"))
+			cli_print_json(ctx->out, v);
+		else
+			cmd->print(ctx->out, v);
+	}
+	json_decref(v);
+	client_free(c);
+	free(path);
+	return rc;
+}
+
 int
 cli_run(struct cli_ctx *ctx, const struct cli_group *group, const struct cli_cmd *cmd, int argc,
         char **argv)
@@ -165,8 +214,10 @@ cli_run(struct cli_ctx *ctx, const struct cli_group *group, const struct cli_cmd
 		rc = cli_usage_error(ctx, "%s", err.msg);
 	else if (cmd->pos != NULL && a.npos == 0)
 		rc = cli_usage_error(ctx, "no %s given", cmd->pos);
-	else
+	else if (cmd->run != NULL)
 		rc = cmd->run(ctx, &a);
+	else
+		rc = cli_show(ctx, cmd, &a);
 	cli_args_free(&a);
 	return rc;
 }
@@ -227,6 +278,18 @@ cli_call(struct cli_ctx *ctx, struct client *c, const char *method, const char *
 	*out = take_ptr(&resp.json);
 	client_resp_clear(&resp);
 	return CLI_EXIT_OK;
+}
+
+int
+cli_request(struct cli_ctx *ctx, const struct cli_args *a, struct client **c, const char *method,
+            const char *path, json_t *body, json_t **out)
+{
+	int rc;
+
+	*out = NULL;
+	if ((rc = cli_connect(ctx, a, c)) != CLI_EXIT_OK)
+		return rc;
+	return cli_call(ctx, *c, method, path, body, out);
 }
 
 void

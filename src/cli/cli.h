@@ -65,6 +65,12 @@ struct cli_cmd {
 	int opt_pos; /* with .pos NULL: one positional argument may be given */
 	/* Runs the command on its parsed arguments. Returns a CLI_EXIT_*. */
 	int (*run)(struct cli_ctx *ctx, const struct cli_args *a);
+	/* Or, with .run NULL, a command that shows one API object: GET .get
+	 * (below /api/v1; "{}" stands for the positional argument, escaped),
+	 * and the answer printed as it is with --json (which .opts holds),
+	 * else by .print. */
+	const char *get;
+	void (*print)(FILE *f, const json_t *v);
 };
 
 struct cli_group {
@@ -89,6 +95,9 @@ const struct cli_cmd *cli_cmd_find(const struct cli_group *group, const char *na
 /* Prints "berth GROUP CMD: <msg>" and the usage line of the running command
  * to ctx->err. Returns CLI_EXIT_USAGE. */
 int cli_usage_error(struct cli_ctx *ctx, const char *fmt, ...) BERTH_PRINTF(2, 3);
+
+/* The options of a command whose only option is --json. */
+extern const struct cli_opt cli_json_opts[];
 
 /* ---- arguments ---- */
 
@@ -120,6 +129,11 @@ int cli_flag(const struct cli_args *a, const char *name);
 /* The last value of option name, or NULL when it was not given. */
 const char *cli_value(const struct cli_args *a, const char *name);
 
+/* The value of option name as a whole number of at least min: 0 with it in
+ * *out (left as it is when the option was not given), or -1 when the value
+ * is not such a number. */
+int cli_value_num(const struct cli_args *a, const char *name, long long min, long long *out);
+
 /* Every value of list option name, a strv, or NULL when none was given. */
 char *const *cli_list(const struct cli_args *a, const char *name);
 
@@ -138,6 +152,11 @@ int cli_connect(struct cli_ctx *ctx, const struct cli_args *a, struct client **o
  * or CLI_EXIT_FAIL after printing the API's error sentence. */
 int cli_call(struct cli_ctx *ctx, struct client *c, const char *method, const char *path,
              json_t *body, json_t **out);
+
+/* cli_connect(), then cli_call() on the new client (*c, owned by the
+ * caller, NULL when it failed). Returns like cli_call(). */
+int cli_request(struct cli_ctx *ctx, const struct cli_args *a, struct client **c,
+                const char *method, const char *path, json_t *body, json_t **out);
 
 /* Prints v pretty (two-space indent) and a newline to f. */
 void cli_print_json(FILE *f, const json_t *v);

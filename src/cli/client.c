@@ -145,6 +145,32 @@ client_resp_error(const struct client_resp *resp, struct err *err)
 	return CLIENT_EHTTP;
 }
 
+/* What a request and a stream set alike on c's handle (reset first): the
+ * URL (*url, owned by the caller), the error buffer, the connect timeout,
+ * the body's writer, the user agent, the proxy and the token with an Accept
+ * of accept (*auth and *headers owned by the caller). */
+static void
+client_setup(struct client *c, const char *url, char *errbuf, curl_write_callback write_fn,
+             void *write_data, const char *accept, char **auth, struct curl_slist **headers)
+{
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)CLIENT_CONNECT_MS);
+	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_fn);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, write_data);
+	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "berth/" BERTH_VERSION);
+	if (c->loopback)
+		curl_easy_setopt(c->curl, CURLOPT_NOPROXY, "*");
+	if (c->token != NULL) {
+		*auth = xasprintf("Authorization: Bearer %s", c->token);
+		*headers = curl_slist_append(*headers, *auth);
+	}
+	*headers = curl_slist_append(*headers, accept);
+}
+
 static int
 client_request_once(struct client *c, const char *method, const char *path, const json_t *body,
                     struct client_resp *resp, struct err *err)
@@ -157,25 +183,10 @@ client_request_once(struct client *c, const char *method, const char *path, cons
 	int ret = -1;
 
 	memset(resp, 0, sizeof(*resp));
-	curl_easy_reset(c->curl);
 	url = xasprintf("%s%s%s", c->url, c->outside ? "" : "/api/v1", path);
-	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	client_setup(c, url, errbuf, on_body, &b, "Accept: application/json", &auth, &headers);
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)CLIENT_CONNECT_MS);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, (long)CLIENT_TIMEOUT_MS);
-	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "berth/" BERTH_VERSION);
-	if (c->loopback)
-		curl_easy_setopt(c->curl, CURLOPT_NOPROXY, "*");
-	if (c->token != NULL) {
-		auth = xasprintf("Authorization: Bearer %s", c->token);
-		headers = curl_slist_append(headers, auth);
-	}
-	headers = curl_slist_append(headers, "Accept: application/json");
 	if (body != NULL) {
 		text = json_dumps(body, JSON_COMPACT);
 		if (text == NULL) {
@@ -398,26 +409,12 @@ client_stream(struct client *c, const char *path, struct client_sse *p, int (*on
 	int ret;
 
 	*status = 0;
-	curl_easy_reset(c->curl);
 	url = xasprintf("%s/api/v1%s", c->url, path);
-	curl_easy_setopt(c->curl, CURLOPT_URL, url);
-	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)CLIENT_CONNECT_MS);
+	client_setup(c, url, errbuf, on_stream_body, &s, "Accept: text/event-stream", &auth,
+	             &headers);
 	/* no overall timeout: a stream lasts; silence past idle_ms means it is dead */
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, (idle_ms + 999) / 1000);
-	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_stream_body);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
-	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "berth/" BERTH_VERSION);
-	if (c->loopback)
-		curl_easy_setopt(c->curl, CURLOPT_NOPROXY, "*");
-	if (c->token != NULL) {
-		auth = xasprintf("Authorization: Bearer %s", c->token);
-		headers = curl_slist_append(headers, auth);
-	}
-	headers = curl_slist_append(headers, "Accept: text/event-stream");
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
 	rc = curl_easy_perform(c->curl);
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);

@@ -7,8 +7,6 @@
 #include "common/util.h"
 #include "config/config.h"
 
-static const struct cli_opt validate_opts[] = {{"--json", CLI_OPT_FLAG}, {NULL, 0}};
-
 static int
 config_validate(struct cli_ctx *ctx, const struct cli_args *a)
 {
@@ -53,7 +51,7 @@ static const struct cli_cmd config_cmds[] = {
                 "canonical form), or its errors as file:line:col: key: sentence on\n"
                 "stderr. --json prints the parsed, normalised config instead.\n"
                 "Exits 0 only when every file is valid.",
-        .opts = validate_opts,
+        .opts = cli_json_opts,
         .pos = "file",
         .many = 1,
         .run = config_validate,

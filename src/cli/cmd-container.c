@@ -78,27 +78,16 @@ version_summary(const json_t *c)
 
 /* ---- list, get ---- */
 
-static const struct cli_opt json_opts[] = {{"--json", CLI_OPT_FLAG}, {NULL, 0}};
-
-static int
-container_list(struct cli_ctx *ctx, const struct cli_args *a)
+/* `container list`: the table of GET /containers. */
+static void
+containers_print(FILE *f, const json_t *list)
 {
 	static const char *const heads[] = {"NAME",      "STATUS", "DETAIL", "VERSION",
 	                                    "ISOLATION", "UPDATE", "URL"};
-	struct client *c = NULL;
-	json_t *list = NULL, *v;
+	const json_t *v;
 	struct table t;
 	size_t i;
-	int rc;
 
-	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
-		goto out;
-	if ((rc = cli_call(ctx, c, "GET", "/containers", NULL, &list)) != CLI_EXIT_OK)
-		goto out;
-	if (cli_flag(a, "--json")) {
-		cli_print_json(ctx->out, list);
-		goto out;
-	}
 	table_init(&t, ARRAY_LEN(heads), heads);
 	json_array_foreach(list, i, v)
 	{
@@ -118,12 +107,8 @@ container_list(struct cli_ctx *ctx, const struct cli_args *a)
 		free(version);
 		free(update);
 	}
-	table_print(&t, ctx->out);
+	table_print(&t, f);
 	table_free(&t);
-out:
-	json_decref(list);
-	client_free(c);
-	return rc;
 }
 
 static void
@@ -200,30 +185,6 @@ container_print(FILE *f, const json_t *c)
 	}
 	print_field(f, "created:", cli_json_str(c, "created_at"));
 	print_field(f, "updated:", cli_json_str(c, "updated_at"));
-}
-
-static int
-container_get(struct cli_ctx *ctx, const struct cli_args *a)
-{
-	struct client *c = NULL;
-	json_t *obj = NULL;
-	char *path = NULL;
-	int rc;
-
-	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
-		goto out;
-	path = path_of(a->pos[0], "");
-	if ((rc = cli_call(ctx, c, "GET", path, NULL, &obj)) != CLI_EXIT_OK)
-		goto out;
-	if (cli_flag(a, "--json"))
-		cli_print_json(ctx->out, obj);
-	else
-		container_print(ctx->out, obj);
-out:
-	free(path);
-	json_decref(obj);
-	client_free(c);
-	return rc;
 }
 
 /* ---- following an update or a first deploy ---- */
@@ -524,6 +485,18 @@ cli_update_body(const struct cli_args *a, json_t **out, struct err *err)
 	return 0;
 }
 
+/* The exit of a failed cli_create_body() or cli_update_body() (rc), its
+ * message printed. */
+static int
+body_error(struct cli_ctx *ctx, int rc, const struct err *err)
+{
+	if (rc == -2) {
+		fprintf(ctx->err, "berth: %s\n", err->msg);
+		return CLI_EXIT_FAIL;
+	}
+	return cli_usage_error(ctx, "%s", err->msg);
+}
+
 #define CREATE_USAGE                                                                               \
 	"NAME (--repo R --tag T | --config FILE) [--debug] [--secret NAME]... "                    \
 	"[--env KEY=VALUE]... [--wait] [--json]"
@@ -537,17 +510,10 @@ container_create(struct cli_ctx *ctx, const struct cli_args *a)
 	int rc;
 
 	if ((rc = cli_create_body(a, &body, &err)) < 0) {
-		if (rc == -2) {
-			fprintf(ctx->err, "berth: %s\n", err.msg);
-			rc = CLI_EXIT_FAIL;
-		} else {
-			rc = cli_usage_error(ctx, "%s", err.msg);
-		}
+		rc = body_error(ctx, rc, &err);
 		goto out;
 	}
-	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
-		goto out;
-	if ((rc = cli_call(ctx, c, "POST", "/containers", body, &obj)) != CLI_EXIT_OK)
+	if ((rc = cli_request(ctx, a, &c, "POST", "/containers", body, &obj)) != CLI_EXIT_OK)
 		goto out;
 	if (cli_flag(a, "--wait")) {
 		rc = follow(ctx, c, a->pos[0], NULL, &last);
@@ -584,18 +550,11 @@ container_update(struct cli_ctx *ctx, const struct cli_args *a)
 	int rc;
 
 	if ((rc = cli_update_body(a, &body, &err)) < 0) {
-		if (rc == -2) {
-			fprintf(ctx->err, "berth: %s\n", err.msg);
-			rc = CLI_EXIT_FAIL;
-		} else {
-			rc = cli_usage_error(ctx, "%s", err.msg);
-		}
+		rc = body_error(ctx, rc, &err);
 		goto out;
 	}
-	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
-		goto out;
 	path = path_of(a->pos[0], "/updates");
-	if ((rc = cli_call(ctx, c, "POST", path, body, &u)) != CLI_EXIT_OK)
+	if ((rc = cli_request(ctx, a, &c, "POST", path, body, &u)) != CLI_EXIT_OK)
 		goto out;
 	id = cli_json_str(u, "id");
 	if (cli_flag(a, "--no-wait") || id == NULL) {
@@ -629,10 +588,8 @@ container_cancel(struct cli_ctx *ctx, const struct cli_args *a)
 	char *path = NULL;
 	int rc;
 
-	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
-		goto out;
 	path = path_of(a->pos[0], "/updates/current/cancel");
-	if ((rc = cli_call(ctx, c, "POST", path, NULL, &u)) != CLI_EXIT_OK)
+	if ((rc = cli_request(ctx, a, &c, "POST", path, NULL, &u)) != CLI_EXIT_OK)
 		goto out;
 	if (cli_flag(a, "--json"))
 		cli_print_json(ctx->out, u);
@@ -687,10 +644,8 @@ container_delete(struct cli_ctx *ctx, const struct cli_args *a)
 		rc = CLI_EXIT_FAIL;
 		goto out;
 	}
-	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
-		goto out;
 	path = path_of(a->pos[0], "");
-	if ((rc = cli_call(ctx, c, "DELETE", path, NULL, &obj)) != CLI_EXIT_OK)
+	if ((rc = cli_request(ctx, a, &c, "DELETE", path, NULL, &obj)) != CLI_EXIT_OK)
 		goto out;
 	fprintf(ctx->out, "%s: deleted\n", a->pos[0]);
 out:
@@ -863,16 +818,12 @@ container_events(struct cli_ctx *ctx, const struct cli_args *a)
 	struct events_follow f = {.ctx = ctx};
 	struct client *c = NULL;
 	json_t *list = NULL;
-	char *end, *path = NULL;
+	char *path = NULL;
 	int rc;
 
-	if (cli_flag(a, "--after")) {
-		errno = 0;
-		f.after = strtoll(cli_value(a, "--after"), &end, 10);
-		if (errno != 0 || *end != '\0' || f.after < 0 || end == cli_value(a, "--after")) {
-			rc = cli_usage_error(ctx, "--after wants an event id");
-			goto out;
-		}
+	if (cli_value_num(a, "--after", 0, &f.after) < 0) {
+		rc = cli_usage_error(ctx, "--after wants an event id");
+		goto out;
 	}
 	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
@@ -916,24 +867,20 @@ container_logs(struct cli_ctx *ctx, const struct cli_args *a)
 	struct client_resp resp = {0};
 	struct err err = ERR_INIT;
 	struct client *c = NULL;
-	char *path = NULL, *end;
-	long tail = -1;
+	char *path = NULL;
+	long long tail = -1;
 	int rc;
 
-	if (cli_flag(a, "--tail")) {
-		errno = 0;
-		tail = strtol(cli_value(a, "--tail"), &end, 10);
-		if (errno != 0 || *end != '\0' || tail < 1 || end == cli_value(a, "--tail")) {
-			rc = cli_usage_error(ctx, "--tail wants a line count");
-			goto out;
-		}
+	if (cli_value_num(a, "--tail", 1, &tail) < 0) {
+		rc = cli_usage_error(ctx, "--tail wants a line count");
+		goto out;
 	}
 	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
 		goto out;
 	path = path_of(a->pos[0], "/logs");
 	if (tail >= 0 || cli_value(a, "--deployment") != NULL) {
 		char *dep = client_escape(str_or(cli_value(a, "--deployment"), ""));
-		char *p = tail >= 0 ? xasprintf("%s?tail=%ld&deployment=%s", path, tail, dep)
+		char *p = tail >= 0 ? xasprintf("%s?tail=%lld&deployment=%s", path, tail, dep)
 		                    : xasprintf("%s?deployment=%s", path, dep);
 
 		free(dep);
@@ -957,26 +904,15 @@ out:
 	return rc;
 }
 
-static int
-container_tags(struct cli_ctx *ctx, const struct cli_args *a)
+/* `container tags`: the table of GET /containers/{name}/tags. */
+static void
+tags_print(FILE *f, const json_t *list)
 {
 	static const char *const heads[] = {"TAG", "COMMIT", "VALID"};
-	struct client *c = NULL;
-	json_t *list = NULL, *v;
-	char *path = NULL;
+	const json_t *v;
 	struct table t;
 	size_t i;
-	int rc;
 
-	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
-		goto out;
-	path = path_of(a->pos[0], "/tags");
-	if ((rc = cli_call(ctx, c, "GET", path, NULL, &list)) != CLI_EXIT_OK)
-		goto out;
-	if (cli_flag(a, "--json")) {
-		cli_print_json(ctx->out, list);
-		goto out;
-	}
 	table_init(&t, ARRAY_LEN(heads), heads);
 	json_array_foreach(list, i, v)
 	{
@@ -991,13 +927,8 @@ container_tags(struct cli_ctx *ctx, const struct cli_args *a)
 		table_add(&t, row);
 		free(why);
 	}
-	table_print(&t, ctx->out);
+	table_print(&t, f);
 	table_free(&t);
-out:
-	free(path);
-	json_decref(list);
-	client_free(c);
-	return rc;
 }
 
 static const struct cli_cmd container_cmds[] = {
@@ -1007,16 +938,18 @@ static const struct cli_cmd container_cmds[] = {
         .summary = "list the org's containers",
         .help = "Columns: NAME STATUS DETAIL VERSION UPDATE URL. VERSION is the tag the\n"
                 "container serves; UPDATE the kind and status of its last update.",
-        .opts = json_opts,
-        .run = container_list,
+        .opts = cli_json_opts,
+        .get = "/containers",
+        .print = containers_print,
     },
     {
         .name = "get",
         .args = "NAME [--json]",
         .summary = "show a container, its deployment and its last update",
-        .opts = json_opts,
+        .opts = cli_json_opts,
         .pos = "container name",
-        .run = container_get,
+        .get = "/containers/{}",
+        .print = container_print,
     },
     {
         .name = "create",
@@ -1044,7 +977,7 @@ static const struct cli_cmd container_cmds[] = {
         .name = "cancel",
         .args = "NAME [--json]",
         .summary = "cancel the update in progress (the current version keeps serving)",
-        .opts = json_opts,
+        .opts = cli_json_opts,
         .pos = "container name",
         .run = container_cancel,
     },
@@ -1083,9 +1016,10 @@ static const struct cli_cmd container_cmds[] = {
         .name = "tags",
         .args = "NAME [--json]",
         .summary = "list the source's tags, newest first, and whether their config is valid",
-        .opts = json_opts,
+        .opts = cli_json_opts,
         .pos = "container name",
-        .run = container_tags,
+        .get = "/containers/{}/tags",
+        .print = tags_print,
     },
 };
 

@@ -6,8 +6,6 @@
 #include "cli/client.h"
 #include "common/util.h"
 
-static const struct cli_opt create_opts[] = {{"--json", CLI_OPT_FLAG}, {NULL, 0}};
-
 static int
 org_create(struct cli_ctx *ctx, const struct cli_args *a)
 {
@@ -16,10 +14,8 @@ org_create(struct cli_ctx *ctx, const struct cli_args *a)
 	const char *token;
 	int rc;
 
-	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
-		goto out;
 	body = json_pack("{s:s}", "name", a->pos[0]);
-	if ((rc = cli_call(ctx, c, "POST", "/orgs", body, &ans)) != CLI_EXIT_OK)
+	if ((rc = cli_request(ctx, a, &c, "POST", "/orgs", body, &ans)) != CLI_EXIT_OK)
 		goto out;
 	token = cli_json_str(ans, "token");
 	if (token == NULL) {
@@ -49,7 +45,7 @@ static const struct cli_cmd org_cmds[] = {
         .help = "Prints the token alone, so that `export BERTH_TOKEN=$(berth org create\n"
                 "acme)` works; --json prints {\"org\": NAME, \"token\": TOKEN}. The token\n"
                 "is shown once: berthd keeps only its hash.",
-        .opts = create_opts,
+        .opts = cli_json_opts,
         .pos = "org name",
         .run = org_create,
     },

@@ -12,26 +12,15 @@
 
 #define SECRET_MAX (1024 * 1024)
 
-static const struct cli_opt json_opts[] = {{"--json", CLI_OPT_FLAG}, {NULL, 0}};
-
-static int
-secret_list(struct cli_ctx *ctx, const struct cli_args *a)
+/* `secret list`: the table of GET /secrets. */
+static void
+secrets_print(FILE *f, const json_t *list)
 {
 	static const char *const heads[] = {"NAME", "BOUND TO", "UPDATED"};
-	struct client *c = NULL;
-	json_t *list = NULL, *v;
+	const json_t *v;
 	struct table t;
 	size_t i;
-	int rc;
 
-	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
-		goto out;
-	if ((rc = cli_call(ctx, c, "GET", "/secrets", NULL, &list)) != CLI_EXIT_OK)
-		goto out;
-	if (cli_flag(a, "--json")) {
-		cli_print_json(ctx->out, list);
-		goto out;
-	}
 	table_init(&t, ARRAY_LEN(heads), heads);
 	json_array_foreach(list, i, v)
 	{
@@ -50,12 +39,8 @@ secret_list(struct cli_ctx *ctx, const struct cli_args *a)
 		table_add(&t, row);
 		buf_free(&bound);
 	}
-	table_print(&t, ctx->out);
+	table_print(&t, f);
 	table_free(&t);
-out:
-	json_decref(list);
-	client_free(c);
-	return rc;
 }
 
 /* Reads a secret's value: one line typed without echo on a terminal, else
@@ -144,8 +129,6 @@ secret_set(struct cli_ctx *ctx, const struct cli_args *a)
 		rc = CLI_EXIT_FAIL;
 		goto out;
 	}
-	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
-		goto out;
 	body = json_object();
 	json_object_set_new(body, "value", json_string(value));
 	if (json_object_get(body, "value") == NULL) {
@@ -155,7 +138,7 @@ secret_set(struct cli_ctx *ctx, const struct cli_args *a)
 	}
 	esc = client_escape(a->pos[0]);
 	path = xasprintf("/secrets/%s", esc);
-	if ((rc = cli_call(ctx, c, "PUT", path, body, &ans)) != CLI_EXIT_OK)
+	if ((rc = cli_request(ctx, a, &c, "PUT", path, body, &ans)) != CLI_EXIT_OK)
 		goto out;
 	fprintf(ctx->out, "secret %s set\n", a->pos[0]);
 out:
@@ -179,11 +162,9 @@ secret_delete(struct cli_ctx *ctx, const struct cli_args *a)
 	char *path = NULL, *esc = NULL;
 	int rc;
 
-	if ((rc = cli_connect(ctx, a, &c)) != CLI_EXIT_OK)
-		goto out;
 	esc = client_escape(a->pos[0]);
 	path = xasprintf("/secrets/%s", esc);
-	if ((rc = cli_call(ctx, c, "DELETE", path, NULL, &ans)) != CLI_EXIT_OK)
+	if ((rc = cli_request(ctx, a, &c, "DELETE", path, NULL, &ans)) != CLI_EXIT_OK)
 		goto out;
 	fprintf(ctx->out, "secret %s deleted\n", a->pos[0]);
 out:
@@ -199,8 +180,9 @@ static const struct cli_cmd secret_cmds[] = {
         .name = "list",
         .args = "[--json]",
         .summary = "list the org's secrets and the containers bound to them (never values)",
-        .opts = json_opts,
-        .run = secret_list,
+        .opts = cli_json_opts,
+        .get = "/secrets",
+        .print = secrets_print,
     },
     {
         .name = "set",

@@ -80,12 +80,19 @@ xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *p;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&p, fmt, ap);
+	p = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	return p;
+}
+
+char *
+xvasprintf(const char *fmt, va_list ap)
+{
+	char *p;
+
+	if (vasprintf(&p, fmt, ap) < 0)
 		log_fatal("out of memory (asprintf)");
 	return p;
 }
@@ -305,18 +312,25 @@ fd_write_sync(int fd, const void *data, size_t len, const char *name, struct err
 }
 
 int
-file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *err)
+file_write_rename(const char *tmp, const char *path, const void *data, size_t len, int flags,
+                  int mode, int exact_mode, struct err *err)
 {
-	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
 	int fd, rc = -1;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0) {
-		rc = err_make(err, errno, "create %s", tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC | flags, mode);
+	if (fd < 0)
+		return err_make(err, errno, "create %s", tmp);
+	if (exact_mode && fchmod(fd, (mode_t)mode) < 0) {
+		rc = err_make(err, errno, "chmod %s", tmp);
 		goto out;
 	}
 	if ((rc = fd_write_sync(fd, data, len, tmp, err)) < 0)
 		goto out;
+	if (close(take_fd(&fd)) < 0) {
+		rc = err_make(err, errno, "write %s", tmp);
+		goto out;
+	}
+	/* rename() replaces a symlink at path; it does not write through it. */
 	if (rename(tmp, path) < 0) {
 		rc = err_make(err, errno, "rename %s", path);
 		goto out;
@@ -327,6 +341,15 @@ out:
 		close(fd);
 	if (rc < 0)
 		unlink(tmp);
+	return rc;
+}
+
+int
+file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *err)
+{
+	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	int rc = file_write_rename(tmp, path, data, len, O_TRUNC, mode, 0, err);
+
 	free(tmp);
 	return rc;
 }
@@ -356,39 +379,16 @@ int
 file_write_secret(const char *path, const void *data, size_t len, struct err *err)
 {
 	char *tmp = xasprintf("%s.tmp", path);
-	int fd = -1, ours = 0, rc = -1;
+	int rc;
 
 	/* A temporary left by a crash, or whatever was planted under its name:
-	 * unlink() removes a symlink itself, never what it points at. */
-	if (unlink(tmp) < 0 && errno != ENOENT) {
+	 * unlink() removes a symlink itself, never what it points at. Whatever
+	 * the umask, the mode is 0600, not less strict. */
+	if (unlink(tmp) < 0 && errno != ENOENT)
 		rc = err_make(err, errno, "remove %s", tmp);
-		goto out;
-	}
-	fd = open(tmp, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = err_make(err, errno, "create %s", tmp);
-		goto out;
-	}
-	ours = 1;
-	/* Whatever the umask: the mode is 0600, not less strict. */
-	if (fchmod(fd, 0600) < 0) {
-		rc = err_make(err, errno, "chmod %s", tmp);
-		goto out;
-	}
-	if ((rc = fd_write_sync(fd, data, len, tmp, err)) < 0)
-		goto out;
-	/* rename() replaces a symlink at path; it does not write through it. */
-	if (rename(tmp, path) < 0) {
-		rc = err_make(err, errno, "rename %s", path);
-		goto out;
-	}
-	ours = 0;
-	rc = file_sync_parent(path, err);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (ours)
-		unlink(tmp);
+	else if ((rc = file_write_rename(tmp, path, data, len, O_EXCL | O_NOFOLLOW, 0600, 1,
+	                                 err)) == 0)
+		rc = file_sync_parent(path, err);
 	free(tmp);
 	return rc;
 }

@@ -2,6 +2,7 @@
 #ifndef BERTH_UTIL_H
 #define BERTH_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,8 @@ void *xreallocarray(void *p, size_t nmemb, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) BERTH_PRINTF(1, 2);
+/* xasprintf() with a va_list. */
+char *xvasprintf(const char *fmt, va_list ap) BERTH_PRINTF(1, 0);
 
 /* Hands over an owned fd or pointer, leaving the source -1 or NULL. */
 static inline int
@@ -81,6 +84,12 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len, struct 
 /* Writes len bytes of data to fd (named name in errors), then fsyncs it. */
 int fd_write_sync(int fd, const void *data, size_t len, const char *name, struct err *err);
 
+/* Writes data into the new file tmp, opened with O_WRONLY | O_CREAT |
+ * O_CLOEXEC | flags and mode (made exact with fchmod, whatever the umask,
+ * when exact_mode), fsync'd and closed, then renames it to path. A tmp it
+ * created is removed when that fails. Returns 0, or negative with err. */
+int file_write_rename(const char *tmp, const char *path, const void *data, size_t len, int flags,
+                      int mode, int exact_mode, struct err *err);
 /* Writes a file atomically (temp file, fsync, rename) with the given mode. */
 int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *err);
 /* Writes a secret file: to <path>.tmp, created with O_EXCL|O_NOFOLLOW and mode

@@ -78,14 +78,14 @@ eventlog_new(struct event_base *base, struct store *store, eventlog_publish_fn p
 }
 
 int
-eventlog_add(struct eventlog *log, const struct store_container *c, const char *kind,
-             struct err *err, const char *fmt, ...)
+eventlog_add_then(struct eventlog *log, const struct store_container *c, const char *kind,
+                  struct eventlog_then *then, struct err *err, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	rc = eventlog_addv(log, c, kind, NULL, err, fmt, ap);
+	rc = eventlog_addv(log, c, kind, then, err, fmt, ap);
 	va_end(ap);
 	return rc;
 }

@@ -27,11 +27,6 @@ typedef void (*eventlog_publish_fn)(void *ctx, const char *org_id, int64_t id, c
 struct eventlog *eventlog_new(struct event_base *base, struct store *store,
                               eventlog_publish_fn publish, void *ctx);
 
-/* Appends an event about container c (of its org, by its id and name).
- * Returns 0 or negative with err (the store failed). */
-int eventlog_add(struct eventlog *log, const struct store_container *c, const char *kind,
-                 struct err *err, const char *fmt, ...) BERTH_PRINTF(5, 6);
-
 /* What follows an event once it committed: fn(arg) runs then (at once
  * outside a transaction); arg (heap, taken) is freed after, or when the
  * event did not commit. */
@@ -39,6 +34,16 @@ struct eventlog_then {
 	void (*fn)(void *arg);
 	void *arg;
 };
+
+/* Appends an event about container c (of its org, by its id and name), and
+ * what follows it (NULL: nothing; taken whatever happens). Returns 0 or
+ * negative with err (the store failed). */
+int eventlog_add_then(struct eventlog *log, const struct store_container *c, const char *kind,
+                      struct eventlog_then *then, struct err *err, const char *fmt, ...)
+    BERTH_PRINTF(6, 7);
+
+/* eventlog_add_then() with nothing to follow. */
+#define eventlog_add(log, c, kind, err, ...) eventlog_add_then(log, c, kind, NULL, err, __VA_ARGS__)
 
 /* eventlog_add() with a va_list and what follows the event (NULL: nothing;
  * taken whatever happens). */

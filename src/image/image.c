@@ -304,29 +304,8 @@ cache_put(struct image_cache *cache, const char *digest, const void *data, size_
           struct err *err)
 {
 	char *tmp = cache_tmp_path(cache, digest), *path = image_cache_blob_path(cache, digest);
-	int fd, rc = -1;
+	int rc = file_write_rename(tmp, path, data, len, O_EXCL, 0644, 0, err);
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = err_make(err, errno, "create %s", tmp);
-		goto out;
-	}
-	if ((rc = fd_write_sync(fd, data, len, tmp, err)) < 0)
-		goto out;
-	if (close(take_fd(&fd)) < 0) {
-		rc = err_make(err, errno, "write %s", tmp);
-		goto out;
-	}
-	if (rename(tmp, path) < 0) {
-		rc = err_make(err, errno, "rename %s", path);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0)
-		unlink(tmp);
 	free(tmp);
 	free(path);
 	return rc;

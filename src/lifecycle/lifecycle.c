@@ -119,20 +119,18 @@ lifecycle_update_set(struct lifecycle *lc, const struct store_container *c, stru
 
 int
 lifecycle_update_cancel(struct lifecycle *lc, const struct store_container *c,
-                        struct store_update *u, struct err *err, const char *fmt, ...)
+                        struct store_update *u, const char *why, struct err *err)
 {
 	struct eventlog_then then;
-	va_list ap;
 	int rc;
 
 	store_update_clear(u);
 	if ((rc = store_update_cancel(lc->store, c->id, u, err)) < 0)
 		return rc;
 	then = count_of(lc, u);
-	va_start(ap, fmt);
-	rc = tell(lc, c, "update.cancelled", &then, err, fmt, ap);
-	va_end(ap);
-	return rc;
+	return eventlog_add_then(lc->events, c, "update.cancelled", &then, err,
+	                         "%s update of %s cancelled%s%s", model_update_kind_str(u->kind),
+	                         c->name, why != NULL ? " " : "", why != NULL ? why : "");
 }
 
 int

@@ -53,12 +53,13 @@ int lifecycle_update_set(struct lifecycle *lc, const struct store_container *c,
                          struct err *err, const char *fmt, ...) BERTH_PRINTF(7, 8);
 
 /* Cancels the update in progress of container c: *u (cleared first) gets
- * it; an event of kind update.cancelled says fmt; counted once committed.
- * STORE_ENOTFOUND without an update, STORE_ESTATE when it is finished or
- * past its switch. */
+ * it; an event of kind update.cancelled says "<kind> update of <name>
+ * cancelled", then " <why>" when why is not NULL ("by its delete"): the
+ * kind is the cancelled update's, known only once the store has found it.
+ * Counted once committed. STORE_ENOTFOUND without an update, STORE_ESTATE
+ * when it is finished or past its switch. */
 int lifecycle_update_cancel(struct lifecycle *lc, const struct store_container *c,
-                            struct store_update *u, struct err *err, const char *fmt, ...)
-    BERTH_PRINTF(5, 6);
+                            struct store_update *u, const char *why, struct err *err);
 
 /* Enclave e goes to state s; reason (copied), when not NULL, says why (a
  * failure: kept as it stops, so a restarted berthd still says it). Saved. */

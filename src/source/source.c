@@ -428,11 +428,22 @@ source_mirror_path(const char *cache_dir, const char *url, const char *suffix)
 	return xasprintf("%s/%s%s", cache_dir, key, suffix);
 }
 
+/* Opens the mirror dir of the source norm (copied) as *out. */
+static int
+mirror_open(const char *dir, const char *norm, struct source_repo **out, struct err *err)
+{
+	git_repository *repo = NULL;
+
+	if (git_repository_open_bare(&repo, dir) < 0)
+		return git_fail(err, "open mirror %s", dir);
+	*out = source_repo_new(repo, norm);
+	return 0;
+}
+
 int
 source_sync(const char *cache_dir, const char *url, const struct source_opts *opts,
             struct source_repo **out, struct err *err)
 {
-	git_repository *repo = NULL;
 	char *norm = NULL, *dir = NULL, *tmp = NULL, *lock = NULL;
 	int lock_fd = -1, rc = -1;
 
@@ -462,27 +473,13 @@ source_sync(const char *cache_dir, const char *url, const struct source_opts *op
 			goto out;
 		}
 	}
-	if (access(dir, F_OK) != 0) {
-		if (source_clone(tmp, dir, norm, opts, err) < 0)
-			goto out;
-		if (git_repository_open_bare(&repo, dir) < 0) {
-			rc = git_fail(err, "open mirror %s", dir);
-			goto out;
-		}
-	} else {
-		if (source_fetch(dir, norm, opts, err) < 0)
-			goto out;
-		if (git_repository_open_bare(&repo, dir) < 0) {
-			rc = git_fail(err, "open mirror %s", dir);
-			goto out;
-		}
-	}
-	*out = source_repo_new(take_ptr(&repo), norm);
-	rc = 0;
+	if (access(dir, F_OK) != 0 ? source_clone(tmp, dir, norm, opts, err) < 0
+	                           : source_fetch(dir, norm, opts, err) < 0)
+		goto out;
+	rc = mirror_open(dir, norm, out, err);
 out:
 	if (lock_fd >= 0)
 		close(lock_fd); /* releases the lock */
-	git_repository_free(repo);
 	free(norm);
 	free(dir);
 	free(tmp);
@@ -494,7 +491,6 @@ int
 source_open(const char *cache_dir, const char *url, const struct source_opts *opts,
             struct source_repo **out, struct err *err)
 {
-	git_repository *repo = NULL;
 	char *norm, *dir;
 	int rc = -1;
 
@@ -509,12 +505,7 @@ source_open(const char *cache_dir, const char *url, const struct source_opts *op
 		rc = err_make(err, 0, "source %s has not been fetched yet", norm);
 		goto out;
 	}
-	if (git_repository_open_bare(&repo, dir) < 0) {
-		rc = git_fail(err, "open mirror %s", dir);
-		goto out;
-	}
-	*out = source_repo_new(repo, norm);
-	rc = 0;
+	rc = mirror_open(dir, norm, out, err);
 out:
 	free(norm);
 	free(dir);

@@ -53,6 +53,82 @@ def http(method, url, body=None, token=None, headers=None, timeout=10):
         return e.code, e.read(), e.headers
 
 
+def stop_process(proc, sig=signal.SIGTERM, timeout=30):
+    """Sends sig to proc (ours, by PID) unless it ended, waits for it, kills it
+    after timeout seconds."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_healthy(proc, url, read_log, timeout=30):
+    """Waits until berthd (proc) answers GET url/healthz with 200; raises with
+    its log when it exits first or does not answer in timeout seconds."""
+    wait_answer(proc, url + "/healthz", 200, "berthd", read_log, timeout)
+
+
+def app_config(image, secrets=(), port=8000, extra=""):
+    """A valid tinfoil-config.yml of one container, app, of image (the API,
+    CLI and daemon tests' images are never pulled)."""
+    text = ("cvm-version: 0.7.5\n"
+            "containers:\n"
+            "  - name: app\n"
+            f"    image: \"{image}\"\n")
+    if secrets:
+        text += "    secrets:\n" + "".join(f"      - {s}\n" for s in secrets)
+    return text + f"shim:\n  upstream-port: {port}\n" + extra
+
+
+class LocalBerthd:
+    """berthd on free loopback ports with the caller's state dir and no
+    enclave network of its own (the API, CLI and daemon tests), started at
+    once; stop() stops it by PID, scans its log and stops its router."""
+
+    def __init__(self, binary, state_dir, args=(), wrapper=(), source_roots=None):
+        self.port = free_port()
+        self.router_port = free_port()
+        self.state_dir = state_dir
+        suite_checks.track_berthd(state_dir)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(state_dir, "berthd.log")
+        self.log = open(self.log_path, "w")
+        cmd = list(wrapper) + [binary, "--state-dir", state_dir,
+                               "--listen", f"127.0.0.1:{self.port}",
+                               "--router-listen", f"127.0.0.1:{self.router_port}",
+                               ] + [a for r in (source_roots or [tempfile.gettempdir()])
+                                    # The tests' repositories are in temporary directories.
+                                    for a in ("--source-root", r)] + list(args)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=suite_checks.daemon_env())
+        try:
+            wait_healthy(self.proc, self.url, self.read_log)
+        except RuntimeError:
+            suite_checks.stop_router(state_dir)  # the router it started outlives it
+            raise
+        # berthd writes its admin token before it listens.
+        token_path = os.path.join(state_dir, "admin-token")
+        self.admin_token = None
+        if os.path.exists(token_path):
+            with open(token_path) as f:
+                self.admin_token = f.read().strip()
+
+    def read_log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        stop_process(self.proc, sig, timeout)
+        self.log.close()
+        suite_checks.scan_log(self.log_path)
+        suite_checks.stop_router(self.state_dir)
+        suite_checks.remove_run_dir(self.state_dir)
+        return self.proc.returncode
+
+
 class Registry:
     """docker-registry on a free loopback port with private storage; with
     creds (user, password), only that user may push and pull (htpasswd basic
@@ -159,6 +235,30 @@ def config_text(image, upstream_port=8080, gpus=None, deploy=None, env=None, sec
     return "\n".join(lines) + "\n"
 
 
+def git(repo, *args, date=None):
+    """git -C repo ARGS as a test author; date (seconds) dates the commit."""
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+    if date is not None:
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"{date} +0000"
+    subprocess.run(["git", "-C", repo] + list(args), check=True, env=env,
+                   capture_output=True, timeout=30)
+
+
+def make_source(path, tags):
+    """A git repository at path with one commit and tag per (tag, config text),
+    oldest first, a minute apart."""
+    os.makedirs(path)
+    git(path, "init", "-q", "-b", "main")
+    for i, (tag, text) in enumerate(tags):
+        with open(os.path.join(path, "tinfoil-config.yml"), "wb") as f:
+            f.write(text.encode("utf-8", "surrogateescape"))
+        git(path, "add", "tinfoil-config.yml")
+        git(path, "commit", "-q", "-m", tag, date=1700000000 + 60 * i)
+        git(path, "tag", tag)
+    return path
+
+
 class GitRepo:
     """A real git repository whose tags hold tinfoil-config.yml."""
 
@@ -168,12 +268,7 @@ class GitRepo:
         self.git("init", "-q", "-b", "main")
 
     def git(self, *args, date=None):
-        env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
-                   GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
-        if date is not None:
-            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"{date} +0000"
-        subprocess.run(["git", "-C", self.dir, *args], check=True, env=env,
-                       capture_output=True, timeout=30)
+        git(self.dir, *args, date=date)
 
     def tag(self, tag, config):
         """Commits config and tags it; tags sort by commit time, so each
@@ -230,7 +325,7 @@ class Berthd:
         e = suite_checks.daemon_env(dict(os.environ, **(self.env or {}), **(env or {})))
         self.proc = subprocess.Popen(self.wrapper + [self.binary] + self.args,
                                      stdout=self.log, stderr=subprocess.STDOUT, env=e)
-        wait_answer(self.proc, self.url + "/healthz", 200, "berthd", self.read_log, 60)
+        wait_healthy(self.proc, self.url, self.read_log, timeout=60)
 
     def read_log(self):
         """berthd's log (kept in memory once stop() removed the state dir)."""
@@ -339,12 +434,7 @@ class Berthd:
                 while time.monotonic() < deadline and os.path.isdir(enc) and os.listdir(enc):
                     time.sleep(0.2)
             finally:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(60)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+                stop_process(self.proc, timeout=60)
                 self.log.close()
         clean_host(self.state, self.logpath, self._subnet(), self.bridge)
         suite_checks.delete_bridge(self.bridge)
@@ -459,6 +549,17 @@ def repo_fixture(tags):
         yield r
         r.remove()
     return repo
+
+
+def tmpdir_fixture(name, prefix):
+    """A fixture (named name): a new temporary directory for one test,
+    removed after it."""
+    @pytest.fixture(name=name)
+    def tmpdir():
+        d = tempfile.mkdtemp(prefix=prefix)
+        yield d
+        shutil.rmtree(d, ignore_errors=True)
+    return tmpdir
 
 
 def berthd_fixture(name="berthd", cls=None, **kwargs):

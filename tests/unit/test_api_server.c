@@ -23,6 +23,7 @@
 #include "api/api-server.h"
 #include "common/buf.h"
 #include "common/util.h"
+#include "unit.h"
 
 static void
 h_get_thing(struct api_req *r)
@@ -256,33 +257,6 @@ raw_connect(struct fixture *f)
 	return fd;
 }
 
-/* Reads fd until EOF or timeout_ms; returns what came, or NULL on timeout
- * (the connection still open). */
-static char *
-raw_read_to_eof(int fd, int timeout_ms)
-{
-	struct buf b = BUF_INIT;
-	int64_t end = now_mono_ms() + timeout_ms;
-
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int64_t left = end - now_mono_ms();
-		char chunk[4096];
-		ssize_t n;
-
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
-			buf_free(&b);
-			return NULL;
-		}
-		n = read(fd, chunk, sizeof chunk);
-		if (n <= 0)
-			break;
-		buf_append(&b, chunk, (size_t)n);
-	}
-	buf_append(&b, "", 1);
-	return buf_take(&b);
-}
-
 static void
 wait_connections(struct fixture *f, int n)
 {
@@ -308,7 +282,7 @@ test_connection_limit(void **state)
 	/* Beyond the limit: told so, in the API's error form, and closed. */
 	c = raw_connect(f);
 	assert_int_equal(write(c, healthz_req, strlen(healthz_req)), (ssize_t)strlen(healthz_req));
-	got = raw_read_to_eof(c, 3000);
+	got = unit_read_to_eof(c, 3000);
 	assert_non_null(got);
 	assert_non_null(strstr(got, "HTTP/1.1 503"));
 	assert_non_null(strstr(got, "{\"error\":{\"code\":\"too_many_connections\",\"message\":"));
@@ -322,7 +296,7 @@ test_connection_limit(void **state)
 	free(body);
 	d = raw_connect(f);
 	assert_int_equal(write(d, healthz_req, strlen(healthz_req)), (ssize_t)strlen(healthz_req));
-	got = raw_read_to_eof(d, 3000);
+	got = unit_read_to_eof(d, 3000);
 	assert_non_null(got);
 	assert_non_null(strstr(got, "HTTP/1.1 200"));
 	free(got);
@@ -346,7 +320,7 @@ test_header_timeout(void **state)
 	 * idle timeout is 60 s). */
 	fd = raw_connect(f);
 	start = now_mono_ms();
-	got = raw_read_to_eof(fd, 3000);
+	got = unit_read_to_eof(fd, 3000);
 	assert_non_null(got);
 	assert_true(now_mono_ms() - start >= 250);
 	free(got);
@@ -364,7 +338,7 @@ test_header_timeout(void **state)
 		if (write(fd, "x", 1) != 1)
 			break;
 	}
-	got = raw_read_to_eof(fd, 1000);
+	got = unit_read_to_eof(fd, 1000);
 	assert_non_null(got);
 	assert_null(strstr(got, "200"));
 	assert_true(now_mono_ms() - start < 2000);
@@ -376,7 +350,7 @@ test_header_timeout(void **state)
 		const char *req = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
 		assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
 	}
-	got = raw_read_to_eof(fd, 3000);
+	got = unit_read_to_eof(fd, 3000);
 	assert_non_null(got);
 	assert_non_null(strstr(got, "HTTP/1.1 200"));
 	free(got);

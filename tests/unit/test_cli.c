@@ -297,6 +297,39 @@ test_args_parse(void **state)
 	cli_args_free(&a);
 }
 
+/* --after and --tail: a whole number of at least a minimum, or a usage
+ * mistake; not given, the default stays. */
+static void
+test_value_num(void **state)
+{
+	const struct cli_opt *opts = cli_cmd_find(&cli_group_container, "events")->opts;
+	static const char *const bad[] = {"-1", "x", "7x", "", "99999999999999999999"};
+	struct err err = ERR_INIT;
+	struct cli_args a;
+	long long n = 42;
+
+	(void)state;
+	assert_int_equal(parse(&a, opts, 1, &err, "web", NULL), 0);
+	assert_int_equal(cli_value_num(&a, "--after", 0, &n), 0);
+	assert_int_equal(n, 42);
+	cli_args_free(&a);
+	assert_int_equal(parse(&a, opts, 1, &err, "web", "--after", "0", NULL), 0);
+	assert_int_equal(cli_value_num(&a, "--after", 0, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(cli_value_num(&a, "--after", 1, &n), -1);
+	cli_args_free(&a);
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		char *arg = xasprintf("--after=%s", bad[i]);
+
+		n = 42;
+		assert_int_equal(parse(&a, opts, 1, &err, "web", arg, NULL), 0);
+		assert_int_equal(cli_value_num(&a, "--after", 0, &n), -1);
+		assert_int_equal(n, 42);
+		cli_args_free(&a);
+		free(arg);
+	}
+}
+
 /* Every command of every group parses its line once, from its entry: a
  * mistake gets the command's own usage line, a missing argument its name. */
 static void
@@ -312,6 +345,13 @@ test_cli_run_usage(void **state)
 			char *argv[] = {(char *)cmd->name, "--bogus", NULL}, *text = NULL, *want;
 			size_t len;
 			struct cli_ctx ctx = {.out = stdout, .in = stdin};
+
+			/* runs itself, or shows what it GETs (with --json) */
+			if (cmd->run == NULL) {
+				assert_non_null(cmd->get);
+				assert_non_null(cmd->print);
+				assert_ptr_equal(cmd->opts, cli_json_opts);
+			}
 
 			ctx.err = open_memstream(&text, &len);
 			assert_int_equal(cli_run(&ctx, groups[g], cmd, 2, argv), CLI_EXIT_USAGE);
@@ -898,6 +938,7 @@ main(void)
 	    cmocka_unit_test(test_conf_default_path),
 	    cmocka_unit_test(test_args_parse),
 	    cmocka_unit_test(test_cli_run_usage),
+	    cmocka_unit_test(test_value_num),
 	    cmocka_unit_test(test_create_body),
 	    cmocka_unit_test(test_update_body),
 	    cmocka_unit_test(test_table),

@@ -901,9 +901,9 @@ enclave_state_of(struct fx *fx, const char *cid, const char *name)
 	return s;
 }
 
-/* Whether cid has an event of kind. */
+/* Whether cid has an event of kind that says message (NULL: anything). */
 static int
-has_event(struct fx *fx, const char *cid, const char *kind)
+has_event_saying(struct fx *fx, const char *cid, const char *kind, const char *message)
 {
 	struct store_event *v = NULL;
 	struct err err = ERR_INIT;
@@ -912,9 +912,17 @@ has_event(struct fx *fx, const char *cid, const char *kind)
 
 	assert_int_equal(store_event_list(fx->store, fx->org_id, cid, 0, 0, &v, &n, &err), 0);
 	for (size_t i = 0; i < n; i++)
-		found |= strcmp(v[i].kind, kind) == 0;
+		found |= strcmp(v[i].kind, kind) == 0 &&
+		         (message == NULL || strcmp(v[i].message, message) == 0);
 	store_event_list_free(v, n);
 	return found;
+}
+
+/* Whether cid has an event of kind. */
+static int
+has_event(struct fx *fx, const char *cid, const char *kind)
+{
+	return has_event_saying(fx, cid, kind, NULL);
 }
 
 /* A running container web of yaml: created and deployed. */
@@ -1206,7 +1214,7 @@ cancel_update(struct fx *fx, const char *cid, int delete)
 
 	assert_int_equal(store_container_get(fx->store, cid, &c, &err), 0);
 	assert_int_equal(store_begin(fx->store, &err), 0);
-	assert_int_equal(lifecycle_update_cancel(&fx->lc, &c, &u, &err, "cancelled"), 0);
+	assert_int_equal(lifecycle_update_cancel(&fx->lc, &c, &u, NULL, &err), 0);
 	if (delete)
 		assert_int_equal(store_container_mark_deleted(fx->store, cid, &err), 0);
 	assert_int_equal(store_commit(fx->store, &err), 0);
@@ -1227,7 +1235,9 @@ cancel_and_see_it_go(struct fx *fx, const char *cid, const char *new)
 	assert_false(fake_runs(&fx->host, new));
 	latest_update(fx, cid, &u);
 	assert_int_equal(u.state.status, UPDATE_CANCELLED);
-	assert_true(has_event(fx, cid, "update.cancelled"));
+	/* the event names the kind of the update cancelled (an edit-config) */
+	assert_true(
+	    has_event_saying(fx, cid, "update.cancelled", "edit-config update of web cancelled"));
 	store_update_clear(&u);
 }
 

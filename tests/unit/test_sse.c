@@ -23,6 +23,7 @@
 #include "api/sse.h"
 #include "common/buf.h"
 #include "common/util.h"
+#include "unit.h"
 
 static struct sse_hub *hub;
 
@@ -172,32 +173,6 @@ raw_stream(int port, const char *org, int rcvbuf)
 	return fd;
 }
 
-/* What fd sends until EOF (NULL if it stays open for timeout_ms). */
-static char *
-read_to_eof(int fd, int timeout_ms)
-{
-	struct buf b = BUF_INIT;
-	int64_t end = now_mono_ms() + timeout_ms;
-
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int64_t left = end - now_mono_ms();
-		char chunk[8192];
-		ssize_t n;
-
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
-			buf_free(&b);
-			return NULL;
-		}
-		n = read(fd, chunk, sizeof chunk);
-		if (n <= 0)
-			break;
-		buf_append(&b, chunk, (size_t)n);
-	}
-	buf_append(&b, "", 1);
-	return buf_take(&b);
-}
-
 static void
 wait_count(int n)
 {
@@ -244,7 +219,7 @@ test_streams_per_org_limit(void **state)
 	wait_count(2);
 	/* The third of the org: 429 in the API's error form, then closed. */
 	c = raw_stream(port, "acme", 0);
-	got = read_to_eof(c, 3000);
+	got = unit_read_to_eof(c, 3000);
 	assert_non_null(got);
 	assert_non_null(strstr(got, "HTTP/1.1 429"));
 	assert_non_null(strstr(got, "{\"error\":{\"code\":\"too_many_streams\",\"message\":"));
@@ -318,7 +293,7 @@ test_slow_reader_dropped(void **state)
 	assert_non_null(strstr(fast.got.data, "id: 1\n"));
 	/* ...and the one that did not was dropped, its connection closed (it
 	 * reads what the kernel holds, then the end), and logged once. */
-	got = read_to_eof(slow, 5000);
+	got = unit_read_to_eof(slow, 5000);
 	assert_non_null(got);
 	assert_null(strstr(got, "id: 1000\n"));
 	free(got);

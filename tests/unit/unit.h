@@ -13,4 +13,8 @@ void unit_rmtree(const char *dir);
 int unit_setup_dir(void **state);
 int unit_teardown_dir(void **state);
 
+/* What fd sends until EOF, NUL-terminated (owned), or NULL when it stays
+ * open (or silent) for timeout_ms. */
+char *unit_read_to_eof(int fd, int timeout_ms);
+
 #endif

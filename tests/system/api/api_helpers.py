@@ -7,19 +7,16 @@ import io
 import json
 import os
 import re
-import tempfile
-import signal
-import socket
-import sqlite3
 import subprocess
+import tempfile
+import sqlite3
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import berth_helpers  # noqa: E402  (tests/system/berth_helpers.py)
 import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
+from berth_helpers import free_port, git, make_source  # noqa: E402,F401
 
 BUILD = os.environ.get("BERTH_BUILD", os.path.abspath("build-asan"))
 RELEASE = os.environ.get("BERTH_RELEASE_BUILD", os.path.abspath("build"))
@@ -32,14 +29,7 @@ IMAGE = "127.0.0.1:9/berth-api-test/app@" + DIGEST
 
 def config_text(image=IMAGE, secrets=(), port=8000, extra=""):
     """A valid tinfoil-config.yml."""
-    text = ("cvm-version: 0.7.5\n"
-            "containers:\n"
-            "  - name: app\n"
-            f"    image: \"{image}\"\n")
-    if secrets:
-        text += "    secrets:\n" + "".join(f"      - {s}\n" for s in secrets)
-    text += f"shim:\n  upstream-port: {port}\n" + extra
-    return text
+    return berth_helpers.app_config(image, secrets, port, extra)
 
 
 # Line 4, column 12 holds an image without a digest.
@@ -50,34 +40,17 @@ BAD_CONFIG = ("cvm-version: 0.7.5\n"
               "shim:\n  upstream-port: 8000\n")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http(method, url, body=None, token=None, timeout=10, headers=None):
     """Returns (status, headers, body bytes) without raising on 4xx/5xx."""
-    req = urllib.request.Request(url, data=body, method=method)
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    if body is not None:
-        req.add_header("Content-Type", "application/json")
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(req, timeout=timeout) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
-
+    status, data, hdrs = berth_helpers.http(method, url, body, token, headers, timeout)
+    return status, hdrs, data
 
 
 def kill_router(state_dir):
     """Stops the berth-router that berthd started detached for state_dir (it
     outlives berthd on purpose) and waits for its exit; scans its log."""
     suite_checks.stop_router(state_dir)
+
 
 PG_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pg.sh")
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -199,45 +172,16 @@ def assert_error(status_body, status, code, *words):
     return body["error"]["message"]
 
 
-class Berthd:
+class Berthd(berth_helpers.LocalBerthd):
+    """berthd on free loopback ports with a private state dir (stopped by
+    PID), a JSON client of its API and a look into its store; store: a
+    PgDatabase to run on (--store), or None for STATE/berth.db."""
+
     def __init__(self, binary, state_dir, args=(), wrapper=(), source_roots=None, store=None):
-        """store: a PgDatabase to run on (--store), or None for STATE/berth.db."""
         self.store = store
         if store is not None:
             args = ["--store", store.url] + list(args)
-        self.port = free_port()
-        self.router_port = free_port()
-        self.state_dir = state_dir
-        suite_checks.track_berthd(state_dir)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = os.path.join(state_dir, "berthd.log")
-        self.log = open(self.log_path, "w")
-        cmd = list(wrapper) + [binary, "--state-dir", state_dir,
-                               "--listen", f"127.0.0.1:{self.port}",
-                               "--router-listen", f"127.0.0.1:{self.router_port}",
-                               ] + [a for r in (source_roots or [tempfile.gettempdir()])
-                                    # The tests' repositories are in temporary directories.
-                                    for a in ("--source-root", r)] + list(args)
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=suite_checks.daemon_env())
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                kill_router(state_dir)  # the router it started outlives it
-                raise RuntimeError("berthd exited: " + self.read_log())
-            try:
-                if http("GET", self.url + "/healthz", timeout=1)[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.05)
-        else:
-            self.proc.kill()
-            self.proc.wait()
-            kill_router(state_dir)
-            raise RuntimeError("berthd did not answer in 30 s: " + self.read_log())
-        with open(os.path.join(state_dir, "admin-token")) as f:
-            self.admin_token = f.read().strip()
+        super().__init__(binary, state_dir, args, wrapper, source_roots)
 
     def api(self, token=None):
         return Api(self.url, token or self.admin_token)
@@ -256,44 +200,3 @@ class Berthd:
             return self.store.dump()
         with open(os.path.join(self.state_dir, "berth.db"), "rb") as f:
             return f.read()
-
-    def read_log(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def stop(self, sig=signal.SIGTERM, timeout=30):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        suite_checks.scan_log(self.log_path)
-        kill_router(self.state_dir)
-        suite_checks.remove_run_dir(self.state_dir)
-        return self.proc.returncode
-
-
-def git(repo, *args, date=None):
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
-    if date is not None:
-        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"{date} +0000"
-    subprocess.run(["git", "-C", repo] + list(args), check=True, env=env,
-                   capture_output=True, timeout=30)
-
-
-def make_source(path, tags):
-    """A git repository at path with one commit and tag per (tag, config text),
-    oldest first, a minute apart."""
-    os.makedirs(path)
-    git(path, "init", "-q", "-b", "main")
-    for i, (tag, text) in enumerate(tags):
-        with open(os.path.join(path, "tinfoil-config.yml"), "wb") as f:
-            f.write(text.encode("utf-8", "surrogateescape"))
-        git(path, "add", "tinfoil-config.yml")
-        git(path, "commit", "-q", "-m", tag, date=1700000000 + 60 * i)
-        git(path, "tag", tag)
-    return path

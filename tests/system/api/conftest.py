@@ -1,21 +1,16 @@
 """Fixtures of the REST API's system tests."""
 import os
-import shutil
-import tempfile
 
 import pytest
 
 from api_helpers import (BAD_CONFIG, BUILD, Berthd, PgServer, config_text, make_source,
                          suite_checks)
+from berth_helpers import tmpdir_fixture
 from suite_checks import (  # noqa: F401 (the checks of every folder)
     pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 
-@pytest.fixture
-def api_state_dir():
-    d = tempfile.mkdtemp(prefix="berth-api-")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+api_state_dir = tmpdir_fixture("api_state_dir", "berth-api-")
 
 
 # The tests (by name) that run twice: on SQLite, then on PostgreSQL (a

@@ -116,6 +116,11 @@ def test_edit_config_promote_retry(berthd, api):
     st, lst = api.get("/containers/web/updates")
     assert [x["kind"] for x in lst] == ["retry", "promote", "edit-config", "edit-config"]
     assert [x["status"] for x in lst[1:]] == ["cancelled"] * 3
+    # Each cancel's event names the kind of the update it cancelled.
+    said = [e["message"] for e in api.get("/containers/web/events")[1]
+            if e["kind"] == "update.cancelled"]
+    assert said == ["edit-config update of web cancelled"] * 2 + \
+        ["promote update of web cancelled"], said
 
 
 def test_update_refusals_change_nothing(berthd, api):
@@ -194,5 +199,9 @@ def test_delete_cancels_the_update(berthd, api):
     assert row["status"] == "cancelled"
     with berthd.db() as db:
         kinds = [r[0] for r in db.execute("SELECT kind FROM event ORDER BY id")]
+        said = [r[0] for r in db.execute(
+            "SELECT message FROM event WHERE kind = 'update.cancelled'")]
     assert kinds == ["container.created", "update.pending", "update.cancelled",
                      "container.deleting"]
+    # The event names the kind of the update the delete cancelled.
+    assert said == ["retry update of web cancelled by its delete"], said

@@ -3,17 +3,16 @@ ports with a private state directory (stopped by PID), and `berth` run with a
 clean environment (its own HOME, so no user config file leaks in)."""
 import json
 import os
-import tempfile
-import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import berth_helpers  # noqa: E402  (tests/system/berth_helpers.py)
 import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
+from berth_helpers import free_port, git, make_source  # noqa: E402,F401
 
 BUILD = os.environ.get("BERTH_BUILD", os.path.abspath("build-asan"))
 RELEASE = os.environ.get("BERTH_RELEASE_BUILD", os.path.abspath("build"))
@@ -51,19 +50,7 @@ class SilentRegistry:
 
 def config_text(secrets=(), port=8000, image=IMAGE):
     """A valid tinfoil-config.yml."""
-    text = ("cvm-version: 0.7.5\n"
-            "containers:\n"
-            "  - name: app\n"
-            f"    image: \"{image}\"\n")
-    if secrets:
-        text += "    secrets:\n" + "".join(f"      - {s}\n" for s in secrets)
-    return text + f"shim:\n  upstream-port: {port}\n"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return berth_helpers.app_config(image, secrets, port)
 
 
 def api(method, url, token, body=None):
@@ -85,59 +72,16 @@ def api(method, url, token, body=None):
         return status, out.decode()
 
 
-class Berthd:
+class Berthd(berth_helpers.LocalBerthd):
+    """berthd on free loopback ports with a private state dir (stopped by
+    PID), and its API called directly."""
+
     def __init__(self, binary, state_dir):
-        self.port = free_port()
-        self.router_port = free_port()
-        self.state_dir = state_dir
-        suite_checks.track_berthd(state_dir)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = os.path.join(state_dir, "berthd.log")
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [binary, "--state-dir", state_dir, "--listen", f"127.0.0.1:{self.port}",
-             "--router-listen", f"127.0.0.1:{self.router_port}",
-             "--source-root", tempfile.gettempdir()],
-            stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=suite_checks.daemon_env())
-        deadline = time.monotonic() + 30
-        token_path = os.path.join(state_dir, "admin-token")
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("berthd exited: " + self.read_log())
-            try:
-                req = urllib.request.urlopen(self.url + "/healthz", timeout=1)
-                req.close()
-                if os.path.exists(token_path):
-                    break
-            except OSError:
-                pass
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("berthd did not answer in 30 s: " + self.read_log())
-        with open(token_path) as f:
-            self.token = f.read().strip()
+        super().__init__(binary, state_dir)
+        self.token = self.admin_token
 
     def api(self, method, path, body=None, token=None):
         return api(method, self.url + "/api/v1" + path, token or self.token, body)
-
-    def read_log(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def stop(self, timeout=30):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        suite_checks.scan_log(self.log_path)
-        kill_router(self.state_dir)
-        suite_checks.remove_run_dir(self.state_dir)
-        return self.proc.returncode
 
 
 class Berth:
@@ -170,26 +114,3 @@ class Berth:
         r = self(*args, **kw)
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)
-
-
-def git(repo, *args, date=None):
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
-    if date is not None:
-        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"{date} +0000"
-    subprocess.run(["git", "-C", repo] + list(args), check=True, env=env,
-                   capture_output=True, timeout=30)
-
-
-def make_source(path, tags):
-    """A git repository at path with one commit and tag per (tag, config
-    text), oldest first, a minute apart."""
-    os.makedirs(path)
-    git(path, "init", "-q", "-b", "main")
-    for i, (tag, text) in enumerate(tags):
-        with open(os.path.join(path, "tinfoil-config.yml"), "w") as f:
-            f.write(text)
-        git(path, "add", "tinfoil-config.yml")
-        git(path, "commit", "-q", "-m", tag, date=1700000000 + 60 * i)
-        git(path, "tag", tag)
-    return path

@@ -1,20 +1,15 @@
 """Fixtures of the `berth` CLI's system tests."""
 import os
-import shutil
-import tempfile
 
 import pytest
 
 from cli_helpers import BUILD, Berth, Berthd, SilentRegistry, config_text, image_at, suite_checks
+from berth_helpers import tmpdir_fixture
 from suite_checks import (  # noqa: F401 (the checks of every folder)
     pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
 
-@pytest.fixture
-def cli_dir():
-    d = tempfile.mkdtemp(prefix="berth-cli-")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+cli_dir = tmpdir_fixture("cli_dir", "berth-cli-")
 
 
 @pytest.fixture

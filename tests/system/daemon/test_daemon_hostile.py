@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from daemon_helpers import BUILD, Berthd, free_port, http, kill_router, suite_checks
+from daemon_helpers import (BUILD, Berthd, free_port, http, kill_router, suite_checks,
+                            wait_healthy)
 
 BERTHD = os.path.join(BUILD, "berthd")
 
@@ -26,17 +27,12 @@ def assert_clean(d):
     assert rc == 0, log
 
 
-def wait_healthz(url, proc, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "berthd exited"
-        try:
-            if http("GET", url + "/healthz", timeout=1)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("berthd did not answer")
+def wait_healthz(url, proc, state_dir):
+    """berthd of start_raw() answering, its stderr.log in the error if not."""
+    def read_log():
+        with open(os.path.join(state_dir, "stderr.log")) as f:
+            return f.read()
+    wait_healthy(proc, url, read_log)
 
 
 def start_raw(state_dir, stdout, stderr):
@@ -73,7 +69,7 @@ def test_admin_token_file_mode_and_not_printed_to_a_pipe(state_dir):
     log_path = os.path.join(state_dir, "stderr.log")
     with open(log_path, "w") as err:
         proc, url = start_raw(state_dir, subprocess.PIPE, err)
-        wait_healthz(url, proc)
+        wait_healthz(url, proc, state_dir)
         rc = stop_raw(proc, state_dir)
         out = proc.stdout.read().decode()
     path = os.path.join(state_dir, "admin-token")
@@ -93,7 +89,7 @@ def test_admin_token_printed_on_a_terminal(state_dir):
         proc, url = start_raw(state_dir, slave, err)
     os.close(slave)
     try:
-        wait_healthz(url, proc)
+        wait_healthz(url, proc, state_dir)
         token = read_token(state_dir)
         got = b""
         deadline = time.monotonic() + 5
