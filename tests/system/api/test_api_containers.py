@@ -28,7 +28,11 @@ def snapshot(berthd, api):
         events = [tuple(r) for r in db.execute("SELECT id, kind FROM event ORDER BY id")]
         deployments = db.execute("SELECT count(*) FROM deployment").fetchone()[0]
         settings = db.execute("SELECT count(*) FROM container_setting").fetchone()[0]
-    return api.get("/containers"), events, deployments, settings
+    st, items = api.get("/containers")
+    # The certificate is issued in the background, whatever the requests do.
+    for c in items or []:
+        c.pop("certificate", None)
+    return (st, items), events, deployments, settings
 
 
 def test_needs_a_valid_token(berthd):

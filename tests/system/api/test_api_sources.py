@@ -222,6 +222,8 @@ def test_slow_source_deploys_after_the_answer_and_after_a_restart(api_state_dir)
         slow.delay = 1.5
         r, _ = timed_post(api, {"name": "bad2", "repo": slow.url("app"), "tag": "bad"})
         assert r[0] == 202, r
+        # After bad2's fetch: joined late, its end could come within the wait.
+        wait_for(api, "bad2", lambda c: c["status"] == "failed")
         r, _ = timed_post(api, {"name": "late", "repo": slow.url("app"), "tag": "v1"})
         assert r[0] == 202 and r[1]["deployment"] is None, r
         d.proc.kill()
