@@ -953,6 +953,7 @@ recon_adopt_all(struct recon *r)
 		    seen == ENCLAVE_OBSERVED_RUNNING) {
 			log_info("recon: adopted enclave %s at %s", e->name,
 			         e->address != NULL ? e->address : "?");
+			recon_attest_reopen(r, e);
 		} else {
 			log_warn("recon: enclave %s is not running any more%s%s", e->name,
 			         err_isset(&err) ? ": " : "", err.msg);
@@ -997,6 +998,7 @@ recon_free(struct recon *r)
 		job->free(job);
 	}
 	recon_certs_free(r);
+	recon_attest_free_all(r);
 	if (r->tick != NULL)
 		event_free(r->tick);
 	if (r->timer != NULL)

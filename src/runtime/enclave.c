@@ -29,6 +29,7 @@
 #include "runtime/linux.h"
 #include "runtime/logcopy.h"
 #include "runtime/runtime-internal.h"
+#include "runtime/tinfoil.h"
 
 #define KILL_WAIT_MS 10000
 
@@ -179,6 +180,17 @@ enclave_container_find(const struct enclave *e, const char *name)
 	return NULL;
 }
 
+int
+enclave_attest_listen(struct runtime *rt, const char *name, const char *container, int *fd,
+                      struct err *err)
+{
+	char *dir = xasprintf("%s/%s/%s/tinfoil", rt->bundles_dir, name, container);
+	int rc = tinfoil_listen(dir, fd, err);
+
+	free(dir);
+	return rc;
+}
+
 void
 enclave_free(struct enclave *e)
 {
@@ -188,6 +200,8 @@ enclave_free(struct enclave *e)
 		free(e->containers[i].name);
 		free(e->containers[i].id);
 		free(e->containers[i].log_path);
+		if (e->containers[i].attest_fd >= 0)
+			close(e->containers[i].attest_fd);
 	}
 	free(e->containers);
 	free(e->name);
@@ -320,6 +334,8 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 	char *hosts = xasprintf("%s/%s/hosts", rt->bundles_dir, spec->name);
 	char *resolv = xasprintf("%s/%s/resolv.conf", rt->bundles_dir, spec->name);
 	int userns = ec_userns != NULL;
+	int tinfoil = cs->n_keys > 0 || cs->config->attestation;
+	char *tdir = xasprintf("%s/tinfoil", bdir);
 	char *cgroup = cgroup_path(spec->name);
 	json_t *spec_json = NULL, *edits = NULL, *ann;
 	int wfd = -1, rc = -1;
@@ -344,6 +360,7 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 	    .n_secrets = spec->n_secrets,
 	    .volumes = cs->volumes,
 	    .n_volumes = cs->n_volumes,
+	    .tinfoil_dir = tinfoil ? tdir : NULL,
 	};
 
 	ann = json_pack("{s:s}", "berth.enclave", spec->name);
@@ -377,6 +394,8 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 	    cs->config->stop_timeout_ms >= 0 ? cs->config->stop_timeout_ms : BUNDLE_STOP_TIMEOUT_MS;
 	if (mkdir_p(cdir, 0700, err) < 0 || mkdir_p(bdir, 0711, err) < 0 || chmod(bdir, 0711) < 0 ||
 	    write_json(cfg, spec_json, err) < 0 ||
+	    (tinfoil && tinfoil_prepare(tdir, cs->keys, cs->n_keys, userns ? rt->userns_base : 0,
+	                                cs->config->attestation, &ec->attest_fd, err) < 0) ||
 	    (userns && owned_upper(upper, rt->userns_base, err) < 0) ||
 	    linux_overlay_mount(cs->rootfs, upper, work, rootfs, err) < 0 ||
 	    start_log_copier(rt, spec, bdir, ec->log_path, &wfd, err) < 0)
@@ -406,6 +425,7 @@ out:
 	free(cfg);
 	free(hosts);
 	free(resolv);
+	free(tdir);
 	return rc;
 }
 
@@ -501,6 +521,7 @@ container_init(const struct runtime *rt, struct enclave *e, struct enclave_conta
 	ec->status = OCI_ABSENT;
 	ec->stop_signal = SIGTERM;
 	ec->stop_timeout_ms = BUNDLE_STOP_TIMEOUT_MS;
+	ec->attest_fd = -1;
 }
 
 /* The firewall of an enclave applied on a thread of its own. */

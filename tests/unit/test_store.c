@@ -495,6 +495,7 @@ test_deployment_isolation(void **state)
 	                                   "ALTER TABLE event DROP COLUMN container_id;"
 	                                   "ALTER TABLE enclave DROP COLUMN reason;"
 	                                   "ALTER TABLE deployment DROP COLUMN source_commit;"
+	                                   "ALTER TABLE enclave DROP COLUMN attested_keys;"
 	                                   "PRAGMA user_version = 1"),
 	                 SQLITE_OK);
 	assert_int_equal(store_open_sqlite(f->path, &again, &err), 0);
