@@ -330,8 +330,10 @@ recon_attest_add(struct recon *r, const char *enclave_id, const char *enclave,
 	snprintf(a->enclave_id, sizeof a->enclave_id, "%s", enclave_id);
 	a->enclave = xstrdup(enclave);
 	a->container = xstrdup(container);
+	/* Backlog 0: listening already, with tinfoil.c's small backlog (-1
+	 * would listen again with libevent's 128). */
 	a->listener = evconnlistener_new(r->env.base, attest_on_accept, a,
-	                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (a->listener == NULL)
 		log_fatal("attestation socket: out of memory");
 	evconnlistener_set_error_cb(a->listener, attest_on_error);

@@ -305,13 +305,14 @@ start_log_copier(const struct runtime *rt, const struct enclave_spec *spec, cons
 
 /* Prepares the bundle of container i and creates it with the runtime. */
 /* The overlay's upper directory, owned by the enclave's root: it is the
- * root directory of the container's file system. */
+ * root directory of the container's file system, 0755 whatever berthd's
+ * umask (a container running as another user crosses it). */
 static int
 owned_upper(const char *upper, unsigned base, struct err *err)
 {
 	if (mkdir_p(upper, 0755, err) < 0)
 		return -1;
-	if (chown(upper, base, base) < 0)
+	if (chown(upper, base, base) < 0 || chmod(upper, 0755) < 0)
 		return err_make(err, errno, "chown %s", upper);
 	return 0;
 }

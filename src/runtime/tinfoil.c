@@ -79,7 +79,8 @@ tinfoil_listen(const char *tdir, int *fd, struct err *err)
 	int dfd, s = -1, rc = -1;
 
 	*fd = -1;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	/* 0755 whatever the umask: the container's users cross it. */
+	if ((mkdir(dir, 0755) < 0 && errno != EEXIST) || chmod(dir, 0755) < 0) {
 		err_make(err, errno, "mkdir %s", dir);
 		free(dir);
 		return -1;
@@ -130,7 +131,7 @@ tinfoil_prepare(const char *dir, const struct bundle_key *keys, size_t n_keys, u
 		goto out;
 	}
 	if (n_keys > 0) {
-		if (mkdir(kdir, 0755) < 0 && errno != EEXIST) {
+		if ((mkdir(kdir, 0755) < 0 && errno != EEXIST) || chmod(kdir, 0755) < 0) {
 			err_make(err, errno, "mkdir %s", kdir);
 			goto out;
 		}
