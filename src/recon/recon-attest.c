@@ -52,8 +52,9 @@ struct recon_attest {
 	char *container;                 /* owned: the container's name */
 	struct evconnlistener *listener; /* owned (closes the socket) */
 	struct event *retry;             /* owned: accepts again after EMFILE or the caps */
-	struct attest_conn *conns;       /* owned list */
-	int n_conns;
+	struct attest_conn *conns;       /* owned list: open connections */
+	struct attest_conn *closed;      /* owned list: closed, freed on the next pass */
+	int n_conns;                     /* of conns */
 	struct recon_attest *next;
 };
 
@@ -85,23 +86,76 @@ total_conns(struct recon *r)
 	return n;
 }
 
-/* Frees conn; its socket may accept again (and so may the others, held by
- * the total cap). */
+/* Unlinks c from the list at *head. */
+static void
+conn_unlink(struct attest_conn **head, struct attest_conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+conn_push(struct attest_conn **head, struct attest_conn *c)
+{
+	c->prev = NULL;
+	c->next = *head;
+	if (*head != NULL)
+		(*head)->prev = c;
+	*head = c;
+}
+
+static void
+conn_destroy(struct attest_conn *c)
+{
+	bufferevent_free(c->bev);
+	event_free(c->deadline);
+	free(c);
+}
+
+static void
+conns_destroy(struct attest_conn **head)
+{
+	while (*head != NULL) {
+		struct attest_conn *c = *head;
+
+		conn_unlink(head, c);
+		conn_destroy(c);
+	}
+}
+
+/* The pass after conn_close(): c goes. */
+static void
+conn_on_closed(evutil_socket_t fd, short what, void *arg)
+{
+	struct attest_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	conn_unlink(&c->a->closed, c);
+	conn_destroy(c);
+}
+
+/* Ends conn: out of its socket's count at once (which may accept again, and
+ * so may the others, held by the total cap), freed on the next loop pass,
+ * not inside its own callback. */
 static void
 conn_close(struct attest_conn *c)
 {
 	struct recon_attest *a = c->a;
 
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		a->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	conn_unlink(&a->conns, c);
+	conn_push(&a->closed, c);
 	a->n_conns--;
-	bufferevent_free(c->bev);
-	event_free(c->deadline);
-	free(c);
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	evtimer_del(c->deadline);
+	event_assign(c->deadline, a->r->env.base, -1, 0, conn_on_closed, c);
+	event_active(c->deadline, EV_TIMEOUT, 0);
 	for (struct recon_attest *o = a->r->attest; o != NULL; o = o->next)
 		attest_resume(o);
 }
@@ -296,10 +350,7 @@ attest_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 	bufferevent_setwatermark(c->bev, EV_READ, 0, ATTEST_REQ_MAX);
 	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
 	bufferevent_enable(c->bev, EV_READ);
-	c->next = a->conns;
-	if (a->conns != NULL)
-		a->conns->prev = c;
-	a->conns = c;
+	conn_push(&a->conns, c);
 	a->n_conns++;
 	if (a->n_conns >= ATTEST_CONNS_PER_SOCKET || total_conns(a->r) >= ATTEST_CONNS_TOTAL)
 		for (struct recon_attest *o = a->r->attest; o != NULL; o = o->next)
@@ -389,14 +440,8 @@ recon_attest_reopen(struct recon *r, const struct store_enclave *e)
 static void
 attest_free(struct recon_attest *a)
 {
-	while (a->conns != NULL) {
-		struct attest_conn *c = a->conns;
-
-		a->conns = c->next;
-		bufferevent_free(c->bev);
-		event_free(c->deadline);
-		free(c);
-	}
+	conns_destroy(&a->conns);
+	conns_destroy(&a->closed);
 	evconnlistener_free(a->listener);
 	event_free(a->retry);
 	free(a->enclave);

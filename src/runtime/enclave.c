@@ -304,9 +304,10 @@ start_log_copier(const struct runtime *rt, const struct enclave_spec *spec, cons
 }
 
 /* Prepares the bundle of container i and creates it with the runtime. */
-/* The overlay's upper directory, owned by the enclave's root: it is the
- * root directory of the container's file system, 0755 whatever berthd's
- * umask (a container running as another user crosses it). */
+/* The overlay's upper directory, owned by the enclave's root (base: its
+ * user namespace's, 0 without one): it is the root directory of the
+ * container's file system, 0755 whatever berthd's umask (a container
+ * running as another user crosses it). */
 static int
 owned_upper(const char *upper, unsigned base, struct err *err)
 {
@@ -397,7 +398,7 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 	    write_json(cfg, spec_json, err) < 0 ||
 	    (tinfoil && tinfoil_prepare(tdir, cs->keys, cs->n_keys, userns ? rt->userns_base : 0,
 	                                cs->config->attestation, &ec->attest_fd, err) < 0) ||
-	    (userns && owned_upper(upper, rt->userns_base, err) < 0) ||
+	    owned_upper(upper, userns ? rt->userns_base : 0, err) < 0 ||
 	    linux_overlay_mount(cs->rootfs, upper, work, rootfs, err) < 0 ||
 	    start_log_copier(rt, spec, bdir, ec->log_path, &wfd, err) < 0)
 		goto out;
