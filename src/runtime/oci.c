@@ -189,10 +189,6 @@ try_runtime(struct oci *o, const char *binary, struct err *err)
 		flags = strv_push(flags, "--network=host");
 		/* The default profile inside the sandbox too, as under runc. */
 		flags = strv_push(flags, "--oci-seccomp");
-		/* A container may connect to the host's unix sockets bound into
-		 * it, which is only the local attestation socket (tinfoil.h);
-		 * it may not create any. */
-		flags = strv_push(flags, "--host-uds=open");
 	}
 	if (probe_runs(binary, flags, err) < 0) {
 		free(name);
