@@ -27,7 +27,9 @@ SOCK = "/run/tinfoil/attestation/attestation.sock"
 # app (uid 1000:1001) holds sign (ed25519) and p256 (ecdsa-p256) and the
 # socket; side (root) holds kex (x25519). Each copies what it sees into its
 # tmpfs /srv (never its rootfs, which is in the state directory) and serves
-# it: app on the upstream port, side on 8081 behind app's /cgi-bin/side.
+# it: app on the upstream port, side on 8081 behind app's /cgi-bin/side
+# (nc, not wget: busybox's wget reads fail with EAGAIN on gVisor's host
+# network, test_lifecycle_gvisor.py says).
 APP = r"""
 mkdir -p /srv/cgi-bin /srv/k; echo ok > /srv/health
 for k in sign p256; do cat /run/tinfoil/keys/$k/private_key.pem > /srv/k/$k.pem; done
@@ -36,7 +38,7 @@ stat -c '%u:%g %a' /run/tinfoil/keys/sign/private_key.pem /run/tinfoil/keys/sign
 ls /run/tinfoil/keys > /srv/keys
 printf '#!/bin/sh\necho "Content-Type: application/json"\necho\nexec /bin/uds-get @SOCK@ "@ATTEST@?$QUERY_STRING"\n' \
   > /srv/cgi-bin/attest
-printf '#!/bin/sh\necho "Content-Type: text/plain"\necho\nexec /bin/busybox wget -qO- http://127.0.0.1:8081/view\n' \
+printf '#!/bin/sh\necho "Content-Type: text/plain"\necho\nprintf "GET /view HTTP/1.0\\r\\n\\r\\n" | /bin/busybox nc 127.0.0.1 8081\n' \
   > /srv/cgi-bin/side
 chmod 755 /srv/cgi-bin/attest /srv/cgi-bin/side
 exec httpd -f -p 8080 -h /srv
@@ -77,10 +79,11 @@ def page(b, path, status=200):
 
 
 def side_view(b):
-    """What side sees, once it serves (it is not behind the health gate)."""
+    """What side sees, once it serves (it is not behind the health gate):
+    the body of its answer, which app's CGI passes on whole."""
     deadline = time.monotonic() + 30
     while True:
-        view = page(b, "/cgi-bin/side")
+        view = page(b, "/cgi-bin/side").partition(b"\r\n\r\n")[2]
         if view or time.monotonic() > deadline:
             return view
         time.sleep(0.2)
