@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -52,18 +53,18 @@ struct recon_attest {
 	char *container;                 /* owned: the container's name */
 	struct evconnlistener *listener; /* owned (closes the socket) */
 	struct event *retry;             /* owned: accepts again after EMFILE or the caps */
-	struct attest_conn *conns;       /* owned list: open connections */
-	struct attest_conn *closed;      /* owned list: closed, freed on the next pass */
+	LIST_HEAD(, attest_conn) conns;  /* owned: open connections */
+	LIST_HEAD(, attest_conn) closed; /* owned: closed, freed on the next pass */
 	int n_conns;                     /* of conns */
 	struct recon_attest *next;
 };
 
 struct attest_conn {
-	struct recon_attest *a;  /* borrowed: its socket */
-	struct bufferevent *bev; /* owned */
-	struct event *deadline;  /* owned */
-	int answered;            /* the answer is queued: close once written */
-	struct attest_conn *prev, *next;
+	struct recon_attest *a;       /* borrowed: its socket */
+	struct bufferevent *bev;      /* owned */
+	struct event *deadline;       /* owned */
+	int answered;                 /* the answer is queued: close once written */
+	LIST_ENTRY(attest_conn) link; /* in a->conns or a->closed */
 };
 
 static int total_conns(struct recon *r);
@@ -86,29 +87,6 @@ total_conns(struct recon *r)
 	return n;
 }
 
-/* Unlinks c from the list at *head. */
-static void
-conn_unlink(struct attest_conn **head, struct attest_conn *c)
-{
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		*head = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
-}
-
-static void
-conn_push(struct attest_conn **head, struct attest_conn *c)
-{
-	c->prev = NULL;
-	c->next = *head;
-	if (*head != NULL)
-		(*head)->prev = c;
-	*head = c;
-}
-
 static void
 conn_destroy(struct attest_conn *c)
 {
@@ -118,12 +96,13 @@ conn_destroy(struct attest_conn *c)
 }
 
 static void
-conns_destroy(struct attest_conn **head)
+conns_destroy(struct attest_conn *first)
 {
-	while (*head != NULL) {
-		struct attest_conn *c = *head;
+	while (first != NULL) {
+		struct attest_conn *c = first;
 
-		conn_unlink(head, c);
+		first = LIST_NEXT(c, link);
+		LIST_REMOVE(c, link);
 		conn_destroy(c);
 	}
 }
@@ -136,7 +115,7 @@ conn_on_closed(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	conn_unlink(&c->a->closed, c);
+	LIST_REMOVE(c, link);
 	conn_destroy(c);
 }
 
@@ -148,8 +127,8 @@ conn_close(struct attest_conn *c)
 {
 	struct recon_attest *a = c->a;
 
-	conn_unlink(&a->conns, c);
-	conn_push(&a->closed, c);
+	LIST_REMOVE(c, link);
+	LIST_INSERT_HEAD(&a->closed, c, link);
 	a->n_conns--;
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
@@ -350,7 +329,7 @@ attest_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 	bufferevent_setwatermark(c->bev, EV_READ, 0, ATTEST_REQ_MAX);
 	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
 	bufferevent_enable(c->bev, EV_READ);
-	conn_push(&a->conns, c);
+	LIST_INSERT_HEAD(&a->conns, c, link);
 	a->n_conns++;
 	if (a->n_conns >= ATTEST_CONNS_PER_SOCKET || total_conns(a->r) >= ATTEST_CONNS_TOTAL)
 		for (struct recon_attest *o = a->r->attest; o != NULL; o = o->next)
@@ -378,6 +357,8 @@ recon_attest_add(struct recon *r, const char *enclave_id, const char *enclave,
 	struct recon_attest *a = xcalloc(1, sizeof *a);
 
 	a->r = r;
+	LIST_INIT(&a->conns);
+	LIST_INIT(&a->closed);
 	snprintf(a->enclave_id, sizeof a->enclave_id, "%s", enclave_id);
 	a->enclave = xstrdup(enclave);
 	a->container = xstrdup(container);
@@ -440,8 +421,8 @@ recon_attest_reopen(struct recon *r, const struct store_enclave *e)
 static void
 attest_free(struct recon_attest *a)
 {
-	conns_destroy(&a->conns);
-	conns_destroy(&a->closed);
+	conns_destroy(LIST_FIRST(&a->conns));
+	conns_destroy(LIST_FIRST(&a->closed));
 	evconnlistener_free(a->listener);
 	event_free(a->retry);
 	free(a->enclave);
