@@ -44,6 +44,7 @@
 #define ATTEST_RETRY_ACCEPT_MS  1000
 
 struct attest_conn;
+LIST_HEAD(attest_conns, attest_conn);
 
 /* One container's socket. */
 struct recon_attest {
@@ -53,8 +54,8 @@ struct recon_attest {
 	char *container;                 /* owned: the container's name */
 	struct evconnlistener *listener; /* owned (closes the socket) */
 	struct event *retry;             /* owned: accepts again after EMFILE or the caps */
-	LIST_HEAD(, attest_conn) conns;  /* owned: open connections */
-	LIST_HEAD(, attest_conn) closed; /* owned: closed, freed on the next pass */
+	struct attest_conns conns;       /* owned: open connections */
+	struct attest_conns closed;      /* owned: closed, freed on the next pass */
 	int n_conns;                     /* of conns */
 	struct recon_attest *next;
 };
