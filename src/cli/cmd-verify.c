@@ -204,6 +204,17 @@ report(struct cli_ctx *ctx, int json, const char *url, int code, const char *why
 		        json_string_value(json_object_get(doc, "host_key")),
 		        json_string_value(json_object_get(doc, "tee")),
 		        json_string_value(json_object_get(doc, "tls_public_key_sha256")));
+		/* The enclave's attested keys, covered by the signature. */
+		{
+			const json_t *k;
+			size_t i;
+
+			json_array_foreach(json_object_get(doc, "attested_keys"), i, k)
+			    fprintf(ctx->out, "  key %-7s %s %s\n",
+			            json_string_value(json_object_get(k, "id")),
+			            json_string_value(json_object_get(k, "key")),
+			            json_string_value(json_object_get(k, "public_key")));
+		}
 	}
 	if (code != VERIFY_OK)
 		fprintf(ctx->err, "berth verify: %s: %s\n", url, why);

@@ -28,8 +28,13 @@ struct verify_expect {
 	const char *measurement; /* borrowed hex, or NULL: not checked */
 };
 
-/* Checks doc against e: format, signature, host key, nonce, TLS key,
- * measurement, in that order. Returns VERIFY_OK, or the first failed check's
+/* Checks the shape of doc's attested_keys (absent, or a list of {id, key,
+ * public_key} whose public_key is a SubjectPublicKeyInfo, base64 DER, of
+ * that key type): VERIFY_OK, or VERIFY_EDOC with a sentence in why. */
+int verify_attested_keys(const json_t *doc, char *why, size_t size);
+
+/* Checks doc against e: format, signature, attested keys' shape, host key,
+ * nonce, TLS key, measurement, in that order. Returns VERIFY_OK, or the first failed check's
  * code with a sentence in why. */
 int verify_document(const json_t *doc, const struct verify_expect *e, char *why, size_t size);
 

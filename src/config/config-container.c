@@ -622,19 +622,97 @@ container_unsupported(struct pctx *p, const ynode *m, const struct config_contai
 	if (ct->seal_register)
 		cfg_unsupported(p, config_yaml_get(m, "seal_register"),
 		                "seal_register is not supported yet");
-	if (ct->attestation)
-		cfg_unsupported(
-		    p, config_yaml_get(m, "attestation"),
-		    "attestation: true (the local attestation socket) is not supported yet");
-	if (strv_len(ct->keys) > 0)
-		cfg_unsupported(p, config_yaml_get(m, "keys"),
-		                "attested keys are not supported yet");
 	if (strv_len(ct->models) > 0)
 		cfg_unsupported(p, config_yaml_get(m, "models"),
 		                "model grants are not supported yet");
 	if (strv_len(ct->volumes) > 0)
 		cfg_unsupported(p, config_yaml_get(m, "volumes"),
 		                "named volumes are not supported yet");
+}
+
+/* Whether path equals dir or lies under it (trailing slashes ignored). */
+static int
+path_under(const char *path, size_t n, const char *dir)
+{
+	size_t d = strlen(dir);
+
+	return n >= d && strncmp(path, dir, d) == 0 && (n == d || path[d] == '/');
+}
+
+/* The paths berth itself mounts in containers (bundle.c: /proc, /dev and
+ * its pts, shm and mqueue, /sys and its cgroup, /etc/hosts,
+ * /etc/resolv.conf, the attested keys in /run/tinfoil/keys and the
+ * attestation socket's /run/tinfoil/attestation), which no tmpfs, volume or
+ * persistent volume may replace: the sandbox's masked /proc paths and
+ * read-only /sys would go with them. Returns the reserved path path (len
+ * bytes) hits, or NULL. A target above them (/run, /run/tinfoil, /etc) is
+ * mounted first and berth's on top of it. */
+static const char *
+reserved_target(const char *path, size_t len)
+{
+	static const char *const under[] = {"/proc", "/sys", "/dev", "/run/tinfoil/keys",
+	                                    "/run/tinfoil/attestation"};
+	static const char *const exact[] = {"/etc/hosts", "/etc/resolv.conf"};
+	size_t i;
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	if (len == 1 && path[0] == '/')
+		return "/";
+	for (i = 0; i < ARRAY_LEN(under); i++)
+		if (path_under(path, len, under[i]))
+			return under[i];
+	for (i = 0; i < ARRAY_LEN(exact); i++)
+		if (len == strlen(exact[i]) && strncmp(path, exact[i], len) == 0)
+			return exact[i];
+	return NULL;
+}
+
+/* One target of a tmpfs, volume or persistent volume, at node v. Overlaps
+ * with /run/tinfoil/keys of a container granted keys are config-check.c's
+ * (the reference's rule, with its own words): not said twice. */
+static void
+check_target(struct pctx *p, const ynode *v, const struct config_container *ct, const char *what,
+             const char *path, size_t len)
+{
+	const char *hit;
+
+	if (len == 0 || path[0] != '/' || (hit = reserved_target(path, len)) == NULL)
+		return;
+	if (strv_len(ct->keys) > 0 &&
+	    (strcmp(hit, "/") == 0 || path_under(path, len, "/run/tinfoil/keys")))
+		return;
+	config_error_at(p->errs, v, NULL, "%s target %.*s is reserved: berth mounts %s%s itself",
+	                what, (int)len, path, hit, strcmp(hit, "/") == 0 ? " (the image)" : "");
+}
+
+/* No tmpfs, volume or persistent volume of m over what berth mounts. */
+static void
+container_reserved_paths(struct pctx *p, const ynode *m, const struct config_container *ct)
+{
+	static const char *const lists[] = {"volumes", "persistent_volumes"};
+	const ynode *t = config_yaml_get(m, "tmpfs");
+	size_t i, k;
+
+	for (i = 0; t != NULL && t->kind == CONFIG_YAML_MAP && i + 1 < t->n; i += 2)
+		check_target(p, t->items[i], ct, "tmpfs", t->items[i]->text, t->items[i]->len);
+	for (i = 0; t != NULL && t->kind == CONFIG_YAML_SEQ && i < t->n; i++)
+		if (t->items[i]->kind == CONFIG_YAML_SCALAR)
+			check_target(p, t->items[i], ct, "tmpfs", t->items[i]->text,
+			             strcspn(t->items[i]->text, ":"));
+	for (k = 0; k < ARRAY_LEN(lists); k++) {
+		const ynode *l = config_yaml_get(m, lists[k]);
+
+		for (i = 0; l != NULL && l->kind == CONFIG_YAML_SEQ && i < l->n; i++) {
+			const char *colon;
+
+			if (l->items[i]->kind != CONFIG_YAML_SCALAR ||
+			    (colon = strchr(l->items[i]->text, ':')) == NULL)
+				continue;
+			check_target(p, l->items[i], ct, k == 0 ? "volume" : "persistent volume",
+			             colon + 1, strcspn(colon + 1, ":"));
+		}
+	}
 }
 
 void
@@ -672,6 +750,7 @@ cfg_parse_containers(struct pctx *p, const ynode *v, void *obj)
 		config_policy_check_container(it, p->errs);
 		container_limits(p, it);
 		container_unsupported(p, it, ct);
+		container_reserved_paths(p, it, ct);
 		if (cfg_missing(it, "name"))
 			config_error_at(p->errs, it, "name", "required key is missing");
 		if (cfg_missing(it, "image"))

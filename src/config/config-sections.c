@@ -509,6 +509,39 @@ cfg_parse_models(struct pctx *p, const ynode *v, void *obj)
 		cfg_unsupported(p, v, "models are not supported yet");
 }
 
+/* A uid or gid of an attested key as the checks accepted it (0..65534),
+ * 0 otherwise: the file fails then anyway. */
+static unsigned
+key_owner(const ynode *m, const char *key)
+{
+	const ynode *v = config_yaml_get(m, key);
+	int64_t n;
+
+	return v != NULL && cfg_scalar_int(v, &n) == 0 && n >= 0 && n <= 65534 ? (unsigned)n : 0;
+}
+
+/* The attested keys of list v as c->attested_keys, for the deploy; entries
+ * without an id and a key are left out (the file fails anyway). */
+static void
+record_attested_keys(struct config *c, const ynode *v)
+{
+	c->attested_keys = xcalloc(v->n + 1, sizeof *c->attested_keys);
+	for (size_t i = 0; i < v->n; i++) {
+		const ynode *it = v->items[i], *id, *kind;
+		struct config_attested_key *k = &c->attested_keys[c->n_attested_keys];
+
+		if (it->kind != CONFIG_YAML_MAP || (id = config_yaml_get(it, "id")) == NULL ||
+		    id->kind != CONFIG_YAML_SCALAR || (kind = config_yaml_get(it, "key")) == NULL ||
+		    kind->kind != CONFIG_YAML_SCALAR)
+			continue;
+		k->id = xstrdup(id->text);
+		k->kind = xstrdup(kind->text);
+		k->uid = key_owner(it, "uid");
+		k->gid = key_owner(it, "gid");
+		c->n_attested_keys++;
+	}
+}
+
 void
 cfg_parse_attested_keys(struct pctx *p, const ynode *v, void *obj)
 {
@@ -525,8 +558,8 @@ cfg_parse_attested_keys(struct pctx *p, const ynode *v, void *obj)
 		p->attested_keys = v;
 	}
 	json_object_set_new(p->rec, "attested-keys", cfg_yaml_to_json(v));
-	if (p->attested_keys != NULL && v->n > 0)
-		cfg_unsupported(p, v, "attested keys are not supported yet");
+	if (p->attested_keys != NULL)
+		record_attested_keys(p->c, v);
 }
 
 static const char *const egress_modes[] = {"closed", "allowlist", "open", NULL};

@@ -101,12 +101,12 @@ struct config_container {
 	char **security_opt;   /* owned strv */
 	int privileged;        /* 0/1 */
 	struct config_pos pos; /* where the entry starts */
-	/* The reference's newer keys, validated; not acted on at deploy yet
-	 * (config_unsupported() lists them). */
+	/* The reference's newer keys, validated; cvm_admin and seal_register
+	 * are not acted on at deploy yet (config_unsupported() lists them). */
 	int cvm_admin;                  /* 0/1: administers the whole CVM */
 	int seal_register;              /* 0/1 */
-	int attestation;                /* 0/1: wants the local attestation socket */
-	char **keys;                    /* owned strv of attested-key ids, or NULL */
+	int attestation;                /* 0/1: the local attestation socket */
+	char **keys;                    /* owned strv of attested-key ids granted, or NULL */
 	char **persistent_volumes;      /* owned strv "name:/abs/path", or NULL */
 	char *network_mode;             /* owned: "none" or NULL */
 	char *registry_username;        /* owned or NULL (legacy `registry`) */
@@ -121,6 +121,14 @@ struct config_volume {
 	int64_t size_bytes; /* -1 when absent; recorded, not enforced */
 	unsigned uid, gid;  /* `owner` inside the enclave; 0:0 when absent */
 	int exec;           /* 0/1: files on it may be executed (else noexec) */
+};
+
+/* A top-level `attested-keys` entry: a key pair made inside the enclave at
+ * its boot, granted to one container (containers[].keys). */
+struct config_attested_key {
+	char *id;          /* owned, ^[a-z][a-z0-9-]{0,62}$, not tls or hpke */
+	char *kind;        /* owned: "ecdsa-p256", "ed25519" or "x25519" */
+	unsigned uid, gid; /* owner of the private key inside the enclave; 0:0 when absent */
 };
 
 enum config_strategy {
@@ -171,6 +179,8 @@ struct config {
 	char *keyserver_url;           /* owned or NULL */
 	struct config_volume *volumes; /* owned array of the top-level `volumes` */
 	size_t n_volumes;
+	struct config_attested_key *attested_keys; /* owned array of `attested-keys` */
+	size_t n_attested_keys;
 	/* Warnings about an accepted file (unknown shim keys, ignored as the
 	 * reference ignores them); owned, path NULL when there are none. */
 	struct config_errors warnings;

@@ -240,6 +240,11 @@ config_free(struct config *c)
 	for (i = 0; i < c->n_volumes; i++)
 		free(c->volumes[i].name);
 	free(c->volumes);
+	for (i = 0; i < c->n_attested_keys; i++) {
+		free(c->attested_keys[i].id);
+		free(c->attested_keys[i].kind);
+	}
+	free(c->attested_keys);
 	config_errors_free(&c->warnings);
 	config_errors_free(&c->unsupported);
 	free(c);

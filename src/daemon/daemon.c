@@ -322,6 +322,7 @@ berthd_new_recon(struct berthd *d, struct err *err)
 	    .lc = &d->lc,
 	    .key = d->key,
 	    .certs = d->certs,
+	    .hostkey = d->hostkey,
 	    .certs_background = d->acme != NULL,
 	    .stopping = &d->stopping,
 	    .settings = {.domain = s->domain,

@@ -30,6 +30,7 @@
 #include "secret/secret.h"
 #include "secret/vault.h"
 #include "store/store.h"
+#include "tls/attest.h"
 
 #define BOOT_PROGRESS_MS 250
 
@@ -57,6 +58,7 @@ struct boot_job {
 	int rc;
 	struct err err;
 	struct enclave *enclave; /* owned */
+	char *keys_json;         /* owned: the public parts of the attested keys made */
 };
 
 static void
@@ -64,6 +66,7 @@ boot_job_free(struct recon_job *hdr)
 {
 	struct boot_job *job = (struct boot_job *)hdr;
 
+	free(job->keys_json);
 	config_free(job->cfg);
 	free(job->config_text);
 	free(job->settings);
@@ -102,7 +105,44 @@ boot_work(void *arg)
 	    .booting = &job->booting,
 	};
 
-	job->rc = host->ops->boot(host, &spec, &job->enclave, &job->err);
+	size_t n = job->cfg->n_attested_keys;
+	struct attest_keypair *pairs = xcalloc(n + 1, sizeof *pairs);
+	struct bundle_key *keys = xcalloc(n + 1, sizeof *keys);
+	json_t *pub = json_array();
+
+	/* A new key pair per key and per enclave, made here at its boot: the
+	 * private parts go only into the bundles of the containers granted
+	 * them (tmpfs) and are wiped from memory right after; the public
+	 * parts go to the enclave's row. */
+	job->rc = 0;
+	for (size_t i = 0; i < n && job->rc == 0; i++) {
+		const struct config_attested_key *k = &job->cfg->attested_keys[i];
+
+		job->rc = attest_keypair_generate(k->kind, &pairs[i], &job->err);
+		if (job->rc < 0) {
+			err_wrap(&job->err, "attested key %s", k->id);
+			break;
+		}
+		keys[i] = (struct bundle_key){.id = k->id,
+		                              .private_pem = pairs[i].private_pem,
+		                              .private_len = pairs[i].private_len,
+		                              .public_pem = pairs[i].public_pem,
+		                              .uid = k->uid,
+		                              .gid = k->gid};
+		json_array_append_new(pub, json_pack("{s:s, s:s, s:s}", "id", k->id, "key", k->kind,
+		                                     "public_key", pairs[i].public_b64));
+	}
+	spec.keys = keys;
+	spec.n_keys = n;
+	if (job->rc == 0)
+		job->rc = host->ops->boot(host, &spec, &job->enclave, &job->err);
+	if (job->rc == 0 && n > 0)
+		job->keys_json = json_dumps(pub, JSON_COMPACT);
+	for (size_t i = 0; i < n; i++)
+		attest_keypair_clear(&pairs[i]);
+	free(pairs);
+	free(keys);
+	json_decref(pub);
 }
 
 /* Shows the pull's progress in the container's status_detail. */
@@ -175,6 +215,9 @@ boot_done(void *arg)
 	}
 	free(e.address);
 	e.address = xasprintf("%s:%d", job->enclave->ip, job->upstream_port);
+	/* Its keys' public parts, with the row that says it booted. */
+	free(e.attested_keys);
+	e.attested_keys = take_ptr(&job->keys_json);
 	if (lifecycle_enclave_set(r->env.lc, &e, ENCLAVE_BOOTING, NULL, &err) < 0) {
 		log_error("enclave %s: %s", job->name, err.msg);
 		ctr->retry_at_ms = now_mono_ms() + 1000;
@@ -182,6 +225,10 @@ boot_done(void *arg)
 	}
 	recon_crashpoint(r, "booted");
 	log_info("enclave %s booted at %s", e.name, e.address);
+	for (size_t i = 0; i < job->enclave->n_containers; i++)
+		if (job->enclave->containers[i].attest_fd >= 0)
+			recon_attest_add(r, e.id, e.name, job->enclave->containers[i].name,
+			                 take_fd(&job->enclave->containers[i].attest_fd));
 	/* The values the enclave was given, not the store's: a secret set again
 	 * meanwhile has a new value there, the enclave the old one. */
 	recon_watch_start(r, ctr, &d, &e, take_ptr(&job->enclave), take_ptr(&job->redact));
@@ -372,6 +419,7 @@ adopt_done(void *arg)
 		goto out;
 	}
 	log_info("enclave %s adopted; its health gate starts again", job->name);
+	recon_attest_reopen(r, &e);
 	recon_watch_start(r, ctr, &d, &e, take_ptr(&job->enclave), take_ptr(&job->redact));
 	recon_kick(r, ctr->id);
 out:
@@ -489,6 +537,8 @@ recon_enclave_destroy(struct recon *r, struct recon_ctr *ctr, const struct store
 	struct destroy_job *job = xcalloc(1, sizeof *job);
 
 	job->hdr.free = destroy_job_free;
+	/* Its attestation sockets go first: nothing answers for it any more. */
+	recon_attest_drop(r, e->name);
 	snprintf(job->container_id, sizeof job->container_id, "%s", e->container_id);
 	snprintf(job->enclave_id, sizeof job->enclave_id, "%s", e->id);
 	snprintf(job->name, sizeof job->name, "%s", e->name);

@@ -174,6 +174,7 @@ local_boot(struct recon_host *h, const struct recon_boot_spec *bs, struct enclav
 	struct enclave_container_spec *specs = xcalloc(n, sizeof *specs);
 	char **rootfs = xcalloc(n, sizeof *rootfs);
 	struct bundle_mount **mounts = xcalloc(n, sizeof *mounts);
+	struct bundle_key **keys = xcalloc(n, sizeof *keys);
 	char **volume_paths = NULL, **allow = NULL;
 	struct enclave_spec spec = {0};
 	/* Images unpacked owned by the enclave's root (its user namespace's
@@ -221,6 +222,12 @@ local_boot(struct recon_host *h, const struct recon_boot_spec *bs, struct enclav
 			goto out;
 		}
 		specs[i].volumes = mounts[i];
+		/* Its attested keys: only the container granted one sees it. */
+		keys[i] = xcalloc(strv_len(cc->keys) + 1, sizeof *keys[i]);
+		for (size_t k = 0; k < bs->n_keys; k++)
+			if (strv_contains(cc->keys, bs->keys[k].id))
+				keys[i][specs[i].n_keys++] = bs->keys[k];
+		specs[i].keys = keys[i];
 	}
 	atomic_store(bs->percent, 100);
 	atomic_store(bs->booting, 1);
@@ -249,7 +256,9 @@ out:
 		image_free(imgs[i]);
 		free(rootfs[i]);
 		free(mounts[i]);
+		free(keys[i]);
 	}
+	free(keys);
 	free(imgs);
 	free(rootfs);
 	free(mounts);
@@ -276,6 +285,13 @@ local_adopt(struct recon_host *h, const char *name, struct enclave **out,
 		*out = take_ptr(&e);
 	enclave_free(e);
 	return rc;
+}
+
+static int
+local_attest_listen(struct recon_host *h, const char *name, const char *container, int *fd,
+                    struct err *err)
+{
+	return enclave_attest_listen(local_of(h)->rt, name, container, fd, err);
 }
 
 static int
@@ -603,6 +619,7 @@ static const struct recon_host_ops local_ops = {
     .check = local_check,
     .release = local_release,
     .gpus = local_gpus,
+    .attest_listen = local_attest_listen,
     .router_status = local_router_status,
     .router_push_table = local_router_push_table,
     .router_set_route = local_router_set_route,

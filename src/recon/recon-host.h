@@ -41,6 +41,10 @@ struct recon_boot_spec {
 	size_t n_settings;
 	const struct bundle_kv *secrets; /* name -> value */
 	size_t n_secrets;
+	const struct bundle_key *keys; /* the config's attested keys made for this
+	                                * boot, in cfg->attested_keys' order: each
+	                                * goes to the container granted it */
+	size_t n_keys;
 	_Atomic int *percent; /* written as the pull goes: 0..100 over every image */
 	_Atomic int *booting; /* set to 1 once the images are in and the enclave is created */
 };
@@ -91,6 +95,11 @@ struct recon_host_ops {
 	void (*release)(struct recon_host *h, struct enclave *e);
 	/* The host's GPUs, for the strategy's rules. */
 	int (*gpus)(struct recon_host *h);
+	/* Binds the attestation socket of container of enclave name again
+	 * (enclave_attest_listen()): *fd is the caller's. May be NULL: no
+	 * host sockets (the unit test's double). */
+	int (*attest_listen)(struct recon_host *h, const char *name, const char *container, int *fd,
+	                     struct err *err);
 
 	/* berth-router's admin API. Each returns 0, or negative with err when
 	 * the router could not be reached or refused. */

@@ -86,9 +86,10 @@ struct recon {
 	struct recon_cert
 	    *certs_bg;      /* owned list: hosts whose certificates come in the background */
 	int certs_ordering; /* a certificate job is on fetchq */
-	int64_t certs_next_scan_ms; /* monotonic */
-	uint64_t routes_moved;      /* counts changes of the containers' route_pushed */
-	uint64_t certs_scanned;     /* routes_moved at the last certs_scan() */
+	int64_t certs_next_scan_ms;  /* monotonic */
+	uint64_t routes_moved;       /* counts changes of the containers' route_pushed */
+	uint64_t certs_scanned;      /* routes_moved at the last certs_scan() */
+	struct recon_attest *attest; /* owned list: the enclaves' local attestation sockets */
 };
 
 /* recon.c */
@@ -121,6 +122,30 @@ recon_host_of(const struct recon *r)
 {
 	return r->env.host;
 }
+
+/* recon-attest.c: the local attestation sockets of enclaves' containers. */
+struct recon_attest;
+struct config;
+/* Serves fd (a listening socket, taken) for container of enclave (row
+ * enclave_id, name enclave). */
+void recon_attest_add(struct recon *r, const char *enclave_id, const char *enclave,
+                      const char *container, int fd);
+/* Binds the sockets of e's containers that cfg gives `attestation: true`
+ * again and serves them (after berthd's restart). */
+void recon_attest_open(struct recon *r, const struct store_enclave *e, const struct config *cfg);
+/* recon_attest_open() with the config of e's deployment. */
+void recon_attest_reopen(struct recon *r, const struct store_enclave *e);
+/* Stops serving the sockets of enclave (its name), or of one container. */
+void recon_attest_drop(struct recon *r, const char *enclave);
+void recon_attest_drop_container(struct recon *r, const char *enclave, const char *container);
+/* Frees every socket (the reconciler goes). */
+void recon_attest_free_all(struct recon *r);
+
+/* recon-route.c: the facts of deployment d of c that its attestation
+ * document states, with keys (the enclave's attested_keys JSON, or NULL:
+ * none) as "attested_keys" when it has any. New reference. */
+json_t *recon_attest_facts(struct recon *r, const struct store_container *c,
+                           const struct store_deployment *d, const char *keys);
 
 /* recon-boot.c: bringing a deployment up as an enclave, and its health gate. */
 /* Starts (or resumes) the enclave of deployment d of container c: pulls,

@@ -54,29 +54,62 @@ recon_route_host(struct recon *r, const struct store_container *c)
 /* The live enclave row of deployment id of container cid with an address
  * that passed its gate, or NULL. */
 static int
-recon_serving_address(struct recon *r, const char *cid, const char *deployment_id, char **address)
+recon_serving_address(struct recon *r, const char *cid, const char *deployment_id, char **address,
+                      char **keys)
 {
 	struct store_enclave *v = NULL;
 	struct err err = ERR_INIT;
 	size_t n = 0;
 
 	*address = NULL;
+	*keys = NULL;
 	if (store_enclave_list(r->env.store, cid, &v, &n, &err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(v[i].deployment_id, deployment_id) == 0 && v[i].address != NULL &&
-		    (v[i].state == ENCLAVE_HEALTHY || v[i].state == ENCLAVE_UNHEALTHY))
+		    (v[i].state == ENCLAVE_HEALTHY || v[i].state == ENCLAVE_UNHEALTHY)) {
+			free(*address);
+			free(*keys);
 			*address = xstrdup(v[i].address);
+			*keys = v[i].attested_keys != NULL ? xstrdup(v[i].attested_keys) : NULL;
+		}
 	store_enclave_list_free(v, n);
 	return 0;
 }
 
+static json_t *recon_deployment_facts(struct recon *r, const struct store_container *c,
+                                      const struct store_deployment *d);
+
+/* The public parts of an enclave's attested keys (its row's JSON, or NULL)
+ * into facts as "attested_keys", when it has any: each boot of a deployment
+ * makes new ones, so they come with the enclave, not the deployment. */
+static void
+facts_add_keys(json_t *facts, const char *keys)
+{
+	json_t *k = keys != NULL && json_is_object(facts) ? json_loads(keys, 0, NULL) : NULL;
+
+	if (json_array_size(k) > 0)
+		json_object_set(facts, "attested_keys", k);
+	json_decref(k);
+}
+
 /* The facts of deployment d of c that its attestation document states
- * (docs/verification.md); the router adds the nonce, the time, the keys and
- * the signature. */
-static json_t *
+ * (docs/verification.md); the router (or the local socket) adds the nonce,
+ * the time, the host key and the signature. */
+json_t *
 recon_attest_facts(struct recon *r, const struct store_container *c,
-                   const struct store_deployment *d)
+                   const struct store_deployment *d, const char *keys)
+{
+	json_t *facts = recon_deployment_facts(r, c, d);
+
+	facts_add_keys(facts, keys);
+	return facts;
+}
+
+/* The facts of deployment d alone, the same for each of its enclaves. */
+static json_t *
+recon_deployment_facts(struct recon *r, const struct store_container *c,
+                       const struct store_deployment *d)
 {
 	const char *iso = d->isolation != NULL ? d->isolation : "runc";
 	const char *rt = strcmp(iso, "gvisor") == 0 ? r->env.settings.runtime_gvisor
@@ -100,8 +133,8 @@ recon_route_object(struct recon *r, const struct store_container *c)
 	struct err err = ERR_INIT;
 	const char *mode = "down", *serving = c->deployment_id;
 	struct recon_ctr *ctr;
-	char *address = NULL;
-	json_t *route = NULL, *ups = json_array(), *paths = json_null();
+	char *address = NULL, *keys = NULL;
+	json_t *route = NULL, *ups = json_array(), *paths = json_null(), *attest = NULL;
 	int active;
 
 	if (c->deleted_at != 0)
@@ -113,7 +146,8 @@ recon_route_object(struct recon *r, const struct store_container *c)
 		/* The gap of a recreate: requests wait for the new version. */
 		mode = "hold";
 		serving = u.to_deployment_id;
-	} else if (recon_serving_address(r, c->id, serving, &address) == 0 && address != NULL) {
+	} else if (recon_serving_address(r, c->id, serving, &address, &keys) == 0 &&
+	           address != NULL) {
 		mode = "serve";
 		json_array_append_new(ups, json_string(address));
 	}
@@ -130,7 +164,7 @@ recon_route_object(struct recon *r, const struct store_container *c)
 			cfg = recon_config_of(&d);
 		if (cfg != NULL) {
 			json_decref(ctr->route_attest);
-			ctr->route_attest = recon_attest_facts(r, c, &d);
+			ctr->route_attest = recon_deployment_facts(r, c, &d);
 		}
 		if (cfg != NULL && cfg->shim.paths != NULL) {
 			json_decref(ctr->route_paths);
@@ -147,11 +181,16 @@ recon_route_object(struct recon *r, const struct store_container *c)
 	}
 	json_decref(paths);
 	paths = json_incref(ctr->route_paths);
+	/* The deployment's facts, and the attested keys of the enclave that
+	 * serves it now. */
+	attest = json_is_object(ctr->route_attest) ? json_copy(ctr->route_attest) : json_null();
+	facts_add_keys(attest, keys);
 	route = json_pack("{s:s,s:O,s:O,s:I,s:I,s:O}", "mode", mode, "upstreams", ups, "paths",
 	                  paths, "drain_timeout_ms", (json_int_t)ctr->route_drain_ms,
-	                  "hold_timeout_ms", (json_int_t)ctr->route_hold_ms, "attestation",
-	                  ctr->route_attest != NULL ? ctr->route_attest : json_null());
+	                  "hold_timeout_ms", (json_int_t)ctr->route_hold_ms, "attestation", attest);
 out:
+	json_decref(attest);
+	free(keys);
 	json_decref(ups);
 	json_decref(paths);
 	free(address);

@@ -966,6 +966,7 @@ recon_adopt_all(struct recon *r)
 		if (rc == 0 && seen == ENCLAVE_OBSERVED_RUNNING) {
 			log_info("recon: adopted enclave %s at %s", e->name,
 			         e->address != NULL ? e->address : "?");
+			recon_attest_reopen(r, e);
 		} else {
 			log_warn("recon: enclave %s is not running any more%s%s", e->name,
 			         err_isset(&err) ? ": " : "", err.msg);
@@ -1010,6 +1011,7 @@ recon_free(struct recon *r)
 		job->free(job);
 	}
 	recon_certs_free(r);
+	recon_attest_free_all(r);
 	if (r->tick != NULL)
 		event_free(r->tick);
 	if (r->timer != NULL)

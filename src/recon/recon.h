@@ -19,6 +19,7 @@
 struct event_base;
 struct certs;
 struct eventlog;
+struct hostkey;
 struct lifecycle;
 struct recon;
 struct recon_host;
@@ -52,7 +53,10 @@ struct recon_env {
 	 * issue or failure is an event of the container (recon-certs.c).
 	 * 0: issued (by the local CA) before the route is pushed. */
 	int certs_background;
-	const _Atomic int *stopping; /* non-zero: the owner stops; finish nothing new */
+	const struct hostkey *hostkey; /* signs the documents of the enclaves' local
+	                                * attestation sockets (recon-attest.c); NULL:
+	                                * those answer 503 */
+	const _Atomic int *stopping;   /* non-zero: the owner stops; finish nothing new */
 	struct recon_settings settings;
 };
 

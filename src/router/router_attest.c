@@ -6,7 +6,6 @@
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/util.h"
 #include "router/router-conn-int.h"
@@ -27,12 +26,11 @@ router_attest_answer(struct conn *c)
 {
 	struct worker *w = c->w;
 	struct hostkey *key = w->r->hostkey;
-	char nonce[ATTEST_NONCE_MAX_HEX + 1], spki[65], pub[2 * HOSTKEY_PUBLIC + 1];
-	char sig[2 * HOSTKEY_SIGNATURE + 1];
+	char nonce[ATTEST_NONCE_MAX_HEX + 1], spki[65];
 	const char *q = w->url + w->query_off;
 	size_t qlen = w->url_len - w->query_off;
 	json_t *doc;
-	char *canon, *body;
+	char *body;
 
 	if (c->is_head || c->rp.method != HTTP_GET) {
 		router_conn_reply_why(c, 405, "the attestation document is fetched with GET", 0);
@@ -61,23 +59,17 @@ router_attest_answer(struct conn *c)
 		router_conn_reply_why(c, 500, "the route's attestation facts are not JSON", 0);
 		return;
 	}
-	hostkey_public_hex(key, pub);
-	json_object_set_new(doc, "format", json_string(ATTEST_FORMAT));
-	json_object_set_new(doc, "nonce", json_string(nonce));
-	json_object_set_new(doc, "time", json_integer((json_int_t)time(NULL)));
-	json_object_set_new(doc, "tee", json_string("none"));
-	json_object_set_new(doc, "host_key", json_string(pub));
-	json_object_set_new(doc, "tls_public_key_sha256",
-	                    c->cs->ssl != NULL &&
-	                            attest_spki_sha256(SSL_get_certificate(c->cs->ssl), spki) == 0
-	                        ? json_string(spki)
-	                        : json_null());
-	canon = attest_canonical(doc);
-	hostkey_sign_hex(key, canon, strlen(canon), sig);
-	free(canon);
-	json_object_set_new(doc, "signature", json_string(sig));
-	body = json_dumps(doc, ATTEST_JSON_FLAGS);
+	body = attest_document(
+	    doc, nonce,
+	    c->cs->ssl != NULL && attest_spki_sha256(SSL_get_certificate(c->cs->ssl), spki) == 0
+	        ? spki
+	        : NULL,
+	    key);
 	json_decref(doc);
+	if (body == NULL) {
+		router_conn_reply_why(c, 500, "the route's attestation facts are not an object", 0);
+		return;
+	}
 	router_conn_reply_body(c, 200, "application/json", body, strlen(body), 0);
 	free(body);
 }

@@ -532,12 +532,6 @@ build_mounts(const struct bundle_input *in, json_t **out, struct err *err)
 	    m, mount_entry("/sys", "sysfs", "sysfs", opts_json("nosuid,noexec,nodev,ro")));
 	json_array_append_new(m, mount_entry("/sys/fs/cgroup", "cgroup", "cgroup",
 	                                     opts_json("nosuid,noexec,nodev,relatime,ro")));
-	if (in->hosts_file != NULL)
-		json_array_append_new(m, mount_entry("/etc/hosts", "bind", in->hosts_file,
-		                                     opts_json("rbind,ro,nosuid,nodev,noexec")));
-	if (in->resolv_file != NULL)
-		json_array_append_new(m, mount_entry("/etc/resolv.conf", "bind", in->resolv_file,
-		                                     opts_json("rbind,ro,nosuid,nodev,noexec")));
 	for (size_t i = 0; i < cc->n_tmpfs; i++) {
 		if (cc->tmpfs[i].path == NULL || cc->tmpfs[i].path[0] != '/') {
 			json_decref(m);
@@ -557,6 +551,35 @@ build_mounts(const struct bundle_input *in, json_t **out, struct err *err)
 		    m, mount_entry(v->destination, "bind", v->source,
 		                   opts_json(v->exec ? "rbind,nosuid,nodev"
 		                                     : "rbind,nosuid,nodev,noexec")));
+	}
+	/* berth's own files last: a tmpfs at /etc or /run (allowed) is
+	 * under them, not over them. */
+	if (in->hosts_file != NULL)
+		json_array_append_new(m, mount_entry("/etc/hosts", "bind", in->hosts_file,
+		                                     opts_json("rbind,ro,nosuid,nodev,noexec")));
+	if (in->resolv_file != NULL)
+		json_array_append_new(m, mount_entry("/etc/resolv.conf", "bind", in->resolv_file,
+		                                     opts_json("rbind,ro,nosuid,nodev,noexec")));
+	/* Each of its attested keys, and the attestation socket's directory
+	 * (a directory: a berthd started again binds a new socket there), one
+	 * by one: /run/tinfoil itself stays the image's, where volumes may go
+	 * (the reference's /run/tinfoil/volumedata). */
+	for (size_t i = 0; in->tinfoil_dir != NULL && cc->keys != NULL && cc->keys[i] != NULL;
+	     i++) {
+		char *src = xasprintf("%s/keys/%s", in->tinfoil_dir, cc->keys[i]);
+		char *dst = xasprintf("%s/keys/%s", BUNDLE_TINFOIL_DIR, cc->keys[i]);
+
+		json_array_append_new(
+		    m, mount_entry(dst, "bind", src, opts_json("rbind,ro,nosuid,nodev,noexec")));
+		free(src);
+		free(dst);
+	}
+	if (in->tinfoil_dir != NULL && cc->attestation) {
+		char *src = xasprintf("%s/attestation", in->tinfoil_dir);
+
+		json_array_append_new(m, mount_entry(BUNDLE_ATTEST_DIR, "bind", src,
+		                                     opts_json("rbind,ro,nosuid,nodev,noexec")));
+		free(src);
 	}
 	if (in->gpu_edits != NULL)
 		json_array_extend(m, json_object_get(in->gpu_edits, "mounts"));

@@ -14,7 +14,12 @@
  *     limit; the reference's refused keys refused again;
  *   - new pid, uts and mount namespaces, a new ipc one or (ipc: host) the
  *     enclave's; the enclave's network namespace by path; /etc/hosts and
- *     /etc/resolv.conf bound from the enclave's files.
+ *     /etc/resolv.conf bound from the enclave's files;
+ *   - /run/tinfoil/keys/<id> (each attested key granted to it) and
+ *     /run/tinfoil/attestation (the directory of the attestation socket)
+ *     bound read-only from its bundle (runtime/tinfoil.h); berth's binds go
+ *     after the config's tmpfs and volumes, which may not hide them
+ *     (config-container.c refuses targets over them).
  * Pure apart from reading the rootfs's passwd and group files. */
 #ifndef BERTH_RUNTIME_BUNDLE_H
 #define BERTH_RUNTIME_BUNDLE_H
@@ -65,7 +70,28 @@ struct bundle_input {
 	unsigned id_count;
 	const struct bundle_mount *volumes; /* borrowed array: bound rbind,nosuid,nodev */
 	size_t n_volumes;
+	const char *tinfoil_dir; /* borrowed: host directory of the container's
+	                          * keys/<id>/ and attestation/ (tinfoil.h),
+	                          * bound read-only below /run/tinfoil; NULL
+	                          * for none */
 };
+
+/* One attested key granted to a container: written into its bundle's
+ * tinfoil directory (keys/<id>/private_key.pem 0400 and public_key.pem 0444,
+ * owned by uid:gid inside the enclave), never anywhere else. */
+struct bundle_key {
+	const char *id;          /* borrowed */
+	const char *private_pem; /* borrowed, private_len bytes */
+	size_t private_len;
+	const char *public_pem; /* borrowed, NUL-terminated */
+	unsigned uid, gid;      /* the owner as the container sees it */
+};
+
+/* Where berth's files are inside a container: the keys below
+ * BUNDLE_TINFOIL_DIR/keys, the attestation socket in BUNDLE_ATTEST_DIR. */
+#define BUNDLE_TINFOIL_DIR "/run/tinfoil"
+#define BUNDLE_ATTEST_DIR  "/run/tinfoil/attestation"
+#define BUNDLE_ATTEST_SOCK "attestation.sock"
 
 /* Builds the runtime spec of in; *spec is a new JSON object (caller decrefs).
  * Fails with a sentence on anything the input gets wrong (no command, unknown

@@ -51,6 +51,8 @@ struct enclave_container_spec {
 	const char *rootfs;                    /* borrowed: unpacked image rootfs, never written */
 	const struct bundle_mount *volumes;    /* borrowed array: its persistent volumes */
 	size_t n_volumes;
+	const struct bundle_key *keys; /* borrowed array: the attested keys granted to it */
+	size_t n_keys;
 };
 
 struct enclave_spec {
@@ -83,6 +85,9 @@ struct enclave_container {
 	pid_t pid;              /* host pid of its init, 0 when not running */
 	int stop_signal;
 	int64_t stop_timeout_ms;
+	int attest_fd; /* owned: the listening attestation socket enclave_create()
+	                * made (config `attestation: true`), or -1; take it
+	                * with take_fd() to serve it */
 };
 
 struct enclave {
@@ -167,6 +172,12 @@ int enclave_check_network(struct runtime *rt, const struct enclave *e, struct er
  * as one owned string in *out. */
 int enclave_log_tail(const struct runtime *rt, const struct enclave *e, const char *container,
                      size_t lines, char **out, struct err *err);
+
+/* Binds the attestation socket of container of enclave name again (its
+ * /run/tinfoil/attestation.sock; after a restart of berthd) and listens:
+ * *fd is non-blocking, the caller's. Returns 0 or negative with err. */
+int enclave_attest_listen(struct runtime *rt, const char *name, const char *container, int *fd,
+                          struct err *err);
 
 /* The container named name in e, or NULL. */
 const struct enclave_container *enclave_container_find(const struct enclave *e, const char *name);

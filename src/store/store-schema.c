@@ -193,6 +193,9 @@ static const char *const sqlite_migrations[] = {
     "  BEGIN UPDATE container SET version = version + 1 WHERE id = OLD.container_id; END;",
     /* 7: the commit a deployment's tag pointed to, for its attestation. */
     "ALTER TABLE deployment ADD COLUMN source_commit TEXT;",
+    /* 8: the public parts of an enclave's attested keys (JSON), for its
+     * attestation document. */
+    "ALTER TABLE enclave ADD COLUMN attested_keys TEXT;",
 };
 
 /* PostgreSQL: the same versions as SQLite's, in its dialect. Text columns
@@ -377,6 +380,8 @@ static const char *const pg_migrations[] = {
     "  FOR EACH ROW EXECUTE FUNCTION berth_container_version_of();",
     /* 7 */
     "ALTER TABLE deployment ADD COLUMN source_commit " PG_TEXT ";",
+    /* 8 */
+    "ALTER TABLE enclave ADD COLUMN attested_keys " PG_TEXT ";",
 };
 
 _Static_assert(ARRAY_LEN(sqlite_migrations) == ARRAY_LEN(pg_migrations),

@@ -26,7 +26,8 @@
 	"id, container_id, kind, strategy, status, phase, from_deployment_id, "                    \
 	"to_deployment_id, error, health_log, created_at, switched_at, finished_at"
 #define ENCLAVE_COLS                                                                               \
-	"id, container_id, deployment_id, name, state, address, created_at, updated_at, reason"
+	"id, container_id, deployment_id, name, state, address, created_at, updated_at, reason, "  \
+	"attested_keys"
 
 /* The statements, prepared once on first use and kept for the store's life. */
 enum stmt_id {
@@ -112,14 +113,14 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_UPDATE_UPDATE] = "UPDATE \"update\" SET status = ?2, phase = ?3, error = ?4,"
                         " health_log = ?5, switched_at = ?6, finished_at = ?7 WHERE id = ?1",
     [S_ENCLAVE_INSERT] = "INSERT INTO enclave (" ENCLAVE_COLS ")"
-                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [S_ENCLAVE_GET] = "SELECT " ENCLAVE_COLS " FROM enclave WHERE id = ?1",
     [S_ENCLAVE_LIST] = "SELECT " ENCLAVE_COLS " FROM enclave WHERE container_id = ?1"
                        " ORDER BY created_at, rowid",
     [S_ENCLAVE_LIVE] = "SELECT " ENCLAVE_COLS " FROM enclave WHERE state <> 'stopped'"
                        " ORDER BY created_at, rowid",
     [S_ENCLAVE_UPDATE] = "UPDATE enclave SET state = ?2, address = ?3, updated_at = ?4,"
-                         " reason = ?5 WHERE id = ?1",
+                         " reason = ?5, attested_keys = ?6 WHERE id = ?1",
     [S_ENCLAVE_DELETE] = "DELETE FROM enclave WHERE id = ?1",
     [S_SECRET_UPSERT] = "INSERT INTO secret (id, org_id, name, sealed, nonce, created_at,"
                         " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
@@ -859,6 +860,7 @@ row_enclave(struct sqldb_stmt *st, void *out, struct err *err)
 	e->created_at = col_int(st, 6);
 	e->updated_at = col_int(st, 7);
 	e->reason = col_dup(st, 8);
+	e->attested_keys = col_dup(st, 9);
 	if (model_enclave_state_parse(col_str(st, 4), &e->state) < 0) {
 		int rc = bad_value(err, "enclave", "state", col_str(st, 4));
 
@@ -892,6 +894,7 @@ sql_enclave_create(struct store *st, const struct store_enclave *e, struct err *
 	bind_int(q, 7, e->created_at);
 	bind_int(q, 8, e->updated_at);
 	bind_text(q, 9, e->reason);
+	bind_text(q, 10, e->attested_keys);
 	rc = step_done(s, q, "insert enclave", err);
 	if (rc < 0 && failed_unique(s))
 		rc = fail(err, STORE_ECONFLICT, "enclave %s exists and is not stopped",
@@ -941,6 +944,7 @@ sql_enclave_put(struct store *st, const struct store_enclave *e, struct err *err
 	bind_text(q, 3, e->address);
 	bind_int(q, 4, e->updated_at);
 	bind_text(q, 5, e->reason);
+	bind_text(q, 6, e->attested_keys);
 	rc = change_one(s, q, "enclave", err);
 	if (rc < 0 && failed_unique(s))
 		rc = fail(err, STORE_ECONFLICT, "another enclave named %s is not stopped",

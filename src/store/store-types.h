@@ -94,6 +94,9 @@ struct store_enclave {
 	char *reason;  /* owned or NULL: why it failed (kept as it stops) */
 	int64_t created_at;
 	int64_t updated_at;
+	/* owned JSON array or NULL: the public parts of its attested keys,
+	 * [{"id", "key", "public_key"}] (migration 8), set once it booted */
+	char *attested_keys;
 };
 
 struct store_secret {

@@ -568,6 +568,7 @@ store_enclave_clear(struct store_enclave *e)
 	free(e->name);
 	free(e->address);
 	free(e->reason);
+	free(e->attested_keys);
 	memset(e, 0, sizeof *e);
 }
 

@@ -4,7 +4,7 @@
 #
 # Usage: tests/images/build.sh REGISTRY [IMAGE...]
 #   REGISTRY  host:port of the registry, e.g. 127.0.0.1:5000 (pushed over HTTP)
-#   IMAGE     any of: hello broken slow crash env big (default: all but big)
+#   IMAGE     any of: hello broken slow crash env keys big (default: all but big)
 # Environment:
 #   HELLO_VERSION  version text of hello (default: pushes hello:v1 and hello:v2)
 #   BIG_LAYERS, BIG_LAYER_MIB  shape of big (default 5 layers of 20 MiB random data)
@@ -20,6 +20,8 @@
 #   slow:v1             serves like hello, but only after SLOW_SECONDS (default 5)
 #   crash:v1            exits with status 1 at once
 #   env:v1              httpd whose /cgi-bin/env prints the container's environment
+#   keys:v1             httpd and /bin/uds-get (uds-get.c, built static with cc):
+#                       GET over a unix socket, for the local attestation socket
 #   big:v1              BIG_LAYERS layers of random data, busybox in the first (benchmarks)
 set -eu
 
@@ -140,6 +142,17 @@ env_image() {
 	push env v1
 }
 
+keys() {
+	base keys-v1
+	echo 'ok' >"$ROOTFS/www/health"
+	${CC:-cc} -static -O2 -o "$ROOTFS/bin/uds-get" "$(dirname "$0")/uds-get.c"
+	# Its containers run as a user too: the rootfs is theirs to cross.
+	chmod 755 "$ROOTFS" "$ROOTFS/bin" "$ROOTFS/www" "$ROOTFS/tmp"
+	commit keys-v1
+	entry keys-v1 "$HTTPD"
+	push keys v1
+}
+
 big() {
 	base big-v1
 	mkdir -p "$ROOTFS/data"
@@ -156,7 +169,7 @@ big() {
 
 for img in $IMAGES; do
 	case $img in
-	hello | broken | slow | crash | big) "$img" ;;
+	hello | broken | slow | crash | keys | big) "$img" ;;
 	env) env_image ;;
 	*)
 		echo "build.sh: unknown image $img" >&2

@@ -1,6 +1,9 @@
 /* Unit tests of the CLI's pure parts: the config file and where settings come
  * from, argument parsing and request bodies, tables, and the rendering of an
  * update's progress from recorded sequences of container JSON. */
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -928,12 +931,109 @@ test_verify_document(void **state)
 	free(path);
 }
 
+/* Attested keys: a key pair of each kind, made as at an enclave's boot
+ * (its private PEM gives its public part), listed in a document that
+ * attest_document() signs; verify_document() takes it, refuses a key of
+ * another type than said, and a key changed after signing. */
+static void
+test_verify_attested_keys(void **state)
+{
+	static const char *const kinds[] = {"ecdsa-p256", "ed25519", "x25519"};
+	char dir[] = "/tmp/berth-verify-XXXXXX", *path, *body, pub[65], why[512];
+	const char *nonce = "00112233445566778899aabbccddeeff";
+	const char *tls = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	struct attest_keypair kp[3];
+	struct hostkey *k = NULL;
+	struct err err = ERR_INIT;
+	struct verify_expect e = {.nonce = nonce, .tls_key = tls};
+	json_t *facts, *keys = json_array(), *doc, *bad;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = xasprintf("%s/host-key", dir);
+	assert_int_equal(hostkey_load(path, 1, &k, &err), 0);
+	hostkey_public_hex(k, pub);
+	for (size_t i = 0; i < 3; i++) {
+		BIO *b;
+		EVP_PKEY *pk;
+		unsigned char *der = NULL;
+		char b64[256];
+		int n;
+
+		assert_int_equal(attest_keypair_generate(kinds[i], &kp[i], &err), 0);
+		assert_non_null(strstr(kp[i].private_pem, "-----BEGIN PRIVATE KEY-----"));
+		assert_non_null(strstr(kp[i].public_pem, "-----BEGIN PUBLIC KEY-----"));
+		/* The public part is the private key's. */
+		b = BIO_new_mem_buf(kp[i].private_pem, (int)kp[i].private_len);
+		pk = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+		assert_non_null(pk);
+		n = i2d_PUBKEY(pk, &der);
+		assert_true(n > 0);
+		EVP_EncodeBlock((unsigned char *)b64, der, n);
+		assert_string_equal(b64, kp[i].public_b64);
+		OPENSSL_free(der);
+		EVP_PKEY_free(pk);
+		BIO_free(b);
+		json_array_append_new(keys, json_pack("{s:s, s:s, s:s}", "id", kinds[i], "key",
+		                                      kinds[i], "public_key", kp[i].public_b64));
+	}
+	/* Two boots, two keys. */
+	{
+		struct attest_keypair again;
+
+		assert_int_equal(attest_keypair_generate("ed25519", &again, &err), 0);
+		assert_string_not_equal(again.public_b64, kp[1].public_b64);
+		attest_keypair_clear(&again);
+	}
+	{
+		struct attest_keypair none;
+
+		assert_int_equal(attest_keypair_generate("rsa", &none, &err), -1);
+		assert_null(none.private_pem);
+	}
+	assert_non_null(strstr(err.msg, "ecdsa-p256, ed25519 or x25519"));
+	err_clear(&err);
+
+	facts = json_pack("{s:s, s:o}", "measurement", tls, "attested_keys", keys);
+	body = attest_document(facts, nonce, tls, k);
+	doc = json_loads(body, 0, NULL);
+	free(body);
+	assert_int_equal(verify_document(doc, &e, why, sizeof why), VERIFY_OK);
+	/* A key of another type than it says is a bad document, signed or
+	 * not; a key changed after signing fails the signature. */
+	json_object_set_new(json_array_get(json_object_get(facts, "attested_keys"), 0), "key",
+	                    json_string("ed25519"));
+	body = attest_document(facts, nonce, tls, k);
+	bad = json_loads(body, 0, NULL);
+	free(body);
+	assert_int_equal(verify_document(bad, &e, why, sizeof why), VERIFY_EDOC);
+	assert_non_null(strstr(why, "is not a ed25519 SubjectPublicKeyInfo"));
+	json_decref(bad);
+	bad = json_deep_copy(doc);
+	json_object_set_new(json_array_get(json_object_get(bad, "attested_keys"), 1), "public_key",
+	                    json_string(kp[2].public_b64));
+	json_object_set_new(json_array_get(json_object_get(bad, "attested_keys"), 1), "key",
+	                    json_string("x25519"));
+	assert_int_equal(verify_document(bad, &e, why, sizeof why), VERIFY_ESIGNATURE);
+	json_decref(bad);
+
+	for (size_t i = 0; i < 3; i++)
+		attest_keypair_clear(&kp[i]);
+	json_decref(facts);
+	json_decref(doc);
+	hostkey_free(k);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_conf_parse),
 	    cmocka_unit_test(test_verify_document),
+	    cmocka_unit_test(test_verify_attested_keys),
 	    cmocka_unit_test(test_conf_resolve),
 	    cmocka_unit_test(test_conf_default_path),
 	    cmocka_unit_test(test_args_parse),

@@ -421,6 +421,56 @@ test_older_and_current_forms(void **state)
 }
 
 /* config_unsupported() names each key berth accepts but cannot honour yet. */
+/* No tmpfs, volume or persistent volume over what berth mounts itself; a
+ * target above those (/run, /run/tinfoil, /etc) or beside them
+ * (/run/tinfoil/volumedata, the reference's) is fine. */
+static void
+test_reserved_targets(void **state)
+{
+	struct config *c;
+
+	(void)state;
+	expect_errors("containers:\n  - name: a\n    image: " IMG "\n"
+	              "    tmpfs:\n      /proc/x: size=1m\n      /dev: size=1m\n"
+	              "      /etc/hosts: size=1m\n      /run/tinfoil/attestation: size=1m\n"
+	              "    volumes: [\"v:/sys/fs\", \"w:/:ro\"]\n"
+	              "    persistent_volumes: [\"d:/run/tinfoil/keys/k\", \"d:/dev/shm\"]\n"
+	              "volumes:\n  - name: d\n" SHIM,
+	              "t.yml:5:7: containers[0].tmpfs./proc/x: tmpfs target /proc/x is reserved: "
+	              "berth mounts /proc itself\n"
+	              "t.yml:6:7: containers[0].tmpfs./dev: tmpfs target /dev is reserved: berth "
+	              "mounts /dev itself\n"
+	              "t.yml:7:7: containers[0].tmpfs./etc/hosts: tmpfs target /etc/hosts is "
+	              "reserved: berth mounts /etc/hosts itself\n"
+	              "t.yml:8:7: containers[0].tmpfs./run/tinfoil/attestation: tmpfs target "
+	              "/run/tinfoil/attestation is reserved: berth mounts /run/tinfoil/attestation "
+	              "itself\n"
+	              "t.yml:9:15: containers[0].volumes[0]: volume target /sys/fs is reserved: "
+	              "berth mounts /sys itself\n"
+	              "t.yml:9:28: containers[0].volumes[1]: volume target / is reserved: berth "
+	              "mounts / (the image) itself\n"
+	              "t.yml:10:26: containers[0].persistent_volumes[0]: persistent volume target "
+	              "/run/tinfoil/keys/k is reserved: berth mounts /run/tinfoil/keys itself\n"
+
+	              "t.yml:10:51: containers[0].persistent_volumes[1]: persistent volume target "
+	              "/dev/shm is reserved: berth mounts /dev itself\n");
+	/* With keys, the overlap with /run/tinfoil/keys is said once, in the
+	 * reference's words. */
+	expect_errors("attested-keys:\n  - id: k\n    key: ed25519\n"
+	              "containers:\n  - name: a\n    image: " IMG "\n    keys: [k]\n"
+	              "    tmpfs:\n      /run/tinfoil/keys: size=1m\n" SHIM,
+	              "t.yml:9:7: containers[0].tmpfs: tmpfs /run/tinfoil/keys conflicts with "
+	              "attested keys at /run/tinfoil/keys\n");
+	c = parse_ok("containers:\n  - name: a\n    image: " IMG "\n"
+	             "    tmpfs:\n      /run: size=1m\n      /etc: size=1m\n"
+	             "      /devices: size=1m\n      /run/tinfoil: size=1m\n"
+	             "    persistent_volumes: [\"d:/run/tinfoil/volumedata/d\", \"d:/procs\"]\n"
+	             "    attestation: true\n"
+	             "volumes:\n  - name: d\n" SHIM);
+	assert_true(c->containers[0].attestation);
+	config_free(c);
+}
+
 static void
 test_unsupported(void **state)
 {
@@ -446,8 +496,6 @@ test_unsupported(void **state)
 	    text,
 	    "tests/config/reference-current.yml:9:18: cvm-network.inbound-ports: inbound ports are "
 	    "not supported yet\n"
-	    "tests/config/reference-current.yml:17:3: attested-keys: attested keys are not "
-	    "supported yet\n"
 	    "tests/config/reference-current.yml:26:17: volumes[0].key-secret: key-secret (an "
 	    "encrypted disk) is not supported yet\n"
 	    "tests/config/reference-current.yml:28:7: volumes[0].overlays: overlays are not "
@@ -458,14 +506,9 @@ test_unsupported(void **state)
 	    "supported yet\n"
 	    "tests/config/reference-current.yml:40:13: containers[0].models: model grants are not "
 	    "supported yet\n"
-	    "tests/config/reference-current.yml:41:11: containers[0].keys: attested keys are not "
-	    "supported yet\n"
 	    "tests/config/reference-current.yml:43:14: containers[0].volumes: named volumes are "
 	    "not "
 	    "supported yet\n"
-	    "tests/config/reference-current.yml:44:18: containers[0].attestation: attestation: "
-	    "true "
-	    "(the local attestation socket) is not supported yet\n"
 	    "tests/config/reference-current.yml:46:11: containers[0].gpus: a list of GPU ids is "
 	    "not "
 	    "supported yet (berth gives the count)\n"
@@ -489,6 +532,14 @@ test_unsupported(void **state)
 	assert_int_equal(c->volumes[0].exec, 1);
 	assert_ptr_equal(config_volume_find(c, "state"), &c->volumes[0]);
 	assert_null(config_volume_find(c, "other"));
+	/* Attested keys and the attestation socket are honoured too. */
+	assert_int_equal(c->n_attested_keys, 1);
+	assert_string_equal(c->attested_keys[0].id, "host-ssh");
+	assert_string_equal(c->attested_keys[0].kind, "ed25519");
+	assert_int_equal(c->attested_keys[0].uid, 1000);
+	assert_int_equal(c->attested_keys[0].gid, 1000);
+	assert_true(c->containers[0].attestation);
+	assert_string_equal(c->containers[0].keys[0], "host-ssh");
 	config_free(c);
 
 	/* A file without those keys has nothing to list. */
@@ -1408,6 +1459,7 @@ main(void)
 	    cmocka_unit_test(test_conformance_files),
 	    cmocka_unit_test(test_older_and_current_forms),
 	    cmocka_unit_test(test_unsupported),
+	    cmocka_unit_test(test_reserved_targets),
 	    cmocka_unit_test(test_egress),
 	    cmocka_unit_test(test_required),
 	    cmocka_unit_test(test_unknown_keys),

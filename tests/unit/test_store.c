@@ -560,6 +560,7 @@ static const char sqlite_to_v1[] = "DROP TRIGGER container_version;"
                                    "ALTER TABLE event DROP COLUMN container_id;"
                                    "ALTER TABLE enclave DROP COLUMN reason;"
                                    "ALTER TABLE deployment DROP COLUMN source_commit;"
+                                   "ALTER TABLE enclave DROP COLUMN attested_keys;"
                                    "PRAGMA user_version = 1";
 static const char pg_to_v1[] = "DROP TRIGGER container_version ON container;"
                                "DROP TRIGGER container_version_update ON \"update\";"
@@ -574,6 +575,7 @@ static const char pg_to_v1[] = "DROP TRIGGER container_version ON container;"
                                "ALTER TABLE event DROP COLUMN container_id;"
                                "ALTER TABLE enclave DROP COLUMN reason;"
                                "ALTER TABLE deployment DROP COLUMN source_commit;"
+                               "ALTER TABLE enclave DROP COLUMN attested_keys;"
                                "UPDATE berth_schema SET version = 1";
 
 /* A deployment keeps the isolation level it was made with; rows made before

@@ -8,7 +8,7 @@ from suite_checks import (  # noqa: E402,F401 (the checks of every folder)
 from tls_helpers import (  # noqa: E402
     Berthd, berthd_fixture, config_text, registry_fixture, repo_fixture)
 
-registry = registry_fixture("hello", "env", "slow", "broken")
+registry = registry_fixture("hello", "env", "slow", "broken", "keys")
 
 # Tags v1 and v2 (hello).
 repo = repo_fixture(lambda registry: [
