@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "image/image.h"
 #include "model/model.h"
+#include "recon/router-socks.h"
 #include "router/router_client.h"
 #include "runtime/enclave.h"
 #include "runtime/linux.h"
@@ -34,6 +35,7 @@ struct recon_host_local {
 	struct image_cache *images;           /* owned */
 	char *rootfs_dir;                     /* owned: <state>/rootfs, unpacked images */
 	struct image_settings image_settings; /* borrows settings */
+	struct router_socks socks;            /* the router's listening sockets */
 };
 
 static struct recon_host_local *
@@ -490,6 +492,7 @@ local_router_status(struct recon_host *h, int64_t *generation, struct err *err)
 	}
 	st = json_loads(resp, 0, NULL);
 	*generation = json_integer_value(json_object_get(st, "generation"));
+	router_socks_take(&local_of(h)->socks, st);
 	json_decref(st);
 	free(resp);
 	return 0;
@@ -521,30 +524,45 @@ local_router_counters(struct recon_host *h, json_t **out, struct err *err)
 
 /* Starts berth-router detached (its own session, reparented to init), so it
  * outlives berthd; its output goes to <state>/router.log. */
+/* In the router's process, before exec: its listening sockets at 3, 4. */
+static void
+place_sockets(const int fds[ROUTER_SOCKS])
+{
+	int high[ROUTER_SOCKS];
+
+	/* Moved out of the way first: a socket may sit at 3 or 4 already. */
+	for (int i = 0; i < ROUTER_SOCKS; i++)
+		high[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD_CLOEXEC, 10) : -1;
+	for (int i = 0; i < ROUTER_SOCKS; i++)
+		if (high[i] >= 0)
+			dup2(high[i], 3 + i); /* without close-on-exec: the router's */
+}
+
 static int
 local_router_spawn(struct recon_host *h, struct err *err)
 {
 	const struct recon_host_settings *s = &local_of(h)->settings;
 	char *bin = s->router_bin != NULL ? xstrdup(s->router_bin) : exe_sibling("berth-router");
-	char *listen = xasprintf("%s:%d", s->router_addr, s->router_port);
 	char *logpath = xasprintf("%s/router.log", s->state_dir);
 	char *pidpath = xasprintf("%s/router.pid", s->state_dir);
-	char *tls_listen = xasprintf("%s:%d", s->tls_addr ? s->tls_addr : "", s->tls_port);
 	char *tls_dir = xasprintf("%s/tls", s->state_dir);
 	char *host_key = xasprintf("%s/%s", s->state_dir, HOSTKEY_FILE);
+	char *listen[ROUTER_SOCKS];
+	int fds[ROUTER_SOCKS];
 	char **argv = NULL;
 	pid_t pid;
 	int status, rc = 0;
 
+	router_socks_for_spawn(&local_of(h)->socks, fds, listen);
 	argv = strv_push(argv, bin);
 	argv = strv_push(argv, "--listen");
-	argv = strv_push(argv, listen);
+	argv = strv_push(argv, listen[ROUTER_SOCK_PLAIN]);
 	argv = strv_push(argv, "--admin-socket");
 	argv = strv_push(argv, s->router_socket);
 	argv = strv_push(argv, "--wait-for-table");
 	if (s->tls_addr != NULL) {
 		argv = strv_push(argv, "--tls-listen");
-		argv = strv_push(argv, tls_listen);
+		argv = strv_push(argv, listen[ROUTER_SOCK_TLS]);
 		argv = strv_push(argv, "--tls-dir");
 		argv = strv_push(argv, tls_dir);
 	}
@@ -559,8 +577,9 @@ local_router_spawn(struct recon_host *h, struct err *err)
 		argv = strv_push(argv, strchr(*f, '=') + 1);
 		free(flag);
 	}
-	log_info("starting %s --listen %s --admin-socket %s%s%s%s", bin, listen, s->router_socket,
-	         s->tls_addr != NULL ? " --tls-listen " : "", s->tls_addr != NULL ? tls_listen : "",
+	log_info("starting %s --listen %s --admin-socket %s%s%s%s", bin, listen[ROUTER_SOCK_PLAIN],
+	         s->router_socket, s->tls_addr != NULL ? " --tls-listen " : "",
+	         s->tls_addr != NULL ? listen[ROUTER_SOCK_TLS] : "",
 	         s->router_flags != NULL ? " and the --router-flag flags" : "");
 	pid = fork();
 	if (pid < 0) {
@@ -591,6 +610,7 @@ local_router_spawn(struct recon_host *h, struct err *err)
 		if (fd >= 0)
 			dup2(fd, STDIN_FILENO);
 		signal(SIGPIPE, SIG_DFL);
+		place_sockets(fds);
 		execv(bin, argv);
 		_exit(127);
 	}
@@ -598,10 +618,10 @@ local_router_spawn(struct recon_host *h, struct err *err)
 out:
 	strv_free(argv);
 	free(bin);
-	free(listen);
+	for (int i = 0; i < ROUTER_SOCKS; i++)
+		free(listen[i]);
 	free(logpath);
 	free(pidpath);
-	free(tls_listen);
 	free(tls_dir);
 	free(host_key);
 	return rc;
@@ -641,6 +661,7 @@ recon_host_local_new(struct runtime *rt, const struct recon_host_settings *s,
 	host->rt = rt;
 	host->settings = *s;
 	host->stopping = stopping;
+	router_socks_init(&host->socks, s->router_addr, s->router_port, s->tls_addr, s->tls_port);
 	if (image_cache_open(images, &host->images, err) < 0) {
 		err_wrap(err, "image cache");
 		goto out;
@@ -676,6 +697,7 @@ recon_host_local_free(struct recon_host *h)
 	if (h == NULL)
 		return;
 	host = local_of(h);
+	router_socks_close(&host->socks);
 	image_cache_close(host->images);
 	free(host->rootfs_dir);
 	free(host);

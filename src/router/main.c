@@ -16,7 +16,8 @@ usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: berth-router [options]\n"
-	    "  --listen ADDR:PORT        listen address, repeatable (default 127.0.0.1:8080)\n"
+	    "  --listen ADDR:PORT        listen address, or fd:N an inherited listening socket;\n"
+	    "                            repeatable (default 127.0.0.1:8080)\n"
 	    "  --admin-socket PATH       admin API unix socket\n"
 	    "  --tls-listen ADDR:PORT    HTTPS listen address, repeatable (default none)\n"
 	    "  --tls-dir DIR             HOST.pem files (key, then certificate chain) picked by "

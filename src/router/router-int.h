@@ -106,6 +106,8 @@ struct router {
 	struct route_stats *nostats; /* requests that matched no route */
 	int *listen_fds;             /* owned: nworkers * nlisten sockets */
 	int *listen_ports;           /* owned: the port of each listen address */
+	int *listen_first;           /* owned: worker 0's socket of each address (open while
+	                              * the router runs; /v1/status lists them for berthd) */
 	size_t nlisten;              /* listen addresses: set.listen, then set.tls_listen */
 	size_t nplain;               /* of which the first nplain are plain HTTP */
 	struct router_tls *tls;      /* owned, or NULL without tls_listen */

@@ -2,6 +2,8 @@
  * and the graceful stop. The proxying itself is in router_conn.c and the files of
  * router-conn-int.h. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,6 +79,51 @@ listen_socket(const struct sockaddr_storage *sa, socklen_t salen, struct err *er
 	return fd;
 }
 
+/* "fd:N", a listening socket the router was given (berthd keeps a copy, so
+ * that connections wait in its backlog while no router runs): N made
+ * non-blocking and close-on-exec, or -1 with err. */
+static int
+inherited_socket(const char *addr, struct err *err)
+{
+	int fd, type = 0, listening = 0, flags;
+	socklen_t len = sizeof(int);
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(addr + 3, &end, 10);
+	if (errno != 0 || end == addr + 3 || *end != '\0' || n < 3 || n > INT_MAX)
+		return err_make(
+		    err, 0, "listen address \"%s\": fd:N needs a descriptor of 3 or more", addr);
+	fd = (int)n;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+		return err_make(err, errno,
+		                "listen address \"%s\" is not a listening stream socket", addr);
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return err_make(err, errno, "listen address \"%s\"", addr);
+	return fd;
+}
+
+/* Worker k's socket of addr: a new one bound to sa, or, for an inherited
+ * socket (fd:N), N itself for worker 0 and a duplicate for the others (one
+ * accept queue that every worker takes from). */
+static int
+worker_socket(const char *addr, size_t k, int first, const struct sockaddr_storage *sa,
+              socklen_t salen, struct err *err)
+{
+	int fd;
+
+	if (strncmp(addr, "fd:", 3) != 0)
+		return listen_socket(sa, salen, err);
+	if (k == 0)
+		return inherited_socket(addr, err);
+	fd = fcntl(first, F_DUPFD_CLOEXEC, 3);
+	return fd >= 0 ? fd : err_make(err, errno, "dup of %s", addr);
+}
+
 /* Binds nworkers sockets per listen address; a port 0 is resolved by the
  * first socket so that every worker listens on the same port. */
 static int
@@ -88,23 +135,26 @@ router_bind(struct router *r, struct err *err)
 	r->nlisten = r->nplain + strv_len(r->set.tls_listen);
 	r->listen_fds = xcalloc(r->nlisten * r->nworkers, sizeof(int));
 	r->listen_ports = xcalloc(r->nlisten, sizeof(int));
+	r->listen_first = xcalloc(r->nlisten, sizeof(int));
 	for (i = 0; i < r->nlisten * r->nworkers; i++)
 		r->listen_fds[i] = -1;
 	for (i = 0; i < r->nlisten; i++) {
 		const char *addr =
 		    i < r->nplain ? r->set.listen[i] : r->set.tls_listen[i - r->nplain];
 		struct sockaddr_storage sa;
-		socklen_t salen;
+		socklen_t salen = 0;
 
-		if (route_parse_address(addr, &sa, &salen) < 0)
-			return err_make(err, 0, "listen address \"%s\" is not a numeric ADDR:PORT",
+		if (strncmp(addr, "fd:", 3) != 0 && route_parse_address(addr, &sa, &salen) < 0)
+			return err_make(err, 0,
+			                "listen address \"%s\" is not a numeric ADDR:PORT or fd:N",
 			                addr);
 		for (k = 0; k < r->nworkers; k++) {
-			int fd = listen_socket(&sa, salen, err);
+			int fd = worker_socket(addr, k, r->listen_first[i], &sa, salen, err);
 			if (fd < 0)
 				return err_wrap(err, "listen on %s", addr);
 			r->listen_fds[k * r->nlisten + i] = fd;
 			if (k == 0) {
+				r->listen_first[i] = fd;
 				salen = sizeof(sa);
 				if (getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
 					return err_make(err, errno, "getsockname");
@@ -587,6 +637,7 @@ router_free(struct router *r)
 			close(r->listen_fds[i]);
 	free(r->listen_fds);
 	free(r->listen_ports);
+	free(r->listen_first);
 	route_table_unref(r->table);
 	route_stats_unref(r->nostats);
 	route_registry_free(&r->reg);

@@ -368,13 +368,20 @@ admin_cb(struct evhttp_request *req, void *arg)
 	} else if (strcmp(path, "/v1/status") == 0 && cmd == EVHTTP_REQ_GET) {
 		struct router_counters n;
 
+		json_t *fds = json_array();
+
 		router_counters_snapshot(r, &n);
+		/* berthd takes a copy of each (pidfd_getfd) to hold the backlog
+		 * while a router it has to start again is away. */
+		for (size_t i = 0; i < r->nlisten; i++)
+			json_array_append_new(fds, json_integer(r->listen_first[i]));
 		reply_json(req, 200,
-		           json_pack("{s:s,s:I,s:i,s:i,s:I,s:I,s:I}", "version", BERTH_VERSION,
-		                     "generation", (json_int_t)r->table->generation, "routes",
-		                     (int)r->table->nroutes, "threads", (int)r->nworkers,
+		           json_pack("{s:s,s:I,s:i,s:i,s:I,s:I,s:I,s:i,s:o}", "version",
+		                     BERTH_VERSION, "generation", (json_int_t)r->table->generation,
+		                     "routes", (int)r->table->nroutes, "threads", (int)r->nworkers,
 		                     "connections", (json_int_t)n.conns_open, "in_flight",
-		                     (json_int_t)n.in_flight, "held", (json_int_t)n.held));
+		                     (json_int_t)n.in_flight, "held", (json_int_t)n.held, "pid",
+		                     (int)getpid(), "listen_fds", fds));
 	} else if (strcmp(path, "/metrics") == 0 && cmd == EVHTTP_REQ_GET) {
 		admin_metrics(r, req);
 	} else {

@@ -9,10 +9,32 @@ import time
 from faults_helpers import TimedLoad, events, machine, wait_machine
 from lifecycle_helpers import config_text
 
-# What a client may see while berth-router is down: its port refuses, and a
-# request in flight at the kill loses its connection.
-DOWN_KINDS = {"ConnectionRefusedError", "ConnectionResetError", "RemoteDisconnected",
-              "BrokenPipeError", "IncompleteRead"}
+# What a client may see when berth-router is killed: a request in flight at
+# the kill loses its connection. Its port never refuses: berthd holds a copy of
+# the listening socket, whose backlog keeps the connections that come before
+# the next router accepts them.
+DOWN_KINDS = {"ConnectionResetError", "RemoteDisconnected", "BrokenPipeError", "IncompleteRead"}
+
+
+def router_kill_failures(b, load, threads):
+    """SIGKILLs the router under load and waits for the next one: the
+    requests that failed, each (start after the kill, kind); at most one in
+    flight per client thread may fail, and only by a lost connection."""
+    pid = b.router_pid()
+    time.sleep(0.5)
+    killed = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and b.router_pid() in (pid, None):
+        time.sleep(0.1)
+    assert b.router_pid() not in (pid, None)
+    time.sleep(1.5)
+    results = load.stop()
+    after = [r for r in results if r[0] > killed]
+    assert [r for r in after if r[2] == 200], "nothing answered after the kill"
+    failed = [(round(r[0] - killed, 3), r[3]) for r in results if r[2] != 200]
+    assert len(failed) <= threads and all(k in DOWN_KINDS for _, k in failed), failed[:10]
+    return failed
 
 
 def test_router_killed_during_a_switch(berthd, repo, registry):
@@ -66,6 +88,26 @@ def test_router_killed_during_a_switch(berthd, repo, registry):
     late = [r for r in web.results if r[0] > finished and r[2] == 200]
     assert late and {r[3] for r in late} == {b"hello v2\n"}
     assert len(machine(b)["enclaves"]) == 2
+
+
+def test_router_killed_refuses_no_connection(berthd, registry):
+    """New connections, back to back, across the router's SIGKILL: the ones
+    that come while no router runs wait in the backlog and are answered by
+    the next router. Then again after berthd itself was restarted (the router
+    ran on; berthd took copies of its sockets from it)."""
+    b = berthd
+    status, c = b.call("POST", "/containers",
+                       {"name": "web", "config": config_text(registry.images["hello:v1"])})
+    assert status == 202, c
+    b.wait_status("web", "running")
+    router_kill_failures(b, TimedLoad(b, "web", threads=2), 2)
+    b.kill(signal.SIGKILL)
+    b.start()
+    b.wait_status("web", "running")
+    # berthd asked the running router for its status (and sockets) at start.
+    assert "holding copies of the listening sockets" in open(b.logpath).read()
+    router_kill_failures(b, TimedLoad(b, "web", threads=2), 2)
+    assert b.get("web")[1] == b"hello v1\n"
 
 
 def test_berthd_killed_during_a_delete_finishes_it_after_the_restart(berthd, registry):
