@@ -12,6 +12,7 @@
 #   ENV_REGISTRY   the registry's ADDR:PORT; empty: a free loopback port
 #   ENV_SUBNET, ENV_BRIDGE, ENV_LOG_LEVEL   berthd's --subnet, --bridge, --log-level
 #   ENV_MIN_HEALTHY  deploy.min-healthy-time of the repository's configs
+#   ENV_BERTHD_ARGS  more berthd flags, split on spaces (e.g. "--gpus 1")
 # and calls env_stop from its EXIT/INT/TERM trap.
 
 ENV_ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -190,7 +191,7 @@ env_berthd_start() {
 	mkdir -p "$ENV_STATE"
 	setsid "$ENV_BUILD/berthd" --state-dir "$ENV_STATE" --listen "$ENV_LISTEN" \
 		--router-listen "$ENV_ROUTER" --subnet "$ENV_SUBNET" --bridge "$ENV_BRIDGE" \
-		--log-level "$ENV_LOG_LEVEL" --source-root "$ENV_DIR" \
+		--log-level "$ENV_LOG_LEVEL" --source-root "$ENV_DIR" ${ENV_BERTHD_ARGS:-} \
 		>>"$ENV_STATE/berthd.log" 2>&1 </dev/null &
 	ENV_BERTHD_PID=$!
 	i=0
