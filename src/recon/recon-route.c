@@ -185,9 +185,12 @@ recon_route_object(struct recon *r, const struct store_container *c)
 	 * serves it now. */
 	attest = json_is_object(ctr->route_attest) ? json_copy(ctr->route_attest) : json_null();
 	facts_add_keys(attest, keys);
-	route = json_pack("{s:s,s:O,s:O,s:I,s:I,s:O}", "mode", mode, "upstreams", ups, "paths",
-	                  paths, "drain_timeout_ms", (json_int_t)ctr->route_drain_ms,
-	                  "hold_timeout_ms", (json_int_t)ctr->route_hold_ms, "attestation", attest);
+	/* hold_refused: a request the enclave's address refuses (it died, and
+	 * berthd has not seen it yet) waits for the table that follows. */
+	route =
+	    json_pack("{s:s,s:O,s:O,s:I,s:I,s:b,s:O}", "mode", mode, "upstreams", ups, "paths",
+	              paths, "drain_timeout_ms", (json_int_t)ctr->route_drain_ms, "hold_timeout_ms",
+	              (json_int_t)ctr->route_hold_ms, "hold_refused", 1, "attestation", attest);
 out:
 	json_decref(attest);
 	free(keys);

@@ -378,6 +378,12 @@ route_from_json(struct route_registry *reg, const json_t *j, const char *host, s
 	if (json_ms(j, "drain_timeout_ms", ROUTE_DEFAULT_DRAIN_MS, &r->drain_timeout_ms, err) < 0 ||
 	    json_ms(j, "hold_timeout_ms", ROUTE_DEFAULT_HOLD_MS, &r->hold_timeout_ms, err) < 0)
 		goto fail;
+	v = json_object_get(j, "hold_refused");
+	if (v != NULL && !json_is_boolean(v)) {
+		err_make(err, 0, "hold_refused must be true or false");
+		goto fail;
+	}
+	r->hold_refused = json_is_true(v);
 	paths = json_object_get(j, "paths");
 	if (paths != NULL && !json_is_null(paths)) {
 		if (!json_is_array(paths)) {
@@ -542,6 +548,7 @@ route_to_json(const struct route *r)
 	}
 	json_object_set_new(o, "drain_timeout_ms", json_integer(r->drain_timeout_ms));
 	json_object_set_new(o, "hold_timeout_ms", json_integer(r->hold_timeout_ms));
+	json_object_set_new(o, "hold_refused", json_boolean(r->hold_refused));
 	if (r->attestation != NULL)
 		json_object_set_new(o, "attestation", json_loads(r->attestation, 0, NULL));
 	return o;

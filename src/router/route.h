@@ -92,6 +92,11 @@ struct route {
 	char **paths; /* owned strv: "/x" exact, "/x/..*" prefix; NULL allows all */
 	int64_t drain_timeout_ms;
 	int64_t hold_timeout_ms;
+	/* A request that every upstream refused (it reached none) waits as if
+	 * the route were held, for a table that routes it again, until
+	 * hold_timeout_ms after the first refusal: berthd's routes, whose
+	 * enclave may be coming back. Off: 502 at once. */
+	int hold_refused;
 	struct route_stats *stats; /* reference */
 	/* Owned compact JSON (keys sorted) of the facts of the deployment this
 	 * route serves, for its attestation document; NULL: none. Part of the

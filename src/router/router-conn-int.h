@@ -61,6 +61,7 @@ struct conn {
 	const struct route *route; /* in table */
 	struct upstream *up;       /* in table: the upstream of the attempt */
 	uint64_t tried;            /* bitmask of route->ups indices tried */
+	int64_t refused_until_ms;  /* refused by every upstream: waits until then (0: not) */
 	int64_t t_start_us;
 	int status;
 	unsigned in_request : 1;  /* a head was read and its reply is not finished */
@@ -153,6 +154,10 @@ int router_h1_read_request_head(struct conn *c);
 void router_hold_start(struct conn *c);
 /* Takes c off the held queue and its timer (to CS_CONNECT, transient). */
 void router_hold_end(struct conn *c);
+/* Every upstream refused c's request: holds it (as router_hold_start) until
+ * its route's hold_timeout_ms after the first refusal. 0, or -1 when it is
+ * not held (too late, the queue full, the worker stopping). */
+int router_hold_refused(struct conn *c);
 /* Routes the held requests again on the worker's new table, in the order they came. */
 void router_hold_table_changed(struct worker *w);
 

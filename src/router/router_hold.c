@@ -4,22 +4,44 @@
  * once. A new table routes them again in the order they came: those whose
  * route serves go on, those still held keep their deadline.
  */
+#include "common/util.h"
 #include "router/router-conn-int.h"
 
-void
-router_hold_start(struct conn *c)
+static int
+hold_enqueue(struct conn *c, int64_t ms)
 {
 	struct worker *w = c->w;
 
-	if (w->nheld >= w->r->set.hold_queue_max || w->stopping) {
-		router_conn_reply(c, 503, 0);
-		return;
-	}
+	if (w->nheld >= w->r->set.hold_queue_max || w->stopping)
+		return -1;
 	router_conn_set_state(c, CS_HELD);
 	TAILQ_INSERT_TAIL(&w->held, c, hold_link);
 	w->nheld++;
 	STAT_INC(w->held_now);
-	router_conn_timer_set_ms(c, c->route->hold_timeout_ms);
+	router_conn_timer_set_ms(c, ms);
+	return 0;
+}
+
+void
+router_hold_start(struct conn *c)
+{
+	if (hold_enqueue(c, c->route->hold_timeout_ms) < 0)
+		router_conn_reply(c, 503, 0);
+}
+
+int
+router_hold_refused(struct conn *c)
+{
+	int64_t now = now_mono_ms();
+
+	if (c->refused_until_ms == 0)
+		c->refused_until_ms = now + c->route->hold_timeout_ms;
+	if (now >= c->refused_until_ms)
+		return -1;
+	/* The next table's upstreams are all untried. */
+	c->tried = 0;
+	c->ntries = 0;
+	return hold_enqueue(c, c->refused_until_ms - now);
 }
 
 void

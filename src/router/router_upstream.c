@@ -191,6 +191,8 @@ router_upstream_dispatch(struct conn *c)
 	int idx = pick_upstream(c);
 
 	if (idx < 0) {
+		if (!c->timed_out && c->route->hold_refused && router_hold_refused(c) == 0)
+			return;
 		router_conn_reply(c, c->timed_out ? 504 : 502, !c->req_done);
 		return;
 	}

@@ -1,4 +1,7 @@
-"""berth-router: hold then release in order, hold timeout, down."""
+"""berth-router: hold then release in order, hold timeout, down, refused
+requests held for the next table."""
+import json
+import socket
 import threading
 import time
 
@@ -92,3 +95,63 @@ def test_down_gives_503(router_factory, backends):
     resp = c.getresponse()
     assert (resp.status, resp.read()) == (200, b"v1")
     c.close()
+
+
+def refused_addr():
+    """An address nothing listens on: connections to it are refused."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    addr = f"127.0.0.1:{s.getsockname()[1]}"
+    s.close()
+    return addr
+
+
+def test_refused_request_waits_for_the_next_table(router_factory, backends):
+    """hold_refused (berthd's routes): every upstream refusing, the request
+    waits as if held; the next table's upstream answers it. POST too: it
+    reached no upstream."""
+    v2 = backends("v2")
+    r = router_factory(threads=1)
+    dead = route("app.example.com", refused_addr(), hold_ms=20000)
+    dead["hold_refused"] = True
+    r.put_table([dead], 1)
+    results = {}
+
+    def req(method):
+        c = r.conn(30)
+        c.request(method, "/", body=b"x" if method == "POST" else None,
+                  headers={"Host": "app.example.com"})
+        resp = c.getresponse()
+        results[method] = (resp.status, resp.read())
+        c.close()
+
+    threads = [threading.Thread(target=req, args=(m,)) for m in ("GET", "POST")]
+    for i, t in enumerate(threads):
+        t.start()
+        wait_metric(r, "berth_router_held", i + 1)
+    time.sleep(0.3)
+    assert not results, "a refused request was answered"
+    live = route("app.example.com", v2.addr)
+    live["hold_refused"] = True
+    r.put_table([live], 2)
+    for t in threads:
+        t.join(10)
+    assert results["GET"] == (200, b"v2"), results
+    # The POST's body went with it, whole.
+    assert results["POST"][0] == 200 and json.loads(results["POST"][1])["name"] == "v2"
+    assert json.loads(results["POST"][1])["len"] == 1, results
+    assert r.metric("berth_router_held") == 0
+
+
+def test_refused_request_gives_up_at_the_hold_timeout(router_factory):
+    r = router_factory()
+    dead = route("app.example.com", refused_addr(), hold_ms=400)
+    dead["hold_refused"] = True
+    r.put_table([dead], 1)
+    t0 = time.time()
+    st = r.get("app.example.com")[0]
+    assert st == 503 and 0.35 < time.time() - t0 < 3
+    # Without hold_refused: 502 at once.
+    r.put_table([route("app.example.com", refused_addr(), hold_ms=400)], 2)
+    t0 = time.time()
+    assert r.get("app.example.com")[0] == 502 and time.time() - t0 < 0.35
