@@ -78,6 +78,7 @@ struct conn {
 	unsigned body_sent : 1; /* request body bytes went to the upstream */
 	unsigned stale_retry : 1;
 	unsigned empty_retries : 2; /* resends after an empty answer (EMPTY_RETRIES) */
+	unsigned resend : 1;        /* CS_CONNECT without uc: a resend to up waits its pause */
 	unsigned c_paused : 1;      /* client reading paused for backpressure */
 	unsigned u_paused : 1;      /* upstream reading paused for backpressure */
 	unsigned timed_out : 1;
@@ -170,6 +171,9 @@ void router_upstream_abort(struct upconn *uc);
 void router_upstream_pool_put(struct upconn *uc);
 /* Closes every pooled connection of the worker. */
 void router_upstream_pool_clear(struct worker *w);
+/* The timer of a pause before a resend (c->resend): the request again to c->up,
+ * on a new connection. */
+void router_upstream_resend(struct conn *c);
 /* Sends the request to an upstream not tried yet, or answers 502/504. */
 void router_upstream_dispatch(struct conn *c);
 /* Closes pooled connections to draining upstreams, arms the drain timer for requests on them. */

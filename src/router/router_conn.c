@@ -239,6 +239,7 @@ router_conn_request_begin(struct conn *c)
 	c->close_after = c->upgrade = c->is_head = c->idempotent = 0;
 	c->body_sent = c->stale_retry = c->timed_out = c->dechunk = 0;
 	c->empty_retries = 0;
+	c->resend = 0;
 	c->keepalive = 0;
 	STAT_INC(c->w->in_flight);
 }
@@ -417,6 +418,10 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		router_conn_reply(c, 503, 0);
 		break;
 	case CS_CONNECT:
+		if (c->resend) {
+			router_upstream_resend(c);
+			break;
+		}
 		c->timed_out = 1;
 		router_conn_attempt_end(c, 1);
 		router_upstream_free(take_ptr(&c->uc));

@@ -2,10 +2,20 @@
  * oldest first, up to the route's hold_timeout_ms (then 503, from
  * router_conn.c's timer); a full queue or a stopping worker answers 503 at
  * once. A new table routes them again in the order they came: those whose
- * route serves go on, those still held keep their deadline.
+ * route serves go on, those still held keep their deadline. A serving route
+ * with hold_refused holds a request every upstream refused the same way.
  */
 #include "common/util.h"
 #include "router/router-conn-int.h"
+
+/* The request goes on with the worker's current table. */
+static void
+conn_retable(struct conn *c)
+{
+	route_table_unref(c->table);
+	c->table = route_table_ref(c->w->table);
+	c->route = c->host[0] ? route_table_lookup(c->table, c->host) : c->table->any;
+}
 
 static int
 hold_enqueue(struct conn *c, int64_t ms)
@@ -41,6 +51,15 @@ router_hold_refused(struct conn *c)
 	/* The next table's upstreams are all untried. */
 	c->tried = 0;
 	c->ntries = 0;
+	if (c->table != c->w->table) {
+		/* Refused by a table already replaced: the next one is here. */
+		conn_retable(c);
+		if (c->route == NULL)
+			router_conn_reply(c, 404, 0);
+		else
+			router_conn_route(c);
+		return 0;
+	}
 	return hold_enqueue(c, c->refused_until_ms - now);
 }
 
@@ -71,9 +90,7 @@ router_hold_table_changed(struct worker *w)
 	while ((c = TAILQ_FIRST(&held)) != NULL) {
 		TAILQ_REMOVE(&held, c, hold_link);
 		TAILQ_INSERT_TAIL(&w->held, c, hold_link); /* so that unhold finds it */
-		route_table_unref(c->table);
-		c->table = route_table_ref(w->table);
-		c->route = c->host[0] ? route_table_lookup(c->table, c->host) : c->table->any;
+		conn_retable(c);
 		if (c->route != NULL && c->route->mode == ROUTE_HOLD)
 			continue; /* still held, its deadline unchanged */
 		router_hold_end(c);

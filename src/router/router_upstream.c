@@ -26,7 +26,9 @@ static void upstream_event_cb(struct rstream *s, enum rstream_event ev, void *ar
  * and a request sent as they do would be lost. */
 #define UPCONN_IDLE_MAX_MS 2000
 /* Resends of an idempotent request whose upstream closed without answering. */
-#define EMPTY_RETRIES 2
+#define EMPTY_RETRIES 3
+/* The pause before the first resend, doubled for each next one. */
+#define RESEND_PAUSE_MS 10
 
 void
 router_upstream_free(struct upconn *uc)
@@ -184,6 +186,13 @@ conn_attempt(struct conn *c, struct upstream *up, int fresh)
 	}
 }
 
+void
+router_upstream_resend(struct conn *c)
+{
+	c->resend = 0;
+	conn_attempt(c, c->up, 1);
+}
+
 /* Sends the request to an upstream not tried yet, or answers 502/504. */
 void
 router_upstream_dispatch(struct conn *c)
@@ -193,6 +202,8 @@ router_upstream_dispatch(struct conn *c)
 	if (idx < 0) {
 		if (!c->timed_out && c->route->hold_refused && router_hold_refused(c) == 0)
 			return;
+		log_info("%d for %s: no upstream of its %zu answered", c->timed_out ? 504 : 502,
+		         c->host, c->route->nups);
 		router_conn_reply(c, c->timed_out ? 504 : 502, !c->req_done);
 		return;
 	}
@@ -256,13 +267,22 @@ conn_upstream_failed(struct conn *c, int eof)
 			 * do. An upstream that drops a connection now and then
 			 * (gVisor's host network under load does) costs no request;
 			 * one that always does still gets its 502. */
-			struct upstream *up = c->up;
 			c->empty_retries++;
 			router_conn_attempt_end(c, 1);
 			router_upstream_free(take_ptr(&c->uc));
-			conn_attempt(c, up, 1);
+			/* gVisor's netstack closes new connections unanswered while
+			 * the sandbox's accept queue is full: a resend at once meets
+			 * the same. After a short pause, growing (10, 20, 40 ms). */
+			router_conn_set_state(c, CS_CONNECT);
+			c->resend = 1;
+			router_conn_timer_set_ms(c, RESEND_PAUSE_MS << (c->empty_retries - 1));
 			return;
 		}
+		log_info("502 for %s: upstream %s %s after %zu byte(s) of answer (%s, %d "
+		         "resend(s))",
+		         c->host, c->up->address, eof ? "closed" : "failed",
+		         evbuffer_get_length(uc->s->in), uc->reused ? "pooled" : "new",
+		         (int)c->empty_retries);
 		router_conn_attempt_end(c, 1);
 		router_upstream_free(take_ptr(&c->uc));
 		router_conn_reply(c, 502, !c->req_done);

@@ -125,17 +125,21 @@ def Flaky(drops):
 
 def test_empty_answers_are_retried_for_idempotent_requests_only(router_factory):
     r = router_factory()
-    # Two drops, then an answer: a GET gets it, on the third connection.
-    f = Flaky(2)
-    r.put_table([route("f.example.com", f.addr)], 1)
-    st, body, _ = r.get("f.example.com")
-    assert (st, body, f.accepted) == (200, b"ok\n", 3)
-    f.stop()
-    # Three drops are more than the router resends: 502, after three tries.
+    # Three drops, then an answer: a GET gets it, on the fourth connection,
+    # after pauses of 10, 20 and 40 ms (an upstream whose accept queue is full
+    # closes again a resend made at once).
     f = Flaky(3)
+    r.put_table([route("f.example.com", f.addr)], 1)
+    t0 = time.monotonic()
+    st, body, _ = r.get("f.example.com")
+    assert (st, body, f.accepted) == (200, b"ok\n", 4)
+    assert time.monotonic() - t0 >= 0.07
+    f.stop()
+    # Four drops are more than the router resends: 502, after four tries.
+    f = Flaky(4)
     r.put_table([route("f.example.com", f.addr)], 2)
     assert r.get("f.example.com")[0] == 502
-    assert f.accepted == 3
+    assert f.accepted == 4
     f.stop()
     # A POST is not resent: the upstream may have acted on it.
     f = Flaky(1)
