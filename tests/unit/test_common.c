@@ -123,6 +123,31 @@ test_sha256_and_time(void **state)
 	assert_string_equal(t, "2026-11-26T10:55:46Z");
 }
 
+/* The body sink of curl's transfers: everything up to the limit, then a
+ * refusal that ends the transfer; a limit of 0 takes nothing. */
+static void
+test_buf_capped(void **state)
+{
+	struct buf_capped c = {.max = 6}, none = {0};
+	char text[] = "abcdefg";
+
+	(void)state;
+	assert_int_equal(buf_capped_write(text, 1, 4, &c), 4);
+	assert_int_equal(buf_capped_write(text, 2, 1, &c), 2);
+	assert_int_equal(c.buf.len, 6);
+	assert_false(c.overflow);
+	assert_int_equal(buf_capped_write(text, 1, 1, &c), 0);
+	assert_true(c.overflow);
+	assert_int_equal(c.buf.len, 6);
+	assert_int_equal(strncmp(c.buf.data, "abcdab", 6), 0);
+	assert_int_equal(buf_capped_write(text, 1, 0, &none), 0);
+	assert_false(none.overflow);
+	assert_int_equal(buf_capped_write(text, 1, 1, &none), 0);
+	assert_true(none.overflow);
+	buf_free(&c.buf);
+	buf_free(&none.buf);
+}
+
 static void
 test_files(void **state)
 {
@@ -251,6 +276,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_err_make_and_wrap),
 	    cmocka_unit_test(test_buf),
+	    cmocka_unit_test(test_buf_capped),
 	    cmocka_unit_test(test_strv),
 	    cmocka_unit_test(test_duration),
 	    cmocka_unit_test(test_sha256_and_time),
