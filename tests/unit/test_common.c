@@ -148,6 +148,30 @@ test_buf_capped(void **state)
 	buf_free(&none.buf);
 }
 
+/* The walk of a path's components: slashes and "." skipped, ".." told. */
+static void
+test_path_next(void **state)
+{
+	const char *p = "//a/./bc/.././/d.", *name;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(path_next(&p, &name, &n), PATH_NAME);
+	assert_int_equal(n, 1);
+	assert_int_equal(name[0], 'a');
+	assert_int_equal(path_next(&p, &name, &n), PATH_NAME);
+	assert_int_equal(n, 2);
+	assert_int_equal(strncmp(name, "bc", 2), 0);
+	assert_int_equal(path_next(&p, &name, &n), PATH_DOTDOT);
+	assert_int_equal(path_next(&p, &name, &n), PATH_NAME);
+	assert_int_equal(n, 2);
+	assert_int_equal(strncmp(name, "d.", 2), 0);
+	assert_int_equal(path_next(&p, &name, &n), PATH_END);
+	assert_int_equal(path_next(&p, &name, &n), PATH_END);
+	p = "/./.";
+	assert_int_equal(path_next(&p, &name, &n), PATH_END);
+}
+
 static void
 test_files(void **state)
 {
@@ -277,6 +301,7 @@ main(void)
 	    cmocka_unit_test(test_err_make_and_wrap),
 	    cmocka_unit_test(test_buf),
 	    cmocka_unit_test(test_buf_capped),
+	    cmocka_unit_test(test_path_next),
 	    cmocka_unit_test(test_strv),
 	    cmocka_unit_test(test_duration),
 	    cmocka_unit_test(test_sha256_and_time),
