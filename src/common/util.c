@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -241,6 +242,21 @@ duration_parse(const char *s, int64_t *ms)
 	}
 	*ms = (int64_t)total;
 	return 0;
+}
+
+char *
+http_header_value(const char *line, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+	const char *v, *end = line + n;
+
+	if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
+		return NULL;
+	for (v = line + k + 1; v < end && (*v == ' ' || *v == '\t'); v++)
+		;
+	while (end > v && isspace((unsigned char)end[-1]))
+		end--;
+	return xstrndup(v, (size_t)(end - v));
 }
 
 enum path_step

@@ -79,6 +79,11 @@ void time_rfc3339(int64_t wall_ms, char out[32]);
  * milliseconds. Returns 0, or -1 when s is not a duration. */
 int duration_parse(const char *s, int64_t *ms);
 
+/* The value of header name (any case) in an HTTP header line ("Name:
+ * value\r\n", n bytes, as curl hands it over), owned, without the white
+ * space around it; NULL when the line is not that header. */
+char *http_header_value(const char *line, size_t n, const char *name);
+
 /* What path_next() found. */
 enum path_step {
 	PATH_END,    /* no component left */

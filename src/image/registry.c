@@ -52,25 +52,6 @@ response_clear(struct response *resp)
 	memset(resp, 0, sizeof *resp);
 }
 
-/* Stores the value of header line data into *out when its name is name. */
-static int
-header_match(const char *data, size_t len, const char *name, char **out)
-{
-	size_t nl = strlen(name);
-	const char *v, *end = data + len;
-
-	if (len <= nl || data[nl] != ':' || strncasecmp(data, name, nl) != 0)
-		return 0;
-	v = data + nl + 1;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-		end--;
-	free(*out);
-	*out = xstrndup(v, (size_t)(end - v));
-	return 1;
-}
-
 static size_t
 on_header(char *data, size_t size, size_t n, void *arg)
 {
@@ -82,10 +63,10 @@ on_header(char *data, size_t size, size_t n, void *arg)
 		/* A new answer (after a redirect): forget the last one's. */
 		free(take_ptr(&resp->content_type));
 		free(take_ptr(&resp->challenge));
-	} else if (header_match(data, len, "content-type", &value)) {
+	} else if ((value = http_header_value(data, len, "content-type")) != NULL) {
 		free(resp->content_type);
 		resp->content_type = take_ptr(&value);
-	} else if (header_match(data, len, "www-authenticate", &value)) {
+	} else if ((value = http_header_value(data, len, "www-authenticate")) != NULL) {
 		/* Several challenges: a bearer one wins, it is the strongest. */
 		if (resp->challenge == NULL || strncasecmp(value, "bearer", 6) == 0) {
 			free(resp->challenge);

@@ -289,22 +289,6 @@ reply_clear(struct reply *r)
 	memset(r, 0, sizeof *r);
 }
 
-/* The value of header name in line ("Name: value\r\n"), owned, or NULL. */
-static char *
-header_value(const char *line, size_t n, const char *name)
-{
-	size_t k = strlen(name);
-	const char *v, *end = line + n;
-
-	if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
-		return NULL;
-	for (v = line + k + 1; v < end && (*v == ' ' || *v == '\t'); v++)
-		;
-	while (end > v && isspace((unsigned char)end[-1]))
-		end--;
-	return xstrndup(v, (size_t)(end - v));
-}
-
 static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
 {
@@ -312,13 +296,13 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 	char *v;
 
-	if ((v = header_value(p, len, "Replay-Nonce")) != NULL) {
+	if ((v = http_header_value(p, len, "Replay-Nonce")) != NULL) {
 		free(r->nonce);
 		r->nonce = v;
-	} else if ((v = header_value(p, len, "Location")) != NULL) {
+	} else if ((v = http_header_value(p, len, "Location")) != NULL) {
 		free(r->location);
 		r->location = v;
-	} else if ((v = header_value(p, len, "Retry-After")) != NULL) {
+	} else if ((v = http_header_value(p, len, "Retry-After")) != NULL) {
 		r->retry_after = atoll(v);
 		free(v);
 	}

@@ -148,6 +148,26 @@ test_buf_capped(void **state)
 	buf_free(&none.buf);
 }
 
+/* A header line as curl hands it over: the name in any case, the value
+ * without the white space around it. */
+static void
+test_http_header_value(void **state)
+{
+	static const char line[] = "location: \t https://x/y \r\n";
+	char *v;
+
+	(void)state;
+	v = http_header_value(line, strlen(line), "Location");
+	assert_string_equal(v, "https://x/y");
+	free(v);
+	assert_null(http_header_value(line, strlen(line), "Loc"));
+	assert_null(http_header_value(line, strlen(line), "Locations"));
+	assert_null(http_header_value("HTTP/1.1 200 OK\r\n", 17, "HTTP/1.1"));
+	v = http_header_value("Retry-After:\r\n", 14, "retry-after");
+	assert_string_equal(v, "");
+	free(v);
+}
+
 /* The walk of a path's components: slashes and "." skipped, ".." told. */
 static void
 test_path_next(void **state)
@@ -302,6 +322,7 @@ main(void)
 	    cmocka_unit_test(test_buf),
 	    cmocka_unit_test(test_buf_capped),
 	    cmocka_unit_test(test_path_next),
+	    cmocka_unit_test(test_http_header_value),
 	    cmocka_unit_test(test_strv),
 	    cmocka_unit_test(test_duration),
 	    cmocka_unit_test(test_sha256_and_time),
