@@ -8,6 +8,7 @@
 #include "cli/cli-conf.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "common/buf.h"
 #include "common/util.h"
 
 const struct cli_opt cli_json_opts[] = {{"--json", CLI_OPT_FLAG}, {NULL, 0}};
@@ -308,4 +309,22 @@ cli_json_str(const json_t *obj, const char *key)
 	const json_t *v = json_object_get(obj, key);
 
 	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+char *
+cli_json_join(const json_t *arr, const char *sep)
+{
+	struct buf b = BUF_INIT;
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(arr, i, v)
+	{
+		if (!json_is_string(v))
+			continue;
+		if (b.len > 0)
+			buf_puts(&b, sep);
+		buf_puts(&b, json_string_value(v));
+	}
+	return buf_take(&b);
 }

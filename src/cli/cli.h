@@ -164,6 +164,10 @@ void cli_print_json(FILE *f, const json_t *v);
 /* The string member key of obj, or NULL when absent, null or not a string. */
 const char *cli_json_str(const json_t *obj, const char *key);
 
+/* The strings of array arr joined by sep, owned ("" when it has none;
+ * members that are not strings are passed over). */
+char *cli_json_join(const json_t *arr, const char *sep);
+
 /* ---- request bodies (cmd-container.c), apart so the unit tests reach them ---- */
 
 /* The body of POST /containers from parsed `container create` arguments

@@ -93,18 +93,6 @@ client_has_token(const struct client *c)
 	return c->token != NULL;
 }
 
-static size_t
-on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct buf *b = arg;
-	size_t n = size * nmemb;
-
-	if (b->len + n > CLIENT_MAX_BODY)
-		return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
-	buf_append(b, data, n);
-	return n;
-}
-
 /* A curl failure as the end of "cannot reach berthd at URL: ...". */
 static void
 reach_error(struct client *c, CURLcode rc, const char *errbuf, struct err *err)
@@ -177,14 +165,15 @@ client_request_once(struct client *c, const char *method, const char *path, cons
 {
 	char errbuf[CURL_ERROR_SIZE] = "", *url = NULL, *auth = NULL, *text = NULL;
 	struct curl_slist *headers = NULL;
-	struct buf b = BUF_INIT;
+	struct buf_capped b = {.max = CLIENT_MAX_BODY};
 	const char *ct = NULL;
 	CURLcode rc;
 	int ret = -1;
 
 	memset(resp, 0, sizeof(*resp));
 	url = xasprintf("%s%s%s", c->url, c->outside ? "" : "/api/v1", path);
-	client_setup(c, url, errbuf, on_body, &b, "Accept: application/json", &auth, &headers);
+	client_setup(c, url, errbuf, buf_capped_write, &b, "Accept: application/json", &auth,
+	             &headers);
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, (long)CLIENT_TIMEOUT_MS);
 	if (body != NULL) {
@@ -214,8 +203,8 @@ client_request_once(struct client *c, const char *method, const char *path, cons
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
 	curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct);
 	resp->content_type = ct != NULL ? xstrdup(ct) : NULL;
-	resp->len = b.len;
-	resp->body = buf_take(&b);
+	resp->len = b.buf.len;
+	resp->body = buf_take(&b.buf);
 	if (ct != NULL && strncmp(ct, "application/json", 16) == 0 && resp->len > 0)
 		resp->json = json_loadb(resp->body, resp->len, JSON_DECODE_ANY, NULL);
 	if (resp->status < 200 || resp->status > 299) {
@@ -227,7 +216,7 @@ out:
 	/* The handle must not keep pointers to this frame; connections stay. */
 	curl_easy_reset(c->curl);
 	curl_slist_free_all(headers);
-	buf_free(&b);
+	buf_free(&b.buf);
 	free(text);
 	free(auth);
 	free(url);
@@ -361,9 +350,9 @@ struct stream_state {
 	struct client_sse *p;
 	int (*on_open)(void *arg);
 	void *arg;
-	int opened;       /* the answer is a 200 event stream, on_open was called */
-	int stopped;      /* on_open asked to stop */
-	struct buf other; /* the body of an answer that is not a stream */
+	int opened;              /* the answer is a 200 event stream, on_open was called */
+	int stopped;             /* on_open asked to stop */
+	struct buf_capped other; /* the body of an answer that is not a stream */
 };
 
 static size_t
@@ -378,10 +367,7 @@ on_stream_body(char *data, size_t size, size_t nmemb, void *arg)
 		curl_easy_getinfo(s->c->curl, CURLINFO_RESPONSE_CODE, &status);
 		curl_easy_getinfo(s->c->curl, CURLINFO_CONTENT_TYPE, &ct);
 		if (status != 200 || ct == NULL || strncmp(ct, "text/event-stream", 17) != 0) {
-			if (s->other.len + n > CLIENT_MAX_BODY)
-				return 0;
-			buf_append(&s->other, data, n);
-			return n;
+			return buf_capped_write(data, size, nmemb, &s->other);
 		}
 		s->opened = 1;
 		if (s->on_open != NULL && s->on_open(s->arg) < 0) {
@@ -401,7 +387,8 @@ int
 client_stream(struct client *c, const char *path, struct client_sse *p, int (*on_open)(void *arg),
               void *arg, long idle_ms, long *status, struct err *err)
 {
-	struct stream_state s = {.c = c, .p = p, .on_open = on_open, .arg = arg};
+	struct stream_state s = {
+	    .c = c, .p = p, .on_open = on_open, .arg = arg, .other.max = CLIENT_MAX_BODY};
 	char errbuf[CURL_ERROR_SIZE] = "", *url, *auth = NULL;
 	struct curl_slist *headers = NULL;
 	struct client_resp resp = {0};
@@ -432,8 +419,8 @@ client_stream(struct client *c, const char *path, struct client_sse *p, int (*on
 
 		resp.status = *status;
 		curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct);
-		if (ct != NULL && strncmp(ct, "application/json", 16) == 0 && s.other.len > 0)
-			resp.json = json_loadb(s.other.data, s.other.len, 0, NULL);
+		if (ct != NULL && strncmp(ct, "application/json", 16) == 0 && s.other.buf.len > 0)
+			resp.json = json_loadb(s.other.buf.data, s.other.buf.len, 0, NULL);
 		if (*status == 200)
 			err_make(err, 0,
 			         "berthd answered %s with something that is not an event stream",
@@ -445,7 +432,7 @@ client_stream(struct client *c, const char *path, struct client_sse *p, int (*on
 	}
 	curl_easy_reset(c->curl);
 	curl_slist_free_all(headers);
-	buf_free(&s.other);
+	buf_free(&s.other.buf);
 	free(auth);
 	free(url);
 	return ret;

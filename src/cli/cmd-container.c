@@ -117,24 +117,6 @@ print_field(FILE *f, const char *key, const char *value)
 	fprintf(f, "%-12s %s\n", key, str_or(value, "-"));
 }
 
-static char *
-strings_joined(const json_t *arr)
-{
-	struct buf b = BUF_INIT;
-	const json_t *v;
-	size_t i;
-
-	json_array_foreach(arr, i, v)
-	{
-		if (!json_is_string(v))
-			continue;
-		if (b.len > 0)
-			buf_puts(&b, ", ");
-		buf_puts(&b, json_string_value(v));
-	}
-	return buf_take(&b);
-}
-
 /* The human form of a container, one "key  value" line each. */
 static void
 container_print(FILE *f, const json_t *c)
@@ -162,10 +144,10 @@ container_print(FILE *f, const json_t *c)
 		print_field(f, "version:", str_or(cli_json_str(d, "tag"), "(no tag)"));
 		print_field(f, "deployment:", cli_json_str(d, "id"));
 		print_field(f, "measurement:", cli_json_str(d, "measurement"));
-		s = strings_joined(json_object_get(d, "images"));
+		s = cli_json_join(json_object_get(d, "images"), ", ");
 		print_field(f, "images:", s);
 		free(s);
-		s = strings_joined(json_object_get(d, "secrets"));
+		s = cli_json_join(json_object_get(d, "secrets"), ", ");
 		print_field(f, "secrets:", s);
 		free(s);
 	} else {

@@ -24,20 +24,11 @@ secrets_print(FILE *f, const json_t *list)
 	table_init(&t, ARRAY_LEN(heads), heads);
 	json_array_foreach(list, i, v)
 	{
-		struct buf bound = BUF_INIT;
-		const json_t *b;
-		size_t j;
+		char *bound = cli_json_join(json_object_get(v, "bound_to"), ",");
+		const char *row[] = {cli_json_str(v, "name"), bound, cli_json_str(v, "updated_at")};
 
-		json_array_foreach(json_object_get(v, "bound_to"), j, b)
-		{
-			if (json_is_string(b))
-				buf_printf(&bound, "%s%s", bound.len > 0 ? "," : "",
-				           json_string_value(b));
-		}
-		const char *row[] = {cli_json_str(v, "name"), bound.data,
-		                     cli_json_str(v, "updated_at")};
 		table_add(&t, row);
-		buf_free(&bound);
+		free(bound);
 	}
 	table_print(&t, f);
 	table_free(&t);

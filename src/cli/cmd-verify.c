@@ -280,8 +280,8 @@ verify_cmd(struct cli_ctx *ctx, const struct cli_args *a)
 static const struct cli_cmd verify_cmds[] = {
     {
         .name = "verify",
-        .args = "URL [--repo R --tag T [--debug] [--isolation L] | --measurement M] [--ca FILE] "
-                "[--host-key KEY] [--json]",
+        .args = "URL [--repo R --tag T [--debug] [--isolation L] [--secret NAME]... | "
+                "--measurement M] [--ca FILE] [--host-key KEY] [--json]",
         .summary = "check what serves a container's https:// URL",
         .help = "Fetches URL's attestation document with a fresh nonce over the TLS\n"
                 "connection it checks, then checks its signature, the host key (--host-key,\n"

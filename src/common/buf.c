@@ -89,3 +89,17 @@ buf_free(struct buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+size_t
+buf_capped_write(char *data, size_t size, size_t n, void *capped)
+{
+	struct buf_capped *c = capped;
+	size_t len = size * n;
+
+	if (len > c->max || c->buf.len > c->max - len) {
+		c->overflow = 1;
+		return 0;
+	}
+	buf_append(&c->buf, data, len);
+	return len;
+}

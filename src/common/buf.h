@@ -27,4 +27,19 @@ void buf_reset(struct buf *b);
 char *buf_take(struct buf *b);
 void buf_free(struct buf *b);
 
+/* A body that comes in pieces (an HTTP answer curl writes), kept up to a
+ * limit: an answer larger than the reader can hold ends the transfer
+ * instead of growing without bound. */
+struct buf_capped {
+	struct buf buf; /* what came, at most max bytes */
+	size_t max;     /* the limit: set it before the transfer (0 takes nothing) */
+	int overflow;   /* more than max came; buf holds what came before */
+};
+
+/* Appends size * n bytes of data to capped (a struct buf_capped). Returns
+ * size * n, or 0 (curl then fails the transfer with CURLE_WRITE_ERROR) with
+ * overflow set when they would pass max. The signature is curl's
+ * CURLOPT_WRITEFUNCTION, with capped as its CURLOPT_WRITEDATA. */
+size_t buf_capped_write(char *data, size_t size, size_t n, void *capped);
+
 #endif

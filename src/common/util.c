@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -243,50 +244,95 @@ duration_parse(const char *s, int64_t *ms)
 	return 0;
 }
 
-int
-file_read_all(const char *path, size_t max, char **out, size_t *len, struct err *err)
+char *
+http_header_value(const char *line, size_t n, const char *name)
 {
-	size_t cap = 4096, n = 0;
-	char *buf = NULL;
-	int fd, rc = -1;
+	size_t k = strlen(name);
+	const char *v, *end = line + n;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_make(err, errno, "open %s", path);
-	buf = xmalloc(cap + 1);
+	if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
+		return NULL;
+	for (v = line + k + 1; v < end && (*v == ' ' || *v == '\t'); v++)
+		;
+	while (end > v && isspace((unsigned char)end[-1]))
+		end--;
+	return xstrndup(v, (size_t)(end - v));
+}
+
+enum path_step
+path_next(const char **p, const char **name, size_t *n)
+{
+	for (;;) {
+		while (**p == '/')
+			(*p)++;
+		*name = *p;
+		*n = strcspn(*p, "/");
+		*p += *n;
+		if (*n == 0)
+			return PATH_END;
+		if (*n == 2 && (*name)[0] == '.' && (*name)[1] == '.')
+			return PATH_DOTDOT;
+		if (*n != 1 || (*name)[0] != '.')
+			return PATH_NAME;
+	}
+}
+
+/* "1 MiB" for a whole number of MiB, else "N bytes": a size in a sentence. */
+static void
+size_text(size_t n, char out[32])
+{
+	if (n > 0 && n % (1u << 20) == 0)
+		snprintf(out, 32, "%zu MiB", n >> 20);
+	else
+		snprintf(out, 32, "%zu bytes", n);
+}
+
+int
+fd_read_all(int fd, const char *name, size_t max, char **out, size_t *len, struct err *err)
+{
+	size_t cap = max < 4096 ? max + 1 : 4096, n = 0;
+	char *buf = xmalloc(cap + 1), max_text[32];
+
+	/* Reads one byte more than allowed, which tells a file that is larger
+	 * (or grew since its caller's fstat) without reading all of it. */
 	for (;;) {
 		ssize_t r;
 
 		if (n == cap) {
-			if (cap > max) {
-				rc = err_make(err, EFBIG, "%s is larger than %zu bytes", path, max);
-				goto out;
-			}
-			cap *= 2;
+			cap = cap > max + 1 - cap ? max + 1 : cap * 2;
 			buf = xrealloc(buf, cap + 1);
 		}
 		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = err_make(err, errno, "read %s", path);
-			goto out;
+			free(buf);
+			return err_make(err, errno, "read %s", name);
 		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
-	}
-	if (n > max) {
-		rc = err_make(err, EFBIG, "%s is larger than %zu bytes", path, max);
-		goto out;
+		if (n > max) {
+			free(buf);
+			size_text(max, max_text);
+			return err_make(err, EFBIG, "%s is larger than %s", name, max_text);
+		}
 	}
 	buf[n] = '\0';
-	*out = take_ptr(&buf);
+	*out = buf;
 	if (len != NULL)
 		*len = n;
-	rc = 0;
-out:
-	free(buf);
+	return 0;
+}
+
+int
+file_read_all(const char *path, size_t max, char **out, size_t *len, struct err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return err_make(err, errno, "open %s", path);
+	rc = fd_read_all(fd, path, max, out, len, err);
 	close(fd);
 	return rc;
 }

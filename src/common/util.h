@@ -79,8 +79,29 @@ void time_rfc3339(int64_t wall_ms, char out[32]);
  * milliseconds. Returns 0, or -1 when s is not a duration. */
 int duration_parse(const char *s, int64_t *ms);
 
+/* The value of header name (any case) in an HTTP header line ("Name:
+ * value\r\n", n bytes, as curl hands it over), owned, without the white
+ * space around it; NULL when the line is not that header. */
+char *http_header_value(const char *line, size_t n, const char *name);
+
+/* What path_next() found. */
+enum path_step {
+	PATH_END,    /* no component left */
+	PATH_DOTDOT, /* ".." */
+	PATH_NAME,   /* any other name, in *name and *n */
+};
+
+/* Walks a path by its text: skips slashes and "." components, then the next
+ * component starts at *name, *n bytes long, and *p is moved past it. The
+ * walks that resolve ".." (lexically or against a tree) share it. */
+enum path_step path_next(const char **p, const char **name, size_t *n);
+
 /* Reads a whole file of at most max bytes into a NUL-terminated owned buffer. */
 int file_read_all(const char *path, size_t max, char **out, size_t *len, struct err *err);
+/* Reads fd (named name in errors) to its end into *out, NUL-terminated and
+ * owned, its length in *len (unless NULL). Returns 0, or negative with err
+ * (EFBIG when more than max bytes come; at most max + 1 are read). */
+int fd_read_all(int fd, const char *name, size_t max, char **out, size_t *len, struct err *err);
 /* Writes len bytes of data to fd (named name in errors), then fsyncs it. */
 int fd_write_sync(int fd, const void *data, size_t len, const char *name, struct err *err);
 

@@ -199,6 +199,16 @@ semver_number(const char *s, long *out)
 	return e;
 }
 
+/* The dot-separated identifiers of a prerelease or build metadata (after
+ * "-" or "+"): what follows them, or NULL when there are none. */
+static const char *
+semver_idents(const char *s)
+{
+	size_t n = strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-.");
+
+	return n > 0 ? s + n : NULL;
+}
+
 /* The reference's rule: "v" + the version is semver (0.14 passes); from
  * 0.15.0 (a prerelease of it counts as below) the value is pinned,
  * X.Y.Z@sha256:<64 lower-case hex>, without build metadata. Below it, what
@@ -228,19 +238,13 @@ cfg_parse_cvm_version(struct pctx *p, const ynode *v, void *obj)
 		bad = q == NULL;
 		if (!bad && *q == '-') {
 			pre = 1;
-			q++;
-			bad = strspn(q, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
-			                "wxyz-.") == 0;
-			q += strspn(
-			    q, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-.");
+			q = semver_idents(q + 1);
+			bad = q == NULL;
 		}
 		if (!bad && *q == '+') {
 			build = 1;
-			q++;
-			bad = strspn(q, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
-			                "wxyz-.") == 0;
-			q += strspn(
-			    q, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-.");
+			q = semver_idents(q + 1);
+			bad = q == NULL;
 		}
 		bad = bad || *q != '\0';
 		free(ver);

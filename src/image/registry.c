@@ -37,9 +37,7 @@ struct registry {
 
 /* What one request answered. */
 struct response {
-	struct buf body; /* the body of a non-blob answer (or an error's body) */
-	size_t max;      /* the body's limit */
-	int overflow;    /* the body passed max */
+	struct buf_capped body; /* the body of a non-blob answer (or an error's body) */
 	long status;
 	char *content_type; /* owned or NULL */
 	char *challenge;    /* owned WWW-Authenticate or NULL */
@@ -48,29 +46,10 @@ struct response {
 static void
 response_clear(struct response *resp)
 {
-	buf_free(&resp->body);
+	buf_free(&resp->body.buf);
 	free(resp->content_type);
 	free(resp->challenge);
 	memset(resp, 0, sizeof *resp);
-}
-
-/* Stores the value of header line data into *out when its name is name. */
-static int
-header_match(const char *data, size_t len, const char *name, char **out)
-{
-	size_t nl = strlen(name);
-	const char *v, *end = data + len;
-
-	if (len <= nl || data[nl] != ':' || strncasecmp(data, name, nl) != 0)
-		return 0;
-	v = data + nl + 1;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-		end--;
-	free(*out);
-	*out = xstrndup(v, (size_t)(end - v));
-	return 1;
 }
 
 static size_t
@@ -84,10 +63,10 @@ on_header(char *data, size_t size, size_t n, void *arg)
 		/* A new answer (after a redirect): forget the last one's. */
 		free(take_ptr(&resp->content_type));
 		free(take_ptr(&resp->challenge));
-	} else if (header_match(data, len, "content-type", &value)) {
+	} else if ((value = http_header_value(data, len, "content-type")) != NULL) {
 		free(resp->content_type);
 		resp->content_type = take_ptr(&value);
-	} else if (header_match(data, len, "www-authenticate", &value)) {
+	} else if ((value = http_header_value(data, len, "www-authenticate")) != NULL) {
 		/* Several challenges: a bearer one wins, it is the strongest. */
 		if (resp->challenge == NULL || strncasecmp(value, "bearer", 6) == 0) {
 			free(resp->challenge);
@@ -95,20 +74,6 @@ on_header(char *data, size_t size, size_t n, void *arg)
 		}
 		free(value);
 	}
-	return len;
-}
-
-static size_t
-on_body(char *data, size_t size, size_t n, void *arg)
-{
-	struct response *resp = arg;
-	size_t len = size * n;
-
-	if (resp->body.len + len > resp->max) {
-		resp->overflow = 1;
-		return 0;
-	}
-	buf_append(&resp->body, data, len);
 	return len;
 }
 
@@ -235,8 +200,8 @@ response_error(const struct response *resp, const char *what, struct err *err)
 	const char *code = NULL, *message = NULL;
 	int rc;
 
-	if (resp->body.len > 0)
-		root = json_loadb(resp->body.data, resp->body.len, 0, NULL);
+	if (resp->body.buf.len > 0)
+		root = json_loadb(resp->body.buf.data, resp->body.buf.len, 0, NULL);
 	e = json_array_get(json_object_get(root, "errors"), 0);
 	code = json_string_value(json_object_get(e, "code"));
 	message = json_string_value(json_object_get(e, "message"));
@@ -320,7 +285,7 @@ registry_fetch_token(struct registry *r, const char *challenge, struct err *err)
 	char *realm = challenge_param(challenge, "realm");
 	char *service = challenge_param(challenge, "service");
 	char *scope = challenge_param(challenge, "scope");
-	struct response resp = {.max = TOKEN_MAX};
+	struct response resp = {.body.max = TOKEN_MAX};
 	char *url = NULL, *esc_service = NULL, *esc_scope = NULL;
 	json_t *root = NULL;
 	const char *token;
@@ -354,8 +319,8 @@ registry_fetch_token(struct registry *r, const char *challenge, struct err *err)
 	}
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &resp);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_capped_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp.body);
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
 		char why[256];
@@ -376,7 +341,7 @@ registry_fetch_token(struct registry *r, const char *challenge, struct err *err)
 			              r->username ? "" : " (credentials needed?)");
 		goto out;
 	}
-	root = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
+	root = json_loadb(resp.body.buf.data ? resp.body.buf.data : "", resp.body.buf.len, 0, NULL);
 	token = json_string_value(json_object_get(root, "token"));
 	if (token == NULL || *token == '\0')
 		token = json_string_value(json_object_get(root, "access_token"));
@@ -437,12 +402,12 @@ registry_get(struct registry *r, const char *url, const char *accept, size_t max
 		CURLcode cc;
 
 		response_clear(resp);
-		resp->max = max;
+		resp->body.max = max;
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 		curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_capped_write);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp->body);
 		char why[256];
 
 		cc = curl_easy_perform(c);
@@ -451,7 +416,7 @@ registry_get(struct registry *r, const char *url, const char *accept, size_t max
 			registry_strerror(r, c, cc, why, sizeof why);
 		curl_easy_cleanup(c);
 		curl_slist_free_all(headers);
-		if (cc == CURLE_WRITE_ERROR && resp->overflow)
+		if (cc == CURLE_WRITE_ERROR && resp->body.overflow)
 			return err_make(err, EFBIG, "GET %s: answer larger than %zu bytes", url,
 			                max);
 		if (transient(cc, resp->status) && tries < RETRIES) {
@@ -538,8 +503,8 @@ registry_get_manifest(struct registry *r, const char *reference, struct buf *bod
 		char *semi;
 
 		buf_free(body);
-		*body = resp.body;
-		memset(&resp.body, 0, sizeof resp.body);
+		*body = resp.body.buf;
+		memset(&resp.body.buf, 0, sizeof resp.body.buf);
 		*media_type = take_ptr(&resp.content_type);
 		if (*media_type != NULL && (semi = strchr(*media_type, ';')) != NULL)
 			*semi = '\0';
@@ -578,7 +543,7 @@ on_blob(char *data, size_t size, size_t n, void *arg)
 
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) /* an error's body: keep it for the message */
-		return on_body(data, size, n, &t->resp);
+		return buf_capped_write(data, size, n, &t->resp.body);
 	if (t->got + len > t->blob->size) {
 		t->too_big = 1;
 		return 0;
@@ -619,7 +584,7 @@ transfer_start(struct transfer *t, CURLM *multi, struct err *err)
 	crypto_hash_sha256_init(&t->sha);
 	t->got = 0;
 	response_clear(&t->resp);
-	t->resp.max = ERROR_BODY_MAX;
+	t->resp.body.max = ERROR_BODY_MAX;
 	url = xasprintf("%s/blobs/%s", t->r->base, t->blob->digest);
 	t->headers = registry_headers(t->r, NULL);
 	t->easy = registry_easy(t->r, url);
@@ -670,7 +635,7 @@ transfer_finish(struct transfer *t, CURLcode cc, struct err *err)
 		backoff(t->tries++);
 		return 1;
 	}
-	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && t->resp.overflow)) {
+	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && t->resp.body.overflow)) {
 		char why[256];
 
 		return err_make(err, cc == CURLE_ABORTED_BY_CALLBACK ? ECANCELED : 0, "blob %s: %s",

@@ -196,11 +196,8 @@ boot_done(void *arg)
 	struct store_deployment d = {0};
 	struct err err = ERR_INIT;
 
-	recon_job_done(&job->hdr);
-	if (recon_stopping(r))
+	if ((ctr = recon_job_done_ctr(&job->hdr, job->container_id)) == NULL)
 		goto out; /* the next start resumes the row's attempt */
-	ctr = recon_ctr_get(r, job->container_id);
-	ctr->busy = 0;
 	if (job->rc < 0) {
 		/* The runtime's error may quote what the enclave printed. */
 		redact_inplace(job->redact, job->err.msg, sizeof job->err.msg);
@@ -399,11 +396,8 @@ adopt_done(void *arg)
 	struct recon_ctr *ctr;
 	struct err err = ERR_INIT;
 
-	recon_job_done(&job->hdr);
-	if (recon_stopping(r))
+	if ((ctr = recon_job_done_ctr(&job->hdr, job->container_id)) == NULL)
 		goto out;
-	ctr = recon_ctr_get(r, job->container_id);
-	ctr->busy = 0;
 	if (job->rc < 0) {
 		char *why;
 
@@ -498,11 +492,8 @@ destroy_done(void *arg)
 	struct recon_ctr *ctr;
 	struct err err = ERR_INIT;
 
-	recon_job_done(&job->hdr);
-	if (recon_stopping(r))
+	if ((ctr = recon_job_done_ctr(&job->hdr, job->container_id)) == NULL)
 		goto out;
-	ctr = recon_ctr_get(r, job->container_id);
-	ctr->busy = 0;
 	if (job->rc < 0) {
 		log_error("enclave %s: stop: %s", job->name, job->err.msg);
 		ctr->retry_at_ms = now_mono_ms() + 1000;

@@ -107,6 +107,10 @@ enum recon_pool {
 void recon_job_submit_in(struct recon *r, enum recon_pool pool, const char *key,
                          struct recon_job *job, void (*work)(void *), void (*done)(void *));
 void recon_job_done(struct recon_job *job);
+/* recon_job_done() for a job that held container container_id busy: returns
+ * that container, free for its next step, or NULL when the reconciler stops
+ * (the result is dropped; the next start redoes the step from the store). */
+struct recon_ctr *recon_job_done_ctr(struct recon_job *job, const char *container_id);
 /* Dies with SIGKILL when BERTH_CRASH_AT names step (crash tests). */
 void recon_crashpoint(struct recon *r, const char *step);
 /* Whether the owner stops: nothing new is started, results are dropped. */

@@ -324,11 +324,8 @@ push_done(void *arg)
 	struct recon *r = job->hdr.r;
 	struct recon_ctr *ctr;
 
-	recon_job_done(&job->hdr);
-	if (recon_stopping(r))
+	if ((ctr = recon_job_done_ctr(&job->hdr, job->container_id)) == NULL)
 		goto out;
-	ctr = recon_ctr_get(r, job->container_id);
-	ctr->busy = 0;
 	if (job->rc < 0) {
 		log_warn("route of %s: %s", job->host, job->err.msg);
 		ctr->retry_at_ms = now_mono_ms() + 500;
@@ -417,10 +414,7 @@ drain_done(void *arg)
 	struct recon *r = job->hdr.r;
 	struct recon_ctr *ctr;
 
-	recon_job_done(&job->hdr);
-	if (!recon_stopping(r)) {
-		ctr = recon_ctr_get(r, job->container_id);
-		ctr->busy = 0;
+	if ((ctr = recon_job_done_ctr(&job->hdr, job->container_id)) != NULL) {
 		ctr->drained = job->drained;
 		if (job->drained)
 			recon_kick(r, ctr->id);

@@ -115,6 +115,19 @@ recon_job_done(struct recon_job *job)
 	job->prev = job->next = NULL;
 }
 
+struct recon_ctr *
+recon_job_done_ctr(struct recon_job *job, const char *container_id)
+{
+	struct recon_ctr *ctr;
+
+	recon_job_done(job);
+	if (recon_stopping(job->r))
+		return NULL;
+	ctr = recon_ctr_get(job->r, container_id);
+	ctr->busy = 0;
+	return ctr;
+}
+
 void
 recon_crashpoint(struct recon *r, const char *step)
 {

@@ -369,7 +369,9 @@ linux_open_in_root_by_hand(int rootfd, const char *path)
 	char resolved[PATH_MAX] = "", todo[2 * PATH_MAX], target[PATH_MAX], cand[PATH_MAX];
 	size_t rlen = 0;
 	int hops = 0;
-	const char *p;
+	const char *p, *name;
+	enum path_step step;
+	size_t n;
 
 	if (strlen(path) >= sizeof todo) {
 		errno = ENAMETOOLONG;
@@ -377,37 +379,25 @@ linux_open_in_root_by_hand(int rootfd, const char *path)
 	}
 	strcpy(todo, path);
 	p = todo;
-	while (*p != '\0') {
-		size_t n;
+	while ((step = path_next(&p, &name, &n)) != PATH_END) {
 		struct stat st;
 		ssize_t tl;
 
-		while (*p == '/')
-			p++;
-		n = strcspn(p, "/");
-		if (n == 0)
-			break;
-		if (n == 1 && p[0] == '.') {
-			p += n;
-			continue;
-		}
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
+		if (step == PATH_DOTDOT) {
 			while (rlen > 0 && resolved[rlen - 1] != '/')
 				rlen--;
 			if (rlen > 0)
 				rlen--;
 			resolved[rlen] = '\0';
-			p += n;
 			continue;
 		}
-		if (snprintf(cand, sizeof cand, "%s%s%.*s", resolved, rlen ? "/" : "", (int)n, p) >=
-		    (int)sizeof cand) {
+		if (snprintf(cand, sizeof cand, "%s%s%.*s", resolved, rlen ? "/" : "", (int)n,
+		             name) >= (int)sizeof cand) {
 			errno = ENAMETOOLONG;
 			return -1;
 		}
 		if (fstatat(rootfd, cand, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return -1;
-		p += n;
 		if (S_ISLNK(st.st_mode)) {
 			char rest[2 * PATH_MAX];
 
@@ -484,56 +474,19 @@ int
 linux_read_in_root(const char *root, const char *path, size_t max, char **out, size_t *len,
                    struct err *err)
 {
-	char max_text[32], *buf = NULL;
-	size_t n = 0;
 	struct stat st;
-	int fd, rc = -1;
+	int fd, rc;
 
 	*out = NULL;
-	if (max % (1u << 20) == 0)
-		snprintf(max_text, sizeof max_text, "%zu MiB", max >> 20);
-	else
-		snprintf(max_text, sizeof max_text, "%zu bytes", max);
 	fd = linux_open_in_root(root, path, err);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, &st) < 0)
 		rc = err_make(err, errno, "stat %s", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	else if (!S_ISREG(st.st_mode))
 		rc = err_make(err, 0, "%s is not a regular file (%s)", path, file_kind(st.st_mode));
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max) {
-		rc = err_make(err, EFBIG, "%s is larger than %s", path, max_text);
-		goto out;
-	}
-	/* One byte more than allowed tells a file that grew since fstat. */
-	buf = xmalloc(max + 2);
-	for (;;) {
-		ssize_t r = read(fd, buf + n, max + 1 - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = err_make(err, errno, "read %s", path);
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > max) {
-			rc = err_make(err, EFBIG, "%s is larger than %s", path, max_text);
-			goto out;
-		}
-	}
-	buf[n] = '\0';
-	*out = take_ptr(&buf);
-	*len = n;
-	rc = 0;
-out:
-	free(buf);
+	else /* a file larger than max, or grown past it since, fails there */
+		rc = fd_read_all(fd, path, max, out, len, err);
 	close(fd);
 	return rc;
 }

@@ -90,7 +90,9 @@ static char *
 path_lexical(const char *path)
 {
 	char cwd[PATH_MAX], *joined, *out, *o;
-	const char *p;
+	const char *p, *name;
+	enum path_step step;
+	size_t n;
 
 	if (path[0] != '/' && getcwd(cwd, sizeof cwd) != NULL)
 		joined = xasprintf("%s/%s", cwd, path);
@@ -98,25 +100,15 @@ path_lexical(const char *path)
 		joined = xasprintf("/%s", path);
 	out = xmalloc(strlen(joined) + 2);
 	o = out;
-	for (p = joined; *p != '\0';) {
-		size_t n;
-
-		while (*p == '/')
-			p++;
-		n = strcspn(p, "/");
-		if (n == 0)
-			break;
-		if (n == 1 && p[0] == '.') {
-			/* nothing */
-		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+	for (p = joined; (step = path_next(&p, &name, &n)) != PATH_END;) {
+		if (step == PATH_DOTDOT) {
 			while (o > out && *--o != '/')
 				;
 		} else {
 			*o++ = '/';
-			memcpy(o, p, n);
+			memcpy(o, name, n);
 			o += n;
 		}
-		p += n;
 	}
 	if (o == out)
 		*o++ = '/';

@@ -272,51 +272,21 @@ acme_alpn_cert(const char *host, const char *key_auth, char **pem, struct err *e
 
 struct reply {
 	long status;
-	struct buf body;
-	char *location;      /* owned or NULL */
-	char *nonce;         /* owned or NULL */
-	int too_big;         /* the body went past ACME_BODY_MAX */
-	json_t *json;        /* owned: the body parsed, or NULL */
-	int64_t retry_after; /* seconds of Retry-After, 0 when none */
+	struct buf_capped body; /* at most ACME_BODY_MAX (http() sets the limit) */
+	char *location;         /* owned or NULL */
+	char *nonce;            /* owned or NULL */
+	json_t *json;           /* owned: the body parsed, or NULL */
+	int64_t retry_after;    /* seconds of Retry-After, 0 when none */
 };
 
 static void
 reply_clear(struct reply *r)
 {
-	buf_free(&r->body);
+	buf_free(&r->body.buf);
 	free(r->location);
 	free(r->nonce);
 	json_decref(r->json);
 	memset(r, 0, sizeof *r);
-}
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct reply *r = arg;
-
-	if (r->body.len + size * n > ACME_BODY_MAX) {
-		r->too_big = 1;
-		return 0;
-	}
-	buf_append(&r->body, p, size * n);
-	return size * n;
-}
-
-/* The value of header name in line ("Name: value\r\n"), owned, or NULL. */
-static char *
-header_value(const char *line, size_t n, const char *name)
-{
-	size_t k = strlen(name);
-	const char *v, *end = line + n;
-
-	if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
-		return NULL;
-	for (v = line + k + 1; v < end && (*v == ' ' || *v == '\t'); v++)
-		;
-	while (end > v && isspace((unsigned char)end[-1]))
-		end--;
-	return xstrndup(v, (size_t)(end - v));
 }
 
 static size_t
@@ -326,13 +296,13 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 	char *v;
 
-	if ((v = header_value(p, len, "Replay-Nonce")) != NULL) {
+	if ((v = http_header_value(p, len, "Replay-Nonce")) != NULL) {
 		free(r->nonce);
 		r->nonce = v;
-	} else if ((v = header_value(p, len, "Location")) != NULL) {
+	} else if ((v = http_header_value(p, len, "Location")) != NULL) {
 		free(r->location);
 		r->location = v;
-	} else if ((v = header_value(p, len, "Retry-After")) != NULL) {
+	} else if ((v = http_header_value(p, len, "Retry-After")) != NULL) {
 		r->retry_after = atoll(v);
 		free(v);
 	}
@@ -376,6 +346,8 @@ http(struct acme *a, const char *url, const char *body, int head, struct reply *
 	CURLcode cc;
 
 	memset(r, 0, sizeof *r);
+	/* after the memset: a limit of 0 would refuse every answer with a body */
+	r->body.max = ACME_BODY_MAX;
 	if (c == NULL)
 		return err_make(err, 0, "curl_easy_init failed");
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -388,8 +360,8 @@ http(struct acme *a, const char *url, const char *body, int head, struct reply *
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_capped_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	if (a->ca_file != NULL)
@@ -407,16 +379,16 @@ http(struct acme *a, const char *url, const char *body, int head, struct reply *
 	curl_easy_cleanup(c);
 	if (cc != CURLE_OK) {
 		int rc = err_make(err, 0, "%s: %s", url,
-		                  r->too_big          ? "the answer is too large"
+		                  r->body.overflow    ? "the answer is too large"
 		                  : errbuf[0] != '\0' ? errbuf
 		                                      : curl_easy_strerror(cc));
 		reply_clear(r);
 		return rc;
 	}
-	buf_putc(&r->body, '\0');
-	r->body.len--;
-	if (r->body.len > 0)
-		r->json = json_loadb(r->body.data, r->body.len, 0, NULL);
+	buf_putc(&r->body.buf, '\0');
+	r->body.buf.len--;
+	if (r->body.buf.len > 0)
+		r->json = json_loadb(r->body.buf.data, r->body.buf.len, 0, NULL);
 	return 0;
 }
 
@@ -803,14 +775,14 @@ order_locked(struct acme *a, const char *host, char **pem, struct err *err)
 	}
 	if (post_ok(a, "the certificate", cert_url, NULL, 0, &r, err) < 0)
 		goto out;
-	if (strstr(r.body.data, "-----BEGIN CERTIFICATE-----") == NULL) {
+	if (strstr(r.body.buf.data, "-----BEGIN CERTIFICATE-----") == NULL) {
 		reply_clear(&r);
 		err_make(err, 0, "the certificate of %s is not PEM", host);
 		goto out;
 	}
 	b = BIO_new(BIO_s_secmem());
 	if (b == NULL || !PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) ||
-	    BIO_write(b, r.body.data, (int)r.body.len) != (int)r.body.len) {
+	    BIO_write(b, r.body.buf.data, (int)r.body.buf.len) != (int)r.body.buf.len) {
 		reply_clear(&r);
 		err_make(err, 0, "out of memory");
 		goto out;

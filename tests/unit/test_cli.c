@@ -334,12 +334,14 @@ test_value_num(void **state)
 }
 
 /* Every command of every group parses its line once, from its entry: a
- * mistake gets the command's own usage line, a missing argument its name. */
+ * mistake gets the command's own usage line, a missing argument its name,
+ * and that usage line names every option the entry takes. */
 static void
 test_cli_run_usage(void **state)
 {
-	static const struct cli_group *const groups[] = {&cli_group_container, &cli_group_secret,
-	                                                 &cli_group_org, &cli_group_config};
+	static const struct cli_group *const groups[] = {
+	    &cli_group_container, &cli_group_secret,  &cli_group_org,    &cli_group_config,
+	    &cli_group_ca,        &cli_group_measure, &cli_group_verify, &cli_group_host};
 
 	(void)state;
 	for (size_t g = 0; g < ARRAY_LEN(groups); g++) {
@@ -349,6 +351,11 @@ test_cli_run_usage(void **state)
 			size_t len;
 			struct cli_ctx ctx = {.out = stdout, .in = stdin};
 
+			for (size_t o = 0; cmd->opts != NULL && cmd->opts[o].name != NULL; o++)
+				if (strstr(cmd->args, cmd->opts[o].name) == NULL)
+					fail_msg("berth %s %s: usage \"%s\" lacks %s",
+					         groups[g]->name, cmd->name, cmd->args,
+					         cmd->opts[o].name);
 			/* runs itself, or shows what it GETs (with --json) */
 			if (cmd->run == NULL) {
 				assert_non_null(cmd->get);

@@ -123,6 +123,75 @@ test_sha256_and_time(void **state)
 	assert_string_equal(t, "2026-11-26T10:55:46Z");
 }
 
+/* The body sink of curl's transfers: everything up to the limit, then a
+ * refusal that ends the transfer; a limit of 0 takes nothing. */
+static void
+test_buf_capped(void **state)
+{
+	struct buf_capped c = {.max = 6}, none = {0};
+	char text[] = "abcdefg";
+
+	(void)state;
+	assert_int_equal(buf_capped_write(text, 1, 4, &c), 4);
+	assert_int_equal(buf_capped_write(text, 2, 1, &c), 2);
+	assert_int_equal(c.buf.len, 6);
+	assert_false(c.overflow);
+	assert_int_equal(buf_capped_write(text, 1, 1, &c), 0);
+	assert_true(c.overflow);
+	assert_int_equal(c.buf.len, 6);
+	assert_int_equal(strncmp(c.buf.data, "abcdab", 6), 0);
+	assert_int_equal(buf_capped_write(text, 1, 0, &none), 0);
+	assert_false(none.overflow);
+	assert_int_equal(buf_capped_write(text, 1, 1, &none), 0);
+	assert_true(none.overflow);
+	buf_free(&c.buf);
+	buf_free(&none.buf);
+}
+
+/* A header line as curl hands it over: the name in any case, the value
+ * without the white space around it. */
+static void
+test_http_header_value(void **state)
+{
+	static const char line[] = "location: \t https://x/y \r\n";
+	char *v;
+
+	(void)state;
+	v = http_header_value(line, strlen(line), "Location");
+	assert_string_equal(v, "https://x/y");
+	free(v);
+	assert_null(http_header_value(line, strlen(line), "Loc"));
+	assert_null(http_header_value(line, strlen(line), "Locations"));
+	assert_null(http_header_value("HTTP/1.1 200 OK\r\n", 17, "HTTP/1.1"));
+	v = http_header_value("Retry-After:\r\n", 14, "retry-after");
+	assert_string_equal(v, "");
+	free(v);
+}
+
+/* The walk of a path's components: slashes and "." skipped, ".." told. */
+static void
+test_path_next(void **state)
+{
+	const char *p = "//a/./bc/.././/d.", *name;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(path_next(&p, &name, &n), PATH_NAME);
+	assert_int_equal(n, 1);
+	assert_int_equal(name[0], 'a');
+	assert_int_equal(path_next(&p, &name, &n), PATH_NAME);
+	assert_int_equal(n, 2);
+	assert_int_equal(strncmp(name, "bc", 2), 0);
+	assert_int_equal(path_next(&p, &name, &n), PATH_DOTDOT);
+	assert_int_equal(path_next(&p, &name, &n), PATH_NAME);
+	assert_int_equal(n, 2);
+	assert_int_equal(strncmp(name, "d.", 2), 0);
+	assert_int_equal(path_next(&p, &name, &n), PATH_END);
+	assert_int_equal(path_next(&p, &name, &n), PATH_END);
+	p = "/./.";
+	assert_int_equal(path_next(&p, &name, &n), PATH_END);
+}
+
 static void
 test_files(void **state)
 {
@@ -251,6 +320,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_err_make_and_wrap),
 	    cmocka_unit_test(test_buf),
+	    cmocka_unit_test(test_buf_capped),
+	    cmocka_unit_test(test_path_next),
+	    cmocka_unit_test(test_http_header_value),
 	    cmocka_unit_test(test_strv),
 	    cmocka_unit_test(test_duration),
 	    cmocka_unit_test(test_sha256_and_time),
