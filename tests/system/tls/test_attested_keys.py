@@ -339,6 +339,25 @@ def test_the_socket_comes_back_after_a_restart_of_berthd(berthd, registry):
     assert after["attested_keys"] == before["attested_keys"]
 
 
+def host_uds(b):
+    """For each container of b's gVisor enclaves, whether its runsc
+    processes (the sandbox and its gofer) were started with
+    --host-uds=open, from their command lines."""
+    run = "/run/berth/" + hashlib.sha256(b.state.encode()).hexdigest()[:12]
+    got = {}
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except (FileNotFoundError, ProcessLookupError, NotADirectoryError):
+            continue
+        log = [a for a in argv if a.startswith(f"--log={run}/bundles/")]
+        if argv[0].startswith("runsc") and log:
+            container = log[0].split("/")[-2]  # bundles/<enclave>/<container>/oci.log
+            got.setdefault(container, set()).add("--host-uds=open" in argv)
+    return got
+
+
 def test_keys_and_the_socket_under_gvisor(registry):
     """gVisor keeps ids its own: the key is owned by its uid as it is. The
     sandbox of a container with `attestation: true` may connect to the
@@ -358,6 +377,8 @@ def test_keys_and_the_socket_under_gvisor(registry):
         assert local["deployment"] == doc["deployment"] == c["deployment"]["id"]
         assert local["attested_keys"] == doc["attested_keys"]
         assert local["isolation"] == "gvisor" and local["tls_public_key_sha256"] is None
+        # The flag is app's sandbox's alone.
+        assert host_uds(b) == {"app": {True}, "side": {False}}
         blue_green(b, registry.images["keys:v1"], doc)
     finally:
         b.stop()
