@@ -309,3 +309,19 @@ cli_json_str(const json_t *obj, const char *key)
 
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
+
+/* key of k, or "?" when it is missing (berthd and the document give all). */
+static const char *
+key_field(const json_t *k, const char *key)
+{
+	const char *s = cli_json_str(k, key);
+
+	return s != NULL ? s : "?";
+}
+
+char *
+cli_attested_key(const json_t *k)
+{
+	return xasprintf("%-7s %s %s", key_field(k, "id"), key_field(k, "key"),
+	                 key_field(k, "public_key"));
+}

@@ -164,6 +164,11 @@ void cli_print_json(FILE *f, const json_t *v);
 /* The string member key of obj, or NULL when absent, null or not a string. */
 const char *cli_json_str(const json_t *obj, const char *key);
 
+/* One attested key {id, key, public_key} of a document or a container as
+ * "ID TYPE PUBLIC_KEY" (the id padded), as berth verify and container get
+ * both print it. Owned by the caller. */
+char *cli_attested_key(const json_t *k);
+
 /* ---- request bodies (cmd-container.c), apart so the unit tests reach them ---- */
 
 /* The body of POST /containers from parsed `container create` arguments

@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from test_attestation import ATTEST, check_signature, host_key_of
+from test_attestation import ATTEST, berth, check_signature, host_key_of
 from tls_helpers import http
 
 SOCK = "/run/tinfoil/attestation/attestation.sock"
@@ -193,8 +193,14 @@ def test_attested_keys_reach_only_their_container_and_the_document(berthd, regis
     doc = doc_of_router(b)
     assert doc["measurement"] == dep["measurement"] and doc["deployment"] == dep["id"]
     pems = check_keys_match(b, doc)
-    # The API's container object lists the same public parts.
+    # The API's container object lists the same public parts, and
+    # `berth container get` shows them.
     assert b.container("keys")["attested_keys"] == doc["attested_keys"]
+    rc, out, err = berth("container", "get", "keys",
+                         env={"BERTH_URL": b.url, "BERTH_TOKEN": b.token})
+    assert rc == 0, err
+    assert [line.split() for line in out.splitlines() if line.startswith("key:")] == \
+        [["key:", k["id"], k["key"], k["public_key"]] for k in doc["attested_keys"]]
 
     # The container's own document over the local socket: signed by the
     # host key, this deployment's, the same keys, no TLS key.
