@@ -326,7 +326,12 @@ def test_a_hostile_client_on_the_socket_holds_nothing(berthd, registry):
 
 
 def test_the_socket_comes_back_after_a_restart_of_berthd(berthd, registry):
-    b = berthd
+    socket_comes_back(berthd, registry)
+
+
+def socket_comes_back(b, registry):
+    """berthd restarted: the container's socket answers again, the same
+    enclave's keys."""
     deploy_keys(b, registry)
     before = local_doc(b)
     b.kill(signal.SIGTERM)
@@ -386,5 +391,16 @@ def test_keys_and_the_socket_under_gvisor(registry):
         # The flag is app's sandbox's alone.
         assert host_uds(b) == {"app": {True}, "side": {False}}
         blue_green(b, registry.images["keys:v1"], doc)
+    finally:
+        b.stop()
+
+
+def test_the_socket_comes_back_after_a_restart_of_berthd_under_gvisor(registry):
+    """The new socket, bound in the same directory, reaches the sandbox
+    through its gofer as the first did."""
+    from tls_helpers import Berthd
+    b = Berthd(args=["--runtime", "runsc"])
+    try:
+        socket_comes_back(b, registry)
     finally:
         b.stop()
