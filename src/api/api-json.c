@@ -90,6 +90,32 @@ api_json_secret(const struct store_secret *s)
 	                 "bound_to", bound);
 }
 
+/* The public parts of the attested keys of the enclave serving c's
+ * deployment, the ones its attestation document lists: a new list with each
+ * boot (a blue-green update's new enclave has its own). [] when the config
+ * declares none, null while no enclave of that deployment serves. Into *out;
+ * -1 with err when the store fails. */
+static int
+serving_keys(struct berthd *d, const struct store_container *c, json_t **out, struct err *err)
+{
+	struct store_enclave *v = NULL;
+	size_t n = 0;
+
+	*out = json_null();
+	if (c->deployment_id[0] == '\0')
+		return 0;
+	if (store_enclave_list(d->store, c->id, &v, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].deployment_id, c->deployment_id) == 0 &&
+		    (v[i].state == ENCLAVE_HEALTHY || v[i].state == ENCLAVE_UNHEALTHY)) {
+			json_decref(*out);
+			*out = api_json_column(v[i].attested_keys, json_array());
+		}
+	store_enclave_list_free(v, n);
+	return 0;
+}
+
 int
 api_json_container(struct berthd *d, const char *org_name, const struct store_container *c,
                    json_t **out, struct err *err)
@@ -98,7 +124,7 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 	struct store_update u = {0};
 	struct store_setting *settings = NULL;
 	size_t n_settings = 0;
-	json_t *jdep = NULL, *jupd = NULL, *env = NULL, *cert = NULL;
+	json_t *jdep = NULL, *jupd = NULL, *env = NULL, *cert = NULL, *keys = NULL;
 	char *url = NULL, *debug_url = NULL, *tls_url = NULL;
 	int rc;
 
@@ -114,7 +140,8 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 		err_clear(err);
 	else
 		goto out;
-	if ((rc = store_setting_list(d->store, c->id, &settings, &n_settings, err)) < 0)
+	if ((rc = store_setting_list(d->store, c->id, &settings, &n_settings, err)) < 0 ||
+	    (rc = serving_keys(d, c, &keys, err)) < 0)
 		goto out;
 	env = json_object();
 	for (size_t i = 0; i < n_settings; i++)
@@ -138,8 +165,8 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 		free(host);
 	}
 	*out = json_pack(
-	    "{s:s,s:s,s:s,s:o,s:s,s:o,s:s?,s:b,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o,s:o}", "name",
-	    c->name, "org", org_name, "status", model_container_status_str(c->status),
+	    "{s:s,s:s,s:s,s:o,s:s,s:o,s:s?,s:b,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+	    "name", c->name, "org", org_name, "status", model_container_status_str(c->status),
 	    "status_detail", api_json_str_or_null(c->status_detail), "url", url, "tls_url",
 	    tls_url != NULL ? json_string(tls_url) : json_null(), "debug_url", debug_url, "debug",
 	    c->debug, "isolation", api_json_str_or_null(jdep != NULL ? dep.isolation : NULL),
@@ -147,14 +174,15 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 	    api_json_str_or_null(c->source_tag), "deployment", jdep != NULL ? jdep : json_null(),
 	    "update", jupd != NULL ? jupd : json_null(), "env", env, "created_at",
 	    api_json_time(c->created_at), "updated_at", api_json_time(c->updated_at), "certificate",
-	    cert != NULL ? cert : json_null());
-	jdep = jupd = env = cert = NULL;
+	    cert != NULL ? cert : json_null(), "attested_keys", keys);
+	jdep = jupd = env = cert = keys = NULL;
 	rc = *out != NULL ? 0 : err_make(err, 0, "container %s could not be encoded", c->name);
 out:
 	json_decref(jdep);
 	json_decref(jupd);
 	json_decref(env);
 	json_decref(cert);
+	json_decref(keys);
 	free(url);
 	free(debug_url);
 	free(tls_url);

@@ -328,3 +328,19 @@ cli_json_join(const json_t *arr, const char *sep)
 	}
 	return buf_take(&b);
 }
+
+/* key of k, or "?" when it is missing (berthd and the document give all). */
+static const char *
+key_field(const json_t *k, const char *key)
+{
+	const char *s = cli_json_str(k, key);
+
+	return s != NULL ? s : "?";
+}
+
+char *
+cli_attested_key(const json_t *k)
+{
+	return xasprintf("%-7s %s %s", key_field(k, "id"), key_field(k, "key"),
+	                 key_field(k, "public_key"));
+}

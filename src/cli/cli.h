@@ -168,6 +168,11 @@ const char *cli_json_str(const json_t *obj, const char *key);
  * members that are not strings are passed over). */
 char *cli_json_join(const json_t *arr, const char *sep);
 
+/* One attested key {id, key, public_key} of a document or a container as
+ * "ID TYPE PUBLIC_KEY" (the id padded), as berth verify and container get
+ * both print it. Owned by the caller. */
+char *cli_attested_key(const json_t *k);
+
 /* ---- request bodies (cmd-container.c), apart so the unit tests reach them ---- */
 
 /* The body of POST /containers from parsed `container create` arguments

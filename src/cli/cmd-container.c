@@ -122,7 +122,8 @@ static void
 container_print(FILE *f, const json_t *c)
 {
 	const json_t *src = json_object_get(c, "source"), *d = json_object_get(c, "deployment");
-	const json_t *u = json_object_get(c, "update");
+	const json_t *u = json_object_get(c, "update"), *k;
+	size_t i;
 	char *s;
 
 	print_field(f, "name:", cli_json_str(c, "name"));
@@ -152,6 +153,13 @@ container_print(FILE *f, const json_t *c)
 		free(s);
 	} else {
 		print_field(f, "deployment:", "none yet");
+	}
+	/* The serving enclave's attested keys, as its document lists them. */
+	json_array_foreach(json_object_get(c, "attested_keys"), i, k)
+	{
+		s = cli_attested_key(k);
+		print_field(f, "key:", s);
+		free(s);
 	}
 	if (json_is_object(u)) {
 		char *sum = update_summary(u);

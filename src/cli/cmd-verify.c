@@ -210,10 +210,12 @@ report(struct cli_ctx *ctx, int json, const char *url, int code, const char *why
 			size_t i;
 
 			json_array_foreach(json_object_get(doc, "attested_keys"), i, k)
-			    fprintf(ctx->out, "  key %-7s %s %s\n",
-			            json_string_value(json_object_get(k, "id")),
-			            json_string_value(json_object_get(k, "key")),
-			            json_string_value(json_object_get(k, "public_key")));
+			{
+				char *line = cli_attested_key(k);
+
+				fprintf(ctx->out, "  key %s\n", line);
+				free(line);
+			}
 		}
 	}
 	if (code != VERIFY_OK)

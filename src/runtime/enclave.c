@@ -422,7 +422,7 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 		err_make(err, errno, "log pipe");
 		goto out;
 	}
-	rc = oci_create(oci, ec->id, bdir, wfd, err);
+	rc = oci_create(oci, ec->id, bdir, cs->config->attestation, wfd, err);
 	if (rc == 0)
 		ec->status = OCI_CREATED;
 out:
@@ -683,15 +683,6 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	oci = runtime_oci_for(rt, spec->isolation, err);
 	if (oci == NULL)
 		return err_wrap(err, "create enclave %s", spec->name);
-	/* runsc refuses a sandbox the host's unix sockets unless told
-	 * (--host-uds), which disturbs its blue-green switches here: not yet. */
-	for (size_t i = 0; oci != &rt->oci && i < spec->n_containers; i++)
-		if (spec->containers[i].config->attestation)
-			return err_make(
-			    err, 0,
-			    "create enclave %s: container %s: attestation: true (the "
-			    "local attestation socket) is not available under gvisor yet",
-			    spec->name, spec->containers[i].config->name);
 	if (oci != &rt->oci && ipc_host_count(spec) > 1)
 		return err_make(err, 0,
 		                "create enclave %s: ipc: host is not available under gvisor "

@@ -236,10 +236,11 @@ oci_free(struct oci *o)
 }
 
 int
-oci_create(const struct oci *o, const char *id, const char *bundle, int stdio_fd, struct err *err)
+oci_create(const struct oci *o, const char *id, const char *bundle, int host_socket, int stdio_fd,
+           struct err *err)
 {
 	char *logp = xasprintf("%s/oci.log", bundle), *pidp = xasprintf("%s/pid", bundle);
-	char *argv[20];
+	char *argv[24];
 	size_t n = 0;
 	struct spawn_opts so = {.argv = argv, .stdout_fd = stdio_fd, .timeout_ms = OCI_TIMEOUT_MS};
 	struct spawn_result res;
@@ -250,6 +251,10 @@ oci_create(const struct oci *o, const char *id, const char *bundle, int stdio_fd
 	argv[n++] = o->root;
 	for (char **f = o->flags; f != NULL && *f != NULL && n < 12; f++)
 		argv[n++] = *f;
+	/* The gofer serving the sandbox's mounts is started here with the
+	 * flags of this call: the later calls need not repeat it. */
+	if (host_socket && strcmp(o->name, "runsc") == 0)
+		argv[n++] = "--host-uds=open";
 	argv[n++] = "--log";
 	argv[n++] = logp;
 	argv[n++] = "create";

@@ -48,9 +48,12 @@ void oci_free(struct oci *o);
 
 /* Creates container id from bundle. The container's stdout and stderr are
  * stdio_fd (a pipe to the log copier); the runtime's own messages go to
- * <bundle>/oci.log and are quoted in the error. */
-int oci_create(const struct oci *o, const char *id, const char *bundle, int stdio_fd,
-               struct err *err);
+ * <bundle>/oci.log and are quoted in the error. host_socket: the container
+ * connects to a host unix socket bound into it (the local attestation
+ * socket); runsc allows that to this sandbox only (--host-uds=open: connect,
+ * never create), runc and crun need nothing. */
+int oci_create(const struct oci *o, const char *id, const char *bundle, int host_socket,
+               int stdio_fd, struct err *err);
 
 /* Starts a created container. */
 int oci_start(const struct oci *o, const char *id, struct err *err);

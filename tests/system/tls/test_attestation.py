@@ -174,6 +174,8 @@ def test_attestation_document_over_http_and_https(berthd, repo):
     assert doc["host_key"] == host["host_key"]
     assert abs(doc["time"] - time.time()) < 120
     assert doc["tls_public_key_sha256"] is None  # plain HTTP: no certificate
+    # No attested keys declared: none in the document, [] in the API.
+    assert "attested_keys" not in doc and c["attested_keys"] == []
     check_signature(doc, host["host_key"])
     # One changed byte and the signature no longer holds.
     forged = dict(doc, tag="v2")

@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from test_attestation import ATTEST, check_signature, host_key_of
+from test_attestation import ATTEST, berth, check_signature, host_key_of
 from tls_helpers import http
 
 SOCK = "/run/tinfoil/attestation/attestation.sock"
@@ -51,7 +51,7 @@ exec httpd -f -p 8081 -h /srv
 """
 
 
-def keys_config(image, marker="a", attestation=True):
+def keys_config(image, marker="a"):
     return "\n".join([
         "cvm-version: 0.7.5",
         "attested-keys:",
@@ -60,7 +60,7 @@ def keys_config(image, marker="a", attestation=True):
         "  - id: kex", "    key: x25519", "    uid: 2000", "    gid: 2000",
         "containers:",
         '  - name: "app"', f'    image: "{image}"', '    user: "1000:1001"',
-        "    keys: [sign, p256]", f"    attestation: {'true' if attestation else 'false'}",
+        "    keys: [sign, p256]", "    attestation: true",
         '    tmpfs: {"/srv": "size=1m,mode=1777,exec"}',
         f"    env: [{{MARK: {marker}}}]",
         "    entrypoint: " + json.dumps(["/bin/sh", "-c", APP]),
@@ -170,9 +170,9 @@ def local_doc(b):
     return doc
 
 
-def deploy_keys(b, registry, attestation=True):
+def deploy_keys(b, registry):
     """Container keys of keys_config(), running; its detail."""
-    config = keys_config(registry.images["keys:v1"], attestation=attestation)
+    config = keys_config(registry.images["keys:v1"])
     status, c = b.call("POST", "/containers", {"name": "keys", "config": config})
     assert status == 202, c
     return b.wait_status("keys", "running")
@@ -193,6 +193,14 @@ def test_attested_keys_reach_only_their_container_and_the_document(berthd, regis
     doc = doc_of_router(b)
     assert doc["measurement"] == dep["measurement"] and doc["deployment"] == dep["id"]
     pems = check_keys_match(b, doc)
+    # The API's container object lists the same public parts, and
+    # `berth container get` shows them.
+    assert b.container("keys")["attested_keys"] == doc["attested_keys"]
+    rc, out, err = berth("container", "get", "keys",
+                         env={"BERTH_URL": b.url, "BERTH_TOKEN": b.token})
+    assert rc == 0, err
+    assert [line.split() for line in out.splitlines() if line.startswith("key:")] == \
+        [["key:", k["id"], k["key"], k["public_key"]] for k in doc["attested_keys"]]
 
     # The container's own document over the local socket: signed by the
     # host key, this deployment's, the same keys, no TLS key.
@@ -212,21 +220,31 @@ def test_attested_keys_reach_only_their_container_and_the_document(berthd, regis
                              "/host"])
     assert all(s not in b.read_log().encode() for s in secret_forms(pems))
 
-    # A blue-green update is a new enclave: new keys, and the document
-    # names the live version's.
+    pems2 = blue_green(b, image, doc)
+    assert_nowhere(b, pems2, ["/containers/keys"])
+
+
+def blue_green(b, image, doc):
+    """A blue-green update is a new enclave: new keys, and the documents,
+    the router's and the container's own, name the live version's. The
+    private keys of the new version."""
+    dep = doc["deployment"]
     status, u = b.call("POST", "/containers/keys/updates",
                        {"kind": "edit-config", "config": keys_config(image, "b")})
     assert status == 202, u
     c = b.wait_update_end("keys")
     assert c["update"]["status"] == "ready", c["update"]
     doc2 = doc_of_router(b)
-    assert doc2["deployment"] == c["deployment"]["id"] != dep["id"]
+    assert doc2["deployment"] == c["deployment"]["id"] != dep
     old = {k["id"]: k["public_key"] for k in doc["attested_keys"]}
     new = {k["id"]: k["public_key"] for k in doc2["attested_keys"]}
     assert all(old[k] != new[k] for k in old), (old, new)
     pems2 = check_keys_match(b, doc2)
-    assert local_doc(b)["attested_keys"] == doc2["attested_keys"]
-    assert_nowhere(b, pems2, ["/containers/keys"])
+    local = local_doc(b)
+    assert local["attested_keys"] == doc2["attested_keys"]
+    assert local["deployment"] == doc2["deployment"]
+    assert b.container("keys")["attested_keys"] == doc2["attested_keys"]
+    return pems2
 
 
 def test_a_hostile_client_on_the_socket_holds_nothing(berthd, registry):
@@ -308,7 +326,12 @@ def test_a_hostile_client_on_the_socket_holds_nothing(berthd, registry):
 
 
 def test_the_socket_comes_back_after_a_restart_of_berthd(berthd, registry):
-    b = berthd
+    socket_comes_back(berthd, registry)
+
+
+def socket_comes_back(b, registry):
+    """berthd restarted: the container's socket answers again, the same
+    enclave's keys."""
     deploy_keys(b, registry)
     before = local_doc(b)
     b.kill(signal.SIGTERM)
@@ -327,23 +350,57 @@ def test_the_socket_comes_back_after_a_restart_of_berthd(berthd, registry):
     assert after["attested_keys"] == before["attested_keys"]
 
 
-def test_keys_under_gvisor_and_no_socket_yet(registry):
+def host_uds(b):
+    """For each container of b's gVisor enclaves, whether its runsc
+    processes (the sandbox and its gofer) were started with
+    --host-uds=open, from their command lines."""
+    run = "/run/berth/" + hashlib.sha256(b.state.encode()).hexdigest()[:12]
+    got = {}
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except (FileNotFoundError, ProcessLookupError, NotADirectoryError):
+            continue
+        log = [a for a in argv if a.startswith(f"--log={run}/bundles/")]
+        if argv[0].startswith("runsc") and log:
+            container = log[0].split("/")[-2]  # bundles/<enclave>/<container>/oci.log
+            got.setdefault(container, set()).add("--host-uds=open" in argv)
+    return got
+
+
+def test_keys_and_the_socket_under_gvisor(registry):
     """gVisor keeps ids its own: the key is owned by its uid as it is. The
-    socket is not offered under gVisor yet (runsc keeps a sandbox from the
-    host's unix sockets): such a deploy fails with a sentence."""
+    sandbox of a container with `attestation: true` may connect to the
+    socket bound into it (runsc --host-uds=open for that sandbox alone); the
+    other container's sandbox has no socket. A blue-green update gives the
+    new version new keys and its own document."""
     from tls_helpers import Berthd
     b = Berthd(args=["--runtime", "runsc"])
     try:
-        c = deploy_keys(b, registry, attestation=False)
+        c = deploy_keys(b, registry)
         assert c["deployment"]["isolation"] == "gvisor"
         assert page(b, "/owner") == b"1000:1001 400\n1000:1001 500\n1000:1001 444\n"
         assert side_view(b) == b"kex\n2000:2000 400\nsign-absent\nsocket-absent\n"
-        check_keys_match(b, doc_of_router(b))
-        status, c = b.call("POST", "/containers",
-                           {"name": "sock", "config": keys_config(registry.images["keys:v1"])})
-        assert status == 202, c
-        c = b.wait_status("sock", "failed", timeout=60)
-        assert "attestation: true (the local attestation socket) is not available under " \
-               "gvisor yet" in c["status_detail"], c["status_detail"]
+        doc = doc_of_router(b)
+        check_keys_match(b, doc)
+        local = local_doc(b)
+        assert local["deployment"] == doc["deployment"] == c["deployment"]["id"]
+        assert local["attested_keys"] == doc["attested_keys"]
+        assert local["isolation"] == "gvisor" and local["tls_public_key_sha256"] is None
+        # The flag is app's sandbox's alone.
+        assert host_uds(b) == {"app": {True}, "side": {False}}
+        blue_green(b, registry.images["keys:v1"], doc)
+    finally:
+        b.stop()
+
+
+def test_the_socket_comes_back_after_a_restart_of_berthd_under_gvisor(registry):
+    """The new socket, bound in the same directory, reaches the sandbox
+    through its gofer as the first did."""
+    from tls_helpers import Berthd
+    b = Berthd(args=["--runtime", "runsc"])
+    try:
+        socket_comes_back(b, registry)
     finally:
         b.stop()
