@@ -160,6 +160,7 @@ recon_route_object(struct recon *r, const struct store_container *c)
 		json_decref(ctr->route_attest);
 		ctr->route_attest = json_null();
 		ctr->route_drain_ms = ctr->route_hold_ms = 30000;
+		ctr->route_hold_refused = 0;
 		if (store_deployment_get(r->env.store, serving, &d, &err) == 0)
 			cfg = recon_config_of(&d);
 		if (cfg != NULL) {
@@ -176,9 +177,15 @@ recon_route_object(struct recon *r, const struct store_container *c)
 		if (cfg != NULL) {
 			ctr->route_drain_ms = cfg->deploy.drain_timeout_ms;
 			ctr->route_hold_ms = cfg->deploy.hold_timeout_ms;
+			ctr->route_hold_refused = recon_restart_rule(cfg).policy != RESTART_NO;
 			snprintf(ctr->route_cfg_id, sizeof ctr->route_cfg_id, "%s", serving);
 		}
 	}
+	/* Running with nothing serving and a config that restarts: a restart
+	 * is decided or under way, requests wait for the enclave brought back. */
+	if (!active && strcmp(mode, "down") == 0 && c->status == CONTAINER_RUNNING &&
+	    (ctr->route_hold_refused || recon_restart_holds(c)))
+		mode = "hold";
 	json_decref(paths);
 	paths = json_incref(ctr->route_paths);
 	/* The deployment's facts, and the attested keys of the enclave that
@@ -188,6 +195,10 @@ recon_route_object(struct recon *r, const struct store_container *c)
 	route = json_pack("{s:s,s:O,s:O,s:I,s:I,s:O}", "mode", mode, "upstreams", ups, "paths",
 	                  paths, "drain_timeout_ms", (json_int_t)ctr->route_drain_ms,
 	                  "hold_timeout_ms", (json_int_t)ctr->route_hold_ms, "attestation", attest);
+	/* Until the monitor sees a dead enclave, its address refuses: those
+	 * requests wait for the restart too. */
+	if (route != NULL && ctr->route_hold_refused)
+		json_object_set_new(route, "hold_refused", json_true());
 out:
 	json_decref(attest);
 	free(keys);

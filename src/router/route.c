@@ -397,6 +397,14 @@ route_from_json(struct route_registry *reg, const json_t *j, const char *host, s
 		if (r->paths == NULL) /* an empty list allows nothing */
 			r->paths = xcalloc(1, sizeof(char *));
 	}
+	v = json_object_get(j, "hold_refused");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_boolean(v)) {
+			err_make(err, 0, "hold_refused must be true or false");
+			goto fail;
+		}
+		r->hold_refused = json_is_true(v);
+	}
 	v = json_object_get(j, "attestation");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_object(v)) {
@@ -542,6 +550,8 @@ route_to_json(const struct route *r)
 	}
 	json_object_set_new(o, "drain_timeout_ms", json_integer(r->drain_timeout_ms));
 	json_object_set_new(o, "hold_timeout_ms", json_integer(r->hold_timeout_ms));
+	if (r->hold_refused)
+		json_object_set_new(o, "hold_refused", json_true());
 	if (r->attestation != NULL)
 		json_object_set_new(o, "attestation", json_loads(r->attestation, 0, NULL));
 	return o;

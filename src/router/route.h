@@ -92,6 +92,10 @@ struct route {
 	char **paths; /* owned strv: "/x" exact, "/x/..*" prefix; NULL allows all */
 	int64_t drain_timeout_ms;
 	int64_t hold_timeout_ms;
+	/* serve: a request every upstream refused is held as in hold mode, up
+	 * to hold_timeout_ms, instead of answered 502: the enclave restarts
+	 * (its config's `restart`), berthd's next table routes it. */
+	int hold_refused;
 	struct route_stats *stats; /* reference */
 	/* Owned compact JSON (keys sorted) of the facts of the deployment this
 	 * route serves, for its attestation document; NULL: none. Part of the

@@ -62,6 +62,8 @@ struct conn {
 	struct upstream *up;       /* in table: the upstream of the attempt */
 	uint64_t tried;            /* bitmask of route->ups indices tried */
 	int64_t t_start_us;
+	int64_t hold_until_ms; /* when a held request gets its 503: set when first held, kept
+	                        * when it is held again (hold_refused); 0 before */
 	int status;
 	unsigned in_request : 1;  /* a head was read and its reply is not finished */
 	unsigned attempt : 1;     /* counted as started on up */

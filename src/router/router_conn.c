@@ -231,6 +231,7 @@ router_conn_request_begin(struct conn *c)
 {
 	c->in_request = 1;
 	c->t_start_us = now_us();
+	c->hold_until_ms = 0;
 	c->status = 0;
 	c->tried = 0;
 	c->ntries = 0;

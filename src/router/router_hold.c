@@ -2,8 +2,11 @@
  * oldest first, up to the route's hold_timeout_ms (then 503, from
  * router_conn.c's timer); a full queue or a stopping worker answers 503 at
  * once. A new table routes them again in the order they came: those whose
- * route serves go on, those still held keep their deadline.
+ * route serves go on, those still held keep their deadline. A serve route
+ * with hold_refused holds a request every upstream refused the same way
+ * (router_upstream.c), with the deadline it got when first held.
  */
+#include "common/util.h"
 #include "router/router-conn-int.h"
 
 void
@@ -11,7 +14,11 @@ router_hold_start(struct conn *c)
 {
 	struct worker *w = c->w;
 
-	if (w->nheld >= w->r->set.hold_queue_max || w->stopping) {
+	int64_t now = now_mono_ms();
+
+	if (c->hold_until_ms == 0)
+		c->hold_until_ms = now + c->route->hold_timeout_ms;
+	if (w->nheld >= w->r->set.hold_queue_max || w->stopping || now >= c->hold_until_ms) {
 		router_conn_reply(c, 503, 0);
 		return;
 	}
@@ -19,7 +26,8 @@ router_hold_start(struct conn *c)
 	TAILQ_INSERT_TAIL(&w->held, c, hold_link);
 	w->nheld++;
 	STAT_INC(w->held_now);
-	router_conn_timer_set_ms(c, c->route->hold_timeout_ms);
+	/* Held again (hold_refused), it keeps the deadline it first had. */
+	router_conn_timer_set_ms(c, c->hold_until_ms - now);
 }
 
 void
@@ -32,6 +40,9 @@ router_hold_end(struct conn *c)
 	STAT_ADD(w->held_now, (uint64_t)-1);
 	router_conn_set_state(c, CS_CONNECT); /* transient: no longer held, not yet anywhere */
 	event_del(&c->timer);
+	/* Routed again, every upstream of its route may be tried again. */
+	c->tried = 0;
+	c->ntries = 0;
 }
 
 void

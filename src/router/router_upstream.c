@@ -191,6 +191,14 @@ router_upstream_dispatch(struct conn *c)
 	int idx = pick_upstream(c);
 
 	if (idx < 0) {
+		/* Every upstream refused a connection: with hold_refused, the
+		 * enclave is being brought back, and the request waits for
+		 * berthd's next table instead of failing. Nothing of it was sent. */
+		if (!c->timed_out && c->ntries > 0 && c->route->hold_refused &&
+		    c->route->mode == ROUTE_SERVE && !c->body_sent) {
+			router_hold_start(c);
+			return;
+		}
 		router_conn_reply(c, c->timed_out ? 504 : 502, !c->req_done);
 		return;
 	}

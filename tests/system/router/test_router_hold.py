@@ -92,3 +92,64 @@ def test_down_gives_503(router_factory, backends):
     resp = c.getresponse()
     assert (resp.status, resp.read()) == (200, b"v1")
     c.close()
+
+
+def refused_address():
+    """A loopback address where nothing listens (connections are refused)."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    addr = "127.0.0.1:%d" % s.getsockname()[1]
+    s.close()
+    return addr
+
+
+def test_hold_refused_waits_for_the_next_table(router_factory, backends):
+    # A restarting enclave's address refuses connections until berthd's
+    # table moves the route: with hold_refused the request waits for it
+    v2 = backends("v2")
+    dead = refused_address()
+    r = router_factory(threads=1)
+    r.put_table([dict(route("app.example.com", dead), hold_refused=True, hold_timeout_ms=20000)], 1)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(got=r.get("app.example.com", timeout=30)[:2]))
+    t.start()
+    wait_metric(r, "berth_router_held", 1)
+    time.sleep(0.3)
+    assert not result, "the refused request was answered"
+    # another host's change routes it again: still refused, still held
+    r.set_route("other.example.com", route("other.example.com", v2.addr))
+    time.sleep(0.3)
+    assert not result and r.metric("berth_router_held") == 1
+    r.set_route("app.example.com", {"mode": "serve", "upstreams": [v2.addr], "hold_refused": True})
+    t.join(10)
+    assert result == {"got": (200, b"v2")}
+    assert r.metric("berth_router_held") == 0
+
+
+def test_hold_refused_keeps_its_first_deadline(router_factory, backends):
+    v2 = backends("v2")
+    dead = refused_address()
+    r = router_factory()
+    r.put_table([dict(route("app.example.com", dead), hold_refused=True, hold_timeout_ms=800)], 1)
+    result = {}
+    t0 = time.time()
+    t = threading.Thread(target=lambda: result.update(got=r.get("app.example.com", timeout=30)))
+    t.start()
+    wait_metric(r, "berth_router_held", 1)
+    # table changes that leave it refused do not extend its wait
+    for i in range(4):
+        r.set_route(f"other{i}.example.com", route(f"other{i}.example.com", v2.addr))
+        time.sleep(0.15)
+    t.join(10)
+    st, _, resp = result["got"]
+    assert st == 503 and resp.getheader("Retry-After") == "5"
+    assert 0.7 < time.time() - t0 < 3
+
+
+def test_refused_without_hold_refused_is_502_at_once(router_factory):
+    r = router_factory()
+    r.put_table([route("app.example.com", refused_address())], 1)
+    t0 = time.time()
+    assert r.get("app.example.com")[0] == 502
+    assert time.time() - t0 < 2
