@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -1847,6 +1848,66 @@ test_restart_resumes_after_a_crash(void **state)
 	assert_true(fake_runs(&fx->host, name));
 }
 
+/* Moves the enclave rows of cid ms into the past, as if their last state
+ * change were that old (SQL on the store's file: the store API writes
+ * now). */
+static void
+age_enclaves(struct fx *fx, const char *cid, int64_t ms)
+{
+	char *db = xasprintf("%s/berth.db", fx->dir), *sql;
+	sqlite3 *h = NULL;
+
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	sql = sqlite3_mprintf("UPDATE enclave SET updated_at = updated_at - %lld"
+	                      " WHERE container_id = %Q",
+	                      (long long)ms, cid);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_free(sql);
+	sqlite3_close(h);
+	free(db);
+}
+
+static int64_t
+ctr_restart_attempts(struct fx *fx, const char *cid)
+{
+	struct store_container c = {0};
+	struct err err = ERR_INIT;
+	int64_t n;
+
+	assert_int_equal(store_container_get(fx->store, cid, &c, &err), 0);
+	n = c.restart_attempts;
+	store_container_clear(&c);
+	return n;
+}
+
+/* on-failure:1 after a minute of health: the attempts count from 0 again,
+ * so the next stop restarts instead of giving up. */
+static void
+test_restart_attempts_reset_after_a_minute_of_health(void **state)
+{
+	struct fx *fx = *state;
+	char name[MODEL_ENCLAVE_NAME_LEN + 1];
+	store_id cid;
+
+	fx_recon_start(fx);
+	running_container(fx, CONFIG_RESTART("on-failure:1"), cid, name);
+	fake_set_observed(&fx->host, name, ENCLAVE_OBSERVED_STOPPED);
+	RUN_UNTIL(fx, has_event(fx, cid, "container.restarted"), 8000);
+	assert_int_equal(ctr_restart_attempts(fx, cid), 1);
+	/* Healthy, but not yet for a minute: nothing changes. */
+	recon_kick(fx->recon, cid);
+	run_for(fx, 300);
+	assert_int_equal(ctr_restart_attempts(fx, cid), 1);
+	age_enclaves(fx, cid, MODEL_RESTART_RESET_MS + 1000);
+	recon_kick(fx->recon, cid);
+	RUN_UNTIL(fx, ctr_restart_attempts(fx, cid) == 0, 3000);
+	fake_set_observed(&fx->host, name, ENCLAVE_OBSERVED_STOPPED);
+	RUN_UNTIL(fx, events_containing(fx, cid, "container.restarted", "(restart 2)") == 1, 8000);
+	assert_int_equal(ctr_status(fx, cid), CONTAINER_RUNNING);
+	assert_false(has_event(fx, cid, "container.failed"));
+}
+
 int
 main(void)
 {
@@ -1875,6 +1936,8 @@ main(void)
 	                                    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_resumes_after_a_crash, fx_setup,
 	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_attempts_reset_after_a_minute_of_health,
+	                                    fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_router_down_retried, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_router_with_an_older_generation_gets_the_table_again, fx_setup, fx_teardown),
