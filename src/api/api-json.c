@@ -165,7 +165,7 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 		free(host);
 	}
 	*out = json_pack(
-	    "{s:s,s:s,s:s,s:o,s:s,s:o,s:s?,s:b,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+	    "{s:s,s:s,s:s,s:o,s:s,s:o,s:s?,s:b,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I}",
 	    "name", c->name, "org", org_name, "status", model_container_status_str(c->status),
 	    "status_detail", api_json_str_or_null(c->status_detail), "url", url, "tls_url",
 	    tls_url != NULL ? json_string(tls_url) : json_null(), "debug_url", debug_url, "debug",
@@ -174,7 +174,8 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 	    api_json_str_or_null(c->source_tag), "deployment", jdep != NULL ? jdep : json_null(),
 	    "update", jupd != NULL ? jupd : json_null(), "env", env, "created_at",
 	    api_json_time(c->created_at), "updated_at", api_json_time(c->updated_at), "certificate",
-	    cert != NULL ? cert : json_null(), "attested_keys", keys);
+	    cert != NULL ? cert : json_null(), "attested_keys", keys, "restarts",
+	    (json_int_t)c->restarts);
 	jdep = jupd = env = cert = keys = NULL;
 	rc = *out != NULL ? 0 : err_make(err, 0, "container %s could not be encoded", c->name);
 out:

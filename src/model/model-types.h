@@ -57,6 +57,20 @@ enum enclave_state {
 	ENCLAVE_FAILED,    /* broke; resources may remain, so it must still be stopped */
 };
 
+/* What the config's `restart` asks for when the serving enclave stops
+ * without being asked to (docs/lifecycle.md "Restarts"). */
+enum restart_policy {
+	RESTART_NO,         /* `no` or no key: the container turns failed */
+	RESTART_ON_FAILURE, /* `on-failure[:N]`: brought back, at most N times in a row */
+	RESTART_ALWAYS,     /* `always`, `unless-stopped`: brought back every time */
+};
+
+/* The restart rule of a deployment: its policy and on-failure's N. */
+struct restart_rule {
+	enum restart_policy policy;
+	int max; /* on-failure:N's N; 0 for no limit */
+};
+
 /* The full state of an update, as the store keeps it.
  *
  * Success is `ready` with `finished` set: the router switched to the new

@@ -3,6 +3,7 @@
 
 #include "common/util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const container_status_names[] = {
@@ -404,4 +405,70 @@ model_kept_logs_dir(const char *state_dir, const char *container_id, const char 
 	if (deployment_id == NULL)
 		return xasprintf("%s/logs/%s", state_dir, container_id);
 	return xasprintf("%s/logs/%s/%s", state_dir, container_id, deployment_id);
+}
+
+int
+model_restart_parse(const char *s, struct restart_rule *out)
+{
+	char *end = NULL;
+	long n;
+
+	*out = (struct restart_rule){RESTART_NO, 0};
+	if (s == NULL || strcmp(s, "no") == 0)
+		return 0;
+	if (strcmp(s, "always") == 0 || strcmp(s, "unless-stopped") == 0) {
+		/* berth has no user stop of a container: unless-stopped is always. */
+		out->policy = RESTART_ALWAYS;
+		return 0;
+	}
+	if (strcmp(s, "on-failure") == 0) {
+		out->policy = RESTART_ON_FAILURE;
+		return 0;
+	}
+	if (strncmp(s, "on-failure:", 11) != 0 || s[11] < '0' || s[11] > '9')
+		return -1;
+	n = strtol(s + 11, &end, 10);
+	if (*end != '\0' || n < 0 || n > 999999)
+		return -1;
+	out->policy = RESTART_ON_FAILURE;
+	out->max = (int)n;
+	return 0;
+}
+
+/* How much a rule restarts: the larger, the looser. */
+static long
+restart_looseness(struct restart_rule r)
+{
+	if (r.policy == RESTART_NO)
+		return 0;
+	if (r.policy == RESTART_ALWAYS)
+		return 2000000;
+	return r.max == 0 ? 1000000 : r.max; /* on-failure:N below plain on-failure */
+}
+
+struct restart_rule
+model_restart_stricter(struct restart_rule a, struct restart_rule b)
+{
+	return restart_looseness(a) <= restart_looseness(b) ? a : b;
+}
+
+enum restart_verdict
+model_restart_decide(struct restart_rule rule, int64_t attempts)
+{
+	if (rule.policy == RESTART_NO)
+		return RESTART_VERDICT_FAIL;
+	/* on-failure:0 is docker's "no limit" too. */
+	if (rule.policy == RESTART_ON_FAILURE && rule.max > 0 && attempts >= rule.max)
+		return RESTART_VERDICT_GIVE_UP;
+	return RESTART_VERDICT_RESTART;
+}
+
+int64_t
+model_restart_backoff_ms(int64_t attempts)
+{
+	int64_t ms = MODEL_RESTART_BACKOFF_MIN_MS;
+
+	for (int64_t i = 0; i < attempts && ms < MODEL_RESTART_BACKOFF_MAX_MS; i++)
+		ms *= 2;
+	return ms < MODEL_RESTART_BACKOFF_MAX_MS ? ms : MODEL_RESTART_BACKOFF_MAX_MS;
 }

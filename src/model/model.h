@@ -118,6 +118,35 @@ enum strategy model_choose_strategy(enum config_strategy forced, int host_gpus,
  * 1 or 0. Negative counts are treated as 0. */
 int model_gpus_fit(int host_gpus, int gpus_in_use, int gpus_new);
 
+/* The rule of one container's `restart` value (NULL: the key is absent,
+ * which is `no`). Returns 0, or -1 for a value the config parser refuses. */
+int model_restart_parse(const char *s, struct restart_rule *out);
+
+/* The rule of an enclave whose containers have rules a and b: an enclave
+ * comes back whole, so the stricter one (no < on-failure < always; the
+ * smaller N) applies to it. */
+struct restart_rule model_restart_stricter(struct restart_rule a, struct restart_rule b);
+
+/* What to do when the serving enclave stopped on its own. */
+enum restart_verdict {
+	RESTART_VERDICT_FAIL,    /* policy no: the container turns failed */
+	RESTART_VERDICT_GIVE_UP, /* on-failure:N with N attempts made: failed, and why */
+	RESTART_VERDICT_RESTART, /* bring it back after model_restart_backoff_ms() */
+};
+
+/* The verdict for rule after attempts restarts in a row. */
+enum restart_verdict model_restart_decide(struct restart_rule rule, int64_t attempts);
+
+/* The wait before restart attempt number attempts + 1: 100 ms, doubling, at
+ * most MODEL_RESTART_BACKOFF_MAX_MS, so a crash loop does not burn the host. */
+int64_t model_restart_backoff_ms(int64_t attempts);
+#define MODEL_RESTART_BACKOFF_MIN_MS 100
+#define MODEL_RESTART_BACKOFF_MAX_MS 10000
+
+/* An enclave healthy this long ends a crash loop: the attempts count again
+ * from 0. */
+#define MODEL_RESTART_RESET_MS 60000
+
 /* Length of an enclave name, without the NUL. */
 #define MODEL_ENCLAVE_NAME_LEN 14
 

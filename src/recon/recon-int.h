@@ -60,6 +60,9 @@ struct recon_ctr {
 	json_t *route_attest;      /* owned: its attestation facts, or JSON null */
 	int64_t route_drain_ms;
 	int64_t route_hold_ms;
+	int route_restarts;               /* its config's restart is not "no" */
+	store_id restart_cfg_id;          /* the deployment restart_rule is of */
+	struct restart_rule restart_rule; /* its config's `restart` (recon-restart.c) */
 	struct recon_ctr *next;
 };
 
@@ -126,6 +129,42 @@ recon_host_of(const struct recon *r)
 {
 	return r->env.host;
 }
+
+/* Where a deployment's bring-up stands. */
+enum bringup {
+	BRINGUP_WORKING, /* a job or a health gate is under way */
+	BRINGUP_READY,   /* its enclave passed the health gate */
+	BRINGUP_FAILED,  /* its enclave failed; its row may say why (reason) */
+};
+/* Brings deployment d of container c up as an enclave: creates its row, runs
+ * the boot job, then the health gate. Looked at again on every step. */
+enum bringup recon_bringup(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+                           const struct store_deployment *d, struct store_enclave *enclaves,
+                           size_t n);
+
+/* recon-restart.c: the config's `restart` (docs/lifecycle.md "Restarts"). */
+/* c runs, no update under way, and its deployment's enclave does not serve:
+ * decides a restart, waits out its backoff, brings the deployment up again,
+ * or gives up (on-failure:N). Returns 1 when it took the step, 0 when the
+ * config says `no` (the container is to turn failed). */
+int recon_restart_step(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+                       struct store_enclave *enclaves, size_t n);
+/* Before the cleanup removes it: c's serving enclave failed (the monitor
+ * found it stopped) and no restart is under way. Decides, so that the route
+ * holds before the enclave goes. Returns 1 when it took the step, 0 when
+ * there is nothing to decide or the config says `no`. */
+int recon_restart_notice(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+                         const struct store_enclave *enclaves, size_t n);
+/* c's enclave e serves: ends a restart under way (event container.restarted),
+ * or forgets the attempts after a minute of health. Returns 1 when it wrote
+ * something (the step ends), 0 otherwise. */
+int recon_restart_serving(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+                          const struct store_enclave *e);
+/* The restart rule of cfg: the stricter of its containers' `restart` (an
+ * enclave comes back whole). */
+struct restart_rule recon_restart_rule(const struct config *cfg);
+/* Whether c's route holds requests for a restart under way: 1 or 0. */
+int recon_restart_holds(const struct store_container *c);
 
 /* recon-attest.c: the local attestation sockets of enclaves' containers. */
 struct recon_attest;

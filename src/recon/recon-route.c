@@ -160,6 +160,7 @@ recon_route_object(struct recon *r, const struct store_container *c)
 		json_decref(ctr->route_attest);
 		ctr->route_attest = json_null();
 		ctr->route_drain_ms = ctr->route_hold_ms = 30000;
+		ctr->route_restarts = 0;
 		if (store_deployment_get(r->env.store, serving, &d, &err) == 0)
 			cfg = recon_config_of(&d);
 		if (cfg != NULL) {
@@ -176,9 +177,15 @@ recon_route_object(struct recon *r, const struct store_container *c)
 		if (cfg != NULL) {
 			ctr->route_drain_ms = cfg->deploy.drain_timeout_ms;
 			ctr->route_hold_ms = cfg->deploy.hold_timeout_ms;
+			ctr->route_restarts = recon_restart_rule(cfg).policy != RESTART_NO;
 			snprintf(ctr->route_cfg_id, sizeof ctr->route_cfg_id, "%s", serving);
 		}
 	}
+	/* Running with nothing serving and a config that restarts: a restart
+	 * is decided or under way, requests wait for the enclave brought back. */
+	if (!active && strcmp(mode, "down") == 0 && c->status == CONTAINER_RUNNING &&
+	    (ctr->route_restarts || recon_restart_holds(c)))
+		mode = "hold";
 	json_decref(paths);
 	paths = json_incref(ctr->route_paths);
 	/* The deployment's facts, and the attested keys of the enclave that

@@ -27,13 +27,6 @@
 /* A step that failed for a transient reason (the disk, the router) waits. */
 #define RECON_RETRY_MS 1000
 
-/* Where a deployment's bring-up stands. */
-enum bringup {
-	BRINGUP_WORKING, /* a job or a health gate is under way */
-	BRINGUP_READY,   /* its enclave passed the health gate */
-	BRINGUP_FAILED,  /* its enclave failed; its row may say why (reason) */
-};
-
 static void recon_on_tick(evutil_socket_t fd, short what, void *arg);
 static void recon_on_timer(evutil_socket_t fd, short what, void *arg);
 static void recon_step(struct recon *r, struct recon_ctr *ctr);
@@ -210,9 +203,7 @@ recon_enclave_set(struct recon *r, struct recon_ctr *ctr, struct store_enclave *
 	return 0;
 }
 
-/* Brings deployment d of container c up as an enclave: creates its row, runs
- * the boot job, then the health gate. Looked at again on every step. */
-static enum bringup
+enum bringup
 recon_bringup(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
               const struct store_deployment *d, struct store_enclave *enclaves, size_t n)
 {
@@ -443,6 +434,9 @@ recon_update_finish(struct recon *r, struct recon_ctr *ctr, struct store_contain
 	c->debug = d->debug;
 	free(c->source_tag);
 	c->source_tag = d->tag != NULL ? xstrdup(d->tag) : NULL;
+	/* A new version starts with no restart under way and none counted. */
+	c->restart_at = 0;
+	c->restart_attempts = 0;
 	if (lifecycle_container_set(r->env.lc, c, CONTAINER_RUNNING, NULL, NULL, &err, NULL) < 0)
 		goto rollback;
 	/* The old version stopped: its secrets' bindings go. */
@@ -644,8 +638,13 @@ recon_settle(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 		recon_kick(r, c->id);
 		return;
 	}
+	if (c->status == CONTAINER_RUNNING && serving && recon_restart_serving(r, ctr, c, e))
+		return;
 	if (c->status == CONTAINER_RUNNING && !serving) {
-		/* The live enclave broke (the monitor or a restart found it). */
+		/* The live enclave broke (the monitor or a restart found it):
+		 * the config's `restart` may bring it back. */
+		if (recon_restart_step(r, ctr, c, enclaves, n))
+			return;
 		why = recon_reason_of(enclaves, n, c->deployment_id);
 		if (why == NULL)
 			why = "the running enclave stopped; retry to deploy again";
@@ -708,6 +707,10 @@ recon_step(struct recon *r, struct recon_ctr *ctr)
 	/* Created before its source was fetched: the API writes its first
 	 * deployment when the fetch ends (api-pending.c). */
 	if (c.deployment_id[0] == '\0' && !has_update)
+		goto out;
+	/* A serving enclave that stopped: its restart is decided (the route
+	 * holds) before the cleanup removes it. */
+	if (!(has_update && !u.state.finished) && recon_restart_notice(r, ctr, &c, enclaves, n))
 		goto out;
 	if (recon_cleanup(r, ctr, &c, has_update ? &u : NULL, enclaves, n))
 		goto out;
@@ -797,6 +800,23 @@ monitor_job_free(struct recon_job *hdr)
 	free(job);
 }
 
+/* The names of e's containers that do not run, "a, b" (owned), or NULL. */
+static char *
+monitor_stopped_names(const struct enclave *e)
+{
+	char *names = NULL, *more;
+
+	for (size_t i = 0; e != NULL && i < e->n_containers; i++) {
+		if (e->containers[i].status == OCI_RUNNING)
+			continue;
+		more = xasprintf("%s%s%s", names != NULL ? names : "", names != NULL ? ", " : "",
+		                 e->containers[i].name);
+		free(names);
+		names = more;
+	}
+	return names;
+}
+
 static void
 monitor_work(void *arg)
 {
@@ -805,20 +825,27 @@ monitor_work(void *arg)
 
 	for (size_t i = 0; job->names != NULL && job->names[i] != NULL; i++) {
 		enum enclave_observed seen = ENCLAVE_OBSERVED_ABSENT;
+		struct enclave *enc = NULL;
 		struct err err = ERR_INIT;
-		char *why = NULL;
+		char *why = NULL, *stopped;
 
-		int rc = host->ops->adopt(host, job->names[i], NULL, &seen, &err);
+		int rc = host->ops->adopt(host, job->names[i], &enc, &seen, &err);
 
 		/* A host that does not answer says nothing of its enclaves: they
 		 * are left as they are (the host's own state says it is lost). */
 		if (rc == RECON_HOST_EUNREACHABLE)
 			continue;
-		if (rc < 0)
+		if (rc < 0) {
 			why = xasprintf("the running enclave is gone: %s", err.msg);
-		else if (seen != ENCLAVE_OBSERVED_RUNNING)
-			why = xasprintf("the running enclave stopped: its containers are %s",
-			                enclave_observed_str(seen));
+		} else if (seen != ENCLAVE_OBSERVED_RUNNING) {
+			stopped = monitor_stopped_names(enc);
+			why = xasprintf("the running enclave stopped: its containers are %s%s%s%s",
+			                enclave_observed_str(seen), stopped != NULL ? " (" : "",
+			                stopped != NULL ? stopped : "",
+			                stopped != NULL ? " stopped)" : "");
+			free(stopped);
+		}
+		host->ops->release(host, enc);
 		if (why != NULL) {
 			job->broken = strv_push(job->broken, job->names[i]);
 			job->why = strv_push(job->why, why);

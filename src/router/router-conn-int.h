@@ -156,8 +156,9 @@ void router_hold_start(struct conn *c);
 /* Takes c off the held queue and its timer (to CS_CONNECT, transient). */
 void router_hold_end(struct conn *c);
 /* Every upstream refused c's request: holds it (as router_hold_start) until
- * its route's hold_timeout_ms after the first refusal. 0, or -1 when it is
- * not held (too late, the queue full, the worker stopping). */
+ * its route's hold_timeout_ms after the first refusal (then 503), or routes it
+ * at once by a newer table. 0 when c is taken care of, -1 when the caller
+ * answers (the queue full, the worker stopping). */
 int router_hold_refused(struct conn *c);
 /* Routes the held requests again on the worker's new table, in the order they came. */
 void router_hold_table_changed(struct worker *w);

@@ -46,8 +46,10 @@ router_hold_refused(struct conn *c)
 
 	if (c->refused_until_ms == 0)
 		c->refused_until_ms = now + c->route->hold_timeout_ms;
-	if (now >= c->refused_until_ms)
-		return -1;
+	if (now >= c->refused_until_ms) {
+		router_conn_reply(c, 503, 0); /* as a held request's timeout */
+		return 0;
+	}
 	/* The next table's upstreams are all untried. */
 	c->tried = 0;
 	c->ntries = 0;

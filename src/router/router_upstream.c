@@ -200,7 +200,10 @@ router_upstream_dispatch(struct conn *c)
 	int idx = pick_upstream(c);
 
 	if (idx < 0) {
-		if (!c->timed_out && c->route->hold_refused && router_hold_refused(c) == 0)
+		/* Every upstream refused (nothing of the request was sent): with
+		 * hold_refused, it waits for berthd's next table instead. */
+		if (!c->timed_out && c->ntries > 0 && !c->body_sent && c->route->hold_refused &&
+		    router_hold_refused(c) == 0)
 			return;
 		log_info("%d for %s: no upstream of its %zu answered", c->timed_out ? 504 : 502,
 		         c->host, c->route->nups);

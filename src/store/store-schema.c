@@ -196,6 +196,13 @@ static const char *const sqlite_migrations[] = {
     /* 8: the public parts of an enclave's attested keys (JSON), for its
      * attestation document. */
     "ALTER TABLE enclave ADD COLUMN attested_keys TEXT;",
+    /* 9: the config's `restart` at work (src/recon/recon-restart.c): how
+     * often the serving enclave was brought back, the attempts since it was
+     * last healthy for a minute (the backoff and on-failure:N count them),
+     * and when the attempt under way may boot (0: none under way). */
+    "ALTER TABLE container ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE container ADD COLUMN restart_attempts INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE container ADD COLUMN restart_at INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* PostgreSQL: the same versions as SQLite's, in its dialect. Text columns
@@ -382,6 +389,10 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE deployment ADD COLUMN source_commit " PG_TEXT ";",
     /* 8 */
     "ALTER TABLE enclave ADD COLUMN attested_keys " PG_TEXT ";",
+    /* 9 */
+    "ALTER TABLE container ADD COLUMN restarts BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE container ADD COLUMN restart_attempts BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE container ADD COLUMN restart_at BIGINT NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(ARRAY_LEN(sqlite_migrations) == ARRAY_LEN(pg_migrations),

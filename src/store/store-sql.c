@@ -18,7 +18,8 @@
 
 #define CONTAINER_COLS                                                                             \
 	"id, org_id, name, status, status_detail, debug, source_repo, source_tag, "                \
-	"deployment_id, created_at, updated_at, deleted_at, pending"
+	"deployment_id, created_at, updated_at, deleted_at, pending, restarts, restart_attempts, " \
+	"restart_at"
 #define DEPLOYMENT_COLS                                                                            \
 	"id, container_id, tag, config, config_sha256, measurement, images, debug, secrets, "      \
 	"env, created_at, isolation, source_commit"
@@ -83,8 +84,10 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_TOKEN_FIND] = "SELECT o.id, o.name, o.created_at FROM api_token t"
                      " JOIN org o ON o.id = t.org_id WHERE t.hash = ?1",
     [S_TOKEN_DELETE] = "DELETE FROM api_token WHERE hash = ?1",
-    [S_CONTAINER_INSERT] = "INSERT INTO container (" CONTAINER_COLS ")"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [S_CONTAINER_INSERT] =
+        "INSERT INTO container (" CONTAINER_COLS ")"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+        " ?16)",
     [S_CONTAINER_BY_ID] = "SELECT " CONTAINER_COLS ", version FROM container WHERE id = ?1",
     [S_CONTAINER_BY_NAME] = "SELECT " CONTAINER_COLS ", version FROM container"
                             " WHERE org_id = ?1 AND name = ?2 AND deleted_at = 0",
@@ -94,7 +97,8 @@ static const char *const stmt_sql[S__COUNT] = {
         " ORDER BY org_id, name, created_at",
     [S_CONTAINER_UPDATE] = "UPDATE container SET status = ?2, status_detail = ?3, debug = ?4,"
                            " source_repo = ?5, source_tag = ?6, deployment_id = ?7,"
-                           " updated_at = ?8, deleted_at = ?9, pending = ?10 WHERE id = ?1",
+                           " updated_at = ?8, deleted_at = ?9, pending = ?10, restarts = ?11,"
+                           " restart_attempts = ?12, restart_at = ?13 WHERE id = ?1",
     [S_CONTAINER_DELETE] = "DELETE FROM container WHERE id = ?1",
     [S_DEPLOYMENT_INSERT] = "INSERT INTO deployment (" DEPLOYMENT_COLS ")"
                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -497,7 +501,10 @@ row_container(struct sqldb_stmt *st, void *out, struct err *err)
 	c->updated_at = col_int(st, 10);
 	c->deleted_at = col_int(st, 11);
 	c->pending = col_dup(st, 12);
-	c->version = col_int(st, 13);
+	c->restarts = col_int(st, 13);
+	c->restart_attempts = col_int(st, 14);
+	c->restart_at = col_int(st, 15);
+	c->version = col_int(st, 16);
 	if (model_container_status_parse(col_str(st, 3), &c->status) < 0) {
 		store_container_clear(c);
 		return bad_value(err, "container", "status", col_str(st, 3));
@@ -527,6 +534,9 @@ bind_container(struct sqldb_stmt *q, const struct store_container *c)
 	bind_int(q, 11, c->updated_at);
 	bind_int(q, 12, c->deleted_at);
 	bind_text(q, 13, c->pending);
+	bind_int(q, 14, c->restarts);
+	bind_int(q, 15, c->restart_attempts);
+	bind_int(q, 16, c->restart_at);
 }
 
 static int
@@ -603,6 +613,9 @@ sql_container_put(struct store *st, const struct store_container *c, struct err 
 	bind_int(q, 8, c->updated_at);
 	bind_int(q, 9, c->deleted_at);
 	bind_text(q, 10, c->pending);
+	bind_int(q, 11, c->restarts);
+	bind_int(q, 12, c->restart_attempts);
+	bind_int(q, 13, c->restart_at);
 	rc = change_one(s, q, "container", err);
 	if (rc < 0 && failed_unique(s))
 		rc = fail(err, STORE_ECONFLICT, "container %s already exists", c->name);

@@ -49,8 +49,13 @@ struct store_container {
 	int64_t deleted_at; /* 0; set when a delete is requested, until teardown ends */
 	char *pending;      /* owned or NULL: created before its source was fetched, no
 	                     * deployment yet; JSON {"secrets": [names]} of the request */
-	int64_t version;    /* read only: moves with every write to the row, its updates,
-	                     * settings or deployments (store triggers); not written */
+	/* The config's `restart` at work (src/recon/recon-restart.c): */
+	int64_t restarts;         /* times its serving enclave was brought back, ever */
+	int64_t restart_attempts; /* restarts since it was last healthy for a minute */
+	int64_t restart_at;       /* wall ms: a restart waits (backoff) until then; 0: none
+	                           * under way */
+	int64_t version;          /* read only: moves with every write to the row, its updates,
+	                           * settings or deployments (store triggers); not written */
 };
 
 /* Immutable once written. */

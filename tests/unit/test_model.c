@@ -496,6 +496,51 @@ test_enclave_name(void **state)
 	assert_string_equal(name, "e-abc");
 }
 
+/* The config's restart values, the stricter of two, the verdicts and the
+ * backoff of docs/lifecycle.md "Restarts". */
+static void
+test_restart_rules(void **state)
+{
+	struct restart_rule r, no = {RESTART_NO, 0}, always = {RESTART_ALWAYS, 0};
+	struct restart_rule on2 = {RESTART_ON_FAILURE, 2}, on = {RESTART_ON_FAILURE, 0};
+
+	(void)state;
+	assert_int_equal(model_restart_parse(NULL, &r), 0);
+	assert_int_equal(r.policy, RESTART_NO);
+	assert_int_equal(model_restart_parse("no", &r), 0);
+	assert_int_equal(r.policy, RESTART_NO);
+	assert_int_equal(model_restart_parse("always", &r), 0);
+	assert_int_equal(r.policy, RESTART_ALWAYS);
+	assert_int_equal(model_restart_parse("unless-stopped", &r), 0);
+	assert_int_equal(r.policy, RESTART_ALWAYS);
+	assert_int_equal(model_restart_parse("on-failure", &r), 0);
+	assert_int_equal(r.policy, RESTART_ON_FAILURE);
+	assert_int_equal(r.max, 0);
+	assert_int_equal(model_restart_parse("on-failure:2", &r), 0);
+	assert_int_equal(r.policy, RESTART_ON_FAILURE);
+	assert_int_equal(r.max, 2);
+	assert_int_equal(model_restart_parse("on-failure:", &r), -1);
+	assert_int_equal(model_restart_parse("on-failure:x", &r), -1);
+	assert_int_equal(model_restart_parse("sometimes", &r), -1);
+
+	assert_int_equal(model_restart_stricter(always, no).policy, RESTART_NO);
+	assert_int_equal(model_restart_stricter(on2, always).max, 2);
+	assert_int_equal(model_restart_stricter(on, on2).max, 2);
+	assert_int_equal(model_restart_stricter(always, on).policy, RESTART_ON_FAILURE);
+
+	assert_int_equal(model_restart_decide(no, 0), RESTART_VERDICT_FAIL);
+	assert_int_equal(model_restart_decide(always, 1000), RESTART_VERDICT_RESTART);
+	assert_int_equal(model_restart_decide(on, 1000), RESTART_VERDICT_RESTART);
+	assert_int_equal(model_restart_decide(on2, 1), RESTART_VERDICT_RESTART);
+	assert_int_equal(model_restart_decide(on2, 2), RESTART_VERDICT_GIVE_UP);
+
+	assert_int_equal(model_restart_backoff_ms(0), 100);
+	assert_int_equal(model_restart_backoff_ms(1), 200);
+	assert_int_equal(model_restart_backoff_ms(6), 6400);
+	assert_int_equal(model_restart_backoff_ms(7), 10000);
+	assert_int_equal(model_restart_backoff_ms(1000000), 10000);
+}
+
 int
 main(void)
 {
@@ -515,6 +560,7 @@ main(void)
 	    cmocka_unit_test(test_strategy_choice),
 	    cmocka_unit_test(test_update_request_check),
 	    cmocka_unit_test(test_enclave_name),
+	    cmocka_unit_test(test_restart_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

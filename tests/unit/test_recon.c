@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -71,6 +72,13 @@
 #define CONFIG_GPU                                                                                 \
 	"gpus: 1\ncontainers:\n  - name: app\n    image: \"registry.test/app@" DIGEST "\"\n"       \
 	"    runtime: nvidia\n    gpus: all\n"                                                     \
+	"shim:\n  upstream-port: 8000\n"                                                           \
+	"deploy:\n  min-healthy-time: 0s\n  health-timeout: 1s\n  drain-timeout: 3s\n"
+
+/* CONFIG_OK with the config's `restart` policy. */
+#define CONFIG_RESTART(policy)                                                                     \
+	"containers:\n  - name: app\n    image: \"registry.test/app@" DIGEST "\"\n"                \
+	"    restart: " policy "\n"                                                                \
 	"shim:\n  upstream-port: 8000\n"                                                           \
 	"deploy:\n  min-healthy-time: 0s\n  health-timeout: 1s\n  drain-timeout: 3s\n"
 
@@ -901,9 +909,10 @@ enclave_state_of(struct fx *fx, const char *cid, const char *name)
 	return s;
 }
 
-/* Whether cid has an event of kind that says message (NULL: anything). */
+/* How many events of kind cid has whose message is message (exact), or
+ * holds part (part: 1), or anything (message NULL). */
 static int
-has_event_saying(struct fx *fx, const char *cid, const char *kind, const char *message)
+events_saying(struct fx *fx, const char *cid, const char *kind, const char *message, int part)
 {
 	struct store_event *v = NULL;
 	struct err err = ERR_INIT;
@@ -912,10 +921,25 @@ has_event_saying(struct fx *fx, const char *cid, const char *kind, const char *m
 
 	assert_int_equal(store_event_list(fx->store, fx->org_id, cid, 0, 0, &v, &n, &err), 0);
 	for (size_t i = 0; i < n; i++)
-		found |= strcmp(v[i].kind, kind) == 0 &&
-		         (message == NULL || strcmp(v[i].message, message) == 0);
+		found += strcmp(v[i].kind, kind) == 0 &&
+		         (message == NULL || (part ? strstr(v[i].message, message) != NULL
+		                                   : strcmp(v[i].message, message) == 0));
 	store_event_list_free(v, n);
 	return found;
+}
+
+/* Whether cid has an event of kind that says message (NULL: anything). */
+static int
+has_event_saying(struct fx *fx, const char *cid, const char *kind, const char *message)
+{
+	return events_saying(fx, cid, kind, message, 0) > 0;
+}
+
+/* How many events of kind cid has whose message holds part. */
+static int
+events_containing(struct fx *fx, const char *cid, const char *kind, const char *part)
+{
+	return events_saying(fx, cid, kind, part, 1);
 }
 
 /* Whether cid has an event of kind. */
@@ -1702,6 +1726,188 @@ test_restart_mid_update(void **state)
 	assert_false(fake_runs(&fx->host, old));
 }
 
+/* ---- the config's restart ---- */
+
+/* `restart: always`: the stopped enclave is replaced by a new one of the
+ * same deployment; the route holds meanwhile; the container never fails. */
+static void
+test_restart_always_brings_it_back(void **state)
+{
+	struct fx *fx = *state;
+	struct err err = ERR_INIT;
+	char name[MODEL_ENCLAVE_NAME_LEN + 1], destroy[64];
+	struct store_container c = {0};
+	store_id cid;
+	int from, hold, serve;
+	int64_t end;
+
+	fx_recon_start(fx);
+	running_container(fx, CONFIG_RESTART("always"), cid, name);
+	from = fake_call_index(&fx->host, 0, "route " HOST " serve") + 1;
+	fake_set_observed(&fx->host, name, ENCLAVE_OBSERVED_STOPPED);
+	/* The monitor looks every 5 s; the container stays running. */
+	end = now_mono_ms() + 10000;
+	while (!has_event(fx, cid, "container.restarted")) {
+		assert_true(now_mono_ms() < end);
+		assert_int_equal(ctr_status(fx, cid), CONTAINER_RUNNING);
+		event_base_loop(fx->base, EVLOOP_ONCE);
+	}
+	RUN_UNTIL(fx, fake_call_index(&fx->host, from, "route " HOST " serve 10.0.0.2:8000") >= 0,
+	          3000);
+	/* In order: the route holds, the stopped enclave goes, the same
+	 * deployment boots again, the route serves the new one. */
+	hold = fake_call_index(&fx->host, from, "route " HOST " hold");
+	snprintf(destroy, sizeof destroy, "destroy %s", name);
+	serve = fake_call_index(&fx->host, from, "route " HOST " serve 10.0.0.2:8000");
+	assert_true(hold >= 0 && hold < fake_call_index(&fx->host, from, destroy));
+	assert_true(fake_call_index(&fx->host, from, destroy) <
+	            fake_call_index(&fx->host, from, "boot "));
+	assert_true(fake_call_index(&fx->host, from, "boot ") < serve);
+	assert_int_equal(fake_call_count(&fx->host, "boot "), 2);
+	assert_int_equal(fake_call_index(&fx->host, from, "route " HOST " down"), -1);
+	assert_int_equal(
+	    events_containing(fx, cid, "container.restarting",
+	                      "restarting (restart 1) in 0.1 s: the running enclave stopped"),
+	    1);
+	assert_int_equal(events_containing(fx, cid, "container.restarted",
+	                                   "restarted (restart 1): the new enclave is healthy"),
+	                 1);
+	assert_false(has_event(fx, cid, "container.failed"));
+	assert_int_equal(store_container_get(fx->store, cid, &c, &err), 0);
+	assert_int_equal(c.status, CONTAINER_RUNNING);
+	assert_null(c.status_detail);
+	assert_int_equal(c.restarts, 1);
+	assert_int_equal(c.restart_attempts, 1);
+	assert_int_equal(c.restart_at, 0);
+	store_container_clear(&c);
+}
+
+/* `on-failure:3` whose restarts fail to boot: three attempts, each after a
+ * doubled wait, then failed with the reason. */
+static void
+test_restart_on_failure_gives_up(void **state)
+{
+	struct fx *fx = *state;
+	struct err err = ERR_INIT;
+	char name[MODEL_ENCLAVE_NAME_LEN + 1], *detail;
+	struct store_container c = {0};
+	store_id cid;
+	int from;
+
+	fx_recon_start(fx);
+	running_container(fx, CONFIG_RESTART("on-failure:3"), cid, name);
+	from = fake_call_index(&fx->host, 0, "route " HOST " serve") + 1;
+	fake_script(&fx->host, &fx->host.boot_fails, name);
+	fake_set_observed(&fx->host, name, ENCLAVE_OBSERVED_STOPPED);
+	RUN_UNTIL(fx, ctr_status(fx, cid) == CONTAINER_FAILED, 15000);
+	detail = ctr_detail(fx, cid);
+	assert_non_null(strstr(detail, "gave up after 3 restarts (on-failure:3): "));
+	assert_non_null(strstr(detail, "manifest unknown (scripted)"));
+	free(detail);
+	assert_int_equal(fake_call_count(&fx->host, "boot "), 4);
+	assert_int_equal(events_containing(fx, cid, "container.restarting", "(restart 1) in 0.1 s"),
+	                 1);
+	assert_int_equal(events_containing(fx, cid, "container.restarting", "(restart 2) in 0.2 s"),
+	                 1);
+	assert_int_equal(events_containing(fx, cid, "container.restarting", "(restart 3) in 0.4 s"),
+	                 1);
+	assert_int_equal(events_containing(fx, cid, "container.failed", "gave up after 3"), 1);
+	assert_int_equal(store_container_get(fx->store, cid, &c, &err), 0);
+	assert_int_equal(c.restarts, 3);
+	assert_int_equal(c.restart_at, 0);
+	store_container_clear(&c);
+	/* Nothing serves: the route says so. */
+	RUN_UNTIL(fx, fake_call_index(&fx->host, from, "route " HOST " down") >= 0, 3000);
+}
+
+/* A reconciler stopped once the restart is decided: the next one goes on
+ * with it, counted once. */
+static void
+test_restart_resumes_after_a_crash(void **state)
+{
+	struct fx *fx = *state;
+	struct err err = ERR_INIT;
+	char name[MODEL_ENCLAVE_NAME_LEN + 1];
+	struct store_container c = {0};
+	store_id cid;
+
+	fx_recon_start(fx);
+	running_container(fx, CONFIG_RESTART("unless-stopped"), cid, name);
+	fake_set_observed(&fx->host, name, ENCLAVE_OBSERVED_STOPPED);
+	RUN_UNTIL(fx, has_event(fx, cid, "container.restarting"), 8000);
+	fx_recon_stop(fx);
+	fx_recon_start(fx);
+	RUN_UNTIL(fx, has_event(fx, cid, "container.restarted"), 8000);
+	RUN_UNTIL(fx, fake_call_index(&fx->host, 0, "route " HOST " serve 10.0.0.2:8000") >= 0,
+	          3000);
+	assert_int_equal(store_container_get(fx->store, cid, &c, &err), 0);
+	assert_int_equal(c.status, CONTAINER_RUNNING);
+	assert_int_equal(c.restarts, 1);
+	assert_int_equal(c.restart_at, 0);
+	store_container_clear(&c);
+	assert_true(fake_runs(&fx->host, name));
+}
+
+/* Moves the enclave rows of cid ms into the past, as if their last state
+ * change were that old (SQL on the store's file: the store API writes
+ * now). */
+static void
+age_enclaves(struct fx *fx, const char *cid, int64_t ms)
+{
+	char *db = xasprintf("%s/berth.db", fx->dir), *sql;
+	sqlite3 *h = NULL;
+
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	sql = sqlite3_mprintf("UPDATE enclave SET updated_at = updated_at - %lld"
+	                      " WHERE container_id = %Q",
+	                      (long long)ms, cid);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_free(sql);
+	sqlite3_close(h);
+	free(db);
+}
+
+static int64_t
+ctr_restart_attempts(struct fx *fx, const char *cid)
+{
+	struct store_container c = {0};
+	struct err err = ERR_INIT;
+	int64_t n;
+
+	assert_int_equal(store_container_get(fx->store, cid, &c, &err), 0);
+	n = c.restart_attempts;
+	store_container_clear(&c);
+	return n;
+}
+
+/* on-failure:1 after a minute of health: the attempts count from 0 again,
+ * so the next stop restarts instead of giving up. */
+static void
+test_restart_attempts_reset_after_a_minute_of_health(void **state)
+{
+	struct fx *fx = *state;
+	char name[MODEL_ENCLAVE_NAME_LEN + 1];
+	store_id cid;
+
+	fx_recon_start(fx);
+	running_container(fx, CONFIG_RESTART("on-failure:1"), cid, name);
+	fake_set_observed(&fx->host, name, ENCLAVE_OBSERVED_STOPPED);
+	RUN_UNTIL(fx, has_event(fx, cid, "container.restarted"), 8000);
+	assert_int_equal(ctr_restart_attempts(fx, cid), 1);
+	/* Healthy, but not yet for a minute: nothing changes. */
+	recon_kick(fx->recon, cid);
+	run_for(fx, 300);
+	assert_int_equal(ctr_restart_attempts(fx, cid), 1);
+	age_enclaves(fx, cid, MODEL_RESTART_RESET_MS + 1000);
+	recon_kick(fx->recon, cid);
+	RUN_UNTIL(fx, ctr_restart_attempts(fx, cid) == 0, 3000);
+	fake_set_observed(&fx->host, name, ENCLAVE_OBSERVED_STOPPED);
+	RUN_UNTIL(fx, events_containing(fx, cid, "container.restarted", "(restart 2)") == 1, 8000);
+	assert_int_equal(ctr_status(fx, cid), CONTAINER_RUNNING);
+	assert_false(has_event(fx, cid, "container.failed"));
+}
+
 int
 main(void)
 {
@@ -1724,6 +1930,14 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_recreate_fails_then_retry, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_delete, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_monitor_finds_stopped, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_always_brings_it_back, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_on_failure_gives_up, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_resumes_after_a_crash, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_attempts_reset_after_a_minute_of_health,
+	                                    fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_router_down_retried, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_router_with_an_older_generation_gets_the_table_again, fx_setup, fx_teardown),

@@ -392,11 +392,17 @@ test_containers(void **state)
 	free(c.status_detail);
 	c.status_detail = NULL;
 	c.debug = 1;
+	c.restarts = 3;
+	c.restart_attempts = 2;
+	c.restart_at = 1767225600123;
 	assert_int_equal(store_container_save(f->st, &c, &err), 0);
 	assert_int_equal(store_container_get(f->st, c.id, &got, &err), 0);
 	assert_int_equal(got.status, CONTAINER_RUNNING);
 	assert_null(got.status_detail);
 	assert_int_equal(got.debug, 1);
+	assert_int_equal(got.restarts, 3); /* where the config's restart stands */
+	assert_int_equal(got.restart_attempts, 2);
+	assert_int_equal(got.restart_at, 1767225600123);
 	store_container_clear(&got);
 	c.status = CONTAINER_FAILED;
 	assert_int_equal(store_container_save(f->st, &c, &err), 0);
@@ -561,6 +567,9 @@ static const char sqlite_to_v1[] = "DROP TRIGGER container_version;"
                                    "ALTER TABLE enclave DROP COLUMN reason;"
                                    "ALTER TABLE deployment DROP COLUMN source_commit;"
                                    "ALTER TABLE enclave DROP COLUMN attested_keys;"
+                                   "ALTER TABLE container DROP COLUMN restarts;"
+                                   "ALTER TABLE container DROP COLUMN restart_attempts;"
+                                   "ALTER TABLE container DROP COLUMN restart_at;"
                                    "PRAGMA user_version = 1";
 static const char pg_to_v1[] = "DROP TRIGGER container_version ON container;"
                                "DROP TRIGGER container_version_update ON \"update\";"
@@ -576,6 +585,9 @@ static const char pg_to_v1[] = "DROP TRIGGER container_version ON container;"
                                "ALTER TABLE enclave DROP COLUMN reason;"
                                "ALTER TABLE deployment DROP COLUMN source_commit;"
                                "ALTER TABLE enclave DROP COLUMN attested_keys;"
+                               "ALTER TABLE container DROP COLUMN restarts;"
+                               "ALTER TABLE container DROP COLUMN restart_attempts;"
+                               "ALTER TABLE container DROP COLUMN restart_at;"
                                "UPDATE berth_schema SET version = 1";
 
 /* A deployment keeps the isolation level it was made with; rows made before

@@ -155,3 +155,46 @@ def test_refused_request_gives_up_at_the_hold_timeout(router_factory):
     r.put_table([route("app.example.com", refused_addr(), hold_ms=400)], 2)
     t0 = time.time()
     assert r.get("app.example.com")[0] == 502 and time.time() - t0 < 0.35
+
+
+def test_refused_request_stays_held_through_tables_that_leave_it_refused(router_factory, backends):
+    # A restarting enclave's address refuses connections until berthd's
+    # table moves the route: with hold_refused the request waits for it
+    v2 = backends("v2")
+    dead = refused_addr()
+    r = router_factory(threads=1)
+    r.put_table([dict(route("app.example.com", dead), hold_refused=True, hold_timeout_ms=20000)], 1)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(got=r.get("app.example.com", timeout=30)[:2]))
+    t.start()
+    wait_metric(r, "berth_router_held", 1)
+    time.sleep(0.3)
+    assert not result, "the refused request was answered"
+    # another host's change routes it again: still refused, still held
+    r.set_route("other.example.com", route("other.example.com", v2.addr))
+    time.sleep(0.3)
+    assert not result and r.metric("berth_router_held") == 1
+    r.set_route("app.example.com", {"mode": "serve", "upstreams": [v2.addr], "hold_refused": True})
+    t.join(10)
+    assert result == {"got": (200, b"v2")}
+    assert r.metric("berth_router_held") == 0
+
+
+def test_refused_request_keeps_its_first_deadline(router_factory, backends):
+    v2 = backends("v2")
+    dead = refused_addr()
+    r = router_factory()
+    r.put_table([dict(route("app.example.com", dead), hold_refused=True, hold_timeout_ms=800)], 1)
+    result = {}
+    t0 = time.time()
+    t = threading.Thread(target=lambda: result.update(got=r.get("app.example.com", timeout=30)))
+    t.start()
+    wait_metric(r, "berth_router_held", 1)
+    # table changes that leave it refused do not extend its wait
+    for i in range(4):
+        r.set_route(f"other{i}.example.com", route(f"other{i}.example.com", v2.addr))
+        time.sleep(0.15)
+    t.join(10)
+    st, _, resp = result["got"]
+    assert st == 503 and resp.getheader("Retry-After") == "5"
+    assert 0.7 < time.time() - t0 < 3
