@@ -40,7 +40,8 @@ ask(struct runtime *rt, char *const *names, struct egress_resolved *out, struct 
 		return 0;
 	if (rt->dns_error != NULL)
 		return err_make(err, 0, "%s", rt->dns_error);
-	return resolve_a(&rt->dns, out->names, out->n, rt->dns_timeout_ms, out->answers, err);
+	return resolve_names(&rt->dns, out->names, out->n, rt->subnet6 != NULL, rt->dns_timeout_ms,
+	                     out->answers, err);
 }
 
 int
@@ -100,10 +101,10 @@ section_lookup(const char *section, const char *name, struct resolve_answer *a)
 
 	memset(a, 0, sizeof *a);
 	while (l != NULL && *++l != '\0') {
-		char addr[16], host[256];
+		char addr[RESOLVE_ADDR_MAX], host[256];
 
-		if (sscanf(l, "%15s %255s", addr, host) == 2 && strcmp(host, name) == 0 &&
-		    a->n < RESOLVE_MAX_ADDRS)
+		if (sscanf(l, "%45s %255s", addr, host) == 2 && strcmp(host, name) == 0 &&
+		    a->n < RESOLVE_MAX_ADDRS * 2)
 			memcpy(a->addrs[a->n++], addr, sizeof addr);
 		l = strchr(l, '\n');
 	}
@@ -124,9 +125,9 @@ egress_hosts_addresses(const char *path, size_t *n)
 	sec = section_of(text);
 	for (l = sec != NULL ? strchr(sec, '\n') : NULL; l != NULL && *++l != '\0';
 	     l = strchr(l, '\n')) {
-		char addr[16];
+		char addr[RESOLVE_ADDR_MAX];
 
-		if (sscanf(l, "%15s", addr) == 1 && !strv_contains(v, addr))
+		if (sscanf(l, "%45s", addr) == 1 && !strv_contains(v, addr))
 			v = strv_push(v, addr);
 	}
 	free(text);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,6 +157,7 @@ apply_firewall(const struct runtime *rt, const struct enclave *e, const char *re
 	                              .bridge = rt->bridge,
 	                              .veth = veth,
 	                              .ip = ip,
+	                              .ip6 = e->ip6,
 	                              .egress_open = e->egress_open,
 	                              .allowlist = e->egress_allowlist,
 	                              .allow = allow,
@@ -214,6 +216,7 @@ enclave_free(struct enclave *e)
 	free(e->deployment_id);
 	free(e->isolation);
 	free(e->ip);
+	free(e->ip6);
 	free(e->netns);
 	strv_free(e->allow);
 	free(e);
@@ -773,7 +776,7 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	if (rc < 0)
 		goto out;
 	pthread_mutex_lock(&rt->lock);
-	rc = cni_attach(&rt->net, e->name, e->netns, e->egress_open, &result, &e->ip, err);
+	rc = cni_attach(&rt->net, e->name, e->netns, e->egress_open, &result, &e->ip, &e->ip6, err);
 	pthread_mutex_unlock(&rt->lock);
 	if (rc < 0)
 		goto out;
@@ -835,7 +838,9 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	if (rc == 0 && e->egress_allowlist)
 		egress_schedule(rt, e->name, &resolved);
 	if (rc == 0)
-		log_info("enclave %s: up at %s, %zu container(s)", e->name, e->ip, e->n_containers);
+		log_info("enclave %s: up at %s%s%s, %zu container(s)", e->name, e->ip,
+		         e->ip6 != NULL ? " and " : "", e->ip6 != NULL ? e->ip6 : "",
+		         e->n_containers);
 out:
 	/* Joined before any cleanup: it reads e, and its tables must be in
 	 * place for destroy to remove them. */
@@ -1032,16 +1037,15 @@ enclave_load(struct runtime *rt, const char *name, struct enclave **out, struct 
 	e->netns_present = linux_netns_exists(e->netns);
 	path = (free(path), xasprintf("%s/cni.json", edir));
 	{
-		json_t *r = json_load_file(path, 0, NULL), *a;
+		char *result = NULL;
+		size_t len;
+		struct err ignored = ERR_INIT;
 
-		json_array_foreach(json_object_get(r, "ips"), i, a)
-		{
-			const char *addr = json_string_value(json_object_get(a, "address"));
-
-			if (addr != NULL && strchr(addr, '.') != NULL && e->ip == NULL)
-				e->ip = xstrndup(addr, strcspn(addr, "/"));
+		if (file_read_all(path, 1 << 20, &result, &len, &ignored) == 0) {
+			e->ip = cni_result_address(result, AF_INET);
+			e->ip6 = cni_result_address(result, AF_INET6);
 		}
-		json_decref(r);
+		free(result);
 	}
 	*out = take_ptr(&e);
 out:

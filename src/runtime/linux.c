@@ -253,6 +253,26 @@ out:
 }
 
 int
+linux_ipv6_default_route(void)
+{
+	FILE *f = fopen("/proc/net/ipv6_route", "re");
+	char line[256];
+	int found = 0;
+
+	while (f != NULL && !found && fgets(line, sizeof line, f) != NULL) {
+		char dst[33], plen[3], dev[IFNAMSIZ + 1];
+
+		/* dst plen src splen nexthop metric refcnt use flags dev */
+		found = sscanf(line, "%32s %2s %*s %*s %*s %*s %*s %*s %*s %16s", dst, plen, dev) ==
+		            3 &&
+		        strspn(dst, "0") == 32 && strcmp(plen, "00") == 0 && strcmp(dev, "lo") != 0;
+	}
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
+int
 linux_netns_remove(const char *path, struct err *err)
 {
 	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)

@@ -2,7 +2,7 @@
 the addresses berth resolved for its allowed names, on the host, with the DNS
 server it was told (here the test's own, tests/system/dns_server.py), and
 nothing else; its containers find the names in /etc/hosts, with no DNS server
-to ask. IPv6 leaves no enclave, whatever its egress.
+to ask. No IPv6 but the enclave's own address leaves it (test_runtime_ipv6).
 
 The "outside" is test_runtime_egress's network namespace (198.18.X.0/24),
 with a second address: one allowed by name, one never listed."""
@@ -160,8 +160,9 @@ def link_local(ifname):
 
 @pytest.mark.parametrize("egress", ["open", "allowlist"])
 def test_no_ipv6_leaves_an_enclave(rt, dns, egress):
-    """Enclaves get no IPv6 (docs/security.md): not even link-local frames
-    to the host pass the enclave's bridge table, whatever its egress."""
+    """No connection from an enclave's link-local IPv6 address (only
+    neighbour discovery) passes its bridge table to the host, whatever its
+    egress (docs/security.md "IPv6")."""
     with_dns(rt, dns)
     dns.set("api.allowed.test", ["198.18.0.9"])
     svc = HostService(socket.AF_INET6)
