@@ -186,8 +186,8 @@ is_due(struct runtime *rt, const char *name)
 	return due;
 }
 
-/* Rewrites the file at path in place with text: the containers' bind
- * mounts hold its inode, a rename would leave them the old one. */
+/* Rewrites the file at path in place with text: a container that binds the
+ * file holds its inode, a rename would leave it the old one. */
 static int
 rewrite_in_place(const char *path, const char *text, struct err *err)
 {
@@ -199,6 +199,26 @@ rewrite_in_place(const char *path, const char *text, struct err *err)
 	if (pwrite(fd, text, len, 0) != (ssize_t)len || ftruncate(fd, (off_t)len) < 0)
 		rc = err_make(err, errno, "write %s", path);
 	close(fd);
+	return rc;
+}
+
+/* Replaces the copy of hosts_path in EGRESS_HOSTS_DIR beside it, if there is
+ * that directory (enclaves made before it have none), by a rename: a
+ * reader has the old file or the new one. */
+static int
+replace_copy(const char *hosts_path, const char *text, struct err *err)
+{
+	const char *slash = strrchr(hosts_path, '/');
+	int dlen = slash != NULL ? (int)(slash - hosts_path) : 1;
+	const char *dir = slash != NULL ? hosts_path : ".";
+	char *copy = xasprintf("%.*s/" EGRESS_HOSTS_DIR "/hosts", dlen, dir);
+	char *tmp = xasprintf("%.*s/" EGRESS_HOSTS_DIR "/.hosts.%d", dlen, dir, (int)getpid());
+	int rc = 0;
+
+	if (access(copy, F_OK) == 0)
+		rc = file_write_rename(tmp, copy, text, strlen(text), O_TRUNC, 0644, 1, err);
+	free(copy);
+	free(tmp);
 	return rc;
 }
 
@@ -245,6 +265,8 @@ egress_refresh(struct runtime *rt, const char *name, char *const *names, const c
 		/* The set first: a container that reads the new address finds
 		 * it allowed. */
 		rc = firewall_set_allow(name, addrs, n_addrs, err);
+		if (rc == 0)
+			rc = replace_copy(hosts_path, updated, err);
 		if (rc == 0)
 			rc = rewrite_in_place(hosts_path, updated, err);
 		if (rc == 0) {
