@@ -30,13 +30,6 @@ bridge_conf(const struct cni_net *net, int with_ip6)
 	return c;
 }
 
-static json_t *
-loopback_conf(void)
-{
-	return json_pack("{s:s, s:s, s:s}", "cniVersion", CNI_VERSION, "name", "berth-lo", "type",
-	                 "loopback");
-}
-
 /* Runs one plugin; on success *out (owned, may be "") is its stdout. */
 static int
 cni_exec(const struct cni_net *net, const char *command, json_t *conf, const char *id,
@@ -112,7 +105,7 @@ int
 cni_attach(const struct cni_net *net, const char *id, const char *netns, int default_route,
            char **result, char **ip, char **ip6, struct err *err)
 {
-	json_t *lo = loopback_conf(), *br = bridge_conf(net, default_route);
+	json_t *br = bridge_conf(net, default_route);
 
 	/* A route out for an enclave whose egress is open; the others have
 	 * their subnet's alone. */
@@ -124,9 +117,7 @@ cni_attach(const struct cni_net *net, const char *id, const char *netns, int def
 	*result = NULL;
 	*ip = NULL;
 	*ip6 = NULL;
-	rc = cni_exec(net, "ADD", lo, id, netns, "lo", NULL, err);
-	if (rc == 0)
-		rc = cni_exec(net, "ADD", br, id, netns, "eth0", &out, err);
+	rc = cni_exec(net, "ADD", br, id, netns, "eth0", &out, err);
 	if (rc == 0 && (*ip = cni_result_address(out, AF_INET)) == NULL) {
 		struct err ignored = ERR_INIT;
 
@@ -138,7 +129,6 @@ cni_attach(const struct cni_net *net, const char *id, const char *netns, int def
 	if (rc == 0)
 		*result = take_ptr(&out);
 	free(out);
-	json_decref(lo);
 	json_decref(br);
 	return rc;
 }
@@ -158,16 +148,12 @@ cni_detach(const struct cni_net *net, const char *id, const char *netns, const c
            struct err *err)
 {
 	/* host-local releases every address of id, whatever the ranges. */
-	json_t *br = with_prev(bridge_conf(net, 1), prev_result), *lo = loopback_conf();
-	int rc;
+	json_t *br = with_prev(bridge_conf(net, 1), prev_result);
+	/* The bridge plugin releases the address even when netns is gone; lo
+	 * (berth's, not a plugin's) disappears with its namespace. */
+	int rc = cni_exec(net, "DEL", br, id, netns, "eth0", NULL, err);
 
-	/* The bridge plugin releases the address even when netns is gone. */
-	rc = cni_exec(net, "DEL", br, id, netns, "eth0", NULL, err);
-	/* lo disappears with its namespace; there is nothing else to undo. */
-	if (rc == 0 && access(netns, F_OK) == 0)
-		rc = cni_exec(net, "DEL", lo, id, netns, "lo", NULL, err);
 	json_decref(br);
-	json_decref(lo);
 	return rc;
 }
 

@@ -3,10 +3,10 @@
  * binary with CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME, CNI_PATH in
  * its environment and the network config JSON on stdin.
  *
- * Two networks per namespace: `loopback` (lo up) and `bridge` with
- * `host-local` IPAM (eth0). The bridge holds the gateway address so the host
- * reaches every enclave; ipMasq is off: an enclave whose egress is open is
- * masqueraded by its own firewall table (firewall.h). */
+ * One network per namespace: `bridge` with `host-local` IPAM (eth0); lo is
+ * set up by berth itself (linux_netns_lo_up(): one process less per boot). The bridge holds the
+ * gateway address so the host reaches every enclave; ipMasq is off: an enclave whose egress is open
+ * is masqueraded by its own firewall table (firewall.h). */
 #ifndef BERTH_RUNTIME_CNI_H
 #define BERTH_RUNTIME_CNI_H
 
@@ -21,7 +21,7 @@ struct cni_net {
 	const char *ipam_dir;   /* borrowed: host-local's data directory */
 };
 
-/* Attaches netns (a path) for container id: lo up, eth0 on the bridge. On
+/* Attaches netns (a path) for container id: eth0 on the bridge. On
  * success *result is the bridge plugin's result JSON (owned; keep it for
  * cni_detach), *ip the namespace's IPv4 address without prefix (owned), *ip6
  * its IPv6 one or NULL. default_route: the namespace's default routes go

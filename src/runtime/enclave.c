@@ -840,6 +840,9 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	}
 	if (rc < 0)
 		goto out;
+	rc = linux_netns_lo_up(e->netns, err);
+	if (rc < 0)
+		goto out;
 	pthread_mutex_lock(&rt->lock);
 	rc = cni_attach(&rt->net, e->name, e->netns, e->egress_open, &result, &e->ip, &e->ip6, err);
 	pthread_mutex_unlock(&rt->lock);

@@ -828,9 +828,9 @@ struct arp_eth {
 	uint8_t sha[6], spa[4], tha[6], tpa[4];
 } __attribute__((packed));
 
-/* A packet socket for ARP created inside netns (it stays bound there). */
+/* A socket created inside netns (it stays bound there). */
 static int
-arp_socket_in(const char *netns, struct err *err)
+socket_in(const char *netns, int domain, int type, int protocol, struct err *err)
 {
 	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	int target = open(netns, O_RDONLY | O_CLOEXEC), fd = -1;
@@ -843,9 +843,9 @@ arp_socket_in(const char *netns, struct err *err)
 		err_make(err, errno, "enter network namespace %s", netns);
 		goto out;
 	}
-	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	fd = socket(domain, type | SOCK_CLOEXEC, protocol);
 	if (fd < 0)
-		err_make(err, errno, "ARP socket in %s", netns);
+		err_make(err, errno, "socket in %s", netns);
 	if (setns(self, CLONE_NEWNET) < 0) /* a thread left elsewhere is broken */
 		log_fatal("linux: back to our network namespace: %s", strerror(errno));
 out:
@@ -854,6 +854,23 @@ out:
 	if (target >= 0)
 		close(target);
 	return fd;
+}
+
+int
+linux_netns_lo_up(const char *netns, struct err *err)
+{
+	struct ifreq ifr = {.ifr_name = "lo"};
+	int fd = socket_in(netns, AF_INET, SOCK_DGRAM, 0, err), rc = 0;
+
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		rc = err_make(err, errno, "lo of %s", netns);
+	ifr.ifr_flags |= IFF_UP;
+	if (rc == 0 && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		rc = err_make(err, errno, "lo of %s: up", netns);
+	close(fd);
+	return rc;
 }
 
 int
@@ -872,7 +889,7 @@ linux_arp_probe_start(struct linux_arp_probe *p, const char *netns, const char *
 	p->fd = -1;
 	if (inet_pton(AF_INET, ip, p->ip) != 1)
 		return err_make(err, 0, "ARP probe: \"%s\" is not an IPv4 address", ip);
-	p->fd = arp_socket_in(netns, err);
+	p->fd = socket_in(netns, AF_PACKET, SOCK_DGRAM, htons(ETH_P_ARP), err);
 	if (p->fd < 0)
 		return -1;
 	p->deadline_ms = now_mono_ms() + timeout_ms;
