@@ -557,6 +557,9 @@ build_mounts(const struct bundle_input *in, json_t **out, struct err *err)
 	if (in->hosts_file != NULL)
 		json_array_append_new(m, mount_entry("/etc/hosts", "bind", in->hosts_file,
 		                                     opts_json("rbind,ro,nosuid,nodev,noexec")));
+	if (in->hosts_dir != NULL)
+		json_array_append_new(m, mount_entry(BUNDLE_HOSTS_DIR, "bind", in->hosts_dir,
+		                                     opts_json("rbind,ro,nosuid,nodev,noexec")));
 	if (in->resolv_file != NULL)
 		json_array_append_new(m, mount_entry("/etc/resolv.conf", "bind", in->resolv_file,
 		                                     opts_json("rbind,ro,nosuid,nodev,noexec")));

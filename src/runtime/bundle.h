@@ -53,7 +53,11 @@ struct bundle_input {
 	const struct image_config *image;  /* borrowed, NULL for an empty image config */
 	const char *rootfs;                /* borrowed: where to read /etc/passwd and /etc/group */
 	const char *netns;                 /* borrowed: the enclave's namespace path */
-	const char *hosts_file;            /* borrowed, or NULL */
+	const char *hosts_file;            /* borrowed, or NULL: bound at /etc/hosts */
+	const char *hosts_dir;             /* borrowed, or NULL: bound read-only at
+	                                    * BUNDLE_HOSTS_DIR, /etc/hosts a link
+	                                    * into it (the rootfs's, made by the
+	                                    * caller) */
 	const char *resolv_file;           /* borrowed, or NULL */
 	const struct bundle_kv *settings;  /* borrowed: external settings for bare env keys */
 	size_t n_settings;
@@ -90,6 +94,12 @@ struct bundle_key {
 /* Where berth's files are inside a container: the keys below
  * BUNDLE_TINFOIL_DIR/keys, the attestation socket in BUNDLE_ATTEST_DIR. */
 #define BUNDLE_TINFOIL_DIR "/run/tinfoil"
+
+/* The enclave's hosts file is replaced by a rename (egress.h), which a file
+ * bind mount does not see: its directory is bound here instead, and the
+ * container's /etc/hosts is the link BUNDLE_HOSTS_LINK to its file. */
+#define BUNDLE_HOSTS_DIR   "/etc/berth"
+#define BUNDLE_HOSTS_LINK  "berth/hosts"
 #define BUNDLE_ATTEST_DIR  "/run/tinfoil/attestation"
 #define BUNDLE_ATTEST_SOCK "attestation.sock"
 

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -13,20 +14,20 @@
 #define CNI_VERSION    "1.0.0"
 #define CNI_TIMEOUT_MS 20000
 
+/* The bridge network; with_ip6 (and a subnet6): an IPv6 address too. */
 static json_t *
-bridge_conf(const struct cni_net *net)
+bridge_conf(const struct cni_net *net, int with_ip6)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:{s:s, s:[[{s:s}]], s:s}}",
-	                 "cniVersion", CNI_VERSION, "name", net->bridge, "type", "bridge", "bridge",
-	                 net->bridge, "isGateway", 1, "ipMasq", 0, "hairpinMode", 1, "ipam", "type",
-	                 "host-local", "ranges", "subnet", net->subnet, "dataDir", net->ipam_dir);
-}
+	json_t *c =
+	    json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:{s:s, s:[[{s:s}]], s:s}}",
+	              "cniVersion", CNI_VERSION, "name", net->bridge, "type", "bridge", "bridge",
+	              net->bridge, "isGateway", 1, "ipMasq", 0, "hairpinMode", 1, "ipam", "type",
+	              "host-local", "ranges", "subnet", net->subnet, "dataDir", net->ipam_dir);
 
-static json_t *
-loopback_conf(void)
-{
-	return json_pack("{s:s, s:s, s:s}", "cniVersion", CNI_VERSION, "name", "berth-lo", "type",
-	                 "loopback");
+	if (with_ip6 && net->subnet6 != NULL)
+		json_array_append_new(json_object_get(json_object_get(c, "ipam"), "ranges"),
+		                      json_pack("[{s:s}]", "subnet", net->subnet6));
+	return c;
 }
 
 /* Runs one plugin; on success *out (owned, may be "") is its stdout. */
@@ -81,33 +82,30 @@ cni_exec(const struct cni_net *net, const char *command, json_t *conf, const cha
 	return rc;
 }
 
-static int
-first_ipv4(const char *result, char **ip, struct err *err)
+char *
+cni_result_address(const char *result, int family)
 {
-	json_t *r = json_loads(result, 0, NULL), *a;
+	json_t *r = result != NULL ? json_loads(result, 0, NULL) : NULL, *a;
+	char *ip = NULL;
 	size_t i;
-	int rc = err_make(err, 0, "CNI bridge result holds no IPv4 address");
 
 	json_array_foreach(json_object_get(r, "ips"), i, a)
 	{
 		const char *addr = json_string_value(json_object_get(a, "address"));
 
-		if (addr != NULL && strchr(addr, '.') != NULL) {
-			*ip = xstrndup(addr, strcspn(addr, "/"));
-			err_clear(err);
-			rc = 0;
-			break;
-		}
+		if (addr != NULL && ip == NULL &&
+		    strchr(addr, family == AF_INET6 ? ':' : '.') != NULL)
+			ip = xstrndup(addr, strcspn(addr, "/"));
 	}
 	json_decref(r);
-	return rc;
+	return ip;
 }
 
 int
 cni_attach(const struct cni_net *net, const char *id, const char *netns, int default_route,
-           char **result, char **ip, struct err *err)
+           char **result, char **ip, char **ip6, struct err *err)
 {
-	json_t *lo = loopback_conf(), *br = bridge_conf(net);
+	json_t *br = bridge_conf(net, default_route);
 
 	/* A route out for an enclave whose egress is open; the others have
 	 * their subnet's alone. */
@@ -118,19 +116,19 @@ cni_attach(const struct cni_net *net, const char *id, const char *netns, int def
 
 	*result = NULL;
 	*ip = NULL;
-	rc = cni_exec(net, "ADD", lo, id, netns, "lo", NULL, err);
-	if (rc == 0)
-		rc = cni_exec(net, "ADD", br, id, netns, "eth0", &out, err);
-	if (rc == 0 && first_ipv4(out, ip, err) < 0) {
+	*ip6 = NULL;
+	rc = cni_exec(net, "ADD", br, id, netns, "eth0", &out, err);
+	if (rc == 0 && (*ip = cni_result_address(out, AF_INET)) == NULL) {
 		struct err ignored = ERR_INIT;
 
 		cni_exec(net, "DEL", br, id, netns, "eth0", NULL, &ignored);
-		rc = -1;
+		rc = err_make(err, 0, "CNI bridge result holds no IPv4 address");
 	}
+	if (rc == 0 && default_route && net->subnet6 != NULL)
+		*ip6 = cni_result_address(out, AF_INET6);
 	if (rc == 0)
 		*result = take_ptr(&out);
 	free(out);
-	json_decref(lo);
 	json_decref(br);
 	return rc;
 }
@@ -149,16 +147,13 @@ int
 cni_detach(const struct cni_net *net, const char *id, const char *netns, const char *prev_result,
            struct err *err)
 {
-	json_t *br = with_prev(bridge_conf(net), prev_result), *lo = loopback_conf();
-	int rc;
+	/* host-local releases every address of id, whatever the ranges. */
+	json_t *br = with_prev(bridge_conf(net, 1), prev_result);
+	/* The bridge plugin releases the address even when netns is gone; lo
+	 * (berth's, not a plugin's) disappears with its namespace. */
+	int rc = cni_exec(net, "DEL", br, id, netns, "eth0", NULL, err);
 
-	/* The bridge plugin releases the address even when netns is gone. */
-	rc = cni_exec(net, "DEL", br, id, netns, "eth0", NULL, err);
-	/* lo disappears with its namespace; there is nothing else to undo. */
-	if (rc == 0 && access(netns, F_OK) == 0)
-		rc = cni_exec(net, "DEL", lo, id, netns, "lo", NULL, err);
 	json_decref(br);
-	json_decref(lo);
 	return rc;
 }
 
@@ -166,8 +161,12 @@ int
 cni_check(const struct cni_net *net, const char *id, const char *netns, const char *prev_result,
           struct err *err)
 {
-	json_t *br = with_prev(bridge_conf(net), prev_result);
-	int rc = cni_exec(net, "CHECK", br, id, netns, "eth0", NULL, err);
+	char *ip6 = cni_result_address(prev_result, AF_INET6);
+	json_t *br = with_prev(bridge_conf(net, ip6 != NULL), prev_result);
+	int rc;
+
+	free(ip6);
+	rc = cni_exec(net, "CHECK", br, id, netns, "eth0", NULL, err);
 
 	json_decref(br);
 	return rc;

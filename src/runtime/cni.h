@@ -3,10 +3,10 @@
  * binary with CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME, CNI_PATH in
  * its environment and the network config JSON on stdin.
  *
- * Two networks per namespace: `loopback` (lo up) and `bridge` with
- * `host-local` IPAM (eth0). The bridge holds the gateway address so the host
- * reaches every enclave; ipMasq is off: an enclave whose egress is open is
- * masqueraded by its own firewall table (firewall.h). */
+ * One network per namespace: `bridge` with `host-local` IPAM (eth0); lo is
+ * set up by berth itself (linux_netns_lo_up(): one process less per boot). The bridge holds the
+ * gateway address so the host reaches every enclave; ipMasq is off: an enclave whose egress is open
+ * is masqueraded by its own firewall table (firewall.h). */
 #ifndef BERTH_RUNTIME_CNI_H
 #define BERTH_RUNTIME_CNI_H
 
@@ -16,16 +16,23 @@ struct cni_net {
 	const char *plugin_dir; /* borrowed: where the plugin binaries are (CNI_PATH) */
 	const char *bridge;     /* borrowed: bridge name, also the CNI network name */
 	const char *subnet;     /* borrowed: IPv4 CIDR handed out by host-local */
+	const char *subnet6;    /* borrowed: IPv6 CIDR (a ULA) for enclaves with a
+	                         * default route, or NULL (no IPv6) */
 	const char *ipam_dir;   /* borrowed: host-local's data directory */
 };
 
-/* Attaches netns (a path) for container id: lo up, eth0 on the bridge. On
+/* Attaches netns (a path) for container id: eth0 on the bridge. On
  * success *result is the bridge plugin's result JSON (owned; keep it for
- * cni_detach) and *ip the namespace's IPv4 address without prefix (owned).
- * default_route: the namespace's default route goes through the bridge's
- * address (isDefaultGateway); without it, only the subnet is routed. */
+ * cni_detach), *ip the namespace's IPv4 address without prefix (owned), *ip6
+ * its IPv6 one or NULL. default_route: the namespace's default routes go
+ * through the bridge's addresses (isDefaultGateway), and with a subnet6 it
+ * has an IPv6 address; without it, only the IPv4 subnet is routed. */
 int cni_attach(const struct cni_net *net, const char *id, const char *netns, int default_route,
-               char **result, char **ip, struct err *err);
+               char **result, char **ip, char **ip6, struct err *err);
+
+/* The first address of family (AF_INET, AF_INET6) in a CNI result, without
+ * its prefix (owned), or NULL. */
+char *cni_result_address(const char *result, int family);
 
 /* Detaches id: releases its address and removes its veth. prev_result (the
  * ADD result, or NULL) is passed as prevResult. Absent pieces are success. */

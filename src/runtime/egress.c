@@ -40,7 +40,8 @@ ask(struct runtime *rt, char *const *names, struct egress_resolved *out, struct 
 		return 0;
 	if (rt->dns_error != NULL)
 		return err_make(err, 0, "%s", rt->dns_error);
-	return resolve_a(&rt->dns, out->names, out->n, rt->dns_timeout_ms, out->answers, err);
+	return resolve_names(&rt->dns, out->names, out->n, rt->subnet6 != NULL, rt->dns_timeout_ms,
+	                     out->answers, err);
 }
 
 int
@@ -100,10 +101,10 @@ section_lookup(const char *section, const char *name, struct resolve_answer *a)
 
 	memset(a, 0, sizeof *a);
 	while (l != NULL && *++l != '\0') {
-		char addr[16], host[256];
+		char addr[RESOLVE_ADDR_MAX], host[256];
 
-		if (sscanf(l, "%15s %255s", addr, host) == 2 && strcmp(host, name) == 0 &&
-		    a->n < RESOLVE_MAX_ADDRS)
+		if (sscanf(l, "%45s %255s", addr, host) == 2 && strcmp(host, name) == 0 &&
+		    a->n < RESOLVE_MAX_ADDRS * 2)
 			memcpy(a->addrs[a->n++], addr, sizeof addr);
 		l = strchr(l, '\n');
 	}
@@ -124,9 +125,9 @@ egress_hosts_addresses(const char *path, size_t *n)
 	sec = section_of(text);
 	for (l = sec != NULL ? strchr(sec, '\n') : NULL; l != NULL && *++l != '\0';
 	     l = strchr(l, '\n')) {
-		char addr[16];
+		char addr[RESOLVE_ADDR_MAX];
 
-		if (sscanf(l, "%15s", addr) == 1 && !strv_contains(v, addr))
+		if (sscanf(l, "%45s", addr) == 1 && !strv_contains(v, addr))
 			v = strv_push(v, addr);
 	}
 	free(text);
@@ -185,8 +186,8 @@ is_due(struct runtime *rt, const char *name)
 	return due;
 }
 
-/* Rewrites the file at path in place with text: the containers' bind
- * mounts hold its inode, a rename would leave them the old one. */
+/* Rewrites the file at path in place with text: a container that binds the
+ * file holds its inode, a rename would leave it the old one. */
 static int
 rewrite_in_place(const char *path, const char *text, struct err *err)
 {
@@ -198,6 +199,26 @@ rewrite_in_place(const char *path, const char *text, struct err *err)
 	if (pwrite(fd, text, len, 0) != (ssize_t)len || ftruncate(fd, (off_t)len) < 0)
 		rc = err_make(err, errno, "write %s", path);
 	close(fd);
+	return rc;
+}
+
+/* Replaces the copy of hosts_path in EGRESS_HOSTS_DIR beside it, if there is
+ * that directory (enclaves made before it have none), by a rename: a
+ * reader has the old file or the new one. */
+static int
+replace_copy(const char *hosts_path, const char *text, struct err *err)
+{
+	const char *slash = strrchr(hosts_path, '/');
+	int dlen = slash != NULL ? (int)(slash - hosts_path) : 1;
+	const char *dir = slash != NULL ? hosts_path : ".";
+	char *copy = xasprintf("%.*s/" EGRESS_HOSTS_DIR "/hosts", dlen, dir);
+	char *tmp = xasprintf("%.*s/" EGRESS_HOSTS_DIR "/.hosts.%d", dlen, dir, (int)getpid());
+	int rc = 0;
+
+	if (access(copy, F_OK) == 0)
+		rc = file_write_rename(tmp, copy, text, strlen(text), O_TRUNC, 0644, 1, err);
+	free(copy);
+	free(tmp);
 	return rc;
 }
 
@@ -244,6 +265,8 @@ egress_refresh(struct runtime *rt, const char *name, char *const *names, const c
 		/* The set first: a container that reads the new address finds
 		 * it allowed. */
 		rc = firewall_set_allow(name, addrs, n_addrs, err);
+		if (rc == 0)
+			rc = replace_copy(hosts_path, updated, err);
 		if (rc == 0)
 			rc = rewrite_in_place(hosts_path, updated, err);
 		if (rc == 0) {

@@ -13,8 +13,12 @@
  * and why). Afterwards egress_refresh() asks again once the shortest TTL has
  * passed (clamped, resolve.h); a name that fails then keeps its last
  * addresses and is asked again sooner. The set is replaced in one nft
- * transaction, then the hosts section rewritten in place (the bind mount
- * holds the file's inode). Blocking for at most the runtime's lookup
+ * transaction, then the hosts file: the containers read its copy in the
+ * directory EGRESS_HOSTS_DIR beside it (bound as a directory, their
+ * /etc/hosts a link into it), which is replaced by a rename, so a reader
+ * sees the old file or the new one, whole; the file itself (the record,
+ * and what a container whose /etc is hidden by a mount of its own binds)
+ * is rewritten in place. Blocking for at most the runtime's lookup
  * timeout; thread-safe. */
 #ifndef BERTH_RUNTIME_EGRESS_H
 #define BERTH_RUNTIME_EGRESS_H
@@ -25,6 +29,9 @@
 #include "runtime/resolve.h"
 
 struct runtime;
+
+/* The directory of the containers' copy of the hosts file, beside it. */
+#define EGRESS_HOSTS_DIR "hosts.d"
 
 struct egress_resolved {
 	size_t n;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,6 +157,7 @@ apply_firewall(const struct runtime *rt, const struct enclave *e, const char *re
 	                              .bridge = rt->bridge,
 	                              .veth = veth,
 	                              .ip = ip,
+	                              .ip6 = e->ip6,
 	                              .egress_open = e->egress_open,
 	                              .allowlist = e->egress_allowlist,
 	                              .allow = allow,
@@ -214,6 +216,7 @@ enclave_free(struct enclave *e)
 	free(e->deployment_id);
 	free(e->isolation);
 	free(e->ip);
+	free(e->ip6);
 	free(e->netns);
 	strv_free(e->allow);
 	free(e);
@@ -242,8 +245,9 @@ public_file(const char *path, const char *data, size_t len, struct err *err)
 }
 
 /* Writes the enclave's hosts (every container's name on loopback, then
- * allow_section: the allowlist's names, egress.h) and resolv.conf, bound
- * into each container. */
+ * allow_section: the allowlist's names, egress.h), its copy in the hosts
+ * directory (EGRESS_HOSTS_DIR) and resolv.conf, bound into each
+ * container. */
 static int
 write_hosts(const struct enclave_spec *spec, const char *dir, const char *ip,
             const char *allow_section, struct err *err)
@@ -263,6 +267,18 @@ write_hosts(const struct enclave_spec *spec, const char *dir, const char *ip,
 	path = xasprintf("%s/hosts", dir);
 	rc = public_file(path, b.data, b.len, err);
 	free(path);
+	if (rc == 0) {
+		path = xasprintf("%s/" EGRESS_HOSTS_DIR, dir);
+		rc = mkdir_p(path, 0755, err);
+		if (rc == 0 && chmod(path, 0755) < 0)
+			rc = err_make(err, errno, "chmod %s", path);
+		free(path);
+	}
+	if (rc == 0) {
+		path = xasprintf("%s/" EGRESS_HOSTS_DIR "/hosts", dir);
+		rc = public_file(path, b.data, b.len, err);
+		free(path);
+	}
 	if (rc < 0)
 		goto out;
 	/* The host's resolver settings, without loopback servers the enclave
@@ -318,6 +334,51 @@ start_log_copier(const struct runtime *rt, const struct enclave_spec *spec, cons
 	return rc;
 }
 
+/* Whether a mount of cc (a tmpfs, a volume) would hide /etc/hosts of the
+ * rootfs, and with it the link into the hosts directory. */
+static int
+hides_etc_hosts(const struct config_container *cc, const struct bundle_mount *vols, size_t n_vols)
+{
+	static const char *const hiding[] = {"/", "/etc", "/etc/", "/etc/hosts"};
+
+	for (size_t k = 0; k < ARRAY_LEN(hiding); k++) {
+		for (size_t i = 0; i < cc->n_tmpfs; i++)
+			if (strcmp(cc->tmpfs[i].path, hiding[k]) == 0)
+				return 1;
+		for (size_t i = 0; i < n_vols; i++)
+			if (strcmp(vols[i].destination, hiding[k]) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/* The container's /etc/hosts in the overlay's upper directory: the link
+ * BUNDLE_HOSTS_LINK, owned by the enclave's root (base). Its /etc is made
+ * as the image has it (mode, owner), so the merged directory looks the
+ * same. */
+static int
+hosts_link(const char *upper, const char *lower, unsigned base, struct err *err)
+{
+	char *etc = xasprintf("%s/etc", upper), *low = xasprintf("%s/etc", lower);
+	char *link = xasprintf("%s/etc/hosts", upper);
+	struct stat st = {.st_mode = 0755, .st_uid = base, .st_gid = base};
+	int rc = 0;
+
+	if (lstat(low, &st) == 0 && !S_ISDIR(st.st_mode))
+		rc = err_make(err, ENOTDIR, "the image's /etc is not a directory");
+	else if (mkdir(etc, st.st_mode & 07777) < 0 && errno != EEXIST)
+		rc = err_make(err, errno, "mkdir %s", etc);
+	else if (lchown(etc, st.st_uid, st.st_gid) < 0 || chmod(etc, st.st_mode & 07777) < 0)
+		rc = err_make(err, errno, "chown %s", etc);
+	else if ((unlink(link) < 0 && errno != ENOENT) || symlink(BUNDLE_HOSTS_LINK, link) < 0 ||
+	         lchown(link, base, base) < 0)
+		rc = err_make(err, errno, "link %s", link);
+	free(etc);
+	free(low);
+	free(link);
+	return rc;
+}
+
 /* Prepares the bundle of container i and creates it with the runtime. */
 /* The overlay's upper directory, owned by the enclave's root (base: its
  * user namespace's, 0 without one): it is the root directory of the
@@ -349,6 +410,10 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 	char *rootfs = xasprintf("%s/rootfs", bdir), *upper = xasprintf("%s/upper", cdir);
 	char *work = xasprintf("%s/work", cdir), *cfg = xasprintf("%s/config.json", bdir);
 	char *hosts = xasprintf("%s/%s/hosts", rt->bundles_dir, spec->name);
+	char *hosts_dir = xasprintf("%s/%s/" EGRESS_HOSTS_DIR, rt->bundles_dir, spec->name);
+	/* The directory, whose file is replaced by a rename, where the link
+	 * to it stays visible; else the file, rewritten in place. */
+	int linked = !hides_etc_hosts(cs->config, cs->volumes, cs->n_volumes);
 	char *resolv = xasprintf("%s/%s/resolv.conf", rt->bundles_dir, spec->name);
 	int userns = ec_userns != NULL;
 	int tinfoil = cs->n_keys > 0 || cs->config->attestation;
@@ -369,7 +434,8 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 	    .image = cs->image,
 	    .rootfs = cs->rootfs,
 	    .netns = netns,
-	    .hosts_file = hosts,
+	    .hosts_file = linked ? NULL : hosts,
+	    .hosts_dir = linked ? hosts_dir : NULL,
 	    .resolv_file = resolv,
 	    .settings = spec->settings,
 	    .n_settings = spec->n_settings,
@@ -414,6 +480,7 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 	    (tinfoil && tinfoil_prepare(tdir, cs->keys, cs->n_keys, userns ? rt->userns_base : 0,
 	                                cs->config->attestation, &ec->attest_fd, err) < 0) ||
 	    owned_upper(upper, userns ? rt->userns_base : 0, err) < 0 ||
+	    (linked && hosts_link(upper, cs->rootfs, userns ? rt->userns_base : 0, err) < 0) ||
 	    linux_overlay_mount(cs->rootfs, upper, work, rootfs, err) < 0 ||
 	    start_log_copier(rt, spec, bdir, ec->log_path, &wfd, err) < 0)
 		goto out;
@@ -441,6 +508,7 @@ out:
 	free(work);
 	free(cfg);
 	free(hosts);
+	free(hosts_dir);
 	free(resolv);
 	free(tdir);
 	return rc;
@@ -763,8 +831,11 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	}
 	if (rc < 0)
 		goto out;
+	rc = linux_netns_lo_up(e->netns, err);
+	if (rc < 0)
+		goto out;
 	pthread_mutex_lock(&rt->lock);
-	rc = cni_attach(&rt->net, e->name, e->netns, e->egress_open, &result, &e->ip, err);
+	rc = cni_attach(&rt->net, e->name, e->netns, e->egress_open, &result, &e->ip, &e->ip6, err);
 	pthread_mutex_unlock(&rt->lock);
 	if (rc < 0)
 		goto out;
@@ -826,7 +897,9 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	if (rc == 0 && e->egress_allowlist)
 		egress_schedule(rt, e->name, &resolved);
 	if (rc == 0)
-		log_info("enclave %s: up at %s, %zu container(s)", e->name, e->ip, e->n_containers);
+		log_info("enclave %s: up at %s%s%s, %zu container(s)", e->name, e->ip,
+		         e->ip6 != NULL ? " and " : "", e->ip6 != NULL ? e->ip6 : "",
+		         e->n_containers);
 out:
 	/* Joined before any cleanup: it reads e, and its tables must be in
 	 * place for destroy to remove them. */
@@ -1023,16 +1096,15 @@ enclave_load(struct runtime *rt, const char *name, struct enclave **out, struct 
 	e->netns_present = linux_netns_exists(e->netns);
 	path = (free(path), xasprintf("%s/cni.json", edir));
 	{
-		json_t *r = json_load_file(path, 0, NULL), *a;
+		char *result = NULL;
+		size_t len;
+		struct err ignored = ERR_INIT;
 
-		json_array_foreach(json_object_get(r, "ips"), i, a)
-		{
-			const char *addr = json_string_value(json_object_get(a, "address"));
-
-			if (addr != NULL && strchr(addr, '.') != NULL && e->ip == NULL)
-				e->ip = xstrndup(addr, strcspn(addr, "/"));
+		if (file_read_all(path, 1 << 20, &result, &len, &ignored) == 0) {
+			e->ip = cni_result_address(result, AF_INET);
+			e->ip6 = cni_result_address(result, AF_INET6);
 		}
-		json_decref(r);
+		free(result);
 	}
 	*out = take_ptr(&e);
 out:

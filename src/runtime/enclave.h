@@ -95,6 +95,7 @@ struct enclave {
 	char *deployment_id;                  /* owned or NULL */
 	char *isolation;                      /* owned: "runc" or "gvisor" */
 	char *ip;                             /* owned IPv4 address, NULL when unknown */
+	char *ip6;                            /* owned IPv6 address, NULL when none */
 	char *netns;                          /* owned: namespace path */
 	int netns_present;                    /* the namespace is pinned at netns */
 	int egress_open;                      /* its egress is open or an allowlist (recorded) */

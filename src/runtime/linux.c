@@ -253,6 +253,26 @@ out:
 }
 
 int
+linux_ipv6_default_route(void)
+{
+	FILE *f = fopen("/proc/net/ipv6_route", "re");
+	char line[256];
+	int found = 0;
+
+	while (f != NULL && !found && fgets(line, sizeof line, f) != NULL) {
+		char dst[33], plen[3], dev[IFNAMSIZ + 1];
+
+		/* dst plen src splen nexthop metric refcnt use flags dev */
+		found = sscanf(line, "%32s %2s %*s %*s %*s %*s %*s %*s %*s %16s", dst, plen, dev) ==
+		            3 &&
+		        strspn(dst, "0") == 32 && strcmp(plen, "00") == 0 && strcmp(dev, "lo") != 0;
+	}
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
+int
 linux_netns_remove(const char *path, struct err *err)
 {
 	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
@@ -761,9 +781,9 @@ struct arp_eth {
 	uint8_t sha[6], spa[4], tha[6], tpa[4];
 } __attribute__((packed));
 
-/* A packet socket for ARP created inside netns (it stays bound there). */
+/* A socket created inside netns (it stays bound there). */
 static int
-arp_socket_in(const char *netns, struct err *err)
+socket_in(const char *netns, int domain, int type, int protocol, struct err *err)
 {
 	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	int target = open(netns, O_RDONLY | O_CLOEXEC), fd = -1;
@@ -776,9 +796,9 @@ arp_socket_in(const char *netns, struct err *err)
 		err_make(err, errno, "enter network namespace %s", netns);
 		goto out;
 	}
-	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	fd = socket(domain, type | SOCK_CLOEXEC, protocol);
 	if (fd < 0)
-		err_make(err, errno, "ARP socket in %s", netns);
+		err_make(err, errno, "socket in %s", netns);
 	if (setns(self, CLONE_NEWNET) < 0) /* a thread left elsewhere is broken */
 		log_fatal("linux: back to our network namespace: %s", strerror(errno));
 out:
@@ -787,6 +807,23 @@ out:
 	if (target >= 0)
 		close(target);
 	return fd;
+}
+
+int
+linux_netns_lo_up(const char *netns, struct err *err)
+{
+	struct ifreq ifr = {.ifr_name = "lo"};
+	int fd = socket_in(netns, AF_INET, SOCK_DGRAM, 0, err), rc = 0;
+
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		rc = err_make(err, errno, "lo of %s", netns);
+	ifr.ifr_flags |= IFF_UP;
+	if (rc == 0 && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		rc = err_make(err, errno, "lo of %s: up", netns);
+	close(fd);
+	return rc;
 }
 
 int
@@ -805,7 +842,7 @@ linux_arp_probe_start(struct linux_arp_probe *p, const char *netns, const char *
 	p->fd = -1;
 	if (inet_pton(AF_INET, ip, p->ip) != 1)
 		return err_make(err, 0, "ARP probe: \"%s\" is not an IPv4 address", ip);
-	p->fd = arp_socket_in(netns, err);
+	p->fd = socket_in(netns, AF_PACKET, SOCK_DGRAM, htons(ETH_P_ARP), err);
 	if (p->fd < 0)
 		return -1;
 	p->deadline_ms = now_mono_ms() + timeout_ms;

@@ -34,6 +34,14 @@ int linux_netns_create(const char *path, struct err *err);
 int linux_userns_netns_create(const char *user_path, const char *net_path, unsigned base,
                               unsigned size, struct err *err);
 
+/* Sets the loopback interface of the network namespace at netns up (what
+ * CNI's loopback plugin does, without a process). */
+int linux_netns_lo_up(const char *netns, struct err *err);
+
+/* Whether the host routes IPv6 somewhere: a default route (::/0) on an
+ * interface other than lo. */
+int linux_ipv6_default_route(void);
+
 /* Unmounts and unlinks a pinned namespace; "already gone" is success. */
 int linux_netns_remove(const char *path, struct err *err);
 

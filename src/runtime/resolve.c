@@ -1,4 +1,4 @@
-/* resolve: A lookups over UDP with one deadline for the batch. */
+/* resolve: A and AAAA lookups over UDP with one deadline for the batch. */
 #include "runtime/resolve.h"
 
 #include <arpa/inet.h>
@@ -15,6 +15,7 @@
 #include "common/util.h"
 
 #define DNS_TYPE_A     1
+#define DNS_TYPE_AAAA  28
 #define DNS_CLASS_IN   1
 #define DNS_HEADER_LEN 12
 #define DNS_NAME_MAX   253
@@ -101,7 +102,7 @@ resolve_server_parse(const char *spec, const char *resolv_conf, struct resolve_s
 
 /* The query for name (validated by the config: RFC 1123) into q. */
 static size_t
-build_query(uint8_t *q, size_t cap, uint16_t id, const char *name)
+build_query(uint8_t *q, size_t cap, uint16_t id, const char *name, uint16_t qtype)
 {
 	size_t n = DNS_HEADER_LEN;
 
@@ -123,8 +124,8 @@ build_query(uint8_t *q, size_t cap, uint16_t id, const char *name)
 			p++;
 	}
 	q[n++] = 0;
-	q[n++] = 0;
-	q[n++] = DNS_TYPE_A;
+	q[n++] = (uint8_t)(qtype >> 8);
+	q[n++] = (uint8_t)qtype;
 	q[n++] = 0;
 	q[n++] = DNS_CLASS_IN;
 	return n;
@@ -198,18 +199,20 @@ clamp_ttl(uint32_t t)
 }
 
 TESTABLE int
-resolve_parse_reply(const uint8_t *pkt, size_t len, uint16_t id, const char *name,
+resolve_parse_reply(const uint8_t *pkt, size_t len, uint16_t id, const char *name, uint16_t qtype,
                     struct resolve_answer *a)
 {
 	static const char *const rcodes[] = {
 	    "", "FORMERR", "SERVFAIL", "NXDOMAIN (no such name)", "NOTIMP", "REFUSED"};
 	size_t off = DNS_HEADER_LEN, an;
+	int family = qtype == DNS_TYPE_AAAA ? AF_INET6 : AF_INET;
+	uint16_t rdlen_want = family == AF_INET6 ? 16 : 4;
 	uint32_t ttl = RESOLVE_TTL_MAX_S;
 	unsigned rcode;
 
 	if (len < DNS_HEADER_LEN || get16(pkt) != id || !(pkt[2] & 0x80) || get16(pkt + 4) != 1)
 		return 0;
-	if (!question_is(pkt, len, &off, name) || off + 4 > len || get16(pkt + off) != DNS_TYPE_A ||
+	if (!question_is(pkt, len, &off, name) || off + 4 > len || get16(pkt + off) != qtype ||
 	    get16(pkt + off + 2) != DNS_CLASS_IN)
 		return 0;
 	off += 4;
@@ -236,12 +239,12 @@ resolve_parse_reply(const uint8_t *pkt, size_t len, uint16_t id, const char *nam
 			break;
 		if (t < ttl)
 			ttl = t; /* the chain's (CNAMEs too) shortest */
-		if (type == DNS_TYPE_A && rdlen == 4 && get16(pkt + off - 8) == DNS_CLASS_IN &&
+		if (type == qtype && rdlen == rdlen_want && get16(pkt + off - 8) == DNS_CLASS_IN &&
 		    a->n < RESOLVE_MAX_ADDRS) {
-			char s[16];
+			char s[RESOLVE_ADDR_MAX];
 			int dup = 0;
 
-			inet_ntop(AF_INET, pkt + off, s, sizeof s);
+			inet_ntop(family, pkt + off, s, sizeof s);
 			for (size_t k = 0; k < a->n; k++)
 				dup |= strcmp(a->addrs[k], s) == 0;
 			if (!dup)
@@ -252,21 +255,31 @@ resolve_parse_reply(const uint8_t *pkt, size_t len, uint16_t id, const char *nam
 	a->ok = a->n > 0;
 	a->ttl_s = a->ok ? clamp_ttl(ttl) : 30;
 	if (!a->ok)
-		snprintf(a->why, sizeof a->why, "the DNS server answered no IPv4 address");
+		snprintf(a->why, sizeof a->why, "the DNS server answered no %s address",
+		         family == AF_INET6 ? "IPv6" : "IPv4");
 	return 1;
 }
 
-int
-resolve_a(const struct resolve_server *srv, char *const *names, size_t n, int timeout_ms,
+/* The type of query j of a batch of n names (resolve_names()). */
+static uint16_t
+qtype_of(size_t j, size_t n)
+{
+	return j < n ? DNS_TYPE_A : DNS_TYPE_AAAA;
+}
+
+/* Sends the m queries of names (see resolve_names()) and reads their
+ * answers until every one came or the deadline passed. */
+static int
+ask_batch(const struct resolve_server *srv, char *const *names, size_t n, size_t m, int timeout_ms,
           struct resolve_answer *answers, struct err *err)
 {
-	uint16_t *ids = xcalloc(n + 1, sizeof *ids);
-	uint8_t *done = xcalloc(n + 1, 1), pkt[4096];
-	size_t left = n;
+	uint16_t *ids = xcalloc(m + 1, sizeof *ids);
+	uint8_t *done = xcalloc(m + 1, 1), pkt[4096];
+	size_t left = m;
 	int64_t start = now_mono_ms(), deadline = start + timeout_ms;
 	int fd, rc = 0, resent = 0, refused = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < m; i++) {
 		memset(&answers[i], 0, sizeof answers[i]);
 		snprintf(answers[i].why, sizeof answers[i].why, "no answer from %s within %d ms",
 		         srv->shown, timeout_ms);
@@ -282,13 +295,15 @@ resolve_a(const struct resolve_server *srv, char *const *names, size_t n, int ti
 		rc = err_make(err, errno, "DNS server %s", srv->shown);
 		goto out;
 	}
-	if (getrandom(ids, n * sizeof *ids, 0) != (ssize_t)(n * sizeof *ids))
-		for (size_t i = 0; i < n; i++)
+	if (getrandom(ids, m * sizeof *ids, 0) != (ssize_t)(m * sizeof *ids))
+		for (size_t i = 0; i < m; i++)
 			ids[i] = (uint16_t)(rand() ^ (int)i);
 	for (int round = 0; round < 2; round++) {
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < m; i++) {
 			uint8_t q[DNS_NAME_MAX + 32];
-			size_t ql = done[i] ? 0 : build_query(q, sizeof q, ids[i], names[i]);
+			size_t ql = done[i] ? 0
+			                    : build_query(q, sizeof q, ids[i], names[i % n],
+			                                  qtype_of(i, n));
 
 			if (done[i])
 				continue;
@@ -321,9 +336,10 @@ resolve_a(const struct resolve_server *srv, char *const *names, size_t n, int ti
 			}
 			if (got < 0)
 				continue; /* EAGAIN, EINTR: wait on */
-			for (size_t i = 0; i < n; i++)
-				if (!done[i] && resolve_parse_reply(pkt, (size_t)got, ids[i],
-				                                    names[i], &answers[i])) {
+			for (size_t i = 0; i < m; i++)
+				if (!done[i] &&
+				    resolve_parse_reply(pkt, (size_t)got, ids[i], names[i % n],
+				                        qtype_of(i, n), &answers[i])) {
 					done[i] = 1;
 					left--;
 					break;
@@ -333,7 +349,7 @@ resolve_a(const struct resolve_server *srv, char *const *names, size_t n, int ti
 			break;
 		resent = 1;
 	}
-	for (size_t i = 0; refused && i < n; i++)
+	for (size_t i = 0; refused && i < m; i++)
 		if (!done[i])
 			snprintf(answers[i].why, sizeof answers[i].why,
 			         "the DNS server %s refused the query (nothing listens there)",
@@ -343,5 +359,45 @@ out:
 		close(fd);
 	free(ids);
 	free(done);
+	return rc;
+}
+
+/* The answers to a name's A and AAAA queries as one: the addresses of
+ * both, the shorter TTL of those that came; when neither came, the A
+ * query's reason. */
+static void
+merge_answers(struct resolve_answer *a, const struct resolve_answer *aaaa)
+{
+	if (!aaaa->ok) {
+		if (!a->ok && strstr(a->why, "no IPv4 address") != NULL &&
+		    strstr(aaaa->why, "no IPv6 address") != NULL)
+			snprintf(a->why, sizeof a->why, "the DNS server answered no address");
+		return;
+	}
+	if (!a->ok || aaaa->ttl_s < a->ttl_s)
+		a->ttl_s = aaaa->ttl_s;
+	if (!a->ok)
+		a->n = 0;
+	for (size_t k = 0; k < aaaa->n && a->n < RESOLVE_MAX_ADDRS * 2; k++)
+		memcpy(a->addrs[a->n++], aaaa->addrs[k], sizeof a->addrs[0]);
+	a->ok = 1;
+}
+
+int
+resolve_names(const struct resolve_server *srv, char *const *names, size_t n, int with_aaaa,
+              int timeout_ms, struct resolve_answer *answers, struct err *err)
+{
+	/* Query j asks names[j % n]: the A record for j < n, the AAAA one
+	 * after. */
+	size_t m = with_aaaa ? 2 * n : n;
+	struct resolve_answer *got = xcalloc(m + 1, sizeof *got);
+	int rc = ask_batch(srv, names, n, m, timeout_ms, got, err);
+
+	for (size_t i = 0; i < n; i++) {
+		answers[i] = got[i];
+		if (with_aaaa)
+			merge_answers(&answers[i], &got[n + i]);
+	}
+	free(got);
 	return rc;
 }

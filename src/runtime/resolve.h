@@ -6,8 +6,8 @@
  * and question, and the whole batch ends at one deadline whatever the
  * server does (silent, slow, flooding, malformed). Bounded: at most
  * RESOLVE_MAX_ADDRS addresses per name, TTLs clamped to
- * [RESOLVE_TTL_MIN_S, RESOLVE_TTL_MAX_S]. IPv4 only: enclaves have no IPv6
- * (firewall.h). Blocking for at most the timeout; thread-safe. */
+ * [RESOLVE_TTL_MIN_S, RESOLVE_TTL_MAX_S]. AAAA queries too for enclaves
+ * with IPv6 (firewall.h). Blocking for at most the timeout; thread-safe. */
 #ifndef BERTH_RUNTIME_RESOLVE_H
 #define BERTH_RUNTIME_RESOLVE_H
 
@@ -21,6 +21,7 @@
 #define RESOLVE_TTL_MIN_S  1
 #define RESOLVE_TTL_MAX_S  3600
 #define RESOLVE_TIMEOUT_MS 2000
+#define RESOLVE_ADDR_MAX   46 /* INET6_ADDRSTRLEN */
 
 struct resolve_server {
 	struct sockaddr_storage addr;
@@ -30,11 +31,12 @@ struct resolve_server {
 
 /* The answer for one name. */
 struct resolve_answer {
-	int ok;                            /* at least one address came */
-	size_t n;                          /* addresses in addrs */
-	char addrs[RESOLVE_MAX_ADDRS][16]; /* dotted IPv4 */
-	uint32_t ttl_s;                    /* clamped; for a failure, when to ask again */
-	char why[160];                     /* when !ok: "no answer within 2000 ms", ... */
+	int ok;   /* at least one address came */
+	size_t n; /* addresses in addrs */
+	/* IPv4 (dotted) then IPv6 addresses: RESOLVE_MAX_ADDRS of each */
+	char addrs[RESOLVE_MAX_ADDRS * 2][RESOLVE_ADDR_MAX];
+	uint32_t ttl_s; /* clamped; for a failure, when to ask again */
+	char why[160];  /* when !ok: "no answer within 2000 ms", ... */
 };
 
 /* The server of spec: "IP", "IP:PORT" or "[IPv6]:PORT" (port 53 when none);
@@ -42,18 +44,20 @@ struct resolve_answer {
 int resolve_server_parse(const char *spec, const char *resolv_conf, struct resolve_server *out,
                          struct err *err);
 
-/* Looks up the A records of names[0..n) at srv, all within timeout_ms;
- * answers[i] is names[i]'s (caller's array of n). Fails (negative) only when
- * nothing could be asked (socket); each name's own failure is in its
+/* Looks up the A records (with_aaaa: and the AAAA ones) of names[0..n) at
+ * srv, all within timeout_ms; answers[i] is names[i]'s (caller's array of
+ * n): a name is ok when either type has an address. Fails (negative) only
+ * when nothing could be asked (socket); each name's own failure is in its
  * answer. */
-int resolve_a(const struct resolve_server *srv, char *const *names, size_t n, int timeout_ms,
-              struct resolve_answer *answers, struct err *err);
+int resolve_names(const struct resolve_server *srv, char *const *names, size_t n, int with_aaaa,
+                  int timeout_ms, struct resolve_answer *answers, struct err *err);
 
 #ifdef BERTH_TESTING
-/* Parses reply pkt (len bytes) to a query of name with id: 1 it is that
- * answer (filled in), 0 it is not (ignored), for the unit tests. */
+/* Parses reply pkt (len bytes) to a query of name (type qtype: 1 A, 28
+ * AAAA) with id: 1 it is that answer (filled in), 0 it is not (ignored),
+ * for the unit tests. */
 int resolve_parse_reply(const uint8_t *pkt, size_t len, uint16_t id, const char *name,
-                        struct resolve_answer *a);
+                        uint16_t qtype, struct resolve_answer *a);
 #endif
 
 #endif

@@ -20,6 +20,7 @@ struct runtime {
 	char *cni_plugin_dir; /* owned */
 	char *bridge;         /* owned */
 	char *subnet;         /* owned */
+	char *subnet6;        /* owned, NULL: enclaves have no IPv6 */
 	char *ipam_dir;       /* owned */
 	int64_t log_max_bytes;
 	/* With copiers_end_with_us: a pipe whose write end only this process

@@ -1,9 +1,11 @@
 /* runtime: settings, directories and detection at start-up. */
 #include "runtime/runtime.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -26,6 +28,36 @@ subnet_valid(const char *s)
 
 	return sscanf(s, "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &len, &tail) == 5 && a < 256 &&
 	       b < 256 && c < 256 && d < 256 && len >= 8 && len <= 30;
+}
+
+/* The enclaves' IPv6 subnet of settings s (owned), or NULL for none: a
+ * unique local prefix made of the IPv4 subnet's address, so that two
+ * runtimes on different IPv4 subnets have different IPv6 ones. */
+static char *
+subnet6_of(const struct runtime_settings *s, const char *subnet4)
+{
+	unsigned a, b, c, d;
+
+	if (s->subnet6 != NULL)
+		return strcmp(s->subnet6, "none") == 0 ? NULL : xstrdup(s->subnet6);
+	if (!linux_ipv6_default_route() || sscanf(subnet4, "%u.%u.%u.%u", &a, &b, &c, &d) != 4)
+		return NULL;
+	return xasprintf("fd62:%02x%02x:%02x%02x::/64", a, b, c, d);
+}
+
+static int
+subnet6_valid(const char *s)
+{
+	char addr[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+	unsigned len;
+	char tail;
+
+	if (strcmp(s, "none") == 0)
+		return 1;
+	return sscanf(s, "%45[0-9a-fA-F:]/%u%c", addr, &len, &tail) == 2 &&
+	       inet_pton(AF_INET6, addr, &a) == 1 && len >= 48 && len <= 120 &&
+	       (a.s6_addr[0] & 0xfe) == 0xfc;
 }
 
 static int
@@ -73,6 +105,11 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	if (s->subnet != NULL && !subnet_valid(s->subnet))
 		return err_make(err, 0, "runtime: subnet \"%s\" is not an IPv4 CIDR (/8 to /30)",
 		                s->subnet);
+	if (s->subnet6 != NULL && !subnet6_valid(s->subnet6))
+		return err_make(err, 0,
+		                "runtime: subnet6 \"%s\" is not a unique local IPv6 CIDR "
+		                "(fc00::/7, /48 to /120) or none",
+		                s->subnet6);
 	if (s->bridge != NULL && !name_valid(s->bridge))
 		return err_make(err, 0, "runtime: bridge name \"%s\" is not a valid interface name",
 		                s->bridge);
@@ -105,6 +142,7 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	rt->cni_plugin_dir = xstrdup(s->cni_plugin_dir ? s->cni_plugin_dir : "/usr/lib/cni");
 	rt->bridge = xstrdup(s->bridge ? s->bridge : "berth0");
 	rt->subnet = xstrdup(s->subnet ? s->subnet : "10.213.0.0/16");
+	rt->subnet6 = subnet6_of(s, rt->subnet);
 	rt->log_max_bytes = s->log_max_bytes > 0 ? s->log_max_bytes : 1 << 20;
 	rt->lifeline[0] = rt->lifeline[1] = -1;
 	rt->dns_timeout_ms =
@@ -129,6 +167,7 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	rt->net = (struct cni_net){.plugin_dir = rt->cni_plugin_dir,
 	                           .bridge = rt->bridge,
 	                           .subnet = rt->subnet,
+	                           .subnet6 = rt->subnet6,
 	                           .ipam_dir = rt->ipam_dir};
 	if (mkdir_p(rt->enclaves_dir, 0700, err) < 0 || mkdir_p(rt->ipam_dir, 0700, err) < 0 ||
 	    mkdir_p(rt->netns_dir, 0755, err) < 0 ||
@@ -166,8 +205,9 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	                        &rt->gpus, err);
 	if (rc < 0)
 		goto out;
-	log_info("runtime: %s (%s), root %s, bridge %s %s", rt->oci.name, rt->oci.binary,
-	         rt->oci.root, rt->bridge, rt->subnet);
+	log_info("runtime: %s (%s), root %s, bridge %s %s %s", rt->oci.name, rt->oci.binary,
+	         rt->oci.root, rt->bridge, rt->subnet,
+	         rt->subnet6 != NULL ? rt->subnet6 : "(no IPv6)");
 	*out = take_ptr(&rt);
 	rc = 0;
 out:
@@ -213,6 +253,7 @@ runtime_close(struct runtime *rt)
 	free(rt->cni_plugin_dir);
 	free(rt->bridge);
 	free(rt->subnet);
+	free(rt->subnet6);
 	free(rt->ipam_dir);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt);

@@ -21,7 +21,7 @@
  *       limits on the parent, the container's on its own
  *   nftables tables inet and bridge berth-<enclave> (runtime/firewall.h;
  *       egress open adds a nat chain, an upstream mark an output chain,
- *       an allowlist the set allow4) */
+ *       an allowlist the sets allow4 and allow6) */
 #ifndef BERTH_RUNTIME_H
 #define BERTH_RUNTIME_H
 
@@ -38,6 +38,10 @@ struct runtime_settings {
 	const char *cni_plugin_dir; /* NULL: /usr/lib/cni */
 	const char *bridge;         /* NULL: berth0 */
 	const char *subnet;         /* NULL: 10.213.0.0/16 */
+	const char *subnet6;        /* enclaves' IPv6 (egress open or allowlist): a
+	                             * CIDR, "none", or NULL: the ULA fd62:AABB:CCDD::/64
+	                             * of subnet A.B.C.D when the host has a default
+	                             * IPv6 route, else none */
 	const char *dev_dir;        /* NULL: /dev (GPU detection) */
 	int gpus_simulated;         /* GPUs to declare when none is found; 0 for none */
 	int64_t log_max_bytes;      /* per log file, 0: 1 MiB; one rotated file is kept */

@@ -189,10 +189,10 @@ enclave_json(const struct enclave *e)
 		                  "log", c->log_path, "stop_signal", c->stop_signal,
 		                  "stop_timeout_ms", (json_int_t)c->stop_timeout_ms));
 	}
-	return json_pack("{s:s, s:s?, s:s, s:b, s:s, s:s, s:o}", "name", e->name, "ip", e->ip,
-	                 "netns", e->netns, "netns_present", e->netns_present, "isolation",
-	                 e->isolation, "observed", enclave_observed_str(enclave_observed(e)),
-	                 "containers", cs);
+	return json_pack("{s:s, s:s?, s:s?, s:s, s:b, s:s, s:s, s:o}", "name", e->name, "ip", e->ip,
+	                 "ip6", e->ip6, "netns", e->netns, "netns_present", e->netns_present,
+	                 "isolation", e->isolation, "observed",
+	                 enclave_observed_str(enclave_observed(e)), "containers", cs);
 }
 
 static void

@@ -1,6 +1,6 @@
-"""A tiny DNS server of the tests' own (UDP on 127.0.0.1, a free port): A
-records from a dict the test changes as it goes, NXDOMAIN for other names, an
-empty answer for other types; silent=True never answers (a hostile or dead
+"""A tiny DNS server of the tests' own (UDP on 127.0.0.1, a free port): A and
+AAAA records (the addresses with a colon) from a dict the test changes as it
+goes, NXDOMAIN for other names, an empty answer for other types; silent=True never answers (a hostile or dead
 server). It counts the queries it got."""
 import socket
 import struct
@@ -13,7 +13,7 @@ class DNSServer:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
         self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.records = {}  # name -> ([IPv4 addresses], ttl)
+        self.records = {}  # name -> ([IPv4 and IPv6 addresses], ttl)
         self.silent = silent
         self.queries = 0
         self.stop = False
@@ -42,13 +42,15 @@ class DNSServer:
                 continue
             qtype = struct.unpack(">H", data[off + 1:off + 3])[0]
             rec = self.records.get(".".join(labels).lower())
-            answers = b""
-            if rec is not None and qtype == 1:
-                for ip in rec[0]:
-                    answers += b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, rec[1], 4) + \
-                        socket.inet_aton(ip)
+            answers, n = b"", 0
+            for ip in rec[0] if rec is not None else ():
+                fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+                if qtype == (28 if fam == socket.AF_INET6 else 1):
+                    data_ = socket.inet_pton(fam, ip)
+                    answers += b"\xc0\x0c" + struct.pack(">HHIH", qtype, 1, rec[1],
+                                                        len(data_)) + data_
+                    n += 1
             flags = 0x8180 if rec is not None else 0x8183
-            n = len(rec[0]) if rec is not None and qtype == 1 else 0
             reply = data[:2] + struct.pack(">HHHHH", flags, 1, n, 0, 0) + data[12:qend] + answers
             self.sock.sendto(reply, peer)
 

@@ -126,17 +126,17 @@ test_parse_reply(void **state)
 	n += rr(recs + n, 1, 300, (const uint8_t *)"\xc6\x12\x00\x0b", 4);
 	n += rr(recs + n, 1, 300, (const uint8_t *)"\xc6\x12\x00\x0b", 4); /* again */
 	len = reply(pkt, 0x1234, 0, "api.example.com", recs, n, 4);
-	assert_int_equal(resolve_parse_reply(pkt, len, 0x1234, "API.example.com", &a), 1);
+	assert_int_equal(resolve_parse_reply(pkt, len, 0x1234, "API.example.com", 1, &a), 1);
 	assert_true(a.ok);
 	assert_int_equal(a.n, 2);
 	assert_string_equal(a.addrs[0], "198.18.0.10");
 	assert_string_equal(a.addrs[1], "198.18.0.11");
 	assert_int_equal(a.ttl_s, 30); /* the chain's shortest */
 	/* Not ours: another id, another name, a query (no QR bit). */
-	assert_int_equal(resolve_parse_reply(pkt, len, 0x1235, "api.example.com", &a), 0);
-	assert_int_equal(resolve_parse_reply(pkt, len, 0x1234, "api.example.org", &a), 0);
+	assert_int_equal(resolve_parse_reply(pkt, len, 0x1235, "api.example.com", 1, &a), 0);
+	assert_int_equal(resolve_parse_reply(pkt, len, 0x1234, "api.example.org", 1, &a), 0);
 	pkt[2] &= 0x7f;
-	assert_int_equal(resolve_parse_reply(pkt, len, 0x1234, "api.example.com", &a), 0);
+	assert_int_equal(resolve_parse_reply(pkt, len, 0x1234, "api.example.com", 1, &a), 0);
 	pkt[2] |= 0x80;
 	/* Every truncation is read safely (ASan watches), never more than
 	 * what is there. */
@@ -144,22 +144,22 @@ test_parse_reply(void **state)
 		uint8_t *copy = xmalloc(cut + 1);
 
 		memcpy(copy, pkt, cut);
-		if (resolve_parse_reply(copy, cut, 0x1234, "api.example.com", &a) == 1)
+		if (resolve_parse_reply(copy, cut, 0x1234, "api.example.com", 1, &a) == 1)
 			assert_true(a.n <= 2);
 		free(copy);
 	}
 	/* NXDOMAIN, and a TTL of 0 or a year, clamped. */
 	len = reply(pkt, 7, 3, "gone.example.com", NULL, 0, 0);
-	assert_int_equal(resolve_parse_reply(pkt, len, 7, "gone.example.com", &a), 1);
+	assert_int_equal(resolve_parse_reply(pkt, len, 7, "gone.example.com", 1, &a), 1);
 	assert_false(a.ok);
 	assert_non_null(strstr(a.why, "NXDOMAIN"));
 	n = rr(recs, 1, 0, (const uint8_t *)"\x01\x02\x03\x04", 4);
 	len = reply(pkt, 8, 0, "x.test", recs, n, 1);
-	assert_int_equal(resolve_parse_reply(pkt, len, 8, "x.test", &a), 1);
+	assert_int_equal(resolve_parse_reply(pkt, len, 8, "x.test", 1, &a), 1);
 	assert_int_equal(a.ttl_s, RESOLVE_TTL_MIN_S);
 	n = rr(recs, 1, 31536000, (const uint8_t *)"\x01\x02\x03\x04", 4);
 	len = reply(pkt, 8, 0, "x.test", recs, n, 1);
-	assert_int_equal(resolve_parse_reply(pkt, len, 8, "x.test", &a), 1);
+	assert_int_equal(resolve_parse_reply(pkt, len, 8, "x.test", 1, &a), 1);
 	assert_int_equal(a.ttl_s, RESOLVE_TTL_MAX_S);
 	/* A flood of 100 addresses: RESOLVE_MAX_ADDRS kept. */
 	n = 0;
@@ -169,14 +169,24 @@ test_parse_reply(void **state)
 		n += rr(recs + n, 1, 60, ip, 4);
 	}
 	len = reply(pkt, 9, 0, "many.test", recs, n, 100);
-	assert_int_equal(resolve_parse_reply(pkt, len, 9, "many.test", &a), 1);
+	assert_int_equal(resolve_parse_reply(pkt, len, 9, "many.test", 1, &a), 1);
 	assert_int_equal(a.n, RESOLVE_MAX_ADDRS);
+	/* AAAA: IPv6 addresses, only for an AAAA query; an A record in its
+	 * answer is not one. */
+	n = rr(recs, 28, 60, (const uint8_t *)"\xfd\x19\0\0\0\0\0\0\0\0\0\0\0\0\0\x02", 16);
+	n += rr(recs + n, 1, 60, (const uint8_t *)"\x01\x02\x03\x04", 4);
+	len = reply(pkt, 11, 0, "six.test", recs, n, 2);
+	pkt[len - n - 3] = 28; /* the question's type */
+	assert_int_equal(resolve_parse_reply(pkt, len, 11, "six.test", 1, &a), 0);
+	assert_int_equal(resolve_parse_reply(pkt, len, 11, "six.test", 28, &a), 1);
+	assert_int_equal(a.n, 1);
+	assert_string_equal(a.addrs[0], "fd19::2");
 	/* A name that points at itself (a compression loop) ends. */
 	{
 		static const uint8_t loop[] = {0xc0, 0x21};
 
 		len = reply(pkt, 10, 0, "loop.test", loop, sizeof loop, 1);
-		assert_int_equal(resolve_parse_reply(pkt, len, 10, "loop.test", &a), 1);
+		assert_int_equal(resolve_parse_reply(pkt, len, 10, "loop.test", 1, &a), 1);
 		assert_false(a.ok);
 	}
 }
@@ -201,7 +211,7 @@ test_silent_server_ends_at_the_deadline(void **state)
 	snprintf(spec, sizeof spec, "127.0.0.1:%d", ntohs(sin.sin_port));
 	assert_int_equal(resolve_server_parse(spec, NULL, &s, &err), 0);
 	t0 = now_mono_ms();
-	assert_int_equal(resolve_a(&s, names, 2, 300, a, &err), 0);
+	assert_int_equal(resolve_names(&s, names, 2, 0, 300, a, &err), 0);
 	assert_true(now_mono_ms() - t0 >= 290 && now_mono_ms() - t0 < 1000);
 	assert_false(a[0].ok);
 	assert_non_null(strstr(a[1].why, "no answer from 127.0.0.1:"));
@@ -212,7 +222,7 @@ test_silent_server_ends_at_the_deadline(void **state)
 	close(fd);
 	/* Nothing listens there any more: said at once, not at the deadline. */
 	t0 = now_mono_ms();
-	assert_int_equal(resolve_a(&s, names, 2, 3000, a, &err), 0);
+	assert_int_equal(resolve_names(&s, names, 2, 0, 3000, a, &err), 0);
 	assert_true(now_mono_ms() - t0 < 1000);
 	assert_false(a[0].ok);
 	assert_non_null(strstr(a[0].why, "refused the query"));
@@ -221,7 +231,16 @@ test_silent_server_ends_at_the_deadline(void **state)
 static void
 test_allowlist_ruleset(void **state)
 {
-	char *allow[] = {"198.18.0.10", "198.18.0.11", NULL};
+	static const char *const v6_rules[] = {
+	    "elements = { fd19::2 }",
+	    "ip6 saddr fd62::5 ip6 daddr @allow6 accept",
+	    "ip6 saddr fd62::5 ip6 daddr fe80::/10 drop",
+	    "ip saddr 10.213.0.2 ip daddr 169.254.0.0/16 drop",
+	    "ip6 saddr fd62::5 oifname != \"berth0\" masquerade",
+	    "iifname \"berth0\" ip6 saddr fd62::5 drop",
+	    "ether type ip6 ip6 saddr fd62::5 accept",
+	};
+	char *allow[] = {"198.18.0.10", "fd19::2", "198.18.0.11", NULL};
 	char *bad[] = {"198.18.0.10 } ; flush ruleset ; add { 1.2.3.4", NULL};
 	struct firewall_enclave fe = {.name = "b-x",
 	                              .bridge = "berth0",
@@ -230,7 +249,7 @@ test_allowlist_ruleset(void **state)
 	                              .egress_open = 1,
 	                              .allowlist = 1,
 	                              .allow = allow,
-	                              .n_allow = 2};
+	                              .n_allow = 3};
 	struct err err = ERR_INIT;
 	char *r = firewall_ruleset(&fe);
 
@@ -240,12 +259,26 @@ test_allowlist_ruleset(void **state)
 	assert_non_null(strstr(r, "ip saddr 10.213.0.2 ip daddr @allow4 accept"));
 	assert_non_null(strstr(r, "ip saddr 10.213.0.2 reject"));
 	assert_non_null(strstr(r, "masquerade"));
+	/* No IPv6 address: no IPv6 rule for it (its set is there, unused). */
+	assert_null(strstr(r, "ip6 saddr"));
+	assert_non_null(strstr(r, "set allow6 {\n\t\ttype ipv6_addr;\n"));
 	free(r);
+	/* With one: the IPv6 twins, the IPv6 address in allow6 alone. */
+	fe.ip6 = "fd62::5";
+	r = firewall_ruleset(&fe);
+	for (size_t i = 0; i < ARRAY_LEN(v6_rules); i++)
+		if (strstr(r, v6_rules[i]) == NULL)
+			fail_msg("no \"%s\" in\n%s", v6_rules[i], r);
+	free(r);
+	fe.ip6 = "fd62::5; flush ruleset";
+	assert_true(firewall_apply(&fe, &err) < 0);
+	err_clear(&err);
+	fe.ip6 = NULL;
 	/* Only dotted addresses reach nft: refused before it runs. */
 	fe.allow = bad;
 	fe.n_allow = 1;
 	assert_true(firewall_apply(&fe, &err) < 0);
-	assert_non_null(strstr(err.msg, "is not an IPv4 address"));
+	assert_non_null(strstr(err.msg, "is not an IP address"));
 	err_clear(&err);
 	assert_true(firewall_set_allow("b-x", bad, 1, &err) < 0);
 	err_clear(&err);

@@ -2,13 +2,14 @@
 the addresses berth resolved for its allowed names, on the host, with the DNS
 server it was told (here the test's own, tests/system/dns_server.py), and
 nothing else; its containers find the names in /etc/hosts, with no DNS server
-to ask. IPv6 leaves no enclave, whatever its egress.
+to ask. No IPv6 but the enclave's own address leaves it (test_runtime_ipv6).
 
 The "outside" is test_runtime_egress's network namespace (198.18.X.0/24),
 with a second address: one allowed by name, one never listed."""
 import os
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -160,8 +161,9 @@ def link_local(ifname):
 
 @pytest.mark.parametrize("egress", ["open", "allowlist"])
 def test_no_ipv6_leaves_an_enclave(rt, dns, egress):
-    """Enclaves get no IPv6 (docs/security.md): not even link-local frames
-    to the host pass the enclave's bridge table, whatever its egress."""
+    """No connection from an enclave's link-local IPv6 address (only
+    neighbour discovery) passes its bridge table to the host, whatever its
+    egress (docs/security.md "IPv6")."""
     with_dns(rt, dns)
     dns.set("api.allowed.test", ["198.18.0.9"])
     svc = HostService(socket.AF_INET6)
@@ -199,3 +201,57 @@ def test_no_ipv6_leaves_an_enclave(rt, dns, egress):
         assert svc.accepted == 0
     finally:
         svc.close()
+
+
+# Reads /etc/hosts slowly, line by line, again and again for a few seconds,
+# each read into a file of its own: a file changed under an open reader shows.
+SLOW_READER = r"""
+i=0; end=$(( $(date +%s) + 10 ))
+while [ $(date +%s) -lt $end ]; do
+    while IFS= read -r l; do echo "$l"; usleep 15000; done < /etc/hosts > /tmp/r.$i
+    i=$((i + 1))
+done
+for f in /tmp/r.*; do echo "=== $f"; cat $f; done
+"""
+
+
+def test_a_reader_never_sees_a_partial_hosts_file(rt_iso, dns):
+    """The refresh replaces the containers' hosts file by a rename in a
+    directory they bind (their /etc/hosts links into it): a reader, however
+    slow, has the old file or the new one, whole."""
+    rt = rt_iso
+    with_dns(rt, dns)
+    many = ["198.18.200.%d" % i for i in range(10, 22)]
+    few = ["198.18.201.7", "198.18.201.8"]
+    dns.set("moving.test", many, ttl=1)
+    a = rt.create(rt.name("h"), [rt.container("web")], egress="allowlist",
+                  allow=["moving.test"])
+    link = rt.exec(a["name"], "web", "readlink", "/etc/hosts").stdout.strip()
+    assert link == "berth/hosts", link
+    result = {}
+
+    def read():
+        result["p"] = rt.exec(a["name"], "web", "sh", "-c", SLOW_READER, timeout_ms=40000)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    flips = 0
+    while reader.is_alive():
+        # Each driver run asks the names again (a process's first adopt).
+        dns.set("moving.test", few if flips % 2 == 0 else many, ttl=1)
+        rt.state_of(a["name"])
+        flips += 1
+    reader.join()
+    reads = [r for r in result["p"].stdout.split("=== ")[1:]]
+    seen = set()
+    for r in reads:
+        lines = r.splitlines()[1:]
+        got = [l.split("\t")[0] for l in lines if l.endswith("\tmoving.test")]
+        assert lines[0].startswith("127.0.0.1\tlocalhost"), r
+        assert sorted(got) in (sorted(many), sorted(few)), r
+        assert all(l.endswith("\tmoving.test") or not l.startswith("198.18.") for l in lines), r
+        seen.add(len(got))
+    # Both versions were read: the file did change while it was read.
+    assert flips >= 2 and len(reads) >= 6, (flips, len(reads))
+    assert seen == {len(many), len(few)}, seen
+    rt.run("destroy", a["name"])
