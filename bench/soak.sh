@@ -50,6 +50,8 @@ enclave_bench_init soak.sh "${1:-build}" 93 bsoak
 ENV_LOG_LEVEL=info
 ENV_MIN_HEALTHY=1s
 ENV_BERTHD_ARGS="--gpus 1"
+# A killed enclave process comes back (docs/lifecycle.md#restarts).
+ENV_RESTART=always
 PIDS=$ENV_DIR/pids
 
 cleanup() {

@@ -125,13 +125,15 @@ env_images() {
 # env_config IMAGE [MIN_HEALTHY]: a tinfoil-config.yml serving IMAGE's port 8080.
 # busybox httpd runs as PID 1, which ignores SIGTERM: a short stop_timeout, so
 # that an old version or a deleted container goes in a second, not ten.
+# ENV_RESTART, when set, is the container's restart policy.
 env_config() {
 	cat <<YML
 cvm-version: 0.7.5
 containers:
   - name: "web"
     image: "$1"
-    stop_timeout: 1s
+    stop_timeout: 1s${ENV_RESTART:+
+    restart: $ENV_RESTART}
 shim:
   upstream-port: 8080
   paths:
