@@ -116,19 +116,22 @@ test_effect_waits_for_its_flush(void **state)
 	struct event_base *base = event_base_new();
 	struct held_flush h;
 	struct store_sync *s;
-	struct effect e = {0};
+	struct effect e = {0}, none = {0};
 	int counter = 0;
 	uint64_t gen;
 
 	(void)state;
 	held_init(&h);
 	s = store_sync_new(base, held_flush, &h);
-	e.counter = &counter;
+	e.counter = none.counter = &counter;
 	gen = store_sync_committed(s);
 	assert_int_equal(gen, 1);
 	store_sync_after(s, gen, effect_run, &e);
 	held_wait_started(&h, 1);
-	/* The flush has begun but not returned: the effect must not run. */
+	/* The flush has begun but not returned: the effect must not run, even
+	 * when the loop is woken (a waiter on nothing committed). */
+	store_sync_after(s, 0, effect_run, &none);
+	loop_until_ran(base, &none);
 	loop_for(base, 100);
 	assert_int_equal(e.ran, 0);
 	assert_int_equal(store_sync_durable(s), 0);
