@@ -203,6 +203,12 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE container ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE container ADD COLUMN restart_attempts INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE container ADD COLUMN restart_at INTEGER NOT NULL DEFAULT 0;",
+    /* 10: the host that runs an enclave (issue 13: several hosts per
+     * berthd): the id its agent registered with; NULL for berthd's own
+     * host, where every enclave made before this version runs. Set when
+     * the row is made and never changed: an enclave does not move, a new
+     * one is placed instead. */
+    "ALTER TABLE enclave ADD COLUMN host_id TEXT;",
 };
 
 /* PostgreSQL: the same versions as SQLite's, in its dialect. Text columns
@@ -393,6 +399,8 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE container ADD COLUMN restarts BIGINT NOT NULL DEFAULT 0;"
     "ALTER TABLE container ADD COLUMN restart_attempts BIGINT NOT NULL DEFAULT 0;"
     "ALTER TABLE container ADD COLUMN restart_at BIGINT NOT NULL DEFAULT 0;",
+    /* 10 */
+    "ALTER TABLE enclave ADD COLUMN host_id " PG_TEXT ";",
 };
 
 _Static_assert(ARRAY_LEN(sqlite_migrations) == ARRAY_LEN(pg_migrations),

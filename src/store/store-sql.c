@@ -28,7 +28,7 @@
 	"to_deployment_id, error, health_log, created_at, switched_at, finished_at"
 #define ENCLAVE_COLS                                                                               \
 	"id, container_id, deployment_id, name, state, address, created_at, updated_at, reason, "  \
-	"attested_keys"
+	"attested_keys, host_id"
 
 /* The statements, prepared once on first use and kept for the store's life. */
 enum stmt_id {
@@ -117,7 +117,7 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_UPDATE_UPDATE] = "UPDATE \"update\" SET status = ?2, phase = ?3, error = ?4,"
                         " health_log = ?5, switched_at = ?6, finished_at = ?7 WHERE id = ?1",
     [S_ENCLAVE_INSERT] = "INSERT INTO enclave (" ENCLAVE_COLS ")"
-                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [S_ENCLAVE_GET] = "SELECT " ENCLAVE_COLS " FROM enclave WHERE id = ?1",
     [S_ENCLAVE_LIST] = "SELECT " ENCLAVE_COLS " FROM enclave WHERE container_id = ?1"
                        " ORDER BY created_at, rowid",
@@ -874,6 +874,7 @@ row_enclave(struct sqldb_stmt *st, void *out, struct err *err)
 	e->updated_at = col_int(st, 7);
 	e->reason = col_dup(st, 8);
 	e->attested_keys = col_dup(st, 9);
+	e->host_id = col_dup(st, 10);
 	if (model_enclave_state_parse(col_str(st, 4), &e->state) < 0) {
 		int rc = bad_value(err, "enclave", "state", col_str(st, 4));
 
@@ -908,6 +909,7 @@ sql_enclave_create(struct store *st, const struct store_enclave *e, struct err *
 	bind_int(q, 8, e->updated_at);
 	bind_text(q, 9, e->reason);
 	bind_text(q, 10, e->attested_keys);
+	bind_text(q, 11, e->host_id);
 	rc = step_done(s, q, "insert enclave", err);
 	if (rc < 0 && failed_unique(s))
 		rc = fail(err, STORE_ECONFLICT, "enclave %s exists and is not stopped",

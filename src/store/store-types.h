@@ -102,6 +102,9 @@ struct store_enclave {
 	/* owned JSON array or NULL: the public parts of its attested keys,
 	 * [{"id", "key", "public_key"}] (migration 8), set once it booted */
 	char *attested_keys;
+	/* owned or NULL: the id of the host that runs it (migration 10), NULL
+	 * for berthd's own host; written by enclave_create only */
+	char *host_id;
 };
 
 struct store_secret {

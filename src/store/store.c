@@ -569,6 +569,7 @@ store_enclave_clear(struct store_enclave *e)
 	free(e->address);
 	free(e->reason);
 	free(e->attested_keys);
+	free(e->host_id);
 	memset(e, 0, sizeof *e);
 }
 

@@ -570,6 +570,7 @@ static const char sqlite_to_v1[] = "DROP TRIGGER container_version;"
                                    "ALTER TABLE container DROP COLUMN restarts;"
                                    "ALTER TABLE container DROP COLUMN restart_attempts;"
                                    "ALTER TABLE container DROP COLUMN restart_at;"
+                                   "ALTER TABLE enclave DROP COLUMN host_id;"
                                    "PRAGMA user_version = 1";
 static const char pg_to_v1[] = "DROP TRIGGER container_version ON container;"
                                "DROP TRIGGER container_version_update ON \"update\";"
@@ -588,6 +589,7 @@ static const char pg_to_v1[] = "DROP TRIGGER container_version ON container;"
                                "ALTER TABLE container DROP COLUMN restarts;"
                                "ALTER TABLE container DROP COLUMN restart_attempts;"
                                "ALTER TABLE container DROP COLUMN restart_at;"
+                               "ALTER TABLE enclave DROP COLUMN host_id;"
                                "UPDATE berth_schema SET version = 1";
 
 /* A deployment keeps the isolation level it was made with; rows made before
@@ -852,6 +854,8 @@ test_enclaves(void **state)
 	assert_int_equal(got.state, ENCLAVE_HEALTHY);
 	assert_string_equal(got.address, "10.88.0.5:8000");
 	assert_string_equal(got.name, name);
+	/* Made without a host: berthd's own. */
+	assert_null(got.host_id);
 	store_enclave_clear(&got);
 
 	assert_int_equal(store_enclave_list_live(f->st, &v, &n, &err), 0);
@@ -883,11 +887,19 @@ test_enclaves(void **state)
 	again.address = NULL;
 	again.reason = NULL;
 	again.state = ENCLAVE_CREATING;
+	/* The host it was placed on is kept with the row, and a save (which
+	 * never moves an enclave) leaves it. */
+	again.host_id = "h-b";
 	assert_int_equal(store_enclave_create(f->st, &again, &err), 0);
+	again.state = ENCLAVE_BOOTING;
+	again.host_id = NULL;
+	assert_int_equal(store_enclave_save(f->st, &again, &err), 0);
 	assert_int_equal(store_enclave_list(f->st, c.id, &v, &n, &err), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(v[0].id, e.id);
-	assert_int_equal(v[1].state, ENCLAVE_CREATING);
+	assert_null(v[0].host_id);
+	assert_int_equal(v[1].state, ENCLAVE_BOOTING);
+	assert_string_equal(v[1].host_id, "h-b");
 	store_enclave_list_free(v, n);
 	assert_int_equal(store_enclave_delete(f->st, e.id, &err), 0);
 	assert_int_equal(store_enclave_get(f->st, e.id, &got, &err), STORE_ENOTFOUND);
