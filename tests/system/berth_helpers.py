@@ -8,6 +8,7 @@ both work); its conftest picks the images and tags it needs."""
 import http.client as httpclient
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -31,9 +32,21 @@ OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port no one listens on, below the kernel's ephemeral range: a port
+    the kernel handed out once (bind to 0) may be given again to any outgoing
+    connection before the daemon binds it ("Address already in use")."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    rng = random.SystemRandom()
+    for _ in range(1000):
+        port = rng.randrange(10000, low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in 10000-{low - 1}")
 
 
 def http(method, url, body=None, token=None, headers=None, timeout=10):
