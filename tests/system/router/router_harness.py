@@ -22,15 +22,10 @@ import urllib.parse
 
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import suite_checks  # noqa: E402  (tests/system/suite_checks.py)
+from berth_helpers import free_port  # noqa: E402,F401 (below the ephemeral range)
 
 BUILD = os.environ.get("BERTH_BUILD", os.path.join(os.path.dirname(__file__), "../../../build-asan"))
 ROUTER = os.path.join(BUILD, "berth-router")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, timeout=5.0):
