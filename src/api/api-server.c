@@ -40,6 +40,7 @@ struct api_server {
 	struct event_base *base;               /* borrowed */
 	const struct api_route *const *tables; /* borrowed, static */
 	api_auth_fn auth;
+	api_hold_fn hold;
 	void *ctx; /* borrowed */
 	int port;
 	struct api_server_limits limits;
@@ -243,6 +244,12 @@ api_req_set_closecb(struct api_req *r, api_conn_close_fn fn, void *arg)
 }
 
 void
+api_server_set_hold(struct api_server *s, api_hold_fn hold)
+{
+	s->hold = hold;
+}
+
+void
 api_server_set_limits(struct api_server *s, const struct api_server_limits *limits)
 {
 	s->limits = *limits;
@@ -327,7 +334,68 @@ api_req_free(struct api_req *r)
 	free(r);
 }
 
-/* Sends the reply and frees r unless its handler is still running. */
+/* An answer to a write, made and waiting for the hold hook. */
+struct api_held {
+	struct api_req *r; /* borrowed; NULL once its connection closed */
+	int status;
+	struct evbuffer *body; /* owned */
+};
+
+static void
+api_held_free(struct api_held *h)
+{
+	evbuffer_free(h->body);
+	free(h);
+}
+
+/* The connection of a held answer closed: r goes now, the hold's release
+ * finds it gone. */
+static void
+api_held_on_close(struct evhttp_connection *conn, void *arg)
+{
+	struct api_held *h = arg;
+	struct api_req *r = take_ptr(&h->r);
+
+	(void)conn;
+	r->held = 0;
+	if (evhttp_request_get_connection(r->req) == NULL)
+		/* Detached: sending frees it (nothing goes out). */
+		evhttp_send_reply(r->req, 503, NULL, NULL);
+	if (!r->in_handler)
+		api_req_free(r);
+}
+
+static void
+api_held_release(void *held, int failed)
+{
+	struct api_held *h = held;
+	struct api_req *r = take_ptr(&h->r);
+
+	if (r == NULL) {
+		api_held_free(h);
+		return;
+	}
+	api_req_set_closecb(r, NULL, NULL);
+	r->held = 0;
+	if (failed) {
+		/* What it answers for may be lost: not that answer. */
+		static const char msg[] = "{\"error\":{\"code\":\"store_failed\",\"message\":"
+		                          "\"the store could not make the change durable\"}}\n";
+
+		evbuffer_drain(h->body, evbuffer_get_length(h->body));
+		evbuffer_add(h->body, msg, sizeof msg - 1);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Connection", "close");
+		evhttp_send_reply(r->req, 503, NULL, h->body);
+	} else {
+		evhttp_send_reply(r->req, h->status, NULL, h->body);
+	}
+	if (!r->in_handler)
+		api_req_free(r);
+	api_held_free(h);
+}
+
+/* Sends the reply (an answer to a write once the hold hook lets it) and
+ * frees r unless its handler is still running. */
 static void
 api_send(struct api_req *r, int status, const char *content_type, struct evbuffer *body)
 {
@@ -341,6 +409,25 @@ api_send(struct api_req *r, int status, const char *content_type, struct evbuffe
 	if (content_type != NULL)
 		evhttp_add_header(h, "Content-Type", content_type);
 	evhttp_add_header(h, "Cache-Control", "no-store");
+	/* (A request whose connection closed sends nothing: no hold.) */
+	if (r->method != API_GET && r->server != NULL && r->server->hold != NULL &&
+	    evhttp_request_get_connection(r->req) != NULL) {
+		struct api_held *held = xcalloc(1, sizeof *held);
+
+		held->r = r;
+		held->status = status;
+		held->body = evbuffer_new();
+		evbuffer_add_buffer(held->body, body);
+		r->held = 1;
+		api_req_set_closecb(r, api_held_on_close, held);
+		if (r->server->hold(r->server->ctx, api_held_release, held))
+			return;
+		api_req_set_closecb(r, NULL, NULL);
+		r->held = 0;
+		evbuffer_add_buffer(body, held->body);
+		held->r = NULL;
+		api_held_free(held);
+	}
 	evhttp_send_reply(r->req, status, NULL, body);
 	if (!r->in_handler)
 		api_req_free(r);
@@ -539,7 +626,7 @@ api_dispatch(struct evhttp_request *req, void *arg)
 	route->handler(r);
 out:
 	r->in_handler = 0;
-	if (r->replied)
+	if (r->replied && !r->held)
 		api_req_free(r);
 }
 

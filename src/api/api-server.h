@@ -53,6 +53,7 @@ struct api_req {
 	struct api_principal who; /* valid when the route needs auth */
 	int replied;              /* a reply was sent */
 	int in_handler;           /* the handler has not returned yet */
+	int held;                 /* its reply waits on the hold hook */
 };
 
 /* A handler answers with api_reply_*(), now or later: a request not answered
@@ -97,6 +98,19 @@ void api_server_set_limits(struct api_server *s, const struct api_server_limits 
 
 /* Open client connections. */
 int api_server_connections(const struct api_server *s);
+
+/* What a held answer calls once it may go: failed 1 when it must not (the
+ * server then closes the connection without it). */
+typedef void (*api_release_fn)(void *held, int failed);
+
+/* The daemon's hook for the answers to writes (every method but GET): 0
+ * to send the answer at once, or 1 when the hook keeps it and calls
+ * release(held, failed) later, on the loop, never from inside the hook. */
+typedef int (*api_hold_fn)(void *ctx, api_release_fn release, void *held);
+
+/* Sets the hold hook (NULL: none; ctx is the server's). An answer to a
+ * write then leaves only once what the write committed is durable. */
+void api_server_set_hold(struct api_server *s, api_hold_fn hold);
 
 /* A connection's close callback, as evhttp_connection_set_closecb() takes. */
 typedef void (*api_conn_close_fn)(struct evhttp_connection *conn, void *arg);

@@ -444,6 +444,53 @@ berthd_tls_open(struct berthd *d, struct err *err)
 	return rc;
 }
 
+/* SQLite's flush, BERTH_FLUSH_DELAY_MS later when the tests ask (a slow
+ * disk: what waits on a flush shows that it does). */
+static int
+berthd_flush(void *arg, struct err *err)
+{
+	struct berthd *d = arg;
+
+	if (d->flush_delay_ms > 0)
+		usleep((useconds_t)d->flush_delay_ms * 1000);
+	return store_sync_wal_flush(&d->wal, err);
+}
+
+/* The API's hold: the answer to a write goes once what was written is
+ * durable. */
+static int
+berthd_hold(void *ctx, api_release_fn release, void *held)
+{
+	struct berthd *d = ctx;
+	uint64_t gen = store_sync_note(
+	    d->sync, store_in_transaction(d->store) ? 0 : store_generation(d->store));
+
+	if (store_sync_durable(d->sync) >= gen)
+		return 0;
+	store_sync_after(d->sync, gen, release, held);
+	return 1;
+}
+
+/* From here on a commit returns before it is on the disk; each answer to a
+ * write and each side effect of the reconciler waits for the flush that
+ * covers it (store-sync.h, docs/reliability.md). Start-up ran with every
+ * commit durable as it returned. */
+static int
+berthd_open_gate(struct berthd *d, struct err *err)
+{
+	const char *db_path, *delay = getenv("BERTH_FLUSH_DELAY_MS");
+
+	if (store_defer_durability(d->store, &db_path, err) < 0)
+		return err_wrap(err, "store");
+	d->flush_delay_ms = delay != NULL ? atoi(delay) : 0;
+	d->wal.db_path = db_path;
+	d->sync = db_path != NULL ? store_sync_new(d->base, berthd_flush, d)
+	                          : store_sync_new(d->base, NULL, NULL);
+	recon_set_sync(d->recon, d->sync);
+	api_server_set_hold(d->api, berthd_hold);
+	return 0;
+}
+
 int
 berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 {
@@ -537,6 +584,8 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 		};
 		api_server_set_limits(d->api, &lim);
 	}
+	if (berthd_open_gate(d, err) < 0)
+		return -1;
 	log_info("berthd %s: API and dashboard on http://%s:%d/, state in %s", BERTH_VERSION,
 	         d->settings.listen_addr, api_server_port(d->api), d->settings.state_dir);
 	return 0;
@@ -569,6 +618,7 @@ berthd_stop(struct berthd *d)
 	runtime_close(d->rt);
 	eventlog_free(d->events); /* publishes what committed */
 	sse_hub_free(d->hub);
+	store_sync_free(d->sync); /* a last flush */
 	store_close(d->store);
 	secret_key_free(d->key);
 	hostkey_free(d->hostkey);

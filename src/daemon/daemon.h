@@ -15,6 +15,7 @@
 #include "lifecycle/lifecycle.h"
 #include "daemon/settings.h"
 #include "source/source.h"
+#include "store/store-sync.h"
 
 struct event_base;
 struct event;
@@ -60,6 +61,9 @@ struct berthd {
 	struct workq *fetchq;          /* owned: fetches and pulls, a lane per host */
 	struct workq *healthq;         /* owned: health checks and monitoring */
 	struct store *store;           /* owned, loop thread only */
+	struct store_sync *sync;       /* owned: the durability gate (store-sync.h) */
+	struct store_sync_wal wal;     /* SQLite's flush of the store's WAL */
+	int flush_delay_ms;            /* BERTH_FLUSH_DELAY_MS: each flush waits (tests) */
 	struct secret_key *key;        /* owned: seals secret values */
 	struct hostkey *hostkey;       /* owned: signs attestation documents */
 	struct sse_hub *hub;           /* owned: event streams */

@@ -23,6 +23,11 @@ struct recon_job {
 	struct recon *r;                     /* borrowed */
 	struct recon_job *prev, *next;       /* in r->jobs */
 	void (*free)(struct recon_job *job); /* frees the whole job */
+	/* The durability gate's: the pool's thread waits for generation
+	 * `durable` (every commit before the job was submitted) before work. */
+	struct store_sync *sync; /* borrowed, NULL: no gate */
+	uint64_t durable;
+	void (*work)(void *job);
 };
 
 /* A health gate in progress: the checks of one new enclave until it is ready
@@ -75,12 +80,13 @@ struct recon_router {
 };
 
 struct recon {
-	struct recon_env env;   /* what it was given (all borrowed) */
-	struct event *tick;     /* owned: runs kicked containers on the next pass */
-	struct event *timer;    /* owned: periodic resync and router liveness */
-	char **kicked;          /* owned strv of container ids */
-	struct recon_ctr *ctrs; /* owned list */
-	struct recon_job *jobs; /* owned list of jobs on the workq */
+	struct recon_env env;    /* what it was given (all borrowed) */
+	struct event *tick;      /* owned: runs kicked containers on the next pass */
+	struct event *timer;     /* owned: periodic resync and router liveness */
+	char **kicked;           /* owned strv of container ids */
+	struct recon_ctr *ctrs;  /* owned list */
+	struct recon_job *jobs;  /* owned list of jobs on the workq */
+	struct store_sync *sync; /* borrowed or NULL: the durability gate */
 	struct recon_router router;
 	int host_gpus;
 	uint64_t timer_count; /* timer passes, for the periodic resync */

@@ -18,6 +18,7 @@
 #include "model/model.h"
 #include "recon/recon-int.h"
 #include "runtime/enclave.h"
+#include "store/store-sync.h"
 #include "store/store.h"
 
 /* How often the timer looks at gates, drains and the router. */
@@ -78,6 +79,26 @@ recon_job_submit(struct recon *r, struct recon_job *job, void (*work)(void *), v
 }
 
 void
+recon_set_sync(struct recon *r, struct store_sync *sync)
+{
+	r->sync = sync;
+}
+
+/* On the pool's thread: the job's side effect once what it acts on is
+ * durable. A failed flush may have lost it: berthd stops, and its next
+ * start acts on what the disk holds. */
+static void
+recon_job_work(void *p)
+{
+	struct recon_job *job = p;
+
+	if (job->sync != NULL && store_sync_wait(job->sync, job->durable) < 0)
+		log_fatal(
+		    "store: a commit could not be made durable; stopping before acting on it");
+	job->work(job);
+}
+
+void
 recon_job_submit_in(struct recon *r, enum recon_pool pool, const char *key, struct recon_job *job,
                     void (*work)(void *), void (*done)(void *))
 {
@@ -91,7 +112,15 @@ recon_job_submit_in(struct recon *r, enum recon_pool pool, const char *key, stru
 	if (r->jobs != NULL)
 		r->jobs->prev = job;
 	r->jobs = job;
-	workq_submit_keyed(q, key, work, done, job);
+	job->sync = r->sync;
+	/* (Inside a transaction its commit is still to come: noted then too.) */
+	job->durable = r->sync == NULL
+	                   ? 0
+	                   : store_sync_note(r->sync, store_in_transaction(r->env.store)
+	                                                  ? 0
+	                                                  : store_generation(r->env.store));
+	job->work = work;
+	workq_submit_keyed(q, key, recon_job_work, done, job);
 }
 
 void

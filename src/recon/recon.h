@@ -60,6 +60,14 @@ struct recon_env {
 	struct recon_settings settings;
 };
 
+struct store_sync;
+
+/* From now on, each job's work (a side effect: the runtime, a host, the
+ * router) waits until every commit made before the job was submitted is
+ * durable (store-sync.h); sync is borrowed and outlives r's pools. Before
+ * this call commits must be durable when they return. */
+void recon_set_sync(struct recon *r, struct store_sync *sync);
+
 /* A reconciler on env (copied; everything it points to is borrowed and
  * outlives the reconciler). */
 int recon_new(const struct recon_env *env, struct recon **out, struct err *err);

@@ -287,7 +287,9 @@ sqldb_open_sqlite(const char *path, struct sqldb **out, struct err *err)
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	/* FULL: a commit is on disk before the side effect it allows runs. */
+	/* FULL: a commit is on disk before the side effect it allows runs
+	 * (until a caller with a durability gate asks for NORMAL:
+	 * store_defer_durability()). */
 	if ((rc = sq_exec(&s->base, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", "pragma",
 	                  err)) < 0)
 		goto fail;

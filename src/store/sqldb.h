@@ -87,7 +87,7 @@ struct sqldb_stmt {
 };
 
 /* Opens the SQLite file at path (created when missing) in WAL mode, foreign
- * keys on, synchronous FULL. */
+ * keys on, synchronous FULL (store_defer_durability() may lower it). */
 int sqldb_open_sqlite(const char *path, struct sqldb **out, struct err *err);
 
 /* Connects to the PostgreSQL database of url (a postgres:// or postgresql://

@@ -1484,6 +1484,20 @@ store_open_pg(const char *url, struct store **out, struct err *err)
 }
 
 int
+store_defer_durability(struct store *st, const char **db_path, struct err *err)
+{
+	struct sqldb *db = to_sql(st)->db;
+
+	*db_path = NULL;
+	if (db->ops->dialect != SQLDB_SQLITE)
+		return 0;
+	if (db->ops->exec(db, "PRAGMA synchronous = NORMAL", "pragma", err) < 0)
+		return -1;
+	*db_path = db->name;
+	return 0;
+}
+
+int
 store_open(const char *spec, struct store **out, struct err *err)
 {
 	if (sqldb_is_pg_url(spec))

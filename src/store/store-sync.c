@@ -34,15 +34,17 @@ struct store_sync {
 
 	/* The loop's alone. */
 	uint64_t last;               /* generation of the last commit noted */
+	uint64_t written;            /* the store's generation store_sync_note() saw */
 	struct sync_waiter *waiters; /* owned, sorted by gen, then by call */
 	int running;                 /* inside sync_release(): no free */
 
 	/* Under lock. */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	uint64_t wanted;  /* the last commit the syncer was told of */
-	uint64_t durable; /* the last commit flushed */
-	int failed;       /* a flush failed: the gate is shut for good */
+	pthread_cond_t cond;    /* the syncer waits on it for work */
+	pthread_cond_t flushed; /* store_sync_wait() waits on it */
+	uint64_t wanted;        /* the last commit the syncer was told of */
+	uint64_t durable;       /* the last commit flushed */
+	int failed;             /* a flush failed: the gate is shut for good */
 	int stopping;
 };
 
@@ -73,9 +75,11 @@ sync_thread(void *arg)
 		} else {
 			s->durable = target;
 		}
+		pthread_cond_broadcast(&s->flushed);
 		if (write(s->efd, &one, sizeof one) < 0 && errno != EAGAIN)
 			log_error("store-sync: waking the loop: %s", strerror(errno));
 	}
+	pthread_cond_broadcast(&s->flushed);
 	pthread_mutex_unlock(&s->lock);
 	if (write(s->efd, &one, sizeof one) < 0 && errno != EAGAIN)
 		log_error("store-sync: waking the loop: %s", strerror(errno));
@@ -132,6 +136,7 @@ store_sync_new(struct event_base *base, store_sync_flush_fn flush, void *flush_a
 	s->efd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	pthread_cond_init(&s->flushed, NULL);
 	if (flush == NULL) {
 		s->ev = evtimer_new(base, sync_on_wake, s);
 		if (s->ev == NULL)
@@ -171,6 +176,7 @@ store_sync_free(struct store_sync *s)
 	if (s->efd >= 0)
 		close(s->efd);
 	pthread_cond_destroy(&s->cond);
+	pthread_cond_destroy(&s->flushed);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -187,6 +193,31 @@ store_sync_committed(struct store_sync *s)
 		pthread_mutex_unlock(&s->lock);
 	}
 	return gen;
+}
+
+uint64_t
+store_sync_note(struct store_sync *s, uint64_t written)
+{
+	if (written != s->written) {
+		s->written = written;
+		store_sync_committed(s);
+	}
+	return s->last;
+}
+
+int
+store_sync_wait(struct store_sync *s, uint64_t gen)
+{
+	int failed;
+
+	if (s->flush == NULL)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	while (s->durable < gen && !s->failed)
+		pthread_cond_wait(&s->flushed, &s->lock);
+	failed = s->durable < gen;
+	pthread_mutex_unlock(&s->lock);
+	return failed ? -1 : 0;
 }
 
 uint64_t

@@ -52,6 +52,18 @@ void store_sync_free(struct store_sync *s);
  * thread only. */
 uint64_t store_sync_committed(struct store_sync *s);
 
+/* Notes the commits the store wrote since the last call: written is the
+ * store's generation (store_generation()), a new commit is noted when it
+ * moved. Returns the generation that covers every write so far: what
+ * depends on them waits for it. Inside a transaction pass 0: its commit,
+ * still to come, is then noted by the next call too. Loop thread only. */
+uint64_t store_sync_note(struct store_sync *s, uint64_t written);
+
+/* Blocks until generation gen is durable: 0, or -1 when the gate failed.
+ * For the threads of a pool (the loop waits with store_sync_after()); none
+ * may still wait when store_sync_free() is called. */
+int store_sync_wait(struct store_sync *s, uint64_t gen);
+
 /* The generation of the last commit noted. */
 uint64_t store_sync_last(const struct store_sync *s);
 

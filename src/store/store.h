@@ -44,6 +44,13 @@ int store_open_pg(const char *url, struct store **out, struct err *err);
  * store_open_sqlite() of the path spec. */
 int store_open(const char *spec, struct store **out, struct err *err);
 
+/* For a caller that makes commits durable itself, before anything depends
+ * on them (the durability gate, store-sync.h): SQLite's commits then return
+ * once they are in the WAL (synchronous = NORMAL) and *db_path is the
+ * database's file (borrowed), whose WAL store_sync_wal_flush() flushes.
+ * PostgreSQL's commits stay durable when they return: *db_path NULL. */
+int store_defer_durability(struct store *st, const char **db_path, struct err *err);
+
 /* Closes the store (rolling back an open transaction) and frees it; NULL is ok. */
 void store_close(struct store *st);
 

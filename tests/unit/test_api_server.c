@@ -244,6 +244,82 @@ test_async_reply(void **state)
 	free(body);
 }
 
+/* The hold hook of the tests: it keeps every answer for hold_ms, then lets
+ * it go (failed when hold_fail). */
+static struct event_base *hold_base;
+static _Atomic int holds, hold_fail;
+static int hold_ms;
+
+struct hold_job {
+	api_release_fn release;
+	void *held;
+};
+
+static void
+hold_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct hold_job *j = arg;
+
+	(void)fd;
+	(void)what;
+	j->release(j->held, hold_fail);
+	free(j);
+}
+
+static int
+test_hold(void *ctx, api_release_fn release, void *held)
+{
+	struct hold_job *j = xcalloc(1, sizeof *j);
+	struct timeval tv = {0, hold_ms * 1000};
+
+	(void)ctx;
+	holds++;
+	j->release = release;
+	j->held = held;
+	event_base_once(hold_base, -1, EV_TIMEOUT, hold_fire, j, &tv);
+	return 1;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The answer to a write leaves only when the hook lets it; a read's never
+ * waits; a failed hold answers 503 instead. */
+static void
+test_write_answers_wait_for_the_hold(void **state)
+{
+	struct fixture *f = *state;
+	char *body;
+	int64_t t0;
+
+	hold_base = f->base;
+	hold_ms = 300;
+	holds = hold_fail = 0;
+	api_server_set_hold(f->server, test_hold);
+	t0 = mono_ms();
+	assert_int_equal(request(f, "POST", "/api/v1/things", "good", "{\"a\":1}", &body), 202);
+	assert_true(mono_ms() - t0 >= 300);
+	assert_string_equal(body, "{\"a\":1}\n");
+	free(body);
+	assert_int_equal(holds, 1);
+	t0 = mono_ms();
+	assert_int_equal(request(f, "GET", "/api/v1/things/x", "good", NULL, &body), 200);
+	assert_true(mono_ms() - t0 < 300);
+	free(body);
+	assert_int_equal(holds, 1);
+	hold_fail = 1;
+	assert_int_equal(request(f, "POST", "/api/v1/things", "good", "{\"a\":1}", &body), 503);
+	assert_non_null(strstr(body, "could not make the change durable"));
+	free(body);
+	api_server_set_hold(f->server, NULL);
+}
+
 /* A raw client connection to the fixture's server. */
 static int
 raw_connect(struct fixture *f)
@@ -305,6 +381,32 @@ test_connection_limit(void **state)
 	wait_connections(f, 0);
 }
 
+/* A client that goes away while its answer is held: the release later finds
+ * it gone (ASan: nothing used after it was freed). */
+static void
+test_held_answer_of_a_closed_connection(void **state)
+{
+	static const char req[] = "POST /api/v1/things HTTP/1.1\r\nHost: t\r\n"
+	                          "Authorization: Bearer good\r\nContent-Type: application/json\r\n"
+	                          "Content-Length: 2\r\n\r\n{}";
+	struct fixture *f = *state;
+	int fd;
+
+	hold_base = f->base;
+	hold_ms = 200;
+	holds = hold_fail = 0;
+	api_server_set_hold(f->server, test_hold);
+	fd = raw_connect(f);
+	assert_int_equal(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+	for (int i = 0; i < 300 && holds == 0; i++)
+		usleep(10000);
+	assert_int_equal(holds, 1);
+	close(fd);
+	wait_connections(f, 0);
+	usleep(300 * 1000); /* the release runs */
+	api_server_set_hold(f->server, NULL);
+}
+
 static void
 test_header_timeout(void **state)
 {
@@ -362,9 +464,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_routing_and_captures), cmocka_unit_test(test_auth_required),
-	    cmocka_unit_test(test_json_bodies),          cmocka_unit_test(test_async_reply),
-	    cmocka_unit_test(test_connection_limit),     cmocka_unit_test(test_header_timeout),
+	    cmocka_unit_test(test_routing_and_captures),
+	    cmocka_unit_test(test_auth_required),
+	    cmocka_unit_test(test_json_bodies),
+	    cmocka_unit_test(test_async_reply),
+	    cmocka_unit_test(test_connection_limit),
+	    cmocka_unit_test(test_header_timeout),
+	    cmocka_unit_test(test_write_answers_wait_for_the_hold),
+	    cmocka_unit_test(test_held_answer_of_a_closed_connection),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = cmocka_run_group_tests(tests, setup, teardown);

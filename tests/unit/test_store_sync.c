@@ -258,6 +258,77 @@ test_free_flushes_the_waiters_left(void **state)
 }
 
 static void
+test_note_counts_only_new_writes(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct store_sync *s = store_sync_new(base, NULL, NULL);
+
+	(void)state;
+	/* The store's generation moved: one commit; the same again: none. */
+	assert_int_equal(store_sync_note(s, 7), 1);
+	assert_int_equal(store_sync_note(s, 7), 1);
+	assert_int_equal(store_sync_note(s, 9), 2);
+	assert_int_equal(store_sync_last(s), 2);
+	store_sync_free(s);
+	event_base_free(base);
+}
+
+struct waiter_thread {
+	struct store_sync *s;
+	uint64_t gen;
+	_Atomic int done;
+	int rc;
+};
+
+static void *
+waiter_run(void *arg)
+{
+	struct waiter_thread *w = arg;
+
+	w->rc = store_sync_wait(w->s, w->gen);
+	w->done = 1;
+	return NULL;
+}
+
+/* A pool's thread blocks until its commit's flush returned; a failed flush
+ * wakes it with -1. */
+static void
+test_wait_blocks_until_flushed(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct held_flush h;
+	struct waiter_thread w = {0}, w2 = {0};
+	pthread_t t, t2;
+
+	(void)state;
+	held_init(&h);
+	w.s = w2.s = store_sync_new(base, held_flush, &h);
+	w.gen = store_sync_note(w.s, 1);
+	assert_int_equal(store_sync_wait(w.s, 0), 0); /* nothing to wait for */
+	assert_int_equal(pthread_create(&t, NULL, waiter_run, &w), 0);
+	held_wait_started(&h, 1);
+	usleep(100 * 1000);
+	assert_int_equal(w.done, 0);
+	held_allow(&h, 1);
+	pthread_join(t, NULL);
+	assert_int_equal(w.rc, 0);
+	/* The next commit's flush fails: its waiter is told. */
+	pthread_mutex_lock(&h.lock);
+	h.fail = 1;
+	pthread_mutex_unlock(&h.lock);
+	w2.gen = store_sync_note(w2.s, 2);
+	assert_int_equal(pthread_create(&t2, NULL, waiter_run, &w2), 0);
+	held_wait_started(&h, 2);
+	usleep(50 * 1000);
+	assert_int_equal(w2.done, 0);
+	held_allow(&h, 1);
+	pthread_join(t2, NULL);
+	assert_int_equal(w2.rc, -1);
+	store_sync_free(w.s);
+	event_base_free(base);
+}
+
+static void
 test_wal_flush(void **state)
 {
 	const char *dir = *state;
@@ -289,6 +360,8 @@ main(void)
 	    cmocka_unit_test(test_failed_flush_shuts_the_gate),
 	    cmocka_unit_test(test_without_flush_runs_on_next_pass),
 	    cmocka_unit_test(test_free_flushes_the_waiters_left),
+	    cmocka_unit_test(test_note_counts_only_new_writes),
+	    cmocka_unit_test(test_wait_blocks_until_flushed),
 	    cmocka_unit_test_setup_teardown(test_wal_flush, unit_setup_dir, unit_teardown_dir),
 	};
 
