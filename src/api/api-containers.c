@@ -40,25 +40,44 @@ containers_list_remember(struct berthd *d, const char *org_id, uint64_t generati
                          size_t len)
 {
 	struct berthd_list_cache *e = NULL;
+	struct berthd_list_body *b = xmalloc(sizeof *b);
 
+	b->refs = 1;
+	b->len = len;
+	b->text = body;
 	for (int i = 0; i < BERTHD_LIST_CACHE && e == NULL; i++)
 		if (strcmp(d->list_cache[i].org_id, org_id) == 0)
 			e = &d->list_cache[i];
 	if (e == NULL)
 		e = &d->list_cache[d->list_cache_next++ % BERTHD_LIST_CACHE];
-	free(e->body);
+	berthd_list_body_unref(e->body);
 	snprintf(e->org_id, sizeof e->org_id, "%s", org_id);
 	e->generation = generation;
-	e->body = body;
-	e->len = len;
+	e->body = b;
 	return e;
+}
+
+static void
+list_body_sent(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	berthd_list_body_unref(arg);
+}
+
+/* Answers with the cached text: a reference, not a copy. */
+static void
+containers_list_send(struct api_req *r, struct berthd_list_body *b)
+{
+	b->refs++;
+	api_reply_ref(r, 200, "application/json", b->text, b->len, list_body_sent, b);
 }
 
 static void
 containers_list(struct api_req *r)
 {
 	struct berthd *d = api_daemon(r);
-	struct store_container *cs = NULL;
+	struct store_container_head *hs = NULL;
 	struct berthd_list_cache *hit = containers_list_cached(d, r->who.org_id);
 	uint64_t generation = store_generation(d->store);
 	struct err err = ERR_INIT;
@@ -68,23 +87,24 @@ containers_list(struct api_req *r)
 
 	/* Nothing was written since the last answer: it still holds. */
 	if (hit != NULL) {
-		api_reply_text(r, 200, "application/json", hit->body, hit->len);
+		containers_list_send(r, hit->body);
 		return;
 	}
-	if ((rc = store_container_list(d->store, r->who.org_id, &cs, &n, &err)) < 0)
+	if ((rc = store_container_heads(d->store, r->who.org_id, &hs, &n, &err)) < 0)
 		goto fail;
-	/* Something was: only the containers it touched are rendered again. */
-	if ((rc = api_render_list(d, r->who.org_id, r->who.org_name, cs, n, &body, &err)) < 0)
+	/* Something was: only the containers it touched are read and rendered
+	 * again. */
+	if ((rc = api_render_list(d, r->who.org_id, r->who.org_name, hs, n, &body, &err)) < 0)
 		goto fail;
-	store_container_list_free(cs, n);
+	free(hs);
 	buf_putc(&body, '\n');
 	/* Reading does not write: the generation is still the one read at. */
 	len = body.len;
 	hit = containers_list_remember(d, r->who.org_id, generation, buf_take(&body), len);
-	api_reply_text(r, 200, "application/json", hit->body, hit->len);
+	containers_list_send(r, hit->body);
 	return;
 fail:
-	store_container_list_free(cs, n);
+	free(hs);
 	buf_free(&body);
 	api_reply_store_error(r, rc, &err);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api-common.h"
+#include "common/strmap.h"
 #include "common/util.h"
 #include "config/config.h"
 #include "config/measurement.h"
@@ -464,24 +465,43 @@ int
 api_deploy_gpus_in_use(struct berthd *d, const char *container_id, int host_gpus, int *out,
                        struct err *err)
 {
-	struct store_container *cs = NULL;
+	/* A deployment's config never changes, nor then its GPUs: each is
+	 * parsed once ("id/host GPUs" -> GPUs + 1), not once per write. The map
+	 * is made again of the current deployments at each call, so it never
+	 * holds more than there are containers. */
+	struct strmap *was = d->deployment_gpus, *now = strmap_new();
+	struct store_container_head *cs = NULL;
 	size_t n = 0;
 	int rc, total = 0;
 
-	if ((rc = store_container_list(d->store, NULL, &cs, &n, err)) < 0)
+	if ((rc = store_container_heads(d->store, NULL, &cs, &n, err)) < 0) {
+		strmap_free(now, NULL);
 		return rc;
-	for (size_t i = 0; i < n; i++) {
-		struct store_deployment dep = {0};
-
-		if (strcmp(cs[i].id, container_id) == 0 || cs[i].deployment_id[0] == '\0')
-			continue;
-		rc = store_deployment_get(d->store, cs[i].deployment_id, &dep, err);
-		if (rc < 0)
-			break;
-		total += api_deploy_config_gpus(dep.config, host_gpus);
-		store_deployment_clear(&dep);
 	}
-	store_container_list_free(cs, n);
+	for (size_t i = 0; i < n; i++) {
+		char key[sizeof cs[i].deployment_id + 16];
+		intptr_t gpus;
+
+		if (cs[i].deployment_id[0] == '\0')
+			continue;
+		snprintf(key, sizeof key, "%s/%d", cs[i].deployment_id, host_gpus);
+		gpus = was != NULL ? (intptr_t)strmap_get(was, key) : 0;
+		if (gpus == 0) {
+			struct store_deployment dep = {0};
+
+			if ((rc = store_deployment_get(d->store, cs[i].deployment_id, &dep, err)) <
+			    0)
+				break;
+			gpus = api_deploy_config_gpus(dep.config, host_gpus) + 1;
+			store_deployment_clear(&dep);
+		}
+		strmap_put(now, key, (void *)gpus);
+		if (strcmp(cs[i].id, container_id) != 0)
+			total += (int)gpus - 1;
+	}
+	free(cs);
+	strmap_free(was, NULL);
+	d->deployment_gpus = now;
 	*out = total;
 	return rc;
 }

@@ -159,9 +159,46 @@ cache_sweep(struct api_render_cache *rc, const char *org_id)
 		}
 }
 
+/* The entry of h, rendered again when its version moved; with keep 0 the
+ * text is written to b at once and nothing is kept. NULL with err, or when
+ * written. */
+static int
+render_one(struct berthd *d, struct api_render_cache *rc, const char *org_name,
+           const struct store_container_head *h, int keep, struct buf *b, struct err *err)
+{
+	struct render_entry *e = cache_find(rc, h->id);
+	struct store_container c = {0};
+	int status;
+
+	if (keep && e != NULL && e->version == h->version && strcmp(e->org_name, org_name) == 0) {
+		e->pass = rc->pass;
+		buf_append(b, e->json, e->len);
+		return 0;
+	}
+	if ((status = store_container_get(d->store, h->id, &c, err)) < 0)
+		return status;
+	if (!keep) {
+		char *text = render_text(d, org_name, &c, err);
+
+		store_container_clear(&c);
+		if (text == NULL)
+			return -1;
+		buf_puts(b, text);
+		free(text);
+		return 0;
+	}
+	e = cache_render(d, rc, e, org_name, &c, err);
+	store_container_clear(&c);
+	if (e == NULL)
+		return -1;
+	e->pass = rc->pass;
+	buf_append(b, e->json, e->len);
+	return 0;
+}
+
 int
 api_render_list(struct berthd *d, const char *org_id, const char *org_name,
-                const struct store_container *cs, size_t n, struct buf *b, struct err *err)
+                const struct store_container_head *hs, size_t n, struct buf *b, struct err *err)
 {
 	struct api_render_cache *rc = d->render_cache;
 	/* Rows read inside a write transaction may yet be rolled back, and the
@@ -176,27 +213,12 @@ api_render_list(struct berthd *d, const char *org_id, const char *org_name,
 	rc->pass++;
 	buf_putc(b, '[');
 	for (size_t i = 0; i < n; i++) {
-		const struct store_container *c = &cs[i];
-		struct render_entry *e = cache_find(rc, c->id);
+		int status;
 
 		if (i > 0)
 			buf_putc(b, ',');
-		if (e == NULL || e->version != c->version || strcmp(e->org_name, org_name) != 0 ||
-		    !keep) {
-			if (!keep) {
-				char *text = render_text(d, org_name, c, err);
-
-				if (text == NULL)
-					return -1;
-				buf_puts(b, text);
-				free(text);
-				continue;
-			}
-			if ((e = cache_render(d, rc, e, org_name, c, err)) == NULL)
-				return -1;
-		}
-		e->pass = rc->pass;
-		buf_append(b, e->json, e->len);
+		if ((status = render_one(d, rc, org_name, &hs[i], keep, b, err)) < 0)
+			return status;
 	}
 	buf_putc(b, ']');
 	if (keep)

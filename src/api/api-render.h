@@ -22,13 +22,15 @@ struct api_render_cache;
 /* Frees the cache; NULL is fine. */
 void api_render_cache_free(struct api_render_cache *rc);
 
-/* Appends to b the compact JSON array of the n containers cs of org org_id
- * (named org_name), the text json_dumps(JSON_COMPACT) gives for the array of
- * their api_json_container() objects. Renders the containers the cache lacks
- * at their version (creating d->render_cache on first use), and forgets the
- * org's containers that cs no longer holds. Returns 0, or a store error with
- * err; b is then partly written. */
+/* Appends to b the compact JSON array of the n containers of org org_id
+ * (named org_name) whose heads are hs, the text json_dumps(JSON_COMPACT)
+ * gives for the array of their api_json_container() objects. Reads whole
+ * and renders only the containers the cache lacks at their version
+ * (creating d->render_cache on first use), and forgets the org's containers
+ * that hs no longer holds. Returns 0, or a store error with err; b is then
+ * partly written. */
 int api_render_list(struct berthd *d, const char *org_id, const char *org_name,
-                    const struct store_container *cs, size_t n, struct buf *b, struct err *err);
+                    const struct store_container_head *hs, size_t n, struct buf *b,
+                    struct err *err);
 
 #endif

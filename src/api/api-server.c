@@ -475,6 +475,18 @@ api_reply_text(struct api_req *r, int status, const char *content_type, const ch
 }
 
 void
+api_reply_ref(struct api_req *r, int status, const char *content_type, const void *data, size_t len,
+              void (*done)(const void *data, size_t len, void *arg), void *arg)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	if (evbuffer_add_reference(buf, data, len, done, arg) < 0)
+		log_fatal("api: cannot reference an answer");
+	api_send(r, status, content_type, buf);
+	evbuffer_free(buf);
+}
+
+void
 api_req_release(struct api_req *r)
 {
 	r->replied = 1;

@@ -146,6 +146,12 @@ void api_reply_error(struct api_req *r, int status, const char *code, const char
  * frees r unless its handler is still running. */
 void api_req_release(struct api_req *r);
 
+/* Answers status with len bytes at data, sent without a copy: data must
+ * stay until done(data, len, arg) is called, once the answer no longer
+ * needs it (sent, or its connection gone). */
+void api_reply_ref(struct api_req *r, int status, const char *content_type, const void *data,
+                   size_t len, void (*done)(const void *data, size_t len, void *arg), void *arg);
+
 /* Answers status with a plain-text body (may be NULL for none). */
 void api_reply_text(struct api_req *r, int status, const char *content_type, const char *body,
                     size_t len);

@@ -221,7 +221,10 @@ update_finish(struct api_req *r, struct update_job *j)
 		goto out;
 
 	host = api_deploy_host_gpus(d);
-	if ((rc = api_deploy_gpus_in_use(d, c.id, host, &in_use, &err)) < 0)
+	/* What the others hold matters only to a new version that takes GPUs
+	 * (a look over every container: not for each update). */
+	if (config_gpus_required(cfg, host) > 0 &&
+	    (rc = api_deploy_gpus_in_use(d, c.id, host, &in_use, &err)) < 0)
 		goto fail;
 	snprintf(u.container_id, sizeof u.container_id, "%s", c.id);
 	u.kind = j->kind;

@@ -25,6 +25,7 @@
 #include "api/sse.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/strmap.h"
 #include "common/util.h"
 #include "common/workq.h"
 #include "config/config.h"
@@ -591,6 +592,15 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 	return 0;
 }
 
+void
+berthd_list_body_unref(struct berthd_list_body *b)
+{
+	if (b != NULL && --b->refs == 0) {
+		free(b->text);
+		free(b);
+	}
+}
+
 int
 berthd_run(struct berthd *d)
 {
@@ -632,8 +642,9 @@ berthd_stop(struct berthd *d)
 	if (d->base != NULL)
 		event_base_free(d->base);
 	for (int i = 0; i < BERTHD_LIST_CACHE; i++)
-		free(d->list_cache[i].body);
+		berthd_list_body_unref(d->list_cache[i].body);
 	api_render_cache_free(d->render_cache);
+	strmap_free(d->deployment_gpus, NULL);
 	settings_free(&d->settings);
 	free(d->fetch_program);
 	memset(d, 0, sizeof *d);

@@ -25,6 +25,7 @@ struct api_pendings;
 struct store_container;
 struct api_server;
 struct api_render_cache;
+struct strmap;
 struct store;
 struct sse_hub;
 struct secret_key;
@@ -39,12 +40,22 @@ struct api_hosts;
 
 /* GET /containers of an org as it was last answered, for as long as the
  * store has not been written since (store_generation()). */
+/* A list answer's text, shared by the cache and the answers still being
+ * sent (they send it without a copy). Loop thread only. */
+struct berthd_list_body {
+	int refs;
+	size_t len;
+	char *text; /* owned */
+};
+
 struct berthd_list_cache {
 	char org_id[65];
 	uint64_t generation;
-	char *body; /* owned JSON text, or NULL */
-	size_t len;
+	struct berthd_list_body *body; /* a reference, or NULL */
 };
+
+/* Drops a reference to b (NULL is fine); the last frees it. */
+void berthd_list_body_unref(struct berthd_list_body *b);
 
 #define BERTHD_LIST_CACHE 8
 
@@ -77,6 +88,7 @@ struct berthd {
 	struct berthd_list_cache list_cache[BERTHD_LIST_CACHE]; /* by org, round robin */
 	unsigned list_cache_next;
 	struct api_render_cache *render_cache; /* owned or NULL: each container's list JSON */
+	struct strmap *deployment_gpus;        /* owned or NULL: api_deploy_gpus_in_use()'s */
 	char default_org_id[33];           /* the org made at first start; its tokens are admin */
 	struct event *sigterm;             /* owned */
 	struct event *sigint;              /* owned */

@@ -80,13 +80,16 @@ struct recon_router {
 };
 
 struct recon {
-	struct recon_env env;    /* what it was given (all borrowed) */
-	struct event *tick;      /* owned: runs kicked containers on the next pass */
-	struct event *timer;     /* owned: periodic resync and router liveness */
-	char **kicked;           /* owned strv of container ids */
-	struct recon_ctr *ctrs;  /* owned list */
-	struct recon_job *jobs;  /* owned list of jobs on the workq */
-	struct store_sync *sync; /* borrowed or NULL: the durability gate */
+	struct recon_env env; /* what it was given (all borrowed) */
+	struct event *tick;   /* owned: runs kicked containers on the next pass */
+	struct event *timer;  /* owned: periodic resync and router liveness */
+	char **kicked;        /* owned container ids, in kick order */
+	size_t n_kicked, cap_kicked;
+	struct strmap *kicked_set; /* owned: the ids in kicked */
+	struct recon_ctr *ctrs;    /* owned list */
+	struct strmap *ctr_index;  /* owned: id -> ctr of ctrs (borrowed) */
+	struct recon_job *jobs;    /* owned list of jobs on the workq */
+	struct store_sync *sync;   /* borrowed or NULL: the durability gate */
 	struct recon_router router;
 	int host_gpus;
 	uint64_t timer_count; /* timer passes, for the periodic resync */

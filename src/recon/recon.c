@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/strmap.h"
 #include "common/util.h"
 #include "common/workq.h"
 #include "config/config.h"
@@ -37,13 +38,13 @@ recon_ctr_get(struct recon *r, const char *id)
 {
 	struct recon_ctr *ctr;
 
-	for (ctr = r->ctrs; ctr != NULL; ctr = ctr->next)
-		if (strcmp(ctr->id, id) == 0)
-			return ctr;
+	if ((ctr = strmap_get(r->ctr_index, id)) != NULL)
+		return ctr;
 	ctr = xcalloc(1, sizeof *ctr);
 	snprintf(ctr->id, sizeof ctr->id, "%s", id);
 	ctr->next = r->ctrs;
 	r->ctrs = ctr;
+	strmap_put(r->ctr_index, ctr->id, ctr);
 	return ctr;
 }
 
@@ -65,6 +66,7 @@ recon_ctr_forget(struct recon *r, struct recon_ctr *ctr)
 	for (struct recon_ctr **pp = &r->ctrs; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == ctr) {
 			*pp = ctr->next;
+			strmap_del(r->ctr_index, ctr->id);
 			recon_ctr_free(ctr);
 			r->routes_moved++;
 			return;
@@ -759,8 +761,14 @@ out:
 void
 recon_kick(struct recon *r, const char *container_id)
 {
-	if (!strv_contains(r->kicked, container_id))
-		r->kicked = strv_push(r->kicked, container_id);
+	if (strmap_get(r->kicked_set, container_id) == NULL) {
+		if (r->n_kicked == r->cap_kicked) {
+			r->cap_kicked = r->cap_kicked ? 2 * r->cap_kicked : 64;
+			r->kicked = xreallocarray(r->kicked, r->cap_kicked, sizeof *r->kicked);
+		}
+		r->kicked[r->n_kicked++] = xstrdup(container_id);
+		strmap_put(r->kicked_set, container_id, r);
+	}
 	event_active(r->tick, 0, 0);
 }
 
@@ -772,16 +780,24 @@ static void
 recon_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct recon *r = arg;
-	char **ids = take_ptr(&r->kicked);
-	size_t i;
+	size_t n = r->n_kicked < RECON_STEPS_PER_PASS ? r->n_kicked : RECON_STEPS_PER_PASS;
+	char **ids = xreallocarray(NULL, n + 1, sizeof *ids);
 
 	(void)fd;
 	(void)what;
-	for (i = 0; ids != NULL && ids[i] != NULL && i < RECON_STEPS_PER_PASS; i++)
+	/* The first few now; the rest on the next pass, after what else is
+	 * ready (still kicked: a kick meanwhile adds nothing). */
+	memcpy(ids, r->kicked, n * sizeof *ids);
+	ids[n] = NULL;
+	memmove(r->kicked, r->kicked + n, (r->n_kicked - n) * sizeof *ids);
+	r->n_kicked -= n;
+	if (r->n_kicked > 0)
+		event_active(r->tick, 0, 0);
+	for (size_t i = 0; i < n; i++) {
+		/* Not kicked any more: a kick while it steps comes again. */
+		strmap_del(r->kicked_set, ids[i]);
 		recon_step(r, recon_ctr_get(r, ids[i]));
-	/* The rest on the next pass, after what else is ready. */
-	for (; ids != NULL && ids[i] != NULL; i++)
-		recon_kick(r, ids[i]);
+	}
 	strv_free(ids);
 }
 
@@ -977,6 +993,8 @@ recon_new(const struct recon_env *env, struct recon **out, struct err *err)
 
 	(void)err;
 	r->env = *env;
+	r->kicked_set = strmap_new();
+	r->ctr_index = strmap_new();
 	r->host_gpus = env->host->ops->gpus(env->host);
 	r->crash_at = getenv("BERTH_CRASH_AT");
 	r->tick = event_new(env->base, -1, 0, recon_on_tick, r);
@@ -1085,6 +1103,10 @@ recon_free(struct recon *r)
 		event_free(r->tick);
 	if (r->timer != NULL)
 		event_free(r->timer);
-	strv_free(r->kicked);
+	for (size_t i = 0; i < r->n_kicked; i++)
+		free(r->kicked[i]);
+	free(r->kicked);
+	strmap_free(r->kicked_set, NULL);
+	strmap_free(r->ctr_index, NULL);
 	free(r);
 }

@@ -42,6 +42,7 @@ enum stmt_id {
 	S_CONTAINER_BY_ID,
 	S_CONTAINER_BY_NAME,
 	S_CONTAINER_LIST,
+	S_CONTAINER_HEADS,
 	S_CONTAINER_UPDATE,
 	S_CONTAINER_DELETE,
 	S_DEPLOYMENT_INSERT,
@@ -95,6 +96,9 @@ static const char *const stmt_sql[S__COUNT] = {
         "SELECT " CONTAINER_COLS ", version FROM container"
         " WHERE (CAST(?1 AS TEXT) IS NULL OR org_id = ?1) AND (deleted_at <> 0) = ?2"
         " ORDER BY org_id, name, created_at",
+    [S_CONTAINER_HEADS] = "SELECT id, deployment_id, version FROM container"
+                          " WHERE (CAST(?1 AS TEXT) IS NULL OR org_id = ?1) AND deleted_at = 0"
+                          " ORDER BY org_id, name, created_at",
     [S_CONTAINER_UPDATE] = "UPDATE container SET status = ?2, status_detail = ?3, debug = ?4,"
                            " source_repo = ?5, source_tag = ?6, deployment_id = ?7,"
                            " updated_at = ?8, deleted_at = ?9, pending = ?10, restarts = ?11,"
@@ -592,6 +596,37 @@ sql_container_list(struct store *st, const char *org_id, int deleted, struct sto
 	bind_text(q, 1, org_id);
 	bind_int(q, 2, deleted ? 1 : 0);
 	return read_list(s, q, row_container, sizeof **out, clear_container, (void **)out, n, err);
+}
+
+static int
+row_head(struct sqldb_stmt *st, void *out, struct err *err)
+{
+	struct store_container_head *h = out;
+
+	(void)err;
+	col_id(st, 0, h->id);
+	col_id(st, 1, h->deployment_id);
+	h->version = col_int(st, 2);
+	return 0;
+}
+
+static void
+clear_nothing(void *p)
+{
+	(void)p;
+}
+
+static int
+sql_container_heads(struct store *st, const char *org_id, struct store_container_head **out,
+                    size_t *n, struct err *err)
+{
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_CONTAINER_HEADS, err);
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, org_id);
+	return read_list(s, q, row_head, sizeof **out, clear_nothing, (void **)out, n, err);
 }
 
 static int
@@ -1373,6 +1408,7 @@ static const struct store_ops sql_ops = {
     .container_create = sql_container_create,
     .container_get = sql_container_get,
     .container_list = sql_container_list,
+    .container_heads = sql_container_heads,
     .container_put = sql_container_put,
     .container_delete = sql_container_delete,
     .deployment_create = sql_deployment_create,

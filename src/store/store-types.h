@@ -58,6 +58,14 @@ struct store_container {
 	                           * settings or deployments (store triggers); not written */
 };
 
+/* What a look over every container needs of each: which row, at which
+ * version, serving which deployment. */
+struct store_container_head {
+	store_id id;
+	store_id deployment_id; /* "" when none */
+	int64_t version;
+};
+
 /* Immutable once written. */
 struct store_deployment {
 	store_id id;
@@ -177,6 +185,9 @@ struct store_ops {
 	 * deleted set, those waiting for their teardown. */
 	int (*container_list)(struct store *st, const char *org_id, int deleted,
 	                      struct store_container **out, size_t *n, struct err *err);
+	/* The heads of container_list()'s rows (live only), in its order. */
+	int (*container_heads)(struct store *st, const char *org_id,
+	                       struct store_container_head **out, size_t *n, struct err *err);
 	int (*container_put)(struct store *st, const struct store_container *c, struct err *err);
 	int (*container_delete)(struct store *st, const char *id, struct err *err);
 

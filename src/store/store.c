@@ -205,6 +205,15 @@ store_container_list(struct store *st, const char *org_id, struct store_containe
 }
 
 int
+store_container_heads(struct store *st, const char *org_id, struct store_container_head **out,
+                      size_t *n, struct err *err)
+{
+	*out = NULL;
+	*n = 0;
+	return OPS(st)->container_heads(st, org_id, out, n, err);
+}
+
+int
 store_container_list_deleted(struct store *st, struct store_container **out, size_t *n,
                              struct err *err)
 {

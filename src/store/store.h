@@ -116,6 +116,11 @@ int store_container_get_by_name(struct store *st, const char *org_id, const char
 /* Live containers of org_id by name, or of every org when org_id is NULL. */
 int store_container_list(struct store *st, const char *org_id, struct store_container **out,
                          size_t *n, struct err *err);
+/* The heads (id, version, deployment) of store_container_list()'s rows, in
+ * its order: a look over every container that reads few of them whole.
+ * Release with free(). */
+int store_container_heads(struct store *st, const char *org_id, struct store_container_head **out,
+                          size_t *n, struct err *err);
 /* Containers whose delete was requested and whose teardown is not done. */
 int store_container_list_deleted(struct store *st, struct store_container **out, size_t *n,
                                  struct err *err);

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/bio.h>
@@ -13,6 +14,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/strmap.h"
 #include "common/util.h"
 #include "tls/attest.h"
 #include "tls/ca.h"
@@ -21,7 +23,18 @@
 struct certs {
 	char *dir; /* owned */
 	struct certs_issuer issuer;
-	pthread_mutex_t lock; /* one issue and write at a time */
+	pthread_mutex_t lock;      /* one issue and write at a time */
+	pthread_mutex_t info_lock; /* of infos */
+	struct strmap *infos;      /* owned: host -> struct info_entry (owned) */
+};
+
+/* certs_info() of a file as it was: a file is replaced by a rename, never
+ * written in place, so the same inode and mtime mean the same certificate. */
+struct info_entry {
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+	struct certs_info info;
 };
 
 int
@@ -36,6 +49,8 @@ certs_open(const char *dir, const struct certs_issuer *issuer, struct certs **ou
 	cs->dir = xstrdup(dir);
 	cs->issuer = *issuer;
 	pthread_mutex_init(&cs->lock, NULL);
+	pthread_mutex_init(&cs->info_lock, NULL);
+	cs->infos = strmap_new();
 	*out = cs;
 	return 0;
 }
@@ -117,8 +132,8 @@ certs_renew_at(struct certs *cs, const char *host)
 	return (long long)due;
 }
 
-int
-certs_info(struct certs *cs, const char *host, struct certs_info *out)
+static int
+info_read(struct certs *cs, const char *host, struct certs_info *out)
 {
 	struct err err = ERR_INIT;
 	char *path = certs_path(cs, host), *text = NULL;
@@ -155,6 +170,49 @@ out:
 	free(text);
 	free(path);
 	return rc;
+}
+
+int
+certs_info(struct certs *cs, const char *host, struct certs_info *out)
+{
+	char *path = certs_path(cs, host);
+	struct info_entry *e;
+	struct stat st;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (host[0] == '\0' || host[0] == '.' || strchr(host, '/') != NULL) {
+		free(path);
+		return -1;
+	}
+	rc = stat(path, &st);
+	free(path);
+	pthread_mutex_lock(&cs->info_lock);
+	if (rc < 0) {
+		free(strmap_del(cs->infos, host));
+		pthread_mutex_unlock(&cs->info_lock);
+		return -1;
+	}
+	e = strmap_get(cs->infos, host);
+	if (e != NULL && e->dev == st.st_dev && e->ino == st.st_ino &&
+	    e->mtime.tv_sec == st.st_mtim.tv_sec && e->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+		*out = e->info;
+		pthread_mutex_unlock(&cs->info_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&cs->info_lock);
+	/* Read and parsed once per file, not once per answer that shows it. */
+	if (info_read(cs, host, out) < 0)
+		return -1;
+	e = xcalloc(1, sizeof *e);
+	e->dev = st.st_dev;
+	e->ino = st.st_ino;
+	e->mtime = st.st_mtim;
+	e->info = *out;
+	pthread_mutex_lock(&cs->info_lock);
+	free(strmap_put(cs->infos, host, e));
+	pthread_mutex_unlock(&cs->info_lock);
+	return 0;
 }
 
 int
@@ -206,6 +264,8 @@ certs_free(struct certs *cs)
 	if (cs == NULL)
 		return;
 	pthread_mutex_destroy(&cs->lock);
+	pthread_mutex_destroy(&cs->info_lock);
+	strmap_free(cs->infos, free);
 	free(cs->dir);
 	free(cs);
 }

@@ -4,7 +4,8 @@
  * makes an org with CONTAINERS containers (one transaction), then times
  * WRITES single writes (a container save, each its own commit), READS reads
  * by name, and LISTS lists of every container. Prints one line:
- *   writes_per_s=.. reads_per_s=.. list_p50_ms=.. list_p99_ms=.. */
+ *   writes_per_s=.. reads_per_s=.. list_p50_ms=.. list_p99_ms=.. heads_p50_ms=..
+ *   heads_p99_ms=.. */
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ main(int argc, char **argv)
 	int writes = argc > 3 ? atoi(argv[3]) : 500;
 	int reads = argc > 4 ? atoi(argv[4]) : 2000;
 	int lists = argc > 5 ? atoi(argv[5]) : 100;
-	int64_t t0, t1, *lat;
+	int64_t t0, t1, *lat, *hlat;
 	double w_s, r_s;
 	char name[32];
 
@@ -120,9 +121,30 @@ main(int argc, char **argv)
 		store_container_list_free(v, got);
 	}
 	qsort(lat, (size_t)lists, sizeof *lat, cmp_i64);
-	printf("writes_per_s=%.0f reads_per_s=%.0f list_p50_ms=%.2f list_p99_ms=%.2f\n", w_s, r_s,
-	       (double)lat[lists / 2] / 1000.0, (double)lat[(lists * 99) / 100] / 1000.0);
+	/* The heads of the same list (id, deployment, version): what a list
+	 * answer reads of the rows it has rendered before. */
+	hlat = xcalloc((size_t)lists, sizeof *hlat);
+	for (int i = 0; i < lists; i++) {
+		struct store_container_head *h = NULL;
+		size_t got = 0;
+		int64_t a = now_us();
+
+		if (store_container_heads(st, org.id, &h, &got, &err) < 0)
+			die("heads", &err);
+		hlat[i] = now_us() - a;
+		free(h);
+		if (got != (size_t)n) {
+			fprintf(stderr, "store-bench: %zu heads of %d\n", got, n);
+			return 1;
+		}
+	}
+	qsort(hlat, (size_t)lists, sizeof *hlat, cmp_i64);
+	printf("writes_per_s=%.0f reads_per_s=%.0f list_p50_ms=%.2f list_p99_ms=%.2f "
+	       "heads_p50_ms=%.2f heads_p99_ms=%.2f\n",
+	       w_s, r_s, (double)lat[lists / 2] / 1000.0, (double)lat[(lists * 99) / 100] / 1000.0,
+	       (double)hlat[lists / 2] / 1000.0, (double)hlat[(lists * 99) / 100] / 1000.0);
 	free(lat);
+	free(hlat);
 	store_org_clear(&org);
 	store_close(st);
 	return 0;

@@ -200,6 +200,36 @@ test_host_names_stay_in_the_directory(void **state)
 	certs_free(cs);
 }
 
+/* certs_info() reads a file once, and again when it was replaced; a file
+ * gone is no certificate. */
+static void
+test_info_follows_the_file(void **state)
+{
+	struct fixture *f = *state;
+	struct certs *cs = store(f);
+	struct err err = ERR_INIT;
+	struct certs_info a, b, c;
+	char *path = certs_path(cs, "web.acme.example"), *pem = NULL;
+	int issued;
+
+	assert_int_equal(certs_info(cs, "web.acme.example", &a), -1);
+	assert_int_equal(certs_ensure(cs, "web.acme.example", &issued, &err), 0);
+	assert_int_equal(certs_info(cs, "web.acme.example", &a), 0);
+	assert_int_equal(certs_info(cs, "web.acme.example", &b), 0);
+	assert_memory_equal(&a, &b, sizeof a);
+	/* Replaced (a new key): the new file's. */
+	assert_int_equal(ca_issue(f->ca, "web.acme.example", 5, &pem, &err), 0);
+	assert_int_equal(file_write_secret(path, pem, strlen(pem), &err), 0);
+	ca_pem_free(pem);
+	assert_int_equal(certs_info(cs, "web.acme.example", &c), 0);
+	assert_string_not_equal(c.public_key_sha256, a.public_key_sha256);
+	assert_true(c.not_after < a.not_after);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(certs_info(cs, "web.acme.example", &c), -1);
+	free(path);
+	certs_free(cs);
+}
+
 int
 main(void)
 {
@@ -208,6 +238,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_issued_again_when_due_foreign_or_broken, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_host_names_stay_in_the_directory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_info_follows_the_file, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

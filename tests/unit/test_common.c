@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/prom.h"
+#include "common/strmap.h"
 #include "common/util.h"
 
 static void
@@ -314,6 +315,48 @@ test_file_write_secret(void **state)
 	free(victim);
 }
 
+static int
+keep_even(const char *key, void *value, void *arg)
+{
+	(void)key;
+	(*(int *)arg)++;
+	return (intptr_t)value % 2 == 0;
+}
+
+/* Puts, gets, replaces and deletes through several doublings; filter keeps
+ * what it is told to. */
+static void
+test_strmap(void **state)
+{
+	struct strmap *m = strmap_new();
+	char key[32];
+	int seen = 0;
+
+	(void)state;
+	for (intptr_t i = 1; i <= 1000; i++) {
+		snprintf(key, sizeof key, "id-%ld", (long)i);
+		assert_null(strmap_put(m, key, (void *)i));
+	}
+	assert_int_equal(strmap_len(m), 1000);
+	for (intptr_t i = 1; i <= 1000; i++) {
+		snprintf(key, sizeof key, "id-%ld", (long)i);
+		assert_int_equal((intptr_t)strmap_get(m, key), i);
+	}
+	assert_null(strmap_get(m, "id-0"));
+	assert_int_equal((intptr_t)strmap_put(m, "id-7", (void *)8), 7);
+	assert_int_equal((intptr_t)strmap_get(m, "id-7"), 8);
+	assert_int_equal((intptr_t)strmap_del(m, "id-9"), 9);
+	assert_null(strmap_del(m, "id-9"));
+	assert_null(strmap_get(m, "id-9"));
+	assert_int_equal(strmap_len(m), 999);
+	strmap_filter(m, keep_even, &seen, NULL);
+	assert_int_equal(seen, 999);
+	assert_int_equal(strmap_len(m), 501); /* 2..1000 even, and id-7 (8) */
+	assert_int_equal((intptr_t)strmap_get(m, "id-7"), 8);
+	assert_null(strmap_get(m, "id-11"));
+	strmap_free(m, NULL);
+}
+
 int
 main(void)
 {
@@ -329,6 +372,7 @@ main(void)
 	    cmocka_unit_test(test_files),
 	    cmocka_unit_test(test_file_write_secret),
 	    cmocka_unit_test(test_prom),
+	    cmocka_unit_test(test_strmap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -427,6 +427,24 @@ test_containers(void **state)
 	store_container_list_free(v, n);
 	assert_int_equal(store_container_list(f->st, NULL, &v, &n, &err), 0);
 	assert_int_equal(n, 2);
+	/* The heads: the same rows in the same order, at their versions. */
+	{
+		struct store_container_head *hs = NULL;
+		size_t nh = 0;
+
+		assert_int_equal(store_container_heads(f->st, NULL, &hs, &nh, &err), 0);
+		assert_int_equal(nh, n);
+		for (size_t i = 0; i < n; i++) {
+			assert_string_equal(hs[i].id, v[i].id);
+			assert_string_equal(hs[i].deployment_id, v[i].deployment_id);
+			assert_int_equal(hs[i].version, v[i].version);
+		}
+		free(hs);
+		assert_int_equal(store_container_heads(f->st, f->org.id, &hs, &nh, &err), 0);
+		assert_int_equal(nh, 1);
+		assert_string_equal(hs[0].id, c.id);
+		free(hs);
+	}
 	store_container_list_free(v, n);
 
 	/* A name with SQL in it is just a name. */
@@ -471,6 +489,14 @@ test_mark_deleted(void **state)
 	assert_int_equal(store_container_list(f->st, f->org.id, &v, &n, &err), 0);
 	assert_int_equal(n, 0);
 	store_container_list_free(v, n);
+	{
+		struct store_container_head *hs = NULL;
+		size_t nh = 7;
+
+		assert_int_equal(store_container_heads(f->st, f->org.id, &hs, &nh, &err), 0);
+		assert_int_equal(nh, 0);
+		free(hs);
+	}
 	assert_int_equal(store_container_list_deleted(f->st, &v, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0].id, c.id);
