@@ -1,9 +1,9 @@
 """berthd driving two hosts, each through its own berth-agent (its own
 network namespace, state dir, bridge, subnet and router): placement spreads
 two containers across them, each serves through its host's router, the
-container object and `berth host list` say where, a delete removes the
-enclave from the right host, and berthd restarted adopts the enclaves of
-each host."""
+container object and `berth host list` say where, berthd restarted adopts
+the enclaves of each host (and reports, without dropping it, one on a host it
+no longer drives), and a delete removes the enclave from the right host."""
 import json
 import os
 import subprocess
@@ -110,6 +110,26 @@ def test_two_hosts_spread_serve_delete_and_adopt(two_hosts, repo, tmp_path):
     log = b.read_log()
     assert "adopted enclave" in log and "on host host-a" in log and "on host host-b" in log
     assert "does not drive" not in log
+
+    # berthd started with host-a alone: the enclave on host-b is reported
+    # (log and event), not dropped: its row stays, nothing is replaced.
+    b.kill()
+    i = b.args.index(f"http://{agents['host-b'].link.host_ip}:{agents['host-b'].port}")
+    only_a = b.args[:i - 1] + b.args[i + 1:]
+    full, b.args = b.args, only_a
+    b.start()
+    wait_log(b, "is on host host-b, which this berthd does not drive", 10)
+    time.sleep(2)
+    kinds = [e["kind"] for e in b.call("GET", "/containers/two/events")[1]]
+    assert "enclave.host_unknown" in kinds, kinds
+    c = b.container("two")
+    assert c["status"] == "running" and c["host"] == "host-b", c
+    assert enclaves_of(agents["host-b"]) == before["two"][1]
+    assert "removing orphan" not in b.read_log()
+    b.kill()
+    b.args = full
+    b.start()
+    b.wait_status("two", "running", timeout=30)
 
     # A delete removes the enclave from its host, and only there.
     status, _ = b.call("DELETE", "/containers/two")
