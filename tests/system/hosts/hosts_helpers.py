@@ -85,7 +85,7 @@ class Agent:
     the host side, registering with berthd_url."""
 
     def __init__(self, link, token_file, berthd_url, registry, heartbeat=1, port=None,
-                 host_id="host-a"):
+                 host_id="host-a", extra_args=()):
         self.link = link
         self.state = tempfile.mkdtemp(prefix="berth-agent-")
         self.port, self.router_port = port or free_port(), free_port()
@@ -97,7 +97,8 @@ class Agent:
                      "--token-file", token_file, "--berthd", berthd_url,
                      "--host-id", host_id, "--heartbeat", str(heartbeat),
                      "--subnet", f"10.89.{link.n}.0/24", "--bridge", self.bridge,
-                     "--insecure-registry", registry.addr, "--log-level", "debug"]
+                     "--insecure-registry", registry.addr, "--log-level", "debug",
+                     *extra_args]
         suite_checks.track("dir", self.state)
         suite_checks.track("dir", suite_checks.run_dir(self.state))
         self.logpath = os.path.join(self.state, "agent.log")

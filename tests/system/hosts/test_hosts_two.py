@@ -11,13 +11,16 @@ import time
 
 import pytest
 
-from hosts_helpers import BUILD, Agent, Link, LinkBerthd, free_port
+from hosts_helpers import BUILD, Agent, Link, LinkBerthd, config_text, free_port
 
 
 @pytest.fixture
-def two_hosts(link, registry, token_file):
+def two_hosts(request, link, registry, token_file):
     """(berthd, {host id: agent}): host-a behind the shared link, host-b
-    behind a second one that reaches the first link's root side."""
+    behind a second one that reaches the first link's root side. A test's
+    agent_args mark gives the agents more flags."""
+    mark = request.node.get_closest_marker("agent_args")
+    extra = mark.args if mark is not None else ()
     link_b = Link(beside=link)
     b = None
     agents = {}
@@ -30,7 +33,7 @@ def two_hosts(link, registry, token_file):
             "--insecure-registry", registry.addr])
         for host_id, ln in (("host-a", link), ("host-b", link_b)):
             agents[host_id] = Agent(ln, token_file, b.url, registry, port=ports[host_id],
-                                    host_id=host_id)
+                                    host_id=host_id, extra_args=extra)
         yield b, agents
     finally:
         if b is not None:
@@ -141,3 +144,25 @@ def test_two_hosts_spread_serve_delete_and_adopt(two_hosts, repo, tmp_path):
     assert enclaves_of(agents["host-a"]) == before["one"][1]
     assert serves(agents["host-a"], b.host("one"), "v1")
     assert host_list(b, tmp_path)["host-b"]["allocated"]["enclaves"] == 0
+
+
+@pytest.mark.agent_args("--gpus", "1")
+def test_gpus_are_exclusive_per_host_and_no_room_says_why(two_hosts, registry):
+    b, agents = two_hosts
+    wait_log(b, "host host-a answers", 20)
+    wait_log(b, "host host-b answers", 20)
+    text = config_text(registry.images["hello:v1"], gpus=1)
+    hosts = []
+    for name in ("g1", "g2"):
+        status, c = b.call("POST", "/containers", {"name": name, "config": text})
+        assert status == 202, c
+        hosts.append(b.wait_status(name, "running", timeout=120)["host"])
+    assert sorted(hosts) == ["host-a", "host-b"], hosts
+    # Each host's one GPU is held: a third GPU container fits nowhere, and
+    # the deploy fails with why, starting nothing.
+    status, c = b.call("POST", "/containers", {"name": "g3", "config": text})
+    assert status == 202, c
+    c = b.wait_status("g3", "failed", timeout=30)
+    assert c["status_detail"] == "no host has 1 free GPU: host-a has 0 GPUs, host-b has 0 GPUs", c
+    assert c["host"] is None and c["enclaves"] == []
+    assert [len(enclaves_of(a)) for a in agents.values()] == [1, 1]
