@@ -30,19 +30,20 @@ struct api_host {
 struct api_hosts {
 	char *token; /* owned, wiped */
 	int64_t timeout_ms;
-	char *expected_url; /* owned or NULL */
-	struct api_host *v; /* owned array */
+	char **expected_urls; /* owned strv or NULL */
+	struct api_host *v;   /* owned array */
 	size_t n;
 };
 
 struct api_hosts *
-api_hosts_new(const char *token, int64_t timeout_ms, const char *expected_url)
+api_hosts_new(const char *token, int64_t timeout_ms, char *const *expected_urls)
 {
 	struct api_hosts *hs = xcalloc(1, sizeof *hs);
 
 	hs->token = xstrdup(token);
 	hs->timeout_ms = timeout_ms;
-	hs->expected_url = expected_url != NULL ? xstrdup(expected_url) : NULL;
+	for (size_t i = 0; expected_urls != NULL && expected_urls[i] != NULL; i++)
+		hs->expected_urls = strv_push(hs->expected_urls, expected_urls[i]);
 	return hs;
 }
 
@@ -59,7 +60,7 @@ api_hosts_free(struct api_hosts *hs)
 	free(hs->v);
 	sodium_memzero(hs->token, strlen(hs->token));
 	free(hs->token);
-	free(hs->expected_url);
+	strv_free(hs->expected_urls);
 	free(hs);
 }
 
@@ -194,12 +195,13 @@ agent_heartbeat(struct api_req *r)
 	json_decref(body);
 }
 
-/* What the live enclaves of the driven host take (one driven host in this
- * increment: every live enclave is its): {enclaves, cpus, memory_bytes,
+/* What the live enclaves of host host_id take (those whose row names it;
+ * host_gpus its GPUs, for a config's "all"): {enclaves, cpus, memory_bytes,
  * gpus} from their deployments' configs. */
 static json_t *
-hosts_allocated(struct berthd *d)
+hosts_allocated(struct berthd *d, const char *host_id, int host_gpus)
 {
+	size_t count = 0;
 	struct store_enclave *live = NULL;
 	struct err err = ERR_INIT;
 	int64_t cpus = 0, memory = 0, gpus = 0;
@@ -212,11 +214,16 @@ hosts_allocated(struct berthd *d)
 		struct config_errors errs = {0};
 		struct config *cfg = NULL;
 
+		/* A placement refused is no enclave anywhere. */
+		if (live[i].host_id == NULL || strcmp(live[i].host_id, host_id) != 0 ||
+		    (live[i].state == ENCLAVE_FAILED && live[i].address == NULL))
+			continue;
+		count++;
 		if (store_deployment_get(d->store, live[i].deployment_id, &dep, &err) == 0 &&
 		    config_parse("config", dep.config, strlen(dep.config), &cfg, &errs) == 0) {
 			cpus += cfg->cpus > 0 ? cfg->cpus : 0;
 			memory += cfg->memory_mib > 0 ? cfg->memory_mib << 20 : 0;
-			gpus += config_gpus_required(cfg, d->recon_host->ops->gpus(d->recon_host));
+			gpus += config_gpus_required(cfg, host_gpus);
 		}
 		config_errors_free(&errs);
 		config_free(cfg);
@@ -224,7 +231,7 @@ hosts_allocated(struct berthd *d)
 		err_clear(&err);
 	}
 	store_enclave_list_free(live, n);
-	return json_pack("{s:i, s:I, s:I, s:I}", "enclaves", (int)n, "cpus", (json_int_t)cpus,
+	return json_pack("{s:i, s:I, s:I, s:I}", "enclaves", (int)count, "cpus", (json_int_t)cpus,
 	                 "memory_bytes", (json_int_t)memory, "gpus", (json_int_t)gpus);
 }
 
@@ -238,7 +245,6 @@ hosts_list(struct api_req *r)
 	struct api_hosts *hs = d->hosts;
 	json_t *a = json_array();
 	int64_t now = now_mono_ms();
-	int expected_seen = 0;
 
 	if (!r->who.admin) {
 		api_reply_error(r, 403, "forbidden", "only an admin token may list hosts");
@@ -247,23 +253,28 @@ hosts_list(struct api_req *r)
 	}
 	for (size_t i = 0; hs != NULL && i < hs->n; i++) {
 		struct api_host *h = &hs->v[i];
-		int driven = hs->expected_url != NULL && strcmp(hs->expected_url, h->url) == 0;
+		int gpus = (int)json_integer_value(json_object_get(h->info, "gpus"));
 		char when[32];
 
 		time_rfc3339(h->seen_wall_ms, when);
 		json_array_append_new(
 		    a, json_pack("{s:s, s:s, s:O, s:o, s:s, s:s}", "name", h->id, "status",
 		                 now - h->seen_ms > hs->timeout_ms ? "lost" : "ready", "capacity",
-		                 h->info, "allocated",
-		                 driven ? hosts_allocated(d) : json_pack("{s:i}", "enclaves", 0),
-		                 "last_seen", when, "url", h->url));
-		expected_seen |= driven;
+		                 h->info, "allocated", hosts_allocated(d, h->id, gpus), "last_seen",
+		                 when, "url", h->url));
 	}
-	if (hs != NULL && hs->expected_url != NULL && !expected_seen)
-		json_array_append_new(a,
-		                      json_pack("{s:n, s:s, s:n, s:o, s:n, s:s}", "name", "status",
-		                                "lost", "capacity", "allocated", hosts_allocated(d),
-		                                "last_seen", "url", hs->expected_url));
+	/* The --agent hosts that never registered (with this berthd). */
+	for (size_t j = 0; hs != NULL && hs->expected_urls != NULL && hs->expected_urls[j]; j++) {
+		int seen = 0;
+
+		for (size_t i = 0; i < hs->n; i++)
+			seen |= strcmp(hs->expected_urls[j], hs->v[i].url) == 0;
+		if (!seen)
+			json_array_append_new(a, json_pack("{s:n, s:s, s:n, s:{s:i}, s:n, s:s}",
+			                                   "name", "status", "lost", "capacity",
+			                                   "allocated", "enclaves", 0, "last_seen",
+			                                   "url", hs->expected_urls[j]));
+	}
 	api_reply_json(r, 200, a);
 }
 

@@ -10,9 +10,10 @@
 struct api_hosts;
 
 /* The registry of hosts whose agents present token (copied, wiped on free);
- * a host silent for timeout_ms is unreachable. expected_url (copied, or
- * NULL) is the --agent berthd drives: listed before it registers. */
-struct api_hosts *api_hosts_new(const char *token, int64_t timeout_ms, const char *expected_url);
+ * a host silent for timeout_ms is unreachable. expected_urls (a strv,
+ * copied, or NULL) are the --agent berthd drives: listed before they
+ * register. */
+struct api_hosts *api_hosts_new(const char *token, int64_t timeout_ms, char *const *expected_urls);
 
 /* NULL is fine. */
 void api_hosts_free(struct api_hosts *hosts);

@@ -90,28 +90,45 @@ api_json_secret(const struct store_secret *s)
 	                 "bound_to", bound);
 }
 
-/* The public parts of the attested keys of the enclave serving c's
- * deployment, the ones its attestation document lists: a new list with each
- * boot (a blue-green update's new enclave has its own). [] when the config
- * declares none, null while no enclave of that deployment serves. Into *out;
- * -1 with err when the store fails. */
+/* From c's enclave rows: into *keys the public parts of the attested keys
+ * of the enclave serving c's deployment, the ones its attestation document
+ * lists (a new list with each boot: a blue-green update's new enclave has
+ * its own; [] when the config declares none, null while no enclave of that
+ * deployment serves); into *host the id of that enclave's host (null for
+ * berthd's own host, or while none serves); into *list c's enclaves not
+ * stopped, [{name, deployment, state, host}]. -1 with err when the store
+ * fails. */
 static int
-serving_keys(struct berthd *d, const struct store_container *c, json_t **out, struct err *err)
+serving_enclaves(struct berthd *d, const struct store_container *c, json_t **keys, json_t **host,
+                 json_t **list, struct err *err)
 {
 	struct store_enclave *v = NULL;
 	size_t n = 0;
 
-	*out = json_null();
-	if (c->deployment_id[0] == '\0')
-		return 0;
+	*keys = json_null();
+	*host = json_null();
+	*list = json_array();
 	if (store_enclave_list(d->store, c->id, &v, &n, err) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i].deployment_id, c->deployment_id) == 0 &&
+	for (size_t i = 0; i < n; i++) {
+		/* A placement refused never was an enclave anywhere. */
+		if (v[i].state == ENCLAVE_STOPPED ||
+		    (v[i].state == ENCLAVE_FAILED && v[i].address == NULL && v[i].host_id == NULL &&
+		     d->n_agent_hosts > 0))
+			continue;
+		json_array_append_new(*list, json_pack("{s:s,s:s,s:s,s:o}", "name", v[i].name,
+		                                       "deployment", v[i].deployment_id, "state",
+		                                       model_enclave_state_str(v[i].state), "host",
+		                                       api_json_str_or_null(v[i].host_id)));
+		if (c->deployment_id[0] != '\0' &&
+		    strcmp(v[i].deployment_id, c->deployment_id) == 0 &&
 		    (v[i].state == ENCLAVE_HEALTHY || v[i].state == ENCLAVE_UNHEALTHY)) {
-			json_decref(*out);
-			*out = api_json_column(v[i].attested_keys, json_array());
+			json_decref(*keys);
+			*keys = api_json_column(v[i].attested_keys, json_array());
+			json_decref(*host);
+			*host = api_json_str_or_null(v[i].host_id);
 		}
+	}
 	store_enclave_list_free(v, n);
 	return 0;
 }
@@ -124,7 +141,8 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 	struct store_update u = {0};
 	struct store_setting *settings = NULL;
 	size_t n_settings = 0;
-	json_t *jdep = NULL, *jupd = NULL, *env = NULL, *cert = NULL, *keys = NULL;
+	json_t *jdep = NULL, *jupd = NULL, *env = NULL, *cert = NULL, *keys = NULL, *on = NULL,
+	       *enclaves = NULL;
 	char *url = NULL, *debug_url = NULL, *tls_url = NULL;
 	int rc;
 
@@ -141,7 +159,7 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 	else
 		goto out;
 	if ((rc = store_setting_list(d->store, c->id, &settings, &n_settings, err)) < 0 ||
-	    (rc = serving_keys(d, c, &keys, err)) < 0)
+	    (rc = serving_enclaves(d, c, &keys, &on, &enclaves, err)) < 0)
 		goto out;
 	env = json_object();
 	for (size_t i = 0; i < n_settings; i++)
@@ -165,7 +183,8 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 		free(host);
 	}
 	*out = json_pack(
-	    "{s:s,s:s,s:s,s:o,s:s,s:o,s:s?,s:b,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I}",
+	    "{s:s,s:s,s:s,s:o,s:s,s:o,s:s?,s:b,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:o,"
+	    "s:o}",
 	    "name", c->name, "org", org_name, "status", model_container_status_str(c->status),
 	    "status_detail", api_json_str_or_null(c->status_detail), "url", url, "tls_url",
 	    tls_url != NULL ? json_string(tls_url) : json_null(), "debug_url", debug_url, "debug",
@@ -175,8 +194,8 @@ api_json_container(struct berthd *d, const char *org_name, const struct store_co
 	    "update", jupd != NULL ? jupd : json_null(), "env", env, "created_at",
 	    api_json_time(c->created_at), "updated_at", api_json_time(c->updated_at), "certificate",
 	    cert != NULL ? cert : json_null(), "attested_keys", keys, "restarts",
-	    (json_int_t)c->restarts);
-	jdep = jupd = env = cert = keys = NULL;
+	    (json_int_t)c->restarts, "host", on, "enclaves", enclaves);
+	jdep = jupd = env = cert = keys = on = enclaves = NULL;
 	rc = *out != NULL ? 0 : err_make(err, 0, "container %s could not be encoded", c->name);
 out:
 	json_decref(jdep);
@@ -184,6 +203,8 @@ out:
 	json_decref(env);
 	json_decref(cert);
 	json_decref(keys);
+	json_decref(on);
+	json_decref(enclaves);
 	free(url);
 	free(debug_url);
 	free(tls_url);

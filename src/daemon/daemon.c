@@ -293,6 +293,66 @@ berthd_open_runtime(struct berthd *d, struct err *err)
 	return berthd_runtime_open(&o, &d->rt, err);
 }
 
+/* The hosts of --agent: one remote host per URL, keyed by the host id its
+ * agent reports in /v1/info (the same token file for every agent). An
+ * agent that does not answer now is pending: the reconciler asks it again
+ * and adopts its enclaves once it says its id. Two agents that report one
+ * id are refused. */
+static int
+berthd_agent_hosts(struct berthd *d, struct err *err)
+{
+	const struct settings *s = &d->settings;
+	size_t n = strv_len(s->agent_urls);
+
+	d->agent_hosts = xcalloc(n + 1, sizeof *d->agent_hosts);
+	for (size_t i = 0; i < n; i++) {
+		struct recon_host_remote_settings rs = {
+		    .url = s->agent_urls[i],
+		    .token_file = s->agent_token_file,
+		    .timeout_ms = 5000,
+		};
+		struct recon_host_capacity cap = {0};
+		struct recon_env_host *eh = &d->agent_hosts[d->n_agent_hosts];
+		struct recon_host *h = NULL;
+		const char *id = NULL;
+
+		if (recon_host_remote_new(&rs, &d->stopping, &h, err) < 0)
+			return -1;
+		if (recon_host_remote_info(h, &id, &cap) < 0) {
+			/* Pending: the reconciler asks again until it answers. */
+			log_warn("agent %s did not say its host id yet", s->agent_urls[i]);
+			eh->host = h;
+			d->n_agent_hosts++;
+			continue;
+		}
+		for (size_t j = 0; j < d->n_agent_hosts; j++)
+			if (d->agent_hosts[j].id != NULL && strcmp(d->agent_hosts[j].id, id) == 0) {
+				recon_host_remote_free(h);
+				return err_make(err, 0, "agents %s and %s both are host %s",
+				                s->agent_urls[j], s->agent_urls[i], id);
+			}
+		eh->id = xstrdup(id);
+		eh->host = h;
+		eh->cpus = cap.cpus;
+		eh->memory_bytes = cap.memory_bytes;
+		eh->gpus = cap.gpus;
+		d->n_agent_hosts++;
+	}
+	return 0;
+}
+
+static void
+berthd_agent_hosts_free(struct berthd *d)
+{
+	for (size_t i = 0; i < d->n_agent_hosts; i++) {
+		free((char *)d->agent_hosts[i].id);
+		recon_host_remote_free(d->agent_hosts[i].host);
+	}
+	free(d->agent_hosts);
+	d->agent_hosts = NULL;
+	d->n_agent_hosts = 0;
+}
+
 static int
 berthd_new_recon(struct berthd *d, struct err *err)
 {
@@ -331,16 +391,12 @@ berthd_new_recon(struct berthd *d, struct err *err)
 	                 .runtime_gvisor = runtime_version(d->rt, "gvisor")},
 	};
 
-	if (s->agent_url != NULL) {
-		/* This increment: the one host of that agent, not this one. */
-		struct recon_host_remote_settings rs = {
-		    .url = s->agent_url,
-		    .token_file = s->agent_token_file,
-		    .timeout_ms = 5000,
-		};
-
-		if (recon_host_remote_new(&rs, &d->stopping, &d->recon_host, err) < 0)
+	if (s->agent_urls != NULL) {
+		/* The hosts of those agents, not this one. */
+		if (berthd_agent_hosts(d, err) < 0)
 			return -1;
+		env.hosts = d->agent_hosts;
+		env.n_hosts = d->n_agent_hosts;
 	} else if (recon_host_local_new(d->rt, &hs, &d->stopping, &d->recon_host, err) < 0) {
 		return -1;
 	}
@@ -563,7 +619,7 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 		if (recon_host_token_read(d->settings.agent_token_file, &token, err) < 0)
 			return -1;
 		d->hosts = api_hosts_new(token, (int64_t)d->settings.host_timeout_s * 1000,
-		                         d->settings.agent_url);
+		                         d->settings.agent_urls);
 		sodium_memzero(token, strlen(token));
 		free(token);
 	}
@@ -620,10 +676,8 @@ berthd_stop(struct berthd *d)
 	api_sources_free(take_ptr(&d->api_sources));
 	api_pendings_free(take_ptr(&d->api_pendings));
 	recon_free(d->recon);
-	if (d->settings.agent_url != NULL)
-		recon_host_remote_free(d->recon_host);
-	else
-		recon_host_local_free(d->recon_host);
+	recon_host_local_free(d->recon_host);
+	berthd_agent_hosts_free(d);
 	api_hosts_free(d->hosts);
 	runtime_close(d->rt);
 	eventlog_free(d->events); /* publishes what committed */

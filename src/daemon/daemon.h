@@ -32,6 +32,7 @@ struct secret_key;
 struct eventlog;
 struct recon;
 struct recon_host;
+struct recon_env_host;
 struct runtime;
 struct ca;
 struct acme;
@@ -66,24 +67,28 @@ struct berthd_metrics {
 };
 
 struct berthd {
-	struct settings settings;      /* owned */
-	struct event_base *base;       /* owned */
-	struct workq *workq;           /* owned: blocking work (runtime, API) */
-	struct workq *fetchq;          /* owned: fetches and pulls, a lane per host */
-	struct workq *healthq;         /* owned: health checks and monitoring */
-	struct store *store;           /* owned, loop thread only */
-	struct store_sync *sync;       /* owned: the durability gate (store-sync.h) */
-	struct store_sync_wal wal;     /* SQLite's flush of the store's WAL */
-	int flush_delay_ms;            /* BERTH_FLUSH_DELAY_MS: each flush waits (tests) */
-	struct secret_key *key;        /* owned: seals secret values */
-	struct hostkey *hostkey;       /* owned: signs attestation documents */
-	struct sse_hub *hub;           /* owned: event streams */
-	struct eventlog *events;       /* owned: container events, to the store and hub */
-	struct lifecycle lc;           /* the state machines' setters and their counts */
-	struct runtime *rt;            /* owned: the host runtime */
-	struct api_server *api;        /* owned */
-	struct recon *recon;           /* owned: the reconciler */
-	struct recon_host *recon_host; /* owned: what the reconciler does to the host */
+	struct settings settings;           /* owned */
+	struct event_base *base;            /* owned */
+	struct workq *workq;                /* owned: blocking work (runtime, API) */
+	struct workq *fetchq;               /* owned: fetches and pulls, a lane per host */
+	struct workq *healthq;              /* owned: health checks and monitoring */
+	struct store *store;                /* owned, loop thread only */
+	struct store_sync *sync;            /* owned: the durability gate (store-sync.h) */
+	struct store_sync_wal wal;          /* SQLite's flush of the store's WAL */
+	int flush_delay_ms;                 /* BERTH_FLUSH_DELAY_MS: each flush waits (tests) */
+	struct secret_key *key;             /* owned: seals secret values */
+	struct hostkey *hostkey;            /* owned: signs attestation documents */
+	struct sse_hub *hub;                /* owned: event streams */
+	struct eventlog *events;            /* owned: container events, to the store and hub */
+	struct lifecycle lc;                /* the state machines' setters and their counts */
+	struct runtime *rt;                 /* owned: the host runtime */
+	struct api_server *api;             /* owned */
+	struct recon *recon;                /* owned: the reconciler */
+	struct recon_host *recon_host;      /* owned or NULL (--agent): what the reconciler does to
+	                                     * berthd's own host */
+	struct recon_env_host *agent_hosts; /* owned array (ids and hosts owned): the hosts of
+	                                     * --agent, when given */
+	size_t n_agent_hosts;
 	struct berthd_metrics metrics;
 	struct berthd_list_cache list_cache[BERTHD_LIST_CACHE]; /* by org, round robin */
 	unsigned list_cache_next;

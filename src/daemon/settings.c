@@ -63,7 +63,8 @@ static const char usage[] =
     "  --event-stream-buffer B    bytes an event stream's reader may fall behind before\n"
     "                             it is dropped (default 1048576)\n"
     "  --agent URL                drive the host of the berth-agent at URL (http://) instead\n"
-    "                             of this one (needs --agent-token-file)\n"
+    "                             of this one (needs --agent-token-file); repeat it for\n"
+    "                             several hosts, each new enclave is placed on one\n"
     "  --agent-token-file FILE    the host token that agents present (and berthd to them)\n"
     "  --host-timeout S           a host silent for S is unreachable (default 30)\n"
     "  --version, --help\n";
@@ -133,7 +134,7 @@ settings_free(struct settings *s)
 	free(s->bridge);
 	free(s->log_level);
 	strv_free(s->source_roots);
-	free(s->agent_url);
+	strv_free(s->agent_urls);
 	free(s->agent_token_file);
 	memset(s, 0, sizeof *s);
 }
@@ -267,7 +268,10 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 	} else if (strcmp(key, "agent") == 0) {
 		if (strncmp(value, "http://", 7) != 0 || value[7] == '\0')
 			return err_make(err, 0, "agent: \"%s\" is not an http:// URL", value);
-		settings_replace(&s->agent_url, value);
+		for (size_t i = 0; s->agent_urls != NULL && s->agent_urls[i] != NULL; i++)
+			if (strcmp(s->agent_urls[i], value) == 0)
+				return err_make(err, 0, "agent: %s is given twice", value);
+		s->agent_urls = strv_push(s->agent_urls, value);
 	} else if (strcmp(key, "agent-token-file") == 0) {
 		settings_replace(&s->agent_token_file, value);
 	} else if (strcmp(key, "host-timeout") == 0) {
@@ -484,7 +488,7 @@ settings_from_args(struct settings *s, int argc, char **argv, struct err *err)
 		s->router_socket = xasprintf("%s/router.sock", s->state_dir);
 	if (strcmp(s->tls_certs, "acme") == 0 && s->tls_port != 0 && s->acme_directory == NULL)
 		return err_make(err, 0, "--tls-certs acme needs --acme-directory URL");
-	if (s->agent_url != NULL && s->agent_token_file == NULL)
+	if (s->agent_urls != NULL && s->agent_token_file == NULL)
 		return err_make(err, 0, "--agent needs --agent-token-file FILE");
 	return 0;
 }

@@ -59,7 +59,7 @@ struct settings {
 	int event_streams_per_org; /* open event streams of one org, default 64 */
 	int event_stream_buffer;   /* bytes waiting for a reader at most, default 1 MiB */
 	/* Hosts and agents (docs/architecture.md). */
-	char *agent_url;        /* owned or NULL: drive that berth-agent's host, not this one */
+	char **agent_urls; /* owned strv or NULL: drive these berth-agents' hosts, not this one */
 	char *agent_token_file; /* owned or NULL: the host token agents present */
 	int host_timeout_s;     /* a host without heartbeat this long is unreachable, 30 */
 };

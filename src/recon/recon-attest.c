@@ -380,9 +380,9 @@ recon_attest_add(struct recon *r, const char *enclave_id, const char *enclave,
 void
 recon_attest_open(struct recon *r, const struct store_enclave *e, const struct config *cfg)
 {
-	struct recon_host *host = recon_host_of(r);
+	struct recon_host *host = recon_host_for(r, e);
 
-	if (host->ops->attest_listen == NULL)
+	if (host == NULL || host->ops->attest_listen == NULL)
 		return;
 	for (size_t i = 0; i < cfg->n_containers; i++) {
 		struct err err = ERR_INIT;

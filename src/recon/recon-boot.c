@@ -36,6 +36,7 @@
 
 struct boot_job {
 	struct recon_job hdr;
+	struct recon_host *host; /* borrowed: the host of the enclave's row */
 	store_id container_id;
 	store_id enclave_id;
 	char name[MODEL_ENCLAVE_NAME_LEN + 1];
@@ -79,7 +80,8 @@ boot_job_free(struct recon_job *hdr)
 	redact_free(job->redact);
 	if (job->progress != NULL)
 		event_free(job->progress);
-	recon_host_of(hdr->r)->ops->release(recon_host_of(hdr->r), job->enclave);
+	if (job->host != NULL)
+		job->host->ops->release(job->host, job->enclave);
 	free(job);
 }
 
@@ -89,7 +91,7 @@ static void
 boot_work(void *arg)
 {
 	struct boot_job *job = arg;
-	struct recon_host *host = recon_host_of(job->hdr.r);
+	struct recon_host *host = job->host;
 	struct recon_boot_spec spec = {
 	    .name = job->name,
 	    .container_id = job->container_id,
@@ -228,7 +230,8 @@ boot_done(void *arg)
 			                 take_fd(&job->enclave->containers[i].attest_fd));
 	/* The values the enclave was given, not the store's: a secret set again
 	 * meanwhile has a new value there, the enclave the old one. */
-	recon_watch_start(r, ctr, &d, &e, take_ptr(&job->enclave), take_ptr(&job->redact));
+	recon_watch_start(r, ctr, &d, &e, job->host, take_ptr(&job->enclave),
+	                  take_ptr(&job->redact));
 	recon_kick(r, ctr->id);
 out:
 	store_enclave_clear(&e);
@@ -310,6 +313,14 @@ recon_boot_start(struct recon *r, struct recon_ctr *ctr, const struct store_cont
 	snprintf(job->name, sizeof job->name, "%s", e->name);
 	job->resume = resume;
 	job->shown = -1;
+	if ((job->host = recon_host_for(r, e)) == NULL) {
+		char *why = recon_host_unknown(r, e);
+
+		boot_fail(r, ctr, e->id, why);
+		free(why);
+		boot_job_free(&job->hdr);
+		return;
+	}
 	snprintf(job->isolation, sizeof job->isolation, "%s", d->isolation ? d->isolation : "");
 	job->cfg = recon_config_of(d);
 	if (job->cfg == NULL) {
@@ -354,6 +365,7 @@ recon_boot_start(struct recon *r, struct recon_ctr *ctr, const struct store_cont
 
 struct adopt_job {
 	struct recon_job hdr;
+	struct recon_host *host; /* borrowed: the host of the enclave's row */
 	store_id container_id;
 	store_id enclave_id;
 	char name[MODEL_ENCLAVE_NAME_LEN + 1];
@@ -369,7 +381,8 @@ adopt_job_free(struct recon_job *hdr)
 	struct adopt_job *job = (struct adopt_job *)hdr;
 
 	redact_free(job->redact);
-	recon_host_of(hdr->r)->ops->release(recon_host_of(hdr->r), job->enclave);
+	if (job->host != NULL)
+		job->host->ops->release(job->host, job->enclave);
 	free(job);
 }
 
@@ -377,7 +390,7 @@ static void
 adopt_work(void *arg)
 {
 	struct adopt_job *job = arg;
-	struct recon_host *host = recon_host_of(job->hdr.r);
+	struct recon_host *host = job->host;
 	enum enclave_observed seen = ENCLAVE_OBSERVED_ABSENT;
 
 	job->rc = host->ops->adopt(host, job->name, &job->enclave, &seen, &job->err);
@@ -414,7 +427,8 @@ adopt_done(void *arg)
 	}
 	log_info("enclave %s adopted; its health gate starts again", job->name);
 	recon_attest_reopen(r, &e);
-	recon_watch_start(r, ctr, &d, &e, take_ptr(&job->enclave), take_ptr(&job->redact));
+	recon_watch_start(r, ctr, &d, &e, job->host, take_ptr(&job->enclave),
+	                  take_ptr(&job->redact));
 	recon_kick(r, ctr->id);
 out:
 	store_enclave_clear(&e);
@@ -434,6 +448,14 @@ recon_boot_adopt(struct recon *r, struct recon_ctr *ctr, const struct store_cont
 	snprintf(job->container_id, sizeof job->container_id, "%s", e->container_id);
 	snprintf(job->enclave_id, sizeof job->enclave_id, "%s", e->id);
 	snprintf(job->name, sizeof job->name, "%s", e->name);
+	if ((job->host = recon_host_for(r, e)) == NULL) {
+		char *why = recon_host_unknown(r, e);
+
+		boot_fail(r, ctr, e->id, why);
+		free(why);
+		adopt_job_free(&job->hdr);
+		return;
+	}
 	/* What the enclave was given is in its bundle, not here: the store's
 	 * values are the best berthd has (the same unless set again since). A
 	 * check whose output could not be redacted must not run. */
@@ -452,6 +474,7 @@ recon_boot_adopt(struct recon *r, struct recon_ctr *ctr, const struct store_cont
 
 struct destroy_job {
 	struct recon_job hdr;
+	struct recon_host *host; /* borrowed, or NULL: a host this berthd does not drive */
 	store_id container_id;
 	store_id enclave_id;
 	store_id keep_logs_of; /* the deployment whose logs are kept first, or "" */
@@ -470,8 +493,10 @@ static void
 destroy_work(void *arg)
 {
 	struct destroy_job *job = arg;
+	struct recon_host *host = job->host;
 
-	struct recon_host *host = recon_host_of(job->hdr.r);
+	if (host == NULL)
+		return; /* nothing to remove that this berthd can reach */
 
 	if (job->keep_logs_of[0] != '\0' && host->ops->keep_logs != NULL &&
 	    host->ops->keep_logs(host, job->name, job->container_id, job->keep_logs_of, &job->err) <
@@ -533,6 +558,16 @@ recon_enclave_destroy(struct recon *r, struct recon_ctr *ctr, const struct store
 	snprintf(job->container_id, sizeof job->container_id, "%s", e->container_id);
 	snprintf(job->enclave_id, sizeof job->enclave_id, "%s", e->id);
 	snprintf(job->name, sizeof job->name, "%s", e->name);
+	/* A row on a host this berthd does not drive is closed, and said so:
+	 * its enclave (if it ever ran) is left to that host. A row that was
+	 * never placed (placement refused) has nothing anywhere. */
+	if ((job->host = recon_host_for(r, e)) == NULL && e->host_id != NULL) {
+		char *why = recon_host_unknown(r, e);
+
+		log_warn("enclave %s: %s; its row is closed, the enclave is left there", e->name,
+		         why);
+		free(why);
+	}
 	/* A failed version of a debug container: its user may read why. */
 	if (e->reason != NULL) {
 		struct store_deployment d = {0};
@@ -577,7 +612,7 @@ watch_exec(void *arg, const char *container, char *const argv[], int64_t timeout
            char **output, struct err *err)
 {
 	struct recon_watch *w = arg;
-	struct recon_host *host = recon_host_of(w->r);
+	struct recon_host *host = w->host;
 	char *raw = NULL;
 	int rc;
 
@@ -595,7 +630,7 @@ static void
 check_work(void *arg)
 {
 	struct check_job *job = arg;
-	struct recon_host *host = recon_host_of(job->w->r);
+	struct recon_host *host = job->w->host;
 
 	host->ops->check(host, &job->w->checks[job->index], watch_exec, job->w, &job->result);
 }
@@ -723,7 +758,8 @@ watch_schedule(struct recon_watch *w)
 
 void
 recon_watch_start(struct recon *r, struct recon_ctr *ctr, const struct store_deployment *d,
-                  const struct store_enclave *e, struct enclave *enclave, struct redact *redact)
+                  const struct store_enclave *e, struct recon_host *host, struct enclave *enclave,
+                  struct redact *redact)
 {
 	struct recon_watch *w = xcalloc(1, sizeof *w);
 	struct config *cfg = recon_config_of(d);
@@ -734,6 +770,7 @@ recon_watch_start(struct recon *r, struct recon_ctr *ctr, const struct store_dep
 	                         : xstrdup(enclave->ip != NULL ? enclave->ip : "");
 
 	w->r = r;
+	w->host = host;
 	snprintf(w->container_id, sizeof w->container_id, "%s", e->container_id);
 	snprintf(w->deployment_id, sizeof w->deployment_id, "%s", d->id);
 	snprintf(w->enclave_id, sizeof w->enclave_id, "%s", e->id);
@@ -779,7 +816,7 @@ watch_free(struct recon_watch *w)
 		event_free(w->timer);
 	health_tracker_free(w->tracker);
 	health_checks_free(w->checks, w->n_checks);
-	recon_host_of(w->r)->ops->release(recon_host_of(w->r), w->enclave);
+	w->host->ops->release(w->host, w->enclave);
 	redact_free(w->redact);
 	free(w);
 }

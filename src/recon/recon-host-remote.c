@@ -29,11 +29,13 @@
 
 struct recon_host_remote {
 	struct recon_host base;
-	char *url;                   /* owned: http://ADDR:PORT, no trailing slash */
-	char *auth_header;           /* owned, wiped: "Authorization: Bearer TOKEN" */
-	int64_t timeout_ms;          /* a short call's deadline */
-	const _Atomic int *stopping; /* borrowed */
-	int gpus;                    /* as the agent said at start */
+	char *url;                      /* owned: http://ADDR:PORT, no trailing slash */
+	char *auth_header;              /* owned, wiped: "Authorization: Bearer TOKEN" */
+	int64_t timeout_ms;             /* a short call's deadline */
+	const _Atomic int *stopping;    /* borrowed */
+	int gpus;                       /* as the agent said at start */
+	char *host_id;                  /* owned, or NULL: the agent did not answer at start */
+	struct recon_host_capacity cap; /* as the agent said at start */
 };
 
 static struct recon_host_remote *
@@ -491,6 +493,30 @@ remote_router_spawn(struct recon_host *hh, struct err *err)
 	return remote_call(h, "POST", "/v1/router/spawn", NULL, h->timeout_ms, NULL, err);
 }
 
+static int
+remote_info(struct recon_host *hh, char **host_id, struct recon_host_capacity *cap, struct err *err)
+{
+	struct recon_host_remote *h = remote_of(hh);
+	json_t *info = NULL;
+	const char *id;
+	int rc;
+
+	*host_id = NULL;
+	if ((rc = remote_call(h, "GET", "/v1/info", NULL, h->timeout_ms, &info, err)) < 0)
+		return rc;
+	id = json_string_value(json_object_get(info, "host_id"));
+	if (id == NULL || *id == '\0') {
+		json_decref(info);
+		return err_make(err, 0, "agent %s: its info has no host_id", h->url);
+	}
+	*host_id = xstrdup(id);
+	cap->cpus = json_integer_value(json_object_get(info, "cpus"));
+	cap->memory_bytes = json_integer_value(json_object_get(info, "memory_bytes"));
+	cap->gpus = (int)json_integer_value(json_object_get(info, "gpus"));
+	json_decref(info);
+	return 0;
+}
+
 static const struct recon_host_ops remote_ops = {
     .boot = remote_boot,
     .adopt = remote_adopt,
@@ -503,6 +529,7 @@ static const struct recon_host_ops remote_ops = {
     .check = remote_check,
     .release = remote_release,
     .gpus = remote_gpus,
+    .info = remote_info,
     .router_status = remote_router_status,
     .router_push_table = remote_router_push_table,
     .router_set_route = remote_router_set_route,
@@ -565,7 +592,13 @@ recon_host_remote_new(const struct recon_host_remote_settings *s, const _Atomic 
 	if (remote_call(h, "GET", "/v1/info", NULL, h->timeout_ms, &info, &ierr) < 0) {
 		log_warn("%s (counted as 0 GPUs)", ierr.msg);
 	} else {
+		const char *id = json_string_value(json_object_get(info, "host_id"));
+
 		h->gpus = (int)json_integer_value(json_object_get(info, "gpus"));
+		h->host_id = id != NULL && *id != '\0' ? xstrdup(id) : NULL;
+		h->cap.cpus = json_integer_value(json_object_get(info, "cpus"));
+		h->cap.memory_bytes = json_integer_value(json_object_get(info, "memory_bytes"));
+		h->cap.gpus = h->gpus;
 		log_info("host agent %s: host %s, %d GPU%s", h->url,
 		         json_string_value(json_object_get(info, "host_id")), h->gpus,
 		         h->gpus == 1 ? "" : "s");
@@ -573,6 +606,16 @@ recon_host_remote_new(const struct recon_host_remote_settings *s, const _Atomic 
 	json_decref(info);
 	*out = &h->base;
 	return 0;
+}
+
+int
+recon_host_remote_info(struct recon_host *hh, const char **host_id, struct recon_host_capacity *cap)
+{
+	struct recon_host_remote *h = remote_of(hh);
+
+	*host_id = h->host_id;
+	*cap = h->cap;
+	return h->host_id != NULL ? 0 : -1;
 }
 
 void
@@ -584,6 +627,7 @@ recon_host_remote_free(struct recon_host *hh)
 		return;
 	h = remote_of(hh);
 	free(h->url);
+	free(h->host_id);
 	sodium_memzero(h->auth_header, strlen(h->auth_header));
 	free(h->auth_header);
 	free(h);

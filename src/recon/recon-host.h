@@ -29,6 +29,14 @@
 struct recon_host;
 struct runtime;
 
+/* What a host holds, as its agent said in /v1/info (0 for what it did not
+ * say: cpus and memory are then not bounded). */
+struct recon_host_capacity {
+	int64_t cpus;
+	int64_t memory_bytes;
+	int gpus;
+};
+
 /* What an enclave is brought up from. Everything borrowed for the call. */
 struct recon_boot_spec {
 	const char *name;                 /* the enclave's (model_enclave_name()) */
@@ -115,6 +123,12 @@ struct recon_host_ops {
 	/* Starts berth-router, detached so it outlives berthd. Returns once it
 	 * was started, not once it answers. */
 	int (*router_spawn)(struct recon_host *h, struct err *err);
+
+	/* Asks the host its id (owned) and capacity: 0, or negative with err
+	 * (RECON_HOST_EUNREACHABLE when it did not answer). May be NULL:
+	 * berthd's own host, which has no id. */
+	int (*info)(struct recon_host *h, char **host_id, struct recon_host_capacity *cap,
+	            struct err *err);
 };
 
 /* An implementation starts with this. */
@@ -167,6 +181,12 @@ struct recon_host_remote_settings {
  * or negative (the token file cannot be read). */
 int recon_host_remote_new(const struct recon_host_remote_settings *s, const _Atomic int *stopping,
                           struct recon_host **out, struct err *err);
+
+/* The id and capacity a host of recon_host_remote_new() had its agent
+ * report at start: 0 with *host_id (borrowed, lives as long as h) and *cap,
+ * or negative when the agent did not answer then (the id is not known). */
+int recon_host_remote_info(struct recon_host *h, const char **host_id,
+                           struct recon_host_capacity *cap);
 
 /* Frees a host of recon_host_remote_new(); NULL is fine. */
 void recon_host_remote_free(struct recon_host *h);

@@ -33,7 +33,8 @@ struct recon_job {
 /* A health gate in progress: the checks of one new enclave until it is ready
  * (healthy for min-healthy-time) or failed (health-timeout). */
 struct recon_watch {
-	struct recon *r; /* borrowed */
+	struct recon *r;         /* borrowed */
+	struct recon_host *host; /* borrowed: the one that runs the enclave */
 	store_id container_id;
 	store_id deployment_id;
 	store_id enclave_id;         /* its store row */
@@ -56,6 +57,9 @@ struct recon_ctr {
 	store_id id;
 	int busy;                  /* a job of this container is on the workq */
 	struct recon_watch *watch; /* owned, or NULL */
+	/* The index in r->hosts of the host whose router has the container's route: that of the
+	 * enclave it names (the first host until one is named). */
+	size_t route_on;
 	char *route_pushed;        /* owned JSON of the route the router has, or NULL */
 	int64_t drain_deadline_ms; /* monotonic; 0 when no drain is under way */
 	int drained;               /* the router reported the draining upstream idle */
@@ -79,22 +83,33 @@ struct recon_router {
 	int64_t next_check_ms; /* monotonic */
 };
 
+/* A host the reconciler drives (recon_env's hosts, or its one host), with
+ * its router link. */
+struct recon_hostent {
+	char *id;                /* owned, or NULL: berthd's own host (or pending) */
+	int pending;             /* an agent's host whose id is not known yet: it did
+	                          * not answer; asked again on the timer */
+	struct recon_host *host; /* borrowed */
+	struct recon_host_capacity cap;
+	struct recon_router router;
+};
+
 struct recon {
-	struct recon_env env; /* what it was given (all borrowed) */
-	struct event *tick;   /* owned: runs kicked containers on the next pass */
-	struct event *timer;  /* owned: periodic resync and router liveness */
-	char **kicked;        /* owned container ids, in kick order */
+	struct recon_env env;        /* what it was given (all borrowed) */
+	struct recon_hostent *hosts; /* owned array, never empty */
+	size_t n_hosts;
+	struct event *tick;  /* owned: runs kicked containers on the next pass */
+	struct event *timer; /* owned: periodic resync and router liveness */
+	char **kicked;       /* owned container ids, in kick order */
 	size_t n_kicked, cap_kicked;
 	struct strmap *kicked_set; /* owned: the ids in kicked */
 	struct recon_ctr *ctrs;    /* owned list */
 	struct strmap *ctr_index;  /* owned: id -> ctr of ctrs (borrowed) */
 	struct recon_job *jobs;    /* owned list of jobs on the workq */
 	struct store_sync *sync;   /* borrowed or NULL: the durability gate */
-	struct recon_router router;
-	int host_gpus;
-	uint64_t timer_count; /* timer passes, for the periodic resync */
-	int monitoring;       /* a monitor pass is on the workq */
-	const char *crash_at; /* BERTH_CRASH_AT: a named step that kills berthd */
+	uint64_t timer_count;      /* timer passes, for the periodic resync */
+	int monitoring;            /* a monitor pass is on the workq */
+	const char *crash_at;      /* BERTH_CRASH_AT: a named step that kills berthd */
 	struct recon_cert
 	    *certs_bg;      /* owned list: hosts whose certificates come in the background */
 	int certs_ordering; /* a certificate job is on fetchq */
@@ -132,12 +147,19 @@ recon_stopping(const struct recon *r)
 	return atomic_load(r->env.stopping) != 0;
 }
 
-/* The host's operations: recon_host_of(r)->ops->boot(recon_host_of(r), ...). */
+/* The host of row e (its host_id; NULL is berthd's own host), or NULL when
+ * this berthd does not drive that host (logged once per call site by the
+ * caller). */
+struct recon_hostent *recon_host_entry(struct recon *r, const char *host_id);
 static inline struct recon_host *
-recon_host_of(const struct recon *r)
+recon_host_for(struct recon *r, const struct store_enclave *e)
 {
-	return r->env.host;
+	struct recon_hostent *h = recon_host_entry(r, e->host_id);
+
+	return h != NULL ? h->host : NULL;
 }
+/* The sentence for row e whose host this berthd does not drive (owned). */
+char *recon_host_unknown(struct recon *r, const struct store_enclave *e);
 
 /* Where a deployment's bring-up stands. */
 enum bringup {
@@ -209,28 +231,36 @@ void recon_boot_start(struct recon *r, struct recon_ctr *ctr, const struct store
  * restart and starts its health gate. */
 void recon_boot_adopt(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
                       const struct store_deployment *d, const struct store_enclave *e);
-/* Starts the health gate of enclave (taken), whose exec checks' output is
- * redacted with redact (taken; the values of the enclave's secrets). */
+/* Starts the health gate of enclave (taken; of host, borrowed), whose exec
+ * checks' output is redacted with redact (taken; the values of the
+ * enclave's secrets). */
 void recon_watch_start(struct recon *r, struct recon_ctr *ctr, const struct store_deployment *d,
-                       const struct store_enclave *e, struct enclave *enclave,
-                       struct redact *redact);
+                       const struct store_enclave *e, struct recon_host *host,
+                       struct enclave *enclave, struct redact *redact);
 /* Stops a gate; it is freed once its running checks came back. */
 void recon_watch_cancel(struct recon_watch *w);
 /* Removes an enclave from the host (stop, delete, network). Marks ctr busy. */
 void recon_enclave_destroy(struct recon *r, struct recon_ctr *ctr, const struct store_enclave *e);
 
+/* recon.c: the agent's host h, pending until now, said its id: its rows'
+ * enclaves are adopted as at start-up. */
+void recon_host_known(struct recon *r, struct recon_hostent *h);
+
 /* recon-route.c: the router. */
 /* The route of container c as the router should have it now (a new JSON
  * text), or NULL when it should have none. */
-char *recon_route_desired(struct recon *r, const struct store_container *c);
-/* Pushes route (JSON text, taken; NULL deletes) for c's host. Marks ctr busy. */
+char *recon_route_desired(struct recon *r, const struct store_container *c, size_t *on);
+/* Pushes route (JSON text, taken; NULL deletes) for c's host names to the
+ * router of host on (an index in r->hosts), and takes it from the router
+ * that had it before when that is another. Marks ctr busy. */
 void recon_route_push(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
-                      char *route);
+                      char *route, size_t on);
 /* The host name of container c: <name>.<org>.<domain>. Caller frees. */
 char *recon_route_host(struct recon *r, const struct store_container *c);
-/* Asks the router whether address has requests in flight. Marks ctr busy;
- * sets ctr->drained when it has none, then kicks the container. */
-void recon_route_poll_drain(struct recon *r, struct recon_ctr *ctr, const char *address);
+/* Asks the router of e's host whether e's address has requests in flight.
+ * Marks ctr busy; sets ctr->drained when it has none, then kicks the
+ * container. */
+void recon_route_poll_drain(struct recon *r, struct recon_ctr *ctr, const struct store_enclave *e);
 /* Liveness of the router: starts it when nobody answers, pushes the full
  * table when it (re)appears. Called from the periodic timer. */
 void recon_router_tick(struct recon *r);

@@ -52,10 +52,12 @@ recon_route_host(struct recon *r, const struct store_container *c)
 }
 
 /* The live enclave row of deployment id of container cid with an address
- * that passed its gate, or NULL. */
+ * that passed its gate, or NULL. *on becomes the index in r->hosts of the
+ * host of deployment_id's newest row not stopped (the one that serves, or
+ * the one coming up), and stays as it was when it has none. */
 static int
 recon_serving_address(struct recon *r, const char *cid, const char *deployment_id, char **address,
-                      char **keys)
+                      char **keys, size_t *on)
 {
 	struct store_enclave *v = NULL;
 	struct err err = ERR_INIT;
@@ -65,14 +67,21 @@ recon_serving_address(struct recon *r, const char *cid, const char *deployment_i
 	*keys = NULL;
 	if (store_enclave_list(r->env.store, cid, &v, &n, &err) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i].deployment_id, deployment_id) == 0 && v[i].address != NULL &&
+	for (size_t i = 0; i < n; i++) {
+		struct recon_hostent *h;
+
+		if (strcmp(v[i].deployment_id, deployment_id) != 0 || v[i].state == ENCLAVE_STOPPED)
+			continue;
+		if ((h = recon_host_entry(r, v[i].host_id)) != NULL)
+			*on = (size_t)(h - r->hosts);
+		if (v[i].address != NULL &&
 		    (v[i].state == ENCLAVE_HEALTHY || v[i].state == ENCLAVE_UNHEALTHY)) {
 			free(*address);
 			free(*keys);
 			*address = xstrdup(v[i].address);
 			*keys = v[i].attested_keys != NULL ? xstrdup(v[i].attested_keys) : NULL;
 		}
+	}
 	store_enclave_list_free(v, n);
 	return 0;
 }
@@ -123,9 +132,10 @@ recon_deployment_facts(struct recon *r, const struct store_container *c,
 	                 "debug", d->debug, "isolation", iso, "runtime", iso, rt);
 }
 
-/* The route object of c, without its host; NULL when c has no route. */
+/* The route object of c, without its host; NULL when c has no route. *on
+ * becomes the host whose router is to have it (recon_serving_address()). */
 static json_t *
-recon_route_object(struct recon *r, const struct store_container *c)
+recon_route_object(struct recon *r, const struct store_container *c, size_t *on)
 {
 	struct store_update u = {0};
 	struct store_deployment d = {0};
@@ -137,6 +147,8 @@ recon_route_object(struct recon *r, const struct store_container *c)
 	json_t *route = NULL, *ups = json_array(), *paths = json_null(), *attest = NULL;
 	int active;
 
+	ctr = recon_ctr_get(r, c->id);
+	*on = ctr->route_on < r->n_hosts ? ctr->route_on : 0;
 	if (c->deleted_at != 0)
 		goto out;
 	active = store_update_latest(r->env.store, c->id, &u, &err) == 0 && !u.state.finished;
@@ -146,14 +158,16 @@ recon_route_object(struct recon *r, const struct store_container *c)
 		/* The gap of a recreate: requests wait for the new version. */
 		mode = "hold";
 		serving = u.to_deployment_id;
-	} else if (recon_serving_address(r, c->id, serving, &address, &keys) == 0 &&
+		recon_serving_address(r, c->id, serving, &address, &keys, on);
+		free(take_ptr(&address));
+		free(take_ptr(&keys));
+	} else if (recon_serving_address(r, c->id, serving, &address, &keys, on) == 0 &&
 	           address != NULL) {
 		mode = "serve";
 		json_array_append_new(ups, json_string(address));
 	}
 	/* A deployment never changes: what its config says of routing is
 	 * parsed once per container and deployment, not at every step. */
-	ctr = recon_ctr_get(r, c->id);
 	if (strcmp(ctr->route_cfg_id, serving) != 0) {
 		json_decref(ctr->route_paths);
 		ctr->route_paths = json_null();
@@ -214,10 +228,10 @@ out:
  * container's host, and its debug host (<name>.<org>.debug.<domain>), which
  * a debug container has with every path allowed. NULL when the org is gone. */
 static json_t *
-recon_routes_of(struct recon *r, const struct store_container *c)
+recon_routes_of(struct recon *r, const struct store_container *c, size_t *on)
 {
 	char *host = recon_host(r, c, 0), *debug_host = recon_host(r, c, 1);
-	json_t *route = recon_route_object(r, c), *debug = NULL, *all = NULL;
+	json_t *route = recon_route_object(r, c, on), *debug = NULL, *all = NULL;
 
 	if (host == NULL || debug_host == NULL)
 		goto out;
@@ -243,9 +257,9 @@ recon_json_text(const json_t *j)
 }
 
 char *
-recon_route_desired(struct recon *r, const struct store_container *c)
+recon_route_desired(struct recon *r, const struct store_container *c, size_t *on)
 {
-	json_t *routes = recon_routes_of(r, c);
+	json_t *routes = recon_routes_of(r, c, on);
 	char *text = recon_json_text(routes);
 
 	json_decref(routes);
@@ -275,6 +289,8 @@ struct push_job {
 	store_id container_id;
 	char *host;  /* owned */
 	char *route; /* owned JSON text, "null" to delete */
+	size_t on;   /* the host (in r->hosts) whose router gets it */
+	size_t from; /* the host whose router had it: its routes go when not on */
 	int rc;
 	struct err err;
 };
@@ -289,12 +305,14 @@ push_job_free(struct recon_job *hdr)
 	free(job);
 }
 
-/* Sets (or, for null, removes) the route of every host in job->route. */
+/* Sets (or, for null, removes) the route of every host name in job->route
+ * at the router of host job->on; when the route moved from another host's
+ * router, removes it there afterwards (the new one serves first). */
 static void
 push_work(void *arg)
 {
 	struct push_job *job = arg;
-	struct recon_host *h = recon_host_of(job->hdr.r);
+	struct recon_host *h = job->hdr.r->hosts[job->on].host;
 	json_t *routes = json_loads(job->route, 0, NULL), *route;
 	const char *host;
 
@@ -321,6 +339,20 @@ push_work(void *arg)
 		if (job->rc < 0)
 			break;
 	}
+	if (job->rc == 0 && job->from != job->on) {
+		struct recon_host *old = job->hdr.r->hosts[job->from].host;
+
+		json_object_foreach(routes, host, route)
+		{
+			struct err err = ERR_INIT;
+			int rc = old->ops->router_delete_route(old, host, &err);
+
+			/* The old router unreachable: its table is replaced in
+			 * full when it answers again. */
+			if (rc < 0 && rc != ROUTER_CLIENT_ENOTFOUND)
+				log_warn("route of %s at its former host: %s", host, err.msg);
+		}
+	}
 	json_decref(routes);
 }
 
@@ -336,10 +368,11 @@ push_done(void *arg)
 	if (job->rc < 0) {
 		log_warn("route of %s: %s", job->host, job->err.msg);
 		ctr->retry_at_ms = now_mono_ms() + 500;
-		r->router.next_check_ms = 0; /* look at the router now */
+		r->hosts[job->on].router.next_check_ms = 0; /* look at the router now */
 		goto out;
 	}
 	log_debug("route of %s: %s", job->host, job->route);
+	ctr->route_on = job->on;
 	free(ctr->route_pushed);
 	ctr->route_pushed = take_ptr(&job->route);
 	r->routes_moved++;
@@ -351,11 +384,14 @@ out:
 
 void
 recon_route_push(struct recon *r, struct recon_ctr *ctr, const struct store_container *c,
-                 char *route)
+                 char *route, size_t on)
 {
 	struct push_job *job = xcalloc(1, sizeof *job);
 
 	job->hdr.free = push_job_free;
+	job->on = on < r->n_hosts ? on : 0;
+	job->from =
+	    ctr->route_pushed != NULL && ctr->route_on < r->n_hosts ? ctr->route_on : job->on;
 	snprintf(job->container_id, sizeof job->container_id, "%s", c->id);
 	job->host = recon_route_host(r, c);
 	job->route = route;
@@ -372,6 +408,7 @@ recon_route_push(struct recon *r, struct recon_ctr *ctr, const struct store_cont
 
 struct drain_job {
 	struct recon_job hdr;
+	struct recon_host *host; /* borrowed: the router of the draining enclave's host */
 	store_id container_id;
 	char *address; /* owned */
 	int drained;
@@ -390,7 +427,7 @@ static void
 drain_work(void *arg)
 {
 	struct drain_job *job = arg;
-	struct recon_host *host = recon_host_of(job->hdr.r);
+	struct recon_host *host = job->host;
 	struct err err = ERR_INIT;
 	json_t *counters = NULL, *ups, *v;
 	size_t i;
@@ -432,11 +469,20 @@ drain_done(void *arg)
 }
 
 void
-recon_route_poll_drain(struct recon *r, struct recon_ctr *ctr, const char *address)
+recon_route_poll_drain(struct recon *r, struct recon_ctr *ctr, const struct store_enclave *e)
 {
-	struct drain_job *job = xcalloc(1, sizeof *job);
+	struct drain_job *job;
+	struct recon_host *host = recon_host_for(r, e);
+	const char *address = e->address;
 
+	/* A host this berthd does not drive: nothing to ask, the deadline decides. */
+	if (host == NULL) {
+		ctr->retry_at_ms = now_mono_ms() + 100;
+		return;
+	}
+	job = xcalloc(1, sizeof *job);
 	job->hdr.free = drain_job_free;
+	job->host = host;
 	snprintf(job->container_id, sizeof job->container_id, "%s", ctr->id);
 	job->address = xstrdup(address);
 	ctr->busy = 1;
@@ -445,10 +491,11 @@ recon_route_poll_drain(struct recon *r, struct recon_ctr *ctr, const char *addre
 
 /* ---- the router's liveness, start and full table ---- */
 
-/* The full table from the store; ids and texts (strv, same order) let the
- * caller remember what each container was given. */
+/* The full table of host hi's router from the store (the routes that are
+ * on it); ids and texts (strv, same order) let the caller remember what
+ * each container on it was given. */
 static json_t *
-recon_full_table(struct recon *r, int64_t generation, char ***ids, char ***texts)
+recon_full_table(struct recon *r, size_t hi, int64_t generation, char ***ids, char ***texts)
 {
 	struct store_container *v = NULL;
 	struct err err = ERR_INIT;
@@ -460,10 +507,16 @@ recon_full_table(struct recon *r, int64_t generation, char ***ids, char ***texts
 	if (store_container_list(r->env.store, NULL, &v, &n, &err) < 0)
 		log_error("router table: %s", err.msg);
 	for (size_t i = 0; i < n; i++) {
-		json_t *all = recon_routes_of(r, &v[i]), *route;
+		size_t on = 0;
+		json_t *all = recon_routes_of(r, &v[i], &on), *route;
 		char *text = recon_json_text(all);
 		const char *host;
 
+		if (on != hi) {
+			json_decref(all);
+			free(text);
+			continue;
+		}
 		*ids = strv_push(*ids, v[i].id);
 		*texts = strv_push(*texts, text);
 		json_object_foreach(all, host, route)
@@ -504,22 +557,22 @@ recon_table_certs(struct recon *r, const json_t *table)
 }
 
 static int
-recon_router_alive(struct recon *r)
+recon_router_alive(struct recon_host *host)
 {
-	struct recon_host *host = recon_host_of(r);
 	struct err err = ERR_INIT;
 	int64_t generation;
 
 	return host->ops->router_status(host, &generation, &err) == 0;
 }
 
-/* Remembers what each container's route now is at the router. */
+/* Remembers what each container's route now is at host hi's router. */
 static void
-recon_router_remember(struct recon *r, char **ids, char **texts)
+recon_router_remember(struct recon *r, size_t hi, char **ids, char **texts)
 {
 	for (size_t i = 0; ids != NULL && ids[i] != NULL; i++) {
 		struct recon_ctr *ctr = recon_ctr_get(r, ids[i]);
 
+		ctr->route_on = hi;
 		free(ctr->route_pushed);
 		ctr->route_pushed = xstrdup(texts[i]);
 		r->routes_moved++;
@@ -529,30 +582,31 @@ recon_router_remember(struct recon *r, char **ids, char **texts)
 /* At start-up, before the API serves: find or start the router and give it
  * the whole table. Blocking, once. */
 static void
-recon_router_start_sync(struct recon *r)
+recon_router_start_sync(struct recon *r, size_t hi)
 {
-	struct recon_host *host = recon_host_of(r);
+	struct recon_host *host = r->hosts[hi].host;
+	struct recon_router *rt = &r->hosts[hi].router;
 	struct err err = ERR_INIT;
 	char **ids, **texts;
 	json_t *table;
 
-	if (!recon_router_alive(r)) {
+	if (!recon_router_alive(host)) {
 		if (host->ops->router_spawn(host, &err) < 0) {
 			log_error("router: %s", err.msg);
 			return;
 		}
 		for (int64_t end = now_mono_ms() + ROUTER_START_WAIT;
-		     !recon_router_alive(r) && now_mono_ms() < end;)
+		     !recon_router_alive(host) && now_mono_ms() < end;)
 			usleep(20000);
 	}
-	r->router.generation = now_wall_ms();
-	table = recon_full_table(r, r->router.generation, &ids, &texts);
+	rt->generation = now_wall_ms();
+	table = recon_full_table(r, hi, rt->generation, &ids, &texts);
 	recon_table_certs(r, table);
 	if (host->ops->router_push_table(host, table, &err) < 0) {
 		log_error("router: the table was refused: %s", err.msg);
 	} else {
-		r->router.up = 1;
-		recon_router_remember(r, ids, texts);
+		rt->up = 1;
+		recon_router_remember(r, hi, ids, texts);
 		log_info("router: table of %zu routes pushed",
 		         json_array_size(json_object_get(table, "routes")));
 	}
@@ -565,6 +619,7 @@ recon_router_start_sync(struct recon *r)
  * when the check found it gone, restarted or new. */
 struct router_job {
 	struct recon_job hdr;
+	size_t hi;     /* the host (in r->hosts) of the router */
 	json_t *table; /* owned, or NULL for a check */
 	char **ids, **texts;
 	int alive;
@@ -590,7 +645,7 @@ router_work(void *arg)
 {
 	struct router_job *job = arg;
 	struct recon *r = job->hdr.r;
-	struct recon_host *host = recon_host_of(r);
+	struct recon_host *host = r->hosts[job->hi].host;
 
 	if (job->table != NULL) {
 		recon_table_certs(r, job->table);
@@ -605,9 +660,9 @@ router_work(void *arg)
 		return;
 	job->spawned = 1;
 	for (int64_t end = now_mono_ms() + ROUTER_START_WAIT;
-	     !recon_router_alive(r) && now_mono_ms() < end;)
+	     !recon_router_alive(host) && now_mono_ms() < end;)
 		usleep(20000);
-	job->alive = recon_router_alive(r);
+	job->alive = recon_router_alive(host);
 }
 
 static void
@@ -615,9 +670,10 @@ router_done(void *arg)
 {
 	struct router_job *job = arg, *push;
 	struct recon *r = job->hdr.r;
+	struct recon_router *rt = &r->hosts[job->hi].router;
 
 	recon_job_done(&job->hdr);
-	r->router.checking = 0;
+	rt->checking = 0;
 	if (recon_stopping(r))
 		goto out;
 	if (job->table != NULL) {
@@ -625,16 +681,15 @@ router_done(void *arg)
 			log_error("router: the table was refused: %s", job->err.msg);
 			goto out;
 		}
-		log_info("router: full table of generation %lld pushed",
-		         (long long)r->router.generation);
-		recon_router_remember(r, job->ids, job->texts);
+		log_info("router: full table of generation %lld pushed", (long long)rt->generation);
+		recon_router_remember(r, job->hi, job->ids, job->texts);
 		goto out;
 	}
-	if (!job->alive && r->router.up)
+	if (!job->alive && rt->up)
 		log_warn("router: no answer%s%s", err_isset(&job->err) ? ": " : "", job->err.msg);
-	r->router.up = job->alive;
+	rt->up = job->alive;
 	/* A router that restarted (or was started) lacks our table. */
-	if (!job->alive || (!job->spawned && job->generation >= r->router.generation))
+	if (!job->alive || (!job->spawned && job->generation >= rt->generation))
 		goto out;
 	if (job->spawned)
 		log_warn("router: started again");
@@ -643,30 +698,111 @@ router_done(void *arg)
 		         (long long)job->generation);
 	push = xcalloc(1, sizeof *push);
 	push->hdr.free = router_job_free;
-	r->router.generation = now_wall_ms();
-	push->table = recon_full_table(r, r->router.generation, &push->ids, &push->texts);
-	r->router.checking = 1;
+	push->hi = job->hi;
+	rt->generation = now_wall_ms();
+	push->table = recon_full_table(r, job->hi, rt->generation, &push->ids, &push->texts);
+	rt->checking = 1;
 	recon_job_submit(r, &push->hdr, router_work, router_done);
 out:
 	router_job_free(&job->hdr);
 }
 
-void
-recon_router_tick(struct recon *r)
+/* An agent's host whose id is not known yet: its /v1/info asked again. */
+struct info_job {
+	struct recon_job hdr;
+	size_t hi;
+	char *host_id; /* owned: what it said */
+	struct recon_host_capacity cap;
+	int rc;
+	struct err err;
+};
+
+static void
+info_job_free(struct recon_job *hdr)
 {
+	struct info_job *job = (struct info_job *)hdr;
+
+	free(job->host_id);
+	free(job);
+}
+
+static void
+info_work(void *arg)
+{
+	struct info_job *job = arg;
+	struct recon_host *host = job->hdr.r->hosts[job->hi].host;
+
+	job->rc = host->ops->info(host, &job->host_id, &job->cap, &job->err);
+}
+
+static void
+info_done(void *arg)
+{
+	struct info_job *job = arg;
+	struct recon *r = job->hdr.r;
+	struct recon_hostent *h = &r->hosts[job->hi];
+
+	recon_job_done(&job->hdr);
+	h->router.checking = 0;
+	if (recon_stopping(r) || job->rc < 0)
+		goto out;
+	for (size_t i = 0; i < r->n_hosts; i++)
+		if (!r->hosts[i].pending && r->hosts[i].id != NULL &&
+		    strcmp(r->hosts[i].id, job->host_id) == 0) {
+			log_error("an agent says it is host %s, which another agent is: not driven",
+			          job->host_id);
+			h->router.next_check_ms = now_mono_ms() + 30000;
+			goto out;
+		}
+	h->id = take_ptr(&job->host_id);
+	h->cap = job->cap;
+	h->pending = 0;
+	log_info("host %s answers: %lld cpus, %lld MiB, %d GPUs", h->id, (long long)h->cap.cpus,
+	         (long long)(h->cap.memory_bytes >> 20), h->cap.gpus);
+	recon_host_known(r, h);
+out:
+	info_job_free(&job->hdr);
+}
+
+/* recon_router_tick() for the router of host hi. */
+static void
+recon_router_tick_host(struct recon *r, size_t hi)
+{
+	struct recon_router *rt = &r->hosts[hi].router;
 	struct router_job *job;
 	int64_t now = now_mono_ms();
 
-	if (r->router.generation == 0) {
-		recon_router_start_sync(r);
-		r->router.next_check_ms = now + ROUTER_CHECK_MS;
+	if (r->hosts[hi].pending) {
+		struct info_job *ij;
+
+		if (rt->checking || now < rt->next_check_ms || r->hosts[hi].host->ops->info == NULL)
+			return;
+		rt->next_check_ms = now + ROUTER_CHECK_MS;
+		ij = xcalloc(1, sizeof *ij);
+		ij->hdr.free = info_job_free;
+		ij->hi = hi;
+		rt->checking = 1;
+		recon_job_submit(r, &ij->hdr, info_work, info_done);
 		return;
 	}
-	if (r->router.checking || now < r->router.next_check_ms)
+	if (rt->generation == 0) {
+		recon_router_start_sync(r, hi);
+		rt->next_check_ms = now + ROUTER_CHECK_MS;
 		return;
-	r->router.next_check_ms = now + ROUTER_CHECK_MS;
+	}
+	if (rt->checking || now < rt->next_check_ms)
+		return;
+	rt->next_check_ms = now + ROUTER_CHECK_MS;
 	job = xcalloc(1, sizeof *job);
 	job->hdr.free = router_job_free;
-	r->router.checking = 1;
+	job->hi = hi;
+	rt->checking = 1;
 	recon_job_submit(r, &job->hdr, router_work, router_done);
+}
+
+void
+recon_router_tick(struct recon *r)
+{
+	for (size_t i = 0; i < r->n_hosts; i++)
+		recon_router_tick_host(r, i);
 }

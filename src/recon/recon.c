@@ -18,6 +18,7 @@
 #include "lifecycle/lifecycle.h"
 #include "model/model.h"
 #include "recon/recon-int.h"
+#include "recon/recon-place.h"
 #include "runtime/enclave.h"
 #include "store/store-sync.h"
 #include "store/store.h"
@@ -234,6 +235,143 @@ recon_enclave_set(struct recon *r, struct recon_ctr *ctr, struct store_enclave *
 	return 0;
 }
 
+struct recon_hostent *
+recon_host_entry(struct recon *r, const char *host_id)
+{
+	for (size_t i = 0; i < r->n_hosts; i++) {
+		const char *id = r->hosts[i].id;
+
+		if (r->hosts[i].pending)
+			continue;
+		if (id == NULL ? host_id == NULL : host_id != NULL && strcmp(id, host_id) == 0)
+			return &r->hosts[i];
+	}
+	return NULL;
+}
+
+char *
+recon_host_unknown(struct recon *r, const struct store_enclave *e)
+{
+	size_t pending = 0;
+
+	for (size_t i = 0; i < r->n_hosts; i++)
+		pending += r->hosts[i].pending != 0;
+	if (e->host_id == NULL)
+		return xstrdup("the enclave is on berthd's own host, which this berthd does not "
+		               "drive (it drives its agents' hosts)");
+	if (pending > 0)
+		return xasprintf("the enclave is on host %s, which is none of the hosts that "
+		                 "answered (%zu agent%s did not answer yet)",
+		                 e->host_id, pending, pending == 1 ? "" : "s");
+	return xasprintf("the enclave is on host %s, which this berthd does not drive (no "
+	                 "--agent of that host)",
+	                 e->host_id);
+}
+
+/* What cfg asks of a host. GPUs "all" ask one at least (every GPU of the
+ * host it gets). */
+static struct place_need
+recon_need_of(const struct config *cfg)
+{
+	struct place_need need = {
+	    .cpus = cfg->cpus > 0 ? cfg->cpus : 0,
+	    .memory_bytes = cfg->memory_mib > 0 ? cfg->memory_mib << 20 : 0,
+	    .gpus = config_gpus_required(cfg, 0),
+	};
+
+	if (need.gpus == 0 && config_gpus_required(cfg, 1) > 0)
+		need.gpus = 1;
+	return need;
+}
+
+/* Chooses the host of deployment d's new enclave (of container c, whose rows
+ * are enclaves[0..n)): 0 with *host_id (borrowed from r->hosts; NULL for
+ * berthd's own host), 1 when no agent answered yet (ask again later), or
+ * negative with err saying why no host has room. An
+ * update prefers the host of the enclave it replaces. With berthd's own host
+ * alone there is nothing to choose: the API's checks at deploy time stand. */
+static int
+recon_place_enclave(struct recon *r, const struct store_container *c,
+                    const struct store_deployment *d, const struct store_enclave *enclaves,
+                    size_t n, const char **host_id, struct err *err)
+{
+	struct place_host *ph;
+	size_t *of, n_ph = 0; /* of[k]: the index in r->hosts of ph[k] */
+	struct store_enclave *live = NULL;
+	struct config *cfg;
+	struct place_need need;
+	size_t n_live = 0;
+	int prefer = -1, i;
+
+	*host_id = NULL;
+	if (r->env.n_hosts == 0)
+		return 0;
+	if ((cfg = recon_config_of(d)) == NULL)
+		return err_make(err, 0, "the deployment's config does not parse");
+	need = recon_need_of(cfg);
+	config_free(cfg);
+	if (store_enclave_list_live(r->env.store, &live, &n_live, err) < 0)
+		return -1;
+	ph = xcalloc(r->n_hosts, sizeof *ph);
+	of = xcalloc(r->n_hosts, sizeof *of);
+	/* A host that has not answered yet takes nothing. */
+	for (size_t h = 0; h < r->n_hosts; h++) {
+		if (r->hosts[h].pending)
+			continue;
+		ph[n_ph].id = r->hosts[h].id;
+		ph[n_ph].cpus = r->hosts[h].cap.cpus;
+		ph[n_ph].memory_bytes = r->hosts[h].cap.memory_bytes;
+		ph[n_ph].gpus = r->hosts[h].cap.gpus;
+		of[n_ph++] = h;
+	}
+	/* What the live enclaves of each host hold, from their configs. */
+	for (size_t j = 0; j < n_live; j++) {
+		struct store_deployment ld = {0};
+		struct err lerr = ERR_INIT;
+		struct place_host *p = NULL;
+
+		for (size_t k = 0; k < n_ph && live[j].host_id != NULL; k++)
+			if (strcmp(ph[k].id, live[j].host_id) == 0)
+				p = &ph[k];
+		if (p == NULL)
+			continue;
+		p->enclaves++;
+		if (store_deployment_get(r->env.store, live[j].deployment_id, &ld, &lerr) == 0 &&
+		    (cfg = recon_config_of(&ld)) != NULL) {
+			p->used_cpus += cfg->cpus > 0 ? cfg->cpus : 0;
+			p->used_memory_bytes += cfg->memory_mib > 0 ? cfg->memory_mib << 20 : 0;
+			p->used_gpus += config_gpus_required(cfg, p->gpus);
+			config_free(cfg);
+		}
+		store_deployment_clear(&ld);
+	}
+	/* An update stays where the version it replaces runs, when it can. */
+	for (size_t j = 0; j < n; j++) {
+		if (strcmp(enclaves[j].deployment_id, c->deployment_id) != 0 ||
+		    strcmp(enclaves[j].deployment_id, d->id) == 0 ||
+		    enclaves[j].state == ENCLAVE_STOPPED || enclaves[j].host_id == NULL)
+			continue;
+		for (size_t k = 0; k < n_ph; k++)
+			if (strcmp(ph[k].id, enclaves[j].host_id) == 0)
+				prefer = (int)k;
+	}
+	if (n_ph == 0) {
+		/* Every agent is away for now: wait for one, refuse nothing. */
+		i = -1;
+		free(ph);
+		free(of);
+		store_enclave_list_free(live, n_live);
+		return 1;
+	}
+	i = recon_place(ph, n_ph, &need, prefer, err);
+	if (i >= 0)
+		*host_id = r->hosts[of[i]].id;
+	free(ph);
+	free(of);
+	store_enclave_list_free(live, n_live);
+	return i >= 0 ? 0 : -1;
+}
+
 enum bringup
 recon_bringup(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
               const struct store_deployment *d, struct store_enclave *enclaves, size_t n)
@@ -244,21 +382,44 @@ recon_bringup(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 	if (e == NULL) {
 		struct store_enclave row = {0};
 		char name[MODEL_ENCLAVE_NAME_LEN + 1];
+		const char *host_id = NULL;
+		struct err perr = ERR_INIT;
+		int rc = recon_place_enclave(r, c, d, enclaves, n, &host_id, &perr),
+		    placed = rc == 0;
 
+		if (rc > 0) {
+			log_info("%s: no agent answered yet; deployment %s waits for a host",
+			         c->name, d->id);
+			ctr->retry_at_ms = now_mono_ms() + 1000;
+			return BRINGUP_WORKING;
+		}
 		model_enclave_name(d->id, name);
 		snprintf(row.container_id, sizeof row.container_id, "%s", c->id);
 		snprintf(row.deployment_id, sizeof row.deployment_id, "%s", d->id);
 		row.name = name;
-		row.state = ENCLAVE_CREATING;
-		/* The row first: a crash from here on finds the enclave's name. */
+		row.host_id = (char *)host_id;
+		row.state = placed ? ENCLAVE_CREATING : ENCLAVE_FAILED;
+		/* No host has room: the row says why, and the next step fails
+		 * the deploy (or the update) with it. */
+		row.reason = placed ? NULL : perr.msg;
+		/* The row first, its host in it: a crash from here on finds the
+		 * enclave's name and where it runs. */
 		if (store_enclave_create(r->env.store, &row, &err) < 0) {
-			row.name = NULL;
+			row.name = row.host_id = row.reason = NULL;
 			recon_store_failed(ctr, "enclave row", &err);
 			return BRINGUP_WORKING;
 		}
-		recon_crashpoint(r, "enclave-row");
-		recon_boot_start(r, ctr, c, d, &row, 0);
-		row.name = NULL;
+		if (!placed) {
+			log_warn("%s: deployment %s is not placed: %s", c->name, d->id, perr.msg);
+			recon_kick(r, c->id);
+		} else {
+			if (host_id != NULL)
+				log_info("%s: enclave %s placed on host %s", c->name, name,
+				         host_id);
+			recon_crashpoint(r, "enclave-row");
+			recon_boot_start(r, ctr, c, d, &row, 0);
+		}
+		row.name = row.host_id = row.reason = NULL;
 		store_enclave_clear(&row);
 		return BRINGUP_WORKING;
 	}
@@ -317,7 +478,7 @@ recon_retire(struct recon *r, struct recon_ctr *ctr, struct store_enclave *encla
 			ctr->drained = 0;
 		}
 		if (!ctr->drained && now < ctr->drain_deadline_ms) {
-			recon_route_poll_drain(r, ctr, e->address);
+			recon_route_poll_drain(r, ctr, e);
 			return 1;
 		}
 		if (!ctr->drained)
@@ -614,15 +775,20 @@ recon_delete(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 		return;
 	}
 	recon_crashpoint(r, "delete-stopped");
-	if (r->env.host->ops->drop_logs != NULL &&
-	    r->env.host->ops->drop_logs(r->env.host, c->id, &err) < 0) {
-		log_warn("%s: kept logs: %s", c->name, err.msg);
-		err_clear(&err);
-	}
-	if (r->env.host->ops->drop_volumes != NULL &&
-	    r->env.host->ops->drop_volumes(r->env.host, c->id, &err) < 0) {
-		log_warn("%s: persistent volumes: %s", c->name, err.msg);
-		err_clear(&err);
+	/* Kept logs and volumes may be on any host that ran one of its
+	 * enclaves: every host is asked. */
+	for (size_t i = 0; i < r->n_hosts; i++) {
+		struct recon_host *host = r->hosts[i].host;
+
+		if (host->ops->drop_logs != NULL && host->ops->drop_logs(host, c->id, &err) < 0) {
+			log_warn("%s: kept logs: %s", c->name, err.msg);
+			err_clear(&err);
+		}
+		if (host->ops->drop_volumes != NULL &&
+		    host->ops->drop_volumes(host, c->id, &err) < 0) {
+			log_warn("%s: persistent volumes: %s", c->name, err.msg);
+			err_clear(&err);
+		}
 	}
 	if (store_container_delete(r->env.store, c->id, &err) < 0) {
 		recon_store_failed(ctr, "delete", &err);
@@ -700,7 +866,7 @@ recon_step(struct recon *r, struct recon_ctr *ctr)
 	struct err err = ERR_INIT;
 	char *route = NULL;
 	int rc, has_update;
-	size_t n = 0;
+	size_t n = 0, on = 0;
 
 	if (recon_stopping(r) || ctr->busy || now_mono_ms() < ctr->retry_at_ms)
 		return;
@@ -726,9 +892,10 @@ recon_step(struct recon *r, struct recon_ctr *ctr)
 
 	/* The route first: nothing moves on until the router has what the
 	 * store says (the switch, a hold, a removal). */
-	route = recon_route_desired(r, &c);
-	if (ctr->route_pushed == NULL || strcmp(route, ctr->route_pushed) != 0) {
-		recon_route_push(r, ctr, &c, take_ptr(&route));
+	route = recon_route_desired(r, &c, &on);
+	if (ctr->route_pushed == NULL || strcmp(route, ctr->route_pushed) != 0 ||
+	    on != ctr->route_on) {
+		recon_route_push(r, ctr, &c, take_ptr(&route), on);
 		goto out;
 	}
 	if (c.deleted_at != 0) {
@@ -829,8 +996,9 @@ recon_kick_all(struct recon *r)
 
 struct monitor_job {
 	struct recon_job hdr;
-	char **names;  /* owned: enclaves to look at */
-	char **broken; /* owned: those not running, with their reason in why */
+	char **names;             /* owned: enclaves to look at */
+	struct recon_host **host; /* owned array: the host of each (borrowed) */
+	char **broken;            /* owned: those not running, with their reason in why */
 	char **why;
 };
 
@@ -840,6 +1008,7 @@ monitor_job_free(struct recon_job *hdr)
 	struct monitor_job *job = (struct monitor_job *)hdr;
 
 	strv_free(job->names);
+	free(job->host);
 	strv_free(job->broken);
 	strv_free(job->why);
 	free(job);
@@ -866,9 +1035,9 @@ static void
 monitor_work(void *arg)
 {
 	struct monitor_job *job = arg;
-	struct recon_host *host = recon_host_of(job->hdr.r);
 
 	for (size_t i = 0; job->names != NULL && job->names[i] != NULL; i++) {
+		struct recon_host *host = job->host[i];
 		enum enclave_observed seen = ENCLAVE_OBSERVED_ABSENT;
 		struct enclave *enc = NULL;
 		struct err err = ERR_INIT;
@@ -949,9 +1118,16 @@ recon_monitor(struct recon *r)
 		return;
 	job = xcalloc(1, sizeof *job);
 	job->hdr.free = monitor_job_free;
-	for (size_t i = 0; i < n; i++)
-		if (live[i].state == ENCLAVE_HEALTHY)
+	job->host = xcalloc(n + 1, sizeof *job->host);
+	for (size_t i = 0, k = 0; i < n; i++) {
+		struct recon_host *host = recon_host_for(r, &live[i]);
+
+		/* One on a host this berthd does not drive was reported at start. */
+		if (live[i].state == ENCLAVE_HEALTHY && host != NULL) {
 			job->names = strv_push(job->names, live[i].name);
+			job->host[k++] = host;
+		}
+	}
 	store_enclave_list_free(live, n);
 	if (job->names == NULL) {
 		monitor_job_free(&job->hdr);
@@ -995,7 +1171,24 @@ recon_new(const struct recon_env *env, struct recon **out, struct err *err)
 	r->env = *env;
 	r->kicked_set = strmap_new();
 	r->ctr_index = strmap_new();
-	r->host_gpus = env->host->ops->gpus(env->host);
+	if (env->n_hosts == 0) {
+		r->n_hosts = 1;
+		r->hosts = xcalloc(1, sizeof *r->hosts);
+		r->hosts[0].host = env->host;
+		r->hosts[0].cap.gpus = env->host->ops->gpus(env->host);
+	} else {
+		r->n_hosts = env->n_hosts;
+		r->hosts = xcalloc(env->n_hosts, sizeof *r->hosts);
+		for (size_t i = 0; i < env->n_hosts; i++) {
+			r->hosts[i].id =
+			    env->hosts[i].id != NULL ? xstrdup(env->hosts[i].id) : NULL;
+			r->hosts[i].pending = env->hosts[i].id == NULL;
+			r->hosts[i].host = env->hosts[i].host;
+			r->hosts[i].cap.cpus = env->hosts[i].cpus;
+			r->hosts[i].cap.memory_bytes = env->hosts[i].memory_bytes;
+			r->hosts[i].cap.gpus = env->hosts[i].gpus;
+		}
+	}
 	r->crash_at = getenv("BERTH_CRASH_AT");
 	r->tick = event_new(env->base, -1, 0, recon_on_tick, r);
 	r->timer = event_new(env->base, -1, EV_PERSIST, recon_on_timer, r);
@@ -1003,69 +1196,138 @@ recon_new(const struct recon_env *env, struct recon **out, struct err *err)
 	return 0;
 }
 
-/* At start-up: enclaves the runtime has but the store does not know as live
- * are orphans of an interrupted attempt: they go. Live rows whose enclave
- * is gone or broken are marked failed (the steps then retire them). */
+/* Removes the enclaves host h has that no live row of it names. */
 static void
-recon_adopt_all(struct recon *r)
+recon_remove_orphans(struct recon *r, struct recon_hostent *h, const struct store_enclave *live,
+                     size_t n)
 {
-	struct recon_host *host = recon_host_of(r);
-	struct store_enclave *live = NULL;
+	struct recon_host *host = h->host;
 	struct err err = ERR_INIT;
 	char **names = NULL;
-	size_t n = 0;
 
-	if (store_enclave_list_live(r->env.store, &live, &n, &err) < 0) {
-		log_error("recon: list live enclaves: %s", err.msg);
-		return;
-	}
 	if (host->ops->list(host, &names, &err) < 0) {
-		log_error("recon: list the runtime's enclaves: %s", err.msg);
+		log_error("recon: list the enclaves of %s: %s", h->id != NULL ? h->id : "this host",
+		          err.msg);
 		err_clear(&err);
 	}
 	for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
 		int known = 0;
 
 		for (size_t j = 0; j < n; j++)
-			known |= strcmp(live[j].name, names[i]) == 0;
+			known |= strcmp(live[j].name, names[i]) == 0 &&
+			         recon_host_entry(r, live[j].host_id) == h;
 		if (known)
 			continue;
-		log_info("recon: removing orphan enclave %s", names[i]);
+		log_info("recon: removing orphan enclave %s%s%s", names[i],
+		         h->id ? " of host " : "", h->id ? h->id : "");
 		if (host->ops->destroy(host, names[i], &err) < 0) {
 			log_error("recon: orphan %s: %s", names[i], err.msg);
 			err_clear(&err);
 		}
 	}
+	strv_free(names);
+}
+
+/* Says, in the log and in its container's events, that live row e is on a
+ * host this berthd does not drive: it is left as it is, not dropped. */
+static void
+recon_report_unknown_host(struct recon *r, const struct store_enclave *e)
+{
+	struct store_container c = {0};
+	struct err err = ERR_INIT;
+	char *why = recon_host_unknown(r, e);
+
+	log_warn("recon: enclave %s: %s; left as it is", e->name, why);
+	if (store_container_get(r->env.store, e->container_id, &c, &err) < 0 ||
+	    eventlog_add(r->env.events, &c, "enclave.host_unknown", &err,
+	                 "enclave %s: %s; left as it is", e->name, why) < 0) {
+		log_error("recon: enclave %s: %s", e->name, err.msg);
+		err_clear(&err);
+	}
+	store_container_clear(&c);
+	free(why);
+}
+
+/* Takes back live row e's enclave on host (its host): one that runs is
+ * adopted, one that is gone or broken is marked failed (the steps then
+ * retire it); a host that does not answer leaves it as it is. */
+static void
+recon_adopt_row(struct recon *r, struct recon_host *host, struct store_enclave *e)
+{
+	enum enclave_observed seen = ENCLAVE_OBSERVED_ABSENT;
+	struct err err = ERR_INIT;
+	int rc;
+
+	if (e->state != ENCLAVE_HEALTHY && e->state != ENCLAVE_UNHEALTHY)
+		return; /* creating/booting/stopping: their steps resume them */
+	rc = host->ops->adopt(host, e->name, NULL, &seen, &err);
+	if (rc == RECON_HOST_EUNREACHABLE) {
+		/* Unknown, not gone: the monitor looks again. */
+		log_warn("recon: enclave %s: %s", e->name, err.msg);
+		return;
+	}
+	if (rc == 0 && seen == ENCLAVE_OBSERVED_RUNNING) {
+		log_info("recon: adopted enclave %s at %s%s%s", e->name,
+		         e->address != NULL ? e->address : "?", e->host_id ? " on host " : "",
+		         e->host_id ? e->host_id : "");
+		recon_attest_reopen(r, e);
+		return;
+	}
+	log_warn("recon: enclave %s is not running any more%s%s", e->name,
+	         err_isset(&err) ? ": " : "", err.msg);
+	err_clear(&err);
+	if (lifecycle_enclave_set(r->env.lc, e, ENCLAVE_FAILED, NULL, &err) < 0)
+		log_error("recon: %s", err.msg);
+}
+
+/* Orphans removed and live rows adopted on host h (NULL: every host), as
+ * at start-up. A row on no host this berthd drives is reported. */
+static void
+recon_adopt_on(struct recon *r, struct recon_hostent *only)
+{
+	struct store_enclave *live = NULL;
+	struct err err = ERR_INIT;
+	size_t n = 0;
+
+	if (store_enclave_list_live(r->env.store, &live, &n, &err) < 0) {
+		log_error("recon: list live enclaves: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < r->n_hosts; i++)
+		if (!r->hosts[i].pending && (only == NULL || only == &r->hosts[i]))
+			recon_remove_orphans(r, &r->hosts[i], live, n);
 	for (size_t j = 0; j < n; j++) {
 		struct store_enclave *e = &live[j];
-		enum enclave_observed seen = ENCLAVE_OBSERVED_ABSENT;
+		struct recon_hostent *h = recon_host_entry(r, e->host_id);
 
-		if (e->state != ENCLAVE_HEALTHY && e->state != ENCLAVE_UNHEALTHY)
-			continue; /* creating/booting/stopping: their steps resume them */
-		int rc = host->ops->adopt(host, e->name, NULL, &seen, &err);
-
-		if (rc == RECON_HOST_EUNREACHABLE) {
-			/* Unknown, not gone: the monitor looks again. */
-			log_warn("recon: enclave %s: %s", e->name, err.msg);
-			err_clear(&err);
+		/* A placement refused: its row was never anywhere. */
+		if (e->state == ENCLAVE_FAILED && e->address == NULL && e->host_id == NULL &&
+		    r->env.n_hosts > 0)
 			continue;
-		}
-		if (rc == 0 && seen == ENCLAVE_OBSERVED_RUNNING) {
-			log_info("recon: adopted enclave %s at %s", e->name,
-			         e->address != NULL ? e->address : "?");
-			recon_attest_reopen(r, e);
-		} else {
-			log_warn("recon: enclave %s is not running any more%s%s", e->name,
-			         err_isset(&err) ? ": " : "", err.msg);
-			err_clear(&err);
-			if (lifecycle_enclave_set(r->env.lc, e, ENCLAVE_FAILED, NULL, &err) < 0) {
-				log_error("recon: %s", err.msg);
-				err_clear(&err);
-			}
-		}
+		if (only != NULL && h != only)
+			continue;
+		if (h == NULL)
+			recon_report_unknown_host(r, e);
+		else
+			recon_adopt_row(r, h->host, e);
 	}
-	strv_free(names);
 	store_enclave_list_free(live, n);
+}
+
+/* At start-up: enclaves the hosts have but the store does not know as live
+ * are orphans of an interrupted attempt: they go. Live rows whose enclave
+ * is gone or broken are marked failed (the steps then retire them). */
+static void
+recon_adopt_all(struct recon *r)
+{
+	recon_adopt_on(r, NULL);
+}
+
+void
+recon_host_known(struct recon *r, struct recon_hostent *h)
+{
+	recon_adopt_on(r, h);
+	recon_kick_all(r);
 }
 
 int
@@ -1108,5 +1370,8 @@ recon_free(struct recon *r)
 	free(r->kicked);
 	strmap_free(r->kicked_set, NULL);
 	strmap_free(r->ctr_index, NULL);
+	for (size_t i = 0; i < r->n_hosts; i++)
+		free(r->hosts[i].id);
+	free(r->hosts);
 	free(r);
 }

@@ -13,6 +13,8 @@
 #define BERTH_RECON_H
 
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 
@@ -36,13 +38,27 @@ struct recon_settings {
 	const char *runtime_gvisor;
 };
 
+/* One host berthd drives through its agent (recon_env.hosts). */
+struct recon_env_host {
+	const char *id;          /* the id its agent reported (unique) */
+	struct recon_host *host; /* recon-host.h */
+	int64_t cpus;            /* its capacity; 0: not said, not bounded */
+	int64_t memory_bytes;
+	int gpus;
+};
+
 struct recon_env {
-	struct event_base *base;      /* the loop the reconciler runs in */
-	struct store *store;          /* the loop thread's handle */
-	struct workq *workq;          /* runtime steps: boots' last part, stops, router pushes */
-	struct workq *fetchq;         /* pulls, keyed by registry host */
-	struct workq *healthq;        /* health checks and the monitor */
-	struct recon_host *host;      /* enclaves, images, checks, the router (recon-host.h) */
+	struct event_base *base; /* the loop the reconciler runs in */
+	struct store *store;     /* the loop thread's handle */
+	struct workq *workq;     /* runtime steps: boots' last part, stops, router pushes */
+	struct workq *fetchq;    /* pulls, keyed by registry host */
+	struct workq *healthq;   /* health checks and the monitor */
+	struct recon_host *host; /* enclaves, images, checks, the router (recon-host.h) */
+	/* With n_hosts > 0, the hosts of agents that berthd drives instead of
+	 * host (then NULL): each new enclave is placed on one of them
+	 * (recon-place.h), and its row names it (enclave.host_id). */
+	const struct recon_env_host *hosts;
+	size_t n_hosts;
 	struct eventlog *events;      /* where container events go */
 	struct lifecycle *lc;         /* sets statuses and states (on store and events) */
 	const struct secret_key *key; /* opens the values of bound secrets */

@@ -207,6 +207,19 @@ function isolationBadge(iso) {
     title: ISOLATION_WORDS[iso] || "isolation " + iso }, iso);
 }
 
+// The hosts of the container's enclaves, when berthd drives agents' hosts
+// (an enclave on berthd's own host has none): "host a", or during an update
+// "host a · new on b".
+function hostsLine(c) {
+  const list = (c.enclaves || []).filter((e) => e.host);
+  if (!list.length) return null;
+  const serving = c.host;
+  const words = list.map((e) => (e.host === serving && e.deployment === (c.deployment && c.deployment.id))
+    ? e.host : `${e.state} on ${e.host}`);
+  return h("div", { class: "detail-line", "data-hosts": list.map((e) => e.host).join(","),
+    title: "where the container's enclaves run" }, "host " + words.join(" · "));
+}
+
 function versionCell(c) {
   const d = c.deployment;
   const tag = (d && d.tag) || (c.source && c.source.tag);
@@ -214,6 +227,7 @@ function versionCell(c) {
     h("span", { class: "tag" }, tag || "uploaded config"),
     c.debug ? h("span", { class: "status debug", title: "debug enclave: logs readable, not attested for production" }, "debug") : null,
     c.isolation ? h("div", { class: "detail-line" }, "isolation ", isolationBadge(c.isolation)) : null,
+    hostsLine(c),
     d && d.measurement ? h("div", { class: "detail-line mono", title: "measurement " + d.measurement }, "measurement " + short(d.measurement, 12)) : null,
   ];
 }

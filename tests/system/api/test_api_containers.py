@@ -8,7 +8,8 @@ from api_helpers import BAD_CONFIG, IMAGE, assert_error, config_text, http, make
 
 CONTAINER_FIELDS = {"name", "org", "status", "status_detail", "url", "tls_url", "debug_url", "debug",
                     "isolation", "source", "deployment", "update", "env", "created_at",
-                    "updated_at", "certificate", "attested_keys", "restarts"}
+                    "updated_at", "certificate", "attested_keys", "restarts", "host",
+                    "enclaves"}
 DEPLOYMENT_FIELDS = {"id", "tag", "commit", "config", "config_sha256", "measurement", "images", "debug",
                      "secrets", "isolation", "created_at"}
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -29,9 +30,11 @@ def snapshot(berthd, api):
         deployments = db.execute("SELECT count(*) FROM deployment").fetchone()[0]
         settings = db.execute("SELECT count(*) FROM container_setting").fetchone()[0]
     st, items = api.get("/containers")
-    # The certificate is issued in the background, whatever the requests do.
+    # The certificate is issued in the background, and the reconciler brings
+    # the enclaves up, whatever the requests do.
     for c in items or []:
         c.pop("certificate", None)
+        c.pop("enclaves", None)
     return (st, items), events, deployments, settings
 
 
@@ -56,6 +59,8 @@ def test_create_from_config(berthd, api):
     assert c["update"] is None
     assert c["attested_keys"] is None  # no enclave serves yet
     assert c["restarts"] == 0
+    # One machine: no agent's host, no enclave yet.
+    assert c["host"] is None and isinstance(c["enclaves"], list)
     assert c["env"] == {"LOG_LEVEL": "debug", "MODE": "a b"}
     assert RFC3339.match(c["created_at"]) and RFC3339.match(c["updated_at"])
     d = c["deployment"]

@@ -64,3 +64,7 @@ def datacenter(link, registry, token_file):
             b.stop()
         if a is not None:
             a.stop()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "agent_args(*flags): more flags for each agent of a test")

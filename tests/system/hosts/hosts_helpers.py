@@ -25,8 +25,12 @@ class Link:
     """Namespace NAME and the veth pair: ROOT_IP (root side) and HOST_IP
     (the host's side) on a /30 of 10.253.n.0."""
 
-    def __init__(self):
+    def __init__(self, beside=None):
+        """beside: another Link whose root side this host reaches too (the
+        datacenter's berthd and registry listen there)."""
         n = suite_checks.free_subnet_octet()
+        while beside is not None and n == beside.n:
+            n = suite_checks.free_subnet_octet()
         self.n = n
         self.netns = f"berth-hst{n}-{os.getpid() % 10000}"
         self.root_if, self.host_if = f"bhr{n}", f"bhn{n}"
@@ -40,6 +44,9 @@ class Link:
             self.run("ip", "link", "set", "lo", "up")
             self.run("ip", "addr", "add", f"{self.host_ip}/30", "dev", self.host_if)
             self.run("ip", "link", "set", self.host_if, "up")
+            if beside is not None:
+                # The root namespace answers for every address it has.
+                self.run("ip", "route", "add", f"{beside.root_ip}/32", "via", self.root_ip)
         except Exception:
             self.remove()
             raise
@@ -77,7 +84,8 @@ class Agent:
     """berth-agent in the link's namespace: its API and its berth-router on
     the host side, registering with berthd_url."""
 
-    def __init__(self, link, token_file, berthd_url, registry, heartbeat=1, port=None):
+    def __init__(self, link, token_file, berthd_url, registry, heartbeat=1, port=None,
+                 host_id="host-a", extra_args=()):
         self.link = link
         self.state = tempfile.mkdtemp(prefix="berth-agent-")
         self.port, self.router_port = port or free_port(), free_port()
@@ -87,9 +95,10 @@ class Agent:
                      "--listen", f"{link.host_ip}:{self.port}",
                      "--router-listen", f"{link.host_ip}:{self.router_port}",
                      "--token-file", token_file, "--berthd", berthd_url,
-                     "--host-id", "host-a", "--heartbeat", str(heartbeat),
+                     "--host-id", host_id, "--heartbeat", str(heartbeat),
                      "--subnet", f"10.89.{link.n}.0/24", "--bridge", self.bridge,
-                     "--insecure-registry", registry.addr, "--log-level", "debug"]
+                     "--insecure-registry", registry.addr, "--log-level", "debug",
+                     *extra_args]
         suite_checks.track("dir", self.state)
         suite_checks.track("dir", suite_checks.run_dir(self.state))
         self.logpath = os.path.join(self.state, "agent.log")

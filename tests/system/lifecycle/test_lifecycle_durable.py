@@ -2,8 +2,8 @@
 disk (SQLite's synchronous = NORMAL), no answer to a write and no side effect
 of the reconciler comes before the flush that covers it. berthd is started
 with every flush made slow (BERTH_FLUSH_DELAY_MS, a slow disk): an update's
-answer waits for its flush, its new enclave is not booted before the flush
-of its row, a read does not wait, and the update still finishes."""
+answer waits for its flush, its new enclave is not booted before a flush
+that covers its row, a read does not wait, and the update still finishes."""
 import os
 import signal
 import threading
@@ -52,14 +52,16 @@ def test_answers_and_actions_wait_for_their_flush(berthd, repo):
         t1 = time.monotonic()
         status, _ = b.call("GET", "/containers/web")
         assert status == 200 and time.monotonic() - t1 < DELAY_S * 0.5
-        # The new enclave's row is committed after the update's, and its
-        # boot waits for that row's own flush: nothing before t0 + 2 delays
-        # (allowing 10%).
+        # The new enclave's row is written after the request came, and its
+        # boot waits for a flush that covers the row, so one that began
+        # after t0 and took DELAY_S (allowing 10%). (Two flushes when the
+        # update's own had begun before the row was written; one when both
+        # commits made the same flush.)
         deadline = t0 + 60
         while not first_new and time.monotonic() < deadline:
             time.sleep(0.05)
         assert first_new, "no new enclave"
-        assert first_new[0] - t0 >= 2 * DELAY_S * 0.9, first_new[0] - t0
+        assert first_new[0] - t0 >= DELAY_S * 0.9, first_new[0] - t0
     finally:
         stop.set()
         watcher.join()

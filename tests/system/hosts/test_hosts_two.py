@@ -1,0 +1,168 @@
+"""berthd driving two hosts, each through its own berth-agent (its own
+network namespace, state dir, bridge, subnet and router): placement spreads
+two containers across them, each serves through its host's router, the
+container object and `berth host list` say where, berthd restarted adopts
+the enclaves of each host (and reports, without dropping it, one on a host it
+no longer drives), and a delete removes the enclave from the right host."""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from hosts_helpers import BUILD, Agent, Link, LinkBerthd, config_text, free_port
+
+
+@pytest.fixture
+def two_hosts(request, link, registry, token_file):
+    """(berthd, {host id: agent}): host-a behind the shared link, host-b
+    behind a second one that reaches the first link's root side. A test's
+    agent_args mark gives the agents more flags."""
+    mark = request.node.get_closest_marker("agent_args")
+    extra = mark.args if mark is not None else ()
+    link_b = Link(beside=link)
+    b = None
+    agents = {}
+    try:
+        ports = {"host-a": free_port(), "host-b": free_port()}
+        b = LinkBerthd(link, args=[
+            "--agent", f"http://{link.host_ip}:{ports['host-a']}",
+            "--agent", f"http://{link_b.host_ip}:{ports['host-b']}",
+            "--agent-token-file", token_file, "--host-timeout", "3",
+            "--insecure-registry", registry.addr])
+        for host_id, ln in (("host-a", link), ("host-b", link_b)):
+            agents[host_id] = Agent(ln, token_file, b.url, registry, port=ports[host_id],
+                                    host_id=host_id, extra_args=extra)
+        yield b, agents
+    finally:
+        if b is not None:
+            b.stop()
+        for a in agents.values():
+            a.stop()
+        link_b.remove()
+
+
+def wait_log(b, text, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in b.read_log():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not in berthd's log within {timeout}s: {text}\n"
+                         + b.read_log()[-3000:])
+
+
+def enclaves_of(a):
+    d = os.path.join(a.state, "enclaves")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def host_list(b, tmp_path):
+    env = dict(os.environ, BERTH_URL=b.url, BERTH_TOKEN=b.token, HOME=str(tmp_path))
+    out = subprocess.run([os.path.join(BUILD, "berth"), "host", "list", "--json"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out
+    return {h["name"]: h for h in json.loads(out.stdout)}
+
+
+def serves(a, host, version):
+    status, body, _ = a.get(host)
+    return status == 200 and version.encode() in body
+
+
+def test_two_hosts_spread_serve_delete_and_adopt(two_hosts, repo, tmp_path):
+    b, agents = two_hosts
+    # berthd started first: each agent's host id is learned once it answers.
+    wait_log(b, "host host-a answers", 20)
+    wait_log(b, "host host-b answers", 20)
+
+    placed = {}
+    for name in ("one", "two"):
+        status, c = b.call("POST", "/containers", {"name": name, "repo": repo.dir, "tag": "v1"})
+        assert status == 202, c
+        c = b.wait_status(name, "running", timeout=120)
+        placed[name] = c["host"]
+        assert [e["host"] for e in c["enclaves"]] == [c["host"]], c["enclaves"]
+    # Spread: the first on host-a (a tie, by id), the second on the host
+    # with fewer enclaves.
+    assert placed == {"one": "host-a", "two": "host-b"}, placed
+    for name, host_id in placed.items():
+        other = "host-b" if host_id == "host-a" else "host-a"
+        assert serves(agents[host_id], b.host(name), "v1")
+        # The other host's router has no route of it (no cross-host
+        # forwarding in this increment).
+        assert not serves(agents[other], b.host(name), "v1")
+        assert len(enclaves_of(agents[host_id])) == 1
+    hl = host_list(b, tmp_path)
+    assert hl["host-a"]["allocated"]["enclaves"] == 1, hl
+    assert hl["host-b"]["allocated"]["enclaves"] == 1, hl
+
+    # berthd restarted: each enclave is adopted from its own host, nothing
+    # is replaced, both serve on.
+    before = {n: (b.container(n)["deployment"]["id"], enclaves_of(agents[h]))
+              for n, h in placed.items()}
+    b.kill()
+    b.start()
+    wait_log(b, "on host host-a", 10)
+    for name, host_id in placed.items():
+        c = b.wait_status(name, "running", timeout=30)
+        assert c["host"] == host_id
+        assert (c["deployment"]["id"], enclaves_of(agents[host_id])) == before[name]
+        assert serves(agents[host_id], b.host(name), "v1")
+    log = b.read_log()
+    assert "adopted enclave" in log and "on host host-a" in log and "on host host-b" in log
+    assert "does not drive" not in log
+
+    # berthd started with host-a alone: the enclave on host-b is reported
+    # (log and event), not dropped: its row stays, nothing is replaced.
+    b.kill()
+    i = b.args.index(f"http://{agents['host-b'].link.host_ip}:{agents['host-b'].port}")
+    only_a = b.args[:i - 1] + b.args[i + 1:]
+    full, b.args = b.args, only_a
+    b.start()
+    wait_log(b, "is on host host-b, which this berthd does not drive", 10)
+    time.sleep(2)
+    kinds = [e["kind"] for e in b.call("GET", "/containers/two/events")[1]]
+    assert "enclave.host_unknown" in kinds, kinds
+    c = b.container("two")
+    assert c["status"] == "running" and c["host"] == "host-b", c
+    assert enclaves_of(agents["host-b"]) == before["two"][1]
+    assert "removing orphan" not in b.read_log()
+    b.kill()
+    b.args = full
+    b.start()
+    b.wait_status("two", "running", timeout=30)
+
+    # A delete removes the enclave from its host, and only there.
+    status, _ = b.call("DELETE", "/containers/two")
+    assert status == 202
+    deadline = time.monotonic() + 60
+    while enclaves_of(agents["host-b"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert enclaves_of(agents["host-b"]) == []
+    assert enclaves_of(agents["host-a"]) == before["one"][1]
+    assert serves(agents["host-a"], b.host("one"), "v1")
+    assert host_list(b, tmp_path)["host-b"]["allocated"]["enclaves"] == 0
+
+
+@pytest.mark.agent_args("--gpus", "1")
+def test_gpus_are_exclusive_per_host_and_no_room_says_why(two_hosts, registry):
+    b, agents = two_hosts
+    wait_log(b, "host host-a answers", 20)
+    wait_log(b, "host host-b answers", 20)
+    text = config_text(registry.images["hello:v1"], gpus=1)
+    hosts = []
+    for name in ("g1", "g2"):
+        status, c = b.call("POST", "/containers", {"name": name, "config": text})
+        assert status == 202, c
+        hosts.append(b.wait_status(name, "running", timeout=120)["host"])
+    assert sorted(hosts) == ["host-a", "host-b"], hosts
+    # Each host's one GPU is held: a third GPU container fits nowhere, and
+    # the deploy fails with why, starting nothing.
+    status, c = b.call("POST", "/containers", {"name": "g3", "config": text})
+    assert status == 202, c
+    c = b.wait_status("g3", "failed", timeout=30)
+    assert c["status_detail"] == "no host has 1 free GPU: host-a has 0 GPUs, host-b has 0 GPUs", c
+    assert c["host"] is None and c["enclaves"] == []
+    assert [len(enclaves_of(a)) for a in agents.values()] == [1, 1]
