@@ -1,10 +1,11 @@
 /* runtime: the host runtime context shared by every enclave operation: the
- * settings, the chosen OCI runtime, the CNI network and the GPU inventory.
+ * settings, the chosen OCI runtime, the network (bridge, addresses) and the GPU
+ * inventory.
  * Open one per berthd; every function taking it is blocking and thread-safe.
  *
  * Layout on disk:
  *   <state_dir>/enclaves/<enclave>/enclave.json   what was asked (written first)
- *   <state_dir>/enclaves/<enclave>/cni.json       the CNI ADD result
+ *   <state_dir>/enclaves/<enclave>/net.json       its veth and addresses
  *   <state_dir>/enclaves/<enclave>/<container>/   upper/ and work/ of the
  *       overlay rootfs (the image rootfs below), log and log.1 (stdout and
  *       stderr, capped, secret values replaced)
@@ -13,7 +14,9 @@
  *   <netns_dir>/../bundles/<enclave>/<container>/ OCI bundle: config.json
  *       (0600: it holds secret values, on tmpfs, never on disk), rootfs (the
  *       overlay's mount point), pid, oci.log (the runtime's own)
- *   <state_dir>/cni/                              host-local IPAM data
+ *   <state_dir>/ipam/<bridge>/                    the addresses handed out
+ *       (ipam.h); <state_dir>/cni/<bridge>/: those of enclaves made with
+ *       CNI's host-local before, never handed out while they last
  *   <oci_root>                                    runc/crun --root
  *   <netns_dir>/<enclave>, <enclave>.user         pinned network and user
  *       namespaces (runc enclaves: the network one is owned by the user one)
@@ -35,7 +38,6 @@ struct runtime_settings {
 	const char *oci_runtime;    /* "runc", "crun", a path, or NULL to detect */
 	const char *oci_root;       /* NULL: /run/berth/oci */
 	const char *netns_dir;      /* NULL: /run/berth/netns; this runtime's own */
-	const char *cni_plugin_dir; /* NULL: /usr/lib/cni */
 	const char *bridge;         /* NULL: berth0 */
 	const char *subnet;         /* NULL: 10.213.0.0/16 */
 	const char *subnet6;        /* enclaves' IPv6 (egress open or allowlist): a
