@@ -762,8 +762,10 @@ attach_network(struct runtime *rt, struct enclave *e, const char *edir, struct e
 
 	netlink_veth_name(e->netns, veth);
 	pthread_mutex_lock(&rt->lock);
-	rc = netlink_bridge_ensure(rt->bridge, rt->gw4, rt->prefix4, rt->gw6[0] ? rt->gw6 : NULL,
-	                           rt->prefix6, err);
+	/* The bridge's IPv6 address (and the host's IPv6 forwarding) come
+	 * with the first enclave that has IPv6, as they came with CNI's. */
+	rc = netlink_bridge_ensure(rt->bridge, rt->gw4, rt->prefix4,
+	                           e->egress_open && rt->gw6[0] ? rt->gw6 : NULL, rt->prefix6, err);
 	if (rc == 0)
 		rc = ipam_assign(&rt->ipam, e->name, e->egress_open, ip4, ip6, err);
 	pthread_mutex_unlock(&rt->lock);
