@@ -3,10 +3,11 @@
  * Order of creation, each step recorded before it is taken so that destroy
  * can find it: state dir and enclave.json → namespace → an egress
  * allowlist's names resolved (egress.h) → addresses (ipam.h) and their
- * record (net.json) → veth pair, addresses, routes (netlink.h) → firewall
- * tables → hosts files → per container: overlay rootfs, config.json, log copier,
- * runtime create → runtime start of every container. Destroy walks the same
- * list backwards and treats "absent" as done. */
+ * record (net.json) → firewall tables (nft on a thread, joined before any
+ * start) → veth pair, addresses, routes (netlink.h) → hosts files → per
+ * container: overlay rootfs, config.json, log copier, runtime create →
+ * runtime start of every container. Destroy walks the same list backwards
+ * and treats "absent" as done. */
 #include "runtime/enclave.h"
 
 #include <ctype.h>
@@ -171,9 +172,9 @@ net_record_load(const char *edir, const char *bridge, struct enclave *e)
 		json_array_foreach(json_object_get(j, "ips"), i, a)
 		{
 			const char *addr = json_string_value(json_object_get(a, "address"));
-			char **slot = addr == NULL            ? NULL
+			char **slot = addr == NULL                ? NULL
 			              : strchr(addr, ':') != NULL ? &e->ip6
-			                                        : &e->ip;
+			                                          : &e->ip;
 
 			if (slot != NULL && *slot == NULL)
 				*slot = xstrndup(addr, strcspn(addr, "/"));
@@ -681,8 +682,7 @@ firewall_job_start(struct firewall_job *j, const struct runtime *rt, const struc
 {
 	int rc;
 
-	*j = (struct firewall_job){
-	    .rt = rt, .e = e, .allow = allow, .n_allow = n_allow};
+	*j = (struct firewall_job){.rt = rt, .e = e, .allow = allow, .n_allow = n_allow};
 	rc = pthread_create(&j->thread, NULL, firewall_job_run, j);
 	if (rc != 0)
 		return err_make(err, rc, "firewall of enclave %s: thread", e->name);
@@ -749,12 +749,11 @@ ipc_host_count(const struct enclave_spec *spec)
 	return n;
 }
 
-/* Gives enclave e (record in edir) its addresses, records them with its
- * veth's name (net.json, before any of it is made: destroy finds them), and
- * attaches its namespace to the bridge. With egress open: a default route,
- * and an IPv6 address when the host has an IPv6 subnet. */
+/* Gives enclave e (record in edir) its addresses and records them with its
+ * veth's name (net.json, before any of it is made: destroy finds them). With
+ * egress open, an IPv6 address too when the host has an IPv6 subnet. */
 static int
-attach_network(struct runtime *rt, struct enclave *e, const char *edir, struct err *err)
+assign_network(struct runtime *rt, struct enclave *e, const char *edir, struct err *err)
 {
 	char ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN], veth[16], *path, *text;
 	json_t *rec;
@@ -782,21 +781,26 @@ attach_network(struct runtime *rt, struct enclave *e, const char *edir, struct e
 	free(path);
 	free(text);
 	json_decref(rec);
-	if (rc == 0) {
-		struct netlink_attach a = {.bridge = rt->bridge,
-		                           .gw4 = rt->gw4,
-		                           .prefix4 = rt->prefix4,
-		                           .gw6 = rt->gw6[0] ? rt->gw6 : NULL,
-		                           .prefix6 = rt->prefix6,
-		                           .netns = e->netns,
-		                           .veth = veth,
-		                           .ip4 = e->ip,
-		                           .ip6 = e->ip6,
-		                           .default_route = e->egress_open};
-
-		rc = netlink_attach(&a, err);
-	}
 	return rc;
+}
+
+/* Attaches e's namespace to the bridge with the addresses assign_network()
+ * gave it; with egress open, default routes. */
+static int
+attach_network(struct runtime *rt, const struct enclave *e, struct err *err)
+{
+	struct netlink_attach a = {.bridge = rt->bridge,
+	                           .gw4 = rt->gw4,
+	                           .prefix4 = rt->prefix4,
+	                           .gw6 = rt->gw6[0] ? rt->gw6 : NULL,
+	                           .prefix6 = rt->prefix6,
+	                           .netns = e->netns,
+	                           .veth = e->veth,
+	                           .ip4 = e->ip,
+	                           .ip6 = e->ip6,
+	                           .default_route = e->egress_open};
+
+	return netlink_attach(&a, err);
 }
 
 int
@@ -904,18 +908,20 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	rc = linux_netns_lo_up(e->netns, err);
 	if (rc < 0)
 		goto out;
-	rc = attach_network(rt, e, edir, err);
-	if (rc < 0)
-		goto out;
+	rc = assign_network(rt, e, edir, err);
+	/* The boundary before anything runs in it: nft runs while the veth,
+	 * the bundles and the containers are made (nothing of theirs runs
+	 * before start). Its rules name the veth, which need not exist yet. */
+	if (rc == 0)
+		rc = firewall_job_start(&fw, rt, e, allow_addrs, n_allow_addrs, err);
+	if (rc == 0)
+		rc = attach_network(rt, e, err);
 	/* An address someone else on the bridge still holds (another berthd on
 	 * it, a lost state directory) would send this enclave's traffic there.
 	 * The holder answers while the bundles are made; nothing starts
 	 * before its answer is in. */
-	rc = linux_arp_probe_start(&probe, e->netns, "eth0", e->ip, ADDRESS_PROBE_MS, err);
-	/* The boundary before anything runs in it: nft runs while the
-	 * containers are created (nothing of theirs runs before start). */
 	if (rc == 0)
-		rc = firewall_job_start(&fw, rt, e, allow_addrs, n_allow_addrs, err);
+		rc = linux_arp_probe_start(&probe, e->netns, "eth0", e->ip, ADDRESS_PROBE_MS, err);
 	if (rc == 0) {
 		struct linux_cgroup_limits lim = {.memory_bytes = spec->memory_bytes,
 		                                  .cpus = spec->cpus};

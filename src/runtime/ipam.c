@@ -27,8 +27,8 @@ ipam_open(struct ipam *ip, const char *dir, const char *legacy_dir, const char *
 	unsigned len;
 
 	memset(ip, 0, sizeof *ip);
-	if (sscanf(subnet4, "%15[0-9.]/%u", addr, &len) != 2 || inet_pton(AF_INET, addr, &a4) != 1 ||
-	    len < 8 || len > 30)
+	if (sscanf(subnet4, "%15[0-9.]/%u", addr, &len) != 2 ||
+	    inet_pton(AF_INET, addr, &a4) != 1 || len < 8 || len > 30)
 		return err_make(err, 0, "ipam: \"%s\" is not an IPv4 subnet", subnet4);
 	ip->prefix4 = (int)len;
 	ip->net4 = ntohl(a4.s_addr) & (0xffffffffu << (32 - len));

@@ -841,7 +841,10 @@ linux_arp_probe_start(struct linux_arp_probe *p, const char *netns, const char *
 	p->fd = -1;
 	if (inet_pton(AF_INET, ip, p->ip) != 1)
 		return err_make(err, 0, "ARP probe: \"%s\" is not an IPv4 address", ip);
-	p->fd = linux_socket_in(netns, AF_PACKET, SOCK_DGRAM, htons(ETH_P_ARP), err);
+	/* Protocol 0 at creation, ARP at bind: a socket made with a protocol
+	 * is hooked in at once, and its bind unhooks it first, waiting for an
+	 * RCU grace period (synchronize_net(): 12 ms of the boot here). */
+	p->fd = linux_socket_in(netns, AF_PACKET, SOCK_DGRAM, 0, err);
 	if (p->fd < 0)
 		return -1;
 	p->deadline_ms = now_mono_ms() + timeout_ms;

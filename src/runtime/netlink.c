@@ -109,9 +109,8 @@ nl_reserve(struct nl_req *r, size_t len)
 static int
 nl_open(const char *netns, struct err *err)
 {
-	int fd = netns != NULL
-	             ? linux_socket_in(netns, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, err)
-	             : socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	int fd = netns != NULL ? linux_socket_in(netns, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, err)
+	                       : socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 
 	if (fd < 0 && netns == NULL)
 		return err_make(err, errno, "netlink socket");
@@ -452,8 +451,7 @@ netlink_check(const char *bridge, const char *veth, const char *netns, const cha
 		goto out;
 	}
 	master[n] = '\0';
-	if (strcmp(strrchr(master, '/') != NULL ? strrchr(master, '/') + 1 : master, bridge) !=
-	    0) {
+	if (strcmp(strrchr(master, '/') != NULL ? strrchr(master, '/') + 1 : master, bridge) != 0) {
 		rc = err_make(err, 0, "veth %s: a port of %s, not of %s", veth, master, bridge);
 		goto out;
 	}

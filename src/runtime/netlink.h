@@ -15,16 +15,16 @@ void netlink_veth_name(const char *netns, char out[16]);
 
 /* An enclave's attachment. Every string borrowed. */
 struct netlink_attach {
-	const char *bridge;  /* the bridge, made when missing */
-	const char *gw4;     /* the bridge's IPv4 address (the enclaves' gateway) */
-	int prefix4;         /* the IPv4 subnet's length */
-	const char *gw6;     /* the bridge's IPv6 address, or NULL (no IPv6 on it) */
-	int prefix6;         /* the IPv6 subnet's length */
-	const char *netns;   /* the enclave's network namespace (a pinned path) */
-	const char *veth;    /* host end's name (netlink_veth_name()) */
-	const char *ip4;     /* eth0's IPv4 address */
-	const char *ip6;     /* eth0's IPv6 address, or NULL */
-	int default_route;   /* default routes through gw4 (and gw6 with ip6) */
+	const char *bridge; /* the bridge, made when missing */
+	const char *gw4;    /* the bridge's IPv4 address (the enclaves' gateway) */
+	int prefix4;        /* the IPv4 subnet's length */
+	const char *gw6;    /* the bridge's IPv6 address, or NULL (no IPv6 on it) */
+	int prefix6;        /* the IPv6 subnet's length */
+	const char *netns;  /* the enclave's network namespace (a pinned path) */
+	const char *veth;   /* host end's name (netlink_veth_name()) */
+	const char *ip4;    /* eth0's IPv4 address */
+	const char *ip6;    /* eth0's IPv6 address, or NULL */
+	int default_route;  /* default routes through gw4 (and gw6 with ip6) */
 };
 
 /* Makes sure the bridge exists and is up with its gateway addresses, and that

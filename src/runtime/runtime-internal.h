@@ -12,15 +12,15 @@
 #include "runtime/runtime.h"
 
 struct runtime {
-	char *state_dir;      /* owned */
-	char *enclaves_dir;   /* owned: <state_dir>/enclaves */
-	char *netns_dir;      /* owned */
-	char *bundles_dir;    /* owned: <netns_dir>/../bundles, on tmpfs */
-	int bundles_mounted;  /* 1: runtime_open() mounted that tmpfs */
-	char *bridge;         /* owned */
-	char *subnet;         /* owned */
-	char *subnet6;        /* owned, NULL: enclaves have no IPv6 */
-	char *ipam_dir;       /* owned: <state_dir>/ipam/<bridge> */
+	char *state_dir;     /* owned */
+	char *enclaves_dir;  /* owned: <state_dir>/enclaves */
+	char *netns_dir;     /* owned */
+	char *bundles_dir;   /* owned: <netns_dir>/../bundles, on tmpfs */
+	int bundles_mounted; /* 1: runtime_open() mounted that tmpfs */
+	char *bridge;        /* owned */
+	char *subnet;        /* owned */
+	char *subnet6;       /* owned, NULL: enclaves have no IPv6 */
+	char *ipam_dir;      /* owned: <state_dir>/ipam/<bridge> */
 	int64_t log_max_bytes;
 	/* With copiers_end_with_us: a pipe whose write end only this process
 	 * holds (O_CLOEXEC; forked helpers close it), read end given to log

@@ -175,8 +175,7 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 		rt->prefix6 = rt->ipam.prefix6;
 		ipam_gateways(&rt->ipam, rt->gw4, rt->gw6);
 	}
-	if (mkdir_p(rt->enclaves_dir, 0700, err) < 0 ||
-	    mkdir_p(rt->netns_dir, 0755, err) < 0 ||
+	if (mkdir_p(rt->enclaves_dir, 0700, err) < 0 || mkdir_p(rt->netns_dir, 0755, err) < 0 ||
 	    (rt->bundles_mounted = linux_tmpfs_ensure(rt->bundles_dir, BUNDLES_TMPFS_MIB, err)) <
 	        0 ||
 	    searchable_parents(rt->bundles_dir, err) < 0)

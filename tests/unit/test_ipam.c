@@ -46,8 +46,7 @@ test_in_turn_and_never_held(void **state)
 {
 	const char *tmp = *state;
 	char *dir = xasprintf("%s/ipam", tmp), *legacy = xasprintf("%s/cni", tmp);
-	char gw4[INET_ADDRSTRLEN], gw6[INET6_ADDRSTRLEN], a[INET_ADDRSTRLEN],
-	    a6[INET6_ADDRSTRLEN];
+	char gw4[INET_ADDRSTRLEN], gw6[INET6_ADDRSTRLEN], a[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
 	struct ipam ip;
 	struct err err = ERR_INIT;
 
@@ -125,8 +124,7 @@ test_ipv6_beside_ipv4(void **state)
 {
 	const char *tmp = *state;
 	char *dir = xasprintf("%s/ipam", tmp);
-	char gw4[INET_ADDRSTRLEN], gw6[INET6_ADDRSTRLEN], a[INET_ADDRSTRLEN],
-	    a6[INET6_ADDRSTRLEN];
+	char gw4[INET_ADDRSTRLEN], gw6[INET6_ADDRSTRLEN], a[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
 	struct ipam ip;
 	struct err err = ERR_INIT;
 
