@@ -318,6 +318,40 @@ neigh_forget(int fd, int ifindex, const char *ip4)
 	(void)nl_talk(fd, &r); /* none is the usual answer */
 }
 
+/* How long the bridge may take to make a new port forwarding. */
+#define PORT_FORWARDING_MS 2000
+
+/* Waits until the bridge forwards on port veth. The port is enabled when
+ * the veth's carrier comes up, from a kernel work queue after eth0 is up: a
+ * frame sent before (the ARP probe) is dropped, and a holder of the address
+ * would go unseen. */
+static int
+port_forwarding_wait(const char *veth, struct err *err)
+{
+	char *path = xasprintf("/sys/class/net/%s/brport/state", veth);
+	int64_t deadline = now_mono_ms() + PORT_FORWARDING_MS;
+	int rc = 0;
+
+	for (;;) {
+		char v[8] = "";
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, v, sizeof v - 1) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		if (n > 0 && atoi(v) == BR_STATE_FORWARDING)
+			break;
+		if (now_mono_ms() > deadline) {
+			rc = err_make(err, ETIMEDOUT, "veth %s: the bridge does not forward on it",
+			              veth);
+			break;
+		}
+		usleep(200);
+	}
+	free(path);
+	return rc;
+}
+
 int
 netlink_attach(const struct netlink_attach *a, struct err *err)
 {
@@ -397,6 +431,8 @@ netlink_attach(const struct netlink_attach *a, struct err *err)
 		rc = err_make(err, -rc, "eth0: up");
 		goto out;
 	}
+	if ((rc = port_forwarding_wait(a->veth, err)) < 0)
+		goto out;
 	if (a->default_route && (rc = default_route(inner, eth0, a->gw4)) < 0) {
 		rc = err_make(err, -rc, "eth0: default route via %s", a->gw4);
 		goto out;
