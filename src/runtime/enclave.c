@@ -1,11 +1,13 @@
-/* enclave: namespaces, CNI, bundles and OCI containers put together.
+/* enclave: namespaces, the bridge, bundles and OCI containers put together.
  *
  * Order of creation, each step recorded before it is taken so that destroy
  * can find it: state dir and enclave.json → namespace → an egress
- * allowlist's names resolved (egress.h) → CNI ADD (cni.json) → firewall
- * tables → hosts files → per container: overlay rootfs, config.json, log copier,
- * runtime create → runtime start of every container. Destroy walks the same
- * list backwards and treats "absent" as done. */
+ * allowlist's names resolved (egress.h) → addresses (ipam.h) and their
+ * record (net.json) → firewall tables (nft on a thread, joined before any
+ * start) → veth pair, addresses, routes (netlink.h) → hosts files → per
+ * container: overlay rootfs, config.json, log copier, runtime create →
+ * runtime start of every container. Destroy walks the same list backwards
+ * and treats "absent" as done. */
 #include "runtime/enclave.h"
 
 #include <ctype.h>
@@ -25,12 +27,12 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "config/config.h"
-#include "runtime/cni.h"
 #include "runtime/egress.h"
 #include "runtime/firewall.h"
 #include "runtime/gpu.h"
 #include "runtime/linux.h"
 #include "runtime/logcopy.h"
+#include "runtime/netlink.h"
 #include "runtime/runtime-internal.h"
 #include "runtime/tinfoil.h"
 
@@ -124,53 +126,72 @@ cgroup_path(const char *name)
 	return xasprintf("berth/%s", name);
 }
 
-/* The host side of the enclave's veth, from the CNI result: the interface
- * that is neither in the namespace nor the bridge. Owned, or NULL. */
-static char *
-cni_host_veth(const char *result, const char *bridge)
-{
-	json_t *r = json_loads(result, 0, NULL), *itf;
-	char *veth = NULL;
-	size_t i;
-
-	json_array_foreach(json_object_get(r, "interfaces"), i, itf)
-	{
-		const char *n = json_string_value(json_object_get(itf, "name"));
-
-		if (n != NULL && json_object_get(itf, "sandbox") == NULL &&
-		    strcmp(n, bridge) != 0 && veth == NULL)
-			veth = xstrdup(n);
-	}
-	json_decref(r);
-	return veth;
-}
-
-/* Installs the firewall tables of enclave e, whose CNI result is result;
- * allow[0..n_allow): the addresses of its allowlist. */
+/* Installs the firewall tables of enclave e; allow[0..n_allow): the
+ * addresses of its allowlist. */
 static int
-apply_firewall(const struct runtime *rt, const struct enclave *e, const char *result,
-               char *const *allow, size_t n_allow, struct err *err)
+apply_firewall(const struct runtime *rt, const struct enclave *e, char *const *allow,
+               size_t n_allow, struct err *err)
 {
-	const char *name = e->name, *ip = e->ip;
-	char *veth = cni_host_veth(result, rt->bridge);
-	struct firewall_enclave fe = {.name = name,
+	struct firewall_enclave fe = {.name = e->name,
 	                              .bridge = rt->bridge,
-	                              .veth = veth,
-	                              .ip = ip,
+	                              .veth = e->veth,
+	                              .ip = e->ip,
 	                              .ip6 = e->ip6,
 	                              .egress_open = e->egress_open,
 	                              .allowlist = e->egress_allowlist,
 	                              .allow = allow,
 	                              .n_allow = n_allow,
 	                              .upstream_mark = rt->upstream_mark};
-	int rc;
 
-	if (veth == NULL || ip == NULL)
-		rc = err_make(err, 0, "enclave %s: no veth or address in the CNI result", name);
-	else
-		rc = firewall_apply(&fe, err);
-	free(veth);
-	return rc;
+	if (e->veth == NULL || e->ip == NULL)
+		return err_make(err, 0, "enclave %s: no veth or address in its record", e->name);
+	return firewall_apply(&fe, err);
+}
+
+/* Reads the network record of the enclave in edir into e (ip, ip6, veth):
+ * net.json, or the CNI ADD result (cni.json) of an enclave made before berth
+ * set up its network itself. Absent leaves them NULL. */
+static void
+net_record_load(const char *edir, const char *bridge, struct enclave *e)
+{
+	char *path = xasprintf("%s/net.json", edir);
+	json_t *j = json_load_file(path, 0, NULL), *a;
+	size_t i;
+
+	if (j != NULL) {
+		const char *ip = json_string_value(json_object_get(j, "ip"));
+		const char *ip6 = json_string_value(json_object_get(j, "ip6"));
+		const char *veth = json_string_value(json_object_get(j, "veth"));
+
+		e->ip = ip != NULL ? xstrdup(ip) : NULL;
+		e->ip6 = ip6 != NULL ? xstrdup(ip6) : NULL;
+		e->veth = veth != NULL ? xstrdup(veth) : NULL;
+	} else {
+		path = (free(path), xasprintf("%s/cni.json", edir));
+		j = json_load_file(path, 0, NULL);
+		json_array_foreach(json_object_get(j, "ips"), i, a)
+		{
+			const char *addr = json_string_value(json_object_get(a, "address"));
+			char **slot = addr == NULL                ? NULL
+			              : strchr(addr, ':') != NULL ? &e->ip6
+			                                          : &e->ip;
+
+			if (slot != NULL && *slot == NULL)
+				*slot = xstrndup(addr, strcspn(addr, "/"));
+		}
+		/* The host end: the interface neither in the namespace nor the
+		 * bridge. */
+		json_array_foreach(json_object_get(j, "interfaces"), i, a)
+		{
+			const char *n = json_string_value(json_object_get(a, "name"));
+
+			if (n != NULL && strcmp(n, bridge) != 0 &&
+			    json_object_get(a, "sandbox") == NULL && e->veth == NULL)
+				e->veth = xstrdup(n);
+		}
+	}
+	json_decref(j);
+	free(path);
 }
 
 static char *
@@ -218,6 +239,7 @@ enclave_free(struct enclave *e)
 	free(e->ip);
 	free(e->ip6);
 	free(e->netns);
+	free(e->veth);
 	strv_free(e->allow);
 	free(e);
 }
@@ -639,7 +661,6 @@ struct firewall_job {
 	int started;
 	const struct runtime *rt; /* borrowed */
 	const struct enclave *e;  /* borrowed */
-	const char *result;       /* borrowed: the CNI result */
 	char *const *allow;       /* borrowed: the allowlist's addresses */
 	size_t n_allow;
 	int rc;
@@ -651,18 +672,17 @@ firewall_job_run(void *arg)
 {
 	struct firewall_job *j = arg;
 
-	j->rc = apply_firewall(j->rt, j->e, j->result, j->allow, j->n_allow, &j->err);
+	j->rc = apply_firewall(j->rt, j->e, j->allow, j->n_allow, &j->err);
 	return NULL;
 }
 
 static int
 firewall_job_start(struct firewall_job *j, const struct runtime *rt, const struct enclave *e,
-                   const char *result, char *const *allow, size_t n_allow, struct err *err)
+                   char *const *allow, size_t n_allow, struct err *err)
 {
 	int rc;
 
-	*j = (struct firewall_job){
-	    .rt = rt, .e = e, .result = result, .allow = allow, .n_allow = n_allow};
+	*j = (struct firewall_job){.rt = rt, .e = e, .allow = allow, .n_allow = n_allow};
 	rc = pthread_create(&j->thread, NULL, firewall_job_run, j);
 	if (rc != 0)
 		return err_make(err, rc, "firewall of enclave %s: thread", e->name);
@@ -729,12 +749,66 @@ ipc_host_count(const struct enclave_spec *spec)
 	return n;
 }
 
+/* Gives enclave e (record in edir) its addresses and records them with its
+ * veth's name (net.json, before any of it is made: destroy finds them). With
+ * egress open, an IPv6 address too when the host has an IPv6 subnet. */
+static int
+assign_network(struct runtime *rt, struct enclave *e, const char *edir, struct err *err)
+{
+	char ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN], veth[16], *path, *text;
+	json_t *rec;
+	int rc;
+
+	netlink_veth_name(e->netns, veth);
+	pthread_mutex_lock(&rt->lock);
+	/* The bridge's IPv6 address (and the host's IPv6 forwarding) come
+	 * with the first enclave that has IPv6, as they came with CNI's. */
+	rc = netlink_bridge_ensure(rt->bridge, rt->gw4, rt->prefix4,
+	                           e->egress_open && rt->gw6[0] ? rt->gw6 : NULL, rt->prefix6, err);
+	if (rc == 0)
+		rc = ipam_assign(&rt->ipam, e->name, e->egress_open, ip4, ip6, err);
+	pthread_mutex_unlock(&rt->lock);
+	if (rc < 0)
+		return -1;
+	e->ip = xstrdup(ip4);
+	e->ip6 = ip6[0] ? xstrdup(ip6) : NULL;
+	e->veth = xstrdup(veth);
+	rec = json_pack("{s:s, s:s, s:s, s:s?}", "bridge", rt->bridge, "veth", veth, "ip", ip4,
+	                "ip6", e->ip6);
+	text = json_dumps(rec, JSON_INDENT(2) | JSON_SORT_KEYS);
+	path = xasprintf("%s/net.json", edir);
+	rc = file_write_atomic(path, text, strlen(text), 0600, err);
+	free(path);
+	free(text);
+	json_decref(rec);
+	return rc;
+}
+
+/* Attaches e's namespace to the bridge with the addresses assign_network()
+ * gave it; with egress open, default routes. */
+static int
+attach_network(struct runtime *rt, const struct enclave *e, struct err *err)
+{
+	struct netlink_attach a = {.bridge = rt->bridge,
+	                           .gw4 = rt->gw4,
+	                           .prefix4 = rt->prefix4,
+	                           .gw6 = rt->gw6[0] ? rt->gw6 : NULL,
+	                           .prefix6 = rt->prefix6,
+	                           .netns = e->netns,
+	                           .veth = e->veth,
+	                           .ip4 = e->ip,
+	                           .ip6 = e->ip6,
+	                           .default_route = e->egress_open};
+
+	return netlink_attach(&a, err);
+}
+
 int
 enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct enclave **out,
                struct err *err)
 {
 	struct enclave *e = NULL;
-	char *edir = NULL, *result = NULL, *path, *ipc_ns = NULL, *userns_path = NULL;
+	char *edir = NULL, *path, *ipc_ns = NULL, *userns_path = NULL;
 	struct linux_arp_probe probe = {.fd = -1};
 	struct firewall_job fw = {0};
 	struct egress_resolved resolved = {0};
@@ -834,25 +908,20 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	rc = linux_netns_lo_up(e->netns, err);
 	if (rc < 0)
 		goto out;
-	pthread_mutex_lock(&rt->lock);
-	rc = cni_attach(&rt->net, e->name, e->netns, e->egress_open, &result, &e->ip, &e->ip6, err);
-	pthread_mutex_unlock(&rt->lock);
-	if (rc < 0)
-		goto out;
-	path = xasprintf("%s/cni.json", edir);
-	rc = file_write_atomic(path, result, strlen(result), 0600, err);
-	free(path);
-	if (rc < 0)
-		goto out;
+	rc = assign_network(rt, e, edir, err);
+	/* The boundary before anything runs in it: nft runs while the veth,
+	 * the bundles and the containers are made (nothing of theirs runs
+	 * before start). Its rules name the veth, which need not exist yet. */
+	if (rc == 0)
+		rc = firewall_job_start(&fw, rt, e, allow_addrs, n_allow_addrs, err);
+	if (rc == 0)
+		rc = attach_network(rt, e, err);
 	/* An address someone else on the bridge still holds (another berthd on
 	 * it, a lost state directory) would send this enclave's traffic there.
 	 * The holder answers while the bundles are made; nothing starts
 	 * before its answer is in. */
-	rc = linux_arp_probe_start(&probe, e->netns, "eth0", e->ip, ADDRESS_PROBE_MS, err);
-	/* The boundary before anything runs in it: nft runs while the
-	 * containers are created (nothing of theirs runs before start). */
 	if (rc == 0)
-		rc = firewall_job_start(&fw, rt, e, result, allow_addrs, n_allow_addrs, err);
+		rc = linux_arp_probe_start(&probe, e->netns, "eth0", e->ip, ADDRESS_PROBE_MS, err);
 	if (rc == 0) {
 		struct linux_cgroup_limits lim = {.memory_bytes = spec->memory_bytes,
 		                                  .cpus = spec->cpus};
@@ -917,7 +986,6 @@ out:
 	if (probe.fd >= 0)
 		close(probe.fd);
 	json_decref(rec);
-	free(result);
 	free(edir);
 	free(ipc_ns);
 	free(userns_path);
@@ -1094,18 +1162,7 @@ enclave_load(struct runtime *rt, const char *name, struct enclave **out, struct 
 		goto out;
 	}
 	e->netns_present = linux_netns_exists(e->netns);
-	path = (free(path), xasprintf("%s/cni.json", edir));
-	{
-		char *result = NULL;
-		size_t len;
-		struct err ignored = ERR_INIT;
-
-		if (file_read_all(path, 1 << 20, &result, &len, &ignored) == 0) {
-			e->ip = cni_result_address(result, AF_INET);
-			e->ip6 = cni_result_address(result, AF_INET6);
-		}
-		free(result);
-	}
+	net_record_load(edir, rt->bridge, e);
 	*out = take_ptr(&e);
 out:
 	enclave_free(e);
@@ -1151,27 +1208,21 @@ enclave_state(struct runtime *rt, struct enclave *e, struct err *err)
 static int
 ensure_firewall(const struct runtime *rt, const struct enclave *e, struct err *err)
 {
-	char *path, *result = NULL;
-	size_t len;
 	int rc = firewall_present(e->name, err);
 
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	path = xasprintf("%s/%s/cni.json", rt->enclaves_dir, e->name);
-	rc = file_read_all(path, 1 << 20, &result, &len, err);
-	if (rc == 0) {
+	{
 		/* The allowlist's addresses as last resolved: its hosts section. */
 		char *hosts = xasprintf("%s/%s/hosts", rt->bundles_dir, e->name);
 		size_t n = 0;
 		char **allow = e->egress_allowlist ? egress_hosts_addresses(hosts, &n) : NULL;
 
 		log_warn("enclave %s: firewall tables missing: installed again", e->name);
-		rc = apply_firewall(rt, e, result, allow, n, err);
+		rc = apply_firewall(rt, e, allow, n, err);
 		strv_free(allow);
 		free(hosts);
 	}
-	free(result);
-	free(path);
 	return rc;
 }
 
@@ -1239,8 +1290,7 @@ int
 enclave_destroy(struct runtime *rt, const char *name, struct err *err)
 {
 	struct enclave *e = NULL;
-	char *edir, *path, *prev = NULL;
-	size_t len;
+	char *edir, *path;
 	struct err step = ERR_INIT;
 	int rc = 0;
 	DIR *d;
@@ -1287,14 +1337,19 @@ enclave_destroy(struct runtime *rt, const char *name, struct err *err)
 			closedir(d);
 		free(dir);
 	}
-	path = xasprintf("%s/cni.json", edir);
-	if (file_read_all(path, 1 << 20, &prev, &len, &step) < 0)
-		err_clear(&step);
-	free(path);
+	/* The veth goes with the namespace; deleted first all the same, by
+	 * its record's name or the one it would have (a namespace kept by a
+	 * process that entered it keeps its end alive). */
 	path = netns_path(rt, name);
-	pthread_mutex_lock(&rt->lock);
-	STEP(cni_detach(&rt->net, name, path, prev, &step));
-	pthread_mutex_unlock(&rt->lock);
+	{
+		char veth[16];
+
+		netlink_veth_name(path, veth);
+		pthread_mutex_lock(&rt->lock);
+		STEP(netlink_detach(e != NULL && e->veth != NULL ? e->veth : veth, &step));
+		STEP(ipam_release(&rt->ipam, name, &step));
+		pthread_mutex_unlock(&rt->lock);
+	}
 	STEP(linux_netns_remove(path, &step));
 	free(path);
 	path = userns_file(rt, name);
@@ -1316,7 +1371,6 @@ enclave_destroy(struct runtime *rt, const char *name, struct err *err)
 	else
 		log_info("enclave %s: destroyed", name);
 	enclave_free(e);
-	free(prev);
 	free(edir);
 	return rc;
 }
@@ -1466,24 +1520,16 @@ enclave_exec(struct runtime *rt, const struct enclave *e, const char *container,
 int
 enclave_check_network(struct runtime *rt, const struct enclave *e, struct err *err)
 {
-	char *path = xasprintf("%s/%s/cni.json", rt->enclaves_dir, e->name), *prev = NULL;
-	size_t len;
 	int rc;
 
-	if (!linux_netns_exists(e->netns)) {
-		free(path);
+	if (!linux_netns_exists(e->netns))
 		return err_make(err, ENOENT, "enclave %s: network namespace %s", e->name, e->netns);
-	}
-	rc = file_read_all(path, 1 << 20, &prev, &len, err);
-	if (rc == 0) {
-		pthread_mutex_lock(&rt->lock);
-		rc = cni_check(&rt->net, e->name, e->netns, prev, err);
-		pthread_mutex_unlock(&rt->lock);
-	}
+	if (e->veth == NULL || e->ip == NULL)
+		rc = err_make(err, ENOENT, "enclave %s: no network record", e->name);
+	else
+		rc = netlink_check(rt->bridge, e->veth, e->netns, e->ip, err);
 	if (rc < 0)
 		err_wrap(err, "enclave %s: network check", e->name);
-	free(prev);
-	free(path);
 	return rc;
 }
 

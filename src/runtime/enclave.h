@@ -97,6 +97,8 @@ struct enclave {
 	char *ip;                             /* owned IPv4 address, NULL when unknown */
 	char *ip6;                            /* owned IPv6 address, NULL when none */
 	char *netns;                          /* owned: namespace path */
+	char *veth;                           /* owned: the host end of its veth pair,
+	                                       * NULL when unknown */
 	int netns_present;                    /* the namespace is pinned at netns */
 	int egress_open;                      /* its egress is open or an allowlist (recorded) */
 	int egress_allowlist;                 /* only to the addresses of allow's names */
@@ -118,7 +120,7 @@ enum enclave_observed {
 void enclave_name(const char *deployment_id, char out[ENCLAVE_NAME_MAX + 1]);
 
 /* Creates and starts an enclave: records it, creates the namespace, attaches
- * it (CNI ADD), writes hosts files and bundles, creates and starts every
+ * it to the bridge (netlink.h), writes hosts files and bundles, creates and starts every
  * container. On failure everything done is undone. On success *out is the
  * enclave (caller frees with enclave_free()), its address in (*out)->ip. */
 int enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct enclave **out,
@@ -165,8 +167,8 @@ int enclave_exec(struct runtime *rt, const struct enclave *e, const char *contai
                  char *const *argv, int64_t timeout_ms, int *exit_code, char **output,
                  struct err *err);
 
-/* Asks the CNI plugins to CHECK e's attachment (address, veth, bridge) against
- * what ADD answered. */
+/* Checks e's attachment against its record: its veth is a port of the
+ * bridge, eth0 in its namespace holds its address. */
 int enclave_check_network(struct runtime *rt, const struct enclave *e, struct err *err);
 
 /* The last lines lines of container's output (its log and the rotated log.1),

@@ -781,9 +781,8 @@ struct arp_eth {
 	uint8_t sha[6], spa[4], tha[6], tpa[4];
 } __attribute__((packed));
 
-/* A socket created inside netns (it stays bound there). */
-static int
-socket_in(const char *netns, int domain, int type, int protocol, struct err *err)
+int
+linux_socket_in(const char *netns, int domain, int type, int protocol, struct err *err)
 {
 	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	int target = open(netns, O_RDONLY | O_CLOEXEC), fd = -1;
@@ -813,7 +812,7 @@ int
 linux_netns_lo_up(const char *netns, struct err *err)
 {
 	struct ifreq ifr = {.ifr_name = "lo"};
-	int fd = socket_in(netns, AF_INET, SOCK_DGRAM, 0, err), rc = 0;
+	int fd = linux_socket_in(netns, AF_INET, SOCK_DGRAM, 0, err), rc = 0;
 
 	if (fd < 0)
 		return -1;
@@ -842,7 +841,10 @@ linux_arp_probe_start(struct linux_arp_probe *p, const char *netns, const char *
 	p->fd = -1;
 	if (inet_pton(AF_INET, ip, p->ip) != 1)
 		return err_make(err, 0, "ARP probe: \"%s\" is not an IPv4 address", ip);
-	p->fd = socket_in(netns, AF_PACKET, SOCK_DGRAM, htons(ETH_P_ARP), err);
+	/* Protocol 0 at creation, ARP at bind: a socket made with a protocol
+	 * is hooked in at once, and its bind unhooks it first, waiting for an
+	 * RCU grace period (synchronize_net(): 12 ms of the boot here). */
+	p->fd = linux_socket_in(netns, AF_PACKET, SOCK_DGRAM, 0, err);
 	if (p->fd < 0)
 		return -1;
 	p->deadline_ms = now_mono_ms() + timeout_ms;

@@ -34,6 +34,11 @@ int linux_netns_create(const char *path, struct err *err);
 int linux_userns_netns_create(const char *user_path, const char *net_path, unsigned base,
                               unsigned size, struct err *err);
 
+/* A socket (socket(2)'s arguments; close-on-exec) created inside the network
+ * namespace at netns, where it stays bound; the calling thread is back in its
+ * own namespace on return. An fd, or negative with err. */
+int linux_socket_in(const char *netns, int domain, int type, int protocol, struct err *err);
+
 /* Sets the loopback interface of the network namespace at netns up (what
  * CNI's loopback plugin does, without a process). */
 int linux_netns_lo_up(const char *netns, struct err *err);

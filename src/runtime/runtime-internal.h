@@ -5,23 +5,22 @@
 
 #include <pthread.h>
 
-#include "runtime/cni.h"
 #include "runtime/gpu.h"
+#include "runtime/ipam.h"
 #include "runtime/oci.h"
 #include "runtime/resolve.h"
 #include "runtime/runtime.h"
 
 struct runtime {
-	char *state_dir;      /* owned */
-	char *enclaves_dir;   /* owned: <state_dir>/enclaves */
-	char *netns_dir;      /* owned */
-	char *bundles_dir;    /* owned: <netns_dir>/../bundles, on tmpfs */
-	int bundles_mounted;  /* 1: runtime_open() mounted that tmpfs */
-	char *cni_plugin_dir; /* owned */
-	char *bridge;         /* owned */
-	char *subnet;         /* owned */
-	char *subnet6;        /* owned, NULL: enclaves have no IPv6 */
-	char *ipam_dir;       /* owned */
+	char *state_dir;     /* owned */
+	char *enclaves_dir;  /* owned: <state_dir>/enclaves */
+	char *netns_dir;     /* owned */
+	char *bundles_dir;   /* owned: <netns_dir>/../bundles, on tmpfs */
+	int bundles_mounted; /* 1: runtime_open() mounted that tmpfs */
+	char *bridge;        /* owned */
+	char *subnet;        /* owned */
+	char *subnet6;       /* owned, NULL: enclaves have no IPv6 */
+	char *ipam_dir;      /* owned: <state_dir>/ipam/<bridge> */
 	int64_t log_max_bytes;
 	/* With copiers_end_with_us: a pipe whose write end only this process
 	 * holds (O_CLOEXEC; forked helpers close it), read end given to log
@@ -47,8 +46,10 @@ struct runtime {
 	pthread_mutex_t egress_lock;
 	struct egress_due *egress_due; /* owned list */
 	struct gpu_inventory gpus;     /* owned */
-	struct cni_net net;            /* borrows the strings above */
-	/* Serialises CNI calls (bridge creation races between plugins) and
+	struct ipam ipam;              /* owned: the enclaves' addresses (ipam.h) */
+	char gw4[16], gw6[46];         /* the bridge's addresses (gw6 "" without IPv6) */
+	int prefix4, prefix6;          /* the subnets' lengths */
+	/* Serialises the network's set-up (the bridge made once) and
 	 * operations on one enclave name. */
 	pthread_mutex_t lock;
 };

@@ -127,7 +127,6 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 	rt->runsc = xstrdup(s->runsc != NULL ? s->runsc : "runsc");
 	rt->state_dir = xstrdup(s->state_dir);
 	rt->enclaves_dir = xasprintf("%s/enclaves", s->state_dir);
-	rt->ipam_dir = xasprintf("%s/cni", s->state_dir);
 	rt->netns_dir = xstrdup(s->netns_dir ? s->netns_dir : "/run/berth/netns");
 	{
 		/* Bundles hold secrets (config.json's env): beside the namespaces,
@@ -139,10 +138,10 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 		        ? xasprintf("%.*s/bundles", (int)(slash - rt->netns_dir), rt->netns_dir)
 		        : xstrdup("/run/berth/bundles");
 	}
-	rt->cni_plugin_dir = xstrdup(s->cni_plugin_dir ? s->cni_plugin_dir : "/usr/lib/cni");
 	rt->bridge = xstrdup(s->bridge ? s->bridge : "berth0");
 	rt->subnet = xstrdup(s->subnet ? s->subnet : "10.213.0.0/16");
 	rt->subnet6 = subnet6_of(s, rt->subnet);
+	rt->ipam_dir = xasprintf("%s/ipam/%s", s->state_dir, rt->bridge);
 	rt->log_max_bytes = s->log_max_bytes > 0 ? s->log_max_bytes : 1 << 20;
 	rt->lifeline[0] = rt->lifeline[1] = -1;
 	rt->dns_timeout_ms =
@@ -164,27 +163,23 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 		err_make(err, errno, "runtime: lifeline pipe");
 		goto out;
 	}
-	rt->net = (struct cni_net){.plugin_dir = rt->cni_plugin_dir,
-	                           .bridge = rt->bridge,
-	                           .subnet = rt->subnet,
-	                           .subnet6 = rt->subnet6,
-	                           .ipam_dir = rt->ipam_dir};
-	if (mkdir_p(rt->enclaves_dir, 0700, err) < 0 || mkdir_p(rt->ipam_dir, 0700, err) < 0 ||
-	    mkdir_p(rt->netns_dir, 0755, err) < 0 ||
+	{
+		char *legacy = xasprintf("%s/cni/%s", s->state_dir, rt->bridge);
+
+		rc = ipam_open(&rt->ipam, rt->ipam_dir, legacy, rt->subnet, rt->subnet6, err);
+		free(legacy);
+		if (rc < 0)
+			goto out;
+		rc = -1;
+		rt->prefix4 = rt->ipam.prefix4;
+		rt->prefix6 = rt->ipam.prefix6;
+		ipam_gateways(&rt->ipam, rt->gw4, rt->gw6);
+	}
+	if (mkdir_p(rt->enclaves_dir, 0700, err) < 0 || mkdir_p(rt->netns_dir, 0755, err) < 0 ||
 	    (rt->bundles_mounted = linux_tmpfs_ensure(rt->bundles_dir, BUNDLES_TMPFS_MIB, err)) <
 	        0 ||
 	    searchable_parents(rt->bundles_dir, err) < 0)
 		goto out;
-	{
-		char *plugin = xasprintf("%s/bridge", rt->cni_plugin_dir);
-		int ok = access(plugin, X_OK) == 0;
-
-		free(plugin);
-		if (!ok) {
-			err_make(err, 0, "runtime: no CNI bridge plugin in %s", rt->cni_plugin_dir);
-			goto out;
-		}
-	}
 	oci_root = xstrdup(s->oci_root ? s->oci_root : "/run/berth/oci");
 	rt->gvisor_root = xasprintf("%s-runsc", oci_root);
 	rc = oci_open(&rt->oci, s->oci_runtime, oci_root, err);
@@ -250,11 +245,11 @@ runtime_close(struct runtime *rt)
 	free(rt->enclaves_dir);
 	free(rt->netns_dir);
 	free(rt->bundles_dir);
-	free(rt->cni_plugin_dir);
 	free(rt->bridge);
 	free(rt->subnet);
 	free(rt->subnet6);
 	free(rt->ipam_dir);
+	ipam_close(&rt->ipam);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt);
 }

@@ -1,10 +1,11 @@
 /* runtime: the host runtime context shared by every enclave operation: the
- * settings, the chosen OCI runtime, the CNI network and the GPU inventory.
+ * settings, the chosen OCI runtime, the network (bridge, addresses) and the GPU
+ * inventory.
  * Open one per berthd; every function taking it is blocking and thread-safe.
  *
  * Layout on disk:
  *   <state_dir>/enclaves/<enclave>/enclave.json   what was asked (written first)
- *   <state_dir>/enclaves/<enclave>/cni.json       the CNI ADD result
+ *   <state_dir>/enclaves/<enclave>/net.json       its veth and addresses
  *   <state_dir>/enclaves/<enclave>/<container>/   upper/ and work/ of the
  *       overlay rootfs (the image rootfs below), log and log.1 (stdout and
  *       stderr, capped, secret values replaced)
@@ -13,7 +14,9 @@
  *   <netns_dir>/../bundles/<enclave>/<container>/ OCI bundle: config.json
  *       (0600: it holds secret values, on tmpfs, never on disk), rootfs (the
  *       overlay's mount point), pid, oci.log (the runtime's own)
- *   <state_dir>/cni/                              host-local IPAM data
+ *   <state_dir>/ipam/<bridge>/                    the addresses handed out
+ *       (ipam.h); <state_dir>/cni/<bridge>/: those of enclaves made with
+ *       CNI's host-local before, never handed out while they last
  *   <oci_root>                                    runc/crun --root
  *   <netns_dir>/<enclave>, <enclave>.user         pinned network and user
  *       namespaces (runc enclaves: the network one is owned by the user one)
@@ -31,38 +34,37 @@
 #include "runtime/gpu.h"
 
 struct runtime_settings {
-	const char *state_dir;      /* required: berth's state directory */
-	const char *oci_runtime;    /* "runc", "crun", a path, or NULL to detect */
-	const char *oci_root;       /* NULL: /run/berth/oci */
-	const char *netns_dir;      /* NULL: /run/berth/netns; this runtime's own */
-	const char *cni_plugin_dir; /* NULL: /usr/lib/cni */
-	const char *bridge;         /* NULL: berth0 */
-	const char *subnet;         /* NULL: 10.213.0.0/16 */
-	const char *subnet6;        /* enclaves' IPv6 (egress open or allowlist): a
-	                             * CIDR, "none", or NULL: the ULA fd62:AABB:CCDD::/64
-	                             * of subnet A.B.C.D when the host has a default
-	                             * IPv6 route, else none */
-	const char *dev_dir;        /* NULL: /dev (GPU detection) */
-	int gpus_simulated;         /* GPUs to declare when none is found; 0 for none */
-	int64_t log_max_bytes;      /* per log file, 0: 1 MiB; one rotated file is kept */
-	const char *isolation;      /* "runc" (NULL) or "gvisor": for specs that name none */
-	const char *runsc;          /* gVisor's runtime, NULL: "runsc" on PATH */
-	unsigned userns_base;       /* host id of enclave root (runc), 0: RUNTIME_USERNS_BASE */
-	uint32_t upstream_mark;     /* non-zero: a new connection from the host to an
-	                             * enclave needs this socket mark (SO_MARK), which
-	                             * berth-router and the health checks set
-	                             * (BERTH_UPSTREAM_MARK); 0: any host process
-	                             * reaches enclaves (tests, bench) */
-	const char *egress_dns;     /* the DNS server berth asks for egress allowlists:
-	                             * "IP[:PORT]" ("[IPv6]:PORT"), NULL: the first
-	                             * nameserver of /etc/resolv.conf (resolve.h) */
-	int egress_dns_timeout_ms;  /* per batch of lookups, 0: RESOLVE_TIMEOUT_MS */
-	int probe_isolation;        /* find out at open which levels work, so that
-	                             * runtime_isolation_available() never blocks */
-	int copiers_end_with_us;    /* log copiers exit when this process does (berthd:
-	                             * the next one starts them again when it adopts
-	                             * the enclave); 0: they live as long as the
-	                             * container's output (a CLI that exits at once) */
+	const char *state_dir;     /* required: berth's state directory */
+	const char *oci_runtime;   /* "runc", "crun", a path, or NULL to detect */
+	const char *oci_root;      /* NULL: /run/berth/oci */
+	const char *netns_dir;     /* NULL: /run/berth/netns; this runtime's own */
+	const char *bridge;        /* NULL: berth0 */
+	const char *subnet;        /* NULL: 10.213.0.0/16 */
+	const char *subnet6;       /* enclaves' IPv6 (egress open or allowlist): a
+	                            * CIDR, "none", or NULL: the ULA fd62:AABB:CCDD::/64
+	                            * of subnet A.B.C.D when the host has a default
+	                            * IPv6 route, else none */
+	const char *dev_dir;       /* NULL: /dev (GPU detection) */
+	int gpus_simulated;        /* GPUs to declare when none is found; 0 for none */
+	int64_t log_max_bytes;     /* per log file, 0: 1 MiB; one rotated file is kept */
+	const char *isolation;     /* "runc" (NULL) or "gvisor": for specs that name none */
+	const char *runsc;         /* gVisor's runtime, NULL: "runsc" on PATH */
+	unsigned userns_base;      /* host id of enclave root (runc), 0: RUNTIME_USERNS_BASE */
+	uint32_t upstream_mark;    /* non-zero: a new connection from the host to an
+	                            * enclave needs this socket mark (SO_MARK), which
+	                            * berth-router and the health checks set
+	                            * (BERTH_UPSTREAM_MARK); 0: any host process
+	                            * reaches enclaves (tests, bench) */
+	const char *egress_dns;    /* the DNS server berth asks for egress allowlists:
+	                            * "IP[:PORT]" ("[IPv6]:PORT"), NULL: the first
+	                            * nameserver of /etc/resolv.conf (resolve.h) */
+	int egress_dns_timeout_ms; /* per batch of lookups, 0: RESOLVE_TIMEOUT_MS */
+	int probe_isolation;       /* find out at open which levels work, so that
+	                            * runtime_isolation_available() never blocks */
+	int copiers_end_with_us;   /* log copiers exit when this process does (berthd:
+	                            * the next one starts them again when it adopts
+	                            * the enclave); 0: they live as long as the
+	                            * container's output (a CLI that exits at once) */
 };
 
 /* Enclaves at isolation runc run in a user namespace mapping their ids

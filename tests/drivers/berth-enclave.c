@@ -3,7 +3,7 @@
  *   berth-enclave [options] detect
  *   berth-enclave [options] create SPEC.json [--wait-http PORT]
  *   berth-enclave [options] create-parallel SPEC.json...   (one thread each)
- *   berth-enclave [options] check NAME                     (CNI CHECK)
+ *   berth-enclave [options] check NAME                     (the veth and address)
  *   berth-enclave [options] logs NAME CONTAINER LINES      (the last LINES)
  *   berth-enclave [options] list | state NAME | stop NAME | destroy NAME
  *   berth-enclave [options] exec NAME CONTAINER [--timeout MS] -- ARGV...

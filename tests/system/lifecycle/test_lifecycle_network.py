@@ -24,8 +24,8 @@ def enclaves(berthd):
     for path in glob.glob(os.path.join(berthd.state, "enclaves", "*", "enclave.json")):
         d = os.path.dirname(path)
         rec = json.load(open(path))
-        ips = json.load(open(os.path.join(d, "cni.json")))["ips"]
-        out[os.path.basename(d)] = (rec, ips[0]["address"].split("/")[0])
+        net = json.load(open(os.path.join(d, "net.json")))
+        out[os.path.basename(d)] = (rec, net["ip"])
     return out
 
 

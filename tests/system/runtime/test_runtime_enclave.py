@@ -1,4 +1,4 @@
-"""Enclaves for real: runc, network namespaces, the CNI bridge, overlays."""
+"""Enclaves for real: runc, network namespaces, the bridge, overlays."""
 import json
 import os
 import re
@@ -290,7 +290,7 @@ def test_destroy_leaves_nothing_behind(rt):
     assert not any(i in listed for i in ids)
     assert not os.path.exists(os.path.join(rt.state, "enclaves", name))
     # The address went back to the pool.
-    ipam = os.path.join(rt.state, "cni", rt.bridge)
+    ipam = os.path.join(rt.state, "ipam", rt.bridge)
     assert e["ip"] not in os.listdir(ipam)
     # Containers and copiers are gone.
     deadline = time.monotonic() + 5
@@ -464,4 +464,4 @@ def test_orphan_namespace_is_listed_and_destroyed(rt):
     veths = subprocess.run(["ip", "-o", "link", "show", "master", rt.bridge],
                            capture_output=True, text=True).stdout
     assert veths.strip() == ""
-    assert e["ip"] not in os.listdir(os.path.join(rt.state, "cni", rt.bridge))
+    assert e["ip"] not in os.listdir(os.path.join(rt.state, "ipam", rt.bridge))
