@@ -584,8 +584,24 @@ build_mounts(const struct bundle_input *in, json_t **out, struct err *err)
 		                                     opts_json("rbind,ro,nosuid,nodev,noexec")));
 		free(src);
 	}
-	if (in->gpu_edits != NULL)
+	if (in->gpu_edits != NULL) {
+		size_t i;
+		json_t *d;
+
 		json_array_extend(m, json_object_get(in->gpu_edits, "mounts"));
+		/* A device node cannot be made in a user namespace: the host's
+		 * is bound (the device cgroup still allows only it). */
+		json_array_foreach(json_object_get(in->gpu_edits, "devices"), i, d)
+		{
+			const char *dst = json_string_value(json_object_get(d, "path"));
+			const char *src = json_string_value(json_object_get(d, "hostPath"));
+
+			if (in->userns != NULL && dst != NULL && src != NULL)
+				json_array_append_new(
+				    m,
+				    mount_entry(dst, "bind", src, opts_json("bind,nosuid,noexec")));
+		}
+	}
 	*out = m;
 	return 0;
 }
@@ -758,7 +774,7 @@ bundle_spec(const struct bundle_input *in, json_t **spec, struct err *err)
 	for (size_t i = 0; i < ARRAY_LEN(readonly_paths); i++)
 		json_array_append_new(json_object_get(linux_, "readonlyPaths"),
 		                      json_string(readonly_paths[i]));
-	if (in->gpu_edits != NULL) {
+	if (in->gpu_edits != NULL && in->userns == NULL) {
 		size_t i;
 		json_t *d;
 

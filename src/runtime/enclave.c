@@ -80,17 +80,6 @@ bundle_dir(const struct runtime *rt, const char *name)
 	return xasprintf("%s/%s", rt->bundles_dir, name);
 }
 
-/* GPU device nodes cannot be made in a user namespace, only bound from the
- * host: until that is done, an enclave with GPUs runs without one. */
-static int
-any_gpus(const struct enclave_spec *spec)
-{
-	for (size_t i = 0; i < spec->n_containers; i++)
-		if (config_container_wants_gpus(spec->containers[i].config))
-			return 1;
-	return 0;
-}
-
 /* Where the enclave's user namespace is pinned, beside its network one. */
 static char *
 userns_file(const struct runtime *rt, const char *name)
@@ -886,7 +875,7 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	/* runc: a user namespace of the enclave (its root is an unprivileged
 	 * host id), owning its network namespace; gVisor's kernel keeps ids its
 	 * own. */
-	if (rc == 0 && oci == &rt->oci && !any_gpus(spec)) {
+	if (rc == 0 && oci == &rt->oci) {
 		userns_path = userns_file(rt, e->name);
 		rc = check_rootfs_owner(spec, rt->userns_base, err);
 		if (rc == 0)

@@ -127,11 +127,13 @@ device_node(json_t *devices, const char *host_path, const char *path, struct err
 		return err_make(err, errno, "gpu device %s", host_path);
 	if (!S_ISCHR(st.st_mode))
 		return err_make(err, 0, "gpu device %s is not a character device", host_path);
+	/* hostPath is berth's own (runtimes ignore it): in a user namespace the
+	 * node is bound from there instead of made. */
 	json_array_append_new(devices,
-	                      json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i}", "path", path, "type",
-	                                "c", "major", (json_int_t)major(st.st_rdev), "minor",
-	                                (json_int_t)minor(st.st_rdev), "fileMode", 0666, "uid", 0,
-	                                "gid", 0));
+	                      json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:s}", "path", path,
+	                                "type", "c", "major", (json_int_t)major(st.st_rdev),
+	                                "minor", (json_int_t)minor(st.st_rdev), "fileMode", 0666,
+	                                "uid", 0, "gid", 0, "hostPath", host_path));
 	return 0;
 }
 

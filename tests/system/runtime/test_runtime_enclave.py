@@ -352,6 +352,7 @@ def test_gpu_detection_and_injection(rt, tmp_path):
     # Fake GPU nodes: the null device's numbers, harmless inside a container.
     for n in ("nvidia0", "nvidia1", "nvidiactl"):
         os.mknod(dev / n, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        os.chmod(dev / n, 0o666)  # as NVIDIA's driver makes them (the umask aside)
     (dev / "nvidia-foo").write_text("")
     g = json.loads(rt.run("--dev-dir", str(dev), "gpus").stdout)
     assert g["gpus"] == 2 and g["simulated"] is False
@@ -375,6 +376,11 @@ def test_gpu_detection_and_injection(rt, tmp_path):
     assert "NVIDIA_VISIBLE_DEVICES=1" in rt.exec(out["name"], "gpu", "env").stdout
     # Device cgroup allows it: reading the node works.
     rt.exec(out["name"], "gpu", "head", "-c", "1", "/dev/nvidia1")
+    # The GPU enclave has a user namespace too (its root is an unprivileged
+    # host id): the nodes are the host's, bound, not made in it.
+    uid_map = rt.exec(out["name"], "gpu", "cat", "/proc/self/uid_map").stdout.split()
+    assert uid_map[0] == "0" and uid_map[1] != "0", uid_map
+    rt.exec(out["name"], "gpu", "sh", "-c", "echo x > /dev/nvidia1")
 
 
 def test_gpu_simulated_count(rt, tmp_path):
