@@ -321,35 +321,79 @@ neigh_forget(int fd, int ifindex, const char *ip4)
 /* How long the bridge may take to make a new port forwarding. */
 #define PORT_FORWARDING_MS 2000
 
-/* Waits until the bridge forwards on port veth. The port is enabled when
- * the veth's carrier comes up, from a kernel work queue after eth0 is up: a
- * frame sent before (the ARP probe) is dropped, and a holder of the address
- * would go unseen. */
+/* The bridge port state of ifindex (BR_STATE_*), through fd's namespace
+ * (sysfs may be another namespace's: berth-agent runs in its own), from
+ * the slave data of its link; -1 when the answer has none yet. */
 static int
-port_forwarding_wait(const char *veth, struct err *err)
+port_state(int fd, int ifindex)
 {
-	char *path = xasprintf("/sys/class/net/%s/brport/state", veth);
-	int64_t deadline = now_mono_ms() + PORT_FORWARDING_MS;
-	int rc = 0;
+	static const struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	char buf[8192] __attribute__((aligned(4)));
+	struct nl_req r;
+	struct ifinfomsg *ifi = nl_start(&r, RTM_GETLINK, 0, sizeof *ifi);
+	int state = -1;
 
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	r.u.h.nlmsg_seq = 1;
+	if (sendto(fd, r.u.raw, r.u.h.nlmsg_len, 0, (const struct sockaddr *)&kernel,
+	           sizeof kernel) < 0)
+		return -1;
 	for (;;) {
-		char v[8] = "";
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd >= 0 ? read(fd, v, sizeof v - 1) : -1;
+		ssize_t n = recv(fd, buf, sizeof buf, 0);
 
-		if (fd >= 0)
-			close(fd);
-		if (n > 0 && atoi(v) == BR_STATE_FORWARDING)
-			break;
-		if (now_mono_ms() > deadline) {
-			rc = err_make(err, ETIMEDOUT, "veth %s: the bridge does not forward on it",
-			              veth);
-			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
 		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE)
+				return state;
+			if (h->nlmsg_type != RTM_NEWLINK)
+				continue;
+			struct rtattr *at = IFLA_RTA(NLMSG_DATA(h));
+			int len = (int)IFLA_PAYLOAD(h);
+
+			for (; RTA_OK(at, len); at = RTA_NEXT(at, len)) {
+				if (at->rta_type != IFLA_LINKINFO)
+					continue;
+				struct rtattr *li = RTA_DATA(at);
+				int llen = (int)RTA_PAYLOAD(at);
+
+				for (; RTA_OK(li, llen); li = RTA_NEXT(li, llen)) {
+					if (li->rta_type != IFLA_INFO_SLAVE_DATA)
+						continue;
+					struct rtattr *sd = RTA_DATA(li);
+					int slen = (int)RTA_PAYLOAD(li);
+
+					for (; RTA_OK(sd, slen); sd = RTA_NEXT(sd, slen))
+						if (sd->rta_type == IFLA_BRPORT_STATE &&
+						    RTA_PAYLOAD(sd) >= 1)
+							state = *(uint8_t *)RTA_DATA(sd);
+				}
+			}
+		}
+	}
+}
+
+/* Waits until the bridge forwards on port ifindex (veth). The port is
+ * enabled when the veth's carrier comes up, from a kernel work queue after
+ * eth0 is up: a frame sent before (the ARP probe) is dropped, and a holder
+ * of the address would go unseen. */
+static int
+port_forwarding_wait(int fd, int ifindex, const char *veth, struct err *err)
+{
+	int64_t deadline = now_mono_ms() + PORT_FORWARDING_MS;
+
+	while (port_state(fd, ifindex) != BR_STATE_FORWARDING) {
+		if (now_mono_ms() > deadline)
+			return err_make(err, ETIMEDOUT,
+			                "veth %s: the bridge does not forward on it", veth);
 		usleep(200);
 	}
-	free(path);
-	return rc;
+	return 0;
 }
 
 int
@@ -431,7 +475,7 @@ netlink_attach(const struct netlink_attach *a, struct err *err)
 		rc = err_make(err, -rc, "eth0: up");
 		goto out;
 	}
-	if ((rc = port_forwarding_wait(a->veth, err)) < 0)
+	if ((rc = port_forwarding_wait(host, vidx, a->veth, err)) < 0)
 		goto out;
 	if (a->default_route && (rc = default_route(inner, eth0, a->gw4)) < 0) {
 		rc = err_make(err, -rc, "eth0: default route via %s", a->gw4);
