@@ -673,7 +673,13 @@ route_registry_counters(const struct route_registry *reg)
 		const struct upstream *up = reg->ups[i];
 		uint64_t total = 0, errors = 0, in_flight = upstream_in_flight(up);
 		int draining = atomic_load(&up->draining);
-		const char *state = !draining ? "active" : in_flight > 0 ? "draining" : "drained";
+		/* Drained only when nothing but the registry holds it: no worker
+		 * still on a table that routes to it (it would start requests
+		 * there), no request, no pooled connection. */
+		int held = atomic_load(&up->refs) > 1;
+		const char *state = !draining               ? "active"
+		                    : in_flight > 0 || held ? "draining"
+		                                            : "drained";
 
 		for (k = 0; k < up->nslots; k++) {
 			total += atomic_load_explicit(&up->slots[k].started, RELAXED);
