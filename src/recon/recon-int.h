@@ -56,6 +56,7 @@ struct recon_watch {
 struct recon_ctr {
 	store_id id;
 	int busy;                  /* a job of this container is on the workq */
+	int dropped;               /* deleted: its kept logs and volumes are gone */
 	struct recon_watch *watch; /* owned, or NULL */
 	/* The index in r->hosts of the host whose router has the container's route: that of the
 	 * enclave it names (the first host until one is named). */

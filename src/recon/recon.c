@@ -793,6 +793,75 @@ out:
 	store_deployment_clear(&d);
 }
 
+/* The kept logs and volumes of a deleted container: on every host that
+ * may hold some (any that ran one of its enclaves). */
+struct drop_job {
+	struct recon_job hdr;
+	store_id container_id;
+	char name[256];
+	struct recon_host **hosts; /* owned array of borrowed hosts */
+	size_t n_hosts;
+};
+
+static void
+drop_job_free(struct recon_job *hdr)
+{
+	struct drop_job *job = (struct drop_job *)hdr;
+
+	free(job->hosts);
+	free(job);
+}
+
+static void
+drop_work(void *arg)
+{
+	struct drop_job *job = arg;
+	struct err err = ERR_INIT;
+
+	for (size_t i = 0; i < job->n_hosts; i++) {
+		struct recon_host *host = job->hosts[i];
+
+		if (host->ops->drop_logs != NULL &&
+		    host->ops->drop_logs(host, job->container_id, &err) < 0) {
+			log_warn("%s: kept logs: %s", job->name, err.msg);
+			err_clear(&err);
+		}
+		if (host->ops->drop_volumes != NULL &&
+		    host->ops->drop_volumes(host, job->container_id, &err) < 0) {
+			log_warn("%s: persistent volumes: %s", job->name, err.msg);
+			err_clear(&err);
+		}
+	}
+}
+
+static void
+drop_done(void *arg)
+{
+	struct drop_job *job = arg;
+	struct recon_ctr *ctr = recon_job_done_ctr(&job->hdr, job->container_id);
+
+	if (ctr != NULL) {
+		ctr->dropped = 1;
+		recon_kick(job->hdr.r, ctr->id);
+	}
+	drop_job_free(&job->hdr);
+}
+
+static void
+recon_drop_files(struct recon *r, struct recon_ctr *ctr, const struct store_container *c)
+{
+	struct drop_job *job = xcalloc(1, sizeof *job);
+
+	job->hdr.free = drop_job_free;
+	snprintf(job->container_id, sizeof job->container_id, "%s", c->id);
+	snprintf(job->name, sizeof job->name, "%s", c->name);
+	job->hosts = xcalloc(r->n_hosts, sizeof *job->hosts);
+	for (size_t i = 0; i < r->n_hosts; i++)
+		job->hosts[job->n_hosts++] = r->hosts[i].host;
+	ctr->busy = 1;
+	recon_job_submit(r, &job->hdr, drop_work, drop_done);
+}
+
 /* A container whose delete was asked: everything goes, then its rows. */
 static void
 recon_delete(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
@@ -814,20 +883,11 @@ recon_delete(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
 		return;
 	}
 	recon_crashpoint(r, "delete-stopped");
-	/* Kept logs and volumes may be on any host that ran one of its
-	 * enclaves: every host is asked. */
-	for (size_t i = 0; i < r->n_hosts; i++) {
-		struct recon_host *host = r->hosts[i].host;
-
-		if (host->ops->drop_logs != NULL && host->ops->drop_logs(host, c->id, &err) < 0) {
-			log_warn("%s: kept logs: %s", c->name, err.msg);
-			err_clear(&err);
-		}
-		if (host->ops->drop_volumes != NULL &&
-		    host->ops->drop_volumes(host, c->id, &err) < 0) {
-			log_warn("%s: persistent volumes: %s", c->name, err.msg);
-			err_clear(&err);
-		}
+	/* Its kept logs and volumes go first, on a pool thread (a host may
+	 * be an agent that answers slowly); the row after them. */
+	if (!ctr->dropped) {
+		recon_drop_files(r, ctr, c);
+		return;
 	}
 	if (store_container_delete(r->env.store, c->id, &err) < 0) {
 		recon_store_failed(ctr, "delete", &err);
