@@ -8,42 +8,31 @@
 
 #include "api/api-json.h"
 #include "common/log.h"
+#include "common/strmap.h"
 #include "common/util.h"
 #include "daemon/daemon.h"
 #include "store/store.h"
 
 /* One container's JSON as it was at version. */
 struct render_entry {
-	store_id id;
 	store_id org_id;
 	int64_t version;
 	char *org_name; /* owned: the name the URLs were rendered with */
 	char *json;     /* owned compact JSON object */
 	size_t len;
-	uint64_t pass;             /* the last api_render_list() that used it */
-	struct render_entry *next; /* owned: the rest of the bucket */
+	uint64_t pass; /* the last api_render_list() that used it */
 };
 
 struct api_render_cache {
-	struct render_entry **buckets; /* owned array of owned chains */
-	size_t n_buckets;              /* a power of two */
-	size_t n;                      /* entries */
+	struct strmap *entries; /* owned: container id -> owned render_entry */
 	uint64_t pass;
 };
 
-static size_t
-bucket_of(const struct api_render_cache *rc, const char *id)
-{
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-	for (; *id != '\0'; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211ull;
-	return (size_t)h & (rc->n_buckets - 1);
-}
-
 static void
-entry_free(struct render_entry *e)
+entry_free(void *arg)
 {
+	struct render_entry *e = arg;
+
 	free(e->org_name);
 	free(e->json);
 	free(e);
@@ -54,44 +43,8 @@ api_render_cache_free(struct api_render_cache *rc)
 {
 	if (rc == NULL)
 		return;
-	for (size_t i = 0; i < rc->n_buckets; i++)
-		for (struct render_entry *e = rc->buckets[i], *next; e != NULL; e = next) {
-			next = e->next;
-			entry_free(e);
-		}
-	free(rc->buckets);
+	strmap_free(rc->entries, entry_free);
 	free(rc);
-}
-
-/* Doubles the buckets once there are twice as many entries. */
-static void
-cache_grow(struct api_render_cache *rc)
-{
-	struct render_entry **old = rc->buckets;
-	size_t n_old = rc->n_buckets;
-
-	if (rc->n < 2 * rc->n_buckets)
-		return;
-	rc->n_buckets *= 2;
-	rc->buckets = xcalloc(rc->n_buckets, sizeof(*rc->buckets));
-	for (size_t i = 0; i < n_old; i++)
-		for (struct render_entry *e = old[i], *next; e != NULL; e = next) {
-			size_t b = bucket_of(rc, e->id);
-
-			next = e->next;
-			e->next = rc->buckets[b];
-			rc->buckets[b] = e;
-		}
-	free(old);
-}
-
-static struct render_entry *
-cache_find(struct api_render_cache *rc, const char *id)
-{
-	for (struct render_entry *e = rc->buckets[bucket_of(rc, id)]; e != NULL; e = e->next)
-		if (strcmp(e->id, id) == 0)
-			return e;
-	return NULL;
 }
 
 /* c as compact JSON text, owned by the caller; NULL with err. */
@@ -121,15 +74,8 @@ cache_render(struct berthd *d, struct api_render_cache *rc, struct render_entry 
 	if (text == NULL)
 		return NULL;
 	if (e == NULL) {
-		size_t b;
-
 		e = xcalloc(1, sizeof(*e));
-		snprintf(e->id, sizeof e->id, "%s", c->id);
-		rc->n++;
-		cache_grow(rc);
-		b = bucket_of(rc, c->id);
-		e->next = rc->buckets[b];
-		rc->buckets[b] = e;
+		strmap_put(rc->entries, c->id, e);
 	}
 	free(e->json);
 	free(e->org_name);
@@ -141,22 +87,20 @@ cache_render(struct berthd *d, struct api_render_cache *rc, struct render_entry 
 	return e;
 }
 
-/* Drops the entries of org_id that the pass did not use: deleted containers. */
-static void
-cache_sweep(struct api_render_cache *rc, const char *org_id)
-{
-	for (size_t i = 0; i < rc->n_buckets; i++)
-		for (struct render_entry **p = &rc->buckets[i]; *p != NULL;) {
-			struct render_entry *e = *p;
+struct sweep {
+	const struct api_render_cache *rc;
+	const char *org_id;
+};
 
-			if (e->pass == rc->pass || strcmp(e->org_id, org_id) != 0) {
-				p = &e->next;
-				continue;
-			}
-			*p = e->next;
-			entry_free(e);
-			rc->n--;
-		}
+/* Keeps the entries the pass used and those of other orgs. */
+static int
+sweep_keep(const char *id, void *value, void *arg)
+{
+	const struct render_entry *e = value;
+	const struct sweep *sw = arg;
+
+	(void)id;
+	return e->pass == sw->rc->pass || strcmp(e->org_id, sw->org_id) != 0;
 }
 
 /* The entry of h, rendered again when its version moved; with keep 0 the
@@ -166,7 +110,7 @@ static int
 render_one(struct berthd *d, struct api_render_cache *rc, const char *org_name,
            const struct store_container_head *h, int keep, struct buf *b, struct err *err)
 {
-	struct render_entry *e = cache_find(rc, h->id);
+	struct render_entry *e = strmap_get(rc->entries, h->id);
 	struct store_container c = {0};
 	int status;
 
@@ -207,8 +151,7 @@ api_render_list(struct berthd *d, const char *org_id, const char *org_name,
 
 	if (rc == NULL) {
 		rc = d->render_cache = xcalloc(1, sizeof(*rc));
-		rc->n_buckets = 256;
-		rc->buckets = xcalloc(rc->n_buckets, sizeof(*rc->buckets));
+		rc->entries = strmap_new();
 	}
 	rc->pass++;
 	buf_putc(b, '[');
@@ -221,7 +164,11 @@ api_render_list(struct berthd *d, const char *org_id, const char *org_name,
 			return status;
 	}
 	buf_putc(b, ']');
-	if (keep)
-		cache_sweep(rc, org_id);
+	if (keep) {
+		/* What the pass did not use of org_id's: deleted containers. */
+		struct sweep sw = {rc, org_id};
+
+		strmap_filter(rc->entries, sweep_keep, &sw, entry_free);
+	}
 	return 0;
 }

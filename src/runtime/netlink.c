@@ -118,12 +118,14 @@ nl_open(const char *netns, struct err *err)
 }
 
 /* Sends the request and waits for its acknowledgement: 0, or the kernel's
- * answer as -errno. */
+ * answer as -errno. Each message before it (a get's answer) goes to
+ * on_msg (may be NULL) with arg. */
 static int
-nl_talk(int fd, struct nl_req *r)
+nl_exchange(int fd, struct nl_req *r, void (*on_msg)(const struct nlmsghdr *h, void *arg),
+            void *arg)
 {
 	static const struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-	char buf[4096] __attribute__((aligned(4)));
+	char buf[8192] __attribute__((aligned(4)));
 
 	r->u.h.nlmsg_seq = 1;
 	if (sendto(fd, r->u.raw, r->u.h.nlmsg_len, 0, (const struct sockaddr *)&kernel,
@@ -139,13 +141,20 @@ nl_talk(int fd, struct nl_req *r)
 		}
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
 		     h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = NLMSG_DATA(h);
-
-				return e->error;
-			}
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return ((const struct nlmsgerr *)NLMSG_DATA(h))->error;
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (on_msg != NULL)
+				on_msg(h, arg);
 		}
 	}
+}
+
+static int
+nl_talk(int fd, struct nl_req *r)
+{
+	return nl_exchange(fd, r, NULL, NULL);
 }
 
 /* Sets ifindex up, through fd's namespace. */
@@ -321,61 +330,49 @@ neigh_forget(int fd, int ifindex, const char *ip4)
 /* How long the bridge may take to make a new port forwarding. */
 #define PORT_FORWARDING_MS 2000
 
+/* The IFLA_BRPORT_STATE in a link's answer, into *(int *)arg. */
+static void
+port_state_of(const struct nlmsghdr *h, void *arg)
+{
+	struct rtattr *at = IFLA_RTA(NLMSG_DATA(h));
+	int len = (int)IFLA_PAYLOAD(h);
+
+	if (h->nlmsg_type != RTM_NEWLINK)
+		return;
+	for (; RTA_OK(at, len); at = RTA_NEXT(at, len)) {
+		if (at->rta_type != IFLA_LINKINFO)
+			continue;
+		struct rtattr *li = RTA_DATA(at);
+		int llen = (int)RTA_PAYLOAD(at);
+
+		for (; RTA_OK(li, llen); li = RTA_NEXT(li, llen)) {
+			if (li->rta_type != IFLA_INFO_SLAVE_DATA)
+				continue;
+			struct rtattr *sd = RTA_DATA(li);
+			int slen = (int)RTA_PAYLOAD(li);
+
+			for (; RTA_OK(sd, slen); sd = RTA_NEXT(sd, slen))
+				if (sd->rta_type == IFLA_BRPORT_STATE && RTA_PAYLOAD(sd) >= 1)
+					*(int *)arg = *(uint8_t *)RTA_DATA(sd);
+		}
+	}
+}
+
 /* The bridge port state of ifindex (BR_STATE_*), through fd's namespace
  * (sysfs may be another namespace's: berth-agent runs in its own), from
  * the slave data of its link; -1 when the answer has none yet. */
 static int
 port_state(int fd, int ifindex)
 {
-	static const struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-	char buf[8192] __attribute__((aligned(4)));
 	struct nl_req r;
 	struct ifinfomsg *ifi = nl_start(&r, RTM_GETLINK, 0, sizeof *ifi);
 	int state = -1;
 
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;
-	r.u.h.nlmsg_seq = 1;
-	if (sendto(fd, r.u.raw, r.u.h.nlmsg_len, 0, (const struct sockaddr *)&kernel,
-	           sizeof kernel) < 0)
+	if (nl_exchange(fd, &r, port_state_of, &state) < 0)
 		return -1;
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof buf, 0);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
-		     h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE)
-				return state;
-			if (h->nlmsg_type != RTM_NEWLINK)
-				continue;
-			struct rtattr *at = IFLA_RTA(NLMSG_DATA(h));
-			int len = (int)IFLA_PAYLOAD(h);
-
-			for (; RTA_OK(at, len); at = RTA_NEXT(at, len)) {
-				if (at->rta_type != IFLA_LINKINFO)
-					continue;
-				struct rtattr *li = RTA_DATA(at);
-				int llen = (int)RTA_PAYLOAD(at);
-
-				for (; RTA_OK(li, llen); li = RTA_NEXT(li, llen)) {
-					if (li->rta_type != IFLA_INFO_SLAVE_DATA)
-						continue;
-					struct rtattr *sd = RTA_DATA(li);
-					int slen = (int)RTA_PAYLOAD(li);
-
-					for (; RTA_OK(sd, slen); sd = RTA_NEXT(sd, slen))
-						if (sd->rta_type == IFLA_BRPORT_STATE &&
-						    RTA_PAYLOAD(sd) >= 1)
-							state = *(uint8_t *)RTA_DATA(sd);
-				}
-			}
-		}
-	}
+	return state;
 }
 
 /* Waits until the bridge forwards on port ifindex (veth). The port is

@@ -522,6 +522,7 @@ class Load:
 
     def run(self):
         while not self.stopping:
+            t0 = time.time()
             try:
                 if self.ctx is not None:
                     status, body, _ = self.b.https(self.name, self.path, self.timeout, self.ctx)
@@ -530,7 +531,7 @@ class Load:
                 self.statuses[status] = self.statuses.get(status, 0) + 1
                 self.bodies[body] = self.bodies.get(body, 0) + 1
             except Exception as e:  # a failed request is what we count
-                self.errors.append(repr(e))
+                self.errors.append(f"{e!r} (sent at {t0:.3f}, {time.time() - t0:.3f} s)")
             time.sleep(0.005)
 
     def stop(self):
