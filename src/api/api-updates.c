@@ -127,7 +127,7 @@ update_finish(struct api_req *r, struct update_job *j)
 	const struct store_deployment *from;
 	const char *why = NULL;
 	struct update_write w;
-	int rc, in_progress = 0, has_latest = 0, host, in_use = 0;
+	int rc, in_progress = 0, has_latest = 0, host, in_use = 0, room;
 
 	if (api_container_lookup(r, j->name, &c) < 0)
 		goto out;
@@ -231,6 +231,12 @@ update_finish(struct api_req *r, struct update_job *j)
 	u.state.strategy = model_choose_strategy(cfg->deploy.strategy, host, in_use,
 	                                         api_deploy_config_gpus(cur.config, host),
 	                                         config_gpus_required(cfg, host));
+	/* With agents, a GPU container goes blue-green onto any host with room
+	 * beside the version it replaces (its own or another), recreate when
+	 * none has. */
+	if (cfg->deploy.strategy == CONFIG_STRATEGY_AUTO &&
+	    (room = recon_room_beside(d->recon, cfg)) >= 0)
+		u.state.strategy = room ? STRATEGY_BLUE_GREEN : STRATEGY_RECREATE;
 	snprintf(u.from_deployment_id, sizeof u.from_deployment_id, "%s", c.deployment_id);
 
 	w = (struct update_write){.j = j, .c = &c, .dep = &dep, .u = &u};

@@ -284,37 +284,24 @@ recon_need_of(const struct config *cfg)
 	return need;
 }
 
-/* Chooses the host of deployment d's new enclave (of container c, whose rows
- * are enclaves[0..n)): 0 with *host_id (borrowed from r->hosts; NULL for
- * berthd's own host), 1 when no agent answered yet (ask again later), or
- * negative with err saying why no host has room. An
- * update prefers the host of the enclave it replaces. With berthd's own host
- * alone there is nothing to choose: the API's checks at deploy time stand. */
+/* The hosts as placement sees them, with what their live enclaves hold:
+ * *ph and *of (of[k], the index in r->hosts of (*ph)[k]) owned, *n_ph of
+ * them (hosts that have not answered yet take nothing and are left out).
+ * 0, or negative with err. */
 static int
-recon_place_enclave(struct recon *r, const struct store_container *c,
-                    const struct store_deployment *d, const struct store_enclave *enclaves,
-                    size_t n, const char **host_id, struct err *err)
+recon_place_view(struct recon *r, struct place_host **ph_out, size_t **of_out, size_t *n_out,
+                 struct err *err)
 {
 	struct place_host *ph;
-	size_t *of, n_ph = 0; /* of[k]: the index in r->hosts of ph[k] */
+	size_t *of, n_ph = 0;
 	struct store_enclave *live = NULL;
 	struct config *cfg;
-	struct place_need need;
 	size_t n_live = 0;
-	int prefer = -1, i;
 
-	*host_id = NULL;
-	if (r->env.n_hosts == 0)
-		return 0;
-	if ((cfg = recon_config_of(d)) == NULL)
-		return err_make(err, 0, "the deployment's config does not parse");
-	need = recon_need_of(cfg);
-	config_free(cfg);
 	if (store_enclave_list_live(r->env.store, &live, &n_live, err) < 0)
 		return -1;
 	ph = xcalloc(r->n_hosts, sizeof *ph);
 	of = xcalloc(r->n_hosts, sizeof *of);
-	/* A host that has not answered yet takes nothing. */
 	for (size_t h = 0; h < r->n_hosts; h++) {
 		if (r->hosts[h].pending)
 			continue;
@@ -345,6 +332,39 @@ recon_place_enclave(struct recon *r, const struct store_container *c,
 		}
 		store_deployment_clear(&ld);
 	}
+	store_enclave_list_free(live, n_live);
+	*ph_out = ph;
+	*of_out = of;
+	*n_out = n_ph;
+	return 0;
+}
+
+/* Chooses the host of deployment d's new enclave (of container c, whose rows
+ * are enclaves[0..n)): 0 with *host_id (borrowed from r->hosts; NULL for
+ * berthd's own host), 1 when no agent answered yet (ask again later), or
+ * negative with err saying why no host has room. An
+ * update prefers the host of the enclave it replaces. With berthd's own host
+ * alone there is nothing to choose: the API's checks at deploy time stand. */
+static int
+recon_place_enclave(struct recon *r, const struct store_container *c,
+                    const struct store_deployment *d, const struct store_enclave *enclaves,
+                    size_t n, const char **host_id, struct err *err)
+{
+	struct place_host *ph;
+	size_t *of, n_ph;
+	struct config *cfg;
+	struct place_need need;
+	int prefer = -1, i;
+
+	*host_id = NULL;
+	if (r->env.n_hosts == 0)
+		return 0;
+	if ((cfg = recon_config_of(d)) == NULL)
+		return err_make(err, 0, "the deployment's config does not parse");
+	need = recon_need_of(cfg);
+	config_free(cfg);
+	if (recon_place_view(r, &ph, &of, &n_ph, err) < 0)
+		return -1;
 	/* An update stays where the version it replaces runs, when it can. */
 	for (size_t j = 0; j < n; j++) {
 		if (strcmp(enclaves[j].deployment_id, c->deployment_id) != 0 ||
@@ -357,10 +377,8 @@ recon_place_enclave(struct recon *r, const struct store_container *c,
 	}
 	if (n_ph == 0) {
 		/* Every agent is away for now: wait for one, refuse nothing. */
-		i = -1;
 		free(ph);
 		free(of);
-		store_enclave_list_free(live, n_live);
 		return 1;
 	}
 	i = recon_place(ph, n_ph, &need, prefer, err);
@@ -368,8 +386,29 @@ recon_place_enclave(struct recon *r, const struct store_container *c,
 		*host_id = r->hosts[of[i]].id;
 	free(ph);
 	free(of);
-	store_enclave_list_free(live, n_live);
 	return i >= 0 ? 0 : -1;
+}
+
+int
+recon_room_beside(struct recon *r, const struct config *cfg)
+{
+	struct place_host *ph;
+	size_t *of, n_ph;
+	struct place_need need;
+	struct err err = ERR_INIT;
+	int i;
+
+	if (r->env.n_hosts == 0)
+		return -1;
+	need = recon_need_of(cfg);
+	if (recon_place_view(r, &ph, &of, &n_ph, &err) < 0) {
+		log_error("placement: %s", err.msg);
+		return 0;
+	}
+	i = n_ph > 0 ? recon_place(ph, n_ph, &need, -1, &err) : -1;
+	free(ph);
+	free(of);
+	return i >= 0;
 }
 
 enum bringup

@@ -96,6 +96,13 @@ int recon_start(struct recon *r, struct err *err);
  * deleted): look at it again soon. */
 void recon_kick(struct recon *r, const char *container_id);
 
+struct config;
+
+/* Whether a host has room for a new enclave of cfg beside every live one
+ * (the version an update replaces included): 1 or 0; -1 when berthd drives
+ * its own host alone (the API's own count of its GPUs decides). */
+int recon_room_beside(struct recon *r, const struct config *cfg);
+
 /* Frees r; running enclaves are left running. */
 void recon_free(struct recon *r);
 

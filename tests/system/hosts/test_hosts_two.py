@@ -166,3 +166,39 @@ def test_gpus_are_exclusive_per_host_and_no_room_says_why(two_hosts, registry):
     assert c["status_detail"] == "no host has 1 free GPU: host-a has 0 GPUs, host-b has 0 GPUs", c
     assert c["host"] is None and c["enclaves"] == []
     assert [len(enclaves_of(a)) for a in agents.values()] == [1, 1]
+
+
+@pytest.mark.agent_args("--gpus", "1")
+def test_gpu_update_goes_blue_green_onto_a_host_with_a_free_gpu(two_hosts, registry):
+    """A GPU container whose host cannot hold two versions updates
+    blue-green onto the other host when its GPU is free, and by
+    stop-then-start when no host has room beside it."""
+    b, agents = two_hosts
+    wait_log(b, "host host-a answers", 20)
+    wait_log(b, "host host-b answers", 20)
+    v1 = config_text(registry.images["hello:v1"], gpus=1)
+    v2 = config_text(registry.images["hello:v2"], gpus=1)
+    status, c = b.call("POST", "/containers", {"name": "llm", "config": v1})
+    assert status == 202, c
+    first = b.wait_status("llm", "running", timeout=120)["host"]
+    other = "host-b" if first == "host-a" else "host-a"
+    status, u = b.call("POST", "/containers/llm/updates", {"kind": "edit-config", "config": v2})
+    assert status == 202 and u["strategy"] == "blue-green", u
+    c = b.wait_update_end("llm", timeout=120)
+    assert c["update"]["status"] == "ready", c["update"]
+    assert c["host"] == other, c
+    assert serves(agents[other], b.host("llm"), "v2")
+    deadline = time.monotonic() + 60
+    while enclaves_of(agents[first]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert enclaves_of(agents[first]) == []
+    # Another GPU container takes the freed GPU: no host has room beside the
+    # serving version now, so the next update stops it first.
+    status, c = b.call("POST", "/containers", {"name": "other", "config": v1})
+    assert status == 202, c
+    assert b.wait_status("other", "running", timeout=120)["host"] == first
+    status, u = b.call("POST", "/containers/llm/updates", {"kind": "edit-config", "config": v1})
+    assert status == 202 and u["strategy"] == "recreate", u
+    c = b.wait_update_end("llm", timeout=120)
+    assert c["update"]["status"] == "ready", c["update"]
+    assert c["host"] == other and serves(agents[other], b.host("llm"), "v1")
