@@ -76,6 +76,7 @@ struct agent {
 	char *router_socket;            /* owned */
 	char *host_id;                  /* owned */
 	char *advertise;                /* owned */
+	char *router_peer;              /* owned "ip:port", or NULL: none to give */
 	pthread_mutex_t lock;           /* enclaves */
 	pthread_mutex_t spawn_lock;     /* one router start at a time */
 	struct agent_enclave *enclaves;
@@ -708,10 +709,11 @@ agent_info_json(struct agent *a)
 		if (runtime_isolation_available(a->rt, config_isolation_levels[i], &ignored) > 0)
 			json_array_append_new(levels, json_string(config_isolation_levels[i]));
 	}
-	return json_pack("{s:s, s:s, s:i, s:I, s:i, s:o, s:s}", "host_id", a->host_id, "url",
+	return json_pack("{s:s, s:s, s:i, s:I, s:i, s:o, s:s, s:s?}", "host_id", a->host_id, "url",
 	                 a->advertise, "cpus", (int)cpus, "memory_bytes",
 	                 (json_int_t)pages * (json_int_t)page, "gpus", runtime_gpus(a->rt)->count,
-	                 "isolation", levels, "default_isolation", runtime_isolation(a->rt));
+	                 "isolation", levels, "default_isolation", runtime_isolation(a->rt),
+	                 "router_peer", a->router_peer);
 }
 
 static void
@@ -939,6 +941,14 @@ agent_start(const struct agent_settings *s, struct agent **out, struct err *err)
 	a->advertise = s->advertise_url != NULL
 	                   ? xstrdup(s->advertise_url)
 	                   : xasprintf("http://%s:%d", s->listen_addr, api_server_port(a->api));
+	if (s->router_peer != NULL)
+		a->router_peer = xstrdup(s->router_peer);
+	else if (s->router_addr != NULL && strcmp(s->router_addr, "0.0.0.0") != 0 &&
+	         strcmp(s->router_addr, "::") != 0 && strncmp(s->router_addr, "127.", 4) != 0 &&
+	         strcmp(s->router_addr, "::1") != 0 && strcmp(s->router_addr, "localhost") != 0)
+		a->router_peer = strchr(s->router_addr, ':') != NULL
+		                     ? xasprintf("[%s]:%d", s->router_addr, s->router_port)
+		                     : xasprintf("%s:%d", s->router_addr, s->router_port);
 	if (s->berthd_url != NULL) {
 		if (pthread_create(&a->beat, NULL, agent_beat_main, a) != 0) {
 			err_make(err, errno, "pthread_create");
@@ -998,6 +1008,7 @@ agent_free(struct agent *a)
 	free(a->router_socket);
 	free(a->host_id);
 	free(a->advertise);
+	free(a->router_peer);
 	pthread_mutex_destroy(&a->lock);
 	pthread_mutex_destroy(&a->spawn_lock);
 	free(a);

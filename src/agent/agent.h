@@ -28,6 +28,8 @@ struct agent_settings {
 	const char *state_dir;
 	const char *router_addr; /* its berth-router's listener */
 	int router_port;
+	const char *router_peer;   /* ADDR:PORT other hosts' routers forward to; NULL: the
+	                            * router's listener unless it is loopback or any */
 	const char *router_socket; /* NULL: STATE/router.sock */
 	const char *router_bin;    /* NULL: beside berth-agent */
 	const char *runtime;       /* NULL: detected */

@@ -14,6 +14,8 @@ static const char usage[] =
     "usage: berth-agent --token-file FILE [options]\n"
     "  --listen ADDR:PORT         the agent's API, for berthd (default 127.0.0.1:7071)\n"
     "  --advertise URL            how berthd reaches it (default http://LISTEN)\n"
+    "  --router-peer ADDR:PORT    where other hosts' routers reach this host's router\n"
+    "                             (default: --router-listen, unless loopback or any)\n"
     "  --token-file FILE          the host token, shared with berthd's --agent-token-file\n"
     "  --berthd URL               register with berthd there and heartbeat (default: none)\n"
     "  --host-id ID               the host's name at berthd (default: the host name)\n"
@@ -105,6 +107,16 @@ parse_args(struct agent_opts *o, int argc, char **argv)
 				s->router_addr = o->router_addr = addr;
 				s->router_port = port;
 			}
+		} else if (strcmp(f, "--router-peer") == 0) {
+			char *addr;
+			int port;
+
+			if (settings_parse_hostport(v, &addr, &port, &err) < 0) {
+				fprintf(stderr, "berth-agent: %s: %s\n", f, err.msg);
+				return -1;
+			}
+			free(addr);
+			s->router_peer = v;
 		} else if (strcmp(f, "--advertise") == 0) {
 			s->advertise_url = v;
 		} else if (strcmp(f, "--token-file") == 0) {

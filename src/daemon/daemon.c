@@ -336,6 +336,7 @@ berthd_agent_hosts(struct berthd *d, struct err *err)
 		eh->cpus = cap.cpus;
 		eh->memory_bytes = cap.memory_bytes;
 		eh->gpus = cap.gpus;
+		eh->router_peer = h != NULL ? recon_host_remote_router_peer(h) : NULL;
 		d->n_agent_hosts++;
 	}
 	return 0;

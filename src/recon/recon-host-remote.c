@@ -493,6 +493,18 @@ remote_router_spawn(struct recon_host *hh, struct err *err)
 	return remote_call(h, "POST", "/v1/router/spawn", NULL, h->timeout_ms, NULL, err);
 }
 
+/* The router_peer of an agent's info into cap (empty when it says none or
+ * one that does not fit). */
+static void
+remote_router_peer(const json_t *info, struct recon_host_capacity *cap)
+{
+	const char *peer = json_string_value(json_object_get(info, "router_peer"));
+
+	cap->router_peer[0] = '\0';
+	if (peer != NULL && strlen(peer) < sizeof cap->router_peer)
+		snprintf(cap->router_peer, sizeof cap->router_peer, "%s", peer);
+}
+
 static int
 remote_info(struct recon_host *hh, char **host_id, struct recon_host_capacity *cap, struct err *err)
 {
@@ -513,6 +525,7 @@ remote_info(struct recon_host *hh, char **host_id, struct recon_host_capacity *c
 	cap->cpus = json_integer_value(json_object_get(info, "cpus"));
 	cap->memory_bytes = json_integer_value(json_object_get(info, "memory_bytes"));
 	cap->gpus = (int)json_integer_value(json_object_get(info, "gpus"));
+	remote_router_peer(info, cap);
 	json_decref(info);
 	return 0;
 }
@@ -599,6 +612,7 @@ recon_host_remote_new(const struct recon_host_remote_settings *s, const _Atomic 
 		h->cap.cpus = json_integer_value(json_object_get(info, "cpus"));
 		h->cap.memory_bytes = json_integer_value(json_object_get(info, "memory_bytes"));
 		h->cap.gpus = h->gpus;
+		remote_router_peer(info, &h->cap);
 		log_info("host agent %s: host %s, %d GPU%s", h->url,
 		         json_string_value(json_object_get(info, "host_id")), h->gpus,
 		         h->gpus == 1 ? "" : "s");
@@ -616,6 +630,14 @@ recon_host_remote_info(struct recon_host *hh, const char **host_id, struct recon
 	*host_id = h->host_id;
 	*cap = h->cap;
 	return h->host_id != NULL ? 0 : -1;
+}
+
+const char *
+recon_host_remote_router_peer(struct recon_host *hh)
+{
+	struct recon_host_remote *h = remote_of(hh);
+
+	return h->cap.router_peer[0] != '\0' ? h->cap.router_peer : NULL;
 }
 
 void

@@ -35,6 +35,9 @@ struct recon_host_capacity {
 	int64_t cpus;
 	int64_t memory_bytes;
 	int gpus;
+	/* "ip:port" where other hosts' routers reach this host's router
+	 * (the agent's router_peer), "" when it gave none. */
+	char router_peer[64];
 };
 
 /* What an enclave is brought up from. Everything borrowed for the call. */
@@ -187,6 +190,10 @@ int recon_host_remote_new(const struct recon_host_remote_settings *s, const _Ato
  * or negative when the agent did not answer then (the id is not known). */
 int recon_host_remote_info(struct recon_host *h, const char **host_id,
                            struct recon_host_capacity *cap);
+
+/* The "ip:port" its agent said its router is reached at by other hosts'
+ * routers (at start), or NULL; borrowed from h. */
+const char *recon_host_remote_router_peer(struct recon_host *h);
 
 /* Frees a host of recon_host_remote_new(); NULL is fine. */
 void recon_host_remote_free(struct recon_host *h);

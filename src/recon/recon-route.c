@@ -266,6 +266,51 @@ recon_route_desired(struct recon *r, const struct store_container *c, size_t *on
 	return text;
 }
 
+/* The "ip:port" other routers forward to for host hi, or NULL: none said,
+ * or single-machine mode (one router, no forwarding). */
+static const char *
+recon_router_peer(struct recon *r, size_t hi)
+{
+	if (r->env.n_hosts == 0 || hi >= r->n_hosts || r->hosts[hi].pending ||
+	    r->hosts[hi].cap.router_peer[0] == '\0')
+		return NULL;
+	return r->hosts[hi].cap.router_peer;
+}
+
+/* What router hi is to have of routes (recon_routes_of()) whose live
+ * enclave runs on host on: the routes themselves there; elsewhere each
+ * serving route forwards to on's router instead of the enclave (the same
+ * paths, timeouts and attestation facts, "forward": true), a held or down
+ * one is the same; every route null when on's router has no peer address.
+ * A new reference. */
+static json_t *
+recon_routes_at(struct recon *r, json_t *routes, size_t on, size_t hi)
+{
+	const char *peer = recon_router_peer(r, on), *host;
+	json_t *out, *route;
+
+	if (hi == on)
+		return json_incref(routes);
+	out = json_object();
+	json_object_foreach(routes, host, route)
+	{
+		json_t *fwd;
+		const char *mode = json_string_value(json_object_get(route, "mode"));
+
+		if (json_is_null(route) || peer == NULL) {
+			json_object_set_new(out, host, json_null());
+			continue;
+		}
+		fwd = json_deep_copy(route);
+		if (mode != NULL && strcmp(mode, "serve") == 0) {
+			json_object_set_new(fwd, "upstreams", json_pack("[s]", peer));
+			json_object_set_new(fwd, "forward", json_true());
+		}
+		json_object_set_new(out, host, fwd);
+	}
+	return out;
+}
+
 /* ---- pushing one route ---- */
 
 /* Makes sure host has a certificate for the router (none when TLS is off).
@@ -291,6 +336,11 @@ struct push_job {
 	char *route; /* owned JSON text, "null" to delete */
 	size_t on;   /* the host (in r->hosts) whose router gets it */
 	size_t from; /* the host whose router had it: its routes go when not on */
+	/* With agents, what every other router gets (recon_routes_at()): owned
+	 * JSON texts, one per host, NULL for on and for a host not known yet. */
+	char **others;
+	unsigned char *failed; /* owned, one per host: an other router refused it */
+	size_t n_hosts;
 	int rc;
 	struct err err;
 };
@@ -302,11 +352,66 @@ push_job_free(struct recon_job *hdr)
 
 	free(job->host);
 	free(job->route);
+	for (size_t i = 0; job->others != NULL && i < job->n_hosts; i++)
+		free(job->others[i]);
+	free(job->others);
+	free(job->failed);
 	free(job);
 }
 
+/* Sets or removes each route of text at router h, as job->route's are at
+ * the live host's router. 0, or negative with err. */
+static int
+push_routes_to(struct recon_host *h, const char *text, struct err *err)
+{
+	json_t *routes = json_loads(text, 0, NULL), *route;
+	const char *host;
+	int rc = 0;
+
+	json_object_foreach(routes, host, route)
+	{
+		if (json_is_null(route)) {
+			rc = h->ops->router_delete_route(h, host, err);
+			if (rc == ROUTER_CLIENT_ENOTFOUND) {
+				err_clear(err);
+				rc = 0;
+			}
+		} else {
+			rc = h->ops->router_set_route(h, host, route, err);
+		}
+		if (rc < 0)
+			break;
+	}
+	json_decref(routes);
+	return rc;
+}
+
+/* Every other router's copy (job->others), the former host's last: while
+ * the others switch, it still serves from the old enclave what they
+ * forwarded to it before. One that fails is marked, for its full table. */
+static void
+push_others(struct push_job *job)
+{
+	struct recon *r = job->hdr.r;
+
+	for (size_t k = 0; k <= job->n_hosts; k++) {
+		size_t i = k < job->n_hosts ? k : job->from;
+		struct err err = ERR_INIT;
+
+		if (i == job->on || job->others[i] == NULL || (k < job->n_hosts && i == job->from))
+			continue;
+		if (push_routes_to(r->hosts[i].host, job->others[i], &err) < 0) {
+			log_warn("route of %s at host %s: %s", job->host,
+			         r->hosts[i].id != NULL ? r->hosts[i].id : "?", err.msg);
+			err_clear(&err);
+			job->failed[i] = 1;
+		}
+	}
+}
+
 /* Sets (or, for null, removes) the route of every host name in job->route
- * at the router of host job->on; when the route moved from another host's
+ * at the router of host job->on; then, with agents, every other router's
+ * copy (push_others()); without, when the route moved from another host's
  * router, removes it there afterwards (the new one serves first). */
 static void
 push_work(void *arg)
@@ -339,7 +444,9 @@ push_work(void *arg)
 		if (job->rc < 0)
 			break;
 	}
-	if (job->rc == 0 && job->from != job->on) {
+	if (job->rc == 0 && job->others != NULL)
+		push_others(job);
+	else if (job->rc == 0 && job->from != job->on) {
 		struct recon_host *old = job->hdr.r->hosts[job->from].host;
 
 		json_object_foreach(routes, host, route)
@@ -371,6 +478,11 @@ push_done(void *arg)
 		r->hosts[job->on].router.next_check_ms = 0; /* look at the router now */
 		goto out;
 	}
+	/* A router that missed its copy gets its full table at the next
+	 * check: ours is newer than what it has. */
+	for (size_t i = 0; job->failed != NULL && i < job->n_hosts; i++)
+		if (job->failed[i])
+			r->hosts[i].router.generation = now_wall_ms();
 	log_debug("route of %s: %s", job->host, job->route);
 	ctr->route_on = job->on;
 	free(ctr->route_pushed);
@@ -395,6 +507,23 @@ recon_route_push(struct recon *r, struct recon_ctr *ctr, const struct store_cont
 	snprintf(job->container_id, sizeof job->container_id, "%s", c->id);
 	job->host = recon_route_host(r, c);
 	job->route = route;
+	if (r->env.n_hosts > 0) {
+		json_t *routes = json_loads(route, 0, NULL);
+
+		job->n_hosts = r->n_hosts;
+		job->others = xcalloc(r->n_hosts, sizeof *job->others);
+		job->failed = xcalloc(r->n_hosts, 1);
+		for (size_t i = 0; routes != NULL && i < r->n_hosts; i++) {
+			json_t *at;
+
+			if (i == job->on || r->hosts[i].pending)
+				continue;
+			at = recon_routes_at(r, routes, job->on, i);
+			job->others[i] = recon_json_text(at);
+			json_decref(at);
+		}
+		json_decref(routes);
+	}
 	if (job->host == NULL) {
 		ctr->retry_at_ms = now_mono_ms() + 1000;
 		push_job_free(&job->hdr);
@@ -411,6 +540,12 @@ struct drain_job {
 	struct recon_host *host; /* borrowed: the router of the draining enclave's host */
 	store_id container_id;
 	char *address; /* owned */
+	/* A move: the other routers (borrowed, NULL-terminated, owned array)
+	 * that forwarded the container to the draining host's router at peer
+	 * (owned), for the route names names (owned strv). */
+	struct recon_host **others;
+	char *peer;
+	char **names;
 	int drained;
 };
 
@@ -420,35 +555,55 @@ drain_job_free(struct recon_job *hdr)
 	struct drain_job *job = (struct drain_job *)hdr;
 
 	free(job->address);
+	free(job->others);
+	free(job->peer);
+	strv_free(job->names);
 	free(job);
 }
 
-static void
-drain_work(void *arg)
+/* Whether router host has nothing active or in flight to address, for one
+ * of names (any route when NULL). 1 or 0; 0 too when it does not answer:
+ * the deadline decides. */
+static int
+drain_router_idle(struct recon_host *host, const char *address, char **names)
 {
-	struct drain_job *job = arg;
-	struct recon_host *host = job->host;
 	struct err err = ERR_INIT;
 	json_t *counters = NULL, *ups, *v;
+	int idle = 1;
 	size_t i;
 
-	/* Unreachable router: not drained; the deadline decides. */
 	if (host->ops->router_counters(host, &counters, &err) < 0)
-		return;
-	job->drained = 1;
+		return 0;
 	ups = json_object_get(counters, "upstreams");
 	json_array_foreach(ups, i, v)
 	{
 		const char *addr = json_string_value(json_object_get(v, "address"));
 		const char *state = json_string_value(json_object_get(v, "state"));
+		const char *name = json_string_value(json_object_get(v, "host"));
 
-		if (addr == NULL || strcmp(addr, job->address) != 0)
+		if (addr == NULL || strcmp(addr, address) != 0)
+			continue;
+		if (names != NULL && (name == NULL || !strv_contains(names, name)))
 			continue;
 		if ((state != NULL && strcmp(state, "active") == 0) ||
 		    json_integer_value(json_object_get(v, "in_flight")) > 0)
-			job->drained = 0;
+			idle = 0;
 	}
 	json_decref(counters);
+	return idle;
+}
+
+/* Drained: the draining host's router has nothing left for the enclave,
+ * and after a move no other router still has a request in flight to that
+ * host for the container (nor routes new ones there). */
+static void
+drain_work(void *arg)
+{
+	struct drain_job *job = arg;
+
+	job->drained = drain_router_idle(job->host, job->address, NULL);
+	for (size_t i = 0; job->drained && job->others != NULL && job->others[i] != NULL; i++)
+		job->drained = drain_router_idle(job->others[i], job->peer, job->names);
 }
 
 static void
@@ -468,6 +623,46 @@ drain_done(void *arg)
 	drain_job_free(&job->hdr);
 }
 
+/* With agents, when the draining enclave e is on another host than the
+ * one the route now serves from: the other routers that forwarded to e's
+ * host, its peer address and the container's route names, into job. */
+static void
+drain_job_others(struct recon *r, struct recon_ctr *ctr, const struct store_enclave *e,
+                 struct drain_job *job)
+{
+	struct recon_hostent *eh = recon_host_entry(r, e->host_id);
+	struct store_container c = {0};
+	struct err err = ERR_INIT;
+	size_t ei, n = 0;
+	const char *peer;
+
+	if (r->env.n_hosts == 0 || eh == NULL)
+		return;
+	ei = (size_t)(eh - r->hosts);
+	if (ctr->route_pushed == NULL || ctr->route_on == ei ||
+	    (peer = recon_router_peer(r, ei)) == NULL)
+		return;
+	if (store_container_get(r->env.store, ctr->id, &c, &err) < 0) {
+		log_warn("drain of %s: %s", e->name, err.msg);
+		return;
+	}
+	for (int debug = 0; debug <= 1; debug++) {
+		char *name = recon_host(r, &c, debug);
+
+		if (name != NULL)
+			job->names = strv_push(job->names, name);
+		free(name);
+	}
+	store_container_clear(&c);
+	if (job->names == NULL)
+		return;
+	job->others = xcalloc(r->n_hosts + 1, sizeof *job->others);
+	for (size_t i = 0; i < r->n_hosts; i++)
+		if (i != ei && !r->hosts[i].pending)
+			job->others[n++] = r->hosts[i].host;
+	job->peer = xstrdup(peer);
+}
+
 void
 recon_route_poll_drain(struct recon *r, struct recon_ctr *ctr, const struct store_enclave *e)
 {
@@ -485,6 +680,7 @@ recon_route_poll_drain(struct recon *r, struct recon_ctr *ctr, const struct stor
 	job->host = host;
 	snprintf(job->container_id, sizeof job->container_id, "%s", ctr->id);
 	job->address = xstrdup(address);
+	drain_job_others(r, ctr, e, job);
 	ctr->busy = 1;
 	recon_job_submit(r, &job->hdr, drain_work, drain_done);
 }
@@ -492,8 +688,9 @@ recon_route_poll_drain(struct recon *r, struct recon_ctr *ctr, const struct stor
 /* ---- the router's liveness, start and full table ---- */
 
 /* The full table of host hi's router from the store (the routes that are
- * on it); ids and texts (strv, same order) let the caller remember what
- * each container on it was given. */
+ * on it; with agents, every other route as recon_routes_at() forwards it);
+ * ids and texts (strv, same order) let the caller remember what each
+ * container whose live host is hi was given. */
 static json_t *
 recon_full_table(struct recon *r, size_t hi, int64_t generation, char ***ids, char ***texts)
 {
@@ -512,13 +709,20 @@ recon_full_table(struct recon *r, size_t hi, int64_t generation, char ***ids, ch
 		char *text = recon_json_text(all);
 		const char *host;
 
-		if (on != hi) {
+		if (on != hi && r->env.n_hosts == 0) {
 			json_decref(all);
 			free(text);
 			continue;
 		}
-		*ids = strv_push(*ids, v[i].id);
-		*texts = strv_push(*texts, text);
+		if (on == hi) {
+			*ids = strv_push(*ids, v[i].id);
+			*texts = strv_push(*texts, text);
+		} else {
+			json_t *at = recon_routes_at(r, all, on, hi);
+
+			json_decref(all);
+			all = at;
+		}
 		json_object_foreach(all, host, route)
 		{
 			if (json_is_null(route))
@@ -565,13 +769,18 @@ recon_router_alive(struct recon_host *host)
 	return host->ops->router_status(host, &generation, &err) == 0;
 }
 
-/* Remembers what each container's route now is at host hi's router. */
+/* Remembers what each container's route now is at host hi's router. With
+ * agents, only for a container never pushed yet (start-up, when every
+ * router gets its full table): the others' routers may lack a later one,
+ * which the container's own push (recon_route_push()) gives them all. */
 static void
 recon_router_remember(struct recon *r, size_t hi, char **ids, char **texts)
 {
 	for (size_t i = 0; ids != NULL && ids[i] != NULL; i++) {
 		struct recon_ctr *ctr = recon_ctr_get(r, ids[i]);
 
+		if (r->env.n_hosts > 0 && ctr->route_pushed != NULL)
+			continue;
 		ctr->route_on = hi;
 		free(ctr->route_pushed);
 		ctr->route_pushed = xstrdup(texts[i]);

@@ -1286,6 +1286,10 @@ recon_new(const struct recon_env *env, struct recon **out, struct err *err)
 			r->hosts[i].cap.cpus = env->hosts[i].cpus;
 			r->hosts[i].cap.memory_bytes = env->hosts[i].memory_bytes;
 			r->hosts[i].cap.gpus = env->hosts[i].gpus;
+			if (env->hosts[i].router_peer != NULL)
+				snprintf(r->hosts[i].cap.router_peer,
+				         sizeof r->hosts[i].cap.router_peer, "%s",
+				         env->hosts[i].router_peer);
 		}
 	}
 	r->crash_at = getenv("BERTH_CRASH_AT");

@@ -45,6 +45,7 @@ struct recon_env_host {
 	int64_t cpus;            /* its capacity; 0: not said, not bounded */
 	int64_t memory_bytes;
 	int gpus;
+	const char *router_peer; /* "ip:port" of its router for the others, or NULL */
 };
 
 struct recon_env {

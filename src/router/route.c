@@ -384,6 +384,12 @@ route_from_json(struct route_registry *reg, const json_t *j, const char *host, s
 		goto fail;
 	}
 	r->hold_refused = json_is_true(v);
+	v = json_object_get(j, "forward");
+	if (v != NULL && !json_is_boolean(v)) {
+		err_make(err, 0, "forward must be true or false");
+		goto fail;
+	}
+	r->forward = json_is_true(v);
 	paths = json_object_get(j, "paths");
 	if (paths != NULL && !json_is_null(paths)) {
 		if (!json_is_array(paths)) {
@@ -549,6 +555,8 @@ route_to_json(const struct route *r)
 	json_object_set_new(o, "drain_timeout_ms", json_integer(r->drain_timeout_ms));
 	json_object_set_new(o, "hold_timeout_ms", json_integer(r->hold_timeout_ms));
 	json_object_set_new(o, "hold_refused", json_boolean(r->hold_refused));
+	if (r->forward)
+		json_object_set_new(o, "forward", json_true());
 	if (r->attestation != NULL)
 		json_object_set_new(o, "attestation", json_loads(r->attestation, 0, NULL));
 	return o;

@@ -30,6 +30,9 @@ enum route_mode {
 	ROUTE_DOWN,  /* requests get 503 with Retry-After */
 };
 
+/* The hop marker: set on a request forwarded to a peer router, removed
+ * from every request that goes to an enclave. */
+#define ROUTE_HOP_HEADER       "X-Berth-Hop"
 #define ROUTE_HOST_MAX         255
 #define ROUTE_STATUS_CLASSES   6 /* [0] other, [1] 1xx ... [5] 5xx */
 #define ROUTE_LATENCY_BUCKETS  14
@@ -97,6 +100,11 @@ struct route {
 	 * hold_timeout_ms after the first refusal: berthd's routes, whose
 	 * enclave may be coming back. Off: 502 at once. */
 	int hold_refused;
+	/* The upstreams are other hosts' routers (berthd's route of a container
+	 * whose live enclave runs elsewhere): requests to them carry the hop
+	 * marker (ROUTE_HOP_HEADER), and a request that came with it is not
+	 * forwarded again (502). */
+	int forward;
 	struct route_stats *stats; /* reference */
 	/* Owned compact JSON (keys sorted) of the facts of the deployment this
 	 * route serves, for its attestation document; NULL: none. Part of the

@@ -77,6 +77,8 @@ struct conn {
 	unsigned idempotent : 1;
 	unsigned body_sent : 1; /* request body bytes went to the upstream */
 	unsigned stale_retry : 1;
+	unsigned hop : 1;           /* the request came with the hop marker (from a peer router) */
+	unsigned head_hop : 1;      /* c->head carries the hop marker */
 	unsigned empty_retries : 2; /* resends after an empty answer (EMPTY_RETRIES) */
 	unsigned resend : 1;        /* CS_CONNECT without uc: a resend to up waits its pause */
 	unsigned c_paused : 1;      /* client reading paused for backpressure */
@@ -149,6 +151,9 @@ int router_h1_response_needs_eof(const struct conn *c);
 void router_h1_write_response_head(struct conn *c, const char *p, size_t n);
 /* Reads, checks and acts on one request head. Returns 1 when c may look for the next one. */
 int router_h1_read_request_head(struct conn *c);
+/* Adds the hop marker to c->head when c's route forwards to peer routers,
+ * removes it when not (a held request may meet either kind of route). */
+void router_h1_head_hop(struct conn *c);
 
 /* router_hold: requests held while their route is held. */
 /* Holds c's request until its route serves, or answers 503 when the queue is full. */

@@ -287,6 +287,8 @@ build_request_head(struct conn *c, const struct hdr *host)
 	size_t i;
 	int v6 = strchr(c->client_ip, ':') != NULL;
 
+	c->hop = 0;
+	c->head_hop = 0;
 	w->scratch_len = 0;
 	SCRATCH_STR(w, http_method_str(c->rp.method));
 	SCRATCH_LIT(w, " ");
@@ -313,6 +315,14 @@ build_request_head(struct conn *c, const struct hdr *host)
 		case 10:
 			if (HDR_IS(h, "connection") || HDR_IS(h, "keep-alive"))
 				continue;
+			break;
+		case 11:
+			/* Never passed on as it came: set again by
+			 * router_h1_head_hop() when forwarded. */
+			if (HDR_IS(h, "x-berth-hop")) {
+				c->hop = 1;
+				continue;
+			}
 			break;
 		case 15:
 			if (HDR_IS(h, "x-forwarded-for"))
@@ -590,6 +600,36 @@ router_h1_read_request_head(struct conn *c)
 	}
 	router_conn_route(c);
 	return c->state == CS_HEAD;
+}
+
+void
+router_h1_head_hop(struct conn *c)
+{
+	static const char mark[] = ROUTE_HOP_HEADER ": 1\r\n\r\n";
+	const size_t mlen = sizeof mark - 1;
+	size_t len = evbuffer_get_length(c->head);
+	const char *p;
+	struct evbuffer *nb;
+	int want = c->route != NULL && c->route->forward;
+
+	if (want == (int)c->head_hop || len < 2)
+		return;
+	/* The head ends with "\r\n\r\n"; the marker is its last line. */
+	p = (const char *)evbuffer_pullup(c->head, -1);
+	nb = evbuffer_new();
+	if (nb == NULL)
+		log_fatal("out of memory");
+	if (want) {
+		evbuffer_add(nb, p, len - 2);
+		evbuffer_add(nb, mark, mlen);
+	} else {
+		evbuffer_add(nb, p, len - mlen);
+		evbuffer_add(nb, "\r\n", 2);
+	}
+	evbuffer_drain(c->head, len);
+	evbuffer_add_buffer(c->head, nb);
+	evbuffer_free(nb);
+	c->head_hop = (unsigned)want;
 }
 
 /* Whether the response body ends only when the upstream closes: no length,

@@ -197,8 +197,21 @@ router_upstream_resend(struct conn *c)
 void
 router_upstream_dispatch(struct conn *c)
 {
-	int idx = pick_upstream(c);
+	int idx;
 
+	/* No loops: a request a peer router forwarded is routed here or not
+	 * at all. */
+	if (c->hop && c->route->forward) {
+		log_info("502 for %s: forwarded by a peer router to one that forwards too",
+		         c->host);
+		router_conn_reply_why(c, 502,
+		                      "this host does not run the container and the request was "
+		                      "forwarded here by another host's router",
+		                      !c->req_done);
+		return;
+	}
+	router_h1_head_hop(c);
+	idx = pick_upstream(c);
 	if (idx < 0) {
 		/* Every upstream refused (nothing of the request was sent): with
 		 * hold_refused, it waits for berthd's next table instead. */

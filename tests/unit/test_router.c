@@ -75,6 +75,40 @@ table(struct route_registry *reg, const char *text, struct err *err)
 	return t;
 }
 
+/* "forward" is read, written back, and checked to be a boolean. */
+static void
+test_route_forward(void **state)
+{
+	struct route_registry reg;
+	struct err err = ERR_INIT;
+	struct route_table *t;
+	json_t *back;
+
+	(void)state;
+	route_registry_init(&reg, 1);
+	t = table(&reg,
+	          "{\"generation\": 1, \"routes\": ["
+	          "{\"host\": \"a.x\", \"upstreams\": [\"10.0.0.2:8080\"], \"forward\": true},"
+	          "{\"host\": \"b.x\", \"upstreams\": [\"10.0.0.3:1\"]}]}",
+	          &err);
+	assert_non_null(t);
+	assert_int_equal(route_table_lookup(t, "a.x")->forward, 1);
+	assert_int_equal(route_table_lookup(t, "b.x")->forward, 0);
+	back = route_table_to_json(t);
+	assert_true(json_is_true(
+	    json_object_get(json_array_get(json_object_get(back, "routes"), 0), "forward")));
+	assert_null(json_object_get(json_array_get(json_object_get(back, "routes"), 1), "forward"));
+	json_decref(back);
+	route_table_unref(t);
+	assert_null(table(&reg,
+	                  "{\"generation\": 2, \"routes\": [{\"host\": \"a.x\", "
+	                  "\"upstreams\": [\"10.0.0.2:8080\"], \"forward\": 1}]}",
+	                  &err));
+	assert_non_null(strstr(err.msg, "forward must be true or false"));
+	err_clear(&err);
+	route_registry_free(&reg);
+}
+
 static void
 test_table_lookup_and_paths(void **state)
 {
@@ -467,11 +501,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_host_normalize),         cmocka_unit_test(test_parse_address),
-	    cmocka_unit_test(test_table_lookup_and_paths), cmocka_unit_test(test_table_errors),
-	    cmocka_unit_test(test_registry_drain_states),  cmocka_unit_test(test_with_route),
-	    cmocka_unit_test(test_chunked_valid),          cmocka_unit_test(test_chunked_strict),
-	    cmocka_unit_test(test_chunked_error_sticks),   cmocka_unit_test(test_path_clean),
+	    cmocka_unit_test(test_host_normalize),
+	    cmocka_unit_test(test_parse_address),
+	    cmocka_unit_test(test_table_lookup_and_paths),
+	    cmocka_unit_test(test_table_errors),
+	    cmocka_unit_test(test_registry_drain_states),
+	    cmocka_unit_test(test_with_route),
+	    cmocka_unit_test(test_route_forward),
+	    cmocka_unit_test(test_chunked_valid),
+	    cmocka_unit_test(test_chunked_strict),
+	    cmocka_unit_test(test_chunked_error_sticks),
+	    cmocka_unit_test(test_path_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,7 +13,7 @@ import tempfile
 
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from berth_helpers import (  # noqa: E402,F401 (re-exported)
-    BUILD, Berthd, Registry, clean_host, config_text, free_port, http, repo_fixture,
+    BUILD, Berthd, Load, Registry, clean_host, config_text, free_port, http, repo_fixture,
     suite_checks, wait_answer)
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from hosts_helpers import BUILD, Agent, Link, LinkBerthd, config_text, free_port
+from hosts_helpers import BUILD, Agent, Link, LinkBerthd, Load, config_text, free_port, http
 
 
 @pytest.fixture
@@ -25,6 +25,10 @@ def two_hosts(request, link, registry, token_file):
     b = None
     agents = {}
     try:
+        # The hosts' link: each host reaches the other's side through the
+        # root namespace (which forwards), as routers of a datacenter do.
+        link.run("ip", "route", "add", f"{link_b.host_ip}/32", "via", link.root_ip)
+        link_b.run("ip", "route", "add", f"{link.host_ip}/32", "via", link_b.root_ip)
         ports = {"host-a": free_port(), "host-b": free_port()}
         b = LinkBerthd(link, args=[
             "--agent", f"http://{link.host_ip}:{ports['host-a']}",
@@ -40,6 +44,7 @@ def two_hosts(request, link, registry, token_file):
             b.stop()
         for a in agents.values():
             a.stop()
+        link.run("ip", "route", "del", f"{link_b.host_ip}/32", check=False)
         link_b.remove()
 
 
@@ -71,6 +76,20 @@ def serves(a, host, version):
     return status == 200 and version.encode() in body
 
 
+class Through:
+    """What Load asks of berthd, through one host's router."""
+
+    def __init__(self, b, agent):
+        self.b, self.agent = b, agent
+
+    def get(self, name, path="/", timeout=5):
+        return self.agent.get(self.b.host(name), path, timeout)
+
+
+def versions(load):
+    return {v for v in ("v1", "v2") for body in load.bodies if v.encode() in body}
+
+
 def test_two_hosts_spread_serve_delete_and_adopt(two_hosts, repo, tmp_path):
     b, agents = two_hosts
     # berthd started first: each agent's host id is learned once it answers.
@@ -90,10 +109,21 @@ def test_two_hosts_spread_serve_delete_and_adopt(two_hosts, repo, tmp_path):
     for name, host_id in placed.items():
         other = "host-b" if host_id == "host-a" else "host-a"
         assert serves(agents[host_id], b.host(name), "v1")
-        # The other host's router has no route of it (no cross-host
-        # forwarding in this increment).
-        assert not serves(agents[other], b.host(name), "v1")
+        # Every host's router serves every container: the other forwards
+        # to the router of the host of its enclave.
+        assert serves(agents[other], b.host(name), "v1")
         assert len(enclaves_of(agents[host_id])) == 1
+        # The hop marker from a client: the live host's router serves it
+        # (the marker is not passed on); the other does not forward it
+        # again, so it reaches nothing it could not reach anyway.
+        status, body, _ = http("GET", f"http://{agents[host_id].link.host_ip}:"
+                               f"{agents[host_id].router_port}/",
+                               headers={"Host": b.host(name), "X-Berth-Hop": "1"})
+        assert status == 200 and b"v1" in body, (status, body)
+        status, body, _ = http("GET", f"http://{agents[other].link.host_ip}:"
+                               f"{agents[other].router_port}/",
+                               headers={"Host": b.host(name), "X-Berth-Hop": "1"})
+        assert status == 502 and b"forwarded here by another host" in body, (status, body)
     hl = host_list(b, tmp_path)
     assert hl["host-a"]["allocated"]["enclaves"] == 1, hl
     assert hl["host-b"]["allocated"]["enclaves"] == 1, hl
@@ -182,6 +212,8 @@ def test_gpu_update_goes_blue_green_onto_a_host_with_a_free_gpu(two_hosts, regis
     assert status == 202, c
     first = b.wait_status("llm", "running", timeout=120)["host"]
     other = "host-b" if first == "host-a" else "host-a"
+    # Under load through both hosts' routers, the move fails no request.
+    loads = [Load(Through(b, a), "llm") for a in agents.values()]
     status, u = b.call("POST", "/containers/llm/updates", {"kind": "edit-config", "config": v2})
     assert status == 202 and u["strategy"] == "blue-green", u
     c = b.wait_update_end("llm", timeout=120)
@@ -192,6 +224,17 @@ def test_gpu_update_goes_blue_green_onto_a_host_with_a_free_gpu(two_hosts, regis
     while enclaves_of(agents[first]) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert enclaves_of(agents[first]) == []
+    for load in loads:
+        statuses, errors = load.stop()
+        assert errors == [] and set(statuses) == {200}, (statuses, errors[:5])
+        assert versions(load) == {"v1", "v2"}, load.bodies
+    # Drained: no request through either router reaches the old version.
+    after = [Load(Through(b, a), "llm") for a in agents.values()]
+    time.sleep(1)
+    for load in after:
+        statuses, errors = load.stop()
+        assert errors == [] and set(statuses) == {200}, (statuses, errors[:5])
+        assert versions(load) == {"v2"}, load.bodies
     # Another GPU container takes the freed GPU: no host has room beside the
     # serving version now, so the next update stops it first.
     status, c = b.call("POST", "/containers", {"name": "other", "config": v1})
