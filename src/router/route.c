@@ -205,6 +205,14 @@ upstream_in_flight(const struct upstream *up)
 	return started >= finished ? started - finished : 0;
 }
 
+/* Nothing but the registry holds up (no worker's table, no request, no
+ * pooled connection) and no request is on it: it is drained. */
+static int
+upstream_released(const struct upstream *up)
+{
+	return atomic_load(&up->refs) == 1 && upstream_in_flight(up) == 0;
+}
+
 void
 route_registry_init(struct route_registry *reg, size_t nslots)
 {
@@ -659,7 +667,7 @@ route_registry_commit(struct route_registry *reg, const struct route_table *t, i
 				up->drain_timeout_ms = ROUTE_DEFAULT_DRAIN_MS;
 			atomic_store(&up->drain_deadline_ms, now_ms + up->drain_timeout_ms);
 			atomic_store(&up->draining, 1);
-		} else if (atomic_load(&up->refs) == 1 && upstream_in_flight(up) == 0) {
+		} else if (upstream_released(up)) {
 			/* Drained and reported drained since the last change: forget it. */
 			upstream_unref(up);
 			continue;
@@ -681,13 +689,11 @@ route_registry_counters(const struct route_registry *reg)
 		const struct upstream *up = reg->ups[i];
 		uint64_t total = 0, errors = 0, in_flight = upstream_in_flight(up);
 		int draining = atomic_load(&up->draining);
-		/* Drained only when nothing but the registry holds it: no worker
-		 * still on a table that routes to it (it would start requests
-		 * there), no request, no pooled connection. */
-		int held = atomic_load(&up->refs) > 1;
-		const char *state = !draining               ? "active"
-		                    : in_flight > 0 || held ? "draining"
-		                                            : "drained";
+		/* Drained only when released: a worker still on a table that
+		 * routes to it could start a request there. */
+		const char *state = !draining                ? "active"
+		                    : !upstream_released(up) ? "draining"
+		                                             : "drained";
 
 		for (k = 0; k < up->nslots; k++) {
 			total += atomic_load_explicit(&up->slots[k].started, RELAXED);
