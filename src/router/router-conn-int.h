@@ -68,6 +68,7 @@ struct conn {
 	unsigned attempt : 1;     /* counted as started on up */
 	unsigned req_done : 1;    /* the request message was forwarded whole */
 	unsigned resp_head : 1;   /* the response head was forwarded */
+	unsigned resp_held : 1;   /* a head came and waits for its body (ROUTER_HOLD_MAX) */
 	unsigned resp_done : 1;   /* the response message was forwarded whole */
 	unsigned resp_eof : 1;    /* the response body ends when the upstream closes */
 	unsigned keepalive : 1;   /* the client wants the connection kept */
