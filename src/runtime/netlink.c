@@ -171,6 +171,45 @@ link_up(int fd, int ifindex)
 	return nl_talk(fd, &r);
 }
 
+/* Pins the bridge's MAC address to the one it has. A bridge whose address
+ * was never set follows the lowest of its ports': when that port goes (an
+ * enclave destroyed), the gateway's address changes under every other
+ * enclave, whose ARP entry of it is then stale while traffic keeps
+ * confirming it, so their answers to the host go nowhere (a request in
+ * flight then waited out its client's timeout). Set once, it stays. */
+static int
+bridge_pin_address(int fd, int ifindex, const char *bridge)
+{
+	char path[128], text[32];
+	unsigned char mac[6];
+	struct nl_req r;
+	struct ifinfomsg *ifi;
+	FILE *f;
+	int type = -1, n = 0;
+
+	snprintf(path, sizeof path, "/sys/class/net/%s/addr_assign_type", bridge);
+	if ((f = fopen(path, "r")) != NULL) {
+		n = fscanf(f, "%d", &type);
+		fclose(f);
+	}
+	if (n == 1 && type == 3) /* NET_ADDR_SET (linux/netdevice.h): set by hand */
+		return 0;
+	snprintf(path, sizeof path, "/sys/class/net/%s/address", bridge);
+	if ((f = fopen(path, "r")) == NULL)
+		return -errno;
+	n = fgets(text, sizeof text, f) != NULL &&
+	    sscanf(text, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
+	           &mac[4], &mac[5]) == 6;
+	fclose(f);
+	if (!n)
+		return -EINVAL;
+	ifi = nl_start(&r, RTM_NEWLINK, 0, sizeof *ifi);
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	nl_attr(&r, IFLA_ADDRESS, mac, sizeof mac);
+	return nl_talk(fd, &r);
+}
+
 /* Adds addr/prefix to ifindex; an address already there is success. */
 static int
 addr_add(int fd, int ifindex, const char *addr, int prefix)
@@ -276,6 +315,10 @@ netlink_bridge_ensure(const char *bridge, const char *gw4, int prefix4, const ch
 			rc = err_make(err, errno, "bridge %s", bridge);
 			goto out;
 		}
+	}
+	if ((rc = bridge_pin_address(fd, (int)idx, bridge)) < 0) {
+		rc = err_make(err, -rc, "bridge %s: pin its MAC address", bridge);
+		goto out;
 	}
 	if ((rc = addr_add(fd, (int)idx, gw4, prefix4)) < 0) {
 		rc = err_make(err, -rc, "bridge %s: address %s/%d", bridge, gw4, prefix4);
