@@ -118,6 +118,10 @@ struct recon {
 	uint64_t routes_moved;       /* counts changes of the containers' route_pushed */
 	uint64_t certs_scanned;      /* routes_moved at the last certs_scan() */
 	struct recon_attest *attest; /* owned list: the enclaves' local attestation sockets */
+	/* Given to every router in its full table: the hop marker's value
+	 * between them, by which a router believes the client address a peer
+	 * forwards (docs/architecture.md). New at each start. */
+	char peer_key[65];
 };
 
 /* recon.c */

@@ -735,7 +735,8 @@ recon_full_table(struct recon *r, size_t hi, int64_t generation, char ***ids, ch
 		free(text);
 	}
 	store_container_list_free(v, n);
-	return json_pack("{s:I,s:o}", "generation", (json_int_t)generation, "routes", routes);
+	return json_pack("{s:I,s:o,s:s}", "generation", (json_int_t)generation, "routes", routes,
+	                 "peer_key", r->peer_key);
 }
 
 /* Makes sure every host of a full table has its certificate before the

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1265,9 +1266,13 @@ int
 recon_new(const struct recon_env *env, struct recon **out, struct err *err)
 {
 	struct recon *r = xcalloc(1, sizeof *r);
+	unsigned char key[32];
 
 	(void)err;
 	r->env = *env;
+	randombytes_buf(key, sizeof key);
+	sodium_bin2hex(r->peer_key, sizeof r->peer_key, key, sizeof key);
+	sodium_memzero(key, sizeof key);
 	r->kicked_set = strmap_new();
 	r->ctr_index = strmap_new();
 	if (env->n_hosts == 0) {

@@ -91,8 +91,11 @@ class Router:
         ctype = resp.getheader("Content-Type", "")
         return resp.status, json.loads(raw) if "json" in ctype else raw.decode()
 
-    def put_table(self, routes, generation):
-        st, body = self.admin("PUT", "/v1/table", {"generation": generation, "routes": routes})
+    def put_table(self, routes, generation, peer_key=None):
+        table = {"generation": generation, "routes": routes}
+        if peer_key is not None:
+            table["peer_key"] = peer_key
+        st, body = self.admin("PUT", "/v1/table", table)
         assert st == 200, body
         return body
 
