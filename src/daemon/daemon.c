@@ -29,6 +29,7 @@
 #include "common/util.h"
 #include "common/workq.h"
 #include "config/config.h"
+#include "daemon/leader.h"
 #include "eventlog/eventlog.h"
 #include "health/health.h"
 #include "recon/recon-host.h"
@@ -549,6 +550,94 @@ berthd_open_gate(struct berthd *d, struct err *err)
 	return 0;
 }
 
+void
+berthd_kick(struct berthd *d, const char *container_id)
+{
+	if (d->leading)
+		recon_kick(d->recon, container_id);
+	else if (d->leader != NULL)
+		leader_kick(d->leader, container_id);
+}
+
+const char *
+berthd_role(const struct berthd *d)
+{
+	if (d->leader == NULL)
+		return NULL;
+	return d->leading ? "leader" : "follower";
+}
+
+char *
+berthd_leader_url(const struct berthd *d)
+{
+	return d->leader != NULL ? leader_url(d->leader) : NULL;
+}
+
+static const char *
+berthd_role_hook(void *ctx)
+{
+	return berthd_role(ctx);
+}
+
+/* What a start does once the store says this berthd may act: the enclaves
+ * adopted, every container looked at (updates in flight resume), the
+ * containers waiting for their source fetched again. */
+static int
+berthd_lead(struct berthd *d, struct err *err)
+{
+	d->leading = 1;
+	if (recon_start(d->recon, err) < 0)
+		return err_wrap(err, "reconciler");
+	if (api_pending_resume(d, err) < 0)
+		return err_wrap(err, "containers waiting for their source");
+	return 0;
+}
+
+/* The election's thread got the lock. */
+static void
+berthd_on_elected(void *arg)
+{
+	struct berthd *d = arg;
+	struct err err = ERR_INIT;
+
+	if (berthd_lead(d, &err) < 0) {
+		/* Leading half-way is not leading: another replica takes over. */
+		log_error("leader: %s", err.msg);
+		_exit(LEADER_EXIT_LOST);
+	}
+}
+
+/* A follower committed a write about container_id. */
+static void
+berthd_on_kicked(void *arg, const char *container_id)
+{
+	struct berthd *d = arg;
+
+	/* "" is no container: the reconciler's resync covers the rest. */
+	if (d->leading && *container_id != '\0')
+		recon_kick(d->recon, container_id);
+}
+
+/* A replica: the election starts; the reconciler waits for it. */
+static int
+berthd_elect(struct berthd *d, struct err *err)
+{
+	struct leader_settings ls = {
+	    .store_url = d->settings.store,
+	    .self_url = d->settings.replica_url,
+	    .elected = berthd_on_elected,
+	    .kicked = berthd_on_kicked,
+	    .arg = d,
+	};
+
+	if (leader_new(d->base, &ls, &d->leader, err) < 0)
+		return -1;
+	api_server_set_role(d->api, berthd_role_hook);
+	log_info("replica %s: a follower until it holds the store's leader lock",
+	         d->settings.replica_url);
+	return leader_start(d->leader, err);
+}
+
 int
 berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 {
@@ -628,10 +717,8 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 		return err_wrap(err, "reconciler");
 	if (berthd_check_isolation(d, err) < 0)
 		return -1;
-	if (recon_start(d->recon, err) < 0)
-		return err_wrap(err, "reconciler");
-	if (api_pending_resume(d, err) < 0)
-		return err_wrap(err, "containers waiting for their source");
+	if (d->settings.replica_url == NULL && berthd_lead(d, err) < 0)
+		return -1;
 	if (api_server_new(d->base, d->settings.listen_addr, d->settings.listen_port, berthd_routes,
 	                   berthd_auth, d, &d->api, err) < 0)
 		return err_wrap(err, "API");
@@ -643,6 +730,8 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 		api_server_set_limits(d->api, &lim);
 	}
 	if (berthd_open_gate(d, err) < 0)
+		return -1;
+	if (d->settings.replica_url != NULL && berthd_elect(d, err) < 0)
 		return -1;
 	log_info("berthd %s: API and dashboard on http://%s:%d/, state in %s", BERTH_VERSION,
 	         d->settings.listen_addr, api_server_port(d->api), d->settings.state_dir);
@@ -669,6 +758,7 @@ berthd_stop(struct berthd *d)
 {
 	d->stopping = 1;
 	api_server_free(d->api);
+	leader_free(d->leader); /* a leader's lock goes with its connection */
 	/* The workqs first: their last done() callbacks still use the
 	 * reconciler. Work waiting on peers sees `stopping` and ends. */
 	workq_free(d->fetchq);
