@@ -586,6 +586,8 @@ static int
 berthd_lead(struct berthd *d, struct err *err)
 {
 	d->leading = 1;
+	if (d->follow_timer != NULL)
+		event_del(d->follow_timer);
 	if (recon_start(d->recon, err) < 0)
 		return err_wrap(err, "reconciler");
 	if (api_pending_resume(d, err) < 0)
@@ -618,6 +620,20 @@ berthd_on_kicked(void *arg, const char *container_id)
 		recon_kick(d->recon, container_id);
 }
 
+/* A follower learns the hosts of agents that were away when it started, so
+ * that its API places and chooses strategies as the leader would, and a
+ * takeover adopts on every host at once. */
+static void
+berthd_on_follow_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct berthd *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (!d->leading)
+		recon_hosts_refresh(d->recon);
+}
+
 /* A replica: the election starts; the reconciler waits for it. */
 static int
 berthd_elect(struct berthd *d, struct err *err)
@@ -630,8 +646,13 @@ berthd_elect(struct berthd *d, struct err *err)
 	    .arg = d,
 	};
 
+	struct timeval every = {1, 0};
+
 	if (leader_new(d->base, &ls, &d->leader, err) < 0)
 		return -1;
+	d->follow_timer = event_new(d->base, -1, EV_PERSIST, berthd_on_follow_timer, d);
+	event_add(d->follow_timer, &every);
+	recon_hosts_refresh(d->recon);
 	api_server_set_role(d->api, berthd_role_hook);
 	log_info("replica %s: a follower until it holds the store's leader lock",
 	         d->settings.replica_url);
@@ -759,6 +780,8 @@ berthd_stop(struct berthd *d)
 	d->stopping = 1;
 	api_server_free(d->api);
 	leader_free(d->leader); /* a leader's lock goes with its connection */
+	if (d->follow_timer != NULL)
+		event_free(d->follow_timer);
 	/* The workqs first: their last done() callbacks still use the
 	 * reconciler. Work waiting on peers sees `stopping` and ends. */
 	workq_free(d->fetchq);

@@ -111,6 +111,7 @@ struct berthd {
 	struct leader *leader;             /* owned or NULL: the election of --replica-url */
 	int leading;                       /* the reconciler runs here: always without
 	                                    * --replica-url, once elected with it (loop thread) */
+	struct event *follow_timer;        /* owned or NULL: a follower's hosts asked again */
 };
 
 /* Keeps berthd's memory, where secret values are opened, out of core files
