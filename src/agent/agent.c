@@ -763,8 +763,8 @@ agent_auth(void *ctx, const char *token, struct api_principal *who)
 /* One berthd's registration: a thread each, so a berthd that does not answer
  * (a replica that died) delays no other's heartbeats. */
 struct agent_beat {
-	struct agent *a;     /* borrowed */
-	const char *url;     /* borrowed from the settings */
+	struct agent *a; /* borrowed */
+	const char *url; /* borrowed from the settings */
 	pthread_t thread;
 };
 

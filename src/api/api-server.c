@@ -646,9 +646,10 @@ api_dispatch(struct evhttp_request *req, void *arg)
 		}
 	}
 	if ((route->flags & API_LEADER_ONLY) && role != NULL && strcmp(role, "leader") != 0) {
-		api_reply_error(r, 503, "not_leader",
-		                "this berthd is a follower replica: ask the leader (GET /api/v1/host "
-		                "says where it is)");
+		api_reply_error(
+		    r, 503, "not_leader",
+		    "this berthd is a follower replica: ask the leader (GET /api/v1/host "
+		    "says where it is)");
 		goto out;
 	}
 	route->handler(r);

@@ -18,11 +18,11 @@
 
 /* The session that holds the lock, by its bigint key: high half in classid,
  * low half in objid, objsubid 1 (PostgreSQL's pg_locks). */
-#define LEADER_URL_SQL                                                                     \
-	"SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid " \
-	"WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = "       \
-	STR(LEADER_LOCK_KEY) " AND l.objsubid = 1 AND l.database = "                        \
-	"(SELECT oid FROM pg_database WHERE datname = current_database())"
+#define LEADER_URL_SQL                                                                             \
+	"SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "      \
+	"WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = " STR(        \
+	    LEADER_LOCK_KEY) " AND l.objsubid = 1 AND l.database = "                               \
+	                     "(SELECT oid FROM pg_database WHERE datname = current_database())"
 
 struct leader {
 	struct event_base *base;  /* borrowed */
@@ -34,8 +34,8 @@ struct leader {
 	int started;
 	_Atomic int stop;
 	_Atomic int leading;
-	PGconn *conn; /* owned by the thread */
-	int warned;   /* the thread said the store is unreachable */
+	PGconn *conn;         /* owned by the thread */
+	int warned;           /* the thread said the store is unreachable */
 	pthread_mutex_t lock; /* the fields below */
 	pthread_cond_t wake;
 	char *url;       /* owned or NULL: the leader's, as last seen */
@@ -55,8 +55,8 @@ ignore_notice(void *arg, const char *message)
 static void
 leader_lost(struct leader *l, const char *why)
 {
-	log_error("leader: %s (%s): exiting (%d) so that another berthd leads", why,
-	          l->store_name, LEADER_EXIT_LOST);
+	log_error("leader: %s (%s): exiting (%d) so that another berthd leads", why, l->store_name,
+	          LEADER_EXIT_LOST);
 	_exit(LEADER_EXIT_LOST);
 }
 
@@ -94,9 +94,15 @@ leader_exec(struct leader *l, const char *sql, ExecStatusType want, char **out)
 static int
 leader_connect(struct leader *l)
 {
-	const char *const keys[] = {"connect_timeout",  "options",           "tcp_user_timeout",
-	                            "keepalives_idle",  "keepalives_interval", "keepalives_count",
-	                            "application_name", "dbname",            NULL};
+	const char *const keys[] = {"connect_timeout",
+	                            "options",
+	                            "tcp_user_timeout",
+	                            "keepalives_idle",
+	                            "keepalives_interval",
+	                            "keepalives_count",
+	                            "application_name",
+	                            "dbname",
+	                            NULL};
 	const char *const vals[] = {
 	    "5", "-c statement_timeout=5000", "5000", "5", "2", "2", l->s.self_url, l->s.store_url,
 	    NULL};
@@ -190,8 +196,8 @@ leader_follower_pass(struct leader *l)
 		PQclear(res);
 	}
 	strv_free(kicks);
-	if (leader_exec(l, "SELECT pg_try_advisory_lock(" STR(LEADER_LOCK_KEY) ")",
-	                PGRES_TUPLES_OK, &got) < 0)
+	if (leader_exec(l, "SELECT pg_try_advisory_lock(" STR(LEADER_LOCK_KEY) ")", PGRES_TUPLES_OK,
+	                &got) < 0)
 		return -1;
 	leader_drain_notifies(l);
 	if (got != NULL && strcmp(got, "t") == 0) {

@@ -503,10 +503,12 @@ settings_from_args(struct settings *s, int argc, char **argv, struct err *err)
 	if (s->replica_url != NULL &&
 	    (s->store == NULL || (strncmp(s->store, "postgres://", 11) != 0 &&
 	                          strncmp(s->store, "postgresql://", 13) != 0)))
-		return err_make(err, 0, "--replica-url needs --store postgres://...: replicas share "
-		                        "one PostgreSQL");
+		return err_make(err, 0,
+		                "--replica-url needs --store postgres://...: replicas share "
+		                "one PostgreSQL");
 	if (s->replica_url != NULL && s->agent_urls == NULL)
-		return err_make(err, 0, "--replica-url needs --agent: replicas drive the hosts of "
-		                        "agents, not their own");
+		return err_make(err, 0,
+		                "--replica-url needs --agent: replicas drive the hosts of "
+		                "agents, not their own");
 	return 0;
 }
