@@ -155,7 +155,8 @@ main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "pg") == 0) {
 		pg_url = getenv("BERTH_TEST_PG");
 		if (pg_url == NULL || pg_url[0] == '\0') {
-			fprintf(stderr, "test_leader pg: BERTH_TEST_PG (a PostgreSQL URL) is not set\n");
+			fprintf(stderr,
+			        "test_leader pg: BERTH_TEST_PG (a PostgreSQL URL) is not set\n");
 			return 1;
 		}
 		return cmocka_run_group_tests_name("leader on PostgreSQL", tests, NULL, NULL);
