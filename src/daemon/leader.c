@@ -94,20 +94,7 @@ leader_exec(struct leader *l, const char *sql, ExecStatusType want, char **out)
 static int
 leader_connect(struct leader *l)
 {
-	const char *const keys[] = {"connect_timeout",
-	                            "options",
-	                            "tcp_user_timeout",
-	                            "keepalives_idle",
-	                            "keepalives_interval",
-	                            "keepalives_count",
-	                            "application_name",
-	                            "dbname",
-	                            NULL};
-	const char *const vals[] = {
-	    "5", "-c statement_timeout=5000", "5000", "5", "2", "2", l->s.self_url, l->s.store_url,
-	    NULL};
-
-	l->conn = PQconnectdbParams(keys, vals, 1);
+	l->conn = sqldb_pg_connect(l->s.store_url, l->s.self_url);
 	if (l->conn == NULL || PQstatus(l->conn) != CONNECTION_OK) {
 		if (!l->warned)
 			log_warn("leader: %s: %s", l->store_name,

@@ -2,31 +2,14 @@
 folder's datacenter link, registry and repository, a PostgreSQL database,
 and two berthd replicas driving one agent that registers with both."""
 import os
-import secrets
-import tempfile
 import time
 
 import pytest
 
-from replicas_helpers import (Agent, Link, LinkRegistry, PgServer, Replica, config_text,
-                              free_port, repo_fixture)
+from replicas_helpers import (  # noqa: F401 (link, registry, token_file: fixtures)
+    Agent, PgServer, Replica, config_text, free_port, link, registry, repo_fixture, token_file)
 from suite_checks import (  # noqa: F401 (the checks of every folder)
     pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
-
-
-@pytest.fixture(scope="session")
-def link():
-    ln = Link()
-    yield ln
-    ln.remove()
-
-
-@pytest.fixture(scope="session")
-def registry(link):
-    reg = LinkRegistry(link)
-    reg.build("hello")
-    yield reg
-    reg.stop()
 
 
 @pytest.fixture(scope="session")
@@ -42,15 +25,6 @@ repo = repo_fixture(lambda registry: [
     ("v1", config_text(registry.images["hello:v1"])),
     ("v2", config_text(registry.images["hello:v2"])),
     ("v3", config_text(registry.images["hello:v2"], deploy={"min-healthy-time": "4s"}))])
-
-
-@pytest.fixture
-def token_file():
-    fd, path = tempfile.mkstemp(prefix="berth-host-token-")
-    os.write(fd, (secrets.token_hex(32) + "\n").encode())
-    os.close(fd)
-    yield path
-    os.unlink(path)
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.append(os.path.join(HERE, "..", "hosts"))
 sys.path.append(os.path.join(HERE, "..", "api"))
 from api_helpers import PgServer  # noqa: E402,F401 (re-exported)
-from hosts_helpers import (  # noqa: E402,F401 (re-exported)
-    BUILD, Agent, Link, LinkBerthd, LinkRegistry, Load, config_text, free_port, http,
-    repo_fixture, suite_checks)
+# Re-exported, with the fixtures link, registry and token_file.
+from hosts_helpers import (  # noqa: E402,F401
+    BUILD, Agent, LinkBerthd, Load, config_text, free_port, http, link, registry,
+    repo_fixture, suite_checks, token_file)
 
 SHARED = ("secret.key", "host-key", "admin-token")
 
