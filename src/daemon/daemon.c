@@ -645,7 +645,6 @@ berthd_elect(struct berthd *d, struct err *err)
 	    .kicked = berthd_on_kicked,
 	    .arg = d,
 	};
-
 	struct timeval every = {1, 0};
 
 	if (leader_new(d->base, &ls, &d->leader, err) < 0)

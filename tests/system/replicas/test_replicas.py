@@ -5,6 +5,7 @@ mid blue-green update, the follower takes over within 5 s and the update
 finishes with no request to the container failing; a leader whose store
 connection breaks exits (75) rather than lead on blind."""
 import json
+import os
 import signal
 import subprocess
 import time
@@ -75,6 +76,29 @@ def test_follower_reads_and_takes_writes_the_leader_acts_on(replicas, repo):
     # Only the leader's log says it reconciles.
     assert "leads: the reconciler starts" in a.read_log()
     assert "leads: the reconciler starts" not in b.read_log()
+
+
+def test_a_follower_acts_on_nothing(replicas, repo):
+    """A follower's write waits in the store for the leader: with the leader
+    paused (SIGSTOP: it holds the lock and acts on nothing), a create on the
+    follower is committed but nothing is deployed; the leader, resumed,
+    deploys it."""
+    a, b, agent = replicas
+    a.wait_role("leader", 10)
+    b.wait_role("follower", 10)
+    a.proc.send_signal(signal.SIGSTOP)
+    try:
+        status, c = b.call("POST", "/containers", {"name": "web", "repo": repo.dir, "tag": "v1"})
+        assert status == 202, c
+        time.sleep(3)
+        c = b.container("web")
+        assert c["status"] == "deploying" and not c["enclaves"], c
+        enc = os.path.join(agent.state, "enclaves")
+        assert not os.path.isdir(enc) or not os.listdir(enc)
+        assert b.role()[0] == "follower"
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    b.wait_status("web", "running", timeout=120)
 
 
 def test_leader_stopped_hands_over(replicas, repo):
