@@ -658,11 +658,64 @@ berthd_elect(struct berthd *d, struct err *err)
 	return leader_start(d->leader, err);
 }
 
+/* A replica shares the first one's secret.key (docs/operations.md,
+ * Replicas). One that made a key of its own just now on a store another
+ * replica started, or whose key does not open the store's secrets, would
+ * seal what the others cannot open: refused (and a key just made is
+ * removed, so that the next start checks again). */
+static int
+berthd_replica_key_check(struct berthd *d, int made_key, struct err *err)
+{
+	char *path = xasprintf("%s/%s", d->settings.state_dir, SECRET_KEY_FILE);
+	struct store_org org = {0};
+	struct store_secret sec = {0};
+	struct err ignored = ERR_INIT;
+	char *value = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = store_org_get_by_name(d->store, "default", &org, err);
+	if (rc == 0 && made_key) {
+		rc = err_make(err, 0,
+		              "%s was made now, but another replica started on this store first: "
+		              "copy its secret.key here (docs/operations.md, Replicas)",
+		              path);
+		goto out;
+	}
+	if (rc < 0 && rc != STORE_ENOTFOUND)
+		goto out;
+	err_clear(err);
+	rc = store_secret_any(d->store, &sec, err);
+	if (rc == STORE_ENOTFOUND) {
+		err_clear(err);
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	if (sec.nonce_len != SECRET_NONCE_BYTES ||
+	    secret_open(d->key, sec.org_id, sec.name, sec.sealed, sec.sealed_len, sec.nonce, &value,
+	                &len, &ignored) < 0)
+		rc = err_make(err, 0,
+		              "%s does not open the secrets in the store: it is not the other "
+		              "replicas' key; copy the first replica's secret.key here "
+		              "(docs/operations.md, Replicas)",
+		              path);
+out:
+	if (rc < 0 && made_key)
+		unlink(path);
+	secret_value_free(value, len);
+	store_secret_clear(&sec);
+	store_org_clear(&org);
+	free(path);
+	return rc;
+}
+
 int
 berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 {
 	char *db;
-	int rc;
+	int rc, made_key;
 
 	memset(d, 0, sizeof *d);
 	d->settings = *settings;
@@ -692,6 +745,12 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 	d->healthq = workq_new(d->base, d->settings.workers, 0);
 	if (secret_init(err) < 0 || health_init(err) < 0 || source_init(err) < 0)
 		return -1;
+	{
+		char *path = xasprintf("%s/%s", d->settings.state_dir, SECRET_KEY_FILE);
+
+		made_key = access(path, F_OK) < 0;
+		free(path);
+	}
 	if (secret_key_load(d->settings.state_dir, &d->key, err) < 0)
 		return err_wrap(err, "secret key");
 	{
@@ -710,6 +769,8 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 	free(db);
 	if (rc < 0)
 		return err_wrap(err, "store");
+	if (d->settings.replica_url != NULL && berthd_replica_key_check(d, made_key, err) < 0)
+		return err_wrap(err, "secret key");
 	if (berthd_bootstrap(d, err) < 0)
 		return err_wrap(err, "first start");
 	{

@@ -6,11 +6,13 @@ finishes with no request to the container failing; a leader whose store
 connection breaks exits (75) rather than lead on blind."""
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
-from replicas_helpers import AgentRouter, Load, http
+from replicas_helpers import BUILD, AgentRouter, Load, free_port, http, suite_checks
 
 
 def get_json(r, path):
@@ -173,3 +175,48 @@ def test_leader_that_loses_its_store_connection_exits(replicas, pg_server):
     assert rc == 75, a.read_log()[-3000:]
     assert "exiting (75) so that another berthd leads" in a.read_log()
     b.wait_role("leader", 5)
+
+
+def start_refused(a, state):
+    """berthd as a replica beside a, with state dir state: (exit code,
+    output) of a start that must fail before it serves."""
+    args = list(a.args)
+    port = free_port()
+    args[args.index("--state-dir") + 1] = state
+    args[args.index("--listen") + 1] = f"{a.link.root_ip}:{port}"
+    args[args.index("--replica-url") + 1] = f"http://{a.link.root_ip}:{port}"
+    out = subprocess.run([os.path.join(BUILD, "berthd")] + args, capture_output=True,
+                         text=True, timeout=60, env=suite_checks.daemon_env())
+    return out.returncode, out.stdout + out.stderr
+
+
+def test_a_replica_without_the_shared_key_is_refused(replicas):
+    """A replica must have the first one's secret.key: one that would make
+    its own on a store another replica started, or whose key does not open
+    the store's secrets, does not start (and leaves no key behind)."""
+    a, b, agent = replicas
+    a.wait_role("leader", 10)
+    status, body = a.call("PUT", "/secrets/API_KEY", {"value": "s3cret-value"})
+    assert status == 200, body
+    state = tempfile.mkdtemp(prefix="berth-replica-")
+    try:
+        rc, out = start_refused(a, state)
+        assert rc != 0, out
+        assert "secret.key was made now, but another replica started on this store" in out, out
+        assert not os.path.exists(os.path.join(state, "secret.key"))
+        # Another key (not the replicas'): the store's secret does not open.
+        with open(os.path.join(state, "secret.key"), "wb") as f:
+            f.write(os.urandom(32))
+        os.chmod(os.path.join(state, "secret.key"), 0o600)
+        rc, out = start_refused(a, state)
+        assert rc != 0, out
+        assert "does not open the secrets in the store" in out, out
+        assert "s3cret-value" not in out
+    finally:
+        shutil.rmtree(state)
+    # The replicas' own key opens it: b starts again with it.
+    b.proc.send_signal(signal.SIGTERM)
+    assert b.proc.wait(30) == 0, b.read_log()[-3000:]
+    b.log.close()
+    b.start()
+    b.wait_role("follower", 10)
