@@ -108,6 +108,7 @@ struct recon {
 	struct strmap *ctr_index;  /* owned: id -> ctr of ctrs (borrowed) */
 	struct recon_job *jobs;    /* owned list of jobs on the workq */
 	struct store_sync *sync;   /* borrowed or NULL: the durability gate */
+	int started;               /* recon_start() ran: it acts on what it learns */
 	uint64_t timer_count;      /* timer passes, for the periodic resync */
 	int monitoring;            /* a monitor pass is on the workq */
 	const char *crash_at;      /* BERTH_CRASH_AT: a named step that kills berthd */

@@ -1444,6 +1444,7 @@ recon_start(struct recon *r, struct err *err)
 	struct timeval tv = {0, RECON_TIMER_MS * 1000};
 
 	(void)err;
+	r->started = 1;
 	recon_adopt_all(r);
 	recon_router_tick(r);
 	recon_kick_all(r);
