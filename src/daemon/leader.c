@@ -1,3 +1,4 @@
+/* leader: the election thread and its hand-offs to the loop (leader.h). */
 #include "daemon/leader.h"
 
 #include <event2/event.h>
