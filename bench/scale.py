@@ -194,7 +194,10 @@ class Bench:
         while True:
             st, hosts = self.api.call("GET", "/hosts")
             ready = sum(1 for h in hosts or [] if h.get("status") == "ready")
-            if st == 200 and ready == HOSTS:
+            # And known to the reconciler, which places on those alone.
+            with open(self.berthd_log) as f:
+                known = sum(1 for line in f if " answers: " in line)
+            if st == 200 and ready == HOSTS and known >= HOSTS:
                 break
             if time.monotonic() > deadline:
                 raise SystemExit(f"{ready} of {HOSTS} hosts ready after 120 s")
