@@ -15,7 +15,8 @@
 # Usage: bench/scale.sh [BUILD_DIR]     (default: build, from `make build`)
 # Environment: HOSTS (50), CONTAINERS (10000), STORE (pg, or sqlite),
 #   DEPLOY_CONCURRENCY (16), LIST_GETS (200), DEPLOY_TIMEOUT (3600 s),
-#   BERTHD_WORKERS (4); KEEP=1 keeps the work dir (the daemons' logs).
+#   BERTHD_WORKERS (4), PROFILE=FILE (perf's report of berthd during the
+#   lists); KEEP=1 keeps the work dir (the daemons' logs).
 #   A quick run: HOSTS=5 CONTAINERS=500 bench/scale.sh
 # Last line: RESULT hosts=… containers=… list_p99_ms=… deploy_all_s=…
 #   rss_kib_per_container=… update_to_traffic_ms=…

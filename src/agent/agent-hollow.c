@@ -50,16 +50,16 @@ struct hollow_conn {
 
 struct agent_hollow {
 	struct recon_host base;
-	struct event_base *ev;      /* borrowed */
-	struct recon_host *router;  /* borrowed */
-	uint32_t net;               /* the subnet, host order */
-	uint32_t size;              /* addresses in it */
-	int gpus;                   /* simulated */
-	pthread_mutex_t lock;       /* the maps and cursor */
-	struct strmap *by_name;     /* name -> struct hollow_enclave, owned */
-	struct strmap *by_ip;       /* ip -> the same, borrowed */
-	uint32_t cursor;            /* the last address given */
-	struct hollow_conn *conns;  /* loop thread: every open connection */
+	struct event_base *ev;     /* borrowed */
+	struct recon_host *router; /* borrowed */
+	uint32_t net;              /* the subnet, host order */
+	uint32_t size;             /* addresses in it */
+	int gpus;                  /* simulated */
+	pthread_mutex_t lock;      /* the maps and cursor */
+	struct strmap *by_name;    /* name -> struct hollow_enclave, owned */
+	struct strmap *by_ip;      /* ip -> the same, borrowed */
+	uint32_t cursor;           /* the last address given */
+	struct hollow_conn *conns; /* loop thread: every open connection */
 };
 
 static struct agent_hollow *
@@ -155,7 +155,8 @@ conn_answer_one(struct hollow_conn *c)
 	evbuffer_drain(in, head_len + body_len);
 	keep = strcmp(version, "HTTP/1.0") != 0;
 	if (head_value(head, "Connection", value, sizeof value))
-		keep = strcasecmp(value, "close") != 0 && (keep || strcasecmp(value, "keep-alive") == 0);
+		keep = strcasecmp(value, "close") != 0 &&
+		       (keep || strcasecmp(value, "keep-alive") == 0);
 	pthread_mutex_lock(&c->h->lock);
 	he = strmap_get(c->h->by_ip, c->ip);
 	if (he != NULL && he->port == c->port)
@@ -395,8 +396,7 @@ hollow_list(struct recon_host *hh, char ***names, struct err *err)
 
 static int
 hollow_exec(struct recon_host *hh, const struct enclave *e, const char *container,
-            char *const *argv, int64_t timeout_ms, int *exit_code, char **output,
-            struct err *err)
+            char *const *argv, int64_t timeout_ms, int *exit_code, char **output, struct err *err)
 {
 	(void)hh;
 	(void)e;
@@ -562,8 +562,8 @@ bad:
 }
 
 int
-agent_hollow_new(struct event_base *base, const char *subnet, int gpus,
-                 struct recon_host *router, struct recon_host **out, struct err *err)
+agent_hollow_new(struct event_base *base, const char *subnet, int gpus, struct recon_host *router,
+                 struct recon_host **out, struct err *err)
 {
 	struct agent_hollow *h;
 	uint32_t net = 0, size = 0;
