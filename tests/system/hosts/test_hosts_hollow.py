@@ -14,25 +14,15 @@ import time
 
 import pytest
 
-from hosts_helpers import BUILD, Berthd, free_port, http, suite_checks, wait_answer
-
-CONFIG = """cvm-version: 0.7.5
-containers:
-  - name: "app"
-    image: "hollow.invalid/app@sha256:{digest}"
-shim:
-  upstream-port: 8080
-  paths:
-    - "/*"
-deploy:
-  health-path: /health
-  min-healthy-time: 0s
-  drain-timeout: 2s
-"""
+from hosts_helpers import (BUILD, Berthd, config_text, free_port, http, suite_checks,
+                           wait_answer)
 
 
 def config(n=0):
-    return CONFIG.format(digest=f"{n:064x}")
+    """A config whose image nothing pulls (the hollow runtime runs none)."""
+    return config_text(f"hollow.invalid/app@sha256:{n:064x}", paths=("/*",),
+                       deploy={"health-path": "/health", "min-healthy-time": "0s",
+                               "drain-timeout": "2s"})
 
 
 class HollowAgent:
