@@ -19,7 +19,8 @@ Environment: BENCH_BUILD (the build dir), BENCH_WORK (an empty dir),
 BENCH_STORE (a postgresql:// URL, or empty for SQLite in the state dir),
 HOSTS (50), CONTAINERS (10000), DEPLOY_CONCURRENCY (16), LIST_GETS (200),
 DEPLOY_TIMEOUT (3600 s; past it, the figures of what runs, said),
-BERTHD_WORKERS (4), PROFILE (a file: perf's report of berthd during the
+BERTHD_WORKERS (4), POST_TIMEOUT (300 s: a POST's wait for its answer,
+then once more), PROFILE (a file: perf's report of berthd during the
 lists). Python's standard library only."""
 import concurrent.futures
 import hashlib
@@ -44,6 +45,7 @@ LIST_GETS = int(os.environ.get("LIST_GETS", "200"))
 DEPLOY_TIMEOUT = float(os.environ.get("DEPLOY_TIMEOUT", "3600"))
 WORKERS = os.environ.get("BERTHD_WORKERS", "4")
 PROFILE = os.environ.get("PROFILE", "")
+POST_TIMEOUT = float(os.environ.get("POST_TIMEOUT", "300"))
 # berthd's own host (unused: every enclave goes to an agent) on a subnet
 # and bridge of this run.
 NET = os.getpid() % 200 + 20
@@ -122,22 +124,25 @@ def wait_http(port, path, proc, what, timeout=60):
 class Api:
     """One keep-alive connection to berthd's API."""
 
-    def __init__(self, port, token):
+    def __init__(self, port, token, timeout=60):
         self.port, self.token = port, token
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.retried = False
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
 
     def call(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Authorization": "Bearer " + self.token}
         if data is not None:
             headers["Content-Type"] = "application/json"
+        self.retried = False
         for attempt in (0, 1):
+            self.retried = attempt == 1
             try:
                 self.conn.request(method, "/api/v1" + path, data, headers)
                 r = self.conn.getresponse()
                 raw = r.read()
                 return r.status, json.loads(raw) if raw else None
-            except (http.client.HTTPException, ConnectionError):
+            except (http.client.HTTPException, OSError):
                 self.conn.close()
                 if attempt:
                     raise
@@ -220,11 +225,16 @@ class Bench:
         cfg = config()
         local = threading.local()
 
+        post_ms = []
+
         def post(name):
             if not hasattr(local, "api"):
-                local.api = Api(self.api_port, self.token)
+                local.api = Api(self.api_port, self.token, timeout=POST_TIMEOUT)
+            t = time.monotonic()
             st, body = local.api.call("POST", "/containers", {"name": name, "config": cfg})
-            if st != 202:
+            post_ms.append((time.monotonic() - t) * 1000)
+            # 409: a POST that timed out, asked again, had gone through.
+            if st != 202 and not (st == 409 and local.api.retried):
                 raise SystemExit(f"POST /containers {name}: {st} {body}")
 
         say(f"scale: deploying {CONTAINERS} containers ({CONCURRENCY} at a time)...")
@@ -233,7 +243,10 @@ class Bench:
             for f in concurrent.futures.as_completed([ex.submit(post, n) for n in names]):
                 f.result()
         posted = time.monotonic() - t0
-        say(f"  posted in {posted:.1f} s; waiting until every one runs...")
+        self.post_p50, self.post_p99 = pct(post_ms, 50), pct(post_ms, 99)
+        say(f"  posted in {posted:.1f} s (POST p50 {self.post_p50:.0f} ms, p99 "
+            f"{self.post_p99:.0f} ms, max {max(post_ms):.0f} ms); waiting until every one "
+            "runs...")
         last = 0
         while True:
             st, items = self.api.call("GET", "/containers")
@@ -369,7 +382,8 @@ def main():
     per = (rss1 - rss0) / CONTAINERS
     deploy = (f"{b.deploy_s:.1f}" if b.deploy_s is not None
               else f"incomplete running={b.running}")
-    print(f"deploy_all_s={deploy} list_p50_ms={p50:.1f} list_p99_ms={p99:.1f} "
+    print(f"post_p50_ms={b.post_p50:.0f} post_p99_ms={b.post_p99:.0f} "
+          f"deploy_all_s={deploy} list_p50_ms={p50:.1f} list_p99_ms={p99:.1f} "
           f"rss_kib_per_container={per:.1f} update_to_traffic_ms={upd:.0f}")
     print(f"RESULT hosts={HOSTS} containers={CONTAINERS} list_p99_ms={p99:.1f} "
           f"deploy_all_s={deploy} rss_kib_per_container={per:.1f} "
