@@ -239,9 +239,13 @@ class Bench:
 
         say(f"scale: deploying {CONTAINERS} containers ({CONCURRENCY} at a time)...")
         t0 = time.monotonic()
-        with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as ex:
+        ex = concurrent.futures.ThreadPoolExecutor(CONCURRENCY)
+        try:
             for f in concurrent.futures.as_completed([ex.submit(post, n) for n in names]):
                 f.result()
+        finally:
+            # On a failure (or ^C), the POSTs not sent yet are not sent.
+            ex.shutdown(wait=True, cancel_futures=True)
         posted = time.monotonic() - t0
         self.post_p50, self.post_p99 = pct(post_ms, 50), pct(post_ms, 99)
         say(f"  posted in {posted:.1f} s (POST p50 {self.post_p50:.0f} ms, p99 "
