@@ -205,7 +205,7 @@ class Bench:
                 "--workers", "4"], os.path.join(a["state"], "agent.log"))
         for a in self.agents:
             wait_http(a["port"], "/v1/info", a["proc"], a["id"])
-        self.api = Api(self.api_port, self.token)
+        self.api = Api(self.api_port, self.token, timeout=POST_TIMEOUT)
         deadline = time.monotonic() + 120
         while True:
             st, hosts = self.api.call("GET", "/hosts")
