@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/agent-hollow.h"
 #include "api/api-common.h"
 #include "api/api-server.h"
 #include "common/log.h"
@@ -70,7 +71,9 @@ struct agent {
 	struct event *sigterm, *sigint; /* owned */
 	struct workq *workq;            /* owned */
 	struct runtime *rt;             /* owned */
-	struct recon_host *host;        /* owned: the local operations */
+	struct recon_host *host;        /* owned: the local operations (hollow ones with
+	                                 * s.hollow) */
+	struct recon_host *router_host; /* owned, s.hollow only: the router's operations */
 	struct api_server *api;         /* owned */
 	char *token;                    /* owned, wiped */
 	char *router_socket;            /* owned */
@@ -584,6 +587,16 @@ boot_done(void *p)
 		         json_string_value(json_object_get(j->answer, "ip")));
 }
 
+/* Whether the host offers isolation level iso: the runtime's answer; the
+ * hollow runtime "offers" runc alone. */
+static int
+agent_isolation_ok(struct agent *a, const char *iso, struct err *err)
+{
+	if (a->rt == NULL)
+		return strcmp(iso, "runc") == 0;
+	return runtime_isolation_available(a->rt, iso, err) > 0;
+}
+
 /* A string -> string object of the body as a bundle_kv array (strings
  * borrowed from the body). */
 static struct bundle_kv *
@@ -629,7 +642,7 @@ h_boot(struct api_req *r)
 	if (iso != NULL) {
 		struct err ierr = ERR_INIT;
 
-		if (runtime_isolation_available(a->rt, iso, &ierr) <= 0) {
+		if (!agent_isolation_ok(a, iso, &ierr)) {
 			json_decref(body);
 			agent_reply_bad(r, "boot: this host does not offer that isolation level");
 			return;
@@ -706,14 +719,14 @@ agent_info_json(struct agent *a)
 	for (size_t i = 0; config_isolation_levels[i] != NULL; i++) {
 		struct err ignored = ERR_INIT;
 
-		if (runtime_isolation_available(a->rt, config_isolation_levels[i], &ignored) > 0)
+		if (agent_isolation_ok(a, config_isolation_levels[i], &ignored))
 			json_array_append_new(levels, json_string(config_isolation_levels[i]));
 	}
-	return json_pack("{s:s, s:s, s:i, s:I, s:i, s:o, s:s, s:s?}", "host_id", a->host_id, "url",
-	                 a->advertise, "cpus", (int)cpus, "memory_bytes",
-	                 (json_int_t)pages * (json_int_t)page, "gpus", runtime_gpus(a->rt)->count,
-	                 "isolation", levels, "default_isolation", runtime_isolation(a->rt),
-	                 "router_peer", a->router_peer);
+	return json_pack(
+	    "{s:s, s:s, s:i, s:I, s:i, s:o, s:s, s:s?}", "host_id", a->host_id, "url", a->advertise,
+	    "cpus", (int)cpus, "memory_bytes", (json_int_t)pages * (json_int_t)page, "gpus",
+	    a->host->ops->gpus(a->host), "isolation", levels, "default_isolation",
+	    a->rt != NULL ? runtime_isolation(a->rt) : "runc", "router_peer", a->router_peer);
 }
 
 static void
@@ -921,7 +934,7 @@ agent_start(const struct agent_settings *s, struct agent **out, struct err *err)
 	a->workq = workq_new(a->base, s->workers > 0 ? s->workers : 4, 0);
 	if (health_init(err) < 0)
 		goto out;
-	if (agent_open_runtime(a, err) < 0) {
+	if (!s->hollow && agent_open_runtime(a, err) < 0) {
 		err_wrap(err, "runtime");
 		goto out;
 	}
@@ -940,8 +953,20 @@ agent_start(const struct agent_settings *s, struct agent **out, struct err *err)
 		    .image_max_entries = IMAGE_MAX_ENTRIES_DEFAULT,
 		};
 
-		if (recon_host_local_new(a->rt, &hs, &a->stopping, &a->host, err) < 0)
-			goto out;
+		if (!s->hollow) {
+			if (recon_host_local_new(a->rt, &hs, &a->stopping, &a->host, err) < 0)
+				goto out;
+		} else {
+			/* The router is real; the enclaves are sockets of this process. */
+			if (recon_host_local_new(NULL, &hs, &a->stopping, &a->router_host, err) <
+			        0 ||
+			    agent_hollow_new(a->base, s->subnet, s->gpus, a->router_host, &a->host,
+			                     err) < 0)
+				goto out;
+			log_warn("hollow runtime: no enclave runs here; each one is a socket on %s "
+			         "answered by this agent (benchmarks and tests only)",
+			         s->subnet);
+		}
 	}
 	if (api_server_new(a->base, s->listen_addr, s->listen_port, agent_tables, agent_auth, a,
 	                   &a->api, err) < 0) {
@@ -1009,7 +1034,12 @@ agent_free(struct agent *a)
 	}
 	while (a->enclaves != NULL)
 		agent_enclave_forget(a, a->enclaves->name);
-	recon_host_local_free(a->host);
+	if (a->s.hollow) {
+		agent_hollow_free(a->host);
+		recon_host_local_free(a->router_host);
+	} else {
+		recon_host_local_free(a->host);
+	}
 	runtime_close(a->rt);
 	if (a->sigterm != NULL)
 		event_free(a->sigterm);

@@ -34,6 +34,7 @@ struct agent_settings {
 	const char *router_socket; /* NULL: STATE/router.sock */
 	const char *router_bin;    /* NULL: beside berth-agent */
 	const char *runtime;       /* NULL: detected */
+	int hollow;                /* the hollow runtime (agent-hollow.h): no enclave runs */
 	const char *isolation;     /* the host's default level, or NULL */
 	const char *subnet;
 	const char *bridge;

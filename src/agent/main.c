@@ -26,6 +26,9 @@ static const char usage[] =
     "  --router-socket PATH       its admin socket (default STATE/router.sock)\n"
     "  --router-bin PATH          berth-router to start (default: beside berth-agent)\n"
     "  --runtime runc|crun|runsc  OCI runtime (default: detected)\n"
+    "  --runtime hollow           no enclaves: each is a loopback socket this agent answers\n"
+    "                             (benchmarks and tests only; --subnet in 127.0.0.0/8,\n"
+    "                             default 127.89.0.0/16)\n"
     "  --subnet CIDR              enclaves' network (default 10.89.0.0/16)\n"
     "  --bridge NAME              enclaves' bridge (default berth0)\n"
     "  --insecure-registry H:P    a registry reached over plain HTTP (repeatable)\n"
@@ -64,7 +67,7 @@ parse_args(struct agent_opts *o, int argc, char **argv)
 {
 	struct agent_settings *s = &o->s;
 	struct err err = ERR_INIT;
-	int beat_s = 5;
+	int beat_s = 5, subnet_given = 0;
 
 	s->listen_addr = "127.0.0.1";
 	s->listen_port = 7071;
@@ -147,12 +150,16 @@ parse_args(struct agent_opts *o, int argc, char **argv)
 			} else if (strcmp(v, "runc") == 0 || strcmp(v, "crun") == 0) {
 				s->runtime = v;
 				s->isolation = "runc";
+			} else if (strcmp(v, "hollow") == 0) {
+				s->hollow = 1;
 			} else {
-				fprintf(stderr, "berth-agent: --runtime: runc, crun or runsc\n");
+				fprintf(stderr,
+				        "berth-agent: --runtime: runc, crun, runsc or hollow\n");
 				return -1;
 			}
 		} else if (strcmp(f, "--subnet") == 0) {
 			s->subnet = v;
+			subnet_given = 1;
 		} else if (strcmp(f, "--bridge") == 0) {
 			s->bridge = v;
 		} else if (strcmp(f, "--insecure-registry") == 0) {
@@ -174,6 +181,8 @@ parse_args(struct agent_opts *o, int argc, char **argv)
 		fprintf(stderr, "berth-agent: --token-file is needed (see --help)\n");
 		return -1;
 	}
+	if (s->hollow && !subnet_given)
+		s->subnet = "127.89.0.0/16";
 	s->heartbeat_ms = (int64_t)beat_s * 1000;
 	s->insecure_registries = o->registries;
 	s->berthd_urls = o->berthds;

@@ -654,7 +654,7 @@ recon_host_local_new(struct runtime *rt, const struct recon_host_settings *s,
 {
 	struct recon_host_local *host = xcalloc(1, sizeof *host);
 	char *images = xasprintf("%s/images", s->state_dir);
-	int gpus = runtime_gpus(rt)->count;
+	int gpus = rt != NULL ? runtime_gpus(rt)->count : 0;
 	int rc = -1;
 
 	host->base.ops = &local_ops;
@@ -676,8 +676,10 @@ recon_host_local_new(struct runtime *rt, const struct recon_host_settings *s,
 	host->image_settings.cancel = stopping;
 	image_cache_set_unpack_caps(host->images, s->image_max_bytes, s->image_max_entries);
 	volumes_sweep(s->state_dir);
-	log_info("runtime %s, %d GPU%s%s", runtime_oci_name(rt), gpus, gpus == 1 ? "" : "s",
-	         runtime_gpus(rt)->simulated ? " (simulated: scheduling only, no devices)" : "");
+	if (rt != NULL)
+		log_info("runtime %s, %d GPU%s%s", runtime_oci_name(rt), gpus, gpus == 1 ? "" : "s",
+		         runtime_gpus(rt)->simulated ? " (simulated: scheduling only, no devices)"
+		                                     : "");
 	rc = 0;
 out:
 	free(images);

@@ -159,7 +159,9 @@ struct recon_host_settings {
 
 /* The real host: runtime rt (borrowed), an image cache in
  * <state_dir>/images, rootfs in <state_dir>/rootfs, berth-router on
- * s->router_socket. Pulls give up when *stopping (borrowed) is non-zero.
+ * s->router_socket. rt NULL makes a host of the router operations alone
+ * (berth-agent's hollow runtime): its enclave operations are not to be
+ * called. Pulls give up when *stopping (borrowed) is non-zero.
  * Returns 0 with *out (free with recon_host_local_free()) or negative. */
 int recon_host_local_new(struct runtime *rt, const struct recon_host_settings *s,
                          const _Atomic int *stopping, struct recon_host **out, struct err *err);
