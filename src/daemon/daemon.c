@@ -630,6 +630,8 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 		return -1;
 	if (recon_start(d->recon, err) < 0)
 		return err_wrap(err, "reconciler");
+	if (d->hosts != NULL)
+		api_hosts_watch(d->hosts, d->base, d->recon);
 	if (api_pending_resume(d, err) < 0)
 		return err_wrap(err, "containers waiting for their source");
 	if (api_server_new(d->base, d->settings.listen_addr, d->settings.listen_port, berthd_routes,

@@ -149,6 +149,11 @@ recon_route_object(struct recon *r, const struct store_container *c, size_t *on)
 
 	ctr = recon_ctr_get(r, c->id);
 	*on = ctr->route_on < r->n_hosts ? ctr->route_on : 0;
+	/* Until a row names a host, not a lost one: its router would refuse
+	 * the push that every step waits for. */
+	for (size_t i = 0; r->hosts[*on].lost != NULL && i < r->n_hosts; i++)
+		if (r->hosts[i].lost == NULL && !r->hosts[i].pending)
+			*on = i;
 	if (c->deleted_at != 0)
 		goto out;
 	active = store_update_latest(r->env.store, c->id, &u, &err) == 0 && !u.state.finished;

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from berth_helpers import (  # noqa: E402,F401 (re-exported)
@@ -154,3 +155,23 @@ class LinkBerthd(Berthd):
         self.url = f"http://{self.link.root_ip}:{self.port}"
         self.api = self.url + "/api/v1"
         super().start(env)
+
+
+def wait_log(b, text, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in b.read_log():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not in berthd's log within {timeout}s: {text}\n"
+                         + b.read_log()[-3000:])
+
+
+def enclaves_of(a):
+    d = os.path.join(a.state, "enclaves")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def serves(a, host, version):
+    status, body, _ = a.get(host)
+    return status == 200 and version.encode() in body
