@@ -256,6 +256,7 @@ berthd_runtime_open(const struct berthd_runtime_opts *o, struct runtime **out, s
 	rs.oci_runtime = o->oci_runtime;
 	rs.subnet = o->subnet;
 	rs.bridge = o->bridge;
+	rs.cgroup_parent = o->cgroup_parent;
 	rs.oci_root = oci_root;
 	rs.netns_dir = netns_dir;
 	rs.gpus_simulated = o->gpus > 0 ? o->gpus : 0;

@@ -99,11 +99,15 @@ struct recon_hostent {
 	 * for 31 s)", berthd's heartbeat watch says it: recon_host_set_lost);
 	 * placement leaves it out, its serving enclaves' containers move */
 	char *lost;
-	/* Monotonic, 0: none. It came back: its stale enclaves go on the timer
-	 * pass after this time; a removal that failed (its processes not gone
-	 * yet) is tried again, returned_tries times at most. */
+	/* Monotonic, 0: none. It came back: its stale enclaves (those no live
+	 * row of it names: moved away) go, on a worker, from the timer pass
+	 * after this time; a removal that failed is tried again,
+	 * returned_tries times at most. Until it ends the host takes no new
+	 * enclave (one of the same name would race the removal). */
 	int64_t returned_at_ms;
 	int returned_tries;
+	int returning;   /* its removal is under way (or to be tried again) */
+	int stale_job;   /* the removal's job is on the workq */
 };
 
 struct recon {

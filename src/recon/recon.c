@@ -37,7 +37,8 @@
 static void recon_on_tick(evutil_socket_t fd, short what, void *arg);
 static void recon_on_timer(evutil_socket_t fd, short what, void *arg);
 static void recon_step(struct recon *r, struct recon_ctr *ctr);
-static int recon_adopt_on(struct recon *r, struct recon_hostent *only);
+static int recon_adopt_on(struct recon *r, struct recon_hostent *only, int orphans);
+static void recon_stale_start(struct recon *r, struct recon_hostent *h);
 
 struct recon_ctr *
 recon_ctr_get(struct recon *r, const char *id)
@@ -310,7 +311,7 @@ recon_place_view(struct recon *r, struct place_host **ph_out, size_t **of_out, s
 	of = xcalloc(r->n_hosts, sizeof *of);
 	for (size_t h = 0; h < r->n_hosts; h++) {
 		/* A lost host takes nothing new (its containers are leaving). */
-		if (r->hosts[h].pending || r->hosts[h].lost != NULL)
+		if (r->hosts[h].pending || r->hosts[h].lost != NULL || r->hosts[h].returning)
 			continue;
 		ph[n_ph].id = r->hosts[h].id;
 		ph[n_ph].cpus = r->hosts[h].cap.cpus;
@@ -1262,12 +1263,10 @@ recon_on_timer(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < r->n_hosts; i++) {
 		struct recon_hostent *h = &r->hosts[i];
 
-		if (h->returned_at_ms == 0 || now < h->returned_at_ms)
+		if (h->returned_at_ms == 0 || now < h->returned_at_ms || h->stale_job)
 			continue;
 		h->returned_at_ms = 0;
-		if (recon_adopt_on(r, h) > 0 && h->returned_tries-- > 0)
-			h->returned_at_ms = now + RECON_RETURNED_RETRY_MS;
-		recon_kick_all(r);
+		recon_stale_start(r, h);
 	}
 	if (++r->timer_count % resync_every == 0) {
 		recon_monitor(r);
@@ -1412,7 +1411,7 @@ recon_adopt_row(struct recon *r, struct recon_host *host, struct store_enclave *
  * at start-up. A row on no host this berthd drives is reported. Returns
  * how many orphans could not be listed or removed. */
 static int
-recon_adopt_on(struct recon *r, struct recon_hostent *only)
+recon_adopt_on(struct recon *r, struct recon_hostent *only, int orphans)
 {
 	struct store_enclave *live = NULL;
 	struct err err = ERR_INIT;
@@ -1423,7 +1422,7 @@ recon_adopt_on(struct recon *r, struct recon_hostent *only)
 		log_error("recon: list live enclaves: %s", err.msg);
 		return 1;
 	}
-	for (size_t i = 0; i < r->n_hosts; i++)
+	for (size_t i = 0; orphans && i < r->n_hosts; i++)
 		if (!r->hosts[i].pending && (only == NULL || only == &r->hosts[i]))
 			failed += recon_remove_orphans(r, &r->hosts[i], live, n);
 	for (size_t j = 0; j < n; j++) {
@@ -1451,13 +1450,107 @@ recon_adopt_on(struct recon *r, struct recon_hostent *only)
 static void
 recon_adopt_all(struct recon *r)
 {
-	(void)recon_adopt_on(r, NULL);
+	(void)recon_adopt_on(r, NULL, 1);
+}
+
+/* A host back: on a worker, its enclaves that no live row of it names
+ * (keep, the names of those that do, taken when the job starts: the host
+ * takes no new enclave meanwhile) are removed; its stop timeouts never
+ * hold the loop, nor the agents' heartbeats it answers. */
+struct stale_job {
+	struct recon_job hdr;
+	struct recon_hostent *h; /* borrowed (r->hosts lives as long as r) */
+	char **keep;             /* owned */
+	int failed;
+};
+
+static void
+stale_job_free(struct recon_job *hdr)
+{
+	struct stale_job *job = (struct stale_job *)hdr;
+
+	strv_free(job->keep);
+	free(job);
+}
+
+static void
+stale_work(void *arg)
+{
+	struct stale_job *job = arg;
+	struct recon_host *host = job->h->host;
+	struct err err = ERR_INIT;
+	char **names = NULL;
+
+	if (host->ops->list(host, &names, &err) < 0) {
+		log_error("recon: list the enclaves of %s: %s", job->h->id, err.msg);
+		err_clear(&err);
+		job->failed++;
+	}
+	for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+		if (strv_contains(job->keep, names[i]))
+			continue;
+		log_info("recon: removing enclave %s of host %s, moved away while it was lost",
+		         names[i], job->h->id);
+		if (host->ops->destroy(host, names[i], &err) < 0) {
+			log_error("recon: enclave %s of host %s: %s", names[i], job->h->id, err.msg);
+			err_clear(&err);
+			job->failed++;
+		}
+	}
+	strv_free(names);
+}
+
+static void
+stale_done(void *arg)
+{
+	struct stale_job *job = arg;
+	struct recon *r = job->hdr.r;
+	struct recon_hostent *h = job->h;
+
+	recon_job_done(&job->hdr);
+	h->stale_job = 0;
+	if (!recon_stopping(r) && h->lost == NULL) {
+		if (job->failed > 0 && h->returned_tries-- > 0) {
+			h->returned_at_ms = now_mono_ms() + RECON_RETURNED_RETRY_MS;
+		} else {
+			h->returning = 0;
+			/* Its live rows adopted again, as at start-up. */
+			(void)recon_adopt_on(r, h, 0);
+		}
+		recon_kick_all(r);
+	}
+	stale_job_free(&job->hdr);
+}
+
+static void
+recon_stale_start(struct recon *r, struct recon_hostent *h)
+{
+	struct store_enclave *live = NULL;
+	struct err err = ERR_INIT;
+	struct stale_job *job;
+	size_t n = 0;
+
+	if (store_enclave_list_live(r->env.store, &live, &n, &err) < 0) {
+		log_error("recon: list live enclaves: %s", err.msg);
+		h->returned_at_ms = now_mono_ms() + RECON_RETURNED_RETRY_MS;
+		return;
+	}
+	job = xcalloc(1, sizeof *job);
+	job->hdr.free = stale_job_free;
+	job->h = h;
+	job->keep = strv_push(NULL, "");
+	for (size_t i = 0; i < n; i++)
+		if (recon_host_entry(r, live[i].host_id) == h)
+			job->keep = strv_push(job->keep, live[i].name);
+	store_enclave_list_free(live, n);
+	h->stale_job = 1;
+	recon_job_submit(r, &job->hdr, stale_work, stale_done);
 }
 
 void
 recon_host_known(struct recon *r, struct recon_hostent *h)
 {
-	(void)recon_adopt_on(r, h);
+	(void)recon_adopt_on(r, h, 1);
 	recon_kick_all(r);
 }
 
@@ -1479,6 +1572,7 @@ recon_host_set_lost(struct recon *r, const char *host_id, const char *why)
 		 * timer's next pass. */
 		h->returned_at_ms = now_mono_ms();
 		h->returned_tries = RECON_RETURNED_TRIES;
+		h->returning = 1;
 	}
 	recon_kick_all(r);
 }
