@@ -95,7 +95,7 @@ recon_move_step(struct recon *r, struct recon_ctr *ctr, struct store_container *
 	}
 	rc = recon_place_enclave(r, c, &d, enclaves, n, &to, &perr);
 	if (rc != 0 || to == NULL) {
-		move_blocked(r, ctr, c, h, rc > 0 || to == NULL ? "no other host answers" : perr.msg);
+		move_blocked(r, ctr, c, h, rc < 0 ? perr.msg : "no other host answers");
 		store_deployment_clear(&d);
 		return 0;
 	}
