@@ -28,7 +28,7 @@ struct api_host {
 	json_t *info;    /* owned: what it registered (cpus, memory_bytes, gpus, isolation) */
 	int64_t seen_ms; /* monotonic: its last registration or heartbeat */
 	int64_t seen_wall_ms;
-	int lost;        /* the reconciler was told it is lost (api_hosts_watch) */
+	int lost; /* the reconciler was told it is lost (api_hosts_watch) */
 };
 
 struct api_hosts {

@@ -106,8 +106,8 @@ struct recon_hostent {
 	 * enclave (one of the same name would race the removal). */
 	int64_t returned_at_ms;
 	int returned_tries;
-	int returning;   /* its removal is under way (or to be tried again) */
-	int stale_job;   /* the removal's job is on the workq */
+	int returning; /* its removal is under way (or to be tried again) */
+	int stale_job; /* the removal's job is on the workq */
 };
 
 struct recon {

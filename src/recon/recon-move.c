@@ -164,8 +164,8 @@ recon_move_update_step(struct recon *r, struct recon_ctr *ctr, struct store_cont
 }
 
 char *
-recon_move_serving(struct recon *r, const struct store_container *c,
-                   const struct store_enclave *e, const char **kind)
+recon_move_serving(struct recon *r, const struct store_container *c, const struct store_enclave *e,
+                   const char **kind)
 {
 	struct store_enclave *v = NULL;
 	struct err err = ERR_INIT;
@@ -185,8 +185,8 @@ recon_move_serving(struct recon *r, const struct store_container *c,
 		if (v[i].state == ENCLAVE_STOPPED && v[i].host_id != NULL && v[i].reason != NULL) {
 			lost = xasprintf("host %s lost ", v[i].host_id);
 			if (strncmp(v[i].reason, lost, strlen(lost)) == 0) {
-				msg = xasprintf("%s: redeployed on host %s", v[i].reason,
-				                e->host_id);
+				msg =
+				    xasprintf("%s: redeployed on host %s", v[i].reason, e->host_id);
 				*kind = "container.moved";
 			}
 		}

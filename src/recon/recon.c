@@ -1492,7 +1492,8 @@ stale_work(void *arg)
 		log_info("recon: removing enclave %s of host %s, moved away while it was lost",
 		         names[i], job->h->id);
 		if (host->ops->destroy(host, names[i], &err) < 0) {
-			log_error("recon: enclave %s of host %s: %s", names[i], job->h->id, err.msg);
+			log_error("recon: enclave %s of host %s: %s", names[i], job->h->id,
+			          err.msg);
 			err_clear(&err);
 			job->failed++;
 		}
