@@ -184,6 +184,11 @@ recon_host_lost_why(const struct recon_hostent *h)
 	return h != NULL ? h->lost : NULL;
 }
 
+/* The newest live (not stopped) enclave row of deployment id among v[0..n),
+ * or NULL. */
+struct store_enclave *recon_enclave_of(struct store_enclave *v, size_t n,
+                                       const char *deployment_id);
+
 /* Chooses the host of deployment d's new enclave (of container c, whose rows
  * are enclaves[0..n)), lost hosts left out: 0 with *host_id (borrowed from
  * r->hosts; NULL for berthd's own host), 1 when no agent answered yet (ask

@@ -32,16 +32,6 @@
 #include "recon/recon-int.h"
 #include "store/store.h"
 
-/* The newest row not stopped of deployment id among n, or NULL. */
-static struct store_enclave *
-move_live_of(struct store_enclave *v, size_t n, const char *deployment_id)
-{
-	for (size_t i = n; i-- > 0;)
-		if (v[i].state != ENCLAVE_STOPPED && strcmp(v[i].deployment_id, deployment_id) == 0)
-			return &v[i];
-	return NULL;
-}
-
 /* No host has room for c (why): said once per sentence, as an event. */
 static void
 move_blocked(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
@@ -80,7 +70,7 @@ recon_move_step(struct recon *r, struct recon_ctr *ctr, struct store_container *
 
 	if (c->deleted_at != 0 || c->status != CONTAINER_RUNNING || c->restart_at != 0)
 		return 0;
-	e = move_live_of(enclaves, n, c->deployment_id);
+	e = recon_enclave_of(enclaves, n, c->deployment_id);
 	if (e == NULL || (e->state != ENCLAVE_HEALTHY && e->state != ENCLAVE_UNHEALTHY))
 		return 0;
 	h = recon_host_entry(r, e->host_id);
@@ -146,7 +136,7 @@ recon_move_update_step(struct recon *r, struct recon_ctr *ctr, struct store_cont
 	/* Switched: the new version serves; the retire closes the old row. */
 	if (u->state.finished || u->state.switched)
 		return 0;
-	e = move_live_of(enclaves, n, u->to_deployment_id);
+	e = recon_enclave_of(enclaves, n, u->to_deployment_id);
 	if (e == NULL || e->state == ENCLAVE_FAILED || e->state == ENCLAVE_STOPPING)
 		return 0;
 	h = recon_host_entry(r, e->host_id);

@@ -207,8 +207,7 @@ recon_set_detail(struct recon *r, struct recon_ctr *ctr, struct store_container 
 		recon_store_failed(ctr, "status detail", &err);
 }
 
-/* The live (not stopped) enclave row of deployment id among n, or NULL. */
-static struct store_enclave *
+struct store_enclave *
 recon_enclave_of(struct store_enclave *v, size_t n, const char *deployment_id)
 {
 	for (size_t i = n; i-- > 0;)

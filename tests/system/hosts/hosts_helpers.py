@@ -175,3 +175,9 @@ def enclaves_of(a):
 def serves(a, host, version):
     status, body, _ = a.get(host)
     return status == 200 and version.encode() in body
+
+
+def both_hosts_answer(b):
+    """berthd started first: each agent's host id is learned once it answers."""
+    wait_log(b, "host host-a answers", 20)
+    wait_log(b, "host host-b answers", 20)

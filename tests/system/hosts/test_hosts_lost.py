@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from hosts_helpers import config_text, enclaves_of, serves, sh, wait_log
+from hosts_helpers import both_hosts_answer, config_text, enclaves_of, serves, sh, wait_log
 
 
 def events(b, name):
@@ -66,8 +66,7 @@ def deploy_on_both(b, names, config=None, repo=None):
 
 def test_a_lost_hosts_container_moves_and_its_stale_enclave_goes(two_hosts, repo):
     b, agents = two_hosts
-    wait_log(b, "host host-a answers", 20)
-    wait_log(b, "host host-b answers", 20)
+    both_hosts_answer(b)
     on = deploy_on_both(b, ("one", "two"), repo=repo)
     moving, staying = on["host-b"], on["host-a"]
     stale = enclaves_of(agents["host-b"])
@@ -116,8 +115,7 @@ def test_a_lost_hosts_container_moves_and_its_stale_enclave_goes(two_hosts, repo
 @pytest.mark.agent_args("--gpus", "1")
 def test_no_room_elsewhere_nothing_moves_until_room_is_made(two_hosts, registry):
     b, agents = two_hosts
-    wait_log(b, "host host-a answers", 20)
-    wait_log(b, "host host-b answers", 20)
+    both_hosts_answer(b)
     text = config_text(registry.images["hello:v1"], gpus=1)
     on = deploy_on_both(b, ("g1", "g2"), config=text)
     stuck, holder = on["host-b"], on["host-a"]

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from hosts_helpers import BUILD, Load, config_text, enclaves_of, http, serves, wait_log
+from hosts_helpers import (BUILD, Load, both_hosts_answer, config_text, enclaves_of, http, serves,
+                           wait_log)
 
 
 def host_list(b, tmp_path):
@@ -38,9 +39,7 @@ def versions(load):
 
 def test_two_hosts_spread_serve_delete_and_adopt(two_hosts, repo, tmp_path):
     b, agents = two_hosts
-    # berthd started first: each agent's host id is learned once it answers.
-    wait_log(b, "host host-a answers", 20)
-    wait_log(b, "host host-b answers", 20)
+    both_hosts_answer(b)
 
     placed = {}
     for name in ("one", "two"):
@@ -125,8 +124,7 @@ def test_two_hosts_spread_serve_delete_and_adopt(two_hosts, repo, tmp_path):
 @pytest.mark.agent_args("--gpus", "1")
 def test_gpus_are_exclusive_per_host_and_no_room_says_why(two_hosts, registry):
     b, agents = two_hosts
-    wait_log(b, "host host-a answers", 20)
-    wait_log(b, "host host-b answers", 20)
+    both_hosts_answer(b)
     text = config_text(registry.images["hello:v1"], gpus=1)
     hosts = []
     for name in ("g1", "g2"):
@@ -150,8 +148,7 @@ def test_gpu_update_goes_blue_green_onto_a_host_with_a_free_gpu(two_hosts, regis
     blue-green onto the other host when its GPU is free, and by
     stop-then-start when no host has room beside it."""
     b, agents = two_hosts
-    wait_log(b, "host host-a answers", 20)
-    wait_log(b, "host host-b answers", 20)
+    both_hosts_answer(b)
     v1 = config_text(registry.images["hello:v1"], gpus=1)
     v2 = config_text(registry.images["hello:v2"], gpus=1)
     status, c = b.call("POST", "/containers", {"name": "llm", "config": v1})
