@@ -143,3 +143,43 @@ def test_no_room_elsewhere_nothing_moves_until_room_is_made(two_hosts, registry)
     assert wait_until(lambda: enclaves_of(agents["host-b"]) == [], 60), (
         enclaves_of(agents["host-b"]), b.read_log()[-5000:])
     assert serves(agents["host-a"], b.host(stuck), "v1")
+
+
+def test_an_update_coming_up_on_a_lost_host_fails_and_the_old_version_moves(two_hosts,
+                                                                             registry):
+    b, agents = two_hosts
+    both_hosts_answer(b)
+    v1 = config_text(registry.images["hello:v1"])
+    on = deploy_on_both(b, ("one", "two"), config=v1)
+    name = on["host-b"]
+    # v2 never passes its gate within the test: it comes up beside v1 on
+    # host-b (an update stays on its host when it can) and waits there.
+    check = {"test": ["CMD-SHELL", "exit 1"], "interval": "1s", "retries": 1}
+    v2 = config_text(registry.images["hello:v2"], healthcheck=check,
+                     deploy={"health-timeout": "120s"})
+    status, u = b.call("POST", f"/containers/{name}/updates", {"kind": "edit-config",
+                                                               "config": v2})
+    assert status == 202, u
+    # Its enclave booted, in its health gate (a boot cut short by the loss
+    # fails the update with the boot's own error instead).
+    assert wait_until(lambda: b.container(name)["update"]["status"] == "started"
+                      and len(b.container(name)["enclaves"]) == 2, 60), b.container(name)
+    assert {e["host"] for e in b.container(name)["enclaves"]} == {"host-b"}
+    try:
+        lose(agents["host-b"])
+        c = b.wait_update_end(name, timeout=3 + 1 + 30)
+        assert c["update"]["status"] == "failed", c["update"]
+        assert c["update"]["error"] == ("host host-b lost (no heartbeat for 3 s) while the "
+                                        "new version came up there"), c["update"]
+        # Then the old version, which served on host-b, moves.
+        moved = wait_event(b, name, "container.moved", 60)
+        assert moved["message"].endswith(": redeployed on host host-a"), moved
+        assert wait_until(lambda: serves(agents["host-a"], b.host(name), "v1"), 10)
+        c = b.container(name)
+        assert c["status"] == "running" and c["host"] == "host-a", c
+        assert [e["host"] for e in c["enclaves"]] == ["host-a"], c
+    finally:
+        bring_back(agents["host-b"])
+    # Back: both of its enclaves (v1's and v2's) are stale and go.
+    assert wait_until(lambda: enclaves_of(agents["host-b"]) == [], 60), (
+        enclaves_of(agents["host-b"]), b.read_log()[-3000:])
