@@ -82,8 +82,8 @@ struct agent {
 	struct agent_enclave *enclaves;
 	struct agent_job *jobs; /* loop thread */
 	int64_t next_job;
-	pthread_t beat;
-	int beat_started;
+	struct agent_beat *beats; /* owned array: one thread per berthd */
+	size_t n_beats;           /* of them started */
 	_Atomic int stopping;
 };
 
@@ -760,6 +760,14 @@ agent_auth(void *ctx, const char *token, struct api_principal *who)
 
 /* ---- registration and heartbeats, on a thread of their own ---- */
 
+/* One berthd's registration: a thread each, so a berthd that does not answer
+ * (a replica that died) delays no other's heartbeats. */
+struct agent_beat {
+	struct agent *a; /* borrowed */
+	const char *url; /* borrowed from the settings */
+	pthread_t thread;
+};
+
 static size_t
 agent_discard(char *data, size_t size, size_t n, void *arg)
 {
@@ -768,11 +776,12 @@ agent_discard(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* POSTs body to berthd's path: the HTTP status, or 0 when unanswered. */
+/* POSTs body to path of the berthd at base: the HTTP status, or 0 when
+ * unanswered. */
 static long
-agent_post(struct agent *a, const char *path, const json_t *body)
+agent_post(struct agent *a, const char *base, const char *path, const json_t *body)
 {
-	char *url = xasprintf("%s%s", a->s.berthd_url, path);
+	char *url = xasprintf("%s%s", base, path);
 	char *auth = xasprintf("Authorization: Bearer %s", a->token);
 	char *text = json_dumps(body, JSON_COMPACT);
 	struct curl_slist *headers = NULL;
@@ -804,7 +813,8 @@ agent_post(struct agent *a, const char *path, const json_t *body)
 static void *
 agent_beat_main(void *arg)
 {
-	struct agent *a = arg;
+	struct agent_beat *beat = arg;
+	struct agent *a = beat->a;
 	/* The runtime's answers read here were probed when it opened. */
 	json_t *info = json_pack("{s:s}", "host_id", a->host_id);
 	int registered = 0;
@@ -816,20 +826,20 @@ agent_beat_main(void *arg)
 		if (!registered) {
 			json_t *reg = agent_info_json(a);
 
-			status = agent_post(a, "/api/v1/agent/register", reg);
+			status = agent_post(a, beat->url, "/api/v1/agent/register", reg);
 			json_decref(reg);
 			registered = status == 200;
 			if (registered)
-				log_info("registered with berthd %s as host %s", a->s.berthd_url,
+				log_info("registered with berthd %s as host %s", beat->url,
 				         a->host_id);
 		} else {
-			status = agent_post(a, "/api/v1/agent/heartbeat", info);
+			status = agent_post(a, beat->url, "/api/v1/agent/heartbeat", info);
 			/* berthd restarted and forgot us: register again. */
 			if (status == 404)
 				registered = 0;
 		}
 		if (status != last && status != 200)
-			log_warn("berthd %s answered %ld%s", a->s.berthd_url, status,
+			log_warn("berthd %s answered %ld%s", beat->url, status,
 			         status == 0 ? " (unreachable): enclaves keep serving" : "");
 		last = status;
 		for (int64_t end = now_mono_ms() + a->s.heartbeat_ms;
@@ -955,12 +965,17 @@ agent_start(const struct agent_settings *s, struct agent **out, struct err *err)
 		a->router_peer = strchr(s->router_addr, ':') != NULL
 		                     ? xasprintf("[%s]:%d", s->router_addr, s->router_port)
 		                     : xasprintf("%s:%d", s->router_addr, s->router_port);
-	if (s->berthd_url != NULL) {
-		if (pthread_create(&a->beat, NULL, agent_beat_main, a) != 0) {
+	a->beats = xcalloc(strv_len(s->berthd_urls) + 1, sizeof *a->beats);
+	for (size_t i = 0; s->berthd_urls != NULL && s->berthd_urls[i] != NULL; i++) {
+		struct agent_beat *b = &a->beats[a->n_beats];
+
+		b->a = a;
+		b->url = s->berthd_urls[i];
+		if (pthread_create(&b->thread, NULL, agent_beat_main, b) != 0) {
 			err_make(err, errno, "pthread_create");
 			goto out;
 		}
-		a->beat_started = 1;
+		a->n_beats++;
 	}
 	log_info("berth-agent %s: host %s, API on %s, state in %s", BERTH_VERSION, a->host_id,
 	         a->advertise, s->state_dir);
@@ -986,8 +1001,9 @@ agent_free(struct agent *a)
 	if (a == NULL)
 		return;
 	atomic_store(&a->stopping, 1);
-	if (a->beat_started)
-		pthread_join(a->beat, NULL);
+	for (size_t i = 0; i < a->n_beats; i++)
+		pthread_join(a->beats[i].thread, NULL);
+	free(a->beats);
 	api_server_free(a->api);
 	workq_free(a->workq);
 	while (a->jobs != NULL) {

@@ -22,7 +22,8 @@ struct agent_settings {
 	int listen_port;
 	const char *advertise_url; /* how berthd reaches it; NULL: http://LISTEN */
 	const char *token_file;    /* the host token */
-	const char *berthd_url;    /* where to register; NULL: it does not */
+	char *const *berthd_urls;  /* strv: where to register (each berthd of a replicated
+	                            * control plane); NULL: it does not */
 	const char *host_id;       /* NULL: the host name */
 	int64_t heartbeat_ms;      /* between heartbeats */
 	const char *state_dir;

@@ -17,7 +17,8 @@ static const char usage[] =
     "  --router-peer ADDR:PORT    where other hosts' routers reach this host's router\n"
     "                             (default: --router-listen, unless loopback or any)\n"
     "  --token-file FILE          the host token, shared with berthd's --agent-token-file\n"
-    "  --berthd URL               register with berthd there and heartbeat (default: none)\n"
+    "  --berthd URL               register with berthd there and heartbeat (default: none);\n"
+    "                             repeat it for each berthd replica\n"
     "  --host-id ID               the host's name at berthd (default: the host name)\n"
     "  --heartbeat S              seconds between heartbeats (default 5)\n"
     "  --state-dir DIR            images, rootfs, logs, volumes (default /var/lib/berth-agent)\n"
@@ -37,6 +38,7 @@ struct agent_opts {
 	struct agent_settings s;
 	char *listen_addr, *router_addr; /* owned */
 	char **registries;               /* owned strv */
+	char **berthds;                  /* owned strv */
 	const char *log_level;
 };
 
@@ -127,7 +129,7 @@ parse_args(struct agent_opts *o, int argc, char **argv)
 				        "berth-agent: --berthd: \"%s\" is not an http:// URL\n", v);
 				return -1;
 			}
-			s->berthd_url = v;
+			o->berthds = strv_push(o->berthds, v);
 		} else if (strcmp(f, "--host-id") == 0) {
 			s->host_id = v;
 		} else if (strcmp(f, "--heartbeat") == 0) {
@@ -174,6 +176,7 @@ parse_args(struct agent_opts *o, int argc, char **argv)
 	}
 	s->heartbeat_ms = (int64_t)beat_s * 1000;
 	s->insecure_registries = o->registries;
+	s->berthd_urls = o->berthds;
 	return 0;
 }
 
@@ -207,5 +210,6 @@ out:
 	free(o.listen_addr);
 	free(o.router_addr);
 	strv_free(o.registries);
+	strv_free(o.berthds);
 	return rc;
 }

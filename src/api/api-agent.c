@@ -143,6 +143,8 @@ api_hosts_watch(struct api_hosts *hs, struct event_base *base, struct recon *rec
 {
 	struct timeval tv = {0, API_HOSTS_WATCH_MS * 1000};
 
+	if (hs->watch != NULL)
+		return; /* watching already */
 	hs->recon = recon;
 	hs->watch = event_new(base, -1, EV_PERSIST, hosts_on_watch, hs);
 	event_add(hs->watch, &tv);

@@ -63,7 +63,7 @@ api_reply_kicked(struct api_req *r, const char *container_id, int status, json_t
 {
 	struct berthd *d = r->ctx;
 
-	recon_kick(d->recon, container_id);
+	berthd_kick(d, container_id);
 	api_reply_object(r, status, v);
 }
 

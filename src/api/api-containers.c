@@ -24,6 +24,10 @@
 static struct berthd_list_cache *
 containers_list_cached(struct berthd *d, const char *org_id)
 {
+	/* The generation counts this handle's writes only; a replica's peers
+	 * write too. */
+	if (d->leader != NULL)
+		return NULL;
 	for (int i = 0; i < BERTHD_LIST_CACHE; i++) {
 		struct berthd_list_cache *e = &d->list_cache[i];
 
@@ -259,7 +263,7 @@ create_write(struct api_req *r, struct create_job *j, int pending)
 	if (pending)
 		api_pending_resolve(d, c);
 	else
-		recon_kick(d->recon, c->id);
+		berthd_kick(d, c->id);
 	if ((rc = api_json_container(d, r->who.org_name, c, &out, &err)) < 0)
 		api_reply_store_error(r, rc, &err);
 	else

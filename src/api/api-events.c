@@ -15,6 +15,9 @@ events_stream(struct api_req *r)
 }
 
 const struct api_route api_routes_events[] = {
-    {.method = API_GET, .pattern = "/api/v1/events/stream", .handler = events_stream},
+    {.method = API_GET,
+     .pattern = "/api/v1/events/stream",
+     .handler = events_stream,
+     .flags = API_LEADER_ONLY},
     {0},
 };

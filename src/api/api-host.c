@@ -1,6 +1,7 @@
 /* GET /api/v1/host: what a verifier needs to know of this host: the public
  * half of the key that signs attestation documents, and its runtimes. */
 #include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "api/api-common.h"
@@ -28,11 +29,22 @@ host_get(struct api_req *r)
 	}
 	/* Who issues the TLS certificates: a verifier of a local-CA host needs
 	 * `berth ca` for --ca. null when TLS is off. */
-	api_reply_json(r, 200,
-	               json_pack("{s:s, s:s, s:s, s:o, s:s, s:s?}", "host_key", pub, "tee", "none",
-	                         "hostname", name, "runtimes", runtimes, "isolation",
-	                         berthd_isolation_default(d), "tls_certs",
-	                         d->settings.tls_port != 0 ? d->settings.tls_certs : NULL));
+	json_t *v =
+	    json_pack("{s:s, s:s, s:s, s:o, s:s, s:s?}", "host_key", pub, "tee", "none", "hostname",
+	              name, "runtimes", runtimes, "isolation", berthd_isolation_default(d),
+	              "tls_certs", d->settings.tls_port != 0 ? d->settings.tls_certs : NULL);
+
+	/* A replica: which one this is, and where the leader is. */
+	if (berthd_role(d) != NULL) {
+		char *leader = berthd_leader_url(d);
+
+		json_object_set_new(v, "role", json_string(berthd_role(d)));
+		json_object_set_new(v, "url", json_string(d->settings.replica_url));
+		json_object_set_new(v, "leader_url",
+		                    leader != NULL ? json_string(leader) : json_null());
+		free(leader);
+	}
+	api_reply_json(r, 200, v);
 }
 
 const struct api_route api_routes_host[] = {

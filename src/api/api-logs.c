@@ -165,6 +165,9 @@ out:
 }
 
 const struct api_route api_routes_logs[] = {
-    {.method = API_GET, .pattern = "/api/v1/containers/{}/logs", .handler = containers_logs},
+    {.method = API_GET,
+     .pattern = "/api/v1/containers/{}/logs",
+     .handler = containers_logs,
+     .flags = API_LEADER_ONLY},
     {0},
 };

@@ -144,7 +144,7 @@ pending_deploy(struct berthd *d, struct store_container *c, struct pending_job *
 	w = (struct pending_write){.c = c, .dep = &dep, .tag = j->fetch.tag};
 	if (api_write(d, pending_deploy_steps, &w, &err) < 0)
 		goto fail;
-	recon_kick(d->recon, c->id);
+	berthd_kick(d, c->id);
 	rc = 0;
 	goto out;
 fail:

@@ -41,6 +41,7 @@ struct api_server {
 	const struct api_route *const *tables; /* borrowed, static */
 	api_auth_fn auth;
 	api_hold_fn hold;
+	api_role_fn role;
 	void *ctx; /* borrowed */
 	int port;
 	struct api_server_limits limits;
@@ -247,6 +248,12 @@ void
 api_server_set_hold(struct api_server *s, api_hold_fn hold)
 {
 	s->hold = hold;
+}
+
+void
+api_server_set_role(struct api_server *s, api_role_fn role)
+{
+	s->role = role;
 }
 
 void
@@ -570,6 +577,7 @@ api_dispatch(struct evhttp_request *req, void *arg)
 	const char *raw_path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	const struct api_route *route = NULL;
 	struct api_req *r = xcalloc(1, sizeof *r);
+	const char *role = s->role != NULL ? s->role(s->ctx) : NULL;
 	int path_matched = 0;
 
 	r->req = req;
@@ -578,6 +586,8 @@ api_dispatch(struct evhttp_request *req, void *arg)
 	r->ctx = s->ctx;
 	r->path = raw_path != NULL ? raw_path : "/";
 	r->in_handler = 1;
+	if (role != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Berth-Role", role);
 
 	if (r->conn != NULL) {
 		/* The request is in: the handler's time is not the client's. */
@@ -634,6 +644,13 @@ api_dispatch(struct evhttp_request *req, void *arg)
 			                              : "the token is not valid");
 			goto out;
 		}
+	}
+	if ((route->flags & API_LEADER_ONLY) && role != NULL && strcmp(role, "leader") != 0) {
+		api_reply_error(
+		    r, 503, "not_leader",
+		    "this berthd is a follower replica: ask the leader (GET /api/v1/host "
+		    "says where it is)");
+		goto out;
 	}
 	route->handler(r);
 out:

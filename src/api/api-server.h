@@ -62,7 +62,8 @@ struct api_req {
 typedef void (*api_handler_fn)(struct api_req *r);
 
 enum api_route_flags {
-	API_PUBLIC = 1 << 0, /* no token needed */
+	API_PUBLIC = 1 << 0,      /* no token needed */
+	API_LEADER_ONLY = 1 << 1, /* a follower replica answers 503 not_leader */
 };
 
 struct api_route {
@@ -111,6 +112,15 @@ typedef int (*api_hold_fn)(void *ctx, api_release_fn release, void *held);
 /* Sets the hold hook (NULL: none; ctx is the server's). An answer to a
  * write then leaves only once what the write committed is durable. */
 void api_server_set_hold(struct api_server *s, api_hold_fn hold);
+
+/* The daemon's replica role, "leader" or "follower", or NULL when it is
+ * not one of several replicas. */
+typedef const char *(*api_role_fn)(void *ctx);
+
+/* Sets the role hook (NULL: none; ctx is the server's): every answer then
+ * says the role in a Berth-Role header, and a follower answers the routes
+ * marked API_LEADER_ONLY with 503 not_leader. */
+void api_server_set_role(struct api_server *s, api_role_fn role);
 
 /* A connection's close callback, as evhttp_connection_set_closecb() takes. */
 typedef void (*api_conn_close_fn)(struct evhttp_connection *conn, void *arg);

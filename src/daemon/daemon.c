@@ -29,6 +29,7 @@
 #include "common/util.h"
 #include "common/workq.h"
 #include "config/config.h"
+#include "daemon/leader.h"
 #include "eventlog/eventlog.h"
 #include "health/health.h"
 #include "recon/recon-host.h"
@@ -550,11 +551,175 @@ berthd_open_gate(struct berthd *d, struct err *err)
 	return 0;
 }
 
+void
+berthd_kick(struct berthd *d, const char *container_id)
+{
+	if (d->leading)
+		recon_kick(d->recon, container_id);
+	else if (d->leader != NULL)
+		leader_kick(d->leader, container_id);
+}
+
+const char *
+berthd_role(const struct berthd *d)
+{
+	if (d->leader == NULL)
+		return NULL;
+	return d->leading ? "leader" : "follower";
+}
+
+char *
+berthd_leader_url(const struct berthd *d)
+{
+	return d->leader != NULL ? leader_url(d->leader) : NULL;
+}
+
+static const char *
+berthd_role_hook(void *ctx)
+{
+	return berthd_role(ctx);
+}
+
+/* What a start does once the store says this berthd may act: the enclaves
+ * adopted, every container looked at (updates in flight resume), the
+ * containers waiting for their source fetched again. */
+static int
+berthd_lead(struct berthd *d, struct err *err)
+{
+	d->leading = 1;
+	if (d->follow_timer != NULL)
+		event_del(d->follow_timer);
+	if (recon_start(d->recon, err) < 0)
+		return err_wrap(err, "reconciler");
+	/* The leader's reconciler alone hears of lost hosts. */
+	if (d->hosts != NULL)
+		api_hosts_watch(d->hosts, d->base, d->recon);
+	if (api_pending_resume(d, err) < 0)
+		return err_wrap(err, "containers waiting for their source");
+	return 0;
+}
+
+/* The election's thread got the lock. */
+static void
+berthd_on_elected(void *arg)
+{
+	struct berthd *d = arg;
+	struct err err = ERR_INIT;
+
+	if (berthd_lead(d, &err) < 0) {
+		/* Leading half-way is not leading: another replica takes over. */
+		log_error("leader: %s", err.msg);
+		_exit(LEADER_EXIT_LOST);
+	}
+}
+
+/* A follower committed a write about container_id. */
+static void
+berthd_on_kicked(void *arg, const char *container_id)
+{
+	struct berthd *d = arg;
+
+	/* "" is no container: the reconciler's resync covers the rest. */
+	if (d->leading && *container_id != '\0')
+		recon_kick(d->recon, container_id);
+}
+
+/* A follower learns the hosts of agents that were away when it started, so
+ * that its API places and chooses strategies as the leader would, and a
+ * takeover adopts on every host at once. */
+static void
+berthd_on_follow_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct berthd *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (!d->leading)
+		recon_hosts_refresh(d->recon);
+}
+
+/* A replica: the election starts; the reconciler waits for it. */
+static int
+berthd_elect(struct berthd *d, struct err *err)
+{
+	struct leader_settings ls = {
+	    .store_url = d->settings.store,
+	    .self_url = d->settings.replica_url,
+	    .elected = berthd_on_elected,
+	    .kicked = berthd_on_kicked,
+	    .arg = d,
+	};
+	struct timeval every = {1, 0};
+
+	if (leader_new(d->base, &ls, &d->leader, err) < 0)
+		return -1;
+	d->follow_timer = event_new(d->base, -1, EV_PERSIST, berthd_on_follow_timer, d);
+	event_add(d->follow_timer, &every);
+	recon_hosts_refresh(d->recon);
+	api_server_set_role(d->api, berthd_role_hook);
+	log_info("replica %s: a follower until it holds the store's leader lock",
+	         d->settings.replica_url);
+	return leader_start(d->leader, err);
+}
+
+/* A replica shares the first one's secret.key (docs/operations.md,
+ * Replicas). One that made a key of its own just now on a store another
+ * replica started, or whose key does not open the store's secrets, would
+ * seal what the others cannot open: refused (and a key just made is
+ * removed, so that the next start checks again). */
+static int
+berthd_replica_key_check(struct berthd *d, int made_key, struct err *err)
+{
+	char *path = xasprintf("%s/%s", d->settings.state_dir, SECRET_KEY_FILE);
+	struct store_org org = {0};
+	struct store_secret sec = {0};
+	struct err ignored = ERR_INIT;
+	char *value = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = store_org_get_by_name(d->store, "default", &org, err);
+	if (rc == 0 && made_key) {
+		rc = err_make(err, 0,
+		              "%s was made now, but another replica started on this store first: "
+		              "copy its secret.key here (docs/operations.md, Replicas)",
+		              path);
+		goto out;
+	}
+	if (rc < 0 && rc != STORE_ENOTFOUND)
+		goto out;
+	err_clear(err);
+	rc = store_secret_any(d->store, &sec, err);
+	if (rc == STORE_ENOTFOUND) {
+		err_clear(err);
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	if (sec.nonce_len != SECRET_NONCE_BYTES ||
+	    secret_open(d->key, sec.org_id, sec.name, sec.sealed, sec.sealed_len, sec.nonce, &value,
+	                &len, &ignored) < 0)
+		rc = err_make(err, 0,
+		              "%s does not open the secrets in the store: it is not the other "
+		              "replicas' key; copy the first replica's secret.key here "
+		              "(docs/operations.md, Replicas)",
+		              path);
+out:
+	if (rc < 0 && made_key)
+		unlink(path);
+	secret_value_free(value, len);
+	store_secret_clear(&sec);
+	store_org_clear(&org);
+	free(path);
+	return rc;
+}
+
 int
 berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 {
 	char *db;
-	int rc;
+	int rc, made_key;
 
 	memset(d, 0, sizeof *d);
 	d->settings = *settings;
@@ -584,6 +749,12 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 	d->healthq = workq_new(d->base, d->settings.workers, 0);
 	if (secret_init(err) < 0 || health_init(err) < 0 || source_init(err) < 0)
 		return -1;
+	{
+		char *path = xasprintf("%s/%s", d->settings.state_dir, SECRET_KEY_FILE);
+
+		made_key = access(path, F_OK) < 0;
+		free(path);
+	}
 	if (secret_key_load(d->settings.state_dir, &d->key, err) < 0)
 		return err_wrap(err, "secret key");
 	{
@@ -602,6 +773,8 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 	free(db);
 	if (rc < 0)
 		return err_wrap(err, "store");
+	if (d->settings.replica_url != NULL && berthd_replica_key_check(d, made_key, err) < 0)
+		return err_wrap(err, "secret key");
 	if (berthd_bootstrap(d, err) < 0)
 		return err_wrap(err, "first start");
 	{
@@ -629,12 +802,8 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 		return err_wrap(err, "reconciler");
 	if (berthd_check_isolation(d, err) < 0)
 		return -1;
-	if (recon_start(d->recon, err) < 0)
-		return err_wrap(err, "reconciler");
-	if (d->hosts != NULL)
-		api_hosts_watch(d->hosts, d->base, d->recon);
-	if (api_pending_resume(d, err) < 0)
-		return err_wrap(err, "containers waiting for their source");
+	if (d->settings.replica_url == NULL && berthd_lead(d, err) < 0)
+		return -1;
 	if (api_server_new(d->base, d->settings.listen_addr, d->settings.listen_port, berthd_routes,
 	                   berthd_auth, d, &d->api, err) < 0)
 		return err_wrap(err, "API");
@@ -646,6 +815,8 @@ berthd_start(struct berthd *d, struct settings *settings, struct err *err)
 		api_server_set_limits(d->api, &lim);
 	}
 	if (berthd_open_gate(d, err) < 0)
+		return -1;
+	if (d->settings.replica_url != NULL && berthd_elect(d, err) < 0)
 		return -1;
 	log_info("berthd %s: API and dashboard on http://%s:%d/, state in %s", BERTH_VERSION,
 	         d->settings.listen_addr, api_server_port(d->api), d->settings.state_dir);
@@ -672,6 +843,9 @@ berthd_stop(struct berthd *d)
 {
 	d->stopping = 1;
 	api_server_free(d->api);
+	leader_free(d->leader); /* a leader's lock goes with its connection */
+	if (d->follow_timer != NULL)
+		event_free(d->follow_timer);
 	/* The workqs first: their last done() callbacks still use the
 	 * reconciler. Work waiting on peers sees `stopping` and ends. */
 	workq_free(d->fetchq);

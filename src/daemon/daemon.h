@@ -38,6 +38,7 @@ struct ca;
 struct acme;
 struct certs;
 struct api_hosts;
+struct leader;
 
 /* GET /containers of an org as it was last answered, for as long as the
  * store has not been written since (store_generation()). */
@@ -107,6 +108,10 @@ struct berthd {
 	struct acme *acme;                 /* owned: the ACME account, with --tls-certs acme */
 	struct certs *certs;               /* owned: the hosts' certificates, NULL when off */
 	struct api_hosts *hosts;           /* owned or NULL: hosts of agents (--agent-token-file) */
+	struct leader *leader;             /* owned or NULL: the election of --replica-url */
+	int leading;                       /* the reconciler runs here: always without
+	                                    * --replica-url, once elected with it (loop thread) */
+	struct event *follow_timer;        /* owned or NULL: a follower's hosts asked again */
 };
 
 /* Keeps berthd's memory, where secret values are opened, out of core files
@@ -157,6 +162,17 @@ int berthd_isolation_available(const struct berthd *d, const char *iso);
 
 /* The isolation levels this host offers, "runc, gvisor"; caller frees. */
 char *berthd_isolation_offered(const struct berthd *d);
+
+/* After a committed write: the reconciler looks at container_id, here when
+ * this berthd leads, else at the leader (leader_kick()). */
+void berthd_kick(struct berthd *d, const char *container_id);
+
+/* "leader" or "follower" for a replica, NULL for a berthd that is not one. */
+const char *berthd_role(const struct berthd *d);
+
+/* The leader's API URL (this berthd's when it leads, NULL when unknown or
+ * not a replica); the caller frees it. */
+char *berthd_leader_url(const struct berthd *d);
 
 /* The store's error code mapped to an HTTP status: 404, 409, or 500. */
 int berthd_http_status(int store_rc);

@@ -67,6 +67,9 @@ static const char usage[] =
     "                             several hosts, each new enclave is placed on one\n"
     "  --agent-token-file FILE    the host token that agents present (and berthd to them)\n"
     "  --host-timeout S           a host silent for S is unreachable (default 30)\n"
+    "  --replica-url URL          one of several berthd on the --store PostgreSQL (with\n"
+    "                             --agent): the one holding its lock reconciles, the others\n"
+    "                             serve the API; URL is this berthd's API (http://)\n"
     "  --version, --help\n";
 
 const char *
@@ -135,6 +138,7 @@ settings_free(struct settings *s)
 	free(s->log_level);
 	strv_free(s->source_roots);
 	strv_free(s->agent_urls);
+	free(s->replica_url);
 	free(s->agent_token_file);
 	memset(s, 0, sizeof *s);
 }
@@ -274,6 +278,12 @@ settings_set(struct settings *s, const char *key, const char *value, struct err 
 		s->agent_urls = strv_push(s->agent_urls, value);
 	} else if (strcmp(key, "agent-token-file") == 0) {
 		settings_replace(&s->agent_token_file, value);
+	} else if (strcmp(key, "replica-url") == 0) {
+		if (strncmp(value, "http://", 7) != 0 || value[7] == '\0')
+			return err_make(err, 0, "replica-url: \"%s\" is not an http:// URL", value);
+		if (strlen(value) > 63)
+			return err_make(err, 0, "replica-url: %s is longer than 63 bytes", value);
+		settings_replace(&s->replica_url, value);
 	} else if (strcmp(key, "host-timeout") == 0) {
 		return settings_int(key, value, 1, 3600, &s->host_timeout_s, err);
 	} else if (strcmp(key, "acme-challenge") == 0) {
@@ -490,5 +500,15 @@ settings_from_args(struct settings *s, int argc, char **argv, struct err *err)
 		return err_make(err, 0, "--tls-certs acme needs --acme-directory URL");
 	if (s->agent_urls != NULL && s->agent_token_file == NULL)
 		return err_make(err, 0, "--agent needs --agent-token-file FILE");
+	if (s->replica_url != NULL &&
+	    (s->store == NULL || (strncmp(s->store, "postgres://", 11) != 0 &&
+	                          strncmp(s->store, "postgresql://", 13) != 0)))
+		return err_make(err, 0,
+		                "--replica-url needs --store postgres://...: replicas share "
+		                "one PostgreSQL");
+	if (s->replica_url != NULL && s->agent_urls == NULL)
+		return err_make(err, 0,
+		                "--replica-url needs --agent: replicas drive the hosts of "
+		                "agents, not their own");
 	return 0;
 }

@@ -62,6 +62,8 @@ struct settings {
 	char **agent_urls; /* owned strv or NULL: drive these berth-agents' hosts, not this one */
 	char *agent_token_file; /* owned or NULL: the host token agents present */
 	int host_timeout_s;     /* a host without heartbeat this long is unreachable, 30 */
+	/* Replicas (docs/operations.md): one of several berthd on one PostgreSQL. */
+	char *replica_url; /* owned or NULL: this berthd's API URL; elect a leader */
 };
 
 /* Fills s with the defaults. */

@@ -123,6 +123,7 @@ struct recon {
 	struct strmap *ctr_index;  /* owned: id -> ctr of ctrs (borrowed) */
 	struct recon_job *jobs;    /* owned list of jobs on the workq */
 	struct store_sync *sync;   /* borrowed or NULL: the durability gate */
+	int started;               /* recon_start() ran: it acts on what it learns */
 	uint64_t timer_count;      /* timer passes, for the periodic resync */
 	int monitoring;            /* a monitor pass is on the workq */
 	const char *crash_at;      /* BERTH_CRASH_AT: a named step that kills berthd */
@@ -133,6 +134,10 @@ struct recon {
 	uint64_t routes_moved;       /* counts changes of the containers' route_pushed */
 	uint64_t certs_scanned;      /* routes_moved at the last certs_scan() */
 	struct recon_attest *attest; /* owned list: the enclaves' local attestation sockets */
+	/* Given to every router in its full table: the hop marker's value
+	 * between them, by which a router believes the client address a peer
+	 * forwards (docs/architecture.md). New at each start. */
+	char peer_key[65];
 };
 
 /* recon.c */

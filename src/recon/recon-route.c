@@ -743,7 +743,8 @@ recon_full_table(struct recon *r, size_t hi, int64_t generation, char ***ids, ch
 		free(text);
 	}
 	store_container_list_free(v, n);
-	return json_pack("{s:I,s:o}", "generation", (json_int_t)generation, "routes", routes);
+	return json_pack("{s:I,s:o,s:s}", "generation", (json_int_t)generation, "routes", routes,
+	                 "peer_key", r->peer_key);
 }
 
 /* Makes sure every host of a full table has its certificate before the
@@ -976,9 +977,38 @@ info_done(void *arg)
 	h->pending = 0;
 	log_info("host %s answers: %lld cpus, %lld MiB, %d GPUs", h->id, (long long)h->cap.cpus,
 	         (long long)(h->cap.memory_bytes >> 20), h->cap.gpus);
-	recon_host_known(r, h);
+	/* Not started (a follower): recon_start() adopts on every known host. */
+	if (r->started)
+		recon_host_known(r, h);
 out:
 	info_job_free(&job->hdr);
+}
+
+/* A pending host hi asked who it is, at most every ROUTER_CHECK_MS. */
+static void
+recon_host_ask(struct recon *r, size_t hi, int64_t now)
+{
+	struct recon_router *rt = &r->hosts[hi].router;
+	struct info_job *ij;
+
+	if (rt->checking || now < rt->next_check_ms || r->hosts[hi].host->ops->info == NULL)
+		return;
+	rt->next_check_ms = now + ROUTER_CHECK_MS;
+	ij = xcalloc(1, sizeof *ij);
+	ij->hdr.free = info_job_free;
+	ij->hi = hi;
+	rt->checking = 1;
+	recon_job_submit(r, &ij->hdr, info_work, info_done);
+}
+
+void
+recon_hosts_refresh(struct recon *r)
+{
+	int64_t now = now_mono_ms();
+
+	for (size_t hi = 0; hi < r->n_hosts && !r->started; hi++)
+		if (r->hosts[hi].pending)
+			recon_host_ask(r, hi, now);
 }
 
 /* recon_router_tick() for the router of host hi. */
@@ -990,16 +1020,7 @@ recon_router_tick_host(struct recon *r, size_t hi)
 	int64_t now = now_mono_ms();
 
 	if (r->hosts[hi].pending) {
-		struct info_job *ij;
-
-		if (rt->checking || now < rt->next_check_ms || r->hosts[hi].host->ops->info == NULL)
-			return;
-		rt->next_check_ms = now + ROUTER_CHECK_MS;
-		ij = xcalloc(1, sizeof *ij);
-		ij->hdr.free = info_job_free;
-		ij->hi = hi;
-		rt->checking = 1;
-		recon_job_submit(r, &ij->hdr, info_work, info_done);
+		recon_host_ask(r, hi, now);
 		return;
 	}
 	if (rt->generation == 0) {

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1283,9 +1284,13 @@ int
 recon_new(const struct recon_env *env, struct recon **out, struct err *err)
 {
 	struct recon *r = xcalloc(1, sizeof *r);
+	unsigned char key[32];
 
 	(void)err;
 	r->env = *env;
+	randombytes_buf(key, sizeof key);
+	sodium_bin2hex(r->peer_key, sizeof r->peer_key, key, sizeof key);
+	sodium_memzero(key, sizeof key);
 	r->kicked_set = strmap_new();
 	r->ctr_index = strmap_new();
 	if (env->n_hosts == 0) {
@@ -1583,6 +1588,7 @@ recon_start(struct recon *r, struct err *err)
 	struct timeval tv = {0, RECON_TIMER_MS * 1000};
 
 	(void)err;
+	r->started = 1;
 	recon_adopt_all(r);
 	recon_router_tick(r);
 	recon_kick_all(r);

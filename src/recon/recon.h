@@ -93,6 +93,12 @@ int recon_new(const struct recon_env *env, struct recon **out, struct err *err);
  * and pending delete; then keeps reconciling. */
 int recon_start(struct recon *r, struct err *err);
 
+/* Before recon_start() (a follower replica's): asks the hosts that did not
+ * say who they are yet, on a worker, and only records what they answer
+ * (placement and the API's strategy need it); nothing is adopted or acted
+ * on until recon_start(). Call it every second or so. */
+void recon_hosts_refresh(struct recon *r);
+
 /* The desired state of container_id changed (created, updated, cancelled,
  * deleted): look at it again soon. */
 void recon_kick(struct recon *r, const char *container_id);

@@ -4,7 +4,9 @@
  *   fds 0-2  the program's stdio;
  *   fd 3     the report pipe: EOF once PROGRAM is exec'd, or its exec errno;
  *   fd 4     the status pipe: the program's exit code (128 + signal when a
- *            signal ended it), as an int, when it has ended.
+ *            signal ended it), as an int, when it has ended;
+ *   fd 5     when open, the program's file (PROGRAM is /proc/self/fd/5): it
+ *            is closed by the exec, the program does not inherit it.
  * The program runs in a child of this process that dies with it
  * (PR_SET_PDEATHSIG), so killing the relay on a deadline kills the program,
  * and whoever waits for the relay still learns the program's status. */
@@ -17,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { REPORT_FD = 3, STATUS_FD = 4 };
+enum { REPORT_FD = 3, STATUS_FD = 4, PROGRAM_FD = 5 };
 
 static void
 report(int e)
@@ -38,6 +40,8 @@ main(int argc, char **argv)
 		      stderr);
 		return 127;
 	}
+	if (fcntl(PROGRAM_FD, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
+		return 127;
 	g = fork();
 	if (g == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -61,6 +65,7 @@ main(int argc, char **argv)
 	 * would keep its reader from EOF), only the status pipe. */
 	for (int fd = 0; fd <= REPORT_FD; fd++)
 		close(fd);
+	close(PROGRAM_FD);
 	while (waitpid(g, &status, 0) < 0)
 		if (errno != EINTR)
 			return 127;

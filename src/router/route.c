@@ -504,12 +504,26 @@ table_finish(struct route_table *t, struct err *err)
 	return 0;
 }
 
+/* A peer key is a token that fits a header value as it is. */
+static int
+peer_key_valid(const char *k)
+{
+	size_t n = k != NULL ? strlen(k) : 0;
+
+	if (n < 16 || n > ROUTE_PEER_KEY_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)k[i]) && k[i] != '-' && k[i] != '_')
+			return 0;
+	return 1;
+}
+
 int
 route_table_from_json(struct route_registry *reg, const json_t *j, struct route_table **out,
                       struct err *err)
 {
 	struct route_table *t;
-	json_t *routes, *gen, *v;
+	json_t *routes, *gen, *key, *v;
 	size_t i;
 
 	*out = NULL;
@@ -521,7 +535,14 @@ route_table_from_json(struct route_registry *reg, const json_t *j, struct route_
 	routes = json_object_get(j, "routes");
 	if (routes != NULL && !json_is_array(routes))
 		return err_make(err, 0, "routes must be an array");
+	key = json_object_get(j, "peer_key");
+	if (key != NULL && !peer_key_valid(json_string_value(key)))
+		return err_make(err, 0,
+		                "peer_key must be a string of 16 to %d letters, digits, '-' or '_'",
+		                ROUTE_PEER_KEY_MAX);
 	t = xcalloc(1, sizeof(*t));
+	if (key != NULL)
+		snprintf(t->peer_key, sizeof t->peer_key, "%s", json_string_value(key));
 	atomic_init(&t->refs, 1);
 	t->generation = gen ? (uint64_t)json_integer_value(gen) : 0;
 	t->routes = xcalloc(json_array_size(routes) + 1, sizeof(*t->routes));
@@ -623,6 +644,9 @@ route_table_with_route(struct route_registry *reg, const struct route_table *bas
 	json_object_set_new(j, "generation", json_integer((json_int_t)generation));
 	rc = route_table_from_json(reg, j, out, err);
 	json_decref(j);
+	/* Not in the table's JSON (which its status shows): kept as it was. */
+	if (rc == 0)
+		memcpy((*out)->peer_key, base->peer_key, sizeof base->peer_key);
 	return rc;
 }
 

@@ -112,9 +112,15 @@ struct route {
 	char *attestation;
 };
 
+#define ROUTE_PEER_KEY_MAX 128
+
 struct route_table {
 	_Atomic int refs;
 	uint64_t generation;
+	/* The secret berthd gives every router: the value of the hop marker a
+	 * router sends to a peer, by which the peer believes the client
+	 * address it forwards (X-Forwarded-For). Empty: none. */
+	char peer_key[ROUTE_PEER_KEY_MAX + 1];
 	struct route *routes; /* owned, sorted by host */
 	size_t nroutes;
 	const struct route *any; /* the "*" route in routes, or NULL */

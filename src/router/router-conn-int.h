@@ -68,6 +68,7 @@ struct conn {
 	unsigned attempt : 1;     /* counted as started on up */
 	unsigned req_done : 1;    /* the request message was forwarded whole */
 	unsigned resp_head : 1;   /* the response head was forwarded */
+	unsigned resp_held : 1;   /* a head came and waits for its body (ROUTER_HOLD_MAX) */
 	unsigned resp_done : 1;   /* the response message was forwarded whole */
 	unsigned resp_eof : 1;    /* the response body ends when the upstream closes */
 	unsigned keepalive : 1;   /* the client wants the connection kept */
@@ -78,7 +79,7 @@ struct conn {
 	unsigned body_sent : 1; /* request body bytes went to the upstream */
 	unsigned stale_retry : 1;
 	unsigned hop : 1;           /* the request came with the hop marker (from a peer router) */
-	unsigned head_hop : 1;      /* c->head carries the hop marker */
+	unsigned head_hop : 1;      /* c->head carries the hop marker (head_hop_len bytes) */
 	unsigned empty_retries : 2; /* resends after an empty answer (EMPTY_RETRIES) */
 	unsigned resend : 1;        /* CS_CONNECT without uc: a resend to up waits its pause */
 	unsigned c_paused : 1;      /* client reading paused for backpressure */
@@ -90,9 +91,10 @@ struct conn {
 	unsigned body_chunked : 1;  /* the request body is chunked (ck), else body_left long */
 	unsigned body_complete : 1; /* the request body was read and checked whole */
 	unsigned tls : 1;           /* the client came over TLS */
-	struct chunked ck;          /* the request body's framing */
-	uint64_t body_left;         /* Content-Length bytes not yet read */
-	size_t body_ready;          /* checked body bytes at the start of cs->in, not yet sent */
+	uint16_t head_hop_len;
+	struct chunked ck;  /* the request body's framing */
+	uint64_t body_left; /* Content-Length bytes not yet read */
+	size_t body_ready;  /* checked body bytes at the start of cs->in, not yet sent */
 	char host[ROUTE_HOST_MAX + 1];
 	char client_ip[INET6_ADDRSTRLEN];
 	TAILQ_ENTRY(conn) link;      /* in w->conns, or w->dead */

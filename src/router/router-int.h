@@ -23,6 +23,7 @@
 #define ROUTER_ADMIT_BUCKETS 1024 /* of the per-client connection counts */
 #define ROUTER_RESP_HEAD_MAX (64 * 1024)
 #define ROUTER_HIGH_WATER    (256 * 1024) /* bytes queued for one side before the other pauses */
+#define ROUTER_HOLD_MAX      (32 * 1024)  /* a retryable answer this small is sent once whole */
 
 struct hdr {
 	const char *name;

@@ -235,7 +235,7 @@ router_conn_request_begin(struct conn *c)
 	c->tried = 0;
 	c->ntries = 0;
 	c->refused_until_ms = 0;
-	c->req_done = c->resp_head = c->resp_done = c->resp_eof = 0;
+	c->req_done = c->resp_head = c->resp_held = c->resp_done = c->resp_eof = 0;
 	c->close_after = c->upgrade = c->is_head = c->idempotent = 0;
 	c->body_sent = c->stale_retry = c->timed_out = c->dechunk = 0;
 	c->empty_retries = 0;

@@ -6,12 +6,14 @@
  * X-Forwarded-*, Forwarded, hop-by-hop headers, the cleaned path), the
  * response's for the client.
  */
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include <event2/buffer.h>
+#include <openssl/crypto.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -278,15 +280,54 @@ scratch_hdr(struct worker *w, const struct hdr *h)
 	SCRATCH_LIT(w, "\r\n");
 }
 
+/* The client address of a request that a peer router forwarded: the one
+ * that router wrote in X-Forwarded-For, believed only when its hop marker
+ * carries the table's peer key (a client can send the marker, not the key).
+ * Into out, or the connection's own address. */
+static void
+client_address(const struct conn *c, char out[INET6_ADDRSTRLEN])
+{
+	const struct worker *w = c->w;
+	const char *key = c->table->peer_key;
+	const struct hdr *hop = NULL, *xff = NULL;
+	unsigned char bin[sizeof(struct in6_addr)];
+	size_t klen = strlen(key), nxff = 0;
+	char ip[INET6_ADDRSTRLEN];
+
+	snprintf(out, INET6_ADDRSTRLEN, "%s", c->client_ip);
+	if (klen == 0)
+		return;
+	for (size_t i = 0; i < w->nhdrs; i++) {
+		const struct hdr *h = &w->hdrs[i];
+
+		if (h->nlen == 11 && HDR_IS(h, "x-berth-hop"))
+			hop = h;
+		else if (h->nlen == 15 && HDR_IS(h, "x-forwarded-for") && nxff++ == 0)
+			xff = h;
+	}
+	/* A peer writes one X-Forwarded-For of one address: anything else is
+	 * not a peer's. */
+	if (hop == NULL || nxff != 1 || hop->vlen != klen ||
+	    CRYPTO_memcmp(hop->val, key, klen) != 0 || xff->vlen >= INET6_ADDRSTRLEN)
+		return;
+	memcpy(ip, xff->val, xff->vlen);
+	ip[xff->vlen] = '\0';
+	if (inet_pton(AF_INET, ip, bin) == 1 || inet_pton(AF_INET6, ip, bin) == 1)
+		memcpy(out, ip, xff->vlen + 1);
+}
+
 /* Writes the request head as the upstream gets it into c->head. */
 static void
 build_request_head(struct conn *c, const struct hdr *host)
 {
 	struct worker *w = c->w;
 	const struct hdr *upgrade = NULL;
+	char client[INET6_ADDRSTRLEN];
 	size_t i;
-	int v6 = strchr(c->client_ip, ':') != NULL;
+	int v6;
 
+	client_address(c, client);
+	v6 = strchr(client, ':') != NULL;
 	c->hop = 0;
 	c->head_hop = 0;
 	w->scratch_len = 0;
@@ -346,7 +387,7 @@ build_request_head(struct conn *c, const struct hdr *host)
 		scratch_hdr(w, h);
 	}
 	SCRATCH_LIT(w, "X-Forwarded-For: ");
-	SCRATCH_STR(w, c->client_ip);
+	SCRATCH_STR(w, client);
 	if (c->tls)
 		SCRATCH_LIT(w, "\r\nX-Forwarded-Proto: https\r\n");
 	else
@@ -359,7 +400,7 @@ build_request_head(struct conn *c, const struct hdr *host)
 	SCRATCH_LIT(w, "Forwarded: for=");
 	if (v6)
 		SCRATCH_LIT(w, "\"[");
-	SCRATCH_STR(w, c->client_ip);
+	SCRATCH_STR(w, client);
 	if (v6)
 		SCRATCH_LIT(w, "]\"");
 	if (host != NULL) {
@@ -605,8 +646,6 @@ router_h1_read_request_head(struct conn *c)
 void
 router_h1_head_hop(struct conn *c)
 {
-	static const char mark[] = ROUTE_HOP_HEADER ": 1\r\n\r\n";
-	const size_t mlen = sizeof mark - 1;
 	size_t len = evbuffer_get_length(c->head);
 	const char *p;
 	struct evbuffer *nb;
@@ -614,16 +653,21 @@ router_h1_head_hop(struct conn *c)
 
 	if (want == (int)c->head_hop || len < 2)
 		return;
-	/* The head ends with "\r\n\r\n"; the marker is its last line. */
+	/* The head ends with "\r\n\r\n"; the marker is its last line, its
+	 * value the table's peer key (or "1" without one). */
 	p = (const char *)evbuffer_pullup(c->head, -1);
 	nb = evbuffer_new();
 	if (nb == NULL)
 		log_fatal("out of memory");
 	if (want) {
-		evbuffer_add(nb, p, len - 2);
-		evbuffer_add(nb, mark, mlen);
+		const char *key = c->table->peer_key[0] ? c->table->peer_key : "1";
+		size_t before = len - 2;
+
+		evbuffer_add(nb, p, before);
+		evbuffer_add_printf(nb, ROUTE_HOP_HEADER ": %s\r\n\r\n", key);
+		c->head_hop_len = (uint16_t)(evbuffer_get_length(nb) - before - 2);
 	} else {
-		evbuffer_add(nb, p, len - mlen);
+		evbuffer_add(nb, p, len - 2 - c->head_hop_len);
 		evbuffer_add(nb, "\r\n", 2);
 	}
 	evbuffer_drain(c->head, len);

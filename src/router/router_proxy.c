@@ -6,6 +6,8 @@
  * at its end the upstream connection is pooled or closed and the client's
  * next request is read.
  */
+#include <limits.h>
+
 #include <event2/buffer.h>
 
 #include "common/log.h"
@@ -118,6 +120,24 @@ conn_tunnel(struct conn *c)
 	}
 }
 
+/* A small answer goes to the client only once it is whole: an upstream that
+ * dies in the middle of it (killed, its enclave stopped) costs the client
+ * nothing when the request may be sent again, it is resent
+ * (conn_upstream_failed) as if no byte had come; any other gets a 502, never
+ * half an answer. Returns 1 to wait for more. */
+static int
+conn_hold_answer(struct conn *c, size_t head_len, size_t have)
+{
+	uint64_t len = c->sp.content_length;
+
+	c->resp_held = 0;
+	if ((c->sp.flags & F_CHUNKED) || len == ULLONG_MAX || len > ROUTER_HOLD_MAX ||
+	    have >= head_len + len)
+		return 0;
+	c->resp_held = 1;
+	return 1;
+}
+
 /* Forwards what the upstream sent: the response head, then its body. */
 void
 router_proxy_response_read(struct conn *c)
@@ -170,6 +190,8 @@ router_proxy_response_read(struct conn *c)
 			conn_tunnel(c);
 			return;
 		}
+		if (!paused && conn_hold_answer(c, n, len))
+			return;
 		c->resp_eof = router_h1_response_needs_eof(c);
 		c->dechunk = c->rp.http_minor == 0 && (c->sp.flags & F_CHUNKED) && !paused;
 		if (!c->req_done || c->resp_eof || c->upgrade || c->dechunk)

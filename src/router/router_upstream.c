@@ -276,13 +276,14 @@ conn_upstream_failed(struct conn *c, int eof)
 			return;
 		}
 		if (!c->body_sent && c->idempotent && c->empty_retries < EMPTY_RETRIES &&
-		    evbuffer_get_length(uc->s->in) == 0) {
-			/* Closed with not a byte of answer: an idempotent request may
-			 * be sent again (RFC 9110 9.2.2), as nginx's
-			 * proxy_next_upstream and HAProxy's retry-on empty-response
-			 * do. An upstream that drops a connection now and then
-			 * (gVisor's host network under load does) costs no request;
-			 * one that always does still gets its 502. */
+		    (evbuffer_get_length(uc->s->in) == 0 || c->resp_held)) {
+			/* Closed with not a byte of answer, or with a small answer
+			 * not yet whole (held back): an idempotent request may be
+			 * sent again (RFC 9110 9.2.2), as nginx's proxy_next_upstream
+			 * and HAProxy's retry-on empty-response do. An upstream that
+			 * drops a connection now and then (gVisor's host network
+			 * under load does), or is killed mid-answer, costs no
+			 * request; one that always does still gets its 502. */
 			c->empty_retries++;
 			router_conn_attempt_end(c, 1);
 			router_upstream_free(take_ptr(&c->uc));

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -171,6 +172,60 @@ link_up(int fd, int ifindex)
 	return nl_talk(fd, &r);
 }
 
+/* Sets the MAC address of ifindex, through fd's namespace. */
+static int
+link_set_address(int fd, int ifindex, const unsigned char mac[6])
+{
+	struct nl_req r;
+	struct ifinfomsg *ifi = nl_start(&r, RTM_NEWLINK, 0, sizeof *ifi);
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	nl_attr(&r, IFLA_ADDRESS, mac, 6);
+	return nl_talk(fd, &r);
+}
+
+/* A bridge's MAC address must be set, not left to follow the lowest of its
+ * ports': when that port goes (an enclave destroyed) the gateway's address
+ * changes under every other enclave, whose ARP entry of it is then stale
+ * while their traffic keeps confirming it, so their answers to the host go
+ * nowhere (a request in flight waited out its client's timeout). A new
+ * bridge is made with a random local address (netlink_bridge_ensure()); one
+ * made before this rule, seen in sysfs as this namespace's (same ifindex)
+ * with an address never set (addr_assign_type NET_ADDR_SET, 3, of
+ * linux/netdevice.h), gets the address it has set. */
+static int
+bridge_pin_address(int fd, int ifindex, const char *bridge)
+{
+	char path[128];
+	int type = -1, index = -1, sock, rc;
+	struct ifreq ifr = {0};
+	FILE *f;
+
+	snprintf(path, sizeof path, "/sys/class/net/%s/ifindex", bridge);
+	if ((f = fopen(path, "r")) != NULL) {
+		if (fscanf(f, "%d", &index) != 1)
+			index = -1;
+		fclose(f);
+	}
+	snprintf(path, sizeof path, "/sys/class/net/%s/addr_assign_type", bridge);
+	if (index == ifindex && (f = fopen(path, "r")) != NULL) {
+		if (fscanf(f, "%d", &type) != 1)
+			type = -1;
+		fclose(f);
+	}
+	if (index != ifindex || type == 3 || type < 0)
+		return 0;
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", bridge);
+	if ((sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	rc = ioctl(sock, SIOCGIFHWADDR, &ifr) < 0 ? -errno : 0;
+	close(sock);
+	if (rc < 0)
+		return rc;
+	return link_set_address(fd, ifindex, (const unsigned char *)ifr.ifr_hwaddr.sa_data);
+}
+
 /* Adds addr/prefix to ifindex; an address already there is success. */
 static int
 addr_add(int fd, int ifindex, const char *addr, int prefix)
@@ -260,8 +315,17 @@ netlink_bridge_ensure(const char *bridge, const char *gw4, int prefix4, const ch
 		    nl_start(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof *ifi);
 		struct rtattr *info;
 
+		unsigned char mac[6];
+
 		ifi->ifi_family = AF_UNSPEC;
 		nl_attr_str(&r, IFLA_IFNAME, bridge);
+		/* Random, locally administered, unicast: set, so it stays. */
+		if (getrandom(mac, sizeof mac, 0) != (ssize_t)sizeof mac) {
+			rc = err_make(err, errno, "create bridge %s: random address", bridge);
+			goto out;
+		}
+		mac[0] = (unsigned char)((mac[0] & 0xfe) | 0x02);
+		nl_attr(&r, IFLA_ADDRESS, mac, sizeof mac);
 		info = nl_nest(&r, IFLA_LINKINFO);
 		nl_attr_str(&r, IFLA_INFO_KIND, "bridge");
 		nl_nest_end(&r, info);
@@ -276,6 +340,10 @@ netlink_bridge_ensure(const char *bridge, const char *gw4, int prefix4, const ch
 			rc = err_make(err, errno, "bridge %s", bridge);
 			goto out;
 		}
+	}
+	if ((rc = bridge_pin_address(fd, (int)idx, bridge)) < 0) {
+		rc = err_make(err, -rc, "bridge %s: pin its MAC address", bridge);
+		goto out;
 	}
 	if ((rc = addr_add(fd, (int)idx, gw4, prefix4)) < 0) {
 		rc = err_make(err, -rc, "bridge %s: address %s/%d", bridge, gw4, prefix4);

@@ -27,7 +27,8 @@ run_oci(const struct oci *o, const char *const *args, struct spawn_result *res, 
 {
 	char *argv[24];
 	size_t n = 0;
-	struct spawn_opts so = {.stdout_fd = -1, .timeout_ms = OCI_TIMEOUT_MS};
+	struct spawn_opts so = {
+	    .stdout_fd = -1, .timeout_ms = OCI_TIMEOUT_MS, .program_fd = o->binary_fd};
 
 	argv[n++] = o->binary;
 	argv[n++] = "--root";
@@ -197,6 +198,14 @@ try_runtime(struct oci *o, const char *binary, struct err *err)
 		return -1;
 	}
 	o->binary = xstrdup(binary);
+	if (strcmp(name, "runc") == 0) {
+		/* runc copies itself into a memfd for every container it starts,
+		 * unless it already runs from a sealed one: made once here. */
+		struct err e = ERR_INIT;
+
+		if ((o->binary_fd = spawn_sealed_copy(binary, &e)) < 0)
+			log_info("runtime: runc runs from its file (%s)", e.msg);
+	}
 	o->name = name;
 	o->version = version;
 	o->flags = flags;
@@ -209,6 +218,7 @@ oci_open(struct oci *o, const char *want, const char *root, struct err *err)
 	struct err crun_err = ERR_INIT;
 
 	memset(o, 0, sizeof *o);
+	o->binary_fd = -1;
 	if (mkdir_p(root, 0700, err) < 0)
 		return err_wrap(err, "OCI runtime state root");
 	if (want != NULL && want[0] != '\0') {
@@ -232,7 +242,10 @@ oci_free(struct oci *o)
 	free(o->version);
 	free(o->root);
 	strv_free(o->flags);
+	if (o->binary_fd >= 0)
+		close(o->binary_fd);
 	memset(o, 0, sizeof *o);
+	o->binary_fd = -1;
 }
 
 int
@@ -242,7 +255,10 @@ oci_create(const struct oci *o, const char *id, const char *bundle, int host_soc
 	char *logp = xasprintf("%s/oci.log", bundle), *pidp = xasprintf("%s/pid", bundle);
 	char *argv[24];
 	size_t n = 0;
-	struct spawn_opts so = {.argv = argv, .stdout_fd = stdio_fd, .timeout_ms = OCI_TIMEOUT_MS};
+	struct spawn_opts so = {.argv = argv,
+	                        .stdout_fd = stdio_fd,
+	                        .timeout_ms = OCI_TIMEOUT_MS,
+	                        .program_fd = o->binary_fd};
 	struct spawn_result res;
 	int rc;
 
@@ -466,7 +482,8 @@ oci_exec(const struct oci *o, const char *id, char *const *argv, int64_t timeout
 	size_t n = strv_len(argv), k = 0;
 	char **full = xcalloc(n + 8 + strv_len(o->flags), sizeof *full);
 	char pidfile[] = "/tmp/berth-exec-XXXXXX";
-	struct spawn_opts so = {.stdout_fd = -1, .timeout_ms = timeout_ms};
+	struct spawn_opts so = {
+	    .stdout_fd = -1, .timeout_ms = timeout_ms, .program_fd = o->binary_fd};
 	struct spawn_result res;
 	int rc, fd;
 

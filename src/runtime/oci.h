@@ -17,6 +17,7 @@ struct oci {
 	char *version; /* owned: the first line --version printed, "runc version 1.1.12" */
 	char *root;    /* owned: the --root state directory */
 	char **flags;  /* owned strv: global flags after --root (runsc's platform), or NULL */
+	int binary_fd; /* owned: runc's sealed copy (spawn_sealed_copy()) it runs from, or -1 */
 };
 
 enum oci_status {

@@ -13,7 +13,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -76,6 +78,45 @@ find_program(const char *name, char *out)
 	}
 }
 
+int
+spawn_sealed_copy(const char *name, struct err *err)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int in, fd;
+
+	if (find_program(name, path) < 0)
+		return err_make(err, ENOENT, "sealed copy of %s: not found", name);
+	if ((in = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_make(err, errno, "sealed copy of %s: open", path);
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || fstat(in, &st) < 0) {
+		err_make(err, errno, "sealed copy of %s", path);
+		goto fail;
+	}
+	for (off_t done = 0; done < st.st_size;) {
+		ssize_t n = sendfile(fd, in, NULL, (size_t)(st.st_size - done));
+
+		if (n <= 0) {
+			err_make(err, n < 0 ? errno : EIO, "sealed copy of %s: copy", path);
+			goto fail;
+		}
+		done += n;
+	}
+	/* Exactly runc's own seals: with them it takes the file for its copy. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+		err_make(err, errno, "sealed copy of %s: seal", path);
+		goto fail;
+	}
+	close(in);
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	close(in);
+	return -1;
+}
+
 /* A started program: its relay's pid and pidfd, and where its status comes. */
 struct child {
 	pid_t pid;
@@ -103,11 +144,13 @@ relay_find(void)
  * are not copied for every helper). Returns 0 and fills c, or negative when
  * it could not be started (an exec failure included). */
 static int
-start_child(char *const *argv, char *const *env, const int fds[3], struct child *c, struct err *err)
+start_child(char *const *argv, int program_fd, char *const *env, const int fds[3], struct child *c,
+            struct err *err)
 {
 	char path[PATH_MAX];
 	int report[2] = {-1, -1}, status_pipe[2] = {-1, -1}, child_errno = 0, status, rc = -1;
-	int high[5] = {-1, -1, -1, -1, -1};
+	int high[6] = {-1, -1, -1, -1, -1, -1};
+	int nfd = program_fd > 2 ? 6 : 5;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t all, none;
@@ -119,7 +162,9 @@ start_child(char *const *argv, char *const *env, const int fds[3], struct child 
 	c->pid = -1;
 	c->pidfd = -1;
 	c->status_fd = -1;
-	if (find_program(argv[0], path) < 0)
+	if (program_fd > 2)
+		snprintf(path, sizeof path, "/proc/self/fd/%d", SPAWN_PROGRAM_FD);
+	else if (find_program(argv[0], path) < 0)
 		return err_make(err, ENOENT, "run %s", argv[0]);
 	pthread_once(&relay_once, relay_find);
 	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0) {
@@ -127,8 +172,11 @@ start_child(char *const *argv, char *const *env, const int fds[3], struct child 
 		goto out;
 	}
 	/* Copies above the targets first, so no dup2 clobbers a source. */
-	for (int i = 0; i < 5; i++) {
-		int src = i < 3 ? fds[i] : i == 3 ? report[1] : status_pipe[1];
+	for (int i = 0; i < nfd; i++) {
+		int src = i < 3    ? fds[i]
+		          : i == 3 ? report[1]
+		          : i == 4 ? status_pipe[1]
+		                   : program_fd;
 
 		if ((high[i] = fcntl(src, F_DUPFD_CLOEXEC, 10)) < 0) {
 			rc = err_make(err, errno, "dup");
@@ -143,9 +191,9 @@ start_child(char *const *argv, char *const *env, const int fds[3], struct child 
 	for (size_t i = 1; i < argc; i++)
 		rargv[i + 1] = argv[i];
 	posix_spawn_file_actions_init(&fa);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < nfd; i++)
 		posix_spawn_file_actions_adddup2(&fa, high[i], i);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 5);
+	posix_spawn_file_actions_addclosefrom_np(&fa, nfd);
 	posix_spawnattr_init(&attr);
 	sigfillset(&all);
 	sigemptyset(&none);
@@ -157,7 +205,7 @@ start_child(char *const *argv, char *const *env, const int fds[3], struct child 
 	posix_spawn_file_actions_destroy(&fa);
 	free(rargv);
 	/* Only the relay may hold the write ends now: its EOF is our answer. */
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < nfd; i++)
 		close(take_fd(&high[i]));
 	close(take_fd(&report[1]));
 	close(take_fd(&status_pipe[1]));
@@ -190,7 +238,7 @@ start_child(char *const *argv, char *const *env, const int fds[3], struct child 
 	c->status_fd = take_fd(&status_pipe[0]);
 	rc = 0;
 out:
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < nfd; i++)
 		if (high[i] >= 0)
 			close(high[i]);
 	for (int i = 0; i < 2; i++) {
@@ -247,7 +295,7 @@ spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *e
 		int fds[3] = {in[0], opts->stdout_fd >= 0 ? opts->stdout_fd : out[1],
 		              opts->stdout_fd >= 0 ? opts->stdout_fd : errp[1]};
 
-		rc = start_child(opts->argv, env, fds, &c, err);
+		rc = start_child(opts->argv, opts->program_fd, env, fds, &c, err);
 	}
 	free(env);
 	if (rc < 0)

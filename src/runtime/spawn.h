@@ -32,7 +32,13 @@ struct spawn_opts {
 	int64_t first_ms;
 	int64_t idle_ms;
 	const _Atomic int *cancel;
+	/* When > 2: a sealed copy of argv[0]'s file (spawn_sealed_copy()),
+	 * run instead of looking argv[0] up; argv[0] stays its name. */
+	int program_fd;
 };
+
+/* Where the relay finds program_fd (src/relay/main.c). */
+#define SPAWN_PROGRAM_FD 5
 
 /* Why spawn_run() killed a program. */
 enum spawn_killed {
@@ -55,6 +61,14 @@ struct spawn_result {
  * deadline (it is then killed). res is filled in both cases; free it with
  * spawn_result_free(). */
 int spawn_run(const struct spawn_opts *opts, struct spawn_result *res, struct err *err);
+
+/* A copy of program name (a path, or looked up in PATH) in a memfd sealed
+ * against any change (F_SEAL_SEAL, SHRINK, GROW, WRITE), for
+ * spawn_opts.program_fd: close-on-exec, the caller's to close. runc takes
+ * such a file for the copy of itself it otherwise makes for every container
+ * (its defence against CVE-2019-5736, as its memfd-bind tool offers).
+ * Returns the fd, or -1 with err. */
+int spawn_sealed_copy(const char *name, struct err *err);
 
 /* Releases captured output. */
 void spawn_result_free(struct spawn_result *res);

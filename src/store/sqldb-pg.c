@@ -475,8 +475,8 @@ ignore_notice(void *arg, const char *message)
 {
 }
 
-int
-sqldb_open_pg(const char *url, struct sqldb **out, struct err *err)
+PGconn *
+sqldb_pg_connect(const char *url, const char *application_name)
 {
 	const char *const keys[] = {"connect_timeout",
 	                            "options",
@@ -493,17 +493,24 @@ sqldb_open_pg(const char *url, struct sqldb **out, struct err *err)
 	                            "10",
 	                            "5",
 	                            "3",
-	                            "berthd",
+	                            application_name,
 	                            url,
 	                            NULL};
+
+	/* expand_dbname: the URL's own settings override the defaults before it. */
+	return PQconnectdbParams(keys, vals, 1);
+}
+
+int
+sqldb_open_pg(const char *url, struct sqldb **out, struct err *err)
+{
 	struct pg_db *s = xcalloc(1, sizeof *s);
 	int rc;
 
 	*out = NULL;
 	s->base.ops = &pg_ops;
 	s->base.name = sqldb_redact(url);
-	/* expand_dbname: the URL's own settings override the defaults before it. */
-	s->conn = PQconnectdbParams(keys, vals, 1);
+	s->conn = sqldb_pg_connect(url, "berthd");
 	if (s->conn == NULL) {
 		rc = err_make(err, 0, "%s: connect: out of memory", s->base.name);
 		goto fail;

@@ -94,6 +94,14 @@ int sqldb_open_sqlite(const char *path, struct sqldb **out, struct err *err);
  * URL, libpq's syntax). */
 int sqldb_open_pg(const char *url, struct sqldb **out, struct err *err);
 
+struct pg_conn; /* libpq's PGconn */
+
+/* A libpq connection to url with the bounds sqldb_open_pg() sets (connect,
+ * statements, locks, a silent peer) and application_name, for a thread
+ * that needs one of its own (the replicas' election); the URL's settings
+ * override them. NULL only when out of memory: check PQstatus(). */
+struct pg_conn *sqldb_pg_connect(const char *url, const char *application_name);
+
 /* Whether spec is a PostgreSQL URL rather than a file path. */
 int sqldb_is_pg_url(const char *spec);
 

@@ -62,6 +62,7 @@ enum stmt_id {
 	S_ENCLAVE_DELETE,
 	S_SECRET_UPSERT,
 	S_SECRET_GET,
+	S_SECRET_ANY,
 	S_SECRET_LIST,
 	S_SECRET_BOUND_TO,
 	S_SECRET_DELETE,
@@ -136,6 +137,8 @@ static const char *const stmt_sql[S__COUNT] = {
                         " nonce = excluded.nonce, updated_at = excluded.updated_at",
     [S_SECRET_GET] = "SELECT id, org_id, name, created_at, updated_at, sealed, nonce"
                      " FROM secret WHERE org_id = ?1 AND name = ?2",
+    [S_SECRET_ANY] = "SELECT id, org_id, name, created_at, updated_at, sealed, nonce"
+                     " FROM secret ORDER BY created_at, id LIMIT 1",
     [S_SECRET_LIST] = "SELECT id, org_id, name, created_at, updated_at FROM secret"
                       " WHERE org_id = ?1 ORDER BY name",
     [S_SECRET_BOUND_TO] = "SELECT DISTINCT c.name FROM secret_binding b"
@@ -1085,6 +1088,21 @@ sql_secret_get(struct store *st, const char *org_id, const char *name, struct st
 	return rc;
 }
 
+static int
+sql_secret_any(struct store *st, struct store_secret *out, struct err *err)
+{
+	struct sql_store *s = to_sql(st);
+	struct sqldb_stmt *q = stmt(s, S_SECRET_ANY, err);
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	rc = read_one(s, q, row_secret_sealed, out, "secret", err);
+	if (rc == STORE_ENOTFOUND)
+		rc = fail(err, STORE_ENOTFOUND, "no secret");
+	return rc;
+}
+
 /* The names of the containers binding secret_id, as a new strv (NULL: none). */
 static int
 secret_bound_to(struct sql_store *s, const char *secret_id, char ***out, struct err *err)
@@ -1426,6 +1444,7 @@ static const struct store_ops sql_ops = {
     .enclave_delete = sql_enclave_delete,
     .secret_put = sql_secret_put,
     .secret_get = sql_secret_get,
+    .secret_any = sql_secret_any,
     .secret_list = sql_secret_list,
     .secret_delete = sql_secret_delete,
     .binding_add = sql_binding_add,

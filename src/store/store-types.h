@@ -222,6 +222,7 @@ struct store_ops {
 	int (*secret_put)(struct store *st, const struct store_secret *s, struct err *err);
 	int (*secret_get)(struct store *st, const char *org_id, const char *name,
 	                  struct store_secret *out, struct err *err);
+	int (*secret_any)(struct store *st, struct store_secret *out, struct err *err);
 	int (*secret_list)(struct store *st, const char *org_id, struct store_secret **out,
 	                   size_t *n, struct err *err);
 	int (*secret_delete)(struct store *st, const char *org_id, const char *name,

@@ -619,6 +619,12 @@ store_secret_get(struct store *st, const char *org_id, const char *name, struct 
 }
 
 int
+store_secret_any(struct store *st, struct store_secret *out, struct err *err)
+{
+	return OPS(st)->secret_any(st, out, err);
+}
+
+int
 store_secret_list(struct store *st, const char *org_id, struct store_secret **out, size_t *n,
                   struct err *err)
 {

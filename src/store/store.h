@@ -219,6 +219,9 @@ int store_secret_put(struct store *st, const char *org_id, const char *name, con
 /* The secret with its sealed value and nonce. */
 int store_secret_get(struct store *st, const char *org_id, const char *name,
                      struct store_secret *out, struct err *err);
+/* The oldest secret of any org, with its sealed value and nonce (a
+ * replica's check of its key); STORE_ENOTFOUND when there is none. */
+int store_secret_any(struct store *st, struct store_secret *out, struct err *err);
 /* Secrets of the org by name, without values, with bound_to filled. */
 int store_secret_list(struct store *st, const char *org_id, struct store_secret **out, size_t *n,
                       struct err *err);

@@ -537,7 +537,20 @@ class Load:
     def stop(self):
         self.stopping = True
         self.t.join(30)
+        if self.errors:
+            self.report()
         return self.statuses, self.errors
+
+    def report(self):
+        """A failed request is rare and its cause in the daemons' logs: their
+        tails go to the test's captured output (shown when it fails)."""
+        print("load errors:", *self.errors[:10], sep="\n  ")
+        for log in ("router.log", "berthd.log"):
+            try:
+                with open(os.path.join(self.b.state, log), errors="replace") as f:
+                    print(f"--- {log} (tail)", *f.readlines()[-300:], sep="")
+            except OSError as e:
+                print(f"--- {log}: {e}")
 
 
 def registry_fixture(*images):

@@ -107,6 +107,7 @@ struct fake_host {
 	int router_up;      /* the router answers */
 	int spawn_revives;  /* a spawn brings the router back */
 	int64_t generation; /* of the router's table */
+	char peer_key[129]; /* of the router's table */
 	json_t *in_flight;  /* address -> requests in flight */
 	char *exec_output;  /* what an exec check prints, or NULL */
 	int exec_exit;      /* and its exit code */
@@ -345,8 +346,12 @@ fake_router_push_table(struct recon_host *h, const json_t *table, struct err *er
 
 	pthread_mutex_lock(&fh->mu);
 	fake_log(fh, "table");
-	if ((rc = fake_router_reach(fh, err)) == 0)
+	if ((rc = fake_router_reach(fh, err)) == 0) {
+		const char *key = json_string_value(json_object_get(table, "peer_key"));
+
 		fh->generation = json_integer_value(json_object_get(table, "generation"));
+		snprintf(fh->peer_key, sizeof fh->peer_key, "%s", key != NULL ? key : "");
+	}
 	pthread_mutex_unlock(&fh->mu);
 	return rc;
 }
@@ -971,8 +976,11 @@ test_first_deploy(void **state)
 	int down, boot, serve;
 
 	fx_recon_start(fx);
-	/* At start: the router's table, nothing to remove. */
+	/* At start: the router's table, nothing to remove; with the peer key
+	 * (32 random bytes in hex) that routers forward with. */
 	assert_int_equal(fake_call_count(&fx->host, "table"), 1);
+	assert_int_equal(strlen(fx->host.peer_key), 64);
+	assert_int_equal(strspn(fx->host.peer_key, "0123456789abcdef"), 64);
 	running_container(fx, CONFIG_OK, cid, name);
 	assert_int_equal(enclave_state_of(fx, cid, name), ENCLAVE_HEALTHY);
 	assert_true(fake_runs(&fx->host, name));

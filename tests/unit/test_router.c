@@ -14,6 +14,7 @@
 
 #include "router/chunked.h"
 #include "config/config.h"
+#include "common/util.h"
 #include "router/route.h"
 
 static void
@@ -106,6 +107,35 @@ test_route_forward(void **state)
 	                  &err));
 	assert_non_null(strstr(err.msg, "forward must be true or false"));
 	err_clear(&err);
+	/* The peer key: checked, kept by a route set alone, never shown. */
+	t = table(&reg,
+	          "{\"generation\": 3, \"peer_key\": \"0123456789abcdef-_\", \"routes\": ["
+	          "{\"host\": \"a.x\", \"upstreams\": [\"10.0.0.2:8080\"]}]}",
+	          &err);
+	assert_non_null(t);
+	assert_string_equal(t->peer_key, "0123456789abcdef-_");
+	{
+		struct route_table *t2;
+		json_t *r = json_pack("{s:[s]}", "upstreams", "10.0.0.4:1");
+
+		assert_int_equal(route_table_with_route(&reg, t, "b.x", r, 4, &t2, &err), 0);
+		assert_string_equal(t2->peer_key, "0123456789abcdef-_");
+		back = route_table_to_json(t2);
+		assert_null(json_object_get(back, "peer_key"));
+		json_decref(back);
+		json_decref(r);
+		route_table_unref(t2);
+	}
+	route_table_unref(t);
+	for (size_t i = 0; i < 3; i++) {
+		static const char *bad[] = {"\"short\"", "\"0123456789abcdef ok\"", "7"};
+		char *text = xasprintf("{\"peer_key\": %s, \"routes\": []}", bad[i]);
+
+		assert_null(table(&reg, text, &err));
+		assert_non_null(strstr(err.msg, "peer_key must be"));
+		err_clear(&err);
+		free(text);
+	}
 	route_registry_free(&reg);
 }
 

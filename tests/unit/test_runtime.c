@@ -757,6 +757,37 @@ test_spawn(void **state)
 	spawn_result_free(&res);
 }
 
+/* A sealed copy runs as its program: /proc/self/exe is the memfd (what runc
+ * checks to skip its own copy), the copy cannot change, and the program does
+ * not inherit the descriptor. */
+static void
+test_spawn_sealed_copy(void **state)
+{
+	char *sh[] = {"sh", "-c",
+	              "readlink /proc/$$/exe; [ -e /proc/$$/fd/5 ] && echo leaked || echo closed",
+	              NULL};
+	struct spawn_opts so = {.argv = sh, .stdout_fd = -1};
+	struct spawn_result res;
+	struct err err = ERR_INIT;
+	int fd;
+
+	(void)state;
+	fd = spawn_sealed_copy("sh", &err);
+	if (fd < 0)
+		fail_msg("spawn_sealed_copy: %s", err.msg);
+	assert_int_equal(fcntl(fd, F_GET_SEALS),
+	                 F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	assert_true(write(fd, "x", 1) < 0);
+	so.program_fd = fd;
+	assert_int_equal(spawn_run(&so, &res, &err), 0);
+	assert_int_equal(res.status, 0);
+	assert_string_equal(res.out.data, "/memfd:sh (deleted)\nclosed\n");
+	spawn_result_free(&res);
+	close(fd);
+	assert_true(spawn_sealed_copy("/nonexistent/prog", &err) < 0);
+	assert_int_equal(err.code, ENOENT);
+}
+
 /* A program killed on its deadline is gone, not left to its relay's parent:
  * it runs in a child of berth-relay that dies with the relay. */
 static void
@@ -1143,6 +1174,7 @@ main(void)
 	    cmocka_unit_test(test_firewall_ruleset),
 	    cmocka_unit_test(test_signals_and_names),
 	    cmocka_unit_test(test_spawn),
+	    cmocka_unit_test(test_spawn_sealed_copy),
 	    cmocka_unit_test(test_spawn_deadline_takes_the_program),
 	    cmocka_unit_test(test_spawn_beside_a_reaper),
 	    cmocka_unit_test(test_logcopy_lifeline_and_resume),

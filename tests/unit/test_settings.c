@@ -153,6 +153,12 @@ test_bad_flags(void **state)
 	    {"--listen", "1.2.3.4:99999", "the port must be a number"},
 	    {"--colour", "blue", "unknown setting \"colour\""},
 	    {"--subnet", "10.0.0.0", "subnet: expected a CIDR"},
+	    {"--replica-url", "10.0.0.1:7070", "replica-url: \"10.0.0.1:7070\" is not an http://"},
+	    {"--replica-url",
+	     "http://a-host-name-that-is-much-too-long-for-an-application-name.example:7070",
+	     "is longer than 63 bytes"},
+	    /* Replicas share a PostgreSQL (not a SQLite file) and drive agents. */
+	    {"--replica-url", "http://10.0.0.1:7070", "--replica-url needs --store postgres://"},
 	};
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
@@ -165,6 +171,39 @@ test_bad_flags(void **state)
 			fail_msg("%s %s: got \"%s\"", bad[i][0], bad[i][1], err.msg);
 		settings_free(&s);
 	}
+}
+
+/* A replica drives agents' hosts, on one PostgreSQL. */
+static void
+test_replica_flags(void **state)
+{
+	struct settings s;
+	struct err err = ERR_INIT;
+	char *pg_only[] = {"berthd",  "--replica-url",         "http://10.0.0.1:7070",
+	                   "--store", "postgresql://db/berth", NULL};
+	char *all[] = {"berthd",
+	               "--replica-url",
+	               "http://10.0.0.1:7070",
+	               "--store",
+	               "postgresql://db/berth",
+	               "--agent",
+	               "http://10.0.0.2:7071",
+	               "--agent-token-file",
+	               "/etc/berth/host-token",
+	               NULL};
+
+	(void)state;
+	assert_true(settings_from_args(&s, (int)ARRAY_LEN(pg_only) - 1, pg_only, &err) < 0);
+	assert_non_null(strstr(err.msg, "--replica-url needs --agent"));
+	settings_free(&s);
+	err_clear(&err);
+	assert_int_equal(settings_from_args(&s, (int)ARRAY_LEN(all) - 1, all, &err), 0);
+	assert_string_equal(s.replica_url, "http://10.0.0.1:7070");
+	settings_free(&s);
+	/* Without it: not a replica. */
+	assert_int_equal(settings_from_args(&s, 1, all, &err), 0);
+	assert_null(s.replica_url);
+	settings_free(&s);
 }
 
 /* --runtime runsc makes gVisor the host's default isolation level; the OCI
@@ -277,7 +316,7 @@ main(void)
 	    cmocka_unit_test(test_defaults),        cmocka_unit_test(test_image_caps),
 	    cmocka_unit_test(test_flags),           cmocka_unit_test(test_bad_flags),
 	    cmocka_unit_test(test_tls_flags),       cmocka_unit_test(test_runtime_runsc),
-	    cmocka_unit_test(test_file_then_flags),
+	    cmocka_unit_test(test_file_then_flags), cmocka_unit_test(test_replica_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

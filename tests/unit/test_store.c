@@ -950,6 +950,9 @@ test_secrets_and_bindings(void **state)
 	size_t n;
 	int64_t created;
 
+	/* A replica's key check: the oldest secret of any org, or none. */
+	assert_int_equal(store_secret_any(f->st, &s, &err), STORE_ENOTFOUND);
+	err_clear(&err);
 	assert_int_equal(store_secret_put(f->st, f->org.id, "API_KEY", sealed, sizeof sealed, nonce,
 	                                  sizeof nonce, &err),
 	                 0);
@@ -977,6 +980,12 @@ test_secrets_and_bindings(void **state)
 	assert_int_equal(store_secret_put(f->st, f->org.id, "DB_URL", sealed, sizeof sealed, nonce,
 	                                  sizeof nonce, &err),
 	                 0);
+	assert_int_equal(store_secret_any(f->st, &s, &err), 0);
+	assert_string_equal(s.name, "API_KEY");
+	assert_string_equal(s.org_id, f->org.id);
+	assert_int_equal(s.sealed_len, 2);
+	assert_int_equal(s.nonce_len, sizeof nonce);
+	store_secret_clear(&s);
 
 	/* Bind: per deployment; an old deployment keeps its bindings. */
 	make_deployed(f, "web", &c, &d1);

@@ -1,45 +1,17 @@
 """Fixtures of the hosts system tests (hosts_helpers.py): a datacenter link,
 the registry on it, a git repository, a host token, berthd with --agent and
 the agent in its namespace."""
-import os
-import secrets
-import tempfile
-
 import pytest
 
-from hosts_helpers import (Agent, Link, LinkBerthd, LinkRegistry, config_text, free_port,
-                           repo_fixture)
+from hosts_helpers import (  # noqa: F401 (link, registry, token_file: fixtures)
+    Agent, Link, LinkBerthd, config_text, free_port, link, registry, repo_fixture, token_file)
 from suite_checks import (  # noqa: F401 (the checks of every folder)
     pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
-
-
-@pytest.fixture(scope="session")
-def link():
-    ln = Link()
-    yield ln
-    ln.remove()
-
-
-@pytest.fixture(scope="session")
-def registry(link):
-    reg = LinkRegistry(link)
-    reg.build("hello")
-    yield reg
-    reg.stop()
 
 
 # Tags v1 and v2 (hello).
 repo = repo_fixture(lambda registry: [("v1", config_text(registry.images["hello:v1"])),
                                       ("v2", config_text(registry.images["hello:v2"]))])
-
-
-@pytest.fixture
-def token_file():
-    fd, path = tempfile.mkstemp(prefix="berth-host-token-")
-    os.write(fd, (secrets.token_hex(32) + "\n").encode())
-    os.close(fd)
-    yield path
-    os.unlink(path)
 
 
 @pytest.fixture

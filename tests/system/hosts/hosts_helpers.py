@@ -6,11 +6,14 @@ the runtime's pinned namespaces and mounts stay visible to the cleanup).
 berthd runs in the root namespace with --agent, listening on the link's root
 side; the registry too, so that the agent pulls over the link."""
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+
+import pytest
 
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from berth_helpers import (  # noqa: E402,F401 (re-exported)
@@ -155,6 +158,32 @@ class LinkBerthd(Berthd):
         self.url = f"http://{self.link.root_ip}:{self.port}"
         self.api = self.url + "/api/v1"
         super().start(env)
+
+
+# The fixtures of every folder with a datacenter (hosts, replicas): the
+# link, the registry on it and a host token.
+@pytest.fixture(scope="session")
+def link():
+    ln = Link()
+    yield ln
+    ln.remove()
+
+
+@pytest.fixture(scope="session")
+def registry(link):
+    reg = LinkRegistry(link)
+    reg.build("hello")
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def token_file():
+    fd, path = tempfile.mkstemp(prefix="berth-host-token-")
+    os.write(fd, (secrets.token_hex(32) + "\n").encode())
+    os.close(fd)
+    yield path
+    os.unlink(path)
 
 
 def wait_log(b, text, timeout):

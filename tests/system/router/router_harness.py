@@ -91,8 +91,11 @@ class Router:
         ctype = resp.getheader("Content-Type", "")
         return resp.status, json.loads(raw) if "json" in ctype else raw.decode()
 
-    def put_table(self, routes, generation):
-        st, body = self.admin("PUT", "/v1/table", {"generation": generation, "routes": routes})
+    def put_table(self, routes, generation, peer_key=None):
+        table = {"generation": generation, "routes": routes}
+        if peer_key is not None:
+            table["peer_key"] = peer_key
+        st, body = self.admin("PUT", "/v1/table", table)
         assert st == 200, body
         return body
 
@@ -220,7 +223,7 @@ class PyBackend:
     GET  /            -> name
     GET  /slow?ms=N   -> name after N ms
     GET  /stream?n=N&gap=MS -> chunked, N chunks "name:i\\n" MS apart
-    GET  /stall?ms=N  -> 10 of 100 bytes, then nothing for N ms
+    GET  /stall?ms=N&size=S -> 10 of S (100) bytes, then nothing for N ms
     POST /echo        -> JSON: sha256 and length of the body, request headers
     GET  /ws          -> WebSocket echo, replies "name:<text>"
     Every request is logged in .log as (path, headers)."""
@@ -268,7 +271,7 @@ class PyBackend:
                     self.wfile.write(b"0\r\n\r\n")
                 elif url.path == "/stall":
                     self.send_response(200)
-                    self.send_header("Content-Length", "100")
+                    self.send_header("Content-Length", q.get("size", "100"))
                     self.end_headers()
                     self.wfile.write(b"0123456789")
                     self.wfile.flush()

@@ -12,11 +12,12 @@ from router_harness import BUILD, free_port, raw_exchange, route, status_of, sui
 
 class Closer:
     """A TCP server that reads a request and closes without answering, or
-    answers reply; with drops, it closes that many connections without a byte
-    first, then answers."""
+    answers reply; with drops, it closes that many connections after sending
+    cut (nothing by default) first, then answers."""
 
-    def __init__(self, reply=b"", drops=0):
+    def __init__(self, reply=b"", drops=0, cut=b""):
         self.drops = drops
+        self.cut = cut
         self.accepted = 0
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -39,6 +40,8 @@ class Closer:
                 c.recv(65536)
                 if self.reply and self.accepted > self.drops:
                     c.sendall(self.reply)
+                elif self.cut:
+                    c.sendall(self.cut)
             except OSError:
                 pass
             c.close()
@@ -150,6 +153,32 @@ def test_empty_answers_are_retried_for_idempotent_requests_only(router_factory):
     f.stop()
 
 
+def test_small_answer_cut_midway_is_resent(router_factory):
+    """An upstream killed in the middle of a small answer (its head out, its
+    body not): the router has held the head back, so a GET is sent again and
+    its client sees one whole answer; a POST gets a 502, never half of one."""
+    r = router_factory()
+    cut = OK[:-2]
+    f = Closer(OK, drops=2, cut=cut)
+    r.put_table([route("c.example.com", f.addr)], 1)
+    assert r.get("c.example.com")[:2] == (200, b"ok\n") and f.accepted == 3
+    f.stop()
+    f = Closer(OK, drops=1, cut=cut)
+    r.put_table([route("c.example.com", f.addr)], 2)
+    raw = raw_exchange(r.port, b"POST / HTTP/1.1\r\nHost: c.example.com\r\n"
+                       b"Content-Length: 2\r\nConnection: close\r\n\r\nhi")
+    assert status_of(raw) == 502 and f.accepted == 1, raw
+    f.stop()
+    # An answer larger than the router holds back streams as it comes: cut
+    # midway, the client is cut too (its head was out).
+    big = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 50000
+    f = Closer(OK, drops=1, cut=big)
+    r.put_table([route("c.example.com", f.addr)], 3)
+    raw = raw_exchange(r.port, b"GET / HTTP/1.1\r\nHost: c.example.com\r\n\r\n")
+    assert status_of(raw) == 200 and len(raw) < 100000 and f.accepted == 1
+    f.stop()
+
+
 def test_response_timeout_gives_504(router_factory, backends):
     b = backends("slow")
     r = router_factory(["--response-timeout", "500"])
@@ -165,12 +194,16 @@ def test_upstream_stalling_mid_response_is_cut(router_factory, backends):
     r = router_factory(["--response-timeout", "500"])
     r.put_table([route("e.example.com", b.addr)], 1)
     t0 = time.time()
-    raw = raw_exchange(r.port, b"GET /stall?ms=5000 HTTP/1.1\r\nHost: e.example.com\r\n\r\n")
+    raw = raw_exchange(r.port, b"GET /stall?ms=5000&size=100000 HTTP/1.1\r\n"
+                       b"Host: e.example.com\r\n\r\n")
     elapsed = time.time() - t0
     assert status_of(raw) == 200 and raw.endswith(b"0123456789"), raw
     assert elapsed < 4, elapsed
     u = r.upstreams()[("e.example.com", b.addr)]
     assert (u["in_flight"], u["errors"]) == (0, 1), u
+    # A small answer is held back until whole: stalled, it is a clean 504.
+    raw = raw_exchange(r.port, b"GET /stall?ms=5000 HTTP/1.1\r\nHost: e.example.com\r\n\r\n")
+    assert status_of(raw) == 504, raw
 
 
 def test_slow_upload_is_not_a_response_timeout(router_factory, backends):

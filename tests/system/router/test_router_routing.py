@@ -1,4 +1,5 @@
 """berth-router: host routing, 404s, path allow-list, forwarded headers, admin API."""
+import http.client
 import json
 
 from router_harness import raw_exchange, route, status_of
@@ -65,6 +66,57 @@ def test_forwarded_headers_replace_client_ones(router_factory, backends):
     assert h["forwarded"] == 'for=127.0.0.1;host="h.example.com:9000";proto=http'
     assert "keep-alive" not in h
     assert h["host"] == "h.example.com:9000"
+
+
+def headers_seen(port, host, source, headers=()):
+    """The headers backend /headers saw for a GET through the router on
+    port, sent from the loopback address source."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    c.request("GET", "/headers", headers=dict(headers, Host=host))
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    assert r.status == 200, body
+    return {k.lower(): v for k, v in json.loads(body).items()}
+
+
+def test_a_peer_routers_client_address_is_believed_with_the_peer_key(router_factory, backends):
+    """Router A forwards to router B (the host of the live enclave): the
+    upstream sees the client's address, not A's, when both have berthd's
+    peer key; a client that sends the marker and an address itself is not
+    believed, nor a peer with another key."""
+    a = backends("alpha")
+    key = "k" * 32
+    rb = router_factory()
+    ra = router_factory()
+    rb.put_table([route("h.example.com", a.addr)], 1, peer_key=key)
+    fwd = dict(route("h.example.com", "127.0.0.1:%d" % rb.port), forward=True)
+    ra.put_table([fwd], 1, peer_key=key)
+    h = headers_seen(ra.port, "h.example.com", "127.0.0.7")
+    assert h["x-forwarded-for"] == "127.0.0.7", h
+    assert h["forwarded"] == 'for=127.0.0.7;host="h.example.com";proto=http'
+    assert "x-berth-hop" not in h  # the marker never reaches an enclave
+    # A client is not a peer: its own marker and address are dropped.
+    for marker in (key[:-1] + "x", "1", key + "x"):
+        h = headers_seen(rb.port, "h.example.com", "127.0.0.8",
+                         {"X-Berth-Hop": marker, "X-Forwarded-For": "6.6.6.6"})
+        assert h["x-forwarded-for"] == "127.0.0.8", (marker, h)
+    # The key but not one address: not what a peer sends.
+    h = headers_seen(rb.port, "h.example.com", "127.0.0.8",
+                     {"X-Berth-Hop": key, "X-Forwarded-For": "6.6.6.6, 7.7.7.7"})
+    assert h["x-forwarded-for"] == "127.0.0.8", h
+    # Another key at A (a berthd restarted, its tables not all pushed yet):
+    # B believes A no more, A's own address is what the upstream sees.
+    ra.put_table([fwd], 2, peer_key="o" * 32)
+    h = headers_seen(ra.port, "h.example.com", "127.0.0.7")
+    assert h["x-forwarded-for"] == "127.0.0.1", h
+    # Keys are checked: a bad one is refused and changes nothing.
+    st, body = ra.admin("PUT", "/v1/table", {"generation": 3, "routes": [fwd], "peer_key": "short"})
+    assert st == 400 and "peer_key" in body["error"], body
+    # A route set alone keeps the table's key.
+    rb.set_route("h.example.com", route("h.example.com", a.addr))
+    ra.put_table([fwd], 4, peer_key=key)
+    assert headers_seen(ra.port, "h.example.com", "127.0.0.7")["x-forwarded-for"] == "127.0.0.7"
 
 
 def test_admin_table_generation_and_validation(router_factory, backends):

@@ -46,7 +46,14 @@ def test_blue_green_side_by_side(rt):
     assert http_get(green["ip"], path="/color.html") == "green\n"
     # Writes land in each enclave's overlay, never in the shared image rootfs.
     assert not os.path.exists(os.path.join(rt.rootfs, "www/color.html"))
+    # The bridge's MAC address is pinned: a bridge left to follow its
+    # lowest port's would change it when an enclave goes, and the others'
+    # answers to their (stale) gateway address would be lost.
+    net = "/sys/class/net/" + rt.bridge
+    assert open(net + "/addr_assign_type").read().strip() == "3"
+    mac = open(net + "/address").read()
     rt.run("destroy", blue["name"])
+    assert open(net + "/address").read() == mac
     assert http_get(green["ip"], path="/color.html") == "green\n"
 
 
