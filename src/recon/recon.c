@@ -38,7 +38,7 @@
 static void recon_on_tick(evutil_socket_t fd, short what, void *arg);
 static void recon_on_timer(evutil_socket_t fd, short what, void *arg);
 static void recon_step(struct recon *r, struct recon_ctr *ctr);
-static int recon_adopt_on(struct recon *r, struct recon_hostent *only, int orphans);
+static void recon_adopt_on(struct recon *r, struct recon_hostent *only, int orphans);
 static void recon_stale_start(struct recon *r, struct recon_hostent *h);
 
 struct recon_ctr *
@@ -1322,22 +1322,19 @@ recon_new(const struct recon_env *env, struct recon **out, struct err *err)
 	return 0;
 }
 
-/* Removes the enclaves host h has that no live row of it names. Returns
- * how many it could not list or remove. */
-static int
+/* Removes the enclaves host h has that no live row of it names. */
+static void
 recon_remove_orphans(struct recon *r, struct recon_hostent *h, const struct store_enclave *live,
                      size_t n)
 {
 	struct recon_host *host = h->host;
 	struct err err = ERR_INIT;
 	char **names = NULL;
-	int failed = 0;
 
 	if (host->ops->list(host, &names, &err) < 0) {
 		log_error("recon: list the enclaves of %s: %s", h->id != NULL ? h->id : "this host",
 		          err.msg);
 		err_clear(&err);
-		failed++;
 	}
 	for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
 		int known = 0;
@@ -1352,11 +1349,9 @@ recon_remove_orphans(struct recon *r, struct recon_hostent *h, const struct stor
 		if (host->ops->destroy(host, names[i], &err) < 0) {
 			log_error("recon: orphan %s: %s", names[i], err.msg);
 			err_clear(&err);
-			failed++;
 		}
 	}
 	strv_free(names);
-	return failed;
 }
 
 /* Says, in the log and in its container's events, that live row e is on a
@@ -1411,24 +1406,23 @@ recon_adopt_row(struct recon *r, struct recon_host *host, struct store_enclave *
 		log_error("recon: %s", err.msg);
 }
 
-/* Orphans removed and live rows adopted on host h (NULL: every host), as
- * at start-up. A row on no host this berthd drives is reported. Returns
- * how many orphans could not be listed or removed. */
-static int
+/* Orphans removed (with orphans) and live rows adopted on host h (NULL:
+ * every host), as at start-up. A row on no host this berthd drives is
+ * reported. */
+static void
 recon_adopt_on(struct recon *r, struct recon_hostent *only, int orphans)
 {
 	struct store_enclave *live = NULL;
 	struct err err = ERR_INIT;
 	size_t n = 0;
-	int failed = 0;
 
 	if (store_enclave_list_live(r->env.store, &live, &n, &err) < 0) {
 		log_error("recon: list live enclaves: %s", err.msg);
-		return 1;
+		return;
 	}
 	for (size_t i = 0; orphans && i < r->n_hosts; i++)
 		if (!r->hosts[i].pending && (only == NULL || only == &r->hosts[i]))
-			failed += recon_remove_orphans(r, &r->hosts[i], live, n);
+			recon_remove_orphans(r, &r->hosts[i], live, n);
 	for (size_t j = 0; j < n; j++) {
 		struct store_enclave *e = &live[j];
 		struct recon_hostent *h = recon_host_entry(r, e->host_id);
@@ -1445,7 +1439,6 @@ recon_adopt_on(struct recon *r, struct recon_hostent *only, int orphans)
 			recon_adopt_row(r, h->host, e);
 	}
 	store_enclave_list_free(live, n);
-	return failed;
 }
 
 /* At start-up: enclaves the hosts have but the store does not know as live
@@ -1454,7 +1447,7 @@ recon_adopt_on(struct recon *r, struct recon_hostent *only, int orphans)
 static void
 recon_adopt_all(struct recon *r)
 {
-	(void)recon_adopt_on(r, NULL, 1);
+	recon_adopt_on(r, NULL, 1);
 }
 
 /* A host back: on a worker, its enclaves that no live row of it names
@@ -1520,7 +1513,7 @@ stale_done(void *arg)
 		} else {
 			h->returning = 0;
 			/* Its live rows adopted again, as at start-up. */
-			(void)recon_adopt_on(r, h, 0);
+			recon_adopt_on(r, h, 0);
 		}
 		recon_kick_all(r);
 	}
@@ -1555,7 +1548,7 @@ recon_stale_start(struct recon *r, struct recon_hostent *h)
 void
 recon_host_known(struct recon *r, struct recon_hostent *h)
 {
-	(void)recon_adopt_on(r, h, 1);
+	recon_adopt_on(r, h, 1);
 	recon_kick_all(r);
 }
 
