@@ -879,16 +879,22 @@ agent_on_signal(evutil_socket_t sig, short what, void *arg)
 static int
 agent_open_runtime(struct agent *a, struct err *err)
 {
+	/* The host's own cgroup parent: another agent on this kernel may run
+	 * an enclave of the same name (one moved from a lost host). */
+	char *cgroup_parent = xasprintf("berth-%s", a->host_id);
 	struct berthd_runtime_opts o = {
 	    .state_dir = a->s.state_dir,
 	    .oci_runtime = a->s.runtime,
 	    .isolation = a->s.isolation,
 	    .subnet = a->s.subnet,
 	    .bridge = a->s.bridge,
+	    .cgroup_parent = cgroup_parent,
 	    .gpus = a->s.gpus,
 	};
+	int rc = berthd_runtime_open(&o, &a->rt, err);
 
-	return berthd_runtime_open(&o, &a->rt, err);
+	free(cgroup_parent);
+	return rc;
 }
 
 int

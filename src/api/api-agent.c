@@ -3,6 +3,7 @@
  * admin's GET /api/v1/hosts. */
 #include "api/api-agent.h"
 
+#include <event2/event.h>
 #include <event2/http.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -11,9 +12,11 @@
 
 #include "api/api-common.h"
 #include "api/api-routes.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "config/config.h"
 #include "recon/recon-host.h"
+#include "recon/recon.h"
 #include "store/store.h"
 #include "daemon/daemon.h"
 
@@ -25,6 +28,7 @@ struct api_host {
 	json_t *info;    /* owned: what it registered (cpus, memory_bytes, gpus, isolation) */
 	int64_t seen_ms; /* monotonic: its last registration or heartbeat */
 	int64_t seen_wall_ms;
+	int lost; /* the reconciler was told it is lost (api_hosts_watch) */
 };
 
 struct api_hosts {
@@ -33,7 +37,12 @@ struct api_hosts {
 	char **expected_urls; /* owned strv or NULL */
 	struct api_host *v;   /* owned array */
 	size_t n;
+	struct recon *recon; /* borrowed, or NULL before api_hosts_watch */
+	struct event *watch; /* owned, or NULL: the lost hosts' timer */
 };
+
+/* How often the watch looks for hosts silent past the timeout. */
+#define API_HOSTS_WATCH_MS 500
 
 struct api_hosts *
 api_hosts_new(const char *token, int64_t timeout_ms, char *const *expected_urls)
@@ -52,6 +61,8 @@ api_hosts_free(struct api_hosts *hs)
 {
 	if (hs == NULL)
 		return;
+	if (hs->watch != NULL)
+		event_free(hs->watch);
 	for (size_t i = 0; i < hs->n; i++) {
 		free(hs->v[i].id);
 		free(hs->v[i].url);
@@ -88,6 +99,55 @@ agent_authorized(struct api_req *r)
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate", "Bearer");
 	api_reply_error(r, 401, "unauthorized", "the host token is missing or not valid");
 	return NULL;
+}
+
+/* Host h heartbeat or registered: back, when the reconciler had it lost. */
+static void
+host_seen(struct api_hosts *hs, struct api_host *h)
+{
+	h->seen_ms = now_mono_ms();
+	h->seen_wall_ms = now_wall_ms();
+	if (h->lost && hs->recon != NULL) {
+		log_info("host %s: heard from again", h->id);
+		recon_host_set_lost(hs->recon, h->id, NULL);
+	}
+	h->lost = 0;
+}
+
+/* The watch's pass: each registered host silent past the timeout is lost
+ * for the reconciler, once, with the sentence its events quote. */
+static void
+hosts_on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_hosts *hs = arg;
+	int64_t now = now_mono_ms();
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < hs->n; i++) {
+		struct api_host *h = &hs->v[i];
+		char *why;
+
+		if (h->lost || now - h->seen_ms <= hs->timeout_ms)
+			continue;
+		h->lost = 1;
+		why = xasprintf("host %s lost (no heartbeat for %lld s)", h->id,
+		                (long long)((now - h->seen_ms) / 1000));
+		recon_host_set_lost(hs->recon, h->id, why);
+		free(why);
+	}
+}
+
+void
+api_hosts_watch(struct api_hosts *hs, struct event_base *base, struct recon *recon)
+{
+	struct timeval tv = {0, API_HOSTS_WATCH_MS * 1000};
+
+	if (hs->watch != NULL)
+		return; /* watching already */
+	hs->recon = recon;
+	hs->watch = event_new(base, -1, EV_PERSIST, hosts_on_watch, hs);
+	event_add(hs->watch, &tv);
 }
 
 static struct api_host *
@@ -163,8 +223,7 @@ agent_register(struct api_req *r)
 	h->info = json_pack("{s:O, s:O, s:O, s:O}", "cpus", json_object_get(body, "cpus"),
 	                    "memory_bytes", json_object_get(body, "memory_bytes"), "gpus",
 	                    json_object_get(body, "gpus"), "isolation", iso);
-	h->seen_ms = now_mono_ms();
-	h->seen_wall_ms = now_wall_ms();
+	host_seen(hs, h);
 	api_reply_json(
 	    r, 200,
 	    json_pack("{s:s, s:I}", "host_id", id, "host_timeout_ms", (json_int_t)hs->timeout_ms));
@@ -188,8 +247,7 @@ agent_heartbeat(struct api_req *r)
 		api_reply_error(r, 404, "not_found", "host %s is not registered: register first",
 		                id != NULL ? id : "(none)");
 	} else {
-		h->seen_ms = now_mono_ms();
-		h->seen_wall_ms = now_wall_ms();
+		host_seen(hs, h);
 		api_reply_json(r, 200, json_pack("{s:s}", "host_id", h->id));
 	}
 	json_decref(body);

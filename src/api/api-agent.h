@@ -15,6 +15,15 @@ struct api_hosts;
  * register. */
 struct api_hosts *api_hosts_new(const char *token, int64_t timeout_ms, char *const *expected_urls);
 
+struct event_base;
+struct recon;
+
+/* From now on, a registered host silent past the timeout is told to recon
+ * as lost (recon_host_set_lost), once, on a timer of base; one that
+ * registers or heartbeats again is told back. recon is borrowed and
+ * outlives the watch (api_hosts_free ends it). */
+void api_hosts_watch(struct api_hosts *hs, struct event_base *base, struct recon *recon);
+
 /* NULL is fine. */
 void api_hosts_free(struct api_hosts *hosts);
 

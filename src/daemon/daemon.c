@@ -257,6 +257,7 @@ berthd_runtime_open(const struct berthd_runtime_opts *o, struct runtime **out, s
 	rs.oci_runtime = o->oci_runtime;
 	rs.subnet = o->subnet;
 	rs.bridge = o->bridge;
+	rs.cgroup_parent = o->cgroup_parent;
 	rs.oci_root = oci_root;
 	rs.netns_dir = netns_dir;
 	rs.gpus_simulated = o->gpus > 0 ? o->gpus : 0;
@@ -590,6 +591,9 @@ berthd_lead(struct berthd *d, struct err *err)
 		event_del(d->follow_timer);
 	if (recon_start(d->recon, err) < 0)
 		return err_wrap(err, "reconciler");
+	/* The leader's reconciler alone hears of lost hosts. */
+	if (d->hosts != NULL)
+		api_hosts_watch(d->hosts, d->base, d->recon);
 	if (api_pending_resume(d, err) < 0)
 		return err_wrap(err, "containers waiting for their source");
 	return 0;

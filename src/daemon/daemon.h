@@ -130,6 +130,7 @@ struct berthd_runtime_opts {
 	const char *isolation;   /* the host's default level, or NULL */
 	const char *subnet;
 	const char *bridge;
+	const char *cgroup_parent; /* NULL: "berth" (runtime.h) */
 	int gpus;                  /* simulated, <= 0 for none */
 	const char *egress_dns;    /* the allowlists' DNS server, or NULL: resolv.conf's */
 	int egress_dns_timeout_ms; /* <= 0: the default */

@@ -567,6 +567,13 @@ recon_enclave_destroy(struct recon *r, struct recon_ctr *ctr, const struct store
 		log_warn("enclave %s: %s; its row is closed, the enclave is left there", e->name,
 		         why);
 		free(why);
+	} else if (job->host != NULL && recon_host_lost_why(recon_host_entry(r, e->host_id))) {
+		/* Its host is lost: the row is closed now, and the enclave goes
+		 * when the host comes back (no live row names it then). */
+		log_warn("enclave %s: %s; its row is closed, the enclave goes when the host "
+		         "comes back",
+		         e->name, recon_host_entry(r, e->host_id)->lost);
+		job->host = NULL;
 	}
 	/* A failed version of a debug container: its user may read why. */
 	if (e->reason != NULL) {

@@ -73,6 +73,8 @@ struct recon_ctr {
 	int route_restarts;               /* its config's restart is not "no" */
 	store_id restart_cfg_id;          /* the deployment restart_rule is of */
 	struct restart_rule restart_rule; /* its config's `restart` (recon-restart.c) */
+	char *move_blocked; /* owned, or NULL: the sentence of the last move that found no
+	                     * room (said once as an event, recon-move.c) */
 	struct recon_ctr *next;
 };
 
@@ -93,6 +95,19 @@ struct recon_hostent {
 	struct recon_host *host; /* borrowed */
 	struct recon_host_capacity cap;
 	struct recon_router router;
+	/* owned, or NULL: why the host is lost ("host b lost (no heartbeat
+	 * for 31 s)", berthd's heartbeat watch says it: recon_host_set_lost);
+	 * placement leaves it out, its serving enclaves' containers move */
+	char *lost;
+	/* Monotonic, 0: none. It came back: its stale enclaves (those no live
+	 * row of it names: moved away) go, on a worker, from the timer pass
+	 * after this time; a removal that failed is tried again,
+	 * returned_tries times at most. Until it ends the host takes no new
+	 * enclave (one of the same name would race the removal). */
+	int64_t returned_at_ms;
+	int returned_tries;
+	int returning; /* its removal is under way (or to be tried again) */
+	int stale_job; /* the removal's job is on the workq */
 };
 
 struct recon {
@@ -166,6 +181,51 @@ recon_host_for(struct recon *r, const struct store_enclave *e)
 }
 /* The sentence for row e whose host this berthd does not drive (owned). */
 char *recon_host_unknown(struct recon *r, const struct store_enclave *e);
+
+/* Whether host h is lost (recon_host_set_lost): its why, or NULL. */
+static inline const char *
+recon_host_lost_why(const struct recon_hostent *h)
+{
+	return h != NULL ? h->lost : NULL;
+}
+
+/* The newest live (not stopped) enclave row of deployment id among v[0..n),
+ * or NULL. */
+struct store_enclave *recon_enclave_of(struct store_enclave *v, size_t n,
+                                       const char *deployment_id);
+
+/* Chooses the host of deployment d's new enclave (of container c, whose rows
+ * are enclaves[0..n)), lost hosts left out: 0 with *host_id (borrowed from
+ * r->hosts; NULL for berthd's own host), 1 when no agent answered yet (ask
+ * again later), or negative with err saying why no host has room. */
+int recon_place_enclave(struct recon *r, const struct store_container *c,
+                        const struct store_deployment *d, const struct store_enclave *enclaves,
+                        size_t n, const char **host_id, struct err *err);
+
+/* recon.c: ends update u of c in failure (the new version failed before
+ * the switch) with reason. */
+void recon_update_fail(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+                       struct store_update *u, const char *reason);
+
+/* recon-move.c: the containers of a lost host (docs/architecture.md, "A
+ * lost host"). */
+/* c's serving enclave is on a lost host and no update is under way: places
+ * the deployment on another host with room, closes the lost host's row and
+ * brings it up there (the route holds meanwhile, as for a restart); no room:
+ * an event says so, once, and it is tried again at each resync. Returns 1
+ * when it took the step. */
+int recon_move_step(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+                    struct store_enclave *enclaves, size_t n);
+/* An update of c in progress whose new version's enclave is on a lost host
+ * and has no job in flight: fails it with the reason (the old version serves
+ * on, or is moved next). Returns 1 when it took the step. */
+int recon_move_update_step(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
+                           struct store_update *u, struct store_enclave *enclaves, size_t n);
+/* The message of a restart that ended (its enclave e serves): a move's
+ * ("host b lost (...): redeployed on host a", owned, *kind its event's kind)
+ * when the row e replaced was closed for its lost host, else NULL. */
+char *recon_move_serving(struct recon *r, const struct store_container *c,
+                         const struct store_enclave *e, const char **kind);
 
 /* Where a deployment's bring-up stands. */
 enum bringup {

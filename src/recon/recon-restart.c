@@ -210,13 +210,18 @@ recon_restart_serving(struct recon *r, struct recon_ctr *ctr, struct store_conta
 	int rc;
 
 	if (c->restart_at != 0) {
+		const char *kind = "container.restarted";
+
 		/* Brought back and healthy: the route serves it again (why it
-		 * stopped is in the container.restarting event before). */
-		msg = xasprintf("restarted (restart %lld): the new enclave is healthy and serves",
-		                (long long)c->restarts);
+		 * stopped is in the container.restarting event before); or it
+		 * moved from a lost host (recon-move.c). */
+		msg = recon_move_serving(r, c, e, &kind);
+		if (msg == NULL)
+			msg = xasprintf(
+			    "restarted (restart %lld): the new enclave is healthy and serves",
+			    (long long)c->restarts);
 		c->restart_at = 0;
-		rc = restart_save(r, ctr, c, c->status, NULL, "container.restarted", msg,
-		                  "restarted");
+		rc = restart_save(r, ctr, c, c->status, NULL, kind, msg, "restarted");
 		free(msg);
 		return rc;
 	}

@@ -54,7 +54,8 @@ recon_route_host(struct recon *r, const struct store_container *c)
 /* The live enclave row of deployment id of container cid with an address
  * that passed its gate, or NULL. *on becomes the index in r->hosts of the
  * host of deployment_id's newest row not stopped (the one that serves, or
- * the one coming up), and stays as it was when it has none. */
+ * the one coming up), and stays as it was when it has none or that host is
+ * lost. */
 static int
 recon_serving_address(struct recon *r, const char *cid, const char *deployment_id, char **address,
                       char **keys, size_t *on)
@@ -72,7 +73,9 @@ recon_serving_address(struct recon *r, const char *cid, const char *deployment_i
 
 		if (strcmp(v[i].deployment_id, deployment_id) != 0 || v[i].state == ENCLAVE_STOPPED)
 			continue;
-		if ((h = recon_host_entry(r, v[i].host_id)) != NULL)
+		/* Not a lost host's router: it would refuse the push that the
+		 * container's steps wait for (the others get a copy). */
+		if ((h = recon_host_entry(r, v[i].host_id)) != NULL && h->lost == NULL)
 			*on = (size_t)(h - r->hosts);
 		if (v[i].address != NULL &&
 		    (v[i].state == ENCLAVE_HEALTHY || v[i].state == ENCLAVE_UNHEALTHY)) {
@@ -149,6 +152,11 @@ recon_route_object(struct recon *r, const struct store_container *c, size_t *on)
 
 	ctr = recon_ctr_get(r, c->id);
 	*on = ctr->route_on < r->n_hosts ? ctr->route_on : 0;
+	/* Until a row names a host, not a lost one: its router would refuse
+	 * the push that every step waits for. */
+	for (size_t i = 0; r->hosts[*on].lost != NULL && i < r->n_hosts; i++)
+		if (r->hosts[i].lost == NULL && !r->hosts[i].pending)
+			*on = i;
 	if (c->deleted_at != 0)
 		goto out;
 	active = store_update_latest(r->env.store, c->id, &u, &err) == 0 && !u.state.finished;

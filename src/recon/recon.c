@@ -30,10 +30,16 @@
 #define RECON_RESYNC_MS 5000
 /* A step that failed for a transient reason (the disk, the router) waits. */
 #define RECON_RETRY_MS 1000
+/* A host back: the removal of its stale enclaves, tried again this often
+ * and this many times when one failed. */
+#define RECON_RETURNED_RETRY_MS 2000
+#define RECON_RETURNED_TRIES    30
 
 static void recon_on_tick(evutil_socket_t fd, short what, void *arg);
 static void recon_on_timer(evutil_socket_t fd, short what, void *arg);
 static void recon_step(struct recon *r, struct recon_ctr *ctr);
+static void recon_adopt_on(struct recon *r, struct recon_hostent *only, int orphans);
+static void recon_stale_start(struct recon *r, struct recon_hostent *h);
 
 struct recon_ctr *
 recon_ctr_get(struct recon *r, const char *id)
@@ -56,6 +62,7 @@ recon_ctr_free(struct recon_ctr *ctr)
 	if (ctr->watch != NULL)
 		recon_watch_cancel(take_ptr(&ctr->watch));
 	free(ctr->route_pushed);
+	free(ctr->move_blocked);
 	json_decref(ctr->route_paths);
 	json_decref(ctr->route_attest);
 	free(ctr);
@@ -201,8 +208,7 @@ recon_set_detail(struct recon *r, struct recon_ctr *ctr, struct store_container 
 		recon_store_failed(ctr, "status detail", &err);
 }
 
-/* The live (not stopped) enclave row of deployment id among n, or NULL. */
-static struct store_enclave *
+struct store_enclave *
 recon_enclave_of(struct store_enclave *v, size_t n, const char *deployment_id)
 {
 	for (size_t i = n; i-- > 0;)
@@ -304,7 +310,8 @@ recon_place_view(struct recon *r, struct place_host **ph_out, size_t **of_out, s
 	ph = xcalloc(r->n_hosts, sizeof *ph);
 	of = xcalloc(r->n_hosts, sizeof *of);
 	for (size_t h = 0; h < r->n_hosts; h++) {
-		if (r->hosts[h].pending)
+		/* A lost host takes nothing new (its containers are leaving). */
+		if (r->hosts[h].pending || r->hosts[h].lost != NULL || r->hosts[h].returning)
 			continue;
 		ph[n_ph].id = r->hosts[h].id;
 		ph[n_ph].cpus = r->hosts[h].cap.cpus;
@@ -340,13 +347,10 @@ recon_place_view(struct recon *r, struct place_host **ph_out, size_t **of_out, s
 	return 0;
 }
 
-/* Chooses the host of deployment d's new enclave (of container c, whose rows
- * are enclaves[0..n)): 0 with *host_id (borrowed from r->hosts; NULL for
- * berthd's own host), 1 when no agent answered yet (ask again later), or
- * negative with err saying why no host has room. An
- * update prefers the host of the enclave it replaces. With berthd's own host
- * alone there is nothing to choose: the API's checks at deploy time stand. */
-static int
+/* (recon-int.h) An update prefers the host of the enclave it replaces. With
+ * berthd's own host alone there is nothing to choose: the API's checks at
+ * deploy time stand. */
+int
 recon_place_enclave(struct recon *r, const struct store_container *c,
                     const struct store_deployment *d, const struct store_enclave *enclaves,
                     size_t n, const char **host_id, struct err *err)
@@ -508,8 +512,9 @@ recon_retire(struct recon *r, struct recon_ctr *ctr, struct store_enclave *encla
 			recon_crashpoint(r, "draining");
 			ctr->drain_deadline_ms = 0;
 		}
-		if (e->address == NULL) {
-			/* It never had traffic. */
+		if (e->address == NULL || recon_host_lost_why(recon_host_entry(r, e->host_id))) {
+			/* It never had traffic, or its host is lost: no router
+			 * there tells of its requests (nor would they finish). */
 			recon_enclave_destroy(r, ctr, e);
 			return 1;
 		}
@@ -609,8 +614,7 @@ recon_first_deploy(struct recon *r, struct recon_ctr *ctr, struct store_containe
 	store_deployment_clear(&d);
 }
 
-/* Ends update u in failure: the new version failed before the switch. */
-static void
+void
 recon_update_fail(struct recon *r, struct recon_ctr *ctr, struct store_container *c,
                   struct store_update *u, const char *reason)
 {
@@ -1006,6 +1010,12 @@ recon_step(struct recon *r, struct recon_ctr *ctr)
 	 * deployment when the fetch ends (api-pending.c). */
 	if (c.deployment_id[0] == '\0' && !has_update)
 		goto out;
+	/* A lost host: an update coming up there fails, a container it
+	 * serves moves to a host with room. */
+	if (has_update && !u.state.finished && recon_move_update_step(r, ctr, &c, &u, enclaves, n))
+		goto out;
+	if (!(has_update && !u.state.finished) && recon_move_step(r, ctr, &c, enclaves, n))
+		goto out;
 	/* A serving enclave that stopped: its restart is decided (the route
 	 * holds) before the cleanup removes it. */
 	if (!(has_update && !u.state.finished) && recon_restart_notice(r, ctr, &c, enclaves, n))
@@ -1250,6 +1260,14 @@ recon_on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	recon_router_tick(r);
 	recon_certs_tick(r);
+	for (size_t i = 0; i < r->n_hosts; i++) {
+		struct recon_hostent *h = &r->hosts[i];
+
+		if (h->returned_at_ms == 0 || now < h->returned_at_ms || h->stale_job)
+			continue;
+		h->returned_at_ms = 0;
+		recon_stale_start(r, h);
+	}
 	if (++r->timer_count % resync_every == 0) {
 		recon_monitor(r);
 		recon_kick_all(r);
@@ -1388,10 +1406,11 @@ recon_adopt_row(struct recon *r, struct recon_host *host, struct store_enclave *
 		log_error("recon: %s", err.msg);
 }
 
-/* Orphans removed and live rows adopted on host h (NULL: every host), as
- * at start-up. A row on no host this berthd drives is reported. */
+/* Orphans removed (with orphans) and live rows adopted on host h (NULL:
+ * every host), as at start-up. A row on no host this berthd drives is
+ * reported. */
 static void
-recon_adopt_on(struct recon *r, struct recon_hostent *only)
+recon_adopt_on(struct recon *r, struct recon_hostent *only, int orphans)
 {
 	struct store_enclave *live = NULL;
 	struct err err = ERR_INIT;
@@ -1401,7 +1420,7 @@ recon_adopt_on(struct recon *r, struct recon_hostent *only)
 		log_error("recon: list live enclaves: %s", err.msg);
 		return;
 	}
-	for (size_t i = 0; i < r->n_hosts; i++)
+	for (size_t i = 0; orphans && i < r->n_hosts; i++)
 		if (!r->hosts[i].pending && (only == NULL || only == &r->hosts[i]))
 			recon_remove_orphans(r, &r->hosts[i], live, n);
 	for (size_t j = 0; j < n; j++) {
@@ -1428,13 +1447,131 @@ recon_adopt_on(struct recon *r, struct recon_hostent *only)
 static void
 recon_adopt_all(struct recon *r)
 {
-	recon_adopt_on(r, NULL);
+	recon_adopt_on(r, NULL, 1);
+}
+
+/* A host back: on a worker, its enclaves that no live row of it names
+ * (keep, the names of those that do, taken when the job starts: the host
+ * takes no new enclave meanwhile) are removed; its stop timeouts never
+ * hold the loop, nor the agents' heartbeats it answers. */
+struct stale_job {
+	struct recon_job hdr;
+	struct recon_hostent *h; /* borrowed (r->hosts lives as long as r) */
+	char **keep;             /* owned */
+	int failed;
+};
+
+static void
+stale_job_free(struct recon_job *hdr)
+{
+	struct stale_job *job = (struct stale_job *)hdr;
+
+	strv_free(job->keep);
+	free(job);
+}
+
+static void
+stale_work(void *arg)
+{
+	struct stale_job *job = arg;
+	struct recon_host *host = job->h->host;
+	struct err err = ERR_INIT;
+	char **names = NULL;
+
+	if (host->ops->list(host, &names, &err) < 0) {
+		log_error("recon: list the enclaves of %s: %s", job->h->id, err.msg);
+		err_clear(&err);
+		job->failed++;
+	}
+	for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+		if (strv_contains(job->keep, names[i]))
+			continue;
+		log_info("recon: removing enclave %s of host %s, moved away while it was lost",
+		         names[i], job->h->id);
+		if (host->ops->destroy(host, names[i], &err) < 0) {
+			log_error("recon: enclave %s of host %s: %s", names[i], job->h->id,
+			          err.msg);
+			err_clear(&err);
+			job->failed++;
+		}
+	}
+	strv_free(names);
+}
+
+static void
+stale_done(void *arg)
+{
+	struct stale_job *job = arg;
+	struct recon *r = job->hdr.r;
+	struct recon_hostent *h = job->h;
+
+	recon_job_done(&job->hdr);
+	h->stale_job = 0;
+	if (!recon_stopping(r) && h->lost == NULL) {
+		if (job->failed > 0 && h->returned_tries-- > 0) {
+			h->returned_at_ms = now_mono_ms() + RECON_RETURNED_RETRY_MS;
+		} else {
+			h->returning = 0;
+			/* Its live rows adopted again, as at start-up. */
+			recon_adopt_on(r, h, 0);
+		}
+		recon_kick_all(r);
+	}
+	stale_job_free(&job->hdr);
+}
+
+static void
+recon_stale_start(struct recon *r, struct recon_hostent *h)
+{
+	struct store_enclave *live = NULL;
+	struct err err = ERR_INIT;
+	struct stale_job *job;
+	size_t n = 0;
+
+	if (store_enclave_list_live(r->env.store, &live, &n, &err) < 0) {
+		log_error("recon: list live enclaves: %s", err.msg);
+		h->returned_at_ms = now_mono_ms() + RECON_RETURNED_RETRY_MS;
+		return;
+	}
+	job = xcalloc(1, sizeof *job);
+	job->hdr.free = stale_job_free;
+	job->h = h;
+	job->keep = strv_push(NULL, "");
+	for (size_t i = 0; i < n; i++)
+		if (recon_host_entry(r, live[i].host_id) == h)
+			job->keep = strv_push(job->keep, live[i].name);
+	store_enclave_list_free(live, n);
+	h->stale_job = 1;
+	recon_job_submit(r, &job->hdr, stale_work, stale_done);
 }
 
 void
 recon_host_known(struct recon *r, struct recon_hostent *h)
 {
-	recon_adopt_on(r, h);
+	recon_adopt_on(r, h, 1);
+	recon_kick_all(r);
+}
+
+void
+recon_host_set_lost(struct recon *r, const char *host_id, const char *why)
+{
+	struct recon_hostent *h = host_id != NULL ? recon_host_entry(r, host_id) : NULL;
+
+	if (h == NULL || h->id == NULL || (why != NULL) == (h->lost != NULL))
+		return;
+	if (why != NULL) {
+		log_warn("%s: its containers move to hosts with room", why);
+		h->lost = xstrdup(why);
+	} else {
+		log_info("host %s is back: its enclaves moved away go, the others are adopted",
+		         h->id);
+		free(take_ptr(&h->lost));
+		/* Not from inside the caller (an agent's request): on the
+		 * timer's next pass. */
+		h->returned_at_ms = now_mono_ms();
+		h->returned_tries = RECON_RETURNED_TRIES;
+		h->returning = 1;
+	}
 	recon_kick_all(r);
 }
 
@@ -1479,8 +1616,10 @@ recon_free(struct recon *r)
 	free(r->kicked);
 	strmap_free(r->kicked_set, NULL);
 	strmap_free(r->ctr_index, NULL);
-	for (size_t i = 0; i < r->n_hosts; i++)
+	for (size_t i = 0; i < r->n_hosts; i++) {
 		free(r->hosts[i].id);
+		free(r->hosts[i].lost);
+	}
 	free(r->hosts);
 	free(r);
 }

@@ -110,6 +110,15 @@ struct config;
  * its own host alone (the API's own count of its GPUs decides). */
 int recon_room_beside(struct recon *r, const struct config *cfg);
 
+/* berthd's heartbeat watch: the agent of host host_id has been silent
+ * past the host timeout, why saying so ("host b lost (no heartbeat for
+ * 31 s)", copied); why NULL: it is back (it registered or heartbeat again).
+ * Lost, it takes no new enclave and the containers it serves are moved to
+ * hosts with room; back, the enclaves it holds that no live row of it
+ * names (those moved away) are removed and the others adopted again. A
+ * host this berthd does not drive is ignored. */
+void recon_host_set_lost(struct recon *r, const char *host_id, const char *why);
+
 /* Frees r; running enclaves are left running. */
 void recon_free(struct recon *r);
 

@@ -110,9 +110,9 @@ check_rootfs_owner(const struct enclave_spec *spec, unsigned base, struct err *e
 }
 
 static char *
-cgroup_path(const char *name)
+cgroup_path(const struct runtime *rt, const char *name)
 {
-	return xasprintf("berth/%s", name);
+	return xasprintf("%s/%s", rt->cgroup_parent, name);
 }
 
 /* Installs the firewall tables of enclave e; allow[0..n_allow): the
@@ -429,7 +429,7 @@ create_container(struct runtime *rt, const struct oci *oci, const struct enclave
 	int userns = ec_userns != NULL;
 	int tinfoil = cs->n_keys > 0 || cs->config->attestation;
 	char *tdir = xasprintf("%s/tinfoil", bdir);
-	char *cgroup = cgroup_path(spec->name);
+	char *cgroup = cgroup_path(rt, spec->name);
 	json_t *spec_json = NULL, *edits = NULL, *ann;
 	int wfd = -1, rc = -1;
 	struct bundle_input in = {
@@ -914,7 +914,7 @@ enclave_create(struct runtime *rt, const struct enclave_spec *spec, struct encla
 	if (rc == 0) {
 		struct linux_cgroup_limits lim = {.memory_bytes = spec->memory_bytes,
 		                                  .cpus = spec->cpus};
-		char *cg = cgroup_path(e->name);
+		char *cg = cgroup_path(rt, e->name);
 
 		rc = linux_cgroup_create(cg, &lim, err);
 		free(cg);
@@ -1346,7 +1346,7 @@ enclave_destroy(struct runtime *rt, const char *name, struct err *err)
 	free(path);
 	STEP(firewall_remove(name, &step));
 	egress_forget(rt, name);
-	path = cgroup_path(name);
+	path = cgroup_path(rt, name);
 	STEP(linux_cgroup_remove(path, &step));
 	free(path);
 	path = bundle_dir(rt, name);

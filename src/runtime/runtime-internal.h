@@ -18,6 +18,7 @@ struct runtime {
 	char *bundles_dir;   /* owned: <netns_dir>/../bundles, on tmpfs */
 	int bundles_mounted; /* 1: runtime_open() mounted that tmpfs */
 	char *bridge;        /* owned */
+	char *cgroup_parent; /* owned: "berth", or the settings' */
 	char *subnet;        /* owned */
 	char *subnet6;       /* owned, NULL: enclaves have no IPv6 */
 	char *ipam_dir;      /* owned: <state_dir>/ipam/<bridge> */

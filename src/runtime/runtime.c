@@ -139,6 +139,7 @@ runtime_open(const struct runtime_settings *s, struct runtime **out, struct err 
 		        : xstrdup("/run/berth/bundles");
 	}
 	rt->bridge = xstrdup(s->bridge ? s->bridge : "berth0");
+	rt->cgroup_parent = xstrdup(s->cgroup_parent ? s->cgroup_parent : "berth");
 	rt->subnet = xstrdup(s->subnet ? s->subnet : "10.213.0.0/16");
 	rt->subnet6 = subnet6_of(s, rt->subnet);
 	rt->ipam_dir = xasprintf("%s/ipam/%s", s->state_dir, rt->bridge);
@@ -246,6 +247,7 @@ runtime_close(struct runtime *rt)
 	free(rt->netns_dir);
 	free(rt->bundles_dir);
 	free(rt->bridge);
+	free(rt->cgroup_parent);
 	free(rt->subnet);
 	free(rt->subnet6);
 	free(rt->ipam_dir);

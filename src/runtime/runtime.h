@@ -34,11 +34,15 @@
 #include "runtime/gpu.h"
 
 struct runtime_settings {
-	const char *state_dir;     /* required: berth's state directory */
-	const char *oci_runtime;   /* "runc", "crun", a path, or NULL to detect */
-	const char *oci_root;      /* NULL: /run/berth/oci */
-	const char *netns_dir;     /* NULL: /run/berth/netns; this runtime's own */
-	const char *bridge;        /* NULL: berth0 */
+	const char *state_dir;   /* required: berth's state directory */
+	const char *oci_runtime; /* "runc", "crun", a path, or NULL to detect */
+	const char *oci_root;    /* NULL: /run/berth/oci */
+	const char *netns_dir;   /* NULL: /run/berth/netns; this runtime's own */
+	const char *bridge;      /* NULL: berth0 */
+	/* The cgroup below which each enclave's is made, NULL: "berth". Two
+	 * runtimes on one kernel (two agents of one machine) need their own:
+	 * an enclave's name is its deployment's, the same on every host. */
+	const char *cgroup_parent;
 	const char *subnet;        /* NULL: 10.213.0.0/16 */
 	const char *subnet6;       /* enclaves' IPv6 (egress open or allowlist): a
 	                            * CIDR, "none", or NULL: the ULA fd62:AABB:CCDD::/64

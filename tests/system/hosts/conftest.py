@@ -4,7 +4,7 @@ the agent in its namespace."""
 import pytest
 
 from hosts_helpers import (  # noqa: F401 (link, registry, token_file: fixtures)
-    Agent, LinkBerthd, config_text, free_port, link, registry, repo_fixture, token_file)
+    Agent, Link, LinkBerthd, config_text, free_port, link, registry, repo_fixture, token_file)
 from suite_checks import (  # noqa: F401 (the checks of every folder)
     pytest_sessionfinish, pytest_sessionstart, sanitizer_reports)
 
@@ -36,6 +36,40 @@ def datacenter(link, registry, token_file):
             b.stop()
         if a is not None:
             a.stop()
+
+
+@pytest.fixture
+def two_hosts(request, link, registry, token_file):
+    """(berthd, {host id: agent}): host-a behind the shared link, host-b
+    behind a second one that reaches the first link's root side. A test's
+    agent_args mark gives the agents more flags."""
+    mark = request.node.get_closest_marker("agent_args")
+    extra = mark.args if mark is not None else ()
+    link_b = Link(beside=link)
+    b = None
+    agents = {}
+    try:
+        # The hosts' link: each host reaches the other's side through the
+        # root namespace (which forwards), as routers of a datacenter do.
+        link.run("ip", "route", "add", f"{link_b.host_ip}/32", "via", link.root_ip)
+        link_b.run("ip", "route", "add", f"{link.host_ip}/32", "via", link_b.root_ip)
+        ports = {"host-a": free_port(), "host-b": free_port()}
+        b = LinkBerthd(link, args=[
+            "--agent", f"http://{link.host_ip}:{ports['host-a']}",
+            "--agent", f"http://{link_b.host_ip}:{ports['host-b']}",
+            "--agent-token-file", token_file, "--host-timeout", "3",
+            "--insecure-registry", registry.addr])
+        for host_id, ln in (("host-a", link), ("host-b", link_b)):
+            agents[host_id] = Agent(ln, token_file, b.url, registry, port=ports[host_id],
+                                    host_id=host_id, extra_args=extra)
+        yield b, agents
+    finally:
+        if b is not None:
+            b.stop()
+        for a in agents.values():
+            a.stop()
+        link.run("ip", "route", "del", f"{link_b.host_ip}/32", check=False)
+        link_b.remove()
 
 
 def pytest_configure(config):

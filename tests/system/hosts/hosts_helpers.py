@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -183,3 +184,29 @@ def token_file():
     os.close(fd)
     yield path
     os.unlink(path)
+
+
+def wait_log(b, text, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in b.read_log():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not in berthd's log within {timeout}s: {text}\n"
+                         + b.read_log()[-3000:])
+
+
+def enclaves_of(a):
+    d = os.path.join(a.state, "enclaves")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def serves(a, host, version):
+    status, body, _ = a.get(host)
+    return status == 200 and version.encode() in body
+
+
+def both_hosts_answer(b):
+    """berthd started first: each agent's host id is learned once it answers."""
+    wait_log(b, "host host-a answers", 20)
+    wait_log(b, "host host-b answers", 20)

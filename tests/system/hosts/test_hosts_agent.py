@@ -169,10 +169,17 @@ def test_killed_agent_is_lost_within_the_host_timeout(datacenter, repo):
     assert status == 200 and b"v1" in body, body
     # Past a few monitor passes (one a second) with the agent gone.
     time.sleep(2)
+    # With nowhere else to go nothing moves, and an event says why.
+    status, ev = b.call("GET", "/containers/web/events")
+    blocked = [e["message"] for e in ev if e["kind"] == "container.move_blocked"]
+    assert blocked == ["host host-a lost (no heartbeat for 3 s): not moved, no other host "
+                       "answers; it moves once a host has room, and serves from host host-a "
+                       "again if that comes back first"], ev
     # The agent back: it registers again, the host is ready, and the
     # enclave is the one it was: an unreachable host is not an enclave gone.
     agent_back_with_the_same_enclave(b, a, before, enclaves)
     assert "the running enclave is gone" not in b.read_log()
+    assert "moved away while it was lost" not in b.read_log()
 
 
 def test_the_host_serves_while_berthd_is_away(datacenter, repo):

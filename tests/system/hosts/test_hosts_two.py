@@ -11,56 +11,8 @@ import time
 
 import pytest
 
-from hosts_helpers import BUILD, Agent, Link, LinkBerthd, Load, config_text, free_port, http
-
-
-@pytest.fixture
-def two_hosts(request, link, registry, token_file):
-    """(berthd, {host id: agent}): host-a behind the shared link, host-b
-    behind a second one that reaches the first link's root side. A test's
-    agent_args mark gives the agents more flags."""
-    mark = request.node.get_closest_marker("agent_args")
-    extra = mark.args if mark is not None else ()
-    link_b = Link(beside=link)
-    b = None
-    agents = {}
-    try:
-        # The hosts' link: each host reaches the other's side through the
-        # root namespace (which forwards), as routers of a datacenter do.
-        link.run("ip", "route", "add", f"{link_b.host_ip}/32", "via", link.root_ip)
-        link_b.run("ip", "route", "add", f"{link.host_ip}/32", "via", link_b.root_ip)
-        ports = {"host-a": free_port(), "host-b": free_port()}
-        b = LinkBerthd(link, args=[
-            "--agent", f"http://{link.host_ip}:{ports['host-a']}",
-            "--agent", f"http://{link_b.host_ip}:{ports['host-b']}",
-            "--agent-token-file", token_file, "--host-timeout", "3",
-            "--insecure-registry", registry.addr])
-        for host_id, ln in (("host-a", link), ("host-b", link_b)):
-            agents[host_id] = Agent(ln, token_file, b.url, registry, port=ports[host_id],
-                                    host_id=host_id, extra_args=extra)
-        yield b, agents
-    finally:
-        if b is not None:
-            b.stop()
-        for a in agents.values():
-            a.stop()
-        link.run("ip", "route", "del", f"{link_b.host_ip}/32", check=False)
-        link_b.remove()
-
-
-def wait_log(b, text, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in b.read_log():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not in berthd's log within {timeout}s: {text}\n"
-                         + b.read_log()[-3000:])
-
-
-def enclaves_of(a):
-    d = os.path.join(a.state, "enclaves")
-    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+from hosts_helpers import (BUILD, Load, both_hosts_answer, config_text, enclaves_of, http, serves,
+                           wait_log)
 
 
 def host_list(b, tmp_path):
@@ -69,11 +21,6 @@ def host_list(b, tmp_path):
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out
     return {h["name"]: h for h in json.loads(out.stdout)}
-
-
-def serves(a, host, version):
-    status, body, _ = a.get(host)
-    return status == 200 and version.encode() in body
 
 
 class Through:
@@ -92,9 +39,7 @@ def versions(load):
 
 def test_two_hosts_spread_serve_delete_and_adopt(two_hosts, repo, tmp_path):
     b, agents = two_hosts
-    # berthd started first: each agent's host id is learned once it answers.
-    wait_log(b, "host host-a answers", 20)
-    wait_log(b, "host host-b answers", 20)
+    both_hosts_answer(b)
 
     placed = {}
     for name in ("one", "two"):
@@ -179,8 +124,7 @@ def test_two_hosts_spread_serve_delete_and_adopt(two_hosts, repo, tmp_path):
 @pytest.mark.agent_args("--gpus", "1")
 def test_gpus_are_exclusive_per_host_and_no_room_says_why(two_hosts, registry):
     b, agents = two_hosts
-    wait_log(b, "host host-a answers", 20)
-    wait_log(b, "host host-b answers", 20)
+    both_hosts_answer(b)
     text = config_text(registry.images["hello:v1"], gpus=1)
     hosts = []
     for name in ("g1", "g2"):
@@ -204,8 +148,7 @@ def test_gpu_update_goes_blue_green_onto_a_host_with_a_free_gpu(two_hosts, regis
     blue-green onto the other host when its GPU is free, and by
     stop-then-start when no host has room beside it."""
     b, agents = two_hosts
-    wait_log(b, "host host-a answers", 20)
-    wait_log(b, "host host-b answers", 20)
+    both_hosts_answer(b)
     v1 = config_text(registry.images["hello:v1"], gpus=1)
     v2 = config_text(registry.images["hello:v2"], gpus=1)
     status, c = b.call("POST", "/containers", {"name": "llm", "config": v1})
