@@ -984,6 +984,18 @@ out:
 	info_job_free(&job->hdr);
 }
 
+/* Whether host hi's next check is due (none running, ROUTER_CHECK_MS
+ * since the last): then it counts as started. */
+static int
+check_due(struct recon_router *rt, int64_t now)
+{
+	if (rt->checking || now < rt->next_check_ms)
+		return 0;
+	rt->next_check_ms = now + ROUTER_CHECK_MS;
+	rt->checking = 1;
+	return 1;
+}
+
 /* A pending host hi asked who it is, at most every ROUTER_CHECK_MS. */
 static void
 recon_host_ask(struct recon *r, size_t hi, int64_t now)
@@ -991,13 +1003,11 @@ recon_host_ask(struct recon *r, size_t hi, int64_t now)
 	struct recon_router *rt = &r->hosts[hi].router;
 	struct info_job *ij;
 
-	if (rt->checking || now < rt->next_check_ms || r->hosts[hi].host->ops->info == NULL)
+	if (r->hosts[hi].host->ops->info == NULL || !check_due(rt, now))
 		return;
-	rt->next_check_ms = now + ROUTER_CHECK_MS;
 	ij = xcalloc(1, sizeof *ij);
 	ij->hdr.free = info_job_free;
 	ij->hi = hi;
-	rt->checking = 1;
 	recon_job_submit(r, &ij->hdr, info_work, info_done);
 }
 
@@ -1028,13 +1038,11 @@ recon_router_tick_host(struct recon *r, size_t hi)
 		rt->next_check_ms = now + ROUTER_CHECK_MS;
 		return;
 	}
-	if (rt->checking || now < rt->next_check_ms)
+	if (!check_due(rt, now))
 		return;
-	rt->next_check_ms = now + ROUTER_CHECK_MS;
 	job = xcalloc(1, sizeof *job);
 	job->hdr.free = router_job_free;
 	job->hi = hi;
-	rt->checking = 1;
 	recon_job_submit(r, &job->hdr, router_work, router_done);
 }
 

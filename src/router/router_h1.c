@@ -281,33 +281,22 @@ scratch_hdr(struct worker *w, const struct hdr *h)
 }
 
 /* The client address of a request that a peer router forwarded: the one
- * that router wrote in X-Forwarded-For, believed only when its hop marker
- * carries the table's peer key (a client can send the marker, not the key).
- * Into out, or the connection's own address. */
+ * that router wrote in X-Forwarded-For (xff, the only one of nxff), believed
+ * only when its hop marker (hop) carries the table's peer key (a client can
+ * send the marker, not the key). Into out, or the connection's own address. */
 static void
-client_address(const struct conn *c, char out[INET6_ADDRSTRLEN])
+client_address(const struct conn *c, const struct hdr *hop, const struct hdr *xff, size_t nxff,
+               char out[INET6_ADDRSTRLEN])
 {
-	const struct worker *w = c->w;
 	const char *key = c->table->peer_key;
-	const struct hdr *hop = NULL, *xff = NULL;
 	unsigned char bin[sizeof(struct in6_addr)];
-	size_t klen = strlen(key), nxff = 0;
+	size_t klen = strlen(key);
 	char ip[INET6_ADDRSTRLEN];
 
 	snprintf(out, INET6_ADDRSTRLEN, "%s", c->client_ip);
-	if (klen == 0)
-		return;
-	for (size_t i = 0; i < w->nhdrs; i++) {
-		const struct hdr *h = &w->hdrs[i];
-
-		if (h->nlen == 11 && HDR_IS(h, "x-berth-hop"))
-			hop = h;
-		else if (h->nlen == 15 && HDR_IS(h, "x-forwarded-for") && nxff++ == 0)
-			xff = h;
-	}
 	/* A peer writes one X-Forwarded-For of one address: anything else is
 	 * not a peer's. */
-	if (hop == NULL || nxff != 1 || hop->vlen != klen ||
+	if (klen == 0 || hop == NULL || nxff != 1 || hop->vlen != klen ||
 	    CRYPTO_memcmp(hop->val, key, klen) != 0 || xff->vlen >= INET6_ADDRSTRLEN)
 		return;
 	memcpy(ip, xff->val, xff->vlen);
@@ -321,13 +310,11 @@ static void
 build_request_head(struct conn *c, const struct hdr *host)
 {
 	struct worker *w = c->w;
-	const struct hdr *upgrade = NULL;
+	const struct hdr *upgrade = NULL, *hop = NULL, *xff = NULL;
 	char client[INET6_ADDRSTRLEN];
-	size_t i;
+	size_t i, nxff = 0;
 	int v6;
 
-	client_address(c, client);
-	v6 = strchr(client, ':') != NULL;
 	c->hop = 0;
 	c->head_hop = 0;
 	w->scratch_len = 0;
@@ -362,12 +349,16 @@ build_request_head(struct conn *c, const struct hdr *host)
 			 * router_h1_head_hop() when forwarded. */
 			if (HDR_IS(h, "x-berth-hop")) {
 				c->hop = 1;
+				hop = h;
 				continue;
 			}
 			break;
 		case 15:
-			if (HDR_IS(h, "x-forwarded-for"))
+			if (HDR_IS(h, "x-forwarded-for")) {
+				if (nxff++ == 0)
+					xff = h;
 				continue;
+			}
 			break;
 		case 16:
 			if (HDR_IS(h, "x-forwarded-host") || HDR_IS(h, "proxy-connection"))
@@ -386,6 +377,8 @@ build_request_head(struct conn *c, const struct hdr *host)
 		}
 		scratch_hdr(w, h);
 	}
+	client_address(c, hop, xff, nxff, client);
+	v6 = strchr(client, ':') != NULL;
 	SCRATCH_LIT(w, "X-Forwarded-For: ");
 	SCRATCH_STR(w, client);
 	if (c->tls)

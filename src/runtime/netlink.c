@@ -191,7 +191,7 @@ link_set_address(int fd, int ifindex, const unsigned char mac[6])
  * while their traffic keeps confirming it, so their answers to the host go
  * nowhere (a request in flight waited out its client's timeout). A new
  * bridge is made with a random local address (netlink_bridge_ensure()); one
- * made before this rule, seen in sysfs as this namespace's (same ifindex)
+ * found there, made before this rule, seen in sysfs as this namespace's (same ifindex)
  * with an address never set (addr_assign_type NET_ADDR_SET, 3, of
  * linux/netdevice.h), gets the address it has set. */
 static int
@@ -305,7 +305,7 @@ netlink_bridge_ensure(const char *bridge, const char *gw4, int prefix4, const ch
                       int prefix6, struct err *err)
 {
 	unsigned idx = if_nametoindex(bridge);
-	int fd = nl_open(NULL, err), rc = 0;
+	int fd = nl_open(NULL, err), rc = 0, created = idx == 0;
 
 	if (fd < 0)
 		return -1;
@@ -341,7 +341,7 @@ netlink_bridge_ensure(const char *bridge, const char *gw4, int prefix4, const ch
 			goto out;
 		}
 	}
-	if ((rc = bridge_pin_address(fd, (int)idx, bridge)) < 0) {
+	if (!created && (rc = bridge_pin_address(fd, (int)idx, bridge)) < 0) {
 		rc = err_make(err, -rc, "bridge %s: pin its MAC address", bridge);
 		goto out;
 	}
